@@ -1,0 +1,3 @@
+import type { Router } from './router.js';
+
+export function registerContainerArchiveRoutes(_router: Router): void {}

@@ -1,0 +1,19 @@
+// The whole API surface, one registration per resource file.
+import { Router } from './router.js';
+import { registerSystemRoutes } from './system.js';
+import { registerImageRoutes } from './images.js';
+import { registerContainerRoutes } from './containers.js';
+import { registerContainerArchiveRoutes } from './container-archive.js';
+import { registerVolumeRoutes } from './volumes.js';
+import { registerUnimplementedRoutes } from './unimplemented.js';
+
+export function buildRouter(): Router {
+  const router = new Router();
+  registerSystemRoutes(router);
+  registerImageRoutes(router);
+  registerContainerRoutes(router);
+  registerContainerArchiveRoutes(router);
+  registerVolumeRoutes(router);
+  registerUnimplementedRoutes(router);
+  return router;
+}

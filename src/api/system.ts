@@ -1,0 +1,122 @@
+// /_ping, /version, /info and /events.
+import os from 'node:os';
+import { readFileSync, statfsSync } from 'node:fs';
+import type { Router } from './router.js';
+import { API_VERSION, MIN_API_VERSION } from './version.js';
+import { STRATA_VERSION } from '../version.js';
+import { parseFilters } from './http.js';
+import type { DockerEvent } from '../system/events.js';
+
+const pingHeaders = (): Record<string, string> => ({
+  'API-Version': API_VERSION,
+  'Builder-Version': '1',
+  'Docker-Experimental': 'false',
+  'OSType': 'linux',
+  'Swarm': 'inactive',
+  'Cache-Control': 'no-cache, no-store, must-revalidate',
+  'Pragma': 'no-cache',
+});
+
+export function registerSystemRoutes(router: Router): void {
+  router.get('/_ping', ({ req, res }) => {
+    const body = req.method === 'HEAD' ? '' : 'OK';
+    res!.writeHead(200, { ...pingHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 2 });
+    res!.end(body);
+  });
+
+  router.get('/version', () => {
+    const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(), KernelVersion: os.release() };
+    return {
+      Platform: { Name: 'Strata Engine' },
+      Components: [{ Name: 'Engine', Version: STRATA_VERSION, Details: { ...details, GitCommit: '', GoVersion: process.version, BuildTime: '', Experimental: 'false' } }],
+      Version: STRATA_VERSION,
+      ...details,
+      GitCommit: '',
+      GoVersion: `node ${process.version}`,
+      BuildTime: '',
+    };
+  });
+
+  router.get('/info', async ({ engine }) => {
+    const { config, snapshotter } = engine;
+    const containers = await engine.containers.list();
+    const running = containers.filter((c) => c.state.Running).length;
+    const paused = containers.filter((c) => c.state.Status === 'paused').length;
+    const images = await engine.images.list();
+    return {
+      ID: engine.daemonId as string,
+      Containers: containers.length,
+      ContainersRunning: running,
+      ContainersPaused: paused,
+      ContainersStopped: containers.length - running - paused,
+      Images: images.length,
+      Driver: snapshotter.driver,
+      DriverStatus: await snapshotter.status(),
+      Plugins: { Volume: ['local', ...((engine.volumePluginNames as (() => string[]) | undefined)?.() ?? [])], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
+      MemoryLimit: true, SwapLimit: false, KernelMemory: false, CpuCfsPeriod: true, CpuCfsQuota: true,
+      CPUShares: true, CPUSet: true, PidsLimit: true, IPv4Forwarding: true, BridgeNfIptables: false,
+      BridgeNfIp6tables: false, Debug: config.logLevel === 'debug', NFd: 0, OomKillDisable: false,
+      NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs', CgroupVersion: '1', NEventsListener: engine.events.listenerCount('event'),
+      KernelVersion: os.release(), OperatingSystem: osName(), OSVersion: '', OSType: 'linux',
+      Architecture: os.machine(), IndexServerAddress: '', RegistryConfig: null, NCPU: os.cpus().length,
+      MemTotal: os.totalmem(), GenericResources: null, DockerRootDir: config.dataRoot, HttpProxy: '',
+      HttpsProxy: '', NoProxy: '', Name: os.hostname(), Labels: [], ExperimentalBuild: false,
+      ServerVersion: STRATA_VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
+      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+      LiveRestoreEnabled: false, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: '' }, InitCommit: { ID: '' }, SecurityOptions: [], Warnings: storageWarnings(config.dataRoot),
+    };
+  });
+
+  router.get('/events', ({ engine, query, res, req }) => {
+    const filters = parseFilters(query);
+    const since = query.get('since');
+    const until = query.get('until');
+    const match = (e: DockerEvent): boolean => {
+      const types = filters.get('type');
+      if (types && !types.includes(e.Type)) return false;
+      const events = filters.get('event');
+      if (events && !events.some((a) => e.Action === a || e.Action.startsWith(a + ':'))) return false;
+      const ids = [...(filters.get('container') ?? []), ...(filters.get('volume') ?? []), ...(filters.get('image') ?? [])];
+      if (ids.length && !ids.some((id) => e.Actor.ID.startsWith(id) || e.Actor.Attributes.name === id)) return false;
+      return true;
+    };
+    res!.writeHead(200, { 'Content-Type': 'application/json' });
+    const send = (e: DockerEvent) => { if (match(e)) res!.write(JSON.stringify(e) + '\n'); };
+    if (since) engine.events.since(Number(since) * 1e9).forEach(send);
+    const untilMs = until ? Number(until) * 1000 : undefined;
+    if (untilMs !== undefined && untilMs <= Date.now()) { res!.end(); return; }
+    engine.events.on('event', send);
+    const stop = () => { engine.events.off('event', send); if (!res!.writableEnded) res!.end(); };
+    req.on('close', stop);
+    if (untilMs !== undefined) setTimeout(stop, untilMs - Date.now()).unref();
+  });
+}
+
+function goArch(): string {
+  const a = os.arch();
+  return a === 'x64' ? 'amd64' : a;
+}
+
+function osName(): string {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
+  } catch {
+    return 'Linux';
+  }
+}
+
+/** A warning when the data-root's filesystem is nearly out of bytes or inodes. */
+function storageWarnings(dataRoot: string): string[] {
+  try {
+    const s = statfsSync(dataRoot);
+    const out: string[] = [];
+    if (s.blocks > 0 && s.bavail / s.blocks < 0.05) out.push(`WARNING: less than 5% of disk space is free on ${dataRoot}`);
+    if (s.files > 0 && s.ffree / s.files < 0.05) out.push(`WARNING: less than 5% of inodes are free on ${dataRoot}`);
+    return out;
+  } catch {
+    return [];
+  }
+}

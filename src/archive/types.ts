@@ -1,0 +1,44 @@
+// The archive room's contract: tar streams in and out of directories, confined to them.
+import type { Readable } from 'node:stream';
+
+export interface ApplyOptions {
+  /** How whiteout entries (.wh.NAME, .wh..wh..opq) are written: see snapshot ApplyTarget. */
+  whiteouts: 'overlay' | 'naive';
+}
+
+export interface ApplyResult {
+  /** sha256 of the uncompressed tar stream exactly as received: the layer's diffID ("sha256:…"). */
+  diffID: string;
+  /** Bytes of the uncompressed tar stream. */
+  tarSize: number;
+  /** Sum of regular file sizes written (what Docker reports as the layer's size). */
+  size: number;
+}
+
+/** One line of `docker diff`: Kind 0 = modified (C), 1 = added (A), 2 = deleted (D). */
+export interface Change {
+  Path: string;
+  Kind: 0 | 1 | 2;
+}
+
+export type TarStream = Readable;
+
+/**
+ * Where a snapshot's changes can be read. overlay: the upper dir holds only changes, with
+ * 0/0 char-device whiteouts and opaque xattrs; lowers (top first) tell added from modified.
+ * naive (vfs): upper is a full copy, compared file by file with the parent's full copy.
+ */
+export type DiffSource =
+  | { kind: 'overlay'; upper: string; lowers: string[] }
+  | { kind: 'naive'; upper: string; lower?: string };
+
+/** What HEAD /containers/{id}/archive returns (base64 JSON in X-Docker-Container-Path-Stat). */
+export interface PathStat {
+  name: string;
+  size: number;
+  /** Go os.FileMode bits, as Docker encodes them (dir = 1<<31, symlink = 1<<27, …). */
+  mode: number;
+  /** RFC 3339. */
+  mtime: string;
+  linkTarget: string;
+}

@@ -1,0 +1,41 @@
+// The `strata` command: the daemon, and the few things the docker CLI cannot do.
+import { Command } from 'commander';
+import { runDaemon } from '../daemon.js';
+import { DEFAULT_HOST, requestJson, resolveHost } from './client.js';
+import { STRATA_VERSION } from '../version.js';
+
+const program = new Command('strata')
+  .description('Strata: Docker\'s storage system as a daemon, driven by the docker CLI')
+  .version(STRATA_VERSION)
+  .option('-H, --host <host>', 'daemon socket to connect to (default: $DOCKER_HOST or ' + DEFAULT_HOST + ')');
+
+program
+  .command('daemon')
+  .description('run the engine: serve the Docker Engine API on a unix socket')
+  .option('--data-root <dir>', 'root of persistent state', '/var/lib/strata')
+  .option('--host <host>', 'socket to listen on', DEFAULT_HOST)
+  .option('--exec-root <dir>', 'root of runtime state (default: beside the socket)')
+  .option('--storage-driver <name>', 'overlay2 or vfs (default: overlay2 where the kernel can mount it)')
+  .option('--log-level <level>', 'debug, info, warn, error or fatal', 'info')
+  .action(async (opts: { dataRoot: string; host: string; execRoot?: string; storageDriver?: string; logLevel: string }) => {
+    try {
+      await runDaemon(opts);
+    } catch (err) {
+      process.stderr.write(`strata daemon: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+  });
+
+program
+  .command('version')
+  .description('show the client and daemon versions')
+  .action(async () => {
+    const host = resolveHost(program.opts().host);
+    const v = await requestJson<{ Version: string; ApiVersion: string }>(host, 'GET', '/version');
+    process.stdout.write(`client: ${STRATA_VERSION}\nserver: ${v.Version} (API ${v.ApiVersion}) at ${host}\n`);
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+// The container room's contract with other rooms (archive endpoints, volumes, system).
+// Field names follow Docker's inspect JSON where they surface there.
+import type { MountSpec } from '../mount/spec-types.js';
+
+export interface ContainerState {
+  Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+  Running: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export interface ContainerRecord {
+  id: string;
+  /** Without the leading slash. */
+  name: string;
+  imageId: string;
+  /** The reference the user gave (Config.Image). */
+  imageRef: string;
+  /** Snapshot key of the writable layer. */
+  snapshotKey: string;
+  /** Where the root filesystem is mounted while the container runs (MergedDir). */
+  rootfsPath: string;
+  /** Docker's Config (Env, Cmd, Labels, …) as created. */
+  config: Record<string, any>;
+  /** Docker's HostConfig as created. */
+  hostConfig: Record<string, any>;
+  /** Parsed mount points: the source of inspect's Mounts. */
+  mounts: MountSpec[];
+  state: ContainerState;
+  created: string;
+}
+
+export interface ContainerService {
+  /** By full ID, unique ID prefix or name; NotFound `No such container: <ref>`. */
+  get(ref: string): Promise<ContainerRecord>;
+  list(): Promise<ContainerRecord[]>;
+  /** Container IDs created from an image (for rmi conflicts). */
+  usersOfImage(imageId: string): string[];
+  /**
+   * Runs `fn` with the container's root filesystem mounted (and its volumes/binds in place, as
+   * Docker does for docker cp), whether or not the container is running.
+   */
+  withRootfs<T>(ref: string, fn: (rootfs: string, c: ContainerRecord) => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,102 @@
+// `strata daemon`: builds the engine bottom-up (metadata → storage driver → images, volumes
+// → containers), then serves the Engine API on a unix socket until SIGTERM/SIGINT.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { openMetaDb } from './meta/db.js';
+import { createLogger, type LogLevel } from './util/log.js';
+import { EventBus } from './system/events.js';
+import { chooseDriver, createSnapshotter } from './snapshot/index.js';
+import { createImageService } from './image/service.js';
+import { createVolumeService } from './volume/service.js';
+import { createContainerService } from './container/service.js';
+import { createApiServer } from './api/server.js';
+import { buildRouter } from './api/routes.js';
+import { acquireDataRootLock } from './system/lock.js';
+import type { DaemonConfig, Engine } from './engine.js';
+
+export interface DaemonOptions {
+  dataRoot: string;
+  host: string;
+  storageDriver?: string;
+  execRoot?: string;
+  logLevel: string;
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  const log = createLogger(opts.logLevel as LogLevel);
+  const socketPath = socketPathOf(opts.host);
+  const dataRoot = path.resolve(opts.dataRoot);
+  fs.mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
+  const releaseLock = acquireDataRootLock(dataRoot);
+
+  const requested = opts.storageDriver;
+  if (requested && requested !== 'overlay2' && requested !== 'vfs') {
+    throw new Error(`unknown storage driver "${requested}": choose overlay2 or vfs`);
+  }
+  const storageDriver = (requested as 'overlay2' | 'vfs' | undefined) ?? (await chooseDriver(dataRoot));
+  const execRoot = path.resolve(opts.execRoot ?? path.join(path.dirname(socketPath), 'exec'));
+  const config: DaemonConfig = { dataRoot, socketPath, storageDriver, execRoot, logLevel: opts.logLevel };
+  for (const d of ['tmp', 'containers', 'volumes', 'content']) fs.mkdirSync(path.join(dataRoot, d), { recursive: true, mode: 0o710 });
+  fs.mkdirSync(execRoot, { recursive: true, mode: 0o700 });
+  sweepTmp(dataRoot);
+
+  const db = openMetaDb(path.join(dataRoot, 'strata.db'));
+  const events = new EventBus();
+  const snapshotter = await createSnapshotter(storageDriver, { root: path.join(dataRoot, 'snapshots', storageDriver), db, log });
+  await snapshotter.cleanup();
+  const images = await createImageService({ db, dataRoot, snapshotter, log, events });
+  const volumes = await createVolumeService({ db, dataRoot, log, events });
+  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events });
+  images.setContainerUsage((id) => containers.usersOfImage(id));
+
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, daemonId: daemonId(db) };
+  const server = createApiServer(engine, buildRouter());
+
+  fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
+  fs.rmSync(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => resolve());
+  });
+  fs.chmodSync(socketPath, 0o660);
+  log.info(`Strata ${storageDriver} on ${dataRoot}, API listening on unix://${socketPath}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    server.close();
+    server.closeAllConnections();
+    const onShutdown = (containers as unknown as { shutdown?: () => Promise<void> }).shutdown;
+    if (onShutdown) await onShutdown.call(containers).catch((e: unknown) => log.warn(`container shutdown: ${e}`));
+    db.close();
+    fs.rmSync(socketPath, { force: true });
+    releaseLock();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+export function socketPathOf(host: string): string {
+  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  if (host.startsWith('/')) return host;
+  throw new Error(`unsupported host ${host}: only unix:// sockets are served`);
+}
+
+/** The staging area is scratch by definition: whatever is there after a restart was interrupted. */
+function sweepTmp(dataRoot: string): void {
+  const tmp = path.join(dataRoot, 'tmp');
+  for (const entry of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, entry), { recursive: true, force: true });
+}
+
+function daemonId(db: ReturnType<typeof openMetaDb>): string {
+  db.exec('CREATE TABLE IF NOT EXISTS daemon (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  const row = db.prepare("SELECT value FROM daemon WHERE key = 'id'").get() as { value: string } | undefined;
+  if (row) return row.value;
+  const id = randomBytes(16).toString('hex').toUpperCase().match(/.{4}/g)!.join(':');
+  db.prepare("INSERT INTO daemon (key, value) VALUES ('id', ?)").run(id);
+  return id;
+}

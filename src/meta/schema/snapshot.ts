@@ -1,0 +1,4 @@
+// Tables owned by the snapshot room.
+import type { Migration } from './index.js';
+
+export const snapshotMigrations: Migration[] = [];

@@ -1,0 +1,68 @@
+// The Snapshotter contract, after containerd's core/snapshots: keys name active
+// (writable) or view snapshots, names name committed ones; a committed snapshot is
+// immutable and may be the parent of many others. Drivers return mounts as data and never
+// decide policy (what to keep, what to prune): services do.
+import type { Mount } from '../mount/types.js';
+import type { DiffSource } from '../archive/types.js';
+
+export type SnapshotKind = 'view' | 'active' | 'committed';
+
+export interface SnapshotInfo {
+  /** The key (active/view) or name (committed). */
+  name: string;
+  kind: SnapshotKind;
+  parent?: string;
+  labels: Record<string, string>;
+  /** Unix milliseconds. */
+  created: number;
+}
+
+export interface SnapshotUsage {
+  /** Bytes of this snapshot's own content (not its parents'), as `du` counts them. */
+  size: number;
+  inodes: number;
+}
+
+/** Where to write a layer tar into a snapshot, and how whiteouts must be represented there. */
+export interface ApplyTarget {
+  dir: string;
+  /** overlay: 0/0 char devices + trusted.overlay.opaque; naive: delete the whited-out paths. */
+  whiteouts: 'overlay' | 'naive';
+}
+
+/** What `docker inspect` shows as GraphDriver. */
+export interface GraphDriverData {
+  Name: string;
+  Data: Record<string, string> | null;
+}
+
+export interface Snapshotter {
+  /** Docker's name for the driver: 'overlay2' or 'vfs'. */
+  readonly driver: 'overlay2' | 'vfs';
+  /** The [name, value] pairs `docker info` shows as DriverStatus. */
+  status(): Promise<[string, string][]>;
+
+  /** Creates an active (writable) snapshot on `parent` (a committed name) and returns its mounts. Fails with Conflict if the key exists. */
+  prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
+  /** Creates a read-only view of `parent`. */
+  view(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
+  /** Turns the active snapshot `key` into the committed snapshot `name`; `key` is gone afterwards. */
+  commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
+  /** The mounts for an existing active or view snapshot. */
+  mounts(key: string): Promise<Mount[]>;
+  /** Removes a snapshot; Conflict (FailedPrecondition) if it has children. */
+  remove(key: string): Promise<void>;
+  stat(key: string): Promise<SnapshotInfo>;
+  /** May walk the snapshot's files: callers cache the result. */
+  usage(key: string): Promise<SnapshotUsage>;
+  walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void>;
+
+  /** Where an active snapshot's own changes live, for applying a layer tar straight into it. */
+  applyTarget(key: string): Promise<ApplyTarget>;
+  /** What a snapshot changed relative to its parent, for `docker diff`, commit and layer export. */
+  diffSource(key: string): Promise<DiffSource>;
+  /** GraphDriver data for inspect (LowerDir/UpperDir/MergedDir/WorkDir on overlay2); mergedDir is where the caller mounts it. */
+  graphDriverData(key: string, mergedDir?: string): Promise<GraphDriverData>;
+  /** Removes what no metadata row owns (interrupted prepares); run once at startup. */
+  cleanup(): Promise<void>;
+}

@@ -1,0 +1,1 @@
+export const STRATA_VERSION = '0.1.0';

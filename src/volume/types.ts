@@ -1,0 +1,47 @@
+// The volume room's contract with the container room and the API.
+
+export interface VolumeRecord {
+  name: string;
+  driver: string;
+  /** Host directory: <data-root>/volumes/<name>/_data for local volumes. */
+  mountpoint: string;
+  /** RFC 3339 with offset, as Docker prints it. */
+  createdAt: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  scope: 'local' | 'global';
+  anonymous: boolean;
+}
+
+export interface CreateVolumeOptions {
+  /** Omitted: a random 64-hex name (anonymous volume). */
+  name?: string;
+  driver?: string;
+  driverOpts?: Record<string, string>;
+  labels?: Record<string, string>;
+  anonymous?: boolean;
+}
+
+export interface VolumeService {
+  /** Docker's create: an existing name with the same driver returns the existing volume. */
+  create(opts: CreateVolumeOptions): Promise<VolumeRecord>;
+  /** NotFound `get <name>: no such volume`. */
+  get(name: string): Promise<VolumeRecord>;
+  list(): Promise<VolumeRecord[]>;
+  /** Conflict `remove <name>: volume is in use - [<ids>]` while any container references it. */
+  remove(name: string, opts?: { force?: boolean }): Promise<void>;
+
+  /** Records that a container uses the volume (at container create; persisted; survives restarts). */
+  reference(name: string, containerId: string): void;
+  /** Drops the container's reference (at container remove). */
+  release(name: string, containerId: string): void;
+  /** Container IDs referencing the volume. */
+  users(name: string): string[];
+
+  /** Makes the volume's content available (lazy driver mounts, refcounted) and returns the host path to bind. */
+  mount(name: string, containerId: string): Promise<string>;
+  /** The container stopped using the mount; the last unmount releases driver mounts (tmpfs, nfs…). */
+  unmount(name: string, containerId: string): Promise<void>;
+  /** Copies `fromDir` (image content at the mount point) into the volume if it is empty; keeps owners, modes, xattrs. */
+  populate(name: string, fromDir: string): Promise<void>;
+}
