@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what Strata needs on a fresh Debian/Ubuntu machine (as root): the OCI runtime,
+# the mount and filesystem tools it drives, the docker CLI for the tests, and the npm
+# packages (better-sqlite3 and koffi build or unpack their native parts here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v runc >/dev/null || need+=(runc)
+command -v mount >/dev/null || need+=(mount)
+command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
+command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+command -v zstd >/dev/null || need+=(zstd)
+[ -x /bin/busybox ] && /bin/busybox --list-full >/dev/null 2>&1 || need+=(busybox-static)
+command -v docker >/dev/null || need+=(docker.io)
+command -v python3 >/dev/null || need+=(python3)
+command -v make >/dev/null || need+=(make)
+command -v g++ >/dev/null || need+=(g++)
+if (( ${#need[@]} )); then
+  echo "installing Debian packages: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build --silent

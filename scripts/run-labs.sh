@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Starts a Strata daemon on a scratch data-root and runs the acceptance labs listed in
+# test/labs-passing.txt (the labs Strata is known to pass: a regression turns the run red).
+#   run-labs.sh [GLOB...]    other labs instead of the list
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+shared=${STRATA_SHARED:-$repo/../shared}
+last=${STRATA_LABS_LAST:-/tmp/strata-labs-last-line}
+
+if [[ ${1:-} == --summary-only ]]; then cat "$last"; exit 0; fi
+
+if [[ ! -x $shared/labs/run-all ]]; then
+  echo "labs: $shared/labs not found; skipping"
+  echo "0 passed, 0 failed" | tee "$last"
+  exit 0
+fi
+if (( $# )); then patterns=("$@"); else mapfile -t patterns < <(grep -v '^\s*#' test/labs-passing.txt | grep -v '^\s*$'); fi
+if (( ${#patterns[@]} == 0 )); then
+  echo "labs: none listed in test/labs-passing.txt"
+  echo "0 passed, 0 failed" | tee "$last"
+  exit 0
+fi
+
+work=$(mktemp -d /tmp/strata-labs.XXXXXX)
+sock=$work/strata.sock
+node bin/strata daemon --data-root "$work/root" --exec-root "$work/exec" --host "unix://$sock" >"$work/daemon.log" 2>&1 &
+daemon=$!
+for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
+
+cleanup() {
+  kill -TERM "$daemon" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$daemon" 2>/dev/null
+  # Whatever the daemon left mounted under its scratch root, deepest first.
+  grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fixtures=${STRATA_FIXTURES_DIR:-/tmp/strata-fixtures}
+DOCKER_HOST=unix://$sock "$shared/fixtures/load-images" "$fixtures" >/dev/null || { echo "labs: could not load the stand-in images"; tail -20 "$work/daemon.log"; echo "0 passed, ${#patterns[@]} failed" | tee "$last"; exit 1; }
+DOCKER_HOST=unix://$sock "$shared/labs/run-all" "${patterns[@]}" | tee "$work/labs.out"
+rc=${PIPESTATUS[0]}
+tail -n 1 "$work/labs.out" >"$last"
+if (( rc != 0 )); then echo "--- daemon log (last 40 lines) ---"; tail -n 40 "$work/daemon.log"; fi
+exit "$rc"

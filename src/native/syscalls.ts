@@ -1,0 +1,301 @@
+// The few Linux syscalls Node lacks, called through koffi (FFI into libc). Every function is
+// synchronous and throws a SyscallError carrying the errno code name (EEXIST, ELOOP…) the way
+// Node's own fs errors do, so callers can test `err.code`.
+import koffi from 'koffi';
+import { constants as fsc } from 'node:fs';
+import { constants as osc } from 'node:os';
+
+const libc = koffi.load('libc.so.6');
+
+const c = {
+  openat: libc.func('int openat(int dirfd, const char *path, int flags, uint32_t mode)'),
+  // glibc has no openat2 wrapper; syscall(2) with a fixed prototype is ABI-compatible for
+  // integer and pointer arguments. 437 is openat2 on every Linux architecture.
+  openat2: libc.func('long syscall(long nr, int dirfd, const char *path, void *how, size_t size)'),
+  mkdirat: libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)'),
+  mknodat: libc.func('int mknodat(int dirfd, const char *path, uint32_t mode, uint64_t dev)'),
+  symlinkat: libc.func('int symlinkat(const char *target, int dirfd, const char *path)'),
+  linkat: libc.func('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)'),
+  unlinkat: libc.func('int unlinkat(int dirfd, const char *path, int flags)'),
+  fchownat: libc.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
+  fchmodat: libc.func('int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)'),
+  utimensat: libc.func('int utimensat(int dirfd, const char *path, void *times, int flags)'),
+  readlinkat: libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)'),
+  statx: libc.func('int statx(int dirfd, const char *path, int flags, uint32_t mask, void *buf)'),
+  fsetxattr: libc.func('int fsetxattr(int fd, const char *name, void *value, size_t size, int flags)'),
+  lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, void *value, size_t size, int flags)'),
+  fgetxattr: libc.func('long fgetxattr(int fd, const char *name, void *value, size_t size)'),
+  lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'),
+  flistxattr: libc.func('long flistxattr(int fd, void *list, size_t size)'),
+  llistxattr: libc.func('long llistxattr(const char *path, void *list, size_t size)'),
+  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
+  syncfs: libc.func('int syncfs(int fd)'),
+  strerror: libc.func('const char *strerror(int errnum)'),
+};
+
+const SYS_openat2 = 437;
+
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_SYMLINK_FOLLOW = 0x400;
+export const AT_EMPTY_PATH = 0x1000;
+
+export const O_RDONLY = fsc.O_RDONLY;
+export const O_WRONLY = fsc.O_WRONLY;
+export const O_RDWR = fsc.O_RDWR;
+export const O_CREAT = fsc.O_CREAT;
+export const O_EXCL = fsc.O_EXCL;
+export const O_TRUNC = fsc.O_TRUNC;
+export const O_NOFOLLOW = fsc.O_NOFOLLOW;
+export const O_DIRECTORY = fsc.O_DIRECTORY;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+
+export const RESOLVE_NO_XDEV = 0x01;
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+export const RESOLVE_IN_ROOT = 0x10;
+
+export const S_IFMT = 0o170000;
+export const S_IFSOCK = 0o140000;
+export const S_IFLNK = 0o120000;
+export const S_IFREG = 0o100000;
+export const S_IFBLK = 0o060000;
+export const S_IFDIR = 0o040000;
+export const S_IFCHR = 0o020000;
+export const S_IFIFO = 0o010000;
+
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_SYNCHRONOUS = 16;
+export const MS_REMOUNT = 32;
+export const MS_MANDLOCK = 64;
+export const MS_DIRSYNC = 128;
+export const MS_NOSYMFOLLOW = 256;
+export const MS_NOATIME = 1024;
+export const MS_NODIRATIME = 2048;
+export const MS_BIND = 4096;
+export const MS_MOVE = 8192;
+export const MS_REC = 16384;
+export const MS_SILENT = 32768;
+export const MS_POSIXACL = 1 << 16;
+export const MS_UNBINDABLE = 1 << 17;
+export const MS_PRIVATE = 1 << 18;
+export const MS_SLAVE = 1 << 19;
+export const MS_SHARED = 1 << 20;
+export const MS_RELATIME = 1 << 21;
+export const MS_STRICTATIME = 1 << 24;
+export const MS_LAZYTIME = 1 << 25;
+
+export const MNT_FORCE = 1;
+export const MNT_DETACH = 2;
+export const MNT_EXPIRE = 4;
+export const UMOUNT_NOFOLLOW = 8;
+
+const errnoNames = new Map<number, string>();
+for (const [name, num] of Object.entries(osc.errno)) if (!errnoNames.has(num)) errnoNames.set(num, name);
+
+/** A failed syscall, shaped like Node's fs errors (code, errno, syscall, path). */
+export class SyscallError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly path?: string;
+  constructor(syscall: string, errno: number, path?: string) {
+    const code = errnoNames.get(errno) ?? `E${errno}`;
+    super(`${code}: ${c.strerror(errno) as string}, ${syscall}${path !== undefined ? ` '${path}'` : ''}`);
+    this.name = 'SyscallError';
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+function check(ret: number | bigint, syscall: string, path?: string): number {
+  const n = Number(ret);
+  if (n < 0) throw new SyscallError(syscall, koffi.errno(), path);
+  return n;
+}
+
+/** openat2(2): opens `path` relative to `dirfd` under the RESOLVE_* restrictions in `resolve`. */
+export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+  const how = Buffer.alloc(24);
+  how.writeBigUInt64LE(BigInt(flags >>> 0), 0);
+  how.writeBigUInt64LE(BigInt(mode), 8);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  return check(c.openat2(SYS_openat2, dirfd, path, how, 24), 'openat2', path);
+}
+
+export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
+  return check(c.openat(dirfd, path, flags, mode), 'openat', path);
+}
+
+export function mkdirat(dirfd: number, path: string, mode: number): void {
+  check(c.mkdirat(dirfd, path, mode), 'mkdirat', path);
+}
+
+/** mknodat(2); `mode` includes the file type (S_IFCHR…), dev is makedev(major, minor). */
+export function mknodat(dirfd: number, path: string, mode: number, major = 0, minor = 0): void {
+  check(c.mknodat(dirfd, path, mode, makedev(major, minor)), 'mknodat', path);
+}
+
+export function mknod(path: string, mode: number, major = 0, minor = 0): void {
+  mknodat(AT_FDCWD, path, mode, major, minor);
+}
+
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+export function symlinkat(target: string, dirfd: number, path: string): void {
+  check(c.symlinkat(target, dirfd, path), 'symlinkat', path);
+}
+
+export function linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags = 0): void {
+  check(c.linkat(olddirfd, oldpath, newdirfd, newpath, flags), 'linkat', newpath);
+}
+
+export function unlinkat(dirfd: number, path: string, flags = 0): void {
+  check(c.unlinkat(dirfd, path, flags), 'unlinkat', path);
+}
+
+export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags = AT_SYMLINK_NOFOLLOW): void {
+  check(c.fchownat(dirfd, path, uid >>> 0, gid >>> 0, flags), 'fchownat', path);
+}
+
+/** fchmodat(2) without AT_SYMLINK_NOFOLLOW (Linux cannot chmod a symlink): callers pass non-links only. */
+export function fchmodat(dirfd: number, path: string, mode: number): void {
+  check(c.fchmodat(dirfd, path, mode, 0), 'fchmodat', path);
+}
+
+/** utimensat(2) with second + nanosecond precision; pass AT_SYMLINK_NOFOLLOW to touch a link itself. */
+export function utimensat(dirfd: number, path: string, atime: Timespec, mtime: Timespec, flags = AT_SYMLINK_NOFOLLOW): void {
+  const ts = Buffer.alloc(32);
+  ts.writeBigInt64LE(BigInt(atime.sec), 0);
+  ts.writeBigInt64LE(BigInt(atime.nsec), 8);
+  ts.writeBigInt64LE(BigInt(mtime.sec), 16);
+  ts.writeBigInt64LE(BigInt(mtime.nsec), 24);
+  check(c.utimensat(dirfd, path, ts, flags), 'utimensat', path);
+}
+
+export interface Timespec {
+  sec: number;
+  nsec: number;
+}
+
+export function readlinkat(dirfd: number, path: string): string {
+  const buf = Buffer.alloc(4096);
+  const n = check(c.readlinkat(dirfd, path, buf, buf.length), 'readlinkat', path);
+  return buf.toString('utf8', 0, n);
+}
+
+export interface Statx {
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  ino: bigint;
+  size: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  devMajor: number;
+  devMinor: number;
+  atime: Timespec;
+  mtime: Timespec;
+}
+
+const STATX_BASIC_STATS = 0x7ff;
+
+/** statx(2) relative to a directory fd; flags AT_SYMLINK_NOFOLLOW for lstat semantics, AT_EMPTY_PATH for the fd itself. */
+export function statx(dirfd: number, path: string, flags = AT_SYMLINK_NOFOLLOW): Statx {
+  const b = Buffer.alloc(256);
+  check(c.statx(dirfd, path, flags, STATX_BASIC_STATS, b), 'statx', path);
+  return {
+    nlink: b.readUInt32LE(16),
+    uid: b.readUInt32LE(20),
+    gid: b.readUInt32LE(24),
+    mode: b.readUInt16LE(28),
+    ino: b.readBigUInt64LE(32),
+    size: Number(b.readBigUInt64LE(40)),
+    atime: { sec: Number(b.readBigInt64LE(64)), nsec: b.readUInt32LE(72) },
+    mtime: { sec: Number(b.readBigInt64LE(112)), nsec: b.readUInt32LE(120) },
+    rdevMajor: b.readUInt32LE(128),
+    rdevMinor: b.readUInt32LE(132),
+    devMajor: b.readUInt32LE(136),
+    devMinor: b.readUInt32LE(140),
+  };
+}
+
+export function fsetxattr(fd: number, name: string, value: Buffer, flags = 0): void {
+  check(c.fsetxattr(fd, name, value, value.length, flags), 'fsetxattr', name);
+}
+
+export function lsetxattr(path: string, name: string, value: Buffer, flags = 0): void {
+  check(c.lsetxattr(path, name, value, value.length, flags), 'lsetxattr', path);
+}
+
+function getxattrWith(get: (buf: Buffer | null, size: number) => number | bigint, syscall: string, path: string): Buffer | null {
+  for (;;) {
+    const size = Number(get(null, 0));
+    if (size < 0) {
+      const e = koffi.errno();
+      if (e === osc.errno.ENODATA) return null;
+      throw new SyscallError(syscall, e, path);
+    }
+    if (size === 0) return Buffer.alloc(0);
+    const buf = Buffer.alloc(size);
+    const n = Number(get(buf, size));
+    if (n >= 0) return buf.subarray(0, n);
+    const e = koffi.errno();
+    if (e === osc.errno.ERANGE) continue; // grew between the two calls
+    if (e === osc.errno.ENODATA) return null;
+    throw new SyscallError(syscall, e, path);
+  }
+}
+
+/** lgetxattr(2); null when the attribute is absent (ENODATA). */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  return getxattrWith((b, s) => c.lgetxattr(path, name, b, s), 'lgetxattr', path);
+}
+
+export function fgetxattr(fd: number, name: string): Buffer | null {
+  return getxattrWith((b, s) => c.fgetxattr(fd, name, b, s), 'fgetxattr', name);
+}
+
+function splitNames(buf: Buffer | null): string[] {
+  if (!buf || buf.length === 0) return [];
+  return buf.toString('utf8').split('\0').filter((n) => n !== '');
+}
+
+export function llistxattr(path: string): string[] {
+  return splitNames(getxattrWith((b, s) => c.llistxattr(path, b, s), 'llistxattr', path));
+}
+
+export function flistxattr(fd: number): string[] {
+  return splitNames(getxattrWith((b, s) => c.flistxattr(fd, b, s), 'flistxattr', String(fd)));
+}
+
+/** mount(2). `data` is the comma-separated option string the filesystem parses (null for none). */
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+  check(c.mount(source, target, fstype, flags, data), 'mount', target);
+}
+
+export function umount2(target: string, flags = 0): void {
+  check(c.umount2(target, flags), 'umount2', target);
+}
+
+/** syncfs(2): flushes the whole filesystem holding `fd`. */
+export function syncfs(fd: number): void {
+  check(c.syncfs(fd), 'syncfs');
+}
