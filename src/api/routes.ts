@@ -5,6 +5,7 @@ import { registerImageRoutes } from './images.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerContainerArchiveRoutes } from './container-archive.js';
 import { registerVolumeRoutes } from './volumes.js';
+import { registerVolumeBackupRoutes } from './volume-backup.js';
 import { registerUnimplementedRoutes } from './unimplemented.js';
 
 export function buildRouter(): Router {
@@ -14,6 +15,7 @@ export function buildRouter(): Router {
   registerContainerRoutes(router);
   registerContainerArchiveRoutes(router);
   registerVolumeRoutes(router);
+  registerVolumeBackupRoutes(router);
   registerUnimplementedRoutes(router);
   return router;
 }
