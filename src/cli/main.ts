@@ -1,6 +1,7 @@
 // The `strata` command: the daemon, and the few things the docker CLI cannot do.
 import { Command } from 'commander';
 import { runDaemon } from '../daemon.js';
+import { mergeConfig, readConfigFile } from '../system/daemon-config.js';
 import { DEFAULT_HOST, requestJson, resolveHost } from './client.js';
 import { STRATA_VERSION } from '../version.js';
 
@@ -17,8 +18,12 @@ program
   .option('--exec-root <dir>', 'root of runtime state (default: beside the socket)')
   .option('--storage-driver <name>', 'overlay2 or vfs (default: overlay2 where the kernel can mount it)')
   .option('--log-level <level>', 'debug, info, warn, error or fatal', 'info')
-  .action(async (opts: { dataRoot: string; host: string; execRoot?: string; storageDriver?: string; logLevel: string }) => {
+  .option('--config-file <file>', 'daemon configuration file (daemon.json keys)', '/etc/strata/daemon.json')
+  .action(async (flags: { dataRoot: string; host: string; execRoot?: string; storageDriver?: string; logLevel: string; configFile: string }, cmd: Command) => {
     try {
+      const given = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
+      const file = readConfigFile(flags.configFile, given.has('configFile'));
+      const opts = mergeConfig(flags, given, file, flags.configFile);
       await runDaemon(opts);
     } catch (err) {
       process.stderr.write(`strata daemon: ${(err as Error).message}\n`);

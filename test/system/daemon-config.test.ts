@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { mergeConfig, readConfigFile } from '../../src/system/daemon-config.js';
+
+const write = (obj: unknown): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-config-'));
+  const file = path.join(dir, 'daemon.json');
+  fs.writeFileSync(file, typeof obj === 'string' ? obj : JSON.stringify(obj));
+  return file;
+};
+
+test('a missing default file is empty; a missing explicit file is an error', () => {
+  assert.deepEqual(readConfigFile('/nonexistent/daemon.json', false), {});
+  assert.throws(() => readConfigFile('/nonexistent/daemon.json', true), /unable to configure the Docker daemon with file/);
+});
+
+test('unknown keys are refused with Docker\'s words', () => {
+  const file = write({ 'data-root': '/x', 'foo': 1, 'bar': 2 });
+  assert.throws(() => readConfigFile(file, true), /the following directives don't match any configuration option: foo, bar/);
+  assert.throws(() => readConfigFile(write('{nope'), true), /unable to configure/);
+});
+
+test('file values apply; the same setting as flag and in the file is a conflict', () => {
+  const file = write({ 'data-root': '/from/file', 'storage-driver': 'vfs', 'hosts': ['unix:///s.sock'] });
+  const cfg = readConfigFile(file, true);
+  const merged = mergeConfig({ dataRoot: '/var/lib/strata', logLevel: 'info' } as Record<string, unknown>, new Set(), cfg, file);
+  assert.equal(merged.dataRoot, '/from/file');
+  assert.equal(merged.storageDriver, 'vfs');
+  assert.equal(merged.host, 'unix:///s.sock');
+  assert.throws(
+    () => mergeConfig({ dataRoot: '/flag' } as Record<string, unknown>, new Set(['dataRoot']), cfg, file),
+    /specified both as a flag and in the configuration file: data-root: \(from flag: \/flag, from file: "\/from\/file"\)/,
+  );
+});
