@@ -51,6 +51,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   images.setContainerUsage((id) => containers.usersOfImage(id));
 
   const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, daemonId: daemonId(db) };
+  engine.volumePluginNames = () => volumes.pluginNames?.() ?? [];
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });

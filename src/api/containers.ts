@@ -1,3 +1,212 @@
-import type { Router } from './router.js';
+// Container endpoints: lifecycle, inspect/ps, logs, and the hijacked attach/exec streams
+// (HTTP/1.1 101 UPGRADED, then raw bytes: stdcopy frames without a TTY, the terminal's bytes
+// with one). The client half-closes its side when its stdin ends; the http server keeps
+// allowHalfOpen, so we can still write until the process is done.
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import { InvalidParameter } from '../errors.js';
+import type { ContainerManager, WaitCondition } from '../container/service.js';
+import type { CreateBody } from '../container/create.js';
+import type { ExecConfig } from '../container/exec.js';
+import { inspectJson, listJson } from '../container/view.js';
+import { psFilter } from '../container/filters.js';
+import { liveOf } from '../container/context.js';
+import { parseLogTime, streamLogs } from '../container/logs.js';
+import { frame } from '../container/stdcopy.js';
+import type { Router, RequestContext } from './router.js';
+import { Reply } from './router.js';
+import { parseFilters, queryBool, queryInt, readJson } from './http.js';
+import { versionAtLeast } from './version.js';
 
-export function registerContainerRoutes(_router: Router): void {}
+const manager = (ctx: RequestContext) => ctx.engine.containers as unknown as ContainerManager;
+
+export function registerContainerRoutes(router: Router): void {
+  router.post('/containers/create', async (ctx) => {
+    const body = await readJson<Record<string, any>>(ctx, {});
+    const { HostConfig, NetworkingConfig, ...config } = body;
+    const rec = await manager(ctx).create({ Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig } as CreateBody, ctx.query.get('name'), ctx.apiVersion);
+    return new Reply(201, { Id: rec.id, Warnings: [] });
+  });
+
+  router.get('/containers/json', async (ctx) => {
+    const m = manager(ctx);
+    const all = queryBool(ctx.query, 'all');
+    const size = queryBool(ctx.query, 'size');
+    const limit = queryInt(ctx.query, 'limit', -1)!;
+    const match = await psFilter(m.ctx, parseFilters(ctx.query));
+    let recs = (await m.list()).filter((c) => (all || limit > 0 || c.state.Running) && match(c));
+    recs.sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || (a.id < b.id ? 1 : -1));
+    if (limit > 0) recs = recs.slice(0, limit);
+    return Promise.all(recs.map((c) => listJson(m.ctx, c, size)));
+  });
+
+  router.post('/containers/prune', async (ctx) => manager(ctx).prune(parseFilters(ctx.query)));
+
+  router.get('/containers/{id}/json', async (ctx) => {
+    const m = manager(ctx);
+    return inspectJson(m.ctx, await m.get(ctx.params.id!), queryBool(ctx.query, 'size'));
+  });
+
+  router.post('/containers/{id}/start', async (ctx) => { await manager(ctx).start(ctx.params.id!); });
+  router.post('/containers/{id}/stop', async (ctx) => {
+    await manager(ctx).stop(ctx.params.id!, queryInt(ctx.query, 't'), ctx.query.get('signal') ?? undefined);
+  });
+  router.post('/containers/{id}/restart', async (ctx) => { await manager(ctx).restart(ctx.params.id!, queryInt(ctx.query, 't')); });
+  router.post('/containers/{id}/kill', async (ctx) => { await manager(ctx).kill(ctx.params.id!, ctx.query.get('signal') ?? undefined); });
+  router.post('/containers/{id}/rename', async (ctx) => { await manager(ctx).rename(ctx.params.id!, ctx.query.get('name') ?? ''); });
+  router.delete('/containers/{id}', async (ctx) => {
+    await manager(ctx).remove(ctx.params.id!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') });
+  });
+  router.get('/containers/{id}/top', async (ctx) => manager(ctx).top(ctx.params.id!, ctx.query.get('ps_args') ?? ''));
+  router.post('/containers/{id}/resize', async (ctx) => {
+    manager(ctx).resize(ctx.params.id!, queryInt(ctx.query, 'h', 0)!, queryInt(ctx.query, 'w', 0)!);
+    return new Reply(200, undefined);
+  });
+
+  router.post('/containers/{id}/wait', async (ctx) => {
+    const cond = (ctx.query.get('condition') || 'not-running') as WaitCondition;
+    if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw new InvalidParameter(`invalid condition: "${cond}"`);
+    const { done } = manager(ctx).waitFor(ctx.params.id!, cond);
+    const res = ctx.res!;
+    // Headers go out now: the CLI waits for them before it starts the container.
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    const code = await done;
+    res.end(JSON.stringify({ StatusCode: code }) + '\n');
+  });
+
+  router.get('/containers/{id}/logs', async (ctx) => {
+    const m = manager(ctx);
+    const rec = await m.get(ctx.params.id!);
+    const stdout = queryBool(ctx.query, 'stdout');
+    const stderr = queryBool(ctx.query, 'stderr');
+    if (!stdout && !stderr) throw new InvalidParameter('Bad parameters: you must choose at least one stream');
+    const tailRaw = ctx.query.get('tail');
+    const tail = !tailRaw || tailRaw === 'all' ? undefined : Number(tailRaw);
+    const tty = !!rec.config.Tty;
+    const res = ctx.res!;
+    res.writeHead(200, { 'Content-Type': streamType(tty, ctx.apiVersion) });
+    const closed = new Promise<void>((r) => res.on('close', () => r()));
+    await streamLogs(m.ctx, rec, {
+      stdout, stderr, follow: queryBool(ctx.query, 'follow'), tail: Number.isFinite(tail) ? tail : undefined,
+      since: parseLogTime(ctx.query.get('since')), until: parseLogTime(ctx.query.get('until')), timestamps: queryBool(ctx.query, 'timestamps'),
+    }, (s, d) => { res.write(tty ? d : frame(s, d)); }, closed);
+    res.end();
+  });
+
+  router.post('/containers/{id}/attach', async (ctx) => {
+    const m = manager(ctx);
+    const rec = await m.get(ctx.params.id!);
+    const q = ctx.query;
+    const tty = !!rec.config.Tty;
+    const conn = hijack(ctx, streamType(tty, ctx.apiVersion));
+    const want = { stdout: queryBool(q, 'stdout'), stderr: queryBool(q, 'stderr') };
+    const write = (s: 'stdout' | 'stderr', d: Buffer) => { if (want[s]) conn.write(tty ? d : frame(s, d)); };
+    if (queryBool(q, 'logs')) await streamLogs(m.ctx, rec, { ...want, follow: false, timestamps: false }, write, conn.closed);
+    if (!queryBool(q, 'stream')) { conn.end(); return; }
+    const live = liveOf(m.ctx, rec.id);
+    const detach = live.hub.add({ output: write, end: () => conn.end() });
+    void conn.closed.then(detach);
+    if (queryBool(q, 'stdin') && rec.config.OpenStdin) {
+      conn.input.on('data', (d: Buffer) => live.hub.writeStdin(d));
+      conn.input.on('end', () => { if (rec.config.StdinOnce) live.hub.closeStdin(); });
+    }
+  });
+
+  router.post('/containers/{id}/exec', async (ctx) => {
+    const m = manager(ctx);
+    const rec = await m.get(ctx.params.id!);
+    const config = await readJson<ExecConfig>(ctx, {});
+    return new Reply(201, { Id: m.execs.create(rec, config).id });
+  });
+
+  router.get('/exec/{id}/json', async (ctx) => {
+    const m = manager(ctx);
+    return m.execs.inspect(m.execs.get(ctx.params.id!));
+  });
+
+  router.post('/exec/{id}/resize', async (ctx) => {
+    const inst = manager(ctx).execs.get(ctx.params.id!);
+    inst.proc?.resize(queryInt(ctx.query, 'h', 0)!, queryInt(ctx.query, 'w', 0)!);
+    return new Reply(200, undefined);
+  });
+
+  router.post('/exec/{id}/start', async (ctx) => {
+    const m = manager(ctx);
+    const inst = m.execs.get(ctx.params.id!);
+    const body = await readJson<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] }>(ctx, {});
+    if (body.ConsoleSize) inst.config.ConsoleSize = body.ConsoleSize;
+    const tty = !!inst.config.Tty;
+    if (body.Detach) {
+      const proc = await m.execs.start(inst);
+      proc.stdout.resume();
+      proc.stderr?.resume();
+      return new Reply(200, undefined);
+    }
+    const conn = hijack(ctx, streamType(tty, ctx.apiVersion));
+    const stdin = new PassThrough();
+    if (inst.config.AttachStdin) {
+      conn.input.on('data', (d: Buffer) => stdin.write(d));
+      conn.input.on('end', () => stdin.end());
+    }
+    let proc;
+    try {
+      proc = await m.execs.start(inst);
+    } catch (err) {
+      const msg = Buffer.from(`${(err as Error).message}\r\n`);
+      conn.write(tty ? msg : frame('stdout', msg));
+      conn.end();
+      return;
+    }
+    if (proc.stdin) stdin.pipe(proc.stdin);
+    const ended = (s: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') => new Promise<void>((resolve) => {
+      if (!s) return resolve();
+      s.on('data', (d: Buffer) => {
+        if ((name === 'stdout' && inst.config.AttachStdout === false) || (name === 'stderr' && inst.config.AttachStderr === false)) return;
+        conn.write(tty ? d : frame(name, d));
+      });
+      s.on('end', () => resolve());
+      s.on('error', () => resolve());
+    });
+    await Promise.all([ended(proc.stdout, 'stdout'), ended(proc.stderr, 'stderr'), inst.done]);
+    conn.end();
+  });
+}
+
+function streamType(tty: boolean, apiVersion: string): string {
+  return !tty && versionAtLeast(apiVersion, '1.42') ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+}
+
+interface Hijacked {
+  write(data: Buffer): void;
+  end(): void;
+  /** What the client sends after the upgrade (stdin). */
+  input: NodeJS.ReadableStream;
+  closed: Promise<void>;
+}
+
+/** Takes over the connection: 101 UPGRADED when the client asked for it, else a 200 raw stream. */
+function hijack(ctx: RequestContext, contentType: string): Hijacked {
+  if (ctx.socket) {
+    const socket: Duplex = ctx.socket;
+    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    const input = new PassThrough();
+    if (ctx.head && ctx.head.length > 0) input.write(ctx.head);
+    socket.on('data', (d: Buffer) => input.write(d));
+    socket.on('end', () => input.end());
+    socket.on('error', () => input.end());
+    const closed = new Promise<void>((r) => socket.on('close', () => { input.end(); r(); }));
+    return {
+      write: (d) => { if (socket.writable) socket.write(d); },
+      end: () => { if (!socket.writableEnded) socket.end(); },
+      input,
+      closed,
+    };
+  }
+  const res: http.ServerResponse = ctx.res!;
+  res.writeHead(200, { 'Content-Type': contentType });
+  res.flushHeaders();
+  const closed = new Promise<void>((r) => res.on('close', () => r()));
+  return { write: (d) => { if (!res.writableEnded) res.write(d); }, end: () => { if (!res.writableEnded) res.end(); }, input: ctx.req, closed };
+}

@@ -1,3 +1,184 @@
-import type { Router } from './router.js';
+// /images/*: list, inspect, history, tag, remove, prune, load, save, import.
+import type { RequestContext, Router } from './router.js';
+import { Reply } from './router.js';
+import { checkFilterNames, parseFilters, queryBool, startJsonStream } from './http.js';
+import { InvalidParameter, NotFound, NotImplemented, messageOf } from '../errors.js';
+import type { ImageStore } from '../image/service.js';
+import { listImages, matchLabels } from '../image/list.js';
+import { inspectImage, imageHistory } from '../image/inspect.js';
+import { removeImage, pruneImages } from '../image/remove.js';
+import { loadImages } from '../image/load.js';
+import { saveImages, selectImages } from '../image/save.js';
+import { importImage } from '../image/import.js';
+import { familiar, normalizeTagged, parseNormalizedNamed } from '../image/reference.js';
 
-export function registerImageRoutes(_router: Router): void {}
+const storeOf = (ctx: RequestContext) => ctx.engine.images as unknown as ImageStore;
+
+async function runningContainers(ctx: RequestContext): Promise<(id: string) => boolean> {
+  try {
+    const running = new Set((await ctx.engine.containers.list()).filter((c) => c.state?.Running).map((c) => c.id));
+    return (id) => running.has(id);
+  } catch {
+    return () => false;
+  }
+}
+
+function versionAtLeast(v: string, min: string): boolean {
+  const [a, b] = v.split('.').map(Number);
+  const [c, d] = min.split('.').map(Number);
+  return a! > c! || (a === c && b! >= d!);
+}
+
+/** Docker's `until` filter: RFC 3339, unix seconds, or a duration before now (`24h`). */
+export function parseUntil(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(h|m|s|ms)$/.exec(v);
+  if (m) return Date.now() - Number(m[1]) * { h: 3600e3, m: 60e3, s: 1e3, ms: 1 }[m[2] as 'h'];
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidParameter(`failed to parse value ${v} as a time`);
+  return t;
+}
+
+export function registerImageRoutes(router: Router): void {
+  router.get('/images/json', (ctx) => listImages(storeOf(ctx), {
+    all: queryBool(ctx.query, 'all'),
+    filters: legacyFilter(ctx),
+    sharedSize: queryBool(ctx.query, 'shared-size') && versionAtLeast(ctx.apiVersion, '1.42'),
+    containerCount: false,
+  }));
+
+  router.post('/images/load', async (ctx) => {
+    const quiet = queryBool(ctx.query, 'quiet');
+    const send = startJsonStream(ctx.res!);
+    try {
+      await loadImages(storeOf(ctx), ctx.req, {
+        stream: (text) => send({ stream: text }),
+        progress: (msg) => { if (!quiet) send(msg); },
+      });
+    } catch (err) {
+      ctx.req.resume();
+      send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
+    }
+    ctx.res!.end();
+  });
+
+  const save = async (ctx: RequestContext, names: string[]) => {
+    const store = storeOf(ctx);
+    const assocs = selectImages(store, names);
+    const res = ctx.res!;
+    res.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    const stream = saveImages(store, assocs);
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
+    await new Promise<void>((resolve) => { res.on('close', resolve); res.on('finish', resolve); });
+  };
+  router.get('/images/get', (ctx) => save(ctx, ctx.query.getAll('names')));
+  router.get('/images/{name*}/get', (ctx) => save(ctx, [ctx.params.name!]));
+
+  router.post('/images/create', async (ctx) => {
+    const store = storeOf(ctx);
+    const fromSrc = ctx.query.get('fromSrc');
+    const fromImage = ctx.query.get('fromImage');
+    if (fromSrc !== null) {
+      if (fromSrc !== '-') throw new NotImplemented(`importing from ${fromSrc} is not supported: no network access; pipe the archive instead (fromSrc=-)`);
+      const send = startJsonStream(ctx.res!);
+      try {
+        const id = await importImage(store, ctx.req, {
+          repo: ctx.query.get('repo') ?? undefined,
+          tag: ctx.query.get('tag') ?? undefined,
+          message: ctx.query.get('message') ?? undefined,
+          changes: ctx.query.getAll('changes'),
+          platformOs: (ctx.query.get('platform') ?? '').split('/')[0] || undefined,
+        });
+        send({ status: id });
+      } catch (err) {
+        ctx.req.resume();
+        send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
+      }
+      ctx.res!.end();
+      return;
+    }
+    if (fromImage) {
+      const tag = ctx.query.get('tag');
+      const ref = tag ? (tag.startsWith('sha256:') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
+      let row;
+      try { row = store.findRow(normalizeTagged(ref)); } catch { row = undefined; }
+      if (!row) throw new NotImplemented(`pull access to ${familiar(normalizeTagged(ref))} is not available: this daemon has no registry access; load the image with docker load`);
+      const send = startJsonStream(ctx.res!);
+      const name = parseNormalizedNamed(ref);
+      send({ status: `Pulling from ${familiar(name.name)}`, id: name.tag ?? 'latest' });
+      send({ status: `Status: Image is up to date for ${familiar(normalizeTagged(ref))}` });
+      ctx.res!.end();
+      return;
+    }
+    throw new InvalidParameter('either fromSrc or fromImage must be set');
+  });
+
+  router.get('/images/{name*}/json', async (ctx) => {
+    const store = storeOf(ctx);
+    try {
+      return await inspectImage(store, store.findRow(ctx.params.name!));
+    } catch (err) {
+      if (err instanceof NotFound) throw new NotFound(`no such image: ${ctx.params.name}: ${err.message}`);
+      throw err;
+    }
+  });
+
+  router.get('/images/{name*}/history', (ctx) => {
+    const store = storeOf(ctx);
+    return imageHistory(store, store.findRow(ctx.params.name!));
+  });
+
+  router.post('/images/{name*}/tag', async (ctx) => {
+    const store = storeOf(ctx);
+    const row = store.findRow(ctx.params.name!);
+    const repo = ctx.query.get('repo') ?? '';
+    const tag = ctx.query.get('tag') ?? '';
+    const parsed = parseNormalizedNamed(repo);
+    if (tag && !/^[\w][\w.-]{0,127}$/.test(tag)) throw new InvalidParameter(`invalid tag format`);
+    if (parsed.digest && !tag) throw new InvalidParameter('refusing to create a tag with a digest reference');
+    await store.tag(row.id, `${parsed.name}:${tag || parsed.tag || 'latest'}`);
+    return new Reply(201);
+  });
+
+  router.delete('/images/{name*}', async (ctx) => removeImage(storeOf(ctx), ctx.params.name!, {
+    force: queryBool(ctx.query, 'force'),
+    noprune: queryBool(ctx.query, 'noprune'),
+    isRunning: await runningContainers(ctx),
+  }));
+
+  router.post('/images/prune', async (ctx) => {
+    const filters = parseFilters(ctx.query);
+    checkFilterNames(filters, ['dangling', 'label', 'label!', 'until']);
+    const dangling = filters.get('dangling')?.[0];
+    if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling.toLowerCase())) {
+      throw new InvalidParameter(`Invalid filter 'dangling=${dangling}'`);
+    }
+    const all = dangling !== undefined && ['false', '0'].includes(dangling.toLowerCase());
+    const until = filters.get('until')?.map(parseUntil);
+    const store = storeOf(ctx);
+    return pruneImages(store, {
+      all,
+      isRunning: await runningContainers(ctx),
+      match: (row) => {
+        const c = store.configOf(row);
+        const created = Date.parse(c.created ?? '') || 0;
+        if (until?.some((u) => created > u)) return false;
+        const labels = c.config?.Labels;
+        if (!matchLabels(filters.get('label'), labels)) return false;
+        const not = filters.get('label!');
+        if (not?.length && not.some((l) => matchLabels([l], labels))) return false;
+        return true;
+      },
+    });
+  });
+}
+
+/** API < 1.41 also accepted `filter=<reference>` (docker images <name> on old CLIs). */
+function legacyFilter(ctx: RequestContext): Map<string, string[]> {
+  const filters = parseFilters(ctx.query);
+  const legacy = ctx.query.get('filter');
+  if (legacy) filters.set('reference', [...(filters.get('reference') ?? []), legacy]);
+  return filters;
+}
+

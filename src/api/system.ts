@@ -51,7 +51,7 @@ export function registerSystemRoutes(router: Router): void {
       ContainersStopped: containers.length - running - paused,
       Images: images.length,
       Driver: snapshotter.driver,
-      DriverStatus: await snapshotter.status(),
+      DriverStatus: nullIfEmpty(await snapshotter.status()),
       Plugins: { Volume: ['local', ...((engine.volumePluginNames as (() => string[]) | undefined)?.() ?? [])], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true, SwapLimit: false, KernelMemory: false, CpuCfsPeriod: true, CpuCfsQuota: true,
       CPUShares: true, CPUSet: true, PidsLimit: true, IPv4Forwarding: true, BridgeNfIptables: false,
@@ -92,6 +92,11 @@ export function registerSystemRoutes(router: Router): void {
     req.on('close', stop);
     if (untilMs !== undefined) setTimeout(stop, untilMs - Date.now()).unref();
   });
+}
+
+/** Docker sends null, not [], when a driver has nothing to report (vfs). */
+function nullIfEmpty<T>(list: T[]): T[] | null {
+  return list.length ? list : null;
 }
 
 function goArch(): string {

@@ -2,13 +2,14 @@
 // given: no tar entry, symlink or hardlink may reach outside it.
 import type { Readable } from 'node:stream';
 import { NotImplemented } from '../errors.js';
+import { applyLayer as applyLayerImpl } from './apply.js';
 import type { ApplyOptions, ApplyResult, Change, DiffSource, PathStat } from './types.js';
 
 export type { ApplyOptions, ApplyResult, Change, DiffSource, PathStat } from './types.js';
 
 /** Applies a layer tar (plain, gzip or zstd, detected by content) onto `dir`; hashes the uncompressed stream as its diffID. */
-export async function applyLayer(_input: Readable, _dir: string, _opts: ApplyOptions): Promise<ApplyResult> {
-  throw new NotImplemented('applyLayer');
+export async function applyLayer(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
+  return applyLayerImpl(input, dir, opts);
 }
 
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */

@@ -8,6 +8,8 @@ import { STRATA_VERSION } from '../version.js';
 const program = new Command('strata')
   .description('Strata: Docker\'s storage system as a daemon, driven by the docker CLI')
   .version(STRATA_VERSION)
+  // Program options only before the subcommand, so `strata daemon --host` is the daemon's own listen address.
+  .enablePositionalOptions()
   .option('-H, --host <host>', 'daemon socket to connect to (default: $DOCKER_HOST or ' + DEFAULT_HOST + ')');
 
 program

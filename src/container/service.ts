@@ -1,11 +1,35 @@
+// The container service: create/start/stop/kill/restart/wait/remove/rename/prune and the
+// reads the API needs. Lifecycle operations on one container are serialised by a lock; the
+// runtime's exit drives state, events, --rm and restart policies.
+//
+// Containers do not outlive the daemon (Docker without live-restore behaves the same):
+// shutdown() stops every running container. A container that was running when the daemon was
+// killed is recorded as exited (255) at the next start, after its runc leftovers are deleted
+// and its rootfs unmounted.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { EventBus } from '../system/events.js';
 import type { ImageService } from '../image/types.js';
 import type { VolumeService } from '../volume/types.js';
-import type { ContainerService } from './types.js';
-import { NotImplemented } from '../errors.js';
+import { Conflict, InvalidParameter, NotModified } from '../errors.js';
+import { createRuncRuntime } from '../runtime/runc.js';
+import { isMountPoint, unmount } from '../mount/kernel.js';
+import type { ContainerRecord, ContainerService } from './types.js';
+import { ContainerStore, nameConflict } from './store.js';
+import { bundleDir, containerDir, emit, liveOf, nowIso, withLock, type Ctx } from './context.js';
+import { createContainer, type CreateBody } from './create.js';
+import { shouldRestart, startContainer } from './start.js';
+import { validateName } from './names.js';
+import { acquireRootfs, releaseRootfs } from './rootfs.js';
+import { secureJoin } from '../runtime/rootfs-path.js';
+import { execFile } from 'node:child_process';
+import { top, type TopResult } from './top.js';
+import { matchLabels } from './filters.js';
+import { sizes } from './view.js';
+import { ExecStore } from './exec.js';
 
 export interface ContainerServiceDeps {
   db: MetaDb;
@@ -18,7 +42,294 @@ export interface ContainerServiceDeps {
   events: EventBus;
 }
 
-export async function createContainerService(_deps: ContainerServiceDeps): Promise<ContainerService> {
-  const no = async (): Promise<never> => { throw new NotImplemented('containers are not built yet'); };
-  return { get: no, list: async () => [], usersOfImage: () => [], withRootfs: no };
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export class ContainerManager implements ContainerService {
+  readonly execs: ExecStore;
+
+  constructor(readonly ctx: Ctx) {
+    this.execs = new ExecStore(ctx);
+  }
+
+  async get(ref: string): Promise<ContainerRecord> { return this.ctx.store.get(ref); }
+  async list(): Promise<ContainerRecord[]> { return this.ctx.store.all(); }
+  usersOfImage(imageId: string): string[] {
+    return this.ctx.store.all().filter((c) => c.imageId === imageId).map((c) => c.id);
+  }
+
+  create(body: CreateBody, name: string | null, apiVersion: string): Promise<ContainerRecord> {
+    return createContainer(this.ctx, body, name, apiVersion);
+  }
+
+  async start(ref: string): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    await withLock(this.ctx, rec.id, async () => {
+      const live = liveOf(this.ctx, rec.id);
+      if (live.removing) throw new Conflict(`container is marked for removal and cannot be started`);
+      if (rec.state.Running) throw new NotModified('container already started');
+      await startContainer(this.ctx, rec);
+      void live.exited?.then(() => this.afterExit(rec));
+    });
+  }
+
+  private async afterExit(rec: ContainerRecord): Promise<void> {
+    const live = liveOf(this.ctx, rec.id);
+    if (rec.hostConfig.AutoRemove && !live.removing && !this.ctx.shuttingDown) {
+      await this.remove(rec.id, { force: true, volumes: true }).catch((e: unknown) => this.ctx.log.warn(`auto-remove ${rec.id}: ${e}`));
+      return;
+    }
+    if (shouldRestart(this.ctx, rec, live)) {
+      rec.restartCount = (rec.restartCount ?? 0) + 1;
+      await this.start(rec.id).catch((e: unknown) => this.ctx.log.warn(`restart ${rec.id}: ${e}`));
+    }
+  }
+
+  /** Sends the stop signal, then SIGKILL after `timeout` seconds; 304 when not running. */
+  async stop(ref: string, timeout?: number, signal?: string): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    await withLock(this.ctx, rec.id, async () => {
+      if (!rec.state.Running) throw new NotModified('container already stopped');
+      await this.stopRunning(rec, timeout, signal);
+    });
+  }
+
+  private async stopRunning(rec: ContainerRecord, timeout?: number, signal?: string): Promise<void> {
+    const live = liveOf(this.ctx, rec.id);
+    if (!live.proc) return;
+    live.stoppedByUser = true;
+    const exited = live.exited ?? Promise.resolve();
+    const secs = timeout ?? rec.config.StopTimeout ?? 10;
+    const sig = normalizeSignal(signal || rec.config.StopSignal || 'SIGTERM');
+    if (secs !== 0) {
+      await this.ctx.runtime.kill(rec.id, sig).catch(() => undefined);
+      if (secs < 0) { await exited; return; }
+      const timedOut = await Promise.race([exited.then(() => false), sleep(secs * 1000).then(() => true)]);
+      if (!timedOut) return;
+    }
+    await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => undefined);
+    await exited;
+  }
+
+  async kill(ref: string, signal?: string): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    if (!rec.state.Running) throw new Conflict(`Container ${rec.id} is not running`);
+    const sig = normalizeSignal(signal || 'SIGKILL');
+    const live = liveOf(this.ctx, rec.id);
+    if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT') live.stoppedByUser = true;
+    await this.ctx.runtime.kill(rec.id, sig);
+    if (sig === 'SIGKILL') await live.exited;
+  }
+
+  async restart(ref: string, timeout?: number): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    await withLock(this.ctx, rec.id, async () => {
+      if (rec.state.Running) await this.stopRunning(rec, timeout);
+    });
+    await this.start(rec.id);
+    rec.restartCount = rec.restartCount ?? 0;
+    emit(this.ctx, 'restart', rec);
+  }
+
+  /** Resolves with the exit code once `condition` holds. Looks the container up first (404 before waiting). */
+  waitFor(ref: string, condition: WaitCondition): { rec: ContainerRecord; done: Promise<number> } {
+    const rec = this.ctx.store.get(ref);
+    const live = liveOf(this.ctx, rec.id);
+    let done: Promise<number>;
+    if (condition === 'removed') done = new Promise((r) => live.removeWaiters.push(r));
+    else if (condition === 'not-running' && !rec.state.Running && !live.proc) done = Promise.resolve(rec.state.ExitCode);
+    else done = new Promise((r) => live.exitWaiters.push(r));
+    return { rec, done };
+  }
+
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean }): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    const live = liveOf(this.ctx, rec.id);
+    if (live.removing) throw new Conflict(`removal of container ${rec.id} is already in progress`);
+    await withLock(this.ctx, rec.id, async () => {
+      if (rec.state.Running) {
+        if (!opts.force) {
+          throw new Conflict(`You cannot remove a running container ${rec.id}. Stop the container before attempting removal or force remove`);
+        }
+        live.stoppedByUser = true;
+        await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => undefined);
+        await live.exited;
+      }
+      live.removing = true;
+      rec.state.Status = 'removing';
+      try {
+        await this.removeStorage(rec, !!opts.volumes);
+      } catch (err) {
+        live.removing = false;
+        rec.state.Status = 'dead';
+        this.ctx.store.save(rec);
+        throw err;
+      }
+      this.ctx.store.delete(rec.id);
+      emit(this.ctx, 'destroy', rec);
+      for (const w of live.removeWaiters.splice(0)) w(rec.state.ExitCode);
+      for (const w of live.exitWaiters.splice(0)) w(rec.state.ExitCode);
+      live.log.close();
+      this.execs.forget(rec.id);
+      this.ctx.live.delete(rec.id);
+    });
+  }
+
+  private async removeStorage(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
+    if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true });
+    await this.ctx.snapshotter.remove(rec.snapshotKey).catch((e: unknown) => { if (!/not found|no such/i.test(String(e))) throw e; });
+    if (rec.initSnapshot) {
+      await this.ctx.snapshotter.remove(rec.initSnapshot).catch((e: unknown) => { if (!/not found|no such/i.test(String(e))) throw e; });
+    }
+    for (const m of rec.mounts) {
+      if (m.type !== 'volume' || !m.source) continue;
+      try { this.ctx.volumes.release(m.source, rec.id); } catch { /* already gone */ }
+      // Only anonymous volumes go with `rm -v`; one still used elsewhere stays (B4).
+      if (removeVolumes && (rec.anonymousVolumes ?? []).includes(m.source)) {
+        await this.ctx.volumes.remove(m.source).catch(() => undefined);
+      }
+    }
+    fs.rmSync(containerDir(this.ctx, rec.id), { recursive: true, force: true });
+    fs.rmSync(bundleDir(this.ctx, rec.id), { recursive: true, force: true });
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    if (!newName) throw new InvalidParameter('Neither old nor new names may be empty');
+    const name = validateName(newName);
+    if (name === rec.name) throw new InvalidParameter('Renaming a container with the same name as its current name');
+    const other = this.ctx.store.byName(name);
+    if (other) throw nameConflict(name, other.id);
+    const oldName = rec.name;
+    rec.name = name;
+    this.ctx.store.save(rec);
+    emit(this.ctx, 'rename', rec, { oldName: `/${oldName}` });
+  }
+
+  /** docker cp: the rootfs with volumes and binds in place, as Docker mounts them for archive ops. */
+  async withRootfs<T>(ref: string, fn: (rootfs: string, c: ContainerRecord) => Promise<T>): Promise<T> {
+    const rec = this.ctx.store.get(ref);
+    const rootfs = await acquireRootfs(this.ctx, rec);
+    const placed: string[] = [];
+    try {
+      for (const m of [...rec.mounts].sort((a, b) => a.destination.length - b.destination.length)) {
+        if (m.type === 'tmpfs') continue;
+        let source = m.source;
+        if (m.type === 'volume') source = await this.ctx.volumes.mount(m.source, rec.id);
+        if (!fs.existsSync(source)) continue;
+        const target = secureJoin(rootfs, m.destination);
+        if (fs.statSync(source).isDirectory()) fs.mkdirSync(target, { recursive: true });
+        else if (!fs.existsSync(target)) { fs.mkdirSync(path.dirname(target), { recursive: true }); fs.writeFileSync(target, ''); }
+        await run('mount', ['--rbind', source, target]);
+        if (m.readOnly) await run('mount', ['-o', 'remount,bind,ro', target]).catch(() => undefined);
+        placed.push(target);
+        if (m.type === 'volume') placed.push(`volume:${m.source}`);
+      }
+      return await fn(rootfs, rec);
+    } finally {
+      for (const p of placed.reverse()) {
+        if (p.startsWith('volume:')) await this.ctx.volumes.unmount(p.slice(7), rec.id).catch(() => undefined);
+        else await unmount(p, { lazy: true }).catch(() => undefined);
+      }
+      await releaseRootfs(this.ctx, rec);
+    }
+  }
+
+  async top(ref: string, psArgs: string): Promise<TopResult> {
+    const rec = this.ctx.store.get(ref);
+    if (!rec.state.Running) throw new Conflict(`Container ${rec.id} is not running`);
+    return top(await this.ctx.runtime.pids(rec.id), psArgs);
+  }
+
+  resize(ref: string, height: number, width: number): void {
+    const rec = this.ctx.store.get(ref);
+    const proc = liveOf(this.ctx, rec.id).proc;
+    if (!proc) throw new Conflict(`Container ${rec.id} is not running`);
+    proc.resize(height, width);
+  }
+
+  /** POST /containers/prune: every stopped container matching the filters. */
+  async prune(filters: Map<string, string[]>): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+    for (const k of filters.keys()) if (!['until', 'label', 'label!'].includes(k)) throw new InvalidParameter(`invalid filter '${k}'`);
+    const until = (filters.get('until') ?? []).map(parseUntil);
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const rec of this.ctx.store.all()) {
+      if (rec.state.Running || liveOf(this.ctx, rec.id).removing) continue;
+      if (until.some((t) => Date.parse(rec.created) >= t)) continue;
+      if (!matchLabels(rec.config.Labels ?? {}, filters.get('label') ?? [])) continue;
+      const not = filters.get('label!') ?? [];
+      if (not.length && not.some((l) => matchLabels(rec.config.Labels ?? {}, [l]))) continue;
+      const size = (await sizes(this.ctx, rec)).SizeRw;
+      try {
+        await this.remove(rec.id, {});
+        deleted.push(rec.id);
+        reclaimed += size;
+      } catch (e) {
+        this.ctx.log.warn(`prune ${rec.id}: ${e}`);
+      }
+    }
+    this.ctx.events.emitEvent('container', 'prune', '', { reclaimed: String(reclaimed) });
+    return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+
+  /** Stops every running container (daemon shutdown). */
+  async shutdown(): Promise<void> {
+    this.ctx.shuttingDown = true;
+    const running = this.ctx.store.all().filter((c) => c.state.Running);
+    await Promise.all(running.map((c) => this.stopRunning(c, Math.min(c.config.StopTimeout ?? 10, 10)).catch(() => undefined)));
+  }
+
+  /** After a crash: runc leftovers deleted, rootfs unmounted, running containers recorded as exited. */
+  async recover(): Promise<void> {
+    for (const id of await this.ctx.runtime.list().catch(() => [] as string[])) await this.ctx.runtime.delete(id);
+    for (const rec of this.ctx.store.all()) {
+      if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true }).catch(() => undefined);
+      if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Status === 'removing') {
+        Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: 255, FinishedAt: nowIso() });
+        this.ctx.store.save(rec);
+      }
+    }
+    fs.rmSync(path.join(this.ctx.execRoot, 'containers'), { recursive: true, force: true });
+    fs.rmSync(path.join(this.ctx.execRoot, 'exec-processes'), { recursive: true, force: true });
+    // Docker's restart policies bring back "always" containers after a daemon restart.
+    for (const rec of this.ctx.store.all()) {
+      const p = rec.hostConfig.RestartPolicy?.Name;
+      if (p === 'always' || (p === 'unless-stopped' && rec.state.ExitCode === 255)) {
+        await this.start(rec.id).catch((e: unknown) => this.ctx.log.warn(`restart ${rec.id}: ${e}`));
+      }
+    }
+  }
+}
+
+export async function createContainerService(deps: ContainerServiceDeps): Promise<ContainerManager> {
+  const runtime = createRuncRuntime({ stateRoot: path.join(deps.execRoot, 'runc') });
+  const ctx: Ctx = { ...deps, runtime, store: new ContainerStore(deps.db), live: new Map(), shuttingDown: false };
+  const manager = new ContainerManager(ctx);
+  await manager.recover();
+  return manager;
+}
+
+export function normalizeSignal(sig: string): string {
+  const s = String(sig).toUpperCase();
+  if (/^\d+$/.test(s)) return s;
+  return s.startsWith('SIG') ? s : `SIG${s}`;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => execFile(cmd, args, (err, _o, stderr) => (err ? reject(new Error(String(stderr) || err.message)) : resolve())));
+}
+
+/** prune's until: RFC 3339, Unix seconds, or a Go duration back from now ("24h", "10m"). */
+function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const d = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
+  if (d) {
+    const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
+    return Date.now() - Number(d[1]) * unit[d[2]!]!;
+  }
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidParameter(`failed to parse value as time or duration: "${v}"`);
+  return t;
 }

@@ -31,9 +31,21 @@ export interface ContainerRecord {
   mounts: MountSpec[];
   state: ContainerState;
   created: string;
+  /** Entrypoint + Cmd split as inspect's Path and Args. */
+  path?: string;
+  args?: string[];
+  /** Snapshot name of the committed init layer under the writable layer (Docker's <id>-init). */
+  initSnapshot?: string;
+  restartCount?: number;
+  /** Volumes created for this container without a name (removed by rm -v / --rm). */
+  anonymousVolumes?: string[];
+  /** IDs of exec instances still known for this container. */
+  execIds?: string[];
 }
 
 export interface ContainerService {
+  /** Stops running containers: the daemon calls it when it shuts down. */
+  shutdown?(): Promise<void>;
   /** By full ID, unique ID prefix or name; NotFound `No such container: <ref>`. */
   get(ref: string): Promise<ContainerRecord>;
   list(): Promise<ContainerRecord[]>;

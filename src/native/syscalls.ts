@@ -20,6 +20,7 @@ const c = {
   fchownat: libc.func('int fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)'),
   fchmodat: libc.func('int fchmodat(int dirfd, const char *path, uint32_t mode, int flags)'),
   utimensat: libc.func('int utimensat(int dirfd, const char *path, void *times, int flags)'),
+  futimens: libc.func('int futimens(int fd, void *times)'),
   readlinkat: libc.func('long readlinkat(int dirfd, const char *path, void *buf, size_t size)'),
   statx: libc.func('int statx(int dirfd, const char *path, int flags, uint32_t mask, void *buf)'),
   fsetxattr: libc.func('int fsetxattr(int fd, const char *name, void *value, size_t size, int flags)'),
@@ -187,6 +188,16 @@ export function utimensat(dirfd: number, path: string, atime: Timespec, mtime: T
   ts.writeBigInt64LE(BigInt(mtime.sec), 16);
   ts.writeBigInt64LE(BigInt(mtime.nsec), 24);
   check(c.utimensat(dirfd, path, ts, flags), 'utimensat', path);
+}
+
+/** futimens(2): times of an open file, nanosecond precision. */
+export function futimens(fd: number, atime: Timespec, mtime: Timespec): void {
+  const ts = Buffer.alloc(32);
+  ts.writeBigInt64LE(BigInt(atime.sec), 0);
+  ts.writeBigInt64LE(BigInt(atime.nsec), 8);
+  ts.writeBigInt64LE(BigInt(mtime.sec), 16);
+  ts.writeBigInt64LE(BigInt(mtime.nsec), 24);
+  check(c.futimens(fd, ts), 'futimens');
 }
 
 export interface Timespec {

@@ -1,8 +1,12 @@
 // Picks and builds the storage driver.
+import path from 'node:path';
 import type { MetaDb } from '../meta/db.js';
-import type { Logger } from '../util/log.js';
+import { createLogger, type Logger } from '../util/log.js';
 import type { Snapshotter } from './snapshotter.js';
-import { NotImplemented } from '../errors.js';
+import { InvalidParameter } from '../errors.js';
+import { Overlay2Snapshotter } from './overlay2.js';
+import { VfsSnapshotter } from './vfs.js';
+import { probeOverlay } from './probe.js';
 
 export interface SnapshotterDeps {
   /** <data-root>/snapshots/<driver> */
@@ -12,10 +16,24 @@ export interface SnapshotterDeps {
 }
 
 /** overlay2 where the kernel can mount overlayfs on the data-root's filesystem, else vfs (as Docker chooses). */
-export async function chooseDriver(_dataRoot: string): Promise<'overlay2' | 'vfs'> {
+export async function chooseDriver(dataRoot: string, log: Logger = createLogger('info')): Promise<'overlay2' | 'vfs'> {
+  const probe = await probeOverlay(path.join(dataRoot, 'snapshots'));
+  if (probe.ok) return 'overlay2';
+  log.warn(probe.reason ?? 'overlay2 is not supported');
+  log.info('storage driver: falling back to vfs');
   return 'vfs';
 }
 
-export async function createSnapshotter(driver: 'overlay2' | 'vfs', _deps: SnapshotterDeps): Promise<Snapshotter> {
-  throw new NotImplemented(`storage driver ${driver} is not built yet`);
+export async function createSnapshotter(driver: 'overlay2' | 'vfs', deps: SnapshotterDeps): Promise<Snapshotter> {
+  switch (driver) {
+    case 'overlay2':
+      return new Overlay2Snapshotter(deps.root, deps.db, deps.log).init();
+    case 'vfs':
+      return new VfsSnapshotter(deps.root, deps.db, deps.log).init();
+    default:
+      throw new InvalidParameter(`error initializing graphdriver: driver not supported: ${String(driver)}`);
+  }
 }
+
+export type { Snapshotter } from './snapshotter.js';
+export { EXTRACT_KEY_PREFIX } from './snapshotter.js';

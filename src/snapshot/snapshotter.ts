@@ -5,6 +5,15 @@
 import type { Mount } from '../mount/types.js';
 import type { DiffSource } from '../archive/types.js';
 
+/**
+ * Keys of active snapshots that are being filled from a layer tar start with this prefix
+ * (`extract-<random>`): prepare('extract-…', parentChainID), apply the tar into applyTarget(),
+ * then commit('sha256:<chainID>', key). An active snapshot whose key still starts with it when
+ * the daemon starts was interrupted: cleanup() removes it. Committed names are never affected.
+ * Containers use other keys (e.g. `container-<id>`), which survive restarts.
+ */
+export const EXTRACT_KEY_PREFIX = 'extract-';
+
 export type SnapshotKind = 'view' | 'active' | 'committed';
 
 export interface SnapshotInfo {
@@ -18,7 +27,7 @@ export interface SnapshotInfo {
 }
 
 export interface SnapshotUsage {
-  /** Bytes of this snapshot's own content (not its parents'), as `du` counts them. */
+  /** Bytes of this snapshot's own content (not its parents'), as Docker's directory.Size counts them: st_size of every non-directory, hard links once. */
   size: number;
   inodes: number;
 }
@@ -63,6 +72,6 @@ export interface Snapshotter {
   diffSource(key: string): Promise<DiffSource>;
   /** GraphDriver data for inspect (LowerDir/UpperDir/MergedDir/WorkDir on overlay2); mergedDir is where the caller mounts it. */
   graphDriverData(key: string, mergedDir?: string): Promise<GraphDriverData>;
-  /** Removes what no metadata row owns (interrupted prepares); run once at startup. */
+  /** Removes what no metadata row owns and active `extract-` snapshots (interrupted extractions); run once at startup. */
   cleanup(): Promise<void>;
 }

@@ -11,6 +11,21 @@ export interface VolumeRecord {
   options: Record<string, string>;
   scope: 'local' | 'global';
   anonymous: boolean;
+  /** What a volume plugin's Get reported (inspect's Status); absent for local volumes. */
+  status?: Record<string, unknown>;
+}
+
+/** One row of `docker system df`'s volume section (API ≤ 1.51 shape: Volume + UsageData). */
+export interface VolumeUsage {
+  volume: VolumeRecord;
+  /** Bytes as Docker's directory.Size counts them: st_size of non-directories, hard links once. */
+  size: number;
+  refCount: number;
+}
+
+export interface PruneReport {
+  deleted: string[];
+  spaceReclaimed: number;
 }
 
 export interface CreateVolumeOptions {
@@ -44,4 +59,14 @@ export interface VolumeService {
   unmount(name: string, containerId: string): Promise<void>;
   /** Copies `fromDir` (image content at the mount point) into the volume if it is empty; keeps owners, modes, xattrs. */
   populate(name: string, fromDir: string): Promise<void>;
+
+  /**
+   * Docker's prune with its filters (`label`, `label!`, `all`). Without `all=true` only anonymous
+   * volumes are candidates; callers speaking API < 1.42 add `all=true` first, as dockerd does.
+   */
+  prune?(filters: Map<string, string[]>): Promise<PruneReport>;
+  /** Local volumes without driver options, with their size and reference count (system df). */
+  diskUsage?(): Promise<VolumeUsage[]>;
+  /** Names of the volume plugins activated so far (docker info's Plugins.Volume, besides "local"). */
+  pluginNames?(): string[];
 }

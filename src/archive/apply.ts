@@ -1,0 +1,58 @@
+// applyLayer: decompress, hash (diffID) and extract a layer tar into a snapshot directory.
+import { createHash } from 'node:crypto';
+import { Transform, type Duplex, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as sys from '../native/syscalls.js';
+import type { ApplyOptions, ApplyResult } from './types.js';
+import { decompressStages } from './compression.js';
+import { ConfinedDir } from './confine.js';
+import { toEntry } from './entry.js';
+import { extract, type TarHeaders } from './tarstream.js';
+import { WhiteoutApplier } from './whiteout.js';
+import { drain, EntryWriter } from './writer.js';
+
+/** Streams `tar` through tar-stream into `writer`, entry by entry, with whiteouts if given. */
+export async function unpack(source: Readable, stages: Duplex[], writer: EntryWriter, whiteouts?: WhiteoutApplier): Promise<void> {
+  const ex = extract();
+  ex.on('entry', (header: TarHeaders, entryStream: unknown, next: (err?: Error | null) => void) => {
+    const data = entryStream as Readable;
+    let work: Promise<void>;
+    try {
+      const e = toEntry(header);
+      if (e === null || whiteouts?.apply(e)) work = drain(data);
+      else work = writer.write(e, data);
+    } catch (err) {
+      work = drain(data).then(() => Promise.reject(err));
+    }
+    work.then(() => next(), (err: unknown) => next(err as Error));
+  });
+  await pipeline([source, ...stages, ex as unknown as NodeJS.WritableStream]);
+  writer.finish();
+}
+
+export async function applyLayer(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
+  // Decompression is set up from the stream's first bytes before the target is opened.
+  const { stream, stages } = await decompressStages(input);
+  const hash = createHash('sha256');
+  let tarSize = 0;
+  const digester = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      tarSize += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const root = ConfinedDir.open(dir);
+  try {
+    const writer = new EntryWriter(root);
+    await unpack(stream, [...stages, digester], writer, new WhiteoutApplier(root, opts.whiteouts));
+    // One syncfs for the whole layer instead of an fsync per file: the snapshot is committed
+    // (and its row written) only after this returns, so a crash before that point leaves an
+    // uncommitted directory that startup recovery removes. Per-file fsync would make a
+    // 40k-file layer many times slower for no additional guarantee.
+    if (opts.sync !== false) sys.syncfs(root.fd);
+    return { diffID: `sha256:${hash.digest('hex')}`, tarSize, size: writer.size };
+  } finally {
+    root.close();
+  }
+}

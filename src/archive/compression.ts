@@ -1,0 +1,98 @@
+// Detects a stream's compression by its magic bytes and returns the stages that turn it into a
+// plain tar. Decompression always runs in this process (or a host tool started by it), before
+// anything touches the target directory: never with a tool found inside a container.
+import { spawn } from 'node:child_process';
+import { Duplex, Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { InvalidParameter } from '../errors.js';
+
+export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
+
+export function detectCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  return 'none';
+}
+
+/** Reads at least `n` bytes (or up to the end) without consuming them. */
+export function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let len = 0;
+    let ended = false;
+    const finish = () => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      input.off('error', onError);
+      const head = Buffer.concat(chunks);
+      if (ended) resolve({ head, stream: Readable.from(head.length ? [head] : []) });
+      else {
+        if (head.length) input.unshift(head);
+        resolve({ head, stream: input });
+      }
+    };
+    const onReadable = () => {
+      let c: Buffer | null;
+      while (len < n && (c = input.read() as Buffer | null) !== null) {
+        const b = typeof c === 'string' ? Buffer.from(c) : c;
+        chunks.push(b);
+        len += b.length;
+      }
+      if (len >= n) finish();
+    };
+    const onEnd = () => {
+      ended = true;
+      finish();
+    };
+    const onError = (err: Error) => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      reject(err);
+    };
+    input.on('readable', onReadable);
+    input.once('end', onEnd);
+    input.once('error', onError);
+  });
+}
+
+type ZstdModule = { DecompressStream: new () => Duplex };
+let zstdModule: Promise<ZstdModule | null> | undefined;
+
+function loadZstd(): Promise<ZstdModule | null> {
+  zstdModule ??= import('zstd-napi').then((m) => m as unknown as ZstdModule).catch(() => null);
+  return zstdModule;
+}
+
+/** A host decompressor process as a Duplex (used where no in-process codec exists). */
+function hostTool(cmd: string): Duplex {
+  const child = spawn(cmd, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const d = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  child.on('close', (code) => {
+    if (code !== 0) d.destroy(new InvalidParameter(`${cmd}: ${stderr.trim() || `exit status ${code}`}`));
+  });
+  return d;
+}
+
+/** Stages (possibly none) to pipe `input` through to get the uncompressed tar. */
+export async function decompressStages(input: Readable): Promise<{ stream: Readable; stages: Duplex[]; compression: Compression }> {
+  const { head, stream } = await peek(input, 6);
+  const compression = detectCompression(head);
+  switch (compression) {
+    case 'none':
+      return { stream, stages: [], compression };
+    case 'gzip':
+      return { stream, stages: [createGunzip({ chunkSize: 256 * 1024 })], compression };
+    case 'zstd': {
+      const z = await loadZstd();
+      return { stream, stages: [z ? new z.DecompressStream() : hostTool('zstd')], compression };
+    }
+    case 'bzip2':
+      return { stream, stages: [hostTool('bzip2')], compression };
+    case 'xz':
+      return { stream, stages: [hostTool('xz')], compression };
+  }
+}

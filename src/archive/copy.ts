@@ -1,0 +1,228 @@
+// The docker cp engine: paths are resolved inside a container root as if it were `/`
+// (`..` at the top stays there, absolute symlinks restart at the root) and every open goes
+// through openat2(RESOLVE_IN_ROOT), so neither a hostile link nor one swapped in while the
+// container runs can point an operation at the host.
+import { closeSync } from 'node:fs';
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { InvalidParameter, NotFound } from '../errors.js';
+import * as sys from '../native/syscalls.js';
+import type { PathStat } from './types.js';
+import { unpack } from './apply.js';
+import { decompressStages } from './compression.js';
+import { ConfinedDir, isErrno } from './confine.js';
+import { goFileMode } from './filemode.js';
+import { headerFor, tarStream, type PackItem } from './pack.js';
+import { isDir, walkDir } from './walk.js';
+import { EntryWriter } from './writer.js';
+
+const IN_ROOT = sys.RESOLVE_IN_ROOT | sys.RESOLVE_NO_MAGICLINKS;
+const MAX_SYMLINKS = 255;
+
+function openRoot(root: string): number {
+  return sys.openat2(sys.AT_FDCWD, root, sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, 0);
+}
+
+/** Docker's PreserveTrailingDotOrSeparator over path.Join("/", path). */
+function absolutePath(path: string): string {
+  let abs = posix.join('/', path);
+  if (path.endsWith('/.') && !abs.endsWith('/.')) abs = abs === '/' ? '/.' : `${abs}/.`;
+  else if (path.endsWith('/') && !abs.endsWith('/')) abs += '/';
+  return abs;
+}
+
+/** Go's filepath.Base: trailing slashes dropped, "/" for the root. */
+function goBase(p: string): string {
+  const t = p.replace(/\/+$/, '');
+  return t === '' ? '/' : posix.basename(t);
+}
+
+/**
+ * moby's FollowSymlinkInScope: resolves every symlink in `path` within the root, keeping
+ * missing components lexically. Returns a root-relative path ('' for the root).
+ */
+export function followSymlinkInScope(rootFd: number, path: string): string {
+  const resolved: string[] = [];
+  const pending = path.split('/').filter((c) => c !== '' && c !== '.');
+  let links = 0;
+  while (pending.length > 0) {
+    const c = pending.shift()!;
+    if (c === '..') {
+      resolved.pop();
+      continue;
+    }
+    const parent = resolved.join('/');
+    let st: sys.Statx;
+    let pfd: number;
+    try {
+      pfd = sys.openat2(rootFd, parent === '' ? '.' : parent, sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, IN_ROOT);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
+      resolved.push(c);
+      continue;
+    }
+    try {
+      try {
+        st = sys.statx(pfd, c);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
+        resolved.push(c);
+        continue;
+      }
+      if ((st.mode & sys.S_IFMT) !== sys.S_IFLNK) {
+        resolved.push(c);
+        continue;
+      }
+      if (++links > MAX_SYMLINKS) throw new InvalidParameter(`too many links in ${JSON.stringify(path)}`);
+      const target = sys.readlinkat(pfd, c);
+      if (target.startsWith('/')) resolved.length = 0;
+      pending.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
+    } finally {
+      closeSync(pfd);
+    }
+  }
+  return resolved.join('/');
+}
+
+interface Resolved {
+  absPath: string;
+  /** Root-relative directory holding the target, symlinks resolved. */
+  dir: string;
+  /** Name in `dir`, or '' when the target is `dir` itself (trailing "/" or "/."). */
+  base: string;
+}
+
+function resolvePath(rootFd: number, path: string): Resolved {
+  const absPath = absolutePath(path);
+  const slash = absPath.lastIndexOf('/');
+  const base = absPath.slice(slash + 1);
+  const dir = followSymlinkInScope(rootFd, absPath.slice(0, slash + 1));
+  return { absPath, dir, base: base === '.' ? '' : base };
+}
+
+function notFound(path: string): NotFound {
+  return new NotFound(`Could not find the file ${path}`);
+}
+
+function openDirInRoot(rootFd: number, rel: string, flags = sys.O_PATH): number {
+  return sys.openat2(rootFd, rel === '' ? '.' : rel, flags | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, IN_ROOT);
+}
+
+/** The directory fd and name (or '' for the directory itself) of a resolved target, and its lstat. */
+function locate(rootFd: number, r: Resolved, path: string): { pfd: number; st: sys.Statx } {
+  let pfd: number;
+  try {
+    pfd = openDirInRoot(rootFd, r.dir);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+    throw err;
+  }
+  try {
+    const st = r.base === '' ? sys.statx(pfd, '', sys.AT_EMPTY_PATH) : sys.statx(pfd, r.base);
+    return { pfd, st };
+  } catch (err) {
+    closeSync(pfd);
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+    throw err;
+  }
+}
+
+/** Go's time.Time JSON form (RFC 3339 with trimmed nanoseconds), in UTC. */
+function rfc3339(t: sys.Timespec): string {
+  const base = new Date(t.sec * 1000).toISOString().slice(0, 19);
+  const frac = t.nsec ? `.${String(t.nsec).padStart(9, '0').replace(/0+$/, '')}` : '';
+  return `${base}${frac}Z`;
+}
+
+function toPathStat(rootFd: number, r: Resolved, st: sys.Statx): PathStat {
+  const isLink = (st.mode & sys.S_IFMT) === sys.S_IFLNK;
+  return {
+    name: goBase(r.absPath),
+    size: st.size,
+    mode: goFileMode(st.mode),
+    mtime: rfc3339(st.mtime),
+    linkTarget: isLink ? `/${followSymlinkInScope(rootFd, r.absPath)}` : '',
+  };
+}
+
+export async function statPath(root: string, path: string): Promise<PathStat> {
+  const rootFd = openRoot(root);
+  try {
+    const r = resolvePath(rootFd, path);
+    const { pfd, st } = locate(rootFd, r, path);
+    closeSync(pfd);
+    return toPathStat(rootFd, r, st);
+  } finally {
+    closeSync(rootFd);
+  }
+}
+
+function* pathItems(root: string, path: string, rebase: string): Generator<PackItem> {
+  const rootFd = openRoot(root);
+  try {
+    const r = resolvePath(rootFd, path);
+    // A target named by its directory ("dir/" or "dir/.") is archived from its parent.
+    const dir = r.base === '' ? posix.dirname(`/${r.dir}`).slice(1) : r.dir;
+    const base = r.base === '' ? (r.dir === '' ? '.' : posix.basename(r.dir)) : r.base;
+    const pfd = openDirInRoot(rootFd, dir, sys.O_RDONLY);
+    try {
+      const st = sys.statx(pfd, base);
+      const seen = new Map<string, string>();
+      const top = headerFor({ pfd, base, st }, rebase, seen);
+      if (top) yield top;
+      if (!isDir(st)) return;
+      const fd = sys.openat(pfd, base, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_NOFOLLOW | sys.O_CLOEXEC);
+      try {
+        for (const w of walkDir(fd, rebase)) {
+          const item = headerFor(w, w.rel, seen);
+          if (item) yield item;
+        }
+      } finally {
+        closeSync(fd);
+      }
+    } finally {
+      closeSync(pfd);
+    }
+  } finally {
+    closeSync(rootFd);
+  }
+}
+
+export async function packPath(root: string, path: string): Promise<{ stat: PathStat; stream: Readable }> {
+  const stat = await statPath(root, path);
+  const rebase = stat.name === '/' ? '.' : stat.name;
+  return { stat, stream: tarStream(pathItems(root, path, rebase)) };
+}
+
+export interface ExtractOptions {
+  noOverwriteDirNonDir?: boolean;
+  /** Owner for every extracted entry instead of the tar's (docker cp without --archive). */
+  chown?: { uid: number; gid: number };
+}
+
+export async function extractTo(root: string, path: string, input: Readable, opts: ExtractOptions = {}): Promise<void> {
+  const rootFd = openRoot(root);
+  let dest: ConfinedDir | undefined;
+  try {
+    // The last component is followed too: extracting "to a symlink" means to its directory.
+    const absPath = absolutePath(path);
+    const resolved = followSymlinkInScope(rootFd, absPath);
+    let st: sys.Statx;
+    try {
+      const fd = sys.openat2(rootFd, resolved === '' ? '.' : resolved, sys.O_PATH | sys.O_CLOEXEC, 0, IN_ROOT);
+      st = sys.statx(fd, '', sys.AT_EMPTY_PATH);
+      closeSync(fd);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+      throw err;
+    }
+    if (!isDir(st)) throw new InvalidParameter('extraction point is not a directory');
+    // Decompression is chosen from the stream before the destination is opened.
+    const { stream, stages } = await decompressStages(input);
+    dest = ConfinedDir.openInRoot(rootFd, resolved, absPath);
+    await unpack(stream, stages, new EntryWriter(dest, opts));
+  } finally {
+    dest?.close();
+    closeSync(rootFd);
+  }
+}

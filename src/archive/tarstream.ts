@@ -1,0 +1,65 @@
+// tar-stream used strictly as a parser: it never touches the filesystem. Its PAX decoder reads
+// every record value as UTF-8, which would corrupt binary xattr values (security.capability),
+// so the decoder is replaced once with one that keeps SCHILY.xattr.* values as latin1 strings
+// (one char per byte; see xattrValue). Both the extractor and the packer share the module.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import tarStream from 'tar-stream';
+
+export type { Header as TarHeaders } from 'tar-stream';
+
+const require = createRequire(import.meta.url);
+// The package's export map hides headers.js; loading it by file name yields the very module
+// object extract.js uses, so replacing a property here changes what the extractor calls.
+const headers = require(join(dirname(require.resolve('tar-stream')), 'headers.js')) as {
+  decodePax: (buf: Buffer) => Record<string, string>;
+  encodePax: (opts: { name?: string; linkname?: string; pax?: Record<string, string> }) => Buffer;
+};
+
+export const XATTR_PREFIX = 'SCHILY.xattr.';
+
+function decodePax(buf: Buffer): Record<string, string> {
+  const result: Record<string, string> = {};
+  let off = 0;
+  while (off < buf.length) {
+    const sp = buf.indexOf(0x20, off);
+    if (sp < 0) break;
+    const len = parseInt(buf.toString('latin1', off, sp), 10);
+    if (!len || len < 0 || off + len > buf.length) break;
+    const rec = buf.subarray(sp + 1, off + len - 1); // without the trailing newline
+    const eq = rec.indexOf(0x3d);
+    if (eq < 0) break;
+    const key = rec.toString('utf8', 0, eq);
+    result[key] = key.startsWith(XATTR_PREFIX) ? rec.toString('latin1', eq + 1) : rec.toString('utf8', eq + 1);
+    off += len;
+  }
+  return result;
+}
+
+/** Encodes PAX records; values of SCHILY.xattr.* are latin1 strings carrying raw bytes. */
+export function encodePax(opts: { name?: string; linkname?: string; pax?: Record<string, string> }): Buffer {
+  const parts: Buffer[] = [];
+  const add = (key: string, value: Buffer) => {
+    const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+    let len = body.length + String(body.length).length;
+    if (String(len).length !== String(body.length).length) len = body.length + String(len).length;
+    parts.push(Buffer.from(String(len)), body);
+  };
+  if (opts.name) add('path', Buffer.from(opts.name));
+  if (opts.linkname) add('linkpath', Buffer.from(opts.linkname));
+  for (const [k, v] of Object.entries(opts.pax ?? {})) {
+    add(k, Buffer.from(v, k.startsWith(XATTR_PREFIX) ? 'latin1' : 'utf8'));
+  }
+  return Buffer.concat(parts);
+}
+
+headers.decodePax = decodePax;
+headers.encodePax = encodePax;
+
+/** The raw bytes of an xattr PAX value as decoded above. */
+export function xattrValue(v: string): Buffer {
+  return Buffer.from(v, 'latin1');
+}
+
+export const extract = tarStream.extract;
+export const pack = tarStream.pack;

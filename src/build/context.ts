@@ -1,0 +1,156 @@
+// The build context: the tar the client uploads (plain or gzip), unpacked into a private
+// directory. Entries are written without ever following a symlink that an earlier entry
+// created, so a hostile context cannot write outside its directory.
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { InvalidParameter } from '../errors.js';
+import { secureJoin } from '../runtime/rootfs-path.js';
+
+/** Reads the first chunk and puts it back, so the caller can tell gzip from a plain tar. */
+function peek(input: Readable): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      input.off('readable', onReadable);
+      input.off('end', onEnd);
+      input.off('error', onError);
+    };
+    const onReadable = () => {
+      const chunk = input.read() as Buffer | null;
+      if (chunk === null) return;
+      cleanup();
+      input.unshift(chunk);
+      resolve(chunk);
+    };
+    const onEnd = () => { cleanup(); resolve(null); };
+    const onError = (e: Error) => { cleanup(); reject(e); };
+    input.on('readable', onReadable);
+    input.on('end', onEnd);
+    input.on('error', onError);
+  });
+}
+
+/** Where an entry goes: a clean relative path, or undefined for the root itself. */
+function entryPath(name: string): string | undefined {
+  const clean = path.posix.normalize('/' + name).slice(1).replace(/\/$/, '');
+  if (clean === '' || clean === '.') return undefined;
+  return clean;
+}
+
+/** Refuses to write through a symlink anywhere above the entry. */
+function checkParents(root: string, rel: string): void {
+  const parts = rel.split('/');
+  let cur = root;
+  for (const p of parts.slice(0, -1)) {
+    cur = path.join(cur, p);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(cur);
+    } catch {
+      fs.mkdirSync(cur, { mode: 0o755 });
+      continue;
+    }
+    if (!st.isDirectory()) throw new InvalidParameter(`Error processing tar file: ${rel}: a parent is not a directory`);
+  }
+}
+
+/** Unpacks the context tar into `dir` (which exists and is empty). */
+export async function extractContext(input: Readable, dir: string): Promise<void> {
+  const extract = tar.extract();
+  const dirTimes: [string, Date][] = [];
+  extract.on('entry', (header, stream, next) => {
+    const done = (err?: unknown) => {
+      if (err) extract.destroy(err as Error);
+      else next();
+    };
+    try {
+      const rel = entryPath(header.name);
+      if (!rel) {
+        stream.resume();
+        stream.on('end', () => done());
+        return;
+      }
+      checkParents(dir, rel);
+      const target = path.join(dir, rel);
+      const mode = (header.mode ?? 0o644) & 0o7777;
+      switch (header.type) {
+        case 'directory':
+          try { fs.mkdirSync(target, { mode }); } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.lstatSync(target).isDirectory()) throw e;
+          }
+          fs.chmodSync(target, mode);
+          if (header.mtime) dirTimes.push([target, header.mtime]);
+          stream.resume();
+          stream.on('end', () => done());
+          return;
+        case 'symlink':
+          fs.rmSync(target, { force: true, recursive: true });
+          fs.symlinkSync(header.linkname ?? '', target);
+          stream.resume();
+          stream.on('end', () => done());
+          return;
+        case 'link': {
+          const src = entryPath(header.linkname ?? '');
+          if (!src) throw new InvalidParameter(`Error processing tar file: invalid hardlink ${header.linkname}`);
+          const srcPath = path.join(dir, src);
+          if (!fs.lstatSync(srcPath).isFile()) throw new InvalidParameter(`Error processing tar file: invalid hardlink ${header.linkname}`);
+          fs.rmSync(target, { force: true, recursive: true });
+          fs.linkSync(srcPath, target);
+          stream.resume();
+          stream.on('end', () => done());
+          return;
+        }
+        case 'file':
+        case 'contiguous-file': {
+          fs.rmSync(target, { force: true, recursive: true });
+          const out = fs.createWriteStream(target, { mode, flags: 'wx' });
+          pipeline(stream, out).then(() => {
+            fs.chmodSync(target, mode);
+            if (header.mtime) fs.utimesSync(target, header.mtime, header.mtime);
+            done();
+          }, done);
+          return;
+        }
+        default:
+          stream.resume();
+          stream.on('end', () => done());
+      }
+    } catch (err) {
+      stream.resume();
+      done(err);
+    }
+  });
+  try {
+    const first = await peek(input);
+    if (first === null) return;
+    const gzip = first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b;
+    if (gzip) await pipeline(input, zlib.createGunzip(), extract);
+    else await pipeline(input, extract);
+  } catch (err) {
+    if (err instanceof InvalidParameter) throw err;
+    throw new InvalidParameter(`Error processing tar file(${(err as Error).message}): `);
+  }
+  for (const [d, t] of dirTimes.reverse()) fs.utimesSync(d, t, t);
+}
+
+/** The Dockerfile named by the `dockerfile` query parameter (a path inside the context). */
+export function readDockerfile(contextDir: string, name: string | null): { text: string; name: string } {
+  const candidates = name ? [name] : ['Dockerfile', 'dockerfile'];
+  for (const c of candidates) {
+    const host = secureJoin(contextDir, c);
+    try {
+      if (fs.statSync(host).isFile()) return { text: fs.readFileSync(host, 'utf8'), name: c };
+    } catch { /* try the next */ }
+  }
+  throw new InvalidParameter(`Cannot locate specified Dockerfile: ${name ?? 'Dockerfile'}`);
+}
+
+/** Docker removes the Dockerfile and .dockerignore from the context when .dockerignore lists them. */
+export function readDockerignore(contextDir: string): string[] {
+  let text = '';
+  try { text = fs.readFileSync(path.join(contextDir, '.dockerignore'), 'utf8'); } catch { return []; }
+  return text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+}

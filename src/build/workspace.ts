@@ -1,0 +1,67 @@
+// A writable root filesystem on top of an image, for one build step: a snapshot prepared on the
+// image's top layer and mounted, then (after the step has changed it) unmounted and turned into
+// a layer tar of exactly what the step changed. The same path serves RUN and COPY/ADD, as in
+// Docker's classic builder, where both end in a commit of a container's writable layer.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Engine } from '../engine.js';
+import type { ImageRecord } from '../image/types.js';
+import { mountAll, unmount } from '../mount/kernel.js';
+import { computeChanges, exportLayer } from '../archive/index.js';
+
+export class Workspace {
+  private mounted = false;
+
+  private constructor(
+    private readonly engine: Engine,
+    readonly key: string,
+    /** Private directory for this step (bundle files, mountpoint). */
+    readonly dir: string,
+    readonly rootfs: string,
+  ) {}
+
+  static async open(engine: Engine, image: ImageRecord | undefined): Promise<Workspace> {
+    const id = crypto.randomBytes(16).toString('hex');
+    const dir = path.join(engine.config.dataRoot, 'tmp', `build-${id}`);
+    const rootfs = path.join(dir, 'rootfs');
+    fs.mkdirSync(rootfs, { recursive: true, mode: 0o700 });
+    const key = `build-${id}`;
+    const ws = new Workspace(engine, key, dir, rootfs);
+    try {
+      const mounts = await engine.snapshotter.prepare(key, image?.topChainID);
+      await mountAll(mounts, rootfs);
+      ws.mounted = true;
+    } catch (err) {
+      await ws.remove();
+      throw err;
+    }
+    return ws;
+  }
+
+  async unmount(): Promise<void> {
+    if (!this.mounted) return;
+    await unmount(this.rootfs);
+    this.mounted = false;
+  }
+
+  /** The step's changes as a layer tar, or undefined when it changed nothing (an empty layer). */
+  async layer(): Promise<Readable | undefined> {
+    await this.unmount();
+    const diff = await this.engine.snapshotter.diffSource(this.key);
+    const changes = await computeChanges(diff);
+    if (changes.length === 0) return undefined;
+    return exportLayer(diff);
+  }
+
+  async remove(): Promise<void> {
+    try {
+      await this.unmount();
+    } catch {
+      await unmount(this.rootfs, { lazy: true }).catch(() => undefined);
+    }
+    await this.engine.snapshotter.remove(this.key).catch(() => undefined);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}

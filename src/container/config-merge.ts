@@ -1,0 +1,56 @@
+// Docker's create-time merge of the image's run config into the container's Config
+// (daemon/commit.go merge): what inspect shows as Config is the merged result.
+import type { ImageRunConfig } from '../image/types.js';
+
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+const envKey = (e: string) => { const i = e.indexOf('='); return i < 0 ? e : e.slice(0, i); };
+
+export function mergeImageConfig(config: Record<string, any>, image: ImageRunConfig | undefined): Record<string, any> {
+  const out: Record<string, any> = { ...config };
+  const img = image ?? {};
+  if (!out.User && img.User) out.User = img.User;
+  if (!out.WorkingDir && img.WorkingDir) out.WorkingDir = img.WorkingDir;
+  if (!out.StopSignal && img.StopSignal) out.StopSignal = img.StopSignal;
+  if (out.Healthcheck == null && img.Healthcheck) out.Healthcheck = img.Healthcheck;
+  if (!out.OnBuild?.length && img.OnBuild?.length) out.OnBuild = img.OnBuild;
+  const env = [...(img.Env ?? [])];
+  for (const e of (config.Env as string[] | null) ?? []) {
+    const k = envKey(e);
+    const i = env.findIndex((x) => envKey(x) === k);
+    if (i >= 0) env[i] = e; else env.push(e);
+  }
+  out.Env = env.length ? env : (config.Env ?? null);
+  const hasEntrypoint = Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
+  const hasCmd = Array.isArray(config.Cmd) && config.Cmd.length > 0;
+  if (!hasEntrypoint) {
+    out.Entrypoint = img.Entrypoint ?? null;
+    if (!hasCmd) out.Cmd = img.Cmd ?? null;
+  } else if (!hasCmd) {
+    out.Cmd = null;
+  }
+  if (img.ExposedPorts) out.ExposedPorts = { ...img.ExposedPorts, ...(config.ExposedPorts ?? {}) };
+  if (img.Volumes) out.Volumes = { ...img.Volumes, ...(config.Volumes ?? {}) };
+  out.Labels = { ...(img.Labels ?? {}), ...(config.Labels ?? {}) };
+  return out;
+}
+
+/** The process environment: Config.Env with PATH defaulted and HOSTNAME set, as Docker's createSpec. */
+export function processEnv(config: Record<string, any>, hostname: string, tty: boolean): string[] {
+  const env: string[] = [];
+  const given = (config.Env as string[] | null) ?? [];
+  if (!given.some((e) => envKey(e) === 'PATH')) env.push(DEFAULT_PATH);
+  env.push(`HOSTNAME=${hostname}`);
+  if (tty) env.push('TERM=xterm');
+  for (const e of given) {
+    const k = envKey(e);
+    const i = env.findIndex((x) => envKey(x) === k);
+    if (i >= 0) env[i] = e; else env.push(e);
+  }
+  return env;
+}
+
+/** Entrypoint + Cmd; Docker refuses a container with neither. */
+export function commandOf(config: Record<string, any>): string[] {
+  return [...((config.Entrypoint as string[] | null) ?? []), ...((config.Cmd as string[] | null) ?? [])];
+}

@@ -1,0 +1,81 @@
+// What the container room's parts share: dependencies, the store, and each container's live
+// (in-memory) state. Only service.ts builds it.
+import path from 'node:path';
+import type { MetaDb } from '../meta/db.js';
+import type { Logger } from '../util/log.js';
+import type { Snapshotter } from '../snapshot/snapshotter.js';
+import type { EventBus } from '../system/events.js';
+import type { ImageService } from '../image/types.js';
+import type { VolumeService } from '../volume/types.js';
+import type { ContainerRuntime, RuntimeProcess } from '../runtime/types.js';
+import type { ContainerStore } from './store.js';
+import type { ContainerRecord } from './types.js';
+import { StreamHub } from './stream-hub.js';
+import { JsonFileLog } from './json-log.js';
+
+export interface Live {
+  hub: StreamHub;
+  log: JsonFileLog;
+  proc?: RuntimeProcess;
+  /** Resolves when the current run has been cleaned up after its exit. */
+  exited?: Promise<void>;
+  /** Volumes mounted for the current run. */
+  volumes: string[];
+  /** Set by stop/kill from the user: no restart policy applies to this exit. */
+  stoppedByUser: boolean;
+  /** Holds for the duration of remove. */
+  removing: boolean;
+  exitWaiters: ((code: number) => void)[];
+  removeWaiters: ((code: number) => void)[];
+  /** How many users (a run, docker cp) have the rootfs mounted. */
+  rootfsRefs: number;
+  lock: Promise<unknown>;
+}
+
+export interface Ctx {
+  db: MetaDb;
+  dataRoot: string;
+  execRoot: string;
+  snapshotter: Snapshotter;
+  images: ImageService;
+  volumes: VolumeService;
+  log: Logger;
+  events: EventBus;
+  runtime: ContainerRuntime;
+  store: ContainerStore;
+  live: Map<string, Live>;
+  shuttingDown: boolean;
+}
+
+export const containerDir = (ctx: Ctx, id: string) => path.join(ctx.dataRoot, 'containers', id);
+export const bundleDir = (ctx: Ctx, id: string) => path.join(ctx.execRoot, 'containers', id);
+export const logFileOf = (ctx: Ctx, id: string) => path.join(containerDir(ctx, id), `${id}-json.log`);
+
+export function liveOf(ctx: Ctx, id: string): Live {
+  let l = ctx.live.get(id);
+  if (!l) {
+    l = {
+      hub: new StreamHub(), log: new JsonFileLog(logFileOf(ctx, id)), volumes: [], stoppedByUser: false, removing: false,
+      exitWaiters: [], removeWaiters: [], rootfsRefs: 0, lock: Promise.resolve(),
+    };
+    ctx.live.set(id, l);
+  }
+  return l;
+}
+
+/** Serialises lifecycle operations on one container (start/stop/rm never interleave). */
+export function withLock<T>(ctx: Ctx, id: string, fn: () => Promise<T>): Promise<T> {
+  const l = liveOf(ctx, id);
+  const next = l.lock.then(fn, fn);
+  l.lock = next.catch(() => undefined);
+  return next;
+}
+
+export function emit(ctx: Ctx, action: string, rec: ContainerRecord, extra: Record<string, string> = {}): void {
+  ctx.events.emitEvent('container', action, rec.id, {
+    ...(rec.config.Labels ?? {}), image: rec.imageRef, name: rec.name, ...extra,
+  });
+}
+
+export const nowIso = () => new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
+export const ZERO_TIME = '0001-01-01T00:00:00Z';

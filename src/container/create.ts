@@ -1,0 +1,145 @@
+// POST /containers/create: validate everything first (name, image, mounts), then make the
+// init layer and the writable layer, the volumes (anonymous for VOLUMEs, named ones created
+// on demand, filled from the image once unless nocopy), and commit the row last, undoing
+// what was made if any step fails.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Conflict, InvalidParameter } from '../errors.js';
+import type { MountSpec } from '../mount/spec-types.js';
+import { mountAll, unmount } from '../mount/kernel.js';
+import { cleanPath } from '../mount/spec-validate.js';
+import type { Ctx } from './context.js';
+import { containerDir, emit, nowIso, ZERO_TIME } from './context.js';
+import { nameConflict } from './store.js';
+import { generateName, validateName } from './names.js';
+import { commandOf, mergeImageConfig } from './config-merge.js';
+import { imageContentAt, parseMounts } from './mount-points.js';
+import { setupInitLayer } from './etc-files.js';
+import type { ContainerRecord } from './types.js';
+
+export interface CreateBody {
+  Config: Record<string, any>;
+  HostConfig: Record<string, any>;
+  NetworkingConfig?: unknown;
+}
+
+export async function createContainer(ctx: Ctx, body: CreateBody, requestedName: string | null, apiVersion: string): Promise<ContainerRecord> {
+  const config = body.Config;
+  const hostConfig = body.HostConfig;
+  let name = requestedName ? validateName(requestedName) : '';
+  if (name) {
+    const other = ctx.store.byName(name);
+    if (other) throw nameConflict(name, other.id);
+  }
+  if (!config.Image) throw new InvalidParameter('No image was specified');
+  const image = await ctx.images.resolve(String(config.Image));
+  const policy = hostConfig.RestartPolicy?.Name ?? '';
+  if (hostConfig.AutoRemove && policy !== '' && policy !== 'no') {
+    throw new InvalidParameter("can't create 'AutoRemove' container with restart policy");
+  }
+  const merged = mergeImageConfig(config, image.config.config);
+  const cmd = commandOf(merged);
+  if (cmd.length === 0) throw new InvalidParameter('No command specified');
+  const specs = await parseMounts(
+    { Binds: hostConfig.Binds ?? undefined, Mounts: hostConfig.Mounts ?? undefined, Tmpfs: hostConfig.Tmpfs ?? undefined, VolumeDriver: hostConfig.VolumeDriver || undefined },
+    apiVersion,
+  );
+  for (const dest of Object.keys(merged.Volumes ?? {})) {
+    const d = cleanPath(dest);
+    if (!d.startsWith('/')) throw new InvalidParameter(`invalid mount path: '${dest}' mount path must be absolute`);
+    if (specs.some((s) => s.destination === d)) continue;
+    specs.push({
+      type: 'volume', source: '', destination: d, readOnly: false, mode: '', propagation: '', origin: 'image',
+      driver: hostConfig.VolumeDriver || 'local',
+    });
+  }
+
+  const id = randomBytes(32).toString('hex');
+  if (!name) name = generateName((n) => ctx.store.byName(n) !== undefined);
+  merged.Hostname ||= id.slice(0, 12);
+  merged.Image = config.Image;
+  const dir = containerDir(ctx, id);
+  const rec: ContainerRecord = {
+    id, name, imageId: image.id, imageRef: String(config.Image), snapshotKey: `container-${id}`,
+    rootfsPath: path.join(dir, 'merged'), config: merged, hostConfig, mounts: specs,
+    state: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
+    created: nowIso(), path: cmd[0], args: cmd.slice(1), initSnapshot: `container-${id}-init`, restartCount: 0, execIds: [],
+  };
+
+  const undo: (() => Promise<unknown>)[] = [];
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
+    undo.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    await prepareLayers(ctx, rec, image.topChainID, undo);
+    await setupVolumes(ctx, rec, undo);
+    ctx.store.insert(rec);
+  } catch (err) {
+    for (const u of undo.reverse()) await u().catch((e: unknown) => ctx.log.warn(`create ${id}: undo: ${e}`));
+    if (err instanceof Conflict) throw err;
+    throw err;
+  }
+  emit(ctx, 'create', rec);
+  return rec;
+}
+
+/** The init layer (committed) and the writable layer on it. */
+async function prepareLayers(ctx: Ctx, rec: ContainerRecord, parent: string | undefined, undo: (() => Promise<unknown>)[]): Promise<void> {
+  const initKey = `${rec.initSnapshot}-prepare`;
+  const initMounts = await ctx.snapshotter.prepare(initKey, parent, { 'strata.container': rec.id });
+  let committed = false;
+  undo.push(async () => { if (!committed) await ctx.snapshotter.remove(initKey); });
+  const tmp = path.join(ctx.dataRoot, 'tmp', `init-${rec.id}`);
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    await mountAll(initMounts, tmp);
+    try {
+      setupInitLayer(tmp);
+    } finally {
+      await unmount(tmp);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  await ctx.snapshotter.commit(rec.initSnapshot!, initKey, { 'strata.container': rec.id });
+  committed = true;
+  undo.push(async () => ctx.snapshotter.remove(rec.initSnapshot!));
+  await ctx.snapshotter.prepare(rec.snapshotKey, rec.initSnapshot, { 'strata.container': rec.id });
+  undo.push(async () => ctx.snapshotter.remove(rec.snapshotKey));
+}
+
+/** Names anonymous volumes, creates named ones, fills empty ones from the image, and references them all. */
+async function setupVolumes(ctx: Ctx, rec: ContainerRecord, undo: (() => Promise<unknown>)[]): Promise<void> {
+  const volumeSpecs = rec.mounts.filter((m): m is MountSpec => m.type === 'volume');
+  if (volumeSpecs.length === 0) return;
+  for (const m of volumeSpecs) {
+    if (m.source) {
+      await ctx.volumes.create({ name: m.source, driver: m.driver || 'local', driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {} });
+    } else {
+      const v = await ctx.volumes.create({ driver: m.driver || 'local', driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {}, anonymous: true });
+      m.source = v.name;
+      (rec.anonymousVolumes ??= []).push(v.name);
+      undo.push(async () => ctx.volumes.remove(v.name, { force: true }));
+    }
+    ctx.volumes.reference(m.source, rec.id);
+    undo.push(async () => ctx.volumes.release(m.source, rec.id));
+  }
+  const toFill = volumeSpecs.filter((m) => !m.noCopy && !m.subpath);
+  if (toFill.length === 0) return;
+  // The image's content at each mount point: read through a temporary mount of the new layer.
+  const tmp = path.join(ctx.dataRoot, 'tmp', `populate-${rec.id}`);
+  fs.mkdirSync(tmp, { recursive: true });
+  try {
+    await mountAll(await ctx.snapshotter.mounts(rec.snapshotKey), tmp);
+    try {
+      for (const m of toFill) {
+        const from = imageContentAt(tmp, m.destination);
+        if (from) await ctx.volumes.populate(m.source, from);
+      }
+    } finally {
+      await unmount(tmp);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,56 @@
+// The files Docker keeps per container outside its layers and bind-mounts over /etc, and the
+// init layer (Docker's <id>-init) that gives every container its mountpoints, so that runc
+// never has to create them in the writable layer (they would show in `docker diff`).
+import fs from 'node:fs';
+import path from 'node:path';
+import { secureJoin } from '../runtime/rootfs-path.js';
+
+export interface EtcFiles { hosts: string; hostname: string; resolvConf: string }
+
+export function etcFilesOf(containerDir: string): EtcFiles {
+  return {
+    hosts: path.join(containerDir, 'hosts'),
+    hostname: path.join(containerDir, 'hostname'),
+    resolvConf: path.join(containerDir, 'resolv.conf'),
+  };
+}
+
+/** Writes hostname, hosts and resolv.conf as Docker does for a container sharing the host's network. */
+export function writeEtcFiles(containerDir: string, hostname: string, domainname: string, extraHosts: string[]): EtcFiles {
+  const files = etcFilesOf(containerDir);
+  fs.writeFileSync(files.hostname, hostname + '\n', { mode: 0o644 });
+  const fqdn = domainname ? `${hostname}.${domainname} ${hostname}` : hostname;
+  const hosts = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    ...extraHosts.map((h) => { const i = h.indexOf(':'); return `${h.slice(i + 1)}\t${h.slice(0, i)}`; }),
+    `127.0.1.1\t${fqdn}`,
+  ];
+  fs.writeFileSync(files.hosts, hosts.join('\n') + '\n', { mode: 0o644 });
+  let resolv = '';
+  try { resolv = fs.readFileSync('/etc/resolv.conf', 'utf8'); } catch { resolv = 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n'; }
+  fs.writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
+  return files;
+}
+
+const INIT_DIRS = ['/dev/pts', '/dev/shm', '/proc', '/sys', '/etc'];
+const INIT_FILES = ['/.dockerenv', '/etc/resolv.conf', '/etc/hosts', '/etc/hostname', '/dev/console'];
+
+/** Fills a mounted init layer: Docker's initlayer.Setup, creating only what the image lacks. */
+export function setupInitLayer(root: string): void {
+  const exists = (p: string) => { try { fs.lstatSync(secureJoin(root, p)); return true; } catch { return false; } };
+  for (const dir of INIT_DIRS) {
+    if (exists(dir)) continue;
+    fs.mkdirSync(secureJoin(root, dir), { recursive: true, mode: 0o755 });
+  }
+  for (const file of INIT_FILES) {
+    if (exists(file)) continue;
+    fs.mkdirSync(path.dirname(secureJoin(root, file)), { recursive: true, mode: 0o755 });
+    fs.writeFileSync(secureJoin(root, file), '', { mode: 0o755 });
+  }
+  if (!exists('/etc/mtab')) fs.symlinkSync('/proc/mounts', secureJoin(root, '/etc/mtab'));
+}

@@ -1,0 +1,53 @@
+// `docker ps --filter` and `container prune --filter`, with Docker's filter names and errors.
+import { InvalidParameter } from '../errors.js';
+import type { Ctx } from './context.js';
+import type { ContainerRecord } from './types.js';
+
+export const PS_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
+const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+
+export function matchLabels(labels: Record<string, string>, wanted: string[]): boolean {
+  return wanted.every((w) => {
+    const i = w.indexOf('=');
+    if (i < 0) return w in labels;
+    return labels[w.slice(0, i)] === w.slice(i + 1);
+  });
+}
+
+export async function psFilter(ctx: Ctx, filters: Map<string, string[]>): Promise<(c: ContainerRecord) => boolean> {
+  for (const k of filters.keys()) if (!PS_FILTERS.includes(k)) throw new InvalidParameter(`invalid filter '${k}'`);
+  const status = filters.get('status') ?? [];
+  for (const s of status) if (!STATUSES.includes(s)) throw new InvalidParameter(`invalid filter 'status=${s}'`);
+  const exited = (filters.get('exited') ?? []).map((e) => {
+    const n = Number(e);
+    if (!Number.isInteger(n)) throw new InvalidParameter(`invalid filter 'exited=${e}'`);
+    return n;
+  });
+  const ancestors: string[] = [];
+  for (const a of filters.get('ancestor') ?? []) {
+    try { ancestors.push((await ctx.images.resolve(a)).id); } catch { ancestors.push(a); }
+  }
+  const created = (ref: string) => {
+    const c = ctx.store.find(ref);
+    if (!c) throw new InvalidParameter(`No such container: ${ref}`);
+    return Date.parse(c.created);
+  };
+  const before = (filters.get('before') ?? []).map(created);
+  const since = (filters.get('since') ?? []).map(created);
+  return (c) => {
+    const any = (k: string, pred: (v: string) => boolean) => { const vs = filters.get(k); return !vs || vs.length === 0 || vs.some(pred); };
+    if (!any('name', (v) => new RegExp(v).test(`/${c.name}`))) return false;
+    if (!any('id', (v) => c.id.startsWith(v))) return false;
+    if (status.length && !status.includes(c.state.Status)) return false;
+    if (exited.length && (c.state.Status !== 'exited' || !exited.includes(c.state.ExitCode))) return false;
+    if (!matchLabels(c.config.Labels ?? {}, filters.get('label') ?? [])) return false;
+    if (ancestors.length && !ancestors.some((a) => a === c.imageId || a === c.imageRef || c.imageId.startsWith(`sha256:${a}`))) return false;
+    if (!any('volume', (v) => c.mounts.some((m) => m.source === v || m.destination === v))) return false;
+    if (before.some((t) => Date.parse(c.created) >= t)) return false;
+    if (since.some((t) => Date.parse(c.created) <= t)) return false;
+    if (filters.has('network') || filters.has('publish') || filters.has('expose') || filters.has('health')) {
+      if (filters.get('health')?.length && !filters.get('health')!.includes('none')) return false;
+    }
+    return true;
+  };
+}

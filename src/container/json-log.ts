@@ -1,0 +1,107 @@
+// The json-file log driver: <data-root>/containers/<id>/<id>-json.log, one JSON object per
+// line {"log","stream","time"} exactly as Docker writes it, so tools that read Docker's files
+// read ours. Lines are split on "\n"; a partial line is written when the stream ends.
+import fs from 'node:fs';
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  log: Buffer;
+  /** RFC 3339 with nanoseconds. */
+  time: string;
+  /** Unix nanoseconds, for since/until. */
+  nanos: bigint;
+}
+
+let lastNanos = 0n;
+function now(): { time: string; nanos: bigint } {
+  // Strictly increasing, so `--since` on a line's own timestamp never repeats a line.
+  let nanos = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+  if (nanos <= lastNanos) nanos = lastNanos + 1n;
+  lastNanos = nanos;
+  return { time: formatNanos(nanos), nanos };
+}
+
+export function formatNanos(nanos: bigint): string {
+  const ms = Number(nanos / 1_000_000n);
+  const frac = (nanos % 1_000_000_000n).toString().padStart(9, '0');
+  return new Date(ms).toISOString().slice(0, 19) + '.' + frac + 'Z';
+}
+
+export function parseTimeNanos(time: string): bigint {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(time);
+  if (!m) return BigInt(Date.parse(time)) * 1_000_000n;
+  const secs = BigInt(Date.parse(m[1]! + m[3]!)) / 1000n;
+  return secs * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0').slice(0, 9) || '0');
+}
+
+export class JsonFileLog extends EventEmitter {
+  private fd: number | undefined;
+
+  constructor(readonly file: string) {
+    super();
+  }
+
+  /** Copies a process stream into the log, line by line; resolves when it ends. */
+  consume(stream: 'stdout' | 'stderr', source: Readable): Promise<void> {
+    let pending = Buffer.alloc(0);
+    return new Promise((resolve) => {
+      source.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        let nl: number;
+        while ((nl = pending.indexOf(10)) >= 0) {
+          this.write(stream, pending.subarray(0, nl + 1));
+          pending = pending.subarray(nl + 1);
+        }
+        if (pending.length > 16 * 1024) { this.write(stream, pending); pending = Buffer.alloc(0); }
+      });
+      const done = () => {
+        if (pending.length > 0) this.write(stream, pending);
+        pending = Buffer.alloc(0);
+        resolve();
+      };
+      source.on('end', done);
+      source.on('error', done);
+    });
+  }
+
+  write(stream: 'stdout' | 'stderr', log: Buffer): void {
+    const { time, nanos } = now();
+    const line = JSON.stringify({ log: log.toString('utf8'), stream, time }) + '\n';
+    try {
+      this.fd ??= fs.openSync(this.file, 'a', 0o640);
+      fs.writeSync(this.fd, line);
+    } catch { /* the container is being removed */ }
+    this.emit('entry', { stream, log, time, nanos } satisfies LogEntry);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  size(): number {
+    try { return fs.statSync(this.file).size; } catch { return 0; }
+  }
+}
+
+/** Entries of a log file up to `limit` bytes. */
+export function readLogFile(file: string, limit = Infinity): LogEntry[] {
+  let text: string;
+  try {
+    const buf = fs.readFileSync(file);
+    text = buf.subarray(0, Math.min(buf.length, limit)).toString('utf8');
+  } catch {
+    return [];
+  }
+  const out: LogEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const rec = JSON.parse(line) as { log: string; stream: 'stdout' | 'stderr'; time: string };
+      out.push({ stream: rec.stream, log: Buffer.from(rec.log, 'utf8'), time: rec.time, nanos: parseTimeNanos(rec.time) });
+    } catch { /* a torn last line after a crash */ }
+  }
+  return out;
+}

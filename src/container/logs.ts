@@ -1,0 +1,56 @@
+// docker logs: json-file entries filtered by stream, since/until and tail, then (with follow)
+// live entries until the container stops or the client goes away.
+import type { Ctx } from './context.js';
+import { liveOf, logFileOf } from './context.js';
+import { readLogFile, formatNanos, type LogEntry } from './json-log.js';
+import type { ContainerRecord } from './types.js';
+
+export interface LogOptions {
+  stdout: boolean;
+  stderr: boolean;
+  follow: boolean;
+  /** Number of last lines, or undefined for all. */
+  tail?: number;
+  /** Unix nanoseconds. */
+  since?: bigint;
+  until?: bigint;
+  timestamps: boolean;
+}
+
+/** Docker's since/until values: Unix seconds with optional fraction. */
+export function parseLogTime(v: string | null): bigint | undefined {
+  if (!v || v === '0') return undefined;
+  const m = /^(\d+)(?:\.(\d{1,9}))?$/.exec(v);
+  if (!m) return undefined;
+  return BigInt(m[1]!) * 1_000_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
+}
+
+export async function streamLogs(
+  ctx: Ctx, rec: ContainerRecord, opts: LogOptions,
+  write: (stream: 'stdout' | 'stderr', data: Buffer) => void, closed: Promise<void>,
+): Promise<void> {
+  const live = liveOf(ctx, rec.id);
+  const wanted = (e: LogEntry) =>
+    ((e.stream === 'stdout' && opts.stdout) || (e.stream === 'stderr' && opts.stderr)) &&
+    (opts.since === undefined || e.nanos > opts.since) && (opts.until === undefined || e.nanos <= opts.until);
+  const send = (e: LogEntry) => {
+    if (!wanted(e)) return;
+    write(e.stream, opts.timestamps ? Buffer.concat([Buffer.from(formatNanos(e.nanos) + ' '), e.log]) : e.log);
+  };
+  const following = opts.follow && rec.state.Running;
+  const queued: LogEntry[] = [];
+  let replaying = true;
+  const onEntry = (e: LogEntry) => { if (replaying) queued.push(e); else send(e); };
+  // Subscribe before reading the file: entries written from now on are queued, not lost.
+  if (following) live.log.on('entry', onEntry);
+  const limit = live.log.size();
+  let entries = readLogFile(logFileOf(ctx, rec.id), limit).filter(wanted);
+  if (opts.tail !== undefined && opts.tail >= 0) entries = opts.tail === 0 ? [] : entries.slice(-opts.tail);
+  for (const e of entries) send(e);
+  if (!following) return;
+  replaying = false;
+  for (const e of queued.splice(0)) send(e);
+  const stopped = new Promise<void>((r) => live.exitWaiters.push(() => r()));
+  await Promise.race([stopped, closed]);
+  live.log.off('entry', onEntry);
+}

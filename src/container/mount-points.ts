@@ -1,0 +1,152 @@
+// A container's mount points: parsed once at create by the mount room's parser, turned into
+// OCI mounts at every start (binds checked again: a moved source is re-created for -v and
+// refused for --mount, as Docker does), and shown as inspect's Mounts.
+import fs from 'node:fs';
+import path from 'node:path';
+import { InvalidParameter } from '../errors.js';
+import type { MountSpec } from '../mount/spec-types.js';
+import type { VolumeService } from '../volume/types.js';
+import type { OciMount } from '../runtime/oci-spec.js';
+import { secureJoin } from '../runtime/rootfs-path.js';
+
+export interface MountInput {
+  Binds?: string[];
+  Mounts?: object[];
+  Tmpfs?: Record<string, string>;
+  VolumeDriver?: string;
+}
+
+interface SpecModule {
+  parseMountSpecs(input: MountInput, apiVersion: string): MountSpec[];
+  validateBindSources?(specs: MountSpec[]): void;
+}
+
+// Resolved at run time so that the container room builds even while the parser is absent.
+const specModulePath = '../mount/spec.js';
+let specModule: SpecModule | null | undefined;
+
+async function loadSpecModule(): Promise<SpecModule | null> {
+  if (specModule === undefined) specModule = await import(specModulePath).catch(() => null) as SpecModule | null;
+  return specModule;
+}
+
+/** HostConfig's Binds/Mounts/Tmpfs → MountSpec[], with Docker's errors (InvalidParameter). */
+export async function parseMounts(input: MountInput, apiVersion: string): Promise<MountSpec[]> {
+  const mod = await loadSpecModule();
+  if (mod) {
+    const specs = mod.parseMountSpecs(input, apiVersion);
+    mod.validateBindSources?.(specs);
+    return specs;
+  }
+  return fallbackParse(input);
+}
+
+/** The minimal -v/--tmpfs forms, used only when the mount room's parser is not installed. */
+function fallbackParse(input: MountInput): MountSpec[] {
+  const out: MountSpec[] = [];
+  for (const bind of input.Binds ?? []) {
+    const [src = '', dst = '', mode = ''] = bind.split(':');
+    const ro = mode.split(',').includes('ro');
+    if (src.startsWith('/')) {
+      out.push({ type: 'bind', source: src, destination: dst, readOnly: ro, mode, propagation: 'rprivate', origin: 'binds', createHostPath: true });
+    } else {
+      out.push({ type: 'volume', source: src, destination: dst, readOnly: ro, mode: mode || 'z', propagation: '', origin: 'binds', driver: input.VolumeDriver || 'local', noCopy: mode.includes('nocopy') });
+    }
+  }
+  for (const [dst, opts] of Object.entries(input.Tmpfs ?? {})) {
+    out.push({ type: 'tmpfs', source: '', destination: dst, readOnly: false, mode: '', propagation: '', origin: 'tmpfs', tmpfsOptions: ['noexec', 'nosuid', 'nodev', ...(opts ? opts.split(',') : [])] });
+  }
+  for (const raw of (input.Mounts ?? []) as { Type?: string; Source?: string; Target?: string; ReadOnly?: boolean; TmpfsOptions?: { SizeBytes?: number; Mode?: number } }[]) {
+    const type = (raw.Type ?? 'volume') as MountSpec['type'];
+    const tmpfsOptions = ['noexec', 'nosuid', 'nodev'];
+    if (raw.TmpfsOptions?.SizeBytes) tmpfsOptions.push(`size=${Math.floor(raw.TmpfsOptions.SizeBytes / 1024)}k`);
+    if (raw.TmpfsOptions?.Mode) tmpfsOptions.push(`mode=${raw.TmpfsOptions.Mode.toString(8)}`);
+    if (type === 'bind' && raw.Source && !fs.existsSync(raw.Source)) {
+      throw new InvalidParameter(`invalid mount config for type "bind": bind source path does not exist: ${raw.Source}`);
+    }
+    out.push({
+      type, source: raw.Source ?? '', destination: raw.Target ?? '', readOnly: !!raw.ReadOnly, mode: '',
+      propagation: type === 'bind' ? 'rprivate' : '', origin: 'mounts', driver: type === 'volume' ? 'local' : undefined,
+      tmpfsOptions: type === 'tmpfs' ? tmpfsOptions : undefined,
+    });
+  }
+  return out;
+}
+
+/** What a start mounted and must release when the container stops. */
+export interface StartMounts {
+  oci: OciMount[];
+  volumes: string[];
+}
+
+/**
+ * OCI mounts for a start. Bind sources are checked again now: -v re-creates a missing
+ * directory, --mount refuses (lab: a moved project folder).
+ */
+export async function startMounts(specs: MountSpec[], volumes: VolumeService, containerId: string): Promise<StartMounts> {
+  const oci: OciMount[] = [];
+  const mounted: string[] = [];
+  try {
+    for (const m of specs) {
+      if (m.type === 'bind') {
+        if (!fs.existsSync(m.source)) {
+          if (!m.createHostPath) throw new InvalidParameter(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+          fs.mkdirSync(m.source, { recursive: true, mode: 0o755 });
+        }
+        oci.push({
+          destination: m.destination, type: 'bind', source: m.source,
+          options: [m.nonRecursive ? 'bind' : 'rbind', m.readOnly ? 'ro' : 'rw', m.propagation || 'rprivate'],
+        });
+      } else if (m.type === 'volume') {
+        let host = await volumes.mount(m.source, containerId);
+        mounted.push(m.source);
+        if (m.subpath) host = secureJoin(host, m.subpath);
+        oci.push({ destination: m.destination, type: 'bind', source: host, options: ['rbind', m.readOnly ? 'ro' : 'rw', 'rprivate'] });
+      } else {
+        const options = [...(m.tmpfsOptions ?? ['noexec', 'nosuid', 'nodev'])];
+        if (m.readOnly && !options.includes('ro')) options.push('ro');
+        oci.push({ destination: m.destination, type: 'tmpfs', source: 'tmpfs', options });
+      }
+    }
+  } catch (err) {
+    await releaseVolumes(volumes, mounted, containerId);
+    throw err;
+  }
+  return { oci, volumes: mounted };
+}
+
+export async function releaseVolumes(volumes: VolumeService, names: string[], containerId: string): Promise<void> {
+  for (const name of names) await volumes.unmount(name, containerId).catch(() => undefined);
+}
+
+/** inspect's Mounts entries (HostConfig.Tmpfs entries are not listed, as in Docker). */
+export async function inspectMounts(specs: MountSpec[], volumes: VolumeService): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (const m of specs) {
+    if (m.origin === 'tmpfs') continue;
+    if (m.type === 'bind') {
+      out.push({ Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.mode, RW: !m.readOnly, Propagation: m.propagation || 'rprivate' });
+    } else if (m.type === 'volume') {
+      let source = '';
+      let driver = m.driver || 'local';
+      try {
+        const v = await volumes.get(m.source);
+        source = v.mountpoint;
+        driver = v.driver;
+      } catch { /* removed behind our back */ }
+      out.push({ Type: 'volume', Name: m.source, Source: source, Destination: m.destination, Driver: driver, Mode: m.mode, RW: !m.readOnly, Propagation: '' });
+    } else {
+      out.push({ Type: 'tmpfs', Source: '', Destination: m.destination, Mode: '', RW: !m.readOnly, Propagation: '' });
+    }
+  }
+  return out;
+}
+
+/** The image's content at a volume's destination (B5): a directory to copy, a file to refuse, or nothing. */
+export function imageContentAt(rootfs: string, destination: string): string | undefined {
+  const host = secureJoin(rootfs, destination);
+  let st: fs.Stats;
+  try { st = fs.statSync(host); } catch { return undefined; }
+  if (!st.isDirectory()) throw new InvalidParameter(`cannot mount volume over existing file, file exists ${path.join(rootfs, destination)}`);
+  return host;
+}

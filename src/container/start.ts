@@ -1,0 +1,120 @@
+// Starting a container: rootfs mounted, mounts and user resolved, /etc files written, the
+// OCI bundle generated, runc started in the foreground as the daemon's child. The exit
+// handler undoes all of it (mounts, bundle) and records the exit code.
+import fs from 'node:fs';
+import { InvalidParameter, Forbidden, StrataError, SystemError } from '../errors.js';
+import { buildSpec, capabilities } from '../runtime/oci-spec.js';
+import { mkdirInRoot } from '../runtime/rootfs-path.js';
+import { resolveUser } from '../runtime/user.js';
+import { RuntimeError } from '../runtime/runc.js';
+import type { Ctx, Live } from './context.js';
+import { bundleDir, containerDir, emit, liveOf, nowIso } from './context.js';
+import { processEnv } from './config-merge.js';
+import { writeEtcFiles } from './etc-files.js';
+import { releaseVolumes, startMounts } from './mount-points.js';
+import { acquireRootfs, releaseRootfs } from './rootfs.js';
+import type { ContainerRecord } from './types.js';
+
+/** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
+export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
+  const live = liveOf(ctx, rec.id);
+  const cfg = rec.config;
+  const hc = rec.hostConfig;
+  const rootfs = await acquireRootfs(ctx, rec);
+  let volumes: string[] = [];
+  const bundle = bundleDir(ctx, rec.id);
+  try {
+    const mounts = await startMounts(rec.mounts, ctx.volumes, rec.id);
+    volumes = mounts.volumes;
+    const cwd = cfg.WorkingDir ? String(cfg.WorkingDir) : '/';
+    if (cwd !== '/') {
+      try { mkdirInRoot(rootfs, cwd); } catch (err) {
+        throw new InvalidParameter(`failed to create working directory ${cwd}: ${(err as Error).message}`);
+      }
+    }
+    const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
+    const etc = writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''), hc.ExtraHosts ?? []);
+    const tty = !!cfg.Tty;
+    const spec = buildSpec({
+      id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args: [rec.path!, ...(rec.args ?? [])],
+      env: processEnv(cfg, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      tty, hostname: String(cfg.Hostname), privateNetwork: hc.NetworkMode === 'none', etcFiles: etc, mounts: mounts.oci,
+      privileged: !!hc.Privileged, capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], shmSizeBytes: hc.ShmSize ?? 0,
+    });
+    fs.rmSync(bundle, { recursive: true, force: true });
+    fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(`${bundle}/config.json`, JSON.stringify(spec));
+    const size = hc.ConsoleSize && hc.ConsoleSize[0] ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
+    live.proc = await ctx.runtime.run(rec.id, bundle, { tty, stdin: !!cfg.OpenStdin, size });
+  } catch (err) {
+    await releaseVolumes(ctx.volumes, volumes, rec.id);
+    await releaseRootfs(ctx, rec);
+    fs.rmSync(bundle, { recursive: true, force: true });
+    const mapped = mapStartError(err);
+    rec.state.Error = mapped.message;
+    if (err instanceof RuntimeError) rec.state.ExitCode = /permission denied/.test(mapped.message) ? 126 : 127;
+    ctx.store.save(rec);
+    throw mapped;
+  }
+  live.volumes = volumes;
+  live.stoppedByUser = false;
+  const proc = live.proc;
+  Object.assign(rec.state, { Status: 'running', Running: true, Pid: proc.pid, ExitCode: 0, Error: '', StartedAt: nowIso() });
+  ctx.store.save(rec);
+  emit(ctx, 'start', rec);
+
+  const copies: Promise<void>[] = [];
+  const pump = (name: 'stdout' | 'stderr', stream: NodeJS.ReadableStream | null) => {
+    if (!stream) return;
+    stream.on('data', (d: Buffer) => live.hub.output(name, d));
+    copies.push(live.log.consume(name, stream as never));
+  };
+  pump('stdout', proc.stdout);
+  pump('stderr', proc.stderr);
+  if (proc.stdin) live.hub.stdin.pipe(proc.stdin);
+  live.exited = proc.exited.then(async (code) => {
+    await Promise.all(copies);
+    await onExit(ctx, rec, live, code);
+  });
+}
+
+function mapStartError(err: unknown): StrataError {
+  if (err instanceof StrataError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof RuntimeError) {
+    if (/executable file not found|no such file or directory/.test(msg)) return new InvalidParameter(msg);
+    if (/permission denied/.test(msg)) return new Forbidden(msg);
+  }
+  return new SystemError(msg);
+}
+
+async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number): Promise<void> {
+  live.proc = undefined;
+  live.hub.endRun();
+  await releaseVolumes(ctx.volumes, live.volumes, rec.id);
+  live.volumes = [];
+  await releaseRootfs(ctx, rec).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: unmount rootfs: ${e}`));
+  fs.rmSync(bundleDir(ctx, rec.id), { recursive: true, force: true });
+  Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, FinishedAt: nowIso() });
+  ctx.store.save(rec);
+  emit(ctx, 'die', rec, { exitCode: String(code) });
+  const waiters = live.exitWaiters.splice(0);
+  for (const w of waiters) w(code);
+}
+
+/** Docker's restart policies: whether this exit should start the container again. */
+export function shouldRestart(ctx: Ctx, rec: ContainerRecord, live: Live): boolean {
+  if (ctx.shuttingDown || live.stoppedByUser || live.removing) return false;
+  const p = rec.hostConfig.RestartPolicy ?? {};
+  switch (p.Name) {
+    case 'always':
+    case 'unless-stopped':
+      return true;
+    case 'on-failure':
+      return rec.state.ExitCode !== 0 && (!p.MaximumRetryCount || (rec.restartCount ?? 0) < p.MaximumRetryCount);
+    default:
+      return false;
+  }
+}
+
+export { capabilities };

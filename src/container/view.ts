@@ -1,0 +1,123 @@
+// What inspect and ps show: Docker 20.10's JSON shapes, built from a record (and, with
+// size=1, the snapshotter's usage of the writable layer).
+import type { Ctx } from './context.js';
+import { containerDir, logFileOf } from './context.js';
+import { inspectMounts } from './mount-points.js';
+import type { ContainerRecord } from './types.js';
+
+export async function sizes(ctx: Ctx, rec: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
+  let rw = 0;
+  try { rw = (await ctx.snapshotter.usage(rec.snapshotKey)).size; } catch { /* removed meanwhile */ }
+  let imageSize = 0;
+  try { imageSize = (await ctx.images.resolve(rec.imageId)).size; } catch { /* image gone */ }
+  return { SizeRw: rw, SizeRootFs: rw + imageSize };
+}
+
+export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>> {
+  const dir = containerDir(ctx, rec.id);
+  let graph: unknown = { Data: null, Name: ctx.snapshotter.driver };
+  try { graph = await ctx.snapshotter.graphDriverData(rec.snapshotKey, rec.rootfsPath); } catch { /* removed meanwhile */ }
+  const hostConfig = { ...rec.hostConfig };
+  hostConfig.LogConfig ??= { Type: 'json-file', Config: {} };
+  hostConfig.NetworkMode ||= 'default';
+  return {
+    Id: rec.id,
+    Created: rec.created,
+    Path: rec.path,
+    Args: rec.args ?? [],
+    State: {
+      Status: rec.state.Status,
+      Running: rec.state.Running,
+      Paused: false,
+      Restarting: rec.state.Status === 'restarting',
+      OOMKilled: false,
+      Dead: rec.state.Status === 'dead',
+      Pid: rec.state.Pid,
+      ExitCode: rec.state.ExitCode,
+      Error: rec.state.Error,
+      StartedAt: rec.state.StartedAt,
+      FinishedAt: rec.state.FinishedAt,
+    },
+    Image: rec.imageId,
+    ResolvConfPath: `${dir}/resolv.conf`,
+    HostnamePath: `${dir}/hostname`,
+    HostsPath: `${dir}/hosts`,
+    LogPath: logFileOf(ctx, rec.id),
+    Name: `/${rec.name}`,
+    RestartCount: rec.restartCount ?? 0,
+    Driver: ctx.snapshotter.driver,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: rec.execIds && rec.execIds.length > 0 ? rec.execIds : null,
+    HostConfig: hostConfig,
+    GraphDriver: graph,
+    ...(withSize ? await sizes(ctx, rec) : {}),
+    Mounts: await inspectMounts(rec.mounts, ctx.volumes),
+    Config: rec.config,
+    NetworkSettings: {
+      Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {},
+      SandboxKey: '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '',
+      GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
+      Networks: {},
+    },
+  };
+}
+
+export async function listJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>> {
+  const mounts = await inspectMounts(rec.mounts, ctx.volumes);
+  return {
+    Id: rec.id,
+    Names: [`/${rec.name}`],
+    Image: rec.imageRef,
+    ImageID: rec.imageId,
+    Command: [rec.path, ...(rec.args ?? [])].map(quoteArg).join(' '),
+    Created: Math.floor(Date.parse(rec.created) / 1000),
+    Ports: [],
+    Labels: rec.config.Labels ?? {},
+    State: rec.state.Status,
+    Status: statusText(rec),
+    HostConfig: { NetworkMode: rec.hostConfig.NetworkMode || 'default' },
+    NetworkSettings: { Networks: {} },
+    Mounts: mounts,
+    ...(withSize ? await sizes(ctx, rec) : {}),
+  };
+}
+
+function quoteArg(a: string | undefined): string {
+  return a ?? '';
+}
+
+/** ps's STATUS column, after Docker's container.State.String(). */
+export function statusText(rec: ContainerRecord, now = Date.now()): string {
+  const s = rec.state;
+  switch (s.Status) {
+    case 'running': return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+    case 'restarting': return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+    case 'removing': return 'Removal In Progress';
+    case 'dead': return 'Dead';
+    case 'created': return 'Created';
+    default:
+      if (s.FinishedAt.startsWith('0001-')) return 'Created';
+      return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+  }
+}
+
+/** go-units HumanDuration. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(ms / 60000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.floor(ms / 3600000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(ms / 3600000 / 24 / 365)} years`;
+}

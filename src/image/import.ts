@@ -1,0 +1,66 @@
+// docker import: one layer from a (possibly compressed) tar, a config built from `--change`
+// lines, tagged as asked. Same config shape as Docker's ImportImage.
+import type { Readable } from 'node:stream';
+import { InvalidParameter, NotImplemented } from '../errors.js';
+import type { ImageRunConfig } from './types.js';
+import type { ImageStore } from './service.js';
+import { LayerTx } from './layer-store.js';
+import { parseNormalizedNamed } from './reference.js';
+import { containerConfigJson } from './inspect.js';
+
+export interface ImportOptions {
+  repo?: string;
+  tag?: string;
+  message?: string;
+  changes?: string[];
+  platformOs?: string;
+}
+
+type ApplyChanges = (config: ImageRunConfig, changes: string[]) => ImageRunConfig;
+
+async function configChanges(): Promise<ApplyChanges> {
+  const modPath = './config-changes.js';
+  try {
+    const mod = (await import(modPath)) as { applyConfigChanges?: ApplyChanges };
+    if (mod.applyConfigChanges) return mod.applyConfigChanges;
+  } catch { /* not available */ }
+  throw new NotImplemented('import --change is not supported');
+}
+
+export function importRef(repo?: string, tag?: string): string | undefined {
+  if (!repo) return undefined;
+  const r = parseNormalizedNamed(repo);
+  if (r.digest) throw new InvalidParameter('cannot import digest reference');
+  return `${r.name}:${tag || r.tag || 'latest'}`;
+}
+
+export async function importImage(store: ImageStore, input: Readable, opts: ImportOptions): Promise<string> {
+  const ref = importRef(opts.repo, opts.tag);
+  let config: ImageRunConfig = {};
+  if (opts.changes?.length) config = (await configChanges())({}, opts.changes);
+  const created = new Date().toISOString();
+  return store.lock.run(async () => {
+    const tx = new LayerTx(store.layers);
+    try {
+      const layer = await store.layers.applyStream(null, input, tx);
+      const message = opts.message ?? '';
+      const image: Record<string, unknown> = {};
+      if (message) image.comment = message;
+      image.created = created;
+      image.container_config = containerConfigJson({});
+      image.docker_version = '20.10.24';
+      image.config = containerConfigJson(config);
+      image.architecture = 'amd64';
+      image.os = opts.platformOs || 'linux';
+      image.rootfs = { type: 'layers', diff_ids: [layer.diffID] };
+      image.history = [message ? { created, comment: message } : { created }];
+      const bytes = Buffer.from(JSON.stringify(image));
+      const id = await store.commitImage({ config: bytes, tags: ref ? [ref] : [] }, [layer], tx);
+      store.deps.events.emitEvent('image', 'import', id, {});
+      return id;
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,257 @@
+// The layer store: one committed snapshot per chainID (named by it), one content blob per
+// diffID holding the original uncompressed tar (re-tarring would not reproduce Docker's
+// digests), one row per layer. A layer shared by many images is stored once.
+//
+// Order of durability: blob renamed into the content store → snapshot committed → row
+// committed (by the caller's transaction). A crash in between leaves only data no row owns;
+// `sweep` removes it at startup.
+import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { MetaDb } from '../meta/db.js';
+import type { Logger } from '../util/log.js';
+import type { Snapshotter } from '../snapshot/snapshotter.js';
+import type { ContentStore, ContentWriter } from '../content/store.js';
+import { applyLayer } from '../archive/index.js';
+import { InvalidParameter, StrataError } from '../errors.js';
+import { decompressStream } from './decompress.js';
+import { sha256 } from './digest.js';
+
+export interface LayerRow {
+  chainID: string;
+  diffID: string;
+  parent: string | null;
+  size: number;
+  tarSize: number;
+}
+
+/** Uncompressed layer bytes waiting in an ingest, not yet a blob. */
+export interface StagedLayer {
+  diffID: string;
+  tarSize: number;
+  path: string;
+  writer?: ContentWriter;
+}
+
+/** What one operation added, to be made durable together or rolled back together. */
+export class LayerTx {
+  readonly newLayers: LayerRow[] = [];
+  readonly staged = new Map<string, StagedLayer>();
+  readonly snapshots: string[] = [];
+  constructor(private readonly store: LayerStore) {}
+
+  /** Moves the blobs of the new layers into the content store; call before the row transaction. */
+  async persist(): Promise<void> {
+    for (const l of this.newLayers) {
+      const s = this.staged.get(l.diffID);
+      if (s?.writer) { await s.writer.commit(l.diffID); s.writer = undefined; }
+      else if (!this.store.content.has(l.diffID)) throw new StrataError(`layer ${l.diffID}: blob missing`);
+    }
+  }
+
+  insertRows(db: MetaDb): void {
+    const ins = db.prepare('INSERT OR IGNORE INTO image_layers (chain_id, diff_id, parent, size, tar_size, created) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const l of this.newLayers) ins.run(l.chainID, l.diffID, l.parent, l.size, l.tarSize, Date.now());
+  }
+
+  /** Undoes everything not yet owned by a row. */
+  async rollback(): Promise<void> {
+    for (const name of [...this.snapshots].reverse()) await this.store.snapshotter.remove(name).catch(() => {});
+    await this.discardStaged();
+  }
+
+  async discardStaged(): Promise<void> {
+    for (const s of this.staged.values()) await s.writer?.abort().catch(() => {});
+    this.staged.clear();
+  }
+}
+
+export class LayerStore {
+  constructor(
+    readonly db: MetaDb,
+    readonly content: ContentStore,
+    readonly snapshotter: Snapshotter,
+    private readonly log: Logger,
+  ) {}
+
+  get(chainID: string): LayerRow | undefined {
+    const r = this.db.prepare('SELECT chain_id, diff_id, parent, size, tar_size FROM image_layers WHERE chain_id = ?').get(chainID) as
+      { chain_id: string; diff_id: string; parent: string | null; size: number; tar_size: number } | undefined;
+    return r && { chainID: r.chain_id, diffID: r.diff_id, parent: r.parent, size: r.size, tarSize: r.tar_size };
+  }
+
+  all(): LayerRow[] {
+    return (this.db.prepare('SELECT chain_id, diff_id, parent, size, tar_size FROM image_layers').all() as
+      { chain_id: string; diff_id: string; parent: string | null; size: number; tar_size: number }[])
+      .map((r) => ({ chainID: r.chain_id, diffID: r.diff_id, parent: r.parent, size: r.size, tarSize: r.tar_size }));
+  }
+
+  /** Writes a (possibly compressed) layer's uncompressed bytes to an ingest, hashing them. */
+  async stage(input: Readable): Promise<StagedLayer> {
+    const w = await this.content.writer();
+    try {
+      for await (const chunk of decompressStream(input)) await w.write(chunk as Buffer);
+      return { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+  }
+
+  /**
+   * Makes sure the layers named by `diffIDs` exist as committed snapshots, extracting the
+   * missing ones from their staged bytes (or their stored blob). Returns the layer rows.
+   */
+  async ensure(diffIDs: string[], tx: LayerTx): Promise<LayerRow[]> {
+    const rows: LayerRow[] = [];
+    let parent: string | null = null;
+    for (const diffID of diffIDs) {
+      const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
+      let row = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
+      if (!row) {
+        const staged = tx.staged.get(diffID);
+        const source = staged?.path ?? (this.content.has(diffID) ? this.content.blobPath(diffID) : undefined);
+        if (!source) throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
+        const { size, diffID: got, tarSize } = await this.extract(chainID, parent, fs.createReadStream(source, { highWaterMark: 1 << 20 }), tx);
+        if (got !== diffID) {
+          await this.snapshotter.remove(chainID).catch(() => {});
+          tx.snapshots.pop();
+          throw new InvalidParameter(`layer digest mismatch: expected ${diffID}, got ${got}`);
+        }
+        row = { chainID, diffID, parent, size, tarSize };
+        tx.newLayers.push(row);
+      }
+      rows.push(row);
+      parent = chainID;
+    }
+    return rows;
+  }
+
+  /**
+   * One pass over a new layer stream (docker commit, import, build): decompress, tee the
+   * bytes into an ingest while applying them onto a snapshot of `parent`.
+   */
+  async applyStream(parent: string | null, input: Readable, tx: LayerTx): Promise<LayerRow> {
+    const w = await this.content.writer();
+    const tee = new Transform({
+      readableHighWaterMark: 1 << 20,
+      transform(chunk: Buffer, _enc, cb) { w.write(chunk).then(() => cb(null, chunk), cb); },
+    });
+    const key = `extract-${randomBytes(8).toString('hex')}`;
+    try {
+      await this.snapshotter.prepare(key, parent ?? undefined);
+      const target = await this.snapshotter.applyTarget(key);
+      const src = decompressStream(input);
+      src.on('error', (err) => tee.destroy(err));
+      src.pipe(tee);
+      const res = await applyLayer(tee, target.dir, { whiteouts: target.whiteouts });
+      // The digest covers the stream to its very end, padding after the tar trailer included.
+      if (!tee.readableEnded) { tee.resume(); await finished(tee); }
+      const diffID = w.digest();
+      if (res.diffID && res.diffID !== diffID) throw new StrataError(`layer digest mismatch while applying: ${res.diffID} != ${diffID}`);
+      const chainID = parent === null ? diffID : sha256(`${parent} ${diffID}`);
+      const existing = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
+      if (existing) {
+        await this.snapshotter.remove(key);
+        await w.abort();
+        return existing;
+      }
+      await this.snapshotter.commit(chainID, key);
+      tx.snapshots.push(chainID);
+      tx.staged.set(diffID, { diffID, tarSize: w.size, path: w.path, writer: w });
+      const row = { chainID, diffID, parent, size: await this.layerSize(chainID, res.size), tarSize: w.size };
+      tx.newLayers.push(row);
+      return row;
+    } catch (err) {
+      await this.snapshotter.remove(key).catch(() => {});
+      await w.abort();
+      throw err;
+    }
+  }
+
+  private async extract(chainID: string, parent: string | null, input: Readable, tx: LayerTx): Promise<{ size: number; diffID: string; tarSize: number }> {
+    const key = `extract-${randomBytes(8).toString('hex')}`;
+    try {
+      await this.snapshotter.prepare(key, parent ?? undefined);
+      const target = await this.snapshotter.applyTarget(key);
+      const res = await applyLayer(input, target.dir, { whiteouts: target.whiteouts });
+      input.destroy();
+      await this.snapshotter.commit(chainID, key);
+      tx.snapshots.push(chainID);
+      return { ...res, size: await this.layerSize(chainID, res.size) };
+    } catch (err) {
+      input.destroy();
+      await this.snapshotter.remove(key).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * Removes every layer no image references (and no container snapshot builds on), top
+   * layers first: snapshot, row, then the blob once no layer row names its diffID.
+   */
+  async releaseUnreferenced(referenced: Set<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (;;) {
+      const rows = this.all();
+      const parents = new Set(rows.map((r) => r.parent).filter((p): p is string => !!p));
+      const victims = rows.filter((r) => !referenced.has(r.chainID) && !parents.has(r.chainID));
+      let progress = false;
+      for (const v of victims) {
+        try {
+          await this.snapshotter.remove(v.chainID);
+        } catch (err) {
+          if (await this.snapshotExists(v.chainID)) {
+            this.log.debug(`layer ${v.chainID} kept: ${(err as Error).message}`);
+            continue;
+          }
+        }
+        this.db.prepare('DELETE FROM image_layers WHERE chain_id = ?').run(v.chainID);
+        const stillNamed = this.db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(v.diffID);
+        if (!stillNamed) await this.content.delete(v.diffID);
+        removed.push(v.chainID);
+        progress = true;
+      }
+      if (!progress) return removed;
+    }
+  }
+
+  /**
+   * Docker's layer size is DiffSize: st_size of everything but directories (symlinks count).
+   * On overlay2 the snapshot holds only this layer's files, so its usage is exactly that; a
+   * vfs snapshot is a full copy, where the applied files' size is the closest answer.
+   */
+  private async layerSize(chainID: string, applied: number): Promise<number> {
+    if (this.snapshotter.driver !== 'overlay2') return applied;
+    try { return (await this.snapshotter.usage(chainID)).size; } catch { return applied; }
+  }
+
+  async snapshotExists(name: string): Promise<boolean> {
+    try { await this.snapshotter.stat(name); return true; } catch { return false; }
+  }
+
+  /** Startup: drop committed layer snapshots and blobs that no row owns (an interrupted load). */
+  async sweep(): Promise<void> {
+    const known = new Set(this.all().map((r) => r.chainID));
+    const orphans: { name: string; parent?: string }[] = [];
+    await this.snapshotter.walk((info) => {
+      if (info.kind === 'committed' && /^sha256:[a-f0-9]{64}$/.test(info.name) && !known.has(info.name)) orphans.push({ name: info.name, parent: info.parent });
+    });
+    // Children before parents.
+    let left = orphans;
+    while (left.length) {
+      const parents = new Set(left.map((o) => o.parent));
+      const leaves = left.filter((o) => !parents.has(o.name));
+      if (!leaves.length) break;
+      for (const o of leaves) {
+        await this.snapshotter.remove(o.name).then(() => this.log.info(`removed unowned layer snapshot ${o.name}`),
+          (err: Error) => this.log.warn(`unowned layer snapshot ${o.name} kept: ${err.message}`));
+      }
+      left = left.filter((o) => !leaves.includes(o));
+    }
+    const diffIDs = new Set(this.all().map((r) => r.diffID));
+    const removed = await this.content.sweep((d) => diffIDs.has(d));
+    for (const d of removed) this.log.info(`removed unowned blob ${d}`);
+  }
+}

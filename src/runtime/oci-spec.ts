@@ -1,0 +1,145 @@
+// The OCI runtime spec (config.json) Strata writes into each bundle, after Docker 20.10's
+// defaults (oci/defaults.go, daemon/oci_linux.go): default capabilities, masked and read-only
+// /proc and /sys paths, the /proc /dev /sys mounts, the container's /etc files, then the
+// user's mounts sorted so that a parent directory is mounted before what sits inside it.
+
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export interface OciUser {
+  uid: number;
+  gid: number;
+  additionalGids?: number[];
+}
+
+export interface SpecInput {
+  id: string;
+  rootfs: string;
+  readonlyRootfs: boolean;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: OciUser;
+  tty: boolean;
+  hostname: string;
+  /** A private network namespace (--network none); otherwise the host's. */
+  privateNetwork: boolean;
+  /** /etc/hosts, /etc/hostname, /etc/resolv.conf on the host. */
+  etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  /** User mounts (binds, volumes, tmpfs) already translated to OCI form. */
+  mounts: OciMount[];
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  shmSizeBytes?: number;
+}
+
+export const DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+const ALL_CAPABILITIES = [
+  ...DEFAULT_CAPABILITIES, 'CAP_DAC_READ_SEARCH', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
+  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG',
+  'CAP_LEASE', 'CAP_AUDIT_CONTROL', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
+];
+
+const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** Docker's --cap-add/--cap-drop arithmetic: names with or without CAP_, "ALL" on either side. */
+export function capabilities(input: Pick<SpecInput, 'privileged' | 'capAdd' | 'capDrop'>): string[] {
+  if (input.privileged) return [...ALL_CAPABILITIES];
+  const norm = (c: string) => { const u = c.toUpperCase(); return u === 'ALL' || u.startsWith('CAP_') ? u : `CAP_${u}`; };
+  const add = (input.capAdd ?? []).map(norm);
+  const drop = (input.capDrop ?? []).map(norm);
+  let caps = add.includes('ALL') ? [...ALL_CAPABILITIES] : [...DEFAULT_CAPABILITIES];
+  if (drop.includes('ALL')) caps = [];
+  caps = caps.filter((c) => !drop.includes(c));
+  for (const c of add) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);
+  return caps;
+}
+
+export function buildSpec(input: SpecInput): Record<string, unknown> {
+  const caps = capabilities(input);
+  const shmSize = input.shmSizeBytes && input.shmSizeBytes > 0 ? input.shmSizeBytes : 64 * 1024 * 1024;
+  const defaults: OciMount[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', input.privileged ? 'rw' : 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.floor(shmSize / 1024)}k`] },
+    { destination: '/etc/resolv.conf', type: 'bind', source: input.etcFiles.resolvConf, options: ['rbind', 'rprivate'] },
+    { destination: '/etc/hostname', type: 'bind', source: input.etcFiles.hostname, options: ['rbind', 'rprivate'] },
+    { destination: '/etc/hosts', type: 'bind', source: input.etcFiles.hosts, options: ['rbind', 'rprivate'] },
+  ];
+  const userDests = new Set(input.mounts.map((m) => m.destination));
+  const mounts = [...defaults.filter((m) => !userDests.has(m.destination)), ...sortMounts(input.mounts)];
+
+  const namespaces = [{ type: 'mount' }, { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }];
+  if (input.privateNetwork) namespaces.push({ type: 'network' });
+
+  return {
+    ociVersion: '1.0.2-dev',
+    process: {
+      terminal: input.tty,
+      user: input.user,
+      args: input.args,
+      env: input.env,
+      cwd: input.cwd,
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      noNewPrivileges: false,
+      oomScoreAdj: 0,
+    },
+    root: { path: input.rootfs, readonly: input.readonlyRootfs },
+    hostname: input.hostname,
+    mounts,
+    linux: {
+      cgroupsPath: `/strata/${input.id}`,
+      resources: {
+        devices: input.privileged ? [{ allow: true, access: 'rwm' }] : [
+          { allow: false, access: 'rwm' },
+          { allow: true, type: 'c', access: 'm' },
+          { allow: true, type: 'b', access: 'm' },
+        ],
+      },
+      namespaces,
+      maskedPaths: input.privileged ? [] : MASKED_PATHS,
+      readonlyPaths: input.privileged ? [] : READONLY_PATHS,
+    },
+  };
+}
+
+/** Parents before children, as Docker's sortMounts (by number of path components). */
+export function sortMounts(mounts: OciMount[]): OciMount[] {
+  const depth = (p: string) => p.split('/').filter(Boolean).length;
+  return [...mounts].sort((a, b) => depth(a.destination) - depth(b.destination));
+}
+
+/** The OCI process for `docker exec`: the container's environment plus the exec's own. */
+export function buildExecProcess(input: {
+  args: string[]; env: string[]; cwd: string; user: OciUser; tty: boolean; capabilities: string[];
+}): Record<string, unknown> {
+  const caps = input.capabilities;
+  return {
+    terminal: input.tty,
+    user: input.user,
+    args: input.args,
+    env: input.env,
+    cwd: input.cwd,
+    capabilities: { bounding: caps, effective: caps, permitted: caps },
+    noNewPrivileges: false,
+  };
+}

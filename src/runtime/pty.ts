@@ -1,0 +1,57 @@
+// Pseudo-terminals through libc (Node has no openpty): the daemon keeps the master, the
+// runtime gets the slave as its stdio and bridges it to the container's own terminal.
+import fs from 'node:fs';
+import koffi from 'koffi';
+
+interface Libc {
+  posix_openpt(flags: number): number;
+  grantpt(fd: number): number;
+  unlockpt(fd: number): number;
+  ptsname_r(fd: number, buf: Buffer, len: number): number;
+  ioctl(fd: number, req: number, arg: Buffer): number;
+}
+
+let libc: Libc | undefined;
+function load(): Libc {
+  if (libc) return libc;
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    posix_openpt: lib.func('int posix_openpt(int flags)'),
+    grantpt: lib.func('int grantpt(int fd)'),
+    unlockpt: lib.func('int unlockpt(int fd)'),
+    ptsname_r: lib.func('int ptsname_r(int fd, _Out_ uint8_t *buf, size_t len)'),
+    ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)'),
+  } as unknown as Libc;
+  return libc;
+}
+
+const TIOCSWINSZ = 0x5414;
+
+export interface Pty {
+  master: number;
+  slave: number;
+}
+
+export function openPty(): Pty {
+  const c = load();
+  const master = c.posix_openpt(fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+  if (master < 0) throw new Error('posix_openpt failed');
+  try {
+    if (c.grantpt(master) !== 0 || c.unlockpt(master) !== 0) throw new Error('grantpt/unlockpt failed');
+    const buf = Buffer.alloc(128);
+    if (c.ptsname_r(master, buf, buf.length) !== 0) throw new Error('ptsname_r failed');
+    const name = buf.toString('utf8', 0, buf.indexOf(0));
+    const slave = fs.openSync(name, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+    return { master, slave };
+  } catch (err) {
+    fs.closeSync(master);
+    throw err;
+  }
+}
+
+export function setWindowSize(fd: number, height: number, width: number): void {
+  const ws = Buffer.alloc(8);
+  ws.writeUInt16LE(height, 0);
+  ws.writeUInt16LE(width, 2);
+  load().ioctl(fd, TIOCSWINSZ, ws);
+}

@@ -1,0 +1,180 @@
+// What overlay2 and vfs share: metadata in SQLite, one directory per snapshot at
+// <root>/<id>/{fs,work} named by a number (keys are arbitrary strings and change on commit),
+// crash-safe creation and removal, and the startup sweep. Subclasses say how a directory is
+// filled and mounted.
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { ApplyTarget, GraphDriverData, SnapshotInfo, SnapshotKind, Snapshotter, SnapshotUsage } from './snapshotter.js';
+import { EXTRACT_KEY_PREFIX } from './snapshotter.js';
+import type { DiffSource } from '../archive/types.js';
+import type { Mount } from '../mount/types.js';
+import type { MetaDb } from '../meta/db.js';
+import type { Logger } from '../util/log.js';
+import { SnapshotStore, type SnapshotRow } from './store.js';
+import { directoryUsage } from './usage.js';
+import { mountsUnder } from '../mount/kernel.js';
+import { Conflict, InvalidParameter } from '../errors.js';
+
+/** Docker keeps driver directories 0710 and owned by real root (CVE-2021-21284). */
+export const DIR_MODE = 0o710;
+
+export interface Layout {
+  dir: string;
+  fs: string;
+  work: string;
+}
+
+export abstract class LocalSnapshotter implements Snapshotter {
+  abstract readonly driver: 'overlay2' | 'vfs';
+  protected readonly store: SnapshotStore;
+  private nextId = 0;
+
+  constructor(
+    protected readonly root: string,
+    db: MetaDb,
+    protected readonly log: Logger,
+    driver: 'overlay2' | 'vfs',
+  ) {
+    this.store = new SnapshotStore(db, driver);
+  }
+
+  abstract status(): Promise<[string, string][]>;
+  /** Fills the new, empty directory `l.dir` for a snapshot of `kind` on `parents` (nearest first). */
+  protected abstract populate(l: Layout, kind: Exclude<SnapshotKind, 'committed'>, parents: Layout[]): Promise<void>;
+  protected abstract mountsOf(row: SnapshotRow, l: Layout, parents: Layout[]): Mount[];
+  protected abstract applyTargetOf(l: Layout): ApplyTarget;
+  protected abstract diffSourceOf(row: SnapshotRow, l: Layout, parents: Layout[]): DiffSource;
+  protected abstract graphDriverDataOf(row: SnapshotRow, l: Layout, parents: Layout[], mergedDir?: string): GraphDriverData;
+
+  protected layout(id: number): Layout {
+    const dir = path.join(this.root, String(id));
+    return { dir, fs: path.join(dir, 'fs'), work: path.join(dir, 'work') };
+  }
+
+  private parentLayouts(row: SnapshotRow): Layout[] {
+    return this.store.parents(row).map((p) => this.layout(p.id));
+  }
+
+  async init(): Promise<this> {
+    await mkdir(this.root, { recursive: true, mode: DIR_MODE });
+    const onDisk = (await readdir(this.root)).filter((n) => /^\d+$/.test(n)).map(Number);
+    this.nextId = Math.max(this.store.maxId(), ...onDisk, 0) + 1;
+    return this;
+  }
+
+  /** A new snapshot directory under a number nobody used; EEXIST means a leftover, so skip it. */
+  private async allocate(): Promise<number> {
+    for (;;) {
+      const id = this.nextId++;
+      try {
+        await mkdir(this.layout(id).dir, { mode: DIR_MODE });
+        return id;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+  }
+
+  private async create(kind: 'active' | 'view', key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]> {
+    this.store.assertFree(key);
+    const parentRow = this.store.parentFor(parent);
+    const parents = parentRow ? [parentRow, ...this.store.parents(parentRow)].map((p) => this.layout(p.id)) : [];
+    // Directory first, row second: a crash in between leaves a directory no row owns, which
+    // cleanup() removes; a row never points at a half-made directory.
+    const id = await this.allocate();
+    const l = this.layout(id);
+    try {
+      await this.populate(l, kind, parents);
+      const row = this.store.insert({ id, key, kind, parentId: parentRow?.id ?? null, labels: labels ?? {} });
+      return this.mountsOf(row, l, parents);
+    } catch (err) {
+      await rm(l.dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]> {
+    return this.create('active', key, parent, labels);
+  }
+
+  view(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]> {
+    return this.create('view', key, parent, labels);
+  }
+
+  async commit(name: string, key: string, labels?: Record<string, string>): Promise<void> {
+    this.store.commit(name, key, labels);
+  }
+
+  async mounts(key: string): Promise<Mount[]> {
+    const row = this.store.get(key);
+    if (row.kind === 'committed') throw new InvalidParameter(`snapshot ${key} is not active or view: failed precondition`);
+    return this.mountsOf(row, this.layout(row.id), this.parentLayouts(row));
+  }
+
+  async remove(key: string): Promise<void> {
+    const row = this.store.get(key);
+    if (this.store.hasChildren(row.id)) throw new Conflict(`cannot remove snapshot ${key} with child: failed precondition`);
+    const l = this.layout(row.id);
+    await this.assertNothingMountedIn(l.dir, key);
+    // Row first, directory second: after a crash the directory is an orphan that cleanup()
+    // sweeps, never a row whose files are half gone.
+    this.store.delete(key);
+    await rm(l.dir, { recursive: true, force: true });
+  }
+
+  /** rm -rf through a mount point would delete the mounted filesystem's files. */
+  private async assertNothingMountedIn(dir: string, what: string): Promise<void> {
+    const busy = await mountsUnder(dir);
+    if (busy.length > 0) throw new Conflict(`snapshot ${what} is in use: ${busy[0].mountPoint} is a mount point`);
+  }
+
+  async stat(key: string): Promise<SnapshotInfo> {
+    return this.store.info(this.store.get(key));
+  }
+
+  async usage(key: string): Promise<SnapshotUsage> {
+    return directoryUsage(this.layout(this.store.get(key).id).fs);
+  }
+
+  async walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void> {
+    for (const row of this.store.all()) await fn(this.store.info(row));
+  }
+
+  async applyTarget(key: string): Promise<ApplyTarget> {
+    const row = this.store.get(key);
+    if (row.kind !== 'active') throw new InvalidParameter(`snapshot ${key} is not an active snapshot: failed precondition`);
+    return this.applyTargetOf(this.layout(row.id));
+  }
+
+  async diffSource(key: string): Promise<DiffSource> {
+    const row = this.store.get(key);
+    return this.diffSourceOf(row, this.layout(row.id), this.parentLayouts(row));
+  }
+
+  async graphDriverData(key: string, mergedDir?: string): Promise<GraphDriverData> {
+    const row = this.store.get(key);
+    return this.graphDriverDataOf(row, this.layout(row.id), this.parentLayouts(row), mergedDir);
+  }
+
+  async cleanup(): Promise<void> {
+    for (const row of this.store.all()) {
+      if (row.kind !== 'active' || !row.key.startsWith(EXTRACT_KEY_PREFIX)) continue;
+      this.log.info(`snapshot: removing interrupted extraction ${row.key}`);
+      await this.remove(row.key).catch((err) => this.log.warn(`snapshot: cannot remove ${row.key}: ${(err as Error).message}`));
+    }
+    const owned = new Set(this.store.all().map((r) => String(r.id)));
+    for (const name of await readdir(this.root)) {
+      if (owned.has(name)) continue;
+      const dir = path.join(this.root, name);
+      try {
+        await this.assertNothingMountedIn(dir, name);
+        this.log.info(`snapshot: removing ${dir}, which no snapshot owns`);
+        await rm(dir, { recursive: true, force: true });
+      } catch (err) {
+        this.log.warn(`snapshot: cannot remove ${dir}: ${(err as Error).message}`);
+      }
+    }
+    const present = new Set(await readdir(this.root));
+    for (const id of owned) if (!present.has(id)) this.log.warn(`snapshot: directory of snapshot ${id} is missing`);
+  }
+}
