@@ -6,6 +6,7 @@ import { registerContainerRoutes } from './containers.js';
 import { registerContainerArchiveRoutes } from './container-archive.js';
 import { registerVolumeRoutes } from './volumes.js';
 import { registerVolumeBackupRoutes } from './volume-backup.js';
+import { registerBuildRoutes } from './build.js';
 import { registerUnimplementedRoutes } from './unimplemented.js';
 
 export function buildRouter(): Router {
@@ -16,6 +17,7 @@ export function buildRouter(): Router {
   registerContainerArchiveRoutes(router);
   registerVolumeRoutes(router);
   registerVolumeBackupRoutes(router);
+  registerBuildRoutes(router);
   registerUnimplementedRoutes(router);
   return router;
 }

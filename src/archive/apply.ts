@@ -1,11 +1,11 @@
 // applyLayer: decompress, hash (diffID) and extract a layer tar into a snapshot directory.
-import { createHash } from 'node:crypto';
-import { Transform, type Duplex, type Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as sys from '../native/syscalls.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
 import { decompressStages } from './compression.js';
 import { ConfinedDir } from './confine.js';
+import { Digester } from './digest.js';
 import { toEntry } from './entry.js';
 import { extract, type TarHeaders } from './tarstream.js';
 import { WhiteoutApplier } from './whiteout.js';
@@ -33,15 +33,7 @@ export async function unpack(source: Readable, stages: Duplex[], writer: EntryWr
 export async function applyLayer(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
   // Decompression is set up from the stream's first bytes before the target is opened.
   const { stream, stages } = await decompressStages(input);
-  const hash = createHash('sha256');
-  let tarSize = 0;
-  const digester = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      tarSize += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const digester = new Digester();
   const root = ConfinedDir.open(dir);
   try {
     const writer = new EntryWriter(root);
@@ -51,8 +43,9 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     // uncommitted directory that startup recovery removes. Per-file fsync would make a
     // 40k-file layer many times slower for no additional guarantee.
     if (opts.sync !== false) sys.syncfs(root.fd);
-    return { diffID: `sha256:${hash.digest('hex')}`, tarSize, size: writer.size };
+    return { diffID: await digester.digest(), tarSize: digester.size, size: writer.size };
   } finally {
+    digester.dispose();
     root.close();
   }
 }

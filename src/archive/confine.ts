@@ -85,8 +85,11 @@ export class ConfinedDir {
 
   /** Removes `name` in directory `pfd` and everything below it, never following a symlink. */
   removeAll(pfd: number, name: string): void {
-    this.invalidate();
-    removeAllAt(pfd, name);
+    try {
+      removeAllAt(pfd, name);
+    } finally {
+      this.invalidate(); // after: `pfd` itself may be a cached descriptor
+    }
   }
 
   invalidate(): void {

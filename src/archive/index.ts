@@ -1,11 +1,16 @@
 // The archive room's public surface. Everything here is confined to the directory it is
 // given: no tar entry, symlink or hardlink may reach outside it.
+import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { NotImplemented } from '../errors.js';
 import { applyLayer as applyLayerImpl } from './apply.js';
+import { naiveChanges, openDir, overlayChanges } from './changes.js';
+import { extractTo as extractToImpl, packPath as packPathImpl, statPath as statPathImpl, type ExtractOptions } from './copy.js';
+import { exportLayer as exportLayerImpl } from './export.js';
+import { tarStream, treeItems } from './pack.js';
 import type { ApplyOptions, ApplyResult, Change, DiffSource, PathStat } from './types.js';
 
 export type { ApplyOptions, ApplyResult, Change, DiffSource, PathStat } from './types.js';
+export type { ExtractOptions } from './copy.js';
 
 /** Applies a layer tar (plain, gzip or zstd, detected by content) onto `dir`; hashes the uncompressed stream as its diffID. */
 export async function applyLayer(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
@@ -13,31 +18,43 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
 }
 
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */
-export function exportLayer(_src: DiffSource): Readable {
-  throw new NotImplemented('exportLayer');
+export function exportLayer(src: DiffSource): Readable {
+  return exportLayerImpl(src);
 }
 
 /** `docker diff`: the changed paths, sorted, with Docker's A/C/D kinds. */
-export async function computeChanges(_src: DiffSource): Promise<Change[]> {
-  throw new NotImplemented('computeChanges');
+export async function computeChanges(src: DiffSource): Promise<Change[]> {
+  return src.kind === 'overlay' ? overlayChanges(src.upper, src.lowers) : naiveChanges(src.upper, src.lower);
 }
 
 /** Tar of a whole directory tree (docker export). */
-export function packTree(_dir: string): Readable {
-  throw new NotImplemented('packTree');
+export function packTree(dir: string): Readable {
+  function* items() {
+    const fd = openDir(dir);
+    try {
+      yield* treeItems(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return tarStream(items());
 }
 
 /** Resolves `path` inside `root` as if `root` were `/` (symlinks never leave it) and stats it without following the last link. */
-export async function statPath(_root: string, _path: string): Promise<PathStat> {
-  throw new NotImplemented('statPath');
+export async function statPath(root: string, path: string): Promise<PathStat> {
+  return statPathImpl(root, path);
 }
 
 /** docker cp out: a tar whose top entry is the base name of `path` resolved inside `root`. */
-export async function packPath(_root: string, _path: string): Promise<{ stat: PathStat; stream: Readable }> {
-  throw new NotImplemented('packPath');
+export async function packPath(root: string, path: string): Promise<{ stat: PathStat; stream: Readable }> {
+  return packPathImpl(root, path);
 }
 
-/** docker cp in: extracts a tar into directory `path` resolved inside `root`, confined to `root`. */
-export async function extractTo(_root: string, _path: string, _input: Readable, _opts?: { noOverwriteDirNonDir?: boolean }): Promise<void> {
-  throw new NotImplemented('extractTo');
+/**
+ * docker cp in: extracts a tar into directory `path` resolved inside `root`, confined to it.
+ * NotFound ("Could not find the file PATH") when it does not exist; InvalidParameter
+ * ("extraction point is not a directory") when it is not a directory.
+ */
+export async function extractTo(root: string, path: string, input: Readable, opts?: ExtractOptions): Promise<void> {
+  return extractToImpl(root, path, input, opts);
 }

@@ -124,9 +124,20 @@ export class EntryWriter {
     } finally {
       if (tpfd !== -1) closeSync(tpfd);
     }
+    // The header's metadata goes onto the shared inode as Docker does, but only where it differs:
+    // a needless chown would strip setuid bits and security.capability from the first name.
     const pfd = this.root.dir(parent, true);
-    const isLink = (sys.statx(pfd, base).mode & sys.S_IFMT) === sys.S_IFLNK;
-    this.setMeta(e, pfd, base, isLink);
+    const st = sys.statx(pfd, base);
+    const isLink = (st.mode & sys.S_IFMT) === sys.S_IFLNK;
+    const uid = this.opts.chown?.uid ?? e.uid;
+    const gid = this.opts.chown?.gid ?? e.gid;
+    if (st.uid !== uid || st.gid !== gid) sys.fchownat(pfd, base, uid, gid, sys.AT_SYMLINK_NOFOLLOW);
+    for (const [k, v] of e.xattrs) {
+      if (keepXattr(k)) xattrTolerant(() => sys.lsetxattr(`/proc/self/fd/${pfd}/${base}`, k, v));
+    }
+    if (isLink) return;
+    if ((st.mode & 0o7777) !== e.mode || st.uid !== uid || st.gid !== gid) sys.fchmodat(pfd, base, e.mode);
+    sys.utimensat(pfd, base, e.atime, e.mtime, sys.AT_SYMLINK_NOFOLLOW);
   }
 
   private writeFile(e: TarEntry, data: Readable): Promise<void> {

@@ -80,12 +80,8 @@ export async function runInRootfs(engine: Engine, req: RunRequest): Promise<numb
   const proc = await rt.run(req.id, req.bundle, { tty: false, stdin: false });
   proc.stdout.on('data', req.onStdout);
   proc.stderr?.on('data', req.onStderr);
-  const ended = Promise.all([
-    new Promise((r) => proc.stdout.once('close', r)),
-    proc.stderr ? new Promise((r) => proc.stderr!.once('close', r)) : Promise.resolve(),
-  ]);
+  // The runtime resolves `exited` once runc is gone and its stdio pipes are drained.
   const code = await proc.exited;
-  await ended;
   await rt.delete(req.id);
   return code;
 }

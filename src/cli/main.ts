@@ -4,6 +4,7 @@ import { runDaemon } from '../daemon.js';
 import { mergeConfig, readConfigFile } from '../system/daemon-config.js';
 import { DEFAULT_HOST, requestJson, resolveHost } from './client.js';
 import { STRATA_VERSION } from '../version.js';
+import { registerVolumeCommands } from './volume.js';
 
 const program = new Command('strata')
   .description('Strata: Docker\'s storage system as a daemon, driven by the docker CLI')
@@ -41,6 +42,8 @@ program
     const v = await requestJson<{ Version: string; ApiVersion: string }>(host, 'GET', '/version');
     process.stdout.write(`client: ${STRATA_VERSION}\nserver: ${v.Version} (API ${v.ApiVersion}) at ${host}\n`);
   });
+
+registerVolumeCommands(program, () => resolveHost(program.opts().host));
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`${err.message}\n`);

@@ -9,6 +9,7 @@ import { Conflict, InvalidParameter } from '../errors.js';
 import type { MountSpec } from '../mount/spec-types.js';
 import { mountAll, unmount } from '../mount/kernel.js';
 import { cleanPath } from '../mount/spec-validate.js';
+import { imageVolumeSpec } from '../mount/spec.js';
 import type { Ctx } from './context.js';
 import { containerDir, emit, nowIso, ZERO_TIME } from './context.js';
 import { nameConflict } from './store.js';
@@ -41,18 +42,15 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
   const merged = mergeImageConfig(config, image.config.config);
   const cmd = commandOf(merged);
   if (cmd.length === 0) throw new InvalidParameter('No command specified');
-  const specs = await parseMounts(
+  const specs = parseMounts(
     { Binds: hostConfig.Binds ?? undefined, Mounts: hostConfig.Mounts ?? undefined, Tmpfs: hostConfig.Tmpfs ?? undefined, VolumeDriver: hostConfig.VolumeDriver || undefined },
-    apiVersion,
+    apiVersion, ctx.dataRoot,
   );
   for (const dest of Object.keys(merged.Volumes ?? {})) {
     const d = cleanPath(dest);
     if (!d.startsWith('/')) throw new InvalidParameter(`invalid mount path: '${dest}' mount path must be absolute`);
     if (specs.some((s) => s.destination === d)) continue;
-    specs.push({
-      type: 'volume', source: '', destination: d, readOnly: false, mode: '', propagation: '', origin: 'image',
-      driver: hostConfig.VolumeDriver || 'local',
-    });
+    specs.push({ ...imageVolumeSpec(d), driver: hostConfig.VolumeDriver || 'local' });
   }
 
   const id = randomBytes(32).toString('hex');

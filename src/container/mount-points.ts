@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidParameter } from '../errors.js';
 import type { MountSpec } from '../mount/spec-types.js';
+import { parseMountSpecs, validateBindSources, type MountSpecInput } from '../mount/spec.js';
 import type { VolumeService } from '../volume/types.js';
 import type { OciMount } from '../runtime/oci-spec.js';
 import { secureJoin } from '../runtime/rootfs-path.js';
@@ -16,61 +17,11 @@ export interface MountInput {
   VolumeDriver?: string;
 }
 
-interface SpecModule {
-  parseMountSpecs(input: MountInput, apiVersion: string): MountSpec[];
-  validateBindSources?(specs: MountSpec[]): void;
-}
-
-// Resolved at run time so that the container room builds even while the parser is absent.
-const specModulePath = '../mount/spec.js';
-let specModule: SpecModule | null | undefined;
-
-async function loadSpecModule(): Promise<SpecModule | null> {
-  if (specModule === undefined) specModule = await import(specModulePath).catch(() => null) as SpecModule | null;
-  return specModule;
-}
-
 /** HostConfig's Binds/Mounts/Tmpfs → MountSpec[], with Docker's errors (InvalidParameter). */
-export async function parseMounts(input: MountInput, apiVersion: string): Promise<MountSpec[]> {
-  const mod = await loadSpecModule();
-  if (mod) {
-    const specs = mod.parseMountSpecs(input, apiVersion);
-    mod.validateBindSources?.(specs);
-    return specs;
-  }
-  return fallbackParse(input);
-}
-
-/** The minimal -v/--tmpfs forms, used only when the mount room's parser is not installed. */
-function fallbackParse(input: MountInput): MountSpec[] {
-  const out: MountSpec[] = [];
-  for (const bind of input.Binds ?? []) {
-    const [src = '', dst = '', mode = ''] = bind.split(':');
-    const ro = mode.split(',').includes('ro');
-    if (src.startsWith('/')) {
-      out.push({ type: 'bind', source: src, destination: dst, readOnly: ro, mode, propagation: 'rprivate', origin: 'binds', createHostPath: true });
-    } else {
-      out.push({ type: 'volume', source: src, destination: dst, readOnly: ro, mode: mode || 'z', propagation: '', origin: 'binds', driver: input.VolumeDriver || 'local', noCopy: mode.includes('nocopy') });
-    }
-  }
-  for (const [dst, opts] of Object.entries(input.Tmpfs ?? {})) {
-    out.push({ type: 'tmpfs', source: '', destination: dst, readOnly: false, mode: '', propagation: '', origin: 'tmpfs', tmpfsOptions: ['noexec', 'nosuid', 'nodev', ...(opts ? opts.split(',') : [])] });
-  }
-  for (const raw of (input.Mounts ?? []) as { Type?: string; Source?: string; Target?: string; ReadOnly?: boolean; TmpfsOptions?: { SizeBytes?: number; Mode?: number } }[]) {
-    const type = (raw.Type ?? 'volume') as MountSpec['type'];
-    const tmpfsOptions = ['noexec', 'nosuid', 'nodev'];
-    if (raw.TmpfsOptions?.SizeBytes) tmpfsOptions.push(`size=${Math.floor(raw.TmpfsOptions.SizeBytes / 1024)}k`);
-    if (raw.TmpfsOptions?.Mode) tmpfsOptions.push(`mode=${raw.TmpfsOptions.Mode.toString(8)}`);
-    if (type === 'bind' && raw.Source && !fs.existsSync(raw.Source)) {
-      throw new InvalidParameter(`invalid mount config for type "bind": bind source path does not exist: ${raw.Source}`);
-    }
-    out.push({
-      type, source: raw.Source ?? '', destination: raw.Target ?? '', readOnly: !!raw.ReadOnly, mode: '',
-      propagation: type === 'bind' ? 'rprivate' : '', origin: 'mounts', driver: type === 'volume' ? 'local' : undefined,
-      tmpfsOptions: type === 'tmpfs' ? tmpfsOptions : undefined,
-    });
-  }
-  return out;
+export function parseMounts(input: MountInput, apiVersion: string, daemonRoot: string): MountSpec[] {
+  const specs = parseMountSpecs(input as MountSpecInput, apiVersion, { daemonRoot });
+  validateBindSources(specs);
+  return specs;
 }
 
 /** What a start mounted and must release when the container stops. */

@@ -48,7 +48,7 @@ export class ImageDb {
   }
 
   refsOf(id: string): string[] {
-    return this.db.prepare('SELECT ref FROM image_refs WHERE image_id = ? ORDER BY created, ref').pluck().all(id) as string[];
+    return this.db.prepare('SELECT ref FROM image_refs WHERE image_id = ? ORDER BY ref').pluck().all(id) as string[];
   }
 
   allRefs(): { ref: string; imageId: string }[] {

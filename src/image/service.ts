@@ -189,7 +189,14 @@ export class ImageStore implements ImageService {
   async recover(): Promise<void> {
     await this.lock.run(async () => {
       await this.layers.sweep();
+      // Layers kept only because a container was built on them, once that container is gone.
+      await this.layers.releaseUnreferenced(this.rows.referencedChainIDs());
     });
+  }
+
+  /** Removes layers no image references any more (e.g. after the last container on a force-deleted image is removed). */
+  async releaseUnusedLayers(): Promise<string[]> {
+    return this.lock.run(() => this.layers.releaseUnreferenced(this.rows.referencedChainIDs()));
   }
 
   readLayer(diffID: string): Readable {

@@ -77,7 +77,7 @@ test('identical content in two volumes is stored once', async () => {
     fs.writeFileSync(path.join(a.mountpoint, 'blob'), blob);
     fs.writeFileSync(path.join(b.mountpoint, 'copy-of-blob'), blob);
     const { backups } = await svc.backup(['a', 'b'], { repository: repo });
-    assert.ok(backups[0]!.BytesAdded > 4 << 20 - 1024, 'incompressible data is stored');
+    assert.ok(backups[0]!.BytesAdded > (4 << 20) - 1024, 'incompressible data is stored');
     assert.ok(backups[1]!.BytesAdded < 64 << 10, `second volume added ${backups[1]!.BytesAdded} bytes`);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

@@ -85,7 +85,7 @@ function infoOf(s: Record<string, any>): BackupInfo {
 
 /** Backups in the repository, oldest first; only those of `volume` when given. */
 export async function listBackups(repo: Repository, volume?: string): Promise<BackupInfo[]> {
-  const args = ['snapshots', '--json'];
+  const args = ['--no-lock', 'snapshots', '--json'];
   if (volume) args.push('--tag', volumeTag(volume));
   const out = await restic(repo, args);
   const list = (JSON.parse(out || '[]') ?? []) as Record<string, any>[];
@@ -118,7 +118,7 @@ export async function restoreInto(repo: Repository, id: string, target: string):
 
 /** Bytes a restore of backup `id` writes (for progress). */
 export async function restoreSize(repo: Repository, id: string): Promise<number> {
-  const out = await restic(repo, ['stats', '--json', '--mode', 'restore-size', id]);
+  const out = await restic(repo, ['--no-lock', 'stats', '--json', '--mode', 'restore-size', id]);
   return (JSON.parse(out) as { total_size?: number }).total_size ?? 0;
 }
 

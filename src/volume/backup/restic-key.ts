@@ -1,17 +1,14 @@
-// restic calibrates its key derivation (scrypt) to cost ~0.5 s of CPU per repository open,
-// and the daemon opens the repository once per operation: that fixed cost alone would make an
-// unchanged-volume backup take a large share of a full one. After `restic init`, Strata
-// re-seals the repository's master key under lighter scrypt parameters (the master key, the
-// data and the format are unchanged; restic itself opens the result). The password is the
-// protection that matters; say so to users who pick one.
+// restic's key files and sealed blobs (design document, "Keys, Encryption and MAC"): AES-256-CTR
+// with a Poly1305-AES MAC, user keys derived with scrypt. `restic init` calibrates scrypt to
+// ~0.5 s of CPU per repository open, and the daemon opens the repository once per operation:
+// that fixed cost alone would make an unchanged-volume backup take a large share of a full one.
+// Strata's repositories use LIGHT_KDF instead; the password is the protection that matters.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 
 /** scrypt N=2^14, r=8, p=1: ~30 ms here, the interactive-login strength scrypt's paper suggests. */
 export const LIGHT_KDF = { N: 1 << 14, r: 8, p: 1 };
 
-interface KeyFile {
+export interface KeyFile {
   created: string;
   username: string;
   hostname: string;
@@ -59,12 +56,12 @@ function resticMac(macKey: Buffer, nonce: Buffer, ciphertext: Buffer): Buffer {
   return poly1305(Buffer.concat([r, pad]), ciphertext);
 }
 
-function deriveKeys(password: string, salt: Buffer, N: number, r: number, p: number): { enc: Buffer; mac: Buffer } {
+export function deriveKeys(password: string, salt: Buffer, N: number, r: number, p: number): { enc: Buffer; mac: Buffer } {
   const out = crypto.scryptSync(password, salt, 64, { N, r, p, maxmem: 256 * N * r * p + (64 << 20) });
   return { enc: out.subarray(0, 32), mac: out.subarray(32, 64) };
 }
 
-function open(keys: { enc: Buffer; mac: Buffer }, sealed: Buffer): Buffer {
+export function open(keys: { enc: Buffer; mac: Buffer }, sealed: Buffer): Buffer {
   const nonce = sealed.subarray(0, 16);
   const ct = sealed.subarray(16, sealed.length - 16);
   const mac = sealed.subarray(sealed.length - 16);
@@ -73,33 +70,9 @@ function open(keys: { enc: Buffer; mac: Buffer }, sealed: Buffer): Buffer {
   return Buffer.concat([d.update(ct), d.final()]);
 }
 
-function seal(keys: { enc: Buffer; mac: Buffer }, plain: Buffer): Buffer {
+export function seal(keys: { enc: Buffer; mac: Buffer }, plain: Buffer): Buffer {
   const nonce = crypto.randomBytes(16);
   const c = crypto.createCipheriv('aes-256-ctr', keys.enc, nonce);
   const ct = Buffer.concat([c.update(plain), c.final()]);
   return Buffer.concat([nonce, ct, resticMac(keys.mac, nonce, ct)]);
-}
-
-/**
- * Re-seals every key file of the local repository at `repo` whose scrypt cost exceeds
- * LIGHT_KDF. A key file's name is the SHA-256 of its content, so the new one is written
- * under its own name (fsynced) before the old one goes.
- */
-export function lightenRepositoryKeys(repo: string, password: string): void {
-  const dir = path.join(repo, 'keys');
-  for (const name of fs.readdirSync(dir)) {
-    const file = path.join(dir, name);
-    const key = JSON.parse(fs.readFileSync(file, 'utf8')) as KeyFile;
-    if (key.kdf !== 'scrypt' || key.N * key.r * key.p <= LIGHT_KDF.N * LIGHT_KDF.r * LIGHT_KDF.p) continue;
-    const master = open(deriveKeys(password, Buffer.from(key.salt, 'base64'), key.N, key.r, key.p), Buffer.from(key.data, 'base64'));
-    const salt = crypto.randomBytes(64);
-    const light = deriveKeys(password, salt, LIGHT_KDF.N, LIGHT_KDF.r, LIGHT_KDF.p);
-    const next: KeyFile = { ...key, ...LIGHT_KDF, salt: salt.toString('base64'), data: seal(light, master).toString('base64') };
-    const body = Buffer.from(JSON.stringify(next));
-    const id = crypto.createHash('sha256').update(body).digest('hex');
-    const target = path.join(dir, id);
-    const fd = fs.openSync(target, 'wx', 0o400);
-    try { fs.writeSync(fd, body); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-    fs.rmSync(file);
-  }
 }

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Forbidden, InvalidParameter, NotFound, SystemError, Unavailable } from '../../errors.js';
-import { lightenRepositoryKeys } from './restic-key.js';
+import { initRepository } from './restic-init.js';
 
 /** Used when the user gives none: the repository is then checksummed but not secret. */
 export const DEFAULT_PASSWORD = 'strata';
@@ -95,9 +95,7 @@ export async function ensureRepository(repo: Repository): Promise<void> {
     if (fs.existsSync(path.join(repo.location, 'config'))) return;
     const entries = fs.existsSync(repo.location) ? fs.readdirSync(repo.location) : [];
     if (entries.length > 0) throw new InvalidParameter(`${repo.location} is not empty and is not a backup repository`);
-    fs.mkdirSync(repo.location, { recursive: true, mode: 0o700 });
-    await restic(repo, ['init', '--repository-version', '2']);
-    lightenRepositoryKeys(repo.location, repo.password);
+    initRepository(repo.location, repo.password);
     return;
   }
   try {
@@ -107,3 +105,4 @@ export async function ensureRepository(repo: Repository): Promise<void> {
     await restic(repo, ['init', '--repository-version', '2']);
   }
 }
+

@@ -1,0 +1,42 @@
+// POST /build: the classic builder protocol. The body is the context tar (plain or gzip);
+// options come in the query (t may repeat; buildargs and labels are JSON objects).
+import { InvalidParameter } from '../errors.js';
+import { prepareBuild, type BuildOptions } from '../build/service.js';
+import { queryBool, startJsonStream } from './http.js';
+import type { RequestContext, Router } from './router.js';
+
+function jsonParam<T>(q: URLSearchParams, name: string, fallback: T): T {
+  const raw = q.get(name);
+  if (!raw) return fallback;
+  try {
+    return JSON.parse(raw) as T;
+  } catch {
+    throw new InvalidParameter(`invalid ${name} value: ${raw}`);
+  }
+}
+
+export function registerBuildRoutes(router: Router): void {
+  router.post('/build', async (ctx: RequestContext) => {
+    const q = ctx.query;
+    const opts: BuildOptions = {
+      tags: q.getAll('t').filter(Boolean),
+      buildArgs: jsonParam<Record<string, string | null>>(q, 'buildargs', {}) ?? {},
+      labels: jsonParam<Record<string, string>>(q, 'labels', {}) ?? {},
+      target: q.get('target') || undefined,
+      noCache: queryBool(q, 'nocache'),
+      rm: queryBool(q, 'rm', true),
+      forceRm: queryBool(q, 'forcerm'),
+      quiet: queryBool(q, 'q'),
+    };
+    const remote = q.get('remote');
+    if (remote) throw new InvalidParameter(`remote build contexts are not supported: ${remote}`);
+    const build = await prepareBuild(ctx.engine, ctx.req, q.get('dockerfile') || null, opts);
+    try {
+      const write = startJsonStream(ctx.res!);
+      await build.run(write);
+      ctx.res!.end();
+    } finally {
+      build.dispose();
+    }
+  });
+}

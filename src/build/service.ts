@@ -1,0 +1,83 @@
+// `docker build` with the classic builder: the context is unpacked, the Dockerfile parsed (a
+// bad context or Dockerfile fails the request before any output, as in Docker), then the steps
+// stream their progress and the final image gets the requested tags. A failed build tags
+// nothing; its committed steps stay as untagged images, which is what the cache reuses.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Engine } from '../engine.js';
+import { familiar, normalizeTagged } from '../image/reference.js';
+import { Builder, BuildError, type BuildOptions } from './builder.js';
+import { extractContext, readDockerfile, readDockerignore } from './context.js';
+import { parseDockerfile, type ParsedDockerfile } from './dockerfile.js';
+import { BuildOutput, shortId, type JsonWriter } from './output.js';
+
+export type { BuildOptions } from './builder.js';
+
+export interface PreparedBuild {
+  contextDir: string;
+  dockerfile: ParsedDockerfile;
+  /** Streams the build; never throws (failures end the stream with an error message). */
+  run(write: JsonWriter): Promise<string | undefined>;
+  /** Removes the unpacked context. */
+  dispose(): void;
+}
+
+/** Unpacks the context and parses the Dockerfile; throws (→ an HTTP error) when either is unusable. */
+export async function prepareBuild(engine: Engine, context: Readable, dockerfileName: string | null, opts: BuildOptions): Promise<PreparedBuild> {
+  const tags = opts.tags.map((t) => normalizeTagged(t));
+  const contextDir = path.join(engine.config.dataRoot, 'tmp', `build-context-${crypto.randomBytes(12).toString('hex')}`);
+  fs.mkdirSync(contextDir, { recursive: true, mode: 0o700 });
+  const dispose = () => fs.rmSync(contextDir, { recursive: true, force: true });
+  try {
+    await extractContext(context, contextDir);
+    const { text, name } = readDockerfile(contextDir, dockerfileName);
+    const dockerfile = parseDockerfile(text);
+    dropIgnoredBuildFiles(contextDir, name);
+    return {
+      contextDir,
+      dockerfile,
+      dispose,
+      run: (write) => runBuild(engine, contextDir, dockerfile, opts, tags, write),
+    };
+  } catch (err) {
+    dispose();
+    throw err;
+  }
+}
+
+/** The Dockerfile and .dockerignore leave the context when .dockerignore names them, as Docker does. */
+function dropIgnoredBuildFiles(contextDir: string, dockerfile: string): void {
+  const patterns = readDockerignore(contextDir);
+  for (const f of ['.dockerignore', dockerfile]) {
+    if (patterns.some((p) => p.replace(/^\//, '') === f)) fs.rmSync(path.join(contextDir, f), { force: true });
+  }
+}
+
+async function runBuild(
+  engine: Engine,
+  contextDir: string,
+  df: ParsedDockerfile,
+  opts: BuildOptions,
+  tags: string[],
+  write: JsonWriter,
+): Promise<string | undefined> {
+  const out = new BuildOutput(write, opts.quiet);
+  try {
+    const builder = new Builder(engine, opts, contextDir, out);
+    const image = await builder.build(df);
+    out.aux({ ID: image.id });
+    if (opts.quiet) out.result(`${image.id}\n`);
+    else out.stream(`Successfully built ${shortId(image.id)}\n`);
+    for (const t of tags) {
+      await engine.images.tag(image.id, t);
+      if (!opts.quiet) out.stream(`Successfully tagged ${familiar(t)}\n`);
+    }
+    return image.id;
+  } catch (err) {
+    if (!(err instanceof BuildError)) engine.log.warn(`build: ${(err as Error)?.stack ?? err}`);
+    out.error((err as Error).message ?? String(err), err instanceof BuildError ? err.code : undefined);
+    return undefined;
+  }
+}

@@ -1,0 +1,104 @@
+// A big layer streams through the daemon without being held in memory, and a SIGKILL in the
+// middle of `docker load` leaves nothing behind that a restart does not clean up.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tarStream from 'tar-stream';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { sha256 } from '../image/fixture-archive.js';
+import { createHash } from 'node:crypto';
+
+const BIG = 320 * 1024 * 1024;
+
+/** Writes a docker-archive with one layer holding one BIG-byte file, streaming (never in memory). */
+async function writeBigArchive(file: string): Promise<void> {
+  const chunk = Buffer.alloc(1 << 20, 0x61);
+  // The layer tar: one header, BIG bytes (a multiple of 512), two zero blocks.
+  const header = tarStream.pack();
+  const hdr: Buffer[] = [];
+  const done = (async () => { for await (const c of header) hdr.push(c as Buffer); })();
+  header.entry({ name: 'big', size: 0, mtime: new Date(0) });
+  header.finalize();
+  await done;
+  const h = Buffer.from(hdr[0]!.subarray(0, 512));
+  h.write((BIG).toString(8).padStart(11, '0') + '\0', 124, 12, 'latin1');
+  h.fill(' ', 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
+  const trailer = Buffer.alloc(1024);
+  const layerSize = 512 + BIG + 1024;
+  const digest = createHash('sha256');
+  digest.update(h);
+  for (let i = 0; i < BIG / chunk.length; i++) digest.update(chunk);
+  digest.update(trailer);
+  const diffID = 'sha256:' + digest.digest('hex');
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, created: '2026-01-01T00:00:00Z',
+    history: [{ created: '2026-01-01T00:00:00Z', created_by: 'big' }], rootfs: { type: 'layers', diff_ids: [diffID] } }));
+  const pack = tarStream.pack();
+  const out = pipeline(pack, fs.createWriteStream(file));
+  await new Promise<void>((resolve, reject) => {
+    const e = pack.entry({ name: 'big/layer.tar', size: layerSize, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()));
+    pipeline(Readable.from((function* () { yield h; for (let i = 0; i < BIG / chunk.length; i++) yield chunk; yield trailer; })()), e).catch(reject);
+  });
+  const id = sha256(config);
+  pack.entry({ name: `${id.slice(7)}.json`, mtime: new Date(0) }, config);
+  pack.entry({ name: 'manifest.json', mtime: new Date(0) }, JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['big:1'], Layers: ['big/layer.tar'] }]));
+  pack.finalize();
+  await out;
+}
+
+function peakRssKiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function leftovers(d: TestDaemon): { blobs: string[]; ingests: string[]; snapshots: string[] } {
+  const ls = (p: string) => (fs.existsSync(p) ? fs.readdirSync(p) : []);
+  const driver = ls(path.join(d.dataRoot, 'snapshots'))[0] ?? '';
+  return {
+    blobs: ls(path.join(d.dataRoot, 'content/blobs/sha256')),
+    ingests: ls(path.join(d.dataRoot, 'content/ingest')),
+    snapshots: ls(path.join(d.dataRoot, 'snapshots', driver)).filter((n) => /^\d+$/.test(n)),
+  };
+}
+
+test('a 320 MiB layer loads in bounded memory; SIGKILL mid-load leaves nothing; the next load works', async () => {
+  const first = await startDaemon();
+  let second: TestDaemon | undefined;
+  try {
+    const file = path.join(first.dir, 'big.tar');
+    await writeBigArchive(file);
+
+    // Killed while the layer is streaming in.
+    const load = spawn('docker', ['load', '-i', file], { env: { ...process.env, DOCKER_HOST: first.host }, stdio: 'ignore' });
+    const ingest = path.join(first.dataRoot, 'content/ingest');
+    for (let i = 0; i < 600; i++) {
+      const sizes = fs.existsSync(ingest) ? fs.readdirSync(ingest).map((e) => { try { return fs.statSync(path.join(ingest, e, 'data')).size; } catch { return 0; } }) : [];
+      if (sizes.some((s) => s > 32 << 20)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    first.proc.kill('SIGKILL');
+    await new Promise((r) => first.proc.once('exit', r));
+    await new Promise((r) => load.once('exit', r));
+
+    second = await startDaemon(['--data-root', first.dataRoot]);
+    assert.equal(second.docker(['images', '-aq']).stdout, '');
+    assert.deepEqual(leftovers(second), { blobs: [], ingests: [], snapshots: [] });
+
+    const r = second.docker(['load', '-i', file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'Loaded image: big:1\n');
+    assert.equal(second.docker(['image', 'inspect', '-f', '{{.Size}}', 'big:1']).stdout, `${BIG}\n`);
+    const peak = peakRssKiB(second.proc.pid!);
+    assert.ok(peak > 0 && peak < 300 * 1024, `daemon peak RSS ${peak} KiB`);
+    assert.equal(leftovers(second).blobs.length, 1, 'the layer tar is kept once');
+  } finally {
+    if (second) await second.stop();
+    await first.stop();
+  }
+});

@@ -1,0 +1,78 @@
+// The image endpoints driven through the docker CLI against a real daemon.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startDaemon } from '../helpers/daemon.js';
+import { dockerArchive, makeTar, ociArchive } from '../image/fixture-archive.js';
+
+// Image ID and chainIDs the reference daemon (Docker 20.10.24) computed for dockerArchive({ tag: 'layered:1' }).
+const dockerImageID = 'sha256:660fc4253e8ceccae49a7926396fc0979dfadeeab4d67f27b10e518dcbb1de27';
+const dockerTopChainID = 'sha256:b23fb09318f743fc0df27ec9a0c6f096f37045542c0d8f1e213a277b72bbe63b';
+
+function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
+  assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+  return r.stdout;
+}
+
+test('load, inspect, history, tag, save, rmi and prune through the docker CLI', async () => {
+  const d = await startDaemon();
+  try {
+    const file = path.join(d.dir, 'layered.tar');
+    fs.writeFileSync(file, (await dockerArchive({ tag: 'layered:1' })).tar);
+    assert.equal(ok(d.docker(['load', '-i', file]), 'load'), 'Loaded image: layered:1\n');
+    assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}} {{.Size}} {{len .RootFS.Layers}}', 'layered:1']), 'inspect'), `${dockerImageID} 31 3\n`);
+    // Docker's history for this image: newest first, the ENV row is an empty layer.
+    assert.equal(ok(d.docker(['history', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}|{{.Comment}}', 'layered:1']), 'history'),
+      `${dockerImageID.slice(7, 19)}|layer three|4B|last\n<missing>|ENV nothing|0B|\n<missing>|layer two|4B|\n<missing>|layer one|23B|\n`);
+
+    ok(d.docker(['tag', 'layered:1', 'example.com/team/layered:2']), 'tag');
+    assert.equal(ok(d.docker(['images', '--format', '{{.Repository}}:{{.Tag}}']), 'images'), 'layered:1\nexample.com/team/layered:2\n');
+    const missing = d.docker(['image', 'inspect', 'nope']);
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /No such image: nope/);
+
+    // rmi of one of two tags only untags; the ID form with two tags needs force.
+    const conflict = d.docker(['rmi', dockerImageID.slice(7, 19)]);
+    assert.match(conflict.stderr, /conflict: unable to delete 660fc4253e8c \(must be forced\) - image is referenced in multiple repositories/);
+    assert.equal(ok(d.docker(['rmi', 'example.com/team/layered:2']), 'rmi tag'), 'Untagged: example.com/team/layered:2\n');
+
+    // save → rmi → load gives back the same ID.
+    const saved = path.join(d.dir, 'saved.tar');
+    ok(d.docker(['save', '-o', saved, 'layered:1']), 'save');
+    assert.equal(ok(d.docker(['rmi', 'layered:1']), 'rmi'), [
+      'Untagged: layered:1', `Deleted: ${dockerImageID}`, `Deleted: ${dockerTopChainID}`,
+      'Deleted: sha256:c33631e7e3ff6ea8721ae7a5a625c203f0a507f9c5ffedab2aebc938b30d9dff',
+      'Deleted: sha256:7d3eabbb45c99f10032f213c0fbb09f9413103bec0d46097c0182731987f6445', ''].join('\n'));
+    assert.deepEqual(fs.readdirSync(path.join(d.dataRoot, 'content/blobs/sha256')), [], 'layer blobs removed with the last image');
+    ok(d.docker(['load', '-i', saved]), 'load saved');
+    assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', 'layered:1']), 'inspect'), `${dockerImageID}\n`);
+
+    // OCI layout without a name loads untagged.
+    const oci = path.join(d.dir, 'oci.tar');
+    fs.writeFileSync(oci, (await ociArchive()).tar);
+    ok(d.docker(['rmi', 'layered:1']), 'rmi');
+    assert.equal(ok(d.docker(['load', '-i', oci]), 'load oci'), `Loaded image ID: ${dockerImageID}\n`);
+    assert.equal(ok(d.docker(['images', '--filter', 'dangling=true', '-q']), 'dangling'), `${dockerImageID.slice(7, 19)}\n`);
+
+    // import with a message and a tag, then prune: the dangling one goes, -a takes the rest.
+    const layer = path.join(d.dir, 'layer.tar');
+    fs.writeFileSync(layer, await makeTar([{ name: 'hello', data: 'hi\n' }]));
+    const id = ok(d.docker(['import', '-m', 'imported here', layer, 'imported:1']), 'import').trim();
+    assert.match(id, /^sha256:[a-f0-9]{64}$/);
+    assert.equal(ok(d.docker(['history', '--format', '{{.Comment}}', 'imported:1']), 'history'), 'imported here\n');
+    const prune = ok(d.docker(['image', 'prune', '-f']), 'prune');
+    assert.match(prune, new RegExp(`deleted: ${dockerImageID}`));
+    assert.match(prune, /Total reclaimed space: 31B/);
+    assert.match(ok(d.docker(['image', 'prune', '-af']), 'prune -a'), /untagged: imported:1/);
+    assert.equal(ok(d.docker(['images', '-aq']), 'images'), '');
+    assert.deepEqual(fs.readdirSync(path.join(d.dataRoot, 'content/blobs/sha256')), []);
+
+    // No registry: pull answers an error instead of pretending.
+    const pull = d.docker(['pull', 'nosuchimage:1']);
+    assert.notEqual(pull.status, 0);
+    assert.match(pull.stderr, /no registry access/);
+  } finally {
+    await d.stop();
+  }
+});
