@@ -1,6 +1,7 @@
 // applyLayer: decompress, hash (diffID) and extract a layer tar into a snapshot directory.
 import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { InvalidParameter, StrataError } from '../errors.js';
 import * as sys from '../native/syscalls.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
 import { decompressStages } from './compression.js';
@@ -10,6 +11,12 @@ import { toEntry } from './entry.js';
 import { extract, type TarHeaders } from './tarstream.js';
 import { WhiteoutApplier } from './whiteout.js';
 import { drain, EntryWriter } from './writer.js';
+
+/** Names the tar entry in a confinement error that speaks only of one of its parents. */
+function naming(err: unknown, entry: string): unknown {
+  if (!(err instanceof InvalidParameter) || err.message.includes(JSON.stringify(entry))) return err;
+  return new InvalidParameter(`${err.message} (tar entry ${JSON.stringify(entry)})`);
+}
 
 /** Streams `tar` through tar-stream into `writer`, entry by entry, with whiteouts if given. */
 export async function unpack(source: Readable, stages: Duplex[], writer: EntryWriter, whiteouts?: WhiteoutApplier): Promise<void> {
@@ -21,13 +28,22 @@ export async function unpack(source: Readable, stages: Duplex[], writer: EntryWr
       const e = toEntry(header);
       if (e === null || whiteouts?.apply(e)) work = drain(data);
       else work = writer.write(e, data);
+      if (e !== null) work = work.catch((err: unknown) => Promise.reject(naming(err, e.rawName)));
     } catch (err) {
-      work = drain(data).then(() => Promise.reject(err));
+      work = drain(data).then(() => Promise.reject(naming(err, header.name)));
     }
     work.then(() => next(), (err: unknown) => next(err as Error));
   });
-  await pipeline([source, ...stages, ex as unknown as NodeJS.WritableStream]);
-  writer.finish();
+  try {
+    await pipeline([source, ...stages, ex as unknown as NodeJS.WritableStream]);
+  } catch (err) {
+    // tar-stream's own complaints are about the input, not about Strata.
+    if (!(err instanceof StrataError) && /header|end of data|gunzipped/i.test((err as Error)?.message ?? '')) {
+      throw new InvalidParameter(`invalid tar stream: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+  await writer.finish();
 }
 
 export async function applyLayer(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {

@@ -1,7 +1,8 @@
-// `docker diff`: Docker's change lists, ported from moby's archive/changes.go.
-// overlay: the upper dir is walked (OverlayChanges); whiteout devices and opaque directories
-// are deletions, a path that also exists in a lower is a modification, anything else an add.
-// naive: the full copies are compared tree against tree (ChangesDirs).
+// `docker diff`: Docker's change lists, ported from moby's archive/changes.go (ChangesDirs).
+// Docker 20.10's overlay2 answers `docker diff` with the naive comparison of the mounted trees
+// (checked against the reference daemon: an opaque directory that still exists is "C", its
+// vanished lower children "D"; every parent of a change is listed "C"). Strata computes the
+// same list from the upper dir and the lowers without mounting anything.
 import { closeSync } from 'node:fs';
 import { posix } from 'node:path';
 import * as sys from '../native/syscalls.js';
@@ -31,66 +32,170 @@ function sameFsTime(a: sys.Timespec, b: sys.Timespec): boolean {
   return (a.sec === b.sec && a.nsec === b.nsec) || (a.sec === b.sec && (a.nsec === 0 || b.nsec === 0));
 }
 
-/** stat (following the last link) of `rel` inside a lower, resolved as if the lower were `/`. */
-function statInLower(lowerFd: number, rel: string): sys.Statx | null {
-  let fd: number;
-  try {
-    fd = sys.openat2(lowerFd, rel, sys.O_PATH | sys.O_CLOEXEC, 0, sys.RESOLVE_IN_ROOT | sys.RESOLVE_NO_MAGICLINKS);
-  } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP')) return null;
-    throw err;
+/**
+ * The lowers seen as one read-only tree, the way overlayfs merges them: a whiteout hides the
+ * name in the lowers below it, an opaque directory hides everything below it in lower lowers,
+ * and only directories merge. Lookups never follow symlinks and never leave a lower.
+ */
+class LowerView {
+  constructor(private readonly fds: number[]) {}
+
+  private statIn(fd: number, rel: string): sys.Statx | null {
+    const slash = rel.lastIndexOf('/');
+    let pfd = fd;
+    if (slash >= 0) {
+      try {
+        pfd = sys.openat2(fd, rel.slice(0, slash), sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', 'EXDEV')) return null;
+        throw err;
+      }
+    }
+    try {
+      return sys.statx(pfd, rel.slice(slash + 1));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
+      throw err;
+    }
+    finally {
+      if (pfd !== fd) closeSync(pfd);
+    }
   }
-  try {
-    return sys.statx(fd, '', sys.AT_EMPTY_PATH);
-  } finally {
-    closeSync(fd);
+
+  private opaqueIn(fd: number, rel: string): boolean {
+    const v = sys.lgetxattr(`/proc/self/fd/${fd}/${rel}`, OVERLAY_OPAQUE_XATTR);
+    return v !== null && v.length === 1 && v[0] === 0x79;
+  }
+
+  /** The visible entry at `rel` and the lowers whose directories merge there (top first). */
+  lookup(rel: string): { st: sys.Statx; fd: number; layers: number[] } | null {
+    let active = this.fds;
+    const parts = rel.split('/');
+    let found: sys.Statx | null = null;
+    let foundFd = -1;
+    for (let i = 0; i < parts.length; i++) {
+      const prefix = parts.slice(0, i + 1).join('/');
+      found = null;
+      const merged: number[] = [];
+      for (const fd of active) {
+        const st = this.statIn(fd, prefix);
+        if (st === null) continue;
+        if (isWhiteoutDevice(st)) break;
+        if (found === null) {
+          found = st;
+          foundFd = fd;
+        }
+        if (!isDir(st) || !isDir(found)) break;
+        merged.push(fd);
+        if (this.opaqueIn(fd, prefix)) break;
+      }
+      if (found === null) return null;
+      if (i < parts.length - 1 && !isDir(found)) return null;
+      active = merged;
+    }
+    return found === null ? null : { st: found, fd: foundFd, layers: active };
+  }
+
+  /** Visible children of directory `rel` with their stats. */
+  children(rel: string): Map<string, sys.Statx> {
+    const out = new Map<string, sys.Statx>();
+    const dir = this.lookup(rel);
+    if (dir === null || !isDir(dir.st)) return out;
+    const hidden = new Set<string>();
+    for (const fd of dir.layers) {
+      let names: string[];
+      try {
+        const dfd = sys.openat2(fd, rel, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS);
+        try {
+          names = listDir(dfd);
+        } finally {
+          closeSync(dfd);
+        }
+      } catch {
+        continue;
+      }
+      for (const n of names) {
+        if (out.has(n) || hidden.has(n)) continue;
+        const st = this.statIn(fd, `${rel}/${n}`);
+        if (st === null) continue;
+        if (isWhiteoutDevice(st)) hidden.add(n);
+        else out.set(n, st);
+      }
+    }
+    return out;
   }
 }
 
+/**
+ * What Docker 20.10's `docker diff` reports for overlay2: the naive comparison of the merged
+ * tree with the merged lowers (observed: an opaque directory that still exists is "C", not
+ * "D", and parents of any change are listed). Only paths present in the upper dir can differ,
+ * so the walk covers the upper dir and looks each path up in the lowers.
+ */
 export function overlayChanges(upper: string, lowers: string[]): Change[] {
   const upperFd = openDir(upper);
   const lowerFds = lowers.map(openDir);
-  const changes: Change[] = [];
-  const changedDirs = new Set<string>();
+  const out: Change[] = [];
   try {
-    walk: for (const w of walkDir(upperFd)) {
-      const path = `/${w.rel}`;
-      let kind: Change['Kind'];
-      if (isWhiteoutDevice(w.st) || (isDir(w.st) && isOpaque(w.pfd, w.base))) {
-        kind = 2;
-      } else {
-        kind = 1;
-        for (const lfd of lowerFds) {
-          const lst = statInLower(lfd, w.rel);
-          if (lst === null) continue;
-          // A directory that only holds changes is listed as a parent below, not for itself.
-          if (isDir(lst) && isDir(w.st) && lst.size === w.st.size && lst.mode === w.st.mode && sameFsTime(lst.mtime, w.st.mtime)) {
-            continue walk;
-          }
-          kind = 0;
-          break;
-        }
-      }
-      if (isDir(w.st)) changedDirs.add(path);
-      if (kind !== 0) {
-        const parent = posix.dirname(path);
-        if (parent !== '/' && !changedDirs.has(parent)) {
-          changes.push({ Path: parent, Kind: 0 });
-          changedDirs.add(parent);
-        }
-      }
-      changes.push({ Path: path, Kind: kind });
-    }
+    diffUpper(upperFd, '', new LowerView(lowerFds), false, false, false, out);
   } finally {
     closeSync(upperFd);
     for (const fd of lowerFds) closeSync(fd);
   }
-  return changes;
+  return out;
 }
 
-function xattrsEqual(afd: number, bfd: number, name: string): boolean {
-  const a = readXattrs(afd, name, exportableXattr);
-  const b = readXattrs(bfd, name, exportableXattr);
+/**
+ * `upperOnly`: the merged directory shows only the upper's entries (it is opaque, new, or
+ * inside such a directory), so lower entries missing from it are deletions.
+ */
+function diffUpper(fd: number, rel: string, view: LowerView, dirAdded: boolean, recorded: boolean, upperOnly: boolean, out: Change[]): void {
+  const sizeAtEntry = out.length;
+  const seen = new Set<string>();
+  for (const name of listDir(fd)) {
+    const childRel = rel === '' ? name : `${rel}/${name}`;
+    let nst: sys.Statx;
+    try {
+      nst = sys.statx(fd, name);
+    } catch {
+      continue;
+    }
+    seen.add(name);
+    const old = dirAdded ? null : view.lookup(childRel);
+    if (isWhiteoutDevice(nst)) {
+      if (old !== null && !upperOnly) out.push({ Path: `/${childRel}`, Kind: 2 });
+      if (upperOnly) seen.delete(name);
+      continue;
+    }
+    let added = false;
+    if (old === null) {
+      out.push({ Path: `/${childRel}`, Kind: 1 });
+      added = true;
+    } else if (statDifferent(old.st, nst) || !xattrsEqual(old.fd, childRel, fd, name)) {
+      out.push({ Path: `/${childRel}`, Kind: 0 });
+      added = true;
+    }
+    if (!isDir(nst)) continue;
+    const cfd = sys.openat(fd, name, DIR_FLAGS | sys.O_NOFOLLOW);
+    try {
+      const oldIsDir = old !== null && isDir(old.st);
+      diffUpper(cfd, childRel, view, !oldIsDir, added, upperOnly || !oldIsDir || isOpaque(fd, name), out);
+    } finally {
+      closeSync(cfd);
+    }
+  }
+  if (upperOnly && !dirAdded) {
+    const gone = [...view.children(rel).keys()].filter((n) => !seen.has(n)).sort();
+    for (const n of gone) out.push({ Path: rel === '' ? `/${n}` : `/${rel}/${n}`, Kind: 2 });
+  }
+  if (out.length > sizeAtEntry && !recorded && rel !== '') {
+    out.splice(sizeAtEntry, 0, { Path: `/${rel}`, Kind: 0 });
+  }
+}
+
+function xattrsEqual(afd: number, aname: string, bfd: number, bname: string): boolean {
+  const a = readXattrs(afd, aname, exportableXattr);
+  const b = readXattrs(bfd, bname, exportableXattr);
   return a.length === b.length && a.every(([k, v], i) => k === b[i]![0] && v.equals(b[i]![1]));
 }
 
@@ -130,7 +235,7 @@ function diffDir(nfd: number, ofd: number | null, dirPath: string, dirAdded: boo
     if (ost === null) {
       out.push({ Path: join(name), Kind: 1 });
       added = true;
-    } else if (statDifferent(ost, nst) || !xattrsEqual(ofd!, nfd, name)) {
+    } else if (statDifferent(ost, nst) || !xattrsEqual(ofd!, name, nfd, name)) {
       out.push({ Path: join(name), Kind: 0 });
       added = true;
     }

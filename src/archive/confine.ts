@@ -22,6 +22,7 @@ export function isErrno(err: unknown, ...codes: string[]): boolean {
 
 export class ConfinedDir {
   private readonly cache = new Map<string, number>();
+  private readonly setgid = new Map<string, boolean>();
   private closed = false;
 
   private constructor(readonly fd: number, readonly path: string) {}
@@ -92,9 +93,25 @@ export class ConfinedDir {
     }
   }
 
+  /** Whether directory `rel` has the setgid bit (its new children take its group). */
+  isSetgid(rel: string): boolean {
+    let v = this.setgid.get(rel);
+    if (v === undefined) {
+      v = (sys.statx(this.dir(rel, true), '', sys.AT_EMPTY_PATH).mode & 0o2000) !== 0;
+      this.setgid.set(rel, v);
+    }
+    return v;
+  }
+
+  /** A directory's mode was just set: its setgid bit must be read again. */
+  forgetMode(rel: string): void {
+    this.setgid.delete(rel);
+  }
+
   invalidate(): void {
     for (const fd of this.cache.values()) closeSync(fd);
     this.cache.clear();
+    this.setgid.clear();
   }
 
   close(): void {

@@ -25,7 +25,8 @@ function* overlayItems(upper: string): Generator<PackItem> {
   try {
     for (const w of walkDir(fd)) {
       if (isWhiteoutDevice(w.st)) {
-        yield { header: { name: whiteoutName(w.rel), type: 'file', mode: 0o600, uid: w.st.uid, gid: w.st.gid, size: 0, mtime: w.st.mtime.sec } };
+        const h = headerFor(w, w.rel, seen)?.header;
+        yield { header: { ...h!, name: whiteoutName(w.rel), type: 'file', mode: 0o600, size: 0, linkname: undefined, devmajor: 0, devminor: 0, xattrs: [] } };
         continue;
       }
       const item = headerFor(w, w.rel, seen);
@@ -33,7 +34,7 @@ function* overlayItems(upper: string): Generator<PackItem> {
       yield item;
       if (isDir(w.st) && isOpaque(w.pfd, w.base)) {
         const h = item.header;
-        yield { header: { name: `${w.rel}/${WHITEOUT_OPAQUE}`, type: 'file', mode: h.mode & 0o777, uid: h.uid, gid: h.gid, size: 0, mtime: 0 } };
+        yield { header: { name: `${w.rel}/${WHITEOUT_OPAQUE}`, type: 'file', mode: h.mode & 0o777, uid: h.uid, gid: h.gid, uname: h.uname, gname: h.gname, size: 0, mtime: 0 } };
       }
     }
   } finally {

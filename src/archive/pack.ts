@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import * as sys from '../native/syscalls.js';
 import type { EntryType } from './entry.js';
+import { groupName, userName } from './idnames.js';
 import { encodeHeader, END_OF_ARCHIVE, tarPadding, type PackHeader } from './tarheader.js';
 import { readXattrs, walkDir, type WalkEntry } from './walk.js';
 
@@ -45,9 +46,11 @@ export function headerFor(w: Pick<WalkEntry, 'pfd' | 'base' | 'st'>, name: strin
   const header: PackHeader = {
     name,
     type,
-    mode: w.st.mode & 0o7777,
+    mode: w.st.mode,
     uid: w.st.uid,
     gid: w.st.gid,
+    uname: userName(w.st.uid),
+    gname: groupName(w.st.gid),
     size: type === 'file' ? w.st.size : 0,
     mtime: w.st.mtime.sec,
     devmajor: type === 'character-device' || type === 'block-device' ? w.st.rdevMajor : 0,

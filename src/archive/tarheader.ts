@@ -16,6 +16,8 @@ export interface PackHeader {
   devmajor?: number;
   devminor?: number;
   xattrs?: Array<[string, Buffer]>;
+  uname?: string;
+  gname?: string;
 }
 
 const TYPEFLAG: Record<EntryType | 'pax', string> = {
@@ -45,7 +47,8 @@ function isAsciiFit(s: string, max: number): boolean {
 function ustar(name: string, typeflag: string, h: Omit<PackHeader, 'name' | 'type'>): Buffer {
   const b = Buffer.alloc(512);
   b.write(name.slice(0, 100), 0, 'latin1');
-  octal(b, 100, 8, h.mode & 0o7777);
+  // Go's FileInfoHeader (Docker 20.10) keeps the file type bits (S_IFDIR…) in the mode field.
+  octal(b, 100, 8, h.mode & 0o7777777);
   octal(b, 108, 8, h.uid > MAX_OCTAL7 ? 0 : h.uid);
   octal(b, 116, 8, h.gid > MAX_OCTAL7 ? 0 : h.gid);
   octal(b, 124, 12, h.size > MAX_OCTAL11 ? 0 : h.size);
@@ -53,6 +56,8 @@ function ustar(name: string, typeflag: string, h: Omit<PackHeader, 'name' | 'typ
   b.write(typeflag, 156, 'latin1');
   if (h.linkname) b.write(h.linkname.slice(0, 100), 157, 'latin1');
   b.write('ustar\x0000', 257, 'latin1');
+  if (h.uname && isAsciiFit(h.uname, 32)) b.write(h.uname, 265, 'latin1');
+  if (h.gname && isAsciiFit(h.gname, 32)) b.write(h.gname, 297, 'latin1');
   octal(b, 329, 8, h.devmajor ?? 0);
   octal(b, 337, 8, h.devminor ?? 0);
   b.fill(0x20, 148, 156);

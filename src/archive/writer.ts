@@ -1,9 +1,10 @@
 // Strata's own root-confined tar writer: creates one entry at a time inside a ConfinedDir with
 // *at syscalls on a parent descriptor, so no name, symlink or hardlink in the tar can reach
 // outside it. File data is written synchronously chunk by chunk as tar-stream hands it over:
-// writes to the page cache are memcpy-fast, the stream pauses while they run (natural
-// backpressure, so memory stays flat), and decompression keeps running on the thread pool.
-import { closeSync, fchmodSync, fchownSync, writeSync } from 'node:fs';
+// the stream waits while a write runs (natural backpressure, so memory stays flat) and
+// decompression and hashing keep running on other threads. Measured on 2 cores, handing the
+// writes to the thread pool instead was slower (more context switches, more memory).
+import { closeSync, fchmodSync, fchownSync, readFileSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InvalidParameter } from '../errors.js';
@@ -17,6 +18,14 @@ export interface WriterOptions {
   /** docker cp: refuse to replace a directory by a non-directory and vice versa. */
   noOverwriteDirNonDir?: boolean;
 }
+
+/** The process umask, read once (process.umask() without an argument is deprecated). */
+const UMASK = (() => {
+  const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? parseInt(m[1]!, 8) : 0o777;
+})();
+const EUID = process.geteuid?.() ?? -1;
+const EGID = process.getegid?.() ?? -1;
 
 const FILE_FLAGS = sys.O_WRONLY | sys.O_CREAT | sys.O_EXCL | sys.O_NOFOLLOW | sys.O_CLOEXEC;
 
@@ -50,7 +59,7 @@ export class EntryWriter {
       case 'fifo': {
         const kind = e.type === 'fifo' ? sys.S_IFIFO : e.type === 'block-device' ? sys.S_IFBLK : sys.S_IFCHR;
         this.create(e, parent, base, (pfd) => sys.mknodat(pfd, base, kind | (e.mode & 0o777), e.devmajor, e.devminor));
-        return this.setMeta(e, this.root.dir(parent, true), base, false);
+        return this.setMeta(e, this.root.dir(parent, true), base, true);
       }
     }
   }
@@ -90,7 +99,8 @@ export class EntryWriter {
         sys.mkdirat(pfd, base, 0o700);
       }
     }
-    this.setOwnerModeXattrs(e, pfd, base, false);
+    this.setMeta(e, pfd, base, false);
+    this.root.forgetMode(e.name);
     this.dirTimes.push({ name: e.name, atime: e.atime, mtime: e.mtime });
   }
 
@@ -124,30 +134,25 @@ export class EntryWriter {
     } finally {
       if (tpfd !== -1) closeSync(tpfd);
     }
-    // The header's metadata goes onto the shared inode as Docker does, but only where it differs:
-    // a needless chown would strip setuid bits and security.capability from the first name.
-    const pfd = this.root.dir(parent, true);
-    const st = sys.statx(pfd, base);
-    const isLink = (st.mode & sys.S_IFMT) === sys.S_IFLNK;
-    const uid = this.opts.chown?.uid ?? e.uid;
-    const gid = this.opts.chown?.gid ?? e.gid;
-    if (st.uid !== uid || st.gid !== gid) sys.fchownat(pfd, base, uid, gid, sys.AT_SYMLINK_NOFOLLOW);
-    for (const [k, v] of e.xattrs) {
-      if (keepXattr(k)) xattrTolerant(() => sys.lsetxattr(`/proc/self/fd/${pfd}/${base}`, k, v));
-    }
-    if (isLink) return;
-    if ((st.mode & 0o7777) !== e.mode || st.uid !== uid || st.gid !== gid) sys.fchmodat(pfd, base, e.mode);
-    sys.utimensat(pfd, base, e.atime, e.mtime, sys.AT_SYMLINK_NOFOLLOW);
+    // The header's metadata goes onto the shared inode as Docker does, where it differs.
+    this.setMeta(e, this.root.dir(parent, true), base, true, true);
   }
 
   private writeFile(e: TarEntry, data: Readable): Promise<void> {
     const [parent, base] = splitName(e.name);
     let fd: number;
     try {
-      fd = this.create(e, parent, base, (pfd) => sys.openat(pfd, base, FILE_FLAGS, 0o600));
+      fd = this.create(e, parent, base, (pfd) => sys.openat(pfd, base, FILE_FLAGS, e.mode & 0o777));
     } catch (err) {
       return drain(data).then(() => Promise.reject(err));
     }
+    // A new file already has the mode it was created with (unless the umask or special bits
+    // interfere) and our own ids (unless a setgid parent hands down its group): most files need
+    // neither chown nor chmod, two syscalls saved per file.
+    const uid = this.opts.chown?.uid ?? e.uid;
+    const gid = this.opts.chown?.gid ?? e.gid;
+    const needChown = uid !== EUID || gid !== EGID || this.root.isSetgid(parent);
+    const needChmod = (e.mode & ~0o777) !== 0 || (e.mode & UMASK) !== 0;
     return new Promise<void>((resolve, reject) => {
       let failed: unknown = null;
       data.on('data', (chunk: Buffer) => {
@@ -167,9 +172,9 @@ export class EntryWriter {
           if (failed) throw failed;
           // Data first, then owner, xattrs, mode, times: writing would drop
           // security.capability, and chown would drop setuid bits and capabilities.
-          fchownSync(fd, this.opts.chown?.uid ?? e.uid, this.opts.chown?.gid ?? e.gid);
+          if (needChown) fchownSync(fd, uid, gid);
           for (const [k, v] of e.xattrs) if (keepXattr(k)) xattrTolerant(() => sys.fsetxattr(fd, k, v));
-          fchmodSync(fd, e.mode);
+          if (needChmod || needChown) fchmodSync(fd, e.mode);
           sys.futimens(fd, e.atime, e.mtime);
           this.size += e.size;
           resolve();
@@ -187,21 +192,42 @@ export class EntryWriter {
     });
   }
 
-  private setOwnerModeXattrs(e: TarEntry, pfd: number, base: string, isSymlink: boolean): void {
-    sys.fchownat(pfd, base, this.opts.chown?.uid ?? e.uid, this.opts.chown?.gid ?? e.gid, sys.AT_SYMLINK_NOFOLLOW);
-    for (const [k, v] of e.xattrs) {
-      if (keepXattr(k)) xattrTolerant(() => sys.lsetxattr(`/proc/self/fd/${pfd}/${base}`, k, v));
+  /**
+   * Owner, xattrs, mode and (unless deferred) times of the entry just made as `base` in `pfd`.
+   * The inode is pinned with an O_PATH | O_NOFOLLOW descriptor first: if a running container
+   * swaps the new name for a symlink meanwhile (docker cp), the change lands on that link
+   * itself, never on what it points to. `onlyIfDifferent` (hardlinks) leaves an inode that
+   * already has the header's owner and mode untouched: a needless chown would strip its setuid
+   * bits and security.capability.
+   */
+  private setMeta(e: TarEntry, pfd: number, base: string, times: boolean, onlyIfDifferent = false): void {
+    const uid = this.opts.chown?.uid ?? e.uid;
+    const gid = this.opts.chown?.gid ?? e.gid;
+    const fd = sys.openat(pfd, base, sys.O_PATH | sys.O_NOFOLLOW | sys.O_CLOEXEC);
+    try {
+      const st = sys.statx(fd, '', sys.AT_EMPTY_PATH);
+      const sameOwner = onlyIfDifferent && st.uid === uid && st.gid === gid;
+      if ((st.mode & sys.S_IFMT) === sys.S_IFLNK) {
+        if (!sameOwner) sys.fchownat(pfd, base, uid, gid, sys.AT_SYMLINK_NOFOLLOW);
+        for (const [k, v] of e.xattrs) {
+          if (keepXattr(k)) xattrTolerant(() => sys.lsetxattr(`/proc/self/fd/${pfd}/${base}`, k, v));
+        }
+        if (times) sys.utimensat(pfd, base, e.atime, e.mtime, sys.AT_SYMLINK_NOFOLLOW);
+        return;
+      }
+      // The magic link resolves to the pinned inode, not to whatever the name means now.
+      const self = `/proc/self/fd/${fd}`;
+      if (!sameOwner) sys.fchownat(fd, '', uid, gid, sys.AT_EMPTY_PATH);
+      for (const [k, v] of e.xattrs) if (keepXattr(k)) xattrTolerant(() => sys.setxattr(self, k, v));
+      if (!sameOwner || (st.mode & 0o7777) !== e.mode) sys.fchmodat(sys.AT_FDCWD, self, e.mode);
+      if (times) sys.utimensat(sys.AT_FDCWD, self, e.atime, e.mtime, 0);
+    } finally {
+      closeSync(fd);
     }
-    if (!isSymlink) sys.fchmodat(pfd, base, e.mode);
   }
 
-  private setMeta(e: TarEntry, pfd: number, base: string, isSymlink: boolean): void {
-    this.setOwnerModeXattrs(e, pfd, base, isSymlink);
-    sys.utimensat(pfd, base, e.atime, e.mtime, sys.AT_SYMLINK_NOFOLLOW);
-  }
-
-  /** Sets the deferred directory times; entries removed meanwhile are skipped. */
-  finish(): void {
+  /** Waits for the last files, then sets the deferred directory times (entries removed meanwhile are skipped). */
+  async finish(): Promise<void> {
     for (const d of this.dirTimes) {
       const [parent, base] = splitName(d.name);
       try {

@@ -14,6 +14,7 @@ import { BuildOutput, shortId } from './output.js';
 import { DEFAULT_PATH_ENV, copyRunConfig, ordered, sameConfig, toRunConfig, type RunConfig } from './run-config.js';
 import { dispatch } from './instructions.js';
 import { Workspace } from './workspace.js';
+import { BuildError } from './build-error.js';
 
 export interface BuildOptions {
   tags: string[];
@@ -26,12 +27,7 @@ export interface BuildOptions {
   quiet: boolean;
 }
 
-/** A build step failed: its message ends the build (`code` is a failing RUN's exit code). */
-export class BuildError extends Error {
-  constructor(message: string, readonly code?: number) {
-    super(message);
-  }
-}
+export { BuildError } from './build-error.js';
 
 export interface StageState {
   name?: string;

@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Engine } from '../engine.js';
 import { buildSpec } from '../runtime/oci-spec.js';
-import { createRuncRuntime } from '../runtime/runc.js';
-import type { ContainerRuntime } from '../runtime/types.js';
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import { BuildError } from './build-error.js';
 import { resolveUser } from '../runtime/user.js';
 import { mkdirInRoot, secureJoin } from '../runtime/rootfs-path.js';
 
@@ -25,21 +26,13 @@ export interface RunRequest {
   onStderr: (chunk: Buffer) => void;
 }
 
-const runtimes = new WeakMap<Engine, ContainerRuntime>();
-
-/** One runc state root for build steps, apart from containers' so neither side reaps the other's. */
-function runtimeOf(engine: Engine): ContainerRuntime {
-  let rt = runtimes.get(engine);
-  if (!rt) {
-    rt = createRuncRuntime({ stateRoot: path.join(engine.config.execRoot, 'build-runc') });
-    runtimes.set(engine, rt);
-  }
-  return rt;
-}
 
 const ETC_FILES = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'];
 
-/** Runs the command to completion and resolves with its exit code. */
+/**
+ * Runs the command to completion and resolves with its exit code. Build steps keep their own
+ * runc state root, apart from containers', so neither side reaps the other's.
+ */
 export async function runInRootfs(engine: Engine, req: RunRequest): Promise<number> {
   const hostname = req.id.slice(0, 12);
   const etc = {
@@ -76,14 +69,44 @@ export async function runInRootfs(engine: Engine, req: RunRequest): Promise<numb
   spec.mounts = mounts.filter((m) => !ETC_FILES.includes(m.destination) || existsInRoot(req.rootfs, m.destination));
   fs.writeFileSync(path.join(req.bundle, 'config.json'), JSON.stringify(spec));
 
-  const rt = runtimeOf(engine);
-  const proc = await rt.run(req.id, req.bundle, { tty: false, stdin: false });
-  proc.stdout.on('data', req.onStdout);
-  proc.stderr?.on('data', req.onStderr);
-  // The runtime resolves `exited` once runc is gone and its stdio pipes are drained.
-  const code = await proc.exited;
-  await rt.delete(req.id);
-  return code;
+  return runForeground(path.join(engine.config.execRoot, 'build-runc'), req);
+}
+
+/**
+ * `runc run` in the foreground with our own pipes, listened to from the first byte: a step
+ * that prints and exits at once must not lose its output.
+ */
+function runForeground(stateRoot: string, req: RunRequest): Promise<number> {
+  fs.mkdirSync(stateRoot, { recursive: true, mode: 0o700 });
+  const logFile = path.join(req.bundle, 'runc.log');
+  const pidFile = path.join(req.bundle, 'init.pid');
+  const args = ['--root', stateRoot, '--log', logFile, '--log-format', 'json', 'run', '--bundle', req.bundle, '--pid-file', pidFile, req.id];
+  return new Promise((resolve, reject) => {
+    const child = spawn('runc', args, { cwd: req.bundle, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', req.onStdout);
+    child.stderr.on('data', req.onStderr);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (!fs.existsSync(pidFile)) {
+        reject(new BuildError(`OCI runtime create failed: ${runcError(logFile) || 'runc failed'}: unknown`));
+        return;
+      }
+      resolve(code ?? 128 + (signal ? (os.constants.signals as Record<string, number>)[signal] ?? 0 : 0));
+    });
+  });
+}
+
+function runcError(logFile: string): string {
+  let msg = '';
+  try {
+    for (const line of fs.readFileSync(logFile, 'utf8').split('\n')) {
+      try {
+        const rec = JSON.parse(line) as { level?: string; msg?: string };
+        if (rec.level === 'error' || rec.level === 'fatal') msg = rec.msg ?? msg;
+      } catch { /* not JSON */ }
+    }
+  } catch { /* no log */ }
+  return msg.replace(/^runc run failed: /, 'runc create failed: ');
 }
 
 function existsInRoot(root: string, p: string): boolean {

@@ -73,6 +73,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   pump('stderr', proc.stderr);
   if (proc.stdin) live.hub.stdin.pipe(proc.stdin);
   live.exited = proc.exited.then(async (code) => {
+    ctx.log.debug(`container ${rec.id}: runtime exited with ${code}`);
     await Promise.all(copies);
     await onExit(ctx, rec, live, code);
   });

@@ -122,8 +122,10 @@ async function startForeground(
   } else {
     child = spawn(bin, args, { cwd, stdio: [stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     stdin = child.stdin;
-    stdout = child.stdout!;
-    stderr = child.stderr!;
+    // Read from the first moment: Node discards stdio nobody reads when the child exits
+    // (flushStdio), and a short-lived container exits before we attach consumers.
+    stdout = child.stdout!.pipe(new PassThrough());
+    stderr = child.stderr!.pipe(new PassThrough());
     outputDone = Promise.resolve();
   }
   (stdin as NodeJS.WritableStream & { on: Function } | null)?.on?.('error', () => undefined);

@@ -21,7 +21,7 @@ async function writeBigArchive(file: string): Promise<void> {
   const header = tarStream.pack();
   const hdr: Buffer[] = [];
   const done = (async () => { for await (const c of header) hdr.push(c as Buffer); })();
-  header.entry({ name: 'big', size: 0, mtime: new Date(0) });
+  header.entry({ name: 'big', size: 0, mtime: new Date(0) }, Buffer.alloc(0));
   header.finalize();
   await done;
   const h = Buffer.from(hdr[0]!.subarray(0, 512));
@@ -57,13 +57,13 @@ function peakRssKiB(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
-function leftovers(d: TestDaemon): { blobs: string[]; ingests: string[]; snapshots: string[] } {
+function leftovers(dataRoot: string): { blobs: string[]; ingests: string[]; snapshots: string[] } {
   const ls = (p: string) => (fs.existsSync(p) ? fs.readdirSync(p) : []);
-  const driver = ls(path.join(d.dataRoot, 'snapshots'))[0] ?? '';
+  const driver = ls(path.join(dataRoot, 'snapshots'))[0] ?? '';
   return {
-    blobs: ls(path.join(d.dataRoot, 'content/blobs/sha256')),
-    ingests: ls(path.join(d.dataRoot, 'content/ingest')),
-    snapshots: ls(path.join(d.dataRoot, 'snapshots', driver)).filter((n) => /^\d+$/.test(n)),
+    blobs: ls(path.join(dataRoot, 'content/blobs/sha256')),
+    ingests: ls(path.join(dataRoot, 'content/ingest')),
+    snapshots: ls(path.join(dataRoot, 'snapshots', driver)).filter((n) => /^\d+$/.test(n)),
   };
 }
 
@@ -88,7 +88,7 @@ test('a 320 MiB layer loads in bounded memory; SIGKILL mid-load leaves nothing; 
 
     second = await startDaemon(['--data-root', first.dataRoot]);
     assert.equal(second.docker(['images', '-aq']).stdout, '');
-    assert.deepEqual(leftovers(second), { blobs: [], ingests: [], snapshots: [] });
+    assert.deepEqual(leftovers(first.dataRoot), { blobs: [], ingests: [], snapshots: [] });
 
     const r = second.docker(['load', '-i', file]);
     assert.equal(r.status, 0, r.stderr);
@@ -96,7 +96,7 @@ test('a 320 MiB layer loads in bounded memory; SIGKILL mid-load leaves nothing; 
     assert.equal(second.docker(['image', 'inspect', '-f', '{{.Size}}', 'big:1']).stdout, `${BIG}\n`);
     const peak = peakRssKiB(second.proc.pid!);
     assert.ok(peak > 0 && peak < 300 * 1024, `daemon peak RSS ${peak} KiB`);
-    assert.equal(leftovers(second).blobs.length, 1, 'the layer tar is kept once');
+    assert.equal(leftovers(first.dataRoot).blobs.length, 1, 'the layer tar is kept once');
   } finally {
     if (second) await second.stop();
     await first.stop();

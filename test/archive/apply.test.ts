@@ -4,19 +4,17 @@ import { lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { compress as zstdCompress } from 'zstd-napi';
 import { applyLayer } from '../../src/archive/index.js';
 import * as sys from '../../src/native/syscalls.js';
 import { makeTar, readable, tempDir } from './helpers.js';
 
-// A version-2 file capability (cap_net_bind_service=ep): binary, with bytes above 0x7f.
-const CAP = Buffer.from('0100000200040000000000000000000000000000', 'hex');
-CAP[0] = 0x01;
-CAP[3] = 0x02;
+// A version-2 file capability: binary, with bytes above 0x7f that UTF-8 would mangle.
 const CAP_HIGH = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0x04, 0x80, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
 const sample = () =>
   makeTar([
-    { name: 'etc/', type: 'directory', mode: 0o755, mtime: new Date(1_500_000_000_000) },
+    { name: 'etc/', type: 'directory', mode: 0o755, mtime: new Date(1_500_000_000_000), pax: { 'SCHILY.xattr.user.dir': 'd' } },
     { name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\n', mode: 0o644, uid: 0, gid: 0 },
     { name: 'usr/bin/ping', content: 'ELF', mode: 0o4755, uid: 0, gid: 0, pax: { 'SCHILY.xattr.security.capability': CAP_HIGH.toString('latin1') } },
     { name: 'tmp/', type: 'directory', mode: 0o1777 },
@@ -24,7 +22,7 @@ const sample = () =>
     { name: 'usr/bin/python3', type: 'symlink', linkname: '/usr/bin/python3.11' },
     { name: 'usr/bin/rel', type: 'symlink', linkname: '../../etc/passwd' },
     { name: 'usr/bin/ping2', type: 'link', linkname: 'usr/bin/ping', mode: 0o4755 },
-    { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
+    { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666, pax: { 'SCHILY.xattr.trusted.dev': 'v' } },
     { name: 'dev/loop0', type: 'block-device', devmajor: 7, devminor: 0, mode: 0o660 },
     { name: 'run/fifo', type: 'fifo', mode: 0o600 },
     { name: '/abs/name', content: 'rooted' },
@@ -55,6 +53,8 @@ test('applyLayer writes every entry type with owners, modes, times and xattrs', 
     assert.equal(readFileSync(join(d, 'abs/name'), 'utf8'), 'rooted');
     assert.deepEqual(sys.lgetxattr(join(d, 'usr/bin/ping'), 'security.capability'), CAP_HIGH);
     assert.deepEqual(sys.lgetxattr(join(d, 'withxattr'), 'user.test'), Buffer.from('value'));
+    assert.deepEqual(sys.lgetxattr(join(d, 'etc'), 'user.dir'), Buffer.from('d'));
+    assert.deepEqual(sys.lgetxattr(join(d, 'dev/null'), 'trusted.dev'), Buffer.from('v'));
     // Directory times are set after their contents were written.
     assert.equal(lstatSync(join(d, 'etc')).mtimeMs, 1_500_000_000_000);
     assert.equal(lstatSync(join(d, 'etc/passwd')).mtimeMs, 1_600_000_000_000);
@@ -71,8 +71,8 @@ test('diffID is the sha256 of the plain tar, whatever the compression', async ()
   try {
     writeFileSync(join(t.path, 'layer.tar'), tar);
     const expected = `sha256:${execFileSync('sha256sum', [join(t.path, 'layer.tar')], { encoding: 'utf8' }).split(' ')[0]}`;
-    execFileSync('zstd', ['-q', '-f', join(t.path, 'layer.tar'), '-o', join(t.path, 'layer.tar.zst')]);
-    const zst = readFileSync(join(t.path, 'layer.tar.zst'));
+    const zst = zstdCompress(tar);
+    assert.equal(zst.readUInt32LE(0), 0xfd2fb528);
     const inputs: Array<[string, Buffer]> = [
       ['plain', tar],
       ['gzip', gzipSync(tar)],
@@ -133,4 +133,24 @@ test('a hardlink replacing a name does not write through the old inode', async (
   }
 });
 
-void CAP;
+
+test('file modes survive the umask and owners follow the tar, also under a setgid directory', async () => {
+  const t = tempDir();
+  try {
+    const tar = await makeTar([
+      { name: 'sg/file-before', content: 'x', mode: 0o666 },
+      { name: 'sg/', type: 'directory', mode: 0o2775, gid: 50 },
+      { name: 'sg/file', content: 'x', mode: 0o640 },
+      { name: 'plain', content: 'x', mode: 0o777 },
+    ]);
+    await applyLayer(readable(tar), t.path, { whiteouts: 'naive', sync: false });
+    const before = lstatSync(join(t.path, 'sg/file-before'));
+    assert.deepEqual([before.mode & 0o7777, before.gid], [0o666, 0]);
+    const f = lstatSync(join(t.path, 'sg/file'));
+    assert.deepEqual([f.mode & 0o7777, f.uid, f.gid], [0o640, 0, 0]);
+    assert.equal(lstatSync(join(t.path, 'sg')).mode & 0o7777, 0o2775);
+    assert.equal(lstatSync(join(t.path, 'plain')).mode & 0o7777, 0o777);
+  } finally {
+    t.cleanup();
+  }
+});

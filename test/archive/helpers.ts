@@ -68,7 +68,7 @@ export function tempDir(prefix = 'strata-archive-'): { path: string; cleanup: ()
 }
 
 /** A comparable picture of a tree: type, mode, owner, size, content digest or link target. */
-export function snapshotTree(dir: string): string[] {
+export function snapshotTree(dir: string, opts: { seconds?: boolean } = {}): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
     for (const name of readdirSync(join(dir, rel)).sort()) {
@@ -78,7 +78,7 @@ export function snapshotTree(dir: string): string[] {
       let extra = '';
       if (st.isSymbolicLink()) extra = `-> ${readlinkSync(p)}`;
       else if (st.isFile()) extra = readFileSync(p).toString('base64').slice(0, 64);
-      out.push(`${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.mtimeMs} ${extra}`);
+      out.push(`${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? '-' : st.size} ${opts.seconds ? Math.floor(st.mtimeMs / 1000) : st.mtimeMs} ${extra}`);
       if (st.isDirectory()) walk(r);
     }
   };

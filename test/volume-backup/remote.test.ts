@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { LIGHT_KDF } from '../../src/volume/backup/restic-key.js';
 import { fillTree, makeService, manifest, tempDir } from './fixture.js';
 
 async function freePort(): Promise<number> {
@@ -74,6 +75,8 @@ test('backup to and restore from an SFTP server through rclone', async (t) => {
     fillTree(vol.mountpoint, { absoluteLink: true });
     const { backups } = await svc.backup(['app'], { repository });
     assert.ok(fs.existsSync(path.join(remoteDir, 'config')), 'the repository lives on the SFTP side');
+    const keys = fs.readdirSync(path.join(remoteDir, 'keys'));
+    assert.equal(JSON.parse(fs.readFileSync(path.join(remoteDir, 'keys', keys[0]!), 'utf8')).N, LIGHT_KDF.N);
     const list = await svc.list({ repository });
     assert.deepEqual(list.map((b) => b.ID), [backups[0]!.ID]);
     await svc.restore('app', 'latest', { repository, target: 'app-copy' });

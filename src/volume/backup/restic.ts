@@ -1,10 +1,14 @@
 // Drives the restic binary: one child process per operation, JSON on stdout, the repository
 // and password passed through the environment (never on a command line others can read).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import os from 'node:os';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Forbidden, InvalidParameter, NotFound, SystemError, Unavailable } from '../../errors.js';
 import { initRepository } from './restic-init.js';
+
+const run = promisify(execFile);
 
 /** Used when the user gives none: the repository is then checksummed but not secret. */
 export const DEFAULT_PASSWORD = 'strata';
@@ -13,8 +17,6 @@ export interface Repository {
   /** An absolute directory, or a restic location such as `rclone:remote:path`. */
   location: string;
   password: string;
-  /** Where restic keeps its cache of a remote repository's index (none for local ones). */
-  cacheDir?: string;
 }
 
 export function isLocal(location: string): boolean {
@@ -22,12 +24,12 @@ export function isLocal(location: string): boolean {
 }
 
 /** Validates a user-given repository location. */
-export function repositoryOf(location: string | undefined, password?: string, cacheDir?: string): Repository {
+export function repositoryOf(location: string | undefined, password?: string): Repository {
   if (!location) throw new InvalidParameter('a backup repository is required (--to/--from DIR or rclone:REMOTE:PATH)');
   if (!isLocal(location) && !/^(rclone|sftp|s3|rest|b2|azure|gs|swift):/.test(location)) {
     throw new InvalidParameter(`invalid backup repository "${location}": give an absolute directory or rclone:REMOTE:PATH`);
   }
-  return { location: isLocal(location) ? path.resolve(location) : location, password: password || DEFAULT_PASSWORD, cacheDir };
+  return { location: isLocal(location) ? path.resolve(location) : location, password: password || DEFAULT_PASSWORD };
 }
 
 export interface RunOptions {
@@ -40,8 +42,8 @@ export interface RunOptions {
 /** Runs `restic ARGS` against `repo`; resolves with stdout, rejects with a typed error from restic's message. */
 export function restic(repo: Repository, args: string[], opts: RunOptions = {}): Promise<string> {
   const global = ['--repo', repo.location];
+  // A local repository is as fast to read as a cache of it; remote ones use restic's default cache.
   if (isLocal(repo.location)) global.push('--no-cache');
-  else if (repo.cacheDir) global.push('--cache-dir', repo.cacheDir);
   return new Promise((resolve, reject) => {
     const child = spawn('restic', [...global, ...args], {
       cwd: opts.cwd,
@@ -99,10 +101,23 @@ export async function ensureRepository(repo: Repository): Promise<void> {
     return;
   }
   try {
-    await restic(repo, ['cat', 'config']);
+    await restic(repo, ['--no-lock', 'cat', 'config']);
   } catch (err) {
     if (!(err instanceof NotFound)) throw err;
-    await restic(repo, ['init', '--repository-version', '2']);
+    if (!repo.location.startsWith('rclone:')) {
+      await restic(repo, ['init', '--repository-version', '2']);
+      return;
+    }
+    // Made locally (with the light key) and copied up: the same repository restic would make.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-repository-'));
+    try {
+      initRepository(path.join(tmp, 'repo'), repo.password);
+      await run('rclone', ['copy', '--create-empty-src-dirs', path.join(tmp, 'repo'), repo.location.slice('rclone:'.length)]);
+    } catch (e) {
+      throw new SystemError(`creating ${repo.location}: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   }
 }
 

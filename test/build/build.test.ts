@@ -1,0 +1,178 @@
+// docker build (classic builder) against a real daemon: cache hits and misses, content-hash
+// invalidation of COPY, history rows, a failing RUN, and sources outside the context.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { busyboxArchive } from './fixture.js';
+
+let d: TestDaemon;
+let work: string;
+process.env.DOCKER_BUILDKIT = '0';
+
+before(async () => {
+  d = await startDaemon();
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-build-'));
+  const archive = path.join(work, 'bb.tar');
+  fs.writeFileSync(archive, await busyboxArchive('bb:latest'));
+  const r = d.docker(['load', '-i', archive]);
+  assert.equal(r.status, 0, r.stderr);
+});
+
+after(async () => {
+  await d?.stop();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+function context(name: string, files: Record<string, string>): string {
+  const dir = path.join(work, name);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [f, data] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
+    fs.writeFileSync(path.join(dir, f), data);
+  }
+  return dir;
+}
+
+function build(dir: string, ...args: string[]) {
+  const r = d.docker(['build', ...args, dir]);
+  return { ...r, out: r.stdout + r.stderr };
+}
+
+/** The step numbers reported as "Using cache", as the labs read them. */
+function cachedSteps(out: string): number[] {
+  const steps: number[] = [];
+  let step = 0;
+  for (const line of out.split('\n')) {
+    const m = /^Step (\d+)\//.exec(line);
+    if (m) step = Number(m[1]);
+    if (line.includes('---> Using cache')) steps.push(step);
+  }
+  return steps;
+}
+
+const inspect = (ref: string, fmt: string) => d.docker(['image', 'inspect', '-f', fmt, ref]).stdout.trim();
+
+test('cache: an unchanged rebuild reuses every step; a changed COPY source reruns from the COPY on', () => {
+  const dir = context('cache', {
+    'app.txt': 'v1\n',
+    Dockerfile: 'FROM bb\nRUN echo one > /one.txt\nENV A=1\nCOPY app.txt /opt/app/app.txt\nRUN cat /opt/app/app.txt > /copy.txt\nCMD ["cat", "/copy.txt"]\n',
+  });
+  const first = build(dir, '-t', 'cache:1');
+  assert.equal(first.status, 0, first.out);
+  assert.deepEqual(cachedSteps(first.out), []);
+  assert.match(first.out, /Step 2\/6 : RUN echo one > \/one.txt\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/);
+  assert.match(first.out, /Successfully built [0-9a-f]{12}\nSuccessfully tagged cache:1\n/);
+  const id1 = inspect('cache:1', '{{.Id}}');
+  const layers1 = inspect('cache:1', '{{join .RootFS.Layers " "}}').split(' ');
+
+  const again = build(dir, '-t', 'cache:1');
+  assert.equal(again.status, 0, again.out);
+  assert.deepEqual(cachedSteps(again.out), [2, 3, 4, 5, 6]);
+  assert.equal(inspect('cache:1', '{{.Id}}'), id1);
+
+  // A new modification time alone keeps the cache: only content and metadata count.
+  const t = new Date(Date.now() + 60_000);
+  fs.utimesSync(path.join(dir, 'app.txt'), t, t);
+  assert.deepEqual(cachedSteps(build(dir, '-t', 'cache:1').out), [2, 3, 4, 5, 6]);
+
+  fs.writeFileSync(path.join(dir, 'app.txt'), 'v2\n');
+  const changed = build(dir, '-t', 'cache:1');
+  assert.equal(changed.status, 0, changed.out);
+  assert.deepEqual(cachedSteps(changed.out), [2, 3]);
+  assert.notEqual(inspect('cache:1', '{{.Id}}'), id1);
+  const layers2 = inspect('cache:1', '{{join .RootFS.Layers " "}}').split(' ');
+  assert.deepEqual(layers2.slice(0, 2), layers1.slice(0, 2));
+  assert.notEqual(layers2[2], layers1[2]);
+
+  const nocache = build(dir, '--no-cache', '-t', 'cache:2');
+  assert.deepEqual(cachedSteps(nocache.out), []);
+});
+
+test('history: one row per instruction, metadata rows 0B, COPY carries its content hash', () => {
+  const dir = context('history', {
+    'app.py': '#'.repeat(229),
+    Dockerfile: 'FROM bb\nRUN echo "pip packages" > /pip.txt\nCOPY app.py /opt/source-code/app.py\nENTRYPOINT ["cat", "/opt/source-code/app.py"]\n',
+  });
+  const r = build(dir, '-t', 'hist');
+  assert.equal(r.status, 0, r.out);
+  const rows = d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'hist']).stdout.trim().split('\n');
+  assert.equal(rows.length, 4);
+  assert.equal(rows[0], '/bin/sh -c #(nop)  ENTRYPOINT ["cat" "/opt/source-code/app.py"]|0B');
+  assert.match(rows[1]!, /^\/bin\/sh -c #\(nop\) COPY file:[0-9a-f]{64} in \/opt\/source-code\/app.py \|229B$/);
+  assert.equal(rows[2], '/bin/sh -c echo "pip packages" > /pip.txt|13B');
+  assert.equal(inspect('hist', '{{len .RootFS.Layers}}'), '3');
+  assert.equal(inspect('hist', '{{json .Config.Entrypoint}}'), '["cat","/opt/source-code/app.py"]');
+});
+
+test('a failing RUN stops the build with its exit code and tags nothing', () => {
+  const dir = context('fail', { Dockerfile: 'FROM bb\nRUN echo before\nRUN exit 3\nRUN echo never\n' });
+  const r = build(dir, '-t', 'failing');
+  assert.notEqual(r.status, 0);
+  assert.match(r.out, /The command '\/bin\/sh -c exit 3' returned a non-zero code: 3/);
+  assert.doesNotMatch(r.out, /never\n ---> Running/);
+  assert.notEqual(d.docker(['image', 'inspect', 'failing']).status, 0);
+});
+
+test('sources outside the context are refused with Docker\'s messages', () => {
+  const dir = context('escape', { 'f.txt': 'x', Dockerfile: 'FROM bb\nCOPY ../x /x\n' });
+  const up = build(dir);
+  assert.notEqual(up.status, 0);
+  assert.match(up.out, /COPY failed: forbidden path outside the build context: \.\.\/x \(\)/);
+
+  fs.symlinkSync('/etc/hostname', path.join(dir, 'lnk'));
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM bb\nCOPY lnk /x\n');
+  const link = build(dir);
+  assert.notEqual(link.status, 0);
+  assert.match(link.out, /COPY failed: file not found in build context or excluded by \.dockerignore: stat lnk: file does not exist/);
+
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM bb\nADD http://example.com/x /x\n');
+  assert.match(build(dir).out, /ADD failed: cannot download http:\/\/example.com\/x/);
+});
+
+test('ARG, ENV, WORKDIR, USER, multi-stage COPY --from, --chown, --target and --build-arg', () => {
+  const dir = context('stages', {
+    'a/one.txt': '1',
+    'a/two.txt': '22',
+    Dockerfile: [
+      'ARG BASE=bb',
+      'FROM ${BASE} AS first',
+      'ARG WHO=nobody',
+      'ENV GREETING="hello ${WHO}"',
+      'WORKDIR /work',
+      'RUN echo "$GREETING" > greeting.txt',
+      'COPY --chown=bob:bob a/*.txt ./files/',
+      'RUN test "$(busybox stat -c %u:%g files/two.txt)" = 1000:1000',
+      'FROM bb',
+      'COPY --from=first /work /copied',
+      'RUN test "$(cat /copied/greeting.txt)" = "hello world" && test "$(cat /copied/files/two.txt)" = 22',
+      'USER 1000',
+      'CMD cat /copied/greeting.txt',
+    ].join('\n') + '\n',
+  });
+  const r = build(dir, '--build-arg', 'WHO=world', '--build-arg', 'UNUSED=1', '-t', 'stages');
+  assert.equal(r.status, 0, r.out);
+  assert.match(r.out, /Step 1\/13 : ARG BASE=bb\nStep 2\/13 : FROM \$\{BASE\} AS first\n/);
+  assert.match(r.out, /\[Warning\] One or more build-args \[UNUSED\] were not consumed/);
+  assert.equal(inspect('stages', '{{.Config.User}} {{json .Config.Cmd}}'), '1000 ["/bin/sh","-c","cat /copied/greeting.txt"]');
+  const history = d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'stages']).stdout;
+  assert.match(history, /COPY dir:[0-9a-f]{64} in \/copied/);
+
+  const first = build(dir, '--build-arg', 'WHO=world', '--target', 'first', '-t', 'first-stage');
+  assert.equal(first.status, 0, first.out);
+  assert.match(first.out, /Step 7\/8 : COPY --chown=bob:bob/);
+  assert.equal(inspect('first-stage', '{{.Config.WorkingDir}} {{json .Config.Env}}'),
+    '/work ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","GREETING=hello world"]');
+  const runHistory = d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'first-stage']).stdout;
+  assert.match(runHistory, /\|1 WHO=world \/bin\/sh -c echo "\$GREETING" > greeting.txt/);
+});
+
+test('a Dockerfile error fails the request before any step', () => {
+  const dir = context('parse', { Dockerfile: 'FROM bb\nFOO bar\n' });
+  const r = build(dir);
+  assert.notEqual(r.status, 0);
+  assert.match(r.out, /dockerfile parse error line 2: unknown instruction: FOO/);
+  assert.doesNotMatch(r.out, /Step 1/);
+});
