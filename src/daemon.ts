@@ -13,6 +13,8 @@ import { createContainerService } from './container/service.js';
 import { createApiServer } from './api/server.js';
 import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
+import { withUsageCache } from './system/cached-snapshotter.js';
+import { followContainerEvents } from './system/usage-cache.js';
 import type { DaemonConfig, Engine } from './engine.js';
 
 export interface DaemonOptions {
@@ -43,14 +45,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 
   const db = openMetaDb(path.join(dataRoot, 'strata.db'));
   const events = new EventBus();
-  const snapshotter = await createSnapshotter(storageDriver, { root: path.join(dataRoot, 'snapshots', storageDriver), db, log });
-  await snapshotter.cleanup();
+  const driver = await createSnapshotter(storageDriver, { root: path.join(dataRoot, 'snapshots', storageDriver), db, log });
+  await driver.cleanup();
+  const { snapshotter, cache: usageCache } = withUsageCache(driver);
   const images = await createImageService({ db, dataRoot, snapshotter, log, events });
   const volumes = await createVolumeService({ db, dataRoot, log, events });
   const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events });
   images.setContainerUsage((id) => containers.usersOfImage(id));
+  followContainerEvents(events, usageCache, (id) => `container-${id}`);
 
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, daemonId: daemonId(db) };
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, usageCache, daemonId: daemonId(db) };
   engine.volumePluginNames = () => volumes.pluginNames?.() ?? [];
   const server = createApiServer(engine, buildRouter());
 

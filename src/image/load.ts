@@ -81,14 +81,14 @@ async function loadOne(store: ImageStore, files: ArchiveFiles, e: LoadEntry, out
         });
       }
       const parentId = e.parent && store.rows.get(e.parent) ? e.parent : undefined;
-      return await store.commitImage({ config: e.config, tags: e.tags, parent: parentId }, rows, tx, (ref, old) => {
+      const id = await store.commitImage({ config: e.config, tags: e.tags, parent: parentId }, rows, tx, (ref, old) => {
         out.stream(`The image ${familiar(ref)} already exists, renaming the old one with ID ${old} to empty string\n`);
       });
+      store.deps.events.emitEvent('image', 'load', id, {});
+      return id;
     } catch (err) {
       await tx.rollback();
       throw err;
-    } finally {
-      store.deps.events.emitEvent('image', 'load', sha256(e.config), {});
     }
   });
 }

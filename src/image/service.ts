@@ -170,8 +170,12 @@ export class ImageStore implements ImageService {
           else { await tx.rollback(); tx.newLayers.length = 0; }
         }
         const created = opts.history.created ?? new Date().toISOString();
-        const history: HistoryEntry = { created, ...opts.history };
-        if (emptyLayer) history.empty_layer = true;
+        // Docker's field order: created, created_by, author, comment, empty_layer.
+        const history: HistoryEntry = { created };
+        if (opts.history.created_by) history.created_by = opts.history.created_by;
+        if (opts.history.author) history.author = opts.history.author;
+        if (opts.history.comment) history.comment = opts.history.comment;
+        if (emptyLayer || opts.history.empty_layer) history.empty_layer = true;
         const config = buildConfig(parentConfig, opts, layers.map((l) => l.diffID), history, created);
         const bytes = Buffer.from(JSON.stringify(config));
         const tags = opts.tag ? [normalizeTagged(opts.tag)] : [];

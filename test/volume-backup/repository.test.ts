@@ -174,3 +174,42 @@ test('clone copies content and labels into a new volume and refuses an existing 
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('an unchanged volume is backed up as a snapshot of the same tree that restic accepts', async () => {
+  const root = tempDir();
+  try {
+    const { svc, volumes } = makeService(root);
+    const repo = path.join(root, 'repo');
+    const vol = await volumes.create({ name: 'quiet' });
+    fillTree(vol.mountpoint);
+    const first = (await svc.backup(['quiet'], { repository: repo })).backups[0]!;
+    const again = (await svc.backup(['quiet'], { repository: repo })).backups[0]!;
+    assert.notEqual(again.ID, first.ID);
+    assert.equal(again.BytesProcessed, 0, 'nothing was read');
+    const snaps = JSON.parse(execFileSync('restic', ['-r', repo, '--no-cache', 'snapshots', '--json'], { env: { ...process.env, RESTIC_PASSWORD: 'strata' } }).toString());
+    assert.deepEqual(snaps.map((s: { id: string }) => s.id), [first.ID, again.ID]);
+    assert.equal(snaps[1].tree, snaps[0].tree);
+    assert.equal(snaps[1].parent, first.ID);
+
+    // Same size and mtime, new content: ctime still moves, so this is a real backup.
+    const f = path.join(vol.mountpoint, 'sub/deeper/long.txt');
+    const st = fs.statSync(f);
+    fs.writeFileSync(f, 'y'.repeat(st.size));
+    fs.utimesSync(f, st.atime, st.mtime);
+    const changed = manifest(vol.mountpoint);
+    const third = (await svc.backup(['quiet'], { repository: repo })).backups[0]!;
+    assert.ok(third.BytesProcessed > 0);
+
+    // Only the repeated snapshot kept from the first tree: it still restores, and the repository checks out.
+    await svc.forget({ repository: repo, keepLast: 2 });
+    await svc.verify({ repository: repo });
+    await svc.restore('quiet', again.ID, { repository: repo, target: 'q1' });
+    const q1 = manifest((await volumes.get('q1')).mountpoint);
+    assert.match(q1, /long\.txt 644 0:0 5000 1 /);
+    assert.notEqual(q1, changed);
+    await svc.restore('quiet', 'latest', { repository: repo, target: 'q3' });
+    assert.equal(manifest((await volumes.get('q3')).mountpoint), changed);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -31,6 +31,11 @@ export interface BackupInfo {
   Volume: string;
   Created: string;
   Tags: string[];
+  /** The snapshot's root tree, paths and origin, as restic records them. */
+  Tree: string;
+  Paths: string[];
+  Hostname: string;
+  Username: string;
 }
 
 export interface Retention {
@@ -49,7 +54,7 @@ export function volumeTag(volume: string): string {
 /** Backs up the content of `dir` (stored relative to it, so any directory restores it) as a backup of `volume`. */
 export async function backupDirectory(
   repo: Repository, dir: string, volume: string, onProgress?: (p: Progress) => void, extraTags: string[] = [],
-): Promise<BackupSummary> {
+): Promise<BackupSummary & { info?: BackupInfo }> {
   await ensureRepository(repo);
   let summary: Record<string, any> | undefined;
   await restic(repo, ['backup', '--json', '--tag', [volumeTag(volume), ...extraTags].join(','), '.'], {
@@ -64,8 +69,10 @@ export async function backupDirectory(
   });
   if (!summary) throw new Error('restic backup printed no summary');
   const id: string = summary.snapshot_id;
+  const info = (await listBackups(repo, volume)).find((b) => b.ID.startsWith(id));
   return {
-    ID: await fullId(repo, id),
+    info,
+    ID: info?.ID ?? id,
     ShortID: id.slice(0, 8),
     Volume: volume,
     BytesProcessed: summary.total_bytes_processed ?? 0,
@@ -80,7 +87,10 @@ export async function backupDirectory(
 function infoOf(s: Record<string, any>): BackupInfo {
   const tags: string[] = s.tags ?? [];
   const vol = tags.find((t) => t.startsWith(VOLUME_TAG));
-  return { ID: s.id, ShortID: s.short_id ?? String(s.id).slice(0, 8), Volume: vol ? vol.slice(VOLUME_TAG.length) : '', Created: s.time, Tags: tags };
+  return {
+    ID: s.id, ShortID: s.short_id ?? String(s.id).slice(0, 8), Volume: vol ? vol.slice(VOLUME_TAG.length) : '', Created: s.time, Tags: tags,
+    Tree: s.tree, Paths: s.paths ?? [], Hostname: s.hostname ?? '', Username: s.username ?? '',
+  };
 }
 
 /** Backups in the repository, oldest first; only those of `volume` when given. */
@@ -90,11 +100,6 @@ export async function listBackups(repo: Repository, volume?: string): Promise<Ba
   const out = await restic(repo, args);
   const list = (JSON.parse(out || '[]') ?? []) as Record<string, any>[];
   return list.map(infoOf).sort((a, b) => a.Created.localeCompare(b.Created));
-}
-
-async function fullId(repo: Repository, shortId: string): Promise<string> {
-  const all = await listBackups(repo);
-  return all.find((b) => b.ID.startsWith(shortId))?.ID ?? shortId;
 }
 
 /** Resolves `latest` (of `volume`) or an ID prefix to one backup. */

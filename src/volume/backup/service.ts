@@ -14,7 +14,8 @@ import type { Logger } from '../../util/log.js';
 import { withFrozenUsers } from './freeze.js';
 import { exportDirectory, importInto } from './tar.js';
 import type { TarSummary } from './tar-guard.js';
-import { repositoryOf, type Repository } from './restic.js';
+import { isLocal, repositoryOf, type Repository } from './restic.js';
+import { BackupJournal, repeatSnapshot, snapshotExists, volumeFingerprint } from './unchanged.js';
 import {
   applyRetention, backupDirectory, findBackup, listBackups, restoreInto, restoreSize, verifyRepository,
   type BackupInfo, type BackupSummary, type Progress, type Retention,
@@ -66,7 +67,11 @@ async function allocated(dir: string): Promise<number> {
 }
 
 export class VolumeBackups {
-  constructor(private readonly deps: VolumeBackupDeps) {}
+  private readonly journal: BackupJournal;
+
+  constructor(private readonly deps: VolumeBackupDeps) {
+    this.journal = new BackupJournal(path.join(deps.dataRoot, 'volume-backups'));
+  }
 
   private async scratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
     const base = path.join(this.deps.dataRoot, 'tmp');
@@ -141,12 +146,33 @@ export class VolumeBackups {
     const vols = await Promise.all(names.map((n) => this.deps.volumes.get(n)));
     const backups: BackupSummary[] = [];
     for (const vol of vols) {
-      const summary = await this.frozen(vol, 'backup', opts.force, () =>
-        backupDirectory(repo, vol.mountpoint, vol.name, (p) => onProgress?.(vol.name, p), [rootTag(vol.mountpoint)]));
-      backups.push(summary);
+      backups.push(await this.frozen(vol, 'backup', opts.force, () => this.backupOne(repo, vol, onProgress)));
     }
     const { removed } = await applyRetention(repo, opts);
     return { backups, removed };
+  }
+
+  /** One volume, its containers frozen: a repeat of the last backup if nothing changed (unchanged.ts), else restic. */
+  private async backupOne(repo: Repository, vol: VolumeRecord, onProgress?: (volume: string, p: Progress) => void): Promise<BackupSummary> {
+    const started = Date.now();
+    const local = isLocal(repo.location);
+    const { digest: fingerprint, files } = local ? volumeFingerprint(vol.mountpoint) : { digest: '', files: 0 };
+    const last = local ? this.journal.get(repo.location, vol.name) : undefined;
+    if (last && last.fingerprint === fingerprint && snapshotExists(repo.location, last.snapshot)) {
+      const id = repeatSnapshot(repo.location, repo.password, last);
+      this.journal.put(repo.location, vol.name, { ...last, snapshot: id });
+      return {
+        ID: id, ShortID: id.slice(0, 8), Volume: vol.name, BytesProcessed: 0, BytesAdded: 0,
+        FilesNew: 0, FilesChanged: 0, FilesUnmodified: files, DurationSeconds: (Date.now() - started) / 1000,
+      };
+    }
+    const { info, ...summary } = await backupDirectory(repo, vol.mountpoint, vol.name, (p) => onProgress?.(vol.name, p), [rootTag(vol.mountpoint)]);
+    if (local && info) {
+      this.journal.put(repo.location, vol.name, {
+        fingerprint, snapshot: info.ID, tree: info.Tree, paths: info.Paths, hostname: info.Hostname, username: info.Username, tags: info.Tags,
+      });
+    }
+    return summary;
   }
 
   async list(opts: RepositoryOptions, volume?: string): Promise<BackupInfo[]> {

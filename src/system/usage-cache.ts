@@ -1,0 +1,84 @@
+// Disk accounting kept current instead of recomputed per request. Docker walks every
+// container's writable layer and every volume on each `system df` / `ps -s` (moby#31719:
+// minutes on large hosts); Strata walks a directory once and then only again when something
+// says it changed:
+// - committed layers never change: their figure is cached for good;
+// - a stopped container's layer changes only through Strata (start, docker cp, commit…),
+//   each of which emits a container event that drops the entry;
+// - a running container's main process may write at any time: its figure is at most
+//   RUNNING_TTL_MS old, and every exec that ends (exec_die) drops it at once.
+import type { EventBus, DockerEvent } from './events.js';
+
+export interface Usage {
+  size: number;
+  inodes: number;
+}
+
+/** How stale a running container's or an in-use volume's figure may be. */
+export const RUNNING_TTL_MS = 2_000;
+
+interface Entry {
+  usage: Promise<Usage>;
+  at: number;
+  /** Only entries of running things expire by age. */
+  volatile: boolean;
+}
+
+export class UsageCache {
+  private readonly entries = new Map<string, Entry>();
+  /** Keys whose content can change behind our back (running containers, mounted volumes). */
+  private readonly live = new Set<string>();
+
+  constructor(private readonly compute: (key: string) => Promise<Usage>, private readonly ttlMs = RUNNING_TTL_MS) {}
+
+  get(key: string): Promise<Usage> {
+    const e = this.entries.get(key);
+    const now = Date.now();
+    if (e && !(e.volatile && now - e.at > this.ttlMs)) return e.usage;
+    const usage = this.compute(key);
+    const entry: Entry = { usage, at: now, volatile: this.live.has(key) };
+    this.entries.set(key, entry);
+    // A failed walk (the snapshot vanished) is not remembered.
+    usage.catch(() => { if (this.entries.get(key) === entry) this.entries.delete(key); });
+    return usage;
+  }
+
+  invalidate(key: string): void {
+    this.entries.delete(key);
+  }
+
+  /** Marks a key as changing on its own (running) or settled (stopped); either way the next read walks again. */
+  setLive(key: string, live: boolean): void {
+    if (live) this.live.add(key);
+    else this.live.delete(key);
+    this.entries.delete(key);
+  }
+
+  invalidateWhere(pred: (key: string) => boolean): void {
+    for (const k of [...this.entries.keys()]) if (pred(k)) this.entries.delete(k);
+  }
+}
+
+/** Container events that mean the writable layer may have changed, or its liveness did. */
+const STARTS = new Set(['start', 'restart', 'unpause']);
+const STOPS = new Set(['die', 'kill', 'stop', 'destroy', 'pause']);
+
+/**
+ * Keeps `cache` (keyed by snapshot key) in step with container events; `keyOf` maps a
+ * container ID to its writable layer's snapshot key. Volume entries (keyed `volume:<name>`)
+ * are dropped whenever any container process ends, since that is when volume writes settle.
+ */
+export function followContainerEvents(events: EventBus, cache: UsageCache, keyOf: (containerId: string) => string): void {
+  events.on('event', (e: DockerEvent) => {
+    if (e.Type === 'volume' && (e.Action === 'unmount' || e.Action === 'destroy')) {
+      cache.invalidate(`volume:${e.Actor.ID}`);
+      return;
+    }
+    if (e.Type !== 'container' || !e.Actor.ID) return;
+    const key = keyOf(e.Actor.ID);
+    if (STARTS.has(e.Action)) cache.setLive(key, true);
+    else if (STOPS.has(e.Action)) cache.setLive(key, false);
+    else cache.invalidate(key);
+    if (e.Action === 'die' || e.Action.startsWith('exec_die')) cache.invalidateWhere((k) => k.startsWith('volume:'));
+  });
+}
