@@ -1,7 +1,7 @@
 // /images/*: list, inspect, history, tag, remove, prune, load, save, import.
 import type { RequestContext, Router } from './router.js';
 import { Reply } from './router.js';
-import { checkFilterNames, parseFilters, queryBool, startJsonStream } from './http.js';
+import { parseFilters, queryBool, startJsonStream } from './http.js';
 import { InvalidParameter, NotFound, NotImplemented, messageOf } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
 import { listImages, matchLabels } from '../image/list.js';
@@ -9,7 +9,7 @@ import { inspectImage, imageHistory } from '../image/inspect.js';
 import { removeImage, pruneImages } from '../image/remove.js';
 import { loadImages } from '../image/load.js';
 import { saveImages, selectImages } from '../image/save.js';
-import { importImage } from '../image/import.js';
+import { importImage, prepareImport } from '../image/import.js';
 import { familiar, normalizeTagged, parseNormalizedNamed } from '../image/reference.js';
 
 const storeOf = (ctx: RequestContext) => ctx.engine.images as unknown as ImageStore;
@@ -81,15 +81,16 @@ export function registerImageRoutes(router: Router): void {
     const fromImage = ctx.query.get('fromImage');
     if (fromSrc !== null) {
       if (fromSrc !== '-') throw new NotImplemented(`importing from ${fromSrc} is not supported: no network access; pipe the archive instead (fromSrc=-)`);
+      const opts = prepareImport({
+        repo: ctx.query.get('repo') ?? undefined,
+        tag: ctx.query.get('tag') ?? undefined,
+        message: ctx.query.get('message') ?? undefined,
+        changes: ctx.query.getAll('changes'),
+        platformOs: (ctx.query.get('platform') ?? '').split('/')[0] || undefined,
+      });
       const send = startJsonStream(ctx.res!);
       try {
-        const id = await importImage(store, ctx.req, {
-          repo: ctx.query.get('repo') ?? undefined,
-          tag: ctx.query.get('tag') ?? undefined,
-          message: ctx.query.get('message') ?? undefined,
-          changes: ctx.query.getAll('changes'),
-          platformOs: (ctx.query.get('platform') ?? '').split('/')[0] || undefined,
-        });
+        const id = await importImage(store, ctx.req, opts);
         send({ status: id });
       } catch (err) {
         ctx.req.resume();
@@ -120,6 +121,7 @@ export function registerImageRoutes(router: Router): void {
       return await inspectImage(store, store.findRow(ctx.params.name!));
     } catch (err) {
       if (err instanceof NotFound) throw new NotFound(`no such image: ${ctx.params.name}: ${err.message}`);
+      if (err instanceof InvalidParameter) throw new InvalidParameter(`no such image: ${ctx.params.name}: ${err.message}`);
       throw err;
     }
   });
@@ -149,7 +151,7 @@ export function registerImageRoutes(router: Router): void {
 
   router.post('/images/prune', async (ctx) => {
     const filters = parseFilters(ctx.query);
-    checkFilterNames(filters, ['dangling', 'label', 'label!', 'until']);
+    for (const k of filters.keys()) if (!['dangling', 'label', 'label!', 'until'].includes(k)) throw new InvalidParameter(`Invalid filter '${k}'`);
     const dangling = filters.get('dangling')?.[0];
     if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling.toLowerCase())) {
       throw new InvalidParameter(`Invalid filter 'dangling=${dangling}'`);

@@ -10,6 +10,7 @@ import type { Engine } from '../engine.js';
 import type { ImageRecord } from '../image/types.js';
 import { mountAll, unmount } from '../mount/kernel.js';
 import { computeChanges, exportLayer } from '../archive/index.js';
+import { EXTRACT_KEY_PREFIX } from '../snapshot/snapshotter.js';
 
 export class Workspace {
   private mounted = false;
@@ -27,7 +28,9 @@ export class Workspace {
     const dir = path.join(engine.config.dataRoot, 'tmp', `build-${id}`);
     const rootfs = path.join(dir, 'rootfs');
     fs.mkdirSync(rootfs, { recursive: true, mode: 0o700 });
-    const key = `build-${id}`;
+    // An extract- key makes the snapshotter's startup cleanup remove the workspace of a build
+    // the daemon did not live to finish.
+    const key = `${EXTRACT_KEY_PREFIX}build-${id}`;
     const ws = new Workspace(engine, key, dir, rootfs);
     try {
       const mounts = await engine.snapshotter.prepare(key, image?.topChainID);

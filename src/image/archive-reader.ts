@@ -2,6 +2,7 @@
 // (manifests, configs) are kept in memory, large ones (layers) go straight to an ingest as
 // uncompressed bytes, so no layer is ever held in memory. Entry names are only keys here:
 // nothing of the outer archive is written to disk under its own name.
+import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
@@ -11,6 +12,8 @@ import type { LayerStore, StagedLayer } from './layer-store.js';
 /** Files up to this size stay in memory (configs, manifests, tiny layers), within a total budget. */
 const SMALL_FILE = 1 << 20;
 const SMALL_BUDGET = 64 << 20;
+/** The largest manifest or config read back from disk. */
+const MAX_JSON = 32 << 20;
 
 export interface ArchiveFiles {
   small: Map<string, Buffer>;
@@ -63,8 +66,15 @@ export function resolveName(files: ArchiveFiles, name: string): string {
   return n;
 }
 
+/** A JSON-sized file of the archive (manifest, config); a large one is read back from its ingest. */
 export function smallFile(files: ArchiveFiles, name: string): Buffer | undefined {
-  return files.small.get(resolveName(files, name));
+  const n = resolveName(files, name);
+  const small = files.small.get(n);
+  if (small) return small;
+  const staged = files.staged.get(n);
+  // Configs are never compressed, so the staged (uncompressed) bytes are the file's bytes.
+  if (staged && staged.tarSize <= MAX_JSON) return fs.readFileSync(staged.path);
+  return undefined;
 }
 
 /** The staged uncompressed bytes of a layer file, staging it now if it was kept in memory. */

@@ -1,7 +1,8 @@
 // docker import: one layer from a (possibly compressed) tar, a config built from `--change`
 // lines, tagged as asked. Same config shape as Docker's ImportImage.
 import type { Readable } from 'node:stream';
-import { InvalidParameter, NotImplemented } from '../errors.js';
+import { InvalidParameter } from '../errors.js';
+import { applyConfigChanges } from './config-changes.js';
 import type { ImageRunConfig } from './types.js';
 import type { ImageStore } from './service.js';
 import { LayerTx } from './layer-store.js';
@@ -9,6 +10,8 @@ import { parseNormalizedNamed } from './reference.js';
 import { containerConfigJson } from './inspect.js';
 
 export interface ImportOptions {
+  /** The run config, already built from `changes` (see prepareImport). */
+  config?: ImageRunConfig;
   repo?: string;
   tag?: string;
   message?: string;
@@ -16,15 +19,10 @@ export interface ImportOptions {
   platformOs?: string;
 }
 
-type ApplyChanges = (config: ImageRunConfig, changes: string[]) => ImageRunConfig;
-
-async function configChanges(): Promise<ApplyChanges> {
-  const modPath = './config-changes.js';
-  try {
-    const mod = (await import(modPath)) as { applyConfigChanges?: ApplyChanges };
-    if (mod.applyConfigChanges) return mod.applyConfigChanges;
-  } catch { /* not available */ }
-  throw new NotImplemented('import --change is not supported');
+/** Checks the reference and the `--change` lines before any byte of the upload is read, so errors are plain HTTP errors as in Docker. */
+export function prepareImport(opts: ImportOptions): ImportOptions {
+  importRef(opts.repo, opts.tag);
+  return { ...opts, config: opts.changes?.length ? applyConfigChanges({}, opts.changes) : {} };
 }
 
 export function importRef(repo?: string, tag?: string): string | undefined {
@@ -36,8 +34,7 @@ export function importRef(repo?: string, tag?: string): string | undefined {
 
 export async function importImage(store: ImageStore, input: Readable, opts: ImportOptions): Promise<string> {
   const ref = importRef(opts.repo, opts.tag);
-  let config: ImageRunConfig = {};
-  if (opts.changes?.length) config = (await configChanges())({}, opts.changes);
+  const config = opts.config ?? prepareImport(opts).config ?? {};
   const created = new Date().toISOString();
   return store.lock.run(async () => {
     const tx = new LayerTx(store.layers);

@@ -17,6 +17,7 @@ import { applyLayer } from '../archive/index.js';
 import { InvalidParameter, StrataError } from '../errors.js';
 import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
+import { tarDiffSize } from './tar-size.js';
 
 export interface LayerRow {
   chainID: string;
@@ -111,9 +112,10 @@ export class LayerStore {
       let row = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
       if (!row) {
         const staged = tx.staged.get(diffID);
-        const source = staged?.path ?? (this.content.has(diffID) ? this.content.blobPath(diffID) : undefined);
+        // A staged file whose writer is gone was already committed as the diffID's blob.
+        const source = staged?.writer ? staged.path : this.content.has(diffID) ? this.content.blobPath(diffID) : undefined;
         if (!source) throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
-        const { size, diffID: got, tarSize } = await this.extract(chainID, parent, fs.createReadStream(source, { highWaterMark: 1 << 20 }), tx);
+        const { size, diffID: got, tarSize } = await this.extract(chainID, parent, source, tx);
         if (got !== diffID) {
           await this.snapshotter.remove(chainID).catch(() => {});
           tx.snapshots.pop();
@@ -160,7 +162,7 @@ export class LayerStore {
       await this.snapshotter.commit(chainID, key);
       tx.snapshots.push(chainID);
       tx.staged.set(diffID, { diffID, tarSize: w.size, path: w.path, writer: w });
-      const row = { chainID, diffID, parent, size: await this.layerSize(chainID, res.size), tarSize: w.size };
+      const row = { chainID, diffID, parent, size: await this.layerSize(chainID, res.size, w.path), tarSize: w.size };
       tx.newLayers.push(row);
       return row;
     } catch (err) {
@@ -170,8 +172,9 @@ export class LayerStore {
     }
   }
 
-  private async extract(chainID: string, parent: string | null, input: Readable, tx: LayerTx): Promise<{ size: number; diffID: string; tarSize: number }> {
+  private async extract(chainID: string, parent: string | null, tarPath: string, tx: LayerTx): Promise<{ size: number; diffID: string; tarSize: number }> {
     const key = `extract-${randomBytes(8).toString('hex')}`;
+    const input = fs.createReadStream(tarPath, { highWaterMark: 1 << 20 });
     try {
       await this.snapshotter.prepare(key, parent ?? undefined);
       const target = await this.snapshotter.applyTarget(key);
@@ -179,7 +182,7 @@ export class LayerStore {
       input.destroy();
       await this.snapshotter.commit(chainID, key);
       tx.snapshots.push(chainID);
-      return { ...res, size: await this.layerSize(chainID, res.size) };
+      return { ...res, size: await this.layerSize(chainID, res.size, tarPath) };
     } catch (err) {
       input.destroy();
       await this.snapshotter.remove(key).catch(() => {});
@@ -222,9 +225,14 @@ export class LayerStore {
    * On overlay2 the snapshot holds only this layer's files, so its usage is exactly that; a
    * vfs snapshot is a full copy, where the applied files' size is the closest answer.
    */
-  private async layerSize(chainID: string, applied: number): Promise<number> {
-    if (this.snapshotter.driver !== 'overlay2') return applied;
-    try { return (await this.snapshotter.usage(chainID)).size; } catch { return applied; }
+  private async layerSize(chainID: string, applied: number, tarPath?: string): Promise<number> {
+    try {
+      if (this.snapshotter.driver === 'overlay2') return (await this.snapshotter.usage(chainID)).size;
+      if (tarPath) return await tarDiffSize(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }));
+    } catch (err) {
+      this.log.warn(`layer ${chainID}: size: ${(err as Error).message}`);
+    }
+    return applied;
   }
 
   async snapshotExists(name: string): Promise<boolean> {

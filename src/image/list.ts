@@ -48,7 +48,7 @@ export function matchLabels(wanted: string[] | undefined, labels: Record<string,
 
 export function listImages(store: ImageStore, opts: ListOptions): Record<string, unknown>[] {
   const f = opts.filters;
-  for (const k of f.keys()) if (!allowed.includes(k)) throw new InvalidParameter(`invalid filter '${k}'`);
+  for (const k of f.keys()) if (!allowed.includes(k)) throw new InvalidParameter(`Invalid filter '${k}'`);
   let danglingOnly = false;
   const dangling = f.get('dangling');
   if (dangling) {

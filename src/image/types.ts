@@ -80,4 +80,11 @@ export interface ImageService {
   list(): Promise<ImageRecord[]>;
   /** Which containers use an image: set by the daemon once the container service exists (rmi conflicts). */
   setContainerUsage(fn: (imageId: string) => string[]): void;
+  /**
+   * Removes layers no image references any more. A force-deleted image's layers stay while a
+   * container is built on them; the container service calls this after removing a container.
+   */
+  releaseUnusedLayers?(): Promise<string[]>;
+  /** The original uncompressed tar of a layer, by diffID (as `docker save` writes it). */
+  readLayer?(diffID: string): Readable;
 }

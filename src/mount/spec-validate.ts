@@ -56,11 +56,15 @@ export function validateAbsolute(p: string): string | undefined {
   return s.startsWith('/') ? undefined : `invalid mount path: '${s}' mount path must be absolute`;
 }
 
-/** Options given for a type they do not belong to (checked from API 1.42, as moby does). */
-function exclusiveOptionsError(m: ApiMount): string | undefined {
-  if (m.Type !== 'bind' && m.BindOptions) return 'field BindOptions must not be specified';
-  if (m.Type !== 'volume' && m.VolumeOptions) return 'field VolumeOptions must not be specified';
-  if (m.Type !== 'tmpfs' && m.TmpfsOptions) return 'field TmpfsOptions must not be specified';
+/**
+ * From API 1.42 dockerd refuses options given for another mount type before it parses any
+ * mount, in its router's words.
+ */
+export function strayOptionsError(m: ApiMount): string | undefined {
+  const type = JSON.stringify(m.Type ?? '');
+  if (m.VolumeOptions && m.Type !== 'volume') return `VolumeOptions must not be specified on mount type ${type}`;
+  if (m.BindOptions && m.Type !== 'bind') return `BindOptions must not be specified on mount type ${type}`;
+  if (m.TmpfsOptions && m.Type !== 'tmpfs') return `TmpfsOptions must not be specified on mount type ${type}`;
   return undefined;
 }
 
@@ -70,10 +74,6 @@ export function mountConfigError(m: ApiMount, apiVersion: string): string | unde
   if (target === '') return 'field Target must not be empty';
   const targetError = validateNotRoot(target) ?? validateAbsolute(target);
   if (targetError) return targetError;
-  if (versionAtLeast(apiVersion, '1.42')) {
-    const extra = exclusiveOptionsError(m);
-    if (extra) return extra;
-  }
   const source = m.Source ?? '';
   switch (m.Type) {
     case 'bind': {

@@ -7,7 +7,7 @@ import type { MountSpec } from './spec-types.js';
 import { parseBind } from './spec-binds.js';
 import { tmpfsOptionsFromData, mergeTmpfsOptions, convertTmpfsOptions, TMPFS_DEFAULT_OPTIONS } from './spec-tmpfs.js';
 import {
-  cleanPath, mountConfigError, mountConfigMessage, validateAbsolute, validateNotRoot, versionAtLeast, type ApiMount,
+  cleanPath, mountConfigError, mountConfigMessage, strayOptionsError, validateAbsolute, validateNotRoot, versionAtLeast, type ApiMount,
 } from './spec-validate.js';
 
 export type { MountSpec } from './spec-types.js';
@@ -39,6 +39,9 @@ export function parseMountSpecs(input: MountSpecInput, apiVersion: string, opts:
     if (reason) throw new InvalidParameter(reason);
   }
 
+  const mounts = input.Mounts ?? [];
+  for (const m of mounts) checkApiVersion(m, apiVersion);
+
   const specs: MountSpec[] = [];
   const taken = new Set<string>();
   for (const raw of input.Binds ?? []) {
@@ -49,7 +52,7 @@ export function parseMountSpecs(input: MountSpecInput, apiVersion: string, opts:
     specs.push(spec);
   }
 
-  for (const m of input.Mounts ?? []) {
+  for (const m of mounts) {
     const reason = mountConfigError(m, apiVersion);
     if (reason) throw new InvalidParameter(mountConfigMessage(m, reason));
     const spec = specFromMount(m, 'mounts', '', apiVersion, opts);
@@ -68,6 +71,18 @@ export function parseMountSpecs(input: MountSpecInput, apiVersion: string, opts:
     });
   }
   return specs;
+}
+
+/** What each API version makes of fields it does not know yet, as dockerd's router does. */
+function checkApiVersion(m: ApiMount, apiVersion: string): void {
+  // Before 1.42 the parser's own checks apply, as Docker 20.10 answers (CreateMountpoint is
+  // ignored in specFromMount).
+  if (!versionAtLeast(apiVersion, '1.42')) return;
+  const stray = strayOptionsError(m);
+  if (stray) throw new InvalidParameter(stray);
+  if (!versionAtLeast(apiVersion, '1.45') && m.VolumeOptions?.Subpath) {
+    throw new InvalidParameter('VolumeOptions.Subpath needs API v1.45 or newer');
+  }
 }
 
 function specFromMount(m: ApiMount, origin: 'binds' | 'mounts', mode: string, apiVersion: string, opts: ParseMountOptions): MountSpec {

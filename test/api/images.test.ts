@@ -76,3 +76,23 @@ test('load, inspect, history, tag, save, rmi and prune through the docker CLI', 
     await d.stop();
   }
 });
+
+test('rmi refuses an image a container uses, in Docker\'s words; force deletes the image but keeps the container\'s layers', async () => {
+  const d = await startDaemon();
+  try {
+    const file = path.join(d.dir, 'layered.tar');
+    fs.writeFileSync(file, (await dockerArchive({ tag: 'layered:1' })).tar);
+    ok(d.docker(['load', '-i', file]), 'load');
+    const cid = ok(d.docker(['create', 'layered:1', 'true']), 'create').trim();
+    const short = cid.slice(0, 12);
+    assert.equal(d.docker(['rmi', 'layered:1']).stderr,
+      `Error response from daemon: conflict: unable to remove repository reference "layered:1" (must force) - container ${short} is using its referenced image 660fc4253e8c\n`);
+    assert.equal(d.docker(['rmi', '660fc4253e8c']).stderr,
+      `Error response from daemon: conflict: unable to delete 660fc4253e8c (must be forced) - image is being used by stopped container ${short}\n`);
+    assert.equal(ok(d.docker(['rmi', '-f', '660fc4253e8c']), 'rmi -f'), `Untagged: layered:1\nDeleted: ${dockerImageID}\n`);
+    assert.equal(ok(d.docker(['inspect', '-f', '{{.Image}}', cid]), 'inspect container'), `${dockerImageID}\n`);
+    assert.equal(fs.readdirSync(path.join(d.dataRoot, 'content/blobs/sha256')).length, 3, 'layers stay while the container needs them');
+  } finally {
+    await d.stop();
+  }
+});

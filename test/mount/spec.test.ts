@@ -154,10 +154,13 @@ const invalidMounts: [unknown, string, string?][] = [
   [{ Type: 'bind', Source: '/tmp', Target: '/' }, `invalid mount config for type "bind": invalid specification: destination can't be '/'`],
   [{ Type: 'bind', Source: '/tmp', Target: 'a' }, `invalid mount config for type "bind": invalid mount path: 'a' mount path must be absolute`],
   [{ Type: 'bind', Source: '/tmp', Target: '' }, 'invalid mount config for type "bind": field Target must not be empty'],
-  // From API 1.42 options that do not belong to the type are refused.
-  [{ Type: 'tmpfs', Target: '/a', VolumeOptions: {} }, 'invalid mount config for type "tmpfs": field VolumeOptions must not be specified', NEW],
-  [{ Type: 'bind', Source: '/tmp', Target: '/a', TmpfsOptions: {} }, 'invalid mount config for type "bind": field TmpfsOptions must not be specified', NEW],
-  [{ Type: 'volume', Source: 'v', Target: '/a', TmpfsOptions: {} }, 'invalid mount config for type "volume": field TmpfsOptions must not be specified', NEW],
+  // From API 1.42 the router refuses options that do not belong to the type, in its own words.
+  [{ Type: 'tmpfs', Target: '/a', VolumeOptions: {} }, 'VolumeOptions must not be specified on mount type "tmpfs"', NEW],
+  [{ Type: 'bind', Source: '/tmp', Target: '/a', VolumeOptions: {} }, 'VolumeOptions must not be specified on mount type "bind"', NEW],
+  [{ Type: 'bind', Source: '/tmp', Target: '/a', TmpfsOptions: {} }, 'TmpfsOptions must not be specified on mount type "bind"', NEW],
+  [{ Type: 'volume', Source: 'v', Target: '/a', TmpfsOptions: {} }, 'TmpfsOptions must not be specified on mount type "volume"', NEW],
+  [{ Type: 'volume', Source: 'v', Target: '/a', BindOptions: {} }, 'BindOptions must not be specified on mount type "volume"', NEW],
+  [{ Type: 'volume', Source: 'v', Target: '/a', VolumeOptions: { Subpath: 'x' } }, 'VolumeOptions.Subpath needs API v1.45 or newer', '1.44'],
   [{ Type: 'volume', Source: 'v2', Target: '/a', VolumeOptions: { Subpath: '../x' } }, 'invalid mount config for type "volume": subpath must be a relative path within the volume', NEW],
   [{ Type: 'volume', Source: 'v2', Target: '/a', VolumeOptions: { Subpath: '/etc' } }, 'invalid mount config for type "volume": subpath must be a relative path within the volume', NEW],
   [{ Type: 'volume', Source: 'v2', Target: '/a', VolumeOptions: { Subpath: 'a/../../b' } }, 'invalid mount config for type "volume": subpath must be a relative path within the volume', NEW],
@@ -168,6 +171,10 @@ const invalidMounts: [unknown, string, string?][] = [
 for (const [m, message, v] of invalidMounts) {
   test(`Mounts ${JSON.stringify(m)} is refused (API ${v ?? V})`, () => fails({ Mounts: [m as never] }, message, v ?? V));
 }
+
+test('Mounts: the router checks every mount before the parser looks at any', () => {
+  fails({ Mounts: [{ Type: 'bind', Target: 'rel' }, { Type: 'tmpfs', Target: '/b', BindOptions: {} }] }, 'BindOptions must not be specified on mount type "tmpfs"', NEW);
+});
 
 test('Mounts: options of another type are ignored before API 1.42, as 20.10 does', () => {
   assert.equal(one({ Mounts: [{ Type: 'tmpfs', Target: '/a', VolumeOptions: {} }] }).type, 'tmpfs');

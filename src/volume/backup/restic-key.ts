@@ -4,6 +4,8 @@
 // that fixed cost alone would make an unchanged-volume backup take a large share of a full one.
 // Strata's repositories use LIGHT_KDF instead; the password is the protection that matters.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 
 /** scrypt N=2^14, r=8, p=1: ~30 ms here, the interactive-login strength scrypt's paper suggests. */
 export const LIGHT_KDF = { N: 1 << 14, r: 8, p: 1 };
@@ -75,4 +77,20 @@ export function seal(keys: { enc: Buffer; mac: Buffer }, plain: Buffer): Buffer 
   const c = crypto.createCipheriv('aes-256-ctr', keys.enc, nonce);
   const ct = Buffer.concat([c.update(plain), c.final()]);
   return Buffer.concat([nonce, ct, resticMac(keys.mac, nonce, ct)]);
+}
+
+/** The master key of the local repository `repo`, unsealed with `password`. */
+export function masterKeys(repo: string, password: string): { enc: Buffer; mac: Buffer } {
+  for (const name of fs.readdirSync(path.join(repo, 'keys'))) {
+    const key = JSON.parse(fs.readFileSync(path.join(repo, 'keys', name), 'utf8')) as KeyFile;
+    let plain: Buffer;
+    try {
+      plain = open(deriveKeys(password, Buffer.from(key.salt, 'base64'), key.N, key.r, key.p), Buffer.from(key.data, 'base64'));
+    } catch {
+      continue;
+    }
+    const m = JSON.parse(plain.toString('utf8')) as { mac: { k: string; r: string }; encrypt: string };
+    return { enc: Buffer.from(m.encrypt, 'base64'), mac: Buffer.concat([Buffer.from(m.mac.k, 'base64'), Buffer.from(m.mac.r, 'base64')]) };
+  }
+  throw new Error('wrong password or no key found');
 }

@@ -22,6 +22,7 @@ import {
 } from './repository.js';
 import { replaceContent, type RootAttributes } from './swap.js';
 import { digHoles } from './sparse.js';
+import { restoreLocal } from './restore-local.js';
 
 const run = promisify(execFile);
 
@@ -190,20 +191,32 @@ export class VolumeBackups {
     return this.writeInto(target, 'restore', opts.force, async (vol, scratch) => {
       const staged = path.join(scratch, 'staged');
       fs.mkdirSync(staged, { mode: 0o700 });
-      let timer: NodeJS.Timeout | undefined;
-      if (onProgress) {
-        const total = await restoreSize(repo, backup.ID).catch(() => undefined);
-        timer = setInterval(() => { void allocated(staged).then((n) => onProgress({ current: total ? Math.min(n, total) : n, total })); }, 1000);
+      const progress = onProgress ? (p: { bytes: number }) => onProgress({ current: p.bytes }) : undefined;
+      // Local repositories are read directly (restorer.ts); remote ones, and snapshots with
+      // device nodes or sockets, through `restic restore`.
+      const direct = isLocal(repo.location) && (await restoreLocal(repo.location, repo.password, backup.ID, staged, progress));
+      if (!direct) {
+        fs.rmSync(staged, { recursive: true, force: true });
+        fs.mkdirSync(staged, { mode: 0o700 });
+        await this.resticRestore(repo, backup.ID, staged, onProgress);
+        await digHoles(staged);
       }
-      try {
-        await restoreInto(repo, backup.ID, staged);
-      } finally {
-        if (timer) clearInterval(timer);
-      }
-      await digHoles(staged);
       await replaceContent(vol.mountpoint, staged, path.join(scratch, 'trash'), rootOf(backup));
       return { Backup: backup, Volume: vol.name };
     });
+  }
+
+  private async resticRestore(repo: Repository, id: string, staged: string, onProgress?: (p: Progress) => void): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    if (onProgress) {
+      const total = await restoreSize(repo, id).catch(() => undefined);
+      timer = setInterval(() => { void allocated(staged).then((n) => onProgress({ current: total ? Math.min(n, total) : n, total })); }, 1000);
+    }
+    try {
+      await restoreInto(repo, id, staged);
+    } finally {
+      if (timer) clearInterval(timer);
+    }
   }
 
   async verify(opts: RepositoryOptions): Promise<{ ok: true; output: string }> {

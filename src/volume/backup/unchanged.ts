@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { deriveKeys, open, seal, type KeyFile } from './restic-key.js';
+import { masterKeys, seal } from './restic-key.js';
 
 /** A digest of every entry's metadata under `dir`, in a stable order, and the number of regular files. */
 export function volumeFingerprint(dir: string): { digest: string; files: number } {
@@ -73,21 +73,6 @@ export class BackupJournal {
   drop(repository: string, volume: string): void {
     fs.rmSync(this.file(repository, volume), { force: true });
   }
-}
-
-function masterKeys(repo: string, password: string): { enc: Buffer; mac: Buffer } {
-  for (const name of fs.readdirSync(path.join(repo, 'keys'))) {
-    const key = JSON.parse(fs.readFileSync(path.join(repo, 'keys', name), 'utf8')) as KeyFile;
-    let plain: Buffer;
-    try {
-      plain = open(deriveKeys(password, Buffer.from(key.salt, 'base64'), key.N, key.r, key.p), Buffer.from(key.data, 'base64'));
-    } catch {
-      continue;
-    }
-    const m = JSON.parse(plain.toString('utf8')) as { mac: { k: string; r: string }; encrypt: string };
-    return { enc: Buffer.from(m.encrypt, 'base64'), mac: Buffer.concat([Buffer.from(m.mac.k, 'base64'), Buffer.from(m.mac.r, 'base64')]) };
-  }
-  throw new Error('wrong password or no key found');
 }
 
 /** Whether backup `snapshot` is still in the local repository (retention may have removed it). */
