@@ -7,6 +7,7 @@ import { registerContainerArchiveRoutes } from './container-archive.js';
 import { registerVolumeRoutes } from './volumes.js';
 import { registerVolumeBackupRoutes } from './volume-backup.js';
 import { registerBuildRoutes } from './build.js';
+import { registerNetworkRoutes } from './networks.js';
 import { registerUnimplementedRoutes } from './unimplemented.js';
 
 export function buildRouter(): Router {
@@ -18,6 +19,7 @@ export function buildRouter(): Router {
   registerVolumeRoutes(router);
   registerVolumeBackupRoutes(router);
   registerBuildRoutes(router);
+  registerNetworkRoutes(router);
   registerUnimplementedRoutes(router);
   return router;
 }

@@ -67,7 +67,15 @@ export class ContainerManager implements ContainerService {
       const live = liveOf(this.ctx, rec.id);
       if (live.removing) throw new Conflict(`container is marked for removal and cannot be started`);
       if (rec.state.Running) throw new NotModified('container already started');
-      await startContainer(this.ctx, rec);
+      try {
+        await startContainer(this.ctx, rec);
+      } catch (err) {
+        // Docker removes an AutoRemove container that failed to start: `docker run --rm` waits for that.
+        if (rec.hostConfig.AutoRemove) {
+          setImmediate(() => void this.remove(rec.id, { force: true, volumes: true }).catch(() => undefined));
+        }
+        throw err;
+      }
       void live.exited?.then(() => this.afterExit(rec));
     });
   }

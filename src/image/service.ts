@@ -14,6 +14,7 @@ import { ImageDb, type ImageRow } from './image-db.js';
 import { familiar, isImageIDPrefix, normalizeTagged, parseNormalizedNamed } from './reference.js';
 import { EMPTY_LAYER_DIFF_ID, isDigest, sha256 } from './digest.js';
 import { Mutex } from './mutex.js';
+import { listImages } from './list.js';
 
 export interface ImageServiceDeps {
   db: MetaDb;
@@ -201,6 +202,17 @@ export class ImageStore implements ImageService {
   /** Removes layers no image references any more (e.g. after the last container on a force-deleted image is removed). */
   async releaseUnusedLayers(): Promise<string[]> {
     return this.lock.run(() => this.layers.releaseUnreferenced(this.rows.referencedChainIDs()));
+  }
+
+  /**
+   * What `docker system df` needs from the image store (daemon/disk_usage.go): the top-level
+   * images with SharedSize and Containers filled in, and LayersSize, the size of every stored
+   * layer counted once. Sizes are recorded when a layer is registered, so nothing is walked.
+   */
+  async diskUsage(): Promise<{ images: Record<string, unknown>[]; layersSize: number }> {
+    const images = listImages(this, { all: false, filters: new Map(), sharedSize: true, containerCount: true });
+    const layersSize = this.layers.all().reduce((n, l) => n + l.size, 0);
+    return { images, layersSize };
   }
 
   readLayer(diffID: string): Readable {

@@ -87,4 +87,9 @@ export interface ImageService {
   releaseUnusedLayers?(): Promise<string[]>;
   /** The original uncompressed tar of a layer, by diffID (as `docker save` writes it). */
   readLayer?(diffID: string): Readable;
+  /**
+   * For `docker system df`: top-level images as GET /images/json lists them, with SharedSize
+   * and Containers filled in, and LayersSize (every stored layer counted once).
+   */
+  diskUsage?(): Promise<{ images: Record<string, unknown>[]; layersSize: number }>;
 }

@@ -74,7 +74,7 @@ function leftovers(dataRoot: string): { blobs: string[]; ingests: string[]; snap
   };
 }
 
-test('a big layer (320 MiB) loads in bounded memory; SIGKILL mid-load leaves nothing; the next load works', async (t) => {
+test('a big layer (320 MiB, STRATA_BIG_LAYER_MIB to change) loads in bounded memory; SIGKILL mid-load leaves nothing; the next load works', async (t) => {
   const first = await startDaemon();
   let second: TestDaemon | undefined;
   try {

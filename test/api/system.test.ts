@@ -59,3 +59,17 @@ test('a second daemon on the same data-root is refused', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /another Strata daemon \(pid \d+\) is using data-root/);
 });
+
+test('the built-in networks are listed, unknown ones are 404, so an untyped docker inspect says "No such object"', async () => {
+  const ls = d.docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
+  assert.equal(ls.status, 0, ls.stderr);
+  assert.deepEqual(ls.stdout.trim().split('\n').sort(), ['host host', 'none null']);
+  const net = await d.request('GET', '/v1.41/networks/nope');
+  assert.equal(net.status, 404);
+  assert.equal(JSON.parse(net.body).message, 'network nope not found');
+  const plugin = await d.request('GET', '/v1.41/plugins/foo/json');
+  assert.equal(plugin.status, 404);
+  const inspect = d.docker(['inspect', 'no-such-thing-anywhere']);
+  assert.notEqual(inspect.status, 0);
+  assert.match(inspect.stderr, /No such object: no-such-thing-anywhere/);
+});

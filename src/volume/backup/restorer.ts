@@ -16,10 +16,20 @@ export class UnsupportedNode extends Error {}
 const BLOCK = 4096;
 const ZERO = Buffer.alloc(BLOCK);
 
-let lsetxattr: ((path: string, name: string, value: Buffer, size: number, flags: number) => number) | undefined;
-function setXattr(p: string, name: string, value: Buffer): void {
-  lsetxattr ??= koffi.load('libc.so.6').func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)');
-  if (lsetxattr(p, name, value, value.length, 0) !== 0) throw new Error(`setting xattr ${name} on ${p} failed`);
+type XattrFns = {
+  lset: (path: string, name: string, value: Buffer, size: number, flags: number) => number;
+  fset: (fd: number, name: string, value: Buffer, size: number, flags: number) => number;
+};
+let xattr: XattrFns | undefined;
+function xattrFns(): XattrFns {
+  if (!xattr) {
+    const libc = koffi.load('libc.so.6');
+    xattr = {
+      lset: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+      fset: libc.func('int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)'),
+    };
+  }
+  return xattr;
 }
 
 /** Go's os.FileMode permission and special bits → a Unix mode. */
@@ -42,7 +52,10 @@ function seconds(t: string | undefined): number | undefined {
 function applyMetadata(p: string, n: TreeNode, symlink: boolean): void {
   fs.lchownSync(p, n.uid ?? 0, n.gid ?? 0);
   if (!symlink) fs.chmodSync(p, unixPermissions(n.mode ?? 0o644));
-  for (const x of n.extended_attributes ?? []) setXattr(p, x.name, Buffer.from(x.value, 'base64'));
+  for (const x of n.extended_attributes ?? []) {
+    const v = Buffer.from(x.value, 'base64');
+    if (xattrFns().lset(p, x.name, v, v.length, 0) !== 0) throw new Error(`setting xattr ${x.name} on ${p} failed`);
+  }
   const mtime = seconds(n.mtime);
   if (mtime !== undefined) {
     const atime = seconds(n.atime) ?? mtime;
@@ -51,9 +64,22 @@ function applyMetadata(p: string, n: TreeNode, symlink: boolean): void {
   }
 }
 
+/** The same through an open file: no path lookups, which dominate restoring many small files. */
+function applyFileMetadata(fd: number, p: string, n: TreeNode): void {
+  fs.fchownSync(fd, n.uid ?? 0, n.gid ?? 0);
+  fs.fchmodSync(fd, unixPermissions(n.mode ?? 0o644));
+  for (const x of n.extended_attributes ?? []) {
+    const v = Buffer.from(x.value, 'base64');
+    if (xattrFns().fset(fd, x.name, v, v.length, 0) !== 0) throw new Error(`setting xattr ${x.name} on ${p} failed`);
+  }
+  const mtime = seconds(n.mtime);
+  if (mtime !== undefined) fs.futimesSync(fd, seconds(n.atime) ?? mtime, mtime);
+}
+
 /** Writes `data` at file offset `offset`, leaving all-zero file blocks unwritten (holes). */
-export function writeSparse(fd: number, data: Buffer, offset: number): void {
+export function writeSparse(fd: number, data: Buffer, offset: number): number {
   const zeroAt = (i: number) => data.compare(ZERO, 0, BLOCK, i, i + BLOCK) === 0;
+  let written = 0;
   let i = 0;
   while (i < data.length) {
     const pos = offset + i;
@@ -67,8 +93,10 @@ export function writeSparse(fd: number, data: Buffer, offset: number): void {
       j = next;
     }
     fs.writeSync(fd, data, i, j - i, pos);
+    written = offset + j;
     i = j;
   }
+  return written;
 }
 
 export interface RestoreProgress { bytes: number; files: number }
@@ -84,13 +112,15 @@ export function restoreSnapshot(repoDir: string, password: string, snapshotId: s
     const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     try {
       let offset = 0;
+      let end = 0;
       for (const id of n.content ?? []) {
         const data = reader.blob(id);
-        writeSparse(fd, data, offset);
+        end = Math.max(end, writeSparse(fd, data, offset));
         offset += data.length;
       }
       if (offset !== (n.size ?? offset)) throw new DamagedRepository(`${p}: content is ${offset} bytes, the tree says ${n.size}`);
-      fs.ftruncateSync(fd, offset);
+      if (end < offset) fs.ftruncateSync(fd, offset);
+      applyFileMetadata(fd, p, n);
       done.bytes += offset;
     } finally {
       fs.closeSync(fd);
@@ -115,7 +145,6 @@ export function restoreSnapshot(repoDir: string, password: string, snapshotId: s
             links.set(key, p);
           }
           writeFile(p, n);
-          applyMetadata(p, n, false);
           done.files++;
           break;
         }
