@@ -135,7 +135,7 @@ export function registerContainerRoutes(router: Router): void {
   router.post('/exec/{id}/start', async (ctx) => {
     const m = manager(ctx);
     const inst = m.execs.get(ctx.params.id!);
-    const body = await readJson<{ Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] }>(ctx, {});
+    const body = await readStartBody(ctx);
     if (body.ConsoleSize) inst.config.ConsoleSize = body.ConsoleSize;
     const tty = !!inst.config.Tty;
     if (body.Detach) {
@@ -174,6 +174,38 @@ export function registerContainerRoutes(router: Router): void {
   });
 }
 
+type ExecStartBody = { Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] };
+
+/**
+ * With `Upgrade: tcp` Node hands over the socket without reading the body: the JSON body is
+ * the first Content-Length bytes after the headers, and only what follows is stdin.
+ */
+async function readStartBody(ctx: RequestContext): Promise<ExecStartBody> {
+  if (!ctx.socket) return readJson<ExecStartBody>(ctx, {});
+  const length = Number(ctx.req.headers['content-length'] ?? 0);
+  if (!length) return {};
+  let buf = ctx.head ?? Buffer.alloc(0);
+  const socket = ctx.socket;
+  while (buf.length < length) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const onData = (d: Buffer) => { cleanup(); resolve(d); };
+      const onEnd = () => { cleanup(); resolve(null); };
+      const cleanup = () => { socket.off('data', onData); socket.off('end', onEnd); socket.pause(); };
+      socket.on('data', onData);
+      socket.on('end', onEnd);
+      socket.resume();
+    });
+    if (!chunk) break;
+    buf = Buffer.concat([buf, chunk]);
+  }
+  ctx.head = buf.subarray(length);
+  try {
+    return JSON.parse(buf.subarray(0, length).toString('utf8') || '{}') as ExecStartBody;
+  } catch (err) {
+    throw new InvalidParameter(`invalid JSON: ${(err as Error).message}`);
+  }
+}
+
 function streamType(tty: boolean, apiVersion: string): string {
   return !tty && versionAtLeast(apiVersion, '1.42') ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
 }
@@ -196,6 +228,7 @@ function hijack(ctx: RequestContext, contentType: string): Hijacked {
     socket.on('data', (d: Buffer) => input.write(d));
     socket.on('end', () => input.end());
     socket.on('error', () => input.end());
+    socket.resume();
     const closed = new Promise<void>((r) => socket.on('close', () => { input.end(); r(); }));
     return {
       write: (d) => { if (socket.writable) socket.write(d); },

@@ -15,6 +15,7 @@ import { DEFAULT_PATH_ENV, copyRunConfig, ordered, sameConfig, toRunConfig, type
 import { dispatch } from './instructions.js';
 import { Workspace } from './workspace.js';
 import { BuildError } from './build-error.js';
+import { ContextContent } from './context-content.js';
 
 export interface BuildOptions {
   tags: string[];
@@ -57,6 +58,8 @@ export class Builder {
     readonly opts: BuildOptions,
     readonly contextDir: string,
     readonly out: BuildOutput,
+    /** Digests (and held bytes) of the context's files. */
+    readonly context: ContextContent = new ContextContent(),
   ) {}
 
   /** Runs the whole Dockerfile; resolves with the final image. */

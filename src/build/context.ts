@@ -1,6 +1,7 @@
 // The build context: the tar the client uploads (plain or gzip), unpacked into a private
 // directory. Entries are written without ever following a symlink that an earlier entry
 // created, so a hostile context cannot write outside its directory.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -9,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { InvalidParameter } from '../errors.js';
 import { secureJoin } from '../runtime/rootfs-path.js';
+import type { ContextContent } from './context-content.js';
 
 /** Reads the first chunk and puts it back, so the caller can tell gzip from a plain tar. */
 function peek(input: Readable): Promise<Buffer | null> {
@@ -57,8 +59,53 @@ function checkParents(root: string, rel: string): void {
   }
 }
 
-/** Unpacks the context tar into `dir` (which exists and is empty). */
-export async function extractContext(input: Readable, dir: string): Promise<void> {
+/**
+ * Writes one regular file: at once, or (when `content` can hold it) as a placeholder whose bytes
+ * stay in memory until a COPY needs them. Either way its digest is taken on the way.
+ */
+function writeFile(target: string, mode: number, size: number, mtime: Date | undefined, stream: Readable,
+  content: ContextContent | undefined, done: (err?: unknown) => void): void {
+  fs.rmSync(target, { force: true, recursive: true });
+  const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
+  const defer = content?.canDefer(size) ?? false;
+  const hash = content ? crypto.createHash('sha256') : undefined;
+  const chunks: Buffer[] = [];
+  const close = () => { try { fs.closeSync(fd); } catch { /* already closed */ } };
+  stream.on('data', (data: unknown) => {
+    const chunk = data as Buffer;
+    try {
+      hash?.update(chunk);
+      // Synchronous writes into the page cache beat a write stream per file.
+      if (defer) chunks.push(chunk);
+      else fs.writeSync(fd, chunk);
+    } catch (err) {
+      stream.destroy(err as Error);
+    }
+  });
+  stream.on('error', (err) => { close(); done(err); });
+  stream.on('end', () => {
+    try {
+      if (defer) fs.ftruncateSync(fd, size);
+      fs.fchmodSync(fd, mode);
+      if (mtime) fs.futimesSync(fd, mtime, mtime);
+      close();
+      if (content) {
+        content.digests.set(target, hash!.digest('hex'));
+        if (defer) content.defer(target, chunks, size, mtime);
+      }
+      done();
+    } catch (err) {
+      close();
+      done(err);
+    }
+  });
+}
+
+/**
+ * Unpacks the context tar into `dir` (which exists and is empty). With `content`, records each
+ * file's digest and may hold large files' bytes in memory (see ContextContent).
+ */
+export async function extractContext(input: Readable, dir: string, content?: ContextContent): Promise<void> {
   const extract = tar.extract();
   const dirTimes: [string, Date][] = [];
   extract.on('entry', (header, stream, next) => {
@@ -75,6 +122,7 @@ export async function extractContext(input: Readable, dir: string): Promise<void
       }
       checkParents(dir, rel);
       const target = path.join(dir, rel);
+      content?.forget(target);
       const mode = (header.mode ?? 0o644) & 0o7777;
       switch (header.type) {
         case 'directory':
@@ -96,6 +144,7 @@ export async function extractContext(input: Readable, dir: string): Promise<void
           const src = entryPath(header.linkname ?? '');
           if (!src) throw new InvalidParameter(`Error processing tar file: invalid hardlink ${header.linkname}`);
           const srcPath = path.join(dir, src);
+          content?.fill(srcPath);
           if (!fs.lstatSync(srcPath).isFile()) throw new InvalidParameter(`Error processing tar file: invalid hardlink ${header.linkname}`);
           fs.rmSync(target, { force: true, recursive: true });
           fs.linkSync(srcPath, target);
@@ -104,16 +153,9 @@ export async function extractContext(input: Readable, dir: string): Promise<void
           return;
         }
         case 'file':
-        case 'contiguous-file': {
-          fs.rmSync(target, { force: true, recursive: true });
-          const out = fs.createWriteStream(target, { mode, flags: 'wx' });
-          pipeline(stream, out).then(() => {
-            fs.chmodSync(target, mode);
-            if (header.mtime) fs.utimesSync(target, header.mtime, header.mtime);
-            done();
-          }, done);
+        case 'contiguous-file':
+          writeFile(target, mode, header.size ?? 0, header.mtime, stream as unknown as Readable, content, done);
           return;
-        }
         default:
           stream.resume();
           stream.on('end', () => done());

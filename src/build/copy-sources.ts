@@ -68,7 +68,10 @@ function walk(root: string, rel = ''): string[] {
   return out;
 }
 
-export function resolveSources(root: string, srcs: string[]): CopySource[] {
+/** Content digests already known by host path (taken while the context was unpacked). */
+export type ContentDigests = Map<string, string>;
+
+export function resolveSources(root: string, srcs: string[], digests?: ContentDigests): CopySource[] {
   const found: CopySource[] = [];
   for (const src of srcs) {
     const rel = cleanRel(src);
@@ -91,28 +94,30 @@ export function resolveSources(root: string, srcs: string[]): CopySource[] {
     found.push({ rel, host, stat, hash: '' });
   }
   if (found.length === 0) throw new BuildStepError('no source files were specified');
-  for (const s of found) s.hash = hashSource(s);
+  for (const s of found) s.hash = hashSource(s, digests);
   return found;
 }
 
-function hashEntry(h: crypto.Hash, rel: string, host: string, st: fs.Stats): void {
+function hashEntry(h: crypto.Hash, rel: string, host: string, st: fs.Stats, digests?: ContentDigests): void {
   const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
   const link = st.isSymbolicLink() ? fs.readlinkSync(host) : '';
   h.update(`${rel}\0${type}\0${(st.mode & 0o7777).toString(8)}\0${st.isFile() ? st.size : 0}\0${link}\0`);
-  if (st.isFile()) h.update(fs.readFileSync(host));
+  if (!st.isFile()) return;
+  const known = digests?.get(host);
+  h.update(known ?? crypto.createHash('sha256').update(fs.readFileSync(host)).digest('hex'));
 }
 
-function hashSource(s: CopySource): string {
+function hashSource(s: CopySource, digests?: ContentDigests): string {
   if (!s.stat.isDirectory()) {
     const h = crypto.createHash('sha256');
-    hashEntry(h, path.posix.basename(s.rel), s.host, s.stat);
+    hashEntry(h, path.posix.basename(s.rel), s.host, s.stat, digests);
     return `file:${h.digest('hex')}`;
   }
   const h = crypto.createHash('sha256');
-  hashEntry(h, '.', s.host, s.stat);
+  hashEntry(h, '.', s.host, s.stat, digests);
   for (const rel of walk(s.host)) {
     const host = path.join(s.host, rel);
-    hashEntry(h, rel, host, fs.lstatSync(host));
+    hashEntry(h, rel, host, fs.lstatSync(host), digests);
   }
   return `dir:${h.digest('hex')}`;
 }

@@ -41,7 +41,7 @@ export async function copyStep(b: Builder, s: StageState, ins: Instruction): Pro
   try {
     let sources: CopySource[];
     try {
-      sources = resolveSources(source.root, words);
+      sources = resolveSources(source.root, words, from === undefined ? b.context.digests : undefined);
     } catch (err) {
       if (err instanceof StrataError) throw new BuildError(`${kw} failed: ${err.message}`);
       throw err;
@@ -52,6 +52,7 @@ export async function copyStep(b: Builder, s: StageState, ins: Instruction): Pro
     if (await b.probeCache(s, probe)) return;
 
     const dest = normalizeDest(s.config.WorkingDir, destArg);
+    if (from === undefined) for (const src of sources) b.context.fill(src.host);
     await b.commitWorkspace(s, probe, undefined, async (ws) => {
       const owner = chown === undefined ? { uid: 0, gid: 0 } : parseChown(ws.rootfs, chown, kw);
       try {

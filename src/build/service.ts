@@ -10,6 +10,7 @@ import type { Engine } from '../engine.js';
 import { familiar, normalizeTagged } from '../image/reference.js';
 import { Builder, BuildError, type BuildOptions } from './builder.js';
 import { extractContext, readDockerfile, readDockerignore } from './context.js';
+import { ContextContent } from './context-content.js';
 import { parseDockerfile, type ParsedDockerfile } from './dockerfile.js';
 import { BuildOutput, shortId, type JsonWriter } from './output.js';
 
@@ -29,9 +30,13 @@ export async function prepareBuild(engine: Engine, context: Readable, dockerfile
   const tags = opts.tags.map((t) => normalizeTagged(t));
   const contextDir = path.join(engine.config.dataRoot, 'tmp', `build-context-${crypto.randomBytes(12).toString('hex')}`);
   fs.mkdirSync(contextDir, { recursive: true, mode: 0o700 });
-  const dispose = () => fs.rmSync(contextDir, { recursive: true, force: true });
+  // Removed in the background: the client has its answer by then.
+  const dispose = () => fs.rm(contextDir, { recursive: true, force: true }, () => undefined);
   try {
-    await extractContext(context, contextDir);
+    const content = new ContextContent();
+    const started = performance.now();
+    await extractContext(context, contextDir, content);
+    engine.log.debug(`build: context unpacked in ${(performance.now() - started).toFixed(1)}ms`);
     const { text, name } = readDockerfile(contextDir, dockerfileName);
     const dockerfile = parseDockerfile(text);
     dropIgnoredBuildFiles(contextDir, name);
@@ -39,7 +44,7 @@ export async function prepareBuild(engine: Engine, context: Readable, dockerfile
       contextDir,
       dockerfile,
       dispose,
-      run: (write) => runBuild(engine, contextDir, dockerfile, opts, tags, write),
+      run: (write) => runBuild(engine, contextDir, content, dockerfile, opts, tags, write),
     };
   } catch (err) {
     dispose();
@@ -58,6 +63,7 @@ function dropIgnoredBuildFiles(contextDir: string, dockerfile: string): void {
 async function runBuild(
   engine: Engine,
   contextDir: string,
+  content: ContextContent,
   df: ParsedDockerfile,
   opts: BuildOptions,
   tags: string[],
@@ -65,8 +71,10 @@ async function runBuild(
 ): Promise<string | undefined> {
   const out = new BuildOutput(write, opts.quiet);
   try {
-    const builder = new Builder(engine, opts, contextDir, out);
+    const builder = new Builder(engine, opts, contextDir, out, content);
+    const started = performance.now();
     const image = await builder.build(df);
+    engine.log.debug(`build: steps done in ${(performance.now() - started).toFixed(1)}ms`);
     out.aux({ ID: image.id });
     if (opts.quiet) out.result(`${image.id}\n`);
     else out.stream(`Successfully built ${shortId(image.id)}\n`);

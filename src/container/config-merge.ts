@@ -37,10 +37,8 @@ export function mergeImageConfig(config: Record<string, any>, image: ImageRunCon
 
 /** The process environment: Config.Env with PATH defaulted and HOSTNAME set, as Docker's createSpec. */
 export function processEnv(config: Record<string, any>, hostname: string, tty: boolean): string[] {
-  const env: string[] = [];
+  const env: string[] = [DEFAULT_PATH, `HOSTNAME=${hostname}`];
   const given = (config.Env as string[] | null) ?? [];
-  if (!given.some((e) => envKey(e) === 'PATH')) env.push(DEFAULT_PATH);
-  env.push(`HOSTNAME=${hostname}`);
   if (tty) env.push('TERM=xterm');
   for (const e of given) {
     const k = envKey(e);

@@ -78,7 +78,7 @@ export class ExecStore {
     try {
       proc = await this.ctx.runtime.exec(rec.id, inst.id, spec, { tty: !!cfg.Tty, stdin: !!cfg.AttachStdin, size });
     } catch (err) {
-      inst.exitCode = /executable file not found|no such file or directory/.test(String(err)) ? 127 : 126;
+      inst.exitCode = 126;
       this.finish(inst, rec);
       throw err;
     }

@@ -120,7 +120,7 @@ export class ContainerManager implements ContainerService {
 
   async kill(ref: string, signal?: string): Promise<void> {
     const rec = this.ctx.store.get(ref);
-    if (!rec.state.Running) throw new Conflict(`Container ${rec.id} is not running`);
+    if (!rec.state.Running) throw new Conflict(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
     const sig = normalizeSignal(signal || 'SIGKILL');
     const live = liveOf(this.ctx, rec.id);
     if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT') live.stoppedByUser = true;

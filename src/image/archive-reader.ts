@@ -50,7 +50,7 @@ export async function readArchive(input: Readable, layers: LayerStore): Promise<
         files.small.set(name, Buffer.concat(chunks));
         budget -= size;
       } else {
-        files.staged.set(name, await layers.stage(entry as unknown as Readable));
+        files.staged.set(name, { ...await layers.stage(entry as unknown as Readable), rawSize: size });
       }
     }
   } catch (err) {
@@ -84,7 +84,7 @@ export async function layerFile(files: ArchiveFiles, name: string, layers: Layer
   if (staged) return staged;
   const buf = files.small.get(n);
   if (!buf) return undefined;
-  const s = await layers.stage(Readable.from([buf]));
+  const s = { ...await layers.stage(Readable.from([buf])), rawSize: buf.length };
   files.staged.set(n, s);
   return s;
 }

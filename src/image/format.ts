@@ -1,10 +1,10 @@
-// Human sizes the way Docker's go-units prints them in progress bars (decimal, 3 significant digits).
+// Human sizes the way Docker's go-units HumanSize prints them in progress bars (decimal, 4 significant digits).
 export function formatBytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
   let i = 0;
   let v = n;
   while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
+  return `${Number(v.toPrecision(4))}${units[i]}`;
 }
 
 /** Go's RFC3339Nano: fractional seconds without trailing zeros. */

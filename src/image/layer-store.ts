@@ -31,6 +31,8 @@ export interface LayerRow {
 export interface StagedLayer {
   diffID: string;
   tarSize: number;
+  /** Bytes as they came in (compressed or not): what `docker load` progress counts. */
+  rawSize?: number;
   path: string;
   writer?: ContentWriter;
 }

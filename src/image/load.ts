@@ -73,10 +73,11 @@ async function loadOne(store: ImageStore, files: ArchiveFiles, e: LoadEntry, out
       const before = tx.newLayers.length;
       const rows = await store.layers.ensure(diffIDs, tx);
       for (const l of tx.newLayers.slice(before)) {
+        const n = tx.staged.get(l.diffID)?.rawSize ?? l.tarSize;
         out.progress({
           status: 'Loading layer',
-          progressDetail: { current: l.tarSize, total: l.tarSize },
-          progress: `[==================================================>]  ${formatBytes(l.tarSize)}/${formatBytes(l.tarSize)}`,
+          progressDetail: { current: n, total: n },
+          progress: `[==================================================>] ${formatBytes(n).padStart(8)}/${formatBytes(n)}`,
           id: l.diffID.slice(7, 19),
         });
       }

@@ -113,7 +113,7 @@ export class ImageStore implements ImageService {
   }
 
   async tag(id: string, ref: string): Promise<void> {
-    await this.lock.run(async () => this.tagLocked(id, ref));
+    await this.lock.run(async () => this.tagLocked(this.findRow(id).id, ref));
   }
 
   /** Tags an image (the tag moves if another image had it); returns the image that lost it. */

@@ -39,12 +39,9 @@ export function mkdirInRoot(root: string, dir: string, mode = 0o755): string {
   for (const part of parts) {
     current = path.posix.join(current, part);
     const host = secureJoin(root, current);
-    try {
-      fs.mkdirSync(host, { mode });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (!fs.statSync(host).isDirectory()) throw Object.assign(new Error(`not a directory: ${current}`), { code: 'ENOTDIR' });
-    }
+    // secureJoin left no symlink in the existing prefix, so a recursive mkdir cannot leave the root.
+    fs.mkdirSync(host, { recursive: true, mode });
+    if (!fs.statSync(host).isDirectory()) throw Object.assign(new Error(`not a directory: ${current}`), { code: 'ENOTDIR' });
   }
   return secureJoin(root, dir);
 }

@@ -147,7 +147,7 @@ async function startForeground(
     await exited;
     const msg = readRuncError(logFile) || `${path.basename(bin)} exited before the container started`;
     throw new RuntimeError(verb === 'create'
-      ? `OCI runtime create failed: ${msg.replace(/^runc run failed: /, 'runc create failed: ')}: unknown`
+      ? `failed to create shim task: OCI runtime create failed: ${msg.replace(/^runc run failed: /, 'runc create failed: ')}: unknown`
       : `OCI runtime exec failed: ${msg.replace(/^runc exec failed: /, 'exec failed: ')}: unknown`);
   }
   return {

@@ -51,7 +51,8 @@ export function resolveUser(rootfs: string, spec: string | undefined, groupAdd: 
     if (!g) throw new InvalidParameter(`unable to find group ${groupPart}: no matching entries in group file`);
     gid = g.gid;
   }
-  const additional = new Set<number>();
+  // runc's GetExecUser: the supplementary groups start with the primary group.
+  const additional = new Set<number>([gid]);
   if (name && (groupPart === undefined || groupPart === '')) {
     for (const g of groups) if (g.members.includes(name) && g.gid !== gid) additional.add(g.gid);
   }

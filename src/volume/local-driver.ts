@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { Conflict, SystemError } from '../errors.js';
 import { mountAll, unmount, isMountPoint, mountsUnder } from '../mount/kernel.js';
 import type { Logger } from '../util/log.js';
@@ -70,7 +71,16 @@ export class LocalDriver implements VolumeDriver {
     else users.set(id, n - 1);
     if (users.size > 0) return;
     this.active.delete(name);
-    if (needsMount(opts)) await unmount(this.dataPath(name));
+    if (!needsMount(opts)) return;
+    const target = this.dataPath(name);
+    try {
+      await unmount(target);
+    } catch (err) {
+      // A host process sitting in the mount keeps it busy; detach it so the next first use
+      // mounts a fresh filesystem instead of stacking on the old one.
+      this.deps.log.warn(`volume ${name}: ${(err as Error).message}; detaching`);
+      await unmount(target, { lazy: true });
+    }
   }
 
   isActive(name: string): boolean {
@@ -106,7 +116,7 @@ export class LocalDriver implements VolumeDriver {
   private async mountDevice(name: string, opts: Record<string, string>): Promise<void> {
     const { type, o, device } = localMountOptions(opts);
     const target = this.dataPath(name);
-    const options = o ? o.split(',').filter(Boolean) : [];
+    const options = await resolveAddr(type, o ? o.split(',').filter(Boolean) : []);
     const bind = options.includes('bind') || options.includes('rbind') || type === 'bind';
     const fail = (msg: string): never => {
       throw new SystemError(maskPassword(`failed to mount local volume: ${msg}`, o));
@@ -121,4 +131,18 @@ export class LocalDriver implements VolumeDriver {
       fail((err as Error).message);
     }
   }
+}
+
+/** The kernel's nfs and cifs clients take an IP in addr=; Docker resolves a host name first. */
+async function resolveAddr(type: string, options: string[]): Promise<string[]> {
+  if (!['nfs', 'nfs4', 'cifs', 'smb3'].includes(type)) return options;
+  return Promise.all(options.map(async (opt) => {
+    if (!opt.startsWith('addr=')) return opt;
+    const host = opt.slice('addr='.length);
+    try {
+      return `addr=${(await lookup(host)).address}`;
+    } catch {
+      return opt; // let mount report the unreachable host in its own words
+    }
+  }));
 }

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { startDaemon } from '../helpers/daemon.js';
 import { dockerArchive, makeTar, ociArchive } from '../image/fixture-archive.js';
@@ -93,6 +94,32 @@ test('rmi refuses an image a container uses, in Docker\'s words; force deletes t
     assert.equal(ok(d.docker(['inspect', '-f', '{{.Image}}', cid]), 'inspect container'), `${dockerImageID}\n`);
     assert.equal(fs.readdirSync(path.join(d.dataRoot, 'content/blobs/sha256')).length, 3, 'layers stay while the container needs them');
   } finally {
+    await d.stop();
+  }
+});
+
+// Needs a Docker daemon to compare with: STRATA_REF_DOCKER_HOST=unix:///path/to/docker.sock.
+const refHost = process.env.STRATA_REF_DOCKER_HOST;
+test('an archive saved by Strata loads into Docker with the same image ID, and Docker's save of it loads back', { skip: !refHost && 'STRATA_REF_DOCKER_HOST not set' }, async () => {
+  const d = await startDaemon();
+  const ref = (args: string[]) => spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: refHost } });
+  const tag = `strata-roundtrip-${process.pid}:1`;
+  try {
+    const file = path.join(d.dir, 'layered.tar');
+    fs.writeFileSync(file, (await dockerArchive({ tag })).tar);
+    ok(d.docker(['load', '-i', file]), 'load');
+    const saved = path.join(d.dir, 'saved.tar');
+    ok(d.docker(['save', '-o', saved, tag]), 'save');
+    const loaded = ref(['load', '-i', saved]);
+    assert.equal(loaded.status, 0, loaded.stderr);
+    assert.equal(ref(['image', 'inspect', '-f', '{{.Id}}', tag]).stdout, `${dockerImageID}\n`);
+    const back = path.join(d.dir, 'back.tar');
+    assert.equal(ref(['save', '-o', back, tag]).status, 0);
+    ok(d.docker(['rmi', tag]), 'rmi');
+    ok(d.docker(['load', '-i', back]), 'load Docker\'s save');
+    assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', tag]), 'inspect'), `${dockerImageID}\n`);
+  } finally {
+    ref(['rmi', tag]);
     await d.stop();
   }
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from './fixture.js';
 
@@ -175,4 +176,18 @@ test('a Dockerfile error fails the request before any step', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.out, /dockerfile parse error line 2: unknown instruction: FOO/);
   assert.doesNotMatch(r.out, /Step 1/);
+});
+
+test('large context files reach the image intact (their bytes are held until a COPY needs them)', () => {
+  const big = Buffer.alloc(300_000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+  const sum = createHash('sha256').update(big).digest('hex');
+  const dir = context('big', { Dockerfile: `FROM bb\nCOPY data /data\nRUN test "$(busybox sha256sum /data/big.bin)" = "${sum}  /data/big.bin"\n` });
+  fs.mkdirSync(path.join(dir, 'data'));
+  fs.writeFileSync(path.join(dir, 'data/big.bin'), big);
+  fs.linkSync(path.join(dir, 'data/big.bin'), path.join(dir, 'data/hardlink.bin'));
+  const r = build(dir, '-t', 'big');
+  assert.equal(r.status, 0, r.out);
+  const again = build(dir, '-t', 'big');
+  assert.deepEqual(cachedSteps(again.out), [2, 3]);
 });

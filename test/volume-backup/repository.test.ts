@@ -213,3 +213,36 @@ test('an unchanged volume is backed up as a snapshot of the same tree that resti
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('restore keeps times and special files (fifo directly; device nodes through restic)', async () => {
+  const root = tempDir();
+  try {
+    const { svc, volumes } = makeService(root);
+    const repo = path.join(root, 'repo');
+    const vol = await volumes.create({ name: 'odd' });
+    fs.writeFileSync(path.join(vol.mountpoint, 'old.txt'), 'from 2001');
+    fs.utimesSync(path.join(vol.mountpoint, 'old.txt'), 1000000000.25, 1000000000.5);
+    fs.chmodSync(path.join(vol.mountpoint, 'old.txt'), 0o4755);
+    fs.mkdirSync(path.join(vol.mountpoint, 'tmp'));
+    fs.chmodSync(path.join(vol.mountpoint, 'tmp'), 0o1777);
+    execFileSync('mkfifo', [path.join(vol.mountpoint, 'pipe')]);
+    await svc.backup(['odd'], { repository: repo });
+    await svc.restore('odd', 'latest', { repository: repo, target: 'odd1' });
+    const r1 = (await volumes.get('odd1')).mountpoint;
+    assert.equal(fs.statSync(path.join(r1, 'old.txt')).mtimeMs, 1000000000500);
+    assert.equal(fs.statSync(path.join(r1, 'old.txt')).mode & 0o7777, 0o4755);
+    assert.equal(fs.statSync(path.join(r1, 'tmp')).mode & 0o7777, 0o1777);
+    assert.ok(fs.lstatSync(path.join(r1, 'pipe')).isFIFO());
+
+    execFileSync('mknod', [path.join(vol.mountpoint, 'null'), 'c', '1', '3']);
+    await svc.backup(['odd'], { repository: repo });
+    await svc.restore('odd', 'latest', { repository: repo, target: 'odd2' });
+    const r2 = (await volumes.get('odd2')).mountpoint;
+    const dev = fs.lstatSync(path.join(r2, 'null'));
+    assert.ok(dev.isCharacterDevice());
+    assert.equal(dev.rdev, fs.lstatSync(path.join(vol.mountpoint, 'null')).rdev);
+    assert.equal(manifest(r2), manifest(vol.mountpoint));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -128,3 +128,25 @@ test('a crash between moving a removed volume away and dropping its row is finis
   assert.deepEqual((await f.svc.list()).map((x) => x.name), ['kept', 'orphan-data']);
   assert.equal(fs.existsSync(path.join(f.dataRoot, 'volumes', 'orphan-empty')), false);
 });
+
+test('one prune at a time: a second one while the first runs is a conflict', async (t) => {
+  const f = await volumeServiceFixture();
+  t.after(() => f.close());
+  await f.svc.create({});
+  const first = f.svc.prune!(new Map());
+  await assert.rejects(f.svc.prune!(new Map()), (e: unknown) => e instanceof Conflict && e.message === 'a prune operation is already running');
+  assert.equal((await first).deleted.length, 1);
+  assert.deepEqual((await f.svc.prune!(new Map())).deleted, []);
+});
+
+test('volumes, labels, options and the anonymous flag survive a restart', async (t) => {
+  const f = await volumeServiceFixture();
+  t.after(() => f.close());
+  const anon = await f.svc.create({ labels: { x: 'y' } });
+  const before = await f.svc.create({ name: 'ram', labels: { a: 'b' }, driverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } });
+  await f.restart();
+  assert.deepEqual(await f.svc.get('ram'), before);
+  const again = await f.svc.get(anon.name);
+  assert.equal(again.anonymous, true);
+  assert.deepEqual(again.labels, { x: 'y', [ANONYMOUS_LABEL]: '' });
+});
