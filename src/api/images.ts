@@ -44,7 +44,10 @@ export function registerImageRoutes(router: Router): void {
     all: queryBool(ctx.query, 'all'),
     filters: legacyFilter(ctx),
     sharedSize: queryBool(ctx.query, 'shared-size') && versionAtLeast(ctx.apiVersion, '1.42'),
-    containerCount: false,
+    containerCount: versionAtLeast(ctx.apiVersion, '1.51'),
+  }).map((e) => {
+    if (versionAtLeast(ctx.apiVersion, '1.44')) delete e.VirtualSize;
+    return e;
   }));
 
   router.post('/images/load', async (ctx) => {
@@ -118,7 +121,7 @@ export function registerImageRoutes(router: Router): void {
   router.get('/images/{name*}/json', async (ctx) => {
     const store = storeOf(ctx);
     try {
-      return await inspectImage(store, store.findRow(ctx.params.name!));
+      return shapeInspect(await inspectImage(store, store.findRow(ctx.params.name!)), ctx.apiVersion);
     } catch (err) {
       if (err instanceof NotFound) throw new NotFound(`no such image: ${ctx.params.name}: ${err.message}`);
       if (err instanceof InvalidParameter) throw new InvalidParameter(`no such image: ${ctx.params.name}: ${err.message}`);
@@ -174,6 +177,17 @@ export function registerImageRoutes(router: Router): void {
       },
     });
   });
+}
+
+/** Fields later API versions dropped from image inspect (version-history v1.44, v1.45, v1.50). */
+function shapeInspect(out: Record<string, unknown>, v: string): Record<string, unknown> {
+  if (versionAtLeast(v, '1.44')) delete out.VirtualSize;
+  if (versionAtLeast(v, '1.45')) { delete out.Container; delete out.ContainerConfig; }
+  if (versionAtLeast(v, '1.50') && out.Config) {
+    const c = out.Config as Record<string, unknown>;
+    for (const k of ['Hostname', 'Domainname', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'OpenStdin', 'StdinOnce', 'Image', 'NetworkDisabled', 'MacAddress', 'StopTimeout']) delete c[k];
+  }
+  return out;
 }
 
 /** API < 1.41 also accepted `filter=<reference>` (docker images <name> on old CLIs). */

@@ -8,6 +8,7 @@ import { registerVolumeRoutes } from './volumes.js';
 import { registerVolumeBackupRoutes } from './volume-backup.js';
 import { registerBuildRoutes } from './build.js';
 import { registerNetworkRoutes } from './networks.js';
+import { registerSystemDfRoutes } from './system-df.js';
 import { registerUnimplementedRoutes } from './unimplemented.js';
 
 export function buildRouter(): Router {
@@ -20,6 +21,7 @@ export function buildRouter(): Router {
   registerVolumeBackupRoutes(router);
   registerBuildRoutes(router);
   registerNetworkRoutes(router);
+  registerSystemDfRoutes(router);
   registerUnimplementedRoutes(router);
   return router;
 }

@@ -6,7 +6,9 @@
 // - a stopped container's layer changes only through Strata (start, docker cp, commit…),
 //   each of which emits a container event that drops the entry;
 // - a running container's main process may write at any time: its figure is at most
-//   RUNNING_TTL_MS old, and every exec that ends (exec_die) drops it at once.
+//   RUNNING_TTL_MS old, and every exec that ends (exec_die) drops it at once;
+// - a volume is the same: settled while no container has it mounted, at most RUNNING_TTL_MS
+//   old while mounted, and dropped whenever a container process or exec ends.
 import type { EventBus, DockerEvent } from './events.js';
 
 export interface Usage {
@@ -28,14 +30,17 @@ export class UsageCache {
   private readonly entries = new Map<string, Entry>();
   /** Keys whose content can change behind our back (running containers, mounted volumes). */
   private readonly live = new Set<string>();
+  /** Users per live key, for keys several things can hold at once (a volume in many containers). */
+  private readonly holders = new Map<string, number>();
 
   constructor(private readonly compute: (key: string) => Promise<Usage>, private readonly ttlMs = RUNNING_TTL_MS) {}
 
-  get(key: string): Promise<Usage> {
+  /** The figure for `key`, walking (with `compute`, or the cache's own) only when it is missing or stale. */
+  get(key: string, compute?: (key: string) => Promise<Usage>): Promise<Usage> {
     const e = this.entries.get(key);
     const now = Date.now();
     if (e && !(e.volatile && now - e.at > this.ttlMs)) return e.usage;
-    const usage = this.compute(key);
+    const usage = (compute ?? this.compute)(key);
     const entry: Entry = { usage, at: now, volatile: this.live.has(key) };
     this.entries.set(key, entry);
     // A failed walk (the snapshot vanished) is not remembered.
@@ -54,6 +59,14 @@ export class UsageCache {
     this.entries.delete(key);
   }
 
+  /** Counts one more (or one fewer) user of a shared key; live while any holds it. */
+  hold(key: string, delta: 1 | -1): void {
+    const n = Math.max(0, (this.holders.get(key) ?? 0) + delta);
+    if (n) this.holders.set(key, n);
+    else this.holders.delete(key);
+    this.setLive(key, n > 0);
+  }
+
   invalidateWhere(pred: (key: string) => boolean): void {
     for (const k of [...this.entries.keys()]) if (pred(k)) this.entries.delete(k);
   }
@@ -70,8 +83,11 @@ const STOPS = new Set(['die', 'kill', 'stop', 'destroy', 'pause']);
  */
 export function followContainerEvents(events: EventBus, cache: UsageCache, keyOf: (containerId: string) => string): void {
   events.on('event', (e: DockerEvent) => {
-    if (e.Type === 'volume' && (e.Action === 'unmount' || e.Action === 'destroy')) {
-      cache.invalidate(`volume:${e.Actor.ID}`);
+    if (e.Type === 'volume') {
+      // A mounted volume can be written by its containers at any time: live while mounted.
+      if (e.Action === 'mount') cache.hold(`volume:${e.Actor.ID}`, 1);
+      else if (e.Action === 'unmount') cache.hold(`volume:${e.Actor.ID}`, -1);
+      else cache.invalidate(`volume:${e.Actor.ID}`);
       return;
     }
     if (e.Type !== 'container' || !e.Actor.ID) return;

@@ -100,7 +100,7 @@ test('rmi refuses an image a container uses, in Docker\'s words; force deletes t
 
 // Needs a Docker daemon to compare with: STRATA_REF_DOCKER_HOST=unix:///path/to/docker.sock.
 const refHost = process.env.STRATA_REF_DOCKER_HOST;
-test('an archive saved by Strata loads into Docker with the same image ID, and Docker's save of it loads back', { skip: !refHost && 'STRATA_REF_DOCKER_HOST not set' }, async () => {
+test('an archive saved by Strata loads into Docker with the same image ID, and Docker\'s save of it loads back', { skip: !refHost && 'STRATA_REF_DOCKER_HOST not set' }, async () => {
   const d = await startDaemon();
   const ref = (args: string[]) => spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: refHost } });
   const tag = `strata-roundtrip-${process.pid}:1`;
