@@ -1,10 +1,8 @@
 // GET /system/df in the shape API ≤ 1.51 clients read (LayersSize, Images, Containers,
 // Volumes, BuildCache); `type` (API 1.42) limits the answer to some of them.
-import { InvalidParameter } from '../errors.js';
+import { InvalidParameter, NotImplemented } from '../errors.js';
 import type { Router } from './router.js';
 import { volumeJson } from './volumes.js';
-import { listImages } from '../image/list.js';
-import type { ImageStore } from '../image/service.js';
 import type { ContainerManager } from '../container/service.js';
 import { listJson } from '../container/view.js';
 import { volumeUsage } from '../system/disk-usage.js';
@@ -19,9 +17,10 @@ export function registerSystemDfRoutes(router: Router): void {
     const out: Record<string, unknown> = {};
 
     if (want('image')) {
-      const store = engine.images as unknown as ImageStore;
-      out.LayersSize = store.layers.all().reduce((n, l) => n + l.size, 0);
-      out.Images = listImages(store, { all: false, filters: new Map(), sharedSize: true, containerCount: true });
+      if (!engine.images.diskUsage) throw new NotImplemented('image disk usage is not available');
+      const { images, layersSize } = await engine.images.diskUsage();
+      out.LayersSize = layersSize;
+      out.Images = images;
     }
     if (want('container')) {
       const manager = engine.containers as unknown as ContainerManager;

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { InvalidParameter } from '../errors.js';
@@ -32,6 +32,26 @@ function peek(input: Readable): Promise<Buffer | null> {
     input.on('readable', onReadable);
     input.on('end', onEnd);
     input.on('error', onError);
+  });
+}
+
+/**
+ * The docker CLI sends a context with an out-of-context Dockerfile as a tar that stops right
+ * after that file's last byte (no padding, no end-of-archive blocks); Docker reads it anyway.
+ * Completing the stream with zero blocks makes it a well-formed tar; extra zero blocks after a
+ * proper end are ignored.
+ */
+function endOfArchive(): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      total += chunk.length;
+      cb(null, chunk);
+    },
+    flush(cb) {
+      const pad = (512 - (total % 512)) % 512;
+      cb(null, Buffer.alloc(pad + 1024));
+    },
   });
 }
 
@@ -169,8 +189,8 @@ export async function extractContext(input: Readable, dir: string, content?: Con
     const first = await peek(input);
     if (first === null) return;
     const gzip = first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b;
-    if (gzip) await pipeline(input, zlib.createGunzip(), extract);
-    else await pipeline(input, extract);
+    if (gzip) await pipeline(input, zlib.createGunzip(), endOfArchive(), extract);
+    else await pipeline(input, endOfArchive(), extract);
   } catch (err) {
     if (err instanceof InvalidParameter) throw err;
     throw new InvalidParameter(`Error processing tar file(${(err as Error).message}): `);

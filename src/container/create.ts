@@ -112,9 +112,9 @@ async function setupVolumes(ctx: Ctx, rec: ContainerRecord, undo: (() => Promise
   if (volumeSpecs.length === 0) return;
   for (const m of volumeSpecs) {
     if (m.source) {
-      await ctx.volumes.create({ name: m.source, driver: m.driver || 'local', driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {} });
+      await ctx.volumes.create({ name: m.source, driver: m.driver || undefined, driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {} });
     } else {
-      const v = await ctx.volumes.create({ driver: m.driver || 'local', driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {}, anonymous: true });
+      const v = await ctx.volumes.create({ driver: m.driver || undefined, driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {}, anonymous: true });
       m.source = v.name;
       (rec.anonymousVolumes ??= []).push(v.name);
       undo.push(async () => ctx.volumes.remove(v.name, { force: true }));

@@ -52,7 +52,7 @@ export async function importImage(store: ImageStore, input: Readable, opts: Impo
       image.rootfs = { type: 'layers', diff_ids: [layer.diffID] };
       image.history = [message ? { created, comment: message } : { created }];
       const bytes = Buffer.from(JSON.stringify(image));
-      const id = await store.commitImage({ config: bytes, tags: ref ? [ref] : [] }, [layer], tx);
+      const id = await store.commitImage({ config: bytes, tags: ref ? [ref] : [], tagTime: true }, [layer], tx);
       store.deps.events.emitEvent('image', 'import', id, {});
       return id;
     } catch (err) {

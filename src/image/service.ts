@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
-import type { EventBus } from '../system/events.js';
+import type { DockerEvent, EventBus } from '../system/events.js';
 import type { HistoryEntry, ImageConfig, ImageRecord, ImageService, NewImageOptions } from './types.js';
 import { ContentStore } from '../content/store.js';
 import { InvalidParameter, NotFound } from '../errors.js';
@@ -29,6 +29,8 @@ export interface ImageCommit {
   config: Buffer;
   parent?: string;
   tags?: string[];
+  /** Record Metadata.LastTagTime for the tags (Docker does for tag, commit, build, import; not load). */
+  tagTime?: boolean;
 }
 
 export class ImageStore implements ImageService {
@@ -135,8 +137,9 @@ export class ImageStore implements ImageService {
     this.deps.db.transaction(() => {
       tx.insertRows(this.deps.db);
       this.rows.insert({ id, config: c.config, parent: c.parent ?? '', topChainID: top?.chainID ?? null, size, created: Date.now(), lastTagTime: '0001-01-01T00:00:00Z' });
+      const tagTime = c.tagTime ? new Date().toISOString() : undefined;
       for (const t of c.tags ?? []) {
-        const old = this.rows.setRef(t, id);
+        const old = this.rows.setRef(t, id, tagTime);
         if (old && onRetag) onRetag(t, old);
       }
     })();
@@ -180,7 +183,7 @@ export class ImageStore implements ImageService {
         const config = buildConfig(parentConfig, opts, layers.map((l) => l.diffID), history, created);
         const bytes = Buffer.from(JSON.stringify(config));
         const tags = opts.tag ? [normalizeTagged(opts.tag)] : [];
-        const newId = await this.commitImage({ config: bytes, parent: parentRow?.id, tags }, layers, tx);
+        const newId = await this.commitImage({ config: bytes, parent: parentRow?.id, tags, tagTime: true }, layers, tx);
         return newId;
       } catch (err) {
         await tx.rollback();
@@ -244,5 +247,14 @@ function buildConfig(parent: ImageConfig | undefined, opts: NewImageOptions, dif
 export async function createImageService(deps: ImageServiceDeps): Promise<ImageService> {
   const store = new ImageStore(deps);
   await store.recover();
+  // A force-deleted image's layers outlive it while a container is built on them; they go
+  // when that container does, as in Docker (the snapshot's children decide, not a count).
+  deps.events.on('event', (ev: DockerEvent) => {
+    if (ev.Type !== 'container' || ev.Action !== 'destroy') return;
+    store.releaseUnusedLayers().then(
+      (removed) => { for (const l of removed) deps.log.debug(`released layer ${l}`); },
+      (err: Error) => deps.log.warn(`releasing unused layers: ${err.message}`),
+    );
+  });
   return store;
 }

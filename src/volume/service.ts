@@ -241,12 +241,13 @@ class Volumes implements VolumeService {
     }
   }
 
-  async diskUsage(): Promise<VolumeUsage[]> {
+  async diskUsage(sizeOf: (name: string, dir: string) => Promise<number> = async (_n, dir) => (await directoryUsage(dir)).size): Promise<VolumeUsage[]> {
     const refs = this.store.refCounts();
     const out: VolumeUsage[] = [];
     for (const r of this.store.all()) {
       if (r.driver !== 'local' || Object.keys(r.options).length > 0) continue;
-      const { size } = await directoryUsage(this.local.dataPath(r.name));
+      let size = -1; // Docker's figure for a size it could not take
+      try { size = await sizeOf(r.name, this.local.dataPath(r.name)); } catch { /* removed meanwhile */ }
       out.push({ volume: await this.record(r), size, refCount: refs.get(r.name) ?? 0 });
     }
     return out;

@@ -65,8 +65,8 @@ export interface VolumeService {
    * volumes are candidates; callers speaking API < 1.42 add `all=true` first, as dockerd does.
    */
   prune?(filters: Map<string, string[]>): Promise<PruneReport>;
-  /** Local volumes without driver options, with their size and reference count (system df). */
-  diskUsage?(): Promise<VolumeUsage[]>;
+  /** Local volumes without driver options, with their size (by `sizeOf`, default a walk) and reference count (system df). */
+  diskUsage?(sizeOf?: (name: string, dir: string) => Promise<number>): Promise<VolumeUsage[]>;
   /** Names of the volume plugins activated so far (docker info's Plugins.Volume, besides "local"). */
   pluginNames?(): string[];
 }

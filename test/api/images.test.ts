@@ -92,7 +92,12 @@ test('rmi refuses an image a container uses, in Docker\'s words; force deletes t
       `Error response from daemon: conflict: unable to delete 660fc4253e8c (must be forced) - image is being used by stopped container ${short}\n`);
     assert.equal(ok(d.docker(['rmi', '-f', '660fc4253e8c']), 'rmi -f'), `Untagged: layered:1\nDeleted: ${dockerImageID}\n`);
     assert.equal(ok(d.docker(['inspect', '-f', '{{.Image}}', cid]), 'inspect container'), `${dockerImageID}\n`);
-    assert.equal(fs.readdirSync(path.join(d.dataRoot, 'content/blobs/sha256')).length, 3, 'layers stay while the container needs them');
+    const blobs = path.join(d.dataRoot, 'content/blobs/sha256');
+    assert.equal(fs.readdirSync(blobs).length, 3, 'layers stay while the container needs them');
+    ok(d.docker(['rm', cid]), 'rm');
+    // Released right after the container's destroy event; poll rather than race it.
+    for (let i = 0; i < 100 && fs.readdirSync(blobs).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(fs.readdirSync(blobs), [], 'layers go with the last container built on them');
   } finally {
     await d.stop();
   }

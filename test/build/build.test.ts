@@ -191,3 +191,18 @@ test('large context files reach the image intact (their bytes are held until a C
   const again = build(dir, '-t', 'big');
   assert.deepEqual(cachedSteps(again.out), [2, 3]);
 });
+
+test('-f outside the context (the CLI sends a tar without its end blocks), --compress, -q and --iidfile', () => {
+  const dir = context('outside/ctx', { 'ok.txt': 'ok\n', 'secret.txt': 'no\n', '.dockerignore': 'secret.txt\n' });
+  const dockerfile = path.join(work, 'outside', 'Dockerfile.elsewhere');
+  fs.writeFileSync(dockerfile, 'FROM bb\nCOPY ok.txt /ok.txt\nRUN cat /ok.txt\n');
+  const iid = path.join(work, 'outside', 'iid');
+  const r = build(dir, '-f', dockerfile, '--compress', '-q', '--iidfile', iid, '-t', 'outside');
+  assert.equal(r.status, 0, r.out);
+  const id = fs.readFileSync(iid, 'utf8');
+  assert.match(id, /^sha256:[0-9a-f]{64}\n$/); // with -q the CLI writes the quiet output, newline included, as with Docker
+  assert.equal(r.stdout, id);
+  fs.writeFileSync(dockerfile, 'FROM bb\nCOPY secret.txt /s\n');
+  const ignored = build(dir, '-f', dockerfile);
+  assert.match(ignored.out, /COPY failed: file not found in build context or excluded by \.dockerignore: stat secret.txt: file does not exist/);
+});

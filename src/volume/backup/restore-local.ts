@@ -1,23 +1,73 @@
-// Starts the direct restorer (restorer.ts) in a worker thread and reports its outcome.
+// Drives a direct restore (restorer.ts) on worker threads, off the daemon's event loop: one
+// worker plans (directories, symlinks) and finishes (hardlinks, directory metadata), and the
+// regular files are written by it and one more worker in parallel, since creating many files
+// is mostly kernel time that a second thread overlaps.
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { SystemError } from '../../errors.js';
-import type { RestoreProgress } from './restorer.js';
+import { shareFiles, type FileJob, type RestoreProgress } from './restorer.js';
 
-/** Resolves true when restored, false when the snapshot holds node types the restorer leaves to restic. */
-export function restoreLocal(repo: string, password: string, snapshot: string, target: string, onProgress?: (p: RestoreProgress) => void): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./restore-worker.js', import.meta.url), { workerData: { repo, password, snapshot, target } });
-    let settled = false;
-    w.on('message', (m: { progress?: RestoreProgress; done?: RestoreProgress; error?: string; unsupported?: boolean }) => {
-      if (m.progress) onProgress?.(m.progress);
-      else if (m.done) { settled = true; resolve(true); }
-      else if (m.error !== undefined) {
-        settled = true;
-        if (m.unsupported) resolve(false);
-        else reject(new SystemError(`restore: ${m.error}`));
-      }
+const WORKER = new URL('./restore-worker.js', import.meta.url);
+
+class Unsupported extends Error {}
+
+interface Message { progress?: RestoreProgress; files?: FileJob[]; written?: RestoreProgress; finished?: boolean; error?: string; unsupported?: boolean }
+
+function start(workerData: unknown, onMessage: (m: Message) => void): { worker: Worker; failed: Promise<never> } {
+  const worker = new Worker(WORKER, { workerData });
+  const failed = new Promise<never>((_, reject) => {
+    worker.on('message', (m: Message) => {
+      if (m.error !== undefined) reject(m.unsupported ? new Unsupported(m.error) : new SystemError(`restore: ${m.error}`));
+      else onMessage(m);
     });
-    w.on('error', (e) => { if (!settled) { settled = true; reject(e); } });
-    w.on('exit', (code) => { if (!settled) reject(new SystemError(`restore worker exited with ${code}`)); });
+    worker.on('error', reject);
+    worker.on('exit', (code) => reject(new SystemError(`restore worker exited with ${code}`)));
   });
+  failed.catch(() => {});
+  return { worker, failed };
+}
+
+function next<T>(register: (resolve: (v: T) => void) => void, failed: Promise<never>): Promise<T> {
+  return Promise.race([new Promise<T>(register), failed]);
+}
+
+/** Resolves true when restored, false when the snapshot holds node types left to `restic restore`. */
+export async function restoreLocal(repo: string, password: string, snapshot: string, target: string, onProgress?: (p: RestoreProgress) => void): Promise<boolean> {
+  const threads = Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length));
+  const bytes = new Map<Worker, number>();
+  const report = (w: Worker) => (p: RestoreProgress) => {
+    bytes.set(w, p.bytes);
+    onProgress?.({ bytes: [...bytes.values()].reduce((a, b) => a + b, 0), files: p.files });
+  };
+  let onPlan: ((m: Message) => void) | undefined;
+  const plan = start({ mode: 'plan', repo, password, snapshot, target }, (m) => onPlan?.(m));
+  const helpers: Worker[] = [plan.worker];
+  try {
+    const files = await next<FileJob[]>((resolve) => { onPlan = (m) => { if (m.files) resolve(m.files); }; }, plan.failed);
+    const [mine, ...others] = shareFiles(files, threads);
+    const written = others.map((share) => {
+      let resolveWritten!: () => void;
+      const w = start({ mode: 'files', repo, password, files: share }, (m) => {
+        if (m.progress) report(w.worker)(m.progress);
+        if (m.written) resolveWritten();
+      });
+      helpers.push(w.worker);
+      return next<void>((resolve) => { resolveWritten = resolve; }, w.failed);
+    });
+    const mineWritten = next<void>((resolve) => {
+      onPlan = (m) => { if (m.progress) report(plan.worker)(m.progress); if (m.written) resolve(); };
+      plan.worker.postMessage({ write: mine });
+    }, plan.failed);
+    await Promise.all([mineWritten, ...written]);
+    await next<void>((resolve) => {
+      onPlan = (m) => { if (m.finished) resolve(); };
+      plan.worker.postMessage({ finish: true });
+    }, plan.failed);
+    return true;
+  } catch (err) {
+    if (err instanceof Unsupported) return false;
+    throw err;
+  } finally {
+    await Promise.all(helpers.map((w) => w.terminate()));
+  }
 }

@@ -1,11 +1,39 @@
-// Runs restorer.ts off the daemon's event loop: a restore is seconds of synchronous file I/O.
+// The threads of a direct restore (restore-local.ts drives them). A "plan" worker creates the
+// directory tree and lists the files, writes its share of them when told, and finishes
+// (hardlinks, directory metadata); "files" workers write another share each.
 import { parentPort, workerData } from 'node:worker_threads';
-import { restoreSnapshot, UnsupportedNode } from './restorer.js';
+import { RepositoryReader } from './repo-reader.js';
+import { finishRestore, planRestore, UnsupportedNode, writeFiles, type FileJob } from './restorer.js';
 
-const { repo, password, snapshot, target } = workerData as { repo: string; password: string; snapshot: string; target: string };
+interface Data { mode: 'plan' | 'files'; repo: string; password: string; snapshot?: string; target?: string; files?: FileJob[] }
+
+const data = workerData as Data;
+const port = parentPort!;
+const fail = (err: unknown) => port.postMessage({ error: (err as Error).message, unsupported: err instanceof UnsupportedNode });
+const progress = (p: { bytes: number }) => port.postMessage({ progress: p });
+
 try {
-  const done = restoreSnapshot(repo, password, snapshot, target, (p) => parentPort!.postMessage({ progress: p }));
-  parentPort!.postMessage({ done });
+  const reader = new RepositoryReader(data.repo, data.password);
+  if (data.mode === 'files') {
+    port.postMessage({ written: writeFiles(reader, data.files ?? [], progress) });
+    reader.close();
+  } else {
+    const plan = planRestore(reader, data.snapshot!, data.target!);
+    port.postMessage({ files: plan.files });
+    port.on('message', (m: { write?: FileJob[]; finish?: boolean }) => {
+      try {
+        if (m.write) port.postMessage({ written: writeFiles(reader, m.write, progress) });
+        if (m.finish) {
+          reader.close();
+          finishRestore(plan);
+          port.postMessage({ finished: true });
+          port.close();
+        }
+      } catch (err) {
+        fail(err);
+      }
+    });
+  }
 } catch (err) {
-  parentPort!.postMessage({ error: (err as Error).message, unsupported: err instanceof UnsupportedNode });
+  fail(err);
 }

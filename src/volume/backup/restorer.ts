@@ -101,32 +101,24 @@ export function writeSparse(fd: number, data: Buffer, offset: number): number {
 
 export interface RestoreProgress { bytes: number; files: number }
 
-export function restoreSnapshot(repoDir: string, password: string, snapshotId: string, target: string, onProgress?: (p: RestoreProgress) => void): RestoreProgress {
-  const reader = new RepositoryReader(repoDir, password);
-  const done: RestoreProgress = { bytes: 0, files: 0 };
-  const links = new Map<string, string>();
-  const dirs: [string, TreeNode][] = [];
-  let reported = 0;
+/** A regular file to write: its path in the target and its tree node. */
+export interface FileJob { path: string; node: TreeNode }
 
-  const writeFile = (p: string, n: TreeNode): void => {
-    const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-    try {
-      let offset = 0;
-      let end = 0;
-      for (const id of n.content ?? []) {
-        const data = reader.blob(id);
-        end = Math.max(end, writeSparse(fd, data, offset));
-        offset += data.length;
-      }
-      if (offset !== (n.size ?? offset)) throw new DamagedRepository(`${p}: content is ${offset} bytes, the tree says ${n.size}`);
-      if (end < offset) fs.ftruncateSync(fd, offset);
-      applyFileMetadata(fd, p, n);
-      done.bytes += offset;
-    } finally {
-      fs.closeSync(fd);
-    }
-  };
+export interface RestorePlan {
+  files: FileJob[];
+  /** Further names of hardlinked files: [existing, new]. */
+  links: [string, string][];
+  /** Directories, parents before children, whose metadata is set last. */
+  dirs: [string, TreeNode][];
+}
 
+/**
+ * Creates the directory tree, symlinks and fifos of snapshot `snapshotId` under `target` and
+ * lists the regular files to write; the file content can then be written by several threads.
+ */
+export function planRestore(reader: RepositoryReader, snapshotId: string, target: string): RestorePlan {
+  const plan: RestorePlan = { files: [], links: [], dirs: [] };
+  const firstLink = new Map<string, string>();
   const walk = (treeId: string, dir: string): void => {
     for (const n of reader.tree(treeId)) {
       if (!n.name || n.name === '.' || n.name === '..' || n.name.includes('/')) throw new DamagedRepository(`invalid name ${JSON.stringify(n.name)} in tree ${treeId}`);
@@ -134,18 +126,17 @@ export function restoreSnapshot(repoDir: string, password: string, snapshotId: s
       switch (n.type) {
         case 'dir':
           fs.mkdirSync(p, { mode: 0o700 });
+          plan.dirs.push([p, n]);
           walk(n.subtree ?? '', p);
-          dirs.push([p, n]);
           break;
         case 'file': {
           if ((n.links ?? 1) > 1) {
             const key = `${n.device_id}:${n.inode}`;
-            const first = links.get(key);
-            if (first) { fs.linkSync(first, p); break; }
-            links.set(key, p);
+            const first = firstLink.get(key);
+            if (first) { plan.links.push([first, p]); break; }
+            firstLink.set(key, p);
           }
-          writeFile(p, n);
-          done.files++;
+          plan.files.push({ path: p, node: n });
           break;
         }
         case 'symlink':
@@ -159,16 +150,51 @@ export function restoreSnapshot(repoDir: string, password: string, snapshotId: s
         default:
           throw new UnsupportedNode(`${n.type} ${p}`);
       }
-      if (onProgress && done.bytes - reported >= 16 << 20) { reported = done.bytes; onProgress({ ...done }); }
     }
   };
+  walk(reader.snapshot(snapshotId).tree, target);
+  return plan;
+}
 
-  try {
-    walk(reader.snapshot(snapshotId).tree, target);
-    for (const [p, n] of dirs.reverse()) applyMetadata(p, n, false);
-  } finally {
-    reader.close();
+/** Splits file jobs into `n` shares of about equal bytes. */
+export function shareFiles(files: FileJob[], n: number): FileJob[][] {
+  const shares = Array.from({ length: n }, () => ({ bytes: 0, files: [] as FileJob[] }));
+  for (const f of files) {
+    const lightest = shares.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    lightest.files.push(f);
+    lightest.bytes += (f.node.size ?? 0) + 4096;
   }
-  onProgress?.({ ...done });
+  return shares.map((s) => s.files);
+}
+
+export function writeFiles(reader: RepositoryReader, files: FileJob[], onProgress?: (p: RestoreProgress) => void): RestoreProgress {
+  const done: RestoreProgress = { bytes: 0, files: 0 };
+  let reported = 0;
+  for (const { path: p, node: n } of files) {
+    const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    try {
+      let offset = 0;
+      let end = 0;
+      for (const id of n.content ?? []) {
+        const data = reader.blob(id);
+        end = Math.max(end, writeSparse(fd, data, offset));
+        offset += data.length;
+      }
+      if (offset !== (n.size ?? offset)) throw new DamagedRepository(`${p}: content is ${offset} bytes, the tree says ${n.size}`);
+      if (end < offset) fs.ftruncateSync(fd, offset);
+      applyFileMetadata(fd, p, n);
+      done.bytes += offset;
+      done.files++;
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (onProgress && done.bytes - reported >= 16 << 20) { reported = done.bytes; onProgress({ ...done }); }
+  }
   return done;
+}
+
+/** Links the further names of hardlinked files, then sets directory metadata, deepest first. */
+export function finishRestore(plan: RestorePlan): void {
+  for (const [first, p] of plan.links) fs.linkSync(first, p);
+  for (const [p, n] of [...plan.dirs].reverse()) applyMetadata(p, n, false);
 }
