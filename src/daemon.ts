@@ -15,6 +15,7 @@ import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
 import { withUsageCache } from './system/cached-snapshotter.js';
 import { followContainerEvents } from './system/usage-cache.js';
+import { serveMetrics } from './system/metrics.js';
 import type { DaemonConfig, Engine } from './engine.js';
 
 export interface DaemonOptions {
@@ -23,6 +24,8 @@ export interface DaemonOptions {
   storageDriver?: string;
   execRoot?: string;
   logLevel: string;
+  /** host:port for Prometheus metrics; off when unset. */
+  metricsAddr?: string;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
@@ -65,6 +68,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     server.listen(socketPath, () => resolve());
   });
   fs.chmodSync(socketPath, 0o660);
+  const metrics = opts.metricsAddr ? await serveMetrics(engine, opts.metricsAddr) : undefined;
+  if (opts.metricsAddr) log.info(`metrics on http://${opts.metricsAddr}/metrics`);
   log.info(`Strata ${storageDriver} on ${dataRoot}, API listening on unix://${socketPath}`);
 
   let stopping = false;
@@ -74,6 +79,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     log.info(`${signal}: shutting down`);
     server.close();
     server.closeAllConnections();
+    metrics?.close();
     const onShutdown = (containers as unknown as { shutdown?: () => Promise<void> }).shutdown;
     if (onShutdown) await onShutdown.call(containers).catch((e: unknown) => log.warn(`container shutdown: ${e}`));
     db.close();

@@ -18,6 +18,8 @@ function jsonParam<T>(q: URLSearchParams, name: string, fallback: T): T {
 export function registerBuildRoutes(router: Router): void {
   router.post('/build', async (ctx: RequestContext) => {
     const q = ctx.query;
+    const abort = new AbortController();
+    ctx.res!.on('close', () => { if (!ctx.res!.writableFinished) abort.abort(); });
     const opts: BuildOptions = {
       tags: q.getAll('t').filter(Boolean),
       buildArgs: jsonParam<Record<string, string | null>>(q, 'buildargs', {}) ?? {},
@@ -27,6 +29,7 @@ export function registerBuildRoutes(router: Router): void {
       rm: queryBool(q, 'rm', true),
       forceRm: queryBool(q, 'forcerm'),
       quiet: queryBool(q, 'q'),
+      signal: abort.signal,
     };
     const remote = q.get('remote');
     if (remote) throw new InvalidParameter(`remote build contexts are not supported: ${remote}`);

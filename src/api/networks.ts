@@ -39,6 +39,8 @@ export function registerNetworkRoutes(router: Router): void {
       .map((n) => networkJson(ctx, n));
   });
   router.get('/networks/{id}', (ctx) => find(ctx, ctx.params.id!));
+  // Only built-in networks exist, and those are never pruned.
+  router.post('/networks/prune', () => ({ NetworksDeleted: null }));
   router.get('/plugins', () => []);
   router.get('/plugins/{name*}/json', (ctx) => { throw new NotFound(`plugin "${ctx.params.name}" not found`); });
 }

@@ -26,6 +26,8 @@ export interface BuildOptions {
   rm: boolean;
   forceRm: boolean;
   quiet: boolean;
+  /** Aborted when the client disconnects: the build stops at the next step (a RUN is stopped). */
+  signal?: AbortSignal;
 }
 
 export { BuildError } from './build-error.js';
@@ -101,6 +103,7 @@ export class Builder {
   }
 
   private printStep(ins: Instruction): void {
+    if (this.opts.signal?.aborted) throw new BuildError('context canceled');
     this.step++;
     this.out.stream(`Step ${this.step}/${this.total} : ${ins.original}`);
     this.out.stream('\n');

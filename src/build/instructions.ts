@@ -84,6 +84,7 @@ async function run(b: Builder, s: StageState, ins: Instruction): Promise<void> {
       user: s.config.User,
       bundle: ws.dir,
       rootfs: ws.rootfs,
+      signal: b.opts.signal,
       onStdout: (c) => { const t = stdout.write(c); if (t) b.out.stream(t); },
       onStderr: (c) => { const t = stderr.write(c); if (t) b.out.stream(`\u001b[91m${t}\u001b[0m`); },
     });

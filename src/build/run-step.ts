@@ -2,15 +2,15 @@
 // with the image's Env (plus build args), WorkingDir and User; stdout and stderr stream into the
 // build output (stderr in red, as Docker's classic builder prints it). The writable layer is
 // what the workspace exports afterwards.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Engine } from '../engine.js';
 import { buildSpec } from '../runtime/oci-spec.js';
-import { spawn } from 'node:child_process';
-import os from 'node:os';
-import { BuildError } from './build-error.js';
 import { resolveUser } from '../runtime/user.js';
 import { mkdirInRoot, secureJoin } from '../runtime/rootfs-path.js';
+import { BuildError } from './build-error.js';
 
 export interface RunRequest {
   /** The build container's ID (64 hex), shown shortened in `Running in`. */
@@ -24,8 +24,9 @@ export interface RunRequest {
   rootfs: string;
   onStdout: (chunk: Buffer) => void;
   onStderr: (chunk: Buffer) => void;
+  /** Stops the step when the client goes away. */
+  signal?: AbortSignal;
 }
-
 
 const ETC_FILES = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf'];
 
@@ -83,10 +84,14 @@ function runForeground(stateRoot: string, req: RunRequest): Promise<number> {
   const args = ['--root', stateRoot, '--log', logFile, '--log-format', 'json', 'run', '--bundle', req.bundle, '--pid-file', pidFile, req.id];
   return new Promise((resolve, reject) => {
     const child = spawn('runc', args, { cwd: req.bundle, stdio: ['ignore', 'pipe', 'pipe'] });
+    // runc run forwards SIGTERM to the container's init and exits with it.
+    const onAbort = () => child.kill('SIGTERM');
+    req.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', req.onStdout);
     child.stderr.on('data', req.onStderr);
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      req.signal?.removeEventListener('abort', onAbort);
       if (!fs.existsSync(pidFile)) {
         reject(new BuildError(`OCI runtime create failed: ${runcError(logFile) || 'runc failed'}: unknown`));
         return;

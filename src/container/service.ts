@@ -108,14 +108,18 @@ export class ContainerManager implements ContainerService {
     const exited = live.exited ?? Promise.resolve();
     const secs = timeout ?? rec.config.StopTimeout ?? 10;
     const sig = normalizeSignal(signal || rec.config.StopSignal || 'SIGTERM');
+    const stopped = () => emit(this.ctx, 'stop', rec);
     if (secs !== 0) {
+      emit(this.ctx, 'kill', rec, { signal: signalNumber(sig) });
       await this.ctx.runtime.kill(rec.id, sig).catch(() => undefined);
-      if (secs < 0) { await exited; return; }
+      if (secs < 0) { await exited; stopped(); return; }
       const timedOut = await Promise.race([exited.then(() => false), sleep(secs * 1000).then(() => true)]);
-      if (!timedOut) return;
+      if (!timedOut) { stopped(); return; }
     }
+    emit(this.ctx, 'kill', rec, { signal: '9' });
     await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => undefined);
     await exited;
+    stopped();
   }
 
   async kill(ref: string, signal?: string): Promise<void> {
@@ -125,6 +129,7 @@ export class ContainerManager implements ContainerService {
     const live = liveOf(this.ctx, rec.id);
     if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT') live.stoppedByUser = true;
     await this.ctx.runtime.kill(rec.id, sig);
+    emit(this.ctx, 'kill', rec, { signal: signalNumber(sig) });
     if (sig === 'SIGKILL') await live.exited;
   }
 
@@ -160,8 +165,8 @@ export class ContainerManager implements ContainerService {
         }
         live.stoppedByUser = true;
         await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => undefined);
-        await live.exited;
       }
+      await live.exited;
       live.removing = true;
       rec.state.Status = 'removing';
       try {
@@ -321,6 +326,15 @@ export function normalizeSignal(sig: string): string {
   const s = String(sig).toUpperCase();
   if (/^\d+$/.test(s)) return s;
   return s.startsWith('SIG') ? s : `SIG${s}`;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15,
+  SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGWINCH: 28,
+};
+
+function signalNumber(sig: string): string {
+  return /^\d+$/.test(sig) ? sig : String(SIGNAL_NUMBERS[sig] ?? sig);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

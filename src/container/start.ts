@@ -18,6 +18,8 @@ import type { ContainerRecord } from './types.js';
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
   const live = liveOf(ctx, rec.id);
+  // The previous run may still be tearing down (unmounts) after its exit was recorded.
+  await live.exited;
   const cfg = rec.config;
   const hc = rec.hostConfig;
   const rootfs = await acquireRootfs(ctx, rec);
@@ -73,7 +75,6 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   pump('stderr', proc.stderr);
   if (proc.stdin) live.hub.stdin.pipe(proc.stdin);
   live.exited = proc.exited.then(async (code) => {
-    ctx.log.debug(`container ${rec.id}: runtime exited with ${code}`);
     await Promise.all(copies);
     await onExit(ctx, rec, live, code);
   });
@@ -91,13 +92,15 @@ function mapStartError(err: unknown): StrataError {
 
 async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number): Promise<void> {
   live.proc = undefined;
+  // State first, as Docker records the exit before tearing down: an inspect right after a
+  // short-lived container's start sees it exited.
+  Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, FinishedAt: nowIso() });
+  ctx.store.save(rec);
   live.hub.endRun();
   await releaseVolumes(ctx.volumes, live.volumes, rec.id);
   live.volumes = [];
   await releaseRootfs(ctx, rec).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: unmount rootfs: ${e}`));
   fs.rmSync(bundleDir(ctx, rec.id), { recursive: true, force: true });
-  Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, FinishedAt: nowIso() });
-  ctx.store.save(rec);
   emit(ctx, 'die', rec, { exitCode: String(code) });
   const waiters = live.exitWaiters.splice(0);
   for (const w of waiters) w(code);

@@ -133,7 +133,14 @@ test('a tampered pack is detected by verify and by restore, which leaves the vol
     await assert.rejects(svc.verify({ repository: repo }));
     fs.writeFileSync(path.join(vol.mountpoint, 'f'), 'current');
     const before = manifest(vol.mountpoint);
-    await assert.rejects(svc.restore('v', 'latest', { repository: repo }));
+    await assert.rejects(svc.restore('v', 'latest', { repository: repo }), /does not (match its ID|decompress)/);
+    assert.equal(manifest(vol.mountpoint), before);
+
+    // A truncated pack (an interrupted copy of the repository) is caught the same way.
+    fs.truncateSync(biggest, Math.floor(fs.statSync(biggest).size / 2));
+    await assert.rejects(svc.verify({ repository: repo }));
+    await assert.rejects(svc.restore('v', 'latest', { repository: repo, target: 'fresh' }), /truncated|does not/);
+    assert.equal(volumes.vols.has('fresh'), false);
     assert.equal(manifest(vol.mountpoint), before);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

@@ -112,7 +112,7 @@ export async function ensureRepository(repo: Repository): Promise<void> {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-repository-'));
     try {
       initRepository(path.join(tmp, 'repo'), repo.password);
-      await run('rclone', ['copy', '--create-empty-src-dirs', path.join(tmp, 'repo'), repo.location.slice('rclone:'.length)]);
+      await run('rclone', ['copy', '--create-empty-src-dirs', '--', path.join(tmp, 'repo'), repo.location.slice('rclone:'.length)]);
     } catch (e) {
       throw new SystemError(`creating ${repo.location}: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
     } finally {
