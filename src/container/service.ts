@@ -24,11 +24,10 @@ import { createContainer, type CreateBody } from './create.js';
 import { shouldRestart, startContainer } from './start.js';
 import { validateName } from './names.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
-import { secureJoin } from '../runtime/rootfs-path.js';
-import { execFile } from 'node:child_process';
+import { bindInRoot } from './bind-in-root.js';
 import { top, type TopResult } from './top.js';
-import { matchLabels } from './filters.js';
-import { sizes } from './view.js';
+import { pruneContainers, type PruneReport } from './prune.js';
+import { normalizeSignal, signalNumber } from './signals.js';
 import { ExecStore } from './exec.js';
 
 export interface ContainerServiceDeps {
@@ -223,26 +222,19 @@ export class ContainerManager implements ContainerService {
     const rec = this.ctx.store.get(ref);
     const rootfs = await acquireRootfs(this.ctx, rec);
     const placed: string[] = [];
+    const volumes: string[] = [];
     try {
       for (const m of [...rec.mounts].sort((a, b) => a.destination.length - b.destination.length)) {
         if (m.type === 'tmpfs') continue;
         let source = m.source;
-        if (m.type === 'volume') source = await this.ctx.volumes.mount(m.source, rec.id);
+        if (m.type === 'volume') { source = await this.ctx.volumes.mount(m.source, rec.id); volumes.push(m.source); }
         if (!fs.existsSync(source)) continue;
-        const target = secureJoin(rootfs, m.destination);
-        if (fs.statSync(source).isDirectory()) fs.mkdirSync(target, { recursive: true });
-        else if (!fs.existsSync(target)) { fs.mkdirSync(path.dirname(target), { recursive: true }); fs.writeFileSync(target, ''); }
-        await run('mount', ['--rbind', source, target]);
-        if (m.readOnly) await run('mount', ['-o', 'remount,bind,ro', target]).catch(() => undefined);
-        placed.push(target);
-        if (m.type === 'volume') placed.push(`volume:${m.source}`);
+        placed.push(await bindInRoot(rootfs, source, m.destination, m.readOnly));
       }
       return await fn(rootfs, rec);
     } finally {
-      for (const p of placed.reverse()) {
-        if (p.startsWith('volume:')) await this.ctx.volumes.unmount(p.slice(7), rec.id).catch(() => undefined);
-        else await unmount(p, { lazy: true }).catch(() => undefined);
-      }
+      for (const p of placed.reverse()) await unmount(p, { lazy: true }).catch(() => undefined);
+      for (const v of volumes) await this.ctx.volumes.unmount(v, rec.id).catch(() => undefined);
       await releaseRootfs(this.ctx, rec);
     }
   }
@@ -261,28 +253,8 @@ export class ContainerManager implements ContainerService {
   }
 
   /** POST /containers/prune: every stopped container matching the filters. */
-  async prune(filters: Map<string, string[]>): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
-    for (const k of filters.keys()) if (!['until', 'label', 'label!'].includes(k)) throw new InvalidParameter(`invalid filter '${k}'`);
-    const until = (filters.get('until') ?? []).map(parseUntil);
-    const deleted: string[] = [];
-    let reclaimed = 0;
-    for (const rec of this.ctx.store.all()) {
-      if (rec.state.Running || liveOf(this.ctx, rec.id).removing) continue;
-      if (until.some((t) => Date.parse(rec.created) >= t)) continue;
-      if (!matchLabels(rec.config.Labels ?? {}, filters.get('label') ?? [])) continue;
-      const not = filters.get('label!') ?? [];
-      if (not.length && not.some((l) => matchLabels(rec.config.Labels ?? {}, [l]))) continue;
-      const size = (await sizes(this.ctx, rec)).SizeRw;
-      try {
-        await this.remove(rec.id, {});
-        deleted.push(rec.id);
-        reclaimed += size;
-      } catch (e) {
-        this.ctx.log.warn(`prune ${rec.id}: ${e}`);
-      }
-    }
-    this.ctx.events.emitEvent('container', 'prune', '', { reclaimed: String(reclaimed) });
-    return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  prune(filters: Map<string, string[]>): Promise<PruneReport> {
+    return pruneContainers(this.ctx, filters, (id) => this.remove(id, {}));
   }
 
   /** Stops every running container (daemon shutdown). */
@@ -322,36 +294,4 @@ export async function createContainerService(deps: ContainerServiceDeps): Promis
   return manager;
 }
 
-export function normalizeSignal(sig: string): string {
-  const s = String(sig).toUpperCase();
-  if (/^\d+$/.test(s)) return s;
-  return s.startsWith('SIG') ? s : `SIG${s}`;
-}
-
-const SIGNAL_NUMBERS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15,
-  SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGWINCH: 28,
-};
-
-function signalNumber(sig: string): string {
-  return /^\d+$/.test(sig) ? sig : String(SIGNAL_NUMBERS[sig] ?? sig);
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => execFile(cmd, args, (err, _o, stderr) => (err ? reject(new Error(String(stderr) || err.message)) : resolve())));
-}
-
-/** prune's until: RFC 3339, Unix seconds, or a Go duration back from now ("24h", "10m"). */
-function parseUntil(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const d = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)$/.exec(v);
-  if (d) {
-    const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000, m: 60000, h: 3600000 };
-    return Date.now() - Number(d[1]) * unit[d[2]!]!;
-  }
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new InvalidParameter(`failed to parse value as time or duration: "${v}"`);
-  return t;
-}

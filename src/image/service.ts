@@ -212,10 +212,10 @@ export class ImageStore implements ImageService {
    * images with SharedSize and Containers filled in, and LayersSize, the size of every stored
    * layer counted once. Sizes are recorded when a layer is registered, so nothing is walked.
    */
-  async diskUsage(): Promise<{ images: Record<string, unknown>[]; layersSize: number }> {
+  async diskUsage(): Promise<{ images: Record<string, unknown>[]; layersSize: number; layerCount: number }> {
     const images = listImages(this, { all: false, filters: new Map(), sharedSize: true, containerCount: true });
-    const layersSize = this.layers.all().reduce((n, l) => n + l.size, 0);
-    return { images, layersSize };
+    const layers = this.layers.all();
+    return { images, layersSize: layers.reduce((n, l) => n + l.size, 0), layerCount: layers.length };
   }
 
   readLayer(diffID: string): Readable {

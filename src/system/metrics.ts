@@ -9,7 +9,7 @@ import type { Engine } from '../engine.js';
 import type { UsageCache } from './usage-cache.js';
 import { directoryUsage } from '../snapshot/usage.js';
 
-export function createMetricsRegistry(engine: Engine): Registry {
+export function createMetricsRegistry(engine: Engine): { registry: Registry; refresh: () => Promise<void> } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'strata_process_' });
   const cache = engine.usageCache as UsageCache;
@@ -24,52 +24,52 @@ export function createMetricsRegistry(engine: Engine): Registry {
   const rootBytes = new Gauge({ name: 'strata_data_root_bytes', help: 'Size and free bytes of the data-root\'s filesystem', labelNames: ['kind'], registers: [registry] });
   const rootInodes = new Gauge({ name: 'strata_data_root_inodes', help: 'Total and free inodes of the data-root\'s filesystem', labelNames: ['kind'], registers: [registry] });
 
-  // One collect fills every gauge: prom-client awaits it before rendering.
-  new Gauge({
-    name: 'strata_scrape_containers', help: 'Containers seen by the last scrape', registers: [registry],
-    async collect() {
-      for (const g of [containerBytes, containerInodes, volumeBytes, volumeInodes]) g.reset();
-      const containers = await engine.containers.list();
-      for (const c of containers) {
-        try {
-          const u = await engine.snapshotter.usage(c.snapshotKey);
-          const labels = { id: c.id, name: c.name, image: c.imageRef };
-          containerBytes.set(labels, u.size);
-          containerInodes.set(labels, u.inodes);
-        } catch { /* removed during the scrape */ }
-      }
-      this.set(containers.length);
-      for (const v of await engine.volumes.list()) {
-        if (v.driver !== 'local' || Object.keys(v.options).length) continue;
-        try {
-          const u = await cache.get(`volume:${v.name}`, () => directoryUsage(v.mountpoint));
-          volumeBytes.set({ volume: v.name }, u.size);
-          volumeInodes.set({ volume: v.name }, u.inodes);
-        } catch { /* removed during the scrape */ }
-      }
-      const du = await engine.images.diskUsage?.();
-      images.set(du?.images.length ?? (await engine.images.list()).length);
-      if (du) layerBytes.set(du.layersSize);
-      const store = engine.images as unknown as { layers?: { all(): unknown[] } };
-      if (store.layers) layers.set(store.layers.all().length);
-      const fs = statfsSync(engine.config.dataRoot);
-      rootBytes.set({ kind: 'total' }, fs.blocks * fs.bsize);
-      rootBytes.set({ kind: 'free' }, fs.bavail * fs.bsize);
-      rootInodes.set({ kind: 'total' }, fs.files);
-      rootInodes.set({ kind: 'free' }, fs.ffree);
-    },
-  });
-  return registry;
+  const containerCount = new Gauge({ name: 'strata_containers', help: 'Containers', registers: [registry] });
+  // prom-client renders all metrics concurrently, so async collect() hooks could be read
+  // before another one filled them: every gauge is filled here, before rendering.
+  const refresh = async (): Promise<void> => {
+    for (const g of [containerBytes, containerInodes, volumeBytes, volumeInodes]) g.reset();
+    const containers = await engine.containers.list();
+    for (const c of containers) {
+      try {
+        const u = await engine.snapshotter.usage(c.snapshotKey);
+        const labels = { id: c.id, name: c.name, image: c.imageRef };
+        containerBytes.set(labels, u.size);
+        containerInodes.set(labels, u.inodes);
+      } catch { /* removed during the scrape */ }
+    }
+    containerCount.set(containers.length);
+    for (const v of await engine.volumes.list()) {
+      if (v.driver !== 'local' || Object.keys(v.options).length) continue;
+      try {
+        const u = await cache.get(`volume:${v.name}`, () => directoryUsage(v.mountpoint));
+        volumeBytes.set({ volume: v.name }, u.size);
+        volumeInodes.set({ volume: v.name }, u.inodes);
+      } catch { /* removed during the scrape */ }
+    }
+    const du = await engine.images.diskUsage?.();
+    images.set(du?.images.length ?? (await engine.images.list()).length);
+    if (du) {
+      layerBytes.set(du.layersSize);
+      layers.set(du.layerCount);
+    }
+    const fs = statfsSync(engine.config.dataRoot);
+    rootBytes.set({ kind: 'total' }, fs.blocks * fs.bsize);
+    rootBytes.set({ kind: 'free' }, fs.bavail * fs.bsize);
+    rootInodes.set({ kind: 'total' }, fs.files);
+    rootInodes.set({ kind: 'free' }, fs.ffree);
+  };
+  return { registry, refresh };
 }
 
 /** Serves /metrics on host:port (e.g. 127.0.0.1:9323). */
 export async function serveMetrics(engine: Engine, addr: string): Promise<http.Server> {
   const m = /^(.*):(\d+)$/.exec(addr);
   if (!m) throw new Error(`invalid --metrics-addr ${addr}: expected host:port`);
-  const registry = createMetricsRegistry(engine);
+  const { registry, refresh } = createMetricsRegistry(engine);
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') { res.writeHead(404); res.end('404 page not found\n'); return; }
-    registry.metrics().then(
+    refresh().then(() => registry.metrics()).then(
       (text) => { res.writeHead(200, { 'Content-Type': registry.contentType }); res.end(text); },
       (err: Error) => { res.writeHead(500); res.end(`${err.message}\n`); },
     );
