@@ -14,6 +14,7 @@ import { psFilter } from '../container/filters.js';
 import { liveOf } from '../container/context.js';
 import { parseLogTime, streamLogs } from '../container/logs.js';
 import { frame } from '../container/stdcopy.js';
+import { detachFilter, parseDetachKeys } from '../container/detach-keys.js';
 import type { Router, RequestContext } from './router.js';
 import { Reply } from './router.js';
 import { parseFilters, queryBool, queryInt, readJson } from './http.js';
@@ -54,6 +55,8 @@ export function registerContainerRoutes(router: Router): void {
   });
   router.post('/containers/{id}/restart', async (ctx) => { await manager(ctx).restart(ctx.params.id!, queryInt(ctx.query, 't')); });
   router.post('/containers/{id}/kill', async (ctx) => { await manager(ctx).kill(ctx.params.id!, ctx.query.get('signal') ?? undefined); });
+  router.post('/containers/{id}/pause', async (ctx) => { await manager(ctx).pause(ctx.params.id!); });
+  router.post('/containers/{id}/unpause', async (ctx) => { await manager(ctx).unpause(ctx.params.id!); });
   router.post('/containers/{id}/rename', async (ctx) => { await manager(ctx).rename(ctx.params.id!, ctx.query.get('name') ?? ''); });
   router.delete('/containers/{id}', async (ctx) => {
     await manager(ctx).remove(ctx.params.id!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') });
@@ -109,8 +112,15 @@ export function registerContainerRoutes(router: Router): void {
     const detach = live.hub.add({ output: write, end: () => conn.end() });
     void conn.closed.then(detach);
     if (queryBool(q, 'stdin') && rec.config.OpenStdin) {
-      conn.input.on('data', (d: Buffer) => live.hub.writeStdin(d));
-      conn.input.on('end', () => { if (rec.config.StdinOnce) live.hub.closeStdin(); });
+      const filter = tty ? detachFilter(parseDetachKeys(q.get('detachKeys'))) : undefined;
+      conn.input.on('data', (d: Buffer) => {
+        if (!filter) { live.hub.writeStdin(d); return; }
+        const { forward, detach: detached } = filter(d);
+        if (forward.length) live.hub.writeStdin(forward);
+        if (detached) { detach(); conn.end(); m.ctx.events.emitEvent('container', 'detach', rec.id, { image: rec.imageRef, name: rec.name }); }
+      });
+      // Docker closes the container's stdin when a StdinOnce client's stdin ends, never with a TTY.
+      conn.input.on('end', () => { if (rec.config.StdinOnce && !tty) live.hub.closeStdin(); });
     }
   });
 

@@ -75,7 +75,9 @@ export class Builder {
     }
     const last = stages[stages.length - 1]!;
     for (const k of Object.keys(this.opts.labels).sort()) {
-      last.instructions.push(parseLogicalLine(`LABEL ${JSON.stringify(k)}='${this.opts.labels[k]}'`, 0));
+      // Docker appends one LABEL step per --label; the value is quoted so that it is taken as is.
+      const ins = parseLogicalLine(`LABEL ${JSON.stringify(k)}='${this.opts.labels[k]}'`, 0);
+      last.instructions.push({ ...ins, original: `LABEL ${k}=${this.opts.labels[k]}` });
     }
     this.total = df.metaArgs.length + stages.length + stages.reduce((n, s) => n + s.instructions.length, 0);
 

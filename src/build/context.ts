@@ -123,13 +123,18 @@ function writeFile(target: string, mode: number, size: number, mtime: Date | und
 
 /**
  * Unpacks the context tar into `dir` (which exists and is empty). With `content`, records each
- * file's digest and may hold large files' bytes in memory (see ContextContent).
+ * file's digest and may hold large files' bytes in memory (see ContextContent). A context is
+ * owned by root whatever the tar says; an archive that ADD unpacks keeps its owners (`owners`).
  */
-export async function extractContext(input: Readable, dir: string, content?: ContextContent): Promise<void> {
+export async function extractContext(input: Readable, dir: string, content?: ContextContent, owners = false): Promise<void> {
   const extract = tar.extract();
   const dirTimes: [string, Date][] = [];
   extract.on('entry', (header, stream, next) => {
+    let target = '';
     const done = (err?: unknown) => {
+      if (!err && owners && target) {
+        try { fs.lchownSync(target, header.uid ?? 0, header.gid ?? 0); } catch (e) { err = e; }
+      }
       if (err) extract.destroy(err as Error);
       else next();
     };
@@ -141,7 +146,7 @@ export async function extractContext(input: Readable, dir: string, content?: Con
         return;
       }
       checkParents(dir, rel);
-      const target = path.join(dir, rel);
+      target = path.join(dir, rel);
       content?.forget(target);
       const mode = (header.mode ?? 0o644) & 0o7777;
       switch (header.type) {

@@ -15,8 +15,6 @@ export interface CopyOptions {
   gid: number;
   /** --chmod, applied to every copied file and directory. */
   chmod?: number;
-  /** --chown given: also applies to the contents of ADD-extracted archives. */
-  chown: boolean;
   /** ADD: local tar archives are unpacked. */
   extractArchives: boolean;
 }
@@ -97,11 +95,6 @@ function archiveKind(file: string): 'gzip' | 'tar' | undefined {
   }
 }
 
-function chownTree(dir: string, uid: number, gid: number): void {
-  fs.lchownSync(dir, uid, gid);
-  for (const rel of walkTree(dir)) fs.lchownSync(path.join(dir, rel), uid, gid);
-}
-
 export async function copyIntoRoot(root: string, sources: CopySource[], dest: string, o: CopyOptions): Promise<void> {
   const destIsDir = dest.endsWith('/') || sources.length > 1;
   if (sources.length > 1 && !dest.endsWith('/')) {
@@ -116,16 +109,22 @@ export async function copyIntoRoot(root: string, sources: CopySource[], dest: st
     if (o.extractArchives && src.stat.isFile()) {
       const kind = archiveKind(src.host);
       if (kind) {
-        const dstHost = mkdirs(root, dest, o.uid, o.gid);
-        const staging = fs.mkdtempSync(path.join(path.dirname(dstHost), '.add-'));
+        const parent = mkdirs(root, path.posix.dirname(dest.replace(/\/+$/, '') || '/'), o.uid, o.gid);
+        const staging = fs.mkdtempSync(path.join(parent, '.add-'));
+        let extracted = false;
         try {
-          await extractContext(fs.createReadStream(src.host) as Readable, staging);
-          if (o.chown) chownTree(staging, o.uid, o.gid);
-          mergeInto(staging, dstHost);
+          // Docker's ADD keeps the archive's owners and modes; --chown does not reach inside.
+          await extractContext(fs.createReadStream(src.host) as Readable, staging, undefined, true);
+          extracted = true;
+        } catch {
+          // Not a tar after all (say, a gzip-compressed text file): copied as a file below.
+        }
+        try {
+          if (extracted) mergeInto(staging, mkdirs(root, dest, o.uid, o.gid));
         } finally {
           fs.rmSync(staging, { recursive: true, force: true });
         }
-        continue;
+        if (extracted) continue;
       }
     }
     const intoDir = destIsDir || isDirIn(root, dest);

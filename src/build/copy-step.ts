@@ -13,6 +13,8 @@ import { copyIntoRoot } from './copy-into.js';
 import { readFileInRoot } from '../runtime/rootfs-path.js';
 import { mountAll, unmount } from '../mount/kernel.js';
 import { StrataError } from '../errors.js';
+import { lazyUnmountOnExit } from './exit-hooks.js';
+import { EXTRACT_KEY_PREFIX } from '../snapshot/snapshotter.js';
 
 const isURL = (s: string) => /^https?:\/\//i.test(s);
 
@@ -56,7 +58,7 @@ export async function copyStep(b: Builder, s: StageState, ins: Instruction): Pro
     await b.commitWorkspace(s, probe, undefined, async (ws) => {
       const owner = chown === undefined ? { uid: 0, gid: 0 } : parseChown(ws.rootfs, chown, kw);
       try {
-        await copyIntoRoot(ws.rootfs, sources, dest, { ...owner, chmod, chown: chown !== undefined, extractArchives: kw === 'ADD' });
+        await copyIntoRoot(ws.rootfs, sources, dest, { ...owner, chmod, extractArchives: kw === 'ADD' });
       } catch (err) {
         throw new BuildError(`${kw} failed: ${(err as Error).message}`);
       }
@@ -94,10 +96,10 @@ async function mountFrom(b: Builder, from: string): Promise<{ root: string; rele
   const stage = b.stageByName(from);
   const image = stage ? stage.image : await b.resolveImage(from);
   const id = crypto.randomBytes(16).toString('hex');
-  const dir = path.join(b.engine.config.dataRoot, 'tmp', `build-from-${id}`);
+  const dir = path.join(b.engine.config.execRoot, 'build', `from-${id}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!image?.topChainID) return { root: dir, release: async () => fs.rmSync(dir, { recursive: true, force: true }) };
-  const key = `build-from-${id}`;
+  const key = `${EXTRACT_KEY_PREFIX}build-from-${id}`;
   const snapshotter = b.engine.snapshotter;
   try {
     await mountAll(await snapshotter.view(key, image.topChainID), dir);
@@ -106,9 +108,11 @@ async function mountFrom(b: Builder, from: string): Promise<{ root: string; rele
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  const forgetExitHook = lazyUnmountOnExit(dir);
   return {
     root: dir,
     release: async () => {
+      forgetExitHook();
       await unmount(dir).catch(() => unmount(dir, { lazy: true }));
       await snapshotter.remove(key).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // with the image's Env (plus build args), WorkingDir and User; stdout and stderr stream into the
 // build output (stderr in red, as Docker's classic builder prints it). The writable layer is
 // what the workspace exports afterwards.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { buildSpec } from '../runtime/oci-spec.js';
 import { resolveUser } from '../runtime/user.js';
 import { mkdirInRoot, secureJoin } from '../runtime/rootfs-path.js';
 import { BuildError } from './build-error.js';
+import { killOnExit } from './exit-hooks.js';
 
 export interface RunRequest {
   /** The build container's ID (64 hex), shown shortened in `Running in`. */
@@ -84,14 +85,16 @@ function runForeground(stateRoot: string, req: RunRequest): Promise<number> {
   const args = ['--root', stateRoot, '--log', logFile, '--log-format', 'json', 'run', '--bundle', req.bundle, '--pid-file', pidFile, req.id];
   return new Promise((resolve, reject) => {
     const child = spawn('runc', args, { cwd: req.bundle, stdio: ['ignore', 'pipe', 'pipe'] });
-    // runc run forwards SIGTERM to the container's init and exits with it.
-    const onAbort = () => child.kill('SIGTERM');
+    // The command is PID 1 of its namespace, which ignores SIGTERM: kill it as Docker cancels a build.
+    const onAbort = () => execFile('runc', ['--root', stateRoot, 'kill', req.id, 'KILL'], () => undefined);
     req.signal?.addEventListener('abort', onAbort, { once: true });
+    const forgetExitHook = killOnExit(stateRoot, req.id);
     child.stdout.on('data', req.onStdout);
     child.stderr.on('data', req.onStderr);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       req.signal?.removeEventListener('abort', onAbort);
+      forgetExitHook();
       if (!fs.existsSync(pidFile)) {
         reject(new BuildError(`OCI runtime create failed: ${runcError(logFile) || 'runc failed'}: unknown`));
         return;

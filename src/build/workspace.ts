@@ -11,9 +11,11 @@ import type { ImageRecord } from '../image/types.js';
 import { mountAll, unmount } from '../mount/kernel.js';
 import { computeChanges, exportLayer } from '../archive/index.js';
 import { EXTRACT_KEY_PREFIX } from '../snapshot/snapshotter.js';
+import { lazyUnmountOnExit } from './exit-hooks.js';
 
 export class Workspace {
   private mounted = false;
+  private forgetExitHook = () => {};
 
   private constructor(
     private readonly engine: Engine,
@@ -25,7 +27,9 @@ export class Workspace {
 
   static async open(engine: Engine, image: ImageRecord | undefined): Promise<Workspace> {
     const id = crypto.randomBytes(16).toString('hex');
-    const dir = path.join(engine.config.dataRoot, 'tmp', `build-${id}`);
+    // Under the exec root, like runc's state: a mount left by a crash never blocks the
+    // data-root's tmp sweep at the next start.
+    const dir = path.join(engine.config.execRoot, 'build', id);
     const rootfs = path.join(dir, 'rootfs');
     fs.mkdirSync(rootfs, { recursive: true, mode: 0o700 });
     // An extract- key makes the snapshotter's startup cleanup remove the workspace of a build
@@ -36,6 +40,7 @@ export class Workspace {
       const mounts = await engine.snapshotter.prepare(key, image?.topChainID);
       await mountAll(mounts, rootfs);
       ws.mounted = true;
+      ws.forgetExitHook = lazyUnmountOnExit(rootfs);
     } catch (err) {
       await ws.remove();
       throw err;
@@ -47,6 +52,7 @@ export class Workspace {
     if (!this.mounted) return;
     await unmount(this.rootfs);
     this.mounted = false;
+    this.forgetExitHook();
   }
 
   /** The step's changes as a layer tar, or undefined when it changed nothing (an empty layer). */

@@ -57,6 +57,7 @@ export function registerVolumeCommands(program: Command, hostOf: HostOf): void {
     .option('-f, --force', 'import even if containers use the volume')
     .action(async (name: string, file: string | undefined, o: { force?: boolean }) => {
       const fromStdin = !file || file === '-';
+      if (fromStdin && process.stdin.isTTY) throw new Error('requested import from stdin, but stdin is a terminal: give a FILE or redirect');
       const size = fromStdin ? undefined : fs.statSync(file!).size;
       const bar = new ProgressBar(`importing ${name}`);
       let n = 0;

@@ -14,12 +14,9 @@ export function mergeImageConfig(config: Record<string, any>, image: ImageRunCon
   if (!out.StopSignal && img.StopSignal) out.StopSignal = img.StopSignal;
   if (out.Healthcheck == null && img.Healthcheck) out.Healthcheck = img.Healthcheck;
   if (!out.OnBuild?.length && img.OnBuild?.length) out.OnBuild = img.OnBuild;
-  const env = [...(img.Env ?? [])];
-  for (const e of (config.Env as string[] | null) ?? []) {
-    const k = envKey(e);
-    const i = env.findIndex((x) => envKey(x) === k);
-    if (i >= 0) env[i] = e; else env.push(e);
-  }
+  // The user's variables first, then the image's that the user did not set (daemon/commit.go merge).
+  const env = [...((config.Env as string[] | null) ?? [])];
+  for (const e of img.Env ?? []) if (!env.some((x) => envKey(x) === envKey(e))) env.push(e);
   out.Env = env.length ? env : (config.Env ?? null);
   const hasEntrypoint = Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
   const hasCmd = Array.isArray(config.Cmd) && config.Cmd.length > 0;
@@ -51,4 +48,30 @@ export function processEnv(config: Record<string, any>, hostname: string, tty: b
 /** Entrypoint + Cmd; Docker refuses a container with neither. */
 export function commandOf(config: Record<string, any>): string[] {
   return [...((config.Entrypoint as string[] | null) ?? []), ...((config.Cmd as string[] | null) ?? [])];
+}
+
+const DEFAULT_MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+];
+const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** The defaults dockerd writes into a stored HostConfig (what inspect shows back). */
+export function fillHostConfigDefaults(hc: Record<string, any>): Record<string, any> {
+  const out = { ...hc };
+  if (!out.LogConfig?.Type) out.LogConfig = { Type: 'json-file', Config: out.LogConfig?.Config ?? {} };
+  out.NetworkMode ||= 'default';
+  out.IpcMode ||= hc.Privileged ? 'host' : 'private';
+  out.CgroupnsMode ||= 'host';
+  if (!out.ShmSize) out.ShmSize = 67108864;
+  out.Runtime ||= 'runc';
+  out.KernelMemory ??= 0;
+  out.KernelMemoryTCP ??= 0;
+  if (out.MemorySwappiness === -1) out.MemorySwappiness = null;
+  if (typeof out.PidsLimit === 'number' && out.PidsLimit <= 0) out.PidsLimit = null;
+  if (!hc.Privileged) {
+    out.MaskedPaths ??= DEFAULT_MASKED_PATHS;
+    out.ReadonlyPaths ??= DEFAULT_READONLY_PATHS;
+  }
+  return out;
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Conflict, InvalidParameter } from '../errors.js';
+import { InvalidParameter } from '../errors.js';
 import type { MountSpec } from '../mount/spec-types.js';
 import { mountAll, unmount } from '../mount/kernel.js';
 import { cleanPath } from '../mount/spec-validate.js';
@@ -14,7 +14,7 @@ import type { Ctx } from './context.js';
 import { containerDir, emit, nowIso, ZERO_TIME } from './context.js';
 import { nameConflict } from './store.js';
 import { generateName, validateName } from './names.js';
-import { commandOf, mergeImageConfig } from './config-merge.js';
+import { commandOf, fillHostConfigDefaults, mergeImageConfig } from './config-merge.js';
 import { imageContentAt, parseMounts } from './mount-points.js';
 import { setupInitLayer } from './etc-files.js';
 import type { ContainerRecord } from './types.js';
@@ -27,7 +27,7 @@ export interface CreateBody {
 
 export async function createContainer(ctx: Ctx, body: CreateBody, requestedName: string | null, apiVersion: string): Promise<ContainerRecord> {
   const config = body.Config;
-  const hostConfig = body.HostConfig;
+  const hostConfig = fillHostConfigDefaults(body.HostConfig);
   let name = requestedName ? validateName(requestedName) : '';
   if (name) {
     const other = ctx.store.byName(name);
@@ -74,7 +74,6 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
     ctx.store.insert(rec);
   } catch (err) {
     for (const u of undo.reverse()) await u().catch((e: unknown) => ctx.log.warn(`create ${id}: undo: ${e}`));
-    if (err instanceof Conflict) throw err;
     throw err;
   }
   emit(ctx, 'create', rec);

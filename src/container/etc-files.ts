@@ -16,7 +16,9 @@ export function etcFilesOf(containerDir: string): EtcFiles {
 }
 
 /** Writes hostname, hosts and resolv.conf as Docker does for a container sharing the host's network. */
-export function writeEtcFiles(containerDir: string, hostname: string, domainname: string, extraHosts: string[]): EtcFiles {
+export interface DnsConfig { servers: string[]; search: string[]; options: string[] }
+
+export function writeEtcFiles(containerDir: string, hostname: string, domainname: string, extraHosts: string[], dns?: DnsConfig): EtcFiles {
   const files = etcFilesOf(containerDir);
   fs.writeFileSync(files.hostname, hostname + '\n', { mode: 0o644 });
   const fqdn = domainname ? `${hostname}.${domainname} ${hostname}` : hostname;
@@ -33,6 +35,18 @@ export function writeEtcFiles(containerDir: string, hostname: string, domainname
   fs.writeFileSync(files.hosts, hosts.join('\n') + '\n', { mode: 0o644 });
   let resolv = '';
   try { resolv = fs.readFileSync('/etc/resolv.conf', 'utf8'); } catch { resolv = 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n'; }
+  if (dns && (dns.servers.length || dns.search.length || dns.options.length)) {
+    // --dns/--dns-search/--dns-option replace the host's corresponding lines (libnetwork's resolvconf.Build).
+    const keep = resolv.split('\n').filter((l) =>
+      !(dns.servers.length && /^\s*nameserver\b/.test(l)) && !(dns.search.length && /^\s*(search|domain)\b/.test(l)) &&
+      !(dns.options.length && /^\s*options\b/.test(l)) && l.trim() !== '');
+    resolv = [
+      ...(dns.search.length ? [`search ${dns.search.join(' ')}`] : []),
+      ...dns.servers.map((s) => `nameserver ${s}`),
+      ...(dns.options.length ? [`options ${dns.options.join(' ')}`] : []),
+      ...keep,
+    ].join('\n') + '\n';
+  }
   fs.writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
   return files;
 }

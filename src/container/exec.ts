@@ -43,6 +43,7 @@ export class ExecStore {
 
   create(rec: ContainerRecord, config: ExecConfig): ExecInstance {
     if (!rec.state.Running) throw new Conflict(`Container ${rec.id} is not running`);
+    if (rec.state.Status === 'paused') throw new Conflict(`Container ${rec.id} is paused, unpause the container before exec`);
     if (!config.Cmd || config.Cmd.length === 0) throw new Conflict('No exec command specified');
     const inst: ExecInstance = { id: randomBytes(32).toString('hex'), containerId: rec.id, config, running: false, started: false, exitCode: null, pid: 0 };
     this.execs.set(inst.id, inst);

@@ -103,6 +103,7 @@ export class ContainerManager implements ContainerService {
   private async stopRunning(rec: ContainerRecord, timeout?: number, signal?: string): Promise<void> {
     const live = liveOf(this.ctx, rec.id);
     if (!live.proc) return;
+    await this.thaw(rec);
     live.stoppedByUser = true;
     const exited = live.exited ?? Promise.resolve();
     const secs = timeout ?? rec.config.StopTimeout ?? 10;
@@ -132,6 +133,29 @@ export class ContainerManager implements ContainerService {
     if (sig === 'SIGKILL') await live.exited;
   }
 
+  async pause(ref: string): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    await withLock(this.ctx, rec.id, async () => {
+      if (!rec.state.Running) throw new Conflict(`Container ${rec.id} is not running`);
+      if (rec.state.Status === 'paused') throw new Conflict(`Container ${rec.id} is already paused`);
+      await this.ctx.runtime.pause(rec.id);
+      rec.state.Status = 'paused';
+      this.ctx.store.save(rec);
+      emit(this.ctx, 'pause', rec);
+    });
+  }
+
+  async unpause(ref: string): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    await withLock(this.ctx, rec.id, async () => {
+      if (rec.state.Status !== 'paused') throw new Conflict(`Container ${rec.id} is not paused`);
+      await this.ctx.runtime.resume(rec.id);
+      rec.state.Status = 'running';
+      this.ctx.store.save(rec);
+      emit(this.ctx, 'unpause', rec);
+    });
+  }
+
   async restart(ref: string, timeout?: number): Promise<void> {
     const rec = this.ctx.store.get(ref);
     await withLock(this.ctx, rec.id, async () => {
@@ -140,6 +164,13 @@ export class ContainerManager implements ContainerService {
     await this.start(rec.id);
     rec.restartCount = rec.restartCount ?? 0;
     emit(this.ctx, 'restart', rec);
+  }
+
+  /** A frozen container cannot act on a signal: thaw it first (Docker does the same for stop and rm -f). */
+  private async thaw(rec: ContainerRecord): Promise<void> {
+    if (rec.state.Status !== 'paused') return;
+    await this.ctx.runtime.resume(rec.id).catch(() => undefined);
+    rec.state.Status = 'running';
   }
 
   /** Resolves with the exit code once `condition` holds. Looks the container up first (404 before waiting). */
@@ -163,6 +194,7 @@ export class ContainerManager implements ContainerService {
           throw new Conflict(`You cannot remove a running container ${rec.id}. Stop the container before attempting removal or force remove`);
         }
         live.stoppedByUser = true;
+        await this.thaw(rec);
         await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => undefined);
       }
       await live.exited;

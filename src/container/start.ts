@@ -11,6 +11,7 @@ import type { Ctx, Live } from './context.js';
 import { bundleDir, containerDir, emit, liveOf, nowIso } from './context.js';
 import { processEnv } from './config-merge.js';
 import { writeEtcFiles } from './etc-files.js';
+import { ociResources } from './resources.js';
 import { releaseVolumes, startMounts } from './mount-points.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
@@ -35,13 +36,15 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
       }
     }
     const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
-    const etc = writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''), hc.ExtraHosts ?? []);
+    const etc = writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''), hc.ExtraHosts ?? [],
+      { servers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] });
     const tty = !!cfg.Tty;
     const spec = buildSpec({
       id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args: [rec.path!, ...(rec.args ?? [])],
       env: processEnv(cfg, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       tty, hostname: String(cfg.Hostname), privateNetwork: hc.NetworkMode === 'none', etcFiles: etc, mounts: mounts.oci,
       privileged: !!hc.Privileged, capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], shmSizeBytes: hc.ShmSize ?? 0,
+      ...ociResources(hc),
     });
     fs.rmSync(bundle, { recursive: true, force: true });
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });

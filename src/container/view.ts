@@ -17,9 +17,7 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
   const dir = containerDir(ctx, rec.id);
   let graph: unknown = { Data: null, Name: ctx.snapshotter.driver };
   try { graph = await ctx.snapshotter.graphDriverData(rec.snapshotKey, rec.rootfsPath); } catch { /* removed meanwhile */ }
-  const hostConfig = { ...rec.hostConfig };
-  hostConfig.LogConfig ??= { Type: 'json-file', Config: {} };
-  hostConfig.NetworkMode ||= 'default';
+  const hostConfig = rec.hostConfig;
   return {
     Id: rec.id,
     Created: rec.created,
@@ -28,7 +26,7 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
     State: {
       Status: rec.state.Status,
       Running: rec.state.Running,
-      Paused: false,
+      Paused: rec.state.Status === 'paused',
       Restarting: rec.state.Status === 'restarting',
       OOMKilled: false,
       Dead: rec.state.Status === 'dead',
@@ -66,7 +64,8 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
 }
 
 export async function listJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>> {
-  const mounts = await inspectMounts(rec.mounts, ctx.volumes);
+  // ps leaves a volume's Source empty, unlike inspect.
+  const mounts = (await inspectMounts(rec.mounts, ctx.volumes)).map((m) => (m.Type === 'volume' ? { ...m, Source: '' } : m));
   return {
     Id: rec.id,
     Names: [`/${rec.name}`],
@@ -94,6 +93,7 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const s = rec.state;
   switch (s.Status) {
     case 'running': return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+    case 'paused': return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
     case 'restarting': return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
     case 'removing': return 'Removal In Progress';
     case 'dead': return 'Dead';

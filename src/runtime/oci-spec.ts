@@ -36,6 +36,10 @@ export interface SpecInput {
   capAdd?: string[];
   capDrop?: string[];
   shmSizeBytes?: number;
+  /** OCI linux.resources beyond devices (memory, cpu, pids), already in OCI form. */
+  resources?: Record<string, unknown>;
+  rlimits?: { type: string; hard: number; soft: number }[];
+  sysctl?: Record<string, string>;
 }
 
 export const DEFAULT_CAPABILITIES = [
@@ -102,13 +106,16 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       capabilities: { bounding: caps, effective: caps, permitted: caps },
       noNewPrivileges: false,
       oomScoreAdj: 0,
+      ...(input.rlimits?.length ? { rlimits: input.rlimits } : {}),
     },
     root: { path: input.rootfs, readonly: input.readonlyRootfs },
     hostname: input.hostname,
     mounts,
     linux: {
       cgroupsPath: `/strata/${input.id}`,
+      ...(input.sysctl && Object.keys(input.sysctl).length ? { sysctl: input.sysctl } : {}),
       resources: {
+        ...(input.resources ?? {}),
         devices: input.privileged ? [{ allow: true, access: 'rwm' }] : [
           { allow: false, access: 'rwm' },
           { allow: true, type: 'c', access: 'm' },

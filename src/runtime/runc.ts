@@ -61,6 +61,12 @@ export function createRuncRuntime(opts: RuncOptions): ContainerRuntime {
     async kill(id, signal, all) {
       await runQuiet(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
     },
+    async pause(id) {
+      await runQuiet(['pause', id]);
+    },
+    async resume(id) {
+      await runQuiet(['resume', id]);
+    },
     async state(id): Promise<RuntimeState | null> {
       try {
         const s = JSON.parse(await runQuiet(['state', id])) as { id: string; pid: number; status: string };

@@ -43,6 +43,9 @@ export interface ContainerRuntime {
   /** Runs `process` (an OCI process object) inside a running container. */
   exec(id: string, execId: string, process: Record<string, unknown>, stdio: StdioOptions): Promise<RuntimeProcess>;
   kill(id: string, signal: string | number, all?: boolean): Promise<void>;
+  /** Freezes / thaws every process of the container (cgroup freezer). */
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
   state(id: string): Promise<RuntimeState | null>;
   /** Host PIDs of every process in the container. */
   pids(id: string): Promise<number[]>;

@@ -6,8 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import zlib from 'node:zlib';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from './fixture.js';
+import { makeTar } from '../image/fixture-archive.js';
 
 let d: TestDaemon;
 let work: string;
@@ -205,4 +207,29 @@ test('-f outside the context (the CLI sends a tar without its end blocks), --com
   fs.writeFileSync(dockerfile, 'FROM bb\nCOPY secret.txt /s\n');
   const ignored = build(dir, '-f', dockerfile);
   assert.match(ignored.out, /COPY failed: file not found in build context or excluded by \.dockerignore: stat secret.txt: file does not exist/);
+});
+
+test('ADD unpacks local tar archives (plain or gzip) and copies other files; --label adds a LABEL step', async () => {
+  const archive = await makeTar([
+    { name: 'sub/', type: 'directory' },
+    { name: 'a', data: 'a\n' },
+    { name: 'sub/b', data: 'b\n' },
+  ]);
+  const dir = context('add', {
+    Dockerfile: [
+      'FROM bb',
+      'ADD arch.tgz /x/',
+      'ADD plain.tar /y',
+      'ADD note.gz /note.gz',
+      'COPY arch.tgz /copied/',
+      'RUN test "$(cat /x/sub/b)" = b && test "$(cat /y/a)" = a && test -f /note.gz && test -f /copied/arch.tgz',
+    ].join('\n') + '\n',
+  });
+  fs.writeFileSync(path.join(dir, 'arch.tgz'), zlib.gzipSync(archive));
+  fs.writeFileSync(path.join(dir, 'plain.tar'), archive);
+  fs.writeFileSync(path.join(dir, 'note.gz'), zlib.gzipSync('not a tar\n'));
+  const r = build(dir, '--label', 'team=storage', '-t', 'added');
+  assert.equal(r.status, 0, r.out);
+  assert.match(r.out, /Step 7\/7 : LABEL team=storage\n/);
+  assert.equal(inspect('added', '{{index .Config.Labels "team"}}'), 'storage');
 });

@@ -186,8 +186,9 @@ export class VolumeBackups {
     onProgress?: (p: Progress) => void,
   ): Promise<{ Backup: BackupInfo; Volume: string }> {
     const repo = this.repo(opts);
-    const backup = await findBackup(repo, ref, volume);
     const target = opts.target || volume;
+    this.refuseInUse(target, 'restore', opts.force);
+    const backup = await findBackup(repo, ref, volume);
     return this.writeInto(target, 'restore', opts.force, async (vol, scratch) => {
       const staged = path.join(scratch, 'staged');
       fs.mkdirSync(staged, { mode: 0o700 });
