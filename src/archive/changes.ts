@@ -4,12 +4,11 @@
 // vanished lower children "D"; every parent of a change is listed "C"). Strata computes the
 // same list from the upper dir and the lowers without mounting anything.
 import { closeSync } from 'node:fs';
-import { posix } from 'node:path';
 import * as sys from '../native/syscalls.js';
 import type { Change } from './types.js';
 import { isErrno } from './confine.js';
 import { exportableXattr } from './pack.js';
-import { isDir, listDir, readXattrs, walkDir } from './walk.js';
+import { isDir, listDir, readXattrs } from './walk.js';
 import { OVERLAY_OPAQUE_XATTR } from './whiteout.js';
 
 const DIR_FLAGS = sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC;

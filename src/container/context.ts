@@ -1,14 +1,9 @@
 // What the container room's parts share: dependencies, the store, and each container's live
 // (in-memory) state. Only service.ts builds it.
 import path from 'node:path';
-import type { MetaDb } from '../meta/db.js';
-import type { Logger } from '../util/log.js';
-import type { Snapshotter } from '../snapshot/snapshotter.js';
-import type { EventBus } from '../system/events.js';
-import type { ImageService } from '../image/types.js';
-import type { VolumeService } from '../volume/types.js';
 import type { ContainerRuntime, RuntimeProcess } from '../runtime/types.js';
 import type { ContainerStore } from './store.js';
+import type { ContainerServiceDeps } from './service.js';
 import type { ContainerRecord } from './types.js';
 import { StreamHub } from './stream-hub.js';
 import { JsonFileLog } from './json-log.js';
@@ -32,15 +27,8 @@ export interface Live {
   lock: Promise<unknown>;
 }
 
-export interface Ctx {
-  db: MetaDb;
-  dataRoot: string;
-  execRoot: string;
-  snapshotter: Snapshotter;
-  images: ImageService;
-  volumes: VolumeService;
-  log: Logger;
-  events: EventBus;
+/** The service's dependencies plus its own runtime state, shared by the container room's files. */
+export interface Ctx extends ContainerServiceDeps {
   runtime: ContainerRuntime;
   store: ContainerStore;
   live: Map<string, Live>;

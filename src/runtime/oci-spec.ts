@@ -98,13 +98,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   return {
     ociVersion: '1.0.2-dev',
     process: {
-      terminal: input.tty,
-      user: input.user,
-      args: input.args,
-      env: input.env,
-      cwd: input.cwd,
-      capabilities: { bounding: caps, effective: caps, permitted: caps },
-      noNewPrivileges: false,
+      ...buildExecProcess({ ...input, capabilities: caps }),
       oomScoreAdj: 0,
       ...(input.rlimits?.length ? { rlimits: input.rlimits } : {}),
     },

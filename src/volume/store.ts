@@ -34,7 +34,7 @@ const fromRaw = (r: RawRow): VolumeRow => ({
 export class VolumeStore {
   private readonly q;
 
-  constructor(private readonly db: MetaDb) {
+  constructor(db: MetaDb) {
     this.q = {
       get: db.prepare('SELECT * FROM volumes WHERE name = ?'),
       all: db.prepare('SELECT * FROM volumes ORDER BY name'),
