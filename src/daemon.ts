@@ -26,6 +26,9 @@ export interface DaemonOptions {
   logLevel: string;
   /** host:port for Prometheus metrics; off when unset. */
   metricsAddr?: string;
+  /** daemon.json `log-driver` and `log-opts`: the default logging of new containers. */
+  logDriver?: string;
+  logOpts?: Record<string, string>;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
@@ -53,7 +56,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const { snapshotter, cache: usageCache } = withUsageCache(driver);
   const images = await createImageService({ db, dataRoot, snapshotter, log, events });
   const volumes = await createVolumeService({ db, dataRoot, log, events });
-  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events });
+  const logConfig = { Type: opts.logDriver || 'json-file', Config: { ...(opts.logOpts ?? {}) } };
+  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig });
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, (id) => `container-${id}`);
 

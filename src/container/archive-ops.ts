@@ -58,13 +58,14 @@ export async function statContainerPath(engine: Engine, ref: string, path: strin
 export async function copyFromContainer(
   engine: Engine, ref: string, path: string, onStat: (stat: PathStat) => void, out: Writable,
 ): Promise<void> {
-  await engine.containers.withRootfs(ref, async (rootfs) => {
+  await engine.containers.withRootfs(ref, async (rootfs, rec) => {
     let packed: { stat: PathStat; stream: Readable };
     try {
       packed = await packPath(rootfs, path);
     } catch (err) {
       throw fileError(err, path, ref);
     }
+    emitArchiveEvent(engine, 'archive-path', rec);
     onStat(packed.stat);
     await pipeline(packed.stream, out);
   });
@@ -96,7 +97,14 @@ export async function copyToContainer(engine: Engine, ref: string, path: string,
     } catch (err) {
       throw fileError(err, path, ref);
     }
+    // What dockerd logs, and what tells the usage cache that a stopped container's layer changed.
+    emitArchiveEvent(engine, 'extract-to-dir', rec);
   });
+}
+
+/** Docker's events for docker cp: archive-path (out) and extract-to-dir (in); a stat (HEAD) has none. */
+function emitArchiveEvent(engine: Engine, action: 'archive-path' | 'extract-to-dir', rec: ContainerRecord): void {
+  engine.events.emitEvent('container', action, rec.id, { ...(rec.config.Labels ?? {}), image: rec.imageRef, name: rec.name });
 }
 
 /**

@@ -18,6 +18,8 @@ import { commandOf, fillHostConfigDefaults, mergeImageConfig } from './config-me
 import { imageContentAt, parseMounts } from './mount-points.js';
 import { setupInitLayer } from './etc-files.js';
 import type { ContainerRecord } from './types.js';
+import { mergeLogConfig } from './log-config.js';
+import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
 
 export interface CreateBody {
   Config: Record<string, any>;
@@ -28,6 +30,7 @@ export interface CreateBody {
 export async function createContainer(ctx: Ctx, body: CreateBody, requestedName: string | null, apiVersion: string): Promise<ContainerRecord> {
   const config = body.Config;
   const hostConfig = fillHostConfigDefaults(body.HostConfig);
+  hostConfig.LogConfig = mergeLogConfig(body.HostConfig.LogConfig ?? undefined, ctx.logConfig);
   let name = requestedName ? validateName(requestedName) : '';
   if (name) {
     const other = ctx.store.byName(name);
@@ -39,6 +42,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
   if (hostConfig.AutoRemove && policy !== '' && policy !== 'no') {
     throw new InvalidParameter("can't create 'AutoRemove' container with restart policy");
   }
+  const sizeLimit = layerSizeLimit(hostConfig.StorageOpt, ctx.snapshotter.driver, path.join(ctx.dataRoot, 'snapshots', ctx.snapshotter.driver));
   const merged = mergeImageConfig(config, image.config.config);
   const cmd = commandOf(merged);
   if (cmd.length === 0) throw new InvalidParameter('No command specified');
@@ -70,6 +74,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
     fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
     undo.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
     await prepareLayers(ctx, rec, image.topChainID, undo);
+    if (sizeLimit > 0) await applyLayerSizeLimit(ctx.snapshotter, rec.snapshotKey, sizeLimit);
     await setupVolumes(ctx, rec, undo);
     ctx.store.insert(rec);
   } catch (err) {

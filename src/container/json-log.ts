@@ -1,9 +1,15 @@
 // The json-file log driver: <data-root>/containers/<id>/<id>-json.log, one JSON object per
 // line {"log","stream","time"} exactly as Docker writes it, so tools that read Docker's files
 // read ours. Lines are split on "\n"; a partial line is written when the stream ends.
+//
+// Rotation as Docker's loggerutils.LogFile: before an entry is written, a file that has reached
+// max-size is renamed to .1 (older ones shifted to .2 … up to max-file - 1, the oldest dropped),
+// or truncated when max-file is 1; so a file may exceed max-size by at most one entry.
 import fs from 'node:fs';
+import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
+import type { Rotation } from './log-config.js';
 
 export interface LogEntry {
   stream: 'stdout' | 'stderr';
@@ -38,9 +44,16 @@ export function parseTimeNanos(time: string): bigint {
 
 export class JsonFileLog extends EventEmitter {
   private fd: number | undefined;
+  private currentSize = 0;
+  private rotation: Rotation = { maxSize: -1, maxFiles: 1 };
 
   constructor(readonly file: string) {
     super();
+  }
+
+  /** Rotation settings for the next writes (set at each start, from the container's LogConfig). */
+  configure(rotation: Rotation): void {
+    this.rotation = rotation;
   }
 
   /** Copies a process stream into the log, line by line; resolves when it ends. */
@@ -70,10 +83,32 @@ export class JsonFileLog extends EventEmitter {
     const { time, nanos } = now();
     const line = JSON.stringify({ log: log.toString('utf8'), stream, time }) + '\n';
     try {
-      this.fd ??= fs.openSync(this.file, 'a', 0o640);
-      fs.writeSync(this.fd, line);
+      if (this.fd === undefined) {
+        this.fd = fs.openSync(this.file, 'a', 0o640);
+        this.currentSize = fs.fstatSync(this.fd).size;
+      }
+      this.rotateIfFull();
+      this.currentSize += fs.writeSync(this.fd, line);
     } catch { /* the container is being removed */ }
     this.emit('entry', { stream, log, time, nanos } satisfies LogEntry);
+  }
+
+  private rotateIfFull(): void {
+    const { maxSize, maxFiles } = this.rotation;
+    if (maxSize < 0 || this.currentSize < maxSize) return;
+    fs.closeSync(this.fd!);
+    this.fd = undefined;
+    if (maxFiles >= 2) {
+      for (let i = maxFiles - 1; i > 1; i--) renameIfExists(`${this.file}.${i - 1}`, `${this.file}.${i}`);
+      renameIfExists(this.file, `${this.file}.1`);
+    }
+    this.fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o640);
+    this.currentSize = 0;
+  }
+
+  /** Every entry on disk, oldest first: rotated files (highest number first), then the current one. */
+  readAll(): LogEntry[] {
+    return logFilesOf(this.file).flatMap((f) => readLogFile(f));
   }
 
   close(): void {
@@ -84,6 +119,26 @@ export class JsonFileLog extends EventEmitter {
   size(): number {
     try { return fs.statSync(this.file).size; } catch { return 0; }
   }
+}
+
+function renameIfExists(from: string, to: string): void {
+  try { fs.renameSync(from, to); } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** The log's files in reading order: `<file>.N` … `<file>.1`, then `<file>`. */
+export function logFilesOf(file: string): string[] {
+  const base = path.basename(file);
+  let names: string[];
+  try { names = fs.readdirSync(path.dirname(file)); } catch { return []; }
+  const rotated = names
+    .map((n) => (n.startsWith(base + '.') ? /^\d+$/.exec(n.slice(base.length + 1)) : null))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[0]))
+    .sort((a, b) => b - a)
+    .map((i) => `${file}.${i}`);
+  return [...rotated, file];
 }
 
 /** Entries of a log file up to `limit` bytes. */

@@ -1,8 +1,8 @@
 // docker logs: json-file entries filtered by stream, since/until and tail, then (with follow)
 // live entries until the container stops or the client goes away.
 import type { Ctx } from './context.js';
-import { liveOf, logFileOf } from './context.js';
-import { readLogFile, formatNanos, type LogEntry } from './json-log.js';
+import { liveOf } from './context.js';
+import { formatNanos, type LogEntry } from './json-log.js';
 import type { ContainerRecord } from './types.js';
 
 export interface LogOptions {
@@ -41,10 +41,10 @@ export async function streamLogs(
   const queued: LogEntry[] = [];
   let replaying = true;
   const onEntry = (e: LogEntry) => { if (replaying) queued.push(e); else send(e); };
-  // Subscribe before reading the file: entries written from now on are queued, not lost.
+  // Subscribe, then read the files in the same tick: writes (and rotations) happen on this
+  // thread, so every entry is either on disk now or queued, never both or neither.
   if (following) live.log.on('entry', onEntry);
-  const limit = live.log.size();
-  let entries = readLogFile(logFileOf(ctx, rec.id), limit).filter(wanted);
+  let entries = live.log.readAll().filter(wanted);
   if (opts.tail !== undefined && opts.tail >= 0) entries = opts.tail === 0 ? [] : entries.slice(-opts.tail);
   for (const e of entries) send(e);
   if (!following) return;

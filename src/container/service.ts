@@ -29,6 +29,7 @@ import { top, type TopResult } from './top.js';
 import { pruneContainers, type PruneReport } from './prune.js';
 import { normalizeSignal, signalNumber } from './signals.js';
 import { ExecStore } from './exec.js';
+import type { LogConfig } from './log-config.js';
 
 export interface ContainerServiceDeps {
   db: MetaDb;
@@ -39,6 +40,8 @@ export interface ContainerServiceDeps {
   volumes: VolumeService;
   log: Logger;
   events: EventBus;
+  /** The daemon's default logging (daemon.json `log-driver`/`log-opts`); json-file without options when unset. */
+  logConfig?: LogConfig;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';

@@ -15,6 +15,7 @@ import { ociResources } from './resources.js';
 import { releaseVolumes, startMounts } from './mount-points.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
+import { rotationOf } from './log-config.js';
 
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
@@ -23,6 +24,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   await live.exited;
   const cfg = rec.config;
   const hc = rec.hostConfig;
+  live.log.configure(rotationOf(hc.LogConfig?.Config));
   const rootfs = await acquireRootfs(ctx, rec);
   let volumes: string[] = [];
   const bundle = bundleDir(ctx, rec.id);

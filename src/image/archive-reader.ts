@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { InvalidParameter } from '../errors.js';
 import type { LayerStore, StagedLayer } from './layer-store.js';
+import type { Speculation } from './speculate.js';
 
 /** Files up to this size stay in memory (configs, manifests, tiny layers), within a total budget. */
 const SMALL_FILE = 1 << 20;
@@ -26,7 +27,8 @@ export function cleanName(name: string): string {
   return n.replace(/\/$/, '');
 }
 
-export async function readArchive(input: Readable, layers: LayerStore): Promise<ArchiveFiles> {
+/** `speculation`, when given, sees every small file and stages the large ones (extracting them when it can). */
+export async function readArchive(input: Readable, layers: LayerStore, speculation?: Speculation): Promise<ArchiveFiles> {
   const files: ArchiveFiles = { small: new Map(), staged: new Map(), links: new Map() };
   let budget = SMALL_BUDGET;
   const extract = tarStream.extract();
@@ -47,10 +49,14 @@ export async function readArchive(input: Readable, layers: LayerStore): Promise<
       if (size <= SMALL_FILE && size <= budget) {
         const chunks: Buffer[] = [];
         for await (const c of entry) chunks.push(c as Buffer);
-        files.small.set(name, Buffer.concat(chunks));
+        const data = Buffer.concat(chunks);
+        files.small.set(name, data);
+        speculation?.noteFile(name, data);
         budget -= size;
       } else {
-        files.staged.set(name, { ...await layers.stage(entry as unknown as Readable), rawSize: size });
+        const body = entry as unknown as Readable;
+        const staged = speculation ? await speculation.stage(name, body) : await layers.stage(body);
+        files.staged.set(name, { ...staged, rawSize: size });
       }
     }
   } catch (err) {

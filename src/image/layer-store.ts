@@ -70,7 +70,17 @@ export class LayerTx {
   }
 }
 
+/** A layer committed during a load's upload (see speculate.ts) that no row owns yet. */
+export interface PendingLayer {
+  row: LayerRow;
+  /** The speculation that made it; another load that needs the chainID adopts it instead. */
+  owner: object;
+}
+
 export class LayerStore {
+  /** Committed, row-less snapshots of loads still uploading, by chainID; changed only under the image lock. */
+  readonly pending = new Map<string, PendingLayer>();
+
   constructor(
     readonly db: MetaDb,
     readonly content: ContentStore,
@@ -111,7 +121,7 @@ export class LayerStore {
     let parent: string | null = null;
     for (const diffID of diffIDs) {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
-      let row = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
+      let row = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID) ?? this.adopt(chainID, tx);
       if (!row) {
         const staged = tx.staged.get(diffID);
         // A staged file whose writer is gone was already committed as the diffID's blob.
@@ -130,6 +140,16 @@ export class LayerStore {
       parent = chainID;
     }
     return rows;
+  }
+
+  /** Takes over a layer extracted while its archive was uploading: `tx` now owns its snapshot. */
+  adopt(chainID: string, tx: LayerTx): LayerRow | undefined {
+    const p = this.pending.get(chainID);
+    if (!p) return undefined;
+    this.pending.delete(chainID);
+    tx.snapshots.push(chainID);
+    tx.newLayers.push(p.row);
+    return p.row;
   }
 
   /**
@@ -227,7 +247,7 @@ export class LayerStore {
    * On overlay2 the snapshot holds only this layer's files, so its usage is exactly that; a
    * vfs snapshot is a full copy, where the applied files' size is the closest answer.
    */
-  private async layerSize(chainID: string, applied: number, tarPath?: string): Promise<number> {
+  async layerSize(chainID: string, applied: number, tarPath?: string): Promise<number> {
     try {
       if (this.snapshotter.driver === 'overlay2') return (await this.snapshotter.usage(chainID)).size;
       if (tarPath) return await tarDiffSize(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }));

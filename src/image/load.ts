@@ -9,6 +9,7 @@ import { LayerTx } from './layer-store.js';
 import { discard, layerFile, readArchive, smallFile, type ArchiveFiles } from './archive-reader.js';
 import { familiar, normalizeTagged, parseNormalizedNamed } from './reference.js';
 import { sha256 } from './digest.js';
+import { Speculation } from './speculate.js';
 import { formatBytes } from './format.js';
 
 export interface LoadOutput {
@@ -26,8 +27,10 @@ interface LoadEntry {
 }
 
 export async function loadImages(store: ImageStore, input: Readable, out: LoadOutput): Promise<void> {
-  const files = await readArchive(input, store.layers);
+  const speculation = new Speculation(store.layers, store.lock);
+  let files: ArchiveFiles | undefined;
   try {
+    files = await readArchive(input, store.layers, speculation);
     const entries = smallFile(files, 'manifest.json') ? dockerArchiveEntries(files) : ociEntries(files);
     let tagged = 0;
     let idLines = '';
@@ -39,7 +42,9 @@ export async function loadImages(store: ImageStore, input: Readable, out: LoadOu
     }
     if (tagged === 0) out.stream(idLines);
   } finally {
-    await discard(files);
+    // Layers extracted during the upload that no image took (e.g. a load that failed) go.
+    await speculation.discard();
+    if (files) await discard(files);
   }
 }
 

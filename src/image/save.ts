@@ -62,6 +62,10 @@ export function saveImages(store: ImageStore, assocs: Assoc[]): Readable {
     });
     for (const { row, refs } of assocs) {
       const layers = store.layerRowsOf(row);
+      // The config goes first and the layers follow in order: a loader can then extract each
+      // layer as it arrives (Strata's own load does), instead of staging them all first.
+      const configName = `${row.id.slice(7)}.json`;
+      if (!written.has(configName)) { written.add(configName); await addFile(configName, row.config); }
       const layerPaths: string[] = [];
       for (const l of layers) {
         const dir = l.diffID.slice(7);
@@ -77,8 +81,6 @@ export function saveImages(store: ImageStore, assocs: Assoc[]): Readable {
           pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), entry).catch(reject);
         });
       }
-      const configName = `${row.id.slice(7)}.json`;
-      if (!written.has(configName)) { written.add(configName); await addFile(configName, row.config); }
       const tags = refs.filter((r) => !r.includes('@'));
       manifest.push({ Config: configName, RepoTags: tags.length ? tags.map(familiar) : null, Layers: layerPaths });
       const top = layers[layers.length - 1];

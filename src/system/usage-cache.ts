@@ -4,7 +4,7 @@
 // says it changed:
 // - committed layers never change: their figure is cached for good;
 // - a stopped container's layer changes only through Strata (start, docker cp, commit…),
-//   each of which emits a container event that drops the entry;
+//   each of which emits a container event that drops the entry (docker cp in: extract-to-dir);
 // - a running container's main process may write at any time: its figure is at most
 //   RUNNING_TTL_MS old, and every exec that ends (exec_die) drops it at once;
 // - a volume is the same: settled while no container has it mounted, at most RUNNING_TTL_MS
@@ -95,6 +95,7 @@ export function followContainerEvents(events: EventBus, cache: UsageCache, keyOf
     if (STARTS.has(e.Action)) cache.setLive(key, true);
     else if (STOPS.has(e.Action)) cache.setLive(key, false);
     else cache.invalidate(key);
-    if (e.Action === 'die' || e.Action.startsWith('exec_die')) cache.invalidateWhere((k) => k.startsWith('volume:'));
+    // docker cp may have written into a mounted volume as well as into the layer.
+    if (e.Action === 'die' || e.Action.startsWith('exec_die') || e.Action === 'extract-to-dir') cache.invalidateWhere((k) => k.startsWith('volume:'));
   });
 }

@@ -64,6 +64,7 @@ test('backup to and restore from an SFTP server through rclone', async (t) => {
     RCLONE_CONFIG_STRATATEST_TYPE: 'sftp', RCLONE_CONFIG_STRATATEST_HOST: '127.0.0.1',
     RCLONE_CONFIG_STRATATEST_PORT: String(server.port), RCLONE_CONFIG_STRATATEST_USER: 'root',
     RCLONE_CONFIG_STRATATEST_KEY_FILE: server.key, RCLONE_CONFIG: path.join(root, 'rclone.conf'),
+    RESTIC_CACHE_DIR: path.join(root, 'restic-cache'),
   };
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
   Object.assign(process.env, env);

@@ -1,0 +1,81 @@
+// A container's logging configuration, as Docker settles it: the daemon's default driver and
+// options (daemon.json `log-driver`/`log-opts`) fill in what the container does not say, the
+// option names are checked at create, and the values when the logger starts (`docker start`
+// then fails with "failed to initialize logging driver: …", exactly like dockerd).
+import { InvalidParameter, SystemError } from '../errors.js';
+
+export interface LogConfig {
+  Type: string;
+  Config: Record<string, string>;
+}
+
+/** Drivers Strata has: json-file only (Docker would look for a logging plugin next). */
+const DRIVERS = new Set(['json-file']);
+
+/** The options json-file accepts (compress, labels, env and tag are accepted and have no effect). */
+const JSON_FILE_OPTS = new Set(['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']);
+
+export const DEFAULT_LOG_CONFIG: LogConfig = { Type: 'json-file', Config: {} };
+
+/** Docker's mergeAndVerifyLogConfig: daemon defaults merged in, then the names checked. */
+export function mergeLogConfig(given: Partial<LogConfig> | undefined, daemon: LogConfig = DEFAULT_LOG_CONFIG): LogConfig {
+  const out: LogConfig = { Type: given?.Type || daemon.Type, Config: { ...(given?.Config ?? {}) } };
+  if (out.Type === daemon.Type) {
+    for (const [k, v] of Object.entries(daemon.Config)) if (!(k in out.Config)) out.Config[k] = v;
+  }
+  validateLogConfig(out);
+  return out;
+}
+
+export function validateLogConfig(cfg: LogConfig): void {
+  const mode = cfg.Config.mode;
+  if (mode !== undefined && mode !== '' && mode !== 'blocking' && mode !== 'non-blocking') {
+    throw new InvalidParameter(`logger: logging mode not supported: ${mode}`);
+  }
+  if (!DRIVERS.has(cfg.Type)) throw new InvalidParameter(`logger: no log driver named '${cfg.Type}' is registered`);
+  for (const key of Object.keys(cfg.Config)) {
+    if (key === 'mode' || key === 'max-buffer-size') continue;
+    if (!JSON_FILE_OPTS.has(key)) throw new InvalidParameter(`unknown log opt '${key}' for json-file log driver`);
+  }
+}
+
+export interface Rotation {
+  /** Bytes after which the file is rotated; -1 for never. */
+  maxSize: number;
+  /** Files kept, the current one included. */
+  maxFiles: number;
+}
+
+/**
+ * The json-file driver's rotation settings (jsonfilelog.New). As in Docker, max-file without
+ * max-size is accepted and has no effect, since nothing is ever rotated.
+ */
+export function rotationOf(cfg: Record<string, string> | undefined): Rotation {
+  let maxSize = -1;
+  let maxFiles = 1;
+  const fail = (msg: string) => new SystemError(`failed to initialize logging driver: ${msg}`);
+  const size = cfg?.['max-size'];
+  if (size !== undefined) {
+    maxSize = fromHumanSize(size);
+    if (Number.isNaN(maxSize)) throw fail(`invalid size: '${size}'`);
+    if (maxSize <= 0) throw fail('max-size must be a positive number');
+  }
+  const files = cfg?.['max-file'];
+  if (files !== undefined) {
+    if (!/^[+-]?\d+$/.test(files)) throw fail(`strconv.Atoi: parsing ${JSON.stringify(files)}: invalid syntax`);
+    maxFiles = Number(files);
+    if (maxFiles < 1) throw fail('max-file cannot be less than 1');
+  }
+  return { maxSize, maxFiles };
+}
+
+const DECIMAL: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15 };
+
+/** go-units FromHumanSize: decimal multiples ("10m" is 10,000,000 bytes); NaN when unparsable. */
+export function fromHumanSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(s);
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  if (Number.isNaN(n)) return NaN;
+  return Math.trunc(n * DECIMAL[(m[2] ?? '').toLowerCase()]!);
+}

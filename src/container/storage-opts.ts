@@ -1,0 +1,31 @@
+// `--storage-opt size=…`: a hard limit on the container's writable layer, the way Docker's
+// overlay2 does it, with an xfs project quota on the layer's directory (upper and work dirs).
+// Docker checks support first and the option names second, so `foo=1` on ext4 is "Unknown
+// option foo" while `size=1G` there is the pquota error.
+import path from 'node:path';
+import { InvalidParameter, SystemError } from '../errors.js';
+import type { Snapshotter } from '../snapshot/snapshotter.js';
+import { parseRamInBytes } from '../volume/local-options.js';
+import { applyProjectQuota, quotaSupported } from '../system/project-quota.js';
+
+const UNSUPPORTED = "--storage-opt is supported only for overlay over xfs with 'pquota' mount option";
+
+/** The layer size limit in bytes (0 for none), or Docker's error for options it cannot honour. */
+export function layerSizeLimit(storageOpt: Record<string, string> | null | undefined, driver: string, snapshotRoot: string): number {
+  const opts = storageOpt ?? {};
+  if (Object.keys(opts).length === 0) return 0;
+  if ('size' in opts && (driver !== 'overlay2' || !quotaSupported(snapshotRoot))) throw new SystemError(UNSUPPORTED);
+  let size = 0;
+  for (const [key, value] of Object.entries(opts)) {
+    if (key.toLowerCase() !== 'size') throw new InvalidParameter(`Unknown option ${key}`);
+    size = parseRamInBytes(value);
+  }
+  return size;
+}
+
+/** Puts the limit on the prepared writable layer `key`. */
+export async function applyLayerSizeLimit(snapshotter: Snapshotter, key: string, bytes: number): Promise<void> {
+  const upper = (await snapshotter.graphDriverData(key)).Data?.UpperDir;
+  if (!upper) throw new SystemError(UNSUPPORTED);
+  await applyProjectQuota(path.dirname(upper), bytes);
+}
