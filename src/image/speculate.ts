@@ -54,6 +54,7 @@ export class Speculation {
   /** Stages one large archive file, extracting it in the same pass when it is the expected next layer. */
   async stage(name: string, input: Readable): Promise<StagedLayer> {
     const guess = this.guess(name);
+    console.error(new Date().toISOString(), 'TRACE stage', name, guess ? 'spec' : 'plain');
     if (!guess) return this.layers.stage(input);
     const { staged, row } = await this.stageApplying(input, guess);
     if (!row) this.stopped = true; // archive order is not layer order: one wasted extraction is enough
@@ -107,8 +108,10 @@ export class Speculation {
         if (!failed && !feed.write(chunk)) await Promise.race([once(feed, 'drain').catch(() => {}), settled]);
         await write;
       }
+      console.error(new Date().toISOString(), 'TRACE stream end');
       feed.end();
       await applying;
+      console.error(new Date().toISOString(), 'TRACE applied');
       const staged: StagedLayer = { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
       if (failed) return { staged: await this.drop(key, staged) };
       const res = await applied;
@@ -122,6 +125,7 @@ export class Speculation {
         r.size = await layers.layerSize(guess.chainID, res.size, w.path);
         return r;
       });
+      console.error(new Date().toISOString(), 'TRACE committed', !!row);
       if (!row) return { staged: await this.drop(key, staged) };
       return { staged, row };
     } catch (err) {
