@@ -89,7 +89,9 @@ async function deleteHelper(store: ImageStore, row: ImageRow, records: ImageDele
   const mask = opts.force ? HARD : SOFT_AND_HARD;
   const conflict = checkConflict(store, row.id, mask, opts);
   if (conflict) {
-    const dangling = store.rows.refsOf(row.id).length === 0;
+    // moby's imageIsDangling: no references AND no children. A parent that still has another
+    // child is not dangling, so pruning the chain stops there quietly.
+    const dangling = store.rows.refsOf(row.id).length === 0 && store.rows.children(row.id).length === 0;
     if (quiet && (!dangling || conflict.used)) return;
     throw conflict;
   }
