@@ -16,6 +16,10 @@ function jsonParam<T>(q: URLSearchParams, name: string, fallback: T): T {
 }
 
 export function registerBuildRoutes(router: Router): void {
+  // The classic builder's cache is its intermediate images (pruned by `image prune`); there is
+  // no separate BuildKit cache, so a build-cache prune has nothing to remove.
+  router.post('/build/prune', () => ({ CachesDeleted: null, SpaceReclaimed: 0 }));
+
   router.post('/build', async (ctx: RequestContext) => {
     const q = ctx.query;
     const abort = new AbortController();

@@ -66,3 +66,14 @@ test('docker system df prints the four rows', () => {
   assert.deepEqual(rows.map((l) => l.replace(/ \d+$/, '')), ['Images', 'Containers', 'Local Volumes', 'Build Cache']);
   assert.ok(rows.includes('Images 1'), rows.join(','));
 });
+
+test('docker system prune -af --volumes removes what nothing uses and reports the space', () => {
+  d.docker(['rm', '-f', 'dfc']);
+  assert.equal(d.docker(['create', '--name', 'dfstopped', '-v', 'dfunused:/x', 'dftest', 'true']).status, 0);
+  assert.equal(d.docker(['rm', 'dfstopped']).status, 0);
+  const r = d.docker(['system', 'prune', '-af', '--volumes']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Total reclaimed space: /);
+  assert.equal(d.docker(['images', '-q']).stdout.trim(), '', 'no image left');
+  assert.equal(d.docker(['volume', 'ls', '-q']).stdout.trim(), '', 'no volume left');
+});
