@@ -31,7 +31,6 @@ export async function loadImages(store: ImageStore, input: Readable, out: LoadOu
   let files: ArchiveFiles | undefined;
   try {
     files = await readArchive(input, store.layers, speculation);
-    console.error(new Date().toISOString(), 'TRACE archive read');
     const entries = smallFile(files, 'manifest.json') ? dockerArchiveEntries(files) : ociEntries(files);
     let tagged = 0;
     let idLines = '';
@@ -40,7 +39,6 @@ export async function loadImages(store: ImageStore, input: Readable, out: LoadOu
       for (const t of e.tags) out.stream(`Loaded image: ${familiar(t)}\n`);
       tagged += e.tags.length;
       idLines += `Loaded image ID: ${id}\n`;
-      console.error(new Date().toISOString(), 'TRACE image done');
     }
     if (tagged === 0) out.stream(idLines);
   } finally {

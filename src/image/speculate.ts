@@ -54,7 +54,6 @@ export class Speculation {
   /** Stages one large archive file, extracting it in the same pass when it is the expected next layer. */
   async stage(name: string, input: Readable): Promise<StagedLayer> {
     const guess = this.guess(name);
-    console.error(new Date().toISOString(), 'TRACE stage', name, guess ? 'spec' : 'plain');
     if (!guess) return this.layers.stage(input);
     const { staged, row } = await this.stageApplying(input, guess);
     if (!row) this.stopped = true; // archive order is not layer order: one wasted extraction is enough
@@ -66,7 +65,7 @@ export class Speculation {
    * digest), else the first one of the only config that is neither stored nor extracted yet.
    */
   private guess(name: string): Guess | undefined {
-    if (process.env.NOSPEC || this.stopped || this.configs.size !== 1) return undefined;
+    if (this.stopped || this.configs.size !== 1) return undefined;
     const diffIDs = [...this.configs.values()][0]!;
     const named = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
     let parent: string | null = null;
@@ -108,10 +107,8 @@ export class Speculation {
         if (!failed && !feed.write(chunk)) await Promise.race([once(feed, 'drain').catch(() => {}), settled]);
         await write;
       }
-      console.error(new Date().toISOString(), 'TRACE stream end');
       feed.end();
       await applying;
-      console.error(new Date().toISOString(), 'TRACE applied');
       const staged: StagedLayer = { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
       if (failed) return { staged: await this.drop(key, staged) };
       const res = await applied;
@@ -125,7 +122,6 @@ export class Speculation {
         r.size = await layers.layerSize(guess.chainID, res.size, w.path);
         return r;
       });
-      console.error(new Date().toISOString(), 'TRACE committed', !!row);
       if (!row) return { staged: await this.drop(key, staged) };
       return { staged, row };
     } catch (err) {

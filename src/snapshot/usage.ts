@@ -3,31 +3,63 @@
 // directory, each hard-linked inode once. That is `du -sb --apparent-size` minus directories,
 // not allocated blocks, so a sparse or reflinked file counts at its full length. Inodes are
 // every distinct inode in the tree, the directory itself included.
-import { lstat, opendir } from 'node:fs/promises';
+//
+// The walk uses the synchronous calls in slices of WALK_SLICE entries, yielding to the event
+// loop between slices: one lstat per file through the thread pool costs several times more
+// than the syscall itself, and a first `system df` over 100,000 files took seconds that way,
+// while no slice blocks the daemon for more than a few milliseconds.
+import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { SnapshotUsage } from './snapshotter.js';
 
+const WALK_SLICE = 2000;
+
 export async function directoryUsage(dir: string): Promise<SnapshotUsage> {
-  const seen = new Set<string>();
+  // Only inodes with more than one link can be met twice: the rest need no bookkeeping.
+  const linked = new Set<string>();
   let size = 0;
-  const visit = async (p: string): Promise<void> => {
-    let st;
+  let inodes = 0;
+  let work = 0;
+  const root = lstatOrGone(dir);
+  if (!root) return { size: 0, inodes: 0 };
+  if (!root.isDirectory()) return { size: root.size, inodes: 1 };
+  const dirs = [dir];
+  while (dirs.length > 0) {
+    const p = dirs.pop()!;
+    let entries: Dirent[];
     try {
-      st = await lstat(p, { bigint: true });
+      entries = readdirSync(p, { withFileTypes: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // removed while walking
+      if (gone(err)) continue; // removed while walking
       throw err;
     }
-    const id = `${st.dev}:${st.ino}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    if (!st.isDirectory()) {
-      size += Number(st.size);
-      return;
+    inodes++;
+    for (const e of entries) {
+      const full = path.join(p, e.name);
+      if (++work % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
+      if (e.isDirectory()) { dirs.push(full); continue; }
+      const st = lstatOrGone(full);
+      if (!st) continue;
+      if (st.isDirectory()) { dirs.push(full); continue; } // a file system without d_type
+      if (st.nlink > 1) {
+        const id = `${st.dev}:${st.ino}`;
+        if (linked.has(id)) continue;
+        linked.add(id);
+      }
+      size += st.size;
+      inodes++;
     }
-    const d = await opendir(p);
-    for await (const e of d) await visit(path.join(p, e.name));
-  };
-  await visit(dir);
-  return { size, inodes: seen.size };
+  }
+  return { size, inodes };
 }
+
+function lstatOrGone(p: string) {
+  try {
+    return lstatSync(p);
+  } catch (err) {
+    if (gone(err)) return undefined;
+    throw err;
+  }
+}
+
+const gone = (err: unknown) => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
