@@ -12,7 +12,7 @@ import type { ExecConfig } from '../container/exec.js';
 import { inspectJson, listJson } from '../container/view.js';
 import { psFilter } from '../container/filters.js';
 import { liveOf } from '../container/context.js';
-import { parseLogTime, streamLogs } from '../container/logs.js';
+import { checkLogsReadable, parseLogTime, streamLogs } from '../container/logs.js';
 import { frame } from '../container/stdcopy.js';
 import { detachFilter, parseDetachKeys } from '../container/detach-keys.js';
 import type { Router, RequestContext } from './router.js';
@@ -85,6 +85,7 @@ export function registerContainerRoutes(router: Router): void {
     const stdout = queryBool(ctx.query, 'stdout');
     const stderr = queryBool(ctx.query, 'stderr');
     if (!stdout && !stderr) throw new InvalidParameter('Bad parameters: you must choose at least one stream');
+    checkLogsReadable(rec);
     const tailRaw = ctx.query.get('tail');
     const tail = !tailRaw || tailRaw === 'all' ? undefined : Number(tailRaw);
     const tty = !!rec.config.Tty;

@@ -49,19 +49,20 @@ export async function unpack(source: Readable, stages: Duplex[], writer: EntryWr
 export async function applyLayer(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
   // Decompression is set up from the stream's first bytes before the target is opened.
   const { stream, stages } = await decompressStages(input);
-  const digester = new Digester();
+  const digester = opts.digest === false ? undefined : new Digester();
   const root = ConfinedDir.open(dir);
   try {
     const writer = new EntryWriter(root);
-    await unpack(stream, [...stages, digester], writer, new WhiteoutApplier(root, opts.whiteouts));
+    await unpack(stream, digester ? [...stages, digester] : stages, writer, new WhiteoutApplier(root, opts.whiteouts));
     // One syncfs for the whole layer instead of an fsync per file: the snapshot is committed
     // (and its row written) only after this returns, so a crash before that point leaves an
     // uncommitted directory that startup recovery removes. Per-file fsync would make a
     // 40k-file layer many times slower for no additional guarantee.
     if (opts.sync !== false) sys.syncfs(root.fd);
+    if (!digester) return { diffID: '', tarSize: 0, size: writer.size };
     return { diffID: await digester.digest(), tarSize: digester.size, size: writer.size };
   } finally {
-    digester.dispose();
+    digester?.dispose();
     root.close();
   }
 }

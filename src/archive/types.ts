@@ -6,6 +6,11 @@ export interface ApplyOptions {
   whiteouts: 'overlay' | 'naive';
   /** syncfs the target's filesystem once at the end (default true); false for scratch trees. */
   sync?: boolean;
+  /**
+   * Hash the stream (default true). false when the caller already hashes the very bytes it
+   * feeds in (a tee into the content store): diffID is then '' and tarSize 0.
+   */
+  digest?: boolean;
 }
 
 export interface ApplyResult {

@@ -4,9 +4,11 @@
 //
 // Rotation as Docker's loggerutils.LogFile: before an entry is written, a file that has reached
 // max-size is renamed to .1 (older ones shifted to .2 … up to max-file - 1, the oldest dropped),
-// or truncated when max-file is 1; so a file may exceed max-size by at most one entry.
+// or truncated when max-file is 1; so a file may exceed max-size by at most one entry. With
+// compress, rotated files are `.1.gz` … (gzipped as they are rotated out).
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Rotation } from './log-config.js';
@@ -82,7 +84,7 @@ export class JsonFileLog extends EventEmitter {
   write(stream: 'stdout' | 'stderr', log: Buffer): void {
     const { time, nanos } = now();
     const line = JSON.stringify({ log: log.toString('utf8'), stream, time }) + '\n';
-    try {
+    if (this.rotation.keep !== false) try {
       if (this.fd === undefined) {
         this.fd = fs.openSync(this.file, 'a', 0o640);
         this.currentSize = fs.fstatSync(this.fd).size;
@@ -94,13 +96,19 @@ export class JsonFileLog extends EventEmitter {
   }
 
   private rotateIfFull(): void {
-    const { maxSize, maxFiles } = this.rotation;
+    const { maxSize, maxFiles, compress } = this.rotation;
     if (maxSize < 0 || this.currentSize < maxSize) return;
     fs.closeSync(this.fd!);
     this.fd = undefined;
     if (maxFiles >= 2) {
-      for (let i = maxFiles - 1; i > 1; i--) renameIfExists(`${this.file}.${i - 1}`, `${this.file}.${i}`);
+      const ext = compress ? '.gz' : '';
+      for (let i = maxFiles - 1; i > 1; i--) renameIfExists(`${this.file}.${i - 1}${ext}`, `${this.file}.${i}${ext}`);
       renameIfExists(this.file, `${this.file}.1`);
+      if (compress) {
+        // Synchronous, so a reader never sees the entries twice (.1 and .1.gz) or not at all.
+        fs.writeFileSync(`${this.file}.1.gz`, zlib.gzipSync(fs.readFileSync(`${this.file}.1`)), { mode: 0o640 });
+        fs.rmSync(`${this.file}.1`);
+      }
     }
     this.fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o640);
     this.currentSize = 0;
@@ -127,17 +135,16 @@ function renameIfExists(from: string, to: string): void {
   }
 }
 
-/** The log's files in reading order: `<file>.N` … `<file>.1`, then `<file>`. */
+/** The log's files in reading order: `<file>.N[.gz]` … `<file>.1[.gz]`, then `<file>`. */
 export function logFilesOf(file: string): string[] {
   const base = path.basename(file);
   let names: string[];
   try { names = fs.readdirSync(path.dirname(file)); } catch { return []; }
   const rotated = names
-    .map((n) => (n.startsWith(base + '.') ? /^\d+$/.exec(n.slice(base.length + 1)) : null))
+    .map((n) => (n.startsWith(base + '.') ? /^(\d+)(\.gz)?$/.exec(n.slice(base.length + 1)) : null))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[0]))
-    .sort((a, b) => b - a)
-    .map((i) => `${file}.${i}`);
+    .sort((a, b) => Number(b[1]) - Number(a[1]))
+    .map((m) => `${file}.${m[0]}`);
   return [...rotated, file];
 }
 
@@ -145,7 +152,8 @@ export function logFilesOf(file: string): string[] {
 export function readLogFile(file: string, limit = Infinity): LogEntry[] {
   let text: string;
   try {
-    const buf = fs.readFileSync(file);
+    const raw = fs.readFileSync(file);
+    const buf = file.endsWith('.gz') ? zlib.gunzipSync(raw) : raw;
     text = buf.subarray(0, Math.min(buf.length, limit)).toString('utf8');
   } catch {
     return [];

@@ -9,10 +9,10 @@ export interface LogConfig {
   Config: Record<string, string>;
 }
 
-/** Drivers Strata has: json-file only (Docker would look for a logging plugin next). */
-const DRIVERS = new Set(['json-file']);
+/** Drivers Strata has: json-file, and none (nothing kept). Docker would look for a logging plugin next. */
+const DRIVERS = new Set(['json-file', 'none']);
 
-/** The options json-file accepts (compress, labels, env and tag are accepted and have no effect). */
+/** The options json-file accepts (labels, env and tag are accepted and have no effect). */
 const JSON_FILE_OPTS = new Set(['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']);
 
 export const DEFAULT_LOG_CONFIG: LogConfig = { Type: 'json-file', Config: {} };
@@ -28,6 +28,7 @@ export function mergeLogConfig(given: Partial<LogConfig> | undefined, daemon: Lo
 }
 
 export function validateLogConfig(cfg: LogConfig): void {
+  if (cfg.Type === 'none') return; // Docker checks nothing for it (the CLI refuses options)
   const mode = cfg.Config.mode;
   if (mode !== undefined && mode !== '' && mode !== 'blocking' && mode !== 'non-blocking') {
     throw new InvalidParameter(`logger: logging mode not supported: ${mode}`);
@@ -39,18 +40,26 @@ export function validateLogConfig(cfg: LogConfig): void {
   }
 }
 
+/** Whether `docker logs` can read the container's output back. */
+export const logsReadable = (cfg: Partial<LogConfig> | undefined): boolean => cfg?.Type !== 'none';
+
 export interface Rotation {
+  /** False for the none driver: output goes to attached clients only. */
+  keep?: boolean;
   /** Bytes after which the file is rotated; -1 for never. */
   maxSize: number;
   /** Files kept, the current one included. */
   maxFiles: number;
+  /** Rotated files are gzipped (`.1.gz` …). */
+  compress?: boolean;
 }
 
 /**
  * The json-file driver's rotation settings (jsonfilelog.New). As in Docker, max-file without
  * max-size is accepted and has no effect, since nothing is ever rotated.
  */
-export function rotationOf(cfg: Record<string, string> | undefined): Rotation {
+export function rotationOf(cfg: Record<string, string> | undefined, type = 'json-file'): Rotation {
+  if (type === 'none') return { keep: false, maxSize: -1, maxFiles: 1 };
   let maxSize = -1;
   let maxFiles = 1;
   const fail = (msg: string) => new SystemError(`failed to initialize logging driver: ${msg}`);
@@ -66,8 +75,21 @@ export function rotationOf(cfg: Record<string, string> | undefined): Rotation {
     maxFiles = Number(files);
     if (maxFiles < 1) throw fail('max-file cannot be less than 1');
   }
-  return { maxSize, maxFiles };
+  let compress = false;
+  const c = cfg?.compress;
+  if (c !== undefined) {
+    const b = GO_BOOLS[c];
+    if (b === undefined) throw fail(`strconv.ParseBool: parsing ${JSON.stringify(c)}: invalid syntax`);
+    compress = b;
+    if (compress && (maxFiles === 1 || maxSize === -1)) throw fail('compress cannot be true when max-file is less than 2 or max-size is not set');
+  }
+  return compress ? { maxSize, maxFiles, compress } : { maxSize, maxFiles };
 }
+
+const GO_BOOLS: Record<string, boolean> = {
+  '1': true, t: true, T: true, TRUE: true, true: true, True: true,
+  '0': false, f: false, F: false, FALSE: false, false: false, False: false,
+};
 
 const DECIMAL: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15 };
 

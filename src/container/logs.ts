@@ -4,6 +4,8 @@ import type { Ctx } from './context.js';
 import { liveOf } from './context.js';
 import { formatNanos, type LogEntry } from './json-log.js';
 import type { ContainerRecord } from './types.js';
+import { NotImplemented } from '../errors.js';
+import { logsReadable } from './log-config.js';
 
 export interface LogOptions {
   stdout: boolean;
@@ -15,6 +17,11 @@ export interface LogOptions {
   since?: bigint;
   until?: bigint;
   timestamps: boolean;
+}
+
+/** Refuses `docker logs` for a container whose driver keeps nothing (call before answering 200). */
+export function checkLogsReadable(rec: ContainerRecord): void {
+  if (!logsReadable(rec.hostConfig.LogConfig)) throw new NotImplemented('configured logging driver does not support reading');
 }
 
 /** Docker's since/until values: Unix seconds with optional fraction. */

@@ -24,7 +24,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   await live.exited;
   const cfg = rec.config;
   const hc = rec.hostConfig;
-  live.log.configure(rotationOf(hc.LogConfig?.Config));
+  live.log.configure(rotationOf(hc.LogConfig?.Config, hc.LogConfig?.Type));
   const rootfs = await acquireRootfs(ctx, rec);
   let volumes: string[] = [];
   const bundle = bundleDir(ctx, rec.id);

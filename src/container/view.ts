@@ -40,7 +40,7 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
     ResolvConfPath: `${dir}/resolv.conf`,
     HostnamePath: `${dir}/hostname`,
     HostsPath: `${dir}/hosts`,
-    LogPath: logFileOf(ctx, rec.id),
+    LogPath: rec.hostConfig.LogConfig?.Type === 'none' ? '' : logFileOf(ctx, rec.id),
     Name: `/${rec.name}`,
     RestartCount: rec.restartCount ?? 0,
     Driver: ctx.snapshotter.driver,

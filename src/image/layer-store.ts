@@ -169,7 +169,7 @@ export class LayerStore {
       const src = decompressStream(input);
       src.on('error', (err) => tee.destroy(err));
       src.pipe(tee);
-      const res = await applyLayer(tee, target.dir, { whiteouts: target.whiteouts });
+      const res = await applyLayer(tee, target.dir, { whiteouts: target.whiteouts, digest: false }); // the ingest hashes
       // The digest covers the stream to its very end, padding after the tar trailer included.
       if (!tee.readableEnded) { tee.resume(); await finished(tee); }
       const diffID = w.digest();

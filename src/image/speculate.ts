@@ -98,7 +98,7 @@ export class Speculation {
       let failed = false;
       // A layer that does not apply is not an error yet: it may be no layer of this image at
       // all. Its bytes are still staged, and the regular path decides.
-      const applied = applyLayer(feed, target.dir, { whiteouts: target.whiteouts });
+      const applied = applyLayer(feed, target.dir, { whiteouts: target.whiteouts, digest: false }); // the ingest hashes
       applying = applied.catch(() => { failed = true; feed.destroy(); });
       const settled = applying.then(() => undefined);
       for await (const chunk of decompressStream(input) as AsyncIterable<Buffer>) {

@@ -91,6 +91,19 @@ test('diffID is the sha256 of the plain tar, whatever the compression', async ()
   }
 });
 
+test('digest: false extracts the same tree without hashing (the caller hashes the bytes)', async () => {
+  const t = tempDir();
+  try {
+    const res = await applyLayer(readable(await sample()), t.path, { whiteouts: 'overlay', sync: false, digest: false });
+    assert.equal(res.diffID, '');
+    assert.equal(readFileSync(join(t.path, 'home/user/file'), 'utf8'), 'hello');
+    assert.equal(lstatSync(join(t.path, 'usr/bin/ping')).mode & 0o7777, 0o4755);
+    assert.ok(res.size > 0);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('an existing non-directory is replaced and an existing directory merged', async () => {
   const t = tempDir();
   try {

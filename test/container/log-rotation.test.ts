@@ -22,7 +22,7 @@ before(async () => {
   assert.equal(r.status, 0, String(r.stderr));
 });
 after(async () => {
-  d.docker(['rm', '-f', 'rot', 'dflt', 'follow']);
+  d.docker(['rm', '-f', 'rot', 'dflt', 'follow', 'nolog', 'gz']);
   await d.stop();
   fs.rmSync(cfgDir, { recursive: true, force: true });
 });
@@ -36,6 +36,10 @@ test('log options are checked with Docker\'s words', () => {
   assert.throws(() => rotationOf({ 'max-size': '1k', 'max-file': 'z' }), /strconv.Atoi: parsing "z": invalid syntax/);
   assert.deepEqual(rotationOf({ 'max-file': '3' }), { maxSize: -1, maxFiles: 3 }, 'max-file alone is accepted and rotates nothing');
   assert.equal(fromHumanSize('10m'), 10_000_000);
+  assert.throws(() => rotationOf({ 'max-size': '1k', 'max-file': '2', compress: 'yes' }), /strconv.ParseBool: parsing "yes": invalid syntax/);
+  assert.throws(() => rotationOf({ 'max-size': '1k', compress: 'true' }), /compress cannot be true when max-file is less than 2 or max-size is not set/);
+  assert.throws(() => mergeLogConfig(undefined, { Type: 'gelf', Config: {} }), /logger: no log driver named 'gelf' is registered/,
+    'a daemon.json log-driver Strata does not have fails each create');
   const merged = mergeLogConfig({ Type: '', Config: { 'max-file': '5' } }, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } });
   assert.deepEqual(merged, { Type: 'json-file', Config: { 'max-file': '5', 'max-size': '1m' } });
 });
@@ -98,4 +102,30 @@ test('logs -f keeps following across a rotation', async () => {
   assert.deepEqual(follow.stdout.trim().split('\n'), Array.from({ length: 100 }, (_, i) => `f${i}`));
   const id = d.docker(['inspect', '-f', '{{.Id}}', 'follow']).stdout.trim();
   assert.ok(fs.existsSync(path.join(d.dataRoot, 'containers', id, `${id}-json.log.2`)), 'the log did rotate while followed');
+});
+
+test('the none driver keeps nothing and logs says so, as Docker does', async () => {
+  const run = d.docker(['run', '--name', 'nolog', '--log-driver', 'none', 'logtest', 'echo', 'hi']);
+  assert.equal(run.stdout, 'hi\n', 'attached output still flows');
+  const logs = d.docker(['logs', 'nolog']);
+  assert.notEqual(logs.status, 0);
+  assert.match(logs.stderr, /configured logging driver does not support reading/);
+  assert.equal((await d.request('GET', '/v1.41/containers/nolog/logs?stdout=1')).status, 501);
+  const id = d.docker(['inspect', '-f', '{{.Id}}', 'nolog']).stdout.trim();
+  assert.equal(fs.existsSync(path.join(d.dataRoot, 'containers', id, `${id}-json.log`)), false);
+  assert.equal(d.docker(['inspect', '-f', '{{.LogPath}}', 'nolog']).stdout.trim(), '');
+});
+
+test('compress=true gzips the rotated files, and logs still reads them all in order', () => {
+  const run = d.docker(['run', '--name', 'gz', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=4', '--log-opt', 'compress=true', 'logtest',
+    'sh', '-c', 'i=0; while [ $i -lt 120 ]; do echo z$i; i=$((i+1)); done']);
+  assert.equal(run.status, 0, run.stderr);
+  const id = d.docker(['inspect', '-f', '{{.Id}}', 'gz']).stdout.trim();
+  const base = `${id}-json.log`;
+  const files = fs.readdirSync(path.join(d.dataRoot, 'containers', id)).filter((f) => f.startsWith(base)).sort();
+  assert.deepEqual(files, [base, `${base}.1.gz`, `${base}.2.gz`, `${base}.3.gz`]);
+  const lines = d.docker(['logs', 'gz']).stdout.trim().split('\n');
+  const first = Number(lines[0]!.slice(1));
+  assert.ok(first > 0, 'the oldest entries went with the fourth file');
+  assert.deepEqual(lines, Array.from({ length: 120 - first }, (_, i) => `z${first + i}`));
 });
