@@ -151,11 +151,20 @@ async function checkAgainstDisk(d) {
   const vDf = df.Volumes.find((x) => x.Name === 'bench-check').UsageData.Size;
   const cDisk = apparentSize(inspect.GraphDriver.Data.UpperDir ?? inspect.GraphDriver.Data.Dir);
   const vDisk = apparentSize(vol.Mountpoint);
+  // And every container and volume together, as populated above.
+  let allCDf = 0, allCDisk = 0, allVDf = 0, allVDisk = 0;
+  for (const x of df.Containers) {
+    const gd = JSON.parse((await request(d.socket, 'GET', `/v1.41/containers/${x.Id}/json`)).body).GraphDriver.Data;
+    allCDf += x.SizeRw;
+    allCDisk += apparentSize(gd.UpperDir ?? gd.Dir);
+  }
+  for (const v of df.Volumes) { allVDf += v.UsageData.Size; allVDisk += apparentSize(v.Mountpoint); }
   let ok = true;
-  for (const [what, got, want] of [['container SizeRw', cDf, cDisk], ['volume Size', vDf, vDisk]]) {
+  for (const [what, got, want] of [['container SizeRw', cDf, cDisk], ['volume Size', vDf, vDisk],
+    [`all ${df.Containers.length} containers`, allCDf, allCDisk], [`all ${df.Volumes.length} volumes`, allVDf, allVDisk]]) {
     const off = want === 0 ? (got === 0 ? 0 : 1) : Math.abs(got - want) / want;
     ok &&= off <= 0.01;
-    console.log(`  ${what.padEnd(18)} df ${String(got).padStart(9)}   disk ${String(want).padStart(9)}   ${(off * 100).toFixed(3)}% ${off <= 0.01 ? 'ok' : 'OFF BY MORE THAN 1%'}`);
+    console.log(`  ${what.padEnd(18)} df ${String(got).padStart(10)}   disk ${String(want).padStart(10)}   ${(off * 100).toFixed(3)}% ${off <= 0.01 ? 'ok' : 'OFF BY MORE THAN 1%'}`);
   }
   return ok;
 }

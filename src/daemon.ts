@@ -16,6 +16,7 @@ import { acquireDataRootLock } from './system/lock.js';
 import { withUsageCache } from './system/cached-snapshotter.js';
 import { followContainerEvents } from './system/usage-cache.js';
 import { serveMetrics } from './system/metrics.js';
+import { daemonLogConfig } from './container/log-config.js';
 import type { DaemonConfig, Engine } from './engine.js';
 
 export interface DaemonOptions {
@@ -28,11 +29,12 @@ export interface DaemonOptions {
   metricsAddr?: string;
   /** daemon.json `log-driver` and `log-opts`: the default logging of new containers. */
   logDriver?: string;
-  logOpts?: Record<string, string>;
+  logOpts?: Record<string, unknown>;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const log = createLogger(opts.logLevel as LogLevel);
+  const logConfig = daemonLogConfig(opts.logDriver, opts.logOpts);
   const socketPath = socketPathOf(opts.host);
   const dataRoot = path.resolve(opts.dataRoot);
   fs.mkdirSync(dataRoot, { recursive: true, mode: 0o711 });
@@ -56,7 +58,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const { snapshotter, cache: usageCache } = withUsageCache(driver);
   const images = await createImageService({ db, dataRoot, snapshotter, log, events });
   const volumes = await createVolumeService({ db, dataRoot, log, events });
-  const logConfig = { Type: opts.logDriver || 'json-file', Config: { ...(opts.logOpts ?? {}) } };
   const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig });
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, (id) => `container-${id}`);

@@ -27,6 +27,27 @@ export function mergeLogConfig(given: Partial<LogConfig> | undefined, daemon: Lo
   return out;
 }
 
+/**
+ * The daemon-wide default from daemon.json. As dockerd, bad options of a driver it has refuse
+ * the start; a driver it does not have is only refused when a container would use it.
+ */
+export function daemonLogConfig(driver: string | undefined, opts: Record<string, unknown> | undefined): LogConfig {
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(opts ?? {})) {
+    if (typeof v !== 'string') throw new Error(`failed to set log opts: log-opts ${k} must be a string`);
+    config[k] = v;
+  }
+  const cfg: LogConfig = { Type: driver || 'json-file', Config: config };
+  if (DRIVERS.has(cfg.Type)) {
+    try {
+      validateLogConfig(cfg);
+    } catch (err) {
+      throw new Error(`failed to set log opts: ${(err as Error).message}`);
+    }
+  }
+  return cfg;
+}
+
 export function validateLogConfig(cfg: LogConfig): void {
   if (cfg.Type === 'none') return; // Docker checks nothing for it (the CLI refuses options)
   const mode = cfg.Config.mode;

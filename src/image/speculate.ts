@@ -88,23 +88,28 @@ export class Speculation {
     const { layers } = this;
     const w = await layers.content.writer();
     const key = `extract-${randomBytes(8).toString('hex')}`;
-    let prepared = false;
     let applying: Promise<unknown> = Promise.resolve();
     const feed = new PassThrough({ highWaterMark: 1 << 20 });
     try {
       await layers.snapshotter.prepare(key, guess.parent ?? undefined);
-      prepared = true;
+    } catch {
+      // e.g. the parent was removed meanwhile: the regular path decides under the lock.
+      await w.abort();
+      return { staged: await layers.stage(input) };
+    }
+    try {
       const target = await layers.snapshotter.applyTarget(key);
       let failed = false;
       // A layer that does not apply is not an error yet: it may be no layer of this image at
       // all. Its bytes are still staged, and the regular path decides.
       const applied = applyLayer(feed, target.dir, { whiteouts: target.whiteouts, digest: false }); // the ingest hashes
-      applying = applied.catch(() => { failed = true; feed.destroy(); });
+      let over = false; // the extraction stopped taking bytes (failed, or the tar ended early)
+      applying = applied.catch(() => { failed = true; feed.destroy(); }).finally(() => { over = true; });
       const settled = applying.then(() => undefined);
       for await (const chunk of decompressStream(input) as AsyncIterable<Buffer>) {
         // The ingest write (on the thread pool) runs while the chunk is being extracted.
         const write = w.write(chunk);
-        if (!failed && !feed.write(chunk)) await Promise.race([once(feed, 'drain').catch(() => {}), settled]);
+        if (!over && !feed.write(chunk)) await Promise.race([once(feed, 'drain').catch(() => {}), settled]);
         await write;
       }
       feed.end();
@@ -127,7 +132,7 @@ export class Speculation {
     } catch (err) {
       feed.destroy(err as Error); // stops the extraction before its snapshot goes
       await applying;
-      if (prepared) await layers.snapshotter.remove(key).catch(() => {});
+      await layers.snapshotter.remove(key).catch(() => {});
       await w.abort();
       throw err;
     }

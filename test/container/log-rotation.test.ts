@@ -8,8 +8,10 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from './busybox-image.js';
+import { fileURLToPath } from 'node:url';
 import { fromHumanSize, mergeLogConfig, rotationOf } from '../../src/container/log-config.js';
 
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 let d: TestDaemon;
 let cfgDir: string;
 before(async () => {
@@ -42,6 +44,15 @@ test('log options are checked with Docker\'s words', () => {
     'a daemon.json log-driver Strata does not have fails each create');
   const merged = mergeLogConfig({ Type: '', Config: { 'max-file': '5' } }, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } });
   assert.deepEqual(merged, { Type: 'json-file', Config: { 'max-file': '5', 'max-size': '1m' } });
+});
+
+test('daemon.json log-opts a driver does not know refuse the start, as dockerd does', () => {
+  const bad = path.join(cfgDir, 'bad.json');
+  fs.writeFileSync(bad, JSON.stringify({ 'log-opts': { x: '1' } }));
+  const r = spawnSync(process.execPath, [path.resolve(repoRoot, 'bin/strata'), 'daemon', '--config-file', bad, '--data-root', path.join(cfgDir, 'root'),
+    '--exec-root', path.join(cfgDir, 'exec'), '--host', `unix://${path.join(cfgDir, 'bad.sock')}`], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /failed to set log opts: unknown log opt 'x' for json-file log driver/);
 });
 
 test('create refuses unknown options and drivers; start refuses bad values', () => {
