@@ -20,6 +20,7 @@ import { setupInitLayer } from './etc-files.js';
 import type { ContainerRecord } from './types.js';
 import { mergeLogConfig } from './log-config.js';
 import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
+import { mountsFromContainers } from './volumes-from.js';
 
 export interface CreateBody {
   Config: Record<string, any>;
@@ -50,6 +51,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
     { Binds: hostConfig.Binds ?? undefined, Mounts: hostConfig.Mounts ?? undefined, Tmpfs: hostConfig.Tmpfs ?? undefined, VolumeDriver: hostConfig.VolumeDriver || undefined },
     apiVersion, ctx.dataRoot,
   );
+  specs.push(...mountsFromContainers(ctx.store, hostConfig.VolumesFrom, specs));
   for (const dest of Object.keys(merged.Volumes ?? {})) {
     const d = cleanPath(dest);
     if (!d.startsWith('/')) throw new InvalidParameter(`invalid mount path: '${dest}' mount path must be absolute`);
