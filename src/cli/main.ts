@@ -1,6 +1,5 @@
 // The `strata` command: the daemon, and the few things the docker CLI cannot do.
 import { Command } from 'commander';
-import { runDaemon } from '../daemon.js';
 import { mergeConfig, readConfigFile } from '../system/daemon-config.js';
 import { DEFAULT_HOST, requestJson, resolveHost } from './client.js';
 import { STRATA_VERSION } from '../version.js';
@@ -28,6 +27,8 @@ program
       const given = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
       const file = readConfigFile(flags.configFile, given.has('configFile'));
       const opts = mergeConfig(flags, given, file, flags.configFile);
+      // Loaded only here: the client commands start without the daemon's modules.
+      const { runDaemon } = await import('../daemon.js');
       await runDaemon(opts);
     } catch (err) {
       process.stderr.write(`strata daemon: ${(err as Error).message}\n`);

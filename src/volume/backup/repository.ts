@@ -99,7 +99,21 @@ export async function listBackups(repo: Repository, volume?: string): Promise<Ba
   if (volume) args.push('--tag', volumeTag(volume));
   const out = await restic(repo, args);
   const list = (JSON.parse(out || '[]') ?? []) as Record<string, any>[];
-  return list.map(infoOf).sort((a, b) => a.Created.localeCompare(b.Created));
+  return list.map(infoOf).sort((a, b) => {
+    const d = createdNanos(a.Created) - createdNanos(b.Created);
+    return d < 0n ? -1 : d > 0n ? 1 : 0;
+  });
+}
+
+/**
+ * RFC 3339 time as nanoseconds since the epoch. restic writes nanoseconds with trailing zeros
+ * trimmed, Strata's own snapshots milliseconds: comparing the strings would misorder them.
+ */
+export function createdNanos(time: string): bigint {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(time);
+  if (!m) return BigInt(Date.parse(time) || 0) * 1_000_000n;
+  const whole = BigInt(Date.parse(m[1]! + m[3]!)) * 1_000_000n;
+  return whole + BigInt((m[2] ?? '').padEnd(9, '0').slice(0, 9) || '0');
 }
 
 /** Resolves `latest` (of `volume`) or an ID prefix to one backup. */

@@ -157,8 +157,11 @@ export class VolumeBackups {
   private async backupOne(repo: Repository, vol: VolumeRecord, onProgress?: (volume: string, p: Progress) => void): Promise<BackupSummary> {
     const started = Date.now();
     const local = isLocal(repo.location);
-    const { digest: fingerprint, files } = local ? volumeFingerprint(vol.mountpoint) : { digest: '', files: 0 };
-    const last = local ? this.journal.get(repo.location, vol.name) : undefined;
+    // Without a fingerprint (a remote repository, or the walk failed) restic does a full backup.
+    const print = local ? await volumeFingerprint(vol.mountpoint).catch((err: Error) => { this.deps.log?.warn(err.message); return undefined; }) : undefined;
+    const fingerprint = print?.digest;
+    const files = print?.files ?? 0;
+    const last = fingerprint ? this.journal.get(repo.location, vol.name) : undefined;
     if (last && last.fingerprint === fingerprint && snapshotExists(repo.location, last.snapshot)) {
       const id = repeatSnapshot(repo.location, repo.password, last);
       this.journal.put(repo.location, vol.name, { ...last, snapshot: id });
@@ -168,7 +171,9 @@ export class VolumeBackups {
       };
     }
     const { info, ...summary } = await backupDirectory(repo, vol.mountpoint, vol.name, (p) => onProgress?.(vol.name, p), [rootTag(vol.mountpoint)]);
-    if (local && info) {
+    if (!fingerprint || !info) {
+      if (local) this.journal.drop(repo.location, vol.name);
+    } else {
       this.journal.put(repo.location, vol.name, {
         fingerprint, snapshot: info.ID, tree: info.Tree, paths: info.Paths, hostname: info.Hostname, username: info.Username, tags: info.Tags,
       });
