@@ -28,6 +28,20 @@ function repositoryArg(location: string): string {
   return /^[a-z0-9]+:/.test(location) ? location : path.resolve(location);
 }
 
+interface Retention { keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number }
+
+/** The calendar retention flags shared by backup and forget (after --keep-last, whose help differs). */
+function withRetention(cmd: Command): Command {
+  return cmd
+    .option('--keep-daily <n>', 'keep the last backup of each of the last N days', intOpt)
+    .option('--keep-weekly <n>', 'keep the last backup of each of the last N weeks', intOpt)
+    .option('--keep-monthly <n>', 'keep the last backup of each of the last N months', intOpt);
+}
+
+function retentionBody(o: Retention): Record<string, number | undefined> {
+  return { KeepLast: o.keepLast, KeepDaily: o.keepDaily, KeepWeekly: o.keepWeekly, KeepMonthly: o.keepMonthly };
+}
+
 function intOpt(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new Error(`invalid number: ${v}`);
@@ -72,19 +86,16 @@ export function registerVolumeCommands(program: Command, hostOf: HostOf): void {
       process.stdout.write(`${name}: imported ${r.Entries} entries, ${humanBytes(r.Bytes)}\n`);
     });
 
-  volume.command('backup <volumes...>')
+  withRetention(volume.command('backup <volumes...>')
     .description('back volumes up into a deduplicated, compressed, checksummed repository')
     .requiredOption('--to <repository>', 'repository: a directory, or rclone:REMOTE:PATH')
-    .option('--keep-last <n>', 'after the backup keep the last N backups of each volume', intOpt)
-    .option('--keep-daily <n>', 'keep the last backup of each of the last N days', intOpt)
-    .option('--keep-weekly <n>', 'keep the last backup of each of the last N weeks', intOpt)
-    .option('--keep-monthly <n>', 'keep the last backup of each of the last N months', intOpt)
+    .option('--keep-last <n>', 'after the backup keep the last N backups of each volume', intOpt))
     .option('-f, --force', 'back up even if running containers using a volume cannot be frozen')
-    .action(async (names: string[], o: { to: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number; force?: boolean }) => {
+    .action(async (names: string[], o: Retention & { to: string; force?: boolean }) => {
       const bars = new Map<string, ProgressBar>();
       const result = await callStream<{ backups: any[]; removed: string[] }>(hostOf(), '/strata/volumes/backup', {
         Volumes: names, Repository: repositoryArg(o.to), Force: o.force,
-        KeepLast: o.keepLast, KeepDaily: o.keepDaily, KeepWeekly: o.keepWeekly, KeepMonthly: o.keepMonthly,
+        ...retentionBody(o),
       }, (m) => {
         let bar = bars.get(m.id);
         if (!bar) { for (const b of bars.values()) b.done(); bar = new ProgressBar(`backing up ${m.id}`); bars.set(m.id, bar); }
@@ -137,16 +148,13 @@ export function registerVolumeCommands(program: Command, hostOf: HostOf): void {
       process.stdout.write('no errors were found\n');
     });
 
-  volume.command('forget')
+  withRetention(volume.command('forget')
     .description('apply retention to a repository and delete the data no kept backup needs')
     .requiredOption('--from <repository>', 'repository: a directory, or rclone:REMOTE:PATH')
-    .option('--keep-last <n>', 'keep the last N backups of each volume', intOpt)
-    .option('--keep-daily <n>', 'keep the last backup of each of the last N days', intOpt)
-    .option('--keep-weekly <n>', 'keep the last backup of each of the last N weeks', intOpt)
-    .option('--keep-monthly <n>', 'keep the last backup of each of the last N months', intOpt)
-    .action(async (o: { from: string; keepLast?: number; keepDaily?: number; keepWeekly?: number; keepMonthly?: number }) => {
+    .option('--keep-last <n>', 'keep the last N backups of each volume', intOpt))
+    .action(async (o: Retention & { from: string }) => {
       const r = await callJson<{ Removed: string[] }>(hostOf(), 'POST', '/strata/backups/forget', {
-        Repository: repositoryArg(o.from), KeepLast: o.keepLast, KeepDaily: o.keepDaily, KeepWeekly: o.keepWeekly, KeepMonthly: o.keepMonthly,
+        Repository: repositoryArg(o.from), ...retentionBody(o),
       });
       process.stdout.write(`removed ${r.Removed.length} backups\n`);
     });
