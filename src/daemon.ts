@@ -13,6 +13,7 @@ import { createContainerService } from './container/service.js';
 import { createApiServer } from './api/server.js';
 import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
+import { socketPathOf } from './util/socket-path.js';
 import { withUsageCache } from './system/cached-snapshotter.js';
 import { followContainerEvents } from './system/usage-cache.js';
 import { serveMetrics } from './system/metrics.js';
@@ -94,12 +95,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-export function socketPathOf(host: string): string {
-  if (host.startsWith('unix://')) return host.slice('unix://'.length);
-  if (host.startsWith('/')) return host;
-  throw new Error(`unsupported host ${host}: only unix:// sockets are served`);
 }
 
 /** The staging area is scratch by definition: whatever is there after a restart was interrupted. */

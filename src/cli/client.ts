@@ -1,7 +1,7 @@
 // A minimal Engine API client for the strata CLI's own commands; the docker CLI remains
 // the main client. The host comes from -H/--host or $DOCKER_HOST, like docker.
 import http from 'node:http';
-import { socketPathOf } from './socket-path.js';
+import { socketPathOf } from '../util/socket-path.js';
 
 export const DEFAULT_HOST = 'unix:///run/strata/strata.sock';
 

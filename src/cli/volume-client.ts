@@ -2,7 +2,7 @@
 // newline-delimited JSON progress streams, and the backup password header.
 import http from 'node:http';
 import type { Readable } from 'node:stream';
-import { socketPathOf } from './socket-path.js';
+import { socketPathOf } from '../util/socket-path.js';
 
 export const PASSWORD_ENV = 'STRATA_BACKUP_PASSWORD';
 
