@@ -17,6 +17,7 @@ import { socketPathOf } from './util/socket-path.js';
 import { withUsageCache } from './system/cached-snapshotter.js';
 import { followContainerEvents } from './system/usage-cache.js';
 import { serveMetrics } from './system/metrics.js';
+import { snapshotKeyOf } from './container/context.js';
 import { daemonLogConfig } from './container/log-config.js';
 import type { DaemonConfig, Engine } from './engine.js';
 
@@ -61,10 +62,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const volumes = await createVolumeService({ db, dataRoot, log, events });
   const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig });
   images.setContainerUsage((id) => containers.usersOfImage(id));
-  followContainerEvents(events, usageCache, (id) => `container-${id}`);
+  followContainerEvents(events, usageCache, snapshotKeyOf);
 
   const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, usageCache, daemonId: daemonId(db) };
-  engine.volumePluginNames = () => volumes.pluginNames?.() ?? [];
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
@@ -104,7 +104,6 @@ function sweepTmp(dataRoot: string): void {
 }
 
 function daemonId(db: ReturnType<typeof openMetaDb>): string {
-  db.exec('CREATE TABLE IF NOT EXISTS daemon (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   const row = db.prepare("SELECT value FROM daemon WHERE key = 'id'").get() as { value: string } | undefined;
   if (row) return row.value;
   const id = randomBytes(16).toString('hex').toUpperCase().match(/.{4}/g)!.join(':');

@@ -6,6 +6,9 @@ import type { ContainerStore } from './store.js';
 import type { ContainerServiceDeps } from './service.js';
 import type { ContainerRecord } from './types.js';
 import { StreamHub } from './stream-hub.js';
+
+/** The snapshot key of a container's writable layer (the usage cache keys sizes by it too). */
+export const snapshotKeyOf = (containerId: string): string => `container-${containerId}`;
 import { JsonFileLog } from './json-log.js';
 
 export interface Live {

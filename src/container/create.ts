@@ -11,7 +11,7 @@ import { mountAll, unmount } from '../mount/kernel.js';
 import { cleanPath } from '../mount/spec-validate.js';
 import { imageVolumeSpec } from '../mount/spec.js';
 import type { Ctx } from './context.js';
-import { containerDir, emit, nowIso, ZERO_TIME } from './context.js';
+import { containerDir, emit, nowIso, snapshotKeyOf, ZERO_TIME } from './context.js';
 import { nameConflict } from './store.js';
 import { generateName, validateName } from './names.js';
 import { commandOf, fillHostConfigDefaults, mergeImageConfig } from './config-merge.js';
@@ -65,7 +65,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
   merged.Image = config.Image;
   const dir = containerDir(ctx, id);
   const rec: ContainerRecord = {
-    id, name, imageId: image.id, imageRef: String(config.Image), snapshotKey: `container-${id}`,
+    id, name, imageId: image.id, imageRef: String(config.Image), snapshotKey: snapshotKeyOf(id),
     rootfsPath: path.join(dir, 'merged'), config: merged, hostConfig, mounts: specs,
     state: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
     created: nowIso(), path: cmd[0], args: cmd.slice(1), initSnapshot: `container-${id}-init`, restartCount: 0, execIds: [],

@@ -4,17 +4,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { startDaemon } from '../helpers/daemon.js';
+import { ok, startDaemon } from '../helpers/daemon.js';
 import { dockerArchive, makeTar, ociArchive } from '../image/fixture-archive.js';
 
 // Image ID and chainIDs the reference daemon (Docker 20.10.24) computed for dockerArchive({ tag: 'layered:1' }).
 const dockerImageID = 'sha256:660fc4253e8ceccae49a7926396fc0979dfadeeab4d67f27b10e518dcbb1de27';
 const dockerTopChainID = 'sha256:b23fb09318f743fc0df27ec9a0c6f096f37045542c0d8f1e213a277b72bbe63b';
-
-function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.status, 0, `${what}: ${r.stderr}`);
-  return r.stdout;
-}
 
 test('load, inspect, history, tag, save, rmi and prune through the docker CLI', async () => {
   const d = await startDaemon();

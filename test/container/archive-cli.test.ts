@@ -6,13 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startDaemon, mountsUnder } from '../helpers/daemon.js';
+import { ok, startDaemon, mountsUnder } from '../helpers/daemon.js';
 import { dockerArchive, makeTar } from '../image/fixture-archive.js';
-
-function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.status, 0, `${what}: ${r.stderr}`);
-  return r.stdout;
-}
 
 test('docker cp both ways, diff, export and commit', async () => {
   const d = await startDaemon();

@@ -6,16 +6,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { startDaemon, mountsUnder, type TestDaemon } from '../helpers/daemon.js';
+import { ok, startDaemon, mountsUnder, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from './busybox-image.js';
 
 let d: TestDaemon;
 const IMG = 'bb:test';
-
-function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
-  assert.equal(r.status, 0, `${what}: ${r.stderr}`);
-  return r.stdout;
-}
 
 function runcContainers(): string {
   const r = spawnSync('runc', ['--root', path.join(d.dir, 'exec', 'runc'), 'list', '-q'], { encoding: 'utf8' });

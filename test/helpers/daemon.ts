@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -78,4 +79,10 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
 /** Mount points under `dir` still listed in /proc/self/mountinfo. */
 export function mountsUnder(dir: string): string[] {
   return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir));
+}
+
+/** A docker CLI result that must have succeeded: its stdout. */
+export function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
+  assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+  return r.stdout;
 }

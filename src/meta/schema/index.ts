@@ -4,6 +4,7 @@ import { imageMigrations } from './image.js';
 import { snapshotMigrations } from './snapshot.js';
 import { containerMigrations } from './container.js';
 import { volumeMigrations } from './volume.js';
+import { daemonMigrations } from './daemon.js';
 
 export interface Migration {
   id: string;
@@ -11,6 +12,7 @@ export interface Migration {
 }
 
 export const migrations: Migration[] = [
+  ...daemonMigrations,
   ...snapshotMigrations,
   ...imageMigrations,
   ...containerMigrations,
