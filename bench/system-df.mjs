@@ -83,7 +83,7 @@ async function startStrata() {
   const dir = path.join(scratch, 'strata');
   const socket = path.join(dir, 's.sock');
   const log = fs.openSync(path.join(scratch, 'strata.log'), 'a');
-  children.push(spawn(process.execPath, [path.join(repo, 'bin/strata'), 'daemon', '--data-root', path.join(dir, 'root'),
+  children.push(spawn(path.join(repo, 'bin/strata'), ['daemon', '--data-root', path.join(dir, 'root'),
     '--exec-root', path.join(dir, 'exec'), '--host', `unix://${socket}`],
   { stdio: ['ignore', log, log] }));
   await waitForPing(socket, children.at(-1));

@@ -24,7 +24,7 @@ fi
 
 work=$(mktemp -d /tmp/strata-labs.XXXXXX)
 sock=$work/strata.sock
-node bin/strata daemon --data-root "$work/root" --exec-root "$work/exec" --host "unix://$sock" >"$work/daemon.log" 2>&1 &
+bin/strata daemon --data-root "$work/root" --exec-root "$work/exec" --host "unix://$sock" >"$work/daemon.log" 2>&1 &
 daemon=$!
 for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
 

@@ -11,4 +11,4 @@ for ((i = 1; i <= $#; i++)); do
 done
 echo "Strata is starting. Point the docker CLI at it with:"
 echo "  export DOCKER_HOST=$host"
-exec node bin/strata daemon "$@"
+exec bin/strata daemon "$@"

@@ -2,22 +2,29 @@
 // file's sha256 (taken while unpacking, for the COPY cache key), and the content of larger
 // files held in memory until a COPY that misses the cache needs it. Until then such a file is
 // a placeholder of the right size, mode and time on disk, so lookups, walks and stats see the
-// real tree; a rebuild that hits the cache never writes the context's bulk to disk.
+// real tree; a rebuild that hits the cache never writes the context's bulk to disk. Held files
+// are handed to RecentContent when the build ends, so the next build of the same files can
+// prove them unchanged by comparison instead of hashing them again.
 import fs from 'node:fs';
+import { FileDigest, type KnownFile, type RecentContent } from './recent-content.js';
 
-interface Deferred {
-  chunks: Buffer[];
-  size: number;
+interface Held extends KnownFile {
+  /** Path relative to the context, the key RecentContent keeps it under. */
+  rel: string;
   mtime?: Date;
+  /** Still only in memory: the placeholder on disk has not been filled. */
+  pending: boolean;
 }
 
 export class ContextContent {
   /** sha256 (hex) of each regular file's content, by host path. */
   readonly digests = new Map<string, string>();
-  private readonly pending = new Map<string, Deferred>();
-  private held = 0;
+  /** Held files by host path. */
+  private readonly held = new Map<string, Held>();
+  private heldBytes = 0;
 
   constructor(
+    private readonly recent?: RecentContent,
     /** Most bytes held in memory for one build; larger contexts are written as they come. */
     private readonly budget = 256 << 20,
     /** Small files are written at once: the Dockerfile and .dockerignore are read right away. */
@@ -25,38 +32,50 @@ export class ContextContent {
   ) {}
 
   canDefer(size: number): boolean {
-    return size > this.deferAbove && this.held + size <= this.budget;
+    return size > this.deferAbove && this.heldBytes + size <= this.budget;
   }
 
-  defer(host: string, chunks: Buffer[], size: number, mtime?: Date): void {
+  /** The digest of the file arriving at context-relative `rel`, reusing a recent equal file's. */
+  digester(rel: string, size: number): FileDigest {
+    return new FileDigest(this.canDefer(size) ? this.recent?.get(rel) : undefined, size);
+  }
+
+  defer(host: string, rel: string, chunks: Buffer[], size: number, digest: string, mtime?: Date): void {
     this.forget(host);
-    this.pending.set(host, { chunks, size, mtime });
-    this.held += size;
+    this.held.set(host, { rel, chunks, size, digest, mtime, pending: true });
+    this.heldBytes += size;
   }
 
   /** The file at `host` was replaced by a later tar entry. */
   forget(host: string): void {
-    const p = this.pending.get(host);
-    if (!p) return;
-    this.held -= p.size;
-    this.pending.delete(host);
+    const h = this.held.get(host);
+    if (!h) return;
+    this.heldBytes -= h.size;
+    this.held.delete(host);
   }
 
   /** Writes the held content of `host` (a file) or of every file under it (a directory). */
   fill(host: string): void {
-    if (this.pending.size === 0) return;
+    if (this.held.size === 0) return;
     const prefix = host.endsWith('/') ? host : host + '/';
-    for (const [p, d] of [...this.pending]) {
-      if (p !== host && !p.startsWith(prefix)) continue;
+    for (const [p, h] of this.held) {
+      if (!h.pending || (p !== host && !p.startsWith(prefix))) continue;
       const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
       try {
         let pos = 0;
-        for (const c of d.chunks) pos += fs.writeSync(fd, c, 0, c.length, pos);
-        if (d.mtime) fs.futimesSync(fd, d.mtime, d.mtime);
+        for (const c of h.chunks) pos += fs.writeSync(fd, c, 0, c.length, pos);
+        if (h.mtime) fs.futimesSync(fd, h.mtime, h.mtime);
       } finally {
         fs.closeSync(fd);
       }
-      this.forget(p);
+      h.pending = false;
     }
+  }
+
+  /** The build is over: its held files become the recent ones. */
+  release(): void {
+    for (const h of this.held.values()) this.recent?.remember(h.rel, { size: h.size, chunks: h.chunks, digest: h.digest });
+    this.held.clear();
+    this.heldBytes = 0;
   }
 }

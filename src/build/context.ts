@@ -1,7 +1,6 @@
 // The build context: the tar the client uploads (plain or gzip), unpacked into a private
 // directory. Entries are written without ever following a symlink that an earlier entry
 // created, so a hostile context cannot write outside its directory.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -83,18 +82,18 @@ function checkParents(root: string, rel: string): void {
  * Writes one regular file: at once, or (when `content` can hold it) as a placeholder whose bytes
  * stay in memory until a COPY needs them. Either way its digest is taken on the way.
  */
-function writeFile(target: string, mode: number, size: number, mtime: Date | undefined, stream: Readable,
+function writeFile(target: string, rel: string, mode: number, size: number, mtime: Date | undefined, stream: Readable,
   content: ContextContent | undefined, done: (err?: unknown) => void): void {
   fs.rmSync(target, { force: true, recursive: true });
   const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   const defer = content?.canDefer(size) ?? false;
-  const hash = content ? crypto.createHash('sha256') : undefined;
+  const digest = content?.digester(rel, size);
   const chunks: Buffer[] = [];
   const close = () => { try { fs.closeSync(fd); } catch { /* already closed */ } };
   stream.on('data', (data: unknown) => {
     const chunk = data as Buffer;
     try {
-      hash?.update(chunk);
+      digest?.update(chunk);
       // Synchronous writes into the page cache beat a write stream per file.
       if (defer) chunks.push(chunk);
       else fs.writeSync(fd, chunk);
@@ -110,8 +109,9 @@ function writeFile(target: string, mode: number, size: number, mtime: Date | und
       if (mtime) fs.futimesSync(fd, mtime, mtime);
       close();
       if (content) {
-        content.digests.set(target, hash!.digest('hex'));
-        if (defer) content.defer(target, chunks, size, mtime);
+        const hex = digest!.digest();
+        content.digests.set(target, hex);
+        if (defer) content.defer(target, rel, chunks, size, hex, mtime);
       }
       done();
     } catch (err) {
@@ -179,7 +179,7 @@ export async function extractContext(input: Readable, dir: string, content?: Con
         }
         case 'file':
         case 'contiguous-file':
-          writeFile(target, mode, header.size ?? 0, header.mtime, stream as unknown as Readable, content, done);
+          writeFile(target, rel, mode, header.size ?? 0, header.mtime, stream as unknown as Readable, content, done);
           return;
         default:
           stream.resume();

@@ -11,6 +11,7 @@ import { familiar, normalizeTagged } from '../image/reference.js';
 import { Builder, BuildError, type BuildOptions } from './builder.js';
 import { extractContext, readDockerfile, readDockerignore } from './context.js';
 import { ContextContent } from './context-content.js';
+import { RecentContent } from './recent-content.js';
 import { parseDockerfile, type ParsedDockerfile } from './dockerfile.js';
 import { BuildOutput, shortId, type JsonWriter } from './output.js';
 
@@ -25,15 +26,27 @@ export interface PreparedBuild {
   dispose(): void;
 }
 
+/** Files of the engine's recent builds (see RecentContent). */
+const recentContent = new WeakMap<Engine, RecentContent>();
+
+function recentOf(engine: Engine): RecentContent {
+  let r = recentContent.get(engine);
+  if (!r) recentContent.set(engine, (r = new RecentContent()));
+  return r;
+}
+
 /** Unpacks the context and parses the Dockerfile; throws (→ an HTTP error) when either is unusable. */
 export async function prepareBuild(engine: Engine, context: Readable, dockerfileName: string | null, opts: BuildOptions): Promise<PreparedBuild> {
   const tags = opts.tags.map((t) => normalizeTagged(t));
   const contextDir = path.join(engine.config.dataRoot, 'tmp', `build-context-${crypto.randomBytes(12).toString('hex')}`);
   fs.mkdirSync(contextDir, { recursive: true, mode: 0o700 });
+  const content = new ContextContent(recentOf(engine));
   // Removed in the background: the client has its answer by then.
-  const dispose = () => fs.rm(contextDir, { recursive: true, force: true }, () => undefined);
+  const dispose = () => {
+    content.release();
+    fs.rm(contextDir, { recursive: true, force: true }, () => undefined);
+  };
   try {
-    const content = new ContextContent();
     const started = performance.now();
     await extractContext(context, contextDir, content);
     engine.log.debug(`build: context unpacked in ${(performance.now() - started).toFixed(1)}ms`);

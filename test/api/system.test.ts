@@ -55,7 +55,7 @@ test('docker version and docker info work, and info names the storage driver and
 });
 
 test('a second daemon on the same data-root is refused', () => {
-  const r = spawnSync(process.execPath, [path.resolve('bin/strata'), 'daemon', '--data-root', d.dataRoot, '--host', `unix://${d.dir}/second.sock`], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(path.resolve('bin/strata'), ['daemon', '--data-root', d.dataRoot, '--host', `unix://${d.dir}/second.sock`], { encoding: 'utf8', timeout: 20_000 });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /another Strata daemon \(pid \d+\) is using data-root/);
 });

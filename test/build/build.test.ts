@@ -194,6 +194,32 @@ test('large context files reach the image intact (their bytes are held until a C
   assert.deepEqual(cachedSteps(again.out), [2, 3]);
 });
 
+test('a rebuild sees a changed byte in a large file even with the same size and time', () => {
+  const big = Buffer.alloc(200_000, 0x61);
+  const dir = context('same-size', { Dockerfile: 'FROM bb\nCOPY big.bin /big.bin\nRUN busybox sha256sum /big.bin > /sum\n' });
+  const file = path.join(dir, 'big.bin');
+  const when = new Date('2024-01-02T03:04:05Z');
+  const write = (b: Buffer) => { fs.writeFileSync(file, b); fs.utimesSync(file, when, when); };
+  const sumIn = (tag: string) => d.docker(['run', '--rm', tag, 'cat', '/sum']).stdout.split(' ')[0];
+  write(big);
+  assert.equal(build(dir, '-t', 'same:1').status, 0);
+  assert.deepEqual(cachedSteps(build(dir, '-t', 'same:1').out), [2, 3]);
+  for (const at of [0, 100_000, big.length - 1]) {
+    const changed = Buffer.from(big);
+    changed[at] = 0x62;
+    write(changed);
+    const r = build(dir, '-t', `same:${at}`);
+    assert.equal(r.status, 0, r.out);
+    assert.deepEqual(cachedSteps(r.out), [], `byte ${at}`);
+    assert.equal(sumIn(`same:${at}`), createHash('sha256').update(changed).digest('hex'));
+  }
+  // The same relative path in another context with other bytes is another file.
+  const other = context('same-size-other', { Dockerfile: 'FROM bb\nCOPY big.bin /big.bin\nRUN busybox sha256sum /big.bin > /sum\n' });
+  fs.writeFileSync(path.join(other, 'big.bin'), Buffer.alloc(200_000, 0x63));
+  const r = build(other, '-t', 'same:other');
+  assert.deepEqual(cachedSteps(r.out), []);
+});
+
 test('-f outside the context (the CLI sends a tar without its end blocks), --compress, -q and --iidfile', () => {
   const dir = context('outside/ctx', { 'ok.txt': 'ok\n', 'secret.txt': 'no\n', '.dockerignore': 'secret.txt\n' });
   const dockerfile = path.join(work, 'outside', 'Dockerfile.elsewhere');

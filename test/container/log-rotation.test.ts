@@ -49,7 +49,7 @@ test('log options are checked with Docker\'s words', () => {
 test('daemon.json log-opts a driver does not know refuse the start, as dockerd does', () => {
   const bad = path.join(cfgDir, 'bad.json');
   fs.writeFileSync(bad, JSON.stringify({ 'log-opts': { x: '1' } }));
-  const r = spawnSync(process.execPath, [path.resolve(repoRoot, 'bin/strata'), 'daemon', '--config-file', bad, '--data-root', path.join(cfgDir, 'root'),
+  const r = spawnSync(path.resolve(repoRoot, 'bin/strata'), ['daemon', '--config-file', bad, '--data-root', path.join(cfgDir, 'root'),
     '--exec-root', path.join(cfgDir, 'exec'), '--host', `unix://${path.join(cfgDir, 'bad.sock')}`], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /failed to set log opts: unknown log opt 'x' for json-file log driver/);

@@ -25,7 +25,7 @@ async function ping(socket: string): Promise<boolean> {
 async function daemon(dir: string): Promise<ChildProcess> {
   const socket = path.join(dir, 's.sock');
   const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-  const proc = spawn(process.execPath, [path.join(repoRoot, 'bin/strata'), 'daemon', '--data-root', path.join(dir, 'root'),
+  const proc = spawn(path.join(repoRoot, 'bin/strata'), ['daemon', '--data-root', path.join(dir, 'root'),
     '--exec-root', path.join(dir, 'exec'), '--host', `unix://${socket}`], { stdio: ['ignore', log, log] });
   fs.closeSync(log);
   for (let i = 0; i < 200 && !(await ping(socket)); i++) await new Promise((r) => setTimeout(r, 100));

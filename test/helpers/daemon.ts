@@ -30,7 +30,7 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
   const dataRoot = path.join(dir, 'root');
   const logFile = path.join(dir, 'daemon.log');
   const logFd = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [path.join(repoRoot, 'bin/strata'), 'daemon', '--data-root', dataRoot,
+  const proc = spawn(path.join(repoRoot, 'bin/strata'), ['daemon', '--data-root', dataRoot,
     '--exec-root', path.join(dir, 'exec'), '--host', `unix://${socket}`, ...extraArgs], { stdio: ['ignore', logFd, logFd] });
   fs.closeSync(logFd);
   const host = `unix://${socket}`;

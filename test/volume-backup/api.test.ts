@@ -13,7 +13,7 @@ import { busyboxArchive, findStaticBusybox } from '../container/busybox-image.js
 const strataBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/strata');
 
 function strata(d: TestDaemon, args: string[], input?: Buffer) {
-  return spawnSync(process.execPath, [strataBin, '-H', d.host, 'volume', ...args], { input, env: { ...process.env, STRATA_BACKUP_PASSWORD: 's3cret' }, timeout: 120_000 });
+  return spawnSync(strataBin, ['-H', d.host, 'volume', ...args], { input, env: { ...process.env, STRATA_BACKUP_PASSWORD: 's3cret' }, timeout: 120_000 });
 }
 
 function mountpointOf(d: TestDaemon, name: string): string {
