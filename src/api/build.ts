@@ -34,6 +34,8 @@ export function registerBuildRoutes(router: Router): void {
       forceRm: queryBool(q, 'forcerm'),
       quiet: queryBool(q, 'q'),
       signal: abort.signal,
+      networkMode: q.get('networkmode') || 'default',
+      apiVersion: ctx.apiVersion,
     };
     const remote = q.get('remote');
     if (remote) throw new InvalidParameter(`remote build contexts are not supported: ${remote}`);

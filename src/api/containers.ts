@@ -11,7 +11,7 @@ import type { CreateBody } from '../container/create.js';
 import type { ExecConfig } from '../container/exec.js';
 import { inspectJson, listJson } from '../container/view.js';
 import { psFilter } from '../container/filters.js';
-import { liveOf } from '../container/context.js';
+import { emit, liveOf } from '../container/context.js';
 import { checkLogsReadable, parseLogTime, streamLogs } from '../container/logs.js';
 import { frame } from '../container/stdcopy.js';
 import { detachFilter, parseDetachKeys } from '../container/detach-keys.js';
@@ -108,9 +108,9 @@ export function registerContainerRoutes(router: Router): void {
     const want = { stdout: queryBool(q, 'stdout'), stderr: queryBool(q, 'stderr') };
     const write = (s: 'stdout' | 'stderr', d: Buffer) => { if (want[s]) conn.write(tty ? d : frame(s, d)); };
     if (queryBool(q, 'logs')) await streamLogs(m.ctx, rec, { ...want, follow: false, timestamps: false }, write, conn.closed);
-    if (!queryBool(q, 'stream')) { conn.end(); return; }
+    if (!queryBool(q, 'stream')) { emit(m.ctx, 'attach', rec); conn.end(); return; }
+    const detach = m.attachOutput(rec.id, { output: write, end: () => conn.end() });
     const live = liveOf(m.ctx, rec.id);
-    const detach = live.hub.add({ output: write, end: () => conn.end() });
     void conn.closed.then(detach);
     if (queryBool(q, 'stdin') && rec.config.OpenStdin) {
       const filter = tty ? detachFilter(parseDetachKeys(q.get('detachKeys'))) : undefined;

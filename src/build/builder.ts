@@ -14,6 +14,7 @@ import { BuildOutput, shortId } from './output.js';
 import { DEFAULT_PATH_ENV, copyRunConfig, ordered, sameConfig, toRunConfig, type RunConfig } from './run-config.js';
 import { dispatch } from './instructions.js';
 import { Workspace } from './workspace.js';
+import { BuildContainer } from './build-container.js';
 import { BuildError } from './build-error.js';
 import { ContextContent } from './context-content.js';
 
@@ -28,6 +29,10 @@ export interface BuildOptions {
   quiet: boolean;
   /** Aborted when the client disconnects: the build stops at the next step (a RUN is stopped). */
   signal?: AbortSignal;
+  /** The network the build's containers get (`--network`; Docker's `default` when not given). */
+  networkMode: string;
+  /** The request's API version, which the build's containers are created with. */
+  apiVersion: string;
 }
 
 export { BuildError } from './build-error.js';
@@ -220,10 +225,38 @@ export class Builder {
     const cmd = [...this.shell(state), ...(joined ? [`#(nop) ${comment}`] : ['#(nop) ', comment])];
     const probe = copyRunConfig(state.config, { Cmd: cmd });
     if (await this.probeCache(state, probe)) return;
+    if (state.image) {
+      // As in Docker, a container is made (never started) and committed.
+      await this.inContainer(state, probe, cmd, [], async () => undefined);
+      return;
+    }
+    // A `FROM scratch` stage has no image to make a container of yet.
     const cid = newContainerId();
     this.out.stream(` ---> Running in ${shortId(cid)}\n`);
     await this.commit(state, probe, undefined, cid);
-    this.removedContainer(cid);
+    if (this.opts.rm || this.opts.forceRm) this.out.stream(`Removing intermediate container ${shortId(cid)}\n`);
+    this.finishStep(state);
+  }
+
+  /**
+   * A step in an intermediate container of the stage's image running `cmd` (with build-arg
+   * `env`): `fn` does the work and gives the layer, which is committed with `probe` as the
+   * cache key. The container is removed after a good step unless --rm=false, and after a failed
+   * one only with --force-rm, as Docker leaves it.
+   */
+  async inContainer(state: StageState, probe: RunConfig, cmd: string[], env: string[], fn: (c: BuildContainer) => Promise<Readable | undefined>): Promise<void> {
+    const c = await BuildContainer.create(this.engine, this.opts, state.config, state.image!.id, cmd, env);
+    this.out.stream(` ---> Running in ${shortId(c.id)}\n`);
+    let done = false;
+    try {
+      await this.commit(state, probe, await fn(c), c.id);
+      done = true;
+    } finally {
+      if (done ? this.opts.rm || this.opts.forceRm : this.opts.forceRm) {
+        await c.remove();
+        this.out.stream(`Removing intermediate container ${shortId(c.id)}\n`);
+      }
+    }
     this.finishStep(state);
   }
 
@@ -236,10 +269,6 @@ export class Builder {
     } finally {
       await ws.remove();
     }
-  }
-
-  removedContainer(cid: string): void {
-    if (this.opts.rm || this.opts.forceRm) this.out.stream(`Removing intermediate container ${shortId(cid)}\n`);
   }
 
   /** Creates the step's image on the current one and makes it current. */

@@ -1,6 +1,6 @@
-// Build steps hold mounts and runc containers only while they run. If the daemon exits in the
+// Build steps hold mounts only while they run. If the daemon exits in the
 // middle of one, these hooks undo them synchronously on the way out (last taken, first undone),
-// so no container keeps running and no mount pins the data-root after the daemon is gone.
+// so no mount pins the data-root after the daemon is gone.
 import { spawnSync } from 'node:child_process';
 
 const hooks = new Map<symbol, () => void>();
@@ -26,8 +26,4 @@ export function undoOnExit(fn: () => void): () => void {
 
 export function lazyUnmountOnExit(dir: string): () => void {
   return undoOnExit(() => spawnSync('umount', ['-l', dir]));
-}
-
-export function killOnExit(stateRoot: string, id: string): () => void {
-  return undoOnExit(() => spawnSync('runc', ['--root', stateRoot, 'kill', id, 'KILL']));
 }

@@ -5,12 +5,9 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Instruction } from './dockerfile.js';
 import { parseJSONArray, parseJSONOrWords, parseNameVal } from './dockerfile.js';
-import { BuildError, newContainerId, type Builder, type StageState } from './builder.js';
+import { BuildError, type Builder, type StageState } from './builder.js';
 import { copyRunConfig, goQuoteSlice } from './run-config.js';
-import { runInRootfs } from './run-step.js';
-import { Workspace } from './workspace.js';
 import { copyStep } from './copy-step.js';
-import { shortId } from './output.js';
 import { mkdirInRoot } from '../runtime/rootfs-path.js';
 
 export async function dispatch(b: Builder, s: StageState, ins: Instruction): Promise<void> {
@@ -70,33 +67,18 @@ async function run(b: Builder, s: StageState, ins: Instruction): Promise<void> {
   const probe = copyRunConfig(s.config, { Cmd: saveCmd, Entrypoint: null });
   if (await b.probeCache(s, probe)) return;
 
-  const cid = newContainerId();
-  b.out.stream(` ---> Running in ${shortId(cid)}\n`);
-  const ws = await Workspace.open(b.engine, s.image);
-  try {
-    const stdout = new StringDecoder('utf8');
-    const stderr = new StringDecoder('utf8');
-    const code = await runInRootfs(b.engine, {
-      id: cid,
-      args,
-      env: [...(s.config.Env ?? []), ...argEnv],
-      workingDir: s.config.WorkingDir,
-      user: s.config.User,
-      bundle: ws.dir,
-      rootfs: ws.rootfs,
-      signal: b.opts.signal,
-      onStdout: (c) => { const t = stdout.write(c); if (t) b.out.stream(t); },
-      onStderr: (c) => { const t = stderr.write(c); if (t) b.out.stream(`\u001b[91m${t}\u001b[0m`); },
-    });
+  const stdout = new StringDecoder('utf8');
+  const stderr = new StringDecoder('utf8');
+  await b.inContainer(s, probe, args, argEnv, async (c) => {
+    const code = await c.run((stream, chunk) => {
+      if (stream === 'stdout') { const t = stdout.write(chunk); if (t) b.out.stream(t); }
+      else { const t = stderr.write(chunk); if (t) b.out.stream(`\u001b[91m${t}\u001b[0m`); }
+    }, b.opts.signal);
     if (code !== 0) {
       throw new BuildError(`The command '${args.join(' ')}' returned a non-zero code: ${code}`, code);
     }
-    await b.commit(s, probe, await ws.layer(), cid);
-  } finally {
-    await ws.remove();
-  }
-  b.removedContainer(cid);
-  b.finishStep(s);
+    return c.layer();
+  });
 }
 
 function pairs(b: Builder, s: StageState, ins: Instruction): [string, string][] {
@@ -134,11 +116,10 @@ async function workdir(b: Builder, s: StageState, ins: Instruction): Promise<voi
   s.config.WorkingDir = path.posix.resolve(s.config.WorkingDir || '/', dir);
   const probe = copyRunConfig(s.config, { Cmd: [...b.shell(s), `#(nop) WORKDIR ${s.config.WorkingDir}`] });
   if (await b.probeCache(s, probe)) return;
-  const cid = newContainerId();
-  b.out.stream(` ---> Running in ${shortId(cid)}\n`);
-  await b.commitWorkspace(s, probe, cid, async (ws) => { mkdirInRoot(ws.rootfs, s.config.WorkingDir); });
-  b.removedContainer(cid);
-  b.finishStep(s);
+  await b.inContainer(s, probe, probe.Cmd!, [], async (c) => {
+    await c.withRootfs(async (rootfs) => mkdirInRoot(rootfs, s.config.WorkingDir));
+    return c.layer();
+  });
 }
 
 async function expose(b: Builder, s: StageState, ins: Instruction): Promise<void> {

@@ -26,6 +26,8 @@ export function mergeImageConfig(config: Record<string, any>, image: ImageRunCon
   } else if (!hasCmd) {
     out.Cmd = null;
   }
+  // [""] (`--entrypoint ""`) asks for no entrypoint at all: the image's was not taken either.
+  if (hasEntrypoint && config.Entrypoint.length === 1 && config.Entrypoint[0] === '') out.Entrypoint = null;
   if (img.ExposedPorts) out.ExposedPorts = { ...img.ExposedPorts, ...(config.ExposedPorts ?? {}) };
   if (img.Volumes) out.Volumes = { ...img.Volumes, ...(config.Volumes ?? {}) };
   out.Labels = { ...(img.Labels ?? {}), ...(config.Labels ?? {}) };

@@ -28,6 +28,7 @@ import { bindInRoot } from './bind-in-root.js';
 import { top, type TopResult } from './top.js';
 import { pruneContainers, type PruneReport } from './prune.js';
 import { normalizeSignal, signalNumber } from './signals.js';
+import type { AttachClient } from './stream-hub.js';
 import { ExecStore } from './exec.js';
 import type { LogConfig } from './log-config.js';
 
@@ -174,6 +175,14 @@ export class ContainerManager implements ContainerService {
     if (rec.state.Status !== 'paused') return;
     await this.ctx.runtime.resume(rec.id).catch(() => undefined);
     rec.state.Status = 'running';
+  }
+
+  /** Sends the container's output to `client` from now on (before start: from the first byte). */
+  attachOutput(ref: string, client: AttachClient): () => void {
+    const rec = this.ctx.store.get(ref);
+    const detach = liveOf(this.ctx, rec.id).hub.add(client);
+    emit(this.ctx, 'attach', rec);
+    return detach;
   }
 
   /** Resolves with the exit code once `condition` holds. Looks the container up first (404 before waiting). */

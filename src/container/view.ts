@@ -71,7 +71,7 @@ export async function listJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean
     Names: [`/${rec.name}`],
     Image: rec.imageRef,
     ImageID: rec.imageId,
-    Command: [rec.path, ...(rec.args ?? [])].map(quoteArg).join(' '),
+    Command: psCommand(rec.path ?? '', rec.args ?? []),
     Created: Math.floor(Date.parse(rec.created) / 1000),
     Ports: [],
     Labels: rec.config.Labels ?? {},
@@ -84,8 +84,9 @@ export async function listJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean
   };
 }
 
-function quoteArg(a: string | undefined): string {
-  return a ?? '';
+/** ps's COMMAND: arguments with a space in single quotes, as dockerd lists them (the path never). */
+export function psCommand(path: string, args: string[]): string {
+  return [path, ...args.map((a) => (a.includes(' ') ? `'${a}'` : a))].join(' ');
 }
 
 /** ps's STATUS column, after Docker's container.State.String(). */

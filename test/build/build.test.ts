@@ -220,6 +220,48 @@ test('a rebuild sees a changed byte in a large file even with the same size and 
   assert.deepEqual(cachedSteps(r.out), []);
 });
 
+test('steps run in containers of the engine: events, VOLUME writes discarded, failed or --rm=false containers left', () => {
+  const before = Math.floor(Date.now() / 1000);
+  const dir = context('containers', {
+    Dockerfile: 'FROM bb\nRUN mkdir /data && echo seeded > /data/seed\nVOLUME /data\nRUN echo after > /data/after && echo changed > /data/seed\nENV A=1\n',
+  });
+  const volumesBefore = d.docker(['volume', 'ls', '-q']).stdout;
+  const r = build(dir, '--no-cache', '-t', 'steps:1');
+  assert.equal(r.status, 0, r.out);
+  // What a step writes under a VOLUME path never reaches the image (the step had a volume there).
+  assert.equal(d.docker(['run', '--rm', 'steps:1', 'sh', '-c', 'ls /data; cat /data/seed']).stdout, 'seed\nseeded\n');
+  assert.equal(d.docker(['volume', 'ls', '-q']).stdout, volumesBefore, 'the steps\' anonymous volumes are removed with them');
+  const ids = [...r.out.matchAll(/---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
+  assert.equal(ids.length, 4);
+  const events = d.docker(['events', '--since', String(before), '--until', String(Math.floor(Date.now() / 1000) + 1),
+    '--filter', 'type=container', '--format', '{{.Action}} {{.Actor.ID}}']).stdout.trim().split('\n');
+  const of = (id: string) => events.filter((e) => e.split(' ')[1]!.startsWith(id)).map((e) => e.split(' ')[0]).join(',');
+  assert.equal(of(ids[0]!), 'create,attach,start,die,destroy');
+  assert.equal(of(ids[3]!), 'create,destroy', 'ENV: a container made and removed, never started');
+
+  const kept = build(dir, '--no-cache', '--rm=false', '-t', 'steps:2');
+  assert.equal(kept.status, 0, kept.out);
+  assert.doesNotMatch(kept.out, /Removing intermediate container/);
+  const keptIds = [...kept.out.matchAll(/---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
+  const status = (id: string) => d.docker(['ps', '-a', '--no-trunc', '--filter', `id=${id}`, '--format', '{{.Status}}|{{.Command}}']).stdout.trim();
+  assert.match(status(keptIds[0]!), /^Exited \(0\) .*\|"\/bin\/sh -c 'mkdir \/data && echo seeded > \/data\/seed'"$/);
+  assert.match(status(keptIds[3]!), /^Created\|"\/bin\/sh -c '#\(nop\) ' 'ENV A=1'"$/);
+  assert.equal(d.docker(['diff', keptIds[0]!]).stdout, 'A /data\nA /data/seed\n');
+  assert.equal(d.docker(['rm', '-v', ...keptIds]).status, 0);
+
+  const failing = context('failing', { Dockerfile: 'FROM bb\nRUN echo partial > /partial && exit 3\n' });
+  const failed = build(failing, '-t', 'steps:failed');
+  assert.equal(failed.status, 3, 'the CLI exits with the step\'s code');
+  const failedId = /---> Running in ([0-9a-f]{12})/.exec(failed.out)![1]!;
+  assert.match(status(failedId), /^Exited \(3\) /, 'a failed step\'s container stays for inspection');
+  assert.equal(d.docker(['diff', failedId]).stdout, 'A /partial\n');
+  assert.equal(d.docker(['rm', failedId]).status, 0);
+  const forced = build(failing, '--force-rm', '-t', 'steps:failed');
+  const forcedId = /---> Running in ([0-9a-f]{12})/.exec(forced.out)![1]!;
+  assert.match(forced.out, new RegExp(`Removing intermediate container ${forcedId}`));
+  assert.equal(status(forcedId), '');
+});
+
 test('-f outside the context (the CLI sends a tar without its end blocks), --compress, -q and --iidfile', () => {
   const dir = context('outside/ctx', { 'ok.txt': 'ok\n', 'secret.txt': 'no\n', '.dockerignore': 'secret.txt\n' });
   const dockerfile = path.join(work, 'outside', 'Dockerfile.elsewhere');

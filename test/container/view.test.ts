@@ -1,7 +1,7 @@
 // ps's STATUS text and Docker's create-time config merge, without a daemon.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { humanDuration, statusText } from '../../src/container/view.js';
+import { humanDuration, psCommand, statusText } from '../../src/container/view.js';
 import { mergeImageConfig, processEnv, fillHostConfigDefaults } from '../../src/container/config-merge.js';
 import { validateName } from '../../src/container/names.js';
 import type { ContainerRecord } from '../../src/container/types.js';
@@ -28,6 +28,12 @@ test('status text for created, running, exited', () => {
   assert.equal(statusText(rec({ Status: 'paused', Running: true, StartedAt: '2026-01-01T00:00:09Z' }), now), 'Up 1 second (Paused)');
 });
 
+test('ps COMMAND quotes the arguments that hold a space', () => {
+  assert.equal(psCommand('/bin/sh', ['-c', 'exit 3']), "/bin/sh -c 'exit 3'");
+  assert.equal(psCommand('sleep', ['1000']), 'sleep 1000');
+  assert.equal(psCommand('/my app', []), '/my app');
+});
+
 test('image config merge: user env first, Cmd only without Entrypoint, labels combined', () => {
   const image = { Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], Entrypoint: null, Labels: { x: '1' }, WorkingDir: '/w', Volumes: { '/data': {} } };
   const m = mergeImageConfig({ Env: ['A=user', 'B=2'], Cmd: null, Labels: { y: '2' } }, image);
@@ -37,6 +43,10 @@ test('image config merge: user env first, Cmd only without Entrypoint, labels co
   assert.deepEqual(m.Labels, { x: '1', y: '2' });
   assert.deepEqual(m.Volumes, { '/data': {} });
   assert.equal(mergeImageConfig({ Entrypoint: ['/app'], Cmd: null }, image).Cmd, null);
+  // --entrypoint "" sends [""]: no entrypoint at all, not the image's.
+  const cleared = mergeImageConfig({ Entrypoint: [''], Cmd: ['echo', 'hi'] }, { ...image, Entrypoint: ['/init'] });
+  assert.equal(cleared.Entrypoint, null);
+  assert.deepEqual(cleared.Cmd, ['echo', 'hi']);
   assert.deepEqual(processEnv({ Env: ['HOSTNAME=x', 'A=1'] }, 'abc', true),
     ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=x', 'TERM=xterm', 'A=1']);
   const hc = fillHostConfigDefaults({ MemorySwappiness: -1, PidsLimit: 0 });
