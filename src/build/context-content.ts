@@ -1,5 +1,5 @@
-// What the build context's files hold, kept apart from the files themselves: every regular
-// file's sha256 (taken while unpacking, for the COPY cache key), and the content of larger
+// What the build context's files hold, kept apart from the files themselves: every entry's
+// tarsum (taken while unpacking, for the COPY cache key; see tarsum.ts), and the content of larger
 // files held in memory until a COPY that misses the cache needs it. Until then such a file is
 // a placeholder of the right size, mode and time on disk, so lookups, walks and stats see the
 // real tree; a rebuild that hits the cache never writes the context's bulk to disk. Held files
@@ -17,8 +17,8 @@ interface Held extends KnownFile {
 }
 
 export class ContextContent {
-  /** sha256 (hex) of each regular file's content, by host path. */
-  readonly digests = new Map<string, string>();
+  /** Each entry's tarsum (hex), by path relative to the context. */
+  readonly sums = new Map<string, string>();
   /** Held files by host path. */
   private readonly held = new Map<string, Held>();
   private heldBytes = 0;
@@ -35,14 +35,14 @@ export class ContextContent {
     return size > this.deferAbove && this.heldBytes + size <= this.budget;
   }
 
-  /** The digest of the file arriving at context-relative `rel`, reusing a recent equal file's. */
-  digester(rel: string, size: number): FileDigest {
-    return new FileDigest(this.canDefer(size) ? this.recent?.get(rel) : undefined, size);
+  /** The sum of the file arriving at context-relative `rel`, reusing a recent equal file's. */
+  digester(rel: string, header: Buffer, size: number): FileDigest {
+    return new FileDigest(this.canDefer(size) ? this.recent?.get(rel) : undefined, header, size);
   }
 
-  defer(host: string, rel: string, chunks: Buffer[], size: number, digest: string, mtime?: Date): void {
+  defer(host: string, rel: string, header: Buffer, chunks: Buffer[], size: number, digest: string, mtime?: Date): void {
     this.forget(host);
-    this.held.set(host, { rel, chunks, size, digest, mtime, pending: true });
+    this.held.set(host, { rel, header, chunks, size, digest, mtime, pending: true });
     this.heldBytes += size;
   }
 
@@ -74,7 +74,7 @@ export class ContextContent {
 
   /** The build is over: its held files become the recent ones. */
   release(): void {
-    for (const h of this.held.values()) this.recent?.remember(h.rel, { size: h.size, chunks: h.chunks, digest: h.digest });
+    for (const h of this.held.values()) this.recent?.remember(h.rel, { header: h.header, size: h.size, chunks: h.chunks, digest: h.digest });
     this.held.clear();
     this.heldBytes = 0;
   }

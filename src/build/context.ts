@@ -1,15 +1,17 @@
 // The build context: the tar the client uploads (plain or gzip), unpacked into a private
 // directory. Entries are written without ever following a symlink that an earlier entry
 // created, so a hostile context cannot write outside its directory.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { extract as tarExtract, type TarHeaders } from '../archive/tarstream.js';
 import { InvalidParameter } from '../errors.js';
 import { secureJoin } from '../runtime/rootfs-path.js';
 import type { ContextContent } from './context-content.js';
+import { tarsumHeader } from './tarsum.js';
 
 /** Reads the first chunk and puts it back, so the caller can tell gzip from a plain tar. */
 function peek(input: Readable): Promise<Buffer | null> {
@@ -80,14 +82,18 @@ function checkParents(root: string, rel: string): void {
 
 /**
  * Writes one regular file: at once, or (when `content` can hold it) as a placeholder whose bytes
- * stay in memory until a COPY needs them. Either way its digest is taken on the way.
+ * stay in memory until a COPY needs them. Either way its tarsum is taken on the way.
  */
-function writeFile(target: string, rel: string, mode: number, size: number, mtime: Date | undefined, stream: Readable,
+function writeFile(target: string, rel: string, header: TarHeaders, stream: Readable,
   content: ContextContent | undefined, done: (err?: unknown) => void): void {
+  const mode = (header.mode ?? 0o644) & 0o7777;
+  const size = header.size ?? 0;
+  const mtime = header.mtime;
   fs.rmSync(target, { force: true, recursive: true });
   const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   const defer = content?.canDefer(size) ?? false;
-  const digest = content?.digester(rel, size);
+  const sumHeader = content ? tarsumHeader(header) : undefined;
+  const digest = content?.digester(rel, sumHeader!, size);
   const chunks: Buffer[] = [];
   const close = () => { try { fs.closeSync(fd); } catch { /* already closed */ } };
   stream.on('data', (data: unknown) => {
@@ -110,8 +116,8 @@ function writeFile(target: string, rel: string, mode: number, size: number, mtim
       close();
       if (content) {
         const hex = digest!.digest();
-        content.digests.set(target, hex);
-        if (defer) content.defer(target, rel, chunks, size, hex, mtime);
+        content.sums.set(rel, hex);
+        if (defer) content.defer(target, rel, sumHeader!, chunks, size, hex, mtime);
       }
       done();
     } catch (err) {
@@ -127,7 +133,7 @@ function writeFile(target: string, rel: string, mode: number, size: number, mtim
  * owned by root whatever the tar says; an archive that ADD unpacks keeps its owners (`owners`).
  */
 export async function extractContext(input: Readable, dir: string, content?: ContextContent, owners = false): Promise<void> {
-  const extract = tar.extract();
+  const extract = tarExtract();
   const dirTimes: [string, Date][] = [];
   extract.on('entry', (header, stream, next) => {
     let target = '';
@@ -149,6 +155,9 @@ export async function extractContext(input: Readable, dir: string, content?: Con
       target = path.join(dir, rel);
       content?.forget(target);
       const mode = (header.mode ?? 0o644) & 0o7777;
+      // Every entry but a regular file is summed by its header alone, as Docker does; a hard
+      // link also takes its target's sum, so that a COPY of the link name sees content changes.
+      const headerSum = (extra = '') => content?.sums.set(rel, crypto.createHash('sha256').update(tarsumHeader(header)).update(extra).digest('hex'));
       switch (header.type) {
         case 'directory':
           try { fs.mkdirSync(target, { mode }); } catch (e) {
@@ -156,12 +165,14 @@ export async function extractContext(input: Readable, dir: string, content?: Con
           }
           fs.chmodSync(target, mode);
           if (header.mtime) dirTimes.push([target, header.mtime]);
+          headerSum();
           stream.resume();
           stream.on('end', () => done());
           return;
         case 'symlink':
           fs.rmSync(target, { force: true, recursive: true });
           fs.symlinkSync(header.linkname ?? '', target);
+          headerSum();
           stream.resume();
           stream.on('end', () => done());
           return;
@@ -173,15 +184,17 @@ export async function extractContext(input: Readable, dir: string, content?: Con
           if (!fs.lstatSync(srcPath).isFile()) throw new InvalidParameter(`Error processing tar file: invalid hardlink ${header.linkname}`);
           fs.rmSync(target, { force: true, recursive: true });
           fs.linkSync(srcPath, target);
+          headerSum(content?.sums.get(src) ?? '');
           stream.resume();
           stream.on('end', () => done());
           return;
         }
         case 'file':
         case 'contiguous-file':
-          writeFile(target, rel, mode, header.size ?? 0, header.mtime, stream as unknown as Readable, content, done);
+          writeFile(target, rel, header, stream as unknown as Readable, content, done);
           return;
         default:
+          headerSum();
           stream.resume();
           stream.on('end', () => done());
       }

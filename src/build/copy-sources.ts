@@ -1,7 +1,8 @@
 // COPY/ADD sources: resolving them inside the build context (or another stage's root) the way
 // Docker does (symlinks followed within the root, `..` refused, wildcards matched like Go's
-// filepath.Match), and the content hash that goes into the cache key (`file:<sha256>`,
-// `dir:<sha256>`, `multi:<sha256>`): names, modes, sizes, link targets and contents, never
+// filepath.Match), and the hash that goes into the cache key (`file:<sha256>`, `dir:<sha256>`,
+// `multi:<sha256>`): from the context, Docker's own, built from the tarsums of its entries (see
+// tarsum.ts); from another root, one of names, modes, sizes, link targets and contents. Never
 // modification times, so touching a file keeps the cache.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -68,10 +69,14 @@ function walk(root: string, rel = ''): string[] {
   return out;
 }
 
-/** Content digests already known by host path (taken while the context was unpacked). */
-export type ContentDigests = Map<string, string>;
+/** The context's tarsums by path relative to its root (taken while it was unpacked). */
+export type ContextSums = Map<string, string>;
 
-export function resolveSources(root: string, srcs: string[], digests?: ContentDigests): CopySource[] {
+/**
+ * Resolves the sources in `root`. With `sums`, `root` is the build context and the hashes are
+ * Docker's; without, they are taken from the files.
+ */
+export function resolveSources(root: string, srcs: string[], sums?: ContextSums): CopySource[] {
   const found: CopySource[] = [];
   for (const src of srcs) {
     const rel = cleanRel(src);
@@ -94,38 +99,64 @@ export function resolveSources(root: string, srcs: string[], digests?: ContentDi
     found.push({ rel, host, stat, hash: '' });
   }
   if (found.length === 0) throw new BuildStepError('no source files were specified');
-  for (const s of found) s.hash = hashSource(s, digests);
+  for (const s of found) s.hash = sums ? contextHash(root, s, sums) : treeHash(s);
   return found;
 }
 
-function hashEntry(h: crypto.Hash, rel: string, host: string, st: fs.Stats, digests?: ContentDigests): void {
+const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+
+/** Docker's prefix + sha256 over the hashes joined with commas (hashStringSlice). */
+const joined = (prefix: string, hashes: string[]) => `${prefix}:${sha256(hashes.join(','))}`;
+
+/**
+ * Docker's Hash(path) on a context: the tarsum of the entry `rel` leads to (symlinks followed
+ * inside the context), or `rel` itself when that is no entry of the tar.
+ */
+function contextSum(root: string, rel: string, sums: ContextSums): string {
+  let host: string;
+  try {
+    host = secureJoin(root, rel);
+  } catch {
+    return rel;
+  }
+  return sums.get(path.relative(root, host)) ?? rel;
+}
+
+/** A context source as Docker hashes it: a file by its sum; a directory by the sorted sums under it (itself included, the context root not). */
+function contextHash(root: string, s: CopySource, sums: ContextSums): string {
+  if (!s.stat.isDirectory()) return `file:${contextSum(root, s.rel, sums)}`;
+  const base = path.relative(root, s.host);
+  const rels = walk(s.host).map((r) => (base ? `${base}/${r}` : r));
+  if (base) rels.unshift(base);
+  return joined('dir', rels.map((r) => contextSum(root, r, sums)).sort());
+}
+
+function hashEntry(h: crypto.Hash, rel: string, host: string, st: fs.Stats): void {
   const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
   const link = st.isSymbolicLink() ? fs.readlinkSync(host) : '';
   h.update(`${rel}\0${type}\0${(st.mode & 0o7777).toString(8)}\0${st.isFile() ? st.size : 0}\0${link}\0`);
-  if (!st.isFile()) return;
-  const known = digests?.get(host);
-  h.update(known ?? crypto.createHash('sha256').update(fs.readFileSync(host)).digest('hex'));
+  if (st.isFile()) h.update(crypto.createHash('sha256').update(fs.readFileSync(host)).digest('hex'));
 }
 
-function hashSource(s: CopySource, digests?: ContentDigests): string {
+/** A source in another stage's (or image's) root, hashed from its files. */
+function treeHash(s: CopySource): string {
+  const h = crypto.createHash('sha256');
   if (!s.stat.isDirectory()) {
-    const h = crypto.createHash('sha256');
-    hashEntry(h, path.posix.basename(s.rel), s.host, s.stat, digests);
+    hashEntry(h, path.posix.basename(s.rel), s.host, s.stat);
     return `file:${h.digest('hex')}`;
   }
-  const h = crypto.createHash('sha256');
-  hashEntry(h, '.', s.host, s.stat, digests);
+  hashEntry(h, '.', s.host, s.stat);
   for (const rel of walk(s.host)) {
     const host = path.join(s.host, rel);
-    hashEntry(h, rel, host, fs.lstatSync(host), digests);
+    hashEntry(h, rel, host, fs.lstatSync(host));
   }
   return `dir:${h.digest('hex')}`;
 }
 
-/** The hash in the COPY/ADD cache comment: one source's own, or `multi:` over all of them. */
+/** The hash in the COPY/ADD cache comment: one source's own, or `multi:` over all of them in order. */
 export function sourcesHash(sources: CopySource[]): string {
   if (sources.length === 1) return sources[0]!.hash;
-  return 'multi:' + crypto.createHash('sha256').update(sources.map((s) => s.hash).join(',')).digest('hex');
+  return joined('multi', sources.map((s) => s.hash));
 }
 
 export { walk as walkTree };

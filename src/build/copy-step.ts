@@ -43,7 +43,7 @@ export async function copyStep(b: Builder, s: StageState, ins: Instruction): Pro
   try {
     let sources: CopySource[];
     try {
-      sources = resolveSources(source.root, words, from === undefined ? b.context.digests : undefined);
+      sources = resolveSources(source.root, words, from === undefined ? b.context.sums : undefined);
     } catch (err) {
       if (err instanceof StrataError) throw new BuildError(`${kw} failed: ${err.message}`);
       throw err;

@@ -1,15 +1,17 @@
 // Files of recent build contexts, kept in memory for a while so that a rebuild can show a file
-// unchanged by comparing its bytes with the copy kept here, and reuse its digest: comparing
-// memory runs several times faster than SHA-256, and a rebuild's time is mostly the context.
-// Nothing but the bytes is trusted — not names, sizes or times: a file that differs anywhere
-// is hashed as usual.
+// unchanged by comparing its bytes with the copy kept here, and reuse its sum: comparing memory
+// runs several times faster than SHA-256, and a rebuild's time is mostly the context. Nothing
+// but the bytes is trusted — the hashed header and the content, never sizes or times alone: a
+// file that differs anywhere is hashed as usual.
 import crypto from 'node:crypto';
 
 export interface KnownFile {
+  /** The header bytes hashed before the content (see tarsum.ts). */
+  header: Buffer;
   size: number;
   /** The file's bytes, in order (the buffers the context arrived in; never written to). */
   chunks: Buffer[];
-  /** sha256 (hex) of those bytes. */
+  /** sha256 (hex) of header then bytes. */
   digest: string;
 }
 
@@ -63,9 +65,9 @@ export class RecentContent {
 }
 
 /**
- * The sha256 of one incoming file. While its bytes equal a known file's, they are only
- * compared; at the first difference the equal prefix (taken from the known copy) and everything
- * after it are hashed.
+ * The sha256 of one incoming file's header then content. While its bytes equal a known file's,
+ * they are only compared; at the first difference the header, the equal prefix (taken from the
+ * known copy) and everything after it are hashed.
  */
 export class FileDigest {
   private hash: crypto.Hash | undefined;
@@ -75,9 +77,9 @@ export class FileDigest {
   private chunkIndex = 0;
   private chunkOffset = 0;
 
-  constructor(known: KnownFile | undefined, size: number) {
-    if (known && known.size === size) this.known = known;
-    else this.hash = crypto.createHash('sha256');
+  constructor(known: KnownFile | undefined, private readonly header: Buffer, size: number) {
+    if (known && known.size === size && known.header.equals(header)) this.known = known;
+    else this.hash = crypto.createHash('sha256').update(header);
   }
 
   update(chunk: Buffer): void {
@@ -95,7 +97,7 @@ export class FileDigest {
 
   private startHashing(): crypto.Hash {
     if (this.hash) return this.hash;
-    const hash = crypto.createHash('sha256');
+    const hash = crypto.createHash('sha256').update(this.header);
     let left = this.pos;
     for (const c of this.known!.chunks) {
       if (left === 0) break;

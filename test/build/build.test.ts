@@ -110,6 +110,38 @@ test('history: one row per instruction, metadata rows 0B, COPY carries its conte
   assert.equal(inspect('hist', '{{json .Config.Entrypoint}}'), '["cat","/opt/source-code/app.py"]');
 });
 
+test('COPY and ADD hashes in history are Docker\'s, from the context\'s tarsums', () => {
+  // The values Docker 20.10's daemon printed for this very context and Dockerfile.
+  const dir = context('tarsum', {
+    'a.txt': 'hello\n',
+    'dir/b.txt': 'bee\n',
+    'dir/sub/c.txt': 'sea\n',
+    Dockerfile: 'FROM busybox\nCOPY a.txt /a\nCOPY dir /dir\nCOPY a.txt dir/b.txt /multi/\nCOPY link /link\nCOPY . /all\nADD a.txt /add\nCOPY d* /wild/\n',
+  });
+  fs.symlinkSync('a.txt', path.join(dir, 'link'));
+  for (const f of ['a.txt', 'dir/b.txt', 'dir/sub/c.txt', 'Dockerfile']) fs.chmodSync(path.join(dir, f), 0o644);
+  for (const f of ['dir', 'dir/sub']) fs.chmodSync(path.join(dir, f), 0o755);
+  assert.equal(d.docker(['tag', 'bb', 'busybox']).status, 0);
+  try {
+    const r = build(dir, '-t', 'tarsum');
+    assert.equal(r.status, 0, r.out);
+    const rows = d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'tarsum']).stdout.trim().split('\n').slice(0, 7).reverse();
+    const file = 'file:00ec16333078d287782d462baefc8bb9eb0231dc3aefba3ca3e2f7e5cf0cadda';
+    const dirSum = 'dir:b68ba3ac0698cd0c382f7aad5fc8b171873992b563d6b7a7575b3952662682dc';
+    assert.deepEqual(rows, [
+      `/bin/sh -c #(nop) COPY ${file} in /a `,
+      `/bin/sh -c #(nop) COPY ${dirSum} in /dir `,
+      '/bin/sh -c #(nop) COPY multi:1be3a8ca84d06ec44d2a7b4c853cf14bb6b3e4fca04825eb4140ebb3748bff77 in /multi/ ',
+      `/bin/sh -c #(nop) COPY ${file} in /link `,
+      '/bin/sh -c #(nop) COPY dir:8f76167e150a81f909b0b3bfd4bc02aec4145281d5397dbe7c31521b5b2acf25 in /all ',
+      `/bin/sh -c #(nop) ADD ${file} in /add `,
+      `/bin/sh -c #(nop) COPY ${dirSum} in /wild/ `,
+    ]);
+  } finally {
+    d.docker(['rmi', 'busybox']);
+  }
+});
+
 test('a failing RUN stops the build with its exit code and tags nothing', () => {
   const dir = context('fail', { Dockerfile: 'FROM bb\nRUN echo before\nRUN exit 3\nRUN echo never\n' });
   const r = build(dir, '-t', 'failing');
@@ -260,6 +292,17 @@ test('steps run in containers of the engine: events, VOLUME writes discarded, fa
   const forcedId = /---> Running in ([0-9a-f]{12})/.exec(forced.out)![1]!;
   assert.match(forced.out, new RegExp(`Removing intermediate container ${forcedId}`));
   assert.equal(status(forcedId), '');
+});
+
+test('a COPY of a hard link\'s second name sees its content change (Docker\'s sum would not)', () => {
+  const dir = context('hardlinks', { Dockerfile: 'FROM bb\nCOPY x/b.bin /b.bin\n', 'x/a.bin': 'one\n' });
+  fs.linkSync(path.join(dir, 'x/a.bin'), path.join(dir, 'x/b.bin'));
+  assert.equal(build(dir, '-t', 'hl').status, 0);
+  assert.deepEqual(cachedSteps(build(dir, '-t', 'hl').out), [2]);
+  fs.writeFileSync(path.join(dir, 'x/a.bin'), 'two\n');
+  const r = build(dir, '-t', 'hl');
+  assert.deepEqual(cachedSteps(r.out), []);
+  assert.equal(d.docker(['run', '--rm', 'hl', 'cat', '/b.bin']).stdout, 'two\n');
 });
 
 test('-f outside the context (the CLI sends a tar without its end blocks), --compress, -q and --iidfile', () => {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { FileDigest, RecentContent, type KnownFile } from '../../src/build/recent-content.js';
 
 const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 31) % 251));
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const sha = (b: Buffer, h = header) => createHash('sha256').update(h).update(b).digest('hex');
 
 /** Splits `b` into chunks of the given sizes (the last takes the rest). */
 function chunked(b: Buffer, ...sizes: number[]): Buffer[] {
@@ -21,10 +21,11 @@ function chunked(b: Buffer, ...sizes: number[]): Buffer[] {
 }
 
 // A digest that is not the bytes' own shows when the kept one was reused.
-const known = (digest = 'kept-digest'): KnownFile => ({ size: bytes.length, chunks: chunked(bytes, 100, 400), digest });
+const header = Buffer.from('namea.txtmode420');
+const known = (digest = 'kept-digest'): KnownFile => ({ header, size: bytes.length, chunks: chunked(bytes, 100, 400), digest });
 
-function digestOf(k: KnownFile | undefined, chunks: Buffer[]): string {
-  const d = new FileDigest(k, chunks.reduce((n, c) => n + c.length, 0));
+function digestOf(k: KnownFile | undefined, chunks: Buffer[], h = header): string {
+  const d = new FileDigest(k, h, chunks.reduce((n, c) => n + c.length, 0));
   for (const c of chunks) d.update(c);
   return d.digest();
 }
@@ -44,15 +45,17 @@ test('a difference anywhere hashes the bytes that arrived', () => {
   }
 });
 
-test('another size or nothing kept: the bytes are hashed', () => {
+test('another size, another header or nothing kept: header and bytes are hashed', () => {
   const shorter = bytes.subarray(0, 999);
   assert.equal(digestOf(known(), [shorter]), sha(shorter));
+  const other = Buffer.from('namea.txtmode384');
+  assert.equal(digestOf(known(), [bytes], other), sha(bytes, other));
   assert.equal(digestOf(undefined, chunked(bytes, 10)), sha(bytes));
 });
 
 test('RecentContent keeps the newest files within its budget and clears', () => {
   const r = new RecentContent(2500, 60_000);
-  const file = (n: number): KnownFile => ({ size: 1000, chunks: [bytes], digest: String(n) });
+  const file = (n: number): KnownFile => ({ header, size: 1000, chunks: [bytes], digest: String(n) });
   r.remember('a', file(1));
   r.remember('b', file(2));
   r.remember('a', file(3)); // replaces, and becomes the newest
@@ -62,7 +65,7 @@ test('RecentContent keeps the newest files within its budget and clears', () => 
   assert.equal(r.get('a')?.digest, '3');
   assert.equal(r.get('c')?.digest, '4');
   assert.equal(r.heldBytes, 2000);
-  r.remember('huge', { size: 3000, chunks: [], digest: 'x' });
+  r.remember('huge', { header, size: 3000, chunks: [], digest: 'x' });
   assert.equal(r.get('huge'), undefined);
   r.clear();
   assert.equal(r.heldBytes, 0);
