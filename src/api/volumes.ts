@@ -85,4 +85,12 @@ export function registerVolumeRoutes(router: Router): void {
     await engine.volumes.remove(params.name!, { force: queryBool(query, 'force') });
     return new Reply(204);
   });
+
+  // A Strata extension, shaped like Docker's POST /containers/{id}/rename?name=.
+  router.post('/strata/volumes/{name}/rename', async ({ engine, params, query }) => {
+    const to = query.get('name');
+    if (!to) throw new InvalidParameter('a new name is required (?name=)');
+    if (!engine.volumes.rename) throw new NotImplemented('volume rename is not available');
+    return volumeJson(await engine.volumes.rename(params.name!, to));
+  });
 }

@@ -51,7 +51,7 @@ function intOpt(v: string): number {
 const enc = encodeURIComponent;
 
 export function registerVolumeCommands(program: Command, hostOf: HostOf): void {
-  const volume = program.command('volume').description('volume export/import, backups, restore and clone (Strata extensions)');
+  const volume = program.command('volume').description('volume export/import, backups, restore, clone and rename (Strata extensions)');
 
   volume.command('export <volume>')
     .description('write the volume\'s content as a tar stream (extracts with tar -x)')
@@ -157,6 +157,13 @@ export function registerVolumeCommands(program: Command, hostOf: HostOf): void {
         Repository: repositoryArg(o.from), ...retentionBody(o),
       });
       process.stdout.write(`removed ${r.Removed.length} backups\n`);
+    });
+
+  volume.command('rename <volume> <name>')
+    .description('give a volume no container uses a new name, keeping its content, labels and options')
+    .action(async (from: string, to: string) => {
+      const v = await callJson<{ Name: string }>(hostOf(), 'POST', `/strata/volumes/${enc(from)}/rename?name=${enc(to)}`);
+      process.stdout.write(`${v.Name}\n`);
     });
 
   volume.command('clone <source> <target>')

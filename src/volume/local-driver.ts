@@ -101,6 +101,14 @@ export class LocalDriver implements VolumeDriver {
     fs.rmSync(grave, { recursive: true, force: true });
   }
 
+  /** Moves the volume's directory to a new name (one rename(2): never half moved). */
+  rename(from: string, to: string): void {
+    if (this.isActive(from)) throw new Conflict('volume has active mounts');
+    const target = path.join(this.deps.root, to);
+    if (fs.existsSync(target)) throw new Conflict(`${target} already exists`);
+    fs.renameSync(path.join(this.deps.root, from), target);
+  }
+
   /** Startup: lazily mounted volumes are mounted again on first use; unmount what a previous run left. */
   async releaseStaleMount(name: string, opts: Record<string, string>): Promise<void> {
     if (!needsMount(opts)) return;

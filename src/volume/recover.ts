@@ -1,5 +1,7 @@
-// Startup recovery for local volumes. Creation makes the directories before it commits the row,
-// and removal renames the directory away before it deletes the row, so after a crash:
+// Startup recovery for local volumes. A rename interrupted after its row was committed is
+// finished first (the directory moved to the new name). Creation makes the directories before
+// it commits the row, and removal renames the directory away before it deletes the row, so
+// after a crash:
 // a row without a directory is a removal that did not finish (drop the row); a directory without
 // a row is a creation that did not finish (drop it when empty; adopt it when it holds data, since
 // bytes are never thrown away on a guess). Lazily mounted filesystems left by a previous run are
@@ -15,6 +17,14 @@ import { rfc3339Now } from './store.js';
 const localName = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 export async function recoverVolumes(store: VolumeStore, local: LocalDriver, root: string, log: Logger): Promise<void> {
+  for (const { newName, oldName } of store.pendingRenames()) {
+    const from = path.join(root, oldName);
+    if (!fs.existsSync(path.join(root, newName)) && fs.existsSync(from)) {
+      log.warn(`volume ${newName}: finishing its rename from ${oldName}`);
+      fs.renameSync(from, path.join(root, newName));
+    }
+    store.finishRename(newName);
+  }
   const rows = new Map(store.all().filter((r) => r.driver === 'local').map((r) => [r.name, r]));
   for (const r of rows.values()) {
     if (!fs.existsSync(path.join(root, r.name))) {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { EventBus } from '../system/events.js';
-import { Conflict, NotFound, StrataError, SystemError } from '../errors.js';
+import { Conflict, InvalidParameter, NotFound, StrataError, SystemError } from '../errors.js';
 import { directoryUsage } from '../snapshot/usage.js';
 import type { CreateVolumeOptions, PruneReport, VolumeRecord, VolumeService, VolumeUsage } from './types.js';
 import type { VolumeDriver } from './driver.js';
@@ -17,7 +17,7 @@ import { PluginRegistry, pluginDirsFromEnv } from './plugin-registry.js';
 import { PluginVolumeDriver } from './plugin-driver.js';
 import { VolumeStore, rfc3339Now, type VolumeRow } from './store.js';
 import { KeyedLock } from './keyed-lock.js';
-import { generateVolumeName } from './names.js';
+import { generateVolumeName, validateLocalVolumeName } from './names.js';
 import { ANONYMOUS_LABEL, pruneFilter } from './filters.js';
 import { copyIntoEmptyVolume } from './populate.js';
 import { recoverVolumes } from './recover.js';
@@ -163,6 +163,40 @@ class Volumes implements VolumeService {
       this.store.delete(name);
       this.deps.events.emitEvent('volume', 'destroy', name, { driver: r.driver });
     });
+  }
+
+  /**
+   * Gives a local volume a new name, keeping its content, labels and options (a Strata
+   * extension: Docker has none, moby#31154). Refused while any container refers to it. A
+   * renamed anonymous volume becomes a named one: the user has chosen its name.
+   */
+  async rename(from: string, to: string): Promise<VolumeRecord> {
+    const [first, second] = [from, to].sort();
+    return this.lock.run(first!, () => this.lock.run(second!, async () => {
+      const r = this.row(from);
+      if (r.driver !== 'local') throw new InvalidParameter(`rename ${from}: only local volumes can be renamed (driver ${r.driver})`);
+      try {
+        validateLocalVolumeName(to);
+      } catch (err) {
+        throw opError('rename', from, err);
+      }
+      if (this.store.get(to)) throw new Conflict(`rename ${from}: a volume named ${to} already exists`);
+      const users = this.store.users(from);
+      if (users.length > 0) throw new Conflict(`rename ${from}: volume is in use - [${users.join(' ')}]`);
+      const labels = { ...r.labels };
+      delete labels[ANONYMOUS_LABEL];
+      const renamed: VolumeRow = { ...r, name: to, labels, anonymous: false };
+      this.store.beginRename(from, renamed);
+      try {
+        this.local.rename(from, to);
+      } catch (err) {
+        this.store.undoRename(r, to);
+        throw opError('rename', from, err);
+      }
+      this.store.finishRename(to);
+      this.deps.events.emitEvent('volume', 'rename', to, { driver: r.driver, oldName: from });
+      return this.record(renamed);
+    }));
   }
 
   reference(name: string, containerId: string): void {

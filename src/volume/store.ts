@@ -34,7 +34,7 @@ const fromRaw = (r: RawRow): VolumeRow => ({
 export class VolumeStore {
   private readonly q;
 
-  constructor(db: MetaDb) {
+  constructor(private readonly db: MetaDb) {
     this.q = {
       get: db.prepare('SELECT * FROM volumes WHERE name = ?'),
       all: db.prepare('SELECT * FROM volumes ORDER BY name'),
@@ -46,7 +46,38 @@ export class VolumeStore {
       allRefs: db.prepare('SELECT volume, COUNT(*) AS n FROM volume_refs GROUP BY volume'),
       addRef: db.prepare('INSERT OR IGNORE INTO volume_refs (volume, container_id) VALUES (?, ?)'),
       dropRef: db.prepare('DELETE FROM volume_refs WHERE volume = ? AND container_id = ?'),
+      addRename: db.prepare('INSERT INTO volume_renames (new_name, old_name) VALUES (?, ?)'),
+      dropRename: db.prepare('DELETE FROM volume_renames WHERE new_name = ?'),
+      renames: db.prepare('SELECT new_name AS newName, old_name AS oldName FROM volume_renames'),
     };
+  }
+
+  /** The row becomes `to` (old row out, new row and the pending move in, in one transaction). */
+  beginRename(from: string, to: VolumeRow): void {
+    this.db.transaction(() => {
+      this.q.delete.run(from);
+      this.insert(to);
+      this.q.addRename.run(to.name, from);
+    })();
+  }
+
+  /** The directory has moved: the rename is complete. */
+  finishRename(to: string): void {
+    this.q.dropRename.run(to);
+  }
+
+  /** Puts the old row back when the directory could not be moved. */
+  undoRename(from: VolumeRow, to: string): void {
+    this.db.transaction(() => {
+      this.q.delete.run(to);
+      this.insert(from);
+      this.q.dropRename.run(to);
+    })();
+  }
+
+  /** Renames whose directory move may not have happened (a crash in between). */
+  pendingRenames(): { newName: string; oldName: string }[] {
+    return this.q.renames.all() as { newName: string; oldName: string }[];
   }
 
   get(name: string): VolumeRow | undefined {

@@ -46,6 +46,8 @@ export interface VolumeService {
   /** Conflict `remove <name>: volume is in use - [<ids>]` while any container references it. */
   remove(name: string, opts?: { force?: boolean }): Promise<void>;
 
+  /** Gives a local volume not used by any container a new name (a Strata extension). */
+  rename?(from: string, to: string): Promise<VolumeRecord>;
   /** Records that a container uses the volume (at container create; persisted; survives restarts). */
   reference(name: string, containerId: string): void;
   /** Drops the container's reference (at container remove). */

@@ -172,3 +172,24 @@ test('prune: API 1.43 removes anonymous volumes only (all=true for the rest); AP
   assert.deepEqual((await docker('volume', 'ls', '-q')).out, 'unlabelled');
   await docker('volume', 'rm', 'unlabelled');
 });
+
+test('strata volume rename through the API: 200 with the volume, 409 in use or taken, 404 missing, 400 without a name', async () => {
+  assert.equal((await docker('volume', 'create', '--label', 'k=v', 'rn-old')).status, 0);
+  fs.writeFileSync(path.join((await volumes.get('rn-old')).mountpoint, 'f'), 'x');
+  const r = await request('POST', '/strata/volumes/rn-old/rename?name=rn-new');
+  assert.equal(r.status, 200);
+  assert.equal(r.json.Name, 'rn-new');
+  assert.deepEqual(r.json.Labels, { k: 'v' });
+  assert.equal((await docker('volume', 'ls', '-q', '--filter', 'name=rn-')).out, 'rn-new');
+  assert.equal(fs.readFileSync(path.join(r.json.Mountpoint, 'f'), 'utf8'), 'x');
+  assert.equal((await request('POST', '/strata/volumes/rn-missing/rename?name=x1')).status, 404);
+  assert.equal((await request('POST', '/strata/volumes/rn-new/rename')).status, 400);
+  volumes.reference('rn-new', CID);
+  const busy = await request('POST', '/strata/volumes/rn-new/rename?name=rn-other');
+  assert.equal(busy.status, 409);
+  assert.equal(busy.json.message, `rename rn-new: volume is in use - [${CID}]`);
+  volumes.release('rn-new', CID);
+  assert.equal((await docker('volume', 'create', 'rn-taken')).status, 0);
+  assert.equal((await request('POST', '/strata/volumes/rn-new/rename?name=rn-taken')).status, 409);
+  assert.equal((await docker('volume', 'rm', 'rn-new', 'rn-taken')).status, 0);
+});

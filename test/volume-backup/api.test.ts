@@ -56,6 +56,12 @@ test('strata volume export/import/backup/restore/verify/clone through the daemon
     r = strata(d, ['clone', 'app', 'app-clone']);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr.toString(), /volume app-clone already exists/);
+    const cloned = manifest(mountpointOf(d, 'app-clone'));
+    r = strata(d, ['rename', 'app-clone', 'app-renamed']);
+    assert.equal(r.status, 0, r.stderr.toString());
+    assert.equal(r.stdout.toString(), 'app-renamed\n');
+    assert.equal(manifest(mountpointOf(d, 'app-renamed')), cloned);
+    assert.notEqual(d.docker(['volume', 'inspect', 'app-clone']).status, 0);
 
     fs.rmSync(path.join(src, 'abs-link'));
     r = strata(d, ['export', 'app']);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { volumeServiceFixture } from './fixtures/service.js';
 import { Conflict, InvalidParameter, NotFound } from '../../src/errors.js';
 import { ANONYMOUS_LABEL } from '../../src/volume/filters.js';
+import { VolumeStore } from '../../src/volume/store.js';
 
 const CID = 'c'.repeat(64);
 const CID2 = 'd'.repeat(64);
@@ -149,4 +150,51 @@ test('volumes, labels, options and the anonymous flag survive a restart', async 
   const again = await f.svc.get(anon.name);
   assert.equal(again.anonymous, true);
   assert.deepEqual(again.labels, { x: 'y', [ANONYMOUS_LABEL]: '' });
+});
+
+test('rename keeps content, labels and options; refuses names in use, bad names, used volumes', async (t) => {
+  const f = await volumeServiceFixture();
+  t.after(() => f.close());
+  const v = await f.svc.create({ name: 'old-name', labels: { team: 'a' } });
+  fs.writeFileSync(path.join(v.mountpoint, 'data.txt'), 'kept');
+  await f.svc.create({ name: 'taken' });
+  await assert.rejects(f.svc.rename!('old-name', 'taken'), (e: unknown) => e instanceof Conflict && e.message === 'rename old-name: a volume named taken already exists');
+  await assert.rejects(f.svc.rename!('old-name', 'a'), (e: unknown) => e instanceof InvalidParameter &&
+    e.message === 'rename old-name: volume name is too short, names should be at least two alphanumeric characters');
+  await assert.rejects(f.svc.rename!('missing', 'other'), (e: unknown) => e instanceof NotFound);
+  f.svc.reference('old-name', CID);
+  await assert.rejects(f.svc.rename!('old-name', 'new-name'), (e: unknown) => e instanceof Conflict && e.message === `rename old-name: volume is in use - [${CID}]`);
+  f.svc.release('old-name', CID);
+
+  const r = await f.svc.rename!('old-name', 'new-name');
+  assert.equal(r.name, 'new-name');
+  assert.deepEqual(r.labels, { team: 'a' });
+  assert.equal(r.createdAt, v.createdAt);
+  assert.equal(fs.readFileSync(path.join(r.mountpoint, 'data.txt'), 'utf8'), 'kept');
+  assert.equal(fs.existsSync(path.dirname(v.mountpoint)), false);
+  await assert.rejects(f.svc.get('old-name'), (e: unknown) => e instanceof NotFound);
+  assert.deepEqual(f.seen.filter((e) => e.Action === 'rename').map((e) => `${e.Actor.ID} ${e.Actor.Attributes.oldName}`), ['new-name old-name']);
+
+  // An anonymous volume given a name becomes a named one (default prune no longer takes it).
+  const anon = await f.svc.create({});
+  const named = await f.svc.rename!(anon.name, 'chosen');
+  assert.equal(named.anonymous, false);
+  assert.deepEqual(named.labels, {});
+  assert.deepEqual((await f.svc.prune!(new Map())).deleted, []);
+  await f.restart();
+  assert.deepEqual((await f.svc.list()).map((x) => x.name), ['chosen', 'new-name', 'taken']);
+});
+
+test('a rename interrupted after its row was committed is finished at startup', async (t) => {
+  const f = await volumeServiceFixture();
+  t.after(() => f.close());
+  const v = await f.svc.create({ name: 'before', labels: { k: 'v' } });
+  fs.writeFileSync(path.join(v.mountpoint, 'f'), 'x');
+  // The row and the journal line are committed; the daemon dies before the directory moves.
+  const store = new VolumeStore(f.db);
+  store.beginRename('before', { ...store.get('before')!, name: 'after' });
+  await f.restart();
+  assert.deepEqual((await f.svc.list()).map((x) => `${x.name} ${x.labels.k}`), ['after v']);
+  assert.equal(fs.readFileSync(path.join(f.dataRoot, 'volumes', 'after', '_data', 'f'), 'utf8'), 'x');
+  assert.deepEqual(new VolumeStore(f.db).pendingRenames(), []);
 });

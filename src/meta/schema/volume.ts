@@ -24,4 +24,15 @@ export const volumeMigrations: Migration[] = [
       CREATE INDEX volume_refs_container ON volume_refs(container_id);
     `,
   },
+  {
+    // A rename commits the row under its new name together with a line here, then moves the
+    // directory, then drops the line: a line found at startup is a move to finish.
+    id: 'volume-002-renames',
+    sql: `
+      CREATE TABLE volume_renames (
+        new_name TEXT PRIMARY KEY,
+        old_name TEXT NOT NULL
+      );
+    `,
+  },
 ];
