@@ -15,6 +15,8 @@ import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
 import { socketPathOf } from './util/socket-path.js';
 import { withUsageCache } from './system/cached-snapshotter.js';
+import { UsageWarmer } from './system/usage-warmer.js';
+import { Activity } from './system/activity.js';
 import { followContainerEvents } from './system/usage-cache.js';
 import { serveMetrics } from './system/metrics.js';
 import { snapshotKeyOf } from './container/context.js';
@@ -64,7 +66,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, usageCache, daemonId: daemonId(db) };
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, usageCache, activity: new Activity(), daemonId: daemonId(db) };
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
@@ -74,6 +76,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     server.listen(socketPath, () => resolve());
   });
   fs.chmodSync(socketPath, 0o660);
+  const warmer = new UsageWarmer(engine, usageCache);
+  warmer.start();
   const metrics = opts.metricsAddr ? await serveMetrics(engine, opts.metricsAddr) : undefined;
   if (opts.metricsAddr) log.info(`metrics on http://${opts.metricsAddr}/metrics`);
   log.info(`Strata ${storageDriver} on ${dataRoot}, API listening on unix://${socketPath}`);
@@ -85,6 +89,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     log.info(`${signal}: shutting down`);
     server.close();
     server.closeAllConnections();
+    warmer.stop();
     metrics?.close();
     const onShutdown = (containers as unknown as { shutdown?: () => Promise<void> }).shutdown;
     if (onShutdown) await onShutdown.call(containers).catch((e: unknown) => log.warn(`container shutdown: ${e}`));

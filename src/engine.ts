@@ -7,6 +7,7 @@ import type { ImageService } from './image/types.js';
 import type { ContainerService } from './container/types.js';
 import type { VolumeService } from './volume/types.js';
 import type { EventBus } from './system/events.js';
+import type { Activity } from './system/activity.js';
 
 export interface DaemonConfig {
   dataRoot: string;
@@ -27,6 +28,8 @@ export interface Engine {
   images: ImageService;
   containers: ContainerService;
   volumes: VolumeService;
+  /** API requests in flight (for background work that should wait for quiet). */
+  activity?: Activity;
   /** Extra services rooms add (image store internals, exec registry…), keyed by room. */
   [room: string]: unknown;
 }

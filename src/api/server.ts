@@ -30,6 +30,7 @@ async function dispatch(
   const started = Date.now();
   const url = new URL(req.url ?? '/', 'http://localhost');
   const method = req.method ?? 'GET';
+  const end = url.pathname.endsWith('/events') ? () => undefined : engine.activity?.begin() ?? (() => undefined);
   try {
     const { version, path } = splitVersion(url.pathname);
     const found = router.match(method, path);
@@ -49,6 +50,7 @@ async function dispatch(
     if (status >= 500) engine.log.warn(`${method} ${url.pathname}: ${(err as Error)?.stack ?? err}`);
     writeError(res, socket, status, messageOf(err));
   } finally {
+    end();
     engine.log.debug(`${method} ${url.pathname}${url.search} ${Date.now() - started}ms`);
   }
 }

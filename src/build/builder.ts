@@ -59,6 +59,8 @@ export class Builder {
   escape = '\\';
   private step = 0;
   private total = 0;
+  /** Dispatching a FROM image's ONBUILD triggers. */
+  private inTriggers = false;
 
   constructor(
     readonly engine: Engine,
@@ -176,13 +178,19 @@ export class Builder {
     const config = toRunConfig(image?.config.config, image?.id ?? '');
     if (!image) config.Env = [DEFAULT_PATH_ENV];
     const state: StageState = { name, image, config, cmdSet: false, args: new Map() };
-    this.out.stream(` ---> ${image ? shortId(image.id) : ''}\n`);
     const triggers = config.OnBuild ?? [];
     config.OnBuild = null;
     if (triggers.length > 0) {
+      // The triggers are part of the FROM step: its one ` ---> <id>` line comes after them.
       this.out.stream(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
-      for (const t of triggers) await dispatch(this, state, parseLogicalLine(t, 0));
+      this.inTriggers = true;
+      try {
+        for (const t of triggers) await dispatch(this, state, parseLogicalLine(t, 0));
+      } finally {
+        this.inTriggers = false;
+      }
     }
+    this.out.stream(` ---> ${state.image ? shortId(state.image.id) : ''}\n`);
     return state;
   }
 
@@ -215,8 +223,8 @@ export class Builder {
     const hit = hits[0];
     if (!hit) return false;
     this.out.stream(' ---> Using cache\n');
-    this.out.stream(` ---> ${shortId(hit.id)}\n`);
     state.image = hit;
+    this.finishStep(state);
     return true;
   }
 
@@ -286,8 +294,9 @@ export class Builder {
     });
   }
 
+  /** The step's ` ---> <id>` line (one for a FROM and all its triggers). */
   finishStep(state: StageState): void {
-    this.out.stream(` ---> ${shortId(state.image!.id)}\n`);
+    if (!this.inTriggers) this.out.stream(` ---> ${shortId(state.image!.id)}\n`);
   }
 }
 

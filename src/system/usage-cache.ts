@@ -48,6 +48,12 @@ export class UsageCache {
     return usage;
   }
 
+  /** Whether a figure for `key` is at hand (taken, or being taken, and not stale). */
+  has(key: string): boolean {
+    const e = this.entries.get(key);
+    return !!e && !(e.volatile && Date.now() - e.at > this.ttlMs);
+  }
+
   invalidate(key: string): void {
     this.entries.delete(key);
   }

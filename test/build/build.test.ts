@@ -305,6 +305,17 @@ test('a COPY of a hard link\'s second name sees its content change (Docker\'s su
   assert.equal(d.docker(['run', '--rm', 'hl', 'cat', '/b.bin']).stdout, 'two\n');
 });
 
+test('ONBUILD triggers run in the child\'s FROM step, which prints its one ---> line after them', () => {
+  const parent = context('onbuild-parent', { Dockerfile: 'FROM bb\nONBUILD RUN echo t1 > /t1\nONBUILD ENV T2=2\n' });
+  assert.equal(build(parent, '-t', 'ob:parent').status, 0);
+  const child = context('onbuild-child', { Dockerfile: 'FROM ob:parent\nRUN cat /t1\n' });
+  const r = build(child, '-t', 'ob:child');
+  assert.equal(r.status, 0, r.out);
+  assert.match(r.out, /Step 1\/2 : FROM ob:parent\n# Executing 2 build triggers\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\nStep 2\/2 : RUN cat \/t1\n ---> Running in [0-9a-f]{12}\nt1\n/);
+  assert.equal(d.docker(['run', '--rm', 'ob:child', 'sh', '-c', 'echo $T2']).stdout, '2\n');
+  assert.equal(inspect('ob:child', '{{json .Config.OnBuild}}'), 'null');
+});
+
 test('-f outside the context (the CLI sends a tar without its end blocks), --compress, -q and --iidfile', () => {
   const dir = context('outside/ctx', { 'ok.txt': 'ok\n', 'secret.txt': 'no\n', '.dockerignore': 'secret.txt\n' });
   const dockerfile = path.join(work, 'outside', 'Dockerfile.elsewhere');

@@ -1,0 +1,66 @@
+// Takes the figures `system df` will ask for while the daemon is idle. After the start, and
+// whenever no request has been in flight and no event has come for a moment, every stopped
+// container's writable layer and every local volume whose figure is missing is walked, one at a
+// time, into the usage cache, so the first `system df` after a start or a batch of runs finds
+// figures instead of walking everything itself. A new request or event ends the round; the next
+// quiet moment starts another.
+import type { Engine } from '../engine.js';
+import type { UsageCache } from './usage-cache.js';
+import { directoryUsage } from '../snapshot/usage.js';
+
+class Superseded extends Error {}
+
+export class UsageWarmer {
+  private timer: NodeJS.Timeout | undefined;
+  private generation = 0;
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly cache: UsageCache,
+    private readonly quietMs = 1_500,
+  ) {}
+
+  start(): void {
+    this.engine.events.on('event', () => this.poke());
+    this.engine.activity?.on('change', () => this.poke());
+    this.poke();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Something happened: wait for the next quiet moment. */
+  private poke(): void {
+    this.generation++;
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.round(), this.quietMs).unref();
+  }
+
+  /** One pass over what is missing; resolves early when an event comes in meanwhile. */
+  async round(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const generation = this.generation;
+    const superseded = () => this.stopped || this.generation !== generation || this.engine.activity?.idle === false;
+    try {
+      for (const c of await this.engine.containers.list()) {
+        if (superseded()) return;
+        if (c.state.Running || this.cache.has(c.snapshotKey)) continue;
+        await this.engine.snapshotter.usage(c.snapshotKey).catch(() => undefined);
+      }
+      await this.engine.volumes.diskUsage?.(async (name, dir) => {
+        if (superseded()) throw new Superseded();
+        return (await this.cache.get(`volume:${name}`, () => directoryUsage(dir))).size;
+      });
+    } catch (err) {
+      if (!(err instanceof Superseded)) this.engine.log.debug(`usage warm-up: ${(err as Error).message}`);
+    } finally {
+      this.running = false;
+    }
+  }
+}
