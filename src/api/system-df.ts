@@ -5,7 +5,7 @@ import type { Router } from './router.js';
 import { volumeJson } from './volumes.js';
 import type { ContainerManager } from '../container/service.js';
 import { listJson } from '../container/view.js';
-import { volumeUsage } from '../system/disk-usage.js';
+import { storageReport, volumeUsage } from '../system/disk-usage.js';
 
 const TYPES = ['container', 'image', 'volume', 'build-cache'];
 
@@ -36,4 +36,8 @@ export function registerSystemDfRoutes(router: Router): void {
     if (want('build-cache')) out.BuildCache = [];
     return out;
   });
+
+  // A Strata extension: bytes and inodes of layers, containers and volumes, and the data-root
+  // filesystem's free bytes and inodes (`strata system df`).
+  router.get('/strata/system/df', async ({ engine }) => storageReport(engine));
 }

@@ -212,10 +212,10 @@ export class ImageStore implements ImageService {
    * images with SharedSize and Containers filled in, and LayersSize, the size of every stored
    * layer counted once. Sizes are recorded when a layer is registered, so nothing is walked.
    */
-  async diskUsage(): Promise<{ images: Record<string, unknown>[]; layersSize: number; layerCount: number }> {
+  async diskUsage(): Promise<{ images: Record<string, unknown>[]; layersSize: number; layerCount: number; layerIDs: string[] }> {
     const images = listImages(this, { all: false, filters: new Map(), sharedSize: true, containerCount: true });
     const layers = this.layers.all();
-    return { images, layersSize: layers.reduce((n, l) => n + l.size, 0), layerCount: layers.length };
+    return { images, layersSize: layers.reduce((n, l) => n + l.size, 0), layerCount: layers.length, layerIDs: layers.map((l) => l.chainID) };
   }
 
   readLayer(diffID: string): Readable {

@@ -6,10 +6,52 @@ import type { Engine } from '../engine.js';
 import type { VolumeUsage } from '../volume/types.js';
 import { directoryUsage } from '../snapshot/usage.js';
 import type { UsageCache } from './usage-cache.js';
+import { statfsSync } from 'node:fs';
 import { NotImplemented } from '../errors.js';
 
 export async function volumeUsage(engine: Engine): Promise<VolumeUsage[]> {
   if (!engine.volumes.diskUsage) throw new NotImplemented('volume disk usage is not available');
   const cache = engine.usageCache as UsageCache;
   return engine.volumes.diskUsage(async (name, dir) => (await cache.get(`volume:${name}`, () => directoryUsage(dir))).size);
+}
+
+export interface StorageReport {
+  DataRoot: { Path: string; Size: number; Free: number; Inodes: number; InodesFree: number };
+  Layers: { Count: number; Size: number; Inodes: number };
+  Containers: { Id: string; Name: string; Image: string; State: string; Size: number; Inodes: number }[];
+  Volumes: { Name: string; RefCount: number; Size: number; Inodes: number }[];
+}
+
+/**
+ * Bytes and inodes of everything Strata keeps, and the data-root filesystem's free bytes and
+ * inodes: `docker system df` shows no inodes, yet a full inode table stops a host as surely as
+ * a full disk (moby#37077). Figures come from the usage cache; layers are walked once each.
+ */
+export async function storageReport(engine: Engine): Promise<StorageReport> {
+  if (!engine.images.diskUsage) throw new NotImplemented('image disk usage is not available');
+  const cache = engine.usageCache as UsageCache;
+  const { layersSize, layerIDs } = await engine.images.diskUsage();
+  let layerInodes = 0;
+  for (const id of layerIDs) layerInodes += (await engine.snapshotter.usage(id).catch(() => ({ inodes: 0 }))).inodes;
+  const containers: StorageReport['Containers'] = [];
+  for (const c of await engine.containers.list()) {
+    const u = await engine.snapshotter.usage(c.snapshotKey).catch(() => ({ size: -1, inodes: -1 }));
+    containers.push({ Id: c.id, Name: c.name, Image: c.imageRef, State: c.state.Status, Size: u.size, Inodes: u.inodes });
+  }
+  const volumes: StorageReport['Volumes'] = [];
+  if (engine.volumes.diskUsage) {
+    const inodes = new Map<string, number>();
+    for (const v of await engine.volumes.diskUsage(async (name, dir) => {
+      const u = await cache.get(`volume:${name}`, () => directoryUsage(dir));
+      inodes.set(name, u.inodes);
+      return u.size;
+    })) volumes.push({ Name: v.volume.name, RefCount: v.refCount, Size: v.size, Inodes: inodes.get(v.volume.name) ?? -1 });
+  }
+  const fs = statfsSync(engine.config.dataRoot);
+  return {
+    DataRoot: { Path: engine.config.dataRoot, Size: fs.blocks * fs.bsize, Free: fs.bavail * fs.bsize, Inodes: fs.files, InodesFree: fs.ffree },
+    Layers: { Count: layerIDs.length, Size: layersSize, Inodes: layerInodes },
+    Containers: containers,
+    Volumes: volumes,
+  };
 }

@@ -2,6 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from '../container/busybox-image.js';
 
@@ -65,6 +66,41 @@ test('docker system df prints the four rows', () => {
   const rows = r.stdout.trim().split('\n');
   assert.deepEqual(rows.map((l) => l.replace(/ \d+$/, '')), ['Images', 'Containers', 'Local Volumes', 'Build Cache']);
   assert.ok(rows.includes('Images 1'), rows.join(','));
+});
+
+test('strata system df: inodes of layers, containers and volumes as on disk, and the data-root filesystem', async () => {
+  const inodesOf = (dir: string) => new Set(execFileSync('find', [dir, '-printf', '%i\n'], { encoding: 'utf8' }).split('\n').filter(Boolean)).size;
+  let r = d.docker(['run', '--name', 'inodec', '-v', 'inodevol:/vol', 'dftest', 'sh', '-c',
+    'mkdir /made && for i in $(seq 50); do echo $i > /made/f$i; done; for i in $(seq 300); do : > /vol/v$i; done; ln /vol/v1 /vol/hard']);
+  assert.equal(r.status, 0, r.stderr);
+  try {
+    const res = await d.request('GET', '/strata/system/df');
+    assert.equal(res.status, 200, res.body);
+    const report = JSON.parse(res.body);
+    const upper = d.docker(['inspect', '-f', '{{.GraphDriver.Data.UpperDir}}', 'inodec']).stdout.trim();
+    const container = report.Containers.find((c: { Name: string }) => c.Name === 'inodec');
+    assert.equal(container.Inodes, inodesOf(upper));
+    assert.ok(container.Inodes >= 51);
+    const mountpoint = d.docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'inodevol']).stdout.trim();
+    const volume = report.Volumes.find((v: { Name: string }) => v.Name === 'inodevol');
+    assert.equal(volume.Inodes, inodesOf(mountpoint), 'a hard link is one inode');
+    assert.equal(volume.Inodes, 301);
+    assert.equal(volume.RefCount, 1);
+    assert.ok(report.Layers.Count >= 1 && report.Layers.Inodes > 0);
+    assert.ok(report.DataRoot.Inodes > 0 && report.DataRoot.InodesFree <= report.DataRoot.Inodes);
+    assert.ok(report.DataRoot.Free <= report.DataRoot.Size);
+
+    const strata = (...args: string[]) => spawnSync(path.resolve('bin/strata'), ['-H', d.host, 'system', 'df', ...args], { encoding: 'utf8' });
+    const plain = strata();
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.match(plain.stdout, /^TYPE +TOTAL +ACTIVE +SIZE +INODES\nLayers +\d+ +\S+ +\d+\nContainers +\d+ +\d+ +\S+ +\d+\nLocal Volumes +\d+ +\d+ +\S+ +\d+\n\nData-root .*: \S+ of \S+ free \(\d+%\), \d+ of \d+ inodes free \(\d+%\)\n$/);
+    const verbose = strata('-v');
+    assert.match(verbose.stdout, /\ninodevol +1 +\S+ +301\n/);
+    assert.match(verbose.stdout, new RegExp(`\\n[0-9a-f]{12} +inodec +dftest +exited +\\S+ +${container.Inodes}\\n`));
+  } finally {
+    d.docker(['rm', '-f', 'inodec']);
+    d.docker(['volume', 'rm', '-f', 'inodevol']);
+  }
 });
 
 test('docker system prune -af --volumes removes what nothing uses (anonymous volumes only, API >= 1.42) and reports the space', () => {
