@@ -186,6 +186,41 @@ export function statx(dirfd: number, path: string, flags = AT_SYMLINK_NOFOLLOW):
   };
 }
 
+/** What a disk-usage walk needs to know of one directory entry. */
+export interface EntryStat {
+  isDirectory: boolean;
+  nlink: number;
+  size: number;
+  /** device and inode, to count a hard-linked file once */
+  id: string;
+}
+
+const STATX_TYPE_NLINK_INO_SIZE = 0x1 | 0x4 | 0x100 | 0x200;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const entryBuf = Buffer.alloc(256);
+
+/**
+ * lstat of `name` in the directory open as `dirfd`, into one reused buffer: a walk over a
+ * hundred thousand files spends most of its time in this call, and statx relative to the
+ * directory (no path walk, no Stats object) takes about half the time of fs.lstatSync.
+ * Undefined when the entry is gone (removed while walking).
+ */
+export function entryStat(dirfd: number, name: string): EntryStat | undefined {
+  if (c.statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE_NLINK_INO_SIZE, entryBuf) !== 0) {
+    const e = koffi.errno();
+    if (e === osc.errno.ENOENT || e === osc.errno.ENOTDIR) return undefined;
+    throw new SyscallError('statx', e, name);
+  }
+  const nlink = entryBuf.readUInt32LE(16);
+  return {
+    isDirectory: (entryBuf.readUInt16LE(28) & S_IFMT) === S_IFDIR,
+    nlink,
+    size: Number(entryBuf.readBigUInt64LE(40)),
+    id: nlink > 1 ? `${entryBuf.readUInt32LE(136)}:${entryBuf.readUInt32LE(140)}:${entryBuf.readBigUInt64LE(32)}` : '',
+  };
+}
+
 export function fsetxattr(fd: number, name: string, value: Buffer, flags = 0): void {
   check(c.fsetxattr(fd, name, value, value.length, flags), 'fsetxattr', name);
 }

@@ -1,0 +1,56 @@
+// directoryUsage counts like Docker's directory.Size (apparent sizes of non-directories, a hard
+// link once) and never follows a symlink out of the tree; entryStat is the lstat it uses.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { directoryUsage } from '../../src/snapshot/usage.js';
+import { entryStat } from '../../src/native/syscalls.js';
+
+/** What find sees: apparent size of every non-directory and the number of distinct inodes, each inode once. */
+function measured(dir: string): { size: number; inodes: number } {
+  const seen = new Map<string, number>();
+  for (const line of execFileSync('find', [dir, '-printf', '%i %s %y\n'], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+    const [ino, size, type] = line.split(' ');
+    seen.set(ino!, type === 'd' ? 0 : Number(size));
+  }
+  return { size: [...seen.values()].reduce((a, b) => a + b, 0), inodes: seen.size };
+}
+
+test('sizes and inodes equal find\'s: hard links once, symlinks by their own size and not followed, sparse files at length', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-usage-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'a/b/c'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'empty'));
+  for (let i = 0; i < 2500; i++) fs.writeFileSync(path.join(dir, 'a/b', `f${i}`), 'x'.repeat(i % 97));
+  fs.writeFileSync(path.join(dir, 'a/b/c/big'), Buffer.alloc(70_000, 1));
+  fs.linkSync(path.join(dir, 'a/b/c/big'), path.join(dir, 'a/hard'));
+  fs.symlinkSync('/etc', path.join(dir, 'to-etc'));
+  const fd = fs.openSync(path.join(dir, 'sparse'), 'w');
+  fs.ftruncateSync(fd, 10_000_000);
+  fs.closeSync(fd);
+  const u = await directoryUsage(dir);
+  assert.deepEqual(u, measured(dir));
+  assert.equal(u.size >= 10_070_000, true);
+});
+
+test('entryStat: a file, a directory, a hard-linked file\'s id, and a name that is gone', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-entrystat-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'f'), 'hello');
+  fs.linkSync(path.join(dir, 'f'), path.join(dir, 'g'));
+  fs.mkdirSync(path.join(dir, 'd'));
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    const f = entryStat(fd, 'f')!;
+    assert.deepEqual([f.isDirectory, f.nlink, f.size], [false, 2, 5]);
+    assert.equal(f.id, entryStat(fd, 'g')!.id);
+    assert.match(f.id, /^\d+:\d+:\d+$/);
+    assert.equal(entryStat(fd, 'd')!.isDirectory, true);
+    assert.equal(entryStat(fd, 'missing'), undefined);
+  } finally {
+    fs.closeSync(fd);
+  }
+});
