@@ -8,6 +8,7 @@ import { listImages, matchLabels } from '../image/list.js';
 import { inspectImage, imageHistory } from '../image/inspect.js';
 import { removeImage, pruneImages } from '../image/remove.js';
 import { loadImages } from '../image/load.js';
+import { layerReport } from '../image/layer-report.js';
 import { saveImages, selectImages } from '../image/save.js';
 import { importImage, prepareImport } from '../image/import.js';
 import { familiar, normalizeTagged, parseNormalizedNamed } from '../image/reference.js';
@@ -133,6 +134,9 @@ export function registerImageRoutes(router: Router): void {
     const store = storeOf(ctx);
     return imageHistory(store, store.findRow(ctx.params.name!));
   });
+
+  // A Strata extension: each layer's bytes, inodes and how many images share it.
+  router.get('/strata/images/{name*}/layers', (ctx) => layerReport(ctx.engine.images, ctx.engine.snapshotter, ctx.params.name!));
 
   router.post('/images/{name*}/tag', async (ctx) => {
     const store = storeOf(ctx);

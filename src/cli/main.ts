@@ -5,6 +5,7 @@ import { DEFAULT_HOST, requestJson, resolveHost } from './client.js';
 import { STRATA_VERSION } from '../version.js';
 import { registerVolumeCommands } from './volume.js';
 import { registerSystemCommands } from './system.js';
+import { registerImageCommands } from './image.js';
 
 const program = new Command('strata')
   .description('Strata: Docker\'s storage system as a daemon, driven by the docker CLI')
@@ -48,6 +49,7 @@ program
 
 registerVolumeCommands(program, () => resolveHost(program.opts().host));
 registerSystemCommands(program, () => resolveHost(program.opts().host));
+registerImageCommands(program, () => resolveHost(program.opts().host));
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`${err.message}\n`);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from './fixture.js';
 import { makeTar } from '../image/fixture-archive.js';
@@ -314,6 +315,34 @@ test('ONBUILD triggers run in the child\'s FROM step, which prints its one ---> 
   assert.match(r.out, /Step 1\/2 : FROM ob:parent\n# Executing 2 build triggers\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\nStep 2\/2 : RUN cat \/t1\n ---> Running in [0-9a-f]{12}\nt1\n/);
   assert.equal(d.docker(['run', '--rm', 'ob:child', 'sh', '-c', 'echo $T2']).stdout, '2\n');
   assert.equal(inspect('ob:child', '{{json .Config.OnBuild}}'), 'null');
+});
+
+test('strata image layers: each layer\'s bytes and inodes, how many images share it, the step that made it', async () => {
+  const base = context('layers-base', { Dockerfile: 'FROM bb\nRUN mkdir /shared && echo 12345 > /shared/a\n' });
+  assert.equal(build(base, '-t', 'layers:base').status, 0);
+  const top = context('layers-top', { Dockerfile: 'FROM layers:base\nENV X=1\nRUN mkdir /own && for i in 1 2 3; do echo $i > /own/f$i; done\n' });
+  assert.equal(build(top, '-t', 'layers:top').status, 0);
+  const r = await d.request('GET', '/strata/images/layers:top/layers');
+  assert.equal(r.status, 200, r.body);
+  const layers = JSON.parse(r.body) as { Index: number; DiffID: string; Size: number; Inodes: number; SharedBy: number; CreatedBy: string }[];
+  const diffIDs = inspect('layers:top', '{{json .RootFS.Layers}}');
+  assert.deepEqual(layers.map((l) => l.DiffID), JSON.parse(diffIDs));
+  const [shared, own] = layers.slice(-2);
+  assert.equal(own!.SharedBy, 1);
+  assert.ok(shared!.SharedBy >= 2, 'layers:base holds it too');
+  assert.ok(layers[0]!.SharedBy >= 3, 'every image built on bb holds its layer');
+  assert.match(own!.CreatedBy, /^\/bin\/sh -c mkdir \/own/);
+  assert.match(shared!.CreatedBy, /^\/bin\/sh -c mkdir \/shared/);
+  // /own, its three files (the layer's root directory counts too) and nothing from below.
+  assert.equal(own!.Size, 6);
+  assert.equal(own!.Inodes, 5);
+  assert.equal((await d.request('GET', '/strata/images/nosuch:image/layers')).status, 404);
+
+  const cli = spawnSync(path.resolve('bin/strata'), ['-H', d.host, 'image', 'layers', 'layers:top'], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, /^# +DIFF ID +SIZE +INODES +SHARED BY +CREATED BY\n/);
+  assert.match(cli.stdout, new RegExp(`\\n${layers.length - 1} +${own!.DiffID.slice(7, 19)} +6B +5 +this image +/bin/sh -c mkdir /own`));
+  assert.match(cli.stdout, new RegExp(`\\n${layers.length} layers; 1 held by no other image: 6B\\n$`));
 });
 
 test('-f outside the context (the CLI sends a tar without its end blocks), --compress, -q and --iidfile', () => {
