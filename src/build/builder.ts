@@ -261,7 +261,11 @@ export class Builder {
       done = true;
     } finally {
       if (done ? this.opts.rm || this.opts.forceRm : this.opts.forceRm) {
-        await c.remove();
+        // After a failed step, a removal that fails too must not hide why the step failed.
+        await c.remove().catch((err: unknown) => {
+          if (done) throw err;
+          this.engine.log.warn(`build: removing container ${c.id}: ${(err as Error).message}`);
+        });
         this.out.stream(`Removing intermediate container ${shortId(c.id)}\n`);
       }
     }
