@@ -1,6 +1,7 @@
 // /_ping, /version, /info and /events.
 import os from 'node:os';
-import { readFileSync, statfsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { dataRootFilesystem } from '../system/disk-usage.js';
 import type { Router } from './router.js';
 import { API_VERSION, MIN_API_VERSION } from './version.js';
 import { STRATA_VERSION } from '../version.js';
@@ -116,10 +117,10 @@ function osName(): string {
 /** A warning when the data-root's filesystem is nearly out of bytes or inodes. */
 function storageWarnings(dataRoot: string): string[] {
   try {
-    const s = statfsSync(dataRoot);
+    const s = dataRootFilesystem(dataRoot);
     const out: string[] = [];
-    if (s.blocks > 0 && s.bavail / s.blocks < 0.05) out.push(`WARNING: less than 5% of disk space is free on ${dataRoot}`);
-    if (s.files > 0 && s.ffree / s.files < 0.05) out.push(`WARNING: less than 5% of inodes are free on ${dataRoot}`);
+    if (s.Size > 0 && s.Free / s.Size < 0.05) out.push(`WARNING: less than 5% of disk space is free on ${dataRoot}`);
+    if (s.Inodes > 0 && s.InodesFree / s.Inodes < 0.05) out.push(`WARNING: less than 5% of inodes are free on ${dataRoot}`);
     return out;
   } catch {
     return [];

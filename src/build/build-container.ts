@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { Engine } from '../engine.js';
 import type { ContainerManager } from '../container/service.js';
 import type { ContainerRecord } from '../container/types.js';
-import { computeChanges, exportLayer } from '../archive/index.js';
+import { stepLayer } from './workspace.js';
 import type { RunConfig } from './run-config.js';
 
 /** What the build request says about its containers. */
@@ -72,10 +72,8 @@ export class BuildContainer {
   }
 
   /** What the container changed, as a layer tar; undefined when nothing (an empty layer). */
-  async layer(): Promise<Readable | undefined> {
-    const diff = await this.engine.snapshotter.diffSource(this.rec.snapshotKey);
-    if ((await computeChanges(diff)).length === 0) return undefined;
-    return exportLayer(diff);
+  layer(): Promise<Readable | undefined> {
+    return stepLayer(this.engine.snapshotter, this.rec.snapshotKey);
   }
 
   /** Removes the container with its anonymous volumes, as the builder does. */

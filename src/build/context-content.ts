@@ -35,9 +35,9 @@ export class ContextContent {
     return size > this.deferAbove && this.heldBytes + size <= this.budget;
   }
 
-  /** The sum of the file arriving at context-relative `rel`, reusing a recent equal file's. */
-  digester(rel: string, header: Buffer, size: number): FileDigest {
-    return new FileDigest(this.canDefer(size) ? this.recent?.get(rel) : undefined, header, size);
+  /** The sum of the file arriving at context-relative `rel`; a file to be held may reuse a recent equal file's. */
+  digester(rel: string, header: Buffer, size: number, held: boolean): FileDigest {
+    return new FileDigest(held ? this.recent?.get(rel) : undefined, header, size);
   }
 
   defer(host: string, rel: string, header: Buffer, chunks: Buffer[], size: number, digest: string, mtime?: Date): void {

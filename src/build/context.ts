@@ -93,7 +93,7 @@ function writeFile(target: string, rel: string, header: TarHeaders, stream: Read
   const fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
   const defer = content?.canDefer(size) ?? false;
   const sumHeader = content ? tarsumHeader(header) : undefined;
-  const digest = content?.digester(rel, sumHeader!, size);
+  const digest = content?.digester(rel, sumHeader!, size, defer);
   const chunks: Buffer[] = [];
   const close = () => { try { fs.closeSync(fd); } catch { /* already closed */ } };
   stream.on('data', (data: unknown) => {

@@ -10,8 +10,15 @@ import type { Engine } from '../engine.js';
 import type { ImageRecord } from '../image/types.js';
 import { mountAll, unmount } from '../mount/kernel.js';
 import { computeChanges, exportLayer } from '../archive/index.js';
-import { EXTRACT_KEY_PREFIX } from '../snapshot/snapshotter.js';
+import { EXTRACT_KEY_PREFIX, type Snapshotter } from '../snapshot/snapshotter.js';
 import { lazyUnmountOnExit } from './exit-hooks.js';
+
+/** What a build step changed in snapshot `key`, as a layer tar; undefined when nothing (an empty layer). */
+export async function stepLayer(snapshotter: Snapshotter, key: string): Promise<Readable | undefined> {
+  const diff = await snapshotter.diffSource(key);
+  if ((await computeChanges(diff)).length === 0) return undefined;
+  return exportLayer(diff);
+}
 
 export class Workspace {
   private mounted = false;
@@ -58,10 +65,7 @@ export class Workspace {
   /** The step's changes as a layer tar, or undefined when it changed nothing (an empty layer). */
   async layer(): Promise<Readable | undefined> {
     await this.unmount();
-    const diff = await this.engine.snapshotter.diffSource(this.key);
-    const changes = await computeChanges(diff);
-    if (changes.length === 0) return undefined;
-    return exportLayer(diff);
+    return stepLayer(this.engine.snapshotter, this.key);
   }
 
   async remove(): Promise<void> {

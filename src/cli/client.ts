@@ -30,3 +30,8 @@ export async function requestJson<T>(host: string, method: string, path: string,
   if ((res.statusCode ?? 500) >= 400) throw new Error(`Error response from daemon: ${parsed?.message ?? text}`);
   return parsed as T;
 }
+
+/** `--format json` prints the daemon's answer as it is; anything else, the human table. */
+export function printAnswer(format: string | undefined, answer: unknown, table: () => string): void {
+  process.stdout.write(format === 'json' ? JSON.stringify(answer) + '\n' : table());
+}

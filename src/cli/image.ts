@@ -1,7 +1,7 @@
 // `strata image layers IMAGE`: each layer's bytes and inodes, how many images share it, and the
 // step that made it; then what only this image holds.
 import type { Command } from 'commander';
-import { requestJson } from './client.js';
+import { printAnswer, requestJson } from './client.js';
 import { formatBytes } from '../image/format.js';
 import type { LayerInfo } from '../image/layer-report.js';
 import { table } from './system.js';
@@ -33,6 +33,6 @@ export function registerImageCommands(program: Command, hostOf: () => string): v
     .option('--format <format>', '"json" for the daemon\'s figures as they are')
     .action(async (ref: string, o: { trunc: boolean; format?: string }) => {
       const layers = await requestJson<LayerInfo[]>(hostOf(), 'GET', `/strata/images/${encodeURIComponent(ref)}/layers`);
-      process.stdout.write(o.format === 'json' ? JSON.stringify(layers) + '\n' : formatLayers(layers, !o.trunc));
+      printAnswer(o.format, layers, () => formatLayers(layers, !o.trunc));
     });
 }

@@ -1,7 +1,7 @@
 // `strata system df`: what `docker system df` shows, plus inodes (which Docker never shows),
 // and how full the data-root's filesystem is in bytes and in inodes.
 import type { Command } from 'commander';
-import { requestJson } from './client.js';
+import { printAnswer, requestJson } from './client.js';
 import { formatBytes } from '../image/format.js';
 import type { StorageReport } from '../system/disk-usage.js';
 
@@ -52,6 +52,6 @@ export function registerSystemCommands(program: Command, hostOf: () => string): 
     .option('--format <format>', '"json" for the daemon\'s figures as they are')
     .action(async (o: { verbose?: boolean; format?: string }) => {
       const r = await requestJson<StorageReport>(hostOf(), 'GET', '/strata/system/df');
-      process.stdout.write(o.format === 'json' ? JSON.stringify(r) + '\n' : formatReport(r, !!o.verbose));
+      printAnswer(o.format, r, () => formatReport(r, !!o.verbose));
     });
 }

@@ -4,7 +4,6 @@
 // only what changed since the last one, where Docker walks every container and volume each time.
 import type { Engine } from '../engine.js';
 import type { VolumeUsage } from '../volume/types.js';
-import { directoryUsage } from '../snapshot/usage.js';
 import type { UsageCache } from './usage-cache.js';
 import { statfsSync } from 'node:fs';
 import { NotImplemented } from '../errors.js';
@@ -12,7 +11,13 @@ import { NotImplemented } from '../errors.js';
 export async function volumeUsage(engine: Engine): Promise<VolumeUsage[]> {
   if (!engine.volumes.diskUsage) throw new NotImplemented('volume disk usage is not available');
   const cache = engine.usageCache as UsageCache;
-  return engine.volumes.diskUsage(async (name, dir) => (await cache.get(`volume:${name}`, () => directoryUsage(dir))).size);
+  return engine.volumes.diskUsage(async (name, dir) => (await cache.volume(name, dir)).size);
+}
+
+/** Size and free bytes and inodes of the data-root's filesystem. */
+export function dataRootFilesystem(dataRoot: string): { Size: number; Free: number; Inodes: number; InodesFree: number } {
+  const fs = statfsSync(dataRoot);
+  return { Size: fs.blocks * fs.bsize, Free: fs.bavail * fs.bsize, Inodes: fs.files, InodesFree: fs.ffree };
 }
 
 export interface StorageReport {
@@ -42,14 +47,13 @@ export async function storageReport(engine: Engine): Promise<StorageReport> {
   if (engine.volumes.diskUsage) {
     const inodes = new Map<string, number>();
     for (const v of await engine.volumes.diskUsage(async (name, dir) => {
-      const u = await cache.get(`volume:${name}`, () => directoryUsage(dir));
+      const u = await cache.volume(name, dir);
       inodes.set(name, u.inodes);
       return u.size;
     })) volumes.push({ Name: v.volume.name, RefCount: v.refCount, Size: v.size, Inodes: inodes.get(v.volume.name) ?? -1 });
   }
-  const fs = statfsSync(engine.config.dataRoot);
   return {
-    DataRoot: { Path: engine.config.dataRoot, Size: fs.blocks * fs.bsize, Free: fs.bavail * fs.bsize, Inodes: fs.files, InodesFree: fs.ffree },
+    DataRoot: { Path: engine.config.dataRoot, ...dataRootFilesystem(engine.config.dataRoot) },
     Layers: { Count: layerIDs.length, Size: layersSize, Inodes: layerInodes },
     Containers: containers,
     Volumes: volumes,

@@ -3,11 +3,10 @@
 // filled at scrape time from the same kept figures as `docker system df` (usage-cache.ts), so a
 // scrape costs a walk only of what changed since the last one.
 import http from 'node:http';
-import { statfsSync } from 'node:fs';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../engine.js';
 import type { UsageCache } from './usage-cache.js';
-import { directoryUsage } from '../snapshot/usage.js';
+import { dataRootFilesystem } from './disk-usage.js';
 
 export function createMetricsRegistry(engine: Engine): { registry: Registry; refresh: () => Promise<void> } {
   const registry = new Registry();
@@ -42,7 +41,7 @@ export function createMetricsRegistry(engine: Engine): { registry: Registry; ref
     for (const v of await engine.volumes.list()) {
       if (v.driver !== 'local' || Object.keys(v.options).length) continue;
       try {
-        const u = await cache.get(`volume:${v.name}`, () => directoryUsage(v.mountpoint));
+        const u = await cache.volume(v.name, v.mountpoint);
         volumeBytes.set({ volume: v.name }, u.size);
         volumeInodes.set({ volume: v.name }, u.inodes);
       } catch { /* removed during the scrape */ }
@@ -53,11 +52,11 @@ export function createMetricsRegistry(engine: Engine): { registry: Registry; ref
       layerBytes.set(du.layersSize);
       layers.set(du.layerCount);
     }
-    const fs = statfsSync(engine.config.dataRoot);
-    rootBytes.set({ kind: 'total' }, fs.blocks * fs.bsize);
-    rootBytes.set({ kind: 'free' }, fs.bavail * fs.bsize);
-    rootInodes.set({ kind: 'total' }, fs.files);
-    rootInodes.set({ kind: 'free' }, fs.ffree);
+    const fs = dataRootFilesystem(engine.config.dataRoot);
+    rootBytes.set({ kind: 'total' }, fs.Size);
+    rootBytes.set({ kind: 'free' }, fs.Free);
+    rootInodes.set({ kind: 'total' }, fs.Inodes);
+    rootInodes.set({ kind: 'free' }, fs.InodesFree);
   };
   return { registry, refresh };
 }

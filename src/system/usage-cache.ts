@@ -10,11 +10,16 @@
 // - a volume is the same: settled while no container has it mounted, at most RUNNING_TTL_MS
 //   old while mounted, and dropped whenever a container process or exec ends.
 import type { EventBus, DockerEvent } from './events.js';
+import { directoryUsage } from '../snapshot/usage.js';
 
 export interface Usage {
   size: number;
   inodes: number;
 }
+
+const VOLUME_PREFIX = 'volume:';
+/** A volume's key in the cache (snapshots are keyed by their own keys). */
+export const volumeKey = (name: string): string => VOLUME_PREFIX + name;
 
 /** How stale a running container's or an in-use volume's figure may be. */
 export const RUNNING_TTL_MS = 2_000;
@@ -38,20 +43,29 @@ export class UsageCache {
   /** The figure for `key`, walking (with `compute`, or the cache's own) only when it is missing or stale. */
   get(key: string, compute?: (key: string) => Promise<Usage>): Promise<Usage> {
     const e = this.entries.get(key);
-    const now = Date.now();
-    if (e && !(e.volatile && now - e.at > this.ttlMs)) return e.usage;
+    if (e && this.fresh(e)) return e.usage;
     const usage = (compute ?? this.compute)(key);
-    const entry: Entry = { usage, at: now, volatile: this.live.has(key) };
+    const entry: Entry = { usage, at: Date.now(), volatile: this.live.has(key) };
     this.entries.set(key, entry);
     // A failed walk (the snapshot vanished) is not remembered.
     usage.catch(() => { if (this.entries.get(key) === entry) this.entries.delete(key); });
     return usage;
   }
 
+  /** The figure of the local volume `name` whose data is in `dir`. */
+  volume(name: string, dir: string): Promise<Usage> {
+    return this.get(volumeKey(name), () => directoryUsage(dir));
+  }
+
   /** Whether a figure for `key` is at hand (taken, or being taken, and not stale). */
   has(key: string): boolean {
     const e = this.entries.get(key);
-    return !!e && !(e.volatile && Date.now() - e.at > this.ttlMs);
+    return !!e && this.fresh(e);
+  }
+
+  /** Only entries of running things expire, by age. */
+  private fresh(e: Entry): boolean {
+    return !(e.volatile && Date.now() - e.at > this.ttlMs);
   }
 
   invalidate(key: string): void {
@@ -91,9 +105,10 @@ export function followContainerEvents(events: EventBus, cache: UsageCache, keyOf
   events.on('event', (e: DockerEvent) => {
     if (e.Type === 'volume') {
       // A mounted volume can be written by its containers at any time: live while mounted.
-      if (e.Action === 'mount') cache.hold(`volume:${e.Actor.ID}`, 1);
-      else if (e.Action === 'unmount') cache.hold(`volume:${e.Actor.ID}`, -1);
-      else cache.invalidate(`volume:${e.Actor.ID}`);
+      const key = volumeKey(e.Actor.ID);
+      if (e.Action === 'mount') cache.hold(key, 1);
+      else if (e.Action === 'unmount') cache.hold(key, -1);
+      else cache.invalidate(key);
       return;
     }
     if (e.Type !== 'container' || !e.Actor.ID) return;
@@ -102,6 +117,6 @@ export function followContainerEvents(events: EventBus, cache: UsageCache, keyOf
     else if (STOPS.has(e.Action)) cache.setLive(key, false);
     else cache.invalidate(key);
     // docker cp may have written into a mounted volume as well as into the layer.
-    if (e.Action === 'die' || e.Action.startsWith('exec_die') || e.Action === 'extract-to-dir') cache.invalidateWhere((k) => k.startsWith('volume:'));
+    if (e.Action === 'die' || e.Action.startsWith('exec_die') || e.Action === 'extract-to-dir') cache.invalidateWhere((k) => k.startsWith(VOLUME_PREFIX));
   });
 }

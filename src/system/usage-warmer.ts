@@ -6,7 +6,6 @@
 // quiet moment starts another.
 import type { Engine } from '../engine.js';
 import type { UsageCache } from './usage-cache.js';
-import { directoryUsage } from '../snapshot/usage.js';
 
 class Superseded extends Error {}
 
@@ -55,7 +54,7 @@ export class UsageWarmer {
       }
       await this.engine.volumes.diskUsage?.(async (name, dir) => {
         if (superseded()) throw new Superseded();
-        return (await this.cache.get(`volume:${name}`, () => directoryUsage(dir))).size;
+        return (await this.cache.volume(name, dir)).size;
       });
     } catch (err) {
       if (!(err instanceof Superseded)) this.engine.log.debug(`usage warm-up: ${(err as Error).message}`);
