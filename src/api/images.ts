@@ -4,7 +4,10 @@ import { Reply } from './router.js';
 import { parseFilters, queryBool, startJsonStream } from './http.js';
 import { InvalidParameter, NotFound, NotImplemented, messageOf } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
-import { listImages, matchLabels } from '../image/list.js';
+import { listImages } from '../image/list.js';
+import { matchLabels } from '../util/label-filter.js';
+import { parseUntil } from '../util/until.js';
+import { versionAtLeast } from '../util/api-version.js';
 import { inspectImage, imageHistory } from '../image/inspect.js';
 import { removeImage, pruneImages } from '../image/remove.js';
 import { loadImages } from '../image/load.js';
@@ -22,22 +25,6 @@ async function runningContainers(ctx: RequestContext): Promise<(id: string) => b
   } catch {
     return () => false;
   }
-}
-
-function versionAtLeast(v: string, min: string): boolean {
-  const [a, b] = v.split('.').map(Number);
-  const [c, d] = min.split('.').map(Number);
-  return a! > c! || (a === c && b! >= d!);
-}
-
-/** Docker's `until` filter: RFC 3339, unix seconds, or a duration before now (`24h`). */
-export function parseUntil(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(h|m|s|ms)$/.exec(v);
-  if (m) return Date.now() - Number(m[1]) * { h: 3600e3, m: 60e3, s: 1e3, ms: 1 }[m[2] as 'h'];
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new InvalidParameter(`failed to parse value ${v} as a time`);
-  return t;
 }
 
 export function registerImageRoutes(router: Router): void {

@@ -1,18 +1,11 @@
 // `docker ps --filter` and `container prune --filter`, with Docker's filter names and errors.
 import { InvalidParameter } from '../errors.js';
+import { matchLabels } from '../util/label-filter.js';
 import type { Ctx } from './context.js';
 import type { ContainerRecord } from './types.js';
 
 export const PS_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
-
-export function matchLabels(labels: Record<string, string>, wanted: string[]): boolean {
-  return wanted.every((w) => {
-    const i = w.indexOf('=');
-    if (i < 0) return w in labels;
-    return labels[w.slice(0, i)] === w.slice(i + 1);
-  });
-}
 
 export async function psFilter(ctx: Ctx, filters: Map<string, string[]>): Promise<(c: ContainerRecord) => boolean> {
   for (const k of filters.keys()) if (!PS_FILTERS.includes(k)) throw new InvalidParameter(`invalid filter '${k}'`);
@@ -40,7 +33,7 @@ export async function psFilter(ctx: Ctx, filters: Map<string, string[]>): Promis
     if (!any('id', (v) => c.id.startsWith(v))) return false;
     if (status.length && !status.includes(c.state.Status)) return false;
     if (exited.length && (c.state.Status !== 'exited' || !exited.includes(c.state.ExitCode))) return false;
-    if (!matchLabels(c.config.Labels ?? {}, filters.get('label') ?? [])) return false;
+    if (!matchLabels(filters.get('label'), c.config.Labels)) return false;
     if (ancestors.length && !ancestors.some((a) => a === c.imageId || a === c.imageRef || c.imageId.startsWith(`sha256:${a}`))) return false;
     if (!any('volume', (v) => c.mounts.some((m) => m.source === v || m.destination === v))) return false;
     if (before.some((t) => Date.parse(c.created) >= t)) return false;

@@ -1,6 +1,7 @@
 // GET /images/json after moby's daemon/images/images.go (20.10): filters dangling, label,
 // before, since, reference; intermediate images only with `all`; newest first.
 import { InvalidParameter } from '../errors.js';
+import { matchLabels } from '../util/label-filter.js';
 import type { ImageStore } from './service.js';
 import type { ImageRow } from './image-db.js';
 import { familiar, repositoryOf } from './reference.js';
@@ -34,16 +35,6 @@ export function pathMatch(pattern: string, s: string): boolean {
     else re += ch.replace(/[.+^${}()|\]\\]/g, '\\$&');
   }
   try { return new RegExp(re + '$').test(s); } catch { return false; }
-}
-
-/** Docker's label filter: `key` (present) or `key=value`. */
-export function matchLabels(wanted: string[] | undefined, labels: Record<string, string> | null | undefined): boolean {
-  if (!wanted?.length) return true;
-  return wanted.every((w) => {
-    const eq = w.indexOf('=');
-    if (eq < 0) return labels != null && w in labels;
-    return labels != null && labels[w.slice(0, eq)] === w.slice(eq + 1);
-  });
 }
 
 export function listImages(store: ImageStore, opts: ListOptions): Record<string, unknown>[] {

@@ -2,6 +2,7 @@
 // with dockerd's checks in dockerd's order and its error texts.
 import path from 'node:path';
 import { convertTmpfsOptions, type ApiTmpfsOptions } from './spec-tmpfs.js';
+import { versionAtLeast } from '../util/api-version.js';
 
 /** HostConfig.Mounts[i] as the API sends it. */
 export interface ApiMount {
@@ -20,16 +21,6 @@ export interface ApiMount {
   TmpfsOptions?: ApiTmpfsOptions | null;
 }
 
-/** API version a is at least b ("1.42" style, compared numerically). */
-export function versionAtLeast(a: string, b: string): boolean {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d > 0;
-  }
-  return true;
-}
 
 export const PROPAGATION_MODES = new Set(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared']);
 

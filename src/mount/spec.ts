@@ -7,8 +7,9 @@ import type { MountSpec } from './spec-types.js';
 import { parseBind } from './spec-binds.js';
 import { tmpfsOptionsFromData, mergeTmpfsOptions, convertTmpfsOptions, TMPFS_DEFAULT_OPTIONS } from './spec-tmpfs.js';
 import {
-  cleanPath, mountConfigError, mountConfigMessage, strayOptionsError, validateAbsolute, validateNotRoot, versionAtLeast, type ApiMount,
+  cleanPath, mountConfigError, mountConfigMessage, strayOptionsError, validateAbsolute, validateNotRoot, type ApiMount,
 } from './spec-validate.js';
+import { versionAtLeast } from '../util/api-version.js';
 
 export type { MountSpec } from './spec-types.js';
 export type { ApiMount } from './spec-validate.js';

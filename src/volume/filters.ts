@@ -1,6 +1,7 @@
 // `docker volume ls --filter` and `docker volume prune --filter`, with moby's semantics and
 // words (daemon/volume/service/convert.go).
 import { InvalidParameter } from '../errors.js';
+import { matchLabels } from '../util/label-filter.js';
 import type { VolumeRecord } from './types.js';
 
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
@@ -23,16 +24,6 @@ function matchAny(values: string[], s: string): boolean {
     } catch {
       return false;
     }
-  });
-}
-
-/** filters.Args.MatchKVList: every `key` or `key=value` must be among the labels. */
-export function matchLabels(values: string[], labels: Record<string, string>): boolean {
-  return values.every((v) => {
-    const i = v.indexOf('=');
-    if (i < 0) return Object.hasOwn(labels, v);
-    const k = v.slice(0, i);
-    return Object.hasOwn(labels, k) && labels[k] === v.slice(i + 1);
   });
 }
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { listImages, matchLabels, pathMatch } from '../../src/image/list.js';
+import { listImages, pathMatch } from '../../src/image/list.js';
+import { matchLabels } from '../../src/util/label-filter.js';
 import { loadImages } from '../../src/image/load.js';
 import { dockerArchive } from './fixture-archive.js';
 import { openStore, removeStoreDir } from './store-helper.js';
