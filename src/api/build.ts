@@ -1,7 +1,7 @@
 // POST /build: the classic builder protocol. The body is the context tar (plain or gzip);
 // options come in the query (t may repeat; buildargs and labels are JSON objects).
 import { InvalidParameter } from '../errors.js';
-import { prepareBuild, type BuildOptions } from '../build/service.js';
+import { prepareBuild, type BuildOptions } from '../builder/service.js';
 import { queryBool, startJsonStream } from './http.js';
 import type { RequestContext, Router } from './router.js';
 

@@ -1,7 +1,7 @@
 // Dockerfile parsing: logical lines, flags, stages, and the argument forms of Docker's parser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDockerfile, parseJSONArray, parseNameVal, parseWords } from '../../src/build/dockerfile.js';
+import { parseDockerfile, parseJSONArray, parseNameVal, parseWords } from '../../src/builder/dockerfile.js';
 
 test('continuation lines are joined and comment lines inside them dropped', () => {
   const df = parseDockerfile('FROM alpine\nRUN echo a \\\n   b && \\\n   # inside\n   echo c\n');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { globToRegExp, resolveSources, sourcesHash } from '../../src/build/copy-sources.js';
+import { globToRegExp, resolveSources, sourcesHash } from '../../src/builder/copy-sources.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-copysrc-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { FileDigest, RecentContent, type KnownFile } from '../../src/build/recent-content.js';
+import { FileDigest, RecentContent, type KnownFile } from '../../src/builder/recent-content.js';
 
 const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 31) % 251));
 const sha = (b: Buffer, h = header) => createHash('sha256').update(h).update(b).digest('hex');

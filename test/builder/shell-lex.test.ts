@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { processWord, processWords } from '../../src/build/shell-lex.js';
+import { processWord, processWords } from '../../src/builder/shell-lex.js';
 
 const testdata = (name: string) =>
-  fs.readFileSync(fileURLToPath(new URL(`../../../test/build/testdata/${name}`, import.meta.url)), 'utf8');
+  fs.readFileSync(fileURLToPath(new URL(`../../../test/builder/testdata/${name}`, import.meta.url)), 'utf8');
 
 test('envVarTest: processWord on every unix and common vector', () => {
   const env = ['PWD=/home', 'SHELL=bash', 'KOREAN=한국어', 'NULL='];
