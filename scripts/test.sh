@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what it needs, builds, runs the unit and integration
+# The whole test suite: installs what it needs, builds, checks types and layering, runs the unit and integration
 # tests (node's test runner, as root with real mounts and runc), then the acceptance labs
 # that Strata passes, against a daemon started for them. Ends with one line counting both.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || { echo "install failed"; exit 1; }
+bash scripts/check.sh || { echo "check failed: types or layering rules (scripts/check.sh)"; exit 1; }
 out=$(mktemp)
 
 mapfile -t tests < <(find dist/test -name '*.test.js' | sort)

@@ -10,6 +10,7 @@ import { chooseDriver, createSnapshotter } from './snapshot/index.js';
 import { createImageService } from './image/service.js';
 import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
+import { BuilderService } from './builder/service.js';
 import { createApiServer } from './api/server.js';
 import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
@@ -66,7 +67,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, usageCache, activity: new Activity(), daemonId: daemonId(db) };
+  const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers });
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, usageCache, activity: new Activity(), daemonId: daemonId(db) };
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });

@@ -8,6 +8,7 @@ import type { ContainerService } from './container/types.js';
 import type { VolumeService } from './volume/types.js';
 import type { EventBus } from './system/events.js';
 import type { Activity } from './system/activity.js';
+import type { BuilderService } from './builder/service.js';
 
 export interface DaemonConfig {
   dataRoot: string;
@@ -28,6 +29,7 @@ export interface Engine {
   images: ImageService;
   containers: ContainerService;
   volumes: VolumeService;
+  builder: BuilderService;
   /** API requests in flight (for background work that should wait for quiet). */
   activity?: Activity;
   /** Extra services rooms add (image store internals, exec registry…), keyed by room. */

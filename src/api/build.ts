@@ -1,7 +1,7 @@
 // POST /build: the classic builder protocol. The body is the context tar (plain or gzip);
 // options come in the query (t may repeat; buildargs and labels are JSON objects).
 import { InvalidParameter } from '../errors.js';
-import { prepareBuild, type BuildOptions } from '../builder/service.js';
+import type { BuildOptions } from '../builder/service.js';
 import { queryBool, startJsonStream } from './http.js';
 import type { RequestContext, Router } from './router.js';
 
@@ -39,7 +39,7 @@ export function registerBuildRoutes(router: Router): void {
     };
     const remote = q.get('remote');
     if (remote) throw new InvalidParameter(`remote build contexts are not supported: ${remote}`);
-    const build = await prepareBuild(ctx.engine, ctx.req, q.get('dockerfile') || null, opts);
+    const build = await ctx.engine.builder.prepare(ctx.req, q.get('dockerfile') || null, opts);
     try {
       const write = startJsonStream(ctx.res!);
       await build.run(write);

@@ -4,8 +4,7 @@
 // a VOLUME path never reaches the image), and a step that fails leaves its container behind for
 // inspection (unless --force-rm), as --rm=false leaves every one.
 import type { Readable } from 'node:stream';
-import type { Engine } from '../engine.js';
-import type { ContainerManager } from '../container/service.js';
+import type { BuilderDeps, BuildContainers } from './deps.js';
 import type { ContainerRecord } from '../container/types.js';
 import { stepLayer } from './workspace.js';
 import type { RunConfig } from './run-config.js';
@@ -19,8 +18,8 @@ export interface BuildContainerOptions {
 
 export class BuildContainer {
   private constructor(
-    private readonly containers: ContainerManager,
-    private readonly engine: Engine,
+    private readonly containers: BuildContainers,
+    private readonly deps: BuilderDeps,
     readonly rec: ContainerRecord,
   ) {}
 
@@ -32,8 +31,8 @@ export class BuildContainer {
    * A container of the step's config on `image`. `cmd` is what it runs (for RUN, the command;
    * for other steps, the `#(nop)` line), with extra `env` (build args) that the image will not keep.
    */
-  static async create(engine: Engine, opts: BuildContainerOptions, config: RunConfig, image: string, cmd: string[], env: string[] = []): Promise<BuildContainer> {
-    const containers = engine.containers as ContainerManager;
+  static async create(deps: BuilderDeps, opts: BuildContainerOptions, config: RunConfig, image: string, cmd: string[], env: string[] = []): Promise<BuildContainer> {
+    const containers = deps.containers;
     const rec = await containers.create({
       Config: {
         ...config,
@@ -48,7 +47,7 @@ export class BuildContainer {
       // Docker's build containers log nothing: the output goes to the build stream only.
       HostConfig: { NetworkMode: opts.networkMode, LogConfig: { Type: 'none', Config: {} } },
     }, null, opts.apiVersion);
-    return new BuildContainer(containers, engine, rec);
+    return new BuildContainer(containers, deps, rec);
   }
 
   /** Runs the command to its end, output as it comes; resolves with the exit code. Aborting kills it. */
@@ -73,7 +72,7 @@ export class BuildContainer {
 
   /** What the container changed, as a layer tar; undefined when nothing (an empty layer). */
   layer(): Promise<Readable | undefined> {
-    return stepLayer(this.engine.snapshotter, this.rec.snapshotKey);
+    return stepLayer(this.deps.snapshotter, this.rec.snapshotKey);
   }
 
   /** Removes the container with its anonymous volumes, as the builder does. */

@@ -5,7 +5,7 @@
 // cache and commits.
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { Engine } from '../engine.js';
+import type { BuilderDeps } from './deps.js';
 import type { ImageRecord, ImageRunConfig } from '../image/types.js';
 import { NotFound } from '../errors.js';
 import { parseLogicalLine, parseWords, type Instruction, type ParsedDockerfile } from './dockerfile.js';
@@ -17,42 +17,17 @@ import { Workspace } from './workspace.js';
 import { BuildContainer } from './build-container.js';
 import { BuildError } from './build-error.js';
 import { ContextContent } from './context-content.js';
+import type { BuildOptions, StageState, StepHost } from './step-host.js';
 
-export interface BuildOptions {
-  tags: string[];
-  buildArgs: Record<string, string | null>;
-  labels: Record<string, string>;
-  target?: string;
-  noCache: boolean;
-  rm: boolean;
-  forceRm: boolean;
-  quiet: boolean;
-  /** Aborted when the client disconnects: the build stops at the next step (a RUN is stopped). */
-  signal?: AbortSignal;
-  /** The network the build's containers get (`--network`; Docker's `default` when not given). */
-  networkMode: string;
-  /** The request's API version, which the build's containers are created with. */
-  apiVersion: string;
-}
 
 export { BuildError } from './build-error.js';
+export type { BuildOptions, StageState } from './step-host.js';
 
-export interface StageState {
-  name?: string;
-  /** The stage's current image; undefined while a `FROM scratch` stage has committed nothing. */
-  image?: ImageRecord;
-  config: RunConfig;
-  /** CMD given in this stage (ENTRYPOINT then keeps it). */
-  cmdSet: boolean;
-  /** ARGs declared in this stage and their values. */
-  args: Map<string, string | undefined>;
-  author?: string;
-}
 
 /** Proxy variables Docker passes to RUN without an ARG and never warns about. */
 const BUILTIN_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
-export class Builder {
+export class Builder implements StepHost {
   readonly stages: StageState[] = [];
   readonly metaArgs = new Map<string, string | undefined>();
   private readonly declared = new Set<string>();
@@ -63,7 +38,7 @@ export class Builder {
   private inTriggers = false;
 
   constructor(
-    readonly engine: Engine,
+    readonly deps: BuilderDeps,
     readonly opts: BuildOptions,
     readonly contextDir: string,
     readonly out: BuildOutput,
@@ -201,7 +176,7 @@ export class Builder {
 
   async resolveImage(ref: string): Promise<ImageRecord> {
     try {
-      return await this.engine.images.resolve(ref);
+      return await this.deps.images.resolve(ref);
     } catch (err) {
       if (!(err instanceof NotFound)) throw err;
       const repo = ref.split('@')[0]!.replace(/:[^/]*$/, '');
@@ -217,7 +192,7 @@ export class Builder {
   async probeCache(state: StageState, probe: RunConfig): Promise<boolean> {
     if (this.opts.noCache) return false;
     const parent = state.image?.id ?? '';
-    const hits = (await this.engine.images.list())
+    const hits = (await this.deps.images.list())
       .filter((img) => img.parent === parent && sameConfig(img.config.container_config as Record<string, any>, probe))
       .sort((a, b) => String(b.config.created ?? '').localeCompare(String(a.config.created ?? '')));
     const hit = hits[0];
@@ -253,7 +228,7 @@ export class Builder {
    * one only with --force-rm, as Docker leaves it.
    */
   async inContainer(state: StageState, probe: RunConfig, cmd: string[], env: string[], fn: (c: BuildContainer) => Promise<Readable | undefined>): Promise<void> {
-    const c = await BuildContainer.create(this.engine, this.opts, state.config, state.image!.id, cmd, env);
+    const c = await BuildContainer.create(this.deps, this.opts, state.config, state.image!.id, cmd, env);
     this.out.stream(` ---> Running in ${shortId(c.id)}\n`);
     let done = false;
     try {
@@ -264,7 +239,7 @@ export class Builder {
         // After a failed step, a removal that fails too must not hide why the step failed.
         await c.remove().catch((err: unknown) => {
           if (done) throw err;
-          this.engine.log.warn(`build: removing container ${c.id}: ${(err as Error).message}`);
+          this.deps.log.warn(`build: removing container ${c.id}: ${(err as Error).message}`);
         });
         this.out.stream(`Removing intermediate container ${shortId(c.id)}\n`);
       }
@@ -274,7 +249,7 @@ export class Builder {
 
   /** WORKDIR-like steps that change files without running anything: cached, or committed from a workspace. */
   async commitWorkspace(state: StageState, probe: RunConfig, cid: string | undefined, fn: (ws: Workspace) => Promise<void>): Promise<void> {
-    const ws = await Workspace.open(this.engine, state.image);
+    const ws = await Workspace.open(this.deps, state.image);
     try {
       await fn(ws);
       await this.commit(state, probe, await ws.layer(), cid);
@@ -289,7 +264,7 @@ export class Builder {
     const config = ordered({ ...state.config, Image: parent });
     const containerConfig = ordered({ ...probe, Image: parent, Hostname: cid && !layer ? shortId(cid) : probe.Hostname });
     const history = { created_by: (probe.Cmd ?? []).join(' '), ...(layer ? {} : { empty_layer: true }) };
-    state.image = await this.engine.images.create({
+    state.image = await this.deps.images.create({
       parentId: state.image?.id,
       layer,
       config: config as unknown as ImageRunConfig,

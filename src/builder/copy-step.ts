@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Instruction } from './dockerfile.js';
 import { parseJSONOrWords } from './dockerfile.js';
-import { BuildError, type Builder, type StageState } from './builder.js';
+import { BuildError } from './build-error.js';
+import type { StepHost, StageState } from './step-host.js';
 import { copyRunConfig } from './run-config.js';
 import { resolveSources, sourcesHash, type CopySource } from './copy-sources.js';
 import { copyIntoRoot } from './copy-into.js';
@@ -18,7 +19,7 @@ import { EXTRACT_KEY_PREFIX } from '../snapshot/snapshotter.js';
 
 const isURL = (s: string) => /^https?:\/\//i.test(s);
 
-export async function copyStep(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+export async function copyStep(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const kw = ins.keyword;
   const env = b.envOf(s);
   const words = parseJSONOrWords(ins.rest).map((w) => b.expand(w, env));
@@ -92,15 +93,15 @@ function parseChown(root: string, spec: string, kw: string): { uid: number; gid:
 }
 
 /** The root of a previous stage's image (or any image) for --from, as a read-only mount. */
-async function mountFrom(b: Builder, from: string): Promise<{ root: string; release: () => Promise<void> }> {
+async function mountFrom(b: StepHost, from: string): Promise<{ root: string; release: () => Promise<void> }> {
   const stage = b.stageByName(from);
   const image = stage ? stage.image : await b.resolveImage(from);
   const id = crypto.randomBytes(16).toString('hex');
-  const dir = path.join(b.engine.config.execRoot, 'build', `from-${id}`);
+  const dir = path.join(b.deps.execRoot, 'build', `from-${id}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!image?.topChainID) return { root: dir, release: async () => fs.rmSync(dir, { recursive: true, force: true }) };
   const key = `${EXTRACT_KEY_PREFIX}build-from-${id}`;
-  const snapshotter = b.engine.snapshotter;
+  const snapshotter = b.deps.snapshotter;
   try {
     await mountAll(await snapshotter.view(key, image.topChainID), dir);
   } catch (err) {

@@ -5,12 +5,13 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Instruction } from './dockerfile.js';
 import { parseJSONArray, parseJSONOrWords, parseNameVal } from './dockerfile.js';
-import { BuildError, type Builder, type StageState } from './builder.js';
+import { BuildError } from './build-error.js';
+import type { StepHost, StageState } from './step-host.js';
 import { copyRunConfig, goQuoteSlice } from './run-config.js';
 import { copyStep } from './copy-step.js';
 import { mkdirInRoot } from '../runtime/rootfs-path.js';
 
-export async function dispatch(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+export async function dispatch(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   switch (ins.keyword) {
     case 'RUN': return run(b, s, ins);
     case 'COPY': case 'ADD': return copyStep(b, s, ins);
@@ -55,11 +56,11 @@ export async function dispatch(b: Builder, s: StageState, ins: Instruction): Pro
   }
 }
 
-function commandOf(b: Builder, s: StageState, ins: Instruction): string[] {
+function commandOf(b: StepHost, s: StageState, ins: Instruction): string[] {
   return parseJSONArray(ins.rest) ?? [...b.shell(s), ins.rest];
 }
 
-async function run(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+async function run(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   if (!s.image) throw new BuildError('Please provide a source image with `from` prior to run');
   const args = commandOf(b, s, ins);
   const argEnv = b.buildArgEnv(s).sort();
@@ -81,12 +82,12 @@ async function run(b: Builder, s: StageState, ins: Instruction): Promise<void> {
   });
 }
 
-function pairs(b: Builder, s: StageState, ins: Instruction): [string, string][] {
+function pairs(b: StepHost, s: StageState, ins: Instruction): [string, string][] {
   const env = b.envOf(s);
   return parseNameVal(ins.rest, ins.keyword, b.escape).map(([k, v]) => [b.expand(k, env), b.expand(v, env)]);
 }
 
-async function env(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+async function env(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const kv = pairs(b, s, ins);
   const list = [...(s.config.Env ?? [])];
   for (const [k, v] of kv) {
@@ -98,20 +99,20 @@ async function env(b: Builder, s: StageState, ins: Instruction): Promise<void> {
   return b.commitMetadata(s, `ENV ${kv.map(([k, v]) => `${k}=${v}`).join(' ')}`);
 }
 
-async function label(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+async function label(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const kv = pairs(b, s, ins);
   s.config.Labels = { ...(s.config.Labels ?? {}) };
   for (const [k, v] of kv) s.config.Labels[k] = v;
   return b.commitMetadata(s, `LABEL ${kv.map(([k, v]) => `${k}=${v}`).join(' ')}`);
 }
 
-async function arg(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+async function arg(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const args = b.parseArgs(ins, b.envOf(s));
   for (const [k, v] of args) b.declareArg(s, k, v);
   return b.commitMetadata(s, `ARG ${args.map(([k, v]) => (v === undefined ? k : `${k}=${v}`)).join(' ')}`);
 }
 
-async function workdir(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+async function workdir(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const dir = b.expand(ins.rest, b.envOf(s));
   s.config.WorkingDir = path.posix.resolve(s.config.WorkingDir || '/', dir);
   const probe = copyRunConfig(s.config, { Cmd: [...b.shell(s), `#(nop) WORKDIR ${s.config.WorkingDir}`] });
@@ -122,7 +123,7 @@ async function workdir(b: Builder, s: StageState, ins: Instruction): Promise<voi
   });
 }
 
-async function expose(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+async function expose(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const env = b.envOf(s);
   const words = ins.rest.split(/\s+/).filter(Boolean).map((w) => b.expand(w, env));
   if (words.length === 0) throw new BuildError('EXPOSE requires at least one argument');
@@ -137,7 +138,7 @@ async function expose(b: Builder, s: StageState, ins: Instruction): Promise<void
   return b.commitMetadata(s, `EXPOSE ${words.join(' ')}`);
 }
 
-async function volume(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+async function volume(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const env = b.envOf(s);
   const vols = parseJSONOrWords(ins.rest).map((v) => b.expand(v, env).trim());
   if (vols.length === 0) throw new BuildError('VOLUME requires at least one argument');
@@ -149,7 +150,7 @@ async function volume(b: Builder, s: StageState, ins: Instruction): Promise<void
   return b.commitMetadata(s, `VOLUME [${vols.join(' ')}]`);
 }
 
-async function onbuild(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+async function onbuild(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const trigger = ins.rest.trim();
   const kw = trigger.split(/\s+/)[0]!.toUpperCase();
   if (kw === 'ONBUILD') throw new BuildError("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
@@ -180,7 +181,7 @@ function formatDuration(ns: number): string {
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${Number(s.toFixed(9))}s`;
 }
 
-async function healthcheck(b: Builder, s: StageState, ins: Instruction): Promise<void> {
+async function healthcheck(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const words = ins.rest.split(/\s+/);
   const kind = (words[0] ?? '').toUpperCase();
   let test: string[];

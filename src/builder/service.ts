@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Engine } from '../engine.js';
+import type { BuilderDeps } from './deps.js';
 import { familiar, normalizeTagged } from '../image/reference.js';
 import { Builder, BuildError, type BuildOptions } from './builder.js';
 import { extractContext, readDockerfile, readDockerignore } from './context.js';
@@ -26,21 +26,23 @@ export interface PreparedBuild {
   dispose(): void;
 }
 
-/** Files of the engine's recent builds (see RecentContent). */
-const recentContent = new WeakMap<Engine, RecentContent>();
+/** The builder, built once by the daemon: it keeps the files of recent builds (see RecentContent). */
+export class BuilderService {
+  private readonly recent = new RecentContent();
 
-function recentOf(engine: Engine): RecentContent {
-  let r = recentContent.get(engine);
-  if (!r) recentContent.set(engine, (r = new RecentContent()));
-  return r;
+  constructor(private readonly deps: BuilderDeps) {}
+
+  /** Unpacks the context and parses the Dockerfile; throws (→ an HTTP error) when either is unusable. */
+  prepare(context: Readable, dockerfileName: string | null, opts: BuildOptions): Promise<PreparedBuild> {
+    return prepareBuild(this.deps, this.recent, context, dockerfileName, opts);
+  }
 }
 
-/** Unpacks the context and parses the Dockerfile; throws (→ an HTTP error) when either is unusable. */
-export async function prepareBuild(engine: Engine, context: Readable, dockerfileName: string | null, opts: BuildOptions): Promise<PreparedBuild> {
+async function prepareBuild(engine: BuilderDeps, recent: RecentContent, context: Readable, dockerfileName: string | null, opts: BuildOptions): Promise<PreparedBuild> {
   const tags = opts.tags.map((t) => normalizeTagged(t));
-  const contextDir = path.join(engine.config.dataRoot, 'tmp', `build-context-${crypto.randomBytes(12).toString('hex')}`);
+  const contextDir = path.join(engine.dataRoot, 'tmp', `build-context-${crypto.randomBytes(12).toString('hex')}`);
   fs.mkdirSync(contextDir, { recursive: true, mode: 0o700 });
-  const content = new ContextContent(recentOf(engine));
+  const content = new ContextContent(recent);
   // Removed in the background: the client has its answer by then.
   const dispose = () => {
     content.release();
@@ -74,7 +76,7 @@ function dropIgnoredBuildFiles(contextDir: string, dockerfile: string): void {
 }
 
 async function runBuild(
-  engine: Engine,
+  engine: BuilderDeps,
   contextDir: string,
   content: ContextContent,
   df: ParsedDockerfile,

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Engine } from '../engine.js';
+import type { BuilderDeps } from './deps.js';
 import type { ImageRecord } from '../image/types.js';
 import { mountAll, unmount } from '../mount/kernel.js';
 import { computeChanges, exportLayer } from '../archive/index.js';
@@ -25,26 +25,26 @@ export class Workspace {
   private forgetExitHook = () => {};
 
   private constructor(
-    private readonly engine: Engine,
+    private readonly deps: Pick<BuilderDeps, 'snapshotter'>,
     readonly key: string,
     /** Private directory for this step (bundle files, mountpoint). */
     readonly dir: string,
     readonly rootfs: string,
   ) {}
 
-  static async open(engine: Engine, image: ImageRecord | undefined): Promise<Workspace> {
+  static async open(deps: Pick<BuilderDeps, 'execRoot' | 'snapshotter'>, image: ImageRecord | undefined): Promise<Workspace> {
     const id = crypto.randomBytes(16).toString('hex');
     // Under the exec root, like runc's state: a mount left by a crash never blocks the
     // data-root's tmp sweep at the next start.
-    const dir = path.join(engine.config.execRoot, 'build', id);
+    const dir = path.join(deps.execRoot, 'build', id);
     const rootfs = path.join(dir, 'rootfs');
     fs.mkdirSync(rootfs, { recursive: true, mode: 0o700 });
     // An extract- key makes the snapshotter's startup cleanup remove the workspace of a build
     // the daemon did not live to finish.
     const key = `${EXTRACT_KEY_PREFIX}build-${id}`;
-    const ws = new Workspace(engine, key, dir, rootfs);
+    const ws = new Workspace(deps, key, dir, rootfs);
     try {
-      const mounts = await engine.snapshotter.prepare(key, image?.topChainID);
+      const mounts = await deps.snapshotter.prepare(key, image?.topChainID);
       await mountAll(mounts, rootfs);
       ws.mounted = true;
       ws.forgetExitHook = lazyUnmountOnExit(rootfs);
@@ -65,7 +65,7 @@ export class Workspace {
   /** The step's changes as a layer tar, or undefined when it changed nothing (an empty layer). */
   async layer(): Promise<Readable | undefined> {
     await this.unmount();
-    return stepLayer(this.engine.snapshotter, this.key);
+    return stepLayer(this.deps.snapshotter, this.key);
   }
 
   async remove(): Promise<void> {
@@ -74,7 +74,7 @@ export class Workspace {
     } catch {
       await unmount(this.rootfs, { lazy: true }).catch(() => undefined);
     }
-    await this.engine.snapshotter.remove(this.key).catch(() => undefined);
+    await this.deps.snapshotter.remove(this.key).catch(() => undefined);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,5 @@
 // The JSON Docker 20.10 answers for image inspect, list and history, field by field.
-import type { ImageStore } from './service.js';
+import type { ImageRows } from './image-rows.js';
 import type { ImageRow } from './image-db.js';
 import type { ImageRunConfig } from './types.js';
 import { familiar } from './reference.js';
@@ -27,7 +27,7 @@ export function containerConfigJson(c: ImageRunConfig | undefined | null): Recor
   return o;
 }
 
-export async function inspectImage(store: ImageStore, row: ImageRow): Promise<Record<string, unknown>> {
+export async function inspectImage(store: ImageRows, row: ImageRow): Promise<Record<string, unknown>> {
   const c = store.configOf(row);
   const refs = store.rows.refsOf(row.id);
   const diffIDs = c.rootfs?.diff_ids ?? [];
@@ -61,7 +61,7 @@ export async function inspectImage(store: ImageStore, row: ImageRow): Promise<Re
   return out;
 }
 
-export function listEntry(store: ImageStore, row: ImageRow, repoTags: string[] | null, repoDigests: string[] | null, sharedSize: number, containers: number): Record<string, unknown> {
+export function listEntry(store: ImageRows, row: ImageRow, repoTags: string[] | null, repoDigests: string[] | null, sharedSize: number, containers: number): Record<string, unknown> {
   const c = store.configOf(row);
   return {
     Containers: containers,
@@ -77,7 +77,7 @@ export function listEntry(store: ImageStore, row: ImageRow, repoTags: string[] |
   };
 }
 
-export function imageHistory(store: ImageStore, row: ImageRow): Record<string, unknown>[] {
+export function imageHistory(store: ImageRows, row: ImageRow): Record<string, unknown>[] {
   const c = store.configOf(row);
   const diffIDs = c.rootfs?.diff_ids ?? [];
   const chains = chainIDs(diffIDs);

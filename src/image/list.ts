@@ -2,7 +2,7 @@
 // before, since, reference; intermediate images only with `all`; newest first.
 import { InvalidParameter } from '../errors.js';
 import { matchLabels } from '../util/label-filter.js';
-import type { ImageStore } from './service.js';
+import type { ImageRows } from './image-rows.js';
 import type { ImageRow } from './image-db.js';
 import { familiar, repositoryOf } from './reference.js';
 import { listEntry } from './inspect.js';
@@ -37,7 +37,7 @@ export function pathMatch(pattern: string, s: string): boolean {
   try { return new RegExp(re + '$').test(s); } catch { return false; }
 }
 
-export function listImages(store: ImageStore, opts: ListOptions): Record<string, unknown>[] {
+export function listImages(store: ImageRows, opts: ListOptions): Record<string, unknown>[] {
   const f = opts.filters;
   for (const k of f.keys()) if (!allowed.includes(k)) throw new InvalidParameter(`Invalid filter '${k}'`);
   let danglingOnly = false;
@@ -85,7 +85,7 @@ export function listImages(store: ImageStore, opts: ListOptions): Record<string,
 }
 
 /** SharedSize: the sizes of this image's layers that some other image also uses (B7). */
-function sharedSizes(store: ImageStore, rows: ImageRow[]): Map<string, number> {
+function sharedSizes(store: ImageRows, rows: ImageRow[]): Map<string, number> {
   const users = new Map<string, number>();
   const chains = new Map<string, string[]>();
   for (const row of rows) {

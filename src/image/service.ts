@@ -15,6 +15,7 @@ import { familiar, isImageIDPrefix, normalizeTagged, parseNormalizedNamed } from
 import { EMPTY_LAYER_DIFF_ID, isDigest, sha256 } from './digest.js';
 import { Mutex } from './mutex.js';
 import { listImages } from './list.js';
+import type { ImageRows } from './image-rows.js';
 
 export interface ImageServiceDeps {
   db: MetaDb;
@@ -33,7 +34,7 @@ export interface ImageCommit {
   tagTime?: boolean;
 }
 
-export class ImageStore implements ImageService {
+export class ImageStore implements ImageService, ImageRows {
   readonly content: ContentStore;
   readonly layers: LayerStore;
   readonly rows: ImageDb;

@@ -1,7 +1,7 @@
 // Tables owned by the container room. A container is one row: its name is unique (Docker's
 // name reservation), its full record (Config, HostConfig, State, mounts) is JSON, rewritten on
 // every state change, so a restarted daemon knows every container and its last exit code.
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 export const containerMigrations: Migration[] = [
   {

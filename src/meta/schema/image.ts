@@ -1,7 +1,7 @@
 // Tables owned by the image room. A row is written only after the data it names is durable
 // (layer blob renamed into the content store, snapshot committed), so a crash leaves at most
 // unowned data behind, which startup removes; never a row without its data.
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 export const imageMigrations: Migration[] = [
   {

@@ -6,10 +6,9 @@ import { containerMigrations } from './container.js';
 import { volumeMigrations } from './volume.js';
 import { daemonMigrations } from './daemon.js';
 
-export interface Migration {
-  id: string;
-  sql: string;
-}
+import type { Migration } from './migration.js';
+
+export type { Migration } from './migration.js';
 
 export const migrations: Migration[] = [
   ...daemonMigrations,

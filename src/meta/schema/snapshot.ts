@@ -5,7 +5,7 @@
 // snapshots/<driver>/<id>, named by the numeric `id`, so a commit (key → name) renames the row
 // only. `parent_id` points at a committed row; the foreign key makes removing a parent that
 // still has children fail inside SQLite too.
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 export const snapshotMigrations: Migration[] = [
   {

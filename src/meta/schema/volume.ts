@@ -1,7 +1,7 @@
 // Tables owned by the volume room. `volumes` is the source of truth for which volumes exist
 // (the directories under <data-root>/volumes follow it); `volume_refs` records which containers
 // use a volume, so `volume rm` refuses and prune skips it across daemon restarts.
-import type { Migration } from './index.js';
+import type { Migration } from './migration.js';
 
 export const volumeMigrations: Migration[] = [
   {

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Fast checks that need no root and no daemon: the type check, and the layering rules of
+# .dependency-cruiser.cjs (no import cycles; mechanisms never import services; services never
+# import api/ or cli/; only api/ and daemon.ts see Engine). Arrows already known to break a rule
+# are listed in .dependency-cruiser-known-violations.json: a new one fails the check, and the
+# list only shrinks (regenerate it with `npx depcruise-baseline` after removing one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npx tsc -p tsconfig.json --noEmit
+npx depcruise src --config .dependency-cruiser.cjs --ignore-known .dependency-cruiser-known-violations.json --output-type err
+echo "check: types and layering rules hold"
