@@ -1,40 +1,66 @@
-// Typed errors, mapped to HTTP in one place (api/server.ts) as moby's httpstatus does.
-// Messages follow Docker's words where users grep for them.
+// Error kinds, as moby's errdefs: a room says what kind of failure happened (not found, conflict,
+// invalid parameter…) and keeps the cause; only api/ maps a kind to an HTTP status
+// (api/error-status.ts). Messages follow Docker's words where users grep for them.
+
+export type ErrorKind =
+  | 'invalid-parameter'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'not-modified'
+  | 'not-implemented'
+  | 'unavailable'
+  | 'system';
 
 export class StrataError extends Error {
-  readonly status: number = 500;
-  constructor(message: string) {
-    super(message);
+  readonly kind: ErrorKind = 'system';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
 
 export class InvalidParameter extends StrataError {
-  override readonly status = 400;
+  override readonly kind = 'invalid-parameter';
 }
 export class Forbidden extends StrataError {
-  override readonly status = 403;
+  override readonly kind = 'forbidden';
 }
 export class NotFound extends StrataError {
-  override readonly status = 404;
+  override readonly kind = 'not-found';
 }
 export class Conflict extends StrataError {
-  override readonly status = 409;
+  override readonly kind = 'conflict';
 }
 export class NotModified extends StrataError {
-  override readonly status = 304;
+  override readonly kind = 'not-modified';
 }
 export class NotImplemented extends StrataError {
-  override readonly status = 501;
+  override readonly kind = 'not-implemented';
 }
 export class Unavailable extends StrataError {
-  override readonly status = 503;
+  override readonly kind = 'unavailable';
 }
-/** Anything Strata did not expect; 500. */
+/** Anything Strata did not expect. */
 export class SystemError extends StrataError {}
 
-export function httpStatusOf(err: unknown): number {
-  return err instanceof StrataError ? err.status : 500;
+/** The kind of any thrown value: a StrataError's own, else 'system'. */
+export function kindOf(err: unknown): ErrorKind {
+  return err instanceof StrataError ? err.kind : 'system';
+}
+
+export function isNotFound(err: unknown): boolean {
+  return kindOf(err) === 'not-found';
+}
+
+/** The same kind of error with `op` in front of the message, the original kept as cause. */
+export function withContext(prefix: string, err: unknown): StrataError {
+  const message = `${prefix}: ${messageOf(err)}`;
+  if (err instanceof StrataError) {
+    const Ctor = err.constructor as new (m: string, o?: { cause?: unknown }) => StrataError;
+    return new Ctor(message, { cause: err });
+  }
+  return new SystemError(message, { cause: err });
 }
 
 export function messageOf(err: unknown): string {

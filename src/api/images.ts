@@ -2,7 +2,8 @@
 import type { RequestContext, Router } from './router.js';
 import { Reply } from './router.js';
 import { parseFilters, queryBool, startJsonStream } from './http.js';
-import { InvalidParameter, NotFound, NotImplemented, messageOf } from '../errors.js';
+import { InvalidParameter, NotFound, NotImplemented } from '../errors.js';
+import { streamError } from './error-status.js';
 import type { ImageStore } from '../image/service.js';
 import { listImages } from '../image/list.js';
 import { matchLabels } from '../util/label-filter.js';
@@ -48,7 +49,7 @@ export function registerImageRoutes(router: Router): void {
       });
     } catch (err) {
       ctx.req.resume();
-      send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
+      send(streamError(err));
     }
     ctx.res!.end();
   });
@@ -85,7 +86,7 @@ export function registerImageRoutes(router: Router): void {
         send({ status: id });
       } catch (err) {
         ctx.req.resume();
-        send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
+        send(streamError(err));
       }
       ctx.res!.end();
       return;

@@ -3,7 +3,8 @@
 // over the raw socket with the HTTP parser detached.
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { httpStatusOf, messageOf } from '../errors.js';
+import { NotFound, StrataError, messageOf } from '../errors.js';
+import { httpStatusOf } from './error-status.js';
 import type { Engine } from '../engine.js';
 import { Reply, Router, type RequestContext } from './router.js';
 import { sendJson } from './http.js';
@@ -34,8 +35,8 @@ async function dispatch(
   try {
     const { version, path } = splitVersion(url.pathname);
     const found = router.match(method, path);
-    if (found === undefined) throw Object.assign(new Error(`page not found`), { status: 404 });
-    if (found === null) throw Object.assign(new Error(`method not allowed`), { status: 405 });
+    if (found === undefined) throw new NotFound('page not found');
+    if (found === null) throw new MethodNotAllowed('method not allowed');
     const ctx: RequestContext = {
       req, res, socket, head, params: found.params, query: url.searchParams, apiVersion: version, engine,
     };
@@ -46,7 +47,7 @@ async function dispatch(
       else sendJson(res, 200, result);
     }
   } catch (err) {
-    const status = (err as { status?: number }).status ?? httpStatusOf(err);
+    const status = err instanceof MethodNotAllowed ? 405 : httpStatusOf(err);
     if (status >= 500) engine.log.warn(`${method} ${url.pathname}: ${(err as Error)?.stack ?? err}`);
     writeError(res, socket, status, messageOf(err));
   } finally {
@@ -69,3 +70,6 @@ function writeError(res: http.ServerResponse | undefined, socket: Duplex | undef
     );
   }
 }
+
+/** A path the router knows with another method: 405, the API room's own answer. */
+class MethodNotAllowed extends StrataError {}

@@ -5,6 +5,7 @@
 // the stream began (errors before the first message get their HTTP status as usual).
 import type { ServerResponse } from 'node:http';
 import { InvalidParameter, messageOf } from '../errors.js';
+import { streamError } from './error-status.js';
 import type { Engine } from '../engine.js';
 import { VolumeBackups } from '../volume/backup/service.js';
 import type { Progress, Retention } from '../volume/backup/repository.js';
@@ -51,7 +52,7 @@ async function streamed<T>(res: ServerResponse | undefined, op: (send: (msg: unk
     res?.end();
   } catch (err) {
     if (!write) throw err;
-    write({ error: messageOf(err), errorDetail: { message: messageOf(err) } });
+    write(streamError(err));
     res?.end();
   }
 }

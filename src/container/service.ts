@@ -14,7 +14,7 @@ import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { EventBus } from '../system/events.js';
 import type { ImageService } from '../image/types.js';
 import type { VolumeService } from '../volume/types.js';
-import { Conflict, InvalidParameter, NotModified } from '../errors.js';
+import { Conflict, InvalidParameter, NotModified, isNotFound } from '../errors.js';
 import { createRuncRuntime } from '../runtime/runc.js';
 import { isMountPoint, unmount } from '../mount/kernel.js';
 import type { ContainerRecord, ContainerService } from './types.js';
@@ -232,9 +232,9 @@ export class ContainerManager implements ContainerService {
 
   private async removeStorage(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
     if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true });
-    await this.ctx.snapshotter.remove(rec.snapshotKey).catch((e: unknown) => { if (!/not found|no such/i.test(String(e))) throw e; });
+    await this.ctx.snapshotter.remove(rec.snapshotKey).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
     if (rec.initSnapshot) {
-      await this.ctx.snapshotter.remove(rec.initSnapshot).catch((e: unknown) => { if (!/not found|no such/i.test(String(e))) throw e; });
+      await this.ctx.snapshotter.remove(rec.initSnapshot).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
     }
     for (const m of rec.mounts) {
       if (m.type !== 'volume' || !m.source) continue;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { EventBus } from '../system/events.js';
-import { Conflict, InvalidParameter, NotFound, StrataError, SystemError } from '../errors.js';
+import { Conflict, InvalidParameter, NotFound, withContext } from '../errors.js';
 import { directoryUsage } from '../snapshot/usage.js';
 import type { CreateVolumeOptions, PruneReport, VolumeRecord, VolumeService, VolumeUsage } from './types.js';
 import type { VolumeDriver } from './driver.js';
@@ -32,15 +32,6 @@ export interface VolumeServiceDeps {
 }
 
 /** `op name: message`, keeping the error's class (and so its HTTP status), as moby's OpErr does. */
-function opError(op: string, name: string, err: unknown): Error {
-  const msg = `${op} ${name}: ${err instanceof Error ? err.message : String(err)}`;
-  if (err instanceof StrataError) {
-    const Ctor = err.constructor as new (m: string) => StrataError;
-    return new Ctor(msg);
-  }
-  return new SystemError(msg);
-}
-
 export async function createVolumeService(deps: VolumeServiceDeps): Promise<VolumeService> {
   const root = path.join(deps.dataRoot, 'volumes');
   const tmp = path.join(deps.dataRoot, 'tmp');
@@ -113,7 +104,7 @@ class Volumes implements VolumeService {
           try {
             await this.driver(opts.driver);
           } catch (err) {
-            throw opError('create', name, err);
+            throw withContext(`create ${name}`, err);
           }
           throw new Conflict(`create ${name}: driver '${existing.driver}' already has volume '${name}': volume name must be unique`);
         }
@@ -127,7 +118,7 @@ class Volumes implements VolumeService {
         driver = await this.driver(driverName);
         await driver.create(name, options);
       } catch (err) {
-        throw opError('create', name, err);
+        throw withContext(`create ${name}`, err);
       }
       const row: VolumeRow = { name, driver: driverName, labels, options, createdAt: rfc3339Now(), anonymous, scope: driver.scope };
       this.store.insert(row);
@@ -157,7 +148,7 @@ class Volumes implements VolumeService {
         await (await this.driver(r.driver)).remove(name, r.options);
       } catch (err) {
         // force drops the record even when a plugin is gone or refuses, as dockerd's purge does.
-        if (!opts.force || (r.driver === 'local' && err instanceof Conflict)) throw opError('remove', name, err);
+        if (!opts.force || (r.driver === 'local' && err instanceof Conflict)) throw withContext(`remove ${name}`, err);
         this.deps.log.warn(`volume ${name}: driver ${r.driver} remove: ${(err as Error).message}; purging the record`);
       }
       this.store.delete(name);
@@ -178,7 +169,7 @@ class Volumes implements VolumeService {
       try {
         validateLocalVolumeName(to);
       } catch (err) {
-        throw opError('rename', from, err);
+        throw withContext(`rename ${from}`, err);
       }
       if (this.store.get(to)) throw new Conflict(`rename ${from}: a volume named ${to} already exists`);
       const users = this.store.users(from);
@@ -191,7 +182,7 @@ class Volumes implements VolumeService {
         this.local.rename(from, to);
       } catch (err) {
         this.store.undoRename(r, to);
-        throw opError('rename', from, err);
+        throw withContext(`rename ${from}`, err);
       }
       this.store.finishRename(to);
       this.deps.events.emitEvent('volume', 'rename', to, { driver: r.driver, oldName: from });
