@@ -1,13 +1,15 @@
-// The engine: every service the API calls, built once by daemon.ts. api/ handlers reach
-// services only through this object, so the dependency arrows stay pointing down.
+// The engine: every service the API calls, built once by daemon.ts (the composition root), with
+// named, typed fields only. api/ handlers reach services only through this object; rooms below
+// api/ never see it and declare the small interfaces they consume instead.
 import type { MetaDb } from './meta/db.js';
 import type { Logger } from './util/log.js';
 import type { Snapshotter } from './snapshot/snapshotter.js';
-import type { ImageService } from './image/types.js';
-import type { ContainerService } from './container/types.js';
+import type { ImageStore } from './image/service.js';
+import type { ContainerManager } from './container/service.js';
 import type { VolumeService } from './volume/types.js';
 import type { EventBus } from './system/events.js';
 import type { Activity } from './system/activity.js';
+import type { UsageCache } from './system/usage-cache.js';
 import type { BuilderService } from './builder/service.js';
 
 export interface DaemonConfig {
@@ -26,12 +28,14 @@ export interface Engine {
   log: Logger;
   events: EventBus;
   snapshotter: Snapshotter;
-  images: ImageService;
-  containers: ContainerService;
+  images: ImageStore;
+  containers: ContainerManager;
   volumes: VolumeService;
   builder: BuilderService;
   /** API requests in flight (for background work that should wait for quiet). */
-  activity?: Activity;
-  /** Extra services rooms add (image store internals, exec registry…), keyed by room. */
-  [room: string]: unknown;
+  activity: Activity;
+  /** Kept sizes of writable layers and volumes (system df, metrics). */
+  usageCache: UsageCache;
+  /** The daemon's ID (`docker info`), made once and kept in the metadata. */
+  daemonId: string;
 }

@@ -20,7 +20,7 @@ import { Reply } from './router.js';
 import { parseFilters, queryBool, queryInt, readJson } from './http.js';
 import { versionAtLeast } from './version.js';
 
-const manager = (ctx: RequestContext) => ctx.engine.containers as unknown as ContainerManager;
+const manager = (ctx: RequestContext): ContainerManager => ctx.engine.containers;
 
 export function registerContainerRoutes(router: Router): void {
   router.post('/containers/create', async (ctx) => {

@@ -17,7 +17,7 @@ import { saveImages, selectImages } from '../image/save.js';
 import { importImage, prepareImport } from '../image/import.js';
 import { familiar, normalizeTagged, parseNormalizedNamed } from '../image/reference.js';
 
-const storeOf = (ctx: RequestContext) => ctx.engine.images as unknown as ImageStore;
+const storeOf = (ctx: RequestContext): ImageStore => ctx.engine.images;
 
 async function runningContainers(ctx: RequestContext): Promise<(id: string) => boolean> {
   try {

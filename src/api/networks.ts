@@ -14,7 +14,7 @@ const BUILTIN: { name: string; driver: string }[] = [
 ];
 
 function networkJson(ctx: RequestContext, n: { name: string; driver: string }): Record<string, unknown> {
-  const id = createHash('sha256').update(`${ctx.engine.daemonId as string}/${n.name}`).digest('hex');
+  const id = createHash('sha256').update(`${ctx.engine.daemonId}/${n.name}`).digest('hex');
   return {
     Name: n.name, Id: id, Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: n.driver, EnableIPv6: false,
     IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,

@@ -31,7 +31,7 @@ async function dispatch(
   const started = Date.now();
   const url = new URL(req.url ?? '/', 'http://localhost');
   const method = req.method ?? 'GET';
-  const end = url.pathname.endsWith('/events') ? () => undefined : engine.activity?.begin() ?? (() => undefined);
+  const end = url.pathname.endsWith('/events') ? () => undefined : engine.activity.begin();
   try {
     const { version, path } = splitVersion(url.pathname);
     const found = router.match(method, path);

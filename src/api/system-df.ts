@@ -23,7 +23,7 @@ export function registerSystemDfRoutes(router: Router): void {
       out.Images = images;
     }
     if (want('container')) {
-      const manager = engine.containers as unknown as ContainerManager;
+      const manager: ContainerManager = engine.containers;
       const records = await manager.list();
       out.Containers = await Promise.all(records.map((r) => listJson(manager.ctx, r, true)));
     }

@@ -45,7 +45,7 @@ export function registerSystemRoutes(router: Router): void {
     const paused = containers.filter((c) => c.state.Status === 'paused').length;
     const images = await engine.images.list();
     return {
-      ID: engine.daemonId as string,
+      ID: engine.daemonId,
       Containers: containers.length,
       ContainersRunning: running,
       ContainersPaused: paused,

@@ -245,7 +245,7 @@ function buildConfig(parent: ImageConfig | undefined, opts: NewImageOptions, dif
   return out as ImageConfig;
 }
 
-export async function createImageService(deps: ImageServiceDeps): Promise<ImageService> {
+export async function createImageService(deps: ImageServiceDeps): Promise<ImageStore> {
   const store = new ImageStore(deps);
   await store.recover();
   // A force-deleted image's layers outlive it while a container is built on them; they go

@@ -2,15 +2,14 @@
 // Every figure comes from kept state — layer sizes recorded when the layer was committed,
 // writable layers and volumes through the usage cache (usage-cache.ts) — so a request walks
 // only what changed since the last one, where Docker walks every container and volume each time.
-import type { Engine } from '../engine.js';
+import type { StorageView } from './storage-view.js';
 import type { VolumeUsage } from '../volume/types.js';
-import type { UsageCache } from './usage-cache.js';
 import { statfsSync } from 'node:fs';
 import { NotImplemented } from '../errors.js';
 
-export async function volumeUsage(engine: Engine): Promise<VolumeUsage[]> {
+export async function volumeUsage(engine: StorageView): Promise<VolumeUsage[]> {
   if (!engine.volumes.diskUsage) throw new NotImplemented('volume disk usage is not available');
-  const cache = engine.usageCache as UsageCache;
+  const cache = engine.usageCache;
   return engine.volumes.diskUsage(async (name, dir) => (await cache.volume(name, dir)).size);
 }
 
@@ -32,9 +31,9 @@ export interface StorageReport {
  * inodes: `docker system df` shows no inodes, yet a full inode table stops a host as surely as
  * a full disk (moby#37077). Figures come from the usage cache; layers are walked once each.
  */
-export async function storageReport(engine: Engine): Promise<StorageReport> {
+export async function storageReport(engine: StorageView): Promise<StorageReport> {
   if (!engine.images.diskUsage) throw new NotImplemented('image disk usage is not available');
-  const cache = engine.usageCache as UsageCache;
+  const cache = engine.usageCache;
   const { layersSize, layerIDs } = await engine.images.diskUsage();
   let layerInodes = 0;
   for (const id of layerIDs) layerInodes += (await engine.snapshotter.usage(id).catch(() => ({ inodes: 0 }))).inodes;

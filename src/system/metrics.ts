@@ -4,14 +4,13 @@
 // scrape costs a walk only of what changed since the last one.
 import http from 'node:http';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Engine } from '../engine.js';
-import type { UsageCache } from './usage-cache.js';
+import type { StorageView } from './storage-view.js';
 import { dataRootFilesystem } from './disk-usage.js';
 
-export function createMetricsRegistry(engine: Engine): { registry: Registry; refresh: () => Promise<void> } {
+export function createMetricsRegistry(engine: StorageView): { registry: Registry; refresh: () => Promise<void> } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'strata_process_' });
-  const cache = engine.usageCache as UsageCache;
+  const cache = engine.usageCache;
 
   const containerBytes = new Gauge({ name: 'container_fs_usage_bytes', help: 'Bytes in the container\'s writable layer', labelNames: ['id', 'name', 'image'], registers: [registry] });
   const containerInodes = new Gauge({ name: 'container_fs_inodes_used', help: 'Inodes in the container\'s writable layer', labelNames: ['id', 'name', 'image'], registers: [registry] });
@@ -62,7 +61,7 @@ export function createMetricsRegistry(engine: Engine): { registry: Registry; ref
 }
 
 /** Serves /metrics on host:port (e.g. 127.0.0.1:9323). */
-export async function serveMetrics(engine: Engine, addr: string): Promise<http.Server> {
+export async function serveMetrics(engine: StorageView, addr: string): Promise<http.Server> {
   const m = /^(.*):(\d+)$/.exec(addr);
   if (!m) throw new Error(`invalid --metrics-addr ${addr}: expected host:port`);
   const { registry, refresh } = createMetricsRegistry(engine);

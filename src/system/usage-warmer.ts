@@ -4,7 +4,7 @@
 // time, into the usage cache, so the first `system df` after a start or a batch of runs finds
 // figures instead of walking everything itself. A new request or event ends the round; the next
 // quiet moment starts another.
-import type { Engine } from '../engine.js';
+import type { StorageView } from './storage-view.js';
 import type { UsageCache } from './usage-cache.js';
 
 class Superseded extends Error {}
@@ -16,7 +16,7 @@ export class UsageWarmer {
   private stopped = false;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: StorageView,
     private readonly cache: UsageCache,
     private readonly quietMs = 1_500,
   ) {}
