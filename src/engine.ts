@@ -28,6 +28,8 @@ export interface Engine {
   images: ImageService;
   containers: ContainerService;
   volumes: VolumeService;
+  /** `docker info` SecurityOptions and the daemon's start-time warnings (runtime, seccomp, metrics). */
+  security?: { options: string[]; warnings: string[] };
   /** API requests in flight (for background work that should wait for quiet). */
   activity?: Activity;
   /** Extra services rooms add (image store internals, exec registry…), keyed by room. */
