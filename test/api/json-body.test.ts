@@ -28,7 +28,7 @@ test("other top-level values are refused in Go's words", () => {
 test('nesting is bounded; brackets inside strings and escaped quotes do not count', () => {
   const nest = (n: number) => `{"a":${'['.repeat(n - 1)}${']'.repeat(n - 1)}}`;
   assert.equal(checkJsonBody(b(nest(JSON_MAX_DEPTH)), T), 'object');
-  assert.throws(() => checkJsonBody(b(nest(JSON_MAX_DEPTH + 1)), T), { status: 400, message: `invalid JSON: nested deeper than ${JSON_MAX_DEPTH} levels` });
+  assert.throws(() => checkJsonBody(b(nest(JSON_MAX_DEPTH + 1)), T), { status: 400, message: "invalid character '[' exceeded max depth" });
   const inString = `{"a":"${'['.repeat(1000)}\\"${'{'.repeat(1000)}"}`;
   assert.equal(checkJsonBody(b(inString), T), 'object');
   // Siblings do not add up: depth is nesting, not the number of brackets.
@@ -41,5 +41,5 @@ test('a 4 MB deep array is refused at its first character, a 3 MB deep one insid
   deep.fill(']', 2 << 20);
   assert.throws(() => checkJsonBody(deep, T), /cannot unmarshal array/);
   const wrapped = Buffer.concat([b('{"a":'), Buffer.alloc(3 << 20, '['), b('}')]);
-  assert.throws(() => checkJsonBody(wrapped, T), /nested deeper than/);
+  assert.throws(() => checkJsonBody(wrapped, T), /exceeded max depth/);
 });
