@@ -26,6 +26,21 @@ if (( ${#need[@]} )); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Docker's default seccomp profile, as Debian packages it with Docker's Go sources. Only that one
+# file is taken from the package (installing it would pull in ~260 Go library packages).
+profile=/usr/local/share/strata/seccomp/default.json
+gosrc=/usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
+if [ ! -f "$profile" ] && [ ! -f "$gosrc" ]; then
+  echo "extracting Docker's default seccomp profile from golang-github-docker-docker-dev"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  ( cd "$tmp" && chmod 0777 . && { apt-get download -qq golang-github-docker-docker-dev 2>/dev/null || { apt-get update -qq && apt-get download -qq golang-github-docker-docker-dev; }; } )
+  dpkg-deb --fsys-tarfile "$tmp"/golang-github-docker-docker-dev_*.deb | tar -x -C "$tmp" ".$gosrc"
+  install -D -m 0644 "$tmp$gosrc" "$profile"
+  rm -rf "$tmp"
+  trap - EXIT
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

@@ -23,6 +23,9 @@ import { serveMetrics } from './system/metrics.js';
 import { snapshotKeyOf } from './container/context.js';
 import { daemonLogConfig } from './container/log-config.js';
 import type { DaemonConfig, Engine } from './engine.js';
+import { loadDefaultSeccompProfile } from './runtime/seccomp-default.js';
+import { runcVersion, runcWarning } from './runtime/runc-version.js';
+import { metricsAddrWarning } from './system/metrics.js';
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -35,6 +38,8 @@ export interface DaemonOptions {
   /** daemon.json `log-driver` and `log-opts`: the default logging of new containers. */
   logDriver?: string;
   logOpts?: Record<string, unknown>;
+  /** A seccomp profile file in Docker's format to use instead of Docker's default. */
+  seccompProfile?: string;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
@@ -56,6 +61,16 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   fs.mkdirSync(execRoot, { recursive: true, mode: 0o700 });
   sweepTmp(dataRoot);
 
+  const seccomp = loadDefaultSeccompProfile(opts.seccompProfile);
+  const security = { options: [] as string[], warnings: [] as string[] };
+  if (seccomp.profile) security.options.push(`name=seccomp,profile=${opts.seccompProfile ?? 'default'}`);
+  const runcWarn = runcWarning(runcVersion());
+  for (const w of [seccomp.warning, runcWarn, opts.metricsAddr ? metricsAddrWarning(opts.metricsAddr) : undefined]) {
+    if (!w) continue;
+    security.warnings.push(w);
+    log.warn(w);
+  }
+
   const db = openMetaDb(path.join(dataRoot, 'strata.db'));
   const events = new EventBus();
   const driver = await createSnapshotter(storageDriver, { root: path.join(dataRoot, 'snapshots', storageDriver), db, log });
@@ -63,12 +78,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const { snapshotter, cache: usageCache } = withUsageCache(driver);
   const images = await createImageService({ db, dataRoot, snapshotter, log, events });
   const volumes = await createVolumeService({ db, dataRoot, log, events });
-  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig });
+  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig, seccompProfile: seccomp.profile });
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
   const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers });
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, usageCache, activity: new Activity(), daemonId: daemonId(db) };
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, usageCache, activity: new Activity(), daemonId: daemonId(db), security };
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });

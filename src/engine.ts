@@ -32,6 +32,8 @@ export interface Engine {
   containers: ContainerManager;
   volumes: VolumeService;
   builder: BuilderService;
+  /** `docker info` SecurityOptions and the daemon's start-time warnings (runtime, seccomp, metrics). */
+  security: { options: string[]; warnings: string[] };
   /** API requests in flight (for background work that should wait for quiet). */
   activity: Activity;
   /** Kept sizes of writable layers and volumes (system df, metrics). */

@@ -48,7 +48,7 @@ async function getExport(ctx: RequestContext): Promise<void> {
 
 async function postCommit(ctx: RequestContext): Promise<Reply> {
   const q = ctx.query;
-  const config = await readJson<Record<string, unknown> | null>(ctx, null);
+  const config = await readJson<Record<string, unknown> | null>(ctx, null, { type: 'container.Config' });
   const result = await commitContainer(ctx.engine, q.get('container') ?? '', {
     repo: q.get('repo') ?? '',
     tag: q.get('tag') ?? '',

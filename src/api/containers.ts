@@ -20,11 +20,18 @@ import { Reply } from './router.js';
 import { parseFilters, queryBool, queryInt, readJson } from './http.js';
 import { versionAtLeast } from './version.js';
 
+/**
+ * A container's command and environment can together reach the kernel's ARG_MAX (a quarter of
+ * the stack limit, 2 MiB by default, more with a raised `ulimit -s`), and JSON escaping can
+ * triple that: create and exec bodies get more room than the default.
+ */
+const CREATE_BODY_LIMIT = 16 << 20;
+
 const manager = (ctx: RequestContext): ContainerManager => ctx.engine.containers;
 
 export function registerContainerRoutes(router: Router): void {
   router.post('/containers/create', async (ctx) => {
-    const body = await readJson<Record<string, any>>(ctx, {});
+    const body = await readJson<Record<string, any>>(ctx, {}, { type: 'runconfig.ContainerConfigWrapper', maxBytes: CREATE_BODY_LIMIT });
     const { HostConfig, NetworkingConfig, ...config } = body;
     const rec = await manager(ctx).create({ Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig } as CreateBody, ctx.query.get('name'), ctx.apiVersion);
     return new Reply(201, { Id: rec.id, Warnings: [] });
@@ -128,7 +135,7 @@ export function registerContainerRoutes(router: Router): void {
   router.post('/containers/{id}/exec', async (ctx) => {
     const m = manager(ctx);
     const rec = await m.get(ctx.params.id!);
-    const config = await readJson<ExecConfig>(ctx, {});
+    const config = await readJson<ExecConfig>(ctx, {}, { type: 'types.ExecConfig', maxBytes: CREATE_BODY_LIMIT });
     return new Reply(201, { Id: m.execs.create(rec, config).id });
   });
 
@@ -192,7 +199,7 @@ type ExecStartBody = { Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, n
  * the first Content-Length bytes after the headers, and only what follows is stdin.
  */
 async function readStartBody(ctx: RequestContext): Promise<ExecStartBody> {
-  if (!ctx.socket) return readJson<ExecStartBody>(ctx, {});
+  if (!ctx.socket) return readJson<ExecStartBody>(ctx, {}, { type: 'types.ExecStartCheck' });
   const length = Number(ctx.req.headers['content-length'] ?? 0);
   if (!length) return {};
   let buf = ctx.head ?? Buffer.alloc(0);

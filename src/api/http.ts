@@ -2,18 +2,58 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidParameter } from '../errors.js';
 import type { RequestContext } from './router.js';
+import { checkJsonBody, JSON_BODY_LIMIT } from './json-body.js';
 
-/** Reads the whole request body (JSON endpoints only; streams go through ctx.req directly). */
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** A body refused for its size: the connection is closed after the answer, the rest is never read. */
+export class BodyTooLarge extends InvalidParameter {
+  readonly closeConnection = true;
+}
+
+/** How much of an oversized body is read and thrown away so the client sees the answer rather than a reset. */
+const DRAIN_LIMIT = 64 << 20;
+
+/**
+ * Reads the whole request body (JSON endpoints only; streams go through ctx.req directly), at
+ * most `maxBytes`: a Content-Length above it is refused before reading, a body that grows past
+ * it is refused once it does, and nothing past the bound is kept in memory.
+ */
+export async function readBody(req: IncomingMessage, maxBytes = JSON_BODY_LIMIT): Promise<Buffer> {
+  const tooLarge = () => new BodyTooLarge(`request body is larger than ${maxBytes} bytes`);
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  let size = 0;
+  try {
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > maxBytes) {
+        chunks.length = 0;
+        if (size > DRAIN_LIMIT) break;
+        continue;
+      }
+      chunks.push(c as Buffer);
+    }
+  } catch {
+    throw new InvalidParameter('request body ended before its declared length');
+  }
+  if (size > maxBytes) throw tooLarge();
   return Buffer.concat(chunks);
 }
 
-/** Parses a JSON body; an empty body is `fallback`. Docker answers bad JSON with 400. */
-export async function readJson<T>(ctx: RequestContext, fallback: T): Promise<T> {
-  const buf = await readBody(ctx.req);
-  if (buf.length === 0) return fallback;
+export interface JsonBodyOptions {
+  /** Go's type name of the body in Docker, for its "cannot unmarshal array into Go value of type T". */
+  type?: string;
+  maxBytes?: number;
+}
+
+/**
+ * Parses a JSON object body; an empty body or `null` is `fallback`. The body is bounded and
+ * checked (an object, nested no deeper than any API body) before it is parsed, so no request
+ * can hold the event loop in JSON.parse. Docker answers bad JSON with 400.
+ */
+export async function readJson<T>(ctx: RequestContext, fallback: T, opts: JsonBodyOptions = {}): Promise<T> {
+  const buf = await readBody(ctx.req, opts.maxBytes ?? JSON_BODY_LIMIT);
+  if (checkJsonBody(buf, opts.type ?? 'map[string]interface {}') !== 'object') return fallback;
   try {
     return JSON.parse(buf.toString('utf8')) as T;
   } catch (err) {

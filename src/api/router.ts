@@ -32,6 +32,7 @@ export class Reply {
 
 interface Route {
   method: string;
+  path: string;
   pattern: RegExp;
   names: string[];
   handler: Handler;
@@ -47,7 +48,7 @@ export class Router {
       names.push(name);
       return rest ? '(.+)' : '([^/]+)';
     });
-    this.routes.push({ method, pattern: new RegExp(`^${source}$`), names, handler });
+    this.routes.push({ method, path, pattern: new RegExp(`^${source}$`), names, handler });
   }
 
   get(path: string, h: Handler): void { this.add('GET', path, h); }
@@ -55,6 +56,11 @@ export class Router {
   post(path: string, h: Handler): void { this.add('POST', path, h); }
   put(path: string, h: Handler): void { this.add('PUT', path, h); }
   delete(path: string, h: Handler): void { this.add('DELETE', path, h); }
+
+  /** Every route as registered (method and path with its {name} segments), for tools and tests that walk the API surface. */
+  table(): { method: string; path: string }[] {
+    return this.routes.map((r) => ({ method: r.method, path: r.path }));
+  }
 
   /** Finds the handler; `undefined` when no route has this path, `null` when the path exists for another method. */
   match(method: string, path: string): { handler: Handler; params: Record<string, string> } | null | undefined {

@@ -49,19 +49,21 @@ async function dispatch(
   } catch (err) {
     const status = err instanceof MethodNotAllowed ? 405 : httpStatusOf(err);
     if (status >= 500) engine.log.warn(`${method} ${url.pathname}: ${(err as Error)?.stack ?? err}`);
-    writeError(res, socket, status, messageOf(err));
+    writeError(res, socket, status, messageOf(err), (err as { closeConnection?: boolean }).closeConnection === true);
   } finally {
     end();
     engine.log.debug(`${method} ${url.pathname}${url.search} ${Date.now() - started}ms`);
   }
 }
 
-function writeError(res: http.ServerResponse | undefined, socket: Duplex | undefined, status: number, message: string): void {
+function writeError(res: http.ServerResponse | undefined, socket: Duplex | undefined, status: number, message: string, close = false): void {
   const body = JSON.stringify({ message }) + '\n';
   if (res) {
     if (res.headersSent) { res.destroy(); return; }
     if (status === 304) { res.writeHead(304); res.end(); return; }
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.writeHead(status, {
+      'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...(close ? { Connection: 'close' } : {}),
+    });
     res.end(body);
   } else if (socket && socket.writable) {
     socket.end(

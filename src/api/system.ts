@@ -66,7 +66,8 @@ export function registerSystemRoutes(router: Router): void {
       ServerVersion: STRATA_VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
       Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
       LiveRestoreEnabled: false, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '' },
-      RuncCommit: { ID: '' }, InitCommit: { ID: '' }, SecurityOptions: [], Warnings: storageWarnings(config.dataRoot),
+      RuncCommit: { ID: '' }, InitCommit: { ID: '' }, SecurityOptions: engine.security.options,
+      Warnings: [...engine.security.warnings, ...storageWarnings(config.dataRoot)],
     };
   });
 

@@ -55,7 +55,7 @@ export function registerVolumeRoutes(router: Router): void {
   });
 
   router.post('/volumes/create', async (ctx) => {
-    const body = await readJson<CreateBody>(ctx, {});
+    const body = await readJson<CreateBody>(ctx, {}, { type: 'volume.VolumeCreateBody' });
     if (body.Name !== undefined && typeof body.Name !== 'string') throw new InvalidParameter('invalid Name: expected a string');
     const v = await ctx.engine.volumes.create({
       name: body.Name || undefined,

@@ -1,6 +1,7 @@
 // Docker's create-time merge of the image's run config into the container's Config
 // (daemon/commit.go merge): what inspect shows as Config is the merged result.
 import type { ImageRunConfig } from '../image/types.js';
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/oci-spec.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -52,12 +53,6 @@ export function commandOf(config: Record<string, any>): string[] {
   return [...((config.Entrypoint as string[] | null) ?? []), ...((config.Cmd as string[] | null) ?? [])];
 }
 
-const DEFAULT_MASKED_PATHS = [
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
-];
-const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
-
 /** The defaults dockerd writes into a stored HostConfig (what inspect shows back). */
 export function fillHostConfigDefaults(hc: Record<string, any>): Record<string, any> {
   const out = { ...hc };
@@ -72,8 +67,8 @@ export function fillHostConfigDefaults(hc: Record<string, any>): Record<string, 
   if (out.MemorySwappiness === -1) out.MemorySwappiness = null;
   if (typeof out.PidsLimit === 'number' && out.PidsLimit <= 0) out.PidsLimit = null;
   if (!hc.Privileged) {
-    out.MaskedPaths ??= DEFAULT_MASKED_PATHS;
-    out.ReadonlyPaths ??= DEFAULT_READONLY_PATHS;
+    out.MaskedPaths ??= [...DEFAULT_MASKED_PATHS];
+    out.ReadonlyPaths ??= [...DEFAULT_READONLY_PATHS];
   }
   return out;
 }

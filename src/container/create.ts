@@ -21,6 +21,7 @@ import type { ContainerRecord } from './types.js';
 import { mergeLogConfig } from './log-config.js';
 import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
 import { mountsFromContainers } from './volumes-from.js';
+import { validateSecurity } from './security-opts.js';
 
 export interface CreateBody {
   Config: Record<string, any>;
@@ -30,6 +31,7 @@ export interface CreateBody {
 
 export async function createContainer(ctx: Ctx, body: CreateBody, requestedName: string | null, apiVersion: string): Promise<ContainerRecord> {
   const config = body.Config;
+  validateSecurity(body.HostConfig);
   const hostConfig = fillHostConfigDefaults(body.HostConfig);
   hostConfig.LogConfig = mergeLogConfig(body.HostConfig.LogConfig ?? undefined, ctx.logConfig);
   let name = requestedName ? validateName(requestedName) : '';

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { Conflict, NotFound } from '../errors.js';
 import { buildExecProcess, capabilities } from '../runtime/oci-spec.js';
+import { parseSecurityOpts } from './security-opts.js';
 import { resolveUser } from '../runtime/user.js';
 import type { RuntimeProcess } from '../runtime/types.js';
 import type { Ctx } from './context.js';
@@ -69,8 +70,10 @@ export class ExecStore {
     const user = resolveUser(rec.rootfsPath, cfg.User || c.User, rec.hostConfig.GroupAdd ?? []);
     const env = processEnv({ Env: [...(c.Env ?? []), ...(cfg.Env ?? [])] }, String(c.Hostname), !!cfg.Tty);
     const caps = capabilities({ privileged: cfg.Privileged || rec.hostConfig.Privileged, capAdd: rec.hostConfig.CapAdd, capDrop: rec.hostConfig.CapDrop });
+    // An exec runs under the container's seccomp filter (runc applies it) and no_new_privs.
+    const { noNewPrivileges } = parseSecurityOpts(rec.hostConfig.SecurityOpt);
     const spec = buildExecProcess({
-      args: cfg.Cmd!, env, cwd: cfg.WorkingDir || c.WorkingDir || '/', tty: !!cfg.Tty, capabilities: caps,
+      args: cfg.Cmd!, env, cwd: cfg.WorkingDir || c.WorkingDir || '/', tty: !!cfg.Tty, capabilities: caps, noNewPrivileges,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
     });
     const size = cfg.ConsoleSize && cfg.ConsoleSize[0] ? { height: cfg.ConsoleSize[0], width: cfg.ConsoleSize[1] } : undefined;

@@ -31,6 +31,7 @@ import { normalizeSignal, signalNumber } from './signals.js';
 import type { AttachClient } from './stream-hub.js';
 import { ExecStore } from './exec.js';
 import type { LogConfig } from './log-config.js';
+import type { SeccompProfile } from '../runtime/seccomp.js';
 
 export interface ContainerServiceDeps {
   db: MetaDb;
@@ -43,6 +44,8 @@ export interface ContainerServiceDeps {
   events: EventBus;
   /** The daemon's default logging (daemon.json `log-driver`/`log-opts`); json-file without options when unset. */
   logConfig?: LogConfig;
+  /** The default seccomp profile (Docker's); containers run without a filter when absent. */
+  seccompProfile?: SeccompProfile;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { InvalidParameter, Forbidden, StrataError, SystemError } from '../errors.js';
 import { buildSpec, capabilities } from '../runtime/oci-spec.js';
+import { confinementOf } from './security-opts.js';
 import { mkdirInRoot } from '../runtime/rootfs-path.js';
 import { resolveUser } from '../runtime/user.js';
 import { RuntimeError } from '../runtime/runc.js';
@@ -41,11 +42,14 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     const etc = writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''), hc.ExtraHosts ?? [],
       { servers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] });
     const tty = !!cfg.Tty;
+    const confined = confinementOf(hc, ctx.seccompProfile);
     const spec = buildSpec({
       id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args: [rec.path!, ...(rec.args ?? [])],
       env: processEnv(cfg, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       tty, hostname: String(cfg.Hostname), privateNetwork: hc.NetworkMode === 'none', etcFiles: etc, mounts: mounts.oci,
       privileged: !!hc.Privileged, capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], shmSizeBytes: hc.ShmSize ?? 0,
+      seccomp: confined.seccomp, noNewPrivileges: confined.noNewPrivileges,
+      maskedPaths: hc.MaskedPaths ?? undefined, readonlyPaths: hc.ReadonlyPaths ?? undefined,
       ...ociResources(hc),
     });
     fs.rmSync(bundle, { recursive: true, force: true });

@@ -2,6 +2,11 @@
 // defaults (oci/defaults.go, daemon/oci_linux.go): default capabilities, masked and read-only
 // /proc and /sys paths, the /proc /dev /sys mounts, the container's /etc files, then the
 // user's mounts sorted so that a parent directory is mounted before what sits inside it.
+import { capabilities, DEFAULT_CAPABILITIES } from './capabilities.js';
+import { hostDevices } from './devices.js';
+import type { OciSeccomp } from './seccomp.js';
+
+export { capabilities, DEFAULT_CAPABILITIES };
 
 export interface OciMount {
   destination: string;
@@ -40,39 +45,20 @@ export interface SpecInput {
   resources?: Record<string, unknown>;
   rlimits?: { type: string; hard: number; soft: number }[];
   sysctl?: Record<string, string>;
+  /** The seccomp filter, already settled for this container; none when unconfined or privileged. */
+  seccomp?: OciSeccomp;
+  noNewPrivileges?: boolean;
+  /** HostConfig.MaskedPaths / ReadonlyPaths as stored at create; Docker's defaults when absent. */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
 }
 
-export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
-
-const ALL_CAPABILITIES = [
-  ...DEFAULT_CAPABILITIES, 'CAP_DAC_READ_SEARCH', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
-  'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG',
-  'CAP_LEASE', 'CAP_AUDIT_CONTROL', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
-];
-
-const MASKED_PATHS = [
+/** Docker's masked paths, plus the powercap tree that newer Docker masks too (energy counters leak timing). */
+export const DEFAULT_MASKED_PATHS = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
 ];
-const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
-
-/** Docker's --cap-add/--cap-drop arithmetic: names with or without CAP_, "ALL" on either side. */
-export function capabilities(input: Pick<SpecInput, 'privileged' | 'capAdd' | 'capDrop'>): string[] {
-  if (input.privileged) return [...ALL_CAPABILITIES];
-  const norm = (c: string) => { const u = c.toUpperCase(); return u === 'ALL' || u.startsWith('CAP_') ? u : `CAP_${u}`; };
-  const add = (input.capAdd ?? []).map(norm);
-  const drop = (input.capDrop ?? []).map(norm);
-  let caps = add.includes('ALL') ? [...ALL_CAPABILITIES] : [...DEFAULT_CAPABILITIES];
-  if (drop.includes('ALL')) caps = [];
-  caps = caps.filter((c) => !drop.includes(c));
-  for (const c of add) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);
-  return caps;
-}
+export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 export function buildSpec(input: SpecInput): Record<string, unknown> {
   const caps = capabilities(input);
@@ -98,7 +84,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   return {
     ociVersion: '1.0.2-dev',
     process: {
-      ...buildExecProcess({ ...input, capabilities: caps }),
+      ...buildExecProcess({ ...input, capabilities: caps, noNewPrivileges: !!input.noNewPrivileges }),
       oomScoreAdj: 0,
       ...(input.rlimits?.length ? { rlimits: input.rlimits } : {}),
     },
@@ -117,8 +103,11 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
         ],
       },
       namespaces,
-      maskedPaths: input.privileged ? [] : MASKED_PATHS,
-      readonlyPaths: input.privileged ? [] : READONLY_PATHS,
+      // Docker gives a privileged container every device node of the host.
+      ...(input.privileged ? { devices: hostDevices() } : {}),
+      ...(input.seccomp ? { seccomp: input.seccomp } : {}),
+      maskedPaths: input.privileged ? [] : input.maskedPaths ?? DEFAULT_MASKED_PATHS,
+      readonlyPaths: input.privileged ? [] : input.readonlyPaths ?? DEFAULT_READONLY_PATHS,
     },
   };
 }
@@ -131,7 +120,7 @@ export function sortMounts(mounts: OciMount[]): OciMount[] {
 
 /** The OCI process for `docker exec`: the container's environment plus the exec's own. */
 export function buildExecProcess(input: {
-  args: string[]; env: string[]; cwd: string; user: OciUser; tty: boolean; capabilities: string[];
+  args: string[]; env: string[]; cwd: string; user: OciUser; tty: boolean; capabilities: string[]; noNewPrivileges?: boolean;
 }): Record<string, unknown> {
   const caps = input.capabilities;
   return {
@@ -141,6 +130,6 @@ export function buildExecProcess(input: {
     env: input.env,
     cwd: input.cwd,
     capabilities: { bounding: caps, effective: caps, permitted: caps },
-    noNewPrivileges: false,
+    noNewPrivileges: !!input.noNewPrivileges,
   };
 }

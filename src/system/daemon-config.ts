@@ -12,6 +12,7 @@ export const CONFIG_KEYS: Record<string, string> = {
   'log-driver': 'logDriver',
   'log-opts': 'logOpts',
   'metrics-addr': 'metricsAddr',
+  'seccomp-profile': 'seccompProfile',
 };
 
 export type FileConfig = Record<string, unknown>;

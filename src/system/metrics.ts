@@ -60,6 +60,16 @@ export function createMetricsRegistry(engine: StorageView): { registry: Registry
   return { registry, refresh };
 }
 
+/**
+ * Like dockerd's --metrics-addr the endpoint has no authentication, so an address other hosts
+ * can reach (":9323", "0.0.0.0:9323", a public name) is worth a warning at start.
+ */
+export function metricsAddrWarning(addr: string): string | undefined {
+  const host = (/^(.*):(\d+)$/.exec(addr)?.[1] ?? addr).replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)) return undefined;
+  return `WARNING: metrics are served on ${addr} without authentication and are reachable from other hosts; use 127.0.0.1:PORT to keep them local`;
+}
+
 /** Serves /metrics on host:port (e.g. 127.0.0.1:9323). */
 export async function serveMetrics(engine: StorageView, addr: string): Promise<http.Server> {
   const m = /^(.*):(\d+)$/.exec(addr);
