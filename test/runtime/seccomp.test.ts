@@ -56,7 +56,7 @@ test('kernel versions compare by major and minor', () => {
 });
 
 test('a profile that is not one is refused with Docker words', () => {
-  assert.throws(() => parseSeccompProfile('{bad'), { status: 400, message: /^Decoding seccomp profile failed: / });
+  assert.throws(() => parseSeccompProfile('{bad'), { kind: 'invalid-parameter', message: /^Decoding seccomp profile failed: / });
   assert.throws(() => parseSeccompProfile('[]'), /Decoding seccomp profile failed: the profile must be a JSON object/);
   assert.throws(() => parseSeccompProfile('{"defaultAction":"BOGUS"}'), /invalid defaultAction "BOGUS"/);
   assert.throws(() => parseSeccompProfile('{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["x"],"action":"nope"}]}'), /invalid action "nope"/);
@@ -91,7 +91,7 @@ test("Docker's default capability set is the kernel's 00000000a80425fb", () => {
 });
 
 test('unknown capabilities are refused with Docker message', () => {
-  assert.throws(() => validateCapabilities({ capAdd: ['FOO'] }), { status: 400, message: 'invalid CapAdd: unknown capability: "CAP_FOO"' });
+  assert.throws(() => validateCapabilities({ capAdd: ['FOO'] }), { kind: 'invalid-parameter', message: 'invalid CapAdd: unknown capability: "CAP_FOO"' });
   assert.throws(() => validateCapabilities({ capDrop: ['cap_foo'] }), { message: 'invalid CapDrop: unknown capability: "CAP_FOO"' });
   // Docker 20.10 does not know the capabilities newer than CAP_AUDIT_READ either.
   assert.throws(() => validateCapabilities({ capAdd: ['bpf'] }), { message: 'invalid CapAdd: unknown capability: "CAP_BPF"' });
@@ -104,7 +104,7 @@ test('security options: Docker syntax and messages; confinement beyond reach is 
   assert.equal(parseSecurityOpts(['seccomp=unconfined']).seccomp, 'unconfined');
   assert.deepEqual(parseSecurityOpts(['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}']).seccomp, { defaultAction: 'SCMP_ACT_ALLOW' });
   parseSecurityOpts(['apparmor=unconfined', 'label=disable', 'disable']);
-  assert.throws(() => parseSecurityOpts(['bogus']), { status: 400, message: 'invalid --security-opt 1: "bogus"' });
+  assert.throws(() => parseSecurityOpts(['bogus']), { kind: 'invalid-parameter', message: 'invalid --security-opt 1: "bogus"' });
   assert.throws(() => parseSecurityOpts(['foo=bar']), { message: 'invalid --security-opt 2: "foo=bar"' });
   assert.throws(() => parseSecurityOpts(['no-new-privileges=maybe']), { message: 'invalid --security-opt 2: "no-new-privileges=maybe"' });
   assert.throws(() => parseSecurityOpts(['apparmor=docker-default']), /AppArmor is not supported/);
