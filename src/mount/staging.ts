@@ -15,7 +15,11 @@ import { isDirectoryFd, openTrustedDirectory } from './in-root.js';
 import { readMountInfo } from './kernel.js';
 
 const codeOf = (err: unknown) => (err as { code?: string })?.code;
-const describe = (err: unknown) => (codeOf(err) === 'ELOOP' ? 'too many levels of symbolic links' : codeOf(err) === 'ENOENT' ? 'no such file or directory' : String((err as Error)?.message ?? err));
+/** Go's words for the errno, as Docker's message carries them. */
+const ERRNO_WORDS: Record<string, string> = {
+  ENOENT: 'no such file or directory', ELOOP: 'too many levels of symbolic links', ENOTDIR: 'not a directory', EINVAL: 'invalid argument',
+};
+const describe = (err: unknown) => ERRNO_WORDS[codeOf(err) ?? ''] ?? String((err as Error)?.message ?? err);
 
 /** Where a container's staging mount points live. */
 export const stagingDirOf = (dataRoot: string, containerId: string): string => path.join(dataRoot, 'tmp', 'mounts', containerId);
@@ -39,7 +43,11 @@ export function openVolumeSubpath(volumeRoot: string, subpath: string): number {
   try {
     resolved = fs.realpathSync(combined);
   } catch (err) {
-    if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ELOOP') throw Object.assign(new NotFound(`cannot access path ${combined}: ${describe(err)}`), { cause: err });
+    // EINVAL/ENOTDIR: a component was a link when looked at and no longer when read (or the
+    // reverse): swapped while being resolved, which Docker reports as not accessible too.
+    if (['ENOENT', 'ELOOP', 'EINVAL', 'ENOTDIR'].includes(codeOf(err) ?? '')) {
+      throw Object.assign(new NotFound(`cannot access path ${combined}: ${describe(err)}`), { cause: err });
+    }
     throw err;
   }
   const rel = path.relative(base, resolved);
@@ -50,7 +58,9 @@ export function openVolumeSubpath(volumeRoot: string, subpath: string): number {
     return sys.openat2(volFd, rel === '' ? '.' : rel, O_PATH | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   } catch (err) {
     if (codeOf(err) === 'EXDEV') throw escapes();
-    if (codeOf(err) === 'ENOENT' || codeOf(err) === 'ELOOP') throw Object.assign(new NotFound(`cannot access path ${combined}: ${describe(err)}`), { cause: err });
+    if (['ENOENT', 'ELOOP', 'ENOTDIR'].includes(codeOf(err) ?? '')) {
+      throw Object.assign(new NotFound(`cannot access path ${combined}: ${describe(err)}`), { cause: err });
+    }
     throw err;
   } finally {
     fs.closeSync(volFd);
