@@ -40,6 +40,8 @@ export interface StartMounts {
 export async function startMounts(specs: MountSpec[], volumes: VolumeService, containerId: string, stagingDir: string): Promise<StartMounts> {
   const oci: OciMount[] = [];
   const mounted: string[] = [];
+  // Whatever an earlier run could not release would make its mount points exist already.
+  if (specs.some((m) => m.subpath)) await releaseStaging(stagingDir);
   try {
     for (const [i, m] of specs.entries()) {
       if (m.type === 'bind') {

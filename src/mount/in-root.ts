@@ -51,6 +51,7 @@ export function openInRoot(rootFd: number, unsafePath: string, opts: InRootOptio
   const stack: number[] = [sys.openat(rootFd, '.', DIR_FD)];
   let links = 0;
   let races = 0;
+  const created = new Set<string>();
   const raced = (err: unknown) => {
     if (++races > MAX_RACES) {
       throw Object.assign(new Conflict(`cannot resolve ${unsafePath}: the path kept changing while it was being resolved`), { cause: err });
@@ -72,6 +73,10 @@ export function openInRoot(rootFd: number, unsafePath: string, opts: InRootOptio
         if (codeOf(err) !== 'ENOENT') throw err;
         const kind = last ? opts.create : opts.mkdirMode !== undefined ? 'directory' : undefined;
         if (!kind) throw err;
+        // Made here before and gone again: someone removes it as fast as it is made.
+        const key = `${stack.length}/${part}`;
+        if (created.has(key)) raced(err);
+        created.add(key);
         createAt(cur, part, kind, opts.mkdirMode ?? 0o755);
         parts.unshift(part); // look again: what was created may already have been replaced
         continue;
