@@ -6,7 +6,7 @@
 // directory made on the host nor a mount placed there (CVE-2018-15664, CVE-2021-30465), and
 // nothing stays mounted in the root after the copy.
 import fs from 'node:fs';
-import { InvalidParameter } from '../errors.js';
+import { Conflict, InvalidParameter } from '../errors.js';
 import { bindOnto } from '../mount/fd-mount.js';
 import { isDirectoryFd, openInRoot } from '../mount/in-root.js';
 import { openVolumeSubpath } from '../mount/staging.js';
@@ -39,7 +39,13 @@ export function bindInRoot(rootFd: number, sourceFd: number, destination: string
     if (isDirectoryFd(targetFd) !== isDir) {
       throw new InvalidParameter(`cannot mount ${isDir ? 'a directory' : 'a file'} on ${destination}: it is ${isDir ? 'not a directory' : 'a directory'} in the container`);
     }
-    return bindOnto(sourceFd, targetFd, { recursive: true, readOnly });
+    try {
+      return bindOnto(sourceFd, targetFd, { recursive: true, readOnly });
+    } catch (err) {
+      // The opened mount point was deleted by the container in between: nothing to mount on.
+      if ((err as { code?: string }).code === 'ENOENT') throw Object.assign(new Conflict(`mount point ${destination} was removed while being mounted on`), { cause: err });
+      throw err;
+    }
   } finally {
     fs.closeSync(targetFd);
   }

@@ -77,7 +77,13 @@ export function openInRoot(rootFd: number, unsafePath: string, opts: InRootOptio
         const key = `${stack.length}/${part}`;
         if (created.has(key)) raced(err);
         created.add(key);
-        createAt(cur, part, kind, opts.mkdirMode ?? 0o755);
+        try {
+          createAt(cur, part, kind, opts.mkdirMode ?? 0o755);
+        } catch (createErr) {
+          // The directory we hold was removed (ENOENT): what was there is gone, not ours to remake.
+          if (codeOf(createErr) !== 'ENOENT') throw createErr;
+          throw Object.assign(new Conflict(`cannot resolve ${unsafePath}: a directory on the path was removed while it was being resolved`), { cause: createErr });
+        }
         parts.unshift(part); // look again: what was created may already have been replaced
         continue;
       }
