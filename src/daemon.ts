@@ -22,6 +22,7 @@ import { followContainerEvents } from './system/usage-cache.js';
 import { serveMetrics } from './system/metrics.js';
 import { snapshotKeyOf } from './container/context.js';
 import { daemonLogConfig } from './container/log-config.js';
+import { sweepStagingMounts } from './mount/staging.js';
 import type { DaemonConfig, Engine } from './engine.js';
 import { loadDefaultSeccompProfile } from './runtime/seccomp-default.js';
 import { runcVersion, runcWarning } from './runtime/runc-version.js';
@@ -59,6 +60,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const config: DaemonConfig = { dataRoot, socketPath, storageDriver, execRoot, logLevel: opts.logLevel };
   for (const d of ['tmp', 'containers', 'volumes', 'content']) fs.mkdirSync(path.join(dataRoot, d), { recursive: true, mode: 0o710 });
   fs.mkdirSync(execRoot, { recursive: true, mode: 0o700 });
+  await sweepStagingMounts(dataRoot);
   sweepTmp(dataRoot);
 
   const seccomp = loadDefaultSeccompProfile(opts.seccompProfile);

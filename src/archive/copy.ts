@@ -5,7 +5,7 @@
 import { closeSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { InvalidParameter, NotFound } from '../errors.js';
+import { Conflict, InvalidParameter, NotFound } from '../errors.js';
 import * as sys from '../native/syscalls.js';
 import type { PathStat } from './types.js';
 import { unpack } from './apply.js';
@@ -18,6 +18,8 @@ import { EntryWriter } from './writer.js';
 
 const IN_ROOT = sys.RESOLVE_IN_ROOT | sys.RESOLVE_NO_MAGICLINKS;
 const MAX_SYMLINKS = 255;
+/** How often a component may change under us before a lookup gives up (a container racing on purpose). */
+const MAX_RACES = 64;
 
 function openRoot(root: string): number {
   return sys.openat2(sys.AT_FDCWD, root, sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, 0);
@@ -39,12 +41,15 @@ function goBase(p: string): string {
 
 /**
  * moby's FollowSymlinkInScope: resolves every symlink in `path` within the root, keeping
- * missing components lexically. Returns a root-relative path ('' for the root).
+ * missing components lexically. Returns a root-relative path ('' for the root). A component
+ * that stops being a link between its statx and its readlinkat (a container swapping it) is
+ * looked at again; one that keeps changing ends in a Conflict, never an errno 500.
  */
 export function followSymlinkInScope(rootFd: number, path: string): string {
   const resolved: string[] = [];
   const pending = path.split('/').filter((c) => c !== '' && c !== '.');
   let links = 0;
+  let races = 0;
   while (pending.length > 0) {
     const c = pending.shift()!;
     if (c === '..') {
@@ -74,7 +79,16 @@ export function followSymlinkInScope(rootFd: number, path: string): string {
         continue;
       }
       if (++links > MAX_SYMLINKS) throw new InvalidParameter(`too many links in ${JSON.stringify(path)}`);
-      const target = sys.readlinkat(pfd, c);
+      let target: string;
+      try {
+        target = sys.readlinkat(pfd, c);
+      } catch (err) {
+        if (!isErrno(err, 'EINVAL', 'ENOENT')) throw err;
+        if (++races > MAX_RACES) throw new Conflict(`${path}: the path kept changing while it was being resolved`);
+        links--;
+        pending.unshift(c);
+        continue;
+      }
       if (target.startsWith('/')) resolved.length = 0;
       pending.unshift(...target.split('/').filter((x) => x !== '' && x !== '.'));
     } finally {
@@ -157,41 +171,76 @@ export async function statPath(root: string, path: string): Promise<PathStat> {
   }
 }
 
-function* pathItems(root: string, path: string, rebase: string): Generator<PackItem> {
-  const rootFd = openRoot(root);
+/**
+ * What packPath archives, opened before its stat is reported: the header and the tar then
+ * describe the same file even if the container renames things in between (a second lookup
+ * could find something else, or nothing, after the 200 has gone out).
+ */
+interface PackSource {
+  pfd: number;
+  base: string;
+  st: sys.Statx;
+}
+
+function openPackSource(rootFd: number, r: Resolved, path: string): PackSource {
+  // A target named by its directory ("dir/" or "dir/.") is archived from its parent.
+  const dir = r.base === '' ? posix.dirname(`/${r.dir}`).slice(1) : r.dir;
+  const base = r.base === '' ? (r.dir === '' ? '.' : posix.basename(r.dir)) : r.base;
+  let pfd: number;
   try {
-    const r = resolvePath(rootFd, path);
-    // A target named by its directory ("dir/" or "dir/.") is archived from its parent.
-    const dir = r.base === '' ? posix.dirname(`/${r.dir}`).slice(1) : r.dir;
-    const base = r.base === '' ? (r.dir === '' ? '.' : posix.basename(r.dir)) : r.base;
-    const pfd = openDirInRoot(rootFd, dir, sys.O_RDONLY);
-    try {
-      const st = sys.statx(pfd, base);
-      const seen = new Map<string, string>();
-      const top = headerFor({ pfd, base, st }, rebase, seen);
-      if (top) yield top;
-      if (!isDir(st)) return;
-      const fd = sys.openat(pfd, base, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_NOFOLLOW | sys.O_CLOEXEC);
-      try {
-        for (const w of walkDir(fd, rebase)) {
-          const item = headerFor(w, w.rel, seen);
-          if (item) yield item;
-        }
-      } finally {
-        closeSync(fd);
-      }
-    } finally {
-      closeSync(pfd);
+    pfd = openDirInRoot(rootFd, dir, sys.O_RDONLY);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+    throw err;
+  }
+  try {
+    return { pfd, base, st: sys.statx(pfd, base) };
+  } catch (err) {
+    closeSync(pfd);
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+    throw err;
+  }
+}
+
+function* pathItems(src: PackSource, rebase: string): Generator<PackItem> {
+  const { pfd, base, st } = src;
+  const seen = new Map<string, string>();
+  const top = headerFor({ pfd, base, st }, rebase, seen);
+  if (top) yield top;
+  if (!isDir(st)) return;
+  const fd = sys.openat(pfd, base, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_NOFOLLOW | sys.O_CLOEXEC);
+  try {
+    for (const w of walkDir(fd, rebase)) {
+      const item = headerFor(w, w.rel, seen);
+      if (item) yield item;
     }
   } finally {
-    closeSync(rootFd);
+    closeSync(fd);
   }
 }
 
 export async function packPath(root: string, path: string): Promise<{ stat: PathStat; stream: Readable }> {
-  const stat = await statPath(root, path);
+  const rootFd = openRoot(root);
+  let src: PackSource;
+  let stat: PathStat;
+  try {
+    const r = resolvePath(rootFd, path);
+    src = openPackSource(rootFd, r, path);
+    try {
+      // From the very statx the tar's first header is made of (for a link, the link itself).
+      stat = toPathStat(rootFd, r, src.st);
+    } catch (err) {
+      closeSync(src.pfd);
+      throw err;
+    }
+  } finally {
+    closeSync(rootFd);
+  }
   const rebase = stat.name === '/' ? '.' : stat.name;
-  return { stat, stream: tarStream(pathItems(root, path, rebase)) };
+  const stream = tarStream(pathItems(src, rebase));
+  // Closed with the stream, read to the end or not.
+  stream.once('close', () => closeSync(src.pfd));
+  return { stat, stream };
 }
 
 export interface ExtractOptions {

@@ -1,49 +1,52 @@
-// Bind-mounting a host path onto a destination inside a container root that may be running:
-// the destination is resolved inside the root, opened without following a final symlink, and
-// the mount goes through that open file (/proc/self/fd/N, not re-resolved by mount(8)), so a
-// container swapping a path component for a symlink cannot redirect the mount onto the host
-// (the race behind CVE-2021-30465 and CVE-2018-15664).
+// docker cp puts a container's volumes and binds in place inside its root (which may be
+// running) before reading or writing it, as Docker does. Each mount point is created and
+// opened through directory fds inside the root (mount/in-root.ts), the source is bound onto that
+// open fd with the fd mount API, and the mount is later detached through its own fd: a
+// container swapping a component of a destination for a symlink to "/" gets neither a
+// directory made on the host nor a mount placed there (CVE-2018-15664, CVE-2021-30465), and
+// nothing stays mounted in the root after the copy.
 import fs from 'node:fs';
-import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { SystemError } from '../errors.js';
-import { mkdirInRoot, secureJoin } from '../runtime/rootfs-path.js';
+import { Conflict, InvalidParameter } from '../errors.js';
+import { bindOnto } from '../mount/fd-mount.js';
+import { isDirectoryFd, openInRoot } from '../mount/in-root.js';
+import { openVolumeSubpath } from '../mount/staging.js';
+import { O_CLOEXEC, O_PATH } from '../native/constants.js';
+import * as sys from '../native/syscalls.js';
 
-const O_PATH = 0o10000000;
-
-export async function bindInRoot(rootfs: string, source: string, destination: string, readOnly: boolean): Promise<string> {
-  const isDir = fs.statSync(source).isDirectory();
-  let target: string;
-  if (isDir) {
-    target = mkdirInRoot(rootfs, destination);
-  } else {
-    mkdirInRoot(rootfs, path.posix.dirname(destination));
-    target = secureJoin(rootfs, destination);
-    if (!fs.existsSync(target)) fs.writeFileSync(target, '', { flag: 'wx' });
-  }
-  const real = await withOpenTarget(rootfs, target, destination, (fd) => mountVia(fd, ['--no-canonicalize', '--rbind', source, '/proc/self/fd/3']));
-  // Opened again: the new fd names the bind mount itself, which the remount must reach.
-  if (readOnly) await withOpenTarget(rootfs, target, destination, (fd) => mountVia(fd, ['--no-canonicalize', '-o', 'remount,bind,ro', '/proc/self/fd/3']));
-  return real;
-}
-
-async function withOpenTarget(rootfs: string, target: string, destination: string, fn: (fd: number) => Promise<void>): Promise<string> {
-  const fd = fs.openSync(target, O_PATH | fs.constants.O_NOFOLLOW);
+/**
+ * An O_PATH fd of a mount's source on the host: `host` (a volume's directory, or a bind
+ * source exactly as the user gave it), or `subpath` beneath a volume. Undefined when it does
+ * not exist (nothing to put in place).
+ */
+export function openMountSource(host: string, subpath?: string): number | undefined {
   try {
-    const real = fs.readlinkSync(`/proc/self/fd/${fd}`);
-    if (real !== rootfs && !real.startsWith(rootfs + '/')) throw new SystemError(`mount destination ${destination} resolves outside the container root`);
-    await fn(fd);
-    return real;
-  } finally {
-    fs.closeSync(fd);
+    return subpath ? openVolumeSubpath(host, subpath) : sys.openat(sys.AT_FDCWD, host, O_PATH | O_CLOEXEC);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    throw err;
   }
 }
 
-function mountVia(fd: number, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('mount', args, { stdio: ['ignore', 'ignore', 'pipe', fd] });
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new SystemError(`mount ${args.join(' ')}: ${err.trim()}`))));
-  });
+/**
+ * Binds the source open as `sourceFd` onto `destination` inside the root open as `rootFd`,
+ * creating the mount point (directory or empty file, like the source) when it is missing.
+ * Returns the fd of the new mount, for detachMount.
+ */
+export function bindInRoot(rootFd: number, sourceFd: number, destination: string, readOnly: boolean): number {
+  const isDir = isDirectoryFd(sourceFd);
+  const targetFd = openInRoot(rootFd, destination, { mkdirMode: 0o755, create: isDir ? 'directory' : 'file' });
+  try {
+    if (isDirectoryFd(targetFd) !== isDir) {
+      throw new InvalidParameter(`cannot mount ${isDir ? 'a directory' : 'a file'} on ${destination}: it is ${isDir ? 'not a directory' : 'a directory'} in the container`);
+    }
+    try {
+      return bindOnto(sourceFd, targetFd, { recursive: true, readOnly });
+    } catch (err) {
+      // The opened mount point was deleted by the container in between: nothing to mount on.
+      if ((err as { code?: string }).code === 'ENOENT') throw Object.assign(new Conflict(`mount point ${destination} was removed while being mounted on`), { cause: err });
+      throw err;
+    }
+  } finally {
+    fs.closeSync(targetFd);
+  }
 }

@@ -9,6 +9,7 @@ import { parseMountSpecs, validateBindSources, type MountSpecInput } from '../mo
 import type { VolumeService } from '../volume/types.js';
 import type { OciMount } from '../runtime/oci-spec.js';
 import { secureJoin } from '../runtime/rootfs-path.js';
+import { releaseStaging, stageVolumeSubpath } from '../mount/staging.js';
 
 export interface MountInput {
   Binds?: string[];
@@ -32,13 +33,17 @@ export interface StartMounts {
 
 /**
  * OCI mounts for a start. Bind sources are checked again now: -v re-creates a missing
- * directory, --mount refuses (lab: a moved project folder).
+ * directory, --mount refuses (lab: a moved project folder). A volume-subpath is opened beneath
+ * the volume and handed to runc as a staging mount in `stagingDir` (see mount/staging.ts),
+ * released by releaseStartMounts.
  */
-export async function startMounts(specs: MountSpec[], volumes: VolumeService, containerId: string): Promise<StartMounts> {
+export async function startMounts(specs: MountSpec[], volumes: VolumeService, containerId: string, stagingDir: string): Promise<StartMounts> {
   const oci: OciMount[] = [];
   const mounted: string[] = [];
+  // Whatever an earlier run could not release would make its mount points exist already.
+  if (specs.some((m) => m.subpath)) await releaseStaging(stagingDir);
   try {
-    for (const m of specs) {
+    for (const [i, m] of specs.entries()) {
       if (m.type === 'bind') {
         if (!fs.existsSync(m.source)) {
           if (!m.createHostPath) throw new InvalidParameter(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
@@ -51,7 +56,7 @@ export async function startMounts(specs: MountSpec[], volumes: VolumeService, co
       } else if (m.type === 'volume') {
         let host = await volumes.mount(m.source, containerId);
         mounted.push(m.source);
-        if (m.subpath) host = secureJoin(host, m.subpath);
+        if (m.subpath) host = stageVolumeSubpath(stagingDir, String(i), host, m.subpath);
         oci.push({ destination: m.destination, type: 'bind', source: host, options: ['rbind', m.readOnly ? 'ro' : 'rw', 'rprivate'] });
       } else {
         const options = [...(m.tmpfsOptions ?? ['noexec', 'nosuid', 'nodev'])];
@@ -60,14 +65,19 @@ export async function startMounts(specs: MountSpec[], volumes: VolumeService, co
       }
     }
   } catch (err) {
-    await releaseVolumes(volumes, mounted, containerId);
+    await releaseStartMounts(volumes, mounted, containerId, stagingDir);
     throw err;
   }
   return { oci, volumes: mounted };
 }
 
-export async function releaseVolumes(volumes: VolumeService, names: string[], containerId: string): Promise<void> {
-  for (const name of names) await volumes.unmount(name, containerId).catch(() => undefined);
+/** Undoes startMounts: staging mounts first (they hold the volumes' directories), then the volumes. */
+export async function releaseStartMounts(volumes: VolumeService, names: string[], containerId: string, stagingDir: string): Promise<void> {
+  try {
+    await releaseStaging(stagingDir);
+  } finally {
+    for (const name of names) await volumes.unmount(name, containerId).catch(() => undefined);
+  }
 }
 
 /** inspect's Mounts entries (HostConfig.Tmpfs entries are not listed, as in Docker). */

@@ -24,7 +24,9 @@ import { createContainer, type CreateBody } from './create.js';
 import { shouldRestart, startContainer } from './start.js';
 import { validateName } from './names.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
-import { bindInRoot } from './bind-in-root.js';
+import { bindInRoot, openMountSource } from './bind-in-root.js';
+import { detachMount } from '../mount/fd-mount.js';
+import { openTrustedDirectory } from '../mount/in-root.js';
 import { top, type TopResult } from './top.js';
 import { pruneContainers, type PruneReport } from './prune.js';
 import { normalizeSignal, signalNumber } from './signals.js';
@@ -268,19 +270,30 @@ export class ContainerManager implements ContainerService {
   async withRootfs<T>(ref: string, fn: (rootfs: string, c: ContainerRecord) => Promise<T>): Promise<T> {
     const rec = this.ctx.store.get(ref);
     const rootfs = await acquireRootfs(this.ctx, rec);
-    const placed: string[] = [];
+    const placed: number[] = [];
     const volumes: string[] = [];
+    let rootFd: number | undefined;
     try {
+      rootFd = openTrustedDirectory(rootfs);
       for (const m of [...rec.mounts].sort((a, b) => a.destination.length - b.destination.length)) {
         if (m.type === 'tmpfs') continue;
         let source = m.source;
         if (m.type === 'volume') { source = await this.ctx.volumes.mount(m.source, rec.id); volumes.push(m.source); }
-        if (!fs.existsSync(source)) continue;
-        placed.push(await bindInRoot(rootfs, source, m.destination, m.readOnly));
+        const sourceFd = openMountSource(source, m.type === 'volume' ? m.subpath : undefined);
+        if (sourceFd === undefined) continue;
+        try {
+          placed.push(bindInRoot(rootFd, sourceFd, m.destination, m.readOnly));
+        } finally {
+          fs.closeSync(sourceFd);
+        }
       }
       return await fn(rootfs, rec);
     } finally {
-      for (const p of placed.reverse()) await unmount(p, { lazy: true }).catch(() => undefined);
+      // Through each mount's own fd, innermost first: exactly what this copy placed, nothing else.
+      for (const fd of placed.reverse()) {
+        try { detachMount(fd); } catch (e) { this.ctx.log.warn(`container ${rec.id}: unmount after copy: ${e}`); }
+      }
+      if (rootFd !== undefined) fs.closeSync(rootFd);
       for (const v of volumes) await this.ctx.volumes.unmount(v, rec.id).catch(() => undefined);
       await releaseRootfs(this.ctx, rec);
     }

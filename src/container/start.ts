@@ -13,7 +13,8 @@ import { bundleDir, containerDir, emit, liveOf, nowIso } from './context.js';
 import { processEnv } from './config-merge.js';
 import { writeEtcFiles } from './etc-files.js';
 import { ociResources } from './resources.js';
-import { releaseVolumes, startMounts } from './mount-points.js';
+import { releaseStartMounts, startMounts } from './mount-points.js';
+import { stagingDirOf } from '../mount/staging.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
 import { rotationOf } from './log-config.js';
@@ -29,8 +30,9 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   const rootfs = await acquireRootfs(ctx, rec);
   let volumes: string[] = [];
   const bundle = bundleDir(ctx, rec.id);
+  const staging = stagingDirOf(ctx.dataRoot, rec.id);
   try {
-    const mounts = await startMounts(rec.mounts, ctx.volumes, rec.id);
+    const mounts = await startMounts(rec.mounts, ctx.volumes, rec.id, staging);
     volumes = mounts.volumes;
     const cwd = cfg.WorkingDir ? String(cfg.WorkingDir) : '/';
     if (cwd !== '/') {
@@ -58,7 +60,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     const size = hc.ConsoleSize && hc.ConsoleSize[0] ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
     live.proc = await ctx.runtime.run(rec.id, bundle, { tty, stdin: !!cfg.OpenStdin, size });
   } catch (err) {
-    await releaseVolumes(ctx.volumes, volumes, rec.id);
+    await releaseStartMounts(ctx.volumes, volumes, rec.id, staging);
     await releaseRootfs(ctx, rec);
     fs.rmSync(bundle, { recursive: true, force: true });
     const mapped = mapStartError(err);
@@ -106,7 +108,8 @@ async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number):
   Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, FinishedAt: nowIso() });
   ctx.store.save(rec);
   live.hub.endRun();
-  await releaseVolumes(ctx.volumes, live.volumes, rec.id);
+  await releaseStartMounts(ctx.volumes, live.volumes, rec.id, stagingDirOf(ctx.dataRoot, rec.id))
+    .catch((e: unknown) => ctx.log.warn(`container ${rec.id}: release mounts: ${e}`));
   live.volumes = [];
   await releaseRootfs(ctx, rec).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: unmount rootfs: ${e}`));
   fs.rmSync(bundleDir(ctx, rec.id), { recursive: true, force: true });

@@ -4,6 +4,7 @@
 // the host (the class of bug behind CVE-2021-30465 and the docker cp CVEs).
 import fs from 'node:fs';
 import path from 'node:path';
+import { mkdirAllInRoot, openTrustedDirectory } from '../mount/in-root.js';
 
 const MAX_LINKS = 255;
 
@@ -32,16 +33,18 @@ export function secureJoin(root: string, unsafePath: string): string {
   return path.join(root, ...resolved);
 }
 
-/** mkdir -p of `dir` inside `root`, through secureJoin at each step; returns the host path. */
+/**
+ * mkdir -p of `dir` inside `root`, one component at a time on directory fds (mount/in-root.ts),
+ * so a container swapping a component for a symlink cannot get a directory made outside the
+ * root. Returns the host path of the result, for display only: a path string inside a root a
+ * container can write to is not safe to act on.
+ */
 export function mkdirInRoot(root: string, dir: string, mode = 0o755): string {
-  const parts = dir.split('/').filter(Boolean);
-  let current = '/';
-  for (const part of parts) {
-    current = path.posix.join(current, part);
-    const host = secureJoin(root, current);
-    // secureJoin left no symlink in the existing prefix, so a recursive mkdir cannot leave the root.
-    fs.mkdirSync(host, { recursive: true, mode });
-    if (!fs.statSync(host).isDirectory()) throw Object.assign(new Error(`not a directory: ${current}`), { code: 'ENOTDIR' });
+  const rootFd = openTrustedDirectory(root);
+  try {
+    mkdirAllInRoot(rootFd, dir, mode);
+  } finally {
+    fs.closeSync(rootFd);
   }
   return secureJoin(root, dir);
 }
