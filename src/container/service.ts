@@ -31,6 +31,9 @@ import { normalizeSignal, signalNumber } from './signals.js';
 import type { AttachClient } from './stream-hub.js';
 import { ExecStore } from './exec.js';
 import type { LogConfig } from './log-config.js';
+import { Incomplete } from '../meta/incomplete.js';
+import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
+import { removeTreeNoCross } from '../mount/scratch.js';
 
 export interface ContainerServiceDeps {
   db: MetaDb;
@@ -212,15 +215,23 @@ export class ContainerManager implements ContainerService {
       await live.exited;
       live.removing = true;
       rec.state.Status = 'removing';
+      // A removal the daemon does not live to finish is finished at the next start.
+      this.ctx.incomplete.begin(REMOVE_MARK, rec.id, { volumes: !!opts.volumes });
       try {
         await this.removeStorage(rec, !!opts.volumes);
       } catch (err) {
         live.removing = false;
         rec.state.Status = 'dead';
-        this.ctx.store.save(rec);
+        this.ctx.incomplete.transaction(() => {
+          this.ctx.store.save(rec);
+          this.ctx.incomplete.end(REMOVE_MARK, rec.id);
+        });
         throw err;
       }
-      this.ctx.store.delete(rec.id);
+      this.ctx.incomplete.transaction(() => {
+        this.ctx.store.delete(rec.id);
+        this.ctx.incomplete.end(REMOVE_MARK, rec.id);
+      });
       emit(this.ctx, 'destroy', rec);
       for (const w of live.removeWaiters.splice(0)) w(rec.state.ExitCode);
       for (const w of live.exitWaiters.splice(0)) w(rec.state.ExitCode);
@@ -244,8 +255,8 @@ export class ContainerManager implements ContainerService {
         await this.ctx.volumes.remove(m.source).catch(() => undefined);
       }
     }
-    fs.rmSync(containerDir(this.ctx, rec.id), { recursive: true, force: true });
-    fs.rmSync(bundleDir(this.ctx, rec.id), { recursive: true, force: true });
+    removeTreeNoCross(containerDir(this.ctx, rec.id));
+    removeTreeNoCross(bundleDir(this.ctx, rec.id));
   }
 
   async rename(ref: string, newName: string): Promise<void> {
@@ -318,8 +329,11 @@ export class ContainerManager implements ContainerService {
         this.ctx.store.save(rec);
       }
     }
-    fs.rmSync(path.join(this.ctx.execRoot, 'containers'), { recursive: true, force: true });
-    fs.rmSync(path.join(this.ctx.execRoot, 'exec-processes'), { recursive: true, force: true });
+    removeTreeNoCross(path.join(this.ctx.execRoot, 'containers'));
+    removeTreeNoCross(path.join(this.ctx.execRoot, 'exec-processes'));
+    await finishInterrupted(this.ctx, (id, volumes) => this.remove(id, { force: true, volumes }));
+    // As Docker does at restart: an AutoRemove container whose process is gone is removed.
+    await removeAutoRemoved(this.ctx, (id) => this.remove(id, { force: true, volumes: true }));
     // Docker's restart policies bring back "always" containers after a daemon restart.
     for (const rec of this.ctx.store.all()) {
       const p = rec.hostConfig.RestartPolicy?.Name;
@@ -332,7 +346,7 @@ export class ContainerManager implements ContainerService {
 
 export async function createContainerService(deps: ContainerServiceDeps): Promise<ContainerManager> {
   const runtime = createRuncRuntime({ stateRoot: path.join(deps.execRoot, 'runc') });
-  const ctx: Ctx = { ...deps, runtime, store: new ContainerStore(deps.db), live: new Map(), shuttingDown: false };
+  const ctx: Ctx = { ...deps, runtime, store: new ContainerStore(deps.db), incomplete: new Incomplete(deps.db), live: new Map(), shuttingDown: false };
   const manager = new ContainerManager(ctx);
   await manager.recover();
   return manager;
