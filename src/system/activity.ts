@@ -19,6 +19,11 @@ export class Activity extends EventEmitter {
     };
   }
 
+  /** Requests in flight, the caller's own included. */
+  get requests(): number {
+    return this.inFlight;
+  }
+
   get idle(): boolean {
     return this.inFlight === 0;
   }
