@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { mountsUnder, ok, startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -197,5 +197,45 @@ test('what a crash leaves in a stopped data-root is gone after startup recovery 
   } finally {
     await second?.stop();
     await first.stop();
+  }
+});
+
+test('a check on a busy daemon flags nothing that is being made or removed right now', async () => {
+  const d = await startDaemon();
+  try {
+    await setUp(d);
+    const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_BUILDKIT: '0' };
+    const run = (cmd: string, args: string[]) => new Promise<{ status: number; stdout: string }>((resolve) => {
+      const p = spawn(cmd, args, { env });
+      let stdout = '';
+      p.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+      p.on('close', (status) => resolve({ status: status ?? -1, stdout }));
+    });
+    const ctx = path.join(d.dir, 'ctx');
+    fs.mkdirSync(ctx);
+    fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM bb:1\nRUN echo built > /built\n');
+    let busy = true;
+    const workload = (async () => {
+      for (let i = 0; busy; i++) {
+        await Promise.all([
+          run('docker', ['load', '-i', path.join(d.dir, 'bb.tar')]),
+          run('docker', ['run', '--rm', '-v', `busy${i}:/data`, 'bb:1', 'sh', '-c', 'echo x > /data/f']),
+          run('docker', ['create', '--name', `busy${i}`, 'bb:1', 'true']).then(() => run('docker', ['rm', `busy${i}`])),
+          run('docker', ['build', '--no-cache', '-q', '-t', `busy:${i}`, ctx]),
+        ]);
+        await run('docker', ['volume', 'rm', `busy${i}`]);
+      }
+    })();
+    for (let i = 0; i < 6; i++) {
+      const r = await run(strataBin, ['-H', d.host, 'system', 'check', '--format', 'json']);
+      const report = JSON.parse(r.stdout) as Report;
+      assert.deepEqual(report.Faults, [], JSON.stringify(report, null, 1));
+      assert.equal(r.status, 0);
+    }
+    busy = false;
+    await workload;
+    assert.deepEqual(check(d).report.Faults, [], 'and once the daemon is idle, nothing is left');
+  } finally {
+    await d.stop();
   }
 });

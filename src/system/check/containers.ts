@@ -1,7 +1,7 @@
 // Containers against their storage, both ways: a row needs its directory, its writable
 // layer and (while running) its bundle; a directory, a container snapshot or a volume
-// reference needs its row. A container whose create is under way (it carries an incomplete
-// mark) is left alone: its row comes last.
+// reference needs its row. A container whose create or removal is under way (it carries an
+// incomplete mark) is left alone: its storage is half there by design.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Incomplete } from '../../meta/incomplete.js';
@@ -14,11 +14,14 @@ import { count, remover } from './types.js';
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
 const CONTAINER_KEY = /^container-([0-9a-f]{64})(-init(-prepare)?)?$/;
 const CREATE_MARK = 'container-create';
+const REMOVE_MARK = 'container-remove';
 
 export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
   const { engine } = env;
   const marks = new Incomplete(engine.db);
-  const making = new Set(marks.list(CREATE_MARK).map((m) => m.key));
+  // Creates and removals under way: their container's storage is half there by design.
+  const making = new Set([...marks.list(CREATE_MARK), ...marks.list(REMOVE_MARK)].map((m) => m.key));
+  const marked = (id: string) => marks.has(CREATE_MARK, id) || marks.has(REMOVE_MARK, id);
   const root = path.join(env.dataRoot, 'containers');
   const dirs = fs.existsSync(root) ? fs.readdirSync(root) : [];
   const keys: string[] = [];
@@ -31,11 +34,12 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
   const faults: Fault[] = [];
 
   for (const c of records) {
+    if (making.has(c.id)) continue;
     const dir = path.join(root, c.id);
     if (!fs.existsSync(dir)) {
       faults.push({
         kind: 'container-dir-missing', path: dir, size: 0, detail: `container ${c.name} has no directory`,
-        still: async () => (await exists(c.id)) && !fs.existsSync(dir),
+        still: async () => (await exists(c.id)) && !marked(c.id) && !fs.existsSync(dir),
         repair: async () => {
           fs.mkdirSync(dir, { mode: 0o710 });
           return 'directory made again, empty (its logs are lost)';
@@ -45,7 +49,7 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
     if (!(await snapshotThere(c.snapshotKey))) {
       faults.push({
         kind: 'container-snapshot-missing', path: c.snapshotKey, size: 0, detail: `container ${c.name} has no writable layer`,
-        still: async () => (await exists(c.id)) && !(await snapshotThere(c.snapshotKey)),
+        still: async () => (await exists(c.id)) && !marked(c.id) && !(await snapshotThere(c.snapshotKey)),
         repair: async () => {
           if (c.state.Running) throw new Error('it is running');
           await remover(env).remove(c.id, { force: true });
@@ -73,7 +77,7 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
     const ordered = [...list].sort((a, b) => b.length - a.length).sort((a, b) => Number(a.endsWith('-init')) - Number(b.endsWith('-init')));
     faults.push({
       kind: 'container-snapshot-orphan', path: ordered.join(' '), size: 0, detail: `snapshots of container ${id.slice(0, 12)}, which does not exist`,
-      still: async () => !(await exists(id)) && !marks.has(CREATE_MARK, id) && (await Promise.all(ordered.map(snapshotThere))).some(Boolean),
+      still: async () => !(await exists(id)) && !marked(id) && (await Promise.all(ordered.map(snapshotThere))).some(Boolean),
       repair: async () => {
         for (const key of ordered) {
           await engine.snapshotter.remove(key).catch((e: unknown) => { if (!(e instanceof NotFound)) throw e; });
@@ -89,7 +93,7 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
     faults.push({
       kind: 'container-dir-orphan', path: dir, size: (await directoryUsage(dir).catch(() => ({ size: 0 }))).size,
       detail: 'no container row owns this directory',
-      still: async () => fs.existsSync(dir) && !(await exists(name)) && !marks.has(CREATE_MARK, name),
+      still: async () => fs.existsSync(dir) && !(await exists(name)) && !marked(name),
       repair: async () => {
         const kept = removeTreeNoCross(dir);
         if (kept.length > 0) throw new Error(`${kept[0]} is a mount point`);
@@ -103,7 +107,7 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
       if (ids.has(user) || making.has(user)) continue;
       faults.push({
         kind: 'volume-ref-orphan', path: v.name, size: 0, detail: `held by container ${user.slice(0, 12)}, which does not exist`,
-        still: async () => engine.volumes.users(v.name).includes(user) && !(await exists(user)) && !marks.has(CREATE_MARK, user),
+        still: async () => engine.volumes.users(v.name).includes(user) && !(await exists(user)) && !marked(user),
         repair: async () => { engine.volumes.release(v.name, user); return 'reference dropped'; },
       });
     }

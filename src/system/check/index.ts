@@ -5,18 +5,18 @@
 // must hash to its diffID and the snapshot must hold every file of the tar with the same bytes
 // (layer-verify.ts).
 //
-// On a live daemon nothing being made right now is flagged: containers whose create carries an
-// incomplete mark are skipped; objects that operations make in steps are judged only when no
-// other API request is in flight (otherwise the report lists them under Skipped); and every
-// fault is looked at a second time after the scan, dropping those that an operation finished
-// meanwhile. After a repair the whole check runs again, and what it still finds is what is left.
+// On a live daemon nothing being made right now is flagged: containers whose create or removal
+// carries an incomplete mark are skipped; objects that operations make in steps are judged only
+// when no other API request was in flight from the start of the scan to its end (otherwise the
+// report lists them under Skipped); and every fault is looked at a second time after the scan,
+// dropping those that an operation finished meanwhile. After a repair the whole check runs again, and what it still finds is what is left.
 import path from 'node:path';
 import type { Engine } from '../../engine.js';
 import { checkMounts, checkScratch } from './mounts.js';
 import { checkContainers } from './containers.js';
 import { checkLayers } from './layers.js';
 import { checkVolumes } from './volumes.js';
-import type { CheckEnv, CheckReport, Fault, FaultReport } from './types.js';
+import type { CheckEnv, CheckReport, Fault, FaultKind, FaultReport } from './types.js';
 
 export type { CheckReport, FaultReport } from './types.js';
 
@@ -41,12 +41,26 @@ async function scan(engine: Engine, quick: boolean): Promise<{ env: CheckEnv; fa
     checked: {},
     skipped: [],
   };
+  const begun = engine.activity?.begun ?? 0;
   const found: Fault[] = [];
   for (const check of checkers) found.push(...(await check(env)));
   const faults: Fault[] = [];
   for (const f of found) if (await f.still()) faults.push(f);
+  // Quiet at the start is not enough: a request that came during the scan may have made
+  // something half-way since. Then what operations make in steps is not judged this time.
+  const stillQuiet = (engine.activity?.requests ?? 1) <= 1 && (engine.activity?.begun ?? 0) === begun;
+  if (!env.quiet || !stillQuiet) {
+    env.skipped.push(env.quiet ? 'objects operations make in steps: a request came in during the check' : 'layers without a snapshot: other requests were in flight');
+    return { env, faults: faults.filter((f) => !STEPWISE.has(f.kind)) };
+  }
   return { env, faults };
 }
+
+/** Kinds that an operation in flight can show for a moment (judged only on a quiet daemon). */
+const STEPWISE = new Set<FaultKind>([
+  'stale-mount', 'scratch-leftover', 'ingest-leftover', 'blob-orphan', 'snapshot-dir-orphan', 'snapshot-incomplete',
+  'layer-snapshot-orphan', 'layer-snapshot-missing', 'volume-dir-orphan', 'volume-dir-missing',
+]);
 
 const reportOf = (f: Fault): FaultReport => ({ Kind: f.kind, Path: f.path, Size: f.size, Detail: f.detail, Repaired: false, ...(f.left ? { Action: f.left } : {}) });
 

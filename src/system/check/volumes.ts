@@ -20,6 +20,11 @@ export async function checkVolumes(env: CheckEnv): Promise<Fault[]> {
   const rows = store.all();
   count(env, 'volumes', rows.length);
   const faults: Fault[] = [];
+  if (!env.quiet) {
+    // A removal moves the directory away before it drops the row; a creation makes it first.
+    env.skipped.push('volume rows without a directory and directories without a row: other requests were in flight');
+    return faults;
+  }
   for (const r of rows) {
     if (r.driver !== 'local') continue;
     const dir = path.join(root, r.name);
@@ -33,10 +38,6 @@ export async function checkVolumes(env: CheckEnv): Promise<Fault[]> {
         return `its data is gone: volume row dropped (nothing else can be done)${users.length ? `; ${users.length} container(s) referred to it` : ''}`;
       },
     });
-  }
-  if (!env.quiet) {
-    env.skipped.push('volume directories without a row: other requests were in flight');
-    return faults;
   }
   for (const e of dirs) {
     if (!e.isDirectory() || !localName.test(e.name) || store.get(e.name)) continue;
