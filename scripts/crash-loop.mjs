@@ -56,11 +56,25 @@ const host = `unix://${socket}`;
 const env = { ...process.env, DOCKER_HOST: host, DOCKER_BUILDKIT: '0' };
 let daemon;
 
+// Docker runs on a containerd of its own that the loop never kills (as containerd.service and
+// docker.service are separate units): the kills are dockerd's, as they are Strata's.
+let containerd;
+const containerdSock = path.join(dir, 'containerd', 'containerd.sock');
+function startContainerd() {
+  const cdir = path.join(dir, 'containerd');
+  fs.mkdirSync(cdir, { recursive: true });
+  fs.writeFileSync(path.join(cdir, 'config.toml'), 'version = 2\n');
+  const out = fs.openSync(path.join(dir, 'containerd.log'), 'a');
+  containerd = spawn('containerd', ['--config', path.join(cdir, 'config.toml'), '--root', path.join(cdir, 'root'),
+    '--state', path.join(cdir, 'state'), '--address', containerdSock], { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+}
+
 function startDaemonProc(round) {
   const out = fs.openSync(path.join(dir, `daemon-${round}.log`), 'a');
   const argv = DAEMON === 'docker'
     ? ['dockerd', ['--data-root', dataRoot, '--exec-root', execRoot, '--host', host, '--pidfile', path.join(dir, 'docker.pid'),
-        '--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver', 'overlay2']]
+        '--containerd', containerdSock, '--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver', 'overlay2']]
     : [path.join(repo, 'bin/strata'), ['daemon', '--data-root', dataRoot, '--exec-root', execRoot, '--host', host]];
   daemon = spawn(argv[0], argv[1], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
@@ -219,7 +233,13 @@ function verify(round, counts) {
     if (got !== content) { counts.lostObjects++; acked.volumes.delete(v); problems.push(`volume ${v}: ${JSON.stringify(got)}, not ${JSON.stringify(content)}`); }
   }
   // Mounts.
-  const mounts = mountsUnder(dataRoot, execRoot).filter((m) => DAEMON !== 'docker' || !m.includes('/plugins/'));
+  // A container still running needs its mounts (Docker's containers can outlive dockerd while containerd runs).
+  const runningMounts = dockerSync(['ps', '-q', '--no-trunc']).stdout.split('\n').filter(Boolean).flatMap((id) => {
+    try {
+      return [fs.readFileSync(path.join(dataRoot, 'image', 'overlay2', 'layerdb', 'mounts', id, 'mount-id'), 'utf8').trim(), id];
+    } catch { return [id]; }
+  });
+  const mounts = mountsUnder(dataRoot, execRoot).filter((m) => !runningMounts.some((r) => m.includes(r)));
   if (mounts.length > 0) { for (const m of mounts) counts.leakedMounts += once(`m ${m}`); problems.push(`mounts left: ${mounts.join(', ')}`); }
   // Orphans.
   if (DAEMON === 'docker') {
@@ -247,6 +267,10 @@ async function main() {
   const buildCtx = path.join(dir, 'ctx');
   fs.mkdirSync(buildCtx);
   const counts = { kills: 0, failedRestarts: 0, lostObjects: 0, halfMade: 0, leakedMounts: 0, orphans: 0 };
+  if (DAEMON === 'docker') {
+    startContainerd();
+    for (let i = 0; i < 100 && !fs.existsSync(containerdSock); i++) await sleep(100);
+  }
   let p = startDaemonProc(0);
   if (!(await waitReady(p))) throw new Error(`the daemon did not start: see ${dir}/daemon-0.log`);
   if ((await docker(['load', '-i', archive])).status !== 0) throw new Error('the first load failed');
@@ -292,9 +316,9 @@ try {
 } finally {
   if (daemon && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
   for (const m of mountsUnder(dir).sort().reverse()) spawnSync('umount', ['-l', m]);
-  if (DAEMON === 'docker') {
-    // dockerd's own containerd outlives a SIGKILLed dockerd: end it by the pid it wrote.
-    try { process.kill(Number(fs.readFileSync(path.join(execRoot, 'containerd', 'containerd.pid'), 'utf8').trim()), 'SIGTERM'); } catch { /* not there */ }
+  if (containerd && containerd.exitCode === null) {
+    containerd.kill('SIGTERM');
+    await Promise.race([new Promise((r) => containerd.once('exit', r)), sleep(10_000)]);
   }
   if (!KEEP) fs.rmSync(dir, { recursive: true, force: true });
 }
