@@ -5,7 +5,8 @@
 // Containers do not outlive the daemon (Docker without live-restore behaves the same):
 // shutdown() stops every running container. A container that was running when the daemon was
 // killed is recorded as exited (255) at the next start, after its runc leftovers are deleted
-// and its rootfs unmounted.
+// and its rootfs unmounted; creates and removals the daemon did not finish are rolled back or
+// finished, and AutoRemove containers are removed (recover.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { MetaDb } from '../meta/db.js';
@@ -319,7 +320,7 @@ export class ContainerManager implements ContainerService {
     await Promise.all(running.map((c) => this.stopRunning(c, Math.min(c.config.StopTimeout ?? 10, 10)).catch(() => undefined)));
   }
 
-  /** After a crash: runc leftovers deleted, rootfs unmounted, running containers recorded as exited. */
+  /** After a crash: runc leftovers deleted, rootfs unmounted, running containers recorded as exited, interrupted operations undone or finished, AutoRemove containers removed. */
   async recover(): Promise<void> {
     for (const id of await this.ctx.runtime.list().catch(() => [] as string[])) await this.ctx.runtime.delete(id);
     for (const rec of this.ctx.store.all()) {
