@@ -320,6 +320,21 @@ try {
     containerd.kill('SIGTERM');
     await Promise.race([new Promise((r) => containerd.once('exit', r)), sleep(10_000)]);
   }
+  if (containerd) {
+    // Shims of containers that dockerd created and never started outlive containerd: end each
+    // one that names this loop's containerd socket, and the `runc init` under it, by pid.
+    for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+      let cmd = '';
+      try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { continue; }
+      if (!cmd.includes(containerdSock)) continue;
+      for (const child of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+        try {
+          if (fs.readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] === pid) process.kill(Number(child), 'SIGKILL');
+        } catch { /* gone */ }
+      }
+      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
   if (!KEEP) fs.rmSync(dir, { recursive: true, force: true });
 }
 process.stdout.write(JSON.stringify(summary) + '\n');
