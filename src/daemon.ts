@@ -20,6 +20,7 @@ import { UsageWarmer } from './system/usage-warmer.js';
 import { Activity } from './system/activity.js';
 import { followContainerEvents } from './system/usage-cache.js';
 import { serveMetrics } from './system/metrics.js';
+import { recoverReferences, sweepScratch } from './system/recovery.js';
 import { snapshotKeyOf } from './container/context.js';
 import { daemonLogConfig } from './container/log-config.js';
 import { sweepStagingMounts } from './mount/staging.js';
@@ -61,7 +62,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   for (const d of ['tmp', 'containers', 'volumes', 'content']) fs.mkdirSync(path.join(dataRoot, d), { recursive: true, mode: 0o710 });
   fs.mkdirSync(execRoot, { recursive: true, mode: 0o700 });
   await sweepStagingMounts(dataRoot);
-  sweepTmp(dataRoot);
+  await sweepScratch(dataRoot, execRoot, log);
 
   const seccomp = loadDefaultSeccompProfile(opts.seccompProfile);
   const security = { options: [] as string[], warnings: [] as string[] };
@@ -86,6 +87,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 
   const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers });
   const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, usageCache, activity: new Activity(), daemonId: daemonId(db), security };
+  await recoverReferences(engine);
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
@@ -119,12 +121,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-/** The staging area is scratch by definition: whatever is there after a restart was interrupted. */
-function sweepTmp(dataRoot: string): void {
-  const tmp = path.join(dataRoot, 'tmp');
-  for (const entry of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, entry), { recursive: true, force: true });
 }
 
 function daemonId(db: ReturnType<typeof openMetaDb>): string {

@@ -9,6 +9,7 @@ import { registerVolumeBackupRoutes } from './volume-backup.js';
 import { registerBuildRoutes } from './build.js';
 import { registerNetworkRoutes } from './networks.js';
 import { registerSystemDfRoutes } from './system-df.js';
+import { registerSystemCheckRoutes } from './system-check.js';
 import { registerUnimplementedRoutes } from './unimplemented.js';
 
 export function buildRouter(): Router {
@@ -22,6 +23,7 @@ export function buildRouter(): Router {
   registerBuildRoutes(router);
   registerNetworkRoutes(router);
   registerSystemDfRoutes(router);
+  registerSystemCheckRoutes(router);
   registerUnimplementedRoutes(router);
   return router;
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { printAnswer, requestJson } from './client.js';
 import { formatBytes } from '../image/format.js';
 import type { StorageReport } from '../system/disk-usage.js';
+import type { CheckReport } from '../system/check/types.js';
 
 const pct = (part: number, whole: number) => (whole > 0 ? `${Math.round((part / whole) * 100)}%` : '-');
 const size = (n: number) => (n < 0 ? 'N/A' : formatBytes(n));
@@ -45,7 +46,7 @@ export function formatReport(r: StorageReport, verbose: boolean): string {
 }
 
 export function registerSystemCommands(program: Command, hostOf: () => string): void {
-  const system = program.command('system').description('storage figures beyond docker system df (Strata extensions)');
+  const system = program.command('system').description('storage figures beyond docker system df, and a consistency check (Strata extensions)');
   system.command('df')
     .description('bytes and inodes of layers, containers and volumes, and the data-root filesystem\'s free space and inodes')
     .option('-v, --verbose', 'one line per container and per volume, most inodes first')
@@ -54,4 +55,33 @@ export function registerSystemCommands(program: Command, hostOf: () => string): 
       const r = await requestJson<StorageReport>(hostOf(), 'GET', '/strata/system/df');
       printAnswer(o.format, r, () => formatReport(r, !!o.verbose));
     });
+  system.command('check')
+    .description('compare metadata and disk both ways and list every fault; exit status 1 while faults remain')
+    .option('--repair', 'fix what is safe to fix, and say what was left')
+    .option('--quick', 'rows and listings only: do not read every layer\'s files')
+    .option('--format <format>', '"json" for the daemon\'s report as it is')
+    .action(async (o: { repair?: boolean; quick?: boolean; format?: string }) => {
+      const q = [o.repair ? 'repair=1' : '', o.quick ? 'quick=1' : ''].filter(Boolean).join('&');
+      const r = await requestJson<CheckReport>(hostOf(), 'POST', `/strata/system/check${q ? '?' + q : ''}`);
+      printAnswer(o.format, r, () => formatCheck(r));
+      if (r.Remaining > 0) process.exitCode = 1;
+    });
+}
+
+export function formatCheck(r: CheckReport): string {
+  const checked = Object.entries(r.Checked).map(([k, n]) => `${n} ${k}`).join(', ');
+  let out = `${r.Mode} check: ${checked}\n`;
+  for (const s of r.Skipped) out += `skipped: ${s}\n`;
+  if (r.Faults.length > 0) {
+    const rows = [['KIND', 'PATH', 'SIZE', 'DETAIL', ...(r.Repair ? ['REPAIR'] : [])]];
+    for (const f of r.Faults) {
+      const action = f.Repaired ? f.Action ?? 'repaired' : f.Action ?? 'left';
+      rows.push([f.Kind, f.Path, formatBytes(f.Size), f.Detail, ...(r.Repair ? [action] : [])]);
+    }
+    out += '\n' + table(rows);
+    if (!r.Repair) for (const f of r.Faults.filter((x) => x.Action)) out += `${f.Kind} ${f.Path}: ${f.Action}\n`;
+  }
+  const fixed = r.Faults.filter((f) => f.Repaired).length;
+  out += `\n${r.Faults.length} fault(s) found${r.Repair ? `, ${fixed} repaired` : ''}, ${r.Remaining} remaining\n`;
+  return out;
 }

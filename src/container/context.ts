@@ -3,8 +3,9 @@
 import path from 'node:path';
 import type { ContainerRuntime, RuntimeProcess } from '../runtime/types.js';
 import type { ContainerStore } from './store.js';
-import type { ContainerServiceDeps } from './service.js';
+import type { ContainerServiceDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
+import type { Incomplete } from '../meta/incomplete.js';
 import { StreamHub } from './stream-hub.js';
 
 /** The snapshot key of a container's writable layer (the usage cache keys sizes by it too). */
@@ -34,6 +35,8 @@ export interface Live {
 export interface Ctx extends ContainerServiceDeps {
   runtime: ContainerRuntime;
   store: ContainerStore;
+  /** Marks of creates and removals under way (rolled back or finished at startup). */
+  incomplete: Incomplete;
   live: Map<string, Live>;
   shuttingDown: boolean;
 }

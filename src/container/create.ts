@@ -1,19 +1,23 @@
 // POST /containers/create: validate everything first (name, image, mounts), then make the
 // init layer and the writable layer, the volumes (anonymous for VOLUMEs, named ones created
 // on demand, filled from the image once unless nocopy), and commit the row last, undoing
-// what was made if any step fails.
+// what was made if any step fails. An "incomplete" mark is written before the first step and
+// dropped with the row's insert, so a create the daemon did not live to finish is rolled back
+// at the next start (recover.ts) from what the mark lists.
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InvalidParameter } from '../errors.js';
 import type { MountSpec } from '../mount/spec-types.js';
 import { mountAll, unmount } from '../mount/kernel.js';
+import { removeTreeNoCross } from '../mount/scratch.js';
 import { cleanPath } from '../mount/spec-validate.js';
 import { imageVolumeSpec } from '../mount/spec.js';
 import type { Ctx } from './context.js';
 import { containerDir, emit, nowIso, snapshotKeyOf, ZERO_TIME } from './context.js';
 import { nameConflict } from './store.js';
 import { generateName, validateName } from './names.js';
+import { generateVolumeName } from '../volume/names.js';
 import { commandOf, fillHostConfigDefaults, mergeImageConfig } from './config-merge.js';
 import { imageContentAt, parseMounts } from './mount-points.js';
 import { setupInitLayer } from './etc-files.js';
@@ -22,6 +26,15 @@ import { mergeLogConfig } from './log-config.js';
 import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
 import { mountsFromContainers } from './volumes-from.js';
 import { validateSecurity } from './security-opts.js';
+
+/** The incomplete mark of a create: what it made that the container's ID alone does not name. */
+export const CREATE_MARK = 'container-create';
+export interface CreateMark {
+  /** Anonymous volumes made for it (removed on rollback). */
+  volumes: string[];
+  /** Volumes it took a reference on (released on rollback). */
+  refs: string[];
+}
 
 export interface CreateBody {
   Config: Record<string, any>;
@@ -74,15 +87,21 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
   };
 
   const undo: (() => Promise<unknown>)[] = [];
+  const made: CreateMark = { volumes: [], refs: [] };
+  ctx.incomplete.begin(CREATE_MARK, id, made);
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
-    undo.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    undo.push(async () => removeTreeNoCross(dir));
     await prepareLayers(ctx, rec, image.topChainID, undo);
     if (sizeLimit > 0) await applyLayerSizeLimit(ctx.snapshotter, rec.snapshotKey, sizeLimit);
-    await setupVolumes(ctx, rec, undo);
-    ctx.store.insert(rec);
+    await setupVolumes(ctx, rec, undo, made);
+    ctx.incomplete.transaction(() => {
+      ctx.store.insert(rec);
+      ctx.incomplete.end(CREATE_MARK, id);
+    });
   } catch (err) {
     for (const u of undo.reverse()) await u().catch((e: unknown) => ctx.log.warn(`create ${id}: undo: ${e}`));
+    ctx.incomplete.end(CREATE_MARK, id);
     throw err;
   }
   emit(ctx, 'create', rec);
@@ -105,7 +124,7 @@ async function prepareLayers(ctx: Ctx, rec: ContainerRecord, parent: string | un
       await unmount(tmp);
     }
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    removeTreeNoCross(tmp);
   }
   await ctx.snapshotter.commit(rec.initSnapshot!, initKey, { 'strata.container': rec.id });
   committed = true;
@@ -115,18 +134,24 @@ async function prepareLayers(ctx: Ctx, rec: ContainerRecord, parent: string | un
 }
 
 /** Names anonymous volumes, creates named ones, fills empty ones from the image, and references them all. */
-async function setupVolumes(ctx: Ctx, rec: ContainerRecord, undo: (() => Promise<unknown>)[]): Promise<void> {
+async function setupVolumes(ctx: Ctx, rec: ContainerRecord, undo: (() => Promise<unknown>)[], made: CreateMark): Promise<void> {
   const volumeSpecs = rec.mounts.filter((m): m is MountSpec => m.type === 'volume');
   if (volumeSpecs.length === 0) return;
   for (const m of volumeSpecs) {
     if (m.source) {
       await ctx.volumes.create({ name: m.source, driver: m.driver || undefined, driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {} });
     } else {
-      const v = await ctx.volumes.create({ driver: m.driver || undefined, driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {}, anonymous: true });
+      // Named before it exists, so the mark lists it before any crash could leave it behind.
+      const anonName = generateVolumeName();
+      made.volumes.push(anonName);
+      ctx.incomplete.note(CREATE_MARK, rec.id, made);
+      const v = await ctx.volumes.create({ name: anonName, driver: m.driver || undefined, driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {}, anonymous: true });
       m.source = v.name;
       (rec.anonymousVolumes ??= []).push(v.name);
       undo.push(async () => ctx.volumes.remove(v.name, { force: true }));
     }
+    made.refs.push(m.source);
+    ctx.incomplete.note(CREATE_MARK, rec.id, made);
     ctx.volumes.reference(m.source, rec.id);
     undo.push(async () => ctx.volumes.release(m.source, rec.id));
   }
@@ -146,6 +171,6 @@ async function setupVolumes(ctx: Ctx, rec: ContainerRecord, undo: (() => Promise
       await unmount(tmp);
     }
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    removeTreeNoCross(tmp);
   }
 }

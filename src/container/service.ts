@@ -5,15 +5,10 @@
 // Containers do not outlive the daemon (Docker without live-restore behaves the same):
 // shutdown() stops every running container. A container that was running when the daemon was
 // killed is recorded as exited (255) at the next start, after its runc leftovers are deleted
-// and its rootfs unmounted.
+// and its rootfs unmounted; creates and removals the daemon did not finish are rolled back or
+// finished, and AutoRemove containers are removed (recover.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { MetaDb } from '../meta/db.js';
-import type { Logger } from '../util/log.js';
-import type { Snapshotter } from '../snapshot/snapshotter.js';
-import type { EventBus } from '../system/events.js';
-import type { ImageService } from '../image/types.js';
-import type { VolumeService } from '../volume/types.js';
 import { Conflict, InvalidParameter, NotModified, isNotFound } from '../errors.js';
 import { createRuncRuntime } from '../runtime/runc.js';
 import { isMountPoint, unmount } from '../mount/kernel.js';
@@ -32,23 +27,12 @@ import { pruneContainers, type PruneReport } from './prune.js';
 import { normalizeSignal, signalNumber } from './signals.js';
 import type { AttachClient } from './stream-hub.js';
 import { ExecStore } from './exec.js';
-import type { LogConfig } from './log-config.js';
-import type { SeccompProfile } from '../runtime/seccomp.js';
+import type { ContainerServiceDeps } from './deps.js';
+import { Incomplete } from '../meta/incomplete.js';
+import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
+import { removeTreeNoCross } from '../mount/scratch.js';
 
-export interface ContainerServiceDeps {
-  db: MetaDb;
-  dataRoot: string;
-  execRoot: string;
-  snapshotter: Snapshotter;
-  images: ImageService;
-  volumes: VolumeService;
-  log: Logger;
-  events: EventBus;
-  /** The daemon's default logging (daemon.json `log-driver`/`log-opts`); json-file without options when unset. */
-  logConfig?: LogConfig;
-  /** The default seccomp profile (Docker's); containers run without a filter when absent. */
-  seccompProfile?: SeccompProfile;
-}
+export type { ContainerServiceDeps } from './deps.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -217,15 +201,23 @@ export class ContainerManager implements ContainerService {
       await live.exited;
       live.removing = true;
       rec.state.Status = 'removing';
+      // A removal the daemon does not live to finish is finished at the next start.
+      this.ctx.incomplete.begin(REMOVE_MARK, rec.id, { volumes: !!opts.volumes });
       try {
         await this.removeStorage(rec, !!opts.volumes);
       } catch (err) {
         live.removing = false;
         rec.state.Status = 'dead';
-        this.ctx.store.save(rec);
+        this.ctx.incomplete.transaction(() => {
+          this.ctx.store.save(rec);
+          this.ctx.incomplete.end(REMOVE_MARK, rec.id);
+        });
         throw err;
       }
-      this.ctx.store.delete(rec.id);
+      this.ctx.incomplete.transaction(() => {
+        this.ctx.store.delete(rec.id);
+        this.ctx.incomplete.end(REMOVE_MARK, rec.id);
+      });
       emit(this.ctx, 'destroy', rec);
       for (const w of live.removeWaiters.splice(0)) w(rec.state.ExitCode);
       for (const w of live.exitWaiters.splice(0)) w(rec.state.ExitCode);
@@ -249,8 +241,8 @@ export class ContainerManager implements ContainerService {
         await this.ctx.volumes.remove(m.source).catch(() => undefined);
       }
     }
-    fs.rmSync(containerDir(this.ctx, rec.id), { recursive: true, force: true });
-    fs.rmSync(bundleDir(this.ctx, rec.id), { recursive: true, force: true });
+    removeTreeNoCross(containerDir(this.ctx, rec.id));
+    removeTreeNoCross(bundleDir(this.ctx, rec.id));
   }
 
   async rename(ref: string, newName: string): Promise<void> {
@@ -324,7 +316,7 @@ export class ContainerManager implements ContainerService {
     await Promise.all(running.map((c) => this.stopRunning(c, Math.min(c.config.StopTimeout ?? 10, 10)).catch(() => undefined)));
   }
 
-  /** After a crash: runc leftovers deleted, rootfs unmounted, running containers recorded as exited. */
+  /** After a crash: runc leftovers deleted, rootfs unmounted, running containers recorded as exited, interrupted operations undone or finished, AutoRemove containers removed. */
   async recover(): Promise<void> {
     for (const id of await this.ctx.runtime.list().catch(() => [] as string[])) await this.ctx.runtime.delete(id);
     for (const rec of this.ctx.store.all()) {
@@ -334,8 +326,11 @@ export class ContainerManager implements ContainerService {
         this.ctx.store.save(rec);
       }
     }
-    fs.rmSync(path.join(this.ctx.execRoot, 'containers'), { recursive: true, force: true });
-    fs.rmSync(path.join(this.ctx.execRoot, 'exec-processes'), { recursive: true, force: true });
+    removeTreeNoCross(path.join(this.ctx.execRoot, 'containers'));
+    removeTreeNoCross(path.join(this.ctx.execRoot, 'exec-processes'));
+    await finishInterrupted(this.ctx, (id, volumes) => this.remove(id, { force: true, volumes }));
+    // As Docker does at restart: an AutoRemove container whose process is gone is removed.
+    await removeAutoRemoved(this.ctx, (id) => this.remove(id, { force: true, volumes: true }));
     // Docker's restart policies bring back "always" containers after a daemon restart.
     for (const rec of this.ctx.store.all()) {
       const p = rec.hostConfig.RestartPolicy?.Name;
@@ -348,7 +343,7 @@ export class ContainerManager implements ContainerService {
 
 export async function createContainerService(deps: ContainerServiceDeps): Promise<ContainerManager> {
   const runtime = createRuncRuntime({ stateRoot: path.join(deps.execRoot, 'runc') });
-  const ctx: Ctx = { ...deps, runtime, store: new ContainerStore(deps.db), live: new Map(), shuttingDown: false };
+  const ctx: Ctx = { ...deps, runtime, store: new ContainerStore(deps.db), incomplete: new Incomplete(deps.db), live: new Map(), shuttingDown: false };
   const manager = new ContainerManager(ctx);
   await manager.recover();
   return manager;

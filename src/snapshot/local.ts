@@ -13,6 +13,7 @@ import type { Logger } from '../util/log.js';
 import { SnapshotStore, type SnapshotRow } from './store.js';
 import { directoryUsage } from './usage.js';
 import { mountsUnder } from '../mount/kernel.js';
+import { removeTreeNoCross } from '../mount/scratch.js';
 import { Conflict, InvalidParameter } from '../errors.js';
 
 /** Docker keeps driver directories 0710 and owned by real root (CVE-2021-21284). */
@@ -169,7 +170,9 @@ export abstract class LocalSnapshotter implements Snapshotter {
       try {
         await this.assertNothingMountedIn(dir, name);
         this.log.info(`snapshot: removing ${dir}, which no snapshot owns`);
-        await rm(dir, { recursive: true, force: true });
+        // Never through a mount made after the look above.
+        const kept = removeTreeNoCross(dir);
+        if (kept.length > 0) throw new Conflict(`${kept[0]} is a mount point`);
       } catch (err) {
         this.log.warn(`snapshot: cannot remove ${dir}: ${(err as Error).message}`);
       }

@@ -5,10 +5,12 @@ import { EventEmitter } from 'node:events';
 
 export class Activity extends EventEmitter {
   private inFlight = 0;
+  private count = 0;
 
   /** A request started; the returned function says it ended (once). */
   begin(): () => void {
     this.inFlight++;
+    this.count++;
     this.emit('change');
     let ended = false;
     return () => {
@@ -17,6 +19,16 @@ export class Activity extends EventEmitter {
       this.inFlight--;
       this.emit('change');
     };
+  }
+
+  /** Requests begun since the start: two equal readings with one request in flight mean none came in between. */
+  get begun(): number {
+    return this.count;
+  }
+
+  /** Requests in flight, the caller's own included. */
+  get requests(): number {
+    return this.inFlight;
   }
 
   get idle(): boolean {
