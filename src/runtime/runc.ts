@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import tty from 'node:tty';
 import { spawn, execFile, type ChildProcess, type StdioOptions as NodeStdio } from 'node:child_process';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { openPty, setWindowSize } from './pty.js';
 import type { ContainerRuntime, RuntimeProcess, RuntimeState, StdioOptions } from './types.js';
 
@@ -105,26 +105,36 @@ async function startForeground(
   let stdout: NodeJS.ReadableStream;
   let stderr: NodeJS.ReadableStream | null = null;
   let outputDone: Promise<void>;
+  let terminal: tty.ReadStream | null = null;
   let master = -1;
   if (stdio.tty) {
     const pty = openPty();
-    master = pty.master;
-    if (stdio.size) setWindowSize(master, stdio.size.height, stdio.size.width);
+    let term: tty.ReadStream;
     try {
+      if (stdio.size) setWindowSize(pty.master, stdio.size.height, stdio.size.width);
       child = spawn(bin, args, { cwd, stdio: [pty.slave, pty.slave, pty.slave] as NodeStdio });
+      // From here the master has exactly one owner, this stream, which closes it once when it is
+      // destroyed. A second stream or a closeSync on the same number would close whatever the
+      // number was given to next (a connection, the database, libuv's epoll fd: libuv aborts).
+      term = new tty.ReadStream(pty.master);
+    } catch (err) {
+      fs.closeSync(pty.master);
+      throw err;
     } finally {
       fs.closeSync(pty.slave);
     }
-    const reader = new tty.ReadStream(master);
+    terminal = term;
+    master = pty.master;
     const out = new PassThrough();
     outputDone = new Promise((resolve) => {
       // EIO is how a terminal master reports that every slave is closed: the end of output.
-      reader.on('error', () => { out.end(); resolve(); });
-      reader.on('end', () => { out.end(); resolve(); });
+      term.on('error', () => { out.end(); resolve(); });
+      term.on('end', () => { out.end(); resolve(); });
+      term.on('close', () => { out.end(); resolve(); });
     });
-    reader.pipe(out, { end: false });
+    term.pipe(out, { end: false });
     stdout = out;
-    if (stdio.stdin) stdin = new tty.WriteStream(master);
+    if (stdio.stdin) stdin = terminalInput(term);
   } else {
     child = spawn(bin, args, { cwd, stdio: [stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     stdin = child.stdin;
@@ -142,9 +152,7 @@ async function startForeground(
   });
   const exited = exitStatus.then(async (code) => {
     await outputDone;
-    if (master >= 0) {
-      try { fs.closeSync(master); } catch { /* closed by the streams */ }
-    }
+    terminal?.destroy();
     return code;
   });
 
@@ -163,13 +171,28 @@ async function startForeground(
     stderr: stderr as RuntimeProcess['stderr'],
     exited,
     resize(height, width) {
-      if (master < 0) return;
+      // Only while the stream still owns the master: after it is destroyed the number is not ours.
+      if (!terminal || terminal.destroyed) return;
       try {
         setWindowSize(master, height, width);
         child.kill('SIGWINCH');
       } catch { /* the terminal is gone */ }
     },
   };
+}
+
+/**
+ * The process's stdin on a terminal: writes go to the master through the stream that owns it.
+ * Its end closes nothing; the terminal lives as long as the process (a terminal has no
+ * half-close, and closing the master would hang up the process).
+ */
+function terminalInput(term: tty.ReadStream): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (term.destroyed) return done();
+      term.write(chunk, () => done());
+    },
+  });
 }
 
 /** The PID file appears once the container process exists; runc exiting first means it failed. */
