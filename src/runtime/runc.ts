@@ -7,7 +7,7 @@ import path from 'node:path';
 import tty from 'node:tty';
 import { spawn, execFile, type ChildProcess, type StdioOptions as NodeStdio } from 'node:child_process';
 import { PassThrough, Writable } from 'node:stream';
-import { openPty, setWindowSize } from './pty.js';
+import { openPty, setNonBlocking, setWindowSize } from './pty.js';
 import type { ContainerRuntime, RuntimeProcess, RuntimeState, StdioOptions } from './types.js';
 
 export interface RuncOptions {
@@ -117,6 +117,7 @@ async function startForeground(
       // destroyed. A second stream or a closeSync on the same number would close whatever the
       // number was given to next (a connection, the database, libuv's epoll fd: libuv aborts).
       term = new tty.ReadStream(pty.master);
+      setNonBlocking(pty.master);
     } catch (err) {
       fs.closeSync(pty.master);
       throw err;
@@ -134,7 +135,7 @@ async function startForeground(
     });
     term.pipe(out, { end: false });
     stdout = out;
-    if (stdio.stdin) stdin = terminalInput(term);
+    if (stdio.stdin) stdin = terminalInput(term, pty.master);
   } else {
     child = spawn(bin, args, { cwd, stdio: [stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     stdin = child.stdin;
@@ -182,15 +183,32 @@ async function startForeground(
 }
 
 /**
- * The process's stdin on a terminal: writes go to the master through the stream that owns it.
+ * The process's stdin on a terminal, written straight to the (non-blocking) master while the
+ * stream that owns it is alive. Not through that stream: libuv writes a terminal it could not
+ * reopen as blocking, retrying EAGAIN in a loop, which stalls the daemon as soon as a process
+ * leaves its input unread; here a full input queue is retried later and holds only this writer.
  * Its end closes nothing; the terminal lives as long as the process (a terminal has no
  * half-close, and closing the master would hang up the process).
  */
-function terminalInput(term: tty.ReadStream): Writable {
+function terminalInput(term: tty.ReadStream, master: number): Writable {
   return new Writable({
+    highWaterMark: 64 * 1024,
     write(chunk: Buffer, _enc, done) {
-      if (term.destroyed) return done();
-      term.write(chunk, () => done());
+      let offset = 0;
+      const attempt = () => {
+        while (offset < chunk.length) {
+          // Checked right before each write: once the stream is destroyed the number is not ours.
+          if (term.destroyed) return done();
+          try {
+            offset += fs.writeSync(master, chunk, offset, chunk.length - offset);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { setTimeout(attempt, 20); return; }
+            return done(); // EIO: the process is gone, its input with it.
+          }
+        }
+        done();
+      };
+      attempt();
     },
   });
 }

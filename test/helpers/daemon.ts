@@ -21,6 +21,8 @@ export interface TestDaemon {
   /** Raw HTTP against the socket. */
   request(method: string, urlPath: string, body?: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>;
   stop(): Promise<void>;
+  /** The test is about to end the daemon itself: its exit is no surprise. */
+  expectExit(): void;
   log(): string;
 }
 
@@ -64,6 +66,7 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
   }
   return {
     dir, socket, dataRoot, host, proc, request, log,
+    expectExit() { stopping = true; },
     docker(args, input) {
       const r = spawnSync('docker', args, { input, encoding: 'utf8', env: { ...process.env, DOCKER_HOST: host }, timeout: 120_000 });
       return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };

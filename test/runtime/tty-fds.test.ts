@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { startDaemon, ok, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from '../container/busybox-image.js';
 
@@ -58,4 +59,25 @@ test('terminals of runs, execs and restarts: the daemon survives and every maste
     try { return fs.readlinkSync(`/proc/${daemonPid}/fd/${fd}`) === '/dev/ptmx'; } catch { return false; }
   });
   assert.deepEqual(ptmx, [], 'no terminal master left open');
+});
+
+test('input typed into a terminal reaches the process; its end leaves the terminal open', async () => {
+  ok(d.docker(['create', '-it', '--name', 'typed', 'bb:tty', 'sh', '-c', 'read a; echo got:$a; read b; echo then:$b']), 'create');
+  const socket = net.connect(d.socket);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  const closed = new Promise((r) => socket.on('close', r));
+  socket.write('POST /containers/typed/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n' +
+    'Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n');
+  while (!Buffer.concat(chunks).includes('101 UPGRADED')) await new Promise((r) => setTimeout(r, 20));
+  ok(d.docker(['start', 'typed']), 'start');
+  socket.write('hello\n');
+  while (!Buffer.concat(chunks).includes('got:hello')) await new Promise((r) => setTimeout(r, 20));
+  socket.end('world\n');
+  await closed;
+  const text = Buffer.concat(chunks).toString();
+  assert.match(text, /got:hello\r\n/);
+  assert.match(text, /then:world\r\n/);
+  assert.equal(d.docker(['wait', 'typed']).stdout.trim(), '0');
+  ok(d.docker(['rm', 'typed']), 'rm');
 });
