@@ -11,6 +11,7 @@ import { familiar, normalizeTagged, parseNormalizedNamed } from './reference.js'
 import { sha256 } from './digest.js';
 import { Speculation } from './speculate.js';
 import { formatBytes } from './format.js';
+import { inOperation } from '../util/no-space.js';
 
 export interface LoadOutput {
   /** A line for the user (Docker sends it as {"stream": …}). */
@@ -41,6 +42,9 @@ export async function loadImages(store: ImageStore, input: Readable, out: LoadOu
       idLines += `Loaded image ID: ${id}\n`;
     }
     if (tagged === 0) out.stream(idLines);
+  } catch (err) {
+    input.destroy();
+    throw inOperation('load', err, '', store.layers.content.ingestDir);
   } finally {
     // Layers extracted during the upload that no image took (e.g. a load that failed) go.
     await speculation.discard();
