@@ -12,6 +12,7 @@ import { sha256 } from './digest.js';
 import { Speculation } from './speculate.js';
 import { formatBytes } from './format.js';
 import { inOperation } from '../util/no-space.js';
+import { heavyOperation } from '../util/release-memory.js';
 
 export interface LoadOutput {
   /** A line for the user (Docker sends it as {"stream": …}). */
@@ -28,6 +29,15 @@ interface LoadEntry {
 }
 
 export async function loadImages(store: ImageStore, input: Readable, out: LoadOutput): Promise<void> {
+  const done = heavyOperation();
+  try {
+    await loadArchive(store, input, out);
+  } finally {
+    done();
+  }
+}
+
+async function loadArchive(store: ImageStore, input: Readable, out: LoadOutput): Promise<void> {
   const speculation = new Speculation(store.layers, store.lock);
   let files: ArchiveFiles | undefined;
   try {
