@@ -26,7 +26,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   const cfg = rec.config;
   const hc = rec.hostConfig;
   live.log.configure(rotationOf(hc.LogConfig?.Config, hc.LogConfig?.Type));
-  const rootfs = await acquireRootfs(ctx, rec);
+  const rootfs = await acquireRootfs(ctx, rec).catch((err: unknown) => { throw inOperation('start', err); });
   let volumes: string[] = [];
   const bundle = bundleDir(ctx, rec.id);
   try {

@@ -70,3 +70,33 @@ test('a load that fills the disk says load and no space, not invalid archive, an
   assert.deepEqual(deletedFilesHeld(), [], 'no descriptor on a deleted file');
   assert.ok(freeBytes() >= free0 - 4 * MB, `free space returned: ${(free0 / MB).toFixed(1)} MB before, ${(freeBytes() / MB).toFixed(1)} MB after`);
 });
+
+test('a start on a full disk names start and the file, and leaves nothing mounted', async () => {
+  ok(d.docker(['create', '--name', 'late', 'bb:nospace', 'true']), 'create');
+  const filler = path.join(loop.mountPoint, 'filler');
+  const s = fs.statfsSync(loop.mountPoint);
+  const fd = fs.openSync(filler, 'w');
+  try {
+    // Every free block taken, a block at a time where one large write stops short.
+    const block = Buffer.alloc(Number(s.bsize) * 256);
+    for (;;) {
+      try { fs.writeSync(fd, block); } catch { break; }
+    }
+    for (;;) {
+      try { fs.writeSync(fd, block.subarray(0, Number(s.bsize))); } catch { break; }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    const r = d.docker(['start', 'late']);
+    assert.notEqual(r.status, 0, 'the start cannot write its files');
+    assert.match(r.stderr, /start: no space left on device writing \/\S+/);
+    assert.deepEqual(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(root + '/')), [], 'the failed start unmounted what it mounted');
+  } finally {
+    fs.rmSync(filler, { force: true });
+  }
+  ok(d.docker(['start', 'late']), 'start once there is space');
+  ok(d.docker(['rm', '-f', 'late']), 'rm');
+});
