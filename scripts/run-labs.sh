@@ -56,8 +56,19 @@ for lab in $(sed -n 's/^FAIL \([^:]*\):.*/\1/p' "$work/labs.out"); do
     fi
   done
 done
+# A daemon that died during the labs fails the run, whatever the labs said, and shows why.
+daemon_died=0
+if ! kill -0 "$daemon" 2>/dev/null; then
+  wait "$daemon"; status=$?
+  daemon_died=1
+  if (( status > 128 )); then how="killed by signal $((status - 128)) ($(kill -l $((status - 128)) 2>/dev/null))"; else how="exit status $status"; fi
+  echo "labs: the daemon died during the labs: $how"
+  echo "--- daemon log (last 60 lines) ---"; tail -n 60 "$work/daemon.log"
+  read -r passed _ failed _ <<<"$summary"
+  summary="$passed passed, $((failed + 1)) failed"
+fi
 echo "$summary" >"$last"
 [[ $summary == *" 0 failed" ]] && rc=0 || rc=1
-if (( rc != 0 )); then echo "--- daemon log (last 40 lines) ---"; tail -n 40 "$work/daemon.log"; fi
+if (( rc != 0 && ! daemon_died )); then echo "--- daemon log (last 40 lines) ---"; tail -n 40 "$work/daemon.log"; fi
 echo "$summary"
 exit "$rc"

@@ -24,6 +24,7 @@ import { recoverReferences, sweepScratch } from './system/recovery.js';
 import { snapshotKeyOf } from './container/context.js';
 import { daemonLogConfig } from './container/log-config.js';
 import { sweepStagingMounts } from './mount/staging.js';
+import { detachMountsUnder, shutdownOnSignals, trackConnections } from './system/shutdown.js';
 import type { DaemonConfig, Engine } from './engine.js';
 import { loadDefaultSeccompProfile } from './runtime/seccomp-default.js';
 import { runcVersion, runcWarning } from './runtime/runc-version.js';
@@ -103,24 +104,34 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   if (opts.metricsAddr) log.info(`metrics on http://${opts.metricsAddr}/metrics`);
   log.info(`Strata ${storageDriver} on ${dataRoot}, API listening on unix://${socketPath}`);
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: shutting down`);
-    server.close();
-    server.closeAllConnections();
-    warmer.stop();
-    metrics?.close();
-    const onShutdown = (containers as unknown as { shutdown?: () => Promise<void> }).shutdown;
-    if (onShutdown) await onShutdown.call(containers).catch((e: unknown) => log.warn(`container shutdown: ${e}`));
-    db.close();
-    fs.rmSync(socketPath, { force: true });
-    releaseLock();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const connections = trackConnections(server);
+  shutdownOnSignals({
+    log,
+    graceSeconds: () => containers.shutdownSeconds(),
+    async graceful(pending) {
+      // Every open connection ends now: a pending wait, an events stream or a hijacked attach
+      // would otherwise hold the server's close forever.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      const dropped = connections.destroyAll();
+      if (dropped) log.info(`closed ${dropped} open connection(s)`);
+      warmer.stop();
+      metrics?.close();
+      await pending.track(() => `stopping containers: ${containers.stillRunning().join(', ') || 'none left'}`,
+        containers.shutdown().catch((e: unknown) => log.warn(`container shutdown: ${e}`)));
+      await pending.track('closing the API server', closed);
+      db.close();
+      fs.rmSync(socketPath, { force: true });
+      releaseLock();
+    },
+    force() {
+      containers.killAllNow();
+      const failed = detachMountsUnder([dataRoot, execRoot]);
+      if (failed.length) log.error(`forced shutdown: still mounted: ${failed.join('; ')}`);
+      fs.rmSync(socketPath, { force: true });
+      releaseLock();
+    },
+  });
 }
 
 function daemonId(db: ReturnType<typeof openMetaDb>): string {

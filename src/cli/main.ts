@@ -32,6 +32,8 @@ program
       const opts = mergeConfig(flags, given, file, flags.configFile);
       // Loaded only here: the client commands start without the daemon's modules.
       const { runDaemon } = await import('../daemon.js');
+      const { reportFatalErrorsToStderr } = await import('../system/crash-report.js');
+      reportFatalErrorsToStderr();
       await runDaemon(opts);
     } catch (err) {
       process.stderr.write(`strata daemon: ${(err as Error).message}\n`);

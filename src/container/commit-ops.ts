@@ -6,6 +6,9 @@ import { exportLayer } from '../archive/index.js';
 import { parseNormalizedNamed } from '../image/reference.js';
 import { applyConfigChanges } from '../image/config-changes.js';
 import type { ImageRunConfig } from '../image/types.js';
+import type { ContainerRecord } from './types.js';
+import type { Readable } from 'node:stream';
+import { inOperation } from '../util/no-space.js';
 
 export interface CommitOptions {
   repo?: string;
@@ -27,6 +30,19 @@ export async function commitContainer(engine: Engine, ref: string, opts: CommitO
   const config = mergeConfig(applyConfigChanges(base, opts.changes ?? []), containerConfig);
 
   const layer = exportLayer(await engine.snapshotter.diffSource(rec.snapshotKey));
+  try {
+    return await commitLayer(engine, rec, layer, config, containerConfig, tag, opts);
+  } catch (err) {
+    // Whatever failed, the export is closed now: it holds the container's files open.
+    layer.destroy();
+    throw inOperation('commit', err, 'layer');
+  }
+}
+
+async function commitLayer(
+  engine: Engine, rec: ContainerRecord, layer: Readable, config: ImageRunConfig, containerConfig: ImageRunConfig,
+  tag: string | undefined, opts: CommitOptions,
+): Promise<{ Id: string }> {
   const history: { created_by: string; author?: string; comment?: string } = {
     created_by: ((containerConfig.Cmd ?? []) as string[]).join(' '),
   };

@@ -9,7 +9,7 @@
 // finished, and AutoRemove containers are removed (recover.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Conflict, InvalidParameter, NotModified, isNotFound } from '../errors.js';
+import { Conflict, InvalidParameter, NotModified, Unavailable, isNotFound } from '../errors.js';
 import { createRuncRuntime } from '../runtime/runc.js';
 import { isMountPoint, unmount } from '../mount/kernel.js';
 import type { ContainerRecord, ContainerService } from './types.js';
@@ -59,6 +59,7 @@ export class ContainerManager implements ContainerService {
       const live = liveOf(this.ctx, rec.id);
       if (live.removing) throw new Conflict(`container is marked for removal and cannot be started`);
       if (rec.state.Running) throw new NotModified('container already started');
+      if (this.ctx.shuttingDown) throw new Unavailable('the daemon is shutting down');
       try {
         await startContainer(this.ctx, rec);
       } catch (err) {
@@ -110,7 +111,12 @@ export class ContainerManager implements ContainerService {
       if (!timedOut) { stopped(); return; }
     }
     emit(this.ctx, 'kill', rec, { signal: '9' });
-    await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => undefined);
+    await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => {
+      // runc no longer knows the container (its state is gone) but the process is ours: without
+      // this the wait below would never end.
+      const pid = live.proc?.pid;
+      if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    });
     await exited;
     stopped();
   }
@@ -309,11 +315,46 @@ export class ContainerManager implements ContainerService {
     return pruneContainers(this.ctx, filters, (id) => this.remove(id, {}));
   }
 
-  /** Stops every running container (daemon shutdown). */
+  /**
+   * Stops every running container (daemon shutdown), each within its own stop timeout as Docker
+   * does; one that waits forever (-1) gets the default, so that shutdown is always bounded.
+   * Starts are refused from here on, so a restart or a restart policy racing the shutdown cannot
+   * leave a container running (and its rootfs mounted) behind the daemon.
+   */
   async shutdown(): Promise<void> {
     this.ctx.shuttingDown = true;
-    const running = this.ctx.store.all().filter((c) => c.state.Running);
-    await Promise.all(running.map((c) => this.stopRunning(c, Math.min(c.config.StopTimeout ?? 10, 10)).catch(() => undefined)));
+    for (let pass = 0; pass < 3; pass++) {
+      const running = this.runningNow();
+      if (running.length === 0) return;
+      await Promise.all(running.map((c) => this.stopRunning(c, shutdownTimeoutOf(c)).catch((e: unknown) => {
+        this.ctx.log.warn(`shutdown: stop ${c.id}: ${e}`);
+      })));
+    }
+  }
+
+  /** The longest time shutdown() may wait for a container, in seconds. */
+  shutdownSeconds(): number {
+    return Math.max(0, ...this.runningNow().map(shutdownTimeoutOf));
+  }
+
+  /** Names of the containers that still have a process (for a shutdown that takes too long). */
+  stillRunning(): string[] {
+    return this.runningNow().map((c) => c.name.replace(/^\//, ''));
+  }
+
+  /**
+   * A forced shutdown: SIGKILL to every container's init, now and without waiting. Killing the
+   * init of a PID namespace kills every process in it, exec'd ones included.
+   */
+  killAllNow(): void {
+    for (const c of this.runningNow()) {
+      const pid = this.ctx.live.get(c.id)?.proc?.pid;
+      if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+
+  private runningNow(): ContainerRecord[] {
+    return this.ctx.store.all().filter((c) => c.state.Running || this.ctx.live.get(c.id)?.proc);
   }
 
   /** After a crash: runc leftovers deleted, rootfs unmounted, running containers recorded as exited, interrupted operations undone or finished, AutoRemove containers removed. */
@@ -347,6 +388,12 @@ export async function createContainerService(deps: ContainerServiceDeps): Promis
   const manager = new ContainerManager(ctx);
   await manager.recover();
   return manager;
+}
+
+/** Seconds shutdown gives a container: its own stop timeout, the default when it has none or waits forever. */
+function shutdownTimeoutOf(rec: ContainerRecord): number {
+  const t = rec.config.StopTimeout;
+  return typeof t === 'number' && t >= 0 ? t : 10;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

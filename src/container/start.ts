@@ -18,6 +18,7 @@ import { stagingDirOf } from '../mount/staging.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
 import { rotationOf } from './log-config.js';
+import { inOperation, isNoSpace, noSpaceAt } from '../util/no-space.js';
 
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
@@ -27,7 +28,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   const cfg = rec.config;
   const hc = rec.hostConfig;
   live.log.configure(rotationOf(hc.LogConfig?.Config, hc.LogConfig?.Type));
-  const rootfs = await acquireRootfs(ctx, rec);
+  const rootfs = await acquireRootfs(ctx, rec).catch((err: unknown) => { throw inOperation('start', err); });
   let volumes: string[] = [];
   const bundle = bundleDir(ctx, rec.id);
   const staging = stagingDirOf(ctx.dataRoot, rec.id);
@@ -41,8 +42,8 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
       }
     }
     const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
-    const etc = writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''), hc.ExtraHosts ?? [],
-      { servers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] });
+    const etc = writeFilesIn(containerDir(ctx, rec.id), () => writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''), hc.ExtraHosts ?? [],
+      { servers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] }));
     const tty = !!cfg.Tty;
     const confined = confinementOf(hc, ctx.seccompProfile);
     const spec = buildSpec({
@@ -56,7 +57,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     });
     fs.rmSync(bundle, { recursive: true, force: true });
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
-    fs.writeFileSync(`${bundle}/config.json`, JSON.stringify(spec));
+    writeFilesIn(`${bundle}/config.json`, () => fs.writeFileSync(`${bundle}/config.json`, JSON.stringify(spec)));
     const size = hc.ConsoleSize && hc.ConsoleSize[0] ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
     live.proc = await ctx.runtime.run(rec.id, bundle, { tty, stdin: !!cfg.OpenStdin, size });
   } catch (err) {
@@ -91,7 +92,13 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   });
 }
 
+/** Runs a write of the start's own files, naming where it was writing if the disk is full. */
+function writeFilesIn<T>(where: string, write: () => T): T {
+  try { return write(); } catch (err) { throw noSpaceAt(err, where); }
+}
+
 function mapStartError(err: unknown): StrataError {
+  if (isNoSpace(err)) return inOperation('start', err) as StrataError;
   if (err instanceof StrataError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (err instanceof RuntimeError) {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import { InvalidParameter } from '../errors.js';
+import { isNoSpace } from '../util/no-space.js';
 import type { LayerStore, StagedLayer } from './layer-store.js';
 import type { Speculation } from './speculate.js';
 
@@ -61,6 +62,10 @@ export async function readArchive(input: Readable, layers: LayerStore, speculati
     }
   } catch (err) {
     await discard(files);
+    extract.destroy();
+    input.destroy();
+    // A full disk is no fault of the archive's.
+    if (isNoSpace(err)) throw err;
     throw new InvalidParameter(`invalid archive: ${(err as Error).message}`);
   }
   return files;

@@ -18,6 +18,7 @@ import { InvalidParameter, StrataError } from '../errors.js';
 import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
 import { tarDiffSize } from './tar-size.js';
+import { noSpaceAt } from '../util/no-space.js';
 
 export interface LayerRow {
   chainID: string;
@@ -104,9 +105,12 @@ export class LayerStore {
   async stage(input: Readable): Promise<StagedLayer> {
     const w = await this.content.writer();
     try {
-      for await (const chunk of decompressStream(input)) await w.write(chunk as Buffer);
+      for await (const chunk of decompressStream(input)) {
+        await w.write(chunk as Buffer).catch((err: unknown) => { throw noSpaceAt(err, w.path); });
+      }
       return { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
     } catch (err) {
+      input.destroy();
       await w.abort();
       throw err;
     }
@@ -160,16 +164,18 @@ export class LayerStore {
     const w = await this.content.writer();
     const tee = new Transform({
       readableHighWaterMark: 1 << 20,
-      transform(chunk: Buffer, _enc, cb) { w.write(chunk).then(() => cb(null, chunk), cb); },
+      transform(chunk: Buffer, _enc, cb) { w.write(chunk).then(() => cb(null, chunk), (err: unknown) => cb(noSpaceAt(err, w.path) as Error)); },
     });
     const key = `extract-${randomBytes(8).toString('hex')}`;
+    let src: Readable | undefined;
     try {
       await this.snapshotter.prepare(key, parent ?? undefined);
       const target = await this.snapshotter.applyTarget(key);
-      const src = decompressStream(input);
+      src = decompressStream(input);
       src.on('error', (err) => tee.destroy(err));
       src.pipe(tee);
-      const res = await applyLayer(tee, target.dir, { whiteouts: target.whiteouts, digest: false }); // the ingest hashes
+      const res = await applyLayer(tee, target.dir, { whiteouts: target.whiteouts, digest: false }) // the ingest hashes
+        .catch((err: unknown) => { throw noSpaceAt(err, target.dir); });
       // The digest covers the stream to its very end, padding after the tar trailer included.
       if (!tee.readableEnded) { tee.resume(); await finished(tee); }
       const diffID = w.digest();
@@ -188,6 +194,11 @@ export class LayerStore {
       tx.newLayers.push(row);
       return row;
     } catch (err) {
+      // The source stays half-read otherwise, and keeps open what it reads (a container's
+      // files for a commit): the space of deleted files would not come back until restart.
+      input.destroy();
+      src?.destroy();
+      tee.destroy();
       await this.snapshotter.remove(key).catch(() => {});
       await w.abort();
       throw err;
@@ -200,7 +211,8 @@ export class LayerStore {
     try {
       await this.snapshotter.prepare(key, parent ?? undefined);
       const target = await this.snapshotter.applyTarget(key);
-      const res = await applyLayer(input, target.dir, { whiteouts: target.whiteouts });
+      const res = await applyLayer(input, target.dir, { whiteouts: target.whiteouts })
+        .catch((err: unknown) => { throw noSpaceAt(err, target.dir); });
       input.destroy();
       await this.snapshotter.commit(chainID, key);
       tx.snapshots.push(chainID);

@@ -11,6 +11,8 @@ import { familiar, normalizeTagged, parseNormalizedNamed } from './reference.js'
 import { sha256 } from './digest.js';
 import { Speculation } from './speculate.js';
 import { formatBytes } from './format.js';
+import { inOperation } from '../util/no-space.js';
+import { heavyOperation } from '../util/release-memory.js';
 
 export interface LoadOutput {
   /** A line for the user (Docker sends it as {"stream": …}). */
@@ -27,6 +29,15 @@ interface LoadEntry {
 }
 
 export async function loadImages(store: ImageStore, input: Readable, out: LoadOutput): Promise<void> {
+  const done = heavyOperation();
+  try {
+    await loadArchive(store, input, out);
+  } finally {
+    done();
+  }
+}
+
+async function loadArchive(store: ImageStore, input: Readable, out: LoadOutput): Promise<void> {
   const speculation = new Speculation(store.layers, store.lock);
   let files: ArchiveFiles | undefined;
   try {
@@ -41,6 +52,9 @@ export async function loadImages(store: ImageStore, input: Readable, out: LoadOu
       idLines += `Loaded image ID: ${id}\n`;
     }
     if (tagged === 0) out.stream(idLines);
+  } catch (err) {
+    input.destroy();
+    throw inOperation('load', err, '', store.layers.content.ingestDir);
   } finally {
     // Layers extracted during the upload that no image took (e.g. a load that failed) go.
     await speculation.discard();

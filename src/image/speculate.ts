@@ -18,6 +18,7 @@ import type { Mutex } from './mutex.js';
 import type { LayerRow, LayerStore, StagedLayer } from './layer-store.js';
 import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
+import { noSpaceAt } from '../util/no-space.js';
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
@@ -108,9 +109,12 @@ export class Speculation {
       const settled = applying.then(() => undefined);
       for await (const chunk of decompressStream(input) as AsyncIterable<Buffer>) {
         // The ingest write (on the thread pool) runs while the chunk is being extracted.
-        const write = w.write(chunk);
+        // Settles without rejecting: a write failing (a full disk) while we wait for the drain
+        // must not be an unhandled rejection, which would end the daemon.
+        const write = w.write(chunk).then(() => undefined, (err: unknown) => noSpaceAt(err, w.path));
         if (!over && !feed.write(chunk)) await Promise.race([once(feed, 'drain').catch(() => {}), settled]);
-        await write;
+        const failedWrite = await write;
+        if (failedWrite) throw failedWrite;
       }
       feed.end();
       await applying;
@@ -131,6 +135,7 @@ export class Speculation {
       return { staged, row };
     } catch (err) {
       feed.destroy(err as Error); // stops the extraction before its snapshot goes
+      input.destroy();
       await applying;
       await layers.snapshotter.remove(key).catch(() => {});
       await w.abort();

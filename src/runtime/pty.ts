@@ -9,6 +9,7 @@ interface Libc {
   unlockpt(fd: number): number;
   ptsname_r(fd: number, buf: Buffer, len: number): number;
   ioctl(fd: number, req: number, arg: Buffer): number;
+  fcntl(fd: number, cmd: number, arg: number): number;
 }
 
 let libc: Libc | undefined;
@@ -21,11 +22,14 @@ function load(): Libc {
     unlockpt: lib.func('int unlockpt(int fd)'),
     ptsname_r: lib.func('int ptsname_r(int fd, _Out_ uint8_t *buf, size_t len)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)'),
+    fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
   } as unknown as Libc;
   return libc;
 }
 
 const TIOCSWINSZ = 0x5414;
+const F_GETFL = 3;
+const F_SETFL = 4;
 
 export interface Pty {
   master: number;
@@ -54,4 +58,14 @@ export function setWindowSize(fd: number, height: number, width: number): void {
   ws.writeUInt16LE(height, 0);
   ws.writeUInt16LE(width, 2);
   load().ioctl(fd, TIOCSWINSZ, ws);
+}
+
+/**
+ * libuv keeps a terminal it cannot reopen (a master) in blocking mode; then one write to a
+ * terminal whose process reads no input, or one read too many, stops the whole daemon.
+ */
+export function setNonBlocking(fd: number): void {
+  const c = load();
+  const flags = c.fcntl(fd, F_GETFL, 0);
+  if (flags < 0 || c.fcntl(fd, F_SETFL, flags | fs.constants.O_NONBLOCK) < 0) throw new Error('fcntl O_NONBLOCK failed');
 }

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import tty from 'node:tty';
 import { spawn, execFile, type ChildProcess, type StdioOptions as NodeStdio } from 'node:child_process';
-import { PassThrough } from 'node:stream';
-import { openPty, setWindowSize } from './pty.js';
+import { PassThrough, Writable } from 'node:stream';
+import { openPty, setNonBlocking, setWindowSize } from './pty.js';
 import type { ContainerRuntime, RuntimeProcess, RuntimeState, StdioOptions } from './types.js';
 
 export interface RuncOptions {
@@ -105,26 +105,37 @@ async function startForeground(
   let stdout: NodeJS.ReadableStream;
   let stderr: NodeJS.ReadableStream | null = null;
   let outputDone: Promise<void>;
+  let terminal: tty.ReadStream | null = null;
   let master = -1;
   if (stdio.tty) {
     const pty = openPty();
-    master = pty.master;
-    if (stdio.size) setWindowSize(master, stdio.size.height, stdio.size.width);
+    let term: tty.ReadStream;
     try {
+      if (stdio.size) setWindowSize(pty.master, stdio.size.height, stdio.size.width);
       child = spawn(bin, args, { cwd, stdio: [pty.slave, pty.slave, pty.slave] as NodeStdio });
+      // From here the master has exactly one owner, this stream, which closes it once when it is
+      // destroyed. A second stream or a closeSync on the same number would close whatever the
+      // number was given to next (a connection, the database, libuv's epoll fd: libuv aborts).
+      term = new tty.ReadStream(pty.master);
+      setNonBlocking(pty.master);
+    } catch (err) {
+      fs.closeSync(pty.master);
+      throw err;
     } finally {
       fs.closeSync(pty.slave);
     }
-    const reader = new tty.ReadStream(master);
+    terminal = term;
+    master = pty.master;
     const out = new PassThrough();
     outputDone = new Promise((resolve) => {
       // EIO is how a terminal master reports that every slave is closed: the end of output.
-      reader.on('error', () => { out.end(); resolve(); });
-      reader.on('end', () => { out.end(); resolve(); });
+      term.on('error', () => { out.end(); resolve(); });
+      term.on('end', () => { out.end(); resolve(); });
+      term.on('close', () => { out.end(); resolve(); });
     });
-    reader.pipe(out, { end: false });
+    term.pipe(out, { end: false });
     stdout = out;
-    if (stdio.stdin) stdin = new tty.WriteStream(master);
+    if (stdio.stdin) stdin = terminalInput(term, pty.master);
   } else {
     child = spawn(bin, args, { cwd, stdio: [stdio.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     stdin = child.stdin;
@@ -142,9 +153,7 @@ async function startForeground(
   });
   const exited = exitStatus.then(async (code) => {
     await outputDone;
-    if (master >= 0) {
-      try { fs.closeSync(master); } catch { /* closed by the streams */ }
-    }
+    terminal?.destroy();
     return code;
   });
 
@@ -163,13 +172,45 @@ async function startForeground(
     stderr: stderr as RuntimeProcess['stderr'],
     exited,
     resize(height, width) {
-      if (master < 0) return;
+      // Only while the stream still owns the master: after it is destroyed the number is not ours.
+      if (!terminal || terminal.destroyed) return;
       try {
         setWindowSize(master, height, width);
         child.kill('SIGWINCH');
       } catch { /* the terminal is gone */ }
     },
   };
+}
+
+/**
+ * The process's stdin on a terminal, written straight to the (non-blocking) master while the
+ * stream that owns it is alive. Not through that stream: libuv writes a terminal it could not
+ * reopen as blocking, retrying EAGAIN in a loop, which stalls the daemon as soon as a process
+ * leaves its input unread; here a full input queue is retried later and holds only this writer.
+ * Its end closes nothing; the terminal lives as long as the process (a terminal has no
+ * half-close, and closing the master would hang up the process).
+ */
+function terminalInput(term: tty.ReadStream, master: number): Writable {
+  return new Writable({
+    highWaterMark: 64 * 1024,
+    write(chunk: Buffer, _enc, done) {
+      let offset = 0;
+      const attempt = () => {
+        while (offset < chunk.length) {
+          // Checked right before each write: once the stream is destroyed the number is not ours.
+          if (term.destroyed) return done();
+          try {
+            offset += fs.writeSync(master, chunk, offset, chunk.length - offset);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { setTimeout(attempt, 20); return; }
+            return done(); // EIO: the process is gone, its input with it.
+          }
+        }
+        done();
+      };
+      attempt();
+    },
+  });
 }
 
 /** The PID file appears once the container process exists; runc exiting first means it failed. */

@@ -21,6 +21,8 @@ export interface TestDaemon {
   /** Raw HTTP against the socket. */
   request(method: string, urlPath: string, body?: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>;
   stop(): Promise<void>;
+  /** The test is about to end the daemon itself: its exit is no surprise. */
+  expectExit(): void;
   log(): string;
 }
 
@@ -33,6 +35,13 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
   const proc = spawn(path.join(repoRoot, 'bin/strata'), ['daemon', '--data-root', dataRoot,
     '--exec-root', path.join(dir, 'exec'), '--host', `unix://${socket}`, ...extraArgs], { stdio: ['ignore', logFd, logFd] });
   fs.closeSync(logFd);
+  let stopping = false;
+  // A daemon that dies under a test says how and shows its last words, whatever the test asserts next.
+  proc.once('exit', (code, signal) => {
+    if (stopping) return;
+    const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-60).join('\n') : '';
+    process.stderr.write(`test daemon ${proc.pid} died unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); last lines of ${logFile}:\n${tail}\n`);
+  });
   const host = `unix://${socket}`;
   const request = (method: string, urlPath: string, body?: unknown) =>
     new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
@@ -57,12 +66,14 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
   }
   return {
     dir, socket, dataRoot, host, proc, request, log,
+    expectExit() { stopping = true; },
     docker(args, input) {
       const r = spawnSync('docker', args, { input, encoding: 'utf8', env: { ...process.env, DOCKER_HOST: host }, timeout: 120_000 });
       return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
     },
     async stop() {
-      if (proc.exitCode === null) {
+      stopping = true;
+      if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
         proc.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
