@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidParameter, NotFound, SystemError, StrataError } from '../errors.js';
-import type { Engine } from '../engine.js';
+import type { ContainerOpsDeps } from './ops-deps.js';
 import type { PathStat } from '../archive/types.js';
 import { extractTo, packPath, statPath } from '../archive/index.js';
 import { decompressStages } from '../archive/compression.js';
@@ -41,7 +41,7 @@ function fileError(err: unknown, path: string, ref: string): unknown {
   return err;
 }
 
-export async function statContainerPath(engine: Engine, ref: string, path: string): Promise<PathStat> {
+export async function statContainerPath(engine: ContainerOpsDeps, ref: string, path: string): Promise<PathStat> {
   return engine.containers.withRootfs(ref, async (rootfs) => {
     try {
       return await statPath(rootfs, path);
@@ -56,7 +56,7 @@ export async function statContainerPath(engine: Engine, ref: string, path: strin
  * header (or an error); the rootfs stays mounted until the whole tar has been written to `out`.
  */
 export async function copyFromContainer(
-  engine: Engine, ref: string, path: string, onStat: (stat: PathStat) => void, out: Writable,
+  engine: ContainerOpsDeps, ref: string, path: string, onStat: (stat: PathStat) => void, out: Writable,
 ): Promise<void> {
   await engine.containers.withRootfs(ref, async (rootfs, rec) => {
     let packed: { stat: PathStat; stream: Readable };
@@ -77,7 +77,7 @@ export interface ExtractOptions {
 }
 
 /** docker cp in: `body` is a tar (plain, gzip, zstd…) to unpack into directory `path`. */
-export async function copyToContainer(engine: Engine, ref: string, path: string, body: Readable, opts: ExtractOptions): Promise<void> {
+export async function copyToContainer(engine: ContainerOpsDeps, ref: string, path: string, body: Readable, opts: ExtractOptions): Promise<void> {
   await engine.containers.withRootfs(ref, async (rootfs, rec) => {
     const absPath = await extractionPoint(rootfs, path, ref);
     checkWritable(rec, absPath);
@@ -103,7 +103,7 @@ export async function copyToContainer(engine: Engine, ref: string, path: string,
 }
 
 /** Docker's events for docker cp: archive-path (out) and extract-to-dir (in); a stat (HEAD) has none. */
-function emitArchiveEvent(engine: Engine, action: 'archive-path' | 'extract-to-dir', rec: ContainerRecord): void {
+function emitArchiveEvent(engine: ContainerOpsDeps, action: 'archive-path' | 'extract-to-dir', rec: ContainerRecord): void {
   engine.events.emitEvent('container', action, rec.id, { ...(rec.config.Labels ?? {}), image: rec.imageRef, name: rec.name });
 }
 

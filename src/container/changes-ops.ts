@@ -3,23 +3,22 @@
 // binds and tmpfs mounted over it are left out (only the mountpoint directories created in the
 // writable layer show), exactly as dockerd reads its RWLayer.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Engine } from '../engine.js';
+import type { ContainerOpsDeps } from './ops-deps.js';
 import type { Change } from '../archive/types.js';
 import { computeChanges, packTree } from '../archive/index.js';
 import { mountAll, unmount } from '../mount/kernel.js';
 
-export async function containerChanges(engine: Engine, ref: string): Promise<Change[]> {
+export async function containerChanges(engine: ContainerOpsDeps, ref: string): Promise<Change[]> {
   const rec = await engine.containers.get(ref);
   const src = await engine.snapshotter.diffSource(rec.snapshotKey);
   return computeChanges(src);
 }
 
 /** Writes the container's filesystem (image + writable layer, no mounts) to `out` as a tar. */
-export async function exportContainer(engine: Engine, ref: string, out: Writable, onStart?: () => void): Promise<void> {
+export async function exportContainer(engine: ContainerOpsDeps, ref: string, out: Writable, onStart?: () => void): Promise<void> {
   const rec = await engine.containers.get(ref);
   const src = await engine.snapshotter.diffSource(rec.snapshotKey);
   if (src.kind === 'naive' || src.lowers.length === 0) {
@@ -45,8 +44,8 @@ export async function exportContainer(engine: Engine, ref: string, out: Writable
   }
 }
 
-function stagingDir(engine: Engine): string {
-  const dir = engine.config?.dataRoot ? path.join(engine.config.dataRoot, 'tmp') : os.tmpdir();
+function stagingDir(engine: ContainerOpsDeps): string {
+  const dir = path.join(engine.config.dataRoot, 'tmp');
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -1,7 +1,7 @@
 // docker commit: the container's writable layer becomes one more image layer on its image, and
 // the container's config (or the request's), with `--change` instructions applied and the gaps
 // filled from the container's config as dockerd's merge does, becomes the image's config.
-import type { Engine } from '../engine.js';
+import type { ContainerOpsDeps } from './ops-deps.js';
 import { exportLayer } from '../archive/index.js';
 import { parseNormalizedNamed } from '../image/reference.js';
 import { applyConfigChanges } from '../image/config-changes.js';
@@ -21,7 +21,7 @@ export interface CommitOptions {
   config?: Record<string, unknown> | null;
 }
 
-export async function commitContainer(engine: Engine, ref: string, opts: CommitOptions): Promise<{ Id: string }> {
+export async function commitContainer(engine: ContainerOpsDeps, ref: string, opts: CommitOptions): Promise<{ Id: string }> {
   const rec = await engine.containers.get(ref);
   const tag = referenceOf(opts.repo ?? '', opts.tag ?? '');
   const containerConfig = rec.config as ImageRunConfig;
@@ -40,7 +40,7 @@ export async function commitContainer(engine: Engine, ref: string, opts: CommitO
 }
 
 async function commitLayer(
-  engine: Engine, rec: ContainerRecord, layer: Readable, config: ImageRunConfig, containerConfig: ImageRunConfig,
+  engine: ContainerOpsDeps, rec: ContainerRecord, layer: Readable, config: ImageRunConfig, containerConfig: ImageRunConfig,
   tag: string | undefined, opts: CommitOptions,
 ): Promise<{ Id: string }> {
   const history: { created_by: string; author?: string; comment?: string } = {
@@ -56,7 +56,7 @@ async function commitLayer(
     extra: { container: rec.id, container_config: containerConfig, author: opts.author ?? '', comment: opts.comment ?? '' },
     ...(tag ? { tag } : {}),
   });
-  engine.events?.emitEvent?.('container', 'commit', rec.id, {
+  engine.events.emitEvent('container', 'commit', rec.id, {
     comment: opts.comment ?? '', imageID: image.id, imageRef: tag ?? '', name: rec.name,
   });
   return { Id: image.id };

@@ -3,14 +3,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Engine } from '../../src/engine.js';
+import type { ContainerOpsDeps } from '../../src/container/ops-deps.js';
 import type { ContainerRecord } from '../../src/container/types.js';
 import type { DiffSource } from '../../src/archive/types.js';
 import type { NewImageOptions } from '../../src/image/types.js';
 import { NotFound } from '../../src/errors.js';
 
 export interface FakeEngine {
-  engine: Engine;
+  engine: ContainerOpsDeps;
   dir: string;
   rootfs: string;
   record: ContainerRecord;
@@ -57,7 +57,7 @@ export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine
       },
     },
     events: { emitEvent: () => undefined },
-  } as unknown as Engine;
+  } as unknown as ContainerOpsDeps;
   return {
     engine, dir, rootfs, record, created,
     setDiffSource: (src) => { diffSource = src; },
