@@ -12,8 +12,7 @@ import type { ContainerService } from '../../container/types.js';
 import type { VolumeRecord, VolumeService } from '../types.js';
 import type { Logger } from '../../util/log.js';
 import { withFrozenUsers } from './freeze.js';
-import { exportDirectory, importInto } from './tar.js';
-import type { TarSummary } from './tar-guard.js';
+import { exportDirectory, importInto, type TarSummary } from './tar.js';
 import { isLocal, repositoryOf, type Repository } from './restic.js';
 import { BackupJournal, repeatSnapshot, snapshotExists, volumeFingerprint } from './unchanged.js';
 import {
