@@ -32,6 +32,7 @@ export async function unpack(source: Readable, stages: Duplex[], writer: EntryWr
   ex.on('entry', (header: TarHeaders, entryStream: unknown, next: (err?: Error | null) => void) => {
     const data = entryStream as Readable;
     if (HEADER_ONLY.has(header.type as string) && (header.size ?? 0) > 0) {
+      data.on('error', () => {}); // destroyed with the extractor: the error is reported once, by it
       next(new InvalidParameter(`invalid tar: ${header.type} entry ${JSON.stringify(header.name)} carries ${header.size} bytes of data`));
       return;
     }
