@@ -68,7 +68,7 @@ function parseTime(v: string | undefined): Timespec | null {
   return { sec, nsec: nsec || 0 };
 }
 
-/** An owner id the kernel can take (-1, 2^32-1, means "unchanged" to chown). */
+/** An owner id or device number the kernel can take (-1, 2^32-1, means "unchanged" to chown). */
 function id(name: string, what: string, v: number): number {
   if (!Number.isInteger(v) || v < 0 || v >= 0xffffffff) throw new InvalidParameter(`invalid tar header for ${JSON.stringify(name)}: ${what} ${v}`);
   return v;
@@ -148,7 +148,9 @@ export function toEntry(h: TarHeaders): TarEntry | null {
   const rawName = sparse?.name ?? h.name;
   const name = cleanEntryName(rawName);
   if (name === null) return null;
+  if ((type === 'symlink' || type === 'link') && !h.linkname) throw new InvalidParameter(`invalid tar: ${type} entry ${JSON.stringify(rawName)} has no target`);
   const mtime = parseTime(pax.mtime) ?? { sec: Math.floor((h.mtime?.getTime() ?? 0) / 1000), nsec: 0 };
+  if (!Number.isSafeInteger(mtime.sec)) throw new InvalidParameter(`invalid tar header for ${JSON.stringify(rawName)}: mtime`);
   let atime = parseTime(pax.atime) ?? mtime;
   if (atime.sec < mtime.sec || (atime.sec === mtime.sec && atime.nsec < mtime.nsec)) atime = mtime;
   const xattrs: Array<[string, Buffer]> = [];
@@ -166,8 +168,8 @@ export function toEntry(h: TarHeaders): TarEntry | null {
     mtime,
     atime,
     linkname: h.linkname ?? '',
-    devmajor: h.devmajor ?? 0,
-    devminor: h.devminor ?? 0,
+    devmajor: id(rawName, 'devmajor', h.devmajor ?? 0),
+    devminor: id(rawName, 'devminor', h.devminor ?? 0),
     xattrs,
     ...(sparse ? { sparse: sparse.layout } : {}),
   };
