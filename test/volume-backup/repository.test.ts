@@ -193,7 +193,7 @@ test('an unchanged volume is backed up as a snapshot of the same tree that resti
     const again = (await svc.backup(['quiet'], { repository: repo })).backups[0]!;
     assert.notEqual(again.ID, first.ID);
     assert.equal(again.BytesProcessed, 0, 'nothing was read');
-    const snaps = JSON.parse(execFileSync('restic', ['-r', repo, '--no-cache', 'snapshots', '--json'], { env: { ...process.env, RESTIC_PASSWORD: 'strata' } }).toString());
+    const snaps = JSON.parse(execFileSync('restic', ['-r', repo, '--no-cache', 'snapshots', '--json'], { env: { ...process.env, RESTIC_PASSWORD: svc.key().key } }).toString());
     assert.deepEqual(snaps.map((s: { id: string }) => s.id), [first.ID, again.ID]);
     assert.equal(snaps[1].tree, snaps[0].tree);
     assert.equal(snaps[1].parent, first.ID);
