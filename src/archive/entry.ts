@@ -2,6 +2,7 @@
 // the PAX overrides (uid, gid, mtime, atime, xattrs) already applied.
 import { posix } from 'node:path';
 import { InvalidParameter } from '../errors.js';
+import { aclXattr } from './acl.js';
 import type { Timespec } from '../native/syscalls.js';
 import { SPARSE_MAP_00, XATTR_PREFIX, xattrValue, type GnuSparseHeader, type TarHeaders } from './tarstream.js';
 
@@ -156,6 +157,11 @@ export function toEntry(h: TarHeaders): TarEntry | null {
   const xattrs: Array<[string, Buffer]> = [];
   for (const [k, v] of Object.entries(pax)) {
     if (k.startsWith(XATTR_PREFIX)) xattrs.push([k.slice(XATTR_PREFIX.length), xattrValue(v)]);
+  }
+  // ACLs recorded only as text; the binary xattr form wins when a tar has both.
+  for (const [key, xattr] of [['SCHILY.acl.access', 'system.posix_acl_access'], ['SCHILY.acl.default', 'system.posix_acl_default']] as const) {
+    const text = pax[key];
+    if (text && !xattrs.some(([n]) => n === xattr)) xattrs.push([xattr, aclXattr(text, rawName)]);
   }
   return {
     name,

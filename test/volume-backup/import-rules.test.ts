@@ -99,3 +99,29 @@ test('a symlink that climbs out through another symlink is refused, whichever co
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('ACLs a tar records only as text (tar --acls without --xattrs) come back as the same ACLs', async () => {
+  const root = tempDir();
+  try {
+    const { svc, volumes } = makeService(root);
+    const src = path.join(root, 'src');
+    fs.mkdirSync(path.join(src, 'dir'), { recursive: true });
+    fs.writeFileSync(path.join(src, 'f'), 'x');
+    const py = (code: string) => execFileSync('python3', ['-c', `import os,struct,sys\n${code}`, src]).toString();
+    // user::rw- user:1000:r-- group::r-- mask::r-- other::r--, and a default ACL on dir.
+    py(`def acl(e): return struct.pack('<I',2)+b''.join(struct.pack('<HHI',*x) for x in e)
+U=0xffffffff
+os.setxattr(sys.argv[1]+'/f','system.posix_acl_access',acl([(1,6,U),(2,4,1000),(4,4,U),(16,4,U),(32,4,U)]))
+os.setxattr(sys.argv[1]+'/dir','system.posix_acl_default',acl([(1,7,U),(2,5,1000),(4,5,U),(16,5,U),(32,5,U)]))`);
+    const file = path.join(root, 'acl.tar');
+    execFileSync('tar', ['--create', '--format=posix', '--acls', '--numeric-owner', `--file=${file}`, '-C', src, '.']);
+    assert.doesNotMatch(fs.readFileSync(file, 'latin1'), /SCHILY\.xattr/, 'the tar holds the text form only');
+    const vol = await volumes.create({ name: 'v' });
+    await svc.import('v', fs.createReadStream(file));
+    const read = (p: string, name: string) => execFileSync('python3', ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2]).hex())', p, name]).toString();
+    assert.equal(read(path.join(vol.mountpoint, 'f'), 'system.posix_acl_access'), read(path.join(src, 'f'), 'system.posix_acl_access'));
+    assert.equal(read(path.join(vol.mountpoint, 'dir'), 'system.posix_acl_default'), read(path.join(src, 'dir'), 'system.posix_acl_default'));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
