@@ -99,6 +99,12 @@ export function registerVolumeBackupRoutes(router: Router): void {
     ));
   });
 
+  // The daemon's own repository key, for opening its repositories elsewhere (disaster recovery).
+  router.get('/strata/backups/key', async (ctx) => {
+    const k = service(ctx.engine).key();
+    return { Key: k.key, Path: k.path };
+  });
+
   router.post('/strata/backups/verify', async (ctx) => {
     const body = await readJson<RepositoryBody>(ctx, {});
     await service(ctx.engine).verify({ repository: body.Repository ?? '', password: password(ctx) });

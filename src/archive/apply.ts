@@ -18,14 +18,28 @@ function naming(err: unknown, entry: string): unknown {
   return new InvalidParameter(`${err.message} (tar entry ${JSON.stringify(entry)})`);
 }
 
+/**
+ * Entry types that carry no data. Go's archive/tar (Docker) and GNU tar ignore their size field
+ * and read what follows as the next header, while tar-stream reads it as data (and never ends
+ * the stream of a directory with a size): a tar with such bytes means different things to
+ * different readers, a way to hide entries from a check, so it is refused.
+ */
+const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
+
 /** Streams `tar` through tar-stream into `writer`, entry by entry, with whiteouts if given. */
 export async function unpack(source: Readable, stages: Duplex[], writer: EntryWriter, whiteouts?: WhiteoutApplier): Promise<void> {
   const ex = extract();
   ex.on('entry', (header: TarHeaders, entryStream: unknown, next: (err?: Error | null) => void) => {
     const data = entryStream as Readable;
+    if (HEADER_ONLY.has(header.type as string) && (header.size ?? 0) > 0) {
+      data.on('error', () => {}); // destroyed with the extractor: the error is reported once, by it
+      next(new InvalidParameter(`invalid tar: ${header.type} entry ${JSON.stringify(header.name)} carries ${header.size} bytes of data`));
+      return;
+    }
     let work: Promise<void>;
     try {
       const e = toEntry(header);
+      writer.rules?.check(header, e);
       if (e === null || whiteouts?.apply(e)) work = drain(data);
       else work = writer.write(e, data);
       if (e !== null) work = work.catch((err: unknown) => Promise.reject(naming(err, e.rawName)));

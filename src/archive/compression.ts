@@ -2,7 +2,7 @@
 // plain tar. Decompression always runs in this process (or a host tool started by it), before
 // anything touches the target directory: never with a tool found inside a container.
 import { spawn } from 'node:child_process';
-import { Duplex, Readable } from 'node:stream';
+import { Duplex, Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InvalidParameter } from '../errors.js';
 
@@ -77,22 +77,57 @@ function hostTool(cmd: string): Duplex {
   return d;
 }
 
-/** Stages (possibly none) to pipe `input` through to get the uncompressed tar. */
-export async function decompressStages(input: Readable): Promise<{ stream: Readable; stages: Duplex[]; compression: Compression }> {
+/**
+ * The bound on decompression (a "zip bomb"): a stream is refused once it has decompressed to
+ * more than MAX_RATIO times the compressed bytes read AND more than RATIO_FLOOR bytes. Real
+ * layers compress 2-10x; gzip cannot exceed ~1032x even on pure zeros, so only a stream that is
+ * nearly all zeros past 1 GiB is refused (xz and zstd reach 10^5x and more on such input, a few
+ * KiB claiming terabytes). The floor keeps small, very regular layers (an empty file tree,
+ * a few zeroed files) loading as in Docker.
+ */
+export const MAX_RATIO = 1000;
+export const RATIO_FLOOR = 1 << 30;
+
+/** Wraps a decompressor with counters of the bytes going in and out, enforcing the bound above. */
+function bounded(decompressor: Duplex, kind: Compression): Duplex[] {
+  let inBytes = 0;
+  let outBytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      inBytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const guard = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      outBytes += chunk.length;
+      if (outBytes > RATIO_FLOOR && outBytes > MAX_RATIO * inBytes) {
+        cb(new InvalidParameter(`invalid tar: ${kind} stream decompresses to more than ${MAX_RATIO} times its size (${outBytes} bytes from ${inBytes})`));
+      } else {
+        cb(null, chunk);
+      }
+    },
+  });
+  return [counter, decompressor, guard];
+}
+
+/** Stages (possibly none) to pipe `input` through to get the uncompressed tar; `empty` when the input has no byte at all. */
+export async function decompressStages(input: Readable): Promise<{ stream: Readable; stages: Duplex[]; compression: Compression; empty: boolean }> {
   const { head, stream } = await peek(input, 6);
   const compression = detectCompression(head);
+  const empty = head.length === 0;
   switch (compression) {
     case 'none':
-      return { stream, stages: [], compression };
+      return { stream, stages: [], compression, empty };
     case 'gzip':
-      return { stream, stages: [createGunzip({ chunkSize: 256 * 1024 })], compression };
+      return { stream, stages: bounded(createGunzip({ chunkSize: 256 * 1024 }), compression), compression, empty };
     case 'zstd': {
       const z = await loadZstd();
-      return { stream, stages: [z ? new z.DecompressStream() : hostTool('zstd')], compression };
+      return { stream, stages: bounded(z ? new z.DecompressStream() : hostTool('zstd'), compression), compression, empty };
     }
     case 'bzip2':
-      return { stream, stages: [hostTool('bzip2')], compression };
+      return { stream, stages: bounded(hostTool('bzip2'), compression), compression, empty };
     case 'xz':
-      return { stream, stages: [hostTool('xz')], compression };
+      return { stream, stages: bounded(hostTool('xz'), compression), compression, empty };
   }
 }

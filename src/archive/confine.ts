@@ -25,11 +25,15 @@ export class ConfinedDir {
   private readonly setgid = new Map<string, boolean>();
   private closed = false;
 
-  private constructor(readonly fd: number, readonly path: string) {}
+  /**
+   * `noSymlinks`: parents are never reached through a symlink, even one that stays inside
+   * (untrusted archives: an entry under a link the archive made is refused).
+   */
+  private constructor(readonly fd: number, readonly path: string, private readonly noSymlinks = false) {}
 
   /** Opens `dir` itself (following symlinks: it is the caller's own path). */
-  static open(dir: string): ConfinedDir {
-    return new ConfinedDir(sys.openat2(sys.AT_FDCWD, dir, DIR_FLAGS, 0, 0), dir);
+  static open(dir: string, opts: { noSymlinks?: boolean } = {}): ConfinedDir {
+    return new ConfinedDir(sys.openat2(sys.AT_FDCWD, dir, DIR_FLAGS, 0, 0), dir, opts.noSymlinks);
   }
 
   /** Opens `path` resolved inside `rootFd` as if it were `/` (docker cp destinations). */
@@ -45,9 +49,10 @@ export class ConfinedDir {
     if (cached !== undefined) return cached;
     let fd: number;
     try {
-      fd = sys.openat2(this.fd, rel, DIR_FLAGS, 0, sys.RESOLVE_BENEATH | sys.RESOLVE_NO_MAGICLINKS);
+      fd = sys.openat2(this.fd, rel, DIR_FLAGS, 0, sys.RESOLVE_BENEATH | sys.RESOLVE_NO_MAGICLINKS | (this.noSymlinks ? sys.RESOLVE_NO_SYMLINKS : 0));
     } catch (err) {
       if (create && isErrno(err, 'ENOENT')) fd = this.createDir(rel);
+      else if (this.noSymlinks && isErrno(err, 'ELOOP')) throw new InvalidParameter(`refusing to import ${JSON.stringify(rel)}: it lies under a symlink`);
       else throw confinementError(err, rel);
     }
     if (this.cache.size >= CACHE_MAX) {

@@ -6,11 +6,22 @@ import { applyLayer as applyLayerImpl } from './apply.js';
 import { naiveChanges, openDir, overlayChanges } from './changes.js';
 import { extractTo as extractToImpl, packPath as packPathImpl, statPath as statPathImpl, type ExtractOptions } from './copy.js';
 import { exportLayer as exportLayerImpl } from './export.js';
+import { extractUntrusted as extractUntrustedImpl, type UntrustedSummary } from './import.js';
 import { tarStream, treeItems } from './pack.js';
 import type { ApplyOptions, ApplyResult, Change, DiffSource, PathStat } from './types.js';
 
 export type { ApplyOptions, ApplyResult, Change, DiffSource, PathStat } from './types.js';
 export type { ExtractOptions } from './copy.js';
+export type { RootAttributes, UntrustedSummary } from './import.js';
+
+/**
+ * Extracts an archive from outside any image (a volume import) into the empty directory `dir`,
+ * refusing (InvalidParameter) absolute or `..` names, device nodes, hardlinks out, symlinks that
+ * leave `dir` and entries under symlinks; owners, modes, xattrs, hardlinks and holes are kept.
+ */
+export async function extractUntrusted(input: Readable, dir: string): Promise<UntrustedSummary> {
+  return extractUntrustedImpl(input, dir);
+}
 
 /** Applies a layer tar (plain, gzip or zstd, detected by content) onto `dir`; hashes the uncompressed stream as its diffID. */
 export async function applyLayer(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {

@@ -2,6 +2,8 @@
 // every record value as UTF-8, which would corrupt binary xattr values (security.capability),
 // so the decoder is replaced once with one that keeps SCHILY.xattr.* values as latin1 strings
 // (one char per byte; see xattrValue). Both the extractor and the packer share the module.
+// Its header decoder does not know GNU's old sparse type 'S' (it would hand the sparse map's
+// entries over as file data), so the decoder is wrapped to read that map from the header block.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import tarStream from 'tar-stream';
@@ -14,9 +16,48 @@ const require = createRequire(import.meta.url);
 const headers = require(join(dirname(require.resolve('tar-stream')), 'headers.js')) as {
   decodePax: (buf: Buffer) => Record<string, string>;
   encodePax: (opts: { name?: string; linkname?: string; pax?: Record<string, string> }) => Buffer;
+  decode: (buf: Buffer, filenameEncoding: string, allowUnknownFormat: boolean) => Record<string, unknown> | null;
 };
 
 export const XATTR_PREFIX = 'SCHILY.xattr.';
+/** Where decodePax collects the segments of a PAX 0.0 sparse map (a key no tar writes). */
+export const SPARSE_MAP_00 = 'GNU.sparse.map00';
+
+/** What the wrapped decoder adds to a GNU 'S' header: the map held in the header block. */
+export interface GnuSparseHeader {
+  realSize: number;
+  map: Array<[number, number]>;
+  /** The map continues in extension blocks after the header. */
+  extended: boolean;
+}
+
+/** A numeric header field: octal text, or GNU's base-256 (high bit set) for big values. */
+function numeric(buf: Buffer, off: number, len: number): number {
+  if (buf[off]! & 0x80) {
+    let v = buf[off]! & 0x7f;
+    for (let i = 1; i < len; i++) v = v * 256 + buf[off + i]!;
+    return v;
+  }
+  const s = buf.toString('latin1', off, off + len).replace(/^ +/, '').split(/[\0 ]/)[0]!;
+  return s === '' ? 0 : /^[0-7]+$/.test(s) ? parseInt(s, 8) : NaN;
+}
+
+const decodeHeader = headers.decode;
+headers.decode = (buf, filenameEncoding, allowUnknownFormat) => {
+  const h = decodeHeader(buf, filenameEncoding, allowUnknownFormat);
+  // Refused here, where tar-stream reports a throw as a broken header: a negative (base-256)
+  // size found later, once it has locked itself for the entry, stalls it for good.
+  if (h !== null && !(Number.isSafeInteger(h.size) && (h.size as number) >= 0)) throw new Error(`Invalid tar header: size ${String(h.size)}`);
+  if (h === null || buf[156] !== 0x53 /* 'S' */) return h;
+  const map: Array<[number, number]> = [];
+  for (let i = 0; i < 4; i++) {
+    const off = 386 + i * 24;
+    if (buf[off] === 0) break;
+    map.push([numeric(buf, off, 12), numeric(buf, off + 12, 12)]);
+  }
+  const sparse: GnuSparseHeader = { realSize: numeric(buf, 483, 12), map, extended: buf[482] !== 0 };
+  return { ...h, type: 'gnu-sparse', gnuSparse: sparse };
+};
 
 function decodePax(buf: Buffer): Record<string, string> {
   const result: Record<string, string> = {};
@@ -30,7 +71,17 @@ function decodePax(buf: Buffer): Record<string, string> {
     const eq = rec.indexOf(0x3d);
     if (eq < 0) break;
     const key = rec.toString('utf8', 0, eq);
-    result[key] = key.startsWith(XATTR_PREFIX) ? rec.toString('latin1', eq + 1) : rec.toString('utf8', eq + 1);
+    const value = key.startsWith(XATTR_PREFIX) ? rec.toString('latin1', eq + 1) : rec.toString('utf8', eq + 1);
+    // tar-stream takes this size as is; a negative or fractional one would stall its parser.
+    if (key === 'size' && !(/^\d+$/.test(value) && Number.isSafeInteger(Number(value)))) throw new Error(`Invalid tar header: PAX size ${JSON.stringify(value)}`);
+    // PAX sparse format 0.0 repeats these two keys once per data segment: kept in order as
+    // the comma-separated map of format 0.1.
+    if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') {
+      const prev = result[SPARSE_MAP_00];
+      result[SPARSE_MAP_00] = prev === undefined ? value : `${prev},${value}`;
+    } else {
+      result[key] = value;
+    }
     off += len;
   }
   return result;

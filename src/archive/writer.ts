@@ -11,12 +11,16 @@ import { InvalidParameter } from '../errors.js';
 import * as sys from '../native/syscalls.js';
 import { ConfinedDir, confinementError, isErrno } from './confine.js';
 import type { TarEntry } from './entry.js';
+import { SparseSink } from './sparse.js';
+import type { EntryRules } from './import-rules.js';
 
 export interface WriterOptions {
   /** Owner forced onto every entry instead of the tar's (docker cp without -a). */
   chown?: { uid: number; gid: number };
   /** docker cp: refuse to replace a directory by a non-directory and vice versa. */
   noOverwriteDirNonDir?: boolean;
+  /** Stricter rules for an untrusted archive (import-rules.ts); unpack and the writer consult them. */
+  rules?: EntryRules;
 }
 
 /** The process umask, read once (process.umask() without an argument is deprecated). */
@@ -42,6 +46,10 @@ export class EntryWriter {
 
   constructor(readonly root: ConfinedDir, private readonly opts: WriterOptions = {}) {}
 
+  get rules(): EntryRules | undefined {
+    return this.opts.rules;
+  }
+
   async write(e: TarEntry, data: Readable): Promise<void> {
     if (e.type === 'file') return this.writeFile(e, data);
     await drain(data);
@@ -51,6 +59,7 @@ export class EntryWriter {
         return this.writeDir(e, parent, base);
       case 'symlink':
         this.create(e, parent, base, (pfd) => sys.symlinkat(e.linkname, pfd, base));
+        this.opts.rules?.symlinkMade(this.root, e.name);
         return this.setMeta(e, this.root.dir(parent, true), base, true);
       case 'link':
         return this.writeHardlink(e, parent, base);
@@ -134,6 +143,11 @@ export class EntryWriter {
     } finally {
       if (tpfd !== -1) closeSync(tpfd);
     }
+    if (this.opts.rules) {
+      // A second name of a symlink is a symlink too, read from another directory.
+      const st = sys.statx(this.root.dir(parent, true), base);
+      if ((st.mode & sys.S_IFMT) === sys.S_IFLNK) this.opts.rules.symlinkMade(this.root, e.name);
+    }
     // The header's metadata goes onto the shared inode as Docker does, where it differs.
     this.setMeta(e, this.root.dir(parent, true), base, true, true);
   }
@@ -153,13 +167,17 @@ export class EntryWriter {
     const gid = this.opts.chown?.gid ?? e.gid;
     const needChown = uid !== EUID || gid !== EGID || this.root.isSetgid(parent);
     const needChmod = (e.mode & ~0o777) !== 0 || (e.mode & UMASK) !== 0;
+    const sparse = e.sparse ? new SparseSink(fd, e.sparse, e.size, e.rawName) : undefined;
     return new Promise<void>((resolve, reject) => {
       let failed: unknown = null;
       data.on('data', (chunk: Buffer) => {
         if (failed) return;
         try {
-          let off = 0;
-          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+          if (sparse) sparse.push(chunk);
+          else {
+            let off = 0;
+            while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+          }
         } catch (err) {
           failed = err;
         }
@@ -170,13 +188,14 @@ export class EntryWriter {
         settled = true;
         try {
           if (failed) throw failed;
+          sparse?.end();
           // Data first, then owner, xattrs, mode, times: writing would drop
           // security.capability, and chown would drop setuid bits and capabilities.
           if (needChown) fchownSync(fd, uid, gid);
           for (const [k, v] of e.xattrs) if (keepXattr(k)) xattrTolerant(() => sys.fsetxattr(fd, k, v));
           if (needChmod || needChown) fchmodSync(fd, e.mode);
           sys.futimens(fd, e.atime, e.mtime);
-          this.size += e.size;
+          this.size += e.sparse?.realSize ?? e.size;
           resolve();
         } catch (err) {
           reject(err);
@@ -237,6 +256,7 @@ export class EntryWriter {
       }
     }
     this.dirTimes.length = 0;
+    this.opts.rules?.finish(this.root);
   }
 }
 

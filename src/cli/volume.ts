@@ -108,6 +108,13 @@ export function registerVolumeCommands(program: Command, hostOf: HostOf): void {
       if (result.removed.length) process.stdout.write(`removed ${result.removed.length} backups: ${result.removed.map((id) => id.slice(0, 8)).join(' ')}\n`);
     });
 
+  volume.command('backup-key')
+    .description("print this daemon's backup repository key (RESTIC_PASSWORD for its repositories made without a password); keep a copy safe")
+    .action(async () => {
+      const k = await callJson<{ Key: string; Path: string }>(hostOf(), 'GET', '/strata/backups/key');
+      process.stdout.write(`${k.Key}\n`);
+    });
+
   volume.command('backups')
     .description('list the backups in a repository')
     .requiredOption('--from <repository>', 'repository: a directory, or rclone:REMOTE:PATH')

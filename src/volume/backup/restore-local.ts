@@ -4,20 +4,20 @@
 // is mostly kernel time that a second thread overlaps.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { SystemError } from '../../errors.js';
+import { InvalidParameter, SystemError } from '../../errors.js';
 import { shareFiles, type FileJob, type RestoreProgress } from './restorer.js';
 
 const WORKER = new URL('./restore-worker.js', import.meta.url);
 
 class Unsupported extends Error {}
 
-interface Message { progress?: RestoreProgress; files?: FileJob[]; written?: RestoreProgress; finished?: boolean; error?: string; unsupported?: boolean }
+interface Message { progress?: RestoreProgress; files?: FileJob[]; written?: RestoreProgress; finished?: boolean; error?: string; unsupported?: boolean; refused?: boolean }
 
 function start(workerData: unknown, onMessage: (m: Message) => void): { worker: Worker; failed: Promise<never> } {
   const worker = new Worker(WORKER, { workerData });
   const failed = new Promise<never>((_, reject) => {
     worker.on('message', (m: Message) => {
-      if (m.error !== undefined) reject(m.unsupported ? new Unsupported(m.error) : new SystemError(`restore: ${m.error}`));
+      if (m.error !== undefined) reject(m.unsupported ? new Unsupported(m.error) : m.refused ? new InvalidParameter(m.error) : new SystemError(`restore: ${m.error}`));
       else onMessage(m);
     });
     worker.on('error', reject);
@@ -31,8 +31,11 @@ function next<T>(register: (resolve: (v: T) => void) => void, failed: Promise<ne
   return Promise.race([new Promise<T>(register), failed]);
 }
 
-/** Resolves true when restored, false when the snapshot holds node types left to `restic restore`. */
-export async function restoreLocal(repo: string, password: string, snapshot: string, target: string, onProgress?: (p: RestoreProgress) => void): Promise<boolean> {
+/**
+ * Resolves true when restored, false when the snapshot holds node types left to `restic restore`;
+ * InvalidParameter for a node a restore refuses. `stripSetid`: drop setuid/setgid bits.
+ */
+export async function restoreLocal(repo: string, password: string, snapshot: string, target: string, onProgress?: (p: RestoreProgress) => void, stripSetid = false): Promise<boolean> {
   const threads = Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length));
   const bytes = new Map<Worker, number>();
   const report = (w: Worker) => (p: RestoreProgress) => {
@@ -40,14 +43,14 @@ export async function restoreLocal(repo: string, password: string, snapshot: str
     onProgress?.({ bytes: [...bytes.values()].reduce((a, b) => a + b, 0), files: p.files });
   };
   let onPlan: ((m: Message) => void) | undefined;
-  const plan = start({ mode: 'plan', repo, password, snapshot, target }, (m) => onPlan?.(m));
+  const plan = start({ mode: 'plan', repo, password, snapshot, target, stripSetid }, (m) => onPlan?.(m));
   const helpers: Worker[] = [plan.worker];
   try {
     const files = await next<FileJob[]>((resolve) => { onPlan = (m) => { if (m.files) resolve(m.files); }; }, plan.failed);
     const [mine, ...others] = shareFiles(files, threads);
     const written = others.map((share) => {
       let resolveWritten!: () => void;
-      const w = start({ mode: 'files', repo, password, files: share }, (m) => {
+      const w = start({ mode: 'files', repo, password, files: share, stripSetid }, (m) => {
         if (m.progress) report(w.worker)(m.progress);
         if (m.written) resolveWritten();
       });

@@ -12,6 +12,8 @@ import koffi from 'koffi';
 import { DamagedRepository, RepositoryReader, type TreeNode } from './repo-reader.js';
 
 export class UnsupportedNode extends Error {}
+/** A node a restore refuses (restore-rules.ts): the whole restore fails. */
+export class RefusedNode extends Error {}
 
 const BLOCK = 4096;
 const ZERO = Buffer.alloc(BLOCK);
@@ -49,9 +51,15 @@ function seconds(t: string | undefined): number | undefined {
   return Number.isNaN(base) ? undefined : base / 1000 + (frac ? Number(`0.${frac}`) : 0);
 }
 
-function applyMetadata(p: string, n: TreeNode, symlink: boolean): void {
+/** The mode to set; without trust in the repository no setuid or setgid bit (restore-rules.ts). */
+function modeOf(n: TreeNode, stripSetid: boolean): number {
+  const m = unixPermissions(n.mode ?? 0o644);
+  return stripSetid ? m & 0o1777 : m;
+}
+
+function applyMetadata(p: string, n: TreeNode, symlink: boolean, stripSetid: boolean): void {
   fs.lchownSync(p, n.uid ?? 0, n.gid ?? 0);
-  if (!symlink) fs.chmodSync(p, unixPermissions(n.mode ?? 0o644));
+  if (!symlink) fs.chmodSync(p, modeOf(n, stripSetid));
   for (const x of n.extended_attributes ?? []) {
     const v = Buffer.from(x.value, 'base64');
     if (xattrFns().lset(p, x.name, v, v.length, 0) !== 0) throw new Error(`setting xattr ${x.name} on ${p} failed`);
@@ -65,9 +73,9 @@ function applyMetadata(p: string, n: TreeNode, symlink: boolean): void {
 }
 
 /** The same through an open file: no path lookups, which dominate restoring many small files. */
-function applyFileMetadata(fd: number, p: string, n: TreeNode): void {
+function applyFileMetadata(fd: number, p: string, n: TreeNode, stripSetid: boolean): void {
   fs.fchownSync(fd, n.uid ?? 0, n.gid ?? 0);
-  fs.fchmodSync(fd, unixPermissions(n.mode ?? 0o644));
+  fs.fchmodSync(fd, modeOf(n, stripSetid));
   for (const x of n.extended_attributes ?? []) {
     const v = Buffer.from(x.value, 'base64');
     if (xattrFns().fset(fd, x.name, v, v.length, 0) !== 0) throw new Error(`setting xattr ${x.name} on ${p} failed`);
@@ -116,7 +124,7 @@ export interface RestorePlan {
  * Creates the directory tree, symlinks and fifos of snapshot `snapshotId` under `target` and
  * lists the regular files to write; the file content can then be written by several threads.
  */
-export function planRestore(reader: RepositoryReader, snapshotId: string, target: string): RestorePlan {
+export function planRestore(reader: RepositoryReader, snapshotId: string, target: string, stripSetid = false): RestorePlan {
   const plan: RestorePlan = { files: [], links: [], dirs: [] };
   const firstLink = new Map<string, string>();
   const walk = (treeId: string, dir: string): void => {
@@ -141,12 +149,15 @@ export function planRestore(reader: RepositoryReader, snapshotId: string, target
         }
         case 'symlink':
           fs.symlinkSync(n.linktarget_raw ? Buffer.from(n.linktarget_raw, 'base64') : n.linktarget ?? '', p);
-          applyMetadata(p, n, true);
+          applyMetadata(p, n, true, stripSetid);
           break;
         case 'fifo':
           execFileSync('mkfifo', [p]);
-          applyMetadata(p, n, false);
+          applyMetadata(p, n, false, stripSetid);
           break;
+        case 'dev':
+        case 'chardev':
+          throw new RefusedNode(`refusing to restore device node ${JSON.stringify(path.relative(target, p))}: device nodes are not allowed in a volume`);
         default:
           throw new UnsupportedNode(`${n.type} ${p}`);
       }
@@ -167,7 +178,7 @@ export function shareFiles(files: FileJob[], n: number): FileJob[][] {
   return shares.map((s) => s.files);
 }
 
-export function writeFiles(reader: RepositoryReader, files: FileJob[], onProgress?: (p: RestoreProgress) => void): RestoreProgress {
+export function writeFiles(reader: RepositoryReader, files: FileJob[], onProgress?: (p: RestoreProgress) => void, stripSetid = false): RestoreProgress {
   const done: RestoreProgress = { bytes: 0, files: 0 };
   let reported = 0;
   for (const { path: p, node: n } of files) {
@@ -182,7 +193,7 @@ export function writeFiles(reader: RepositoryReader, files: FileJob[], onProgres
       }
       if (offset !== (n.size ?? offset)) throw new DamagedRepository(`${p}: content is ${offset} bytes, the tree says ${n.size}`);
       if (end < offset) fs.ftruncateSync(fd, offset);
-      applyFileMetadata(fd, p, n);
+      applyFileMetadata(fd, p, n, stripSetid);
       done.bytes += offset;
       done.files++;
     } finally {
@@ -194,7 +205,7 @@ export function writeFiles(reader: RepositoryReader, files: FileJob[], onProgres
 }
 
 /** Links the further names of hardlinked files, then sets directory metadata, deepest first. */
-export function finishRestore(plan: RestorePlan): void {
+export function finishRestore(plan: RestorePlan, stripSetid = false): void {
   for (const [first, p] of plan.links) fs.linkSync(first, p);
-  for (const [p, n] of [...plan.dirs].reverse()) applyMetadata(p, n, false);
+  for (const [p, n] of [...plan.dirs].reverse()) applyMetadata(p, n, false, stripSetid);
 }

@@ -7,13 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
-import { Conflict, NotFound } from '../../errors.js';
+import { Conflict, Forbidden, NotFound } from '../../errors.js';
 import type { ContainerService } from '../../container/types.js';
 import type { VolumeRecord, VolumeService } from '../types.js';
 import type { Logger } from '../../util/log.js';
 import { withFrozenUsers } from './freeze.js';
-import { exportDirectory, importInto } from './tar.js';
-import type { TarSummary } from './tar-guard.js';
+import { exportDirectory, importInto, type TarSummary } from './tar.js';
 import { isLocal, repositoryOf, type Repository } from './restic.js';
 import { BackupJournal, repeatSnapshot, snapshotExists, volumeFingerprint } from './unchanged.js';
 import {
@@ -23,6 +22,12 @@ import {
 import { replaceContent, type RootAttributes } from './swap.js';
 import { digHoles } from './sparse.js';
 import { restoreLocal } from './restore-local.js';
+import { daemonKey, keyPath, LEGACY_PASSWORD } from './daemon-key.js';
+import { masterKeys } from './restic-key.js';
+import { checkRestored, checkRoot } from './restore-rules.js';
+
+/** A repository with the password that opens it; `legacy`: only the former public password does. */
+type OpenRepository = Repository & { legacy: boolean };
 
 const run = promisify(execFile);
 
@@ -85,8 +90,36 @@ export class VolumeBackups {
     }
   }
 
-  private repo(opts: RepositoryOptions): Repository {
-    return repositoryOf(opts.repository, opts.password);
+  /** The daemon's own repository key (created on first use) and where it is kept. */
+  key(): { key: string; path: string } {
+    return { key: daemonKey(this.deps.dataRoot), path: keyPath(this.deps.dataRoot) };
+  }
+
+  /**
+   * Runs `fn` on the repository opened with the user's password, else with the daemon's key; a
+   * repository made under the former built-in password still opens with it (then `legacy`).
+   * A local repository is tried with each candidate's key file (no restic run); a remote one by
+   * running `fn` again when restic refuses the key (nothing is written before it opens).
+   */
+  private async withRepo<T>(opts: RepositoryOptions, fn: (repo: OpenRepository) => Promise<T>): Promise<T> {
+    if (opts.password) {
+      const repo = repositoryOf(opts.repository, opts.password);
+      return fn({ ...repo, legacy: opts.password === LEGACY_PASSWORD });
+    }
+    const repo = repositoryOf(opts.repository, daemonKey(this.deps.dataRoot));
+    if (isLocal(repo.location)) {
+      if (fs.existsSync(path.join(repo.location, 'config'))) {
+        const opens = (pw: string) => { try { masterKeys(repo.location, pw); return true; } catch { return false; } };
+        if (!opens(repo.password) && opens(LEGACY_PASSWORD)) return fn({ ...repo, password: LEGACY_PASSWORD, legacy: true });
+      }
+      return fn({ ...repo, legacy: false });
+    }
+    try {
+      return await fn({ ...repo, legacy: false });
+    } catch (err) {
+      if (!(err instanceof Forbidden)) throw err;
+      return fn({ ...repo, password: LEGACY_PASSWORD, legacy: true });
+    }
   }
 
   private frozen<T>(vol: VolumeRecord, action: string, force: boolean | undefined, fn: () => Promise<T>): Promise<T> {
@@ -143,14 +176,15 @@ export class VolumeBackups {
     names: string[], opts: RepositoryOptions & Retention & { force?: boolean },
     onProgress?: (volume: string, p: Progress) => void,
   ): Promise<{ backups: BackupSummary[]; removed: string[] }> {
-    const repo = this.repo(opts);
     const vols = await Promise.all(names.map((n) => this.deps.volumes.get(n)));
-    const backups: BackupSummary[] = [];
-    for (const vol of vols) {
-      backups.push(await this.frozen(vol, 'backup', opts.force, () => this.backupOne(repo, vol, onProgress)));
-    }
-    const { removed } = await applyRetention(repo, opts);
-    return { backups, removed };
+    return this.withRepo(opts, async (repo) => {
+      const backups: BackupSummary[] = [];
+      for (const vol of vols) {
+        backups.push(await this.frozen(vol, 'backup', opts.force, () => this.backupOne(repo, vol, onProgress)));
+      }
+      const { removed } = await applyRetention(repo, opts);
+      return { backups, removed };
+    });
   }
 
   /** One volume, its containers frozen: a repeat of the last backup if nothing changed (unchanged.ts), else restic. */
@@ -182,7 +216,7 @@ export class VolumeBackups {
   }
 
   async list(opts: RepositoryOptions, volume?: string): Promise<BackupInfo[]> {
-    return listBackups(this.repo(opts), volume);
+    return this.withRepo(opts, (repo) => listBackups(repo, volume));
   }
 
   /** Restores backup `ref` (an ID or `latest`) of `volume` into `opts.target` (default: `volume`). */
@@ -190,24 +224,31 @@ export class VolumeBackups {
     volume: string, ref: string, opts: RepositoryOptions & { target?: string; force?: boolean },
     onProgress?: (p: Progress) => void,
   ): Promise<{ Backup: BackupInfo; Volume: string }> {
-    const repo = this.repo(opts);
     const target = opts.target || volume;
     this.refuseInUse(target, 'restore', opts.force);
+    return this.withRepo(opts, (repo) => this.restoreFrom(repo, volume, ref, target, opts.force, onProgress));
+  }
+
+  private async restoreFrom(repo: OpenRepository, volume: string, ref: string, target: string, force: boolean | undefined, onProgress?: (p: Progress) => void): Promise<{ Backup: BackupInfo; Volume: string }> {
     const backup = await findBackup(repo, ref, volume);
-    return this.writeInto(target, 'restore', opts.force, async (vol, scratch) => {
+    const root = checkRoot(rootOf(backup));
+    return this.writeInto(target, 'restore', force, async (vol, scratch) => {
       const staged = path.join(scratch, 'staged');
       fs.mkdirSync(staged, { mode: 0o700 });
       const progress = onProgress ? (p: { bytes: number }) => onProgress({ current: p.bytes }) : undefined;
       // Local repositories are read directly (restorer.ts); remote ones, and snapshots with
       // device nodes or sockets, through `restic restore`.
-      const direct = isLocal(repo.location) && (await restoreLocal(repo.location, repo.password, backup.ID, staged, progress));
+      // Both ways refuse device nodes, and drop setuid/setgid bits from a legacy repository
+      // (restore-rules.ts): the direct reader as it goes, restic's tree once written.
+      const direct = isLocal(repo.location) && (await restoreLocal(repo.location, repo.password, backup.ID, staged, progress, repo.legacy));
       if (!direct) {
         fs.rmSync(staged, { recursive: true, force: true });
         fs.mkdirSync(staged, { mode: 0o700 });
         await this.resticRestore(repo, backup.ID, staged, onProgress);
+        await checkRestored(staged, { legacy: repo.legacy });
         await digHoles(staged);
       }
-      await replaceContent(vol.mountpoint, staged, path.join(scratch, 'trash'), rootOf(backup));
+      await replaceContent(vol.mountpoint, staged, path.join(scratch, 'trash'), root && repo.legacy ? { ...root, mode: root.mode & 0o1777 } : root);
       return { Backup: backup, Volume: vol.name };
     });
   }
@@ -226,11 +267,11 @@ export class VolumeBackups {
   }
 
   async verify(opts: RepositoryOptions): Promise<{ ok: true; output: string }> {
-    return verifyRepository(this.repo(opts));
+    return this.withRepo(opts, (repo) => verifyRepository(repo));
   }
 
   async forget(opts: RepositoryOptions & Retention): Promise<{ removed: string[] }> {
-    return applyRetention(this.repo(opts), opts);
+    return this.withRepo(opts, (repo) => applyRetention(repo, opts));
   }
 
   /** A new volume with `source`'s content and labels: reflinks where the filesystem shares extents, a copy otherwise. */

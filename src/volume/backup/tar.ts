@@ -1,16 +1,19 @@
 // Export and import as plain tar streams, the format of the hand method
-// (`tar czf … -C /source .` / `tar xzf … -C /target`). GNU tar does the work: it keeps owners
+// (`tar czf … -C /source .` / `tar xzf … -C /target`). Exports are GNU tar's: it keeps owners
 // (numerically), modes, xattrs and ACLs, hardlinks and holes of sparse files, and is fast.
-// Imports are spooled to a file and validated entry by entry (tar-guard.ts) before GNU tar
-// extracts them into a staging directory that then replaces the volume's content.
+// Imports are extracted by the archive room's own confined writer (the one layers use) into a
+// staging directory that then replaces the volume's content: the parser that checks each entry
+// is the one that writes it (a check by one tar reader and an extraction by another would let
+// entries the first skips, e.g. inside a hardlink's data, reach the volume unchecked).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
-import { InvalidParameter, SystemError } from '../../errors.js';
-import { validateTar, type TarSummary } from './tar-guard.js';
+import { SystemError } from '../../errors.js';
+import { extractUntrusted, type UntrustedSummary } from '../../archive/index.js';
 import { replaceContent } from './swap.js';
+
+export type TarSummary = UntrustedSummary;
 
 const KEEP = ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls'];
 
@@ -51,19 +54,12 @@ export function byteCounter(onBytes?: (total: number) => void): Transform & { by
 
 /**
  * Imports the tar read from `input` (plain, gzip or zstd) as the new content of `dataDir`.
- * `scratch` is a private directory on the same filesystem (staging, trash, the spooled tar);
- * the caller removes it.
+ * `scratch` is a private directory on the same filesystem (staging, trash); the caller removes it.
  */
 export async function importInto(input: Readable, dataDir: string, scratch: string): Promise<TarSummary> {
-  const spool = path.join(scratch, 'import.tar');
-  const counter = byteCounter();
-  await pipeline(input, counter, fs.createWriteStream(spool, { mode: 0o600 }));
-  if (counter.bytes === 0) throw new InvalidParameter('invalid tar archive: empty input');
-  const summary = await validateTar(spool);
   const staged = path.join(scratch, 'staged');
   fs.mkdirSync(staged, { mode: 0o700 });
-  await exitOf(runTar(['--extract', `--file=${spool}`, `--directory=${staged}`, '--same-owner', '--same-permissions', '--no-overwrite-dir', ...KEEP]), 'import');
-  fs.rmSync(spool);
+  const summary = await extractUntrusted(input, staged);
   await replaceContent(dataDir, staged, path.join(scratch, 'trash'), summary.root);
   return summary;
 }
