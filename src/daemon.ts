@@ -11,6 +11,7 @@ import { createImageService } from './image/service.js';
 import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
 import { BuilderService } from './builder/service.js';
+import { VolumeBackups } from './backup/service.js';
 import { createApiServer } from './api/server.js';
 import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
@@ -87,7 +88,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
   const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers });
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, usageCache, activity: new Activity(), daemonId: daemonId(db), security };
+  const backups = new VolumeBackups({ volumes, containers, dataRoot, log });
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, backups, usageCache, activity: new Activity(), daemonId: daemonId(db), security };
   await recoverReferences(engine);
   const server = createApiServer(engine, buildRouter());
 

@@ -11,6 +11,7 @@ import type { EventBus } from './system/events.js';
 import type { Activity } from './system/activity.js';
 import type { UsageCache } from './system/usage-cache.js';
 import type { BuilderService } from './builder/service.js';
+import type { VolumeBackups } from './backup/service.js';
 
 export interface DaemonConfig {
   dataRoot: string;
@@ -32,6 +33,8 @@ export interface Engine {
   containers: ContainerManager;
   volumes: VolumeService;
   builder: BuilderService;
+  /** Volume export/import, backups, restore, clone (Strata's own endpoints). */
+  backups: VolumeBackups;
   /** `docker info` SecurityOptions and the daemon's start-time warnings (runtime, seccomp, metrics). */
   security: { options: string[]; warnings: string[] };
   /** API requests in flight (for background work that should wait for quiet). */

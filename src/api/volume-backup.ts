@@ -1,4 +1,4 @@
-// Strata's extension endpoints for volume backups (documented in README.md, "Volume backups").
+// Strata's extension endpoints for volume backups (documented in docs/volume-backups.md).
 // They live under /strata/ so they can never collide with a future Engine API path. Long
 // operations answer with a newline-delimited JSON stream like `docker pull`: progress
 // messages, then one {"result": …}, or {"error": …, "errorDetail": …} when it failed after
@@ -7,15 +7,15 @@ import type { ServerResponse } from 'node:http';
 import { InvalidParameter, messageOf } from '../errors.js';
 import { streamError } from './error-status.js';
 import type { Engine } from '../engine.js';
-import { VolumeBackups } from '../volume/backup/service.js';
-import type { Progress, Retention } from '../volume/backup/repository.js';
+import type { VolumeBackups } from '../backup/service.js';
+import type { Progress, Retention } from '../backup/repository.js';
 import { queryBool, readJson, startJsonStream } from './http.js';
 import { Reply, type RequestContext, type Router } from './router.js';
 
 const PASSWORD_HEADER = 'x-strata-backup-password';
 
 function service(engine: Engine): VolumeBackups {
-  return new VolumeBackups({ volumes: engine.volumes, containers: engine.containers, dataRoot: engine.config.dataRoot, log: engine.log });
+  return engine.backups;
 }
 
 function password(ctx: RequestContext): string | undefined {

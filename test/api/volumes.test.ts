@@ -14,6 +14,7 @@ import { createVolumeService } from '../../src/volume/service.js';
 import { createApiServer } from '../../src/api/server.js';
 import { buildRouter } from '../../src/api/routes.js';
 import type { Engine } from '../../src/engine.js';
+import { Activity } from '../../src/system/activity.js';
 import type { VolumeService } from '../../src/volume/types.js';
 
 let dir: string;
@@ -30,7 +31,7 @@ before(async () => {
   db = openMetaDb(path.join(dataRoot, 'strata.db'));
   const events = new EventBus();
   volumes = await createVolumeService({ db, dataRoot, log: silentLogger, events, pluginDirs: [path.join(dir, 'plugins')] });
-  const engine = { config: { dataRoot }, db, log: silentLogger, events, volumes } as unknown as Engine;
+  const engine = { config: { dataRoot }, db, log: silentLogger, events, volumes, activity: new Activity() } as unknown as Engine;
   socket = path.join(dir, 'api.sock');
   server = createApiServer(engine, buildRouter());
   await new Promise<void>((r) => server.listen(socket, () => r()));

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { Conflict, NotFound } from '../../src/errors.js';
 import type { VolumeRecord, VolumeService } from '../../src/volume/types.js';
 import type { ContainerRecord, ContainerService } from '../../src/container/types.js';
-import { VolumeBackups } from '../../src/volume/backup/service.js';
+import { VolumeBackups } from '../../src/backup/service.js';
 
 export function tempDir(prefix = 'strata-vb-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

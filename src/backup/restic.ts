@@ -5,7 +5,7 @@ import os from 'node:os';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Forbidden, InvalidParameter, NotFound, SystemError, Unavailable } from '../../errors.js';
+import { Forbidden, InvalidParameter, NotFound, SystemError, Unavailable } from '../errors.js';
 import { initRepository } from './restic-init.js';
 
 const run = promisify(execFile);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { unixPermissions, writeSparse } from '../../src/volume/backup/restorer.js';
-import { irreducible, randomPolynomial } from '../../src/volume/backup/restic-init.js';
+import { unixPermissions, writeSparse } from '../../src/backup/restorer.js';
+import { irreducible, randomPolynomial } from '../../src/backup/restic-init.js';
 import { tempDir } from './fixture.js';
 
 test('writeSparse writes every byte and leaves whole zero blocks as holes, at any offset', () => {

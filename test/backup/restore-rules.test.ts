@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { InvalidParameter } from '../../src/errors.js';
-import { initRepository } from '../../src/volume/backup/restic-init.js';
+import { initRepository } from '../../src/backup/restic-init.js';
 import { makeService, manifest, tempDir } from './fixture.js';
 
 /** A snapshot written straight into `repo` with restic under `password`, as a forger would. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { volumeFingerprint } from '../../src/volume/backup/unchanged.js';
+import { volumeFingerprint } from '../../src/backup/unchanged.js';
 
 test('the volume fingerprint counts regular files and moves with any metadata change', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fingerprint-'));

@@ -1,6 +1,6 @@
 // The backup repository verbs on plain directories: back a directory up, list, restore into a
 // directory, verify, apply retention. Volumes, freezing and staging live in service.ts.
-import { NotFound } from '../../errors.js';
+import { NotFound } from '../errors.js';
 import { ensureRepository, restic, type Repository } from './restic.js';
 
 export interface Progress {

@@ -6,7 +6,7 @@
 // root's recorded mode and owner must be ones a volume can have.
 import fs from 'node:fs';
 import path from 'node:path';
-import { InvalidParameter } from '../../errors.js';
+import { InvalidParameter } from '../errors.js';
 import type { RootAttributes } from './swap.js';
 
 export interface RestoreTrust {

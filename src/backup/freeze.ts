@@ -10,9 +10,9 @@
 // the I/O. When neither way of freezing is available the operation is refused unless forced.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Conflict } from '../../errors.js';
-import type { ContainerRecord, ContainerService } from '../../container/types.js';
-import type { Logger } from '../../util/log.js';
+import { Conflict } from '../errors.js';
+import type { ContainerRecord, ContainerService } from '../container/types.js';
+import type { Logger } from '../util/log.js';
 
 interface Pausable {
   pause?(ref: string): Promise<void>;

@@ -4,7 +4,7 @@
 // is mostly kernel time that a second thread overlaps.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { InvalidParameter, SystemError } from '../../errors.js';
+import { InvalidParameter, SystemError } from '../errors.js';
 import { shareFiles, type FileJob, type RestoreProgress } from './restorer.js';
 
 const WORKER = new URL('./restore-worker.js', import.meta.url);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { LIGHT_KDF } from '../../src/volume/backup/restic-key.js';
+import { LIGHT_KDF } from '../../src/backup/restic-key.js';
 import { fillTree, makeService, manifest, tempDir } from './fixture.js';
 
 async function freePort(): Promise<number> {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { Conflict, NotFound } from '../../src/errors.js';
-import { LIGHT_KDF } from '../../src/volume/backup/restic-key.js';
+import { LIGHT_KDF } from '../../src/backup/restic-key.js';
 import { allocatedBytes, fillTree, getXattr, makeService, manifest, tempDir } from './fixture.js';
 
 function repoBytes(repo: string): number {

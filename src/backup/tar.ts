@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
-import { SystemError } from '../../errors.js';
-import { extractUntrusted, type UntrustedSummary } from '../../archive/index.js';
+import { SystemError } from '../errors.js';
+import { extractUntrusted, type UntrustedSummary } from '../archive/index.js';
 import { replaceContent } from './swap.js';
 
 export type TarSummary = UntrustedSummary;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { Conflict } from '../../src/errors.js';
-import { freezerOf, withFrozenUsers } from '../../src/volume/backup/freeze.js';
+import { freezerOf, withFrozenUsers } from '../../src/backup/freeze.js';
 import type { ContainerService } from '../../src/container/types.js';
 import { FakeContainers, makeService, tempDir } from './fixture.js';
 
