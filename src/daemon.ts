@@ -11,6 +11,9 @@ import { createImageService } from './image/service.js';
 import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
 import { BuilderService } from './builder/service.js';
+import { DistributionService } from './distribution/service.js';
+import { DEFAULT_CERTS_DIR } from './distribution/endpoint.js';
+import type { ImageStore } from './image/service.js';
 import { createApiServer } from './api/server.js';
 import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
@@ -35,6 +38,12 @@ export interface DaemonOptions {
   /** daemon.json `log-driver` and `log-opts`: the default logging of new containers. */
   logDriver?: string;
   logOpts?: Record<string, unknown>;
+  /** Registries spoken to without verified TLS (loopback ones always are). */
+  insecureRegistries?: string[];
+  /** Mirrors tried before Docker Hub. */
+  registryMirrors?: string[];
+  /** Root of per-registry TLS material (default /etc/docker/certs.d). */
+  certsDir?: string;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
@@ -67,8 +76,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
-  const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers });
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, usageCache, activity: new Activity(), daemonId: daemonId(db) };
+  const distribution = new DistributionService({
+    db, dataRoot, images: images as unknown as ImageStore, events, log,
+    registry: { insecureRegistries: opts.insecureRegistries ?? [], mirrors: opts.registryMirrors ?? [], certsDir: opts.certsDir ?? DEFAULT_CERTS_DIR },
+  });
+  const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers, pull: (ref, out) => distribution.pull(ref, undefined, {}, out) });
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, distribution, usageCache, activity: new Activity(), daemonId: daemonId(db) };
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });

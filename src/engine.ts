@@ -9,6 +9,7 @@ import type { VolumeService } from './volume/types.js';
 import type { EventBus } from './system/events.js';
 import type { Activity } from './system/activity.js';
 import type { BuilderService } from './builder/service.js';
+import type { DistributionService } from './distribution/service.js';
 
 export interface DaemonConfig {
   dataRoot: string;
@@ -30,6 +31,7 @@ export interface Engine {
   containers: ContainerService;
   volumes: VolumeService;
   builder: BuilderService;
+  distribution: DistributionService;
   /** API requests in flight (for background work that should wait for quiet). */
   activity?: Activity;
   /** Extra services rooms add (image store internals, exec registry…), keyed by room. */

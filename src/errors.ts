@@ -12,6 +12,10 @@ export class StrataError extends Error {
 export class InvalidParameter extends StrataError {
   override readonly status = 400;
 }
+/** The registry refused the credentials (or none were given): Docker's errdefs.Unauthorized. */
+export class Unauthorized extends StrataError {
+  override readonly status = 401;
+}
 export class Forbidden extends StrataError {
   override readonly status = 403;
 }

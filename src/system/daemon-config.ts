@@ -12,6 +12,8 @@ export const CONFIG_KEYS: Record<string, string> = {
   'log-driver': 'logDriver',
   'log-opts': 'logOpts',
   'metrics-addr': 'metricsAddr',
+  'insecure-registries': 'insecureRegistries',
+  'registry-mirrors': 'registryMirrors',
 };
 
 export type FileConfig = Record<string, unknown>;
@@ -53,6 +55,9 @@ export function mergeConfig<T extends Record<string, unknown>>(options: T, fromF
     if (fromFlags.has(opt)) {
       conflicts.push(`${key}: (from flag: ${String(options[opt])}, from file: ${JSON.stringify(value)})`);
       continue;
+    }
+    if ((key === 'insecure-registries' || key === 'registry-mirrors') && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) {
+      throw new Error(`unable to configure the Docker daemon with file ${fileName}: ${key} must be a list of strings`);
     }
     out[opt] = key === 'hosts' ? (Array.isArray(value) ? value[0] : value) : value;
   }
