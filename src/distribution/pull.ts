@@ -4,7 +4,7 @@
 // ready, then commit the image with its tag and RepoDigest. Messages as dockerd sends them.
 import fs from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
-import { InvalidParameter, NotFound, StrataError, SystemError, Unauthorized } from '../errors.js';
+import { InvalidParameter, NotFound, StrataError, SystemError } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
 import { familiar } from '../image/reference.js';
 import { sha256 } from '../image/digest.js';
@@ -58,8 +58,13 @@ async function fetchManifest(session: RegistrySession, ref: string, display: str
     throw new NotFound(`manifest for ${display} not found: ${text ?? 'manifest unknown: manifest unknown'}`);
   }
   if (res.status === 401 || res.status === 403) {
-    const text = await registryErrorText(res);
-    throw new Unauthorized(`pull access denied for ${display.replace(/[:@][^/]*$/, '')}, repository does not exist or may require 'docker login': ${text ?? 'denied: requested access to the resource is denied'}`);
+    // Never a 401 to the client (the docker CLI would prompt for a login): a refusal that could
+    // mean "no such repository" is dockerd's not-found; wrong credentials are its plain error.
+    const text = await registryErrorText(res) ?? 'unauthorized: authentication required';
+    if (/^denied|insufficient_scope/.test(text) || res.status === 403) {
+      throw new NotFound(`pull access denied for ${display.replace(/[:@][^/:]*$/, '')}, repository does not exist or may require 'docker login': ${text}`);
+    }
+    throw new SystemError(text);
   }
   if (res.status !== 200) throw await unexpected(res, `error fetching manifest for ${display}`);
   const raw = await readBody(res, MAX_MANIFEST);

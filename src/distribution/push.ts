@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { InvalidParameter, NotFound, SystemError, Unauthorized } from '../errors.js';
+import { InvalidParameter, NotFound, SystemError } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
 import type { ImageRow } from '../image/image-db.js';
 import type { LayerRow } from '../image/layer-store.js';
@@ -62,7 +62,8 @@ export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink):
   const session = new RegistrySession(ep, repo, req.auth, [`repository:${repo.path}:pull,push`, ...[...sources].map((s) => `repository:${s}:pull`)]);
   const ping = await session.ping();
   discard(ping);
-  if (ping.status === 401) throw new Unauthorized(ping.headers['www-authenticate']?.toString().toLowerCase().startsWith('basic') ? 'no basic auth credentials' : 'unauthorized: authentication required');
+  // A plain error, not a 401: the docker CLI answers a 401 with a login prompt.
+  if (ping.status === 401) throw new SystemError('unauthorized: authentication required');
 
   for (const { tag, row } of images) await pushImage(deps, session, repo, tag, row, out);
 }

@@ -3,7 +3,7 @@
 // scopes) and retrying once, then keeps the Authorization for the following requests. An
 // insecure registry that does not speak TLS is spoken to over plain HTTP, as Docker does.
 import type { Readable } from 'node:stream';
-import { Unauthorized } from '../errors.js';
+import { SystemError } from '../errors.js';
 import { basic, bearerToken, hasCredentials, parseChallenges, type AuthConfig, type Challenge } from './auth.js';
 import type { Endpoint, Repository } from './endpoint.js';
 import { discard, send, type HttpResponse } from './http-client.js';
@@ -67,7 +67,9 @@ export class RegistrySession {
     // A streamed body is gone: the caller pinged first, so this 401 is the final answer.
     if (opts.body !== undefined && !Buffer.isBuffer(opts.body)) return res;
     discard(res);
-    if (ch.scheme === 'basic' && !hasCredentials(this.creds)) throw new Unauthorized('no basic auth credentials');
+    // dockerd's words, and not a 401: the docker CLI answers a 401 from pull or push with a
+    // login prompt, which a script without a terminal waits on forever.
+    if (ch.scheme === 'basic' && !hasCredentials(this.creds)) throw new SystemError('no basic auth credentials');
     return attempt();
   }
 
