@@ -55,7 +55,7 @@ export function parseManifest(raw: Buffer, contentType: string | undefined): Man
     throw new InvalidParameter(`invalid manifest: ${(err as Error).message}`);
   }
   const mediaType = (typeof j.mediaType === 'string' && j.mediaType) || (contentType ?? '').split(';')[0]!.trim();
-  if (j.schemaVersion === 1 || mediaType.includes('manifest.v1')) {
+  if (j.schemaVersion === 1 || mediaType.startsWith('application/vnd.docker.distribution.manifest.v1')) {
     throw new InvalidParameter('unsupported manifest format: Docker Image manifest version 2, schema 1 is no longer supported; push the image again with a newer client');
   }
   if (Array.isArray(j.manifests) && (mediaType === MediaType.dockerList || mediaType === MediaType.ociIndex || !j.config)) {
