@@ -1,6 +1,7 @@
 // Registry credentials and the WWW-Authenticate dance: the X-Registry-Auth header the docker CLI
 // sends (base64url JSON), challenges (Basic, Bearer), and Bearer tokens fetched from the
 // challenge's realm for a scope and kept until they expire.
+import { createHash } from 'node:crypto';
 import { InvalidParameter, Unauthorized } from '../errors.js';
 import type { HttpResponse } from './http-client.js';
 import { readBody, send } from './http-client.js';
@@ -62,7 +63,9 @@ export async function bearerToken(ch: Challenge, scopes: string[], creds: AuthCo
   if (creds.registrytoken) return creds.registrytoken;
   const realm = ch.params.realm;
   if (!realm) throw new Unauthorized('bearer challenge without realm');
-  const key = JSON.stringify([realm, ch.params.service ?? '', scopes, creds.username ?? '', creds.identitytoken ? 'id' : '']);
+  // Keyed by the whole credentials: a cached token must never stand in for a wrong password.
+  const secret = createHash('sha256').update(JSON.stringify([creds.username ?? '', creds.password ?? '', creds.identitytoken ?? ''])).digest('hex');
+  const key = JSON.stringify([realm, ch.params.service ?? '', scopes, secret]);
   const hit = tokens.get(key);
   if (hit && hit.expires > Date.now()) return hit.token;
   const url = new URL(realm);
