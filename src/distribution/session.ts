@@ -3,7 +3,7 @@
 // scopes) and retrying once, then keeps the Authorization for the following requests. An
 // insecure registry that does not speak TLS is spoken to over plain HTTP, as Docker does.
 import type { Readable } from 'node:stream';
-import { SystemError } from '../errors.js';
+import { StrataError, SystemError, Unavailable } from '../errors.js';
 import { basic, bearerToken, hasCredentials, parseChallenges, type AuthConfig, type Challenge } from './auth.js';
 import type { Endpoint, Repository } from './endpoint.js';
 import { discard, send, type HttpResponse } from './http-client.js';
@@ -51,15 +51,25 @@ export class RegistrySession {
       try {
         return await send(url, { method, headers, body: opts.body, tls: this.endpoint.tls, insecure: this.endpoint.insecure });
       } catch (err) {
-        if (!this.endpoint.plainHttpFallback || url.protocol !== 'https:' || !isTlsFailure(err)) throw err;
-        plainHosts.add(url.host);
+        // As dockerd: an insecure registry's HTTPS endpoint failing, its HTTP one is next.
+        if (!this.endpoint.plainHttpFallback || url.protocol !== 'https:') throw err;
+        const plain = new URL(url);
+        plain.protocol = 'http:';
+        url = plain;
+        const res = await send(plain, { method, headers, body: opts.body });
+        plainHosts.add(plain.host);
         this.base.protocol = 'http:';
-        url = new URL(url);
-        url.protocol = 'http:';
-        return send(url, { method, headers, body: opts.body });
+        return res;
       }
     };
-    const res = await attempt();
+    let res: HttpResponse;
+    try {
+      res = await attempt();
+    } catch (err) {
+      if (err instanceof StrataError) throw err;
+      // Go's url.Error, as dockerd prints a registry it cannot reach.
+      throw new Unavailable(`${method[0]}${method.slice(1).toLowerCase()} "${url}": ${(err as Error).message}`);
+    }
     if (res.status !== 401) return res;
     const ch = parseChallenges(res.headers['www-authenticate']).find((c) => c.scheme === 'bearer' || c.scheme === 'basic');
     if (!ch) return res;
@@ -84,10 +94,4 @@ export class RegistrySession {
     if (ch.scheme === 'basic') return hasCredentials(this.creds) ? basic(this.creds) : undefined;
     return `Bearer ${await bearerToken(ch, this.scopes, this.creds, this.endpoint)}`;
   }
-}
-
-function isTlsFailure(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code ?? '';
-  const msg = (err as Error)?.message ?? '';
-  return code.startsWith('ERR_SSL') || code === 'EPROTO' || code === 'ECONNRESET' || /SSL|TLS|wrong version number/i.test(msg);
 }
