@@ -29,6 +29,8 @@ if (( ${#need[@]} )); then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing npm packages (better-sqlite3 and koffi build their native parts)..."
   npm ci --no-audit --no-fund
 fi
+echo "compiling Strata (tsc)..."
 npm run build --silent
