@@ -71,6 +71,8 @@ export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink):
 async function pushImage(deps: PushDeps, session: RegistrySession, repo: Repository, tag: string, row: ImageRow, out: ProgressSink): Promise<void> {
   const layers = deps.store.layerRowsOf(row);
   for (const l of [...layers].reverse()) out(statusMessage(shortDigest(l.diffID), 'Preparing'));
+  // Layers past the concurrent uploads wait for a free one, as dockerd says.
+  for (const l of layers.slice(UPLOADS)) out(statusMessage(shortDigest(l.diffID), 'Waiting'));
   const results: PushedBlob[] = new Array(layers.length);
   let next = 0;
   const worker = async () => {
