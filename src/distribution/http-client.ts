@@ -3,6 +3,7 @@
 // credentials dropped when a redirect leaves the registry's host.
 import http from 'node:http';
 import https from 'node:https';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TlsMaterial } from './endpoint.js';
 
@@ -27,7 +28,10 @@ export interface HttpResponse {
 const agents = new Map<string, http.Agent>();
 
 function agentFor(url: URL, tls: TlsMaterial | undefined, insecure: boolean): http.Agent {
-  const key = `${url.protocol}//${url.host}|${insecure}|${tls?.ca?.length ?? 0}|${tls?.cert ? 1 : 0}`;
+  // Keyed by the TLS material itself: certs.d files replaced while the daemon runs take effect.
+  const material = createHash('sha256');
+  for (const b of [...(tls?.ca ?? []), tls?.cert, tls?.key]) material.update(b ?? '-').update('\0');
+  const key = `${url.protocol}//${url.host}|${insecure}|${material.digest('hex')}`;
   let a = agents.get(key);
   if (!a) {
     a = url.protocol === 'https:'
