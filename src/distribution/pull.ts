@@ -3,7 +3,7 @@
 // digests, several at once) and apply each on its parent as soon as it and its parent are
 // ready, then commit the image with its tag and RepoDigest. Messages as dockerd sends them.
 import fs from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { InvalidParameter, NotFound, StrataError, SystemError } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
 import { familiar } from '../image/reference.js';
@@ -15,7 +15,7 @@ import { RegistrySession } from './session.js';
 import { readBody } from './http-client.js';
 import { chooseManifest, MANIFEST_ACCEPT, parseManifest, platformString, type Descriptor, type Manifest, type Platform } from './manifest.js';
 import { registryErrorText, unexpected } from './registry-error.js';
-import { downloadBlob } from './blob-download.js';
+import { blobChunks, downloadBlob } from './blob-download.js';
 import { progressReporter, shortDigest, statusMessage, type ProgressSink } from './progress.js';
 import type { SharedDownloads } from './shared-downloads.js';
 import type { BlobSources } from './blob-sources.js';
@@ -138,13 +138,23 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
   // A layer counts as present only when every layer below it is too (its chainID says so).
   if (!known) for (const [i, d] of image.layers.entries()) out(statusMessage(shortDigest(d.digest), present[i] ? 'Already exists' : 'Pulling fs layer'));
 
-  const handles = new Map<number, { digest: string; file: string; done: Promise<void> }>();
+  // The first missing layer is applied straight from the socket while the others are fetched
+  // ahead into scratch files; each is applied once it and its parent are ready.
+  const handles = new Map<number, { digest: string; file: string; done: Promise<void>; stream?: { resolve(): void; reject(e: unknown): void } }>();
   for (const [i, d] of image.layers.entries()) {
     if (present[i]) continue;
     const id = shortDigest(d.digest);
-    if (handles.size >= deps.downloads.limit) out(statusMessage(id, 'Waiting'));
+    if (![...handles.values()].some((h) => h.stream) && !deps.downloads.has(d.digest)) {
+      let stream!: { resolve(): void; reject(e: unknown): void };
+      const done = new Promise<void>((resolve, reject) => { stream = { resolve, reject }; });
+      done.catch(() => {});
+      deps.downloads.claimStream(d.digest, done);
+      handles.set(i, { digest: d.digest, file: '', done, stream });
+      continue;
+    }
+    if ([...handles.values()].filter((h) => !h.stream).length >= deps.downloads.limit) out(statusMessage(id, 'Waiting'));
     const report = progressReporter(out, id, 'Downloading', d.size);
-    const h = deps.downloads.acquire(d.digest, (file) => downloadBlob(session, d, file, report), () => {});
+    const h = deps.downloads.acquire(d.digest, (file, signal) => downloadBlob(session, d, file, report, signal), () => {});
     const done = h.done.then(() => {
       if (!h.joined) out(statusMessage(id, 'Verifying Checksum'));
       out(statusMessage(id, 'Download complete'));
@@ -153,11 +163,40 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
     handles.set(i, { digest: d.digest, file: h.file, done });
   }
 
+  /** The layer's bytes from the socket, telling whoever waits on `stream` how it ended. */
+  const direct = (d: Descriptor, stream?: { resolve(): void; reject(e: unknown): void }): Readable => {
+    const id = shortDigest(d.digest);
+    const report = progressReporter(out, id, 'Downloading', d.size);
+    async function* chunks(): AsyncGenerator<Buffer> {
+      let settled = false;
+      try {
+        yield* blobChunks(session, d, report);
+        settled = true;
+        out(statusMessage(id, 'Verifying Checksum'));
+        out(statusMessage(id, 'Download complete'));
+        stream?.resolve();
+      } catch (err) {
+        settled = true;
+        stream?.reject(err);
+        throw err;
+      } finally {
+        if (!settled) stream?.reject(new SystemError('layer not applied'));
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false });
+  };
+
   try {
     const layers: IncomingLayer[] = image.layers.map((d, i) => ({
       async open(): Promise<Readable> {
         const h = handles.get(i);
         if (!h) throw new SystemError(`layer ${d.digest} was present when the pull started and is gone`);
+        if (h.stream) return direct(d, h.stream);
+        if (!h.file) {
+          // Another pull was applying it from its socket and did not finish: fetch it here.
+          await h.done.catch(() => {});
+          return direct(d);
+        }
         await h.done;
         const report = progressReporter(out, shortDigest(d.digest), 'Extracting', d.size);
         return fs.createReadStream(h.file, { highWaterMark: 1 << 20 }).pipe(counting(report));
@@ -166,6 +205,9 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
         if (handles.has(i)) out(statusMessage(shortDigest(d.digest), 'Pull complete'));
       },
     }));
+    // Wait, before taking the image lock, for layers another pull applies from its socket: that
+    // pull needs the lock to finish them.
+    await Promise.all([...handles.values()].filter((h) => !h.stream && !h.file).map((h) => h.done.catch(() => {})));
     const refs = req.digest ? [`${req.name}@${req.digest}`] : [`${req.name}:${req.tag ?? 'latest'}`, `${req.name}@${m.digest}`];
     const { id, newLayers, before } = await registerImage(deps.store, config, layers, refs);
     for (const [i, d] of image.layers.entries()) {
@@ -179,9 +221,9 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
     if (err instanceof StrataError) throw err;
     throw new SystemError((err as Error).message);
   } finally {
-    // Downloads this pull started and still runs are left to finish for whoever shares them.
-    for (const h of handles.values()) {
-      h.done.then(() => deps.downloads.release(h.digest, h.file), () => deps.downloads.release(h.digest, h.file)).catch(() => {});
-    }
+    // A stream never opened (the pull failed first, or another pull stored the layer) ends here.
+    for (const h of handles.values()) h.stream?.reject(new SystemError('layer not applied'));
+    // Downloads no other pull shares are stopped and their files removed before the answer.
+    await Promise.all([...handles.values()].map((h) => deps.downloads.release(h.digest, h.file).catch(() => {})));
   }
 }

@@ -1,6 +1,7 @@
 // Blob downloads shared by every pull in the daemon: a blob two pulls need at once is fetched
-// once (the second waits on the first), at most three blobs are fetched at a time (dockerd's
-// max-concurrent-downloads), and the scratch file goes when the last pull using it lets go.
+// once (the second waits on the first), at most three blobs are fetched ahead into scratch files
+// at a time (dockerd's max-concurrent-downloads), and a file goes when the last pull using it
+// lets go. A blob applied straight from the socket is registered too, without a file.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,8 @@ interface Entry {
   done: Promise<void>;
   refs: number;
   settled: boolean;
+  /** Stops a download nobody wants any more. */
+  abort?: AbortController;
 }
 
 export interface DownloadHandle {
@@ -30,15 +33,16 @@ export class SharedDownloads {
    * The blob's download: joins one in flight, else queues `fetch` (called with the file to
    * write once a slot is free; `onStart` tells the caller it left the queue).
    */
-  acquire(digest: string, fetch: (file: string) => Promise<void>, onStart: () => void): DownloadHandle {
+  acquire(digest: string, fetch: (file: string, signal: AbortSignal) => Promise<void>, onStart: () => void): DownloadHandle {
     const have = this.entries.get(digest);
     if (have) { have.refs++; return { file: have.file, done: have.done, joined: true }; }
     const file = path.join(this.dir, `${digest.slice(7)}-${randomBytes(4).toString('hex')}`);
-    const entry: Entry = { file, refs: 1, settled: false, done: Promise.resolve() };
+    const abort = new AbortController();
+    const entry: Entry = { file, refs: 1, settled: false, done: Promise.resolve(), abort };
     entry.done = (async () => {
       await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
       await this.slot();
-      try { onStart(); await fetch(file); } finally { this.free(); }
+      try { onStart(); await fetch(file, abort.signal); } finally { this.free(); }
     })();
     entry.done.then(() => { entry.settled = true; }, () => {
       entry.settled = true;
@@ -49,15 +53,30 @@ export class SharedDownloads {
     return { file, done: entry.done, joined: false };
   }
 
+  /**
+   * Registers a blob a pull applies straight from the socket (no file): another pull asking for
+   * it waits on `done`, then finds the layer stored (or, if that pull failed, fetches it itself).
+   */
+  claimStream(digest: string, done: Promise<void>): void {
+    const entry: Entry = { file: '', refs: 1, settled: false, done };
+    done.then(() => { entry.settled = true; }, () => { entry.settled = true; });
+    this.entries.set(digest, entry);
+  }
+
+  has(digest: string): boolean {
+    return this.entries.has(digest);
+  }
+
   /** This pull is done with the blob; the file goes with its last user. */
   async release(digest: string, file: string): Promise<void> {
     const e = this.entries.get(digest);
     if (e && e.file === file) {
       if (--e.refs > 0) return;
       this.entries.delete(digest);
+      if (!e.settled) e.abort?.abort();
       await e.done.catch(() => {});
     }
-    await fsp.rm(file, { force: true });
+    if (file) await fsp.rm(file, { force: true });
   }
 
   private slot(): Promise<void> {
