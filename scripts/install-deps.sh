@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Strata needs on a fresh Debian/Ubuntu machine (as root): the OCI runtime,
-# the mount and filesystem tools it drives, the docker CLI for the tests, and the npm
+# the mount and filesystem tools it drives, the docker CLI and a registry for the tests, and the npm
 # packages (better-sqlite3 and koffi build or unpack their native parts here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,8 @@ command -v rclone >/dev/null || need+=(rclone)
 command -v fallocate >/dev/null || need+=(util-linux)
 [ -x /bin/busybox ] && /bin/busybox --list-full >/dev/null 2>&1 || need+=(busybox-static)
 command -v docker >/dev/null || need+=(docker.io)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v python3 >/dev/null || need+=(python3)
 command -v make >/dev/null || need+=(make)
 command -v g++ >/dev/null || need+=(g++)
@@ -42,6 +44,8 @@ if [ ! -f "$profile" ] && [ ! -f "$gosrc" ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing npm packages (better-sqlite3 and koffi build their native parts)..."
   npm ci --no-audit --no-fund
 fi
+echo "compiling Strata (tsc)..."
 npm run build --silent

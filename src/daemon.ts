@@ -12,6 +12,8 @@ import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
 import { BuilderService } from './builder/service.js';
 import { VolumeBackups } from './backup/service.js';
+import { DistributionService } from './distribution/service.js';
+import { DEFAULT_CERTS_DIR } from './distribution/endpoint.js';
 import { createApiServer } from './api/server.js';
 import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
@@ -44,6 +46,12 @@ export interface DaemonOptions {
   logOpts?: Record<string, unknown>;
   /** A seccomp profile file in Docker's format to use instead of Docker's default. */
   seccompProfile?: string;
+  /** Registries spoken to without verified TLS (loopback ones always are). */
+  insecureRegistries?: string[];
+  /** Mirrors tried before Docker Hub. */
+  registryMirrors?: string[];
+  /** Root of per-registry TLS material (default /etc/docker/certs.d). */
+  certsDir?: string;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
@@ -87,9 +95,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
-  const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers });
+  const distribution = new DistributionService({
+    db, dataRoot, images, events, log,
+    registry: { insecureRegistries: opts.insecureRegistries ?? [], mirrors: opts.registryMirrors ?? [], certsDir: opts.certsDir ?? DEFAULT_CERTS_DIR },
+  });
+  const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers, pull: (ref, out) => distribution.pull(ref, undefined, {}, out) });
   const backups = new VolumeBackups({ volumes, containers, dataRoot, log });
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, backups, usageCache, activity: new Activity(), daemonId: daemonId(db), security };
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, backups, distribution, usageCache, activity: new Activity(), daemonId: daemonId(db), security };
   await recoverReferences(engine);
   const server = createApiServer(engine, buildRouter());
 

@@ -12,6 +12,7 @@ import type { Activity } from './system/activity.js';
 import type { UsageCache } from './system/usage-cache.js';
 import type { BuilderService } from './builder/service.js';
 import type { VolumeBackups } from './backup/service.js';
+import type { DistributionService } from './distribution/service.js';
 
 export interface DaemonConfig {
   dataRoot: string;
@@ -37,6 +38,7 @@ export interface Engine {
   backups: VolumeBackups;
   /** `docker info` SecurityOptions and the daemon's start-time warnings (runtime, seccomp, metrics). */
   security: { options: string[]; warnings: string[] };
+  distribution: DistributionService;
   /** API requests in flight (for background work that should wait for quiet). */
   activity: Activity;
   /** Kept sizes of writable layers and volumes (system df, metrics). */

@@ -4,6 +4,7 @@
 
 export type ErrorKind =
   | 'invalid-parameter'
+  | 'unauthorized'
   | 'forbidden'
   | 'not-found'
   | 'conflict'
@@ -22,6 +23,10 @@ export class StrataError extends Error {
 
 export class InvalidParameter extends StrataError {
   override readonly kind = 'invalid-parameter';
+}
+/** The registry refused the credentials (or none were given): Docker's errdefs.Unauthorized. */
+export class Unauthorized extends StrataError {
+  override readonly kind = 'unauthorized';
 }
 export class Forbidden extends StrataError {
   override readonly kind = 'forbidden';

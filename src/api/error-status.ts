@@ -4,6 +4,7 @@ import { kindOf, messageOf, type ErrorKind } from '../errors.js';
 
 const STATUS: Record<ErrorKind, number> = {
   'invalid-parameter': 400,
+  unauthorized: 401,
   forbidden: 403,
   'not-found': 404,
   conflict: 409,

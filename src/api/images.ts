@@ -1,4 +1,4 @@
-// /images/*: list, inspect, history, tag, remove, prune, load, save, import.
+// /images/*: list, inspect, history, tag, remove, prune, load, save, import (pull: distribution.ts).
 import type { RequestContext, Router } from './router.js';
 import { Reply } from './router.js';
 import { parseFilters, queryBool, startJsonStream } from './http.js';
@@ -15,7 +15,8 @@ import { loadImages } from '../image/load.js';
 import { layerReport } from '../image/layer-report.js';
 import { saveImages, selectImages } from '../image/save.js';
 import { importImage, prepareImport } from '../image/import.js';
-import { familiar, normalizeTagged, parseNormalizedNamed } from '../image/reference.js';
+import { parseNormalizedNamed } from '../image/reference.js';
+import { pullImage } from './distribution.js';
 
 const storeOf = (ctx: RequestContext): ImageStore => ctx.engine.images;
 
@@ -92,16 +93,7 @@ export function registerImageRoutes(router: Router): void {
       return;
     }
     if (fromImage) {
-      const tag = ctx.query.get('tag');
-      const ref = tag ? (tag.startsWith('sha256:') ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
-      let row;
-      try { row = store.findRow(normalizeTagged(ref)); } catch { row = undefined; }
-      if (!row) throw new NotImplemented(`pull access to ${familiar(normalizeTagged(ref))} is not available: this daemon has no registry access; load the image with docker load`);
-      const send = startJsonStream(ctx.res!);
-      const name = parseNormalizedNamed(ref);
-      send({ status: `Pulling from ${familiar(name.name)}`, id: name.tag ?? 'latest' });
-      send({ status: `Status: Image is up to date for ${familiar(normalizeTagged(ref))}` });
-      ctx.res!.end();
+      await pullImage(ctx, fromImage);
       return;
     }
     throw new InvalidParameter('either fromSrc or fromImage must be set');

@@ -2,6 +2,7 @@
 import { Router } from './router.js';
 import { registerSystemRoutes } from './system.js';
 import { registerImageRoutes } from './images.js';
+import { registerDistributionRoutes } from './distribution.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerContainerArchiveRoutes } from './container-archive.js';
 import { registerVolumeRoutes } from './volumes.js';
@@ -15,6 +16,7 @@ import { registerUnimplementedRoutes } from './unimplemented.js';
 export function buildRouter(): Router {
   const router = new Router();
   registerSystemRoutes(router);
+  registerDistributionRoutes(router);
   registerImageRoutes(router);
   registerContainerRoutes(router);
   registerContainerArchiveRoutes(router);

@@ -179,9 +179,19 @@ export class Builder implements StepHost {
       return await this.deps.images.resolve(ref);
     } catch (err) {
       if (!(err instanceof NotFound)) throw err;
+    }
+    const pull = this.deps.pull;
+    if (!pull) {
       const repo = ref.split('@')[0]!.replace(/:[^/]*$/, '');
       throw new BuildError(`pull access denied for ${repo}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`);
     }
+    // As the classic builder does: an absent FROM image is pulled, its progress in the build's output.
+    try {
+      await pull(ref, (msg) => this.out.progress(msg));
+    } catch (err) {
+      throw new BuildError((err as Error).message);
+    }
+    return this.deps.images.resolve(ref);
   }
 
   shell(state: StageState): string[] {

@@ -18,4 +18,6 @@ export interface BuilderDeps {
   snapshotter: Snapshotter;
   images: BuildImages;
   containers: BuildContainers;
+  /** Pulls an image FROM names that the store lacks (its progress messages go to `out`). */
+  pull?: (ref: string, out: (msg: Record<string, unknown>) => void) => Promise<void>;
 }

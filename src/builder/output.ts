@@ -13,6 +13,11 @@ export class BuildOutput {
     else this.write({ stream: text });
   }
 
+  /** A pull's progress message (FROM of an absent image), shown as the CLI shows a pull. */
+  progress(msg: Record<string, unknown>): void {
+    if (!this.quiet) this.write(msg);
+  }
+
   aux(value: unknown): void {
     this.write({ aux: value });
   }

@@ -25,11 +25,14 @@ program
   .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://host:port/metrics (off by default)')
   .option('--seccomp-profile <file>', "seccomp profile in Docker's format for containers without --security-opt seccomp= (default: Docker's)")
   .option('--config-file <file>', 'daemon configuration file (daemon.json keys)', '/etc/strata/daemon.json')
-  .action(async (flags: { dataRoot: string; host: string; execRoot?: string; storageDriver?: string; logLevel: string; configFile: string; metricsAddr?: string; seccompProfile?: string }, cmd: Command) => {
+  .option('--insecure-registry <registry...>', 'registries (host:port or CIDR) spoken to without verified TLS; loopback ones always are')
+  .option('--registry-mirror <url...>', 'mirrors tried before Docker Hub')
+  .option('--certs-dir <dir>', 'root of per-registry TLS files (<dir>/<host:port>/ca.crt, client.cert, client.key)', process.env.STRATA_CERTS_DIR || '/etc/docker/certs.d')
+  .action(async (flags: { dataRoot: string; host: string; execRoot?: string; storageDriver?: string; logLevel: string; configFile: string; metricsAddr?: string; insecureRegistry?: string[]; registryMirror?: string[]; certsDir: string; seccompProfile?: string }, cmd: Command) => {
     try {
       const given = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
       const file = readConfigFile(flags.configFile, given.has('configFile'));
-      const opts = mergeConfig(flags, given, file, flags.configFile);
+      const opts = mergeConfig({ ...flags, insecureRegistries: flags.insecureRegistry, registryMirrors: flags.registryMirror }, renameFlags(given), file, flags.configFile);
       // Loaded only here: the client commands start without the daemon's modules.
       const { runDaemon } = await import('../daemon.js');
       const { reportFatalErrorsToStderr } = await import('../system/crash-report.js');
@@ -40,6 +43,14 @@ program
       process.exit(1);
     }
   });
+
+/** The registry flags are singular (as dockerd's), their daemon.json keys plural. */
+function renameFlags(given: Set<string>): Set<string> {
+  const out = new Set(given);
+  if (out.delete('insecureRegistry')) out.add('insecureRegistries');
+  if (out.delete('registryMirror')) out.add('registryMirrors');
+  return out;
+}
 
 program
   .command('version')

@@ -64,9 +64,10 @@ export async function removeImage(store: ImageStore, ref: string, opts: RemoveOp
       store.deps.events.emitEvent('image', 'untag', id, { name: familiar(full) });
       records.push({ Untagged: familiar(full) });
       refs = store.rows.refsOf(id);
-      if (!parsed.digest && refs.length && refs.every((r) => r.includes('@') && repositoryOf(r) === parsed.name)) {
-        for (const r of refs) { store.rows.deleteRef(r); records.push({ Untagged: familiar(r) }); }
-        refs = [];
+      // The last tag of a repository takes that repository's digest references with it.
+      if (!parsed.digest && !refs.some((r) => !r.includes('@') && repositoryOf(r) === parsed.name)) {
+        for (const r of refs.filter((x) => x.includes('@') && repositoryOf(x) === parsed.name)) { store.rows.deleteRef(r); records.push({ Untagged: familiar(r) }); }
+        refs = store.rows.refsOf(id);
       }
       if (refs.length > 0) return records;
       removedRepositoryRef = true;

@@ -13,6 +13,8 @@ export const CONFIG_KEYS: Record<string, string> = {
   'log-opts': 'logOpts',
   'metrics-addr': 'metricsAddr',
   'seccomp-profile': 'seccompProfile',
+  'insecure-registries': 'insecureRegistries',
+  'registry-mirrors': 'registryMirrors',
 };
 
 export type FileConfig = Record<string, unknown>;
@@ -54,6 +56,9 @@ export function mergeConfig<T extends Record<string, unknown>>(options: T, fromF
     if (fromFlags.has(opt)) {
       conflicts.push(`${key}: (from flag: ${String(options[opt])}, from file: ${JSON.stringify(value)})`);
       continue;
+    }
+    if ((key === 'insecure-registries' || key === 'registry-mirrors') && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) {
+      throw new Error(`unable to configure the Docker daemon with file ${fileName}: ${key} must be a list of strings`);
     }
     out[opt] = key === 'hosts' ? (Array.isArray(value) ? value[0] : value) : value;
   }

@@ -35,3 +35,12 @@ test('file values apply; the same setting as flag and in the file is a conflict'
     /specified both as a flag and in the configuration file: data-root: \(from flag: \/flag, from file: "\/from\/file"\)/,
   );
 });
+
+test('insecure-registries and registry-mirrors are lists of strings', () => {
+  const file = write({ 'insecure-registries': ['10.0.0.0/8', 'reg.example:5000'], 'registry-mirrors': ['https://mirror.example'] });
+  const merged = mergeConfig({} as Record<string, unknown>, new Set(), readConfigFile(file, true), file);
+  assert.deepEqual(merged.insecureRegistries, ['10.0.0.0/8', 'reg.example:5000']);
+  assert.deepEqual(merged.registryMirrors, ['https://mirror.example']);
+  const bad = write({ 'insecure-registries': 'reg.example:5000' });
+  assert.throws(() => mergeConfig({} as Record<string, unknown>, new Set(), readConfigFile(bad, true), bad), /insecure-registries must be a list of strings/);
+});

@@ -1,0 +1,62 @@
+// Registry endpoints: pull (POST /images/create?fromImage=…), push, login (POST /auth) and
+// GET /distribution/{name}/json. As in dockerd, the progress stream starts with its first
+// message, so an error found before (unknown manifest, refused credentials) is a plain HTTP
+// error with Docker's status; after it, the error ends the stream as an errorDetail message.
+import type { RequestContext, Router } from './router.js';
+import { readJson, startJsonStream } from './http.js';
+import { InvalidParameter, NotImplemented, messageOf } from '../errors.js';
+import { decodeRegistryAuth, type AuthConfig } from '../distribution/auth.js';
+
+function lazyStream(ctx: RequestContext): { send: (msg: Record<string, unknown>) => void; started: () => boolean } {
+  let send: ((msg: unknown) => void) | undefined;
+  return {
+    send: (msg) => { send ??= startJsonStream(ctx.res!); send(msg); },
+    started: () => send !== undefined,
+  };
+}
+
+async function streamed(ctx: RequestContext, run: (send: (msg: Record<string, unknown>) => void) => Promise<void>): Promise<void> {
+  const s = lazyStream(ctx);
+  try {
+    await run(s.send);
+  } catch (err) {
+    if (!s.started()) throw err;
+    s.send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
+  }
+  ctx.res!.end();
+}
+
+const authOf = (ctx: RequestContext): AuthConfig => decodeRegistryAuth(ctx.req.headers['x-registry-auth'] as string | undefined);
+
+/** POST /images/create with fromImage: tag may be a tag or a digest (docker pull NAME@sha256:…). */
+export async function pullImage(ctx: RequestContext, fromImage: string): Promise<void> {
+  const tag = ctx.query.get('tag');
+  let ref = fromImage;
+  if (tag) ref = /^[A-Za-z][A-Za-z0-9]*:/.test(tag) ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
+  const auth = authOf(ctx);
+  await streamed(ctx, (send) => ctx.engine.distribution.pull(ref, ctx.query.get('platform'), auth, send));
+}
+
+export function registerDistributionRoutes(router: Router): void {
+  router.get('/images/search', () => {
+    throw new NotImplemented('search is not supported by Strata: docker search queries Docker Hub\'s own index API; browse https://hub.docker.com or list a registry with GET /v2/_catalog');
+  });
+
+  router.post('/images/{name*}/push', async (ctx) => {
+    const auth = authOf(ctx);
+    const tag = ctx.query.get('tag') || undefined;
+    await streamed(ctx, (send) => ctx.engine.distribution.push(ctx.params.name!, tag, auth, send));
+  });
+
+  router.post('/auth', async (ctx) => {
+    const body = await readJson<Record<string, unknown>>(ctx, {});
+    if (typeof body !== 'object' || body === null) throw new InvalidParameter('invalid JSON: expected an object');
+    const str = (k: string) => (typeof body[k] === 'string' && body[k] !== '' ? (body[k] as string) : undefined);
+    return ctx.engine.distribution.login({
+      username: str('username'), password: str('password'), serveraddress: str('serveraddress'),
+      identitytoken: str('identitytoken'), registrytoken: str('registrytoken'),
+    });
+  });
+
+  router.get('/distribution/{name*}/json', (ctx) => ctx.engine.distribution.inspect(ctx.params.name!, authOf(ctx)));
+}

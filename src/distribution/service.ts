@@ -1,0 +1,79 @@
+// The distribution service: pull, push, login and the registry's view of a reference
+// (GET /distribution/{name}/json), over the image store. Built once by the daemon, which hands
+// it the registry settings of daemon.json.
+import path from 'node:path';
+import type { MetaDb } from '../meta/db.js';
+import type { Logger } from '../util/log.js';
+import type { EventBus } from '../system/events.js';
+import type { ImageStore } from '../image/service.js';
+import { parseNormalizedNamed } from '../image/reference.js';
+import { readBody } from './http-client.js';
+import type { AuthConfig } from './auth.js';
+import { repositoryOf, type RegistryOptions } from './endpoint.js';
+import { parsePlatform, type Platform } from './manifest.js';
+import { pull, resolveManifest } from './pull.js';
+import { push } from './push.js';
+import { login } from './login.js';
+import { BlobSources } from './blob-sources.js';
+import { SharedDownloads } from './shared-downloads.js';
+import type { ProgressSink } from './progress.js';
+import { InvalidParameter } from '../errors.js';
+
+export interface DistributionDeps {
+  db: MetaDb;
+  dataRoot: string;
+  images: ImageStore;
+  events: Pick<EventBus, 'emitEvent'>;
+  log: Logger;
+  registry: RegistryOptions;
+}
+
+export class DistributionService {
+  private readonly blobs: BlobSources;
+  private readonly downloads: SharedDownloads;
+
+  constructor(private readonly deps: DistributionDeps) {
+    this.blobs = new BlobSources(deps.db);
+    // Under the data-root's tmp/, which startup empties: a crash leaves no half blob behind.
+    this.downloads = new SharedDownloads(path.join(deps.dataRoot, 'tmp', 'pull'));
+  }
+
+  private emit = (action: string, id: string, attrs: Record<string, string>) => this.deps.events.emitEvent('image', action, id, attrs);
+
+  /** `ref` as the API's fromImage (+tag) names it; tag may be a digest. */
+  async pull(ref: string, platform: string | null | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
+    const r = parseNormalizedNamed(ref);
+    await pull({ store: this.deps.images, registry: this.deps.registry, downloads: this.downloads, blobs: this.blobs, emitEvent: this.emit },
+      { name: r.name, tag: r.digest ? undefined : r.tag, digest: r.digest, platform: parsePlatform(platform), auth }, out);
+  }
+
+  async push(name: string, tag: string | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
+    const r = parseNormalizedNamed(name);
+    if (r.digest) throw new InvalidParameter('cannot push a digest reference');
+    await push({ store: this.deps.images, registry: this.deps.registry, blobs: this.blobs, emitEvent: this.emit }, { name: r.name, tag: tag || r.tag, auth }, out);
+  }
+
+  login(auth: AuthConfig): Promise<{ IdentityToken: string; Status: string }> {
+    return login(this.deps.registry, auth);
+  }
+
+  /** The manifest a reference names and the platforms it offers (docker buildx imagetools / service create). */
+  async inspect(ref: string, auth: AuthConfig): Promise<Record<string, unknown>> {
+    const r = parseNormalizedNamed(ref);
+    const repo = repositoryOf(r.name);
+    const shown = r.digest ? `${r.name}@${r.digest}` : `${r.name}:${r.tag ?? 'latest'}`;
+    const m = await resolveManifest(this.deps.registry, repo, { tag: r.tag, digest: r.digest }, null, auth, shown);
+    let platforms: Platform[] = [];
+    let descriptor: Record<string, unknown>;
+    if (m.top.kind === 'image') {
+      const res = await m.session.request(`blobs/${m.top.config.digest}`);
+      const cfg = JSON.parse((await readBody(res, 16 << 20)).toString('utf8')) as { os?: string; architecture?: string; variant?: string };
+      platforms = [{ architecture: cfg.architecture ?? '', os: cfg.os ?? '', ...(cfg.variant ? { variant: cfg.variant } : {}) }];
+      descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
+    } else {
+      platforms = m.top.manifests.filter((d) => d.platform).map((d) => ({ ...d.platform! }));
+      descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
+    }
+    return { Descriptor: descriptor, Platforms: platforms };
+  }
+}

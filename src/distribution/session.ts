@@ -1,0 +1,97 @@
+// Requests to one repository on one endpoint with one set of credentials: answers a 401 by
+// meeting its challenge (Basic with the credentials, Bearer with a token for the session's
+// scopes) and retrying once, then keeps the Authorization for the following requests. An
+// insecure registry that does not speak TLS is spoken to over plain HTTP, as Docker does.
+import type { Readable } from 'node:stream';
+import { StrataError, SystemError, Unavailable } from '../errors.js';
+import { basic, bearerToken, hasCredentials, parseChallenges, type AuthConfig, type Challenge } from './auth.js';
+import type { Endpoint, Repository } from './endpoint.js';
+import { discard, send, type HttpResponse } from './http-client.js';
+
+/** Hosts found not to speak TLS, per daemon lifetime. */
+const plainHosts = new Set<string>();
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Buffer | Readable;
+}
+
+export class RegistrySession {
+  private challenge?: Challenge;
+  private base: URL;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly repo: Repository,
+    readonly creds: AuthConfig,
+    /** `repository:<path>:pull[,push]` and any extra (cross-repository mount sources). */
+    readonly scopes: string[],
+  ) {
+    this.base = new URL(endpoint.url);
+    if (endpoint.plainHttpFallback && plainHosts.has(this.base.host)) this.base.protocol = 'http:';
+  }
+
+  /** `/v2/<repo>/…` for a path below the repository, or an absolute URL (upload locations). */
+  url(rel: string): URL {
+    return new URL(rel.startsWith('/') ? rel : `/v2/${this.repo.path}/${rel}`, this.base);
+  }
+
+  get scheme(): string {
+    return this.base.protocol.replace(':', '');
+  }
+
+  async request(target: string | URL, opts: RequestOptions = {}): Promise<HttpResponse> {
+    const method = opts.method ?? 'GET';
+    let url = typeof target === 'string' ? this.url(target) : target;
+    const attempt = async () => {
+      const headers = { ...opts.headers };
+      const auth = await this.authorization();
+      if (auth) headers.Authorization = auth;
+      try {
+        return await send(url, { method, headers, body: opts.body, tls: this.endpoint.tls, insecure: this.endpoint.insecure });
+      } catch (err) {
+        // As dockerd: an insecure registry's HTTPS endpoint failing, its HTTP one is next.
+        if (!this.endpoint.plainHttpFallback || url.protocol !== 'https:') throw err;
+        const plain = new URL(url);
+        plain.protocol = 'http:';
+        url = plain;
+        const res = await send(plain, { method, headers, body: opts.body });
+        plainHosts.add(plain.host);
+        this.base.protocol = 'http:';
+        return res;
+      }
+    };
+    let res: HttpResponse;
+    try {
+      res = await attempt();
+    } catch (err) {
+      if (err instanceof StrataError) throw err;
+      // Go's url.Error, as dockerd prints a registry it cannot reach.
+      throw new Unavailable(`${method[0]}${method.slice(1).toLowerCase()} "${url}": ${(err as Error).message}`);
+    }
+    if (res.status !== 401) return res;
+    const ch = parseChallenges(res.headers['www-authenticate']).find((c) => c.scheme === 'bearer' || c.scheme === 'basic');
+    if (!ch) return res;
+    this.challenge = ch;
+    // A streamed body is gone: the caller pinged first, so this 401 is the final answer.
+    if (opts.body !== undefined && !Buffer.isBuffer(opts.body)) return res;
+    discard(res);
+    // dockerd's words, and not a 401: the docker CLI answers a 401 from pull or push with a
+    // login prompt, which a script without a terminal waits on forever.
+    if (ch.scheme === 'basic' && !hasCredentials(this.creds)) throw new SystemError('no basic auth credentials');
+    return attempt();
+  }
+
+  /** Learns the registry's challenge before a request whose body cannot be sent twice. */
+  async ping(): Promise<HttpResponse> {
+    return this.request('/v2/');
+  }
+
+  private async authorization(): Promise<string | undefined> {
+    const ch = this.challenge;
+    if (!ch) return undefined;
+    if (ch.scheme === 'basic') return hasCredentials(this.creds) ? basic(this.creds) : undefined;
+    return `Bearer ${await bearerToken(ch, this.scopes, this.creds, this.endpoint)}`;
+  }
+}

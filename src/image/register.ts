@@ -1,0 +1,80 @@
+// An image that arrives as a config and a stream per layer (a registry pull): each missing layer
+// is applied on its parent through the same confined writer and layer rows as `docker load`
+// (LayerStore.applyStream), its diffID checked against the config, and the image row, tags and
+// digest references are committed in one transaction. Any failure leaves nothing behind.
+import type { Readable } from 'node:stream';
+import { InvalidParameter } from '../errors.js';
+import type { ImageStore } from './service.js';
+import { LayerTx, type LayerRow } from './layer-store.js';
+import { sha256 } from './digest.js';
+import type { ImageConfig } from './types.js';
+
+export interface IncomingLayer {
+  /** The bytes of the layer as they arrive (plain, gzip or zstd). */
+  open(): Promise<Readable>;
+  /** Told once the layer is in the store. */
+  applied?(): void;
+}
+
+/** The diffIDs of a config, checked for shape. */
+export function diffIDsOf(config: Buffer): string[] {
+  let parsed: ImageConfig;
+  try { parsed = JSON.parse(config.toString('utf8')) as ImageConfig; } catch (err) {
+    throw new InvalidParameter(`invalid image config: ${(err as Error).message}`);
+  }
+  const ids = parsed.rootfs?.diff_ids ?? [];
+  if (!Array.isArray(ids) || ids.some((d) => typeof d !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d))) {
+    throw new InvalidParameter('invalid image config: bad rootfs.diff_ids');
+  }
+  return ids;
+}
+
+/** chainIDs of a diffID list, base first. */
+export function chainIDsOf(diffIDs: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIDs) out.push(out.length === 0 ? d : sha256(`${out[out.length - 1]} ${d}`));
+  return out;
+}
+
+/**
+ * Stores the image; `refs` (normalized tags and name@digest references) point at it afterwards.
+ * Returns its ID, how many layers were new, and the image each ref named before.
+ */
+export async function registerImage(store: ImageStore, config: Buffer, layers: IncomingLayer[], refs: string[]): Promise<{ id: string; newLayers: number; before: (string | undefined)[] }> {
+  const diffIDs = diffIDsOf(config);
+  if (diffIDs.length !== layers.length) {
+    throw new InvalidParameter(`invalid manifest, layers length mismatch: expected ${diffIDs.length}, got ${layers.length}`);
+  }
+  const chains = chainIDsOf(diffIDs);
+  return store.lock.run(async () => {
+    const tx = new LayerTx(store.layers);
+    try {
+      const rows: LayerRow[] = [];
+      let parent: string | null = null;
+      for (const [i, diffID] of diffIDs.entries()) {
+        const chain = chains[i]!;
+        let row = store.layers.get(chain) ?? tx.newLayers.find((l) => l.chainID === chain);
+        if (!row) {
+          row = await store.layers.applyStream(parent, await layers[i]!.open(), tx);
+          if (row.diffID !== diffID) throw new InvalidParameter(`layer ${i}: diffID mismatch: the config says ${diffID}, the layer is ${row.diffID}`);
+        }
+        layers[i]!.applied?.();
+        rows.push(row);
+        parent = chain;
+      }
+      const id = sha256(config);
+      const before = refs.map((r) => store.rows.lookupRef(r));
+      const newLayers = tx.newLayers.length;
+      await store.commitImage({ config, tags: refs }, rows, tx);
+      return { id, newLayers, before };
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+  });
+}
+
+/** Whether the layer with this chainID is already stored. */
+export function hasLayer(store: ImageStore, chainID: string): boolean {
+  return !!store.layers.get(chainID);
+}
