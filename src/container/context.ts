@@ -6,6 +6,7 @@ import type { ContainerStore } from './store.js';
 import type { ContainerServiceDeps } from './service.js';
 import type { ContainerRecord } from './types.js';
 import { StreamHub } from './stream-hub.js';
+import type { HealthHandle } from './health.js';
 
 /** The snapshot key of a container's writable layer (the usage cache keys sizes by it too). */
 export const snapshotKeyOf = (containerId: string): string => `container-${containerId}`;
@@ -28,6 +29,8 @@ export interface Live {
   /** How many users (a run, docker cp) have the rootfs mounted. */
   rootfsRefs: number;
   lock: Promise<unknown>;
+  /** The healthcheck monitor of the current run. */
+  health?: HealthHandle;
 }
 
 /** The service's dependencies plus its own runtime state, shared by the container room's files. */

@@ -21,6 +21,7 @@ import type { ContainerRecord } from './types.js';
 import { mergeLogConfig } from './log-config.js';
 import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
 import { mountsFromContainers } from './volumes-from.js';
+import { validateHealthcheck } from './health.js';
 
 export interface CreateBody {
   Config: Record<string, any>;
@@ -37,6 +38,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
     const other = ctx.store.byName(name);
     if (other) throw nameConflict(name, other.id);
   }
+  validateHealthcheck(config.Healthcheck);
   if (!config.Image) throw new InvalidParameter('No image was specified');
   const image = await ctx.images.resolve(String(config.Image));
   const policy = hostConfig.RestartPolicy?.Name ?? '';

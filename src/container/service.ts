@@ -31,6 +31,7 @@ import { normalizeSignal, signalNumber } from './signals.js';
 import type { AttachClient } from './stream-hub.js';
 import { ExecStore } from './exec.js';
 import type { LogConfig } from './log-config.js';
+import { startHealthMonitor } from './health.js';
 
 export interface ContainerServiceDeps {
   db: MetaDb;
@@ -79,6 +80,7 @@ export class ContainerManager implements ContainerService {
         }
         throw err;
       }
+      live.health = startHealthMonitor(this.ctx, this.execs, rec);
       void live.exited?.then(() => this.afterExit(rec));
     });
   }
@@ -315,6 +317,7 @@ export class ContainerManager implements ContainerService {
       if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true }).catch(() => undefined);
       if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Status === 'removing') {
         Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: 255, FinishedAt: nowIso() });
+        if (rec.state.Health) rec.state.Health.Status = 'unhealthy';
         this.ctx.store.save(rec);
       }
     }

@@ -16,6 +16,7 @@ import { releaseVolumes, startMounts } from './mount-points.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
 import { rotationOf } from './log-config.js';
+import { stopHealthMonitor } from './health.js';
 
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
@@ -97,6 +98,7 @@ function mapStartError(err: unknown): StrataError {
 
 async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number): Promise<void> {
   live.proc = undefined;
+  stopHealthMonitor(ctx, rec);
   // State first, as Docker records the exit before tearing down: an inspect right after a
   // short-lived container's start sees it exited.
   Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, FinishedAt: nowIso() });

@@ -1,6 +1,7 @@
 // The container room's contract with other rooms (archive endpoints, volumes, system).
 // Field names follow Docker's inspect JSON where they surface there.
 import type { MountSpec } from '../mount/spec-types.js';
+import type { HealthState } from './health.js';
 
 export interface ContainerState {
   Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -10,6 +11,8 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Present once a container with a healthcheck has started. */
+  Health?: HealthState;
 }
 
 export interface ContainerRecord {

@@ -4,6 +4,7 @@ import type { Ctx } from './context.js';
 import { containerDir, logFileOf } from './context.js';
 import { inspectMounts } from './mount-points.js';
 import type { ContainerRecord } from './types.js';
+import { healthText } from './health.js';
 
 export async function sizes(ctx: Ctx, rec: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
   let rw = 0;
@@ -35,6 +36,7 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
       Error: rec.state.Error,
       StartedAt: rec.state.StartedAt,
       FinishedAt: rec.state.FinishedAt,
+      ...(rec.state.Health ? { Health: rec.state.Health } : {}),
     },
     Image: rec.imageId,
     ResolvConfPath: `${dir}/resolv.conf`,
@@ -93,7 +95,7 @@ export function psCommand(path: string, args: string[]): string {
 export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const s = rec.state;
   switch (s.Status) {
-    case 'running': return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+    case 'running': return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Health ? ` (${healthText(s.Health)})` : ''}`;
     case 'paused': return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
     case 'restarting': return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
     case 'removing': return 'Removal In Progress';
