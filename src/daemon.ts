@@ -35,6 +35,9 @@ export interface DaemonOptions {
   /** daemon.json `log-driver` and `log-opts`: the default logging of new containers. */
   logDriver?: string;
   logOpts?: Record<string, unknown>;
+  /** daemon.json `init` / `init-path`: the default for --init, and the binary. */
+  init?: boolean;
+  initPath?: string;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
@@ -63,7 +66,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const { snapshotter, cache: usageCache } = withUsageCache(driver);
   const images = await createImageService({ db, dataRoot, snapshotter, log, events });
   const volumes = await createVolumeService({ db, dataRoot, log, events });
-  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig });
+  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig, init: { path: opts.initPath, default: opts.init } });
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 

@@ -23,8 +23,10 @@ program
   .option('--storage-driver <name>', 'overlay2 or vfs (default: overlay2 where the kernel can mount it)')
   .option('--log-level <level>', 'debug, info, warn, error or fatal', 'info')
   .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://host:port/metrics (off by default)')
+  .option('--init', 'run an init inside containers by default (docker-init, i.e. tini)')
+  .option('--init-path <path>', 'the init binary bound into containers at /sbin/docker-init')
   .option('--config-file <file>', 'daemon configuration file (daemon.json keys)', '/etc/strata/daemon.json')
-  .action(async (flags: { dataRoot: string; host: string; execRoot?: string; storageDriver?: string; logLevel: string; configFile: string; metricsAddr?: string }, cmd: Command) => {
+  .action(async (flags: { dataRoot: string; host: string; execRoot?: string; storageDriver?: string; logLevel: string; configFile: string; metricsAddr?: string; init?: boolean; initPath?: string }, cmd: Command) => {
     try {
       const given = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
       const file = readConfigFile(flags.configFile, given.has('configFile'));

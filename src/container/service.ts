@@ -32,6 +32,7 @@ import type { AttachClient } from './stream-hub.js';
 import { ExecStore } from './exec.js';
 import type { LogConfig } from './log-config.js';
 import { startHealthMonitor } from './health.js';
+import type { InitConfig } from './init-process.js';
 
 export interface ContainerServiceDeps {
   db: MetaDb;
@@ -44,6 +45,8 @@ export interface ContainerServiceDeps {
   events: EventBus;
   /** The daemon's default logging (daemon.json `log-driver`/`log-opts`); json-file without options when unset. */
   logConfig?: LogConfig;
+  /** daemon.json `init` and `init-path`. */
+  init?: InitConfig;
 }
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';

@@ -17,6 +17,7 @@ import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
 import { rotationOf } from './log-config.js';
 import { stopHealthMonitor } from './health.js';
+import { findInitBinary, wantsInit, withInit } from './init-process.js';
 
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
@@ -42,8 +43,14 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     const etc = writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''), hc.ExtraHosts ?? [],
       { servers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] });
     const tty = !!cfg.Tty;
+    let args = [rec.path!, ...(rec.args ?? [])];
+    if (wantsInit(hc, ctx.init)) {
+      const init = withInit(args, findInitBinary(ctx.init));
+      args = init.args;
+      mounts.oci.push(init.mount);
+    }
     const spec = buildSpec({
-      id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args: [rec.path!, ...(rec.args ?? [])],
+      id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args,
       env: processEnv(cfg, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       tty, hostname: String(cfg.Hostname), privateNetwork: hc.NetworkMode === 'none', etcFiles: etc, mounts: mounts.oci,
       privileged: !!hc.Privileged, capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], shmSizeBytes: hc.ShmSize ?? 0,

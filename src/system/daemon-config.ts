@@ -12,6 +12,8 @@ export const CONFIG_KEYS: Record<string, string> = {
   'log-driver': 'logDriver',
   'log-opts': 'logOpts',
   'metrics-addr': 'metricsAddr',
+  'init': 'init',
+  'init-path': 'initPath',
 };
 
 export type FileConfig = Record<string, unknown>;
