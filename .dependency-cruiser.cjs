@@ -3,7 +3,7 @@
 // archive, snapshot, runtime, mount, meta, native, util) at the bottom. daemon.ts is the
 // composition root and the only place besides api/ that sees the whole Engine.
 const MECHANISMS = '^src/(content|archive|snapshot|runtime|mount|meta|native|util)/';
-const SERVICES = '^src/(image|container|volume|builder|system)/';
+const SERVICES = '^src/(image|container|volume|builder|system|network)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -10,6 +10,7 @@ import { chooseDriver, createSnapshotter } from './snapshot/index.js';
 import { createImageService } from './image/service.js';
 import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
+import { createNetworkService } from './network/service.js';
 import { BuilderService } from './builder/service.js';
 import { createApiServer } from './api/server.js';
 import { buildRouter } from './api/routes.js';
@@ -66,12 +67,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const { snapshotter, cache: usageCache } = withUsageCache(driver);
   const images = await createImageService({ db, dataRoot, snapshotter, log, events });
   const volumes = await createVolumeService({ db, dataRoot, log, events });
-  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig, init: { path: opts.initPath, default: opts.init } });
+  const networks = await createNetworkService({ db, execRoot, log, events });
+  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig, init: { path: opts.initPath, default: opts.init }, networking: networks });
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
   const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers });
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, usageCache, activity: new Activity(), daemonId: daemonId(db) };
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, networks, builder, usageCache, activity: new Activity(), daemonId: daemonId(db) };
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });

@@ -22,6 +22,7 @@ import { mergeLogConfig } from './log-config.js';
 import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
 import { mountsFromContainers } from './volumes-from.js';
 import { validateHealthcheck } from './health.js';
+import { configureNetworks } from './networking.js';
 
 export interface CreateBody {
   Config: Record<string, any>;
@@ -47,6 +48,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
   }
   const sizeLimit = layerSizeLimit(hostConfig.StorageOpt, ctx.snapshotter.driver, path.join(ctx.dataRoot, 'snapshots', ctx.snapshotter.driver));
   const merged = mergeImageConfig(config, image.config.config);
+  const networks = configureNetworks(ctx, merged, hostConfig, body.NetworkingConfig);
   const cmd = commandOf(merged);
   if (cmd.length === 0) throw new InvalidParameter('No command specified');
   const specs = parseMounts(
@@ -70,7 +72,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
     id, name, imageId: image.id, imageRef: String(config.Image), snapshotKey: snapshotKeyOf(id),
     rootfsPath: path.join(dir, 'merged'), config: merged, hostConfig, mounts: specs,
     state: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
-    created: nowIso(), path: cmd[0], args: cmd.slice(1), initSnapshot: `container-${id}-init`, restartCount: 0, execIds: [],
+    created: nowIso(), path: cmd[0], args: cmd.slice(1), initSnapshot: `container-${id}-init`, restartCount: 0, execIds: [], networks,
   };
 
   const undo: (() => Promise<unknown>)[] = [];

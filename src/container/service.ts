@@ -33,6 +33,8 @@ import { ExecStore } from './exec.js';
 import type { LogConfig } from './log-config.js';
 import { startHealthMonitor } from './health.js';
 import type { InitConfig } from './init-process.js';
+import type { ContainerNetworking } from '../network/types.js';
+import { connectNetwork, disconnectNetwork } from './network-connect.js';
 
 export interface ContainerServiceDeps {
   db: MetaDb;
@@ -45,6 +47,8 @@ export interface ContainerServiceDeps {
   events: EventBus;
   /** The daemon's default logging (daemon.json `log-driver`/`log-opts`); json-file without options when unset. */
   logConfig?: LogConfig;
+  /** The network room (endpoints, ports, DNS); without it the default network is the host's. */
+  networking?: ContainerNetworking;
   /** daemon.json `init` and `init-path`. */
   init?: InitConfig;
 }
@@ -299,6 +303,14 @@ export class ContainerManager implements ContainerService {
     const proc = liveOf(this.ctx, rec.id).proc;
     if (!proc) throw new Conflict(`Container ${rec.id} is not running`);
     proc.resize(height, width);
+  }
+
+  async connectNetwork(ref: string, network: string, endpointConfig?: Record<string, any>): Promise<void> {
+    await connectNetwork(this.ctx, this.ctx.store.get(ref), network, endpointConfig);
+  }
+
+  async disconnectNetwork(ref: string, network: string): Promise<void> {
+    await disconnectNetwork(this.ctx, this.ctx.store.get(ref), network);
   }
 
   /** POST /containers/prune: every stopped container matching the filters. */

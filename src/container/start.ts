@@ -18,6 +18,8 @@ import type { ContainerRecord } from './types.js';
 import { rotationOf } from './log-config.js';
 import { stopHealthMonitor } from './health.js';
 import { findInitBinary, wantsInit, withInit } from './init-process.js';
+import { setupNetworking, teardownNetworking } from './networking.js';
+import { etcFilesOf } from './etc-files.js';
 
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
@@ -40,8 +42,12 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
       }
     }
     const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
-    const etc = writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''), hc.ExtraHosts ?? [],
-      { servers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] });
+    const net = await setupNetworking(ctx, rec);
+    const own = net.netnsPath ? { address: net.address, nameservers: net.nameservers } : undefined;
+    // With a DNS server on the network, --dns servers are its upstreams, not resolv.conf's.
+    const servers = own?.nameservers.length ? [] : hc.Dns ?? [];
+    const etc = net.etcFrom ? etcFilesOf(net.etcFrom) : writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''),
+      hc.ExtraHosts ?? [], { servers, search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] }, own);
     const tty = !!cfg.Tty;
     let args = [rec.path!, ...(rec.args ?? [])];
     if (wantsInit(hc, ctx.init)) {
@@ -52,16 +58,18 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     const spec = buildSpec({
       id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args,
       env: processEnv(cfg, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      tty, hostname: String(cfg.Hostname), privateNetwork: hc.NetworkMode === 'none', etcFiles: etc, mounts: mounts.oci,
+      tty, hostname: String(cfg.Hostname), privateNetwork: net.isolated, etcFiles: etc, mounts: mounts.oci,
       privileged: !!hc.Privileged, capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], shmSizeBytes: hc.ShmSize ?? 0,
       ...ociResources(hc),
     });
+    if (net.netnsPath) joinNetworkNamespace(spec, net.netnsPath);
     fs.rmSync(bundle, { recursive: true, force: true });
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
     fs.writeFileSync(`${bundle}/config.json`, JSON.stringify(spec));
     const size = hc.ConsoleSize && hc.ConsoleSize[0] ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
     live.proc = await ctx.runtime.run(rec.id, bundle, { tty, stdin: !!cfg.OpenStdin, size });
   } catch (err) {
+    await teardownNetworking(ctx, rec);
     await releaseVolumes(ctx.volumes, volumes, rec.id);
     await releaseRootfs(ctx, rec);
     fs.rmSync(bundle, { recursive: true, force: true });
@@ -111,6 +119,8 @@ async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number):
   Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, FinishedAt: nowIso() });
   ctx.store.save(rec);
   live.hub.endRun();
+  await teardownNetworking(ctx, rec);
+  ctx.store.save(rec);
   await releaseVolumes(ctx.volumes, live.volumes, rec.id);
   live.volumes = [];
   await releaseRootfs(ctx, rec).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: unmount rootfs: ${e}`));
@@ -136,3 +146,11 @@ export function shouldRestart(ctx: Ctx, rec: ContainerRecord, live: Live): boole
 }
 
 export { capabilities };
+
+/** runc joins the namespace at this path instead of making a new one. */
+function joinNetworkNamespace(spec: Record<string, any>, netnsPath: string): void {
+  const namespaces = spec.linux.namespaces as { type: string; path?: string }[];
+  const ns = namespaces.find((n) => n.type === 'network');
+  if (ns) ns.path = netnsPath;
+  else namespaces.push({ type: 'network', path: netnsPath });
+}

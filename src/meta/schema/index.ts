@@ -5,6 +5,7 @@ import { snapshotMigrations } from './snapshot.js';
 import { containerMigrations } from './container.js';
 import { volumeMigrations } from './volume.js';
 import { daemonMigrations } from './daemon.js';
+import { networkMigrations } from './network.js';
 
 import type { Migration } from './migration.js';
 
@@ -16,4 +17,5 @@ export const migrations: Migration[] = [
   ...imageMigrations,
   ...containerMigrations,
   ...volumeMigrations,
+  ...networkMigrations,
 ];
