@@ -1,7 +1,7 @@
 // Docker's create-time merge of the image's run config into the container's Config
 // (daemon/commit.go merge): what inspect shows as Config is the merged result.
 import type { ImageRunConfig } from '../image/types.js';
-import { mergeHealthcheck } from './health.js';
+import { mergeHealthcheck } from './health-config.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

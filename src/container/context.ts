@@ -3,10 +3,18 @@
 import path from 'node:path';
 import type { ContainerRuntime, RuntimeProcess } from '../runtime/types.js';
 import type { ContainerStore } from './store.js';
-import type { ContainerServiceDeps } from './service.js';
+import type { MetaDb } from '../meta/db.js';
+import type { Logger } from '../util/log.js';
+import type { Snapshotter } from '../snapshot/snapshotter.js';
+import type { EventBus } from '../system/events.js';
+import type { ImageService } from '../image/types.js';
+import type { VolumeService } from '../volume/types.js';
+import type { ContainerNetworking } from '../network/types.js';
+import type { LogConfig } from './log-config.js';
+import type { InitConfig } from './init-process.js';
 import type { ContainerRecord } from './types.js';
 import { StreamHub } from './stream-hub.js';
-import type { HealthHandle } from './health.js';
+import type { HealthHandle } from './health-config.js';
 
 /** The snapshot key of a container's writable layer (the usage cache keys sizes by it too). */
 export const snapshotKeyOf = (containerId: string): string => `container-${containerId}`;
@@ -31,6 +39,23 @@ export interface Live {
   lock: Promise<unknown>;
   /** The healthcheck monitor of the current run. */
   health?: HealthHandle;
+}
+
+export interface ContainerServiceDeps {
+  db: MetaDb;
+  dataRoot: string;
+  execRoot: string;
+  snapshotter: Snapshotter;
+  images: ImageService;
+  volumes: VolumeService;
+  log: Logger;
+  events: EventBus;
+  /** The daemon's default logging (daemon.json `log-driver`/`log-opts`); json-file without options when unset. */
+  logConfig?: LogConfig;
+  /** The network room (endpoints, ports, DNS); without it the default network is the host's. */
+  networking?: ContainerNetworking;
+  /** daemon.json `init` and `init-path`. */
+  init?: InitConfig;
 }
 
 /** The service's dependencies plus its own runtime state, shared by the container room's files. */

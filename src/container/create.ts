@@ -21,7 +21,7 @@ import type { ContainerRecord } from './types.js';
 import { mergeLogConfig } from './log-config.js';
 import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
 import { mountsFromContainers } from './volumes-from.js';
-import { validateHealthcheck } from './health.js';
+import { validateHealthcheck } from './health-config.js';
 import { configureNetworks } from './networking.js';
 
 export interface CreateBody {

@@ -3,7 +3,7 @@ import { InvalidParameter } from '../errors.js';
 import { matchLabels } from '../util/label-filter.js';
 import type { Ctx } from './context.js';
 import type { ContainerRecord } from './types.js';
-import { healthFilterValue } from './health.js';
+import { healthFilterValue } from './health-config.js';
 
 export const PS_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
@@ -41,7 +41,7 @@ export async function psFilter(ctx: Ctx, filters: Map<string, string[]>): Promis
     if (!any('volume', (v) => c.mounts.some((m) => m.source === v || m.destination === v))) return false;
     if (before.some((t) => Date.parse(c.created) >= t)) return false;
     if (since.some((t) => Date.parse(c.created) <= t)) return false;
-    if (health.length && !health.includes(healthFilterValue(c))) return false;
+    if (health.length && !health.includes(healthFilterValue(c.state))) return false;
     return true;
   };
 }

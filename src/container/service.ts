@@ -8,18 +8,12 @@
 // and its rootfs unmounted.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { MetaDb } from '../meta/db.js';
-import type { Logger } from '../util/log.js';
-import type { Snapshotter } from '../snapshot/snapshotter.js';
-import type { EventBus } from '../system/events.js';
-import type { ImageService } from '../image/types.js';
-import type { VolumeService } from '../volume/types.js';
 import { Conflict, InvalidParameter, NotModified } from '../errors.js';
 import { createRuncRuntime } from '../runtime/runc.js';
 import { isMountPoint, unmount } from '../mount/kernel.js';
 import type { ContainerRecord, ContainerService } from './types.js';
 import { ContainerStore, nameConflict } from './store.js';
-import { bundleDir, containerDir, emit, liveOf, nowIso, withLock, type Ctx } from './context.js';
+import { bundleDir, containerDir, emit, liveOf, nowIso, withLock, type Ctx, type ContainerServiceDeps } from './context.js';
 import { createContainer, type CreateBody } from './create.js';
 import { shouldRestart, startContainer } from './start.js';
 import { validateName } from './names.js';
@@ -30,28 +24,10 @@ import { pruneContainers, type PruneReport } from './prune.js';
 import { normalizeSignal, signalNumber } from './signals.js';
 import type { AttachClient } from './stream-hub.js';
 import { ExecStore } from './exec.js';
-import type { LogConfig } from './log-config.js';
 import { startHealthMonitor } from './health.js';
-import type { InitConfig } from './init-process.js';
-import type { ContainerNetworking } from '../network/types.js';
 import { connectNetwork, disconnectNetwork } from './network-connect.js';
 
-export interface ContainerServiceDeps {
-  db: MetaDb;
-  dataRoot: string;
-  execRoot: string;
-  snapshotter: Snapshotter;
-  images: ImageService;
-  volumes: VolumeService;
-  log: Logger;
-  events: EventBus;
-  /** The daemon's default logging (daemon.json `log-driver`/`log-opts`); json-file without options when unset. */
-  logConfig?: LogConfig;
-  /** The network room (endpoints, ports, DNS); without it the default network is the host's. */
-  networking?: ContainerNetworking;
-  /** daemon.json `init` and `init-path`. */
-  init?: InitConfig;
-}
+export type { ContainerServiceDeps } from './context.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 

@@ -1,7 +1,7 @@
 // The container room's contract with other rooms (archive endpoints, volumes, system).
 // Field names follow Docker's inspect JSON where they surface there.
 import type { MountSpec } from '../mount/spec-types.js';
-import type { HealthState } from './health.js';
+import type { HealthState } from './health-config.js';
 import type { EndpointSettings, PortMapping } from '../network/types.js';
 
 export interface ContainerState {

@@ -4,7 +4,7 @@ import type { Ctx } from './context.js';
 import { containerDir, logFileOf } from './context.js';
 import { inspectMounts } from './mount-points.js';
 import type { ContainerRecord } from './types.js';
-import { healthText } from './health.js';
+import { healthText } from './health-config.js';
 import { networkSettingsJson, psPorts } from './networking.js';
 
 export async function sizes(ctx: Ctx, rec: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
