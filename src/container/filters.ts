@@ -42,6 +42,19 @@ export async function psFilter(ctx: Ctx, filters: Map<string, string[]>): Promis
     if (before.some((t) => Date.parse(c.created) >= t)) return false;
     if (since.some((t) => Date.parse(c.created) <= t)) return false;
     if (health.length && !health.includes(healthFilterValue(c.state))) return false;
+    if (!any('network', (v) => Object.entries(c.networks ?? {}).some(([name, ep]) => name === v || (ep.NetworkID !== '' && ep.NetworkID.startsWith(v))))) return false;
+    if (!any('publish', (v) => portMatches(v, (c.publishedPorts ?? []).map((p) => `${p.container_port}/${p.protocol}`)))) return false;
+    if (!any('expose', (v) => portMatches(v, Object.keys(c.config.ExposedPorts ?? {})))) return false;
     return true;
   };
+}
+
+/** `publish`/`expose` values: a port or a range, with an optional protocol (tcp by default). */
+function portMatches(filter: string, ports: string[]): boolean {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(filter);
+  if (!m) throw new InvalidParameter(`invalid filter '${filter}'`);
+  const lo = Number(m[1]);
+  const hi = Number(m[2] ?? m[1]);
+  const proto = m[3] ?? 'tcp';
+  return ports.some((p) => { const [n, pr] = p.split('/'); return pr === proto && Number(n) >= lo && Number(n) <= hi; });
 }

@@ -124,6 +124,10 @@ test('published ports: -p on loopback, -P from EXPOSE, docker port, ps and inspe
   assert.ok(random > 0);
   assert.match((await eventually(() => get(`http://127.0.0.1:${random}/`))).trim(), /^hello-from-/);
 
+  assert.equal(ok(d.docker(['ps', '-q', '--filter', 'publish=80/tcp']), 'ps').trim().split('\n').length, 2);
+  assert.equal(ok(d.docker(['ps', '-q', '--filter', 'publish=81']), 'ps'), '');
+  assert.equal(ok(d.docker(['ps', '--filter', 'network=bridge', '--filter', 'expose=80', '--format', '{{.Names}}']), 'ps').trim().split('\n').sort().join(' '), 'all pub');
+
   // A port a host process holds: Docker's userland proxy error, and the container is not left running.
   const holder = net.createServer();
   await new Promise<void>((r) => holder.listen(port + 1, '127.0.0.1', () => r()));
