@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PassThrough } from 'node:stream';
-import { InvalidParameter } from '../errors.js';
+import { InvalidParameter, NotImplemented } from '../errors.js';
 import type { ContainerManager, WaitCondition } from '../container/service.js';
 import type { CreateBody } from '../container/create.js';
 import type { ExecConfig } from '../container/exec.js';
@@ -59,6 +59,8 @@ export function registerContainerRoutes(router: Router): void {
   router.post('/containers/{id}/unpause', async (ctx) => { await manager(ctx).unpause(ctx.params.id!); });
   router.post('/containers/{id}/rename', async (ctx) => { await manager(ctx).rename(ctx.params.id!, ctx.query.get('name') ?? ''); });
   router.delete('/containers/{id}', async (ctx) => {
+    // `docker rm --link` removes a legacy link, not the container: refused rather than taken as a removal.
+    if (queryBool(ctx.query, 'link')) throw new NotImplemented('legacy container links (--link) are not supported by Strata');
     await manager(ctx).remove(ctx.params.id!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') });
   });
   router.get('/containers/{id}/top', async (ctx) => manager(ctx).top(ctx.params.id!, ctx.query.get('ps_args') ?? ''));

@@ -40,6 +40,8 @@ test('stats: memory, CPU and pids from the container\'s cgroup, one sample or a 
   assert.ok(s.cpu_stats.system_cpu_usage > s.precpu_stats.system_cpu_usage);
   assert.ok(s.cpu_stats.online_cpus >= 1);
   assert.notEqual(s.read, s.preread);
+  assert.ok(s.networks?.eth0 && s.networks.eth0.rx_bytes >= 0 && s.networks.eth0.tx_packets >= 0, 'counters of the container\'s own interface');
+  assert.equal(s.networks.lo, undefined);
 
   const oneShot = JSON.parse((await d.request('GET', '/v1.41/containers/busy/stats?stream=false&one-shot=true')).body);
   assert.equal(oneShot.precpu_stats.cpu_usage.total_usage, 0);
