@@ -83,8 +83,11 @@ function networkResolvConf(resolv: string, nameservers: string[]): string {
   const lines = resolv.split('\n').filter((l) => l.trim() !== '');
   const others = lines.filter((l) => !/^\s*nameserver\b/.test(l));
   let servers = lines.filter((l) => /^\s*nameserver\b/.test(l)).map((l) => l.trim().split(/\s+/)[1]!);
-  if (nameservers.length) servers = nameservers;
-  else {
+  if (nameservers.length) {
+    servers = nameservers;
+    // Docker's embedded DNS setting: every name goes to the network's server first.
+    if (!others.some((l) => /^\s*options\b.*\bndots:/.test(l))) others.push('options ndots:0');
+  } else {
     servers = servers.filter((s) => !/^127\./.test(s) && s !== '::1');
     if (servers.length === 0) servers = ['8.8.8.8', '8.8.4.4'];
   }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { EventBus } from '../system/events.js';
-import { Forbidden, InvalidParameter, NotFound, NotImplemented, SystemError } from '../errors.js';
+import { Conflict, Forbidden, InvalidParameter, NotFound, SystemError } from '../errors.js';
 import { matchLabels } from '../util/label-filter.js';
 import { parseUntil } from '../util/until.js';
 import { NetworkStore } from './store.js';
@@ -18,7 +18,7 @@ import { allocateAddress, cidrString, intToIp, macOf, parseCidr, pickSubnet, rou
 import { findHelper, Netavark, networkInfo, type NetavarkOptions } from './netavark.js';
 import { createNetns, removeNetns } from './netns.js';
 import { startProxy, type ProxyHandle } from './port-proxy.js';
-import type { AttachRequest, Attachment, ContainerNetworking, EndpointSettings, NetworkRecord } from './types.js';
+import type { AttachRequest, Attachment, ContainerNetworking, EndpointSettings, NetworkRecord, PortMapping } from './types.js';
 
 export interface NetworkServiceDeps { db: MetaDb; execRoot: string; log: Logger; events: EventBus }
 
@@ -197,7 +197,10 @@ export class NetworkService implements ContainerNetworking {
       const first = Object.values(endpoints)[0];
       const proxies: ProxyHandle[] = [];
       try {
-        for (const m of first ? req.ports : []) proxies.push(await startProxy(m, first.IPAddress));
+        for (const m of first ? req.ports : []) {
+          this.refuseAllocated(m, req.containerName, first.EndpointID);
+          proxies.push(await startProxy(m, first.IPAddress));
+        }
         const ports = proxies.map((p) => p.mapping);
         if (ports.length) opts.port_mappings = ports;
         await createNetns(netns);
@@ -283,6 +286,21 @@ export class NetworkService implements ContainerNetworking {
     });
   }
 
+  /** A host port another container already publishes: Docker's words for its own allocator. */
+  private refuseAllocated(m: PortMapping, name: string, endpointId: string): void {
+    if (!m.host_port) return;
+    const ip = m.host_ip || '0.0.0.0';
+    for (const a of this.active.values()) {
+      for (const p of a.att.ports) {
+        const pip = p.host_ip || '0.0.0.0';
+        if (p.host_port !== m.host_port || p.protocol !== m.protocol) continue;
+        if (pip === ip || pip === '0.0.0.0' || ip === '0.0.0.0') {
+          throw new Conflict(`driver failed programming external connectivity on endpoint ${name} (${endpointId}): Bind for ${ip}:${m.host_port} failed: port is already allocated`);
+        }
+      }
+    }
+  }
+
   /** A bridge network ready for a new endpoint: its subnet moved off any address range the host now routes elsewhere. */
   private usable(n: NetworkRecord): NetworkRecord {
     if (n.Driver !== 'bridge') throw new InvalidParameter(`network ${n.Name} has no endpoints of its own (driver ${n.Driver})`);
@@ -321,15 +339,6 @@ export class NetworkService implements ContainerNetworking {
   private emit(action: 'connect' | 'disconnect', networkId: string, containerId: string): void {
     const n = this.store.find(networkId);
     this.deps.events.emitEvent('network', action, networkId, { container: containerId, name: n?.Name ?? '', type: n?.Driver ?? 'bridge' });
-  }
-
-  /** Refused request fields that Strata's networks do not implement. */
-  static refuseUnsupportedEndpoint(cfg: Record<string, any> | undefined, network: string): void {
-    if (!cfg) return;
-    if (cfg.IPAMConfig?.IPv6Address) throw new NotImplemented(`IPv6 addresses are not supported by Strata (network ${network})`);
-    if (cfg.IPAMConfig?.LinkLocalIPs?.length) throw new NotImplemented('link-local addresses are not supported by Strata');
-    if (cfg.Links?.length) throw new NotImplemented('links are not supported by Strata');
-    if (cfg.DriverOpts && Object.keys(cfg.DriverOpts).length) throw new NotImplemented('endpoint driver options are not supported by Strata');
   }
 }
 

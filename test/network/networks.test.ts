@@ -139,6 +139,10 @@ test('published ports: -p on loopback, -P from EXPOSE, docker port, ps and inspe
   } finally {
     holder.close();
   }
+  // Published by another container: Docker's allocator words.
+  const again = d.docker(['run', '-d', '--name', 'again', '-p', `127.0.0.1:${port}:80`, 'bb:test', 'sleep', '1000']);
+  assert.match(again.stderr, new RegExp(`Bind for 127.0.0.1:${port} failed: port is already allocated`));
+  ok(d.docker(['rm', 'again']), 'rm');
   ok(d.docker(['rm', '-f', 'pub', 'all', 'taken']), 'rm');
   await assert.rejects(get(`http://127.0.0.1:${port}/`), 'the port is released after rm');
 });
