@@ -32,10 +32,14 @@ export function findHelper(name: string): string | undefined {
   return undefined;
 }
 
-/** netavark's description of one network (its types::Network). */
+/**
+ * netavark's description of one network (its types::Network). netavark names the network's
+ * firewall chains and DNS table after `name`: the ID keeps them apart from another daemon's
+ * (or podman's) network of the same name on this host.
+ */
 export function networkInfo(n: NetworkRecord): Record<string, unknown> {
   return {
-    name: n.Name, id: n.Id, driver: 'bridge', network_interface: n.bridge,
+    name: n.Id, id: n.Id, driver: 'bridge', network_interface: n.bridge,
     subnets: [{ subnet: n.Subnet, ...(n.Internal ? {} : { gateway: n.Gateway }) }],
     ipv6_enabled: false, internal: n.Internal, dns_enabled: n.dns, options: {}, ipam_options: { driver: 'host-local' },
   };

@@ -190,8 +190,8 @@ export class NetworkService implements ContainerNetworking {
         const n = this.usable(this.resolve(ref));
         const ep = this.endpoint(n, req, want.aliases, want.ipv4, endpoints);
         endpoints[n.Name] = ep;
-        opts.networks[n.Name] = { interface_name: `eth${i++}`, static_ips: [ep.IPAddress], static_mac: ep.MacAddress, ...(n.dns ? { aliases: ep.Aliases ?? [] } : {}) };
-        opts.network_info[n.Name] = networkInfo(n);
+        opts.networks[n.Id] = { interface_name: `eth${i++}`, static_ips: [ep.IPAddress], static_mac: ep.MacAddress, ...(n.dns ? { aliases: ep.Aliases ?? [] } : {}) };
+        opts.network_info[n.Id] = networkInfo(n);
       }
       if (req.dnsServers.length) opts.dns_servers = req.dnsServers;
       const first = Object.values(endpoints)[0];
@@ -246,19 +246,19 @@ export class NetworkService implements ContainerNetworking {
       while (used.has(`eth${idx}`)) idx++;
       const one: NetavarkOptions = {
         container_id: req.containerId, container_name: req.containerName,
-        networks: { [n.Name]: { interface_name: `eth${idx}`, static_ips: [ep.IPAddress], static_mac: ep.MacAddress, ...(n.dns ? { aliases: ep.Aliases ?? [] } : {}) } },
-        network_info: { [n.Name]: networkInfo(n) },
+        networks: { [n.Id]: { interface_name: `eth${idx}`, static_ips: [ep.IPAddress], static_mac: ep.MacAddress, ...(n.dns ? { aliases: ep.Aliases ?? [] } : {}) } },
+        network_info: { [n.Id]: networkInfo(n) },
       };
-      a.opts.networks[n.Name] = one.networks[n.Name]!;
-      a.opts.network_info[n.Name] = one.network_info[n.Name]!;
+      a.opts.networks[n.Id] = one.networks[n.Id]!;
+      a.opts.network_info[n.Id] = one.network_info[n.Id]!;
       fs.writeFileSync(`${a.att.netnsPath}.json`, JSON.stringify(a.opts));
       try {
         const status = await this.netavark.setup(a.att.netnsPath, one);
         a.att.endpoints[n.Name] = ep;
         a.att.nameservers = this.nameservers(a.att.endpoints, status, a.att.nameservers);
       } catch (err) {
-        delete a.opts.networks[n.Name];
-        delete a.opts.network_info[n.Name];
+        delete a.opts.networks[n.Id];
+        delete a.opts.network_info[n.Id];
         fs.writeFileSync(`${a.att.netnsPath}.json`, JSON.stringify(a.opts));
         throw new SystemError(`failed to connect to network ${n.Name}: ${(err as Error).message}`);
       }
@@ -274,11 +274,11 @@ export class NetworkService implements ContainerNetworking {
       if (!a || !a.att.endpoints[n.Name]) throw new Forbidden(`container ${containerId} is not connected to network ${n.Name}`);
       const one: NetavarkOptions = {
         container_id: containerId, container_name: a.name,
-        networks: { [n.Name]: a.opts.networks[n.Name]! }, network_info: { [n.Name]: a.opts.network_info[n.Name]! },
+        networks: { [n.Id]: a.opts.networks[n.Id]! }, network_info: { [n.Id]: a.opts.network_info[n.Id]! },
       };
       await this.netavark?.teardown(a.att.netnsPath, one).catch((e: unknown) => this.deps.log.warn(`network disconnect ${containerId}: ${e}`));
-      delete a.opts.networks[n.Name];
-      delete a.opts.network_info[n.Name];
+      delete a.opts.networks[n.Id];
+      delete a.opts.network_info[n.Id];
       delete a.att.endpoints[n.Name];
       fs.writeFileSync(`${a.att.netnsPath}.json`, JSON.stringify(a.opts));
       this.emit('disconnect', n.Id, containerId);
@@ -332,7 +332,7 @@ export class NetworkService implements ContainerNetworking {
   /** aardvark-dns answers on the gateway of each network with DNS; without one the host's resolvers apply. */
   private nameservers(endpoints: Record<string, EndpointSettings>, status: Record<string, { dns_server_ips?: string[] }>, prev: string[] = []): string[] {
     const out = [...prev];
-    for (const name of Object.keys(endpoints)) for (const ip of status[name]?.dns_server_ips ?? []) if (!out.includes(ip)) out.push(ip);
+    for (const ep of Object.values(endpoints)) for (const ip of status[ep.NetworkID]?.dns_server_ips ?? []) if (!out.includes(ip)) out.push(ip);
     return out;
   }
 
