@@ -27,7 +27,10 @@ export function registerContainerRoutes(router: Router): void {
     const body = await readJson<Record<string, any>>(ctx, {});
     const { HostConfig, NetworkingConfig, ...config } = body;
     const rec = await manager(ctx).create({ Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig } as CreateBody, ctx.query.get('name'), ctx.apiVersion);
-    return new Reply(201, { Id: rec.id, Warnings: [] });
+    // Docker accepts ports with the host's network and says they go nowhere.
+    const warnings = rec.hostConfig.NetworkMode === 'host' && Object.keys(rec.hostConfig.PortBindings ?? {}).length
+      ? ['Published ports are discarded when using host network mode'] : [];
+    return new Reply(201, { Id: rec.id, Warnings: warnings });
   });
 
   router.get('/containers/json', async (ctx) => {

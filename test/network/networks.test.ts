@@ -149,6 +149,8 @@ test('published ports: -p on loopback, -P from EXPOSE, docker port, ps and inspe
 
 test('host, none and container:<name> network modes', () => {
   assert.match(ok(d.docker(['run', '--rm', '--network', 'none', 'bb:test', 'sh', '-c', 'ip -o link']), 'none'), /^1: lo:[^\n]*\n$/);
+  const discarded = d.docker(['run', '--rm', '--network', 'host', '-p', '80:80', 'bb:test', 'true']);
+  assert.match(discarded.stderr, /Published ports are discarded when using host network mode/);
   const hostLinks = ok(d.docker(['run', '--rm', '--network', 'host', 'bb:test', 'sh', '-c', 'ip -o link | wc -l']), 'host').trim();
   assert.equal(Number(hostLinks), links().length);
   ok(d.docker(['run', '-d', '--name', 'owner', 'bb:test', 'sleep', '1000']), 'run');
