@@ -59,7 +59,9 @@ export class NetworkService implements ContainerNetworking {
     };
     const bridgeId = randomBytes(32).toString('hex');
     if (!this.store.byName('bridge')) {
-      const subnet = pickSubnet(this.store.all().filter((n) => n.Subnet).map((n) => parseCidr(n.Subnet!)));
+      // Every pool routed already: start anyway; the subnet is chosen again when a container needs it.
+      let subnet = parseCidr('172.17.0.0/16');
+      try { subnet = pickSubnet(this.store.all().filter((n) => n.Subnet).map((n) => parseCidr(n.Subnet!))); } catch { /* see above */ }
       const bridge = `br-${bridgeId.slice(0, 12)}`;
       this.store.save({
         Id: bridgeId, Name: 'bridge', Driver: 'bridge', Created: nowIso(), Internal: false, Attachable: false, Labels: {},
