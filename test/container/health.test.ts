@@ -91,3 +91,10 @@ test('the image\'s HEALTHCHECK runs; --no-healthcheck disables it; a probe past 
   assert.equal(slow.Log[0]!.Output, 'Health check exceeded timeout (200ms)');
   ok(d.docker(['rm', '-f', 'img', 'none', 'slow']), 'rm');
 });
+
+test('within the start period a container not yet healthy is probed at the start interval', async () => {
+  ok(d.docker(['run', '-d', '--name', 'early', '--health-cmd', 'true', '--health-interval', '1h', '--health-start-period', '1h',
+    '--health-start-interval', '100ms', 'bb:test', 'sleep', '1000']), 'run');
+  await until('healthy at the start interval', () => health('early')?.Status === 'healthy');
+  ok(d.docker(['rm', '-f', 'early']), 'rm');
+});

@@ -54,6 +54,12 @@ test('network verbs: create with subnet/gateway/labels, ls filters, inspect, rm 
   assert.equal(inspect('{{.NetworkSettings.Networks.tnet.IPAddress}} {{.NetworkSettings.Networks.tnet.Gateway}} {{.NetworkSettings.Networks.tnet.MacAddress}}', 'member'),
     '10.231.7.1 10.231.7.254 02:42:0a:e7:07:01');
   assert.equal(inspect('{{range $id, $c := .Containers}}{{$c.Name}} {{$c.IPv4Address}}{{end}}', 'tnet'), 'member 10.231.7.1/24');
+  ok(d.docker(['run', '-d', '--name', 'fixed', 'bb:test', 'sleep', '1000']), 'run');
+  ok(d.docker(['network', 'connect', '--ip', '10.231.7.50', 'tnet', 'fixed']), 'connect --ip');
+  assert.equal(inspect('{{.NetworkSettings.Networks.tnet.IPAddress}}', 'fixed'), '10.231.7.50');
+  assert.match(d.docker(['network', 'connect', '--ip', '10.231.7.50', 'tnet', 'member']).stderr, /already exists in network tnet|Address already in use/);
+  assert.match(d.docker(['network', 'connect', '--ip', '172.30.0.9', 'inet', 'fixed']).stderr, /user specified IP address is supported only when connecting to networks with user configured subnets/);
+  ok(d.docker(['rm', '-f', 'fixed']), 'rm');
   const inUse = d.docker(['network', 'rm', 'tnet']);
   assert.match(inUse.stderr, /error while removing network: network tnet id [0-9a-f]{64} has active endpoints/);
   const reply = ok(d.docker(['network', 'prune', '-f']), 'prune');
