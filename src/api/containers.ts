@@ -5,7 +5,8 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PassThrough } from 'node:stream';
-import { InvalidParameter, NotImplemented } from '../errors.js';
+import { InvalidParameter } from '../errors.js';
+import { removeLink } from '../container/links.js';
 import type { ContainerManager, WaitCondition } from '../container/service.js';
 import type { CreateBody } from '../container/create.js';
 import type { ExecConfig } from '../container/exec.js';
@@ -62,9 +63,14 @@ export function registerContainerRoutes(router: Router): void {
   router.post('/containers/{id}/unpause', async (ctx) => { await manager(ctx).unpause(ctx.params.id!); });
   router.post('/containers/{id}/rename', async (ctx) => { await manager(ctx).rename(ctx.params.id!, ctx.query.get('name') ?? ''); });
   router.delete('/containers/{id}', async (ctx) => {
-    // `docker rm --link` removes a legacy link, not the container: refused rather than taken as a removal.
-    if (queryBool(ctx.query, 'link')) throw new NotImplemented('legacy container links (--link) are not supported by Strata');
+    // `docker rm --link /parent/alias` removes a legacy link, never a container.
+    if (queryBool(ctx.query, 'link')) { removeLink(manager(ctx).ctx, ctx.params.id!); return; }
     await manager(ctx).remove(ctx.params.id!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') });
+  });
+  // `docker rm --link /parent/alias` names the link with slashes.
+  router.delete('/containers/{link*}', async (ctx) => {
+    if (!queryBool(ctx.query, 'link')) throw new InvalidParameter(`No such container: ${ctx.params.link}`);
+    removeLink(manager(ctx).ctx, ctx.params.link!);
   });
   router.get('/containers/{id}/top', async (ctx) => manager(ctx).top(ctx.params.id!, ctx.query.get('ps_args') ?? ''));
   router.post('/containers/{id}/resize', async (ctx) => {

@@ -37,6 +37,8 @@ export interface Live {
   /** How many users (a run, docker cp) have the rootfs mounted. */
   rootfsRefs: number;
   lock: Promise<unknown>;
+  /** Legacy link variables of the current run (exec processes get them too, as in Docker). */
+  linkEnv?: string[];
   /** The healthcheck monitor of the current run. */
   health?: HealthHandle;
 }

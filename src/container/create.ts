@@ -23,6 +23,7 @@ import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
 import { mountsFromContainers } from './volumes-from.js';
 import { validateHealthcheck } from './health-config.js';
 import { configureNetworks } from './networking.js';
+import { normalizeLinks } from './links.js';
 
 export interface CreateBody {
   Config: Record<string, any>;
@@ -65,6 +66,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
 
   const id = randomBytes(32).toString('hex');
   if (!name) name = generateName((n) => ctx.store.byName(n) !== undefined);
+  hostConfig.Links = normalizeLinks(ctx, hostConfig, name);
   merged.Hostname ||= id.slice(0, 12);
   merged.Image = config.Image;
   const dir = containerDir(ctx, id);

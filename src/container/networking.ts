@@ -25,7 +25,6 @@ export const blankEndpoint = (networkId: string, aliases: string[] | null = null
 
 /** Create-time checks; returns the endpoints the container is configured with (by network name). */
 export function configureNetworks(ctx: Ctx, config: Record<string, any>, hc: Record<string, any>, networking: any): Record<string, EndpointSettings> {
-  if (hc.Links?.length) throw new NotImplemented('legacy container links (--link) are not supported by Strata');
   if (config.MacAddress) throw new NotImplemented('--mac-address is not supported by Strata');
   const endpoints = (networking?.EndpointsConfig ?? {}) as Record<string, Record<string, any>>;
   const mode = netModeOf(hc);
@@ -58,7 +57,7 @@ export function refuseEndpointOptions(cfg: Record<string, any> | undefined, netw
   if (!cfg) return;
   if (cfg.IPAMConfig?.IPv6Address) throw new NotImplemented(`IPv6 addresses are not supported by Strata (network ${network})`);
   if (cfg.IPAMConfig?.LinkLocalIPs?.length) throw new NotImplemented('link-local addresses are not supported by Strata');
-  if (cfg.Links?.length) throw new NotImplemented('legacy container links (--link) are not supported by Strata');
+  if (cfg.Links?.length) throw new NotImplemented('links on user-defined networks are not supported by Strata: containers there resolve each other by name and alias');
   if (cfg.DriverOpts && Object.keys(cfg.DriverOpts).length) throw new NotImplemented('endpoint driver options are not supported by Strata');
   if (cfg.MacAddress) throw new NotImplemented('--mac-address is not supported by Strata');
 }

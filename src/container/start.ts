@@ -20,6 +20,7 @@ import { stopHealthMonitor } from './health.js';
 import { findInitBinary, wantsInit, withInit } from './init-process.js';
 import { setupNetworking, teardownNetworking } from './networking.js';
 import { etcFilesOf } from './etc-files.js';
+import { linkedView } from './links.js';
 
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
@@ -31,6 +32,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   live.log.configure(rotationOf(hc.LogConfig?.Config, hc.LogConfig?.Type));
   const rootfs = await acquireRootfs(ctx, rec);
   let volumes: string[] = [];
+  let linked = { hosts: [] as string[], env: [] as string[] };
   const bundle = bundleDir(ctx, rec.id);
   try {
     const mounts = await startMounts(rec.mounts, ctx.volumes, rec.id);
@@ -42,12 +44,13 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
       }
     }
     const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
+    linked = linkedView(ctx, rec);
     const net = await setupNetworking(ctx, rec);
     const own = net.netnsPath ? { address: net.address, nameservers: net.nameservers } : undefined;
     // With a DNS server on the network, --dns servers are its upstreams, not resolv.conf's.
     const servers = own?.nameservers.length ? [] : hc.Dns ?? [];
     const etc = net.etcFrom ? etcFilesOf(net.etcFrom) : writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''),
-      hc.ExtraHosts ?? [], { servers, search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] }, own);
+      [...(hc.ExtraHosts ?? []), ...linked.hosts], { servers, search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] }, own);
     const tty = !!cfg.Tty;
     let args = [rec.path!, ...(rec.args ?? [])];
     if (wantsInit(hc, ctx.init)) {
@@ -57,7 +60,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     }
     const spec = buildSpec({
       id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args,
-      env: processEnv(cfg, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      env: processEnv({ ...cfg, Env: [...linked.env, ...(cfg.Env ?? [])] }, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       tty, hostname: String(cfg.Hostname), privateNetwork: net.isolated, etcFiles: etc, mounts: mounts.oci,
       privileged: !!hc.Privileged, capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], shmSizeBytes: hc.ShmSize ?? 0,
       ...ociResources(hc),
@@ -80,6 +83,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     throw mapped;
   }
   live.volumes = volumes;
+  live.linkEnv = linked.env;
   live.stoppedByUser = false;
   const proc = live.proc;
   Object.assign(rec.state, { Status: 'running', Running: true, Pid: proc.pid, ExitCode: 0, Error: '', StartedAt: nowIso() });

@@ -220,3 +220,29 @@ test('after a daemon SIGKILL the next start tears down veths, bridges, namespace
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('legacy links on the default bridge: hosts line and environment, a stopped or missing target refused, rm --link', () => {
+  ok(d.docker(['run', '-d', '--name', 'linked', '-e', 'SECRET=s3', '--expose', '6379', 'bb:test', 'sleep', '1000']), 'run target');
+  const ip = inspect('{{.NetworkSettings.IPAddress}}', 'linked');
+  const host = inspect('{{.Config.Hostname}}', 'linked');
+  ok(d.docker(['run', '-d', '--name', 'parent', '--link', 'linked:db', 'bb:test', 'sleep', '1000']), 'run parent');
+  assert.equal(inspect('{{json .HostConfig.Links}}', 'parent'), '["/linked:/parent/db"]');
+  const env = ok(d.docker(['exec', 'parent', 'env']), 'env').split('\n');
+  for (const e of [`DB_PORT=tcp://${ip}:80`, `DB_PORT_6379_TCP=tcp://${ip}:6379`, `DB_PORT_6379_TCP_ADDR=${ip}`, 'DB_PORT_6379_TCP_PORT=6379',
+    'DB_PORT_6379_TCP_PROTO=tcp', 'DB_NAME=/parent/db', 'DB_ENV_SECRET=s3']) assert.ok(env.includes(e), `${e} in ${env.join(' ')}`);
+  assert.ok(!env.some((e) => e.startsWith('DB_ENV_PATH=')));
+  assert.match(ok(d.docker(['exec', 'parent', 'cat', '/etc/hosts']), 'hosts'), new RegExp(`\\n${ip.replace(/\./g, '\\.')}\\tdb ${host} linked\\n`));
+
+  ok(d.docker(['rm', '--link', '/parent/db']), 'rm --link');
+  assert.equal(inspect('{{json .HostConfig.Links}}', 'parent'), 'null');
+  assert.equal(inspect('{{.State.Running}}', 'linked'), 'true', 'rm --link removes no container');
+
+  assert.match(d.docker(['create', '--link', 'nosuch:x', 'bb:test']).stderr, /could not get container for nosuch/);
+  ok(d.docker(['create', '--name', 'later', '--link', 'linked:db', 'bb:test', 'true']), 'create');
+  ok(d.docker(['stop', '-t', '0', 'linked']), 'stop');
+  assert.match(d.docker(['start', 'later']).stderr, /Cannot link to a non running container: \/linked AS \/later\/db/);
+  ok(d.docker(['network', 'create', 'linknet']), 'create');
+  assert.match(d.docker(['create', '--network', 'linknet', '--link', 'linked:db', 'bb:test']).stderr, /links on user-defined networks are not supported/);
+  ok(d.docker(['rm', '-f', 'linked', 'parent', 'later']), 'rm');
+  ok(d.docker(['network', 'rm', 'linknet']), 'rm');
+});
