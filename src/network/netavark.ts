@@ -4,7 +4,8 @@
 // with the same JSON undoes it, removing the bridge and its rules with the last container.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { execFile, spawn } from 'node:child_process';
 import type { NetworkRecord, PortMapping } from './types.js';
 
 export interface NetavarkOptions {
@@ -76,4 +77,17 @@ export class Netavark {
       child.stdin.end(JSON.stringify(opts));
     });
   }
+}
+
+/**
+ * netavark 1.4 removes a network's port-forwarding chain (NETAVARK-DN-<hash>) only when the
+ * container torn down last published ports itself; otherwise the chain stays, empty. The
+ * daemon removes it when the network has no endpoint left (iptables refuses to delete a chain
+ * that still has rules or references, so this never takes one in use).
+ */
+export async function removeEmptyPortChain(networkId: string): Promise<void> {
+  const hash = createHash('sha512').update(networkId).digest('hex').toUpperCase().slice(0, 13);
+  await new Promise<void>((resolve) => {
+    execFile('iptables', ['-w', '-t', 'nat', '-X', `NETAVARK-DN-${hash}`], () => resolve());
+  });
 }

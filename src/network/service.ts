@@ -15,7 +15,7 @@ import { parseUntil } from '../util/until.js';
 import { NetworkStore } from './store.js';
 import { newNetwork, nowIso, PREDEFINED, type CreateNetworkBody } from './create.js';
 import { allocateAddress, cidrString, intToIp, macOf, parseCidr, pickSubnet, routedElsewhere } from './ipam.js';
-import { findHelper, Netavark, networkInfo, type NetavarkOptions } from './netavark.js';
+import { findHelper, Netavark, networkInfo, removeEmptyPortChain, type NetavarkOptions } from './netavark.js';
 import { createNetns, removeNetns } from './netns.js';
 import { startProxy, type ProxyHandle } from './port-proxy.js';
 import type { AttachRequest, Attachment, ContainerNetworking, EndpointSettings, NetworkRecord, PortMapping } from './types.js';
@@ -88,6 +88,7 @@ export class NetworkService implements ContainerNetworking {
       try {
         const opts = JSON.parse(fs.readFileSync(path.join(this.netnsDir, f), 'utf8')) as NetavarkOptions;
         if (this.netavark && fs.existsSync(ns)) await this.netavark.teardown(ns, opts);
+        for (const netId of Object.keys(opts.network_info)) await removeEmptyPortChain(netId);
       } catch (e) {
         this.deps.log.warn(`network recovery of ${id}: ${e}`);
       }
@@ -231,7 +232,10 @@ export class NetworkService implements ContainerNetworking {
       await this.netavark?.teardown(a.att.netnsPath, a.opts).catch((e: unknown) => this.deps.log.warn(`network teardown ${containerId}: ${e}`));
       fs.rmSync(`${a.att.netnsPath}.json`, { force: true });
       await removeNetns(a.att.netnsPath);
-      for (const ep of Object.values(a.att.endpoints)) this.emit('disconnect', ep.NetworkID, containerId);
+      for (const ep of Object.values(a.att.endpoints)) {
+        if (this.endpointsOn(ep.NetworkID).length === 0) await removeEmptyPortChain(ep.NetworkID);
+        this.emit('disconnect', ep.NetworkID, containerId);
+      }
     });
   }
 
@@ -283,6 +287,7 @@ export class NetworkService implements ContainerNetworking {
       delete a.opts.network_info[n.Id];
       delete a.att.endpoints[n.Name];
       fs.writeFileSync(`${a.att.netnsPath}.json`, JSON.stringify(a.opts));
+      if (this.endpointsOn(n.Id).length === 0) await removeEmptyPortChain(n.Id);
       this.emit('disconnect', n.Id, containerId);
       return a.att;
     });

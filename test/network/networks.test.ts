@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -149,8 +150,15 @@ test('published ports: -p on loopback, -P from EXPOSE, docker port, ps and inspe
   const again = d.docker(['run', '-d', '--name', 'again', '-p', `127.0.0.1:${port}:80`, 'bb:test', 'sleep', '1000']);
   assert.match(again.stderr, new RegExp(`Bind for 127.0.0.1:${port} failed: port is already allocated`));
   ok(d.docker(['rm', 'again']), 'rm');
+  // The last container on the network publishes nothing: the port-forwarding chain still goes.
+  ok(d.docker(['run', '-d', '--name', 'plain', 'bb:test', 'sleep', '1000']), 'run');
   ok(d.docker(['rm', '-f', 'pub', 'all', 'taken']), 'rm');
   await assert.rejects(get(`http://127.0.0.1:${port}/`), 'the port is released after rm');
+  ok(d.docker(['rm', '-f', 'plain']), 'rm');
+  const bridgeId = inspect('{{.Id}}', 'bridge');
+  const chain = `NETAVARK-DN-${createHash('sha512').update(bridgeId).digest('hex').toUpperCase().slice(0, 13)}`;
+  assert.ok(!rules().includes(chain), `the network's port-forwarding chain ${chain} goes with its last container`);
+  assert.doesNotMatch(rules(), new RegExp(`dport ${port}\\b`));
 });
 
 test('host, none and container:<name> network modes', () => {
