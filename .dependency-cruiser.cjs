@@ -1,9 +1,9 @@
 // The rule between rooms (DESIGN.md): dependencies point down only. api/ and cli/ on top;
-// services (image, container, volume, builder, backup, distribution, system) below them; mechanisms (content,
+// services (image, container, volume, builder, backup, distribution, network, system) below them; mechanisms (content,
 // archive, snapshot, runtime, mount, meta, native, util) at the bottom. daemon.ts is the
 // composition root and the only place besides api/ that sees the whole Engine.
 const MECHANISMS = '^src/(content|archive|snapshot|runtime|mount|meta|native|util)/';
-const SERVICES = '^src/(image|container|volume|builder|system|backup|distribution)/';
+const SERVICES = '^src/(image|container|volume|builder|system|backup|distribution|network)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -19,6 +19,12 @@ command -v fallocate >/dev/null || need+=(util-linux)
 command -v docker >/dev/null || need+=(docker.io)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+# --init: tini-static is what Docker ships as docker-init.
+command -v docker-init >/dev/null || command -v tini-static >/dev/null || need+=(tini)
+# Networks: netavark sets up bridges, veths, firewall rules and port forwarding; aardvark-dns answers names.
+[ -x /usr/lib/podman/netavark ] || command -v netavark >/dev/null || need+=(netavark)
+[ -x /usr/lib/podman/aardvark-dns ] || command -v aardvark-dns >/dev/null || need+=(aardvark-dns)
+command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v python3 >/dev/null || need+=(python3)
 command -v make >/dev/null || need+=(make)
 command -v g++ >/dev/null || need+=(g++)

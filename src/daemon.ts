@@ -10,6 +10,7 @@ import { chooseDriver, createSnapshotter } from './snapshot/index.js';
 import { createImageService } from './image/service.js';
 import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
+import { createNetworkService } from './network/service.js';
 import { BuilderService } from './builder/service.js';
 import { VolumeBackups } from './backup/service.js';
 import { DistributionService } from './distribution/service.js';
@@ -52,6 +53,9 @@ export interface DaemonOptions {
   registryMirrors?: string[];
   /** Root of per-registry TLS material (default /etc/docker/certs.d). */
   certsDir?: string;
+  /** daemon.json `init` / `init-path`: the default for --init, and the binary. */
+  init?: boolean;
+  initPath?: string;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
@@ -91,7 +95,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const { snapshotter, cache: usageCache } = withUsageCache(driver);
   const images = await createImageService({ db, dataRoot, snapshotter, log, events });
   const volumes = await createVolumeService({ db, dataRoot, log, events });
-  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig, seccompProfile: seccomp.profile });
+  const networks = await createNetworkService({ db, execRoot, log, events });
+  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig, seccompProfile: seccomp.profile, init: { path: opts.initPath, default: opts.init }, networking: networks });
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
@@ -101,7 +106,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   });
   const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers, pull: (ref, out) => distribution.pull(ref, undefined, {}, out) });
   const backups = new VolumeBackups({ volumes, containers, dataRoot, log });
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, builder, backups, distribution, usageCache, activity: new Activity(), daemonId: daemonId(db), security };
+  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, networks, builder, backups, distribution, usageCache, activity: new Activity(), daemonId: daemonId(db), security };
   await recoverReferences(engine);
   const server = createApiServer(engine, buildRouter());
 

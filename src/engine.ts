@@ -11,6 +11,7 @@ import type { EventBus } from './system/events.js';
 import type { Activity } from './system/activity.js';
 import type { UsageCache } from './system/usage-cache.js';
 import type { BuilderService } from './builder/service.js';
+import type { NetworkService } from './network/service.js';
 import type { VolumeBackups } from './backup/service.js';
 import type { DistributionService } from './distribution/service.js';
 
@@ -33,6 +34,7 @@ export interface Engine {
   images: ImageStore;
   containers: ContainerManager;
   volumes: VolumeService;
+  networks: NetworkService;
   builder: BuilderService;
   /** Volume export/import, backups, restore, clone (Strata's own endpoints). */
   backups: VolumeBackups;

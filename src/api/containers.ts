@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { InvalidParameter } from '../errors.js';
+import { removeLink } from '../container/links.js';
 import type { ContainerManager, WaitCondition } from '../container/service.js';
 import type { CreateBody } from '../container/create.js';
 import type { ExecConfig } from '../container/exec.js';
@@ -34,7 +35,10 @@ export function registerContainerRoutes(router: Router): void {
     const body = await readJson<Record<string, any>>(ctx, {}, { type: 'runconfig.ContainerConfigWrapper', maxBytes: CREATE_BODY_LIMIT });
     const { HostConfig, NetworkingConfig, ...config } = body;
     const rec = await manager(ctx).create({ Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig } as CreateBody, ctx.query.get('name'), ctx.apiVersion);
-    return new Reply(201, { Id: rec.id, Warnings: [] });
+    // Docker accepts ports with the host's network and says they go nowhere.
+    const warnings = rec.hostConfig.NetworkMode === 'host' && Object.keys(rec.hostConfig.PortBindings ?? {}).length
+      ? ['Published ports are discarded when using host network mode'] : [];
+    return new Reply(201, { Id: rec.id, Warnings: warnings });
   });
 
   router.get('/containers/json', async (ctx) => {
@@ -66,7 +70,14 @@ export function registerContainerRoutes(router: Router): void {
   router.post('/containers/{id}/unpause', async (ctx) => { await manager(ctx).unpause(ctx.params.id!); });
   router.post('/containers/{id}/rename', async (ctx) => { await manager(ctx).rename(ctx.params.id!, ctx.query.get('name') ?? ''); });
   router.delete('/containers/{id}', async (ctx) => {
+    // `docker rm --link /parent/alias` removes a legacy link, never a container.
+    if (queryBool(ctx.query, 'link')) { removeLink(manager(ctx).ctx, ctx.params.id!); return; }
     await manager(ctx).remove(ctx.params.id!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') });
+  });
+  // `docker rm --link /parent/alias` names the link with slashes.
+  router.delete('/containers/{link*}', async (ctx) => {
+    if (!queryBool(ctx.query, 'link')) throw new InvalidParameter(`No such container: ${ctx.params.link}`);
+    removeLink(manager(ctx).ctx, ctx.params.link!);
   });
   router.get('/containers/{id}/top', async (ctx) => manager(ctx).top(ctx.params.id!, ctx.query.get('ps_args') ?? ''));
   router.post('/containers/{id}/resize', async (ctx) => {

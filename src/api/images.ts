@@ -163,10 +163,14 @@ export function registerImageRoutes(router: Router): void {
   });
 }
 
-/** Fields later API versions dropped from image inspect (version-history v1.44, v1.45, v1.50). */
+/**
+ * Fields later API versions dropped from image inspect (version-history v1.44, v1.45, v1.50).
+ * ContainerConfig stays at every version: docker-compose 1.29 reads it when it recreates a
+ * service and fails with KeyError without it (Docker 25+ breaks it that way).
+ */
 function shapeInspect(out: Record<string, unknown>, v: string): Record<string, unknown> {
   if (versionAtLeast(v, '1.44')) delete out.VirtualSize;
-  if (versionAtLeast(v, '1.45')) { delete out.Container; delete out.ContainerConfig; }
+  if (versionAtLeast(v, '1.45')) delete out.Container;
   if (versionAtLeast(v, '1.50') && out.Config) {
     const c = out.Config as Record<string, unknown>;
     for (const k of ['Hostname', 'Domainname', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'OpenStdin', 'StdinOnce', 'Image', 'NetworkDisabled', 'MacAddress', 'StopTimeout']) delete c[k];

@@ -1,46 +1,31 @@
-// Networks: Strata has no network room yet. Containers get `none` or the host's network
-// (the default answers like `host`), so the two built-in networks are listed and inspected
-// as Docker shows them, unknown names are 404 as in Docker (the docker CLI's untyped
-// `inspect` relies on that), and creating networks answers 501.
-import { createHash } from 'node:crypto';
+// Networks: Docker's network API on the network room (bridge networks on netavark with
+// aardvark-dns; the predefined bridge, host and none). Unknown names are 404 `network X not
+// found`, as the docker CLI's untyped `inspect` relies on.
 import { NotFound } from '../errors.js';
-import type { Router } from './router.js';
-import type { RequestContext } from './router.js';
-import { parseFilters } from './http.js';
+import type { NetworkService } from '../network/service.js';
+import type { CreateNetworkBody } from '../network/create.js';
+import type { ContainerManager } from '../container/service.js';
+import type { Router, RequestContext } from './router.js';
+import { Reply } from './router.js';
+import { parseFilters, readJson } from './http.js';
 
-const BUILTIN: { name: string; driver: string }[] = [
-  { name: 'host', driver: 'host' },
-  { name: 'none', driver: 'null' },
-];
-
-function networkJson(ctx: RequestContext, n: { name: string; driver: string }): Record<string, unknown> {
-  const id = createHash('sha256').update(`${ctx.engine.daemonId}/${n.name}`).digest('hex');
-  return {
-    Name: n.name, Id: id, Created: '0001-01-01T00:00:00Z', Scope: 'local', Driver: n.driver, EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,
-    ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {},
-  };
-}
-
-function find(ctx: RequestContext, ref: string): Record<string, unknown> {
-  for (const n of BUILTIN) {
-    const json = networkJson(ctx, n);
-    if (ref === n.name || (ref.length >= 1 && String(json.Id).startsWith(ref))) return json;
-  }
-  throw new NotFound(`network ${ref} not found`);
-}
+const networks = (ctx: RequestContext): NetworkService => ctx.engine.networks;
+const containers = (ctx: RequestContext): ContainerManager => ctx.engine.containers;
 
 export function registerNetworkRoutes(router: Router): void {
-  router.get('/networks', (ctx) => {
-    const filters = parseFilters(ctx.query);
-    const names = filters.get('name');
-    const drivers = filters.get('driver');
-    return BUILTIN.filter((n) => (!names || names.some((x) => n.name.includes(x))) && (!drivers || drivers.includes(n.driver)))
-      .map((n) => networkJson(ctx, n));
+  router.get('/networks', (ctx) => networks(ctx).list(parseFilters(ctx.query)));
+  router.get('/networks/{id}', (ctx) => networks(ctx).inspect(ctx.params.id!));
+  router.post('/networks/create', async (ctx) => new Reply(201, networks(ctx).create(await readJson<CreateNetworkBody>(ctx, {}))));
+  router.delete('/networks/{id}', (ctx) => { networks(ctx).remove(ctx.params.id!); return new Reply(204, undefined); });
+  router.post('/networks/prune', (ctx) => networks(ctx).prune(parseFilters(ctx.query)));
+  router.post('/networks/{id}/connect', async (ctx) => {
+    const body = await readJson<{ Container?: string; EndpointConfig?: Record<string, any> }>(ctx, {});
+    await containers(ctx).connectNetwork(body.Container ?? '', ctx.params.id!, body.EndpointConfig ?? undefined);
   });
-  router.get('/networks/{id}', (ctx) => find(ctx, ctx.params.id!));
-  // Only built-in networks exist, and those are never pruned.
-  router.post('/networks/prune', () => ({ NetworksDeleted: null }));
+  router.post('/networks/{id}/disconnect', async (ctx) => {
+    const body = await readJson<{ Container?: string; Force?: boolean }>(ctx, {});
+    await containers(ctx).disconnectNetwork(body.Container ?? '', ctx.params.id!);
+  });
   router.get('/plugins', () => []);
   router.get('/plugins/{name*}/json', (ctx) => { throw new NotFound(`plugin "${ctx.params.name}" not found`); });
 }

@@ -5,6 +5,7 @@ import { registerImageRoutes } from './images.js';
 import { registerDistributionRoutes } from './distribution.js';
 import { registerContainerRoutes } from './containers.js';
 import { registerContainerArchiveRoutes } from './container-archive.js';
+import { registerContainerStatsRoutes } from './container-stats.js';
 import { registerVolumeRoutes } from './volumes.js';
 import { registerVolumeBackupRoutes } from './volume-backup.js';
 import { registerBuildRoutes } from './build.js';
@@ -20,6 +21,7 @@ export function buildRouter(): Router {
   registerImageRoutes(router);
   registerContainerRoutes(router);
   registerContainerArchiveRoutes(router);
+  registerContainerStatsRoutes(router);
   registerVolumeRoutes(router);
   registerVolumeBackupRoutes(router);
   registerBuildRoutes(router);

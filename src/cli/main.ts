@@ -24,11 +24,13 @@ program
   .option('--log-level <level>', 'debug, info, warn, error or fatal', 'info')
   .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://host:port/metrics (off by default)')
   .option('--seccomp-profile <file>', "seccomp profile in Docker's format for containers without --security-opt seccomp= (default: Docker's)")
+  .option('--init', 'run an init inside containers by default (docker-init, i.e. tini)')
+  .option('--init-path <path>', 'the init binary bound into containers at /sbin/docker-init')
   .option('--config-file <file>', 'daemon configuration file (daemon.json keys)', '/etc/strata/daemon.json')
   .option('--insecure-registry <registry...>', 'registries (host:port or CIDR) spoken to without verified TLS; loopback ones always are')
   .option('--registry-mirror <url...>', 'mirrors tried before Docker Hub')
   .option('--certs-dir <dir>', 'root of per-registry TLS files (<dir>/<host:port>/ca.crt, client.cert, client.key)', process.env.STRATA_CERTS_DIR || '/etc/docker/certs.d')
-  .action(async (flags: { dataRoot: string; host: string; execRoot?: string; storageDriver?: string; logLevel: string; configFile: string; metricsAddr?: string; insecureRegistry?: string[]; registryMirror?: string[]; certsDir: string; seccompProfile?: string }, cmd: Command) => {
+  .action(async (flags: { dataRoot: string; host: string; execRoot?: string; storageDriver?: string; logLevel: string; configFile: string; metricsAddr?: string; insecureRegistry?: string[]; registryMirror?: string[]; certsDir: string; seccompProfile?: string; init?: boolean; initPath?: string }, cmd: Command) => {
     try {
       const given = new Set(Object.keys(flags).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
       const file = readConfigFile(flags.configFile, given.has('configFile'));

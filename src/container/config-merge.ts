@@ -2,6 +2,7 @@
 // (daemon/commit.go merge): what inspect shows as Config is the merged result.
 import type { ImageRunConfig } from '../image/types.js';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from '../runtime/oci-spec.js';
+import { mergeHealthcheck } from './health-config.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -13,7 +14,8 @@ export function mergeImageConfig(config: Record<string, any>, image: ImageRunCon
   if (!out.User && img.User) out.User = img.User;
   if (!out.WorkingDir && img.WorkingDir) out.WorkingDir = img.WorkingDir;
   if (!out.StopSignal && img.StopSignal) out.StopSignal = img.StopSignal;
-  if (out.Healthcheck == null && img.Healthcheck) out.Healthcheck = img.Healthcheck;
+  const health = mergeHealthcheck(out.Healthcheck, img.Healthcheck as never);
+  if (health) out.Healthcheck = health;
   if (!out.OnBuild?.length && img.OnBuild?.length) out.OnBuild = img.OnBuild;
   // The user's variables first, then the image's that the user did not set (daemon/commit.go merge).
   const env = [...((config.Env as string[] | null) ?? [])];

@@ -7,6 +7,7 @@ import type { ContainerServiceDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { Incomplete } from '../meta/incomplete.js';
 import { StreamHub } from './stream-hub.js';
+import type { HealthHandle } from './health-config.js';
 
 /** The snapshot key of a container's writable layer (the usage cache keys sizes by it too). */
 export const snapshotKeyOf = (containerId: string): string => `container-${containerId}`;
@@ -29,6 +30,10 @@ export interface Live {
   /** How many users (a run, docker cp) have the rootfs mounted. */
   rootfsRefs: number;
   lock: Promise<unknown>;
+  /** Legacy link variables of the current run (exec processes get them too, as in Docker). */
+  linkEnv?: string[];
+  /** The healthcheck monitor of the current run. */
+  health?: HealthHandle;
 }
 
 /** The service's dependencies plus its own runtime state, shared by the container room's files. */

@@ -26,6 +26,9 @@ import { mergeLogConfig } from './log-config.js';
 import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
 import { mountsFromContainers } from './volumes-from.js';
 import { validateSecurity } from './security-opts.js';
+import { validateHealthcheck } from './health-config.js';
+import { configureNetworks } from './networking.js';
+import { normalizeLinks } from './links.js';
 
 /** The incomplete mark of a create: what it made that the container's ID alone does not name. */
 export const CREATE_MARK = 'container-create';
@@ -52,6 +55,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
     const other = ctx.store.byName(name);
     if (other) throw nameConflict(name, other.id);
   }
+  validateHealthcheck(config.Healthcheck);
   if (!config.Image) throw new InvalidParameter('No image was specified');
   const image = await ctx.images.resolve(String(config.Image));
   const policy = hostConfig.RestartPolicy?.Name ?? '';
@@ -60,6 +64,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
   }
   const sizeLimit = layerSizeLimit(hostConfig.StorageOpt, ctx.snapshotter.driver, path.join(ctx.dataRoot, 'snapshots', ctx.snapshotter.driver));
   const merged = mergeImageConfig(config, image.config.config);
+  const networks = configureNetworks(ctx, merged, hostConfig, body.NetworkingConfig);
   const cmd = commandOf(merged);
   if (cmd.length === 0) throw new InvalidParameter('No command specified');
   const specs = parseMounts(
@@ -76,6 +81,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
 
   const id = randomBytes(32).toString('hex');
   if (!name) name = generateName((n) => ctx.store.byName(n) !== undefined);
+  hostConfig.Links = normalizeLinks(ctx, hostConfig, name);
   merged.Hostname ||= id.slice(0, 12);
   merged.Image = config.Image;
   const dir = containerDir(ctx, id);
@@ -83,7 +89,7 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
     id, name, imageId: image.id, imageRef: String(config.Image), snapshotKey: snapshotKeyOf(id),
     rootfsPath: path.join(dir, 'merged'), config: merged, hostConfig, mounts: specs,
     state: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
-    created: nowIso(), path: cmd[0], args: cmd.slice(1), initSnapshot: `container-${id}-init`, restartCount: 0, execIds: [],
+    created: nowIso(), path: cmd[0], args: cmd.slice(1), initSnapshot: `container-${id}-init`, restartCount: 0, execIds: [], networks,
   };
 
   const undo: (() => Promise<unknown>)[] = [];

@@ -7,7 +7,9 @@ import type { EventBus } from '../system/events.js';
 import type { ImageService } from '../image/types.js';
 import type { VolumeService } from '../volume/types.js';
 import type { SeccompProfile } from '../runtime/seccomp.js';
+import type { ContainerNetworking } from '../network/types.js';
 import type { LogConfig } from './log-config.js';
+import type { InitConfig } from './init-process.js';
 
 export interface ContainerServiceDeps {
   db: MetaDb;
@@ -22,4 +24,8 @@ export interface ContainerServiceDeps {
   logConfig?: LogConfig;
   /** The default seccomp profile (Docker's); containers run without a filter when absent. */
   seccompProfile?: SeccompProfile;
+  /** The network room (endpoints, ports, DNS); without it the default network is the host's. */
+  networking?: ContainerNetworking;
+  /** daemon.json `init` and `init-path`. */
+  init?: InitConfig;
 }

@@ -18,7 +18,10 @@ export function etcFilesOf(containerDir: string): EtcFiles {
 /** Writes hostname, hosts and resolv.conf as Docker does for a container sharing the host's network. */
 export interface DnsConfig { servers: string[]; search: string[]; options: string[] }
 
-export function writeEtcFiles(containerDir: string, hostname: string, domainname: string, extraHosts: string[], dns?: DnsConfig): EtcFiles {
+/** A container with its own network: its address in /etc/hosts, and the network's DNS server (aardvark-dns), if any. */
+export interface OwnNetwork { address?: string; nameservers: string[] }
+
+export function writeEtcFiles(containerDir: string, hostname: string, domainname: string, extraHosts: string[], dns?: DnsConfig, net?: OwnNetwork): EtcFiles {
   const files = etcFilesOf(containerDir);
   fs.writeFileSync(files.hostname, hostname + '\n', { mode: 0o644 });
   const fqdn = domainname ? `${hostname}.${domainname} ${hostname}` : hostname;
@@ -30,7 +33,7 @@ export function writeEtcFiles(containerDir: string, hostname: string, domainname
     'ff02::1\tip6-allnodes',
     'ff02::2\tip6-allrouters',
     ...extraHosts.map((h) => { const i = h.indexOf(':'); return `${h.slice(i + 1)}\t${h.slice(0, i)}`; }),
-    `127.0.1.1\t${fqdn}`,
+    `${net?.address ?? '127.0.1.1'}\t${fqdn}`,
   ];
   fs.writeFileSync(files.hosts, hosts.join('\n') + '\n', { mode: 0o644 });
   let resolv = '';
@@ -47,6 +50,7 @@ export function writeEtcFiles(containerDir: string, hostname: string, domainname
       ...keep,
     ].join('\n') + '\n';
   }
+  if (net) resolv = networkResolvConf(resolv, net.nameservers);
   fs.writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
   return files;
 }
@@ -67,4 +71,25 @@ export function setupInitLayer(root: string): void {
     fs.writeFileSync(secureJoin(root, file), '', { mode: 0o755 });
   }
   if (!exists('/etc/mtab')) fs.symlinkSync('/proc/mounts', secureJoin(root, '/etc/mtab'));
+}
+
+/**
+ * resolv.conf in a network namespace: the network's DNS server replaces the host's nameservers
+ * (it forwards what it does not know to them and to --dns); without one, the host's loopback
+ * nameservers are unreachable from the container and go, with Google's as the last resort
+ * (libnetwork's FilterResolvDNS).
+ */
+function networkResolvConf(resolv: string, nameservers: string[]): string {
+  const lines = resolv.split('\n').filter((l) => l.trim() !== '');
+  const others = lines.filter((l) => !/^\s*nameserver\b/.test(l));
+  let servers = lines.filter((l) => /^\s*nameserver\b/.test(l)).map((l) => l.trim().split(/\s+/)[1]!);
+  if (nameservers.length) {
+    servers = nameservers;
+    // Docker's embedded DNS setting: every name goes to the network's server first.
+    if (!others.some((l) => /^\s*options\b.*\bndots:/.test(l))) others.push('options ndots:0');
+  } else {
+    servers = servers.filter((s) => !/^127\./.test(s) && s !== '::1');
+    if (servers.length === 0) servers = ['8.8.8.8', '8.8.4.4'];
+  }
+  return [...servers.map((s) => `nameserver ${s}`), ...others].join('\n') + '\n';
 }

@@ -68,7 +68,7 @@ export class ExecStore {
     const cfg = inst.config;
     const c = rec.config;
     const user = resolveUser(rec.rootfsPath, cfg.User || c.User, rec.hostConfig.GroupAdd ?? []);
-    const env = processEnv({ Env: [...(c.Env ?? []), ...(cfg.Env ?? [])] }, String(c.Hostname), !!cfg.Tty);
+    const env = processEnv({ Env: [...(this.ctx.live.get(rec.id)?.linkEnv ?? []), ...(c.Env ?? []), ...(cfg.Env ?? [])] }, String(c.Hostname), !!cfg.Tty);
     const caps = capabilities({ privileged: cfg.Privileged || rec.hostConfig.Privileged, capAdd: rec.hostConfig.CapAdd, capDrop: rec.hostConfig.CapDrop });
     // An exec runs under the container's seccomp filter (runc applies it) and no_new_privs.
     const { noNewPrivileges } = parseSecurityOpts(rec.hostConfig.SecurityOpt);

@@ -3,6 +3,7 @@ import { InvalidParameter } from '../errors.js';
 import { matchLabels } from '../util/label-filter.js';
 import type { Ctx } from './context.js';
 import type { ContainerRecord } from './types.js';
+import { healthFilterValue } from './health-config.js';
 
 export const PS_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
@@ -25,6 +26,8 @@ export async function psFilter(ctx: Ctx, filters: Map<string, string[]>): Promis
     if (!c) throw new InvalidParameter(`No such container: ${ref}`);
     return Date.parse(c.created);
   };
+  const health = filters.get('health') ?? [];
+  for (const h of health) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) throw new InvalidParameter(`Unrecognised filter value for health: ${h}`);
   const before = (filters.get('before') ?? []).map(created);
   const since = (filters.get('since') ?? []).map(created);
   return (c) => {
@@ -38,9 +41,20 @@ export async function psFilter(ctx: Ctx, filters: Map<string, string[]>): Promis
     if (!any('volume', (v) => c.mounts.some((m) => m.source === v || m.destination === v))) return false;
     if (before.some((t) => Date.parse(c.created) >= t)) return false;
     if (since.some((t) => Date.parse(c.created) <= t)) return false;
-    if (filters.has('network') || filters.has('publish') || filters.has('expose') || filters.has('health')) {
-      if (filters.get('health')?.length && !filters.get('health')!.includes('none')) return false;
-    }
+    if (health.length && !health.includes(healthFilterValue(c.state))) return false;
+    if (!any('network', (v) => Object.entries(c.networks ?? {}).some(([name, ep]) => name === v || (ep.NetworkID !== '' && ep.NetworkID.startsWith(v))))) return false;
+    if (!any('publish', (v) => portMatches(v, (c.publishedPorts ?? []).map((p) => `${p.container_port}/${p.protocol}`)))) return false;
+    if (!any('expose', (v) => portMatches(v, Object.keys(c.config.ExposedPorts ?? {})))) return false;
     return true;
   };
+}
+
+/** `publish`/`expose` values: a port or a range, with an optional protocol (tcp by default). */
+function portMatches(filter: string, ports: string[]): boolean {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(filter);
+  if (!m) throw new InvalidParameter(`invalid filter '${filter}'`);
+  const lo = Number(m[1]);
+  const hi = Number(m[2] ?? m[1]);
+  const proto = m[3] ?? 'tcp';
+  return ports.some((p) => { const [n, pr] = p.split('/'); return pr === proto && Number(n) >= lo && Number(n) <= hi; });
 }

@@ -33,6 +33,8 @@ import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js'
 import { removeTreeNoCross } from '../mount/scratch.js';
 
 export type { ContainerServiceDeps } from './deps.js';
+import { startHealthMonitor } from './health.js';
+import { connectNetwork, disconnectNetwork } from './network-connect.js';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -69,6 +71,7 @@ export class ContainerManager implements ContainerService {
         }
         throw err;
       }
+      live.health = startHealthMonitor(this.ctx, this.execs, rec);
       void live.exited?.then(() => this.afterExit(rec));
     });
   }
@@ -310,6 +313,14 @@ export class ContainerManager implements ContainerService {
     proc.resize(height, width);
   }
 
+  async connectNetwork(ref: string, network: string, endpointConfig?: Record<string, any>): Promise<void> {
+    await connectNetwork(this.ctx, this.ctx.store.get(ref), network, endpointConfig);
+  }
+
+  async disconnectNetwork(ref: string, network: string): Promise<void> {
+    await disconnectNetwork(this.ctx, this.ctx.store.get(ref), network);
+  }
+
   /** POST /containers/prune: every stopped container matching the filters. */
   prune(filters: Map<string, string[]>): Promise<PruneReport> {
     return pruneContainers(this.ctx, filters, (id) => this.remove(id, {}));
@@ -364,6 +375,7 @@ export class ContainerManager implements ContainerService {
       if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true }).catch(() => undefined);
       if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Status === 'removing') {
         Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: 255, FinishedAt: nowIso() });
+        if (rec.state.Health) rec.state.Health.Status = 'unhealthy';
         this.ctx.store.save(rec);
       }
     }

@@ -19,6 +19,11 @@ import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
 import { rotationOf } from './log-config.js';
 import { inOperation, isNoSpace, noSpaceAt } from '../util/no-space.js';
+import { stopHealthMonitor } from './health.js';
+import { findInitBinary, wantsInit, withInit } from './init-process.js';
+import { setupNetworking, teardownNetworking } from './networking.js';
+import { etcFilesOf } from './etc-files.js';
+import { linkedView } from './links.js';
 
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
@@ -30,6 +35,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   live.log.configure(rotationOf(hc.LogConfig?.Config, hc.LogConfig?.Type));
   const rootfs = await acquireRootfs(ctx, rec).catch((err: unknown) => { throw inOperation('start', err); });
   let volumes: string[] = [];
+  let linked = { hosts: [] as string[], env: [] as string[] };
   const bundle = bundleDir(ctx, rec.id);
   const staging = stagingDirOf(ctx.dataRoot, rec.id);
   try {
@@ -42,25 +48,38 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
       }
     }
     const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
-    const etc = writeFilesIn(containerDir(ctx, rec.id), () => writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''), hc.ExtraHosts ?? [],
-      { servers: hc.Dns ?? [], search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] }));
+    linked = linkedView(ctx, rec);
+    const net = await setupNetworking(ctx, rec);
+    const own = net.netnsPath ? { address: net.address, nameservers: net.nameservers } : undefined;
+    // With a DNS server on the network, --dns servers are its upstreams, not resolv.conf's.
+    const servers = own?.nameservers.length ? [] : hc.Dns ?? [];
+    const etc = net.etcFrom ? etcFilesOf(net.etcFrom) : writeFilesIn(containerDir(ctx, rec.id), () => writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''),
+      [...(hc.ExtraHosts ?? []), ...linked.hosts], { servers, search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] }, own));
     const tty = !!cfg.Tty;
     const confined = confinementOf(hc, ctx.seccompProfile);
+    let args = [rec.path!, ...(rec.args ?? [])];
+    if (wantsInit(hc, ctx.init)) {
+      const init = withInit(args, findInitBinary(ctx.init));
+      args = init.args;
+      mounts.oci.push(init.mount);
+    }
     const spec = buildSpec({
-      id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args: [rec.path!, ...(rec.args ?? [])],
-      env: processEnv(cfg, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      tty, hostname: String(cfg.Hostname), privateNetwork: hc.NetworkMode === 'none', etcFiles: etc, mounts: mounts.oci,
+      id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args,
+      env: processEnv({ ...cfg, Env: [...linked.env, ...(cfg.Env ?? [])] }, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      tty, hostname: String(cfg.Hostname), privateNetwork: net.isolated, etcFiles: etc, mounts: mounts.oci,
       privileged: !!hc.Privileged, capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], shmSizeBytes: hc.ShmSize ?? 0,
       seccomp: confined.seccomp, noNewPrivileges: confined.noNewPrivileges,
       maskedPaths: hc.MaskedPaths ?? undefined, readonlyPaths: hc.ReadonlyPaths ?? undefined,
       ...ociResources(hc),
     });
+    if (net.netnsPath) joinNetworkNamespace(spec, net.netnsPath);
     fs.rmSync(bundle, { recursive: true, force: true });
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
     writeFilesIn(`${bundle}/config.json`, () => fs.writeFileSync(`${bundle}/config.json`, JSON.stringify(spec)));
     const size = hc.ConsoleSize && hc.ConsoleSize[0] ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
     live.proc = await ctx.runtime.run(rec.id, bundle, { tty, stdin: !!cfg.OpenStdin, size });
   } catch (err) {
+    await teardownNetworking(ctx, rec);
     await releaseStartMounts(ctx.volumes, volumes, rec.id, staging);
     await releaseRootfs(ctx, rec);
     fs.rmSync(bundle, { recursive: true, force: true });
@@ -71,6 +90,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     throw mapped;
   }
   live.volumes = volumes;
+  live.linkEnv = linked.env;
   live.stoppedByUser = false;
   const proc = live.proc;
   Object.assign(rec.state, { Status: 'running', Running: true, Pid: proc.pid, ExitCode: 0, Error: '', StartedAt: nowIso() });
@@ -110,11 +130,14 @@ function mapStartError(err: unknown): StrataError {
 
 async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number): Promise<void> {
   live.proc = undefined;
+  stopHealthMonitor(ctx, rec);
   // State first, as Docker records the exit before tearing down: an inspect right after a
   // short-lived container's start sees it exited.
   Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, FinishedAt: nowIso() });
   ctx.store.save(rec);
   live.hub.endRun();
+  await teardownNetworking(ctx, rec);
+  ctx.store.save(rec);
   await releaseStartMounts(ctx.volumes, live.volumes, rec.id, stagingDirOf(ctx.dataRoot, rec.id))
     .catch((e: unknown) => ctx.log.warn(`container ${rec.id}: release mounts: ${e}`));
   live.volumes = [];
@@ -141,3 +164,11 @@ export function shouldRestart(ctx: Ctx, rec: ContainerRecord, live: Live): boole
 }
 
 export { capabilities };
+
+/** runc joins the namespace at this path instead of making a new one. */
+function joinNetworkNamespace(spec: Record<string, any>, netnsPath: string): void {
+  const namespaces = spec.linux.namespaces as { type: string; path?: string }[];
+  const ns = namespaces.find((n) => n.type === 'network');
+  if (ns) ns.path = netnsPath;
+  else namespaces.push({ type: 'network', path: netnsPath });
+}

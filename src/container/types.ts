@@ -1,6 +1,8 @@
 // The container room's contract with other rooms (archive endpoints, volumes, system).
 // Field names follow Docker's inspect JSON where they surface there.
 import type { MountSpec } from '../mount/spec-types.js';
+import type { HealthState } from './health-config.js';
+import type { EndpointSettings, PortMapping } from '../network/types.js';
 
 export interface ContainerState {
   Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -10,6 +12,8 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Present once a container with a healthcheck has started. */
+  Health?: HealthState;
 }
 
 export interface ContainerRecord {
@@ -39,6 +43,10 @@ export interface ContainerRecord {
   restartCount?: number;
   /** Volumes created for this container without a name (removed by rm -v / --rm). */
   anonymousVolumes?: string[];
+  /** Networks by name: the configured endpoint (aliases, requested address) and, while running, its address. */
+  networks?: Record<string, EndpointSettings>;
+  /** Host ports bound while running. */
+  publishedPorts?: PortMapping[];
   /** IDs of exec instances still known for this container. */
   execIds?: string[];
 }

@@ -4,6 +4,8 @@ import type { Ctx } from './context.js';
 import { containerDir, logFileOf } from './context.js';
 import { inspectMounts } from './mount-points.js';
 import type { ContainerRecord } from './types.js';
+import { healthText } from './health-config.js';
+import { networkSettingsJson, psPorts } from './networking.js';
 
 export async function sizes(ctx: Ctx, rec: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
   let rw = 0;
@@ -35,6 +37,7 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
       Error: rec.state.Error,
       StartedAt: rec.state.StartedAt,
       FinishedAt: rec.state.FinishedAt,
+      ...(rec.state.Health ? { Health: rec.state.Health } : {}),
     },
     Image: rec.imageId,
     ResolvConfPath: `${dir}/resolv.conf`,
@@ -54,12 +57,7 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
     ...(withSize ? await sizes(ctx, rec) : {}),
     Mounts: await inspectMounts(rec.mounts, ctx.volumes),
     Config: rec.config,
-    NetworkSettings: {
-      Bridge: '', SandboxID: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0, Ports: {},
-      SandboxKey: '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null, EndpointID: '', Gateway: '',
-      GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', MacAddress: '',
-      Networks: {},
-    },
+    NetworkSettings: networkSettingsJson(rec, ctx.networking?.attachmentOf(rec.id)?.netnsPath),
   };
 }
 
@@ -73,12 +71,12 @@ export async function listJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean
     ImageID: rec.imageId,
     Command: psCommand(rec.path ?? '', rec.args ?? []),
     Created: Math.floor(Date.parse(rec.created) / 1000),
-    Ports: [],
+    Ports: psPorts(rec),
     Labels: rec.config.Labels ?? {},
     State: rec.state.Status,
     Status: statusText(rec),
     HostConfig: { NetworkMode: rec.hostConfig.NetworkMode || 'default' },
-    NetworkSettings: { Networks: {} },
+    NetworkSettings: { Networks: rec.networks ?? {} },
     Mounts: mounts,
     ...(withSize ? await sizes(ctx, rec) : {}),
   };
@@ -93,7 +91,7 @@ export function psCommand(path: string, args: string[]): string {
 export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const s = rec.state;
   switch (s.Status) {
-    case 'running': return `Up ${humanDuration(now - Date.parse(s.StartedAt))}`;
+    case 'running': return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Health ? ` (${healthText(s.Health)})` : ''}`;
     case 'paused': return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
     case 'restarting': return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
     case 'removing': return 'Removal In Progress';

@@ -82,6 +82,16 @@ export function createRuncRuntime(opts: RuncOptions): ContainerRuntime {
     async delete(id) {
       await runQuiet(['delete', '--force', id]).catch(() => undefined);
     },
+    async update(id, resources) {
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn(bin, [...base, 'update', '--resources', '-', id], { stdio: ['pipe', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+        child.on('error', reject);
+        child.on('close', (code) => (code === 0 ? resolve() : reject(new RuntimeError(lastRuncMessage(stderr) || `runc update exited with ${code}`))));
+        child.stdin!.end(JSON.stringify(resources));
+      });
+    },
     async list() {
       const out = await runQuiet(['list', '--format', 'json']);
       const rows = JSON.parse(out || 'null') as { id: string }[] | null;

@@ -51,6 +51,8 @@ export interface ContainerRuntime {
   pids(id: string): Promise<number[]>;
   /** Removes the runtime's record of a container, killing what is left. */
   delete(id: string): Promise<void>;
+  /** Changes the cgroup limits of a running container (OCI linux.resources: memory, cpu, pids, blockIO). */
+  update(id: string, resources: Record<string, unknown>): Promise<void>;
   /** IDs the runtime knows about (leftovers after a daemon crash). */
   list(): Promise<string[]>;
 }

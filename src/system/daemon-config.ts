@@ -15,6 +15,8 @@ export const CONFIG_KEYS: Record<string, string> = {
   'seccomp-profile': 'seccompProfile',
   'insecure-registries': 'insecureRegistries',
   'registry-mirrors': 'registryMirrors',
+  'init': 'init',
+  'init-path': 'initPath',
 };
 
 export type FileConfig = Record<string, unknown>;

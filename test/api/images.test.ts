@@ -73,6 +73,23 @@ test('load, inspect, history, tag, save, rmi and prune through the docker CLI', 
   }
 });
 
+test('image inspect keeps ContainerConfig at every API version (docker-compose 1.29 reads it on recreate)', async () => {
+  const d = await startDaemon();
+  try {
+    const file = path.join(d.dir, 'layered.tar');
+    fs.writeFileSync(file, (await dockerArchive({ tag: 'layered:1' })).tar);
+    ok(d.docker(['load', '-i', file]), 'load');
+    for (const v of ['1.41', '1.45', '1.50']) {
+      const res = await d.request('GET', `/v${v}/images/layered:1/json`);
+      assert.equal(res.status, 200);
+      const body = JSON.parse(res.body) as Record<string, unknown>;
+      assert.ok('ContainerConfig' in body && body.ContainerConfig !== undefined, `ContainerConfig at API ${v}`);
+    }
+  } finally {
+    await d.stop();
+  }
+});
+
 test('rmi refuses an image a container uses, in Docker\'s words; force deletes the image but keeps the container\'s layers', async () => {
   const d = await startDaemon();
   try {

@@ -60,10 +60,10 @@ test('a second daemon on the same data-root is refused', () => {
   assert.match(r.stderr, /another Strata daemon \(pid \d+\) is using data-root/);
 });
 
-test('the built-in networks are listed, unknown ones are 404, so an untyped docker inspect says "No such object"', async () => {
+test('the predefined networks (bridge, host, none) are listed, unknown ones are 404, so an untyped docker inspect says "No such object"', async () => {
   const ls = d.docker(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']);
   assert.equal(ls.status, 0, ls.stderr);
-  assert.deepEqual(ls.stdout.trim().split('\n').sort(), ['host host', 'none null']);
+  assert.deepEqual(ls.stdout.trim().split('\n').sort(), ['bridge bridge', 'host host', 'none null']);
   const net = await d.request('GET', '/v1.41/networks/nope');
   assert.equal(net.status, 404);
   assert.equal(JSON.parse(net.body).message, 'network nope not found');

@@ -6,6 +6,7 @@ import { containerMigrations } from './container.js';
 import { volumeMigrations } from './volume.js';
 import { daemonMigrations } from './daemon.js';
 import { distributionMigrations } from './distribution.js';
+import { networkMigrations } from './network.js';
 
 import type { Migration } from './migration.js';
 
@@ -18,4 +19,5 @@ export const migrations: Migration[] = [
   ...containerMigrations,
   ...volumeMigrations,
   ...distributionMigrations,
+  ...networkMigrations,
 ];

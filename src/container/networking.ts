@@ -1,0 +1,233 @@
+// A container's place on the networks: NetworkMode and NetworkingConfig checked at create
+// (an unknown network is Docker's `network X not found`), published ports parsed from
+// PortBindings/PublishAllPorts, the endpoints set up by the network room at start and torn
+// down at exit, and the NetworkSettings and Ports that inspect and ps show.
+import { Conflict, InvalidParameter, NotImplemented } from '../errors.js';
+import type { ContainerNetworking, EndpointSettings, PortMapping } from '../network/types.js';
+import type { Ctx } from './context.js';
+import { containerDir } from './context.js';
+import type { ContainerRecord } from './types.js';
+
+export type NetMode = { kind: 'host' } | { kind: 'none' } | { kind: 'container'; ref: string } | { kind: 'networks' };
+
+export function netModeOf(hc: Record<string, any>): NetMode {
+  const m = String(hc.NetworkMode || 'default');
+  if (m === 'host') return { kind: 'host' };
+  if (m === 'none') return { kind: 'none' };
+  if (m.startsWith('container:')) return { kind: 'container', ref: m.slice('container:'.length) };
+  return { kind: 'networks' };
+}
+
+export const blankEndpoint = (networkId: string, aliases: string[] | null = null, ipv4?: string): EndpointSettings => ({
+  IPAMConfig: ipv4 ? { IPv4Address: ipv4 } : null, Links: null, Aliases: aliases, NetworkID: networkId, EndpointID: '', Gateway: '',
+  IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+});
+
+/** Create-time checks; returns the endpoints the container is configured with (by network name). */
+export function configureNetworks(ctx: Ctx, config: Record<string, any>, hc: Record<string, any>, networking: any): Record<string, EndpointSettings> {
+  if (config.MacAddress) throw new NotImplemented('--mac-address is not supported by Strata');
+  const endpoints = (networking?.EndpointsConfig ?? {}) as Record<string, Record<string, any>>;
+  const mode = netModeOf(hc);
+  const nets = ctx.networking;
+  parsePorts(config, hc);
+  if (mode.kind === 'container') {
+    if (hc.PortBindings && Object.keys(hc.PortBindings).length) throw new InvalidParameter('conflicting options: port publishing and the container type network mode');
+    const other = ctx.store.find(mode.ref);
+    if (!other) throw new InvalidParameter(`No such container: ${mode.ref}`);
+    hc.NetworkMode = `container:${other.id}`;
+    return {};
+  }
+  if (!nets) {
+    if (hc.NetworkMode !== 'default' && hc.NetworkMode !== 'host' && hc.NetworkMode !== 'none') throw new NotImplemented('networks are not available: the network service is not running');
+    return {};
+  }
+  const name = mode.kind === 'networks' ? (hc.NetworkMode === 'default' ? 'bridge' : String(hc.NetworkMode)) : mode.kind;
+  const n = nets.resolve(name);
+  const given = String(hc.NetworkMode);
+  const extra = Object.keys(endpoints).filter((k) => k !== name && k !== given && k !== n.Name && k !== n.Id);
+  if (extra.length) throw new InvalidParameter(`Container cannot be connected to network endpoints: ${[name, ...extra].join(', ')}`);
+  const cfg = endpoints[given] ?? endpoints[name] ?? endpoints[n.Name] ?? endpoints[n.Id];
+  refuseEndpointOptions(cfg, n.Name);
+  const aliases = (cfg?.Aliases as string[] | undefined) ?? [];
+  if (aliases.length && (n.Name === 'bridge' || n.Driver !== 'bridge')) throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
+  return { [n.Name]: blankEndpoint(n.Id, aliases.length ? aliases : null, cfg?.IPAMConfig?.IPv4Address || undefined) };
+}
+
+export function refuseEndpointOptions(cfg: Record<string, any> | undefined, network: string): void {
+  if (!cfg) return;
+  if (cfg.IPAMConfig?.IPv6Address) throw new NotImplemented(`IPv6 addresses are not supported by Strata (network ${network})`);
+  if (cfg.IPAMConfig?.LinkLocalIPs?.length) throw new NotImplemented('link-local addresses are not supported by Strata');
+  if (cfg.Links?.length) throw new NotImplemented('links on user-defined networks are not supported by Strata: containers there resolve each other by name and alias');
+  if (cfg.DriverOpts && Object.keys(cfg.DriverOpts).length) throw new NotImplemented('endpoint driver options are not supported by Strata');
+  if (cfg.MacAddress) throw new NotImplemented('--mac-address is not supported by Strata');
+}
+
+/** "3000/tcp" → [3000, 'tcp']. */
+function portKey(key: string): [number, 'tcp' | 'udp'] {
+  const [p, proto = 'tcp'] = key.split('/');
+  const port = Number(p);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidParameter(`invalid port specification: "${key}"`);
+  if (proto !== 'tcp' && proto !== 'udp') throw new NotImplemented(`protocol ${proto} is not supported by Strata`);
+  return [port, proto];
+}
+
+/** Mappings asked for: PortBindings, plus every exposed port on a random host port with PublishAllPorts. */
+export type PortRequest = PortMapping & { hostEnd?: number };
+
+export function parsePorts(config: Record<string, any>, hc: Record<string, any>): PortRequest[] {
+  const out: PortRequest[] = [];
+  const bindings = (hc.PortBindings ?? {}) as Record<string, { HostIp?: string; HostPort?: string }[] | null>;
+  for (const [key, list] of Object.entries(bindings)) {
+    const [port, protocol] = portKey(key);
+    for (const b of list ?? [{}]) {
+      const hostIp = b.HostIp ?? '';
+      if (hostIp.includes(':')) throw new NotImplemented('IPv6 host addresses are not supported by Strata');
+      if (hostIp && !/^\d+\.\d+\.\d+\.\d+$/.test(hostIp)) throw new InvalidParameter(`invalid IP address: ${hostIp}`);
+      const hp = b.HostPort ?? '';
+      let hostPort = 0;
+      let hostEnd: number | undefined;
+      if (hp !== '') {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(hp);
+        if (!m) throw new InvalidParameter(`invalid port specification: "${hp}"`);
+        hostPort = Number(m[1]);
+        // A host range for one container port: Docker takes the first free port of it.
+        if (m[2]) hostEnd = Number(m[2]);
+        if (hostPort > 65535 || (hostEnd ?? 0) > 65535 || (hostEnd !== undefined && hostEnd < hostPort)) throw new InvalidParameter(`invalid port specification: "${hp}"`);
+      }
+      out.push({ host_ip: hostIp, host_port: hostPort, container_port: port, protocol, range: 1, ...(hostEnd !== undefined ? { hostEnd } : {}) });
+    }
+  }
+  if (hc.PublishAllPorts) {
+    for (const key of Object.keys(config.ExposedPorts ?? {})) {
+      if (bindings[key]) continue;
+      const [port, protocol] = portKey(key);
+      out.push({ host_ip: '', host_port: 0, container_port: port, protocol, range: 1 });
+    }
+  }
+  return out;
+}
+
+export interface NetSetup {
+  /** The namespace runc joins; undefined for the host's network. */
+  netnsPath?: string;
+  /** A private namespace without interfaces (none). */
+  isolated: boolean;
+  /** The container's own address for /etc/hosts. */
+  address?: string;
+  /** DNS servers for resolv.conf (aardvark-dns); empty: the host's. */
+  nameservers: string[];
+  /** Another container's /etc files (container:<name>). */
+  etcFrom?: string;
+}
+
+/** At start: the network namespace and endpoints, as the container's mode asks. */
+export async function setupNetworking(ctx: Ctx, rec: ContainerRecord): Promise<NetSetup> {
+  const hc = rec.hostConfig;
+  const mode = netModeOf(hc);
+  if (mode.kind === 'host') return { isolated: false, nameservers: [] };
+  if (mode.kind === 'none') return { isolated: true, nameservers: [] };
+  if (mode.kind === 'container') {
+    const other = ctx.store.get(mode.ref);
+    if (!other.state.Running) throw new Conflict(`cannot join network of a non running container: ${other.id}`);
+    return { isolated: true, netnsPath: `/proc/${other.state.Pid}/ns/net`, nameservers: [], etcFrom: containerDir(ctx, other.id) };
+  }
+  const nets = ctx.networking as ContainerNetworking | undefined;
+  // Without a network service (none configured), the default keeps the host's network.
+  if (!nets) return { isolated: false, nameservers: [] };
+  rec.networks ??= {};
+  const requests: Record<string, { aliases: string[]; ipv4?: string }> = {};
+  for (const [name, ep] of Object.entries(rec.networks)) {
+    const n = nets.resolve(ep.NetworkID || name);
+    requests[n.Name] = { aliases: ep.Aliases ?? [], ipv4: ep.IPAMConfig?.IPv4Address };
+  }
+  const ports = await choosePorts(parsePorts(rec.config, hc));
+  const att = await nets.attach({
+    containerId: rec.id, containerName: rec.name, hostname: String(rec.config.Hostname), networks: requests, ports,
+    dnsServers: hc.Dns ?? [],
+  });
+  for (const [name, ep] of Object.entries(att.endpoints)) {
+    const old = Object.entries(rec.networks).find(([k, e]) => k === name || e.NetworkID === ep.NetworkID);
+    if (old && old[0] !== name) delete rec.networks[old[0]];
+    rec.networks[name] = { ...ep, IPAMConfig: old?.[1].IPAMConfig ?? ep.IPAMConfig, Aliases: ep.Aliases };
+  }
+  rec.publishedPorts = att.ports;
+  const first = Object.values(att.endpoints)[0];
+  return { isolated: true, netnsPath: att.netnsPath, address: first?.IPAddress, nameservers: att.nameservers };
+}
+
+/** Host ranges become one port: the first of the range a bind succeeds on (the proxy binds it again at once). */
+async function choosePorts(wanted: PortRequest[]): Promise<PortMapping[]> {
+  const out: PortMapping[] = [];
+  for (const m of wanted) {
+    const { hostEnd, ...base } = m;
+    if (!hostEnd) { out.push(base); continue; }
+    let chosen: number | undefined;
+    for (let p = m.host_port; p <= hostEnd && chosen === undefined; p++) {
+      if (out.some((o) => o.host_port === p && o.protocol === m.protocol)) continue;
+      if (await portFree(m.host_ip || '0.0.0.0', p, m.protocol)) chosen = p;
+    }
+    if (chosen === undefined) throw new Conflict(`Bind for ${m.host_ip || '0.0.0.0'}:${m.host_port}-${hostEnd} failed: port is already allocated`);
+    out.push({ ...base, host_port: chosen });
+  }
+  return out;
+}
+
+async function portFree(host: string, port: number, protocol: 'tcp' | 'udp'): Promise<boolean> {
+  const net = await import('node:net');
+  const dgram = await import('node:dgram');
+  return new Promise((resolve) => {
+    if (protocol === 'udp') {
+      const s = dgram.createSocket('udp4');
+      s.once('error', () => { s.close(); resolve(false); });
+      s.bind(port, host, () => { s.close(); resolve(true); });
+      return;
+    }
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** At exit: the endpoints go; the configured networks (aliases, requested address) stay. */
+export async function teardownNetworking(ctx: Ctx, rec: ContainerRecord): Promise<void> {
+  const nets = ctx.networking as ContainerNetworking | undefined;
+  if (nets?.attachmentOf(rec.id)) await nets.detach(rec.id).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: network teardown: ${e}`));
+  for (const [name, ep] of Object.entries(rec.networks ?? {})) rec.networks![name] = blankEndpoint(ep.NetworkID, ep.Aliases, ep.IPAMConfig?.IPv4Address);
+  rec.publishedPorts = undefined;
+}
+
+/** Inspect's NetworkSettings.Ports: exposed ports (null when not published) and the bound host ports. */
+export function portsJson(rec: ContainerRecord): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  if (!rec.state.Running) return out;
+  for (const key of Object.keys(rec.config.ExposedPorts ?? {})) out[key] = null;
+  for (const m of rec.publishedPorts ?? []) {
+    const key = `${m.container_port}/${m.protocol}`;
+    (out[key] ??= []).push({ HostIp: m.host_ip || '0.0.0.0', HostPort: String(m.host_port) });
+  }
+  return out;
+}
+
+/** ps's Ports: published ports with their host side, exposed ones without. */
+export function psPorts(rec: ContainerRecord): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const [key, binds] of Object.entries(portsJson(rec))) {
+    const [p, proto] = key.split('/');
+    if (!binds) { out.push({ PrivatePort: Number(p), Type: proto }); continue; }
+    for (const b of binds) out.push({ IP: b.HostIp, PrivatePort: Number(p), PublicPort: Number(b.HostPort), Type: proto });
+  }
+  return out;
+}
+
+/** Inspect's NetworkSettings, with the default bridge's endpoint also at the top level as Docker shows it. */
+export function networkSettingsJson(rec: ContainerRecord, netnsPath?: string): Record<string, unknown> {
+  const nets = rec.networks ?? {};
+  const bridge = nets.bridge;
+  return {
+    Bridge: '', SandboxID: netnsPath ? rec.id.slice(0, 12) : '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
+    Ports: portsJson(rec), SandboxKey: netnsPath ?? '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
+    EndpointID: bridge?.EndpointID ?? '', Gateway: bridge?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
+    IPAddress: bridge?.IPAddress ?? '', IPPrefixLen: bridge?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: bridge?.MacAddress ?? '',
+    Networks: nets,
+  };
+}
