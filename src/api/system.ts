@@ -53,7 +53,7 @@ export function registerSystemRoutes(router: Router): void {
       Images: images.length,
       Driver: snapshotter.driver,
       DriverStatus: nullIfEmpty(await snapshotter.status()),
-      Plugins: { Volume: ['local', ...(engine.volumes.pluginNames?.() ?? [])], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
+      Plugins: { Volume: ['local', ...engine.volumes.pluginNames()], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
       MemoryLimit: true, SwapLimit: false, KernelMemory: false, CpuCfsPeriod: true, CpuCfsQuota: true,
       CPUShares: true, CPUSet: true, PidsLimit: true, IPv4Forwarding: true, BridgeNfIptables: false,
       BridgeNfIp6tables: false, Debug: config.logLevel === 'debug', NFd: 0, OomKillDisable: false,

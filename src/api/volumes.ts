@@ -70,7 +70,6 @@ export function registerVolumeRoutes(router: Router): void {
     const filters = parseFilters(query);
     // Before API 1.42 prune removed every unused local volume; dockerd keeps that for old clients.
     if (!versionAtLeast(apiVersion, '1.42')) filters.set('all', [...(filters.get('all') ?? []), 'true']);
-    if (!engine.volumes.prune) throw new NotImplemented('volume prune is not available');
     const r = await engine.volumes.prune(filters);
     return { VolumesDeleted: r.deleted.length > 0 ? r.deleted : null, SpaceReclaimed: r.spaceReclaimed };
   });
@@ -90,7 +89,6 @@ export function registerVolumeRoutes(router: Router): void {
   router.post('/strata/volumes/{name}/rename', async ({ engine, params, query }) => {
     const to = query.get('name');
     if (!to) throw new InvalidParameter('a new name is required (?name=)');
-    if (!engine.volumes.rename) throw new NotImplemented('volume rename is not available');
     return volumeJson(await engine.volumes.rename(params.name!, to));
   });
 }

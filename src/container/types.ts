@@ -53,7 +53,7 @@ export interface ContainerRecord {
 
 export interface ContainerService {
   /** Stops running containers: the daemon calls it when it shuts down. */
-  shutdown?(): Promise<void>;
+  shutdown(): Promise<void>;
   /** By full ID, unique ID prefix or name; NotFound `No such container: <ref>`. */
   get(ref: string): Promise<ContainerRecord>;
   list(): Promise<ContainerRecord[]>;

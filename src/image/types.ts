@@ -84,12 +84,12 @@ export interface ImageService {
    * Removes layers no image references any more. A force-deleted image's layers stay while a
    * container is built on them; the container service calls this after removing a container.
    */
-  releaseUnusedLayers?(): Promise<string[]>;
+  releaseUnusedLayers(): Promise<string[]>;
   /** The original uncompressed tar of a layer, by diffID (as `docker save` writes it). */
-  readLayer?(diffID: string): Readable;
+  readLayer(diffID: string): Readable;
   /**
    * For `docker system df`: top-level images as GET /images/json lists them, with SharedSize
    * and Containers filled in, and LayersSize (every stored layer counted once).
    */
-  diskUsage?(): Promise<{ images: Record<string, unknown>[]; layersSize: number; layerCount: number; layerIDs: string[] }>;
+  diskUsage(): Promise<{ images: Record<string, unknown>[]; layersSize: number; layerCount: number; layerIDs: string[] }>;
 }

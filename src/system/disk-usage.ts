@@ -5,10 +5,8 @@
 import type { StorageView } from './storage-view.js';
 import type { VolumeUsage } from '../volume/types.js';
 import { statfsSync } from 'node:fs';
-import { NotImplemented } from '../errors.js';
 
 export async function volumeUsage(engine: StorageView): Promise<VolumeUsage[]> {
-  if (!engine.volumes.diskUsage) throw new NotImplemented('volume disk usage is not available');
   const cache = engine.usageCache;
   return engine.volumes.diskUsage(async (name, dir) => (await cache.volume(name, dir)).size);
 }
@@ -32,7 +30,6 @@ export interface StorageReport {
  * a full disk (moby#37077). Figures come from the usage cache; layers are walked once each.
  */
 export async function storageReport(engine: StorageView): Promise<StorageReport> {
-  if (!engine.images.diskUsage) throw new NotImplemented('image disk usage is not available');
   const cache = engine.usageCache;
   const { layersSize, layerIDs } = await engine.images.diskUsage();
   let layerInodes = 0;
@@ -43,14 +40,12 @@ export async function storageReport(engine: StorageView): Promise<StorageReport>
     containers.push({ Id: c.id, Name: c.name, Image: c.imageRef, State: c.state.Status, Size: u.size, Inodes: u.inodes });
   }
   const volumes: StorageReport['Volumes'] = [];
-  if (engine.volumes.diskUsage) {
-    const inodes = new Map<string, number>();
-    for (const v of await engine.volumes.diskUsage(async (name, dir) => {
-      const u = await cache.volume(name, dir);
-      inodes.set(name, u.inodes);
-      return u.size;
-    })) volumes.push({ Name: v.volume.name, RefCount: v.refCount, Size: v.size, Inodes: inodes.get(v.volume.name) ?? -1 });
-  }
+  const inodes = new Map<string, number>();
+  for (const v of await engine.volumes.diskUsage(async (name, dir) => {
+    const u = await cache.volume(name, dir);
+    inodes.set(name, u.inodes);
+    return u.size;
+  })) volumes.push({ Name: v.volume.name, RefCount: v.refCount, Size: v.size, Inodes: inodes.get(v.volume.name) ?? -1 });
   return {
     DataRoot: { Path: engine.config.dataRoot, ...dataRootFilesystem(engine.config.dataRoot) },
     Layers: { Count: layerIDs.length, Size: layersSize, Inodes: layerInodes },

@@ -45,7 +45,7 @@ export function createMetricsRegistry(engine: StorageView): { registry: Registry
         volumeInodes.set({ volume: v.name }, u.inodes);
       } catch { /* removed during the scrape */ }
     }
-    const du = await engine.images.diskUsage?.();
+    const du = await engine.images.diskUsage();
     images.set(du?.images.length ?? (await engine.images.list()).length);
     if (du) {
       layerBytes.set(du.layersSize);

@@ -52,7 +52,7 @@ export class UsageWarmer {
         if (c.state.Running || this.cache.has(c.snapshotKey)) continue;
         await this.engine.snapshotter.usage(c.snapshotKey).catch(() => undefined);
       }
-      await this.engine.volumes.diskUsage?.(async (name, dir) => {
+      await this.engine.volumes.diskUsage(async (name, dir) => {
         if (superseded()) throw new Superseded();
         return (await this.cache.volume(name, dir)).size;
       });

@@ -47,7 +47,7 @@ export interface VolumeService {
   remove(name: string, opts?: { force?: boolean }): Promise<void>;
 
   /** Gives a local volume not used by any container a new name (a Strata extension). */
-  rename?(from: string, to: string): Promise<VolumeRecord>;
+  rename(from: string, to: string): Promise<VolumeRecord>;
   /** Records that a container uses the volume (at container create; persisted; survives restarts). */
   reference(name: string, containerId: string): void;
   /** Drops the container's reference (at container remove). */
@@ -66,9 +66,9 @@ export interface VolumeService {
    * Docker's prune with its filters (`label`, `label!`, `all`). Without `all=true` only anonymous
    * volumes are candidates; callers speaking API < 1.42 add `all=true` first, as dockerd does.
    */
-  prune?(filters: Map<string, string[]>): Promise<PruneReport>;
+  prune(filters: Map<string, string[]>): Promise<PruneReport>;
   /** Local volumes without driver options, with their size (by `sizeOf`, default a walk) and reference count (system df). */
-  diskUsage?(sizeOf?: (name: string, dir: string) => Promise<number>): Promise<VolumeUsage[]>;
+  diskUsage(sizeOf?: (name: string, dir: string) => Promise<number>): Promise<VolumeUsage[]>;
   /** Names of the volume plugins activated so far (docker info's Plugins.Volume, besides "local"). */
-  pluginNames?(): string[];
+  pluginNames(): string[];
 }
