@@ -146,7 +146,9 @@ test('2000 mutated archives: no crash, no hang, nothing outside, no descriptor l
       assert.deepEqual(readdirSync(work), ['case'], `case ${i} wrote beside its scratch directory`);
       rmSync(scratch, { recursive: true, force: true });
     }
-    assert.equal(fdCount(), fdsBefore, 'descriptors leaked');
+    // A leak adds descriptors; fewer is fine (handles of earlier tests closing behind them).
+    const fdsAfter = fdCount();
+    assert.ok(fdsAfter <= fdsBefore, `descriptors leaked: ${fdsBefore} before, ${fdsAfter} after`);
     // Both outcomes occur, or the mutations test nothing.
     assert.ok(outcomes.applied > 100 && outcomes.refused > 100, JSON.stringify(outcomes));
     assert.deepEqual(readdirSync(tmp.path).sort(), ['src', 'work']);
