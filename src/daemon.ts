@@ -33,6 +33,7 @@ import type { DaemonConfig, Engine } from './engine.js';
 import { loadDefaultSeccompProfile } from './runtime/seccomp-default.js';
 import { runcVersion, runcWarning } from './runtime/runc-version.js';
 import { metricsAddrWarning } from './system/metrics.js';
+import { networkNamespaceDir } from './network/netns.js';
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -145,7 +146,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     },
     force() {
       containers.killAllNow();
-      const failed = detachMountsUnder([dataRoot, execRoot]);
+      // Network namespaces stay for the next start's network recovery, which tears them down.
+      const failed = detachMountsUnder([dataRoot, execRoot], [networkNamespaceDir(execRoot)]);
       if (failed.length) log.error(`forced shutdown: still mounted: ${failed.join('; ')}`);
       fs.rmSync(socketPath, { force: true });
       releaseLock();

@@ -2,7 +2,7 @@
 // (an unknown network is Docker's `network X not found`), published ports parsed from
 // PortBindings/PublishAllPorts, the endpoints set up by the network room at start and torn
 // down at exit, and the NetworkSettings and Ports that inspect and ps show.
-import { Conflict, InvalidParameter, NotImplemented } from '../errors.js';
+import { Conflict, InvalidParameter, NotImplemented, isNotFound } from '../errors.js';
 import type { ContainerNetworking, EndpointSettings, PortMapping } from '../network/types.js';
 import type { Ctx } from './context.js';
 import { containerDir } from './context.js';
@@ -42,8 +42,18 @@ export function configureNetworks(ctx: Ctx, config: Record<string, any>, hc: Rec
     return {};
   }
   const name = mode.kind === 'networks' ? (hc.NetworkMode === 'default' ? 'bridge' : String(hc.NetworkMode)) : mode.kind;
-  const n = nets.resolve(name);
   const given = String(hc.NetworkMode);
+  let n: ReturnType<typeof nets.resolve>;
+  try {
+    n = nets.resolve(name);
+  } catch (err) {
+    // dockerd creates the container and refuses at start (`network X not found`, 404): a 404
+    // from create would make the docker CLI try to pull the image instead.
+    if (!isNotFound(err)) throw err;
+    const cfg = endpoints[given] ?? endpoints[name];
+    refuseEndpointOptions(cfg, name);
+    return { [name]: blankEndpoint('', (cfg?.Aliases as string[] | undefined) ?? null, cfg?.IPAMConfig?.IPv4Address || undefined) };
+  }
   const extra = Object.keys(endpoints).filter((k) => k !== name && k !== given && k !== n.Name && k !== n.Id);
   if (extra.length) throw new InvalidParameter(`Container cannot be connected to network endpoints: ${[name, ...extra].join(', ')}`);
   const cfg = endpoints[given] ?? endpoints[name] ?? endpoints[n.Name] ?? endpoints[n.Id];

@@ -25,8 +25,9 @@ export async function mountPointsBeneath(root: string): Promise<string[]> {
 }
 
 /** Detaches every mount beneath `root`, deepest first; returns the mount points it detached. */
-export async function detachMountsBeneath(root: string): Promise<string[]> {
-  const points = await mountPointsBeneath(root);
+export async function detachMountsBeneath(root: string, keep: string[] = []): Promise<string[]> {
+  const kept = keep.map((k) => k.replace(/\/+$/, ''));
+  const points = (await mountPointsBeneath(root)).filter((p) => !kept.some((k) => p === k || p.startsWith(k + '/')));
   points.sort((a, b) => depth(b) - depth(a) || b.length - a.length);
   const done: string[] = [];
   for (const p of points) {

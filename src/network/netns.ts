@@ -9,6 +9,9 @@ import { isMountPoint, unmount } from '../mount/kernel.js';
 
 const run = promisify(execFile);
 
+/** Where the daemon keeps its containers' network namespaces (bind-mounted nsfs files). */
+export const networkNamespaceDir = (execRoot: string): string => path.join(execRoot, 'netns');
+
 export async function createNetns(file: string): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   fs.writeFileSync(file, '', { mode: 0o600 });

@@ -16,7 +16,7 @@ import { NetworkStore } from './store.js';
 import { newNetwork, nowIso, PREDEFINED, type CreateNetworkBody } from './create.js';
 import { allocateAddress, cidrString, intToIp, macOf, parseCidr, pickSubnet, routedElsewhere } from './ipam.js';
 import { findHelper, Netavark, networkInfo, removeEmptyPortChain, type NetavarkOptions } from './netavark.js';
-import { createNetns, removeNetns } from './netns.js';
+import { createNetns, networkNamespaceDir, removeNetns } from './netns.js';
 import { startProxy, type ProxyHandle } from './port-proxy.js';
 import type { AttachRequest, Attachment, ContainerNetworking, EndpointSettings, NetworkRecord, PortMapping } from './types.js';
 
@@ -42,7 +42,7 @@ export class NetworkService implements ContainerNetworking {
 
   constructor(private readonly deps: NetworkServiceDeps) {
     this.store = new NetworkStore(deps.db);
-    this.netnsDir = path.join(deps.execRoot, 'netns');
+    this.netnsDir = networkNamespaceDir(deps.execRoot);
     const bin = findHelper('netavark');
     if (bin) this.netavark = new Netavark(path.join(deps.execRoot, 'netavark'), bin, findHelper('aardvark-dns'));
   }

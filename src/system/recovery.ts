@@ -13,6 +13,7 @@ import type { Logger } from '../util/log.js';
 import type { ContainerService } from '../container/types.js';
 import type { VolumeService } from '../volume/types.js';
 import { detachMountsBeneath, emptyDirNoCross } from '../mount/scratch.js';
+import { networkNamespaceDir } from '../network/netns.js';
 
 /** The scratch directories of the exec-root (runc's state and bundles are the container room's). */
 const EXEC_SCRATCH = ['build'];
@@ -20,7 +21,9 @@ const EXEC_SCRATCH = ['build'];
 export async function sweepScratch(dataRoot: string, execRoot: string, log: Logger): Promise<void> {
   const tmp = path.join(dataRoot, 'tmp');
   for (const root of [tmp, execRoot]) {
-    const detached = await detachMountsBeneath(root);
+    // Network namespaces are the network room's to tear down (netavark must enter them to
+    // remove veths, firewall rules and DNS entries); it recovers them once it has started.
+    const detached = await detachMountsBeneath(root, [networkNamespaceDir(execRoot)]);
     for (const m of detached) log.info(`startup: detached ${m}, left mounted by the previous run`);
   }
   const kept = [...emptyDirNoCross(tmp), ...EXEC_SCRATCH.flatMap((d) => emptyDirNoCross(path.join(execRoot, d)))];

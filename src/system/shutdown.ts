@@ -128,9 +128,10 @@ export function trackConnections(server: http.Server): { destroyAll(): number } 
 }
 
 /** Detaches every mount under `roots` (not the roots themselves), deepest first; returns what failed. */
-export function detachMountsUnder(roots: string[]): string[] {
+export function detachMountsUnder(roots: string[], keep: string[] = []): string[] {
   const prefixes = roots.map((r) => r.replace(/\/+$/, '') + '/');
-  const points = readMountPoints().filter((m) => prefixes.some((p) => m.startsWith(p)));
+  const kept = keep.map((k) => k.replace(/\/+$/, '') + '/');
+  const points = readMountPoints().filter((m) => prefixes.some((p) => m.startsWith(p)) && !kept.some((k) => (m + '/').startsWith(k)));
   const failed: string[] = [];
   for (const m of points.sort((a, b) => b.length - a.length)) {
     try { umount2(m, MNT_DETACH); } catch (err) {
