@@ -83,7 +83,8 @@ export function registerContainerRoutes(router: Router): void {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
     const code = await done;
-    res.end(JSON.stringify({ StatusCode: code }) + '\n');
+    // dockerd 20.10 always sends Error, null when the wait itself went well.
+    res.end(JSON.stringify({ Error: null, StatusCode: code }) + "\n");
   });
 
   router.get('/containers/{id}/logs', async (ctx) => {
