@@ -30,3 +30,18 @@ test('concurrent copies out of a stopped container all find the file', async () 
   assert.deepEqual(mountsUnder(containers), []);
   assert.equal(d.docker(['rm', 'cpc']).status, 0);
 });
+
+test('a path under a file is "not a directory", as dockerd says, not a missing file', async () => {
+  assert.equal(d.docker(['run', '--name', 'cpnd', 'bb:cpcon', 'sh', '-c', 'echo hi > /tmp/f']).status, 0);
+  // dockerd 20.10: GET/HEAD/PUT archive?path=/tmp/f/x → 500 "lstat <its merged dir>/tmp/f/x: not a directory".
+  for (const method of ['GET', 'HEAD']) {
+    const r = await d.request(method, '/v1.41/containers/cpnd/archive?path=/tmp/f/x');
+    assert.equal(r.status, 500, r.body);
+    if (method === 'GET') assert.equal(JSON.parse(r.body).message, 'lstat /tmp/f/x: not a directory');
+  }
+  // Still there, unchanged: the file and a plain missing path's 404.
+  assert.equal((await d.request('HEAD', '/v1.41/containers/cpnd/archive?path=/tmp/f')).status, 200);
+  const missing = await d.request('GET', '/v1.41/containers/cpnd/archive?path=/tmp/nope');
+  assert.equal(missing.status, 404);
+  assert.equal(d.docker(['rm', 'cpnd']).status, 0);
+});
