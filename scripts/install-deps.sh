@@ -18,6 +18,7 @@ command -v fallocate >/dev/null || need+=(util-linux)
 [ -x /bin/busybox ] && /bin/busybox --list-full >/dev/null 2>&1 || need+=(busybox-static)
 command -v docker >/dev/null || need+=(docker.io)
 command -v python3 >/dev/null || need+=(python3)
+/usr/bin/python3 -c 'import docker' >/dev/null 2>&1 || need+=(python3-docker)
 command -v make >/dev/null || need+=(make)
 command -v g++ >/dev/null || need+=(g++)
 if (( ${#need[@]} )); then
