@@ -26,6 +26,7 @@ command -v docker-init >/dev/null || command -v tini-static >/dev/null || need+=
 [ -x /usr/lib/podman/aardvark-dns ] || command -v aardvark-dns >/dev/null || need+=(aardvark-dns)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v python3 >/dev/null || need+=(python3)
+/usr/bin/python3 -c 'import docker' >/dev/null 2>&1 || need+=(python3-docker)
 command -v make >/dev/null || need+=(make)
 command -v g++ >/dev/null || need+=(g++)
 if (( ${#need[@]} )); then

@@ -94,7 +94,8 @@ export function registerContainerRoutes(router: Router): void {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
     const code = await done;
-    res.end(JSON.stringify({ StatusCode: code }) + '\n');
+    // dockerd 20.10 always sends Error, null when the wait itself went well.
+    res.end(JSON.stringify({ Error: null, StatusCode: code }) + "\n");
   });
 
   router.get('/containers/{id}/logs', async (ctx) => {
@@ -166,14 +167,17 @@ export function registerContainerRoutes(router: Router): void {
     const inst = m.execs.get(ctx.params.id!);
     const body = await readStartBody(ctx);
     if (body.ConsoleSize) inst.config.ConsoleSize = body.ConsoleSize;
-    const tty = !!inst.config.Tty;
+    // Docker frames the stream by the start request's Tty, not the exec's: a client that reads
+    // frames where raw terminal bytes arrive takes the first eight bytes for a frame header.
+    const tty = !!body.Tty;
     if (body.Detach) {
       const proc = await m.execs.start(inst);
       proc.stdout.resume();
       proc.stderr?.resume();
       return new Reply(200, undefined);
     }
-    const conn = hijack(ctx, streamType(tty, ctx.apiVersion));
+    // Without an upgrade Docker answers a plain 200 that always says raw-stream.
+    const conn = hijack(ctx, ctx.socket ? streamType(tty, ctx.apiVersion) : 'application/vnd.docker.raw-stream');
     const stdin = new PassThrough();
     if (inst.config.AttachStdin) {
       conn.input.on('data', (d: Buffer) => stdin.write(d));

@@ -6,6 +6,8 @@ import type { Router } from './router.js';
 import { API_VERSION, MIN_API_VERSION } from './version.js';
 import { STRATA_VERSION } from '../version.js';
 import { parseFilters } from './http.js';
+import { parseUntil } from '../util/until.js';
+import { InvalidParameter } from '../errors.js';
 import type { DockerEvent } from '../system/events.js';
 
 const pingHeaders = (): Record<string, string> => ({
@@ -71,10 +73,8 @@ export function registerSystemRoutes(router: Router): void {
     };
   });
 
-  router.get('/events', ({ engine, query, res, req }) => {
+  router.get('/events', ({ engine, query, res }) => {
     const filters = parseFilters(query);
-    const since = query.get('since');
-    const until = query.get('until');
     const match = (e: DockerEvent): boolean => {
       const types = filters.get('type');
       if (types && !types.includes(e.Type)) return false;
@@ -84,15 +84,30 @@ export function registerSystemRoutes(router: Router): void {
       if (ids.length && !ids.some((id) => e.Actor.ID.startsWith(id) || e.Actor.Attributes.name === id)) return false;
       return true;
     };
+    const sinceRaw = query.get('since') || undefined;
+    const untilRaw = query.get('until') || undefined;
+    const sinceMs = sinceRaw ? parseUntil(sinceRaw) : undefined;
+    const untilMs = untilRaw ? parseUntil(untilRaw) : undefined;
+    if (sinceMs !== undefined && untilMs !== undefined && untilMs < sinceMs) {
+      throw new InvalidParameter(`\`since\` time (${sinceRaw}) cannot be after \`until\` time (${untilRaw})`);
+    }
+    // The head goes out before any event: Go's client waits for it, and a quiet daemon may
+    // have nothing to say for hours.
     res!.writeHead(200, { 'Content-Type': 'application/json' });
+    res!.flushHeaders();
     const send = (e: DockerEvent) => { if (match(e)) res!.write(JSON.stringify(e) + '\n'); };
-    if (since) engine.events.since(Number(since) * 1e9).forEach(send);
-    const untilMs = until ? Number(until) * 1000 : undefined;
+    // Like dockerd, either bound replays what is still buffered; `until` alone replays from the start.
+    if (sinceMs !== undefined || untilMs !== undefined) {
+      const untilNano = untilMs === undefined ? Infinity : untilMs * 1e6;
+      engine.events.since((sinceMs ?? 0) * 1e6).filter((e) => e.timeNano <= untilNano).forEach(send);
+    }
     if (untilMs !== undefined && untilMs <= Date.now()) { res!.end(); return; }
     engine.events.on('event', send);
-    const stop = () => { engine.events.off('event', send); if (!res!.writableEnded) res!.end(); };
-    req.on('close', stop);
-    if (untilMs !== undefined) setTimeout(stop, untilMs - Date.now()).unref();
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => { clearTimeout(timer); engine.events.off('event', send); if (!res!.writableEnded) res!.end(); };
+    // The response's close, not the request's: a GET's request is over as soon as it is read.
+    res!.on('close', stop);
+    if (untilMs !== undefined) timer = setTimeout(stop, untilMs - Date.now()).unref();
   });
 }
 

@@ -71,7 +71,8 @@ export function registerVolumeRoutes(router: Router): void {
     // Before API 1.42 prune removed every unused local volume; dockerd keeps that for old clients.
     if (!versionAtLeast(apiVersion, '1.42')) filters.set('all', [...(filters.get('all') ?? []), 'true']);
     const r = await engine.volumes.prune(filters);
-    return { VolumesDeleted: r.deleted.length > 0 ? r.deleted : null, SpaceReclaimed: r.spaceReclaimed };
+    // dockerd 20.10 answers [] when nothing was pruned (its report starts as an empty list).
+    return { VolumesDeleted: r.deleted, SpaceReclaimed: r.spaceReclaimed };
   });
 
   router.get('/volumes/{name}', async ({ engine, params }) => volumeJson(await engine.volumes.get(params.name!)));

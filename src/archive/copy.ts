@@ -5,7 +5,7 @@
 import { closeSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Conflict, InvalidParameter, NotFound } from '../errors.js';
+import { Conflict, InvalidParameter, NotFound, SystemError } from '../errors.js';
 import * as sys from '../native/syscalls.js';
 import type { PathStat } from './types.js';
 import { unpack } from './apply.js';
@@ -114,7 +114,12 @@ function resolvePath(rootFd: number, path: string): Resolved {
   return { absPath, dir, base: base === '.' ? '' : base };
 }
 
-function notFound(path: string): NotFound {
+/**
+ * A path that is not there; one whose parent is a file is dockerd's 500 "lstat PATH: not a
+ * directory" (the container's path, never the host's).
+ */
+function notFound(path: string, err?: unknown): NotFound | SystemError {
+  if (err !== undefined && isErrno(err, 'ENOTDIR')) return new SystemError(`lstat ${path}: not a directory`, { cause: err });
   return new NotFound(`Could not find the file ${path}`);
 }
 
@@ -128,7 +133,7 @@ function locate(rootFd: number, r: Resolved, path: string): { pfd: number; st: s
   try {
     pfd = openDirInRoot(rootFd, r.dir);
   } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path, err);
     throw err;
   }
   try {
@@ -136,7 +141,7 @@ function locate(rootFd: number, r: Resolved, path: string): { pfd: number; st: s
     return { pfd, st };
   } catch (err) {
     closeSync(pfd);
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path, err);
     throw err;
   }
 }
@@ -190,14 +195,14 @@ function openPackSource(rootFd: number, r: Resolved, path: string): PackSource {
   try {
     pfd = openDirInRoot(rootFd, dir, sys.O_RDONLY);
   } catch (err) {
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path, err);
     throw err;
   }
   try {
     return { pfd, base, st: sys.statx(pfd, base) };
   } catch (err) {
     closeSync(pfd);
-    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path, err);
     throw err;
   }
 }
@@ -262,7 +267,7 @@ export async function extractTo(root: string, path: string, input: Readable, opt
       st = sys.statx(fd, '', sys.AT_EMPTY_PATH);
       closeSync(fd);
     } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path);
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) throw notFound(path, err);
       throw err;
     }
     if (!isDir(st)) throw new InvalidParameter('extraction point is not a directory');

@@ -29,6 +29,11 @@ export interface Live {
   removeWaiters: ((code: number) => void)[];
   /** How many users (a run, docker cp) have the rootfs mounted. */
   rootfsRefs: number;
+  /**
+   * The mount (or unmount) of the rootfs in progress: a second user arriving while the first is
+   * still mounting waits for it instead of reading the empty directory underneath.
+   */
+  rootfsSettled?: Promise<void>;
   lock: Promise<unknown>;
   /** Legacy link variables of the current run (exec processes get them too, as in Docker). */
   linkEnv?: string[];

@@ -47,6 +47,7 @@ export interface CreateBody {
 
 export async function createContainer(ctx: Ctx, body: CreateBody, requestedName: string | null, apiVersion: string): Promise<ContainerRecord> {
   const config = body.Config;
+  validateEnv(config.Env);
   validateSecurity(body.HostConfig);
   const hostConfig = fillHostConfigDefaults(body.HostConfig);
   hostConfig.LogConfig = mergeLogConfig(body.HostConfig.LogConfig ?? undefined, ctx.logConfig);
@@ -178,5 +179,13 @@ async function setupVolumes(ctx: Ctx, rec: ContainerRecord, undo: (() => Promise
     }
   } finally {
     removeTreeNoCross(tmp);
+  }
+}
+
+/** dockerd refuses an entry with no name before the `=` ("=foo", "=", ""), before it looks at the image. */
+function validateEnv(env: unknown): void {
+  if (!Array.isArray(env)) return;
+  for (const e of env) {
+    if (String(e).split('=')[0] === '') throw new InvalidParameter(`invalid environment variable: ${String(e)}`);
   }
 }

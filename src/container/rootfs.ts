@@ -10,16 +10,20 @@ import type { ContainerRecord } from './types.js';
 export async function acquireRootfs(ctx: Ctx, rec: ContainerRecord): Promise<string> {
   const live = liveOf(ctx, rec.id);
   if (live.rootfsRefs++ === 0) {
-    try {
+    // After any unmount still under way: mounting first would have that unmount take the new mount.
+    live.rootfsSettled = (live.rootfsSettled ?? Promise.resolve()).catch(() => undefined).then(async () => {
       fs.mkdirSync(rec.rootfsPath, { recursive: true, mode: 0o710 });
       await mountAll(await ctx.snapshotter.mounts(rec.snapshotKey), rec.rootfsPath);
       // Private, so that nothing mounted here on the host (docker cp puts volumes in place)
       // propagates into the running container, and nothing of the container's comes back.
       await new Promise<void>((resolve) => execFile('mount', ['--make-private', rec.rootfsPath], () => resolve()));
-    } catch (err) {
-      live.rootfsRefs--;
-      throw err;
-    }
+    });
+  }
+  try {
+    await live.rootfsSettled;
+  } catch (err) {
+    live.rootfsRefs--;
+    throw err;
   }
   return rec.rootfsPath;
 }
@@ -28,5 +32,7 @@ export async function releaseRootfs(ctx: Ctx, rec: ContainerRecord): Promise<voi
   const live = liveOf(ctx, rec.id);
   if (live.rootfsRefs === 0) return;
   if (--live.rootfsRefs > 0) return;
-  await unmount(rec.rootfsPath).catch(async () => unmount(rec.rootfsPath, { lazy: true }));
+  const path = rec.rootfsPath;
+  live.rootfsSettled = unmount(path).catch(async () => unmount(path, { lazy: true }));
+  await live.rootfsSettled;
 }

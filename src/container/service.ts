@@ -24,7 +24,7 @@ import { detachMount } from '../mount/fd-mount.js';
 import { openTrustedDirectory } from '../mount/in-root.js';
 import { top, type TopResult } from './top.js';
 import { pruneContainers, type PruneReport } from './prune.js';
-import { normalizeSignal, signalNumber } from './signals.js';
+import { checkSignalForPlatform, normalizeSignal, parseSignal, signalNumber } from './signals.js';
 import type { AttachClient } from './stream-hub.js';
 import { ExecStore } from './exec.js';
 import type { ContainerServiceDeps } from './deps.js';
@@ -125,14 +125,16 @@ export class ContainerManager implements ContainerService {
   }
 
   async kill(ref: string, signal?: string): Promise<void> {
+    // dockerd reads the signal before it looks the container up: a bad one is a 400 whatever the container.
+    const num = signal ? parseSignal(signal) : 9;
     const rec = this.ctx.store.get(ref);
     if (!rec.state.Running) throw new Conflict(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
-    const sig = normalizeSignal(signal || 'SIGKILL');
+    checkSignalForPlatform(num, ref);
     const live = liveOf(this.ctx, rec.id);
-    if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT') live.stoppedByUser = true;
-    await this.ctx.runtime.kill(rec.id, sig);
-    emit(this.ctx, 'kill', rec, { signal: signalNumber(sig) });
-    if (sig === 'SIGKILL') await live.exited;
+    if (num === 9 || num === 15 || num === 2) live.stoppedByUser = true;
+    await this.ctx.runtime.kill(rec.id, num === 9 ? 'SIGKILL' : String(num));
+    emit(this.ctx, 'kill', rec, { signal: String(num) });
+    if (num === 9) await live.exited;
   }
 
   async pause(ref: string): Promise<void> {

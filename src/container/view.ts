@@ -1,5 +1,6 @@
 // What inspect and ps show: Docker 20.10's JSON shapes, built from a record (and, with
 // size=1, the snapshotter's usage of the writable layer).
+import { configJson, hostConfigJson } from './inspect-defaults.js';
 import type { Ctx } from './context.js';
 import { containerDir, logFileOf } from './context.js';
 import { inspectMounts } from './mount-points.js';
@@ -52,11 +53,11 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: rec.execIds && rec.execIds.length > 0 ? rec.execIds : null,
-    HostConfig: hostConfig,
+    HostConfig: hostConfigJson(hostConfig),
     GraphDriver: graph,
     ...(withSize ? await sizes(ctx, rec) : {}),
     Mounts: await inspectMounts(rec.mounts, ctx.volumes),
-    Config: rec.config,
+    Config: configJson(rec.config),
     NetworkSettings: networkSettingsJson(rec, ctx.networking?.attachmentOf(rec.id)?.netnsPath),
   };
 }

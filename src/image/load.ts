@@ -133,13 +133,15 @@ function tagsOf(list: unknown): string[] {
 }
 
 function dockerArchiveEntries(files: ArchiveFiles): LoadEntry[] {
-  const manifest = parseJson<{ Config: string; RepoTags?: string[] | null; Layers: string[]; Parent?: string }[]>(smallFile(files, 'manifest.json'), 'manifest.json');
+  const manifest = parseJson<{ Config: string; RepoTags?: string[] | null; Layers?: string[] | null; Parent?: string }[]>(smallFile(files, 'manifest.json'), 'manifest.json');
   if (!Array.isArray(manifest)) throw new InvalidParameter('invalid archive: manifest.json is not a list');
   return manifest.map((m) => {
     const config = smallFile(files, String(m.Config));
     if (!config) throw new InvalidParameter(`invalid archive: config ${m.Config} not found`);
-    if (!Array.isArray(m.Layers)) throw new InvalidParameter('invalid manifest: Layers');
-    return { config, layers: m.Layers.map(String), tags: tagsOf(m.RepoTags), parent: m.Parent };
+    // A layer-less image (Docker's emptyfs) is written with "Layers": null; dockerd reads it as none.
+    const layers = m.Layers ?? [];
+    if (!Array.isArray(layers)) throw new InvalidParameter('invalid manifest: Layers');
+    return { config, layers: layers.map(String), tags: tagsOf(m.RepoTags), parent: m.Parent };
   });
 }
 

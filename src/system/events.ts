@@ -3,6 +3,10 @@
 import { EventEmitter } from 'node:events';
 
 export interface DockerEvent {
+  /** Deprecated fields dockerd still fills for container and image events; older clients read them. */
+  status?: string;
+  id?: string;
+  from?: string;
   Type: 'container' | 'image' | 'volume' | 'network' | 'daemon';
   Action: string;
   Actor: { ID: string; Attributes: Record<string, string> };
@@ -16,7 +20,10 @@ export class EventBus extends EventEmitter {
 
   emitEvent(type: DockerEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): void {
     const now = Date.now();
+    const legacy = type === 'container' ? { status: action, id, ...(attributes.image ? { from: attributes.image } : {}) }
+      : type === 'image' ? { status: action, id } : {};
     const ev: DockerEvent = {
+      ...legacy,
       Type: type, Action: action, Actor: { ID: id, Attributes: attributes }, scope: 'local',
       time: Math.floor(now / 1000), timeNano: now * 1_000_000,
     };

@@ -77,7 +77,8 @@ test('attach before start: stdin reaches the process, frames come back, wait rep
   assert.equal(stderr, 'oops\n');
   const w = await waited;
   assert.equal(w.status, 200);
-  assert.deepEqual(JSON.parse(w.body), { StatusCode: 4 });
+  // dockerd 20.10 always sends Error, null when the wait went well.
+  assert.deepEqual(JSON.parse(w.body), { Error: null, StatusCode: 4 });
   const logs = await d.request('GET', '/v1.50/containers/att/logs?stdout=1&stderr=1');
   assert.deepEqual(demux(Buffer.from(logs.body, 'latin1')), { stdout: 'got hello\n', stderr: 'oops\n' });
   assert.equal((await d.request('DELETE', '/v1.50/containers/att')).status, 204);
@@ -96,4 +97,50 @@ test('exec start over the hijacked connection keeps the body apart from stdin', 
   assert.equal(inspect.Running, false);
   assert.equal(d.docker(['rm', '-f', 'ex']).status, 0);
   assert.deepEqual(mountsUnder(path.join(d.dataRoot, 'containers')), []);
+});
+
+async function execStart(container: string, create: Record<string, unknown>, start: Record<string, unknown>, version = 'v1.41') {
+  const created = await d.request('POST', `/${version}/containers/${container}/exec`, create);
+  assert.equal(created.status, 201, created.body);
+  const id = (JSON.parse(created.body) as { Id: string }).Id;
+  const { head, socket, rest } = await upgrade(`/${version}/exec/${id}/start`, start);
+  return { id, head, out: await readAll(socket, rest) };
+}
+
+test('exec start frames its stream by the start request\'s Tty, as Docker does', async () => {
+  assert.equal(d.docker(['run', '-d', '--name', 'extty', 'bb:attach', 'sleep', '1000']).status, 0);
+  const cmd = ['sh', '-c', 'echo hello out; echo hello err >&2'];
+  // Checked against dockerd 20.10 (docker-py exec_run / exec_start): with a terminal the answer is
+  // the terminal's raw bytes, whole, stdout and stderr together.
+  for (const version of ['v1.41', 'v1.50']) {
+    const r = await execStart('extty', { Cmd: cmd, Tty: true, AttachStdout: true, AttachStderr: true }, { Detach: false, Tty: true }, version);
+    assert.match(r.head, /Content-Type: application\/vnd.docker.raw-stream/);
+    assert.equal(r.out.toString(), 'hello out\r\nhello err\r\n');
+  }
+  // dockerd 20.10: an exec created with a terminal but started with Tty false comes back in
+  // stdcopy frames (docker-py reads "hello out\r\n" from them); sending raw bytes instead made a
+  // framing client take "hello ou" for a header and show only "t".
+  const framed = await execStart('extty', { Cmd: ['echo', 'hello out'], Tty: true, AttachStdout: true }, { Detach: false, Tty: false });
+  assert.deepEqual(demux(framed.out), { stdout: 'hello out\r\n', stderr: '' });
+  // dockerd 20.10: created without a terminal, started with Tty true: raw bytes, no frames.
+  const raw = await execStart('extty', { Cmd: ['echo', 'hello out'], AttachStdout: true }, { Detach: false, Tty: true });
+  assert.equal(raw.out.toString(), 'hello out\n');
+  assert.equal(d.docker(['rm', '-f', 'extty']).status, 0);
+});
+
+test('exec start with Detach answers at once and leaves the process running', async () => {
+  assert.equal(d.docker(['run', '-d', '--name', 'exdet', 'bb:attach', 'sleep', '1000']).status, 0);
+  for (const detachKeys of [undefined, 'ctrl-x,x']) {
+    const created = await d.request('POST', '/v1.41/containers/exdet/exec', { Cmd: ['sleep', '1000'], Tty: true, AttachStdout: true, ...(detachKeys ? { DetachKeys: detachKeys } : {}) });
+    const id = (JSON.parse(created.body) as { Id: string }).Id;
+    // dockerd 20.10: 200 with an empty body, the exec still running.
+    const started = await d.request('POST', `/v1.41/exec/${id}/start`, { Detach: true, Tty: true });
+    assert.equal(started.status, 200);
+    assert.equal(started.body, '');
+    const inspect = JSON.parse((await d.request('GET', `/v1.41/exec/${id}/json`)).body) as { Running: boolean; Pid: number; ExitCode: number | null };
+    assert.equal(inspect.Running, true);
+    assert.ok(inspect.Pid > 0);
+    assert.equal(inspect.ExitCode, null);
+  }
+  assert.equal(d.docker(['rm', '-f', 'exdet']).status, 0);
 });

@@ -151,3 +151,28 @@ test('startup removes layer snapshots and blobs an interrupted load left without
     t.close(); removeStoreDir(t.dir);
   }
 });
+
+test('a layer-less image loads whether its manifest says "Layers": null or []', async () => {
+  const t = await openStore();
+  try {
+    const config = Buffer.from(JSON.stringify({
+      architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [] },
+      history: [{ created: '2026-01-01T00:00:00Z', created_by: 'empty', empty_layer: true }], created: '2026-01-01T00:00:00Z',
+    }));
+    const id = sha256(config);
+    for (const [tag, layers] of [['emptyfs:null', null], ['emptyfs:empty', []]] as const) {
+      const tar = await makeTar([
+        { name: `${id.slice(7)}.json`, data: config },
+        { name: 'manifest.json', data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: [tag], Layers: layers }]) },
+      ]);
+      // dockerd 20.10 answers both with {"stream":"Loaded image: emptyfs:…\n"}.
+      assert.deepEqual(await load(t, tar), [`Loaded image: ${tag}\n`]);
+    }
+    const img = await inspectImage(t.store, t.store.findRow(id));
+    assert.equal(img.Id, id);
+    // dockerd 20.10 shows RootFS {"Type":"layers"} for it.
+    assert.deepEqual(JSON.parse(JSON.stringify(img.RootFS)), { Type: 'layers' });
+  } finally {
+    t.close(); removeStoreDir(t.dir);
+  }
+});
