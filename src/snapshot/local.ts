@@ -134,7 +134,11 @@ export abstract class LocalSnapshotter implements Snapshotter {
   }
 
   async usage(key: string): Promise<SnapshotUsage> {
-    return directoryUsage(this.layout(this.store.get(key).id).fs);
+    const row = this.store.get(key);
+    if (row.usage) return row.usage;
+    const u = await directoryUsage(this.layout(row.id).fs);
+    if (row.kind === 'committed') this.store.keepUsage(row.id, u);
+    return u;
   }
 
   async walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void> {

@@ -45,11 +45,18 @@ export interface GraphDriverData {
   Data: Record<string, string> | null;
 }
 
-export interface Snapshotter {
+/** What `docker info` and `inspect` show of the driver: its name, status and GraphDriver data. */
+export interface DriverInfo {
   /** Docker's name for the driver: 'overlay2' or 'vfs'. */
   readonly driver: 'overlay2' | 'vfs';
   /** The [name, value] pairs `docker info` shows as DriverStatus. */
   status(): Promise<[string, string][]>;
+  /** GraphDriver data for inspect (LowerDir/UpperDir/MergedDir/WorkDir on overlay2); mergedDir is where the caller mounts it. */
+  graphDriverData(key: string, mergedDir?: string): Promise<GraphDriverData>;
+}
+
+/** containerd's snapshotter verbs, plus the layer-apply and diff views the archive room needs. */
+export interface Snapshotter extends DriverInfo {
 
   /** Creates an active (writable) snapshot on `parent` (a committed name) and returns its mounts. Fails with Conflict if the key exists. */
   prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
@@ -62,7 +69,7 @@ export interface Snapshotter {
   /** Removes a snapshot; Conflict (FailedPrecondition) if it has children. */
   remove(key: string): Promise<void>;
   stat(key: string): Promise<SnapshotInfo>;
-  /** May walk the snapshot's files: callers cache the result. */
+  /** May walk an active snapshot's files (callers cache the result); a committed one's is measured once and kept. */
   usage(key: string): Promise<SnapshotUsage>;
   walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void>;
 
@@ -70,8 +77,6 @@ export interface Snapshotter {
   applyTarget(key: string): Promise<ApplyTarget>;
   /** What a snapshot changed relative to its parent, for `docker diff`, commit and layer export. */
   diffSource(key: string): Promise<DiffSource>;
-  /** GraphDriver data for inspect (LowerDir/UpperDir/MergedDir/WorkDir on overlay2); mergedDir is where the caller mounts it. */
-  graphDriverData(key: string, mergedDir?: string): Promise<GraphDriverData>;
   /** Removes what no metadata row owns and active `extract-` snapshots (interrupted extractions); run once at startup. */
   cleanup(): Promise<void>;
 }

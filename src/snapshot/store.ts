@@ -11,6 +11,8 @@ export interface SnapshotRow {
   parentId: number | null;
   labels: Record<string, string>;
   created: number;
+  /** Kept usage of a committed snapshot, once measured. */
+  usage?: { size: number; inodes: number };
 }
 
 interface RawRow {
@@ -20,6 +22,8 @@ interface RawRow {
   parent_id: number | null;
   labels: string;
   created: number;
+  size: number | null;
+  inodes: number | null;
 }
 
 const toRow = (r: RawRow): SnapshotRow => ({
@@ -29,6 +33,7 @@ const toRow = (r: RawRow): SnapshotRow => ({
   parentId: r.parent_id,
   labels: JSON.parse(r.labels) as Record<string, string>,
   created: r.created,
+  ...(r.kind === 'committed' && r.size !== null && r.inodes !== null ? { usage: { size: r.size, inodes: r.inodes } } : {}),
 });
 
 export class SnapshotStore {
@@ -108,6 +113,11 @@ export class SnapshotStore {
         .run(name, JSON.stringify(newLabels), Date.now(), row.id);
       return this.get(name);
     })();
+  }
+
+  /** Keeps the measured usage of a committed snapshot (it never changes afterwards). */
+  keepUsage(id: number, usage: { size: number; inodes: number }): void {
+    this.db.prepare("UPDATE snapshots SET size = ?, inodes = ? WHERE id = ? AND kind = 'committed'").run(usage.size, usage.inodes, id);
   }
 
   hasChildren(id: number): boolean {

@@ -24,4 +24,13 @@ export const snapshotMigrations: Migration[] = [
       CREATE INDEX snapshots_parent ON snapshots(parent_id);
     `,
   },
+  {
+    // A committed snapshot never changes, so its usage is measured once and kept with it (as
+    // containerd's overlay keeps it): the first df after a restart walks no layer again.
+    id: 'snapshot-0002-committed-usage',
+    sql: `
+      ALTER TABLE snapshots ADD COLUMN size INTEGER;
+      ALTER TABLE snapshots ADD COLUMN inodes INTEGER;
+    `,
+  },
 ];
