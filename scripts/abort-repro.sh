@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
 fixtures=${STRATA_FIXTURES_DIR:-/tmp/strata-fixtures}
-../shared/fixtures/load-images "$fixtures" >/dev/null 2>&1 || /work/shared/fixtures/load-images "$fixtures" >/dev/null || exit 2
+"${STRATA_SHARED:-$(pwd)/../shared}/fixtures/load-images" "$fixtures" >/dev/null || exit 2
 docker run -dit --name it busybox sh >/dev/null || exit 2
 
 ( while kill -0 "$daemon" 2>/dev/null; do docker ps >/dev/null 2>&1; done ) &
