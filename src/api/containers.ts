@@ -12,10 +12,8 @@ import type { CreateBody } from '../container/create.js';
 import type { ExecConfig } from '../container/exec.js';
 import { inspectJson, listJson } from '../container/view.js';
 import { psFilter } from '../container/filters.js';
-import { emit, liveOf } from '../container/context.js';
 import { checkLogsReadable, parseLogTime, streamLogs } from '../container/logs.js';
 import { frame } from '../container/stdcopy.js';
-import { detachFilter, parseDetachKeys } from '../container/detach-keys.js';
 import type { Router, RequestContext } from './router.js';
 import { Reply } from './router.js';
 import { parseFilters, queryBool, queryInt, readJson } from './http.js';
@@ -122,26 +120,11 @@ export function registerContainerRoutes(router: Router): void {
     const m = manager(ctx);
     const rec = await m.get(ctx.params.id!);
     const q = ctx.query;
-    const tty = !!rec.config.Tty;
-    const conn = hijack(ctx, streamType(tty, ctx.apiVersion));
-    const want = { stdout: queryBool(q, 'stdout'), stderr: queryBool(q, 'stderr') };
-    const write = (s: 'stdout' | 'stderr', d: Buffer) => { if (want[s]) conn.write(tty ? d : frame(s, d)); };
-    if (queryBool(q, 'logs')) await streamLogs(m.ctx, rec, { ...want, follow: false, timestamps: false }, write, conn.closed);
-    if (!queryBool(q, 'stream')) { emit(m.ctx, 'attach', rec); conn.end(); return; }
-    const detach = m.attachOutput(rec.id, { output: write, end: () => conn.end() });
-    const live = liveOf(m.ctx, rec.id);
-    void conn.closed.then(detach);
-    if (queryBool(q, 'stdin') && rec.config.OpenStdin) {
-      const filter = tty ? detachFilter(parseDetachKeys(q.get('detachKeys'))) : undefined;
-      conn.input.on('data', (d: Buffer) => {
-        if (!filter) { live.hub.writeStdin(d); return; }
-        const { forward, detach: detached } = filter(d);
-        if (forward.length) live.hub.writeStdin(forward);
-        if (detached) { detach(); conn.end(); m.ctx.events.emitEvent('container', 'detach', rec.id, { image: rec.imageRef, name: rec.name }); }
-      });
-      // Docker closes the container's stdin when a StdinOnce client's stdin ends, never with a TTY.
-      conn.input.on('end', () => { if (rec.config.StdinOnce && !tty) live.hub.closeStdin(); });
-    }
+    const conn = hijack(ctx, streamType(!!rec.config.Tty, ctx.apiVersion));
+    await m.attach(rec.id, {
+      logs: queryBool(q, 'logs'), stream: queryBool(q, 'stream'), stdin: queryBool(q, 'stdin'),
+      stdout: queryBool(q, 'stdout'), stderr: queryBool(q, 'stderr'), detachKeys: q.get('detachKeys'),
+    }, conn);
   });
 
   router.post('/containers/{id}/exec', async (ctx) => {

@@ -26,6 +26,7 @@ import { top, type TopResult } from './top.js';
 import { pruneContainers, type PruneReport } from './prune.js';
 import { checkSignalForPlatform, normalizeSignal, parseSignal, signalNumber } from './signals.js';
 import type { AttachClient } from './stream-hub.js';
+import { attachContainer, type AttachConnection, type AttachOptions } from './attach.js';
 import { ExecStore } from './exec.js';
 import type { ContainerServiceDeps } from './deps.js';
 import { Incomplete } from '../meta/incomplete.js';
@@ -175,6 +176,12 @@ export class ContainerManager implements ContainerService {
     if (rec.state.Status !== 'paused') return;
     await this.ctx.runtime.resume(rec.id).catch(() => undefined);
     rec.state.Status = 'running';
+  }
+
+  /** A hijacked client attached to the container: logs, live output, stdin with detach keys (attach.ts). */
+  async attach(ref: string, opts: AttachOptions, conn: AttachConnection): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    await attachContainer(this.ctx, rec, opts, conn, (id, client) => this.attachOutput(id, client));
   }
 
   /** Sends the container's output to `client` from now on (before start: from the first byte). */
