@@ -24,6 +24,9 @@ command -v docker-init >/dev/null || command -v tini-static >/dev/null || need+=
 # Networks: netavark sets up bridges, veths, firewall rules and port forwarding; aardvark-dns answers names.
 [ -x /usr/lib/podman/netavark ] || command -v netavark >/dev/null || need+=(netavark)
 [ -x /usr/lib/podman/aardvark-dns ] || command -v aardvark-dns >/dev/null || need+=(aardvark-dns)
+# netavark's firewall driver runs iptables; the daemon and the tests use ip (namespaces, links).
+command -v iptables >/dev/null || need+=(iptables)
+command -v ip >/dev/null || need+=(iproute2)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v python3 >/dev/null || need+=(python3)
 /usr/bin/python3 -c 'import docker' >/dev/null 2>&1 || need+=(python3-docker)
