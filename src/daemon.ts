@@ -27,7 +27,6 @@ import { serveMetrics } from './system/metrics.js';
 import { recoverReferences, sweepScratch } from './system/recovery.js';
 import { snapshotKeyOf } from './container/context.js';
 import { daemonLogConfig } from './container/log-config.js';
-import { sweepStagingMounts } from './mount/staging.js';
 import { detachMountsUnder, shutdownOnSignals, trackConnections } from './system/shutdown.js';
 import type { DaemonConfig, Engine } from './engine.js';
 import { loadDefaultSeccompProfile } from './runtime/seccomp-default.js';
@@ -76,7 +75,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const config: DaemonConfig = { dataRoot, socketPath, storageDriver, execRoot, logLevel: opts.logLevel };
   for (const d of ['tmp', 'containers', 'volumes', 'content']) fs.mkdirSync(path.join(dataRoot, d), { recursive: true, mode: 0o710 });
   fs.mkdirSync(execRoot, { recursive: true, mode: 0o700 });
-  await sweepStagingMounts(dataRoot);
   await sweepScratch(dataRoot, execRoot, log);
 
   const seccomp = loadDefaultSeccompProfile(opts.seccompProfile);

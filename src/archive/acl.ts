@@ -2,8 +2,8 @@
 // SCHILY.acl.access / SCHILY.acl.default, e.g. "user::rw-\nuser:1000:r--\nmask::r--\n...") turned
 // into the binary system.posix_acl_* xattrs the kernel takes, as GNU tar's extraction did. A
 // named qualifier is looked up in the host's user and group databases, as GNU tar does.
-import { readFileSync } from 'node:fs';
 import { InvalidParameter } from '../errors.js';
+import { idOfName } from './idnames.js';
 
 const TAGS: Record<string, [number, number]> = {
   // tag name → [tag with no qualifier, tag with one]
@@ -13,24 +13,6 @@ const TAGS: Record<string, [number, number]> = {
   other: [0x20, 0x20],
 };
 const NO_ID = 0xffffffff;
-
-function ids(file: string): Map<string, number> {
-  const out = new Map<string, number>();
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return out;
-  }
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f.length >= 3 && f[0] && !out.has(f[0])) out.set(f[0], Number(f[2]));
-  }
-  return out;
-}
-
-let users: Map<string, number> | undefined;
-let groups: Map<string, number> | undefined;
 
 /** The xattr value (version 2, entries of tag u16, perm u16, id u32) of a text ACL. */
 export function aclXattr(text: string, entry: string): Buffer {
@@ -48,8 +30,7 @@ export function aclXattr(text: string, entry: string): Buffer {
       if (tag !== 'user' && tag !== 'group') throw bad();
       if (/^\d+$/.test(qual)) id = Number(qual);
       else {
-        const db = tag === 'user' ? (users ??= ids('/etc/passwd')) : (groups ??= ids('/etc/group'));
-        const found = db.get(qual);
+        const found = idOfName(tag, qual);
         if (found === undefined) throw new InvalidParameter(`invalid tar: ACL of ${JSON.stringify(entry)} names ${tag} ${JSON.stringify(qual)}, unknown on this host`);
         id = found;
       }

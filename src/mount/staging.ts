@@ -105,21 +105,6 @@ export async function releaseStaging(dir: string): Promise<void> {
   fs.rmSync(real, { recursive: true, force: true });
 }
 
-/**
- * Startup: whatever is still mounted under <data-root>/tmp was left by a crash. Unmounted
- * before anything removes tmp/'s entries: a recursive delete through a bind mount would delete
- * the volume's files.
- */
-export async function sweepStagingMounts(dataRoot: string): Promise<void> {
-  let real: string;
-  try {
-    real = fs.realpathSync(path.join(dataRoot, 'tmp'));
-  } catch {
-    return;
-  }
-  await detachUnder(real, false);
-}
-
 /** Staging paths are the daemon's own, so unmounting them by path is safe. */
 async function detachUnder(real: string, includeSelf: boolean): Promise<void> {
   const prefix = real + '/';

@@ -11,23 +11,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { buildRouter } from '../../src/api/routes.js';
+import { prng } from '../helpers/prng.js';
 
 let d: TestDaemon;
 
 before(async () => { d = await startDaemon(); });
 after(async () => { await d.stop(); });
-
-/** mulberry32: small, fast, and the same sequence on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** No answer and no close within this long is a hang; it only bounds a failure, it measures nothing. */
 const HANG_MS = 60_000;

@@ -12,21 +12,11 @@ import { test } from 'node:test';
 import { applyLayer, extractUntrusted } from '../../src/archive/index.js';
 import { InvalidParameter } from '../../src/errors.js';
 import { makeTar, tempDir } from './helpers.js';
+import { prng } from '../helpers/prng.js';
 
 const CASES = 2000;
 /** Generous: a case takes milliseconds; this only tells a hang from slowness. */
 const HANG_MS = 30_000;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fixChecksum(buf: Buffer, off: number): void {
   if (off + 512 > buf.length) return;

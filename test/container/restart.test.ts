@@ -6,33 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { mountsUnder } from '../helpers/daemon.js';
+import { spawnSync } from 'node:child_process';
+import { exited, mountsUnder, spawnDaemonIn as daemon } from '../helpers/daemon.js';
 import { busyboxArchive } from './busybox-image.js';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-
-async function ping(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.request({ socketPath: socket, path: '/_ping' }, (res) => { res.resume(); resolve(res.statusCode === 200); });
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
-
-async function daemon(dir: string): Promise<ChildProcess> {
-  const socket = path.join(dir, 's.sock');
-  const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-  const proc = spawn(path.join(repoRoot, 'bin/strata'), ['daemon', '--data-root', path.join(dir, 'root'),
-    '--exec-root', path.join(dir, 'exec'), '--host', `unix://${socket}`], { stdio: ['ignore', log, log] });
-  fs.closeSync(log);
-  for (let i = 0; i < 200 && !(await ping(socket)); i++) await new Promise((r) => setTimeout(r, 100));
-  return proc;
-}
-
-const exited = (p: ChildProcess) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)));
 
 test('containers and their exit codes survive daemon restarts, clean or not', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-restart-'));

@@ -97,3 +97,29 @@ export function ok(r: { status: number; stdout: string; stderr: string }, what: 
   assert.equal(r.status, 0, `${what}: ${r.stderr}`);
   return r.stdout;
 }
+
+function pingOnce(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath: socket, path: '/_ping' }, (res) => { res.resume(); resolve(res.statusCode === 200); });
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+/**
+ * A daemon on `dir`'s data-root, exec-root and socket (`dir/s.sock`), logging to `dir/daemon.log`,
+ * for tests that kill and restart it on the same state; resolves once it answers /_ping (or 20 s).
+ */
+export async function spawnDaemonIn(dir: string): Promise<ChildProcess> {
+  const socket = path.join(dir, 's.sock');
+  const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
+  const proc = spawn(path.join(repoRoot, 'bin/strata'), ['daemon', '--data-root', path.join(dir, 'root'),
+    '--exec-root', path.join(dir, 'exec'), '--host', `unix://${socket}`], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  for (let i = 0; i < 200 && !(await pingOnce(socket)); i++) await new Promise((r) => setTimeout(r, 100));
+  return proc;
+}
+
+/** Resolves when `p` has exited (at once if it already has). */
+export const exited = (p: ChildProcess): Promise<unknown> =>
+  new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)));

@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { isDirectoryFd, mkdirAllInRoot, openInRoot, openTrustedDirectory } from '../../src/mount/in-root.js';
 import { bindOnto, detachMount } from '../../src/mount/fd-mount.js';
-import { openVolumeSubpath, releaseStaging, stageVolumeSubpath, sweepStagingMounts } from '../../src/mount/staging.js';
+import { openVolumeSubpath, releaseStaging, stageVolumeSubpath } from '../../src/mount/staging.js';
+import { detachMountsBeneath } from '../../src/mount/scratch.js';
 import { Conflict, InvalidParameter, NotFound } from '../../src/errors.js';
 import { buildRenameExchange } from '../helpers/rename-exchange.js';
 
@@ -162,9 +163,9 @@ test('a staged subpath is a private mount of that directory; release and the sta
   assert.deepEqual(mountsUnder(dataRoot), []);
   assert.equal(fs.existsSync(staging), false);
   assert.deepEqual(fs.readdirSync(path.join(vol, 'sub')), ['in-sub'], 'the volume keeps its files');
-  // A crash leaves staging mounted: the sweep unmounts it, after which tmp/ can be deleted safely.
+  // A crash leaves staging mounted: the startup sweep of tmp/ unmounts it, after which tmp/ can be deleted safely.
   stageVolumeSubpath(path.join(dataRoot, 'tmp/mounts/c2'), '0', vol, 'sub');
-  await sweepStagingMounts(dataRoot);
+  await detachMountsBeneath(path.join(dataRoot, 'tmp'));
   assert.deepEqual(mountsUnder(dataRoot), []);
   fs.rmSync(path.join(dataRoot, 'tmp'), { recursive: true, force: true });
   assert.deepEqual(fs.readdirSync(path.join(vol, 'sub')), ['in-sub']);
