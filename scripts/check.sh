@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fast checks that need no root and no daemon: the type check, and the layering rules of
+# Fast checks that need no root and no daemon: the type check, the formatter (prettier, settings in
+# .prettierrc.json; `npm run format` rewrites), and the layering rules of
 # .dependency-cruiser.cjs (no import cycles; mechanisms never import services; services never
 # import api/ or cli/; only api/ and daemon.ts see Engine). Arrows already known to break a rule
 # are listed in .dependency-cruiser-known-violations.json: a new one fails the check, and the
@@ -7,5 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json --noEmit
+npx prettier --check --log-level warn 'src/**/*.ts' 'test/**/*.ts'
 npx depcruise src --config .dependency-cruiser.cjs --ignore-known .dependency-cruiser-known-violations.json --output-type err
-echo "check: types and layering rules hold"
+echo "check: types, formatting and layering rules hold"

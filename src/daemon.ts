@@ -73,7 +73,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const storageDriver = (requested as 'overlay2' | 'vfs' | undefined) ?? (await chooseDriver(dataRoot));
   const execRoot = path.resolve(opts.execRoot ?? path.join(path.dirname(socketPath), 'exec'));
   const config: DaemonConfig = { dataRoot, socketPath, storageDriver, execRoot, logLevel: opts.logLevel };
-  for (const d of ['tmp', 'containers', 'volumes', 'content']) fs.mkdirSync(path.join(dataRoot, d), { recursive: true, mode: 0o710 });
+  for (const d of ['tmp', 'containers', 'volumes', 'content'])
+    fs.mkdirSync(path.join(dataRoot, d), { recursive: true, mode: 0o710 });
   fs.mkdirSync(execRoot, { recursive: true, mode: 0o700 });
   await sweepScratch(dataRoot, execRoot, log);
 
@@ -89,23 +90,73 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 
   const db = openMetaDb(path.join(dataRoot, 'strata.db'));
   const events = new EventBus();
-  const driver = await createSnapshotter(storageDriver, { root: path.join(dataRoot, 'snapshots', storageDriver), db, log });
+  const driver = await createSnapshotter(storageDriver, {
+    root: path.join(dataRoot, 'snapshots', storageDriver),
+    db,
+    log,
+  });
   await driver.cleanup();
   const { snapshotter, cache: usageCache } = withUsageCache(driver);
   const images = await createImageService({ db, dataRoot, snapshotter, log, events });
   const volumes = await createVolumeService({ db, dataRoot, log, events });
   const networks = await createNetworkService({ db, execRoot, log, events });
-  const containers = await createContainerService({ db, dataRoot, execRoot, snapshotter, images, volumes, log, events, logConfig, seccompProfile: seccomp.profile, init: { path: opts.initPath, default: opts.init }, networking: networks });
+  const containers = await createContainerService({
+    db,
+    dataRoot,
+    execRoot,
+    snapshotter,
+    images,
+    volumes,
+    log,
+    events,
+    logConfig,
+    seccompProfile: seccomp.profile,
+    init: { path: opts.initPath, default: opts.init },
+    networking: networks,
+  });
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
   const distribution = new DistributionService({
-    db, dataRoot, images, events, log,
-    registry: { insecureRegistries: opts.insecureRegistries ?? [], mirrors: opts.registryMirrors ?? [], certsDir: opts.certsDir ?? DEFAULT_CERTS_DIR },
+    db,
+    dataRoot,
+    images,
+    events,
+    log,
+    registry: {
+      insecureRegistries: opts.insecureRegistries ?? [],
+      mirrors: opts.registryMirrors ?? [],
+      certsDir: opts.certsDir ?? DEFAULT_CERTS_DIR,
+    },
   });
-  const builder = new BuilderService({ dataRoot, execRoot, log, snapshotter, images, containers, pull: (ref, out) => distribution.pull(ref, undefined, {}, out) });
+  const builder = new BuilderService({
+    dataRoot,
+    execRoot,
+    log,
+    snapshotter,
+    images,
+    containers,
+    pull: (ref, out) => distribution.pull(ref, undefined, {}, out),
+  });
   const backups = new VolumeBackups({ volumes, containers, dataRoot, log });
-  const engine: Engine = { config, db, log, events, snapshotter, images, containers, volumes, networks, builder, backups, distribution, usageCache, activity: new Activity(), daemonId: daemonId(db), security };
+  const engine: Engine = {
+    config,
+    db,
+    log,
+    events,
+    snapshotter,
+    images,
+    containers,
+    volumes,
+    networks,
+    builder,
+    backups,
+    distribution,
+    usageCache,
+    activity: new Activity(),
+    daemonId: daemonId(db),
+    security,
+  };
   await recoverReferences(engine);
   const server = createApiServer(engine, buildRouter());
 
@@ -135,8 +186,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       if (dropped) log.info(`closed ${dropped} open connection(s)`);
       warmer.stop();
       metrics?.close();
-      await pending.track(() => `stopping containers: ${containers.stillRunning().join(', ') || 'none left'}`,
-        containers.shutdown().catch((e: unknown) => log.warn(`container shutdown: ${e}`)));
+      await pending.track(
+        () => `stopping containers: ${containers.stillRunning().join(', ') || 'none left'}`,
+        containers.shutdown().catch((e: unknown) => log.warn(`container shutdown: ${e}`)),
+      );
       await pending.track('closing the API server', closed);
       db.close();
       fs.rmSync(socketPath, { force: true });

@@ -23,7 +23,9 @@ export function registerBuildRoutes(router: Router): void {
   router.post('/build', async (ctx: RequestContext) => {
     const q = ctx.query;
     const abort = new AbortController();
-    ctx.res!.on('close', () => { if (!ctx.res!.writableFinished) abort.abort(); });
+    ctx.res!.on('close', () => {
+      if (!ctx.res!.writableFinished) abort.abort();
+    });
     const opts: BuildOptions = {
       tags: q.getAll('t').filter(Boolean),
       buildArgs: jsonParam<Record<string, string | null>>(q, 'buildargs', {}) ?? {},

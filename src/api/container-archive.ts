@@ -3,7 +3,11 @@ import type { Router, RequestContext } from './router.js';
 import { Reply } from './router.js';
 import { queryBool, readJson } from './http.js';
 import {
-  checkArchivePath, copyFromContainer, copyToContainer, pathStatHeader, statContainerPath,
+  checkArchivePath,
+  copyFromContainer,
+  copyToContainer,
+  pathStatHeader,
+  statContainerPath,
 } from '../container/archive-ops.js';
 import { containerChanges, exportContainer } from '../container/changes-ops.js';
 import { commitContainer } from '../container/commit-ops.js';
@@ -19,9 +23,15 @@ async function headArchive(ctx: RequestContext): Promise<Reply> {
 async function getArchive(ctx: RequestContext): Promise<void> {
   const path = checkArchivePath(ctx.query.get('path'));
   const res = ctx.res!;
-  await copyFromContainer(ctx.engine, ctx.params.id!, path, (stat) => {
-    res.writeHead(200, { 'Content-Type': 'application/x-tar', [STAT_HEADER]: pathStatHeader(stat) });
-  }, res);
+  await copyFromContainer(
+    ctx.engine,
+    ctx.params.id!,
+    path,
+    (stat) => {
+      res.writeHead(200, { 'Content-Type': 'application/x-tar', [STAT_HEADER]: pathStatHeader(stat) });
+    },
+    res,
+  );
 }
 
 async function putArchive(ctx: RequestContext): Promise<Reply> {

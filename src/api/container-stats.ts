@@ -18,7 +18,9 @@ export function registerContainerStatsRoutes(router: Router): void {
     const oneShot = queryBool(ctx.query, 'one-shot');
     const res = ctx.res!;
     let closed = false;
-    res.on('close', () => { closed = true; });
+    res.on('close', () => {
+      closed = true;
+    });
     let prev: StatsJson | undefined;
     if (!stream) {
       if (!oneShot && rec.state.Running) {

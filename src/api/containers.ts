@@ -30,12 +30,22 @@ const manager = (ctx: RequestContext): ContainerManager => ctx.engine.containers
 
 export function registerContainerRoutes(router: Router): void {
   router.post('/containers/create', async (ctx) => {
-    const body = await readJson<Record<string, any>>(ctx, {}, { type: 'runconfig.ContainerConfigWrapper', maxBytes: CREATE_BODY_LIMIT });
+    const body = await readJson<Record<string, any>>(
+      ctx,
+      {},
+      { type: 'runconfig.ContainerConfigWrapper', maxBytes: CREATE_BODY_LIMIT },
+    );
     const { HostConfig, NetworkingConfig, ...config } = body;
-    const rec = await manager(ctx).create({ Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig } as CreateBody, ctx.query.get('name'), ctx.apiVersion);
+    const rec = await manager(ctx).create(
+      { Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig } as CreateBody,
+      ctx.query.get('name'),
+      ctx.apiVersion,
+    );
     // Docker accepts ports with the host's network and says they go nowhere.
-    const warnings = rec.hostConfig.NetworkMode === 'host' && Object.keys(rec.hostConfig.PortBindings ?? {}).length
-      ? ['Published ports are discarded when using host network mode'] : [];
+    const warnings =
+      rec.hostConfig.NetworkMode === 'host' && Object.keys(rec.hostConfig.PortBindings ?? {}).length
+        ? ['Published ports are discarded when using host network mode']
+        : [];
     return new Reply(201, { Id: rec.id, Warnings: warnings });
   });
 
@@ -58,19 +68,37 @@ export function registerContainerRoutes(router: Router): void {
     return inspectJson(m.ctx, await m.get(ctx.params.id!), queryBool(ctx.query, 'size'));
   });
 
-  router.post('/containers/{id}/start', async (ctx) => { await manager(ctx).start(ctx.params.id!); });
+  router.post('/containers/{id}/start', async (ctx) => {
+    await manager(ctx).start(ctx.params.id!);
+  });
   router.post('/containers/{id}/stop', async (ctx) => {
     await manager(ctx).stop(ctx.params.id!, queryInt(ctx.query, 't'), ctx.query.get('signal') ?? undefined);
   });
-  router.post('/containers/{id}/restart', async (ctx) => { await manager(ctx).restart(ctx.params.id!, queryInt(ctx.query, 't')); });
-  router.post('/containers/{id}/kill', async (ctx) => { await manager(ctx).kill(ctx.params.id!, ctx.query.get('signal') ?? undefined); });
-  router.post('/containers/{id}/pause', async (ctx) => { await manager(ctx).pause(ctx.params.id!); });
-  router.post('/containers/{id}/unpause', async (ctx) => { await manager(ctx).unpause(ctx.params.id!); });
-  router.post('/containers/{id}/rename', async (ctx) => { await manager(ctx).rename(ctx.params.id!, ctx.query.get('name') ?? ''); });
+  router.post('/containers/{id}/restart', async (ctx) => {
+    await manager(ctx).restart(ctx.params.id!, queryInt(ctx.query, 't'));
+  });
+  router.post('/containers/{id}/kill', async (ctx) => {
+    await manager(ctx).kill(ctx.params.id!, ctx.query.get('signal') ?? undefined);
+  });
+  router.post('/containers/{id}/pause', async (ctx) => {
+    await manager(ctx).pause(ctx.params.id!);
+  });
+  router.post('/containers/{id}/unpause', async (ctx) => {
+    await manager(ctx).unpause(ctx.params.id!);
+  });
+  router.post('/containers/{id}/rename', async (ctx) => {
+    await manager(ctx).rename(ctx.params.id!, ctx.query.get('name') ?? '');
+  });
   router.delete('/containers/{id}', async (ctx) => {
     // `docker rm --link /parent/alias` removes a legacy link, never a container.
-    if (queryBool(ctx.query, 'link')) { removeLink(manager(ctx).ctx, ctx.params.id!); return; }
-    await manager(ctx).remove(ctx.params.id!, { force: queryBool(ctx.query, 'force'), volumes: queryBool(ctx.query, 'v') });
+    if (queryBool(ctx.query, 'link')) {
+      removeLink(manager(ctx).ctx, ctx.params.id!);
+      return;
+    }
+    await manager(ctx).remove(ctx.params.id!, {
+      force: queryBool(ctx.query, 'force'),
+      volumes: queryBool(ctx.query, 'v'),
+    });
   });
   // `docker rm --link /parent/alias` names the link with slashes.
   router.delete('/containers/{link*}', async (ctx) => {
@@ -85,7 +113,8 @@ export function registerContainerRoutes(router: Router): void {
 
   router.post('/containers/{id}/wait', async (ctx) => {
     const cond = (ctx.query.get('condition') || 'not-running') as WaitCondition;
-    if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw new InvalidParameter(`invalid condition: "${cond}"`);
+    if (!['not-running', 'next-exit', 'removed'].includes(cond))
+      throw new InvalidParameter(`invalid condition: "${cond}"`);
     const { done } = manager(ctx).waitFor(ctx.params.id!, cond);
     const res = ctx.res!;
     // Headers go out now: the CLI waits for them before it starts the container.
@@ -93,7 +122,7 @@ export function registerContainerRoutes(router: Router): void {
     res.flushHeaders();
     const code = await done;
     // dockerd 20.10 always sends Error, null when the wait itself went well.
-    res.end(JSON.stringify({ Error: null, StatusCode: code }) + "\n");
+    res.end(JSON.stringify({ Error: null, StatusCode: code }) + '\n');
   });
 
   router.get('/containers/{id}/logs', async (ctx) => {
@@ -109,10 +138,23 @@ export function registerContainerRoutes(router: Router): void {
     const res = ctx.res!;
     res.writeHead(200, { 'Content-Type': streamType(tty, ctx.apiVersion) });
     const closed = new Promise<void>((r) => res.on('close', () => r()));
-    await streamLogs(m.ctx, rec, {
-      stdout, stderr, follow: queryBool(ctx.query, 'follow'), tail: Number.isFinite(tail) ? tail : undefined,
-      since: parseLogTime(ctx.query.get('since')), until: parseLogTime(ctx.query.get('until')), timestamps: queryBool(ctx.query, 'timestamps'),
-    }, (s, d) => { res.write(tty ? d : frame(s, d)); }, closed);
+    await streamLogs(
+      m.ctx,
+      rec,
+      {
+        stdout,
+        stderr,
+        follow: queryBool(ctx.query, 'follow'),
+        tail: Number.isFinite(tail) ? tail : undefined,
+        since: parseLogTime(ctx.query.get('since')),
+        until: parseLogTime(ctx.query.get('until')),
+        timestamps: queryBool(ctx.query, 'timestamps'),
+      },
+      (s, d) => {
+        res.write(tty ? d : frame(s, d));
+      },
+      closed,
+    );
     res.end();
   });
 
@@ -121,10 +163,18 @@ export function registerContainerRoutes(router: Router): void {
     const rec = await m.get(ctx.params.id!);
     const q = ctx.query;
     const conn = hijack(ctx, streamType(!!rec.config.Tty, ctx.apiVersion));
-    await m.attach(rec.id, {
-      logs: queryBool(q, 'logs'), stream: queryBool(q, 'stream'), stdin: queryBool(q, 'stdin'),
-      stdout: queryBool(q, 'stdout'), stderr: queryBool(q, 'stderr'), detachKeys: q.get('detachKeys'),
-    }, conn);
+    await m.attach(
+      rec.id,
+      {
+        logs: queryBool(q, 'logs'),
+        stream: queryBool(q, 'stream'),
+        stdin: queryBool(q, 'stdin'),
+        stdout: queryBool(q, 'stdout'),
+        stderr: queryBool(q, 'stderr'),
+        detachKeys: q.get('detachKeys'),
+      },
+      conn,
+    );
   });
 
   router.post('/containers/{id}/exec', async (ctx) => {
@@ -176,15 +226,20 @@ export function registerContainerRoutes(router: Router): void {
       return;
     }
     if (proc.stdin) stdin.pipe(proc.stdin);
-    const ended = (s: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') => new Promise<void>((resolve) => {
-      if (!s) return resolve();
-      s.on('data', (d: Buffer) => {
-        if ((name === 'stdout' && inst.config.AttachStdout === false) || (name === 'stderr' && inst.config.AttachStderr === false)) return;
-        conn.write(tty ? d : frame(name, d));
+    const ended = (s: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') =>
+      new Promise<void>((resolve) => {
+        if (!s) return resolve();
+        s.on('data', (d: Buffer) => {
+          if (
+            (name === 'stdout' && inst.config.AttachStdout === false) ||
+            (name === 'stderr' && inst.config.AttachStderr === false)
+          )
+            return;
+          conn.write(tty ? d : frame(name, d));
+        });
+        s.on('end', () => resolve());
+        s.on('error', () => resolve());
       });
-      s.on('end', () => resolve());
-      s.on('error', () => resolve());
-    });
     await Promise.all([ended(proc.stdout, 'stdout'), ended(proc.stderr, 'stderr'), inst.done]);
     conn.end();
   });
@@ -204,9 +259,19 @@ async function readStartBody(ctx: RequestContext): Promise<ExecStartBody> {
   const socket = ctx.socket;
   while (buf.length < length) {
     const chunk = await new Promise<Buffer | null>((resolve) => {
-      const onData = (d: Buffer) => { cleanup(); resolve(d); };
-      const onEnd = () => { cleanup(); resolve(null); };
-      const cleanup = () => { socket.off('data', onData); socket.off('end', onEnd); socket.pause(); };
+      const onData = (d: Buffer) => {
+        cleanup();
+        resolve(d);
+      };
+      const onEnd = () => {
+        cleanup();
+        resolve(null);
+      };
+      const cleanup = () => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.pause();
+      };
       socket.on('data', onData);
       socket.on('end', onEnd);
       socket.resume();
@@ -223,7 +288,9 @@ async function readStartBody(ctx: RequestContext): Promise<ExecStartBody> {
 }
 
 function streamType(tty: boolean, apiVersion: string): string {
-  return !tty && versionAtLeast(apiVersion, '1.42') ? 'application/vnd.docker.multiplexed-stream' : 'application/vnd.docker.raw-stream';
+  return !tty && versionAtLeast(apiVersion, '1.42')
+    ? 'application/vnd.docker.multiplexed-stream'
+    : 'application/vnd.docker.raw-stream';
 }
 
 interface Hijacked {
@@ -238,17 +305,28 @@ interface Hijacked {
 function hijack(ctx: RequestContext, contentType: string): Hijacked {
   if (ctx.socket) {
     const socket: Duplex = ctx.socket;
-    socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
+    );
     const input = new PassThrough();
     if (ctx.head && ctx.head.length > 0) input.write(ctx.head);
     socket.on('data', (d: Buffer) => input.write(d));
     socket.on('end', () => input.end());
     socket.on('error', () => input.end());
     socket.resume();
-    const closed = new Promise<void>((r) => socket.on('close', () => { input.end(); r(); }));
+    const closed = new Promise<void>((r) =>
+      socket.on('close', () => {
+        input.end();
+        r();
+      }),
+    );
     return {
-      write: (d) => { if (socket.writable) socket.write(d); },
-      end: () => { if (!socket.writableEnded) socket.end(); },
+      write: (d) => {
+        if (socket.writable) socket.write(d);
+      },
+      end: () => {
+        if (!socket.writableEnded) socket.end();
+      },
       input,
       closed,
     };
@@ -257,5 +335,14 @@ function hijack(ctx: RequestContext, contentType: string): Hijacked {
   res.writeHead(200, { 'Content-Type': contentType });
   res.flushHeaders();
   const closed = new Promise<void>((r) => res.on('close', () => r()));
-  return { write: (d) => { if (!res.writableEnded) res.write(d); }, end: () => { if (!res.writableEnded) res.end(); }, input: ctx.req, closed };
+  return {
+    write: (d) => {
+      if (!res.writableEnded) res.write(d);
+    },
+    end: () => {
+      if (!res.writableEnded) res.end();
+    },
+    input: ctx.req,
+    closed,
+  };
 }

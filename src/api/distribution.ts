@@ -10,12 +10,18 @@ import { decodeRegistryAuth, type AuthConfig } from '../distribution/auth.js';
 function lazyStream(ctx: RequestContext): { send: (msg: Record<string, unknown>) => void; started: () => boolean } {
   let send: ((msg: unknown) => void) | undefined;
   return {
-    send: (msg) => { send ??= startJsonStream(ctx.res!); send(msg); },
+    send: (msg) => {
+      send ??= startJsonStream(ctx.res!);
+      send(msg);
+    },
     started: () => send !== undefined,
   };
 }
 
-async function streamed(ctx: RequestContext, run: (send: (msg: Record<string, unknown>) => void) => Promise<void>): Promise<void> {
+async function streamed(
+  ctx: RequestContext,
+  run: (send: (msg: Record<string, unknown>) => void) => Promise<void>,
+): Promise<void> {
   const s = lazyStream(ctx);
   try {
     await run(s.send);
@@ -26,7 +32,8 @@ async function streamed(ctx: RequestContext, run: (send: (msg: Record<string, un
   ctx.res!.end();
 }
 
-const authOf = (ctx: RequestContext): AuthConfig => decodeRegistryAuth(ctx.req.headers['x-registry-auth'] as string | undefined);
+const authOf = (ctx: RequestContext): AuthConfig =>
+  decodeRegistryAuth(ctx.req.headers['x-registry-auth'] as string | undefined);
 
 /** POST /images/create with fromImage: tag may be a tag or a digest (docker pull NAME@sha256:…). */
 export async function pullImage(ctx: RequestContext, fromImage: string): Promise<void> {
@@ -39,7 +46,9 @@ export async function pullImage(ctx: RequestContext, fromImage: string): Promise
 
 export function registerDistributionRoutes(router: Router): void {
   router.get('/images/search', () => {
-    throw new NotImplemented('search is not supported by Strata: docker search queries Docker Hub\'s own index API; browse https://hub.docker.com or list a registry with GET /v2/_catalog');
+    throw new NotImplemented(
+      "search is not supported by Strata: docker search queries Docker Hub's own index API; browse https://hub.docker.com or list a registry with GET /v2/_catalog",
+    );
   });
 
   router.post('/images/{name*}/push', async (ctx) => {
@@ -53,8 +62,11 @@ export function registerDistributionRoutes(router: Router): void {
     if (typeof body !== 'object' || body === null) throw new InvalidParameter('invalid JSON: expected an object');
     const str = (k: string) => (typeof body[k] === 'string' && body[k] !== '' ? (body[k] as string) : undefined);
     return ctx.engine.distribution.login({
-      username: str('username'), password: str('password'), serveraddress: str('serveraddress'),
-      identitytoken: str('identitytoken'), registrytoken: str('registrytoken'),
+      username: str('username'),
+      password: str('password'),
+      serveraddress: str('serveraddress'),
+      identitytoken: str('identitytoken'),
+      registrytoken: str('registrytoken'),
     });
   });
 

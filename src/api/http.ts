@@ -61,7 +61,12 @@ export async function readJson<T>(ctx: RequestContext, fallback: T, opts: JsonBo
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const data = body === undefined ? '' : JSON.stringify(body) + '\n';
   res.writeHead(status, {
     ...(data ? { 'Content-Type': 'application/json' } : {}),
@@ -103,7 +108,11 @@ export function parseFilters(q: URLSearchParams): Map<string, string[]> {
   if (typeof parsed !== 'object' || parsed === null) return out;
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
     if (Array.isArray(v)) out.set(k, v.map(String));
-    else if (v && typeof v === 'object') out.set(k, Object.keys(v as object).filter((x) => (v as Record<string, unknown>)[x]));
+    else if (v && typeof v === 'object')
+      out.set(
+        k,
+        Object.keys(v as object).filter((x) => (v as Record<string, unknown>)[x]),
+      );
     else out.set(k, [String(v)]);
   }
   return out;
@@ -119,5 +128,7 @@ export function checkFilterNames(filters: Map<string, string[]>, allowed: string
 /** Starts a newline-delimited JSON stream (progress, events); each write is one message. */
 export function startJsonStream(res: ServerResponse): (msg: unknown) => void {
   res.writeHead(200, { 'Content-Type': 'application/json' });
-  return (msg) => { res.write(JSON.stringify(msg) + '\r\n'); };
+  return (msg) => {
+    res.write(JSON.stringify(msg) + '\r\n');
+  };
 }

@@ -30,15 +30,17 @@ async function runningContainers(ctx: RequestContext): Promise<(id: string) => b
 }
 
 export function registerImageRoutes(router: Router): void {
-  router.get('/images/json', (ctx) => listImages(storeOf(ctx), {
-    all: queryBool(ctx.query, 'all'),
-    filters: legacyFilter(ctx),
-    sharedSize: queryBool(ctx.query, 'shared-size') && versionAtLeast(ctx.apiVersion, '1.42'),
-    containerCount: versionAtLeast(ctx.apiVersion, '1.51'),
-  }).map((e) => {
-    if (versionAtLeast(ctx.apiVersion, '1.44')) delete e.VirtualSize;
-    return e;
-  }));
+  router.get('/images/json', (ctx) =>
+    listImages(storeOf(ctx), {
+      all: queryBool(ctx.query, 'all'),
+      filters: legacyFilter(ctx),
+      sharedSize: queryBool(ctx.query, 'shared-size') && versionAtLeast(ctx.apiVersion, '1.42'),
+      containerCount: versionAtLeast(ctx.apiVersion, '1.51'),
+    }).map((e) => {
+      if (versionAtLeast(ctx.apiVersion, '1.44')) delete e.VirtualSize;
+      return e;
+    }),
+  );
 
   router.post('/images/load', async (ctx) => {
     const quiet = queryBool(ctx.query, 'quiet');
@@ -46,7 +48,9 @@ export function registerImageRoutes(router: Router): void {
     try {
       await loadImages(storeOf(ctx), ctx.req, {
         stream: (text) => send({ stream: text }),
-        progress: (msg) => { if (!quiet) send(msg); },
+        progress: (msg) => {
+          if (!quiet) send(msg);
+        },
       });
     } catch (err) {
       ctx.req.resume();
@@ -63,7 +67,10 @@ export function registerImageRoutes(router: Router): void {
     const stream = saveImages(store, assocs);
     stream.on('error', () => res.destroy());
     stream.pipe(res);
-    await new Promise<void>((resolve) => { res.on('close', resolve); res.on('finish', resolve); });
+    await new Promise<void>((resolve) => {
+      res.on('close', resolve);
+      res.on('finish', resolve);
+    });
   };
   router.get('/images/get', (ctx) => save(ctx, ctx.query.getAll('names')));
   router.get('/images/{name*}/get', (ctx) => save(ctx, [ctx.params.name!]));
@@ -73,7 +80,10 @@ export function registerImageRoutes(router: Router): void {
     const fromSrc = ctx.query.get('fromSrc');
     const fromImage = ctx.query.get('fromImage');
     if (fromSrc !== null) {
-      if (fromSrc !== '-') throw new NotImplemented(`importing from ${fromSrc} is not supported: no network access; pipe the archive instead (fromSrc=-)`);
+      if (fromSrc !== '-')
+        throw new NotImplemented(
+          `importing from ${fromSrc} is not supported: no network access; pipe the archive instead (fromSrc=-)`,
+        );
       const opts = prepareImport({
         repo: ctx.query.get('repo') ?? undefined,
         tag: ctx.query.get('tag') ?? undefined,
@@ -105,7 +115,8 @@ export function registerImageRoutes(router: Router): void {
       return shapeInspect(await inspectImage(store, store.findRow(ctx.params.name!)), ctx.apiVersion);
     } catch (err) {
       if (err instanceof NotFound) throw new NotFound(`no such image: ${ctx.params.name}: ${err.message}`);
-      if (err instanceof InvalidParameter) throw new InvalidParameter(`no such image: ${ctx.params.name}: ${err.message}`);
+      if (err instanceof InvalidParameter)
+        throw new InvalidParameter(`no such image: ${ctx.params.name}: ${err.message}`);
       throw err;
     }
   });
@@ -116,7 +127,9 @@ export function registerImageRoutes(router: Router): void {
   });
 
   // A Strata extension: each layer's bytes, inodes and how many images share it.
-  router.get('/strata/images/{name*}/layers', (ctx) => layerReport(ctx.engine.images, ctx.engine.snapshotter, ctx.params.name!));
+  router.get('/strata/images/{name*}/layers', (ctx) =>
+    layerReport(ctx.engine.images, ctx.engine.snapshotter, ctx.params.name!),
+  );
 
   router.post('/images/{name*}/tag', async (ctx) => {
     const store = storeOf(ctx);
@@ -130,15 +143,18 @@ export function registerImageRoutes(router: Router): void {
     return new Reply(201);
   });
 
-  router.delete('/images/{name*}', async (ctx) => removeImage(storeOf(ctx), ctx.params.name!, {
-    force: queryBool(ctx.query, 'force'),
-    noprune: queryBool(ctx.query, 'noprune'),
-    isRunning: await runningContainers(ctx),
-  }));
+  router.delete('/images/{name*}', async (ctx) =>
+    removeImage(storeOf(ctx), ctx.params.name!, {
+      force: queryBool(ctx.query, 'force'),
+      noprune: queryBool(ctx.query, 'noprune'),
+      isRunning: await runningContainers(ctx),
+    }),
+  );
 
   router.post('/images/prune', async (ctx) => {
     const filters = parseFilters(ctx.query);
-    for (const k of filters.keys()) if (!['dangling', 'label', 'label!', 'until'].includes(k)) throw new InvalidParameter(`Invalid filter '${k}'`);
+    for (const k of filters.keys())
+      if (!['dangling', 'label', 'label!', 'until'].includes(k)) throw new InvalidParameter(`Invalid filter '${k}'`);
     const dangling = filters.get('dangling')?.[0];
     if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling.toLowerCase())) {
       throw new InvalidParameter(`Invalid filter 'dangling=${dangling}'`);
@@ -173,7 +189,21 @@ function shapeInspect(out: Record<string, unknown>, v: string): Record<string, u
   if (versionAtLeast(v, '1.45')) delete out.Container;
   if (versionAtLeast(v, '1.50') && out.Config) {
     const c = out.Config as Record<string, unknown>;
-    for (const k of ['Hostname', 'Domainname', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'Tty', 'OpenStdin', 'StdinOnce', 'Image', 'NetworkDisabled', 'MacAddress', 'StopTimeout']) delete c[k];
+    for (const k of [
+      'Hostname',
+      'Domainname',
+      'AttachStdin',
+      'AttachStdout',
+      'AttachStderr',
+      'Tty',
+      'OpenStdin',
+      'StdinOnce',
+      'Image',
+      'NetworkDisabled',
+      'MacAddress',
+      'StopTimeout',
+    ])
+      delete c[k];
   }
   return out;
 }
@@ -185,4 +215,3 @@ function legacyFilter(ctx: RequestContext): Map<string, string[]> {
   if (legacy) filters.set('reference', [...(filters.get('reference') ?? []), legacy]);
   return filters;
 }
-

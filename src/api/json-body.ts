@@ -61,7 +61,8 @@ export function checkJsonBody(buf: Buffer, goType: string, maxDepth = JSON_MAX_D
     if (c === QUOTE) inString = true;
     else if (c === 0x7b || c === 0x5b) {
       // Go's decoder words, though its bound (10000) is far higher.
-      if (++depth > maxDepth) throw new InvalidParameter(`invalid character '${String.fromCharCode(c)}' exceeded max depth`);
+      if (++depth > maxDepth)
+        throw new InvalidParameter(`invalid character '${String.fromCharCode(c)}' exceeded max depth`);
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return 'object';

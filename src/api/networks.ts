@@ -15,8 +15,14 @@ const containers = (ctx: RequestContext): ContainerManager => ctx.engine.contain
 export function registerNetworkRoutes(router: Router): void {
   router.get('/networks', (ctx) => networks(ctx).list(parseFilters(ctx.query)));
   router.get('/networks/{id}', (ctx) => networks(ctx).inspect(ctx.params.id!));
-  router.post('/networks/create', async (ctx) => new Reply(201, networks(ctx).create(await readJson<CreateNetworkBody>(ctx, {}))));
-  router.delete('/networks/{id}', (ctx) => { networks(ctx).remove(ctx.params.id!); return new Reply(204, undefined); });
+  router.post(
+    '/networks/create',
+    async (ctx) => new Reply(201, networks(ctx).create(await readJson<CreateNetworkBody>(ctx, {}))),
+  );
+  router.delete('/networks/{id}', (ctx) => {
+    networks(ctx).remove(ctx.params.id!);
+    return new Reply(204, undefined);
+  });
   router.post('/networks/prune', (ctx) => networks(ctx).prune(parseFilters(ctx.query)));
   router.post('/networks/{id}/connect', async (ctx) => {
     const body = await readJson<{ Container?: string; EndpointConfig?: Record<string, any> }>(ctx, {});
@@ -27,5 +33,7 @@ export function registerNetworkRoutes(router: Router): void {
     await containers(ctx).disconnectNetwork(body.Container ?? '', ctx.params.id!);
   });
   router.get('/plugins', () => []);
-  router.get('/plugins/{name*}/json', (ctx) => { throw new NotFound(`plugin "${ctx.params.name}" not found`); });
+  router.get('/plugins/{name*}/json', (ctx) => {
+    throw new NotFound(`plugin "${ctx.params.name}" not found`);
+  });
 }

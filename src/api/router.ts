@@ -51,11 +51,21 @@ export class Router {
     this.routes.push({ method, path, pattern: new RegExp(`^${source}$`), names, handler });
   }
 
-  get(path: string, h: Handler): void { this.add('GET', path, h); }
-  head(path: string, h: Handler): void { this.add('HEAD', path, h); }
-  post(path: string, h: Handler): void { this.add('POST', path, h); }
-  put(path: string, h: Handler): void { this.add('PUT', path, h); }
-  delete(path: string, h: Handler): void { this.add('DELETE', path, h); }
+  get(path: string, h: Handler): void {
+    this.add('GET', path, h);
+  }
+  head(path: string, h: Handler): void {
+    this.add('HEAD', path, h);
+  }
+  post(path: string, h: Handler): void {
+    this.add('POST', path, h);
+  }
+  put(path: string, h: Handler): void {
+    this.add('PUT', path, h);
+  }
+  delete(path: string, h: Handler): void {
+    this.add('DELETE', path, h);
+  }
 
   /** Every route as registered (method and path with its {name} segments), for tools and tests that walk the API surface. */
   table(): { method: string; path: string }[] {
@@ -71,7 +81,9 @@ export class Router {
       pathKnown = true;
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
       const params: Record<string, string> = {};
-      route.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]!); });
+      route.names.forEach((n, i) => {
+        params[n] = decodeURIComponent(m[i + 1]!);
+      });
       return { handler: route.handler, params };
     }
     return pathKnown ? null : undefined;

@@ -38,13 +38,22 @@ async function dispatch(
     if (found === undefined) throw new NotFound('page not found');
     if (found === null) throw new MethodNotAllowed('method not allowed');
     const ctx: RequestContext = {
-      req, res, socket, head, params: found.params, query: url.searchParams, apiVersion: version, engine,
+      req,
+      res,
+      socket,
+      head,
+      params: found.params,
+      query: url.searchParams,
+      apiVersion: version,
+      engine,
     };
     const result = await found.handler(ctx);
     if (res && !res.headersSent && !res.writableEnded) {
       if (result instanceof Reply) sendJson(res, result.status, result.body, result.headers);
-      else if (result === undefined) { res.writeHead(204); res.end(); }
-      else sendJson(res, 200, result);
+      else if (result === undefined) {
+        res.writeHead(204);
+        res.end();
+      } else sendJson(res, 200, result);
     }
   } catch (err) {
     const status = err instanceof MethodNotAllowed ? 405 : httpStatusOf(err);
@@ -56,13 +65,28 @@ async function dispatch(
   }
 }
 
-function writeError(res: http.ServerResponse | undefined, socket: Duplex | undefined, status: number, message: string, close = false): void {
+function writeError(
+  res: http.ServerResponse | undefined,
+  socket: Duplex | undefined,
+  status: number,
+  message: string,
+  close = false,
+): void {
   const body = JSON.stringify({ message }) + '\n';
   if (res) {
-    if (res.headersSent) { res.destroy(); return; }
-    if (status === 304) { res.writeHead(304); res.end(); return; }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (status === 304) {
+      res.writeHead(304);
+      res.end();
+      return;
+    }
     res.writeHead(status, {
-      'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...(close ? { Connection: 'close' } : {}),
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(body),
+      ...(close ? { Connection: 'close' } : {}),
     });
     res.end(body);
   } else if (socket && socket.writable) {

@@ -14,5 +14,6 @@ function boolParam(query: URLSearchParams, name: string): boolean {
 
 export function registerSystemCheckRoutes(router: Router): void {
   router.post('/strata/system/check', async ({ engine, query }) =>
-    runCheck(engine, { repair: boolParam(query, 'repair'), quick: boolParam(query, 'quick') }));
+    runCheck(engine, { repair: boolParam(query, 'repair'), quick: boolParam(query, 'quick') }),
+  );
 }

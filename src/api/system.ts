@@ -14,10 +14,10 @@ const pingHeaders = (): Record<string, string> => ({
   'API-Version': API_VERSION,
   'Builder-Version': '1',
   'Docker-Experimental': 'false',
-  'OSType': 'linux',
-  'Swarm': 'inactive',
+  OSType: 'linux',
+  Swarm: 'inactive',
   'Cache-Control': 'no-cache, no-store, must-revalidate',
-  'Pragma': 'no-cache',
+  Pragma: 'no-cache',
 });
 
 export function registerSystemRoutes(router: Router): void {
@@ -28,10 +28,22 @@ export function registerSystemRoutes(router: Router): void {
   });
 
   router.get('/version', () => {
-    const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(), KernelVersion: os.release() };
+    const details = {
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      Os: 'linux',
+      Arch: goArch(),
+      KernelVersion: os.release(),
+    };
     return {
       Platform: { Name: 'Strata Engine' },
-      Components: [{ Name: 'Engine', Version: STRATA_VERSION, Details: { ...details, GitCommit: '', GoVersion: process.version, BuildTime: '', Experimental: 'false' } }],
+      Components: [
+        {
+          Name: 'Engine',
+          Version: STRATA_VERSION,
+          Details: { ...details, GitCommit: '', GoVersion: process.version, BuildTime: '', Experimental: 'false' },
+        },
+      ],
       Version: STRATA_VERSION,
       ...details,
       GitCommit: '',
@@ -55,20 +67,67 @@ export function registerSystemRoutes(router: Router): void {
       Images: images.length,
       Driver: snapshotter.driver,
       DriverStatus: nullIfEmpty(await snapshotter.status()),
-      Plugins: { Volume: ['local', ...engine.volumes.pluginNames()], Network: ['host', 'null'], Authorization: null, Log: ['json-file'] },
-      MemoryLimit: true, SwapLimit: false, KernelMemory: false, CpuCfsPeriod: true, CpuCfsQuota: true,
-      CPUShares: true, CPUSet: true, PidsLimit: true, IPv4Forwarding: true, BridgeNfIptables: false,
-      BridgeNfIp6tables: false, Debug: config.logLevel === 'debug', NFd: 0, OomKillDisable: false,
-      NGoroutines: 0, SystemTime: new Date().toISOString(), LoggingDriver: 'json-file',
-      CgroupDriver: 'cgroupfs', CgroupVersion: '1', NEventsListener: engine.events.listenerCount('event'),
-      KernelVersion: os.release(), OperatingSystem: osName(), OSVersion: '', OSType: 'linux',
-      Architecture: os.machine(), IndexServerAddress: '', RegistryConfig: null, NCPU: os.cpus().length,
-      MemTotal: os.totalmem(), GenericResources: null, DockerRootDir: config.dataRoot, HttpProxy: '',
-      HttpsProxy: '', NoProxy: '', Name: os.hostname(), Labels: [], ExperimentalBuild: false,
-      ServerVersion: STRATA_VERSION, Runtimes: { runc: { path: 'runc' } }, DefaultRuntime: 'runc',
-      Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
-      LiveRestoreEnabled: false, Isolation: '', InitBinary: '', ContainerdCommit: { ID: '' },
-      RuncCommit: { ID: '' }, InitCommit: { ID: '' }, SecurityOptions: engine.security.options,
+      Plugins: {
+        Volume: ['local', ...engine.volumes.pluginNames()],
+        Network: ['host', 'null'],
+        Authorization: null,
+        Log: ['json-file'],
+      },
+      MemoryLimit: true,
+      SwapLimit: false,
+      KernelMemory: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      PidsLimit: true,
+      IPv4Forwarding: true,
+      BridgeNfIptables: false,
+      BridgeNfIp6tables: false,
+      Debug: config.logLevel === 'debug',
+      NFd: 0,
+      OomKillDisable: false,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'json-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: '1',
+      NEventsListener: engine.events.listenerCount('event'),
+      KernelVersion: os.release(),
+      OperatingSystem: osName(),
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: os.machine(),
+      IndexServerAddress: '',
+      RegistryConfig: null,
+      NCPU: os.cpus().length,
+      MemTotal: os.totalmem(),
+      GenericResources: null,
+      DockerRootDir: config.dataRoot,
+      HttpProxy: '',
+      HttpsProxy: '',
+      NoProxy: '',
+      Name: os.hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: STRATA_VERSION,
+      Runtimes: { runc: { path: 'runc' } },
+      DefaultRuntime: 'runc',
+      Swarm: {
+        NodeID: '',
+        NodeAddr: '',
+        LocalNodeState: 'inactive',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: null,
+      },
+      LiveRestoreEnabled: false,
+      Isolation: '',
+      InitBinary: '',
+      ContainerdCommit: { ID: '' },
+      RuncCommit: { ID: '' },
+      InitCommit: { ID: '' },
+      SecurityOptions: engine.security.options,
       Warnings: [...engine.security.warnings, ...storageWarnings(config.dataRoot)],
     };
   });
@@ -80,7 +139,11 @@ export function registerSystemRoutes(router: Router): void {
       if (types && !types.includes(e.Type)) return false;
       const events = filters.get('event');
       if (events && !events.some((a) => e.Action === a || e.Action.startsWith(a + ':'))) return false;
-      const ids = [...(filters.get('container') ?? []), ...(filters.get('volume') ?? []), ...(filters.get('image') ?? [])];
+      const ids = [
+        ...(filters.get('container') ?? []),
+        ...(filters.get('volume') ?? []),
+        ...(filters.get('image') ?? []),
+      ];
       if (ids.length && !ids.some((id) => e.Actor.ID.startsWith(id) || e.Actor.Attributes.name === id)) return false;
       return true;
     };
@@ -95,16 +158,28 @@ export function registerSystemRoutes(router: Router): void {
     // have nothing to say for hours.
     res!.writeHead(200, { 'Content-Type': 'application/json' });
     res!.flushHeaders();
-    const send = (e: DockerEvent) => { if (match(e)) res!.write(JSON.stringify(e) + '\n'); };
+    const send = (e: DockerEvent) => {
+      if (match(e)) res!.write(JSON.stringify(e) + '\n');
+    };
     // Like dockerd, either bound replays what is still buffered; `until` alone replays from the start.
     if (sinceMs !== undefined || untilMs !== undefined) {
       const untilNano = untilMs === undefined ? Infinity : untilMs * 1e6;
-      engine.events.since((sinceMs ?? 0) * 1e6).filter((e) => e.timeNano <= untilNano).forEach(send);
+      engine.events
+        .since((sinceMs ?? 0) * 1e6)
+        .filter((e) => e.timeNano <= untilNano)
+        .forEach(send);
     }
-    if (untilMs !== undefined && untilMs <= Date.now()) { res!.end(); return; }
+    if (untilMs !== undefined && untilMs <= Date.now()) {
+      res!.end();
+      return;
+    }
     engine.events.on('event', send);
     let timer: NodeJS.Timeout | undefined;
-    const stop = () => { clearTimeout(timer); engine.events.off('event', send); if (!res!.writableEnded) res!.end(); };
+    const stop = () => {
+      clearTimeout(timer);
+      engine.events.off('event', send);
+      if (!res!.writableEnded) res!.end();
+    };
     // The response's close, not the request's: a GET's request is over as soon as it is read.
     res!.on('close', stop);
     if (untilMs !== undefined) timer = setTimeout(stop, untilMs - Date.now()).unref();
@@ -136,7 +211,8 @@ function storageWarnings(dataRoot: string): string[] {
     const s = dataRootFilesystem(dataRoot);
     const out: string[] = [];
     if (s.Size > 0 && s.Free / s.Size < 0.05) out.push(`WARNING: less than 5% of disk space is free on ${dataRoot}`);
-    if (s.Inodes > 0 && s.InodesFree / s.Inodes < 0.05) out.push(`WARNING: less than 5% of inodes are free on ${dataRoot}`);
+    if (s.Inodes > 0 && s.InodesFree / s.Inodes < 0.05)
+      out.push(`WARNING: less than 5% of inodes are free on ${dataRoot}`);
     return out;
   } catch {
     return [];

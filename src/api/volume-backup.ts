@@ -32,14 +32,23 @@ function retentionOf(body: Record<string, unknown>): Retention {
   const n = (k: string): number | undefined => {
     const v = body[k];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InvalidParameter(`invalid ${k}: ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw new InvalidParameter(`invalid ${k}: ${JSON.stringify(v)}`);
     return v;
   };
-  return { keepLast: n('KeepLast'), keepDaily: n('KeepDaily'), keepWeekly: n('KeepWeekly'), keepMonthly: n('KeepMonthly') };
+  return {
+    keepLast: n('KeepLast'),
+    keepDaily: n('KeepDaily'),
+    keepWeekly: n('KeepWeekly'),
+    keepMonthly: n('KeepMonthly'),
+  };
 }
 
 /** Runs `op`, streaming its progress; the stream starts with the first message so early errors keep their status. */
-async function streamed<T>(res: ServerResponse | undefined, op: (send: (msg: unknown) => void) => Promise<T>): Promise<void> {
+async function streamed<T>(
+  res: ServerResponse | undefined,
+  op: (send: (msg: unknown) => void) => Promise<T>,
+): Promise<void> {
   let write: ((msg: unknown) => void) | undefined;
   const send = (msg: unknown) => {
     if (!res) return;
@@ -63,12 +72,17 @@ function progressMessage(status: string, id: string, p: Progress): unknown {
 
 export function registerVolumeBackupRoutes(router: Router): void {
   router.post('/strata/volumes/{name}/export', async (ctx) => {
-    const { stream, done } = await service(ctx.engine).export(ctx.params.name!, { force: queryBool(ctx.query, 'force') });
+    const { stream, done } = await service(ctx.engine).export(ctx.params.name!, {
+      force: queryBool(ctx.query, 'force'),
+    });
     const res = ctx.res!;
     res.writeHead(200, { 'Content-Type': 'application/x-tar' });
     stream.pipe(res);
     ctx.req.socket.once('close', () => stream.destroy());
-    await done.catch((err: unknown) => { ctx.engine.log.warn(`export ${ctx.params.name}: ${messageOf(err)}`); res.destroy(); });
+    await done.catch((err: unknown) => {
+      ctx.engine.log.warn(`export ${ctx.params.name}: ${messageOf(err)}`);
+      res.destroy();
+    });
   });
 
   router.post('/strata/volumes/{name}/import', async (ctx) => {
@@ -80,23 +94,32 @@ export function registerVolumeBackupRoutes(router: Router): void {
     const body = await readJson<RepositoryBody & { Volumes?: string[] } & Record<string, unknown>>(ctx, {});
     if (!Array.isArray(body.Volumes) || body.Volumes.length === 0) throw new InvalidParameter('no volume to back up');
     const keep = retentionOf(body);
-    await streamed(ctx.res, (send) => service(ctx.engine).backup(
-      body.Volumes!, { repository: body.Repository ?? '', password: password(ctx), force: body.Force, ...keep },
-      (vol, p) => send(progressMessage('Backing up', vol, p)),
-    ));
+    await streamed(ctx.res, (send) =>
+      service(ctx.engine).backup(
+        body.Volumes!,
+        { repository: body.Repository ?? '', password: password(ctx), force: body.Force, ...keep },
+        (vol, p) => send(progressMessage('Backing up', vol, p)),
+      ),
+    );
   });
 
   router.get('/strata/backups', async (ctx) => {
-    return service(ctx.engine).list({ repository: ctx.query.get('repository') ?? '', password: password(ctx) }, ctx.query.get('volume') ?? undefined);
+    return service(ctx.engine).list(
+      { repository: ctx.query.get('repository') ?? '', password: password(ctx) },
+      ctx.query.get('volume') ?? undefined,
+    );
   });
 
   router.post('/strata/volumes/{name}/restore', async (ctx) => {
     const body = await readJson<RepositoryBody & { Backup?: string; Target?: string }>(ctx, {});
-    await streamed(ctx.res, (send) => service(ctx.engine).restore(
-      ctx.params.name!, body.Backup || 'latest',
-      { repository: body.Repository ?? '', password: password(ctx), target: body.Target, force: body.Force },
-      (p) => send(progressMessage('Restoring', body.Target || ctx.params.name!, p)),
-    ));
+    await streamed(ctx.res, (send) =>
+      service(ctx.engine).restore(
+        ctx.params.name!,
+        body.Backup || 'latest',
+        { repository: body.Repository ?? '', password: password(ctx), target: body.Target, force: body.Force },
+        (p) => send(progressMessage('Restoring', body.Target || ctx.params.name!, p)),
+      ),
+    );
   });
 
   // The daemon's own repository key, for opening its repositories elsewhere (disaster recovery).
@@ -113,7 +136,11 @@ export function registerVolumeBackupRoutes(router: Router): void {
 
   router.post('/strata/backups/forget', async (ctx) => {
     const body = await readJson<RepositoryBody & Record<string, unknown>>(ctx, {});
-    const r = await service(ctx.engine).forget({ repository: body.Repository ?? '', password: password(ctx), ...retentionOf(body) });
+    const r = await service(ctx.engine).forget({
+      repository: body.Repository ?? '',
+      password: password(ctx),
+      ...retentionOf(body),
+    });
     return { Removed: r.removed };
   });
 
@@ -121,6 +148,14 @@ export function registerVolumeBackupRoutes(router: Router): void {
     const body = await readJson<{ Target?: string; Force?: boolean }>(ctx, {});
     if (!body.Target) throw new InvalidParameter('clone needs a target volume name');
     const v = await service(ctx.engine).clone(ctx.params.name!, body.Target, { force: body.Force });
-    return new Reply(201, { Name: v.name, Driver: v.driver, Mountpoint: v.mountpoint, Labels: v.labels, Scope: v.scope, CreatedAt: v.createdAt, Options: v.options });
+    return new Reply(201, {
+      Name: v.name,
+      Driver: v.driver,
+      Mountpoint: v.mountpoint,
+      Labels: v.labels,
+      Scope: v.scope,
+      CreatedAt: v.createdAt,
+      Options: v.options,
+    });
   });
 }

@@ -37,10 +37,12 @@ export function volumeJson(v: VolumeRecord): Record<string, unknown> {
 
 function stringMap(value: unknown, field: string): Record<string, string> {
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidParameter(`invalid ${field}: expected an object`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new InvalidParameter(`invalid ${field}: expected an object`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    if (typeof v !== 'string') throw new InvalidParameter(`invalid ${field}: value of ${JSON.stringify(k)} must be a string`);
+    if (typeof v !== 'string')
+      throw new InvalidParameter(`invalid ${field}: value of ${JSON.stringify(k)} must be a string`);
     out[k] = v;
   }
   return out;
@@ -56,7 +58,8 @@ export function registerVolumeRoutes(router: Router): void {
 
   router.post('/volumes/create', async (ctx) => {
     const body = await readJson<CreateBody>(ctx, {}, { type: 'volume.VolumeCreateBody' });
-    if (body.Name !== undefined && typeof body.Name !== 'string') throw new InvalidParameter('invalid Name: expected a string');
+    if (body.Name !== undefined && typeof body.Name !== 'string')
+      throw new InvalidParameter('invalid Name: expected a string');
     const v = await ctx.engine.volumes.create({
       name: body.Name || undefined,
       driver: body.Driver || undefined,

@@ -31,7 +31,10 @@ export function aclXattr(text: string, entry: string): Buffer {
       if (/^\d+$/.test(qual)) id = Number(qual);
       else {
         const found = idOfName(tag, qual);
-        if (found === undefined) throw new InvalidParameter(`invalid tar: ACL of ${JSON.stringify(entry)} names ${tag} ${JSON.stringify(qual)}, unknown on this host`);
+        if (found === undefined)
+          throw new InvalidParameter(
+            `invalid tar: ACL of ${JSON.stringify(entry)} names ${tag} ${JSON.stringify(qual)}, unknown on this host`,
+          );
         id = found;
       }
       if (!Number.isInteger(id) || id >= NO_ID) throw bad();

@@ -27,13 +27,22 @@ function naming(err: unknown, entry: string): unknown {
 const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
 
 /** Streams `tar` through tar-stream into `writer`, entry by entry, with whiteouts if given. */
-export async function unpack(source: Readable, stages: Duplex[], writer: EntryWriter, whiteouts?: WhiteoutApplier): Promise<void> {
+export async function unpack(
+  source: Readable,
+  stages: Duplex[],
+  writer: EntryWriter,
+  whiteouts?: WhiteoutApplier,
+): Promise<void> {
   const ex = extract();
   ex.on('entry', (header: TarHeaders, entryStream: unknown, next: (err?: Error | null) => void) => {
     const data = entryStream as Readable;
     if (HEADER_ONLY.has(header.type as string) && (header.size ?? 0) > 0) {
       data.on('error', () => {}); // destroyed with the extractor: the error is reported once, by it
-      next(new InvalidParameter(`invalid tar: ${header.type} entry ${JSON.stringify(header.name)} carries ${header.size} bytes of data`));
+      next(
+        new InvalidParameter(
+          `invalid tar: ${header.type} entry ${JSON.stringify(header.name)} carries ${header.size} bytes of data`,
+        ),
+      );
       return;
     }
     let work: Promise<void>;
@@ -46,7 +55,10 @@ export async function unpack(source: Readable, stages: Duplex[], writer: EntryWr
     } catch (err) {
       work = drain(data).then(() => Promise.reject(naming(err, header.name)));
     }
-    work.then(() => next(), (err: unknown) => next(err as Error));
+    work.then(
+      () => next(),
+      (err: unknown) => next(err as Error),
+    );
   });
   try {
     await pipeline([source, ...stages, ex as unknown as NodeJS.WritableStream]);

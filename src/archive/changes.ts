@@ -44,7 +44,13 @@ class LowerView {
     let pfd = fd;
     if (slash >= 0) {
       try {
-        pfd = sys.openat2(fd, rel.slice(0, slash), sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS);
+        pfd = sys.openat2(
+          fd,
+          rel.slice(0, slash),
+          sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC,
+          0,
+          sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS,
+        );
       } catch (err) {
         if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', 'EXDEV')) return null;
         throw err;
@@ -55,8 +61,7 @@ class LowerView {
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
       throw err;
-    }
-    finally {
+    } finally {
       if (pfd !== fd) closeSync(pfd);
     }
   }
@@ -104,7 +109,13 @@ class LowerView {
     for (const fd of dir.layers) {
       let names: string[];
       try {
-        const dfd = sys.openat2(fd, rel, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS);
+        const dfd = sys.openat2(
+          fd,
+          rel,
+          sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC,
+          0,
+          sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS,
+        );
         try {
           names = listDir(dfd);
         } finally {
@@ -148,7 +159,15 @@ export function overlayChanges(upper: string, lowers: string[]): Change[] {
  * `upperOnly`: the merged directory shows only the upper's entries (it is opaque, new, or
  * inside such a directory), so lower entries missing from it are deletions.
  */
-function diffUpper(fd: number, rel: string, view: LowerView, dirAdded: boolean, recorded: boolean, upperOnly: boolean, out: Change[]): void {
+function diffUpper(
+  fd: number,
+  rel: string,
+  view: LowerView,
+  dirAdded: boolean,
+  recorded: boolean,
+  upperOnly: boolean,
+  out: Change[],
+): void {
   const sizeAtEntry = out.length;
   const seen = new Set<string>();
   for (const name of listDir(fd)) {

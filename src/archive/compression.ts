@@ -102,7 +102,11 @@ function bounded(decompressor: Duplex, kind: Compression): Duplex[] {
     transform(chunk: Buffer, _enc, cb) {
       outBytes += chunk.length;
       if (outBytes > RATIO_FLOOR && outBytes > MAX_RATIO * inBytes) {
-        cb(new InvalidParameter(`invalid tar: ${kind} stream decompresses to more than ${MAX_RATIO} times its size (${outBytes} bytes from ${inBytes})`));
+        cb(
+          new InvalidParameter(
+            `invalid tar: ${kind} stream decompresses to more than ${MAX_RATIO} times its size (${outBytes} bytes from ${inBytes})`,
+          ),
+        );
       } else {
         cb(null, chunk);
       }
@@ -112,7 +116,9 @@ function bounded(decompressor: Duplex, kind: Compression): Duplex[] {
 }
 
 /** Stages (possibly none) to pipe `input` through to get the uncompressed tar; `empty` when the input has no byte at all. */
-export async function decompressStages(input: Readable): Promise<{ stream: Readable; stages: Duplex[]; compression: Compression; empty: boolean }> {
+export async function decompressStages(
+  input: Readable,
+): Promise<{ stream: Readable; stages: Duplex[]; compression: Compression; empty: boolean }> {
   const { head, stream } = await peek(input, 6);
   const compression = detectCompression(head);
   const empty = head.length === 0;
@@ -123,7 +129,12 @@ export async function decompressStages(input: Readable): Promise<{ stream: Reada
       return { stream, stages: bounded(createGunzip({ chunkSize: 256 * 1024 }), compression), compression, empty };
     case 'zstd': {
       const z = await loadZstd();
-      return { stream, stages: bounded(z ? new z.DecompressStream() : hostTool('zstd'), compression), compression, empty };
+      return {
+        stream,
+        stages: bounded(z ? new z.DecompressStream() : hostTool('zstd'), compression),
+        compression,
+        empty,
+      };
     }
     case 'bzip2':
       return { stream, stages: bounded(hostTool('bzip2'), compression), compression, empty };

@@ -29,7 +29,11 @@ export class ConfinedDir {
    * `noSymlinks`: parents are never reached through a symlink, even one that stays inside
    * (untrusted archives: an entry under a link the archive made is refused).
    */
-  private constructor(readonly fd: number, readonly path: string, private readonly noSymlinks = false) {}
+  private constructor(
+    readonly fd: number,
+    readonly path: string,
+    private readonly noSymlinks = false,
+  ) {}
 
   /** Opens `dir` itself (following symlinks: it is the caller's own path). */
   static open(dir: string, opts: { noSymlinks?: boolean } = {}): ConfinedDir {
@@ -38,7 +42,13 @@ export class ConfinedDir {
 
   /** Opens `path` resolved inside `rootFd` as if it were `/` (docker cp destinations). */
   static openInRoot(rootFd: number, path: string, display: string): ConfinedDir {
-    const fd = sys.openat2(rootFd, path === '' ? '.' : path, DIR_FLAGS, 0, sys.RESOLVE_IN_ROOT | sys.RESOLVE_NO_MAGICLINKS);
+    const fd = sys.openat2(
+      rootFd,
+      path === '' ? '.' : path,
+      DIR_FLAGS,
+      0,
+      sys.RESOLVE_IN_ROOT | sys.RESOLVE_NO_MAGICLINKS,
+    );
     return new ConfinedDir(fd, display);
   }
 
@@ -49,10 +59,17 @@ export class ConfinedDir {
     if (cached !== undefined) return cached;
     let fd: number;
     try {
-      fd = sys.openat2(this.fd, rel, DIR_FLAGS, 0, sys.RESOLVE_BENEATH | sys.RESOLVE_NO_MAGICLINKS | (this.noSymlinks ? sys.RESOLVE_NO_SYMLINKS : 0));
+      fd = sys.openat2(
+        this.fd,
+        rel,
+        DIR_FLAGS,
+        0,
+        sys.RESOLVE_BENEATH | sys.RESOLVE_NO_MAGICLINKS | (this.noSymlinks ? sys.RESOLVE_NO_SYMLINKS : 0),
+      );
     } catch (err) {
       if (create && isErrno(err, 'ENOENT')) fd = this.createDir(rel);
-      else if (this.noSymlinks && isErrno(err, 'ELOOP')) throw new InvalidParameter(`refusing to import ${JSON.stringify(rel)}: it lies under a symlink`);
+      else if (this.noSymlinks && isErrno(err, 'ELOOP'))
+        throw new InvalidParameter(`refusing to import ${JSON.stringify(rel)}: it lies under a symlink`);
       else throw confinementError(err, rel);
     }
     if (this.cache.size >= CACHE_MAX) {
@@ -67,7 +84,13 @@ export class ConfinedDir {
   /** Descriptor of `rel` for one-off use that never follows any symlink (hardlink targets). */
   openNoSymlinks(rel: string, flags: number): number {
     try {
-      return sys.openat2(this.fd, rel, flags | sys.O_CLOEXEC, 0, sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS | sys.RESOLVE_NO_MAGICLINKS);
+      return sys.openat2(
+        this.fd,
+        rel,
+        flags | sys.O_CLOEXEC,
+        0,
+        sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS | sys.RESOLVE_NO_MAGICLINKS,
+      );
     } catch (err) {
       throw confinementError(err, rel);
     }
@@ -152,7 +175,9 @@ export function removeAllAt(pfd: number, name: string): void {
 
 /** Escapes and type clashes on the way to an entry are the tar's fault: 400, not 500. */
 export function confinementError(err: unknown, rel: string): unknown {
-  if (isErrno(err, 'EXDEV', 'ELOOP')) return new InvalidParameter(`invalid path ${JSON.stringify(rel)}: it resolves outside the target directory`);
-  if (isErrno(err, 'ENOTDIR')) return new InvalidParameter(`invalid path ${JSON.stringify(rel)}: a parent is not a directory`);
+  if (isErrno(err, 'EXDEV', 'ELOOP'))
+    return new InvalidParameter(`invalid path ${JSON.stringify(rel)}: it resolves outside the target directory`);
+  if (isErrno(err, 'ENOTDIR'))
+    return new InvalidParameter(`invalid path ${JSON.stringify(rel)}: a parent is not a directory`);
   return err;
 }

@@ -119,7 +119,8 @@ function resolvePath(rootFd: number, path: string): Resolved {
  * directory" (the container's path, never the host's).
  */
 function notFound(path: string, err?: unknown): NotFound | SystemError {
-  if (err !== undefined && isErrno(err, 'ENOTDIR')) return new SystemError(`lstat ${path}: not a directory`, { cause: err });
+  if (err !== undefined && isErrno(err, 'ENOTDIR'))
+    return new SystemError(`lstat ${path}: not a directory`, { cause: err });
   return new NotFound(`Could not find the file ${path}`);
 }
 

@@ -56,7 +56,8 @@ export interface TarEntry {
 export function cleanEntryName(raw: string): string | null {
   const name = posix.normalize(raw.replace(/^\/+/, '')).replace(/\/+$/, '');
   if (name === '' || name === '.') return null;
-  if (name === '..' || name.startsWith('../')) throw new InvalidParameter(`invalid entry name ${JSON.stringify(raw)}: it escapes the target directory`);
+  if (name === '..' || name.startsWith('../'))
+    throw new InvalidParameter(`invalid entry name ${JSON.stringify(raw)}: it escapes the target directory`);
   return name;
 }
 
@@ -71,7 +72,8 @@ function parseTime(v: string | undefined): Timespec | null {
 
 /** An owner id or device number the kernel can take (-1, 2^32-1, means "unchanged" to chown). */
 function id(name: string, what: string, v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v >= 0xffffffff) throw new InvalidParameter(`invalid tar header for ${JSON.stringify(name)}: ${what} ${v}`);
+  if (!Number.isInteger(v) || v < 0 || v >= 0xffffffff)
+    throw new InvalidParameter(`invalid tar header for ${JSON.stringify(name)}: ${what} ${v}`);
   return v;
 }
 
@@ -93,7 +95,14 @@ export function checkSparseMap(name: string, map: Array<[number, number]>, realS
   if (map.length > MAX_SPARSE_SEGMENTS) throw sparseError(name, `more than ${MAX_SPARSE_SEGMENTS} segments`);
   let end = 0;
   for (const [off, len] of map) {
-    if (!Number.isSafeInteger(off) || !Number.isSafeInteger(len) || off < 0 || len < 0 || off < end || off + len > realSize) {
+    if (
+      !Number.isSafeInteger(off) ||
+      !Number.isSafeInteger(len) ||
+      off < 0 ||
+      len < 0 ||
+      off < end ||
+      off + len > realSize
+    ) {
       throw sparseError(name, `invalid segment ${off},${len} (previous segment ends at ${end}, file size ${realSize})`);
     }
     end = off + len;
@@ -128,11 +137,17 @@ function sparseOf(h: TarHeaders, pax: Record<string, string>): { layout: SparseL
   const minor = pax['GNU.sparse.minor'];
   if (major !== undefined || minor !== undefined) {
     if (major !== '1' || minor !== '0') throw sparseError(name, `format ${major}.${minor} not supported`);
-    return { layout: { realSize: sparseSize(name, pax['GNU.sparse.realsize']), map: null }, name: pax['GNU.sparse.name'] };
+    return {
+      layout: { realSize: sparseSize(name, pax['GNU.sparse.realsize']), map: null },
+      name: pax['GNU.sparse.name'],
+    };
   }
   const text = pax['GNU.sparse.map'] ?? pax[SPARSE_MAP_00];
   if (text === undefined) return undefined;
-  const layout = { realSize: sparseSize(name, pax['GNU.sparse.size'] ?? pax['GNU.sparse.realsize']), map: parseMap(name, text) };
+  const layout = {
+    realSize: sparseSize(name, pax['GNU.sparse.size'] ?? pax['GNU.sparse.realsize']),
+    map: parseMap(name, text),
+  };
   checkSparseMap(name, layout.map, layout.realSize);
   checkStored(name, layout.map, h.size ?? 0);
   return { layout, name: pax['GNU.sparse.name'] };
@@ -143,15 +158,18 @@ export function toEntry(h: TarHeaders): TarEntry | null {
   let type = h.type as string;
   if (type === 'contiguous-file' || type === 'gnu-sparse') type = 'file';
   if (type === 'pax-global-header') return null;
-  if (!TYPES.has(type)) throw new InvalidParameter(`unhandled tar header type ${JSON.stringify(type)} for ${JSON.stringify(h.name)}`);
+  if (!TYPES.has(type))
+    throw new InvalidParameter(`unhandled tar header type ${JSON.stringify(type)} for ${JSON.stringify(h.name)}`);
   const pax = (h.pax ?? {}) as Record<string, string>;
   const sparse = type === 'file' ? sparseOf(h, pax) : undefined;
   const rawName = sparse?.name ?? h.name;
   const name = cleanEntryName(rawName);
   if (name === null) return null;
-  if ((type === 'symlink' || type === 'link') && !h.linkname) throw new InvalidParameter(`invalid tar: ${type} entry ${JSON.stringify(rawName)} has no target`);
+  if ((type === 'symlink' || type === 'link') && !h.linkname)
+    throw new InvalidParameter(`invalid tar: ${type} entry ${JSON.stringify(rawName)} has no target`);
   const mtime = parseTime(pax.mtime) ?? { sec: Math.floor((h.mtime?.getTime() ?? 0) / 1000), nsec: 0 };
-  if (!Number.isSafeInteger(mtime.sec)) throw new InvalidParameter(`invalid tar header for ${JSON.stringify(rawName)}: mtime`);
+  if (!Number.isSafeInteger(mtime.sec))
+    throw new InvalidParameter(`invalid tar header for ${JSON.stringify(rawName)}: mtime`);
   let atime = parseTime(pax.atime) ?? mtime;
   if (atime.sec < mtime.sec || (atime.sec === mtime.sec && atime.nsec < mtime.nsec)) atime = mtime;
   const xattrs: Array<[string, Buffer]> = [];
@@ -159,7 +177,10 @@ export function toEntry(h: TarHeaders): TarEntry | null {
     if (k.startsWith(XATTR_PREFIX)) xattrs.push([k.slice(XATTR_PREFIX.length), xattrValue(v)]);
   }
   // ACLs recorded only as text; the binary xattr form wins when a tar has both.
-  for (const [key, xattr] of [['SCHILY.acl.access', 'system.posix_acl_access'], ['SCHILY.acl.default', 'system.posix_acl_default']] as const) {
+  for (const [key, xattr] of [
+    ['SCHILY.acl.access', 'system.posix_acl_access'],
+    ['SCHILY.acl.default', 'system.posix_acl_default'],
+  ] as const) {
     const text = pax[key];
     if (text && !xattrs.some(([n]) => n === xattr)) xattrs.push([xattr, aclXattr(text, rawName)]);
   }
@@ -168,8 +189,8 @@ export function toEntry(h: TarHeaders): TarEntry | null {
     rawName,
     type: type as EntryType,
     mode: (h.mode ?? 0o644) & 0o7777,
-    uid: id(rawName, 'uid', pax.uid !== undefined ? Number(pax.uid) : h.uid ?? 0),
-    gid: id(rawName, 'gid', pax.gid !== undefined ? Number(pax.gid) : h.gid ?? 0),
+    uid: id(rawName, 'uid', pax.uid !== undefined ? Number(pax.uid) : (h.uid ?? 0)),
+    gid: id(rawName, 'gid', pax.gid !== undefined ? Number(pax.gid) : (h.gid ?? 0)),
     size: h.size ?? 0,
     mtime,
     atime,

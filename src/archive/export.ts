@@ -26,7 +26,19 @@ function* overlayItems(upper: string): Generator<PackItem> {
     for (const w of walkDir(fd)) {
       if (isWhiteoutDevice(w.st)) {
         const h = headerFor(w, w.rel, seen)?.header;
-        yield { header: { ...h!, name: whiteoutName(w.rel), type: 'file', mode: 0o600, size: 0, linkname: undefined, devmajor: 0, devminor: 0, xattrs: [] } };
+        yield {
+          header: {
+            ...h!,
+            name: whiteoutName(w.rel),
+            type: 'file',
+            mode: 0o600,
+            size: 0,
+            linkname: undefined,
+            devmajor: 0,
+            devminor: 0,
+            xattrs: [],
+          },
+        };
         continue;
       }
       const item = headerFor(w, w.rel, seen);
@@ -34,7 +46,19 @@ function* overlayItems(upper: string): Generator<PackItem> {
       yield item;
       if (isDir(w.st) && isOpaque(w.pfd, w.base)) {
         const h = item.header;
-        yield { header: { name: `${w.rel}/${WHITEOUT_OPAQUE}`, type: 'file', mode: h.mode & 0o777, uid: h.uid, gid: h.gid, uname: h.uname, gname: h.gname, size: 0, mtime: 0 } };
+        yield {
+          header: {
+            name: `${w.rel}/${WHITEOUT_OPAQUE}`,
+            type: 'file',
+            mode: h.mode & 0o777,
+            uid: h.uid,
+            gid: h.gid,
+            uname: h.uname,
+            gname: h.gname,
+            size: 0,
+            mtime: 0,
+          },
+        };
       }
     }
   } finally {
@@ -50,13 +74,32 @@ function* naiveItems(upper: string, lower?: string): Generator<PackItem> {
     for (const change of changes) {
       const rel = change.Path.slice(1);
       if (change.Kind === 2) {
-        yield { header: { name: whiteoutName(rel), type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: Math.floor(Date.now() / 1000) } };
+        yield {
+          header: {
+            name: whiteoutName(rel),
+            type: 'file',
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            mtime: Math.floor(Date.now() / 1000),
+          },
+        };
         continue;
       }
       const dir = posix.dirname(rel);
       let pfd: number;
       try {
-        pfd = dir === '.' ? -1 : sys.openat2(fd, dir, sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS);
+        pfd =
+          dir === '.'
+            ? -1
+            : sys.openat2(
+                fd,
+                dir,
+                sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC,
+                0,
+                sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS,
+              );
       } catch {
         continue; // changed meanwhile; Docker logs and skips too
       }

@@ -15,12 +15,24 @@ export const ModeSticky = 2 ** 20;
 export function goFileMode(mode: number): number {
   let m = mode & 0o777;
   switch (mode & sys.S_IFMT) {
-    case sys.S_IFDIR: m += ModeDir; break;
-    case sys.S_IFLNK: m += ModeSymlink; break;
-    case sys.S_IFBLK: m += ModeDevice; break;
-    case sys.S_IFCHR: m += ModeDevice + ModeCharDevice; break;
-    case sys.S_IFIFO: m += ModeNamedPipe; break;
-    case sys.S_IFSOCK: m += ModeSocket; break;
+    case sys.S_IFDIR:
+      m += ModeDir;
+      break;
+    case sys.S_IFLNK:
+      m += ModeSymlink;
+      break;
+    case sys.S_IFBLK:
+      m += ModeDevice;
+      break;
+    case sys.S_IFCHR:
+      m += ModeDevice + ModeCharDevice;
+      break;
+    case sys.S_IFIFO:
+      m += ModeNamedPipe;
+      break;
+    case sys.S_IFSOCK:
+      m += ModeSocket;
+      break;
   }
   if (mode & 0o4000) m += ModeSetuid;
   if (mode & 0o2000) m += ModeSetgid;

@@ -83,8 +83,9 @@ export function leavesRoot(root: ConfinedDir, dir: string[], target: string): bo
 }
 
 function numericField(v: string | undefined, fallback: number | undefined): number {
-  const n = v !== undefined ? Number(v) : fallback ?? 0;
-  if (!Number.isInteger(n) || n < 0 || n >= 0xffffffff) throw new InvalidParameter(`invalid tar header for the volume root: owner ${v ?? fallback}`);
+  const n = v !== undefined ? Number(v) : (fallback ?? 0);
+  if (!Number.isInteger(n) || n < 0 || n >= 0xffffffff)
+    throw new InvalidParameter(`invalid tar header for the volume root: owner ${v ?? fallback}`);
   return n;
 }
 
@@ -103,7 +104,11 @@ export class ImportRules implements EntryRules {
     if (e === null) {
       if (h.type !== 'directory') throw refuse(JSON.stringify(raw), 'the volume root must be a directory');
       const pax = (h.pax ?? {}) as Record<string, string>;
-      this.root = { uid: numericField(pax.uid, h.uid), gid: numericField(pax.gid, h.gid), mode: (h.mode ?? 0o755) & 0o7777 };
+      this.root = {
+        uid: numericField(pax.uid, h.uid),
+        gid: numericField(pax.gid, h.gid),
+        mode: (h.mode ?? 0o755) & 0o7777,
+      };
       return;
     }
     switch (e.type) {
@@ -112,7 +117,10 @@ export class ImportRules implements EntryRules {
         throw refuse(`device node ${JSON.stringify(raw)}`, 'device nodes are not allowed in a volume archive');
       case 'symlink':
         if (e.linkname.startsWith('/')) {
-          throw refuse(`symlink ${JSON.stringify(raw)} -> ${JSON.stringify(e.linkname)}`, 'absolute target points outside the volume');
+          throw refuse(
+            `symlink ${JSON.stringify(raw)} -> ${JSON.stringify(e.linkname)}`,
+            'absolute target points outside the volume',
+          );
         }
         break;
       case 'link': {

@@ -4,7 +4,12 @@ import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { applyLayer as applyLayerImpl } from './apply.js';
 import { naiveChanges, openDir, overlayChanges } from './changes.js';
-import { extractTo as extractToImpl, packPath as packPathImpl, statPath as statPathImpl, type ExtractOptions } from './copy.js';
+import {
+  extractTo as extractToImpl,
+  packPath as packPathImpl,
+  statPath as statPathImpl,
+  type ExtractOptions,
+} from './copy.js';
 import { exportLayer as exportLayerImpl } from './export.js';
 import { extractUntrusted as extractUntrustedImpl, type UntrustedSummary } from './import.js';
 import { tarStream, treeItems } from './pack.js';

@@ -21,13 +21,20 @@ export interface PackItem {
 
 export function entryType(mode: number): EntryType | null {
   switch (mode & sys.S_IFMT) {
-    case sys.S_IFREG: return 'file';
-    case sys.S_IFDIR: return 'directory';
-    case sys.S_IFLNK: return 'symlink';
-    case sys.S_IFCHR: return 'character-device';
-    case sys.S_IFBLK: return 'block-device';
-    case sys.S_IFIFO: return 'fifo';
-    default: return null; // sockets are not archived (Go's FileInfoHeader refuses them)
+    case sys.S_IFREG:
+      return 'file';
+    case sys.S_IFDIR:
+      return 'directory';
+    case sys.S_IFLNK:
+      return 'symlink';
+    case sys.S_IFCHR:
+      return 'character-device';
+    case sys.S_IFBLK:
+      return 'block-device';
+    case sys.S_IFIFO:
+      return 'fifo';
+    default:
+      return null; // sockets are not archived (Go's FileInfoHeader refuses them)
   }
 }
 
@@ -40,7 +47,11 @@ export function exportableXattr(name: string): boolean {
  * Builds the header for a walked entry, as Docker's addTarFile does: hardlinks after the first
  * name of an inode become link entries (`seen` maps dev:ino to that first name).
  */
-export function headerFor(w: Pick<WalkEntry, 'pfd' | 'base' | 'st'>, name: string, seen: Map<string, string>): PackItem | null {
+export function headerFor(
+  w: Pick<WalkEntry, 'pfd' | 'base' | 'st'>,
+  name: string,
+  seen: Map<string, string>,
+): PackItem | null {
   const type = entryType(w.st.mode);
   if (type === null) return null;
   const header: PackHeader = {

@@ -22,7 +22,12 @@ export class SparseSink {
   private mapBytes = 0;
   private skip = 0;
 
-  constructor(private readonly fd: number, private readonly layout: SparseLayout, private readonly size: number, private readonly name: string) {
+  constructor(
+    private readonly fd: number,
+    private readonly layout: SparseLayout,
+    private readonly size: number,
+    private readonly name: string,
+  ) {
     this.map = layout.map;
   }
 
@@ -104,7 +109,8 @@ export class SparseSink {
     try {
       ftruncateSync(this.fd, this.layout.realSize);
     } catch (err) {
-      if (isErrno(err, 'EFBIG', 'EINVAL')) throw this.error(`real size ${this.layout.realSize} is more than the filesystem can hold`);
+      if (isErrno(err, 'EFBIG', 'EINVAL'))
+        throw this.error(`real size ${this.layout.realSize} is more than the filesystem can hold`);
       throw err;
     }
   }

@@ -35,7 +35,9 @@ const MAX_OCTAL7 = 0o7777777;
 const MAX_OCTAL11 = 0o77777777777;
 
 function octal(buf: Buffer, off: number, width: number, value: number): void {
-  const s = Math.max(0, Math.floor(value)).toString(8).padStart(width - 1, '0');
+  const s = Math.max(0, Math.floor(value))
+    .toString(8)
+    .padStart(width - 1, '0');
   buf.write(s.slice(-(width - 1)), off, 'latin1');
   buf[off + width - 1] = 0;
 }
@@ -95,7 +97,13 @@ export function encodeHeader(h: PackHeader): Buffer {
   const slash = name.replace(/\/$/, '').lastIndexOf('/');
   const dir = slash < 0 ? '' : name.slice(0, slash + 1);
   const file = name.slice(slash + 1).replace(/\/$/, '');
-  const paxHeader = ustar(toAscii(`${dir}PaxHeaders.0/${file}`), TYPEFLAG.pax, { mode: 0, uid: 0, gid: 0, size: data.length, mtime: 0 });
+  const paxHeader = ustar(toAscii(`${dir}PaxHeaders.0/${file}`), TYPEFLAG.pax, {
+    mode: 0,
+    uid: 0,
+    gid: 0,
+    size: data.length,
+    mtime: 0,
+  });
   return Buffer.concat([paxHeader, data, Buffer.alloc(padding(data.length)), main]);
 }
 

@@ -38,7 +38,10 @@ function numeric(buf: Buffer, off: number, len: number): number {
     for (let i = 1; i < len; i++) v = v * 256 + buf[off + i]!;
     return v;
   }
-  const s = buf.toString('latin1', off, off + len).replace(/^ +/, '').split(/[\0 ]/)[0]!;
+  const s = buf
+    .toString('latin1', off, off + len)
+    .replace(/^ +/, '')
+    .split(/[\0 ]/)[0]!;
   return s === '' ? 0 : /^[0-7]+$/.test(s) ? parseInt(s, 8) : NaN;
 }
 
@@ -47,7 +50,8 @@ headers.decode = (buf, filenameEncoding, allowUnknownFormat) => {
   const h = decodeHeader(buf, filenameEncoding, allowUnknownFormat);
   // Refused here, where tar-stream reports a throw as a broken header: a negative (base-256)
   // size found later, once it has locked itself for the entry, stalls it for good.
-  if (h !== null && !(Number.isSafeInteger(h.size) && (h.size as number) >= 0)) throw new Error(`Invalid tar header: size ${String(h.size)}`);
+  if (h !== null && !(Number.isSafeInteger(h.size) && (h.size as number) >= 0))
+    throw new Error(`Invalid tar header: size ${String(h.size)}`);
   if (h === null || buf[156] !== 0x53 /* 'S' */) return h;
   const map: Array<[number, number]> = [];
   for (let i = 0; i < 4; i++) {
@@ -73,7 +77,8 @@ function decodePax(buf: Buffer): Record<string, string> {
     const key = rec.toString('utf8', 0, eq);
     const value = key.startsWith(XATTR_PREFIX) ? rec.toString('latin1', eq + 1) : rec.toString('utf8', eq + 1);
     // tar-stream takes this size as is; a negative or fractional one would stall its parser.
-    if (key === 'size' && !(/^\d+$/.test(value) && Number.isSafeInteger(Number(value)))) throw new Error(`Invalid tar header: PAX size ${JSON.stringify(value)}`);
+    if (key === 'size' && !(/^\d+$/.test(value) && Number.isSafeInteger(Number(value))))
+      throw new Error(`Invalid tar header: PAX size ${JSON.stringify(value)}`);
     // PAX sparse format 0.0 repeats these two keys once per data segment: kept in order as
     // the comma-separated map of format 0.1.
     if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') {

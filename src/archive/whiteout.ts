@@ -19,7 +19,10 @@ export class WhiteoutApplier {
   /** naive only: names written by this layer, which an opaque whiteout must keep. */
   readonly unpacked = new Set<string>();
 
-  constructor(private readonly root: ConfinedDir, readonly format: WhiteoutFormat) {}
+  constructor(
+    private readonly root: ConfinedDir,
+    readonly format: WhiteoutFormat,
+  ) {}
 
   /** Applies `e` if it is a whiteout (or AUFS metadata to skip); false for an ordinary entry. */
   apply(e: TarEntry): boolean {
@@ -50,7 +53,8 @@ export class WhiteoutApplier {
       this.root.removeAll(pfd, victim);
       sys.mknodat(this.root.dir(parent, true), victim, sys.S_IFCHR, 0, 0);
     }
-    if (e.uid !== 0 || e.gid !== 0) sys.fchownat(this.root.dir(parent, true), victim, e.uid, e.gid, sys.AT_SYMLINK_NOFOLLOW);
+    if (e.uid !== 0 || e.gid !== 0)
+      sys.fchownat(this.root.dir(parent, true), victim, e.uid, e.gid, sys.AT_SYMLINK_NOFOLLOW);
     return true;
   }
 

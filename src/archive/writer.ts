@@ -44,7 +44,10 @@ export class EntryWriter {
   /** Sum of regular file sizes written. */
   size = 0;
 
-  constructor(readonly root: ConfinedDir, private readonly opts: WriterOptions = {}) {}
+  constructor(
+    readonly root: ConfinedDir,
+    private readonly opts: WriterOptions = {},
+  ) {}
 
   get rules(): EntryRules | undefined {
     return this.opts.rules;
@@ -86,7 +89,9 @@ export class EntryWriter {
     }
     const st = sys.statx(pfd, base);
     if ((st.mode & sys.S_IFMT) === sys.S_IFDIR && this.opts.noOverwriteDirNonDir) {
-      throw new InvalidParameter(`cannot overwrite directory ${JSON.stringify('/' + e.name)} with non-directory ${JSON.stringify(e.rawName)}`);
+      throw new InvalidParameter(
+        `cannot overwrite directory ${JSON.stringify('/' + e.name)} with non-directory ${JSON.stringify(e.rawName)}`,
+      );
     }
     this.root.removeAll(pfd, base);
     return make(this.root.dir(parent, true));
@@ -101,7 +106,9 @@ export class EntryWriter {
       const st = sys.statx(pfd, base);
       if ((st.mode & sys.S_IFMT) !== sys.S_IFDIR) {
         if (this.opts.noOverwriteDirNonDir) {
-          throw new InvalidParameter(`cannot overwrite non-directory ${JSON.stringify('/' + e.name)} with directory ${JSON.stringify(e.rawName)}`);
+          throw new InvalidParameter(
+            `cannot overwrite non-directory ${JSON.stringify('/' + e.name)} with directory ${JSON.stringify(e.rawName)}`,
+          );
         }
         this.root.removeAll(pfd, base);
         pfd = this.root.dir(parent, true);
@@ -117,7 +124,9 @@ export class EntryWriter {
     const raw = e.linkname.replace(/^\/+/, '');
     const target = posix.normalize(raw).replace(/\/+$/, '');
     if (raw === '' || target === '.' || target === '..' || target.startsWith('../')) {
-      throw new InvalidParameter(`invalid hardlink ${JSON.stringify(e.rawName)} -> ${JSON.stringify(e.linkname)}: target outside the target directory`);
+      throw new InvalidParameter(
+        `invalid hardlink ${JSON.stringify(e.rawName)} -> ${JSON.stringify(e.linkname)}: target outside the target directory`,
+      );
     }
     const [tparent, tbase] = splitName(target);
     // The target's directory is resolved with no symlink at all: a hardlink names an entry
@@ -126,7 +135,9 @@ export class EntryWriter {
     try {
       tpfd = tparent === '' ? -1 : this.root.openNoSymlinks(tparent, sys.O_PATH | sys.O_DIRECTORY);
     } catch (err) {
-      throw new InvalidParameter(`invalid hardlink ${JSON.stringify(e.rawName)} -> ${JSON.stringify(e.linkname)}: ${(err as Error).message}`);
+      throw new InvalidParameter(
+        `invalid hardlink ${JSON.stringify(e.rawName)} -> ${JSON.stringify(e.linkname)}: ${(err as Error).message}`,
+      );
     }
     try {
       const tdir = tpfd === -1 ? this.root.fd : tpfd;
@@ -135,7 +146,9 @@ export class EntryWriter {
           sys.linkat(tdir, tbase, pfd, base, 0);
         } catch (err) {
           if (isErrno(err, 'ENOENT', 'EPERM')) {
-            throw new InvalidParameter(`invalid hardlink ${JSON.stringify(e.rawName)} -> ${JSON.stringify(e.linkname)}: ${(err as Error).message}`);
+            throw new InvalidParameter(
+              `invalid hardlink ${JSON.stringify(e.rawName)} -> ${JSON.stringify(e.linkname)}: ${(err as Error).message}`,
+            );
           }
           throw err;
         }

@@ -22,7 +22,10 @@ interface Pausable {
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** The freezer control file of a container's cgroup (v1 freezer, else v2 cgroup.freeze), or undefined. */
-export function freezerOf(pid: number, containerId: string): { file: string; frozen: string; thawed: string } | undefined {
+export function freezerOf(
+  pid: number,
+  containerId: string,
+): { file: string; frozen: string; thawed: string } | undefined {
   let lines: string[];
   try {
     lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
@@ -71,7 +74,12 @@ export interface FreezeOptions {
 
 /** Runs `fn` while every running container in `userIds` is frozen. */
 export async function withFrozenUsers<T>(
-  containers: ContainerService, userIds: string[], volume: string, opts: FreezeOptions, log: Logger | undefined, fn: () => Promise<T>,
+  containers: ContainerService,
+  userIds: string[],
+  volume: string,
+  opts: FreezeOptions,
+  log: Logger | undefined,
+  fn: () => Promise<T>,
 ): Promise<T> {
   const running: ContainerRecord[] = [];
   for (const id of userIds) {
@@ -91,20 +99,30 @@ export async function withFrozenUsers<T>(
         continue;
       }
       const fz = c.state.Pid > 0 ? freezerOf(c.state.Pid, c.id) : undefined;
-      if (!fz) { unfrozen.push(c.id); continue; }
+      if (!fz) {
+        unfrozen.push(c.id);
+        continue;
+      }
       fs.writeFileSync(fz.file, fz.frozen);
-      thaws.push(async () => { fs.writeFileSync(fz.file, fz.thawed); });
+      thaws.push(async () => {
+        fs.writeFileSync(fz.file, fz.thawed);
+      });
       await waitFrozen(fz.file, fz.frozen);
     }
     if (unfrozen.length > 0) {
       if (!opts.force) {
-        throw new Conflict(`${opts.action} ${volume}: volume is in use by running containers that cannot be frozen - [${unfrozen.join(', ')}]: stop them or force`);
+        throw new Conflict(
+          `${opts.action} ${volume}: volume is in use by running containers that cannot be frozen - [${unfrozen.join(', ')}]: stop them or force`,
+        );
       }
-      log?.warn(`${opts.action} ${volume}: containers ${unfrozen.join(', ')} keep running; the copy may mix two moments`);
+      log?.warn(
+        `${opts.action} ${volume}: containers ${unfrozen.join(', ')} keep running; the copy may mix two moments`,
+      );
     }
     return await fn();
   } finally {
-    for (const thaw of thaws.reverse()) await thaw().catch((e: unknown) => log?.error(`thawing a container after ${opts.action}: ${e}`));
+    for (const thaw of thaws.reverse())
+      await thaw().catch((e: unknown) => log?.error(`thawing a container after ${opts.action}: ${e}`));
     unfrozen = [];
   }
 }

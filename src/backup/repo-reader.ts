@@ -46,7 +46,10 @@ export class RepositoryReader {
   private readonly blobs = new Map<string, BlobLocation>();
   private readonly fds = new Map<string, number>();
 
-  constructor(private readonly dir: string, password: string) {
+  constructor(
+    private readonly dir: string,
+    password: string,
+  ) {
     this.keys = masterKeys(dir, password);
     for (const name of fs.readdirSync(path.join(dir, 'index'))) {
       const idx = JSON.parse(this.unpacked('index', name).toString('utf8')) as {
@@ -54,7 +57,12 @@ export class RepositoryReader {
       };
       for (const p of idx.packs) {
         for (const b of p.blobs) {
-          this.blobs.set(b.id, { pack: p.id, offset: b.offset, length: b.length, uncompressedLength: b.uncompressed_length });
+          this.blobs.set(b.id, {
+            pack: p.id,
+            offset: b.offset,
+            length: b.length,
+            uncompressedLength: b.uncompressed_length,
+          });
         }
       }
     }
@@ -90,7 +98,8 @@ export class RepositoryReader {
       this.fds.set(loc.pack, fd);
     }
     const sealed = Buffer.allocUnsafe(loc.length);
-    if (fs.readSync(fd, sealed, 0, loc.length, loc.offset) !== loc.length) throw new DamagedRepository(`pack ${loc.pack} is truncated`);
+    if (fs.readSync(fd, sealed, 0, loc.length, loc.offset) !== loc.length)
+      throw new DamagedRepository(`pack ${loc.pack} is truncated`);
     let plain = this.decrypt(sealed);
     if (loc.uncompressedLength !== undefined) {
       try {

@@ -53,7 +53,11 @@ export function volumeTag(volume: string): string {
 
 /** Backs up the content of `dir` (stored relative to it, so any directory restores it) as a backup of `volume`. */
 export async function backupDirectory(
-  repo: Repository, dir: string, volume: string, onProgress?: (p: Progress) => void, extraTags: string[] = [],
+  repo: Repository,
+  dir: string,
+  volume: string,
+  onProgress?: (p: Progress) => void,
+  extraTags: string[] = [],
 ): Promise<BackupSummary & { info?: BackupInfo }> {
   await ensureRepository(repo);
   let summary: Record<string, any> | undefined;
@@ -61,7 +65,12 @@ export async function backupDirectory(
     cwd: dir,
     onJson: (m) => {
       if (m.message_type === 'status') {
-        onProgress?.({ current: m.bytes_done ?? 0, total: m.total_bytes, files: m.files_done, totalFiles: m.total_files });
+        onProgress?.({
+          current: m.bytes_done ?? 0,
+          total: m.total_bytes,
+          files: m.files_done,
+          totalFiles: m.total_files,
+        });
       } else if (m.message_type === 'summary') {
         summary = m;
       }
@@ -88,8 +97,15 @@ function infoOf(s: Record<string, any>): BackupInfo {
   const tags: string[] = s.tags ?? [];
   const vol = tags.find((t) => t.startsWith(VOLUME_TAG));
   return {
-    ID: s.id, ShortID: s.short_id ?? String(s.id).slice(0, 8), Volume: vol ? vol.slice(VOLUME_TAG.length) : '', Created: s.time, Tags: tags,
-    Tree: s.tree, Paths: s.paths ?? [], Hostname: s.hostname ?? '', Username: s.username ?? '',
+    ID: s.id,
+    ShortID: s.short_id ?? String(s.id).slice(0, 8),
+    Volume: vol ? vol.slice(VOLUME_TAG.length) : '',
+    Created: s.time,
+    Tags: tags,
+    Tree: s.tree,
+    Paths: s.paths ?? [],
+    Hostname: s.hostname ?? '',
+    Username: s.username ?? '',
   };
 }
 
@@ -126,7 +142,8 @@ export async function findBackup(repo: Repository, ref: string, volume: string):
   }
   if (!/^[0-9a-f]{4,64}$/.test(ref)) throw new NotFound(`no such backup: ${ref}`);
   const matches = (await listBackups(repo)).filter((b) => b.ID.startsWith(ref));
-  if (matches.length !== 1) throw new NotFound(matches.length ? `backup ID ${ref} is ambiguous` : `no such backup: ${ref}`);
+  if (matches.length !== 1)
+    throw new NotFound(matches.length ? `backup ID ${ref} is ambiguous` : `no such backup: ${ref}`);
   return matches[0]!;
 }
 
@@ -148,7 +165,10 @@ export async function verifyRepository(repo: Repository): Promise<{ ok: true; ou
 }
 
 /** Applies retention per volume and deletes the data no kept backup references. */
-export async function applyRetention(repo: Repository, keep: Retention): Promise<{ removed: string[]; kept: string[] }> {
+export async function applyRetention(
+  repo: Repository,
+  keep: Retention,
+): Promise<{ removed: string[]; kept: string[] }> {
   const args = ['forget', '--json', '--prune', '--group-by', 'tags'];
   if (keep.keepLast) args.push('--keep-last', String(keep.keepLast));
   if (keep.keepDaily) args.push('--keep-daily', String(keep.keepDaily));
@@ -167,7 +187,9 @@ export async function applyRetention(repo: Repository, keep: Retention): Promise
         for (const s of g.remove ?? []) removed.push(s.id);
         for (const s of g.keep ?? []) kept.push(s.id);
       }
-    } catch { /* restic's prune report follows the JSON; the counts are informative only */ }
+    } catch {
+      /* restic's prune report follows the JSON; the counts are informative only */
+    }
   }
   return { removed, kept };
 }

@@ -57,7 +57,12 @@ export function randomPolynomial(): bigint {
 
 function writeDurable(file: string, data: Buffer, mode: number): void {
   const fd = fs.openSync(file, 'wx', mode);
-  try { fs.writeSync(fd, data); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Initialises an empty directory as a restic repository protected by `password`. */
@@ -73,11 +78,19 @@ export function initRepository(dir: string, password: string): void {
   const salt = crypto.randomBytes(64);
   const user = deriveKeys(password, salt, LIGHT_KDF.N, LIGHT_KDF.r, LIGHT_KDF.p);
   const key: KeyFile = {
-    created: new Date().toISOString(), username: os.userInfo().username, hostname: os.hostname(),
-    kdf: 'scrypt', ...LIGHT_KDF, salt: salt.toString('base64'),
+    created: new Date().toISOString(),
+    username: os.userInfo().username,
+    hostname: os.hostname(),
+    kdf: 'scrypt',
+    ...LIGHT_KDF,
+    salt: salt.toString('base64'),
     data: seal(user, Buffer.from(JSON.stringify(master))).toString('base64'),
   };
-  const config = { version: 2, id: crypto.randomBytes(32).toString('hex'), chunker_polynomial: randomPolynomial().toString(16) };
+  const config = {
+    version: 2,
+    id: crypto.randomBytes(32).toString('hex'),
+    chunker_polynomial: randomPolynomial().toString(16),
+  };
 
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const d of ['keys', 'locks', 'snapshots', 'index', 'data']) fs.mkdirSync(path.join(dir, d), { mode: 0o700 });

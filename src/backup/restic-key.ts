@@ -32,7 +32,10 @@ function leToBig(buf: Buffer): bigint {
 
 function bigToLe16(n: bigint): Buffer {
   const out = Buffer.alloc(16);
-  for (let i = 0; i < 16; i++) { out[i] = Number(n & 0xffn); n >>= 8n; }
+  for (let i = 0; i < 16; i++) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
   return out;
 }
 
@@ -58,7 +61,13 @@ function resticMac(macKey: Buffer, nonce: Buffer, ciphertext: Buffer): Buffer {
   return poly1305(Buffer.concat([r, pad]), ciphertext);
 }
 
-export function deriveKeys(password: string, salt: Buffer, N: number, r: number, p: number): { enc: Buffer; mac: Buffer } {
+export function deriveKeys(
+  password: string,
+  salt: Buffer,
+  N: number,
+  r: number,
+  p: number,
+): { enc: Buffer; mac: Buffer } {
   const out = crypto.scryptSync(password, salt, 64, { N, r, p, maxmem: 256 * N * r * p + (64 << 20) });
   return { enc: out.subarray(0, 32), mac: out.subarray(32, 64) };
 }
@@ -85,12 +94,18 @@ export function masterKeys(repo: string, password: string): { enc: Buffer; mac: 
     const key = JSON.parse(fs.readFileSync(path.join(repo, 'keys', name), 'utf8')) as KeyFile;
     let plain: Buffer;
     try {
-      plain = open(deriveKeys(password, Buffer.from(key.salt, 'base64'), key.N, key.r, key.p), Buffer.from(key.data, 'base64'));
+      plain = open(
+        deriveKeys(password, Buffer.from(key.salt, 'base64'), key.N, key.r, key.p),
+        Buffer.from(key.data, 'base64'),
+      );
     } catch {
       continue;
     }
     const m = JSON.parse(plain.toString('utf8')) as { mac: { k: string; r: string }; encrypt: string };
-    return { enc: Buffer.from(m.encrypt, 'base64'), mac: Buffer.concat([Buffer.from(m.mac.k, 'base64'), Buffer.from(m.mac.r, 'base64')]) };
+    return {
+      enc: Buffer.from(m.encrypt, 'base64'),
+      mac: Buffer.concat([Buffer.from(m.mac.k, 'base64'), Buffer.from(m.mac.r, 'base64')]),
+    };
   }
   throw new Error('wrong password or no key found');
 }

@@ -27,7 +27,9 @@ export function isLocal(location: string): boolean {
 export function repositoryOf(location: string | undefined, password?: string): Repository {
   if (!location) throw new InvalidParameter('a backup repository is required (--to/--from DIR or rclone:REMOTE:PATH)');
   if (!isLocal(location) && !/^(rclone|sftp|s3|rest|b2|azure|gs|swift):/.test(location)) {
-    throw new InvalidParameter(`invalid backup repository "${location}": give an absolute directory or rclone:REMOTE:PATH`);
+    throw new InvalidParameter(
+      `invalid backup repository "${location}": give an absolute directory or rclone:REMOTE:PATH`,
+    );
   }
   return { location: isLocal(location) ? path.resolve(location) : location, password: password || DEFAULT_PASSWORD };
 }
@@ -47,7 +49,13 @@ export function restic(repo: Repository, args: string[], opts: RunOptions = {}):
   return new Promise((resolve, reject) => {
     const child = spawn('restic', [...global, ...args], {
       cwd: opts.cwd,
-      env: { ...process.env, RESTIC_PASSWORD: repo.password, RESTIC_PASSWORD_FILE: '', RESTIC_PASSWORD_COMMAND: '', RESTIC_REPOSITORY: '' },
+      env: {
+        ...process.env,
+        RESTIC_PASSWORD: repo.password,
+        RESTIC_PASSWORD_FILE: '',
+        RESTIC_PASSWORD_COMMAND: '',
+        RESTIC_REPOSITORY: '',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       signal: opts.signal,
     });
@@ -56,7 +64,10 @@ export function restic(repo: Repository, args: string[], opts: RunOptions = {}):
     let pending = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (s: string) => {
-      if (!opts.onJson) { out += s; return; }
+      if (!opts.onJson) {
+        out += s;
+        return;
+      }
       pending += s;
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
@@ -64,12 +75,18 @@ export function restic(repo: Repository, args: string[], opts: RunOptions = {}):
         pending = pending.slice(nl + 1);
         out += line + '\n';
         if (line.startsWith('{')) {
-          try { opts.onJson(JSON.parse(line)); } catch { /* a partial or non-JSON line: keep it in out */ }
+          try {
+            opts.onJson(JSON.parse(line));
+          } catch {
+            /* a partial or non-JSON line: keep it in out */
+          }
         }
       }
     });
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => { if (err.length < 65536) err += s; });
+    child.stderr.on('data', (s: string) => {
+      if (err.length < 65536) err += s;
+    });
     child.on('error', (e: NodeJS.ErrnoException) => {
       reject(e.code === 'ENOENT' ? new Unavailable('restic is not installed: run scripts/install-deps.sh') : e);
     });
@@ -82,12 +99,22 @@ export function restic(repo: Repository, args: string[], opts: RunOptions = {}):
 }
 
 function resticError(repo: Repository, text: string, code: number | null): Error {
-  const msg = text.trim().split('\n').filter((l) => l && !l.startsWith('{')).slice(-3).join('; ') || `restic exited with ${code}`;
-  if (/Is there a repository at the following location|unable to open config file|repository does not exist/.test(text)) {
+  const msg =
+    text
+      .trim()
+      .split('\n')
+      .filter((l) => l && !l.startsWith('{'))
+      .slice(-3)
+      .join('; ') || `restic exited with ${code}`;
+  if (
+    /Is there a repository at the following location|unable to open config file|repository does not exist/.test(text)
+  ) {
     return new NotFound(`no backup repository at ${repo.location}`);
   }
-  if (/wrong password or no key found/.test(text)) return new Forbidden(`wrong password for backup repository ${repo.location}`);
-  if (/no matching ID found|invalid snapshot ID|no snapshot found|ambiguous/.test(text)) return new NotFound(msg.replace(/^Fatal: /, ''));
+  if (/wrong password or no key found/.test(text))
+    return new Forbidden(`wrong password for backup repository ${repo.location}`);
+  if (/no matching ID found|invalid snapshot ID|no snapshot found|ambiguous/.test(text))
+    return new NotFound(msg.replace(/^Fatal: /, ''));
   return new SystemError(`restic: ${msg.replace(/^Fatal: /, '')}`);
 }
 
@@ -112,12 +139,19 @@ export async function ensureRepository(repo: Repository): Promise<void> {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-repository-'));
     try {
       initRepository(path.join(tmp, 'repo'), repo.password);
-      await run('rclone', ['copy', '--create-empty-src-dirs', '--', path.join(tmp, 'repo'), repo.location.slice('rclone:'.length)]);
+      await run('rclone', [
+        'copy',
+        '--create-empty-src-dirs',
+        '--',
+        path.join(tmp, 'repo'),
+        repo.location.slice('rclone:'.length),
+      ]);
     } catch (e) {
-      throw new SystemError(`creating ${repo.location}: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`);
+      throw new SystemError(
+        `creating ${repo.location}: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`,
+      );
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   }
 }
-

@@ -11,13 +11,28 @@ const WORKER = new URL('./restore-worker.js', import.meta.url);
 
 class Unsupported extends Error {}
 
-interface Message { progress?: RestoreProgress; files?: FileJob[]; written?: RestoreProgress; finished?: boolean; error?: string; unsupported?: boolean; refused?: boolean }
+interface Message {
+  progress?: RestoreProgress;
+  files?: FileJob[];
+  written?: RestoreProgress;
+  finished?: boolean;
+  error?: string;
+  unsupported?: boolean;
+  refused?: boolean;
+}
 
 function start(workerData: unknown, onMessage: (m: Message) => void): { worker: Worker; failed: Promise<never> } {
   const worker = new Worker(WORKER, { workerData });
   const failed = new Promise<never>((_, reject) => {
     worker.on('message', (m: Message) => {
-      if (m.error !== undefined) reject(m.unsupported ? new Unsupported(m.error) : m.refused ? new InvalidParameter(m.error) : new SystemError(`restore: ${m.error}`));
+      if (m.error !== undefined)
+        reject(
+          m.unsupported
+            ? new Unsupported(m.error)
+            : m.refused
+              ? new InvalidParameter(m.error)
+              : new SystemError(`restore: ${m.error}`),
+        );
       else onMessage(m);
     });
     worker.on('error', reject);
@@ -35,7 +50,14 @@ function next<T>(register: (resolve: (v: T) => void) => void, failed: Promise<ne
  * Resolves true when restored, false when the snapshot holds node types left to `restic restore`;
  * InvalidParameter for a node a restore refuses. `stripSetid`: drop setuid/setgid bits.
  */
-export async function restoreLocal(repo: string, password: string, snapshot: string, target: string, onProgress?: (p: RestoreProgress) => void, stripSetid = false): Promise<boolean> {
+export async function restoreLocal(
+  repo: string,
+  password: string,
+  snapshot: string,
+  target: string,
+  onProgress?: (p: RestoreProgress) => void,
+  stripSetid = false,
+): Promise<boolean> {
   const threads = Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length));
   const bytes = new Map<Worker, number>();
   const report = (w: Worker) => (p: RestoreProgress) => {
@@ -46,7 +68,11 @@ export async function restoreLocal(repo: string, password: string, snapshot: str
   const plan = start({ mode: 'plan', repo, password, snapshot, target, stripSetid }, (m) => onPlan?.(m));
   const helpers: Worker[] = [plan.worker];
   try {
-    const files = await next<FileJob[]>((resolve) => { onPlan = (m) => { if (m.files) resolve(m.files); }; }, plan.failed);
+    const files = await next<FileJob[]>((resolve) => {
+      onPlan = (m) => {
+        if (m.files) resolve(m.files);
+      };
+    }, plan.failed);
     const [mine, ...others] = shareFiles(files, threads);
     const written = others.map((share) => {
       let resolveWritten!: () => void;
@@ -55,15 +81,22 @@ export async function restoreLocal(repo: string, password: string, snapshot: str
         if (m.written) resolveWritten();
       });
       helpers.push(w.worker);
-      return next<void>((resolve) => { resolveWritten = resolve; }, w.failed);
+      return next<void>((resolve) => {
+        resolveWritten = resolve;
+      }, w.failed);
     });
     const mineWritten = next<void>((resolve) => {
-      onPlan = (m) => { if (m.progress) report(plan.worker)(m.progress); if (m.written) resolve(); };
+      onPlan = (m) => {
+        if (m.progress) report(plan.worker)(m.progress);
+        if (m.written) resolve();
+      };
       plan.worker.postMessage({ write: mine });
     }, plan.failed);
     await Promise.all([mineWritten, ...written]);
     await next<void>((resolve) => {
-      onPlan = (m) => { if (m.finished) resolve(); };
+      onPlan = (m) => {
+        if (m.finished) resolve();
+      };
       plan.worker.postMessage({ finish: true });
     }, plan.failed);
     return true;

@@ -15,7 +15,9 @@ export interface RestoreTrust {
 }
 
 export function refusedDevice(p: string): InvalidParameter {
-  return new InvalidParameter(`refusing to restore device node ${JSON.stringify(p)}: device nodes are not allowed in a volume`);
+  return new InvalidParameter(
+    `refusing to restore device node ${JSON.stringify(p)}: device nodes are not allowed in a volume`,
+  );
 }
 
 /**
@@ -28,7 +30,9 @@ export function checkRoot(root: RootAttributes | undefined): RootAttributes | un
   const { mode, uid, gid } = root;
   const id = (v: number) => Number.isInteger(v) && v >= 0 && v < 0xffffffff;
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777 || (mode & 0o4000) !== 0 || !id(uid) || !id(gid)) {
-    throw new InvalidParameter(`refusing to restore: the backup's volume root (mode ${mode.toString(8)}, owner ${uid}:${gid}) is not one a volume can have`);
+    throw new InvalidParameter(
+      `refusing to restore: the backup's volume root (mode ${mode.toString(8)}, owner ${uid}:${gid}) is not one a volume can have`,
+    );
   }
   return root;
 }

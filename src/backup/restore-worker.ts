@@ -5,11 +5,24 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { RepositoryReader } from './repo-reader.js';
 import { finishRestore, planRestore, RefusedNode, UnsupportedNode, writeFiles, type FileJob } from './restorer.js';
 
-interface Data { mode: 'plan' | 'files'; repo: string; password: string; snapshot?: string; target?: string; files?: FileJob[]; stripSetid?: boolean }
+interface Data {
+  mode: 'plan' | 'files';
+  repo: string;
+  password: string;
+  snapshot?: string;
+  target?: string;
+  files?: FileJob[];
+  stripSetid?: boolean;
+}
 
 const data = workerData as Data;
 const port = parentPort!;
-const fail = (err: unknown) => port.postMessage({ error: (err as Error).message, unsupported: err instanceof UnsupportedNode, refused: err instanceof RefusedNode });
+const fail = (err: unknown) =>
+  port.postMessage({
+    error: (err as Error).message,
+    unsupported: err instanceof UnsupportedNode,
+    refused: err instanceof RefusedNode,
+  });
 const strip = data.stripSetid === true;
 const progress = (p: { bytes: number }) => port.postMessage({ progress: p });
 

@@ -92,7 +92,10 @@ export function writeSparse(fd: number, data: Buffer, offset: number): number {
   while (i < data.length) {
     const pos = offset + i;
     const blockEnd = Math.min(data.length, i + (BLOCK - (pos % BLOCK)));
-    if (pos % BLOCK === 0 && blockEnd - i === BLOCK && zeroAt(i)) { i = blockEnd; continue; }
+    if (pos % BLOCK === 0 && blockEnd - i === BLOCK && zeroAt(i)) {
+      i = blockEnd;
+      continue;
+    }
     // From blockEnd on, j stays on the file's block grid (or at the end of data).
     let j = blockEnd;
     while (j < data.length) {
@@ -107,10 +110,16 @@ export function writeSparse(fd: number, data: Buffer, offset: number): number {
   return written;
 }
 
-export interface RestoreProgress { bytes: number; files: number }
+export interface RestoreProgress {
+  bytes: number;
+  files: number;
+}
 
 /** A regular file to write: its path in the target and its tree node. */
-export interface FileJob { path: string; node: TreeNode }
+export interface FileJob {
+  path: string;
+  node: TreeNode;
+}
 
 export interface RestorePlan {
   files: FileJob[];
@@ -124,12 +133,18 @@ export interface RestorePlan {
  * Creates the directory tree, symlinks and fifos of snapshot `snapshotId` under `target` and
  * lists the regular files to write; the file content can then be written by several threads.
  */
-export function planRestore(reader: RepositoryReader, snapshotId: string, target: string, stripSetid = false): RestorePlan {
+export function planRestore(
+  reader: RepositoryReader,
+  snapshotId: string,
+  target: string,
+  stripSetid = false,
+): RestorePlan {
   const plan: RestorePlan = { files: [], links: [], dirs: [] };
   const firstLink = new Map<string, string>();
   const walk = (treeId: string, dir: string): void => {
     for (const n of reader.tree(treeId)) {
-      if (!n.name || n.name === '.' || n.name === '..' || n.name.includes('/')) throw new DamagedRepository(`invalid name ${JSON.stringify(n.name)} in tree ${treeId}`);
+      if (!n.name || n.name === '.' || n.name === '..' || n.name.includes('/'))
+        throw new DamagedRepository(`invalid name ${JSON.stringify(n.name)} in tree ${treeId}`);
       const p = path.join(dir, n.name);
       switch (n.type) {
         case 'dir':
@@ -141,14 +156,17 @@ export function planRestore(reader: RepositoryReader, snapshotId: string, target
           if ((n.links ?? 1) > 1) {
             const key = `${n.device_id}:${n.inode}`;
             const first = firstLink.get(key);
-            if (first) { plan.links.push([first, p]); break; }
+            if (first) {
+              plan.links.push([first, p]);
+              break;
+            }
             firstLink.set(key, p);
           }
           plan.files.push({ path: p, node: n });
           break;
         }
         case 'symlink':
-          fs.symlinkSync(n.linktarget_raw ? Buffer.from(n.linktarget_raw, 'base64') : n.linktarget ?? '', p);
+          fs.symlinkSync(n.linktarget_raw ? Buffer.from(n.linktarget_raw, 'base64') : (n.linktarget ?? ''), p);
           applyMetadata(p, n, true, stripSetid);
           break;
         case 'fifo':
@@ -157,7 +175,9 @@ export function planRestore(reader: RepositoryReader, snapshotId: string, target
           break;
         case 'dev':
         case 'chardev':
-          throw new RefusedNode(`refusing to restore device node ${JSON.stringify(path.relative(target, p))}: device nodes are not allowed in a volume`);
+          throw new RefusedNode(
+            `refusing to restore device node ${JSON.stringify(path.relative(target, p))}: device nodes are not allowed in a volume`,
+          );
         default:
           throw new UnsupportedNode(`${n.type} ${p}`);
       }
@@ -178,7 +198,12 @@ export function shareFiles(files: FileJob[], n: number): FileJob[][] {
   return shares.map((s) => s.files);
 }
 
-export function writeFiles(reader: RepositoryReader, files: FileJob[], onProgress?: (p: RestoreProgress) => void, stripSetid = false): RestoreProgress {
+export function writeFiles(
+  reader: RepositoryReader,
+  files: FileJob[],
+  onProgress?: (p: RestoreProgress) => void,
+  stripSetid = false,
+): RestoreProgress {
   const done: RestoreProgress = { bytes: 0, files: 0 };
   let reported = 0;
   for (const { path: p, node: n } of files) {
@@ -191,7 +216,8 @@ export function writeFiles(reader: RepositoryReader, files: FileJob[], onProgres
         end = Math.max(end, writeSparse(fd, data, offset));
         offset += data.length;
       }
-      if (offset !== (n.size ?? offset)) throw new DamagedRepository(`${p}: content is ${offset} bytes, the tree says ${n.size}`);
+      if (offset !== (n.size ?? offset))
+        throw new DamagedRepository(`${p}: content is ${offset} bytes, the tree says ${n.size}`);
       if (end < offset) fs.ftruncateSync(fd, offset);
       applyFileMetadata(fd, p, n, stripSetid);
       done.bytes += offset;
@@ -199,7 +225,10 @@ export function writeFiles(reader: RepositoryReader, files: FileJob[], onProgres
     } finally {
       fs.closeSync(fd);
     }
-    if (onProgress && done.bytes - reported >= 16 << 20) { reported = done.bytes; onProgress({ ...done }); }
+    if (onProgress && done.bytes - reported >= 16 << 20) {
+      reported = done.bytes;
+      onProgress({ ...done });
+    }
   }
   return done;
 }

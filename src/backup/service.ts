@@ -16,8 +16,17 @@ import { exportDirectory, importInto, type TarSummary } from './tar.js';
 import { isLocal, repositoryOf, type Repository } from './restic.js';
 import { BackupJournal, repeatSnapshot, snapshotExists, volumeFingerprint } from './unchanged.js';
 import {
-  applyRetention, backupDirectory, findBackup, listBackups, restoreInto, restoreSize, verifyRepository,
-  type BackupInfo, type BackupSummary, type Progress, type Retention,
+  applyRetention,
+  backupDirectory,
+  findBackup,
+  listBackups,
+  restoreInto,
+  restoreSize,
+  verifyRepository,
+  type BackupInfo,
+  type BackupSummary,
+  type Progress,
+  type Retention,
 } from './repository.js';
 import { replaceContent, type RootAttributes } from './swap.js';
 import { digHoles } from './sparse.js';
@@ -109,8 +118,16 @@ export class VolumeBackups {
     const repo = repositoryOf(opts.repository, daemonKey(this.deps.dataRoot));
     if (isLocal(repo.location)) {
       if (fs.existsSync(path.join(repo.location, 'config'))) {
-        const opens = (pw: string) => { try { masterKeys(repo.location, pw); return true; } catch { return false; } };
-        if (!opens(repo.password) && opens(LEGACY_PASSWORD)) return fn({ ...repo, password: LEGACY_PASSWORD, legacy: true });
+        const opens = (pw: string) => {
+          try {
+            masterKeys(repo.location, pw);
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        if (!opens(repo.password) && opens(LEGACY_PASSWORD))
+          return fn({ ...repo, password: LEGACY_PASSWORD, legacy: true });
       }
       return fn({ ...repo, legacy: false });
     }
@@ -123,7 +140,14 @@ export class VolumeBackups {
   }
 
   private frozen<T>(vol: VolumeRecord, action: string, force: boolean | undefined, fn: () => Promise<T>): Promise<T> {
-    return withFrozenUsers(this.deps.containers, this.deps.volumes.users(vol.name), vol.name, { action, force }, this.deps.log, fn);
+    return withFrozenUsers(
+      this.deps.containers,
+      this.deps.volumes.users(vol.name),
+      vol.name,
+      { action, force },
+      this.deps.log,
+      fn,
+    );
   }
 
   /** Refuses to write into a volume that containers use, as `docker volume rm` does. */
@@ -142,7 +166,12 @@ export class VolumeBackups {
     }
   }
 
-  private async writeInto<T>(name: string, action: string, force: boolean | undefined, fn: (vol: VolumeRecord, scratch: string) => Promise<T>): Promise<T> {
+  private async writeInto<T>(
+    name: string,
+    action: string,
+    force: boolean | undefined,
+    fn: (vol: VolumeRecord, scratch: string) => Promise<T>,
+  ): Promise<T> {
     this.refuseInUse(name, action, force);
     const { vol, created } = await this.target(name);
     try {
@@ -164,16 +193,26 @@ export class VolumeBackups {
         setImmediate(() => resolve({ stream: out.stream, done: whole }));
         await out.done;
       });
-      whole.catch((err) => { if (!stream) reject(err); });
+      whole.catch((err) => {
+        if (!stream) reject(err);
+      });
     });
   }
 
-  async import(name: string, input: Readable, opts: { force?: boolean } = {}): Promise<TarSummary & { Volume: string }> {
-    return this.writeInto(name, 'import', opts.force, async (vol, scratch) => ({ ...(await importInto(input, vol.mountpoint, scratch)), Volume: vol.name }));
+  async import(
+    name: string,
+    input: Readable,
+    opts: { force?: boolean } = {},
+  ): Promise<TarSummary & { Volume: string }> {
+    return this.writeInto(name, 'import', opts.force, async (vol, scratch) => ({
+      ...(await importInto(input, vol.mountpoint, scratch)),
+      Volume: vol.name,
+    }));
   }
 
   async backup(
-    names: string[], opts: RepositoryOptions & Retention & { force?: boolean },
+    names: string[],
+    opts: RepositoryOptions & Retention & { force?: boolean },
     onProgress?: (volume: string, p: Progress) => void,
   ): Promise<{ backups: BackupSummary[]; removed: string[] }> {
     const vols = await Promise.all(names.map((n) => this.deps.volumes.get(n)));
@@ -188,11 +227,20 @@ export class VolumeBackups {
   }
 
   /** One volume, its containers frozen: a repeat of the last backup if nothing changed (unchanged.ts), else restic. */
-  private async backupOne(repo: Repository, vol: VolumeRecord, onProgress?: (volume: string, p: Progress) => void): Promise<BackupSummary> {
+  private async backupOne(
+    repo: Repository,
+    vol: VolumeRecord,
+    onProgress?: (volume: string, p: Progress) => void,
+  ): Promise<BackupSummary> {
     const started = Date.now();
     const local = isLocal(repo.location);
     // Without a fingerprint (a remote repository, or the walk failed) restic does a full backup.
-    const print = local ? await volumeFingerprint(vol.mountpoint).catch((err: Error) => { this.deps.log?.warn(err.message); return undefined; }) : undefined;
+    const print = local
+      ? await volumeFingerprint(vol.mountpoint).catch((err: Error) => {
+          this.deps.log?.warn(err.message);
+          return undefined;
+        })
+      : undefined;
     const fingerprint = print?.digest;
     const files = print?.files ?? 0;
     const last = fingerprint ? this.journal.get(repo.location, vol.name) : undefined;
@@ -200,16 +248,35 @@ export class VolumeBackups {
       const id = repeatSnapshot(repo.location, repo.password, last);
       this.journal.put(repo.location, vol.name, { ...last, snapshot: id });
       return {
-        ID: id, ShortID: id.slice(0, 8), Volume: vol.name, BytesProcessed: 0, BytesAdded: 0,
-        FilesNew: 0, FilesChanged: 0, FilesUnmodified: files, DurationSeconds: (Date.now() - started) / 1000,
+        ID: id,
+        ShortID: id.slice(0, 8),
+        Volume: vol.name,
+        BytesProcessed: 0,
+        BytesAdded: 0,
+        FilesNew: 0,
+        FilesChanged: 0,
+        FilesUnmodified: files,
+        DurationSeconds: (Date.now() - started) / 1000,
       };
     }
-    const { info, ...summary } = await backupDirectory(repo, vol.mountpoint, vol.name, (p) => onProgress?.(vol.name, p), [rootTag(vol.mountpoint)]);
+    const { info, ...summary } = await backupDirectory(
+      repo,
+      vol.mountpoint,
+      vol.name,
+      (p) => onProgress?.(vol.name, p),
+      [rootTag(vol.mountpoint)],
+    );
     if (!fingerprint || !info) {
       if (local) this.journal.drop(repo.location, vol.name);
     } else {
       this.journal.put(repo.location, vol.name, {
-        fingerprint, snapshot: info.ID, tree: info.Tree, paths: info.Paths, hostname: info.Hostname, username: info.Username, tags: info.Tags,
+        fingerprint,
+        snapshot: info.ID,
+        tree: info.Tree,
+        paths: info.Paths,
+        hostname: info.Hostname,
+        username: info.Username,
+        tags: info.Tags,
       });
     }
     return summary;
@@ -221,7 +288,9 @@ export class VolumeBackups {
 
   /** Restores backup `ref` (an ID or `latest`) of `volume` into `opts.target` (default: `volume`). */
   async restore(
-    volume: string, ref: string, opts: RepositoryOptions & { target?: string; force?: boolean },
+    volume: string,
+    ref: string,
+    opts: RepositoryOptions & { target?: string; force?: boolean },
     onProgress?: (p: Progress) => void,
   ): Promise<{ Backup: BackupInfo; Volume: string }> {
     const target = opts.target || volume;
@@ -229,7 +298,14 @@ export class VolumeBackups {
     return this.withRepo(opts, (repo) => this.restoreFrom(repo, volume, ref, target, opts.force, onProgress));
   }
 
-  private async restoreFrom(repo: OpenRepository, volume: string, ref: string, target: string, force: boolean | undefined, onProgress?: (p: Progress) => void): Promise<{ Backup: BackupInfo; Volume: string }> {
+  private async restoreFrom(
+    repo: OpenRepository,
+    volume: string,
+    ref: string,
+    target: string,
+    force: boolean | undefined,
+    onProgress?: (p: Progress) => void,
+  ): Promise<{ Backup: BackupInfo; Volume: string }> {
     const backup = await findBackup(repo, ref, volume);
     const root = checkRoot(rootOf(backup));
     return this.writeInto(target, 'restore', force, async (vol, scratch) => {
@@ -240,7 +316,9 @@ export class VolumeBackups {
       // device nodes or sockets, through `restic restore`.
       // Both ways refuse device nodes, and drop setuid/setgid bits from a legacy repository
       // (restore-rules.ts): the direct reader as it goes, restic's tree once written.
-      const direct = isLocal(repo.location) && (await restoreLocal(repo.location, repo.password, backup.ID, staged, progress, repo.legacy));
+      const direct =
+        isLocal(repo.location) &&
+        (await restoreLocal(repo.location, repo.password, backup.ID, staged, progress, repo.legacy));
       if (!direct) {
         fs.rmSync(staged, { recursive: true, force: true });
         fs.mkdirSync(staged, { mode: 0o700 });
@@ -248,16 +326,28 @@ export class VolumeBackups {
         await checkRestored(staged, { legacy: repo.legacy });
         await digHoles(staged);
       }
-      await replaceContent(vol.mountpoint, staged, path.join(scratch, 'trash'), root && repo.legacy ? { ...root, mode: root.mode & 0o1777 } : root);
+      await replaceContent(
+        vol.mountpoint,
+        staged,
+        path.join(scratch, 'trash'),
+        root && repo.legacy ? { ...root, mode: root.mode & 0o1777 } : root,
+      );
       return { Backup: backup, Volume: vol.name };
     });
   }
 
-  private async resticRestore(repo: Repository, id: string, staged: string, onProgress?: (p: Progress) => void): Promise<void> {
+  private async resticRestore(
+    repo: Repository,
+    id: string,
+    staged: string,
+    onProgress?: (p: Progress) => void,
+  ): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     if (onProgress) {
       const total = await restoreSize(repo, id).catch(() => undefined);
-      timer = setInterval(() => { void allocated(staged).then((n) => onProgress({ current: total ? Math.min(n, total) : n, total })); }, 1000);
+      timer = setInterval(() => {
+        void allocated(staged).then((n) => onProgress({ current: total ? Math.min(n, total) : n, total }));
+      }, 1000);
     }
     try {
       await restoreInto(repo, id, staged);
@@ -277,11 +367,19 @@ export class VolumeBackups {
   /** A new volume with `source`'s content and labels: reflinks where the filesystem shares extents, a copy otherwise. */
   async clone(source: string, dest: string, opts: { force?: boolean } = {}): Promise<VolumeRecord> {
     const src = await this.deps.volumes.get(source);
-    const exists = await this.deps.volumes.get(dest).then(() => true, (e) => { if (e instanceof NotFound) return false; throw e; });
+    const exists = await this.deps.volumes.get(dest).then(
+      () => true,
+      (e) => {
+        if (e instanceof NotFound) return false;
+        throw e;
+      },
+    );
     if (exists) throw new Conflict(`clone ${source}: volume ${dest} already exists`);
     const dst = await this.deps.volumes.create({ name: dest, labels: src.labels });
     try {
-      await this.frozen(src, 'clone', opts.force, () => run('cp', ['-a', '--reflink=auto', src.mountpoint + '/.', dst.mountpoint + '/']));
+      await this.frozen(src, 'clone', opts.force, () =>
+        run('cp', ['-a', '--reflink=auto', src.mountpoint + '/.', dst.mountpoint + '/']),
+      );
       return dst;
     } catch (err) {
       await this.deps.volumes.remove(dest).catch(() => {});

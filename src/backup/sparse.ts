@@ -29,7 +29,14 @@ export async function digHoles(dir: string): Promise<number> {
   let n = 0;
   const queue: Promise<void>[] = [];
   for await (const file of largeFiles(dir)) {
-    queue.push(run('fallocate', ['--dig-holes', file]).then(() => { n++; }, () => {}));
+    queue.push(
+      run('fallocate', ['--dig-holes', file]).then(
+        () => {
+          n++;
+        },
+        () => {},
+      ),
+    );
     if (queue.length >= 2) await queue.shift();
   }
   await Promise.all(queue);

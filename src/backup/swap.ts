@@ -18,7 +18,12 @@ export interface RootAttributes {
 }
 
 /** Moves every entry of `staged` into `dataDir` after moving the old ones to `trash` (both beside `staged`). */
-export async function replaceContent(dataDir: string, staged: string, trash: string, root?: RootAttributes): Promise<void> {
+export async function replaceContent(
+  dataDir: string,
+  staged: string,
+  trash: string,
+  root?: RootAttributes,
+): Promise<void> {
   await fs.promises.mkdir(trash, { recursive: true });
   const old = await fs.promises.readdir(dataDir);
   const fresh = await fs.promises.readdir(staged);
@@ -28,7 +33,8 @@ export async function replaceContent(dataDir: string, staged: string, trash: str
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
     // Another filesystem (a volume with a device option): copy, keeping owners, modes, xattrs, links.
-    for (const name of await fs.promises.readdir(dataDir)) await fs.promises.rm(path.join(dataDir, name), { recursive: true, force: true });
+    for (const name of await fs.promises.readdir(dataDir))
+      await fs.promises.rm(path.join(dataDir, name), { recursive: true, force: true });
     await run('cp', ['-a', '--reflink=auto', '--sparse=auto', staged + '/.', dataDir + '/']);
   }
   if (root) {

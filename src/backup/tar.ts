@@ -24,16 +24,23 @@ function runTar(args: string[], stdio: 'pipe' | 'ignore' = 'ignore') {
 function exitOf(child: ReturnType<typeof runTar>, what: string): Promise<void> {
   let err = '';
   child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (s: string) => { if (err.length < 8192) err += s; });
+  child.stderr!.on('data', (s: string) => {
+    if (err.length < 8192) err += s;
+  });
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new SystemError(`${what}: ${err.trim() || `tar exited with ${code}`}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new SystemError(`${what}: ${err.trim() || `tar exited with ${code}`}`)),
+    );
   });
 }
 
 /** A tar stream of `dir`'s content (entries `./…`); `done` settles when tar has finished reading. */
 export function exportDirectory(dir: string): { stream: Readable; done: Promise<void> } {
-  const child = runTar(['--create', '--file=-', '--format=posix', '--sparse', ...KEEP, `--directory=${dir}`, '.'], 'pipe');
+  const child = runTar(
+    ['--create', '--file=-', '--format=posix', '--sparse', ...KEEP, `--directory=${dir}`, '.'],
+    'pipe',
+  );
   const done = exitOf(child, 'export');
   done.catch(() => {});
   return { stream: child.stdout!, done };

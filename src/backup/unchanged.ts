@@ -30,7 +30,11 @@ export function volumeFingerprint(dir: string): Promise<{ digest: string; files:
     let files = 0;
     let field = 0;
     let atStart = true;
-    const child = spawn('find', ['.', '-printf', FORMAT], { cwd: dir, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('find', ['.', '-printf', FORMAT], {
+      cwd: dir,
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.on('data', (chunk: Buffer) => {
       h.update(chunk);
       let pos = 0;
@@ -46,10 +50,13 @@ export function volumeFingerprint(dir: string): Promise<{ digest: string; files:
     });
     let err = '';
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => { if (err.length < 4096) err += s; });
+    child.stderr.on('data', (s: string) => {
+      if (err.length < 4096) err += s;
+    });
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0 || field % FIELDS !== 0) reject(new Error(`fingerprinting ${dir}: ${err.trim() || `find exited with ${code}`}`));
+      if (code !== 0 || field % FIELDS !== 0)
+        reject(new Error(`fingerprinting ${dir}: ${err.trim() || `find exited with ${code}`}`));
       else resolve({ digest: h.digest('hex'), files });
     });
   });
@@ -118,7 +125,12 @@ export function repeatSnapshot(repo: string, password: string, last: LastBackup)
   const target = path.join(repo, 'snapshots', id);
   const tmp = path.join(repo, 'snapshots', `.${id}-tmp-${os.hostname()}-${process.pid}`);
   const fd = fs.openSync(tmp, 'wx', 0o400);
-  try { fs.writeSync(fd, sealed); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  try {
+    fs.writeSync(fd, sealed);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(tmp, target);
   return id;
 }

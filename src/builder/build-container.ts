@@ -31,22 +31,33 @@ export class BuildContainer {
    * A container of the step's config on `image`. `cmd` is what it runs (for RUN, the command;
    * for other steps, the `#(nop)` line), with extra `env` (build args) that the image will not keep.
    */
-  static async create(deps: BuilderDeps, opts: BuildContainerOptions, config: RunConfig, image: string, cmd: string[], env: string[] = []): Promise<BuildContainer> {
+  static async create(
+    deps: BuilderDeps,
+    opts: BuildContainerOptions,
+    config: RunConfig,
+    image: string,
+    cmd: string[],
+    env: string[] = [],
+  ): Promise<BuildContainer> {
     const containers = deps.containers;
-    const rec = await containers.create({
-      Config: {
-        ...config,
-        Image: image,
-        Cmd: cmd,
-        // [""] is "no entrypoint" (the image's is not taken); an empty list would mean "the image's".
-        Entrypoint: [''],
-        Env: [...(config.Env ?? []), ...env],
-        // Build steps never run a health check, as in Docker.
-        Healthcheck: { Test: ['NONE'] },
+    const rec = await containers.create(
+      {
+        Config: {
+          ...config,
+          Image: image,
+          Cmd: cmd,
+          // [""] is "no entrypoint" (the image's is not taken); an empty list would mean "the image's".
+          Entrypoint: [''],
+          Env: [...(config.Env ?? []), ...env],
+          // Build steps never run a health check, as in Docker.
+          Healthcheck: { Test: ['NONE'] },
+        },
+        // Docker's build containers log nothing: the output goes to the build stream only.
+        HostConfig: { NetworkMode: opts.networkMode, LogConfig: { Type: 'none', Config: {} } },
       },
-      // Docker's build containers log nothing: the output goes to the build stream only.
-      HostConfig: { NetworkMode: opts.networkMode, LogConfig: { Type: 'none', Config: {} } },
-    }, null, opts.apiVersion);
+      null,
+      opts.apiVersion,
+    );
     return new BuildContainer(containers, deps, rec);
   }
 

@@ -19,13 +19,22 @@ import { BuildError } from './build-error.js';
 import { ContextContent } from './context-content.js';
 import type { BuildOptions, StageState, StepHost } from './step-host.js';
 
-
 export { BuildError } from './build-error.js';
 export type { BuildOptions, StageState } from './step-host.js';
 
-
 /** Proxy variables Docker passes to RUN without an ARG and never warns about. */
-const BUILTIN_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+const BUILTIN_ARGS = new Set([
+  'HTTP_PROXY',
+  'http_proxy',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'FTP_PROXY',
+  'ftp_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+]);
 
 export class Builder implements StepHost {
   readonly stages: StageState[] = [];
@@ -81,7 +90,9 @@ export class Builder implements StepHost {
     }
     const final = this.stages[this.stages.length - 1]!.image;
     if (!final) throw new BuildError('No image was generated. Is your Dockerfile empty?');
-    const unused = Object.keys(this.opts.buildArgs).filter((k) => !this.declared.has(k) && !BUILTIN_ARGS.has(k)).sort();
+    const unused = Object.keys(this.opts.buildArgs)
+      .filter((k) => !this.declared.has(k) && !BUILTIN_ARGS.has(k))
+      .sort();
     if (unused.length) this.out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
     return final;
   }
@@ -183,7 +194,9 @@ export class Builder implements StepHost {
     const pull = this.deps.pull;
     if (!pull) {
       const repo = ref.split('@')[0]!.replace(/:[^/]*$/, '');
-      throw new BuildError(`pull access denied for ${repo}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`);
+      throw new BuildError(
+        `pull access denied for ${repo}, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`,
+      );
     }
     // As the classic builder does: an absent FROM image is pulled, its progress in the build's output.
     try {
@@ -237,7 +250,13 @@ export class Builder implements StepHost {
    * cache key. The container is removed after a good step unless --rm=false, and after a failed
    * one only with --force-rm, as Docker leaves it.
    */
-  async inContainer(state: StageState, probe: RunConfig, cmd: string[], env: string[], fn: (c: BuildContainer) => Promise<Readable | undefined>): Promise<void> {
+  async inContainer(
+    state: StageState,
+    probe: RunConfig,
+    cmd: string[],
+    env: string[],
+    fn: (c: BuildContainer) => Promise<Readable | undefined>,
+  ): Promise<void> {
     const c = await BuildContainer.create(this.deps, this.opts, state.config, state.image!.id, cmd, env);
     this.out.stream(` ---> Running in ${shortId(c.id)}\n`);
     let done = false;
@@ -258,7 +277,12 @@ export class Builder implements StepHost {
   }
 
   /** WORKDIR-like steps that change files without running anything: cached, or committed from a workspace. */
-  async commitWorkspace(state: StageState, probe: RunConfig, cid: string | undefined, fn: (ws: Workspace) => Promise<void>): Promise<void> {
+  async commitWorkspace(
+    state: StageState,
+    probe: RunConfig,
+    cid: string | undefined,
+    fn: (ws: Workspace) => Promise<void>,
+  ): Promise<void> {
     const ws = await Workspace.open(this.deps, state.image);
     try {
       await fn(ws);
@@ -272,14 +296,22 @@ export class Builder implements StepHost {
   async commit(state: StageState, probe: RunConfig, layer: Readable | undefined, cid?: string): Promise<void> {
     const parent = state.image?.id ?? '';
     const config = ordered({ ...state.config, Image: parent });
-    const containerConfig = ordered({ ...probe, Image: parent, Hostname: cid && !layer ? shortId(cid) : probe.Hostname });
+    const containerConfig = ordered({
+      ...probe,
+      Image: parent,
+      Hostname: cid && !layer ? shortId(cid) : probe.Hostname,
+    });
     const history = { created_by: (probe.Cmd ?? []).join(' '), ...(layer ? {} : { empty_layer: true }) };
     state.image = await this.deps.images.create({
       parentId: state.image?.id,
       layer,
       config: config as unknown as ImageRunConfig,
       history,
-      extra: { container: cid ?? '', container_config: containerConfig, ...(state.author ? { author: state.author } : {}) },
+      extra: {
+        container: cid ?? '',
+        container_config: containerConfig,
+        ...(state.author ? { author: state.author } : {}),
+      },
     });
   }
 

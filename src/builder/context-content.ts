@@ -74,7 +74,8 @@ export class ContextContent {
 
   /** The build is over: its held files become the recent ones. */
   release(): void {
-    for (const h of this.held.values()) this.recent?.remember(h.rel, { header: h.header, size: h.size, chunks: h.chunks, digest: h.digest });
+    for (const h of this.held.values())
+      this.recent?.remember(h.rel, { header: h.header, size: h.size, chunks: h.chunks, digest: h.digest });
     this.held.clear();
     this.heldBytes = 0;
   }

@@ -28,8 +28,14 @@ function peek(input: Readable): Promise<Buffer | null> {
       input.unshift(chunk);
       resolve(chunk);
     };
-    const onEnd = () => { cleanup(); resolve(null); };
-    const onError = (e: Error) => { cleanup(); reject(e); };
+    const onEnd = () => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
     input.on('readable', onReadable);
     input.on('end', onEnd);
     input.on('error', onError);
@@ -58,7 +64,10 @@ function endOfArchive(): Transform {
 
 /** Where an entry goes: a clean relative path, or undefined for the root itself. */
 function entryPath(name: string): string | undefined {
-  const clean = path.posix.normalize('/' + name).slice(1).replace(/\/$/, '');
+  const clean = path.posix
+    .normalize('/' + name)
+    .slice(1)
+    .replace(/\/$/, '');
   if (clean === '' || clean === '.') return undefined;
   return clean;
 }
@@ -84,8 +93,14 @@ function checkParents(root: string, rel: string): void {
  * Writes one regular file: at once, or (when `content` can hold it) as a placeholder whose bytes
  * stay in memory until a COPY needs them. Either way its tarsum is taken on the way.
  */
-function writeFile(target: string, rel: string, header: TarHeaders, stream: Readable,
-  content: ContextContent | undefined, done: (err?: unknown) => void): void {
+function writeFile(
+  target: string,
+  rel: string,
+  header: TarHeaders,
+  stream: Readable,
+  content: ContextContent | undefined,
+  done: (err?: unknown) => void,
+): void {
   const mode = (header.mode ?? 0o644) & 0o7777;
   const size = header.size ?? 0;
   const mtime = header.mtime;
@@ -95,7 +110,13 @@ function writeFile(target: string, rel: string, header: TarHeaders, stream: Read
   const sumHeader = content ? tarsumHeader(header) : undefined;
   const digest = content?.digester(rel, sumHeader!, size, defer);
   const chunks: Buffer[] = [];
-  const close = () => { try { fs.closeSync(fd); } catch { /* already closed */ } };
+  const close = () => {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+  };
   stream.on('data', (data: unknown) => {
     const chunk = data as Buffer;
     try {
@@ -107,7 +128,10 @@ function writeFile(target: string, rel: string, header: TarHeaders, stream: Read
       stream.destroy(err as Error);
     }
   });
-  stream.on('error', (err) => { close(); done(err); });
+  stream.on('error', (err) => {
+    close();
+    done(err);
+  });
   stream.on('end', () => {
     try {
       if (defer) fs.ftruncateSync(fd, size);
@@ -132,14 +156,23 @@ function writeFile(target: string, rel: string, header: TarHeaders, stream: Read
  * file's digest and may hold large files' bytes in memory (see ContextContent). A context is
  * owned by root whatever the tar says; an archive that ADD unpacks keeps its owners (`owners`).
  */
-export async function extractContext(input: Readable, dir: string, content?: ContextContent, owners = false): Promise<void> {
+export async function extractContext(
+  input: Readable,
+  dir: string,
+  content?: ContextContent,
+  owners = false,
+): Promise<void> {
   const extract = tarExtract();
   const dirTimes: [string, Date][] = [];
   extract.on('entry', (header, stream, next) => {
     let target = '';
     const done = (err?: unknown) => {
       if (!err && owners && target) {
-        try { fs.lchownSync(target, header.uid ?? 0, header.gid ?? 0); } catch (e) { err = e; }
+        try {
+          fs.lchownSync(target, header.uid ?? 0, header.gid ?? 0);
+        } catch (e) {
+          err = e;
+        }
       }
       if (err) extract.destroy(err as Error);
       else next();
@@ -157,10 +190,13 @@ export async function extractContext(input: Readable, dir: string, content?: Con
       const mode = (header.mode ?? 0o644) & 0o7777;
       // Every entry but a regular file is summed by its header alone, as Docker does; a hard
       // link also takes its target's sum, so that a COPY of the link name sees content changes.
-      const headerSum = (extra = '') => content?.sums.set(rel, crypto.createHash('sha256').update(tarsumHeader(header)).update(extra).digest('hex'));
+      const headerSum = (extra = '') =>
+        content?.sums.set(rel, crypto.createHash('sha256').update(tarsumHeader(header)).update(extra).digest('hex'));
       switch (header.type) {
         case 'directory':
-          try { fs.mkdirSync(target, { mode }); } catch (e) {
+          try {
+            fs.mkdirSync(target, { mode });
+          } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.lstatSync(target).isDirectory()) throw e;
           }
           fs.chmodSync(target, mode);
@@ -181,7 +217,8 @@ export async function extractContext(input: Readable, dir: string, content?: Con
           if (!src) throw new InvalidParameter(`Error processing tar file: invalid hardlink ${header.linkname}`);
           const srcPath = path.join(dir, src);
           content?.fill(srcPath);
-          if (!fs.lstatSync(srcPath).isFile()) throw new InvalidParameter(`Error processing tar file: invalid hardlink ${header.linkname}`);
+          if (!fs.lstatSync(srcPath).isFile())
+            throw new InvalidParameter(`Error processing tar file: invalid hardlink ${header.linkname}`);
           fs.rmSync(target, { force: true, recursive: true });
           fs.linkSync(srcPath, target);
           headerSum(content?.sums.get(src) ?? '');
@@ -223,7 +260,9 @@ export function readDockerfile(contextDir: string, name: string | null): { text:
     const host = secureJoin(contextDir, c);
     try {
       if (fs.statSync(host).isFile()) return { text: fs.readFileSync(host, 'utf8'), name: c };
-    } catch { /* try the next */ }
+    } catch {
+      /* try the next */
+    }
   }
   throw new InvalidParameter(`Cannot locate specified Dockerfile: ${name ?? 'Dockerfile'}`);
 }
@@ -231,6 +270,13 @@ export function readDockerfile(contextDir: string, name: string | null): { text:
 /** Docker removes the Dockerfile and .dockerignore from the context when .dockerignore lists them. */
 export function readDockerignore(contextDir: string): string[] {
   let text = '';
-  try { text = fs.readFileSync(path.join(contextDir, '.dockerignore'), 'utf8'); } catch { return []; }
-  return text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  try {
+    text = fs.readFileSync(path.join(contextDir, '.dockerignore'), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 }

@@ -26,7 +26,11 @@ function mkdirs(root: string, dir: string, uid: number, gid: number): string {
     current = path.posix.join(current, part);
     const host = secureJoin(root, current);
     let st: fs.Stats | undefined;
-    try { st = fs.statSync(host); } catch { /* create it */ }
+    try {
+      st = fs.statSync(host);
+    } catch {
+      /* create it */
+    }
     if (st) {
       if (!st.isDirectory()) throw new BuildStepError(`mkdir ${current}: not a directory`);
       continue;
@@ -39,26 +43,38 @@ function mkdirs(root: string, dir: string, uid: number, gid: number): string {
 }
 
 function isDirIn(root: string, p: string): boolean {
-  try { return fs.statSync(secureJoin(root, p)).isDirectory(); } catch { return false; }
+  try {
+    return fs.statSync(secureJoin(root, p)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function copyEntry(srcHost: string, st: fs.Stats, dstHost: string, o: CopyOptions): void {
   if (st.isDirectory()) {
     let existing: fs.Stats | undefined;
-    try { existing = fs.lstatSync(dstHost); } catch { /* new */ }
+    try {
+      existing = fs.lstatSync(dstHost);
+    } catch {
+      /* new */
+    }
     if (existing && !existing.isDirectory()) fs.rmSync(dstHost, { force: true });
     if (!existing || !existing.isDirectory()) fs.mkdirSync(dstHost);
-    fs.chmodSync(dstHost, o.chmod ?? (st.mode & 0o7777));
+    fs.chmodSync(dstHost, o.chmod ?? st.mode & 0o7777);
   } else if (st.isSymbolicLink()) {
     fs.rmSync(dstHost, { force: true, recursive: true });
     fs.symlinkSync(fs.readlinkSync(srcHost), dstHost);
   } else if (st.isFile()) {
     let existing: fs.Stats | undefined;
-    try { existing = fs.lstatSync(dstHost); } catch { /* new */ }
+    try {
+      existing = fs.lstatSync(dstHost);
+    } catch {
+      /* new */
+    }
     if (existing?.isDirectory()) throw new BuildStepError(`cannot overwrite directory ${dstHost} with non-directory`);
     if (existing) fs.rmSync(dstHost, { force: true });
     fs.copyFileSync(srcHost, dstHost);
-    fs.chmodSync(dstHost, o.chmod ?? (st.mode & 0o7777));
+    fs.chmodSync(dstHost, o.chmod ?? st.mode & 0o7777);
   } else {
     return; // devices, sockets and fifos are not copied from a context
   }
@@ -98,7 +114,9 @@ function archiveKind(file: string): 'gzip' | 'tar' | undefined {
 export async function copyIntoRoot(root: string, sources: CopySource[], dest: string, o: CopyOptions): Promise<void> {
   const destIsDir = dest.endsWith('/') || sources.length > 1;
   if (sources.length > 1 && !dest.endsWith('/')) {
-    throw new BuildStepError('When using COPY with more than one source file, the destination must be a directory and end with a /');
+    throw new BuildStepError(
+      'When using COPY with more than one source file, the destination must be a directory and end with a /',
+    );
   }
   for (const src of sources) {
     if (src.stat.isDirectory()) {
@@ -141,7 +159,11 @@ function mergeInto(src: string, dst: string): void {
     const d = path.join(dst, name);
     const st = fs.lstatSync(s);
     let existing: fs.Stats | undefined;
-    try { existing = fs.lstatSync(d); } catch { /* new */ }
+    try {
+      existing = fs.lstatSync(d);
+    } catch {
+      /* new */
+    }
     if (st.isDirectory() && existing?.isDirectory()) {
       mergeInto(s, d);
       fs.chmodSync(d, st.mode & 0o7777);

@@ -94,7 +94,9 @@ export function resolveSources(root: string, srcs: string[], sums?: ContextSums)
     try {
       stat = fs.statSync(host);
     } catch {
-      throw new NotFound(`file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`);
+      throw new NotFound(
+        `file not found in build context or excluded by .dockerignore: stat ${src}: file does not exist`,
+      );
     }
     found.push({ rel, host, stat, hash: '' });
   }
@@ -156,7 +158,10 @@ function treeHash(s: CopySource): string {
 /** The hash in the COPY/ADD cache comment: one source's own, or `multi:` over all of them in order. */
 export function sourcesHash(sources: CopySource[]): string {
   if (sources.length === 1) return sources[0]!.hash;
-  return joined('multi', sources.map((s) => s.hash));
+  return joined(
+    'multi',
+    sources.map((s) => s.hash),
+  );
 }
 
 export { walk as walkTree };

@@ -28,7 +28,9 @@ export async function copyStep(b: StepHost, s: StageState, ins: Instruction): Pr
   for (const src of words) {
     if (!isURL(src)) continue;
     if (kw === 'COPY') throw new BuildError(`${kw} failed: source can't be a URL for COPY`);
-    throw new BuildError(`${kw} failed: cannot download ${src}: remote URLs are not supported (this daemon has no network access for builds)`);
+    throw new BuildError(
+      `${kw} failed: cannot download ${src}: remote URLs are not supported (this daemon has no network access for builds)`,
+    );
   }
   const from = ins.flags.get('from');
   if (from !== undefined && kw === 'ADD') throw new BuildError('ADD does not support the --from flag');
@@ -85,7 +87,9 @@ function parseChown(root: string, spec: string, kw: string): { uid: number; gid:
     const line = (readFileInRoot(root, file) ?? '').split('\n').find((l) => l.split(':')[0] === name);
     const id = line ? Number(line.split(':')[2]) : NaN;
     if (!Number.isInteger(id)) {
-      throw new BuildError(`${kw} failed: unable to convert uid/gid chown string to host mapping: can't find ${what} for user ${name}: no such ${what === 'uid' ? 'user' : 'group'}: ${name}`);
+      throw new BuildError(
+        `${kw} failed: unable to convert uid/gid chown string to host mapping: can't find ${what} for user ${name}: no such ${what === 'uid' ? 'user' : 'group'}: ${name}`,
+      );
     }
     return id;
   };

@@ -7,7 +7,10 @@ import type { ImageService } from '../image/types.js';
 import type { ContainerManager } from '../container/service.js';
 
 export type BuildImages = Pick<ImageService, 'create' | 'list' | 'resolve' | 'tag'>;
-export type BuildContainers = Pick<ContainerManager, 'create' | 'start' | 'kill' | 'remove' | 'waitFor' | 'attachOutput' | 'withRootfs'>;
+export type BuildContainers = Pick<
+  ContainerManager,
+  'create' | 'start' | 'kill' | 'remove' | 'waitFor' | 'attachOutput' | 'withRootfs'
+>;
 
 export interface BuilderDeps {
   /** The data-root: contexts are unpacked under its tmp/. */

@@ -33,8 +33,24 @@ export interface ParsedDockerfile {
 }
 
 const KNOWN = new Set([
-  'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL', 'MAINTAINER',
-  'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
+  'ADD',
+  'ARG',
+  'CMD',
+  'COPY',
+  'ENTRYPOINT',
+  'ENV',
+  'EXPOSE',
+  'FROM',
+  'HEALTHCHECK',
+  'LABEL',
+  'MAINTAINER',
+  'ONBUILD',
+  'RUN',
+  'SHELL',
+  'STOPSIGNAL',
+  'USER',
+  'VOLUME',
+  'WORKDIR',
 ]);
 
 export function parseDockerfile(text: string): ParsedDockerfile {
@@ -74,7 +90,8 @@ export function parseLogicalLine(original: string, line: number): Instruction {
   const m = /^(\S+)\s*([\s\S]*)$/.exec(original);
   if (!m) throw new InvalidParameter(`dockerfile parse error line ${line}: empty instruction`);
   const keyword = m[1]!.toUpperCase();
-  if (!KNOWN.has(keyword)) throw new InvalidParameter(`dockerfile parse error line ${line}: unknown instruction: ${m[1]!.toUpperCase()}`);
+  if (!KNOWN.has(keyword))
+    throw new InvalidParameter(`dockerfile parse error line ${line}: unknown instruction: ${m[1]!.toUpperCase()}`);
   let rest = m[2]!;
   const flags = new Map<string, string>();
   for (;;) {
@@ -97,7 +114,8 @@ function splitStages(instructions: Instruction[], escape: string): ParsedDockerf
       else if (words.length !== 1) throw new InvalidParameter('FROM requires either one or three arguments');
       stages.push({ from: ins, name, instructions: [] });
     } else if (stages.length === 0) {
-      if (ins.keyword !== 'ARG') throw new InvalidParameter('Please provide a source image with `from` prior to commit');
+      if (ins.keyword !== 'ARG')
+        throw new InvalidParameter('Please provide a source image with `from` prior to commit');
       metaArgs.push(ins);
     } else {
       stages[stages.length - 1]!.instructions.push(ins);
@@ -118,7 +136,8 @@ export function parseJSONArray(rest: string): string[] | undefined {
     return undefined;
   }
   if (!Array.isArray(v)) return undefined;
-  if (!v.every((x) => typeof x === 'string')) throw new InvalidParameter('when using JSON array syntax, arrays must be comprised of strings only');
+  if (!v.every((x) => typeof x === 'string'))
+    throw new InvalidParameter('when using JSON array syntax, arrays must be comprised of strings only');
   return v as string[];
 }
 

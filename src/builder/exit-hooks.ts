@@ -11,7 +11,11 @@ function install(): void {
   installed = true;
   process.on('exit', () => {
     for (const fn of [...hooks.values()].reverse()) {
-      try { fn(); } catch { /* best effort on the way out */ }
+      try {
+        fn();
+      } catch {
+        /* best effort on the way out */
+      }
     }
   });
 }
@@ -21,7 +25,9 @@ export function undoOnExit(fn: () => void): () => void {
   install();
   const key = Symbol('build-exit-hook');
   hooks.set(key, fn);
-  return () => { hooks.delete(key); };
+  return () => {
+    hooks.delete(key);
+  };
 }
 
 export function lazyUnmountOnExit(dir: string): () => void {

@@ -13,18 +13,27 @@ import { mkdirInRoot } from '../runtime/rootfs-path.js';
 
 export async function dispatch(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   switch (ins.keyword) {
-    case 'RUN': return run(b, s, ins);
-    case 'COPY': case 'ADD': return copyStep(b, s, ins);
-    case 'ENV': return env(b, s, ins);
-    case 'LABEL': return label(b, s, ins);
-    case 'ARG': return arg(b, s, ins);
-    case 'WORKDIR': return workdir(b, s, ins);
+    case 'RUN':
+      return run(b, s, ins);
+    case 'COPY':
+    case 'ADD':
+      return copyStep(b, s, ins);
+    case 'ENV':
+      return env(b, s, ins);
+    case 'LABEL':
+      return label(b, s, ins);
+    case 'ARG':
+      return arg(b, s, ins);
+    case 'WORKDIR':
+      return workdir(b, s, ins);
     case 'USER': {
       s.config.User = b.expand(ins.rest, b.envOf(s));
       return b.commitMetadata(s, `USER ${s.config.User}`);
     }
-    case 'EXPOSE': return expose(b, s, ins);
-    case 'VOLUME': return volume(b, s, ins);
+    case 'EXPOSE':
+      return expose(b, s, ins);
+    case 'VOLUME':
+      return volume(b, s, ins);
     case 'CMD': {
       s.config.Cmd = commandOf(b, s, ins);
       s.cmdSet = true;
@@ -49,8 +58,10 @@ export async function dispatch(b: StepHost, s: StageState, ins: Instruction): Pr
     case 'MAINTAINER':
       s.author = ins.rest;
       return b.commitMetadata(s, `MAINTAINER ${ins.rest}`);
-    case 'ONBUILD': return onbuild(b, s, ins);
-    case 'HEALTHCHECK': return healthcheck(b, s, ins);
+    case 'ONBUILD':
+      return onbuild(b, s, ins);
+    case 'HEALTHCHECK':
+      return healthcheck(b, s, ins);
     default:
       throw new BuildError(`unknown instruction: ${ins.keyword}`);
   }
@@ -72,8 +83,13 @@ async function run(b: StepHost, s: StageState, ins: Instruction): Promise<void> 
   const stderr = new StringDecoder('utf8');
   await b.inContainer(s, probe, args, argEnv, async (c) => {
     const code = await c.run((stream, chunk) => {
-      if (stream === 'stdout') { const t = stdout.write(chunk); if (t) b.out.stream(t); }
-      else { const t = stderr.write(chunk); if (t) b.out.stream(`\u001b[91m${t}\u001b[0m`); }
+      if (stream === 'stdout') {
+        const t = stdout.write(chunk);
+        if (t) b.out.stream(t);
+      } else {
+        const t = stderr.write(chunk);
+        if (t) b.out.stream(`\u001b[91m${t}\u001b[0m`);
+      }
     }, b.opts.signal);
     if (code !== 0) {
       throw new BuildError(`The command '${args.join(' ')}' returned a non-zero code: ${code}`, code);
@@ -125,7 +141,10 @@ async function workdir(b: StepHost, s: StageState, ins: Instruction): Promise<vo
 
 async function expose(b: StepHost, s: StageState, ins: Instruction): Promise<void> {
   const env = b.envOf(s);
-  const words = ins.rest.split(/\s+/).filter(Boolean).map((w) => b.expand(w, env));
+  const words = ins.rest
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => b.expand(w, env));
   if (words.length === 0) throw new BuildError('EXPOSE requires at least one argument');
   s.config.ExposedPorts = { ...(s.config.ExposedPorts ?? {}) };
   for (const w of words) {
@@ -167,7 +186,10 @@ function parseDuration(flag: string, v: string | undefined): number {
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
   let m: RegExpExecArray | null;
   let consumed = 0;
-  while ((m = re.exec(v))) { total += Number(m[1]) * units[m[2]!]!; consumed = re.lastIndex; }
+  while ((m = re.exec(v))) {
+    total += Number(m[1]) * units[m[2]!]!;
+    consumed = re.lastIndex;
+  }
   if (consumed !== v.length) throw new BuildError(`time: invalid duration "${v}" for --${flag}`);
   return Math.round(total);
 }
@@ -176,8 +198,10 @@ function formatDuration(ns: number): string {
   if (ns === 0) return '0s';
   if (ns < 1e9) return ns % 1e6 === 0 ? `${ns / 1e6}ms` : `${ns / 1e3}µs`;
   let s = ns / 1e9;
-  const h = Math.floor(s / 3600); s -= h * 3600;
-  const m = Math.floor(s / 60); s -= m * 60;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${Number(s.toFixed(9))}s`;
 }
 

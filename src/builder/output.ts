@@ -6,7 +6,10 @@ export type JsonWriter = (msg: unknown) => void;
 export class BuildOutput {
   private held = '';
 
-  constructor(private readonly write: JsonWriter, private readonly quiet: boolean) {}
+  constructor(
+    private readonly write: JsonWriter,
+    private readonly quiet: boolean,
+  ) {}
 
   stream(text: string): void {
     if (this.quiet) this.held += text;

@@ -77,7 +77,11 @@ export class FileDigest {
   private chunkIndex = 0;
   private chunkOffset = 0;
 
-  constructor(known: KnownFile | undefined, private readonly header: Buffer, size: number) {
+  constructor(
+    known: KnownFile | undefined,
+    private readonly header: Buffer,
+    size: number,
+  ) {
     if (known && known.size === size && known.header.equals(header)) this.known = known;
     else this.hash = crypto.createHash('sha256').update(header);
   }

@@ -69,9 +69,28 @@ export function copyRunConfig(c: RunConfig, changes: Partial<RunConfig> = {}): R
 /** Re-creates the object so keys come out in Docker's order and undefined optional keys vanish. */
 function toOrdered(c: RunConfig): RunConfig {
   const keys: (keyof RunConfig)[] = [
-    'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty',
-    'OpenStdin', 'StdinOnce', 'Env', 'Cmd', 'Healthcheck', 'ArgsEscaped', 'Image', 'Volumes', 'WorkingDir',
-    'Entrypoint', 'OnBuild', 'Labels', 'StopSignal', 'Shell',
+    'Hostname',
+    'Domainname',
+    'User',
+    'AttachStdin',
+    'AttachStdout',
+    'AttachStderr',
+    'ExposedPorts',
+    'Tty',
+    'OpenStdin',
+    'StdinOnce',
+    'Env',
+    'Cmd',
+    'Healthcheck',
+    'ArgsEscaped',
+    'Image',
+    'Volumes',
+    'WorkingDir',
+    'Entrypoint',
+    'OnBuild',
+    'Labels',
+    'StopSignal',
+    'Shell',
   ];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (c[k] !== undefined) out[k] = c[k];
@@ -103,7 +122,8 @@ export function sameConfig(a: Record<string, any> | undefined, b: RunConfig): bo
   if (!sameList(a.Cmd, b.Cmd) || !sameList(a.Env, b.Env) || !sameList(a.Entrypoint, b.Entrypoint)) return false;
   if (!sameList(a.Shell, b.Shell) || !sameList(a.OnBuild, b.OnBuild)) return false;
   if ((a.StopSignal ?? '') !== (b.StopSignal ?? '')) return false;
-  if (!sameMap(a.Labels, b.Labels) || !sameMap(a.ExposedPorts, b.ExposedPorts) || !sameMap(a.Volumes, b.Volumes)) return false;
+  if (!sameMap(a.Labels, b.Labels) || !sameMap(a.ExposedPorts, b.ExposedPorts) || !sameMap(a.Volumes, b.Volumes))
+    return false;
   return JSON.stringify(a.Healthcheck ?? null) === JSON.stringify(b.Healthcheck ?? null);
 }
 

@@ -38,7 +38,13 @@ export class BuilderService {
   }
 }
 
-async function prepareBuild(engine: BuilderDeps, recent: RecentContent, context: Readable, dockerfileName: string | null, opts: BuildOptions): Promise<PreparedBuild> {
+async function prepareBuild(
+  engine: BuilderDeps,
+  recent: RecentContent,
+  context: Readable,
+  dockerfileName: string | null,
+  opts: BuildOptions,
+): Promise<PreparedBuild> {
   const tags = opts.tags.map((t) => normalizeTagged(t));
   const contextDir = path.join(engine.dataRoot, 'tmp', `build-context-${crypto.randomBytes(12).toString('hex')}`);
   fs.mkdirSync(contextDir, { recursive: true, mode: 0o700 });

@@ -7,8 +7,12 @@
 class Scanner {
   private pos = 0;
   constructor(private readonly runes: string[]) {}
-  peek(): string | undefined { return this.runes[this.pos]; }
-  next(): string | undefined { return this.runes[this.pos++]; }
+  peek(): string | undefined {
+    return this.runes[this.pos];
+  }
+  next(): string | undefined {
+    return this.runes[this.pos++];
+  }
 }
 
 const isSpace = (ch: string) => /\s/u.test(ch);
@@ -33,9 +37,17 @@ class Words {
       this.addRawChar(ch);
     }
   }
-  addRawChar(ch: string): void { this.word += ch; this.inWord = true; }
-  addString(s: string): void { for (const ch of s) this.addChar(ch); }
-  addRawString(s: string): void { this.word += s; this.inWord = true; }
+  addRawChar(ch: string): void {
+    this.word += ch;
+    this.inWord = true;
+  }
+  addString(s: string): void {
+    for (const ch of s) this.addChar(ch);
+  }
+  addRawString(s: string): void {
+    this.word += s;
+    this.inWord = true;
+  }
   getWords(): string[] {
     if (this.word.length > 0) {
       this.words.push(this.word);
@@ -48,7 +60,11 @@ class Words {
 
 class ShellWord {
   private readonly sc: Scanner;
-  constructor(word: string, private readonly env: string[], private readonly escape: string) {
+  constructor(
+    word: string,
+    private readonly env: string[],
+    private readonly escape: string,
+  ) {
     this.sc = new Scanner(Array.from(word));
   }
 
@@ -66,7 +82,8 @@ class ShellWord {
         return { result, words: words.getWords() };
       }
       if (ch === "'" || ch === '"' || ch === '$') {
-        const tmp = ch === "'" ? this.processSingleQuote() : ch === '"' ? this.processDoubleQuote() : this.processDollar();
+        const tmp =
+          ch === "'" ? this.processSingleQuote() : ch === '"' ? this.processDoubleQuote() : this.processDollar();
         result += tmp;
         if (ch === '$') words.addString(tmp);
         else words.addRawString(tmp);

@@ -58,7 +58,18 @@ export interface StepHost {
   shell(state: StageState): string[];
   probeCache(state: StageState, probe: RunConfig): Promise<boolean>;
   commitMetadata(state: StageState, comment: string, joined?: boolean): Promise<void>;
-  inContainer(state: StageState, probe: RunConfig, cmd: string[], env: string[], fn: (c: BuildContainer) => Promise<Readable | undefined>): Promise<void>;
-  commitWorkspace(state: StageState, probe: RunConfig, cid: string | undefined, fn: (ws: Workspace) => Promise<void>): Promise<void>;
+  inContainer(
+    state: StageState,
+    probe: RunConfig,
+    cmd: string[],
+    env: string[],
+    fn: (c: BuildContainer) => Promise<Readable | undefined>,
+  ): Promise<void>;
+  commitWorkspace(
+    state: StageState,
+    probe: RunConfig,
+    cid: string | undefined,
+    fn: (ws: Workspace) => Promise<void>,
+  ): Promise<void>;
   finishStep(state: StageState): void;
 }

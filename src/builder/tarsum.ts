@@ -7,8 +7,14 @@ import { XATTR_PREFIX, xattrValue } from '../archive/tarstream.js';
 
 /** Typeflags as Go's tar reader reports them (an old-style regular file reads as '0'). */
 const TYPEFLAGS: Record<string, string> = {
-  file: '0', link: '1', symlink: '2', 'character-device': '3', 'block-device': '4',
-  directory: '5', fifo: '6', 'contiguous-file': '7',
+  file: '0',
+  link: '1',
+  symlink: '2',
+  'character-device': '3',
+  'block-device': '4',
+  directory: '5',
+  fifo: '6',
+  'contiguous-file': '7',
 };
 
 /** The header part of an entry's tarsum v1, as Docker's WriteV1Header writes it. */

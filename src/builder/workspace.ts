@@ -32,7 +32,10 @@ export class Workspace {
     readonly rootfs: string,
   ) {}
 
-  static async open(deps: Pick<BuilderDeps, 'execRoot' | 'snapshotter'>, image: ImageRecord | undefined): Promise<Workspace> {
+  static async open(
+    deps: Pick<BuilderDeps, 'execRoot' | 'snapshotter'>,
+    image: ImageRecord | undefined,
+  ): Promise<Workspace> {
     const id = crypto.randomBytes(16).toString('hex');
     // Under the exec root, like runc's state: a mount left by a crash never blocks the
     // data-root's tmp sweep at the next start.

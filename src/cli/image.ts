@@ -27,12 +27,17 @@ export function formatLayers(layers: LayerInfo[], noTrunc: boolean): string {
 
 export function registerImageCommands(program: Command, hostOf: () => string): void {
   const image = program.command('image').description('insight into image layers (Strata extensions)');
-  image.command('layers <image>')
+  image
+    .command('layers <image>')
     .description('bytes and inodes of each layer, how many images share it, and the step that made it')
     .option('--no-trunc', 'full diff IDs and commands')
     .option('--format <format>', '"json" for the daemon\'s figures as they are')
     .action(async (ref: string, o: { trunc: boolean; format?: string }) => {
-      const layers = await requestJson<LayerInfo[]>(hostOf(), 'GET', `/strata/images/${encodeURIComponent(ref)}/layers`);
+      const layers = await requestJson<LayerInfo[]>(
+        hostOf(),
+        'GET',
+        `/strata/images/${encodeURIComponent(ref)}/layers`,
+      );
       printAnswer(o.format, layers, () => formatLayers(layers, !o.trunc));
     });
 }

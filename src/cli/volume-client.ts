@@ -14,14 +14,30 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 /** Sends `body` (JSON value or a stream) and resolves with the response; a 4xx/5xx becomes an Error with the daemon's message. */
-export async function call(host: string, method: string, path: string, body?: unknown | Readable): Promise<http.IncomingMessage> {
+export async function call(
+  host: string,
+  method: string,
+  path: string,
+  body?: unknown | Readable,
+): Promise<http.IncomingMessage> {
   const isStream = typeof (body as Readable | undefined)?.pipe === 'function';
   const data = body === undefined || isStream ? undefined : JSON.stringify(body);
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-    const req = http.request({
-      socketPath: socketPathOf(host), method, path,
-      headers: headers(isStream ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' } : data ? { 'Content-Type': 'application/json' } : {}),
-    }, resolve);
+    const req = http.request(
+      {
+        socketPath: socketPathOf(host),
+        method,
+        path,
+        headers: headers(
+          isStream
+            ? { 'Content-Type': 'application/x-tar', 'Transfer-Encoding': 'chunked' }
+            : data
+              ? { 'Content-Type': 'application/json' }
+              : {},
+        ),
+      },
+      resolve,
+    );
     req.on('error', reject);
     if (isStream) (body as Readable).on('error', (e) => req.destroy(e)).pipe(req);
     else req.end(data);
@@ -31,7 +47,11 @@ export async function call(host: string, method: string, path: string, body?: un
     for await (const c of res) chunks.push(c as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     let message = text;
-    try { message = JSON.parse(text).message ?? text; } catch { /* not JSON */ }
+    try {
+      message = JSON.parse(text).message ?? text;
+    } catch {
+      /* not JSON */
+    }
     throw new Error(`Error response from daemon: ${message.trim()}`);
   }
   return res;
@@ -46,7 +66,12 @@ export async function callJson<T>(host: string, method: string, path: string, bo
 }
 
 /** Reads a JSON-lines progress stream; calls `onProgress` per message; resolves with the final result or throws its error. */
-export async function callStream<T>(host: string, path: string, body: unknown, onMessage: (m: Record<string, any>) => void): Promise<T> {
+export async function callStream<T>(
+  host: string,
+  path: string,
+  body: unknown,
+  onMessage: (m: Record<string, any>) => void,
+): Promise<T> {
   const res = await call(host, 'POST', path, body);
   let pending = '';
   let result: T | undefined;

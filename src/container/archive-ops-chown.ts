@@ -32,7 +32,10 @@ function readInRoot(root: string, file: string): string | undefined {
 
 /** Rows of a passwd/group file as fields. */
 function rows(text: string | undefined): string[][] {
-  return (text ?? '').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+  return (text ?? '')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(':'));
 }
 
 const isNumeric = (s: string) => /^\d+$/.test(s);

@@ -35,7 +35,8 @@ export function pathStatHeader(stat: PathStat): string {
 /** Turns the archive room's "no such file" into Docker's 404; other errors pass through. */
 function fileError(err: unknown, path: string, ref: string): unknown {
   const code = (err as { code?: string })?.code;
-  if (err instanceof NotFound || code === 'ENOENT') return new NotFound(`Could not find the file ${path} in container ${ref}`);
+  if (err instanceof NotFound || code === 'ENOENT')
+    return new NotFound(`Could not find the file ${path} in container ${ref}`);
   if (code === 'ENOTDIR') return new SystemError(`lstat ${path}: not a directory`);
   if (!(err instanceof StrataError) && err instanceof Error && code) return new SystemError(err.message);
   return err;
@@ -56,7 +57,11 @@ export async function statContainerPath(engine: ContainerOpsDeps, ref: string, p
  * header (or an error); the rootfs stays mounted until the whole tar has been written to `out`.
  */
 export async function copyFromContainer(
-  engine: ContainerOpsDeps, ref: string, path: string, onStat: (stat: PathStat) => void, out: Writable,
+  engine: ContainerOpsDeps,
+  ref: string,
+  path: string,
+  onStat: (stat: PathStat) => void,
+  out: Writable,
 ): Promise<void> {
   await engine.containers.withRootfs(ref, async (rootfs, rec) => {
     let packed: { stat: PathStat; stream: Readable };
@@ -77,7 +82,13 @@ export interface ExtractOptions {
 }
 
 /** docker cp in: `body` is a tar (plain, gzip, zstd…) to unpack into directory `path`. */
-export async function copyToContainer(engine: ContainerOpsDeps, ref: string, path: string, body: Readable, opts: ExtractOptions): Promise<void> {
+export async function copyToContainer(
+  engine: ContainerOpsDeps,
+  ref: string,
+  path: string,
+  body: Readable,
+  opts: ExtractOptions,
+): Promise<void> {
   await engine.containers.withRootfs(ref, async (rootfs, rec) => {
     const absPath = await extractionPoint(rootfs, path, ref);
     checkWritable(rec, absPath);
@@ -103,8 +114,16 @@ export async function copyToContainer(engine: ContainerOpsDeps, ref: string, pat
 }
 
 /** Docker's events for docker cp: archive-path (out) and extract-to-dir (in); a stat (HEAD) has none. */
-function emitArchiveEvent(engine: ContainerOpsDeps, action: 'archive-path' | 'extract-to-dir', rec: ContainerRecord): void {
-  engine.events.emitEvent('container', action, rec.id, { ...(rec.config.Labels ?? {}), image: rec.imageRef, name: rec.name });
+function emitArchiveEvent(
+  engine: ContainerOpsDeps,
+  action: 'archive-path' | 'extract-to-dir',
+  rec: ContainerRecord,
+): void {
+  engine.events.emitEvent('container', action, rec.id, {
+    ...(rec.config.Labels ?? {}),
+    image: rec.imageRef,
+    name: rec.name,
+  });
 }
 
 /**

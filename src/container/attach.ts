@@ -37,20 +37,35 @@ export async function attachContainer(
 ): Promise<void> {
   const tty = !!rec.config.Tty;
   const want = { stdout: opts.stdout, stderr: opts.stderr };
-  const write = (s: 'stdout' | 'stderr', d: Buffer) => { if (want[s]) conn.write(tty ? d : frame(s, d)); };
+  const write = (s: 'stdout' | 'stderr', d: Buffer) => {
+    if (want[s]) conn.write(tty ? d : frame(s, d));
+  };
   if (opts.logs) await streamLogs(ctx, rec, { ...want, follow: false, timestamps: false }, write, conn.closed);
-  if (!opts.stream) { emit(ctx, 'attach', rec); conn.end(); return; }
+  if (!opts.stream) {
+    emit(ctx, 'attach', rec);
+    conn.end();
+    return;
+  }
   const detach = attachOutput(rec.id, { output: write, end: () => conn.end() });
   const live = liveOf(ctx, rec.id);
   void conn.closed.then(detach);
   if (!opts.stdin || !rec.config.OpenStdin) return;
   const filter = tty ? detachFilter(parseDetachKeys(opts.detachKeys ?? null)) : undefined;
   conn.input.on('data', (d: Buffer) => {
-    if (!filter) { live.hub.writeStdin(d); return; }
+    if (!filter) {
+      live.hub.writeStdin(d);
+      return;
+    }
     const { forward, detach: detached } = filter(d);
     if (forward.length) live.hub.writeStdin(forward);
-    if (detached) { detach(); conn.end(); ctx.events.emitEvent('container', 'detach', rec.id, { image: rec.imageRef, name: rec.name }); }
+    if (detached) {
+      detach();
+      conn.end();
+      ctx.events.emitEvent('container', 'detach', rec.id, { image: rec.imageRef, name: rec.name });
+    }
   });
   // Docker closes the container's stdin when a StdinOnce client's stdin ends, never with a TTY.
-  conn.input.on('end', () => { if (rec.config.StdinOnce && !tty) live.hub.closeStdin(); });
+  conn.input.on('end', () => {
+    if (rec.config.StdinOnce && !tty) live.hub.closeStdin();
+  });
 }

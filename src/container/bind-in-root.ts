@@ -37,13 +37,18 @@ export function bindInRoot(rootFd: number, sourceFd: number, destination: string
   const targetFd = openInRoot(rootFd, destination, { mkdirMode: 0o755, create: isDir ? 'directory' : 'file' });
   try {
     if (isDirectoryFd(targetFd) !== isDir) {
-      throw new InvalidParameter(`cannot mount ${isDir ? 'a directory' : 'a file'} on ${destination}: it is ${isDir ? 'not a directory' : 'a directory'} in the container`);
+      throw new InvalidParameter(
+        `cannot mount ${isDir ? 'a directory' : 'a file'} on ${destination}: it is ${isDir ? 'not a directory' : 'a directory'} in the container`,
+      );
     }
     try {
       return bindOnto(sourceFd, targetFd, { recursive: true, readOnly });
     } catch (err) {
       // The opened mount point was deleted by the container in between: nothing to mount on.
-      if ((err as { code?: string }).code === 'ENOENT') throw Object.assign(new Conflict(`mount point ${destination} was removed while being mounted on`), { cause: err });
+      if ((err as { code?: string }).code === 'ENOENT')
+        throw Object.assign(new Conflict(`mount point ${destination} was removed while being mounted on`), {
+          cause: err,
+        });
       throw err;
     }
   } finally {

@@ -18,7 +18,12 @@ export async function containerChanges(engine: ContainerOpsDeps, ref: string): P
 }
 
 /** Writes the container's filesystem (image + writable layer, no mounts) to `out` as a tar. */
-export async function exportContainer(engine: ContainerOpsDeps, ref: string, out: Writable, onStart?: () => void): Promise<void> {
+export async function exportContainer(
+  engine: ContainerOpsDeps,
+  ref: string,
+  out: Writable,
+  onStart?: () => void,
+): Promise<void> {
   const rec = await engine.containers.get(ref);
   const src = await engine.snapshotter.diffSource(rec.snapshotKey);
   if (src.kind === 'naive' || src.lowers.length === 0) {
@@ -32,7 +37,10 @@ export async function exportContainer(engine: ContainerOpsDeps, ref: string, out
   // serves as a lower here, so this never competes with the container's own mount for it.
   const stage = fs.mkdtempSync(path.join(stagingDir(engine), 'export-'));
   try {
-    await mountAll([{ type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${[src.upper, ...src.lowers].join(':')}`] }], stage);
+    await mountAll(
+      [{ type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${[src.upper, ...src.lowers].join(':')}`] }],
+      stage,
+    );
     try {
       onStart?.();
       await pipeline(packTree(stage), out);

@@ -21,7 +21,11 @@ export interface CommitOptions {
   config?: Record<string, unknown> | null;
 }
 
-export async function commitContainer(engine: ContainerOpsDeps, ref: string, opts: CommitOptions): Promise<{ Id: string }> {
+export async function commitContainer(
+  engine: ContainerOpsDeps,
+  ref: string,
+  opts: CommitOptions,
+): Promise<{ Id: string }> {
   const rec = await engine.containers.get(ref);
   const tag = referenceOf(opts.repo ?? '', opts.tag ?? '');
   const containerConfig = rec.config as ImageRunConfig;
@@ -40,8 +44,13 @@ export async function commitContainer(engine: ContainerOpsDeps, ref: string, opt
 }
 
 async function commitLayer(
-  engine: ContainerOpsDeps, rec: ContainerRecord, layer: Readable, config: ImageRunConfig, containerConfig: ImageRunConfig,
-  tag: string | undefined, opts: CommitOptions,
+  engine: ContainerOpsDeps,
+  rec: ContainerRecord,
+  layer: Readable,
+  config: ImageRunConfig,
+  containerConfig: ImageRunConfig,
+  tag: string | undefined,
+  opts: CommitOptions,
 ): Promise<{ Id: string }> {
   const history: { created_by: string; author?: string; comment?: string } = {
     created_by: ((containerConfig.Cmd ?? []) as string[]).join(' '),
@@ -53,11 +62,19 @@ async function commitLayer(
     layer,
     config,
     history,
-    extra: { container: rec.id, container_config: containerConfig, author: opts.author ?? '', comment: opts.comment ?? '' },
+    extra: {
+      container: rec.id,
+      container_config: containerConfig,
+      author: opts.author ?? '',
+      comment: opts.comment ?? '',
+    },
     ...(tag ? { tag } : {}),
   });
   engine.events.emitEvent('container', 'commit', rec.id, {
-    comment: opts.comment ?? '', imageID: image.id, imageRef: tag ?? '', name: rec.name,
+    comment: opts.comment ?? '',
+    imageID: image.id,
+    imageRef: tag ?? '',
+    name: rec.name,
   });
   return { Id: image.id };
 }
@@ -92,7 +109,13 @@ export function mergeConfig(user: ImageRunConfig, container: ImageRunConfig): Im
     else {
       const hc = { ...(out.Healthcheck as Record<string, unknown>) };
       for (const [k, v] of Object.entries(container.Healthcheck as Record<string, unknown>)) {
-        if (hc[k] === undefined || hc[k] === 0 || hc[k] === null || (Array.isArray(hc[k]) && (hc[k] as unknown[]).length === 0)) hc[k] = v;
+        if (
+          hc[k] === undefined ||
+          hc[k] === 0 ||
+          hc[k] === null ||
+          (Array.isArray(hc[k]) && (hc[k] as unknown[]).length === 0)
+        )
+          hc[k] = v;
       }
       out.Healthcheck = hc;
     }

@@ -6,7 +6,10 @@ import { mergeHealthcheck } from './health-config.js';
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-const envKey = (e: string) => { const i = e.indexOf('='); return i < 0 ? e : e.slice(0, i); };
+const envKey = (e: string) => {
+  const i = e.indexOf('=');
+  return i < 0 ? e : e.slice(0, i);
+};
 
 export function mergeImageConfig(config: Record<string, any>, image: ImageRunConfig | undefined): Record<string, any> {
   const out: Record<string, any> = { ...config };
@@ -45,7 +48,8 @@ export function processEnv(config: Record<string, any>, hostname: string, tty: b
   for (const e of given) {
     const k = envKey(e);
     const i = env.findIndex((x) => envKey(x) === k);
-    if (i >= 0) env[i] = e; else env.push(e);
+    if (i >= 0) env[i] = e;
+    else env.push(e);
   }
   return env;
 }

@@ -59,8 +59,15 @@ export function liveOf(ctx: Ctx, id: string): Live {
   let l = ctx.live.get(id);
   if (!l) {
     l = {
-      hub: new StreamHub(), log: new JsonFileLog(logFileOf(ctx, id)), volumes: [], stoppedByUser: false, removing: false,
-      exitWaiters: [], removeWaiters: [], rootfsRefs: 0, lock: Promise.resolve(),
+      hub: new StreamHub(),
+      log: new JsonFileLog(logFileOf(ctx, id)),
+      volumes: [],
+      stoppedByUser: false,
+      removing: false,
+      exitWaiters: [],
+      removeWaiters: [],
+      rootfsRefs: 0,
+      lock: Promise.resolve(),
     };
     ctx.live.set(id, l);
   }
@@ -77,7 +84,10 @@ export function withLock<T>(ctx: Ctx, id: string, fn: () => Promise<T>): Promise
 
 export function emit(ctx: Ctx, action: string, rec: ContainerRecord, extra: Record<string, string> = {}): void {
   ctx.events.emitEvent('container', action, rec.id, {
-    ...(rec.config.Labels ?? {}), image: rec.imageRef, name: rec.name, ...extra,
+    ...(rec.config.Labels ?? {}),
+    image: rec.imageRef,
+    name: rec.name,
+    ...extra,
   });
 }
 

@@ -45,7 +45,12 @@ export interface CreateBody {
   NetworkingConfig?: unknown;
 }
 
-export async function createContainer(ctx: Ctx, body: CreateBody, requestedName: string | null, apiVersion: string): Promise<ContainerRecord> {
+export async function createContainer(
+  ctx: Ctx,
+  body: CreateBody,
+  requestedName: string | null,
+  apiVersion: string,
+): Promise<ContainerRecord> {
   const config = body.Config;
   validateEnv(config.Env);
   validateSecurity(body.HostConfig);
@@ -63,14 +68,24 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
   if (hostConfig.AutoRemove && policy !== '' && policy !== 'no') {
     throw new InvalidParameter("can't create 'AutoRemove' container with restart policy");
   }
-  const sizeLimit = layerSizeLimit(hostConfig.StorageOpt, ctx.snapshotter.driver, path.join(ctx.dataRoot, 'snapshots', ctx.snapshotter.driver));
+  const sizeLimit = layerSizeLimit(
+    hostConfig.StorageOpt,
+    ctx.snapshotter.driver,
+    path.join(ctx.dataRoot, 'snapshots', ctx.snapshotter.driver),
+  );
   const merged = mergeImageConfig(config, image.config.config);
   const networks = configureNetworks(ctx, merged, hostConfig, body.NetworkingConfig);
   const cmd = commandOf(merged);
   if (cmd.length === 0) throw new InvalidParameter('No command specified');
   const specs = parseMounts(
-    { Binds: hostConfig.Binds ?? undefined, Mounts: hostConfig.Mounts ?? undefined, Tmpfs: hostConfig.Tmpfs ?? undefined, VolumeDriver: hostConfig.VolumeDriver || undefined },
-    apiVersion, ctx.dataRoot,
+    {
+      Binds: hostConfig.Binds ?? undefined,
+      Mounts: hostConfig.Mounts ?? undefined,
+      Tmpfs: hostConfig.Tmpfs ?? undefined,
+      VolumeDriver: hostConfig.VolumeDriver || undefined,
+    },
+    apiVersion,
+    ctx.dataRoot,
   );
   specs.push(...mountsFromContainers(ctx.store, hostConfig.VolumesFrom, specs));
   for (const dest of Object.keys(merged.Volumes ?? {})) {
@@ -87,10 +102,31 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
   merged.Image = config.Image;
   const dir = containerDir(ctx, id);
   const rec: ContainerRecord = {
-    id, name, imageId: image.id, imageRef: String(config.Image), snapshotKey: snapshotKeyOf(id),
-    rootfsPath: path.join(dir, 'merged'), config: merged, hostConfig, mounts: specs,
-    state: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: ZERO_TIME, FinishedAt: ZERO_TIME },
-    created: nowIso(), path: cmd[0], args: cmd.slice(1), initSnapshot: `container-${id}-init`, restartCount: 0, execIds: [], networks,
+    id,
+    name,
+    imageId: image.id,
+    imageRef: String(config.Image),
+    snapshotKey: snapshotKeyOf(id),
+    rootfsPath: path.join(dir, 'merged'),
+    config: merged,
+    hostConfig,
+    mounts: specs,
+    state: {
+      Status: 'created',
+      Running: false,
+      Pid: 0,
+      ExitCode: 0,
+      Error: '',
+      StartedAt: ZERO_TIME,
+      FinishedAt: ZERO_TIME,
+    },
+    created: nowIso(),
+    path: cmd[0],
+    args: cmd.slice(1),
+    initSnapshot: `container-${id}-init`,
+    restartCount: 0,
+    execIds: [],
+    networks,
   };
 
   const undo: (() => Promise<unknown>)[] = [];
@@ -116,11 +152,18 @@ export async function createContainer(ctx: Ctx, body: CreateBody, requestedName:
 }
 
 /** The init layer (committed) and the writable layer on it. */
-async function prepareLayers(ctx: Ctx, rec: ContainerRecord, parent: string | undefined, undo: (() => Promise<unknown>)[]): Promise<void> {
+async function prepareLayers(
+  ctx: Ctx,
+  rec: ContainerRecord,
+  parent: string | undefined,
+  undo: (() => Promise<unknown>)[],
+): Promise<void> {
   const initKey = `${rec.initSnapshot}-prepare`;
   const initMounts = await ctx.snapshotter.prepare(initKey, parent, { 'strata.container': rec.id });
   let committed = false;
-  undo.push(async () => { if (!committed) await ctx.snapshotter.remove(initKey); });
+  undo.push(async () => {
+    if (!committed) await ctx.snapshotter.remove(initKey);
+  });
   const tmp = path.join(ctx.dataRoot, 'tmp', `init-${rec.id}`);
   fs.mkdirSync(tmp, { recursive: true });
   try {
@@ -141,18 +184,34 @@ async function prepareLayers(ctx: Ctx, rec: ContainerRecord, parent: string | un
 }
 
 /** Names anonymous volumes, creates named ones, fills empty ones from the image, and references them all. */
-async function setupVolumes(ctx: Ctx, rec: ContainerRecord, undo: (() => Promise<unknown>)[], made: CreateMark): Promise<void> {
+async function setupVolumes(
+  ctx: Ctx,
+  rec: ContainerRecord,
+  undo: (() => Promise<unknown>)[],
+  made: CreateMark,
+): Promise<void> {
   const volumeSpecs = rec.mounts.filter((m): m is MountSpec => m.type === 'volume');
   if (volumeSpecs.length === 0) return;
   for (const m of volumeSpecs) {
     if (m.source) {
-      await ctx.volumes.create({ name: m.source, driver: m.driver || undefined, driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {} });
+      await ctx.volumes.create({
+        name: m.source,
+        driver: m.driver || undefined,
+        driverOpts: m.driverOptions ?? {},
+        labels: m.volumeLabels ?? {},
+      });
     } else {
       // Named before it exists, so the mark lists it before any crash could leave it behind.
       const anonName = generateVolumeName();
       made.volumes.push(anonName);
       ctx.incomplete.note(CREATE_MARK, rec.id, made);
-      const v = await ctx.volumes.create({ name: anonName, driver: m.driver || undefined, driverOpts: m.driverOptions ?? {}, labels: m.volumeLabels ?? {}, anonymous: true });
+      const v = await ctx.volumes.create({
+        name: anonName,
+        driver: m.driver || undefined,
+        driverOpts: m.driverOptions ?? {},
+        labels: m.volumeLabels ?? {},
+        anonymous: true,
+      });
       m.source = v.name;
       (rec.anonymousVolumes ??= []).push(v.name);
       undo.push(async () => ctx.volumes.remove(v.name, { force: true }));

@@ -29,7 +29,10 @@ export function detachFilter(keys: number[]): (chunk: Buffer) => { forward: Buff
       // A partial match that breaks off is ordinary input after all.
       out.push(...keys.slice(0, matched));
       matched = 0;
-      if (b === keys[0]) { matched = 1; continue; }
+      if (b === keys[0]) {
+        matched = 1;
+        continue;
+      }
       out.push(b);
     }
     return { forward: Buffer.from(out), detach: false };

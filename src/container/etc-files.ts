@@ -5,7 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { secureJoin } from '../runtime/rootfs-path.js';
 
-export interface EtcFiles { hosts: string; hostname: string; resolvConf: string }
+export interface EtcFiles {
+  hosts: string;
+  hostname: string;
+  resolvConf: string;
+}
 
 export function etcFilesOf(containerDir: string): EtcFiles {
   return {
@@ -16,12 +20,26 @@ export function etcFilesOf(containerDir: string): EtcFiles {
 }
 
 /** Writes hostname, hosts and resolv.conf as Docker does for a container sharing the host's network. */
-export interface DnsConfig { servers: string[]; search: string[]; options: string[] }
+export interface DnsConfig {
+  servers: string[];
+  search: string[];
+  options: string[];
+}
 
 /** A container with its own network: its address in /etc/hosts, and the network's DNS server (aardvark-dns), if any. */
-export interface OwnNetwork { address?: string; nameservers: string[] }
+export interface OwnNetwork {
+  address?: string;
+  nameservers: string[];
+}
 
-export function writeEtcFiles(containerDir: string, hostname: string, domainname: string, extraHosts: string[], dns?: DnsConfig, net?: OwnNetwork): EtcFiles {
+export function writeEtcFiles(
+  containerDir: string,
+  hostname: string,
+  domainname: string,
+  extraHosts: string[],
+  dns?: DnsConfig,
+  net?: OwnNetwork,
+): EtcFiles {
   const files = etcFilesOf(containerDir);
   fs.writeFileSync(files.hostname, hostname + '\n', { mode: 0o644 });
   const fqdn = domainname ? `${hostname}.${domainname} ${hostname}` : hostname;
@@ -32,23 +50,37 @@ export function writeEtcFiles(containerDir: string, hostname: string, domainname
     'ff00::0\tip6-mcastprefix',
     'ff02::1\tip6-allnodes',
     'ff02::2\tip6-allrouters',
-    ...extraHosts.map((h) => { const i = h.indexOf(':'); return `${h.slice(i + 1)}\t${h.slice(0, i)}`; }),
+    ...extraHosts.map((h) => {
+      const i = h.indexOf(':');
+      return `${h.slice(i + 1)}\t${h.slice(0, i)}`;
+    }),
     `${net?.address ?? '127.0.1.1'}\t${fqdn}`,
   ];
   fs.writeFileSync(files.hosts, hosts.join('\n') + '\n', { mode: 0o644 });
   let resolv = '';
-  try { resolv = fs.readFileSync('/etc/resolv.conf', 'utf8'); } catch { resolv = 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n'; }
+  try {
+    resolv = fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    resolv = 'nameserver 8.8.8.8\nnameserver 8.8.4.4\n';
+  }
   if (dns && (dns.servers.length || dns.search.length || dns.options.length)) {
     // --dns/--dns-search/--dns-option replace the host's corresponding lines (libnetwork's resolvconf.Build).
-    const keep = resolv.split('\n').filter((l) =>
-      !(dns.servers.length && /^\s*nameserver\b/.test(l)) && !(dns.search.length && /^\s*(search|domain)\b/.test(l)) &&
-      !(dns.options.length && /^\s*options\b/.test(l)) && l.trim() !== '');
-    resolv = [
-      ...(dns.search.length ? [`search ${dns.search.join(' ')}`] : []),
-      ...dns.servers.map((s) => `nameserver ${s}`),
-      ...(dns.options.length ? [`options ${dns.options.join(' ')}`] : []),
-      ...keep,
-    ].join('\n') + '\n';
+    const keep = resolv
+      .split('\n')
+      .filter(
+        (l) =>
+          !(dns.servers.length && /^\s*nameserver\b/.test(l)) &&
+          !(dns.search.length && /^\s*(search|domain)\b/.test(l)) &&
+          !(dns.options.length && /^\s*options\b/.test(l)) &&
+          l.trim() !== '',
+      );
+    resolv =
+      [
+        ...(dns.search.length ? [`search ${dns.search.join(' ')}`] : []),
+        ...dns.servers.map((s) => `nameserver ${s}`),
+        ...(dns.options.length ? [`options ${dns.options.join(' ')}`] : []),
+        ...keep,
+      ].join('\n') + '\n';
   }
   if (net) resolv = networkResolvConf(resolv, net.nameservers);
   fs.writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
@@ -60,7 +92,14 @@ const INIT_FILES = ['/.dockerenv', '/etc/resolv.conf', '/etc/hosts', '/etc/hostn
 
 /** Fills a mounted init layer: Docker's initlayer.Setup, creating only what the image lacks. */
 export function setupInitLayer(root: string): void {
-  const exists = (p: string) => { try { fs.lstatSync(secureJoin(root, p)); return true; } catch { return false; } };
+  const exists = (p: string) => {
+    try {
+      fs.lstatSync(secureJoin(root, p));
+      return true;
+    } catch {
+      return false;
+    }
+  };
   for (const dir of INIT_DIRS) {
     if (exists(dir)) continue;
     fs.mkdirSync(secureJoin(root, dir), { recursive: true, mode: 0o755 });

@@ -44,9 +44,18 @@ export class ExecStore {
 
   create(rec: ContainerRecord, config: ExecConfig): ExecInstance {
     if (!rec.state.Running) throw new Conflict(`Container ${rec.id} is not running`);
-    if (rec.state.Status === 'paused') throw new Conflict(`Container ${rec.id} is paused, unpause the container before exec`);
+    if (rec.state.Status === 'paused')
+      throw new Conflict(`Container ${rec.id} is paused, unpause the container before exec`);
     if (!config.Cmd || config.Cmd.length === 0) throw new Conflict('No exec command specified');
-    const inst: ExecInstance = { id: randomBytes(32).toString('hex'), containerId: rec.id, config, running: false, started: false, exitCode: null, pid: 0 };
+    const inst: ExecInstance = {
+      id: randomBytes(32).toString('hex'),
+      containerId: rec.id,
+      config,
+      running: false,
+      started: false,
+      exitCode: null,
+      pid: 0,
+    };
     this.execs.set(inst.id, inst);
     (rec.execIds ??= []).push(inst.id);
     emit(this.ctx, `exec_create: ${config.Cmd.join(' ')}`, rec, { execID: inst.id });
@@ -68,15 +77,29 @@ export class ExecStore {
     const cfg = inst.config;
     const c = rec.config;
     const user = resolveUser(rec.rootfsPath, cfg.User || c.User, rec.hostConfig.GroupAdd ?? []);
-    const env = processEnv({ Env: [...(this.ctx.live.get(rec.id)?.linkEnv ?? []), ...(c.Env ?? []), ...(cfg.Env ?? [])] }, String(c.Hostname), !!cfg.Tty);
-    const caps = capabilities({ privileged: cfg.Privileged || rec.hostConfig.Privileged, capAdd: rec.hostConfig.CapAdd, capDrop: rec.hostConfig.CapDrop });
+    const env = processEnv(
+      { Env: [...(this.ctx.live.get(rec.id)?.linkEnv ?? []), ...(c.Env ?? []), ...(cfg.Env ?? [])] },
+      String(c.Hostname),
+      !!cfg.Tty,
+    );
+    const caps = capabilities({
+      privileged: cfg.Privileged || rec.hostConfig.Privileged,
+      capAdd: rec.hostConfig.CapAdd,
+      capDrop: rec.hostConfig.CapDrop,
+    });
     // An exec runs under the container's seccomp filter (runc applies it) and no_new_privs.
     const { noNewPrivileges } = parseSecurityOpts(rec.hostConfig.SecurityOpt);
     const spec = buildExecProcess({
-      args: cfg.Cmd!, env, cwd: cfg.WorkingDir || c.WorkingDir || '/', tty: !!cfg.Tty, capabilities: caps, noNewPrivileges,
+      args: cfg.Cmd!,
+      env,
+      cwd: cfg.WorkingDir || c.WorkingDir || '/',
+      tty: !!cfg.Tty,
+      capabilities: caps,
+      noNewPrivileges,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
     });
-    const size = cfg.ConsoleSize && cfg.ConsoleSize[0] ? { height: cfg.ConsoleSize[0], width: cfg.ConsoleSize[1] } : undefined;
+    const size =
+      cfg.ConsoleSize && cfg.ConsoleSize[0] ? { height: cfg.ConsoleSize[0], width: cfg.ConsoleSize[1] } : undefined;
     emit(this.ctx, `exec_start: ${cfg.Cmd!.join(' ')}`, rec, { execID: inst.id });
     let proc: RuntimeProcess;
     try {
@@ -117,7 +140,13 @@ export class ExecStore {
       ID: inst.id,
       Running: inst.running,
       ExitCode: inst.exitCode,
-      ProcessConfig: { tty: !!inst.config.Tty, entrypoint: cmd[0] ?? '', arguments: cmd.slice(1), privileged: !!inst.config.Privileged, ...(inst.config.User ? { user: inst.config.User } : {}) },
+      ProcessConfig: {
+        tty: !!inst.config.Tty,
+        entrypoint: cmd[0] ?? '',
+        arguments: cmd.slice(1),
+        privileged: !!inst.config.Privileged,
+        ...(inst.config.User ? { user: inst.config.User } : {}),
+      },
       OpenStdin: !!inst.config.AttachStdin,
       OpenStderr: !!inst.config.AttachStderr,
       OpenStdout: !!inst.config.AttachStdout,

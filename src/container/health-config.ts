@@ -5,9 +5,18 @@ import { InvalidParameter } from '../errors.js';
 
 export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
 
-export interface HealthLogEntry { Start: string; End: string; ExitCode: number; Output: string }
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
 
-export interface HealthState { Status: HealthStatus; FailingStreak: number; Log: HealthLogEntry[] }
+export interface HealthState {
+  Status: HealthStatus;
+  FailingStreak: number;
+  Log: HealthLogEntry[];
+}
 
 export interface HealthConfig {
   Test?: string[] | null;
@@ -38,12 +47,16 @@ export function validateHealthcheck(hc: HealthConfig | null | undefined): void {
 }
 
 /** The user's healthcheck over the image's, field by field (daemon/commit.go merge). */
-export function mergeHealthcheck(user: HealthConfig | null | undefined, image: HealthConfig | null | undefined): HealthConfig | null | undefined {
+export function mergeHealthcheck(
+  user: HealthConfig | null | undefined,
+  image: HealthConfig | null | undefined,
+): HealthConfig | null | undefined {
   if (!user) return image ?? user;
   if (!image) return user;
   const out = { ...user };
   if (!out.Test?.length) out.Test = image.Test;
-  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) if (!out[k]) out[k] = image[k];
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const)
+    if (!out[k]) out[k] = image[k];
   return out;
 }
 
@@ -71,9 +84,13 @@ export function healthFilterValue(state: { Health?: HealthState }): string {
 export function goDuration(ns: number): string {
   if (ns % 1e9 !== 0 || ns < 1e9) return ns % MS === 0 ? `${ns / MS}ms` : `${ns / 1e9}s`;
   let s = ns / 1e9;
-  const h = Math.floor(s / 3600); s -= h * 3600;
-  const m = Math.floor(s / 60); s -= m * 60;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${s}s`;
 }
 
-export interface HealthHandle { stop(): void }
+export interface HealthHandle {
+  stop(): void;
+}

@@ -8,8 +8,18 @@ import { emit, liveOf, nowIso } from './context.js';
 import type { ExecStore } from './exec.js';
 import type { ContainerRecord } from './types.js';
 import {
-  DEFAULT_INTERVAL, DEFAULT_RETRIES, DEFAULT_START_INTERVAL, DEFAULT_TIMEOUT, goDuration, MAX_LOG_ENTRIES, MAX_OUTPUT, MS, probeCommand,
-  type HealthConfig, type HealthHandle, type HealthLogEntry,
+  DEFAULT_INTERVAL,
+  DEFAULT_RETRIES,
+  DEFAULT_START_INTERVAL,
+  DEFAULT_TIMEOUT,
+  goDuration,
+  MAX_LOG_ENTRIES,
+  MAX_OUTPUT,
+  MS,
+  probeCommand,
+  type HealthConfig,
+  type HealthHandle,
+  type HealthLogEntry,
 } from './health-config.js';
 
 /**
@@ -44,20 +54,36 @@ export function startHealthMonitor(ctx: Ctx, execs: ExecStore, rec: ContainerRec
   };
   const tick = async () => {
     if (stopped) return;
-    if (rec.state.Status === 'paused' || !rec.state.Running) { schedule(); return; }
+    if (rec.state.Status === 'paused' || !rec.state.Running) {
+      schedule();
+      return;
+    }
     const result = await runProbe(execs, rec, cmd, timeout).catch((e: unknown) => ({
-      Start: nowIso(), End: nowIso(), ExitCode: -1, Output: e instanceof Error ? e.message : String(e),
+      Start: nowIso(),
+      End: nowIso(),
+      ExitCode: -1,
+      Output: e instanceof Error ? e.message : String(e),
     }));
     if (stopped || !rec.state.Health) return;
     record(ctx, rec, result, { startPeriod, retries, started });
     schedule();
   };
   schedule();
-  return { stop() { stopped = true; if (timer) clearTimeout(timer); } };
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
 
 /** handleProbeResult: the streak, the status and its event, the bounded log. */
-function record(ctx: Ctx, rec: ContainerRecord, result: HealthLogEntry, opts: { startPeriod: number; retries: number; started: number }): void {
+function record(
+  ctx: Ctx,
+  rec: ContainerRecord,
+  result: HealthLogEntry,
+  opts: { startPeriod: number; retries: number; started: number },
+): void {
   const h = rec.state.Health!;
   const old = h.Status;
   h.Log.push(result);
@@ -78,23 +104,48 @@ function record(ctx: Ctx, rec: ContainerRecord, result: HealthLogEntry, opts: { 
 }
 
 /** One probe: an exec of `cmd`, its output (first 4 KiB) and exit code; killed at the timeout. */
-async function runProbe(execs: ExecStore, rec: ContainerRecord, cmd: string[], timeoutNs: number): Promise<HealthLogEntry> {
+async function runProbe(
+  execs: ExecStore,
+  rec: ContainerRecord,
+  cmd: string[],
+  timeoutNs: number,
+): Promise<HealthLogEntry> {
   const start = nowIso();
   const inst = execs.create(rec, { Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: false });
   const proc = await execs.start(inst);
   let output = '';
-  const collect = (d: Buffer) => { if (output.length < MAX_OUTPUT) output += d.toString('utf8'); };
+  const collect = (d: Buffer) => {
+    if (output.length < MAX_OUTPUT) output += d.toString('utf8');
+  };
   proc.stdout.on('data', collect);
   proc.stderr?.on('data', collect);
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutNs / MS); });
-  const drained = (s: NodeJS.ReadableStream | null) => new Promise<void>((r) => { if (!s) r(); else { s.on('end', r); s.on('error', r); } });
+  const timedOut = new Promise<'timeout'>((r) => {
+    timer = setTimeout(() => r('timeout'), timeoutNs / MS);
+  });
+  const drained = (s: NodeJS.ReadableStream | null) =>
+    new Promise<void>((r) => {
+      if (!s) r();
+      else {
+        s.on('end', r);
+        s.on('error', r);
+      }
+    });
   const finished = Promise.all([proc.exited, drained(proc.stdout), drained(proc.stderr)]).then(([code]) => code);
   const outcome = await Promise.race([finished, timedOut]);
   clearTimeout(timer);
   if (outcome === 'timeout') {
-    try { process.kill(inst.pid, 'SIGKILL'); } catch { /* already gone */ }
-    return { Start: start, End: nowIso(), ExitCode: -1, Output: `Health check exceeded timeout (${goDuration(timeoutNs)})` };
+    try {
+      process.kill(inst.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    return {
+      Start: start,
+      End: nowIso(),
+      ExitCode: -1,
+      Output: `Health check exceeded timeout (${goDuration(timeoutNs)})`,
+    };
   }
   return { Start: start, End: nowIso(), ExitCode: outcome, Output: output.slice(0, MAX_OUTPUT) };
 }

@@ -25,7 +25,12 @@ export function findInitBinary(cfg: InitConfig | undefined): string {
   for (const name of ['docker-init', 'tini-static']) {
     for (const dir of (process.env.PATH || '/usr/local/bin:/usr/bin:/bin').split(':')) {
       const p = path.join(dir || '.', name);
-      try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+      try {
+        fs.accessSync(p, fs.constants.X_OK);
+        return p;
+      } catch {
+        /* next */
+      }
     }
   }
   throw new InvalidParameter('exec: "docker-init": executable file not found in $PATH');

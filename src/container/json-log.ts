@@ -25,7 +25,7 @@ export interface LogEntry {
 let lastNanos = 0n;
 function now(): { time: string; nanos: bigint } {
   // Strictly increasing, so `--since` on a line's own timestamp never repeats a line.
-  let nanos = BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n;
+  let nanos = BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
   if (nanos <= lastNanos) nanos = lastNanos + 1n;
   lastNanos = nanos;
   return { time: formatNanos(nanos), nanos };
@@ -69,7 +69,10 @@ export class JsonFileLog extends EventEmitter {
           this.write(stream, pending.subarray(0, nl + 1));
           pending = pending.subarray(nl + 1);
         }
-        if (pending.length > 16 * 1024) { this.write(stream, pending); pending = Buffer.alloc(0); }
+        if (pending.length > 16 * 1024) {
+          this.write(stream, pending);
+          pending = Buffer.alloc(0);
+        }
       });
       const done = () => {
         if (pending.length > 0) this.write(stream, pending);
@@ -84,14 +87,17 @@ export class JsonFileLog extends EventEmitter {
   write(stream: 'stdout' | 'stderr', log: Buffer): void {
     const { time, nanos } = now();
     const line = JSON.stringify({ log: log.toString('utf8'), stream, time }) + '\n';
-    if (this.rotation.keep !== false) try {
-      if (this.fd === undefined) {
-        this.fd = fs.openSync(this.file, 'a', 0o640);
-        this.currentSize = fs.fstatSync(this.fd).size;
+    if (this.rotation.keep !== false)
+      try {
+        if (this.fd === undefined) {
+          this.fd = fs.openSync(this.file, 'a', 0o640);
+          this.currentSize = fs.fstatSync(this.fd).size;
+        }
+        this.rotateIfFull();
+        this.currentSize += fs.writeSync(this.fd, line);
+      } catch {
+        /* the container is being removed */
       }
-      this.rotateIfFull();
-      this.currentSize += fs.writeSync(this.fd, line);
-    } catch { /* the container is being removed */ }
     this.emit('entry', { stream, log, time, nanos } satisfies LogEntry);
   }
 
@@ -110,7 +116,11 @@ export class JsonFileLog extends EventEmitter {
         fs.rmSync(`${this.file}.1`);
       }
     }
-    this.fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND, 0o640);
+    this.fd = fs.openSync(
+      this.file,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_APPEND,
+      0o640,
+    );
     this.currentSize = 0;
   }
 
@@ -125,12 +135,18 @@ export class JsonFileLog extends EventEmitter {
   }
 
   size(): number {
-    try { return fs.statSync(this.file).size; } catch { return 0; }
+    try {
+      return fs.statSync(this.file).size;
+    } catch {
+      return 0;
+    }
   }
 }
 
 function renameIfExists(from: string, to: string): void {
-  try { fs.renameSync(from, to); } catch (err) {
+  try {
+    fs.renameSync(from, to);
+  } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
 }
@@ -139,7 +155,11 @@ function renameIfExists(from: string, to: string): void {
 export function logFilesOf(file: string): string[] {
   const base = path.basename(file);
   let names: string[];
-  try { names = fs.readdirSync(path.dirname(file)); } catch { return []; }
+  try {
+    names = fs.readdirSync(path.dirname(file));
+  } catch {
+    return [];
+  }
   const rotated = names
     .map((n) => (n.startsWith(base + '.') ? /^(\d+)(\.gz)?$/.exec(n.slice(base.length + 1)) : null))
     .filter((m): m is RegExpExecArray => m !== null)
@@ -163,8 +183,15 @@ export function readLogFile(file: string, limit = Infinity): LogEntry[] {
     if (!line) continue;
     try {
       const rec = JSON.parse(line) as { log: string; stream: 'stdout' | 'stderr'; time: string };
-      out.push({ stream: rec.stream, log: Buffer.from(rec.log, 'utf8'), time: rec.time, nanos: parseTimeNanos(rec.time) });
-    } catch { /* a torn last line after a crash */ }
+      out.push({
+        stream: rec.stream,
+        log: Buffer.from(rec.log, 'utf8'),
+        time: rec.time,
+        nanos: parseTimeNanos(rec.time),
+      });
+    } catch {
+      /* a torn last line after a crash */
+    }
   }
   return out;
 }

@@ -21,18 +21,30 @@ export function normalizeLinks(ctx: Ctx, hc: Record<string, any>, parentName: st
   const links = (hc.Links ?? []) as string[];
   if (links.length === 0) return hc.Links ?? null;
   const mode = String(hc.NetworkMode || 'default');
-  if (mode === 'host') throw new InvalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
-  if (mode !== 'default' && mode !== 'bridge') throw new NotImplemented('links on user-defined networks are not supported by Strata: containers there resolve each other by name and alias');
+  if (mode === 'host')
+    throw new InvalidParameter(
+      "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+    );
+  if (mode !== 'default' && mode !== 'bridge')
+    throw new NotImplemented(
+      'links on user-defined networks are not supported by Strata: containers there resolve each other by name and alias',
+    );
   return links.map((l) => {
     const [child, alias] = parseLink(l);
     const c = ctx.store.find(child);
     if (!c) throw new InvalidParameter(`could not get container for ${child}: No such container: ${child}`);
-    if (String(c.hostConfig.NetworkMode) === 'host') throw new InvalidParameter("conflicting options: host type networking can't be used with links. This would result in undefined behavior");
+    if (String(c.hostConfig.NetworkMode) === 'host')
+      throw new InvalidParameter(
+        "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+      );
     return `/${c.name}:/${parentName}/${alias}`;
   });
 }
 
-export interface LinkedView { hosts: string[]; env: string[] }
+export interface LinkedView {
+  hosts: string[];
+  env: string[];
+}
 
 /** At start: every linked container must run; its hosts line and environment variables. */
 export function linkedView(ctx: Ctx, rec: ContainerRecord): LinkedView {
@@ -41,7 +53,8 @@ export function linkedView(ctx: Ctx, rec: ContainerRecord): LinkedView {
     const [child, alias] = parseLink(l);
     const c = ctx.store.find(child);
     const ip = c?.networks?.bridge?.IPAddress;
-    if (!c || !c.state.Running || !ip) throw new Conflict(`Cannot link to a non running container: /${child} AS /${rec.name}/${alias}`);
+    if (!c || !c.state.Running || !ip)
+      throw new Conflict(`Cannot link to a non running container: /${child} AS /${rec.name}/${alias}`);
     const names = [alias, String(c.config.Hostname), ...(alias !== c.name ? [c.name] : [])];
     out.hosts.push(`${names.join(' ')}:${ip}`);
     out.env.push(...linkEnv(alias, `/${rec.name}/${alias}`, ip, c));
@@ -52,7 +65,11 @@ export function linkedView(ctx: Ctx, rec: ContainerRecord): LinkedView {
 /** Docker's links.Link.ToEnv. */
 function linkEnv(alias: string, fullName: string, ip: string, child: ContainerRecord): string[] {
   const p = alias.toUpperCase().replace(/-/g, '_');
-  const ports = Object.keys(child.config.ExposedPorts ?? {}).map((k) => { const [n, proto = 'tcp'] = k.split('/'); return { n: Number(n), proto }; })
+  const ports = Object.keys(child.config.ExposedPorts ?? {})
+    .map((k) => {
+      const [n, proto = 'tcp'] = k.split('/');
+      return { n: Number(n), proto };
+    })
     .sort((a, b) => a.n - b.n || a.proto.localeCompare(b.proto));
   const env: string[] = [];
   if (ports[0]) env.push(`${p}_PORT=${ports[0].proto}://${ip}:${ports[0].n}`);

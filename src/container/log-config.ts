@@ -13,12 +13,24 @@ export interface LogConfig {
 const DRIVERS = new Set(['json-file', 'none']);
 
 /** The options json-file accepts (labels, env and tag are accepted and have no effect). */
-const JSON_FILE_OPTS = new Set(['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']);
+const JSON_FILE_OPTS = new Set([
+  'max-file',
+  'max-size',
+  'compress',
+  'labels',
+  'labels-regex',
+  'env',
+  'env-regex',
+  'tag',
+]);
 
 export const DEFAULT_LOG_CONFIG: LogConfig = { Type: 'json-file', Config: {} };
 
 /** Docker's mergeAndVerifyLogConfig: daemon defaults merged in, then the names checked. */
-export function mergeLogConfig(given: Partial<LogConfig> | undefined, daemon: LogConfig = DEFAULT_LOG_CONFIG): LogConfig {
+export function mergeLogConfig(
+  given: Partial<LogConfig> | undefined,
+  daemon: LogConfig = DEFAULT_LOG_CONFIG,
+): LogConfig {
   const out: LogConfig = { Type: given?.Type || daemon.Type, Config: { ...(given?.Config ?? {}) } };
   if (out.Type === daemon.Type) {
     for (const [k, v] of Object.entries(daemon.Config)) if (!(k in out.Config)) out.Config[k] = v;
@@ -102,14 +114,25 @@ export function rotationOf(cfg: Record<string, string> | undefined, type = 'json
     const b = GO_BOOLS[c];
     if (b === undefined) throw fail(`strconv.ParseBool: parsing ${JSON.stringify(c)}: invalid syntax`);
     compress = b;
-    if (compress && (maxFiles === 1 || maxSize === -1)) throw fail('compress cannot be true when max-file is less than 2 or max-size is not set');
+    if (compress && (maxFiles === 1 || maxSize === -1))
+      throw fail('compress cannot be true when max-file is less than 2 or max-size is not set');
   }
   return compress ? { maxSize, maxFiles, compress } : { maxSize, maxFiles };
 }
 
 const GO_BOOLS: Record<string, boolean> = {
-  '1': true, t: true, T: true, TRUE: true, true: true, True: true,
-  '0': false, f: false, F: false, FALSE: false, false: false, False: false,
+  '1': true,
+  t: true,
+  T: true,
+  TRUE: true,
+  true: true,
+  True: true,
+  '0': false,
+  f: false,
+  F: false,
+  FALSE: false,
+  false: false,
+  False: false,
 };
 
 const DECIMAL: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15 };

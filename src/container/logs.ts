@@ -21,7 +21,8 @@ export interface LogOptions {
 
 /** Refuses `docker logs` for a container whose driver keeps nothing (call before answering 200). */
 export function checkLogsReadable(rec: ContainerRecord): void {
-  if (!logsReadable(rec.hostConfig.LogConfig)) throw new NotImplemented('configured logging driver does not support reading');
+  if (!logsReadable(rec.hostConfig.LogConfig))
+    throw new NotImplemented('configured logging driver does not support reading');
 }
 
 /** Docker's since/until values: Unix seconds with optional fraction. */
@@ -33,13 +34,17 @@ export function parseLogTime(v: string | null): bigint | undefined {
 }
 
 export async function streamLogs(
-  ctx: Ctx, rec: ContainerRecord, opts: LogOptions,
-  write: (stream: 'stdout' | 'stderr', data: Buffer) => void, closed: Promise<void>,
+  ctx: Ctx,
+  rec: ContainerRecord,
+  opts: LogOptions,
+  write: (stream: 'stdout' | 'stderr', data: Buffer) => void,
+  closed: Promise<void>,
 ): Promise<void> {
   const live = liveOf(ctx, rec.id);
   const wanted = (e: LogEntry) =>
     ((e.stream === 'stdout' && opts.stdout) || (e.stream === 'stderr' && opts.stderr)) &&
-    (opts.since === undefined || e.nanos > opts.since) && (opts.until === undefined || e.nanos <= opts.until);
+    (opts.since === undefined || e.nanos > opts.since) &&
+    (opts.until === undefined || e.nanos <= opts.until);
   const send = (e: LogEntry) => {
     if (!wanted(e)) return;
     write(e.stream, opts.timestamps ? Buffer.concat([Buffer.from(formatNanos(e.nanos) + ' '), e.log]) : e.log);
@@ -47,7 +52,10 @@ export async function streamLogs(
   const following = opts.follow && rec.state.Running;
   const queued: LogEntry[] = [];
   let replaying = true;
-  const onEntry = (e: LogEntry) => { if (replaying) queued.push(e); else send(e); };
+  const onEntry = (e: LogEntry) => {
+    if (replaying) queued.push(e);
+    else send(e);
+  };
   // Subscribe, then read the files in the same tick: writes (and rotations) happen on this
   // thread, so every entry is either on disk now or queued, never both or neither.
   if (following) live.log.on('entry', onEntry);

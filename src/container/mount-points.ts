@@ -37,7 +37,12 @@ export interface StartMounts {
  * the volume and handed to runc as a staging mount in `stagingDir` (see mount/staging.ts),
  * released by releaseStartMounts.
  */
-export async function startMounts(specs: MountSpec[], volumes: VolumeService, containerId: string, stagingDir: string): Promise<StartMounts> {
+export async function startMounts(
+  specs: MountSpec[],
+  volumes: VolumeService,
+  containerId: string,
+  stagingDir: string,
+): Promise<StartMounts> {
   const oci: OciMount[] = [];
   const mounted: string[] = [];
   // Whatever an earlier run could not release would make its mount points exist already.
@@ -46,18 +51,28 @@ export async function startMounts(specs: MountSpec[], volumes: VolumeService, co
     for (const [i, m] of specs.entries()) {
       if (m.type === 'bind') {
         if (!fs.existsSync(m.source)) {
-          if (!m.createHostPath) throw new InvalidParameter(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+          if (!m.createHostPath)
+            throw new InvalidParameter(
+              `invalid mount config for type "bind": bind source path does not exist: ${m.source}`,
+            );
           fs.mkdirSync(m.source, { recursive: true, mode: 0o755 });
         }
         oci.push({
-          destination: m.destination, type: 'bind', source: m.source,
+          destination: m.destination,
+          type: 'bind',
+          source: m.source,
           options: [m.nonRecursive ? 'bind' : 'rbind', m.readOnly ? 'ro' : 'rw', m.propagation || 'rprivate'],
         });
       } else if (m.type === 'volume') {
         let host = await volumes.mount(m.source, containerId);
         mounted.push(m.source);
         if (m.subpath) host = stageVolumeSubpath(stagingDir, String(i), host, m.subpath);
-        oci.push({ destination: m.destination, type: 'bind', source: host, options: ['rbind', m.readOnly ? 'ro' : 'rw', 'rprivate'] });
+        oci.push({
+          destination: m.destination,
+          type: 'bind',
+          source: host,
+          options: ['rbind', m.readOnly ? 'ro' : 'rw', 'rprivate'],
+        });
       } else {
         const options = [...(m.tmpfsOptions ?? ['noexec', 'nosuid', 'nodev'])];
         if (m.readOnly && !options.includes('ro')) options.push('ro');
@@ -72,7 +87,12 @@ export async function startMounts(specs: MountSpec[], volumes: VolumeService, co
 }
 
 /** Undoes startMounts: staging mounts first (they hold the volumes' directories), then the volumes. */
-export async function releaseStartMounts(volumes: VolumeService, names: string[], containerId: string, stagingDir: string): Promise<void> {
+export async function releaseStartMounts(
+  volumes: VolumeService,
+  names: string[],
+  containerId: string,
+  stagingDir: string,
+): Promise<void> {
   try {
     await releaseStaging(stagingDir);
   } finally {
@@ -86,7 +106,14 @@ export async function inspectMounts(specs: MountSpec[], volumes: VolumeService):
   for (const m of specs) {
     if (m.origin === 'tmpfs') continue;
     if (m.type === 'bind') {
-      out.push({ Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.mode, RW: !m.readOnly, Propagation: m.propagation || 'rprivate' });
+      out.push({
+        Type: 'bind',
+        Source: m.source,
+        Destination: m.destination,
+        Mode: m.mode,
+        RW: !m.readOnly,
+        Propagation: m.propagation || 'rprivate',
+      });
     } else if (m.type === 'volume') {
       let source = '';
       let driver = m.driver || 'local';
@@ -94,8 +121,19 @@ export async function inspectMounts(specs: MountSpec[], volumes: VolumeService):
         const v = await volumes.get(m.source);
         source = v.mountpoint;
         driver = v.driver;
-      } catch { /* removed behind our back */ }
-      out.push({ Type: 'volume', Name: m.source, Source: source, Destination: m.destination, Driver: driver, Mode: m.mode, RW: !m.readOnly, Propagation: '' });
+      } catch {
+        /* removed behind our back */
+      }
+      out.push({
+        Type: 'volume',
+        Name: m.source,
+        Source: source,
+        Destination: m.destination,
+        Driver: driver,
+        Mode: m.mode,
+        RW: !m.readOnly,
+        Propagation: '',
+      });
     } else {
       out.push({ Type: 'tmpfs', Source: '', Destination: m.destination, Mode: '', RW: !m.readOnly, Propagation: '' });
     }
@@ -107,7 +145,12 @@ export async function inspectMounts(specs: MountSpec[], volumes: VolumeService):
 export function imageContentAt(rootfs: string, destination: string): string | undefined {
   const host = secureJoin(rootfs, destination);
   let st: fs.Stats;
-  try { st = fs.statSync(host); } catch { return undefined; }
-  if (!st.isDirectory()) throw new InvalidParameter(`cannot mount volume over existing file, file exists ${path.join(rootfs, destination)}`);
+  try {
+    st = fs.statSync(host);
+  } catch {
+    return undefined;
+  }
+  if (!st.isDirectory())
+    throw new InvalidParameter(`cannot mount volume over existing file, file exists ${path.join(rootfs, destination)}`);
   return host;
 }

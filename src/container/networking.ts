@@ -19,29 +19,48 @@ export function netModeOf(hc: Record<string, any>): NetMode {
 }
 
 export const blankEndpoint = (networkId: string, aliases: string[] | null = null, ipv4?: string): EndpointSettings => ({
-  IPAMConfig: ipv4 ? { IPv4Address: ipv4 } : null, Links: null, Aliases: aliases, NetworkID: networkId, EndpointID: '', Gateway: '',
-  IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+  IPAMConfig: ipv4 ? { IPv4Address: ipv4 } : null,
+  Links: null,
+  Aliases: aliases,
+  NetworkID: networkId,
+  EndpointID: '',
+  Gateway: '',
+  IPAddress: '',
+  IPPrefixLen: 0,
+  IPv6Gateway: '',
+  GlobalIPv6Address: '',
+  GlobalIPv6PrefixLen: 0,
+  MacAddress: '',
+  DriverOpts: null,
 });
 
 /** Create-time checks; returns the endpoints the container is configured with (by network name). */
-export function configureNetworks(ctx: Ctx, config: Record<string, any>, hc: Record<string, any>, networking: any): Record<string, EndpointSettings> {
+export function configureNetworks(
+  ctx: Ctx,
+  config: Record<string, any>,
+  hc: Record<string, any>,
+  networking: any,
+): Record<string, EndpointSettings> {
   if (config.MacAddress) throw new NotImplemented('--mac-address is not supported by Strata');
   const endpoints = (networking?.EndpointsConfig ?? {}) as Record<string, Record<string, any>>;
   const mode = netModeOf(hc);
   const nets = ctx.networking;
   parsePorts(config, hc);
   if (mode.kind === 'container') {
-    if (hc.PortBindings && Object.keys(hc.PortBindings).length) throw new InvalidParameter('conflicting options: port publishing and the container type network mode');
+    if (hc.PortBindings && Object.keys(hc.PortBindings).length)
+      throw new InvalidParameter('conflicting options: port publishing and the container type network mode');
     const other = ctx.store.find(mode.ref);
     if (!other) throw new InvalidParameter(`No such container: ${mode.ref}`);
     hc.NetworkMode = `container:${other.id}`;
     return {};
   }
   if (!nets) {
-    if (hc.NetworkMode !== 'default' && hc.NetworkMode !== 'host' && hc.NetworkMode !== 'none') throw new NotImplemented('networks are not available: the network service is not running');
+    if (hc.NetworkMode !== 'default' && hc.NetworkMode !== 'host' && hc.NetworkMode !== 'none')
+      throw new NotImplemented('networks are not available: the network service is not running');
     return {};
   }
-  const name = mode.kind === 'networks' ? (hc.NetworkMode === 'default' ? 'bridge' : String(hc.NetworkMode)) : mode.kind;
+  const name =
+    mode.kind === 'networks' ? (hc.NetworkMode === 'default' ? 'bridge' : String(hc.NetworkMode)) : mode.kind;
   const given = String(hc.NetworkMode);
   let n: ReturnType<typeof nets.resolve>;
   try {
@@ -52,23 +71,37 @@ export function configureNetworks(ctx: Ctx, config: Record<string, any>, hc: Rec
     if (!isNotFound(err)) throw err;
     const cfg = endpoints[given] ?? endpoints[name];
     refuseEndpointOptions(cfg, name);
-    return { [name]: blankEndpoint('', (cfg?.Aliases as string[] | undefined) ?? null, cfg?.IPAMConfig?.IPv4Address || undefined) };
+    return {
+      [name]: blankEndpoint(
+        '',
+        (cfg?.Aliases as string[] | undefined) ?? null,
+        cfg?.IPAMConfig?.IPv4Address || undefined,
+      ),
+    };
   }
   const extra = Object.keys(endpoints).filter((k) => k !== name && k !== given && k !== n.Name && k !== n.Id);
-  if (extra.length) throw new InvalidParameter(`Container cannot be connected to network endpoints: ${[name, ...extra].join(', ')}`);
+  if (extra.length)
+    throw new InvalidParameter(`Container cannot be connected to network endpoints: ${[name, ...extra].join(', ')}`);
   const cfg = endpoints[given] ?? endpoints[name] ?? endpoints[n.Name] ?? endpoints[n.Id];
   refuseEndpointOptions(cfg, n.Name);
   const aliases = (cfg?.Aliases as string[] | undefined) ?? [];
-  if (aliases.length && (n.Name === 'bridge' || n.Driver !== 'bridge')) throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
+  if (aliases.length && (n.Name === 'bridge' || n.Driver !== 'bridge'))
+    throw new InvalidParameter('network-scoped alias is supported only for containers in user defined networks');
   return { [n.Name]: blankEndpoint(n.Id, aliases.length ? aliases : null, cfg?.IPAMConfig?.IPv4Address || undefined) };
 }
 
 export function refuseEndpointOptions(cfg: Record<string, any> | undefined, network: string): void {
   if (!cfg) return;
-  if (cfg.IPAMConfig?.IPv6Address) throw new NotImplemented(`IPv6 addresses are not supported by Strata (network ${network})`);
-  if (cfg.IPAMConfig?.LinkLocalIPs?.length) throw new NotImplemented('link-local addresses are not supported by Strata');
-  if (cfg.Links?.length) throw new NotImplemented('links on user-defined networks are not supported by Strata: containers there resolve each other by name and alias');
-  if (cfg.DriverOpts && Object.keys(cfg.DriverOpts).length) throw new NotImplemented('endpoint driver options are not supported by Strata');
+  if (cfg.IPAMConfig?.IPv6Address)
+    throw new NotImplemented(`IPv6 addresses are not supported by Strata (network ${network})`);
+  if (cfg.IPAMConfig?.LinkLocalIPs?.length)
+    throw new NotImplemented('link-local addresses are not supported by Strata');
+  if (cfg.Links?.length)
+    throw new NotImplemented(
+      'links on user-defined networks are not supported by Strata: containers there resolve each other by name and alias',
+    );
+  if (cfg.DriverOpts && Object.keys(cfg.DriverOpts).length)
+    throw new NotImplemented('endpoint driver options are not supported by Strata');
   if (cfg.MacAddress) throw new NotImplemented('--mac-address is not supported by Strata');
 }
 
@@ -76,7 +109,8 @@ export function refuseEndpointOptions(cfg: Record<string, any> | undefined, netw
 function portKey(key: string): [number, 'tcp' | 'udp'] {
   const [p, proto = 'tcp'] = key.split('/');
   const port = Number(p);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidParameter(`invalid port specification: "${key}"`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new InvalidParameter(`invalid port specification: "${key}"`);
   if (proto !== 'tcp' && proto !== 'udp') throw new NotImplemented(`protocol ${proto} is not supported by Strata`);
   return [port, proto];
 }
@@ -102,9 +136,17 @@ export function parsePorts(config: Record<string, any>, hc: Record<string, any>)
         hostPort = Number(m[1]);
         // A host range for one container port: Docker takes the first free port of it.
         if (m[2]) hostEnd = Number(m[2]);
-        if (hostPort > 65535 || (hostEnd ?? 0) > 65535 || (hostEnd !== undefined && hostEnd < hostPort)) throw new InvalidParameter(`invalid port specification: "${hp}"`);
+        if (hostPort > 65535 || (hostEnd ?? 0) > 65535 || (hostEnd !== undefined && hostEnd < hostPort))
+          throw new InvalidParameter(`invalid port specification: "${hp}"`);
       }
-      out.push({ host_ip: hostIp, host_port: hostPort, container_port: port, protocol, range: 1, ...(hostEnd !== undefined ? { hostEnd } : {}) });
+      out.push({
+        host_ip: hostIp,
+        host_port: hostPort,
+        container_port: port,
+        protocol,
+        range: 1,
+        ...(hostEnd !== undefined ? { hostEnd } : {}),
+      });
     }
   }
   if (hc.PublishAllPorts) {
@@ -139,7 +181,12 @@ export async function setupNetworking(ctx: Ctx, rec: ContainerRecord): Promise<N
   if (mode.kind === 'container') {
     const other = ctx.store.get(mode.ref);
     if (!other.state.Running) throw new Conflict(`cannot join network of a non running container: ${other.id}`);
-    return { isolated: true, netnsPath: `/proc/${other.state.Pid}/ns/net`, nameservers: [], etcFrom: containerDir(ctx, other.id) };
+    return {
+      isolated: true,
+      netnsPath: `/proc/${other.state.Pid}/ns/net`,
+      nameservers: [],
+      etcFrom: containerDir(ctx, other.id),
+    };
   }
   const nets = ctx.networking as ContainerNetworking | undefined;
   // Without a network service (none configured), the default keeps the host's network.
@@ -152,7 +199,11 @@ export async function setupNetworking(ctx: Ctx, rec: ContainerRecord): Promise<N
   }
   const ports = await choosePorts(parsePorts(rec.config, hc));
   const att = await nets.attach({
-    containerId: rec.id, containerName: rec.name, hostname: String(rec.config.Hostname), networks: requests, ports,
+    containerId: rec.id,
+    containerName: rec.name,
+    hostname: String(rec.config.Hostname),
+    networks: requests,
+    ports,
     dnsServers: hc.Dns ?? [],
   });
   for (const [name, ep] of Object.entries(att.endpoints)) {
@@ -170,13 +221,19 @@ async function choosePorts(wanted: PortRequest[]): Promise<PortMapping[]> {
   const out: PortMapping[] = [];
   for (const m of wanted) {
     const { hostEnd, ...base } = m;
-    if (!hostEnd) { out.push(base); continue; }
+    if (!hostEnd) {
+      out.push(base);
+      continue;
+    }
     let chosen: number | undefined;
     for (let p = m.host_port; p <= hostEnd && chosen === undefined; p++) {
       if (out.some((o) => o.host_port === p && o.protocol === m.protocol)) continue;
       if (await portFree(m.host_ip || '0.0.0.0', p, m.protocol)) chosen = p;
     }
-    if (chosen === undefined) throw new Conflict(`Bind for ${m.host_ip || '0.0.0.0'}:${m.host_port}-${hostEnd} failed: port is already allocated`);
+    if (chosen === undefined)
+      throw new Conflict(
+        `Bind for ${m.host_ip || '0.0.0.0'}:${m.host_port}-${hostEnd} failed: port is already allocated`,
+      );
     out.push({ ...base, host_port: chosen });
   }
   return out;
@@ -188,8 +245,14 @@ async function portFree(host: string, port: number, protocol: 'tcp' | 'udp'): Pr
   return new Promise((resolve) => {
     if (protocol === 'udp') {
       const s = dgram.createSocket('udp4');
-      s.once('error', () => { s.close(); resolve(false); });
-      s.bind(port, host, () => { s.close(); resolve(true); });
+      s.once('error', () => {
+        s.close();
+        resolve(false);
+      });
+      s.bind(port, host, () => {
+        s.close();
+        resolve(true);
+      });
       return;
     }
     const srv = net.createServer();
@@ -201,8 +264,10 @@ async function portFree(host: string, port: number, protocol: 'tcp' | 'udp'): Pr
 /** At exit: the endpoints go; the configured networks (aliases, requested address) stay. */
 export async function teardownNetworking(ctx: Ctx, rec: ContainerRecord): Promise<void> {
   const nets = ctx.networking as ContainerNetworking | undefined;
-  if (nets?.attachmentOf(rec.id)) await nets.detach(rec.id).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: network teardown: ${e}`));
-  for (const [name, ep] of Object.entries(rec.networks ?? {})) rec.networks![name] = blankEndpoint(ep.NetworkID, ep.Aliases, ep.IPAMConfig?.IPv4Address);
+  if (nets?.attachmentOf(rec.id))
+    await nets.detach(rec.id).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: network teardown: ${e}`));
+  for (const [name, ep] of Object.entries(rec.networks ?? {}))
+    rec.networks![name] = blankEndpoint(ep.NetworkID, ep.Aliases, ep.IPAMConfig?.IPv4Address);
   rec.publishedPorts = undefined;
 }
 
@@ -223,8 +288,12 @@ export function psPorts(rec: ContainerRecord): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (const [key, binds] of Object.entries(portsJson(rec))) {
     const [p, proto] = key.split('/');
-    if (!binds) { out.push({ PrivatePort: Number(p), Type: proto }); continue; }
-    for (const b of binds) out.push({ IP: b.HostIp, PrivatePort: Number(p), PublicPort: Number(b.HostPort), Type: proto });
+    if (!binds) {
+      out.push({ PrivatePort: Number(p), Type: proto });
+      continue;
+    }
+    for (const b of binds)
+      out.push({ IP: b.HostIp, PrivatePort: Number(p), PublicPort: Number(b.HostPort), Type: proto });
   }
   return out;
 }
@@ -234,10 +303,23 @@ export function networkSettingsJson(rec: ContainerRecord, netnsPath?: string): R
   const nets = rec.networks ?? {};
   const bridge = nets.bridge;
   return {
-    Bridge: '', SandboxID: netnsPath ? rec.id.slice(0, 12) : '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
-    Ports: portsJson(rec), SandboxKey: netnsPath ?? '', SecondaryIPAddresses: null, SecondaryIPv6Addresses: null,
-    EndpointID: bridge?.EndpointID ?? '', Gateway: bridge?.Gateway ?? '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0,
-    IPAddress: bridge?.IPAddress ?? '', IPPrefixLen: bridge?.IPPrefixLen ?? 0, IPv6Gateway: '', MacAddress: bridge?.MacAddress ?? '',
+    Bridge: '',
+    SandboxID: netnsPath ? rec.id.slice(0, 12) : '',
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    Ports: portsJson(rec),
+    SandboxKey: netnsPath ?? '',
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: bridge?.EndpointID ?? '',
+    Gateway: bridge?.Gateway ?? '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: bridge?.IPAddress ?? '',
+    IPPrefixLen: bridge?.IPPrefixLen ?? 0,
+    IPv6Gateway: '',
+    MacAddress: bridge?.MacAddress ?? '',
     Networks: nets,
   };
 }

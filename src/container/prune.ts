@@ -7,10 +7,18 @@ import { matchLabels } from '../util/label-filter.js';
 import { parseUntil } from '../util/until.js';
 import { sizes } from './view.js';
 
-export interface PruneReport { ContainersDeleted: string[] | null; SpaceReclaimed: number }
+export interface PruneReport {
+  ContainersDeleted: string[] | null;
+  SpaceReclaimed: number;
+}
 
-export async function pruneContainers(ctx: Ctx, filters: Map<string, string[]>, remove: (id: string) => Promise<void>): Promise<PruneReport> {
-  for (const k of filters.keys()) if (!['until', 'label', 'label!'].includes(k)) throw new InvalidParameter(`invalid filter '${k}'`);
+export async function pruneContainers(
+  ctx: Ctx,
+  filters: Map<string, string[]>,
+  remove: (id: string) => Promise<void>,
+): Promise<PruneReport> {
+  for (const k of filters.keys())
+    if (!['until', 'label', 'label!'].includes(k)) throw new InvalidParameter(`invalid filter '${k}'`);
   const until = (filters.get('until') ?? []).map(parseUntil);
   const deleted: string[] = [];
   let reclaimed = 0;
@@ -32,4 +40,3 @@ export async function pruneContainers(ctx: Ctx, filters: Map<string, string[]>, 
   ctx.events.emitEvent('container', 'prune', '', { reclaimed: String(reclaimed) });
   return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
 }
-

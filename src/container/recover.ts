@@ -34,7 +34,9 @@ export async function finishInterrupted(ctx: Ctx, remove: Remove): Promise<void>
   for (const mark of ctx.incomplete.list<RemoveMark>(REMOVE_MARK)) {
     ctx.log.warn(`container ${mark.key}: finishing a removal the daemon did not finish`);
     if (ctx.store.find(mark.key)) {
-      await remove(mark.key, mark.detail.volumes).catch((e: unknown) => ctx.log.warn(`container ${mark.key}: remove: ${e}`));
+      await remove(mark.key, mark.detail.volumes).catch((e: unknown) =>
+        ctx.log.warn(`container ${mark.key}: remove: ${e}`),
+      );
     } else {
       await removeLeftovers(ctx, mark.key, { volumes: [], refs: [] });
     }
@@ -63,7 +65,11 @@ export async function removeLeftovers(ctx: Ctx, id: string, made: CreateMark): P
     });
   }
   for (const name of made.refs) {
-    try { ctx.volumes.release(name, id); } catch { /* gone already */ }
+    try {
+      ctx.volumes.release(name, id);
+    } catch {
+      /* gone already */
+    }
   }
   for (const name of made.volumes) {
     try {

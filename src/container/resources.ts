@@ -11,7 +11,10 @@ export function ociResources(hc: Record<string, any>): Pick<SpecInput, 'resource
   if (Object.keys(memory).length) resources.memory = memory;
   const cpu: Record<string, unknown> = {};
   if (hc.CpuShares > 0) cpu.shares = hc.CpuShares;
-  if (hc.NanoCpus > 0) { cpu.period = 100000; cpu.quota = Math.floor((hc.NanoCpus * 100000) / 1e9); }
+  if (hc.NanoCpus > 0) {
+    cpu.period = 100000;
+    cpu.quota = Math.floor((hc.NanoCpus * 100000) / 1e9);
+  }
   if (hc.CpuQuota > 0) cpu.quota = hc.CpuQuota;
   if (hc.CpuPeriod > 0) cpu.period = hc.CpuPeriod;
   if (hc.CpusetCpus) cpu.cpus = hc.CpusetCpus;
@@ -19,7 +22,10 @@ export function ociResources(hc: Record<string, any>): Pick<SpecInput, 'resource
   if (Object.keys(cpu).length) resources.cpu = cpu;
   if (hc.PidsLimit > 0) resources.pids = { limit: hc.PidsLimit };
   if (hc.BlkioWeight > 0) resources.blockIO = { weight: hc.BlkioWeight };
-  const rlimits = ((hc.Ulimits ?? []) as { Name: string; Hard: number; Soft: number }[])
-    .map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, hard: u.Hard, soft: u.Soft }));
+  const rlimits = ((hc.Ulimits ?? []) as { Name: string; Hard: number; Soft: number }[]).map((u) => ({
+    type: `RLIMIT_${u.Name.toUpperCase()}`,
+    hard: u.Hard,
+    soft: u.Soft,
+  }));
   return { resources, rlimits, sysctl: hc.Sysctls ?? undefined };
 }

@@ -11,13 +11,15 @@ export async function acquireRootfs(ctx: Ctx, rec: ContainerRecord): Promise<str
   const live = liveOf(ctx, rec.id);
   if (live.rootfsRefs++ === 0) {
     // After any unmount still under way: mounting first would have that unmount take the new mount.
-    live.rootfsSettled = (live.rootfsSettled ?? Promise.resolve()).catch(() => undefined).then(async () => {
-      fs.mkdirSync(rec.rootfsPath, { recursive: true, mode: 0o710 });
-      await mountAll(await ctx.snapshotter.mounts(rec.snapshotKey), rec.rootfsPath);
-      // Private, so that nothing mounted here on the host (docker cp puts volumes in place)
-      // propagates into the running container, and nothing of the container's comes back.
-      await new Promise<void>((resolve) => execFile('mount', ['--make-private', rec.rootfsPath], () => resolve()));
-    });
+    live.rootfsSettled = (live.rootfsSettled ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        fs.mkdirSync(rec.rootfsPath, { recursive: true, mode: 0o710 });
+        await mountAll(await ctx.snapshotter.mounts(rec.snapshotKey), rec.rootfsPath);
+        // Private, so that nothing mounted here on the host (docker cp puts volumes in place)
+        // propagates into the running container, and nothing of the container's comes back.
+        await new Promise<void>((resolve) => execFile('mount', ['--make-private', rec.rootfsPath], () => resolve()));
+      });
   }
   try {
     await live.rootfsSettled;

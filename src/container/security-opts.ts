@@ -24,7 +24,10 @@ export function parseSecurityOpts(list: unknown): SecurityOptions {
   if (!Array.isArray(list)) throw new InvalidParameter('invalid SecurityOpt: expected a list of strings');
   for (const opt of list) {
     if (typeof opt !== 'string') throw new InvalidParameter(`invalid --security-opt 1: ${JSON.stringify(opt)}`);
-    if (opt === 'no-new-privileges') { out.noNewPrivileges = true; continue; }
+    if (opt === 'no-new-privileges') {
+      out.noNewPrivileges = true;
+      continue;
+    }
     // A bare "disable" is the old spelling of label=disable: nothing to disable here.
     if (opt === 'disable') continue;
     const sep = opt.includes('=') ? '=' : opt.includes(':') ? ':' : '';
@@ -47,12 +50,16 @@ export function parseSecurityOpts(list: unknown): SecurityOptions {
       // confine more is refused, since nothing here could apply it.
       case 'apparmor':
         if (value !== 'unconfined') {
-          throw new InvalidParameter(`invalid --security-opt ${JSON.stringify(opt)}: AppArmor is not supported by this daemon (only apparmor=unconfined is accepted)`);
+          throw new InvalidParameter(
+            `invalid --security-opt ${JSON.stringify(opt)}: AppArmor is not supported by this daemon (only apparmor=unconfined is accepted)`,
+          );
         }
         break;
       case 'label':
         if (value !== 'disable') {
-          throw new InvalidParameter(`invalid --security-opt ${JSON.stringify(opt)}: SELinux labels are not supported by this daemon (only label=disable is accepted)`);
+          throw new InvalidParameter(
+            `invalid --security-opt ${JSON.stringify(opt)}: SELinux labels are not supported by this daemon (only label=disable is accepted)`,
+          );
         }
         break;
       default:
@@ -78,11 +85,19 @@ export interface Confinement {
  * The confinement of one run. A privileged container and `seccomp=unconfined` get no filter,
  * as in Docker; so does every container when the daemon has no default profile (it warns).
  */
-export function confinementOf(hostConfig: Record<string, any>, defaultProfile: SeccompProfile | undefined): Confinement {
+export function confinementOf(
+  hostConfig: Record<string, any>,
+  defaultProfile: SeccompProfile | undefined,
+): Confinement {
   const privileged = !!hostConfig.Privileged;
   const caps = capabilities({ privileged, capAdd: hostConfig.CapAdd, capDrop: hostConfig.CapDrop });
   const opts = parseSecurityOpts(hostConfig.SecurityOpt);
-  const profile = privileged || opts.seccomp === 'unconfined' ? undefined : opts.seccomp === 'default' ? defaultProfile : opts.seccomp;
+  const profile =
+    privileged || opts.seccomp === 'unconfined'
+      ? undefined
+      : opts.seccomp === 'default'
+        ? defaultProfile
+        : opts.seccomp;
   return {
     capabilities: caps,
     noNewPrivileges: opts.noNewPrivileges,

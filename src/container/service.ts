@@ -46,10 +46,17 @@ export class ContainerManager implements ContainerService {
     this.execs = new ExecStore(ctx);
   }
 
-  async get(ref: string): Promise<ContainerRecord> { return this.ctx.store.get(ref); }
-  async list(): Promise<ContainerRecord[]> { return this.ctx.store.all(); }
+  async get(ref: string): Promise<ContainerRecord> {
+    return this.ctx.store.get(ref);
+  }
+  async list(): Promise<ContainerRecord[]> {
+    return this.ctx.store.all();
+  }
   usersOfImage(imageId: string): string[] {
-    return this.ctx.store.all().filter((c) => c.imageId === imageId).map((c) => c.id);
+    return this.ctx.store
+      .all()
+      .filter((c) => c.imageId === imageId)
+      .map((c) => c.id);
   }
 
   create(body: CreateBody, name: string | null, apiVersion: string): Promise<ContainerRecord> {
@@ -80,7 +87,9 @@ export class ContainerManager implements ContainerService {
   private async afterExit(rec: ContainerRecord): Promise<void> {
     const live = liveOf(this.ctx, rec.id);
     if (rec.hostConfig.AutoRemove && !live.removing && !this.ctx.shuttingDown) {
-      await this.remove(rec.id, { force: true, volumes: true }).catch((e: unknown) => this.ctx.log.warn(`auto-remove ${rec.id}: ${e}`));
+      await this.remove(rec.id, { force: true, volumes: true }).catch((e: unknown) =>
+        this.ctx.log.warn(`auto-remove ${rec.id}: ${e}`),
+      );
       return;
     }
     if (shouldRestart(this.ctx, rec, live)) {
@@ -110,16 +119,28 @@ export class ContainerManager implements ContainerService {
     if (secs !== 0) {
       emit(this.ctx, 'kill', rec, { signal: signalNumber(sig) });
       await this.ctx.runtime.kill(rec.id, sig).catch(() => undefined);
-      if (secs < 0) { await exited; stopped(); return; }
+      if (secs < 0) {
+        await exited;
+        stopped();
+        return;
+      }
       const timedOut = await Promise.race([exited.then(() => false), sleep(secs * 1000).then(() => true)]);
-      if (!timedOut) { stopped(); return; }
+      if (!timedOut) {
+        stopped();
+        return;
+      }
     }
     emit(this.ctx, 'kill', rec, { signal: '9' });
     await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => {
       // runc no longer knows the container (its state is gone) but the process is ours: without
       // this the wait below would never end.
       const pid = live.proc?.pid;
-      if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+      if (pid)
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
     });
     await exited;
     stopped();
@@ -198,7 +219,8 @@ export class ContainerManager implements ContainerService {
     const live = liveOf(this.ctx, rec.id);
     let done: Promise<number>;
     if (condition === 'removed') done = new Promise((r) => live.removeWaiters.push(r));
-    else if (condition === 'not-running' && !rec.state.Running && !live.proc) done = Promise.resolve(rec.state.ExitCode);
+    else if (condition === 'not-running' && !rec.state.Running && !live.proc)
+      done = Promise.resolve(rec.state.ExitCode);
     else done = new Promise((r) => live.exitWaiters.push(r));
     return { rec, done };
   }
@@ -210,7 +232,9 @@ export class ContainerManager implements ContainerService {
     await withLock(this.ctx, rec.id, async () => {
       if (rec.state.Running) {
         if (!opts.force) {
-          throw new Conflict(`You cannot remove a running container ${rec.id}. Stop the container before attempting removal or force remove`);
+          throw new Conflict(
+            `You cannot remove a running container ${rec.id}. Stop the container before attempting removal or force remove`,
+          );
         }
         live.stoppedByUser = true;
         await this.thaw(rec);
@@ -247,13 +271,21 @@ export class ContainerManager implements ContainerService {
 
   private async removeStorage(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
     if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true });
-    await this.ctx.snapshotter.remove(rec.snapshotKey).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+    await this.ctx.snapshotter.remove(rec.snapshotKey).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
     if (rec.initSnapshot) {
-      await this.ctx.snapshotter.remove(rec.initSnapshot).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+      await this.ctx.snapshotter.remove(rec.initSnapshot).catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
     }
     for (const m of rec.mounts) {
       if (m.type !== 'volume' || !m.source) continue;
-      try { this.ctx.volumes.release(m.source, rec.id); } catch { /* already gone */ }
+      try {
+        this.ctx.volumes.release(m.source, rec.id);
+      } catch {
+        /* already gone */
+      }
       // Only anonymous volumes go with `rm -v`; one still used elsewhere stays (B4).
       if (removeVolumes && (rec.anonymousVolumes ?? []).includes(m.source)) {
         await this.ctx.volumes.remove(m.source).catch(() => undefined);
@@ -288,7 +320,10 @@ export class ContainerManager implements ContainerService {
       for (const m of [...rec.mounts].sort((a, b) => a.destination.length - b.destination.length)) {
         if (m.type === 'tmpfs') continue;
         let source = m.source;
-        if (m.type === 'volume') { source = await this.ctx.volumes.mount(m.source, rec.id); volumes.push(m.source); }
+        if (m.type === 'volume') {
+          source = await this.ctx.volumes.mount(m.source, rec.id);
+          volumes.push(m.source);
+        }
         const sourceFd = openMountSource(source, m.type === 'volume' ? m.subpath : undefined);
         if (sourceFd === undefined) continue;
         try {
@@ -301,7 +336,11 @@ export class ContainerManager implements ContainerService {
     } finally {
       // Through each mount's own fd, innermost first: exactly what this copy placed, nothing else.
       for (const fd of placed.reverse()) {
-        try { detachMount(fd); } catch (e) { this.ctx.log.warn(`container ${rec.id}: unmount after copy: ${e}`); }
+        try {
+          detachMount(fd);
+        } catch (e) {
+          this.ctx.log.warn(`container ${rec.id}: unmount after copy: ${e}`);
+        }
       }
       if (rootFd !== undefined) fs.closeSync(rootFd);
       for (const v of volumes) await this.ctx.volumes.unmount(v, rec.id).catch(() => undefined);
@@ -346,9 +385,13 @@ export class ContainerManager implements ContainerService {
     for (let pass = 0; pass < 3; pass++) {
       const running = this.runningNow();
       if (running.length === 0) return;
-      await Promise.all(running.map((c) => this.stopRunning(c, shutdownTimeoutOf(c)).catch((e: unknown) => {
-        this.ctx.log.warn(`shutdown: stop ${c.id}: ${e}`);
-      })));
+      await Promise.all(
+        running.map((c) =>
+          this.stopRunning(c, shutdownTimeoutOf(c)).catch((e: unknown) => {
+            this.ctx.log.warn(`shutdown: stop ${c.id}: ${e}`);
+          }),
+        ),
+      );
     }
   }
 
@@ -369,7 +412,12 @@ export class ContainerManager implements ContainerService {
   killAllNow(): void {
     for (const c of this.runningNow()) {
       const pid = this.ctx.live.get(c.id)?.proc?.pid;
-      if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+      if (pid)
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
     }
   }
 
@@ -405,7 +453,14 @@ export class ContainerManager implements ContainerService {
 
 export async function createContainerService(deps: ContainerServiceDeps): Promise<ContainerManager> {
   const runtime = createRuncRuntime({ stateRoot: path.join(deps.execRoot, 'runc') });
-  const ctx: Ctx = { ...deps, runtime, store: new ContainerStore(deps.db), incomplete: new Incomplete(deps.db), live: new Map(), shuttingDown: false };
+  const ctx: Ctx = {
+    ...deps,
+    runtime,
+    store: new ContainerStore(deps.db),
+    incomplete: new Incomplete(deps.db),
+    live: new Map(),
+    shuttingDown: false,
+  };
   const manager = new ContainerManager(ctx);
   await manager.recover();
   return manager;

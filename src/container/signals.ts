@@ -4,9 +4,41 @@
 import { InvalidParameter, SystemError } from '../errors.js';
 
 const BASE: Record<string, number> = {
-  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, IOT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
-  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22,
-  URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, POLL: 29, PWR: 30, SYS: 31, UNUSED: 31,
+  HUP: 1,
+  INT: 2,
+  QUIT: 3,
+  ILL: 4,
+  TRAP: 5,
+  ABRT: 6,
+  IOT: 6,
+  BUS: 7,
+  FPE: 8,
+  KILL: 9,
+  USR1: 10,
+  SEGV: 11,
+  USR2: 12,
+  PIPE: 13,
+  ALRM: 14,
+  TERM: 15,
+  STKFLT: 16,
+  CHLD: 17,
+  CLD: 17,
+  CONT: 18,
+  STOP: 19,
+  TSTP: 20,
+  TTIN: 21,
+  TTOU: 22,
+  URG: 23,
+  XCPU: 24,
+  XFSZ: 25,
+  VTALRM: 26,
+  PROF: 27,
+  WINCH: 28,
+  IO: 29,
+  POLL: 29,
+  PWR: 30,
+  SYS: 31,
+  UNUSED: 31,
 };
 const RTMIN = 34;
 const RTMAX = 64;
@@ -14,7 +46,10 @@ const RTMAX = 64;
 /** Every name Docker's Linux signal map knows, without the SIG prefix, the real-time ones included. */
 const SIGNALS: Record<string, number> = (() => {
   const map: Record<string, number> = { ...BASE, RTMIN, RTMAX };
-  for (let i = 1; i <= 15; i++) { map[`RTMIN+${i}`] = RTMIN + i; map[`RTMAX-${i}`] = RTMAX - i; }
+  for (let i = 1; i <= 15; i++) {
+    map[`RTMIN+${i}`] = RTMIN + i;
+    map[`RTMAX-${i}`] = RTMAX - i;
+  }
   return map;
 })();
 

@@ -33,7 +33,9 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   const cfg = rec.config;
   const hc = rec.hostConfig;
   live.log.configure(rotationOf(hc.LogConfig?.Config, hc.LogConfig?.Type));
-  const rootfs = await acquireRootfs(ctx, rec).catch((err: unknown) => { throw inOperation('start', err); });
+  const rootfs = await acquireRootfs(ctx, rec).catch((err: unknown) => {
+    throw inOperation('start', err);
+  });
   let volumes: string[] = [];
   let linked = { hosts: [] as string[], env: [] as string[] };
   const bundle = bundleDir(ctx, rec.id);
@@ -43,7 +45,9 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     volumes = mounts.volumes;
     const cwd = cfg.WorkingDir ? String(cfg.WorkingDir) : '/';
     if (cwd !== '/') {
-      try { mkdirInRoot(rootfs, cwd); } catch (err) {
+      try {
+        mkdirInRoot(rootfs, cwd);
+      } catch (err) {
         throw new InvalidParameter(`failed to create working directory ${cwd}: ${(err as Error).message}`);
       }
     }
@@ -52,9 +56,19 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     const net = await setupNetworking(ctx, rec);
     const own = net.netnsPath ? { address: net.address, nameservers: net.nameservers } : undefined;
     // With a DNS server on the network, --dns servers are its upstreams, not resolv.conf's.
-    const servers = own?.nameservers.length ? [] : hc.Dns ?? [];
-    const etc = net.etcFrom ? etcFilesOf(net.etcFrom) : writeFilesIn(containerDir(ctx, rec.id), () => writeEtcFiles(containerDir(ctx, rec.id), String(cfg.Hostname), String(cfg.Domainname ?? ''),
-      [...(hc.ExtraHosts ?? []), ...linked.hosts], { servers, search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] }, own));
+    const servers = own?.nameservers.length ? [] : (hc.Dns ?? []);
+    const etc = net.etcFrom
+      ? etcFilesOf(net.etcFrom)
+      : writeFilesIn(containerDir(ctx, rec.id), () =>
+          writeEtcFiles(
+            containerDir(ctx, rec.id),
+            String(cfg.Hostname),
+            String(cfg.Domainname ?? ''),
+            [...(hc.ExtraHosts ?? []), ...linked.hosts],
+            { servers, search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] },
+            own,
+          ),
+        );
     const tty = !!cfg.Tty;
     const confined = confinementOf(hc, ctx.seccompProfile);
     let args = [rec.path!, ...(rec.args ?? [])];
@@ -64,19 +78,34 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
       mounts.oci.push(init.mount);
     }
     const spec = buildSpec({
-      id: rec.id, rootfs, readonlyRootfs: !!hc.ReadonlyRootfs, args,
-      env: processEnv({ ...cfg, Env: [...linked.env, ...(cfg.Env ?? [])] }, String(cfg.Hostname), tty), cwd, user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      tty, hostname: String(cfg.Hostname), privateNetwork: net.isolated, etcFiles: etc, mounts: mounts.oci,
-      privileged: !!hc.Privileged, capAdd: hc.CapAdd ?? [], capDrop: hc.CapDrop ?? [], shmSizeBytes: hc.ShmSize ?? 0,
-      seccomp: confined.seccomp, noNewPrivileges: confined.noNewPrivileges,
-      maskedPaths: hc.MaskedPaths ?? undefined, readonlyPaths: hc.ReadonlyPaths ?? undefined,
+      id: rec.id,
+      rootfs,
+      readonlyRootfs: !!hc.ReadonlyRootfs,
+      args,
+      env: processEnv({ ...cfg, Env: [...linked.env, ...(cfg.Env ?? [])] }, String(cfg.Hostname), tty),
+      cwd,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      tty,
+      hostname: String(cfg.Hostname),
+      privateNetwork: net.isolated,
+      etcFiles: etc,
+      mounts: mounts.oci,
+      privileged: !!hc.Privileged,
+      capAdd: hc.CapAdd ?? [],
+      capDrop: hc.CapDrop ?? [],
+      shmSizeBytes: hc.ShmSize ?? 0,
+      seccomp: confined.seccomp,
+      noNewPrivileges: confined.noNewPrivileges,
+      maskedPaths: hc.MaskedPaths ?? undefined,
+      readonlyPaths: hc.ReadonlyPaths ?? undefined,
       ...ociResources(hc),
     });
     if (net.netnsPath) joinNetworkNamespace(spec, net.netnsPath);
     fs.rmSync(bundle, { recursive: true, force: true });
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
     writeFilesIn(`${bundle}/config.json`, () => fs.writeFileSync(`${bundle}/config.json`, JSON.stringify(spec)));
-    const size = hc.ConsoleSize && hc.ConsoleSize[0] ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
+    const size =
+      hc.ConsoleSize && hc.ConsoleSize[0] ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
     live.proc = await ctx.runtime.run(rec.id, bundle, { tty, stdin: !!cfg.OpenStdin, size });
   } catch (err) {
     await teardownNetworking(ctx, rec);
@@ -93,7 +122,14 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   live.linkEnv = linked.env;
   live.stoppedByUser = false;
   const proc = live.proc;
-  Object.assign(rec.state, { Status: 'running', Running: true, Pid: proc.pid, ExitCode: 0, Error: '', StartedAt: nowIso() });
+  Object.assign(rec.state, {
+    Status: 'running',
+    Running: true,
+    Pid: proc.pid,
+    ExitCode: 0,
+    Error: '',
+    StartedAt: nowIso(),
+  });
   ctx.store.save(rec);
   emit(ctx, 'start', rec);
 
@@ -114,7 +150,11 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
 
 /** Runs a write of the start's own files, naming where it was writing if the disk is full. */
 function writeFilesIn<T>(where: string, write: () => T): T {
-  try { return write(); } catch (err) { throw noSpaceAt(err, where); }
+  try {
+    return write();
+  } catch (err) {
+    throw noSpaceAt(err, where);
+  }
 }
 
 function mapStartError(err: unknown): StrataError {
@@ -138,8 +178,9 @@ async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number):
   live.hub.endRun();
   await teardownNetworking(ctx, rec);
   ctx.store.save(rec);
-  await releaseStartMounts(ctx.volumes, live.volumes, rec.id, stagingDirOf(ctx.dataRoot, rec.id))
-    .catch((e: unknown) => ctx.log.warn(`container ${rec.id}: release mounts: ${e}`));
+  await releaseStartMounts(ctx.volumes, live.volumes, rec.id, stagingDirOf(ctx.dataRoot, rec.id)).catch((e: unknown) =>
+    ctx.log.warn(`container ${rec.id}: release mounts: ${e}`),
+  );
   live.volumes = [];
   await releaseRootfs(ctx, rec).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: unmount rootfs: ${e}`));
   fs.rmSync(bundleDir(ctx, rec.id), { recursive: true, force: true });

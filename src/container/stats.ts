@@ -9,14 +9,26 @@ import { ZERO_TIME } from './context.js';
 
 export type StatsJson = Record<string, unknown>;
 
-const emptyCpu = () => ({ cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 }, throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 } });
+const emptyCpu = () => ({
+  cpu_usage: { total_usage: 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
+  throttling_data: { periods: 0, throttled_periods: 0, throttled_time: 0 },
+});
 const nowNano = () => new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
 
 /** One sample; `prev` (the last sample of the same stream) fills preread and precpu_stats. */
 export function statsSample(rec: ContainerRecord, prev?: StatsJson): StatsJson {
   const base: StatsJson = {
-    read: ZERO_TIME, preread: ZERO_TIME, pids_stats: {}, blkio_stats: emptyBlkio(), num_procs: 0, storage_stats: {},
-    cpu_stats: emptyCpu(), precpu_stats: emptyCpu(), memory_stats: {}, name: `/${rec.name}`, id: rec.id,
+    read: ZERO_TIME,
+    preread: ZERO_TIME,
+    pids_stats: {},
+    blkio_stats: emptyBlkio(),
+    num_procs: 0,
+    storage_stats: {},
+    cpu_stats: emptyCpu(),
+    precpu_stats: emptyCpu(),
+    memory_stats: {},
+    name: `/${rec.name}`,
+    id: rec.id,
   };
   const pid = rec.state.Running ? rec.state.Pid : 0;
   const cg = pid ? readCgroupStats(pid) : undefined;
@@ -24,18 +36,26 @@ export function statsSample(rec: ContainerRecord, prev?: StatsJson): StatsJson {
   const online = os.cpus().length;
   const cpu_stats = {
     cpu_usage: {
-      total_usage: cg.cpu.total, ...(cg.cpu.perCpu.length ? { percpu_usage: cg.cpu.perCpu } : {}),
-      usage_in_kernelmode: cg.cpu.system, usage_in_usermode: cg.cpu.user,
+      total_usage: cg.cpu.total,
+      ...(cg.cpu.perCpu.length ? { percpu_usage: cg.cpu.perCpu } : {}),
+      usage_in_kernelmode: cg.cpu.system,
+      usage_in_usermode: cg.cpu.user,
     },
     system_cpu_usage: systemCpuUsage(),
     online_cpus: online,
-    throttling_data: { periods: cg.cpu.periods, throttled_periods: cg.cpu.throttledPeriods, throttled_time: cg.cpu.throttledTime },
+    throttling_data: {
+      periods: cg.cpu.periods,
+      throttled_periods: cg.cpu.throttledPeriods,
+      throttled_time: cg.cpu.throttledTime,
+    },
   };
   // An unlimited cgroup reports a huge limit: Docker shows the machine's memory instead.
   const machine = os.totalmem();
   const memory_stats = {
-    usage: cg.memory.usage, ...(cg.memory.maxUsage !== undefined ? { max_usage: cg.memory.maxUsage } : {}),
-    stats: cg.memory.stats, ...(cg.memory.failcnt ? { failcnt: cg.memory.failcnt } : {}),
+    usage: cg.memory.usage,
+    ...(cg.memory.maxUsage !== undefined ? { max_usage: cg.memory.maxUsage } : {}),
+    stats: cg.memory.stats,
+    ...(cg.memory.failcnt ? { failcnt: cg.memory.failcnt } : {}),
     limit: cg.memory.limit > machine || cg.memory.limit === 0 ? machine : cg.memory.limit,
   };
   const out: StatsJson = {
@@ -43,7 +63,11 @@ export function statsSample(rec: ContainerRecord, prev?: StatsJson): StatsJson {
     read: nowNano(),
     preread: (prev?.read as string | undefined) ?? ZERO_TIME,
     pids_stats: { current: cg.pids.current, ...(cg.pids.limit ? { limit: cg.pids.limit } : {}) },
-    blkio_stats: { ...emptyBlkio(), io_service_bytes_recursive: cg.blkio.serviceBytes, io_serviced_recursive: cg.blkio.serviced },
+    blkio_stats: {
+      ...emptyBlkio(),
+      io_service_bytes_recursive: cg.blkio.serviceBytes,
+      io_serviced_recursive: cg.blkio.serviced,
+    },
     cpu_stats,
     precpu_stats: (prev?.cpu_stats as object | undefined) ?? emptyCpu(),
     memory_stats,
@@ -58,11 +82,21 @@ export function statsSample(rec: ContainerRecord, prev?: StatsJson): StatsJson {
 
 function emptyBlkio(): Record<string, unknown> {
   return {
-    io_service_bytes_recursive: null, io_serviced_recursive: null, io_queue_recursive: null, io_service_time_recursive: null,
-    io_wait_time_recursive: null, io_merged_recursive: null, io_time_recursive: null, sectors_recursive: null,
+    io_service_bytes_recursive: null,
+    io_serviced_recursive: null,
+    io_queue_recursive: null,
+    io_service_time_recursive: null,
+    io_wait_time_recursive: null,
+    io_merged_recursive: null,
+    io_time_recursive: null,
+    sectors_recursive: null,
   };
 }
 
 function ownNetns(pid: number): boolean {
-  try { return fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net'); } catch { return false; }
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net');
+  } catch {
+    return false;
+  }
 }

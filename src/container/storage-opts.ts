@@ -11,7 +11,11 @@ import { applyProjectQuota, quotaSupported } from '../system/project-quota.js';
 const UNSUPPORTED = "--storage-opt is supported only for overlay over xfs with 'pquota' mount option";
 
 /** The layer size limit in bytes (0 for none), or Docker's error for options it cannot honour. */
-export function layerSizeLimit(storageOpt: Record<string, string> | null | undefined, driver: string, snapshotRoot: string): number {
+export function layerSizeLimit(
+  storageOpt: Record<string, string> | null | undefined,
+  driver: string,
+  snapshotRoot: string,
+): number {
   const opts = storageOpt ?? {};
   if (Object.keys(opts).length === 0) return 0;
   if ('size' in opts && (driver !== 'overlay2' || !quotaSupported(snapshotRoot))) throw new SystemError(UNSUPPORTED);

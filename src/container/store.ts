@@ -45,14 +45,17 @@ export class ContainerStore {
   insert(rec: ContainerRecord): void {
     const other = this.byName(rec.name);
     if (other) throw nameConflict(rec.name, other.id);
-    this.db.prepare('INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)')
+    this.db
+      .prepare('INSERT INTO containers (id, name, image_id, created, record) VALUES (?, ?, ?, ?, ?)')
       .run(rec.id, rec.name, rec.imageId, rec.created, JSON.stringify(rec));
     this.byId.set(rec.id, rec);
   }
 
   save(rec: ContainerRecord): void {
     if (!this.byId.has(rec.id)) return;
-    this.db.prepare('UPDATE containers SET name = ?, record = ? WHERE id = ?').run(rec.name, JSON.stringify(rec), rec.id);
+    this.db
+      .prepare('UPDATE containers SET name = ?, record = ? WHERE id = ?')
+      .run(rec.name, JSON.stringify(rec), rec.id);
   }
 
   delete(id: string): void {

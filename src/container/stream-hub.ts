@@ -18,7 +18,9 @@ export class StreamHub {
 
   add(client: AttachClient): () => void {
     this.clients.add(client);
-    return () => { this.clients.delete(client); };
+    return () => {
+      this.clients.delete(client);
+    };
   }
 
   output(stream: 'stdout' | 'stderr', data: Buffer): void {

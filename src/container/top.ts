@@ -3,7 +3,10 @@
 import { execFile } from 'node:child_process';
 import { InvalidParameter } from '../errors.js';
 
-export interface TopResult { Titles: string[]; Processes: string[][] }
+export interface TopResult {
+  Titles: string[];
+  Processes: string[][];
+}
 
 export async function top(pids: number[], psArgs: string): Promise<TopResult> {
   const args = psArgs ? psArgs.split(/\s+/).filter(Boolean) : ['-ef'];

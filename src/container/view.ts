@@ -10,16 +10,28 @@ import { networkSettingsJson, psPorts } from './networking.js';
 
 export async function sizes(ctx: Ctx, rec: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
   let rw = 0;
-  try { rw = (await ctx.snapshotter.usage(rec.snapshotKey)).size; } catch { /* removed meanwhile */ }
+  try {
+    rw = (await ctx.snapshotter.usage(rec.snapshotKey)).size;
+  } catch {
+    /* removed meanwhile */
+  }
   let imageSize = 0;
-  try { imageSize = (await ctx.images.resolve(rec.imageId)).size; } catch { /* image gone */ }
+  try {
+    imageSize = (await ctx.images.resolve(rec.imageId)).size;
+  } catch {
+    /* image gone */
+  }
   return { SizeRw: rw, SizeRootFs: rw + imageSize };
 }
 
 export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>> {
   const dir = containerDir(ctx, rec.id);
   let graph: unknown = { Data: null, Name: ctx.snapshotter.driver };
-  try { graph = await ctx.snapshotter.graphDriverData(rec.snapshotKey, rec.rootfsPath); } catch { /* removed meanwhile */ }
+  try {
+    graph = await ctx.snapshotter.graphDriverData(rec.snapshotKey, rec.rootfsPath);
+  } catch {
+    /* removed meanwhile */
+  }
   const hostConfig = rec.hostConfig;
   return {
     Id: rec.id,
@@ -64,7 +76,9 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
 
 export async function listJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>> {
   // ps leaves a volume's Source empty, unlike inspect.
-  const mounts = (await inspectMounts(rec.mounts, ctx.volumes)).map((m) => (m.Type === 'volume' ? { ...m, Source: '' } : m));
+  const mounts = (await inspectMounts(rec.mounts, ctx.volumes)).map((m) =>
+    m.Type === 'volume' ? { ...m, Source: '' } : m,
+  );
   return {
     Id: rec.id,
     Names: [`/${rec.name}`],
@@ -92,12 +106,18 @@ export function psCommand(path: string, args: string[]): string {
 export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const s = rec.state;
   switch (s.Status) {
-    case 'running': return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Health ? ` (${healthText(s.Health)})` : ''}`;
-    case 'paused': return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
-    case 'restarting': return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
-    case 'removing': return 'Removal In Progress';
-    case 'dead': return 'Dead';
-    case 'created': return 'Created';
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(s.StartedAt))}${s.Health ? ` (${healthText(s.Health)})` : ''}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(s.StartedAt))} (Paused)`;
+    case 'restarting':
+      return `Restarting (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    case 'created':
+      return 'Created';
     default:
       if (s.FinishedAt.startsWith('0001-')) return 'Created';
       return `Exited (${s.ExitCode}) ${humanDuration(now - Date.parse(s.FinishedAt))} ago`;

@@ -78,11 +78,16 @@ export class ContentStore {
     let closed = false;
     const store = this;
     const close = async () => {
-      if (!closed) { closed = true; await fh.close(); }
+      if (!closed) {
+        closed = true;
+        await fh.close();
+      }
     };
     return {
       path: file,
-      get size() { return size; },
+      get size() {
+        return size;
+      },
       async write(chunk: Buffer) {
         hash.update(chunk);
         size += chunk.length;
@@ -93,7 +98,8 @@ export class ContentStore {
       async commit(expected?: string) {
         const digest = 'sha256:' + hash.digest('hex');
         try {
-          if (expected && expected !== digest) throw new InvalidParameter(`unexpected digest ${digest}, expected ${expected}`);
+          if (expected && expected !== digest)
+            throw new InvalidParameter(`unexpected digest ${digest}, expected ${expected}`);
           await fh.sync();
           await close();
           const target = store.blobPath(digest);
@@ -150,10 +156,14 @@ export class ContentStore {
    * and a blob no metadata row names was written by an operation that never committed.
    */
   async sweep(wanted: (digest: string) => boolean): Promise<string[]> {
-    for (const e of await fsp.readdir(this.ingestDir)) await fsp.rm(path.join(this.ingestDir, e), { recursive: true, force: true });
+    for (const e of await fsp.readdir(this.ingestDir))
+      await fsp.rm(path.join(this.ingestDir, e), { recursive: true, force: true });
     const removed: string[] = [];
     for (const d of await this.walk()) {
-      if (!wanted(d)) { await this.delete(d); removed.push(d); }
+      if (!wanted(d)) {
+        await this.delete(d);
+        removed.push(d);
+      }
     }
     return removed;
   }
@@ -161,5 +171,9 @@ export class ContentStore {
 
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await fsp.open(dir, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }

@@ -28,8 +28,11 @@ export function decodeRegistryAuth(header: string | undefined | null): AuthConfi
   const p = parsed as Record<string, unknown>;
   const str = (k: string) => (typeof p[k] === 'string' && p[k] !== '' ? (p[k] as string) : undefined);
   return {
-    username: str('username'), password: str('password'), serveraddress: str('serveraddress'),
-    identitytoken: str('identitytoken'), registrytoken: str('registrytoken'),
+    username: str('username'),
+    password: str('password'),
+    serveraddress: str('serveraddress'),
+    identitytoken: str('identitytoken'),
+    registrytoken: str('registrytoken'),
   };
 }
 
@@ -55,7 +58,10 @@ export function parseChallenges(header: string | string[] | undefined): Challeng
   return out;
 }
 
-interface CachedToken { token: string; expires: number }
+interface CachedToken {
+  token: string;
+  expires: number;
+}
 const tokens = new Map<string, CachedToken>();
 
 /** A Bearer token for `scopes`, from the cache or the realm. */
@@ -64,7 +70,9 @@ export async function bearerToken(ch: Challenge, scopes: string[], creds: AuthCo
   const realm = ch.params.realm;
   if (!realm) throw new Unauthorized('bearer challenge without realm');
   // Keyed by the whole credentials: a cached token must never stand in for a wrong password.
-  const secret = createHash('sha256').update(JSON.stringify([creds.username ?? '', creds.password ?? '', creds.identitytoken ?? ''])).digest('hex');
+  const secret = createHash('sha256')
+    .update(JSON.stringify([creds.username ?? '', creds.password ?? '', creds.identitytoken ?? '']))
+    .digest('hex');
   const key = JSON.stringify([realm, ch.params.service ?? '', scopes, secret]);
   const hit = tokens.get(key);
   if (hit && hit.expires > Date.now()) return hit.token;
@@ -72,10 +80,20 @@ export async function bearerToken(ch: Challenge, scopes: string[], creds: AuthCo
   const realmTls = url.host === ep.url.host ? { tls: ep.tls, insecure: ep.insecure } : {};
   let res: HttpResponse;
   if (creds.identitytoken) {
-    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identitytoken, client_id: 'docker', access_type: 'offline' });
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: creds.identitytoken,
+      client_id: 'docker',
+      access_type: 'offline',
+    });
     if (ch.params.service) form.set('service', ch.params.service);
     form.set('scope', scopes.join(' '));
-    res = await send(url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: Buffer.from(form.toString()), ...realmTls });
+    res = await send(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: Buffer.from(form.toString()),
+      ...realmTls,
+    });
   } else {
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
     for (const s of scopes) url.searchParams.append('scope', s);
@@ -85,10 +103,18 @@ export async function bearerToken(ch: Challenge, scopes: string[], creds: AuthCo
     res = await send(url, { method: 'GET', headers, ...realmTls });
   }
   const body = await readBody(res, 1 << 20);
-  if (res.status === 401 || res.status === 403) throw new Unauthorized(`unauthorized: ${tokenError(body) ?? 'authentication required'}`);
-  if (res.status !== 200) throw new Unauthorized(`token server ${url.host} answered ${res.status}: ${tokenError(body) ?? body.toString('utf8').slice(0, 200)}`);
+  if (res.status === 401 || res.status === 403)
+    throw new Unauthorized(`unauthorized: ${tokenError(body) ?? 'authentication required'}`);
+  if (res.status !== 200)
+    throw new Unauthorized(
+      `token server ${url.host} answered ${res.status}: ${tokenError(body) ?? body.toString('utf8').slice(0, 200)}`,
+    );
   let parsed: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
-  try { parsed = JSON.parse(body.toString('utf8')) as typeof parsed; } catch { throw new Unauthorized(`token server ${url.host} sent no JSON`); }
+  try {
+    parsed = JSON.parse(body.toString('utf8')) as typeof parsed;
+  } catch {
+    throw new Unauthorized(`token server ${url.host} sent no JSON`);
+  }
   const token = parsed.access_token || parsed.token;
   if (!token) throw new Unauthorized(`token server ${url.host} sent no token`);
   // A minute is the spec's default lifetime; renew a little early.
@@ -102,7 +128,9 @@ function tokenError(body: Buffer): string | undefined {
   try {
     const j = JSON.parse(body.toString('utf8')) as { details?: string; errors?: { message?: string }[] };
     return j.details ?? j.errors?.[0]?.message;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 export function basic(creds: AuthConfig): string {

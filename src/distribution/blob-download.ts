@@ -13,9 +13,15 @@ import { unexpected } from './registry-error.js';
 
 const ATTEMPTS = 5;
 
-const verificationFailed = (desc: Descriptor) => new InvalidParameter(`filesystem layer verification failed for digest ${desc.digest}`);
+const verificationFailed = (desc: Descriptor) =>
+  new InvalidParameter(`filesystem layer verification failed for digest ${desc.digest}`);
 
-export async function* blobChunks(session: RegistrySession, desc: Descriptor, onBytes: (n: number) => void, signal?: AbortSignal): AsyncGenerator<Buffer> {
+export async function* blobChunks(
+  session: RegistrySession,
+  desc: Descriptor,
+  onBytes: (n: number) => void,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
   const cancelled = () => new SystemError(`download of ${desc.digest} cancelled`);
   let received = 0;
   const hash = createHash('sha256');
@@ -65,7 +71,13 @@ export async function* blobChunks(session: RegistrySession, desc: Descriptor, on
   if ('sha256:' + hash.digest('hex') !== desc.digest) throw verificationFailed(desc);
 }
 
-export async function downloadBlob(session: RegistrySession, desc: Descriptor, file: string, onBytes: (n: number) => void, signal?: AbortSignal): Promise<void> {
+export async function downloadBlob(
+  session: RegistrySession,
+  desc: Descriptor,
+  file: string,
+  onBytes: (n: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const fh = await fsp.open(file, 'w', 0o600);
   try {
     let pos = 0;

@@ -89,16 +89,27 @@ export function isInsecure(registry: string, opts: RegistryOptions): boolean {
 }
 
 function readIf(file: string): Buffer | undefined {
-  try { return fs.readFileSync(file); } catch { return undefined; }
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
 }
 
 /** ca.crt (any *.crt), client.cert and client.key from `<certsDir>/<registry>/`. */
 export function tlsMaterialFor(registry: string, certsDir: string): TlsMaterial {
   const dir = path.join(certsDir, registry.replace(/\//g, ''));
   let names: string[];
-  try { names = fs.readdirSync(dir).sort(); } catch { return {}; }
+  try {
+    names = fs.readdirSync(dir).sort();
+  } catch {
+    return {};
+  }
   const out: TlsMaterial = {};
-  const cas = names.filter((n) => n.endsWith('.crt')).map((n) => readIf(path.join(dir, n))).filter((b): b is Buffer => !!b);
+  const cas = names
+    .filter((n) => n.endsWith('.crt'))
+    .map((n) => readIf(path.join(dir, n)))
+    .filter((b): b is Buffer => !!b);
   if (cas.length) out.ca = cas;
   const cert = names.find((n) => n.endsWith('.cert'));
   if (cert) {
@@ -115,11 +126,23 @@ export function endpointsFor(registry: string, opts: RegistryOptions): Endpoint[
     for (const m of opts.mirrors) {
       const url = new URL(m);
       const insecure = isInsecure(url.host, opts);
-      out.push({ url: new URL(url.origin), insecure, plainHttpFallback: false, tls: tlsMaterialFor(url.host, opts.certsDir), mirror: true });
+      out.push({
+        url: new URL(url.origin),
+        insecure,
+        plainHttpFallback: false,
+        tls: tlsMaterialFor(url.host, opts.certsDir),
+        mirror: true,
+      });
     }
   }
   const host = registry === defaultDomain ? HUB_HOST : registry;
   const insecure = isInsecure(registry, opts);
-  out.push({ url: new URL(`https://${host}`), insecure, plainHttpFallback: insecure, tls: tlsMaterialFor(registry, opts.certsDir), mirror: false });
+  out.push({
+    url: new URL(`https://${host}`),
+    insecure,
+    plainHttpFallback: insecure,
+    tls: tlsMaterialFor(registry, opts.certsDir),
+    mirror: false,
+  });
   return out;
 }

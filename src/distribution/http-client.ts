@@ -34,9 +34,17 @@ function agentFor(url: URL, tls: TlsMaterial | undefined, insecure: boolean): ht
   const key = `${url.protocol}//${url.host}|${insecure}|${material.digest('hex')}`;
   let a = agents.get(key);
   if (!a) {
-    a = url.protocol === 'https:'
-      ? new https.Agent({ keepAlive: true, maxSockets: 16, ca: tls?.ca, cert: tls?.cert, key: tls?.key, rejectUnauthorized: !insecure })
-      : new http.Agent({ keepAlive: true, maxSockets: 16 });
+    a =
+      url.protocol === 'https:'
+        ? new https.Agent({
+            keepAlive: true,
+            maxSockets: 16,
+            ca: tls?.ca,
+            cert: tls?.cert,
+            key: tls?.key,
+            rejectUnauthorized: !insecure,
+          })
+        : new http.Agent({ keepAlive: true, maxSockets: 16 });
     agents.set(key, a);
   }
   return a;
@@ -45,11 +53,15 @@ function agentFor(url: URL, tls: TlsMaterial | undefined, insecure: boolean): ht
 function once(url: URL, opts: HttpOptions): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
-    const req = mod.request(url, {
-      method: opts.method,
-      headers: { 'User-Agent': 'docker/20.10.24 (strata)', ...opts.headers },
-      agent: agentFor(url, opts.tls, !!opts.insecure),
-    }, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url }));
+    const req = mod.request(
+      url,
+      {
+        method: opts.method,
+        headers: { 'User-Agent': 'docker/20.10.24 (strata)', ...opts.headers },
+        agent: agentFor(url, opts.tls, !!opts.insecure),
+      },
+      (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url }),
+    );
     req.on('error', reject);
     const body = opts.body;
     if (body === undefined) req.end();
@@ -67,9 +79,15 @@ export async function send(url: URL, opts: HttpOptions): Promise<HttpResponse> {
   for (let hop = 0; ; hop++) {
     // Certificates of certs.d belong to the registry's host, not to where it redirects.
     const sameHost = current.host === url.host;
-    const res = await once(current, { ...opts, headers, tls: sameHost ? opts.tls : undefined, insecure: sameHost && opts.insecure });
+    const res = await once(current, {
+      ...opts,
+      headers,
+      tls: sameHost ? opts.tls : undefined,
+      insecure: sameHost && opts.insecure,
+    });
     const loc = res.headers.location;
-    const redirect = [301, 302, 303, 307, 308].includes(res.status) && loc && (opts.method === 'GET' || opts.method === 'HEAD');
+    const redirect =
+      [301, 302, 303, 307, 308].includes(res.status) && loc && (opts.method === 'GET' || opts.method === 'HEAD');
     if (!redirect || hop >= (opts.maxRedirects ?? 10)) return res;
     res.body.resume();
     const next = new URL(loc, current);
@@ -87,7 +105,10 @@ export async function readBody(res: HttpResponse, limit = 16 << 20): Promise<Buf
   let n = 0;
   for await (const c of res.body) {
     n += (c as Buffer).length;
-    if (n > limit) { res.body.destroy(); throw new Error(`response from ${res.url.host} larger than ${limit} bytes`); }
+    if (n > limit) {
+      res.body.destroy();
+      throw new Error(`response from ${res.url.host} larger than ${limit} bytes`);
+    }
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks);

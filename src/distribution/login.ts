@@ -6,13 +6,17 @@ import { endpointsFor, registryOfServerAddress, repositoryOf, type RegistryOptio
 import { discard } from './http-client.js';
 import { RegistrySession } from './session.js';
 
-export async function login(registry: RegistryOptions, creds: AuthConfig): Promise<{ IdentityToken: string; Status: string }> {
+export async function login(
+  registry: RegistryOptions,
+  creds: AuthConfig,
+): Promise<{ IdentityToken: string; Status: string }> {
   if (!creds.username && !creds.identitytoken) throw new InvalidParameter('Error: Username is required');
   const host = registryOfServerAddress(creds.serveraddress ?? '');
   const eps = endpointsFor(host, registry).filter((e) => !e.mirror);
   const ep = eps[eps.length - 1]!;
   const session = new RegistrySession(ep, repositoryOf(`${host}/_`), creds, []);
-  const refused = () => new Unauthorized(`login attempt to ${session.url('/v2/').toString()} failed with status: 401 Unauthorized`);
+  const refused = () =>
+    new Unauthorized(`login attempt to ${session.url('/v2/').toString()} failed with status: 401 Unauthorized`);
   let res;
   try {
     // The session meets the challenge (Basic, or a Bearer token fetched with the credentials).

@@ -17,7 +17,12 @@ export const MediaType = {
   ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
 } as const;
 
-export const MANIFEST_ACCEPT = [MediaType.dockerManifest, MediaType.dockerList, MediaType.ociManifest, MediaType.ociIndex].join(', ');
+export const MANIFEST_ACCEPT = [
+  MediaType.dockerManifest,
+  MediaType.dockerList,
+  MediaType.ociManifest,
+  MediaType.ociIndex,
+].join(', ');
 
 export interface Platform {
   os: string;
@@ -42,7 +47,14 @@ const digestRe = /^sha256:[a-f0-9]{64}$/;
 
 function descriptor(d: unknown, what: string): Descriptor {
   const o = d as Descriptor;
-  if (!o || typeof o !== 'object' || typeof o.digest !== 'string' || !digestRe.test(o.digest) || typeof o.size !== 'number' || o.size < 0) {
+  if (
+    !o ||
+    typeof o !== 'object' ||
+    typeof o.digest !== 'string' ||
+    !digestRe.test(o.digest) ||
+    typeof o.size !== 'number' ||
+    o.size < 0
+  ) {
     throw new InvalidParameter(`invalid manifest: bad ${what} descriptor`);
   }
   return { ...o, mediaType: typeof o.mediaType === 'string' ? o.mediaType : '' };
@@ -51,23 +63,47 @@ function descriptor(d: unknown, what: string): Descriptor {
 /** Parses a manifest body; the media type comes from the body, else the Content-Type. */
 export function parseManifest(raw: Buffer, contentType: string | undefined): Manifest {
   let j: Record<string, unknown>;
-  try { j = JSON.parse(raw.toString('utf8')) as Record<string, unknown>; } catch (err) {
+  try {
+    j = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
     throw new InvalidParameter(`invalid manifest: ${(err as Error).message}`);
   }
   const mediaType = (typeof j.mediaType === 'string' && j.mediaType) || (contentType ?? '').split(';')[0]!.trim();
   if (j.schemaVersion === 1 || mediaType.startsWith('application/vnd.docker.distribution.manifest.v1')) {
-    throw new InvalidParameter('unsupported manifest format: Docker Image manifest version 2, schema 1 is no longer supported; push the image again with a newer client');
+    throw new InvalidParameter(
+      'unsupported manifest format: Docker Image manifest version 2, schema 1 is no longer supported; push the image again with a newer client',
+    );
   }
-  if (Array.isArray(j.manifests) && (mediaType === MediaType.dockerList || mediaType === MediaType.ociIndex || !j.config)) {
-    return { kind: 'index', mediaType: mediaType || MediaType.ociIndex, manifests: j.manifests.map((m) => descriptor(m, 'manifest')) };
+  if (
+    Array.isArray(j.manifests) &&
+    (mediaType === MediaType.dockerList || mediaType === MediaType.ociIndex || !j.config)
+  ) {
+    return {
+      kind: 'index',
+      mediaType: mediaType || MediaType.ociIndex,
+      manifests: j.manifests.map((m) => descriptor(m, 'manifest')),
+    };
   }
   if (j.config && Array.isArray(j.layers)) {
-    return { kind: 'image', mediaType: mediaType || MediaType.ociManifest, config: descriptor(j.config, 'config'), layers: j.layers.map((l) => descriptor(l, 'layer')) };
+    return {
+      kind: 'image',
+      mediaType: mediaType || MediaType.ociManifest,
+      config: descriptor(j.config, 'config'),
+      layers: j.layers.map((l) => descriptor(l, 'layer')),
+    };
   }
   throw new InvalidParameter(`unsupported manifest media type ${mediaType || '(none)'}`);
 }
 
-const archOf: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+const archOf: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
 
 export function hostPlatform(): Platform {
   const architecture = archOf[process.arch] ?? process.arch;
@@ -78,9 +114,13 @@ export function hostPlatform(): Platform {
 export function parsePlatform(s: string | null | undefined): Platform {
   if (!s) return hostPlatform();
   const parts = s.toLowerCase().split('/');
-  if (parts.length > 3 || parts.some((p) => p === '')) throw new InvalidParameter(`"${s}": unknown operating system or architecture: invalid argument`);
+  if (parts.length > 3 || parts.some((p) => p === ''))
+    throw new InvalidParameter(`"${s}": unknown operating system or architecture: invalid argument`);
   let [os, arch, variant] = parts as [string, string?, string?];
-  arch = ({ x86_64: 'amd64', x86: '386', aarch64: 'arm64', armhf: 'arm', armel: 'arm' } as Record<string, string>)[arch ?? ''] ?? arch;
+  arch =
+    ({ x86_64: 'amd64', x86: '386', aarch64: 'arm64', armhf: 'arm', armel: 'arm' } as Record<string, string>)[
+      arch ?? ''
+    ] ?? arch;
   if (!arch) arch = hostPlatform().architecture;
   if (arch === 'arm64' && !variant) variant = 'v8';
   return { os, architecture: arch, ...(variant ? { variant } : {}) };
@@ -98,7 +138,9 @@ export function chooseManifest(index: Manifest & { kind: 'index' }, want: Platfo
     return true;
   };
   // An exact variant first, then one without a variant (arm64 images rarely name v8).
-  const hit = index.manifests.find((d) => fits(d) && (d.platform?.variant ?? '') === (want.variant ?? '')) ?? index.manifests.find(fits);
+  const hit =
+    index.manifests.find((d) => fits(d) && (d.platform?.variant ?? '') === (want.variant ?? '')) ??
+    index.manifests.find(fits);
   if (!hit) throw new NotFound(`no matching manifest for ${platformString(want)} in the manifest list entries`);
   return hit;
 }

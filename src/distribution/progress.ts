@@ -11,7 +11,8 @@ export function progressText(current: number, total: number): string {
   if (total <= 0) return formatBytes(current).padStart(8);
   const pct = Math.min(50, Math.floor(Math.floor((current / total) * 100) / 2));
   const bar = `[${'='.repeat(pct)}>${' '.repeat(50 - pct)}] `;
-  const numbers = current > total ? formatBytes(current).padStart(8) : `${formatBytes(current).padStart(8)}/${formatBytes(total)}`;
+  const numbers =
+    current > total ? formatBytes(current).padStart(8) : `${formatBytes(current).padStart(8)}/${formatBytes(total)}`;
   return bar + numbers;
 }
 
@@ -20,7 +21,12 @@ export function statusMessage(id: string, status: string): ProgressMessage {
 }
 
 /** Reports `current` of `total` under `status` for `id`, at most every half MiB or on the last byte. */
-export function progressReporter(out: ProgressSink, id: string, status: string, total: number): (current: number) => void {
+export function progressReporter(
+  out: ProgressSink,
+  id: string,
+  status: string,
+  total: number,
+): (current: number) => void {
   let last = -1;
   return (current) => {
     if (current !== total && last >= 0 && current - last < 512 * 1024) return;

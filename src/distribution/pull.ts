@@ -13,7 +13,15 @@ import type { AuthConfig } from './auth.js';
 import { endpointsFor, repositoryOf, type RegistryOptions, type Repository } from './endpoint.js';
 import { RegistrySession } from './session.js';
 import { readBody } from './http-client.js';
-import { chooseManifest, MANIFEST_ACCEPT, parseManifest, platformString, type Descriptor, type Manifest, type Platform } from './manifest.js';
+import {
+  chooseManifest,
+  MANIFEST_ACCEPT,
+  parseManifest,
+  platformString,
+  type Descriptor,
+  type Manifest,
+  type Platform,
+} from './manifest.js';
 import { registryErrorText, unexpected } from './registry-error.js';
 import { blobChunks, downloadBlob } from './blob-download.js';
 import { progressReporter, shortDigest, statusMessage, type ProgressSink } from './progress.js';
@@ -51,7 +59,12 @@ export interface ResolvedManifest {
 
 const MAX_MANIFEST = 4 << 20;
 
-async function fetchManifest(session: RegistrySession, ref: string, display: string, expected?: string): Promise<{ raw: Buffer; digest: string; contentType?: string }> {
+async function fetchManifest(
+  session: RegistrySession,
+  ref: string,
+  display: string,
+  expected?: string,
+): Promise<{ raw: Buffer; digest: string; contentType?: string }> {
   const res = await session.request(`manifests/${ref}`, { headers: { Accept: MANIFEST_ACCEPT } });
   if (res.status === 404) {
     const text = await registryErrorText(res);
@@ -60,9 +73,11 @@ async function fetchManifest(session: RegistrySession, ref: string, display: str
   if (res.status === 401 || res.status === 403) {
     // Never a 401 to the client (the docker CLI would prompt for a login): a refusal that could
     // mean "no such repository" is dockerd's not-found; wrong credentials are its plain error.
-    const text = await registryErrorText(res) ?? 'unauthorized: authentication required';
+    const text = (await registryErrorText(res)) ?? 'unauthorized: authentication required';
     if (/^denied|insufficient_scope/.test(text) || res.status === 403) {
-      throw new NotFound(`pull access denied for ${display.replace(/[:@][^/:]*$/, '')}, repository does not exist or may require 'docker login': ${text}`);
+      throw new NotFound(
+        `pull access denied for ${display.replace(/[:@][^/:]*$/, '')}, repository does not exist or may require 'docker login': ${text}`,
+      );
     }
     throw new SystemError(text);
   }
@@ -70,7 +85,8 @@ async function fetchManifest(session: RegistrySession, ref: string, display: str
   const raw = await readBody(res, MAX_MANIFEST);
   const digest = sha256(raw);
   const header = res.headers['docker-content-digest'];
-  if (expected && digest !== expected) throw new InvalidParameter(`manifest verification failed for digest ${expected}`);
+  if (expected && digest !== expected)
+    throw new InvalidParameter(`manifest verification failed for digest ${expected}`);
   if (!expected && typeof header === 'string' && header.startsWith('sha256:') && header !== digest) {
     throw new InvalidParameter(`manifest verification failed for digest ${header}`);
   }
@@ -78,7 +94,14 @@ async function fetchManifest(session: RegistrySession, ref: string, display: str
 }
 
 /** Finds the manifest a reference names on the first endpoint that answers (mirrors first). */
-export async function resolveManifest(registry: RegistryOptions, repo: Repository, ref: { tag?: string; digest?: string }, platform: Platform | null, auth: AuthConfig, display: string): Promise<ResolvedManifest> {
+export async function resolveManifest(
+  registry: RegistryOptions,
+  repo: Repository,
+  ref: { tag?: string; digest?: string },
+  platform: Platform | null,
+  auth: AuthConfig,
+  display: string,
+): Promise<ResolvedManifest> {
   const endpoints = endpointsFor(repo.registry, registry);
   let lastErr: unknown;
   for (const ep of endpoints) {
@@ -92,9 +115,19 @@ export async function resolveManifest(registry: RegistryOptions, repo: Repositor
         const entry = chooseManifest(parsed, platform);
         const inner = await fetchManifest(session, entry.digest, display, entry.digest);
         image = parseManifest(inner.raw, inner.contentType);
-        if (image.kind !== 'image') throw new InvalidParameter(`manifest ${entry.digest} for ${platformString(platform)} is not an image manifest`);
+        if (image.kind !== 'image')
+          throw new InvalidParameter(
+            `manifest ${entry.digest} for ${platformString(platform)} is not an image manifest`,
+          );
       }
-      return { session, digest: top.digest, mediaType: parsed.mediaType, size: top.raw.length, image: image as (Manifest & { kind: 'image' }) | undefined, top: parsed };
+      return {
+        session,
+        digest: top.digest,
+        mediaType: parsed.mediaType,
+        size: top.raw.length,
+        image: image as (Manifest & { kind: 'image' }) | undefined,
+        top: parsed,
+      };
     } catch (err) {
       lastErr = err;
       if (!ep.mirror) break;
@@ -107,14 +140,19 @@ async function fetchConfig(session: RegistrySession, desc: Descriptor): Promise<
   const res = await session.request(`blobs/${desc.digest}`);
   if (res.status !== 200) throw await unexpected(res, `error fetching image config ${desc.digest}`);
   const raw = await readBody(res, 16 << 20);
-  if (sha256(raw) !== desc.digest) throw new InvalidParameter(`image config verification failed for digest ${desc.digest}`);
+  if (sha256(raw) !== desc.digest)
+    throw new InvalidParameter(`image config verification failed for digest ${desc.digest}`);
   return raw;
 }
 
 function counting(onBytes: (n: number) => void): Transform {
   let n = 0;
   return new Transform({
-    transform(chunk: Buffer, _e, cb) { n += chunk.length; onBytes(n); cb(null, chunk); },
+    transform(chunk: Buffer, _e, cb) {
+      n += chunk.length;
+      onBytes(n);
+      cb(null, chunk);
+    },
   });
 }
 
@@ -129,32 +167,46 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
   const config = await fetchConfig(session, image.config);
   const diffIDs = diffIDsOf(config);
   if (diffIDs.length !== image.layers.length) {
-    throw new InvalidParameter(`invalid manifest, layers length mismatch: expected ${diffIDs.length}, got ${image.layers.length}`);
+    throw new InvalidParameter(
+      `invalid manifest, layers length mismatch: expected ${diffIDs.length}, got ${image.layers.length}`,
+    );
   }
   const chains = chainIDsOf(diffIDs);
   const present = chains.map((c) => hasLayer(deps.store, c));
   // An image already stored needs no word about its layers (dockerd says nothing either).
   const known = !!deps.store.rows.get(sha256(config)) && present.every(Boolean);
   // A layer counts as present only when every layer below it is too (its chainID says so).
-  if (!known) for (const [i, d] of image.layers.entries()) out(statusMessage(shortDigest(d.digest), present[i] ? 'Already exists' : 'Pulling fs layer'));
+  if (!known)
+    for (const [i, d] of image.layers.entries())
+      out(statusMessage(shortDigest(d.digest), present[i] ? 'Already exists' : 'Pulling fs layer'));
 
   // The first missing layer is applied straight from the socket while the others are fetched
   // ahead into scratch files; each is applied once it and its parent are ready.
-  const handles = new Map<number, { digest: string; file: string; done: Promise<void>; stream?: { resolve(): void; reject(e: unknown): void } }>();
+  const handles = new Map<
+    number,
+    { digest: string; file: string; done: Promise<void>; stream?: { resolve(): void; reject(e: unknown): void } }
+  >();
   for (const [i, d] of image.layers.entries()) {
     if (present[i]) continue;
     const id = shortDigest(d.digest);
     if (![...handles.values()].some((h) => h.stream) && !deps.downloads.has(d.digest)) {
       let stream!: { resolve(): void; reject(e: unknown): void };
-      const done = new Promise<void>((resolve, reject) => { stream = { resolve, reject }; });
+      const done = new Promise<void>((resolve, reject) => {
+        stream = { resolve, reject };
+      });
       done.catch(() => {});
       deps.downloads.claimStream(d.digest, done);
       handles.set(i, { digest: d.digest, file: '', done, stream });
       continue;
     }
-    if ([...handles.values()].filter((h) => !h.stream).length >= deps.downloads.limit) out(statusMessage(id, 'Waiting'));
+    if ([...handles.values()].filter((h) => !h.stream).length >= deps.downloads.limit)
+      out(statusMessage(id, 'Waiting'));
     const report = progressReporter(out, id, 'Downloading', d.size);
-    const h = deps.downloads.acquire(d.digest, (file, signal) => downloadBlob(session, d, file, report, signal), () => {});
+    const h = deps.downloads.acquire(
+      d.digest,
+      (file, signal) => downloadBlob(session, d, file, report, signal),
+      () => {},
+    );
     const done = h.done.then(() => {
       if (!h.joined) out(statusMessage(id, 'Verifying Checksum'));
       out(statusMessage(id, 'Download complete'));
@@ -208,10 +260,19 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
     // Wait, before taking the image lock, for layers another pull applies from its socket: that
     // pull needs the lock to finish them.
     await Promise.all([...handles.values()].filter((h) => !h.stream && !h.file).map((h) => h.done.catch(() => {})));
-    const refs = req.digest ? [`${req.name}@${req.digest}`] : [`${req.name}:${req.tag ?? 'latest'}`, `${req.name}@${m.digest}`];
+    const refs = req.digest
+      ? [`${req.name}@${req.digest}`]
+      : [`${req.name}:${req.tag ?? 'latest'}`, `${req.name}@${m.digest}`];
     const { id, newLayers, before } = await registerImage(deps.store, config, layers, refs);
     for (const [i, d] of image.layers.entries()) {
-      deps.blobs.add({ diffID: diffIDs[i]!, digest: d.digest, mediaType: d.mediaType, size: d.size, registry: repo.registry, repository: repo.path });
+      deps.blobs.add({
+        diffID: diffIDs[i]!,
+        digest: d.digest,
+        mediaType: d.mediaType,
+        size: d.size,
+        registry: repo.registry,
+        repository: repo.path,
+      });
     }
     out({ status: `Digest: ${m.digest}` });
     const updated = newLayers > 0 || before[0] !== id;

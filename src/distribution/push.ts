@@ -36,14 +36,22 @@ export interface PushRequest {
   auth: AuthConfig;
 }
 
-interface PushedBlob { mediaType: string; size: number; digest: string }
+interface PushedBlob {
+  mediaType: string;
+  size: number;
+  digest: string;
+}
 
 const UPLOADS = 5;
 
 export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink): Promise<void> {
   const repo = repositoryOf(req.name);
-  const tags = req.tag ? [req.tag] : deps.store.rows.allRefs()
-    .filter((r) => !r.ref.includes('@') && r.ref.slice(0, r.ref.lastIndexOf(':')) === req.name).map((r) => r.ref.slice(r.ref.lastIndexOf(':') + 1));
+  const tags = req.tag
+    ? [req.tag]
+    : deps.store.rows
+        .allRefs()
+        .filter((r) => !r.ref.includes('@') && r.ref.slice(0, r.ref.lastIndexOf(':')) === req.name)
+        .map((r) => r.ref.slice(r.ref.lastIndexOf(':') + 1));
   const images = tags.map((t) => {
     const id = deps.store.rows.lookupRef(`${req.name}:${t}`);
     const row = id ? deps.store.rows.get(id) : undefined;
@@ -56,10 +64,15 @@ export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink):
   // Mount sources need pull access to their repositories in the same token.
   const sources = new Set<string>();
   for (const { row } of images) {
-    for (const l of deps.store.layerRowsOf(row)) for (const s of deps.blobs.forLayer(l.diffID, repo.registry)) if (s.repository !== repo.path) sources.add(s.repository);
+    for (const l of deps.store.layerRowsOf(row))
+      for (const s of deps.blobs.forLayer(l.diffID, repo.registry))
+        if (s.repository !== repo.path) sources.add(s.repository);
   }
   const ep = endpointsFor(repo.registry, deps.registry).filter((e) => !e.mirror)[0]!;
-  const session = new RegistrySession(ep, repo, req.auth, [`repository:${repo.path}:pull,push`, ...[...sources].map((s) => `repository:${s}:pull`)]);
+  const session = new RegistrySession(ep, repo, req.auth, [
+    `repository:${repo.path}:pull,push`,
+    ...[...sources].map((s) => `repository:${s}:pull`),
+  ]);
   const ping = await session.ping();
   discard(ping);
   // A plain error, not a 401: the docker CLI answers a 401 with a login prompt.
@@ -68,7 +81,14 @@ export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink):
   for (const { tag, row } of images) await pushImage(deps, session, repo, tag, row, out);
 }
 
-async function pushImage(deps: PushDeps, session: RegistrySession, repo: Repository, tag: string, row: ImageRow, out: ProgressSink): Promise<void> {
+async function pushImage(
+  deps: PushDeps,
+  session: RegistrySession,
+  repo: Repository,
+  tag: string,
+  row: ImageRow,
+  out: ProgressSink,
+): Promise<void> {
   const layers = deps.store.layerRowsOf(row);
   for (const l of [...layers].reverse()) out(statusMessage(shortDigest(l.diffID), 'Preparing'));
   // Layers past the concurrent uploads wait for a free one, as dockerd says.
@@ -86,17 +106,33 @@ async function pushImage(deps: PushDeps, session: RegistrySession, repo: Reposit
   const configDigest = row.id;
   if (!(await blobExists(session, configDigest))) await uploadBuffer(session, row.config, configDigest);
   const oci = results.some((r) => r.mediaType.startsWith('application/vnd.oci.'));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: oci ? MediaType.ociManifest : MediaType.dockerManifest,
-    config: { mediaType: oci ? MediaType.ociConfig : MediaType.dockerConfig, size: row.config.length, digest: configDigest },
-    layers: results.map((r) => ({ mediaType: r.mediaType, size: r.size, digest: r.digest })),
-  }, null, 3));
-  const res = await session.request(`manifests/${tag}`, { method: 'PUT', headers: { 'Content-Type': oci ? MediaType.ociManifest : MediaType.dockerManifest }, body: manifest });
+  const manifest = Buffer.from(
+    JSON.stringify(
+      {
+        schemaVersion: 2,
+        mediaType: oci ? MediaType.ociManifest : MediaType.dockerManifest,
+        config: {
+          mediaType: oci ? MediaType.ociConfig : MediaType.dockerConfig,
+          size: row.config.length,
+          digest: configDigest,
+        },
+        layers: results.map((r) => ({ mediaType: r.mediaType, size: r.size, digest: r.digest })),
+      },
+      null,
+      3,
+    ),
+  );
+  const res = await session.request(`manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'Content-Type': oci ? MediaType.ociManifest : MediaType.dockerManifest },
+    body: manifest,
+  });
   if (res.status !== 201 && res.status !== 200) throw await unexpected(res, 'manifest put');
   discard(res);
   const digest = sha256(manifest);
-  await deps.store.lock.run(async () => { if (deps.store.rows.get(row.id)) deps.store.rows.setRef(`${repo.name}@${digest}`, row.id); });
+  await deps.store.lock.run(async () => {
+    if (deps.store.rows.get(row.id)) deps.store.rows.setRef(`${repo.name}@${digest}`, row.id);
+  });
   out({ status: `${tag}: digest: ${digest} size: ${manifest.length}` });
   out({ progressDetail: {}, aux: { Tag: tag, Digest: digest, Size: manifest.length } });
   deps.emitEvent('push', `${familiar(repo.name)}:${tag}`, { name: `${familiar(repo.name)}:${tag}` });
@@ -110,7 +146,13 @@ async function blobExists(session: RegistrySession, digest: string): Promise<{ s
   throw await unexpected(res, `checking blob ${digest}`);
 }
 
-async function pushLayer(deps: PushDeps, session: RegistrySession, repo: Repository, layer: LayerRow, out: ProgressSink): Promise<PushedBlob> {
+async function pushLayer(
+  deps: PushDeps,
+  session: RegistrySession,
+  repo: Repository,
+  layer: LayerRow,
+  out: ProgressSink,
+): Promise<PushedBlob> {
   const id = shortDigest(layer.diffID);
   const known = deps.blobs.forLayer(layer.diffID, repo.registry);
   for (const k of known.filter((s) => s.repository === repo.path)) {
@@ -122,14 +164,20 @@ async function pushLayer(deps: PushDeps, session: RegistrySession, repo: Reposit
   }
   let upload: URL | undefined;
   for (const k of known.filter((s) => s.repository !== repo.path)) {
-    const res = await session.request(`blobs/uploads/?mount=${encodeURIComponent(k.digest)}&from=${encodeURIComponent(k.repository)}`, { method: 'POST' });
+    const res = await session.request(
+      `blobs/uploads/?mount=${encodeURIComponent(k.digest)}&from=${encodeURIComponent(k.repository)}`,
+      { method: 'POST' },
+    );
     discard(res);
     if (res.status === 201) {
       deps.blobs.add({ ...k, repository: repo.path });
       out(statusMessage(id, `Mounted from ${k.repository}`));
       return { mediaType: k.mediaType, size: k.size, digest: k.digest };
     }
-    if (res.status === 202 && res.headers.location) { upload = new URL(res.headers.location, session.url('/')); break; }
+    if (res.status === 202 && res.headers.location) {
+      upload = new URL(res.headers.location, session.url('/'));
+      break;
+    }
   }
   const blob = await uploadLayer(deps, session, layer, upload, out);
   deps.blobs.add({ diffID: layer.diffID, ...blob, registry: repo.registry, repository: repo.path });
@@ -147,7 +195,11 @@ async function startUpload(session: RegistrySession): Promise<URL> {
 async function finishUpload(session: RegistrySession, location: URL, digest: string, body?: Buffer): Promise<void> {
   const put = new URL(location);
   put.searchParams.set('digest', digest);
-  const res = await session.request(put, { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: body ?? Buffer.alloc(0) });
+  const res = await session.request(put, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/octet-stream' },
+    body: body ?? Buffer.alloc(0),
+  });
   if (res.status !== 201) throw await unexpected(res, `committing blob ${digest}`);
   discard(res);
 }
@@ -157,19 +209,41 @@ async function uploadBuffer(session: RegistrySession, data: Buffer, digest: stri
 }
 
 /** Compresses the stored layer tar with gzip while streaming it to the registry. */
-async function uploadLayer(deps: PushDeps, session: RegistrySession, layer: LayerRow, started: URL | undefined, out: ProgressSink): Promise<PushedBlob> {
-  const location = started ?? await startUpload(session);
+async function uploadLayer(
+  deps: PushDeps,
+  session: RegistrySession,
+  layer: LayerRow,
+  started: URL | undefined,
+  out: ProgressSink,
+): Promise<PushedBlob> {
+  const location = started ?? (await startUpload(session));
   const report = progressReporter(out, shortDigest(layer.diffID), 'Pushing', layer.size);
   let read = 0;
   const hash = createHash('sha256');
   let size = 0;
-  const counter = new Transform({ transform(c: Buffer, _e, cb) { read += c.length; report(read); cb(null, c); } });
-  const hasher = new Transform({ transform(c: Buffer, _e, cb) { hash.update(c); size += c.length; cb(null, c); } });
+  const counter = new Transform({
+    transform(c: Buffer, _e, cb) {
+      read += c.length;
+      report(read);
+      cb(null, c);
+    },
+  });
+  const hasher = new Transform({
+    transform(c: Buffer, _e, cb) {
+      hash.update(c);
+      size += c.length;
+      cb(null, c);
+    },
+  });
   const src = deps.store.readLayer(layer.diffID);
   const gzip = createGzip();
   for (const s of [src, counter, gzip]) s.on('error', (err) => hasher.destroy(err));
   src.pipe(counter).pipe(gzip).pipe(hasher);
-  const res = await session.request(location, { method: 'PATCH', headers: { 'Content-Type': 'application/octet-stream' }, body: hasher });
+  const res = await session.request(location, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/octet-stream' },
+    body: hasher,
+  });
   if (res.status !== 202 && res.status !== 204) throw await unexpected(res, `uploading layer ${layer.diffID}`);
   discard(res);
   if (!hasher.readableEnded) throw new SystemError(`upload of layer ${layer.diffID} ended early`);

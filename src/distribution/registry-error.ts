@@ -5,17 +5,32 @@ import { Forbidden, NotFound, StrataError, SystemError, Unauthorized } from '../
 import { readBody, type HttpResponse } from './http-client.js';
 
 const codeText: Record<string, string> = {
-  BLOB_UNKNOWN: 'blob unknown', BLOB_UPLOAD_INVALID: 'blob upload invalid', BLOB_UPLOAD_UNKNOWN: 'blob upload unknown',
-  DIGEST_INVALID: 'digest invalid', MANIFEST_BLOB_UNKNOWN: 'manifest blob unknown', MANIFEST_INVALID: 'manifest invalid',
-  MANIFEST_UNKNOWN: 'manifest unknown', MANIFEST_UNVERIFIED: 'manifest unverified', NAME_INVALID: 'name invalid',
-  NAME_UNKNOWN: 'repository name not known to registry', SIZE_INVALID: 'size invalid', TAG_INVALID: 'tag invalid',
-  UNAUTHORIZED: 'unauthorized', DENIED: 'denied', UNSUPPORTED: 'unsupported', TOOMANYREQUESTS: 'toomanyrequests',
+  BLOB_UNKNOWN: 'blob unknown',
+  BLOB_UPLOAD_INVALID: 'blob upload invalid',
+  BLOB_UPLOAD_UNKNOWN: 'blob upload unknown',
+  DIGEST_INVALID: 'digest invalid',
+  MANIFEST_BLOB_UNKNOWN: 'manifest blob unknown',
+  MANIFEST_INVALID: 'manifest invalid',
+  MANIFEST_UNKNOWN: 'manifest unknown',
+  MANIFEST_UNVERIFIED: 'manifest unverified',
+  NAME_INVALID: 'name invalid',
+  NAME_UNKNOWN: 'repository name not known to registry',
+  SIZE_INVALID: 'size invalid',
+  TAG_INVALID: 'tag invalid',
+  UNAUTHORIZED: 'unauthorized',
+  DENIED: 'denied',
+  UNSUPPORTED: 'unsupported',
+  TOOMANYREQUESTS: 'toomanyrequests',
 };
 
 /** The `errors` of a registry answer, formatted as Docker prints them; undefined without any. */
 export async function registryErrorText(res: HttpResponse): Promise<string | undefined> {
   let body: Buffer;
-  try { body = await readBody(res, 1 << 20); } catch { return undefined; }
+  try {
+    body = await readBody(res, 1 << 20);
+  } catch {
+    return undefined;
+  }
   try {
     const j = JSON.parse(body.toString('utf8')) as { errors?: { code?: string; message?: string }[] };
     const errs = (j.errors ?? []).map((e) => {

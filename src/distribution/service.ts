@@ -38,19 +38,33 @@ export class DistributionService {
     this.downloads = new SharedDownloads(path.join(deps.dataRoot, 'tmp', 'pull'));
   }
 
-  private emit = (action: string, id: string, attrs: Record<string, string>) => this.deps.events.emitEvent('image', action, id, attrs);
+  private emit = (action: string, id: string, attrs: Record<string, string>) =>
+    this.deps.events.emitEvent('image', action, id, attrs);
 
   /** `ref` as the API's fromImage (+tag) names it; tag may be a digest. */
   async pull(ref: string, platform: string | null | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
     const r = parseNormalizedNamed(ref);
-    await pull({ store: this.deps.images, registry: this.deps.registry, downloads: this.downloads, blobs: this.blobs, emitEvent: this.emit },
-      { name: r.name, tag: r.digest ? undefined : r.tag, digest: r.digest, platform: parsePlatform(platform), auth }, out);
+    await pull(
+      {
+        store: this.deps.images,
+        registry: this.deps.registry,
+        downloads: this.downloads,
+        blobs: this.blobs,
+        emitEvent: this.emit,
+      },
+      { name: r.name, tag: r.digest ? undefined : r.tag, digest: r.digest, platform: parsePlatform(platform), auth },
+      out,
+    );
   }
 
   async push(name: string, tag: string | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
     const r = parseNormalizedNamed(name);
     if (r.digest) throw new InvalidParameter('cannot push a digest reference');
-    await push({ store: this.deps.images, registry: this.deps.registry, blobs: this.blobs, emitEvent: this.emit }, { name: r.name, tag: tag || r.tag, auth }, out);
+    await push(
+      { store: this.deps.images, registry: this.deps.registry, blobs: this.blobs, emitEvent: this.emit },
+      { name: r.name, tag: tag || r.tag, auth },
+      out,
+    );
   }
 
   login(auth: AuthConfig): Promise<{ IdentityToken: string; Status: string }> {
@@ -67,8 +81,14 @@ export class DistributionService {
     let descriptor: Record<string, unknown>;
     if (m.top.kind === 'image') {
       const res = await m.session.request(`blobs/${m.top.config.digest}`);
-      const cfg = JSON.parse((await readBody(res, 16 << 20)).toString('utf8')) as { os?: string; architecture?: string; variant?: string };
-      platforms = [{ architecture: cfg.architecture ?? '', os: cfg.os ?? '', ...(cfg.variant ? { variant: cfg.variant } : {}) }];
+      const cfg = JSON.parse((await readBody(res, 16 << 20)).toString('utf8')) as {
+        os?: string;
+        architecture?: string;
+        variant?: string;
+      };
+      platforms = [
+        { architecture: cfg.architecture ?? '', os: cfg.os ?? '', ...(cfg.variant ? { variant: cfg.variant } : {}) },
+      ];
       descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.size };
     } else {
       platforms = m.top.manifests.filter((d) => d.platform).map((d) => ({ ...d.platform! }));

@@ -49,7 +49,13 @@ export class RegistrySession {
       const auth = await this.authorization();
       if (auth) headers.Authorization = auth;
       try {
-        return await send(url, { method, headers, body: opts.body, tls: this.endpoint.tls, insecure: this.endpoint.insecure });
+        return await send(url, {
+          method,
+          headers,
+          body: opts.body,
+          tls: this.endpoint.tls,
+          insecure: this.endpoint.insecure,
+        });
       } catch (err) {
         // As dockerd: an insecure registry's HTTPS endpoint failing, its HTTP one is next.
         if (!this.endpoint.plainHttpFallback || url.protocol !== 'https:') throw err;
@@ -71,7 +77,9 @@ export class RegistrySession {
       throw new Unavailable(`${method[0]}${method.slice(1).toLowerCase()} "${url}": ${(err as Error).message}`);
     }
     if (res.status !== 401) return res;
-    const ch = parseChallenges(res.headers['www-authenticate']).find((c) => c.scheme === 'bearer' || c.scheme === 'basic');
+    const ch = parseChallenges(res.headers['www-authenticate']).find(
+      (c) => c.scheme === 'bearer' || c.scheme === 'basic',
+    );
     if (!ch) return res;
     this.challenge = ch;
     // A streamed body is gone: the caller pinged first, so this 401 is the final answer.

@@ -27,28 +27,48 @@ export class SharedDownloads {
   private running = 0;
   private readonly queue: (() => void)[] = [];
 
-  constructor(private readonly dir: string, readonly limit = 3) {}
+  constructor(
+    private readonly dir: string,
+    readonly limit = 3,
+  ) {}
 
   /**
    * The blob's download: joins one in flight, else queues `fetch` (called with the file to
    * write once a slot is free; `onStart` tells the caller it left the queue).
    */
-  acquire(digest: string, fetch: (file: string, signal: AbortSignal) => Promise<void>, onStart: () => void): DownloadHandle {
+  acquire(
+    digest: string,
+    fetch: (file: string, signal: AbortSignal) => Promise<void>,
+    onStart: () => void,
+  ): DownloadHandle {
     const have = this.entries.get(digest);
-    if (have) { have.refs++; return { file: have.file, done: have.done, joined: true }; }
+    if (have) {
+      have.refs++;
+      return { file: have.file, done: have.done, joined: true };
+    }
     const file = path.join(this.dir, `${digest.slice(7)}-${randomBytes(4).toString('hex')}`);
     const abort = new AbortController();
     const entry: Entry = { file, refs: 1, settled: false, done: Promise.resolve(), abort };
     entry.done = (async () => {
       await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
       await this.slot();
-      try { onStart(); await fetch(file, abort.signal); } finally { this.free(); }
+      try {
+        onStart();
+        await fetch(file, abort.signal);
+      } finally {
+        this.free();
+      }
     })();
-    entry.done.then(() => { entry.settled = true; }, () => {
-      entry.settled = true;
-      // A failed download is not shared with the next pull that asks.
-      if (this.entries.get(digest) === entry) this.entries.delete(digest);
-    });
+    entry.done.then(
+      () => {
+        entry.settled = true;
+      },
+      () => {
+        entry.settled = true;
+        // A failed download is not shared with the next pull that asks.
+        if (this.entries.get(digest) === entry) this.entries.delete(digest);
+      },
+    );
     this.entries.set(digest, entry);
     return { file, done: entry.done, joined: false };
   }
@@ -59,7 +79,14 @@ export class SharedDownloads {
    */
   claimStream(digest: string, done: Promise<void>): void {
     const entry: Entry = { file: '', refs: 1, settled: false, done };
-    done.then(() => { entry.settled = true; }, () => { entry.settled = true; });
+    done.then(
+      () => {
+        entry.settled = true;
+      },
+      () => {
+        entry.settled = true;
+      },
+    );
     this.entries.set(digest, entry);
   }
 
@@ -80,8 +107,16 @@ export class SharedDownloads {
   }
 
   private slot(): Promise<void> {
-    if (this.running < this.limit) { this.running++; return Promise.resolve(); }
-    return new Promise((resolve) => this.queue.push(() => { this.running++; resolve(); }));
+    if (this.running < this.limit) {
+      this.running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.queue.push(() => {
+        this.running++;
+        resolve();
+      }),
+    );
   }
 
   private free(): void {

@@ -29,7 +29,11 @@ export function cleanName(name: string): string {
 }
 
 /** `speculation`, when given, sees every small file and stages the large ones (extracting them when it can). */
-export async function readArchive(input: Readable, layers: LayerStore, speculation?: Speculation): Promise<ArchiveFiles> {
+export async function readArchive(
+  input: Readable,
+  layers: LayerStore,
+  speculation?: Speculation,
+): Promise<ArchiveFiles> {
   const files: ArchiveFiles = { small: new Map(), staged: new Map(), links: new Map() };
   let budget = SMALL_BUDGET;
   const extract = tarStream.extract();
@@ -40,12 +44,18 @@ export async function readArchive(input: Readable, layers: LayerStore, speculati
       const name = cleanName(entry.header.name);
       const type = entry.header.type;
       if (type === 'symlink' || type === 'link') {
-        const target = type === 'symlink' ? path.posix.join(path.posix.dirname(name), entry.header.linkname ?? '') : entry.header.linkname ?? '';
+        const target =
+          type === 'symlink'
+            ? path.posix.join(path.posix.dirname(name), entry.header.linkname ?? '')
+            : (entry.header.linkname ?? '');
         files.links.set(name, cleanName(target));
         entry.resume();
         continue;
       }
-      if (type !== 'file' && type !== 'contiguous-file') { entry.resume(); continue; }
+      if (type !== 'file' && type !== 'contiguous-file') {
+        entry.resume();
+        continue;
+      }
       const size = entry.header.size ?? 0;
       if (size <= SMALL_FILE && size <= budget) {
         const chunks: Buffer[] = [];
@@ -89,13 +99,17 @@ export function smallFile(files: ArchiveFiles, name: string): Buffer | undefined
 }
 
 /** The staged uncompressed bytes of a layer file, staging it now if it was kept in memory. */
-export async function layerFile(files: ArchiveFiles, name: string, layers: LayerStore): Promise<StagedLayer | undefined> {
+export async function layerFile(
+  files: ArchiveFiles,
+  name: string,
+  layers: LayerStore,
+): Promise<StagedLayer | undefined> {
   const n = resolveName(files, name);
   const staged = files.staged.get(n);
   if (staged) return staged;
   const buf = files.small.get(n);
   if (!buf) return undefined;
-  const s = { ...await layers.stage(Readable.from([buf])), rawSize: buf.length };
+  const s = { ...(await layers.stage(Readable.from([buf]))), rawSize: buf.length };
   files.staged.set(n, s);
   return s;
 }

@@ -10,7 +10,7 @@ export interface HealthConfig {
   Retries?: number;
 }
 
-const UNITS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, μs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
 /** Go's time.ParseDuration, in nanoseconds. */
 export function parseGoDuration(s: string): number {
@@ -59,7 +59,8 @@ export function parseHealthcheck(rest: string, parseJsonForm: (s: string) => str
   const retries = flags.get('retries');
   if (retries !== undefined && retries !== '') {
     const n = Number(retries);
-    if (!Number.isInteger(n)) throw new InvalidParameter(`strconv.ParseInt: parsing ${JSON.stringify(retries)}: invalid syntax`);
+    if (!Number.isInteger(n))
+      throw new InvalidParameter(`strconv.ParseInt: parsing ${JSON.stringify(retries)}: invalid syntax`);
     if (n < 0) throw new InvalidParameter('--retries cannot be negative');
     if (n !== 0) hc.Retries = n;
   }

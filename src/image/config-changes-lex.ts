@@ -57,10 +57,15 @@ export function expandWord(word: string, env: string[]): string {
       const value = lookup(env, name!);
       const set = value !== undefined && (value !== '' || !op?.startsWith(':'));
       switch (op?.replace(':', '')) {
-        case '-': return set ? value! : expandWord(arg, env);
-        case '+': return set ? expandWord(arg, env) : '';
-        case '?': if (!set) throw new Error(`${name}: ${arg || 'is not allowed to be unset'}`); return value!;
-        default: return value ?? '';
+        case '-':
+          return set ? value! : expandWord(arg, env);
+        case '+':
+          return set ? expandWord(arg, env) : '';
+        case '?':
+          if (!set) throw new Error(`${name}: ${arg || 'is not allowed to be unset'}`);
+          return value!;
+        default:
+          return value ?? '';
       }
     }
     const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(word.slice(i));

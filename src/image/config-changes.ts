@@ -9,7 +9,17 @@ import { expandWord, splitWords } from './config-changes-lex.js';
 import { parseHealthcheck } from './config-changes-health.js';
 
 const COMMIT_INSTRUCTIONS = new Set([
-  'cmd', 'entrypoint', 'healthcheck', 'env', 'expose', 'label', 'onbuild', 'stopsignal', 'user', 'volume', 'workdir',
+  'cmd',
+  'entrypoint',
+  'healthcheck',
+  'env',
+  'expose',
+  'label',
+  'onbuild',
+  'stopsignal',
+  'user',
+  'volume',
+  'workdir',
 ]);
 
 interface Instruction {
@@ -54,7 +64,9 @@ export function parseJsonForm(rest: string): string[] | undefined {
   try {
     const v: unknown = JSON.parse(rest);
     if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  } catch { /* shell form */ }
+  } catch {
+    /* shell form */
+  }
   return undefined;
 }
 
@@ -112,9 +124,43 @@ function exposedPorts(specs: string[]): string[] {
 }
 
 const SIGNALS = new Set([
-  'ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL', 'PROF', 'PWR',
-  'QUIT', 'SEGV', 'STKFLT', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'UNUSED', 'URG', 'USR1', 'USR2', 'VTALRM',
-  'WINCH', 'XCPU', 'XFSZ', 'RTMIN', 'RTMAX',
+  'ABRT',
+  'ALRM',
+  'BUS',
+  'CHLD',
+  'CLD',
+  'CONT',
+  'FPE',
+  'HUP',
+  'ILL',
+  'INT',
+  'IO',
+  'IOT',
+  'KILL',
+  'PIPE',
+  'POLL',
+  'PROF',
+  'PWR',
+  'QUIT',
+  'SEGV',
+  'STKFLT',
+  'STOP',
+  'SYS',
+  'TERM',
+  'TRAP',
+  'TSTP',
+  'TTIN',
+  'TTOU',
+  'UNUSED',
+  'URG',
+  'USR1',
+  'USR2',
+  'VTALRM',
+  'WINCH',
+  'XCPU',
+  'XFSZ',
+  'RTMIN',
+  'RTMAX',
 ]);
 
 function checkSignal(raw: string): void {
@@ -194,7 +240,7 @@ function dispatch(ins: Instruction, c: ImageRunConfig, state: { cmdSet: boolean 
     case 'onbuild': {
       if (ins.rest === '') throw atLeastOne(ins.name);
       const trigger = ins.rest.split(/\s+/)[0]!.toUpperCase();
-      if (trigger === 'ONBUILD') throw err('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed');
+      if (trigger === 'ONBUILD') throw err("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
       if (trigger === 'FROM' || trigger === 'MAINTAINER') throw err(`${trigger} isn't allowed as an ONBUILD trigger`);
       c.OnBuild = [...(c.OnBuild ?? []), ins.original.replace(/^\s*onbuild\s+/i, '').trim()];
       return;

@@ -20,13 +20,16 @@ export function detectCompression(head: Buffer): Compression {
 
 function decompressor(kind: Compression): Transform | undefined {
   switch (kind) {
-    case 'gzip': return zlib.createGunzip({ chunkSize: 1 << 16 });
+    case 'gzip':
+      return zlib.createGunzip({ chunkSize: 1 << 16 });
     case 'zstd': {
       const { DecompressStream } = require('zstd-napi') as { DecompressStream: new () => Transform };
       return new DecompressStream();
     }
-    case 'none': return undefined;
-    default: throw new InvalidParameter(`unsupported layer compression: ${kind}`);
+    case 'none':
+      return undefined;
+    default:
+      throw new InvalidParameter(`unsupported layer compression: ${kind}`);
   }
 }
 
@@ -40,7 +43,10 @@ export function decompressStream(input: Readable): Readable {
     let done = false;
     while (head.length < 6) {
       const r = await it.next();
-      if (r.done) { done = true; break; }
+      if (r.done) {
+        done = true;
+        break;
+      }
       buffered.push(r.value);
       head = Buffer.concat([head, r.value]);
     }
@@ -56,6 +62,9 @@ export function decompressStream(input: Readable): Readable {
     const src = Readable.from(all(), { objectMode: false });
     if (d) await pipeline(src, d, out);
     else await pipeline(src, out);
-  })().catch((err: Error) => { input.destroy(); out.destroy(err); });
+  })().catch((err: Error) => {
+    input.destroy();
+    out.destroy(err);
+  });
   return out;
 }

@@ -11,10 +11,24 @@ export interface ImageRow {
   lastTagTime: string;
 }
 
-interface RawRow { id: string; config: Buffer; parent: string; top_chain_id: string | null; size: number; created: number; last_tag_time: string }
+interface RawRow {
+  id: string;
+  config: Buffer;
+  parent: string;
+  top_chain_id: string | null;
+  size: number;
+  created: number;
+  last_tag_time: string;
+}
 
 const toRow = (r: RawRow): ImageRow => ({
-  id: r.id, config: r.config, parent: r.parent, topChainID: r.top_chain_id, size: r.size, created: r.created, lastTagTime: r.last_tag_time,
+  id: r.id,
+  config: r.config,
+  parent: r.parent,
+  topChainID: r.top_chain_id,
+  size: r.size,
+  created: r.created,
+  lastTagTime: r.last_tag_time,
 });
 
 export class ImageDb {
@@ -34,8 +48,12 @@ export class ImageDb {
   }
 
   insert(row: ImageRow): void {
-    this.db.prepare(`INSERT OR IGNORE INTO images (id, config, parent, top_chain_id, size, created, last_tag_time)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(row.id, row.config, row.parent, row.topChainID, row.size, row.created, row.lastTagTime);
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO images (id, config, parent, top_chain_id, size, created, last_tag_time)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(row.id, row.config, row.parent, row.topChainID, row.size, row.created, row.lastTagTime);
   }
 
   delete(id: string): void {
@@ -52,8 +70,12 @@ export class ImageDb {
   }
 
   allRefs(): { ref: string; imageId: string }[] {
-    return (this.db.prepare('SELECT ref, image_id FROM image_refs ORDER BY created, ref').all() as { ref: string; image_id: string }[])
-      .map((r) => ({ ref: r.ref, imageId: r.image_id }));
+    return (
+      this.db.prepare('SELECT ref, image_id FROM image_refs ORDER BY created, ref').all() as {
+        ref: string;
+        image_id: string;
+      }[]
+    ).map((r) => ({ ref: r.ref, imageId: r.image_id }));
   }
 
   lookupRef(ref: string): string | undefined {
@@ -64,7 +86,10 @@ export class ImageDb {
   setRef(ref: string, id: string, lastTagTime?: string): string | undefined {
     const old = this.lookupRef(ref);
     if (old === id) return undefined;
-    this.db.prepare('INSERT INTO image_refs (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created = excluded.created')
+    this.db
+      .prepare(
+        'INSERT INTO image_refs (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created = excluded.created',
+      )
       .run(ref, id, Date.now());
     if (lastTagTime) this.db.prepare('UPDATE images SET last_tag_time = ? WHERE id = ?').run(lastTagTime, id);
     return old;
@@ -76,11 +101,16 @@ export class ImageDb {
 
   /** Every chainID some image's layers are built from (its top layer and all below). */
   referencedChainIDs(): Set<string> {
-    const rows = this.db.prepare(`
+    const rows = this.db
+      .prepare(
+        `
       WITH RECURSIVE chain(id) AS (
         SELECT top_chain_id FROM images WHERE top_chain_id IS NOT NULL
         UNION SELECT l.parent FROM image_layers l JOIN chain c ON l.chain_id = c.id WHERE l.parent IS NOT NULL
-      ) SELECT id FROM chain`).pluck().all() as string[];
+      ) SELECT id FROM chain`,
+      )
+      .pluck()
+      .all() as string[];
     return new Set(rows);
   }
 }

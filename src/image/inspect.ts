@@ -10,14 +10,29 @@ import { rfc3339Nano, unixSeconds } from './format.js';
 export function containerConfigJson(c: ImageRunConfig | undefined | null): Record<string, unknown> {
   const v = c ?? {};
   const o: Record<string, unknown> = {
-    Hostname: v.Hostname ?? '', Domainname: v.Domainname ?? '', User: v.User ?? '',
-    AttachStdin: v.AttachStdin ?? false, AttachStdout: v.AttachStdout ?? false, AttachStderr: v.AttachStderr ?? false,
+    Hostname: v.Hostname ?? '',
+    Domainname: v.Domainname ?? '',
+    User: v.User ?? '',
+    AttachStdin: v.AttachStdin ?? false,
+    AttachStdout: v.AttachStdout ?? false,
+    AttachStderr: v.AttachStderr ?? false,
   };
   if (v.ExposedPorts && Object.keys(v.ExposedPorts).length) o.ExposedPorts = v.ExposedPorts;
-  Object.assign(o, { Tty: v.Tty ?? false, OpenStdin: v.OpenStdin ?? false, StdinOnce: v.StdinOnce ?? false, Env: v.Env ?? null, Cmd: v.Cmd ?? null });
+  Object.assign(o, {
+    Tty: v.Tty ?? false,
+    OpenStdin: v.OpenStdin ?? false,
+    StdinOnce: v.StdinOnce ?? false,
+    Env: v.Env ?? null,
+    Cmd: v.Cmd ?? null,
+  });
   if (v.Healthcheck) o.Healthcheck = v.Healthcheck;
   if (v.ArgsEscaped) o.ArgsEscaped = v.ArgsEscaped;
-  Object.assign(o, { Image: v.Image ?? '', Volumes: v.Volumes ?? null, WorkingDir: v.WorkingDir ?? '', Entrypoint: v.Entrypoint ?? null });
+  Object.assign(o, {
+    Image: v.Image ?? '',
+    Volumes: v.Volumes ?? null,
+    WorkingDir: v.WorkingDir ?? '',
+    Entrypoint: v.Entrypoint ?? null,
+  });
   if (v.NetworkDisabled) o.NetworkDisabled = v.NetworkDisabled;
   if (v.MacAddress) o.MacAddress = v.MacAddress;
   Object.assign(o, { OnBuild: v.OnBuild ?? null, Labels: v.Labels ?? null });
@@ -32,7 +47,10 @@ export async function inspectImage(store: ImageRows, row: ImageRow): Promise<Rec
   const refs = store.rows.refsOf(row.id);
   const diffIDs = c.rootfs?.diff_ids ?? [];
   const top = chainIDs(diffIDs).pop();
-  const graph = top ? await store.layers.snapshotter.graphDriverData(top).catch(() => ({ Name: store.layers.snapshotter.driver, Data: null }))
+  const graph = top
+    ? await store.layers.snapshotter
+        .graphDriverData(top)
+        .catch(() => ({ Name: store.layers.snapshotter.driver, Data: null }))
     : { Name: store.layers.snapshotter.driver, Data: null };
   const out: Record<string, unknown> = {
     Id: row.id,
@@ -61,7 +79,14 @@ export async function inspectImage(store: ImageRows, row: ImageRow): Promise<Rec
   return out;
 }
 
-export function listEntry(store: ImageRows, row: ImageRow, repoTags: string[] | null, repoDigests: string[] | null, sharedSize: number, containers: number): Record<string, unknown> {
+export function listEntry(
+  store: ImageRows,
+  row: ImageRow,
+  repoTags: string[] | null,
+  repoDigests: string[] | null,
+  sharedSize: number,
+  containers: number,
+): Record<string, unknown> {
   const c = store.configOf(row);
   return {
     Containers: containers,
@@ -87,15 +112,25 @@ export function imageHistory(store: ImageRows, row: ImageRow): Record<string, un
     let size = 0;
     if (!h.empty_layer) {
       const chain = chains[layer++];
-      size = chain ? store.layers.get(chain)?.size ?? 0 : 0;
+      size = chain ? (store.layers.get(chain)?.size ?? 0) : 0;
     }
-    items.unshift({ Comment: h.comment ?? '', Created: unixSeconds(h.created), CreatedBy: h.created_by ?? '', Id: '<missing>', Size: size, Tags: null });
+    items.unshift({
+      Comment: h.comment ?? '',
+      Created: unixSeconds(h.created),
+      CreatedBy: h.created_by ?? '',
+      Id: '<missing>',
+      Size: size,
+      Tags: null,
+    });
   }
   let cur: ImageRow | undefined = row;
   for (const item of items) {
     if (!cur) break;
     item.Id = cur.id;
-    const tags = store.rows.refsOf(cur.id).filter((r) => !r.includes('@')).map(familiar);
+    const tags = store.rows
+      .refsOf(cur.id)
+      .filter((r) => !r.includes('@'))
+      .map(familiar);
     item.Tags = tags.length ? tags : null;
     cur = cur.parent ? store.rows.get(cur.parent) : undefined;
   }

@@ -49,13 +49,17 @@ export class LayerTx {
   async persist(): Promise<void> {
     for (const l of this.newLayers) {
       const s = this.staged.get(l.diffID);
-      if (s?.writer) { await s.writer.commit(l.diffID); s.writer = undefined; }
-      else if (!this.store.content.has(l.diffID)) throw new StrataError(`layer ${l.diffID}: blob missing`);
+      if (s?.writer) {
+        await s.writer.commit(l.diffID);
+        s.writer = undefined;
+      } else if (!this.store.content.has(l.diffID)) throw new StrataError(`layer ${l.diffID}: blob missing`);
     }
   }
 
   insertRows(db: MetaDb): void {
-    const ins = db.prepare('INSERT OR IGNORE INTO image_layers (chain_id, diff_id, parent, size, tar_size, created) VALUES (?, ?, ?, ?, ?, ?)');
+    const ins = db.prepare(
+      'INSERT OR IGNORE INTO image_layers (chain_id, diff_id, parent, size, tar_size, created) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     for (const l of this.newLayers) ins.run(l.chainID, l.diffID, l.parent, l.size, l.tarSize, Date.now());
   }
 
@@ -90,15 +94,23 @@ export class LayerStore {
   ) {}
 
   get(chainID: string): LayerRow | undefined {
-    const r = this.db.prepare('SELECT chain_id, diff_id, parent, size, tar_size FROM image_layers WHERE chain_id = ?').get(chainID) as
+    const r = this.db
+      .prepare('SELECT chain_id, diff_id, parent, size, tar_size FROM image_layers WHERE chain_id = ?')
+      .get(chainID) as
       { chain_id: string; diff_id: string; parent: string | null; size: number; tar_size: number } | undefined;
     return r && { chainID: r.chain_id, diffID: r.diff_id, parent: r.parent, size: r.size, tarSize: r.tar_size };
   }
 
   all(): LayerRow[] {
-    return (this.db.prepare('SELECT chain_id, diff_id, parent, size, tar_size FROM image_layers').all() as
-      { chain_id: string; diff_id: string; parent: string | null; size: number; tar_size: number }[])
-      .map((r) => ({ chainID: r.chain_id, diffID: r.diff_id, parent: r.parent, size: r.size, tarSize: r.tar_size }));
+    return (
+      this.db.prepare('SELECT chain_id, diff_id, parent, size, tar_size FROM image_layers').all() as {
+        chain_id: string;
+        diff_id: string;
+        parent: string | null;
+        size: number;
+        tar_size: number;
+      }[]
+    ).map((r) => ({ chainID: r.chain_id, diffID: r.diff_id, parent: r.parent, size: r.size, tarSize: r.tar_size }));
   }
 
   /** Writes a (possibly compressed) layer's uncompressed bytes to an ingest, hashing them. */
@@ -106,7 +118,9 @@ export class LayerStore {
     const w = await this.content.writer();
     try {
       for await (const chunk of decompressStream(input)) {
-        await w.write(chunk as Buffer).catch((err: unknown) => { throw noSpaceAt(err, w.path); });
+        await w.write(chunk as Buffer).catch((err: unknown) => {
+          throw noSpaceAt(err, w.path);
+        });
       }
       return { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
     } catch (err) {
@@ -129,7 +143,11 @@ export class LayerStore {
       if (!row) {
         const staged = tx.staged.get(diffID);
         // A staged file whose writer is gone was already committed as the diffID's blob.
-        const source = staged?.writer ? staged.path : this.content.has(diffID) ? this.content.blobPath(diffID) : undefined;
+        const source = staged?.writer
+          ? staged.path
+          : this.content.has(diffID)
+            ? this.content.blobPath(diffID)
+            : undefined;
         if (!source) throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
         const { size, diffID: got, tarSize } = await this.extract(chainID, parent, source, tx);
         if (got !== diffID) {
@@ -164,7 +182,12 @@ export class LayerStore {
     const w = await this.content.writer();
     const tee = new Transform({
       readableHighWaterMark: 1 << 20,
-      transform(chunk: Buffer, _enc, cb) { w.write(chunk).then(() => cb(null, chunk), (err: unknown) => cb(noSpaceAt(err, w.path) as Error)); },
+      transform(chunk: Buffer, _enc, cb) {
+        w.write(chunk).then(
+          () => cb(null, chunk),
+          (err: unknown) => cb(noSpaceAt(err, w.path) as Error),
+        );
+      },
     });
     const key = `extract-${randomBytes(8).toString('hex')}`;
     let src: Readable | undefined;
@@ -175,11 +198,17 @@ export class LayerStore {
       src.on('error', (err) => tee.destroy(err));
       src.pipe(tee);
       const res = await applyLayer(tee, target.dir, { whiteouts: target.whiteouts, digest: false }) // the ingest hashes
-        .catch((err: unknown) => { throw noSpaceAt(err, target.dir); });
+        .catch((err: unknown) => {
+          throw noSpaceAt(err, target.dir);
+        });
       // The digest covers the stream to its very end, padding after the tar trailer included.
-      if (!tee.readableEnded) { tee.resume(); await finished(tee); }
+      if (!tee.readableEnded) {
+        tee.resume();
+        await finished(tee);
+      }
       const diffID = w.digest();
-      if (res.diffID && res.diffID !== diffID) throw new StrataError(`layer digest mismatch while applying: ${res.diffID} != ${diffID}`);
+      if (res.diffID && res.diffID !== diffID)
+        throw new StrataError(`layer digest mismatch while applying: ${res.diffID} != ${diffID}`);
       const chainID = parent === null ? diffID : sha256(`${parent} ${diffID}`);
       const existing = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
       if (existing) {
@@ -205,14 +234,20 @@ export class LayerStore {
     }
   }
 
-  private async extract(chainID: string, parent: string | null, tarPath: string, tx: LayerTx): Promise<{ size: number; diffID: string; tarSize: number }> {
+  private async extract(
+    chainID: string,
+    parent: string | null,
+    tarPath: string,
+    tx: LayerTx,
+  ): Promise<{ size: number; diffID: string; tarSize: number }> {
     const key = `extract-${randomBytes(8).toString('hex')}`;
     const input = fs.createReadStream(tarPath, { highWaterMark: 1 << 20 });
     try {
       await this.snapshotter.prepare(key, parent ?? undefined);
       const target = await this.snapshotter.applyTarget(key);
-      const res = await applyLayer(input, target.dir, { whiteouts: target.whiteouts })
-        .catch((err: unknown) => { throw noSpaceAt(err, target.dir); });
+      const res = await applyLayer(input, target.dir, { whiteouts: target.whiteouts }).catch((err: unknown) => {
+        throw noSpaceAt(err, target.dir);
+      });
       input.destroy();
       await this.snapshotter.commit(chainID, key);
       tx.snapshots.push(chainID);
@@ -270,7 +305,12 @@ export class LayerStore {
   }
 
   async snapshotExists(name: string): Promise<boolean> {
-    try { await this.snapshotter.stat(name); return true; } catch { return false; }
+    try {
+      await this.snapshotter.stat(name);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Startup: drop committed layer snapshots and blobs that no row owns (an interrupted load). */
@@ -278,7 +318,8 @@ export class LayerStore {
     const known = new Set(this.all().map((r) => r.chainID));
     const orphans: { name: string; parent?: string }[] = [];
     await this.snapshotter.walk((info) => {
-      if (info.kind === 'committed' && /^sha256:[a-f0-9]{64}$/.test(info.name) && !known.has(info.name)) orphans.push({ name: info.name, parent: info.parent });
+      if (info.kind === 'committed' && /^sha256:[a-f0-9]{64}$/.test(info.name) && !known.has(info.name))
+        orphans.push({ name: info.name, parent: info.parent });
     });
     // Children before parents.
     let left = orphans;
@@ -287,8 +328,10 @@ export class LayerStore {
       const leaves = left.filter((o) => !parents.has(o.name));
       if (!leaves.length) break;
       for (const o of leaves) {
-        await this.snapshotter.remove(o.name).then(() => this.log.info(`removed unowned layer snapshot ${o.name}`),
-          (err: Error) => this.log.warn(`unowned layer snapshot ${o.name} kept: ${err.message}`));
+        await this.snapshotter.remove(o.name).then(
+          () => this.log.info(`removed unowned layer snapshot ${o.name}`),
+          (err: Error) => this.log.warn(`unowned layer snapshot ${o.name} kept: ${err.message}`),
+        );
       }
       left = left.filter((o) => !leaves.includes(o));
     }

@@ -34,7 +34,11 @@ export function pathMatch(pattern: string, s: string): boolean {
     } else if (ch === '\\' && i + 1 < pattern.length) re += '\\' + pattern[++i];
     else re += ch.replace(/[.+^${}()|\]\\]/g, '\\$&');
   }
-  try { return new RegExp(re + '$').test(s); } catch { return false; }
+  try {
+    return new RegExp(re + '$').test(s);
+  } catch {
+    return false;
+  }
 }
 
 export function listImages(store: ImageRows, opts: ListOptions): Record<string, unknown>[] {
@@ -44,7 +48,8 @@ export function listImages(store: ImageRows, opts: ListOptions): Record<string, 
   const dangling = f.get('dangling');
   if (dangling) {
     for (const v of dangling) {
-      if (!['true', 'false', '1', '0'].includes(v.toLowerCase())) throw new InvalidParameter(`Invalid filter 'dangling=${v}'`);
+      if (!['true', 'false', '1', '0'].includes(v.toLowerCase()))
+        throw new InvalidParameter(`Invalid filter 'dangling=${v}'`);
     }
     danglingOnly = ['true', '1'].includes(dangling[0]!.toLowerCase());
   }
@@ -65,7 +70,8 @@ export function listImages(store: ImageRows, opts: ListOptions): Record<string, 
     let digests: string[] | null = null;
     for (const ref of store.rows.refsOf(row.id)) {
       const fam = familiar(ref);
-      if (refPatterns && !refPatterns.some((p) => pathMatch(p, fam) || pathMatch(p, familiar(repositoryOf(ref))))) continue;
+      if (refPatterns && !refPatterns.some((p) => pathMatch(p, fam) || pathMatch(p, familiar(repositoryOf(ref)))))
+        continue;
       if (ref.includes('@')) (digests ??= []).push(fam);
       else (tags ??= []).push(fam);
     }
@@ -81,7 +87,9 @@ export function listImages(store: ImageRows, opts: ListOptions): Record<string, 
     const containers = opts.containerCount ? store.usersOf(row.id).length : -1;
     out.push({ created, entry: listEntry(store, row, tags, digests, shared?.get(row.id) ?? -1, containers) });
   }
-  return out.sort((a, b) => b.created - a.created || String(a.entry.Id).localeCompare(String(b.entry.Id))).map((x) => x.entry);
+  return out
+    .sort((a, b) => b.created - a.created || String(a.entry.Id).localeCompare(String(b.entry.Id)))
+    .map((x) => x.entry);
 }
 
 /** SharedSize: the sizes of this image's layers that some other image also uses (B7). */

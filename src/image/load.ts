@@ -74,7 +74,9 @@ async function loadOne(store: ImageStore, files: ArchiveFiles, e: LoadEntry, out
     throw new InvalidParameter('invalid image config: bad rootfs.diff_ids');
   }
   if (diffIDs.length !== e.layers.length) {
-    throw new InvalidParameter(`invalid manifest, layers length mismatch: expected ${diffIDs.length}, got ${e.layers.length}`);
+    throw new InvalidParameter(
+      `invalid manifest, layers length mismatch: expected ${diffIDs.length}, got ${e.layers.length}`,
+    );
   }
   return store.lock.run(async () => {
     const tx = new LayerTx(store.layers);
@@ -86,7 +88,8 @@ async function loadOne(store: ImageStore, files: ArchiveFiles, e: LoadEntry, out
         if (store.layers.get(chain)) continue;
         const staged = await layerFile(files, e.layers[i]!, store.layers);
         if (!staged) throw new InvalidParameter(`layer ${e.layers[i]} is missing from the archive`);
-        if (staged.diffID !== diffID) throw new InvalidParameter(`invalid diffID for layer ${i}: expected "${diffID}", got "${staged.diffID}"`);
+        if (staged.diffID !== diffID)
+          throw new InvalidParameter(`invalid diffID for layer ${i}: expected "${diffID}", got "${staged.diffID}"`);
         tx.staged.set(diffID, staged);
       }
       const before = tx.newLayers.length;
@@ -133,7 +136,9 @@ function tagsOf(list: unknown): string[] {
 }
 
 function dockerArchiveEntries(files: ArchiveFiles): LoadEntry[] {
-  const manifest = parseJson<{ Config: string; RepoTags?: string[] | null; Layers?: string[] | null; Parent?: string }[]>(smallFile(files, 'manifest.json'), 'manifest.json');
+  const manifest = parseJson<
+    { Config: string; RepoTags?: string[] | null; Layers?: string[] | null; Parent?: string }[]
+  >(smallFile(files, 'manifest.json'), 'manifest.json');
   if (!Array.isArray(manifest)) throw new InvalidParameter('invalid archive: manifest.json is not a list');
   return manifest.map((m) => {
     const config = smallFile(files, String(m.Config));
@@ -145,10 +150,17 @@ function dockerArchiveEntries(files: ArchiveFiles): LoadEntry[] {
   });
 }
 
-interface Descriptor { mediaType?: string; digest: string; size?: number; annotations?: Record<string, string>; platform?: { architecture?: string; os?: string } }
+interface Descriptor {
+  mediaType?: string;
+  digest: string;
+  size?: number;
+  annotations?: Record<string, string>;
+  platform?: { architecture?: string; os?: string };
+}
 
 const blobName = (d: Descriptor): string => {
-  if (typeof d?.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d.digest)) throw new InvalidParameter(`invalid descriptor digest ${d?.digest}`);
+  if (typeof d?.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(d.digest))
+    throw new InvalidParameter(`invalid descriptor digest ${d?.digest}`);
   return `blobs/sha256/${d.digest.slice(7)}`;
 };
 
@@ -157,26 +169,35 @@ function ociEntries(files: ArchiveFiles): LoadEntry[] {
     throw new InvalidParameter('invalid archive: no manifest.json (docker-archive) or index.json (OCI layout) found');
   }
   const layout = parseJson<{ imageLayoutVersion?: string }>(smallFile(files, 'oci-layout'), 'oci-layout');
-  if (layout.imageLayoutVersion !== '1.0.0') throw new InvalidParameter(`unsupported OCI layout version ${layout.imageLayoutVersion}`);
+  if (layout.imageLayoutVersion !== '1.0.0')
+    throw new InvalidParameter(`unsupported OCI layout version ${layout.imageLayoutVersion}`);
   const index = parseJson<{ manifests?: Descriptor[] }>(smallFile(files, 'index.json'), 'index.json');
   const out: LoadEntry[] = [];
   for (const desc of index.manifests ?? []) {
     const manifestDesc = pickManifest(files, desc);
     const raw = smallFile(files, blobName(manifestDesc));
-    if (raw && sha256(raw) !== manifestDesc.digest) throw new InvalidParameter(`manifest ${manifestDesc.digest}: digest mismatch`);
+    if (raw && sha256(raw) !== manifestDesc.digest)
+      throw new InvalidParameter(`manifest ${manifestDesc.digest}: digest mismatch`);
     const manifest = parseJson<{ config: Descriptor; layers: Descriptor[] }>(raw, `manifest ${manifestDesc.digest}`);
     const config = smallFile(files, blobName(manifest.config));
-    if (!config || sha256(config) !== manifest.config.digest) throw new InvalidParameter(`config ${manifest.config?.digest}: missing or digest mismatch`);
-    const name = desc.annotations?.['io.containerd.image.name'] ?? desc.annotations?.['org.opencontainers.image.ref.name'];
+    if (!config || sha256(config) !== manifest.config.digest)
+      throw new InvalidParameter(`config ${manifest.config?.digest}: missing or digest mismatch`);
+    const name =
+      desc.annotations?.['io.containerd.image.name'] ?? desc.annotations?.['org.opencontainers.image.ref.name'];
     let tags: string[] = [];
     if (name) {
       try {
         const r = parseNormalizedNamed(name);
         if (r.tag && !r.digest) tags = [normalizeTagged(name)];
-      } catch { /* a bare tag such as "latest" names no repository */ }
+      } catch {
+        /* a bare tag such as "latest" names no repository */
+      }
     }
     const existing = out.find((e) => e.config.equals(config));
-    if (existing) { existing.tags.push(...tags.filter((t) => !existing.tags.includes(t))); continue; }
+    if (existing) {
+      existing.tags.push(...tags.filter((t) => !existing.tags.includes(t)));
+      continue;
+    }
     out.push({ config, layers: (manifest.layers ?? []).map(blobName), tags });
   }
   if (!out.length) throw new InvalidParameter('invalid archive: index.json lists no images');
@@ -189,7 +210,9 @@ function pickManifest(files: ArchiveFiles, desc: Descriptor, depth = 0): Descrip
   if (!mt.includes('index') && !mt.includes('manifest.list')) return desc;
   if (depth > 4) throw new InvalidParameter('invalid archive: nested indexes too deep');
   const idx = parseJson<{ manifests?: Descriptor[] }>(smallFile(files, blobName(desc)), `index ${desc.digest}`);
-  const m = (idx.manifests ?? []).find((d) => (!d.platform || (d.platform.os === 'linux' && d.platform.architecture === 'amd64')));
+  const m = (idx.manifests ?? []).find(
+    (d) => !d.platform || (d.platform.os === 'linux' && d.platform.architecture === 'amd64'),
+  );
   if (!m) throw new InvalidParameter('invalid archive: no linux/amd64 image in index');
   return pickManifest(files, m, depth + 1);
 }

@@ -23,7 +23,8 @@ export interface ParsedReference {
 
 /** ParseNormalizedNamed: the full name plus tag/digest as written (no default tag added). */
 export function parseNormalizedNamed(s: string): ParsedReference {
-  if (hex64.test(s)) throw new InvalidParameter(`invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
+  if (hex64.test(s))
+    throw new InvalidParameter(`invalid repository name (${s}), cannot specify 64-byte hexadecimal strings`);
   let rest = s;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -41,10 +42,12 @@ export function parseNormalizedNamed(s: string): ParsedReference {
   }
   if (rest === '') throw new InvalidParameter('invalid reference format');
   const [dom, remainder] = splitDomain(rest);
-  if (remainder.toLowerCase() !== remainder) throw new InvalidParameter('invalid reference format: repository name must be lowercase');
+  if (remainder.toLowerCase() !== remainder)
+    throw new InvalidParameter('invalid reference format: repository name must be lowercase');
   if (!namePattern.test(`${dom}/${remainder}`)) throw new InvalidParameter('invalid reference format');
   const name = `${dom}/${remainder}`;
-  if (name.length > 255) throw new InvalidParameter('invalid reference format: repository name must not be more than 255 characters');
+  if (name.length > 255)
+    throw new InvalidParameter('invalid reference format: repository name must not be more than 255 characters');
   return { name, tag, digest };
 }
 
@@ -52,7 +55,12 @@ function splitDomain(name: string): [string, string] {
   const i = name.indexOf('/');
   let dom: string;
   let remainder: string;
-  if (i === -1 || (!/[.:]/.test(name.slice(0, i)) && name.slice(0, i) !== 'localhost' && name.slice(0, i).toLowerCase() === name.slice(0, i))) {
+  if (
+    i === -1 ||
+    (!/[.:]/.test(name.slice(0, i)) &&
+      name.slice(0, i) !== 'localhost' &&
+      name.slice(0, i).toLowerCase() === name.slice(0, i))
+  ) {
     dom = defaultDomain;
     remainder = name;
   } else {
@@ -76,7 +84,8 @@ export function familiar(full: string): string {
   let s = full;
   if (s.startsWith(`${defaultDomain}/`)) {
     s = s.slice(defaultDomain.length + 1);
-    if (s.startsWith('library/') && !s.slice('library/'.length).split(/[:@]/)[0]!.includes('/')) s = s.slice('library/'.length);
+    if (s.startsWith('library/') && !s.slice('library/'.length).split(/[:@]/)[0]!.includes('/'))
+      s = s.slice('library/'.length);
   }
   return s;
 }

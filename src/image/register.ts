@@ -19,7 +19,9 @@ export interface IncomingLayer {
 /** The diffIDs of a config, checked for shape. */
 export function diffIDsOf(config: Buffer): string[] {
   let parsed: ImageConfig;
-  try { parsed = JSON.parse(config.toString('utf8')) as ImageConfig; } catch (err) {
+  try {
+    parsed = JSON.parse(config.toString('utf8')) as ImageConfig;
+  } catch (err) {
     throw new InvalidParameter(`invalid image config: ${(err as Error).message}`);
   }
   const ids = parsed.rootfs?.diff_ids ?? [];
@@ -40,10 +42,17 @@ export function chainIDsOf(diffIDs: string[]): string[] {
  * Stores the image; `refs` (normalized tags and name@digest references) point at it afterwards.
  * Returns its ID, how many layers were new, and the image each ref named before.
  */
-export async function registerImage(store: ImageStore, config: Buffer, layers: IncomingLayer[], refs: string[]): Promise<{ id: string; newLayers: number; before: (string | undefined)[] }> {
+export async function registerImage(
+  store: ImageStore,
+  config: Buffer,
+  layers: IncomingLayer[],
+  refs: string[],
+): Promise<{ id: string; newLayers: number; before: (string | undefined)[] }> {
   const diffIDs = diffIDsOf(config);
   if (diffIDs.length !== layers.length) {
-    throw new InvalidParameter(`invalid manifest, layers length mismatch: expected ${diffIDs.length}, got ${layers.length}`);
+    throw new InvalidParameter(
+      `invalid manifest, layers length mismatch: expected ${diffIDs.length}, got ${layers.length}`,
+    );
   }
   const chains = chainIDsOf(diffIDs);
   return store.lock.run(async () => {
@@ -56,7 +65,10 @@ export async function registerImage(store: ImageStore, config: Buffer, layers: I
         let row = store.layers.get(chain) ?? tx.newLayers.find((l) => l.chainID === chain);
         if (!row) {
           row = await store.layers.applyStream(parent, await layers[i]!.open(), tx);
-          if (row.diffID !== diffID) throw new InvalidParameter(`layer ${i}: diffID mismatch: the config says ${diffID}, the layer is ${row.diffID}`);
+          if (row.diffID !== diffID)
+            throw new InvalidParameter(
+              `layer ${i}: diffID mismatch: the config says ${diffID}, the layer is ${row.diffID}`,
+            );
         }
         layers[i]!.applied?.();
         rows.push(row);

@@ -5,7 +5,10 @@ import type { ImageStore } from './service.js';
 import type { ImageRow } from './image-db.js';
 import { familiar, isImageIDPrefix, parseNormalizedNamed, repositoryOf, shortID } from './reference.js';
 
-export interface ImageDeleteItem { Untagged?: string; Deleted?: string }
+export interface ImageDeleteItem {
+  Untagged?: string;
+  Deleted?: string;
+}
 
 export interface RemoveOptions {
   force: boolean;
@@ -15,7 +18,12 @@ export interface RemoveOptions {
 }
 
 class DeleteConflict extends Conflict {
-  constructor(id: string, readonly hard: boolean, readonly used: boolean, message: string) {
+  constructor(
+    id: string,
+    readonly hard: boolean,
+    readonly used: boolean,
+    message: string,
+  ) {
     super(`conflict: unable to delete ${shortID(id)} (${hard ? 'cannot be forced' : 'must be forced'}) - ${message}`);
   }
 }
@@ -23,14 +31,21 @@ class DeleteConflict extends Conflict {
 const HARD = { child: true, running: true, reference: false, stopped: false };
 const SOFT_AND_HARD = { child: true, running: true, reference: true, stopped: true };
 
-function checkConflict(store: ImageStore, id: string, mask: typeof HARD, opts: RemoveOptions): DeleteConflict | undefined {
-  if (mask.child && store.rows.children(id).length > 0) return new DeleteConflict(id, true, false, 'image has dependent child images');
+function checkConflict(
+  store: ImageStore,
+  id: string,
+  mask: typeof HARD,
+  opts: RemoveOptions,
+): DeleteConflict | undefined {
+  if (mask.child && store.rows.children(id).length > 0)
+    return new DeleteConflict(id, true, false, 'image has dependent child images');
   const users = store.usersOf(id);
   if (mask.running) {
     const c = users.find((u) => opts.isRunning(u));
     if (c) return new DeleteConflict(id, true, true, `image is being used by running container ${shortID(c)}`);
   }
-  if (mask.reference && store.rows.refsOf(id).length > 0) return new DeleteConflict(id, false, false, 'image is referenced in multiple repositories');
+  if (mask.reference && store.rows.refsOf(id).length > 0)
+    return new DeleteConflict(id, false, false, 'image is referenced in multiple repositories');
   if (mask.stopped) {
     const c = users.find((u) => !opts.isRunning(u));
     if (c) return new DeleteConflict(id, false, true, `image is being used by stopped container ${shortID(c)}`);
@@ -56,7 +71,10 @@ export async function removeImage(store: ImageStore, ref: string, opts: RemoveOp
     if (!isImageIDPrefix(id, ref)) {
       if (!opts.force && isSingleReference(refs)) {
         const c = store.usersOf(id)[0];
-        if (c) throw new Conflict(`conflict: unable to remove repository reference "${ref}" (must force) - container ${shortID(c)} is using its referenced image ${shortID(id)}`);
+        if (c)
+          throw new Conflict(
+            `conflict: unable to remove repository reference "${ref}" (must force) - container ${shortID(c)} is using its referenced image ${shortID(id)}`,
+          );
       }
       const parsed = parseNormalizedNamed(ref);
       const full = parsed.digest ? `${parsed.name}@${parsed.digest}` : `${parsed.name}:${parsed.tag ?? 'latest'}`;
@@ -66,7 +84,10 @@ export async function removeImage(store: ImageStore, ref: string, opts: RemoveOp
       refs = store.rows.refsOf(id);
       // The last tag of a repository takes that repository's digest references with it.
       if (!parsed.digest && !refs.some((r) => !r.includes('@') && repositoryOf(r) === parsed.name)) {
-        for (const r of refs.filter((x) => x.includes('@') && repositoryOf(x) === parsed.name)) { store.rows.deleteRef(r); records.push({ Untagged: familiar(r) }); }
+        for (const r of refs.filter((x) => x.includes('@') && repositoryOf(x) === parsed.name)) {
+          store.rows.deleteRef(r);
+          records.push({ Untagged: familiar(r) });
+        }
         refs = store.rows.refsOf(id);
       }
       if (refs.length > 0) return records;
@@ -86,7 +107,14 @@ export async function removeImage(store: ImageStore, ref: string, opts: RemoveOp
   });
 }
 
-async function deleteHelper(store: ImageStore, row: ImageRow, records: ImageDeleteItem[], opts: RemoveOptions, prune: boolean, quiet: boolean): Promise<void> {
+async function deleteHelper(
+  store: ImageStore,
+  row: ImageRow,
+  records: ImageDeleteItem[],
+  opts: RemoveOptions,
+  prune: boolean,
+  quiet: boolean,
+): Promise<void> {
   const mask = opts.force ? HARD : SOFT_AND_HARD;
   const conflict = checkConflict(store, row.id, mask, opts);
   if (conflict) {
@@ -127,7 +155,10 @@ export interface PruneOptions {
 }
 
 /** docker image prune: dangling images (or, with all, every image no container uses). */
-export async function pruneImages(store: ImageStore, opts: PruneOptions): Promise<{ ImagesDeleted: ImageDeleteItem[] | null; SpaceReclaimed: number }> {
+export async function pruneImages(
+  store: ImageStore,
+  opts: PruneOptions,
+): Promise<{ ImagesDeleted: ImageDeleteItem[] | null; SpaceReclaimed: number }> {
   const before = new Map(store.layers.all().map((l) => [l.chainID, l.size]));
   const deleted: ImageDeleteItem[] = [];
   const candidates = store.rows.all().filter((row) => {
@@ -143,7 +174,7 @@ export async function pruneImages(store: ImageStore, opts: PruneOptions): Promis
     const targets = refs.length ? refs : [row.id.slice(7)];
     for (const t of targets) {
       try {
-        deleted.push(...await removeImage(store, t, { force: false, noprune: false, isRunning: opts.isRunning }));
+        deleted.push(...(await removeImage(store, t, { force: false, noprune: false, isRunning: opts.isRunning })));
       } catch {
         // An image that became used or gained children meanwhile stays, as in Docker.
       }

@@ -10,30 +10,44 @@ import type { ImageStore } from './service.js';
 import type { ImageRow } from './image-db.js';
 import { familiar, parseNormalizedNamed, repositoryOf } from './reference.js';
 
-interface Assoc { row: ImageRow; refs: string[] }
+interface Assoc {
+  row: ImageRow;
+  refs: string[];
+}
 
 /** Which images (and which of their tags) the names select, as Docker's tarexporter does. */
 export function selectImages(store: ImageStore, names: string[]): Assoc[] {
   const out: Assoc[] = [];
   const add = (row: ImageRow, ref?: string) => {
     let a = out.find((x) => x.row.id === row.id);
-    if (!a) { a = { row, refs: [] }; out.push(a); }
+    if (!a) {
+      a = { row, refs: [] };
+      out.push(a);
+    }
     if (ref && !a.refs.includes(ref)) a.refs.push(ref);
   };
   for (const name of names) {
-    if (/^sha256:[a-f0-9]{64}$/.test(name) || /^[a-f0-9]{64}$/.test(name)) { add(store.findRow(name)); continue; }
+    if (/^sha256:[a-f0-9]{64}$/.test(name) || /^[a-f0-9]{64}$/.test(name)) {
+      add(store.findRow(name));
+      continue;
+    }
     let parsed;
     try {
       parsed = parseNormalizedNamed(name);
     } catch (err) {
-      if (/^(sha256:)?[a-f0-9]+$/.test(name)) { add(store.findRow(name)); continue; }
+      if (/^(sha256:)?[a-f0-9]+$/.test(name)) {
+        add(store.findRow(name));
+        continue;
+      }
       throw err;
     }
     if (!parsed.tag && !parsed.digest) {
       const refs = store.rows.allRefs().filter((r) => repositoryOf(r.ref) === parsed.name);
       for (const r of refs) add(store.rows.get(r.imageId)!, r.ref);
       if (!refs.length) {
-        try { add(store.findRow(name)); } catch (err) {
+        try {
+          add(store.findRow(name));
+        } catch (err) {
           if (err instanceof NotFound) throw new NotFound(`No such image: ${name}`);
           throw err;
         }
@@ -57,27 +71,37 @@ export function saveImages(store: ImageStore, assocs: Assoc[]): Readable {
     const written = new Set<string>();
     const manifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
     const repositories: Record<string, Record<string, string>> = {};
-    const addFile = (name: string, data: Buffer) => new Promise<void>((resolve, reject) => {
-      pack.entry({ name, size: data.length, mode: 0o644, mtime }, data, (err) => (err ? reject(err) : resolve()));
-    });
+    const addFile = (name: string, data: Buffer) =>
+      new Promise<void>((resolve, reject) => {
+        pack.entry({ name, size: data.length, mode: 0o644, mtime }, data, (err) => (err ? reject(err) : resolve()));
+      });
     for (const { row, refs } of assocs) {
       const layers = store.layerRowsOf(row);
       // The config goes first and the layers follow in order: a loader can then extract each
       // layer as it arrives (Strata's own load does), instead of staging them all first.
       const configName = `${row.id.slice(7)}.json`;
-      if (!written.has(configName)) { written.add(configName); await addFile(configName, row.config); }
+      if (!written.has(configName)) {
+        written.add(configName);
+        await addFile(configName, row.config);
+      }
       const layerPaths: string[] = [];
       for (const l of layers) {
         const dir = l.diffID.slice(7);
         layerPaths.push(`${dir}/layer.tar`);
         if (written.has(dir)) continue;
         written.add(dir);
-        await new Promise<void>((resolve, reject) => { pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime }, (err) => (err ? reject(err) : resolve())); });
+        await new Promise<void>((resolve, reject) => {
+          pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime }, (err) =>
+            err ? reject(err) : resolve(),
+          );
+        });
         await addFile(`${dir}/VERSION`, Buffer.from('1.0'));
         const file = store.content.blobPath(l.diffID);
         const size = fs.statSync(file).size;
         await new Promise<void>((resolve, reject) => {
-          const entry = pack.entry({ name: `${dir}/layer.tar`, size, mode: 0o644, mtime }, (err) => (err ? reject(err) : resolve()));
+          const entry = pack.entry({ name: `${dir}/layer.tar`, size, mode: 0o644, mtime }, (err) =>
+            err ? reject(err) : resolve(),
+          );
           pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), entry).catch(reject);
         });
       }

@@ -130,14 +130,27 @@ export class ImageStore implements ImageService, ImageRows {
   }
 
   /** Writes the image row, its new layer rows and tags in one transaction, once the data is durable. */
-  async commitImage(c: ImageCommit, layers: LayerRow[], tx: LayerTx, onRetag?: (ref: string, oldId: string) => void): Promise<string> {
+  async commitImage(
+    c: ImageCommit,
+    layers: LayerRow[],
+    tx: LayerTx,
+    onRetag?: (ref: string, oldId: string) => void,
+  ): Promise<string> {
     const id = sha256(c.config);
     await tx.persist();
     const top = layers[layers.length - 1];
     const size = layers.reduce((n, l) => n + l.size, 0);
     this.deps.db.transaction(() => {
       tx.insertRows(this.deps.db);
-      this.rows.insert({ id, config: c.config, parent: c.parent ?? '', topChainID: top?.chainID ?? null, size, created: Date.now(), lastTagTime: '0001-01-01T00:00:00Z' });
+      this.rows.insert({
+        id,
+        config: c.config,
+        parent: c.parent ?? '',
+        topChainID: top?.chainID ?? null,
+        size,
+        created: Date.now(),
+        lastTagTime: '0001-01-01T00:00:00Z',
+      });
       const tagTime = c.tagTime ? new Date().toISOString() : undefined;
       for (const t of c.tags ?? []) {
         const old = this.rows.setRef(t, id, tagTime);
@@ -171,8 +184,13 @@ export class ImageStore implements ImageService, ImageRows {
         let emptyLayer = true;
         if (opts.layer) {
           const row = await this.layers.applyStream(parentRow?.topChainID ?? null, opts.layer, tx);
-          if (row.diffID !== EMPTY_LAYER_DIFF_ID) { layers = [...base, row]; emptyLayer = false; }
-          else { await tx.rollback(); tx.newLayers.length = 0; }
+          if (row.diffID !== EMPTY_LAYER_DIFF_ID) {
+            layers = [...base, row];
+            emptyLayer = false;
+          } else {
+            await tx.rollback();
+            tx.newLayers.length = 0;
+          }
         }
         const created = opts.history.created ?? new Date().toISOString();
         // Docker's field order: created, created_by, author, comment, empty_layer.
@@ -181,7 +199,13 @@ export class ImageStore implements ImageService, ImageRows {
         if (opts.history.author) history.author = opts.history.author;
         if (opts.history.comment) history.comment = opts.history.comment;
         if (emptyLayer || opts.history.empty_layer) history.empty_layer = true;
-        const config = buildConfig(parentConfig, opts, layers.map((l) => l.diffID), history, created);
+        const config = buildConfig(
+          parentConfig,
+          opts,
+          layers.map((l) => l.diffID),
+          history,
+          created,
+        );
         const bytes = Buffer.from(JSON.stringify(config));
         const tags = opts.tag ? [normalizeTagged(opts.tag)] : [];
         const newId = await this.commitImage({ config: bytes, parent: parentRow?.id, tags, tagTime: true }, layers, tx);
@@ -213,10 +237,20 @@ export class ImageStore implements ImageService, ImageRows {
    * images with SharedSize and Containers filled in, and LayersSize, the size of every stored
    * layer counted once. Sizes are recorded when a layer is registered, so nothing is walked.
    */
-  async diskUsage(): Promise<{ images: Record<string, unknown>[]; layersSize: number; layerCount: number; layerIDs: string[] }> {
+  async diskUsage(): Promise<{
+    images: Record<string, unknown>[];
+    layersSize: number;
+    layerCount: number;
+    layerIDs: string[];
+  }> {
     const images = listImages(this, { all: false, filters: new Map(), sharedSize: true, containerCount: true });
     const layers = this.layers.all();
-    return { images, layersSize: layers.reduce((n, l) => n + l.size, 0), layerCount: layers.length, layerIDs: layers.map((l) => l.chainID) };
+    return {
+      images,
+      layersSize: layers.reduce((n, l) => n + l.size, 0),
+      layerCount: layers.length,
+      layerIDs: layers.map((l) => l.chainID),
+    };
   }
 
   readLayer(diffID: string): Readable {
@@ -226,7 +260,13 @@ export class ImageStore implements ImageService, ImageRows {
 }
 
 /** The config of a child image, in the field order Docker writes image configs. */
-function buildConfig(parent: ImageConfig | undefined, opts: NewImageOptions, diffIDs: string[], history: HistoryEntry, created: string): ImageConfig {
+function buildConfig(
+  parent: ImageConfig | undefined,
+  opts: NewImageOptions,
+  diffIDs: string[],
+  history: HistoryEntry,
+  created: string,
+): ImageConfig {
   const extra = opts.extra ?? {};
   const out: Record<string, unknown> = {};
   if (extra.comment !== undefined && extra.comment !== '') out.comment = extra.comment;
@@ -239,7 +279,9 @@ function buildConfig(parent: ImageConfig | undefined, opts: NewImageOptions, dif
   out.architecture = parent?.architecture ?? 'amd64';
   if (parent?.variant) out.variant = parent.variant;
   out.os = parent?.os ?? 'linux';
-  for (const [k, v] of Object.entries(extra)) if (!(k in out) && !['comment', 'author', 'container', 'container_config', 'docker_version'].includes(k)) out[k] = v;
+  for (const [k, v] of Object.entries(extra))
+    if (!(k in out) && !['comment', 'author', 'container', 'container_config', 'docker_version'].includes(k))
+      out[k] = v;
   out.rootfs = { type: 'layers', diff_ids: diffIDs };
   out.history = [...(parent?.history ?? []), history];
   return out as ImageConfig;
@@ -253,7 +295,9 @@ export async function createImageService(deps: ImageServiceDeps): Promise<ImageS
   deps.events.on('event', (ev: DockerEvent) => {
     if (ev.Type !== 'container' || ev.Action !== 'destroy') return;
     store.releaseUnusedLayers().then(
-      (removed) => { for (const l of removed) deps.log.debug(`released layer ${l}`); },
+      (removed) => {
+        for (const l of removed) deps.log.debug(`released layer ${l}`);
+      },
       (err: Error) => deps.log.warn(`releasing unused layers: ${err.message}`),
     );
   });

@@ -35,7 +35,10 @@ export class Speculation {
   private readonly mine: string[] = [];
   private stopped = false;
 
-  constructor(private readonly layers: LayerStore, private readonly lock: Mutex) {}
+  constructor(
+    private readonly layers: LayerStore,
+    private readonly lock: Mutex,
+  ) {}
 
   /** Remembers a small archive file if it is an image config. */
   noteFile(name: string, data: Buffer): void {
@@ -105,13 +108,23 @@ export class Speculation {
       // all. Its bytes are still staged, and the regular path decides.
       const applied = applyLayer(feed, target.dir, { whiteouts: target.whiteouts, digest: false }); // the ingest hashes
       let over = false; // the extraction stopped taking bytes (failed, or the tar ended early)
-      applying = applied.catch(() => { failed = true; feed.destroy(); }).finally(() => { over = true; });
+      applying = applied
+        .catch(() => {
+          failed = true;
+          feed.destroy();
+        })
+        .finally(() => {
+          over = true;
+        });
       const settled = applying.then(() => undefined);
       for await (const chunk of decompressStream(input) as AsyncIterable<Buffer>) {
         // The ingest write (on the thread pool) runs while the chunk is being extracted.
         // Settles without rejecting: a write failing (a full disk) while we wait for the drain
         // must not be an unhandled rejection, which would end the daemon.
-        const write = w.write(chunk).then(() => undefined, (err: unknown) => noSpaceAt(err, w.path));
+        const write = w.write(chunk).then(
+          () => undefined,
+          (err: unknown) => noSpaceAt(err, w.path),
+        );
         if (!over && !feed.write(chunk)) await Promise.race([once(feed, 'drain').catch(() => {}), settled]);
         const failedWrite = await write;
         if (failedWrite) throw failedWrite;
@@ -121,11 +134,18 @@ export class Speculation {
       const staged: StagedLayer = { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
       if (failed) return { staged: await this.drop(key, staged) };
       const res = await applied;
-      if ((res.diffID && res.diffID !== staged.diffID) || staged.diffID !== guess.diffID) return { staged: await this.drop(key, staged) };
+      if ((res.diffID && res.diffID !== staged.diffID) || staged.diffID !== guess.diffID)
+        return { staged: await this.drop(key, staged) };
       const row = await this.lock.run(async () => {
         if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) return undefined;
         await layers.snapshotter.commit(guess.chainID, key);
-        const r: LayerRow = { chainID: guess.chainID, diffID: guess.diffID, parent: guess.parent, size: res.size, tarSize: staged.tarSize };
+        const r: LayerRow = {
+          chainID: guess.chainID,
+          diffID: guess.diffID,
+          parent: guess.parent,
+          size: res.size,
+          tarSize: staged.tarSize,
+        };
         layers.pending.set(guess.chainID, { row: r, owner: this });
         this.mine.push(guess.chainID);
         r.size = await layers.layerSize(guess.chainID, res.size, w.path);

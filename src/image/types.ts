@@ -91,5 +91,10 @@ export interface ImageService {
    * For `docker system df`: top-level images as GET /images/json lists them, with SharedSize
    * and Containers filled in, and LayersSize (every stored layer counted once).
    */
-  diskUsage(): Promise<{ images: Record<string, unknown>[]; layersSize: number; layerCount: number; layerIDs: string[] }>;
+  diskUsage(): Promise<{
+    images: Record<string, unknown>[];
+    layersSize: number;
+    layerCount: number;
+    layerIDs: string[];
+  }>;
 }

@@ -18,13 +18,16 @@ export class Incomplete {
 
   /** Marks `kind`/`key` as under way; replaces an older mark of the same operation. */
   begin<D>(kind: string, key: string, detail: D): void {
-    this.db.prepare('INSERT OR REPLACE INTO incomplete (kind, key, started, detail) VALUES (?, ?, ?, ?)')
+    this.db
+      .prepare('INSERT OR REPLACE INTO incomplete (kind, key, started, detail) VALUES (?, ?, ?, ?)')
       .run(kind, key, Date.now(), JSON.stringify(detail));
   }
 
   /** Records what the operation has made so far (what a rollback must undo). */
   note<D>(kind: string, key: string, detail: D): void {
-    this.db.prepare('UPDATE incomplete SET detail = ? WHERE kind = ? AND key = ?').run(JSON.stringify(detail), kind, key);
+    this.db
+      .prepare('UPDATE incomplete SET detail = ? WHERE kind = ? AND key = ?')
+      .run(JSON.stringify(detail), kind, key);
   }
 
   /** The operation is whole (or fully undone). Call inside the transaction of its last step where there is one. */
@@ -37,8 +40,9 @@ export class Incomplete {
   }
 
   list<D>(kind: string): IncompleteMark<D>[] {
-    const rows = this.db.prepare('SELECT kind, key, started, detail FROM incomplete WHERE kind = ? ORDER BY started').all(kind) as
-      { kind: string; key: string; started: number; detail: string }[];
+    const rows = this.db
+      .prepare('SELECT kind, key, started, detail FROM incomplete WHERE kind = ? ORDER BY started')
+      .all(kind) as { kind: string; key: string; started: number; detail: string }[];
     return rows.map((r) => ({ kind: r.kind, key: r.key, started: r.started, detail: JSON.parse(r.detail) as D }));
   }
 

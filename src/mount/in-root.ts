@@ -11,8 +11,20 @@ import fs from 'node:fs';
 import { Conflict, InvalidParameter } from '../errors.js';
 import * as sys from '../native/syscalls.js';
 import {
-  AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_WRONLY,
-  RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, S_IFDIR, S_IFLNK, S_IFMT,
+  AT_SYMLINK_NOFOLLOW,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_PATH,
+  O_WRONLY,
+  RESOLVE_BENEATH,
+  RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
 } from '../native/constants.js';
 
 const MAX_LINKS = 255;
@@ -54,7 +66,10 @@ export function openInRoot(rootFd: number, unsafePath: string, opts: InRootOptio
   const created = new Set<string>();
   const raced = (err: unknown) => {
     if (++races > MAX_RACES) {
-      throw Object.assign(new Conflict(`cannot resolve ${unsafePath}: the path kept changing while it was being resolved`), { cause: err });
+      throw Object.assign(
+        new Conflict(`cannot resolve ${unsafePath}: the path kept changing while it was being resolved`),
+        { cause: err },
+      );
     }
   };
   try {
@@ -82,7 +97,12 @@ export function openInRoot(rootFd: number, unsafePath: string, opts: InRootOptio
         } catch (createErr) {
           // The directory we hold was removed (ENOENT): what was there is gone, not ours to remake.
           if (codeOf(createErr) !== 'ENOENT') throw createErr;
-          throw Object.assign(new Conflict(`cannot resolve ${unsafePath}: a directory on the path was removed while it was being resolved`), { cause: createErr });
+          throw Object.assign(
+            new Conflict(
+              `cannot resolve ${unsafePath}: a directory on the path was removed while it was being resolved`,
+            ),
+            { cause: createErr },
+          );
         }
         parts.unshift(part); // look again: what was created may already have been replaced
         continue;
@@ -104,7 +124,8 @@ export function openInRoot(rootFd: number, unsafePath: string, opts: InRootOptio
         continue;
       }
       const isDir = (mode & S_IFMT) === S_IFDIR;
-      if (!last && !isDir) throw Object.assign(new InvalidParameter(`not a directory: ${unsafePath}`), { code: 'ENOTDIR' });
+      if (!last && !isDir)
+        throw Object.assign(new InvalidParameter(`not a directory: ${unsafePath}`), { code: 'ENOTDIR' });
       let next: number;
       try {
         next = sys.openat2(cur, part, isDir ? DIR_FD : O_PATH | O_CLOEXEC, 0, ONE_STEP);

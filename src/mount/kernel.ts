@@ -28,7 +28,16 @@ function run(cmd: string, args: string[], opts: Run = {}): Promise<void> {
 }
 
 const bindFlags = new Set(['bind', 'rbind']);
-const propagation = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'unbindable', 'runbindable']);
+const propagation = new Set([
+  'private',
+  'rprivate',
+  'shared',
+  'rshared',
+  'slave',
+  'rslave',
+  'unbindable',
+  'runbindable',
+]);
 /** Per-mount flags that a bind mount only takes through a second, remounting call. */
 const remountFlags = new Set(['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'relatime', 'strictatime']);
 
@@ -50,7 +59,9 @@ export async function mountAll(mounts: Mount[], target: string): Promise<void> {
 
 async function mountOne(m: Mount, target: string): Promise<void> {
   const fail = (err: unknown): never => {
-    throw new SystemError(`mount ${m.type} ${m.source} on ${target}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new SystemError(
+      `mount ${m.type} ${m.source} on ${target}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   };
   if (isBind(m)) {
     const recursive = m.options.includes('rbind');
@@ -73,7 +84,8 @@ async function mountOne(m: Mount, target: string): Promise<void> {
   if (data.length > 0) args.push('-o', data.join(','));
   args.push('--', m.source, target);
   await run('mount', args, { cwd }).catch(fail);
-  for (const p of options.filter((o) => propagation.has(o))) await run('mount', [`--make-${p}`, '--', target]).catch(fail);
+  for (const p of options.filter((o) => propagation.has(o)))
+    await run('mount', [`--make-${p}`, '--', target]).catch(fail);
 }
 
 /**
@@ -100,7 +112,9 @@ export function compactOverlayOptions(options: string[]): { options: string[]; c
     return o;
   });
   if (Buffer.byteLength(out.join(',')) >= PAGE_SIZE) {
-    throw new SystemError(`overlay mount options are ${Buffer.byteLength(out.join(','))} bytes even with relative paths: more than one page`);
+    throw new SystemError(
+      `overlay mount options are ${Buffer.byteLength(out.join(','))} bytes even with relative paths: more than one page`,
+    );
   }
   return { options: out, cwd: common };
 }

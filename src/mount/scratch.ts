@@ -8,8 +8,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  AT_REMOVEDIR, MNT_DETACH, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, RESOLVE_NO_XDEV,
-  entryStat, openat2, umount2, unlinkat,
+  AT_REMOVEDIR,
+  MNT_DETACH,
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_RDONLY,
+  RESOLVE_BENEATH,
+  RESOLVE_NO_SYMLINKS,
+  RESOLVE_NO_XDEV,
+  entryStat,
+  openat2,
+  umount2,
+  unlinkat,
 } from '../native/syscalls.js';
 import { readMountInfo } from './kernel.js';
 
@@ -85,23 +95,36 @@ function removeAt(dirfd: number, name: string, display: string, kept: string[]):
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return true;
-      if (code === 'EBUSY') { kept.push(display); return false; } // a file bind-mounted over
+      if (code === 'EBUSY') {
+        kept.push(display);
+        return false;
+      } // a file bind-mounted over
       throw err;
     }
     return true;
   }
   let fd: number;
   try {
-    fd = openat2(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV);
+    fd = openat2(
+      dirfd,
+      name,
+      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+      0,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+    );
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return true;
-    if (code === 'EXDEV') { kept.push(display); return false; }
+    if (code === 'EXDEV') {
+      kept.push(display);
+      return false;
+    }
     throw err;
   }
   let all = true;
   try {
-    for (const child of fs.readdirSync(`/proc/self/fd/${fd}`)) all = removeAt(fd, child, `${display}/${child}`, kept) && all;
+    for (const child of fs.readdirSync(`/proc/self/fd/${fd}`))
+      all = removeAt(fd, child, `${display}/${child}`, kept) && all;
   } finally {
     fs.closeSync(fd);
   }
@@ -111,7 +134,10 @@ function removeAt(dirfd: number, name: string, display: string, kept: string[]):
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return true;
-    if (code === 'EBUSY') { kept.push(display); return false; }
+    if (code === 'EBUSY') {
+      kept.push(display);
+      return false;
+    }
     throw err;
   }
   return true;

@@ -7,24 +7,39 @@ export const TMPFS_DEFAULT_OPTIONS = ['noexec', 'nosuid', 'nodev', 'rprivate'];
 
 /** mount(8) flags Docker knows, keyed by the flag they set or clear: options with one key collide. */
 const FLAG_KEYS: Record<string, string> = {
-  ro: 'rdonly', rw: 'rdonly',
-  suid: 'nosuid', nosuid: 'nosuid',
-  dev: 'nodev', nodev: 'nodev',
-  exec: 'noexec', noexec: 'noexec',
-  sync: 'sync', async: 'sync',
+  ro: 'rdonly',
+  rw: 'rdonly',
+  suid: 'nosuid',
+  nosuid: 'nosuid',
+  dev: 'nodev',
+  nodev: 'nodev',
+  exec: 'noexec',
+  noexec: 'noexec',
+  sync: 'sync',
+  async: 'sync',
   dirsync: 'dirsync',
   remount: 'remount',
-  mand: 'mand', nomand: 'mand',
-  atime: 'noatime', noatime: 'noatime',
-  diratime: 'nodiratime', nodiratime: 'nodiratime',
-  bind: 'bind', rbind: 'rbind',
-  relatime: 'relatime', norelatime: 'relatime',
-  strictatime: 'strictatime', nostrictatime: 'strictatime',
+  mand: 'mand',
+  nomand: 'mand',
+  atime: 'noatime',
+  noatime: 'noatime',
+  diratime: 'nodiratime',
+  nodiratime: 'nodiratime',
+  bind: 'bind',
+  rbind: 'rbind',
+  relatime: 'relatime',
+  norelatime: 'relatime',
+  strictatime: 'strictatime',
+  nostrictatime: 'strictatime',
   // There is only one propagation mode per mount.
-  unbindable: 'propagation', runbindable: 'propagation',
-  private: 'propagation', rprivate: 'propagation',
-  shared: 'propagation', rshared: 'propagation',
-  slave: 'propagation', rslave: 'propagation',
+  unbindable: 'propagation',
+  runbindable: 'propagation',
+  private: 'propagation',
+  rprivate: 'propagation',
+  shared: 'propagation',
+  rshared: 'propagation',
+  slave: 'propagation',
+  rslave: 'propagation',
 };
 
 /** tmpfs data options (key=value) the kernel's tmpfs accepts and Docker lets through. */
@@ -85,14 +100,22 @@ const API_TMPFS_OPTIONS = new Set(['exec', 'noexec']);
  * TmpfsOptions (--mount type=tmpfs,tmpfs-size=…,tmpfs-mode=…) as mount data, exactly as Docker
  * converts them: the size in the largest unit that divides it evenly, the mode in octal.
  */
-export function convertTmpfsOptions(opts: ApiTmpfsOptions | null | undefined, readOnly: boolean, withOptions: boolean): string[] {
+export function convertTmpfsOptions(
+  opts: ApiTmpfsOptions | null | undefined,
+  readOnly: boolean,
+  withOptions: boolean,
+): string[] {
   const raw: string[] = [];
   if (readOnly) raw.push('ro');
   if (opts?.Mode) raw.push(`mode=${opts.Mode.toString(8)}`);
   if (opts?.SizeBytes) {
     let size = opts.SizeBytes;
     let suffix = '';
-    for (const [s, divisor] of [['g', 2 ** 30], ['m', 2 ** 20], ['k', 2 ** 10]] as const) {
+    for (const [s, divisor] of [
+      ['g', 2 ** 30],
+      ['m', 2 ** 20],
+      ['k', 2 ** 10],
+    ] as const) {
       if (size % divisor === 0) {
         size = size / divisor;
         suffix = s;

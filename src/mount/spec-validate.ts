@@ -21,7 +21,6 @@ export interface ApiMount {
   TmpfsOptions?: ApiTmpfsOptions | null;
 }
 
-
 export const PROPAGATION_MODES = new Set(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared']);
 
 /** Go's path.Clean for slash paths. */
@@ -77,7 +76,7 @@ export function mountConfigError(m: ApiMount, apiVersion: string): string | unde
     case 'volume': {
       if (m.BindOptions) return 'field BindOptions must not be specified';
       const anonymous = source === '';
-      const subpath = versionAtLeast(apiVersion, '1.45') ? m.VolumeOptions?.Subpath ?? '' : '';
+      const subpath = versionAtLeast(apiVersion, '1.45') ? (m.VolumeOptions?.Subpath ?? '') : '';
       if (subpath !== '') {
         if (anonymous) return 'must not set Subpath when using anonymous volumes';
         if (!isLocalPath(subpath)) return 'subpath must be a relative path within the volume';

@@ -7,7 +7,13 @@ import type { MountSpec } from './spec-types.js';
 import { parseBind } from './spec-binds.js';
 import { tmpfsOptionsFromData, mergeTmpfsOptions, convertTmpfsOptions, TMPFS_DEFAULT_OPTIONS } from './spec-tmpfs.js';
 import {
-  cleanPath, mountConfigError, mountConfigMessage, strayOptionsError, validateAbsolute, validateNotRoot, type ApiMount,
+  cleanPath,
+  mountConfigError,
+  mountConfigMessage,
+  strayOptionsError,
+  validateAbsolute,
+  validateNotRoot,
+  type ApiMount,
 } from './spec-validate.js';
 import { versionAtLeast } from '../util/api-version.js';
 
@@ -67,8 +73,14 @@ export function parseMountSpecs(input: MountSpecInput, apiVersion: string, opts:
     // A --mount tmpfs at the same place wins: dockerd mounts only one of them.
     if (specs.some((s) => s.origin === 'mounts' && s.destination === cleanPath(dest))) continue;
     specs.push({
-      type: 'tmpfs', source: '', destination: cleanPath(dest), readOnly: false, mode: '', propagation: '',
-      origin: 'tmpfs', tmpfsOptions: tmpfsOptionsFromData(data),
+      type: 'tmpfs',
+      source: '',
+      destination: cleanPath(dest),
+      readOnly: false,
+      mode: '',
+      propagation: '',
+      origin: 'tmpfs',
+      tmpfsOptions: tmpfsOptionsFromData(data),
     });
   }
   return specs;
@@ -86,7 +98,13 @@ function checkApiVersion(m: ApiMount, apiVersion: string): void {
   }
 }
 
-function specFromMount(m: ApiMount, origin: 'binds' | 'mounts', mode: string, apiVersion: string, opts: ParseMountOptions): MountSpec {
+function specFromMount(
+  m: ApiMount,
+  origin: 'binds' | 'mounts',
+  mode: string,
+  apiVersion: string,
+  opts: ParseMountOptions,
+): MountSpec {
   const destination = cleanPath((m.Target ?? '').replaceAll('\\', '/'));
   const readOnly = !!m.ReadOnly;
   switch (m.Type) {
@@ -96,7 +114,13 @@ function specFromMount(m: ApiMount, origin: 'binds' | 'mounts', mode: string, ap
       const propagation = bindPropagation(source, asked, opts.daemonRoot) ?? (asked || 'rprivate');
       const createMountpoint = versionAtLeast(apiVersion, '1.42') && !!m.BindOptions?.CreateMountpoint;
       const spec: MountSpec = {
-        type: 'bind', source, destination, readOnly, mode, propagation, origin,
+        type: 'bind',
+        source,
+        destination,
+        readOnly,
+        mode,
+        propagation,
+        origin,
         createHostPath: origin === 'binds' || createMountpoint,
       };
       if (m.BindOptions?.NonRecursive) spec.nonRecursive = true;
@@ -106,10 +130,15 @@ function specFromMount(m: ApiMount, origin: 'binds' | 'mounts', mode: string, ap
       const vo = m.VolumeOptions ?? {};
       const driver = vo.DriverConfig?.Name ?? '';
       const spec: MountSpec = {
-        type: 'volume', source: m.Source ?? '', destination, readOnly,
+        type: 'volume',
+        source: m.Source ?? '',
+        destination,
+        readOnly,
         // dockerd shows "z" for a local volume given no mode (it would relabel it under SELinux).
         mode: mode === '' && (driver === '' || driver === 'local') ? 'z' : mode,
-        propagation: '', origin, noCopy: !!vo.NoCopy,
+        propagation: '',
+        origin,
+        noCopy: !!vo.NoCopy,
       };
       if (driver) spec.driver = driver;
       if (vo.DriverConfig?.Options) spec.driverOptions = { ...vo.DriverConfig.Options };
@@ -120,7 +149,13 @@ function specFromMount(m: ApiMount, origin: 'binds' | 'mounts', mode: string, ap
     default: {
       const data = convertTmpfsOptions(m.TmpfsOptions, readOnly, versionAtLeast(apiVersion, '1.46'));
       return {
-        type: 'tmpfs', source: '', destination, readOnly, mode, propagation: '', origin,
+        type: 'tmpfs',
+        source: '',
+        destination,
+        readOnly,
+        mode,
+        propagation: '',
+        origin,
         tmpfsOptions: mergeTmpfsOptions([...TMPFS_DEFAULT_OPTIONS, ...data]),
       };
     }
@@ -154,9 +189,10 @@ export function validateBindSources(specs: MountSpec[]): void {
       fs.statSync(s.source);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const reason = code === 'ENOENT' || code === 'ENOTDIR'
-        ? `bind source path does not exist: ${s.source}`
-        : (err as Error).message;
+      const reason =
+        code === 'ENOENT' || code === 'ENOTDIR'
+          ? `bind source path does not exist: ${s.source}`
+          : (err as Error).message;
       throw new InvalidParameter(`invalid mount config for type "bind": ${reason}`);
     }
   }
@@ -165,7 +201,13 @@ export function validateBindSources(specs: MountSpec[]): void {
 /** The mount point an image VOLUME gets when nothing else is mounted there: an anonymous local volume. */
 export function imageVolumeSpec(destination: string): MountSpec {
   return {
-    type: 'volume', source: '', destination: cleanPath(destination), readOnly: false, mode: '', propagation: '',
-    origin: 'image', noCopy: false,
+    type: 'volume',
+    source: '',
+    destination: cleanPath(destination),
+    readOnly: false,
+    mode: '',
+    propagation: '',
+    origin: 'image',
+    noCopy: false,
   };
 }

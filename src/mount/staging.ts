@@ -9,7 +9,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidParameter, NotFound, SystemError } from '../errors.js';
 import * as sys from '../native/syscalls.js';
-import { O_CLOEXEC, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, UMOUNT_NOFOLLOW } from '../native/constants.js';
+import {
+  O_CLOEXEC,
+  O_PATH,
+  RESOLVE_BENEATH,
+  RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
+  UMOUNT_NOFOLLOW,
+} from '../native/constants.js';
 import { bindOntoTrustedPath } from './fd-mount.js';
 import { isDirectoryFd, openTrustedDirectory } from './in-root.js';
 import { readMountInfo } from './kernel.js';
@@ -17,12 +24,16 @@ import { readMountInfo } from './kernel.js';
 const codeOf = (err: unknown) => (err as { code?: string })?.code;
 /** Go's words for the errno, as Docker's message carries them. */
 const ERRNO_WORDS: Record<string, string> = {
-  ENOENT: 'no such file or directory', ELOOP: 'too many levels of symbolic links', ENOTDIR: 'not a directory', EINVAL: 'invalid argument',
+  ENOENT: 'no such file or directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENOTDIR: 'not a directory',
+  EINVAL: 'invalid argument',
 };
 const describe = (err: unknown) => ERRNO_WORDS[codeOf(err) ?? ''] ?? String((err as Error)?.message ?? err);
 
 /** Where a container's staging mount points live. */
-export const stagingDirOf = (dataRoot: string, containerId: string): string => path.join(dataRoot, 'tmp', 'mounts', containerId);
+export const stagingDirOf = (dataRoot: string, containerId: string): string =>
+  path.join(dataRoot, 'tmp', 'mounts', containerId);
 
 /**
  * An O_PATH fd of `subpath` inside the volume whose data directory is `volumeRoot`, with
@@ -51,11 +62,18 @@ export function openVolumeSubpath(volumeRoot: string, subpath: string): number {
     throw err;
   }
   const rel = path.relative(base, resolved);
-  const escapes = () => new InvalidParameter(`path concatenation escapes the base directory, base: ${base}, subpath: ${subpath}`);
+  const escapes = () =>
+    new InvalidParameter(`path concatenation escapes the base directory, base: ${base}, subpath: ${subpath}`);
   if (rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) throw escapes();
   const volFd = openTrustedDirectory(base);
   try {
-    return sys.openat2(volFd, rel === '' ? '.' : rel, O_PATH | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    return sys.openat2(
+      volFd,
+      rel === '' ? '.' : rel,
+      O_PATH | O_CLOEXEC,
+      0,
+      RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    );
   } catch (err) {
     if (codeOf(err) === 'EXDEV') throw escapes();
     if (['ENOENT', 'ELOOP', 'ENOTDIR'].includes(codeOf(err) ?? '')) {
@@ -108,7 +126,9 @@ export async function releaseStaging(dir: string): Promise<void> {
 /** Staging paths are the daemon's own, so unmounting them by path is safe. */
 async function detachUnder(real: string, includeSelf: boolean): Promise<void> {
   const prefix = real + '/';
-  const mounts = (await readMountInfo()).filter((m) => m.mountPoint.startsWith(prefix) || (includeSelf && m.mountPoint === real));
+  const mounts = (await readMountInfo()).filter(
+    (m) => m.mountPoint.startsWith(prefix) || (includeSelf && m.mountPoint === real),
+  );
   // Deepest first; stacked mounts share a mount point and one detach takes them all.
   for (const m of mounts.sort((a, b) => b.mountPoint.length - a.mountPoint.length)) {
     try {

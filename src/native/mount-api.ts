@@ -17,8 +17,12 @@ const SYS_mount_setattr = 442;
 
 const c = {
   openTree: libc.func('long syscall(long nr, int dfd, const char *path, unsigned int flags)'),
-  moveMount: libc.func('long syscall(long nr, int fromDfd, const char *fromPath, int toDfd, const char *toPath, unsigned int flags)'),
-  mountSetattr: libc.func('long syscall(long nr, int dfd, const char *path, unsigned int flags, void *attr, size_t size)'),
+  moveMount: libc.func(
+    'long syscall(long nr, int fromDfd, const char *fromPath, int toDfd, const char *toPath, unsigned int flags)',
+  ),
+  mountSetattr: libc.func(
+    'long syscall(long nr, int dfd, const char *path, unsigned int flags, void *attr, size_t size)',
+  ),
 };
 
 export const OPEN_TREE_CLONE = 1;
@@ -49,12 +53,18 @@ export function setTreeAttributes(mountFd: number, opts: { readOnly: boolean }):
   attr.writeBigUInt64LE(BigInt(opts.readOnly ? MOUNT_ATTR_RDONLY : 0), 0); // attr_set
   attr.writeBigUInt64LE(0n, 8); // attr_clr
   attr.writeBigUInt64LE(BigInt(MS_PRIVATE), 16); // propagation
-  check(c.mountSetattr(SYS_mount_setattr, mountFd, '', AT_EMPTY_PATH | AT_RECURSIVE, attr, attr.length), 'mount_setattr');
+  check(
+    c.mountSetattr(SYS_mount_setattr, mountFd, '', AT_EMPTY_PATH | AT_RECURSIVE, attr, attr.length),
+    'mount_setattr',
+  );
 }
 
 /** Attaches the detached mount `mountFd` onto the open file or directory `targetFd`. */
 export function moveMountOnto(mountFd: number, targetFd: number): void {
-  check(c.moveMount(SYS_move_mount, mountFd, '', targetFd, '', MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), 'move_mount');
+  check(
+    c.moveMount(SYS_move_mount, mountFd, '', targetFd, '', MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+    'move_mount',
+  );
 }
 
 /** Attaches the detached mount `mountFd` at `target`, a path the caller alone controls. */

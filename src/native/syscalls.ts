@@ -30,7 +30,9 @@ const c = {
   lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, void *value, size_t size)'),
   flistxattr: libc.func('long flistxattr(int fd, void *list, size_t size)'),
   llistxattr: libc.func('long llistxattr(const char *path, void *list, size_t size)'),
-  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  mount: libc.func(
+    'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  ),
   umount2: libc.func('int umount2(const char *target, int flags)'),
   syncfs: libc.func('int syncfs(int fd)'),
   strerror: libc.func('const char *strerror(int errnum)'),
@@ -119,7 +121,13 @@ export function fchmodat(dirfd: number, path: string, mode: number): void {
 }
 
 /** utimensat(2) with second + nanosecond precision; pass AT_SYMLINK_NOFOLLOW to touch a link itself. */
-export function utimensat(dirfd: number, path: string, atime: Timespec, mtime: Timespec, flags = AT_SYMLINK_NOFOLLOW): void {
+export function utimensat(
+  dirfd: number,
+  path: string,
+  atime: Timespec,
+  mtime: Timespec,
+  flags = AT_SYMLINK_NOFOLLOW,
+): void {
   const ts = Buffer.alloc(32);
   ts.writeBigInt64LE(BigInt(atime.sec), 0);
   ts.writeBigInt64LE(BigInt(atime.nsec), 8);
@@ -234,7 +242,11 @@ export function lsetxattr(path: string, name: string, value: Buffer, flags = 0):
   check(c.lsetxattr(path, name, value, value.length, flags), 'lsetxattr', path);
 }
 
-function getxattrWith(get: (buf: Buffer | null, size: number) => number | bigint, syscall: string, path: string): Buffer | null {
+function getxattrWith(
+  get: (buf: Buffer | null, size: number) => number | bigint,
+  syscall: string,
+  path: string,
+): Buffer | null {
   for (;;) {
     const size = Number(get(null, 0));
     if (size < 0) {
@@ -264,7 +276,10 @@ export function fgetxattr(fd: number, name: string): Buffer | null {
 
 function splitNames(buf: Buffer | null): string[] {
   if (!buf || buf.length === 0) return [];
-  return buf.toString('utf8').split('\0').filter((n) => n !== '');
+  return buf
+    .toString('utf8')
+    .split('\0')
+    .filter((n) => n !== '');
 }
 
 export function llistxattr(path: string): string[] {
@@ -276,7 +291,13 @@ export function flistxattr(fd: number): string[] {
 }
 
 /** mount(2). `data` is the comma-separated option string the filesystem parses (null for none). */
-export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null,
+): void {
   check(c.mount(source, target, fstype, flags, data), 'mount', target);
 }
 

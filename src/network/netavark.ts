@@ -28,7 +28,12 @@ const SEARCH = ['/usr/lib/podman', '/usr/libexec/podman', '/usr/local/libexec/po
 export function findHelper(name: string): string | undefined {
   for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SEARCH]) {
     const p = path.join(dir, name);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
@@ -40,14 +45,25 @@ export function findHelper(name: string): string | undefined {
  */
 export function networkInfo(n: NetworkRecord): Record<string, unknown> {
   return {
-    name: n.Id, id: n.Id, driver: 'bridge', network_interface: n.bridge,
+    name: n.Id,
+    id: n.Id,
+    driver: 'bridge',
+    network_interface: n.bridge,
     subnets: [{ subnet: n.Subnet, ...(n.Internal ? {} : { gateway: n.Gateway }) }],
-    ipv6_enabled: false, internal: n.Internal, dns_enabled: n.dns, options: {}, ipam_options: { driver: 'host-local' },
+    ipv6_enabled: false,
+    internal: n.Internal,
+    dns_enabled: n.dns,
+    options: {},
+    ipam_options: { driver: 'host-local' },
   };
 }
 
 export class Netavark {
-  constructor(private readonly configDir: string, private readonly bin: string, private readonly aardvark?: string) {
+  constructor(
+    private readonly configDir: string,
+    private readonly bin: string,
+    private readonly aardvark?: string,
+  ) {
     fs.mkdirSync(configDir, { recursive: true, mode: 0o700 });
   }
 
@@ -60,18 +76,37 @@ export class Netavark {
   }
 
   private run(verb: 'setup' | 'teardown', netns: string, opts: NetavarkOptions): Promise<string> {
-    const args = ['--config', this.configDir, '--rootless', 'false', ...(this.aardvark ? ['--aardvark-binary', this.aardvark] : []), verb, netns];
+    const args = [
+      '--config',
+      this.configDir,
+      '--rootless',
+      'false',
+      ...(this.aardvark ? ['--aardvark-binary', this.aardvark] : []),
+      verb,
+      netns,
+    ];
     return new Promise((resolve, reject) => {
-      const child = spawn(this.bin, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PATH: process.env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin' } });
+      const child = spawn(this.bin, args, {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, PATH: process.env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin' },
+      });
       let out = '';
       let err = '';
-      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
       child.on('error', reject);
       child.on('close', (code) => {
         if (code === 0) return resolve(out);
         let msg = err.trim() || out.trim();
-        try { msg = (JSON.parse(out) as { error?: string }).error ?? msg; } catch { /* plain text */ }
+        try {
+          msg = (JSON.parse(out) as { error?: string }).error ?? msg;
+        } catch {
+          /* plain text */
+        }
         reject(new Error(`netavark ${verb}: ${msg}`));
       });
       child.stdin.end(JSON.stringify(opts));

@@ -7,7 +7,10 @@ import dgram from 'node:dgram';
 import { Conflict } from '../errors.js';
 import type { PortMapping } from './types.js';
 
-export interface ProxyHandle { mapping: PortMapping; close(): void }
+export interface ProxyHandle {
+  mapping: PortMapping;
+  close(): void;
+}
 
 const UDP_IDLE_MS = 60_000;
 
@@ -19,7 +22,12 @@ export async function startProxy(m: PortMapping, containerIp: string): Promise<P
 
 function bindError(m: PortMapping, host: string, err: NodeJS.ErrnoException): Error {
   const proto = m.protocol === 'udp' ? 'udp4' : 'tcp4';
-  const what = err.code === 'EADDRINUSE' ? 'bind: address already in use' : err.code === 'EADDRNOTAVAIL' ? 'bind: cannot assign requested address' : err.message;
+  const what =
+    err.code === 'EADDRINUSE'
+      ? 'bind: address already in use'
+      : err.code === 'EADDRNOTAVAIL'
+        ? 'bind: cannot assign requested address'
+        : err.message;
   return new Conflict(`Error starting userland proxy: listen ${proto} ${host}:${m.host_port}: ${what}`);
 }
 
@@ -28,7 +36,12 @@ function tcpProxy(m: PortMapping, host: string, containerIp: string): Promise<Pr
   const server = net.createServer((client) => {
     const upstream = net.connect(m.container_port, containerIp);
     sockets.add(client).add(upstream);
-    const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
@@ -38,7 +51,13 @@ function tcpProxy(m: PortMapping, host: string, containerIp: string): Promise<Pr
     server.once('error', (err) => reject(bindError(m, host, err as NodeJS.ErrnoException)));
     server.listen({ host, port: m.host_port, exclusive: true }, () => {
       const port = (server.address() as net.AddressInfo).port;
-      resolve({ mapping: { ...m, host_port: port }, close: () => { server.close(); for (const s of sockets) s.destroy(); } });
+      resolve({
+        mapping: { ...m, host_port: port },
+        close: () => {
+          server.close();
+          for (const s of sockets) s.destroy();
+        },
+      });
     });
   });
 }
@@ -58,7 +77,10 @@ function udpProxy(m: PortMapping, host: string, containerIp: string): Promise<Pr
     }
     clearTimeout(flow.timer);
     const f = flow;
-    f.timer = setTimeout(() => { f.up.close(); flows.delete(key); }, UDP_IDLE_MS);
+    f.timer = setTimeout(() => {
+      f.up.close();
+      flows.delete(key);
+    }, UDP_IDLE_MS);
     f.timer.unref();
     f.up.send(msg, m.container_port, containerIp);
   });
@@ -68,7 +90,14 @@ function udpProxy(m: PortMapping, host: string, containerIp: string): Promise<Pr
       const port = sock.address().port;
       resolve({
         mapping: { ...m, host_port: port },
-        close: () => { sock.close(); for (const f of flows.values()) { clearTimeout(f.timer); f.up.close(); } flows.clear(); },
+        close: () => {
+          sock.close();
+          for (const f of flows.values()) {
+            clearTimeout(f.timer);
+            f.up.close();
+          }
+          flows.clear();
+        },
       });
     });
   });

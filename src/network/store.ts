@@ -12,7 +12,9 @@ export class NetworkStore {
     }
   }
 
-  all(): NetworkRecord[] { return [...this.byId.values()]; }
+  all(): NetworkRecord[] {
+    return [...this.byId.values()];
+  }
 
   /** Docker's lookup order: full ID, exact name, then a unique ID prefix. */
   find(ref: string): NetworkRecord | undefined {
@@ -30,7 +32,10 @@ export class NetworkStore {
   }
 
   save(n: NetworkRecord): void {
-    this.db.prepare('INSERT INTO networks (id, name, created, record) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, record = excluded.record')
+    this.db
+      .prepare(
+        'INSERT INTO networks (id, name, created, record) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, record = excluded.record',
+      )
       .run(n.Id, n.Name, n.Created, JSON.stringify(n));
     this.byId.set(n.Id, n);
   }

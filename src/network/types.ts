@@ -44,10 +44,19 @@ export interface EndpointSettings {
 }
 
 /** One published port as netavark takes it. */
-export interface PortMapping { host_ip: string; host_port: number; container_port: number; protocol: 'tcp' | 'udp'; range: number }
+export interface PortMapping {
+  host_ip: string;
+  host_port: number;
+  container_port: number;
+  protocol: 'tcp' | 'udp';
+  range: number;
+}
 
 /** What a container asks for on one network. */
-export interface EndpointRequest { aliases: string[]; ipv4?: string }
+export interface EndpointRequest {
+  aliases: string[];
+  ipv4?: string;
+}
 
 export interface AttachRequest {
   containerId: string;

@@ -5,27 +5,55 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export interface BlkioEntry { major: number; minor: number; op: string; value: number }
+export interface BlkioEntry {
+  major: number;
+  minor: number;
+  op: string;
+  value: number;
+}
 
 export interface CgroupStats {
   version: 1 | 2;
-  cpu: { total: number; perCpu: number[]; user: number; system: number; periods: number; throttledPeriods: number; throttledTime: number };
+  cpu: {
+    total: number;
+    perCpu: number[];
+    user: number;
+    system: number;
+    periods: number;
+    throttledPeriods: number;
+    throttledTime: number;
+  };
   memory: { usage: number; maxUsage?: number; limit: number; failcnt?: number; stats: Record<string, number> };
   pids: { current: number; limit?: number };
   blkio: { serviceBytes: BlkioEntry[]; serviced: BlkioEntry[] };
 }
 
 export interface NetDevStats {
-  rx_bytes: number; rx_packets: number; rx_errors: number; rx_dropped: number;
-  tx_bytes: number; tx_packets: number; tx_errors: number; tx_dropped: number;
+  rx_bytes: number;
+  rx_packets: number;
+  rx_errors: number;
+  rx_dropped: number;
+  tx_bytes: number;
+  tx_packets: number;
+  tx_errors: number;
+  tx_dropped: number;
 }
 
 const ROOT = '/sys/fs/cgroup';
 /** USER_HZ: the unit of cpuacct.stat. */
 const NS_PER_TICK = 10_000_000;
 
-const read = (p: string): string => { try { return fs.readFileSync(p, 'utf8'); } catch { return ''; } };
-const num = (p: string): number => { const t = read(p).trim(); return t === '' || t === 'max' ? 0 : Number(t); };
+const read = (p: string): string => {
+  try {
+    return fs.readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+};
+const num = (p: string): number => {
+  const t = read(p).trim();
+  return t === '' || t === 'max' ? 0 : Number(t);
+};
 const keyed = (text: string): Record<string, number> => {
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
@@ -46,7 +74,8 @@ function cgroupDirs(pid: number): { version: 1 | 2; dir: (controller: string) =>
     if (controllers === '') unified = p;
     for (const c of controllers.split(',')) if (c) byController.set(c, p);
   }
-  if (fs.existsSync(path.join(ROOT, 'cgroup.controllers'))) return { version: 2, dir: () => path.join(ROOT, unified ?? '/') };
+  if (fs.existsSync(path.join(ROOT, 'cgroup.controllers')))
+    return { version: 2, dir: () => path.join(ROOT, unified ?? '/') };
   return { version: 1, dir: (c) => path.join(ROOT, c, byController.get(c) ?? '/') };
 }
 
@@ -83,15 +112,23 @@ function readV1(dir: (c: string) => string): CgroupStats {
     cpu: {
       total: num(path.join(acct, 'cpuacct.usage')),
       perCpu: read(path.join(acct, 'cpuacct.usage_percpu')).trim().split(/\s+/).filter(Boolean).map(Number),
-      user: (ticks.user ?? 0) * NS_PER_TICK, system: (ticks.system ?? 0) * NS_PER_TICK,
-      periods: cpuStat.nr_periods ?? 0, throttledPeriods: cpuStat.nr_throttled ?? 0, throttledTime: cpuStat.throttled_time ?? 0,
+      user: (ticks.user ?? 0) * NS_PER_TICK,
+      system: (ticks.system ?? 0) * NS_PER_TICK,
+      periods: cpuStat.nr_periods ?? 0,
+      throttledPeriods: cpuStat.nr_throttled ?? 0,
+      throttledTime: cpuStat.throttled_time ?? 0,
     },
     memory: {
-      usage: num(path.join(mem, 'memory.usage_in_bytes')), maxUsage: num(path.join(mem, 'memory.max_usage_in_bytes')),
-      limit: num(path.join(mem, 'memory.limit_in_bytes')), failcnt: num(path.join(mem, 'memory.failcnt')),
+      usage: num(path.join(mem, 'memory.usage_in_bytes')),
+      maxUsage: num(path.join(mem, 'memory.max_usage_in_bytes')),
+      limit: num(path.join(mem, 'memory.limit_in_bytes')),
+      failcnt: num(path.join(mem, 'memory.failcnt')),
       stats: keyed(read(path.join(mem, 'memory.stat'))),
     },
-    pids: { current: num(path.join(dir('pids'), 'pids.current')), ...(pidsMax && pidsMax !== 'max' ? { limit: Number(pidsMax) } : {}) },
+    pids: {
+      current: num(path.join(dir('pids'), 'pids.current')),
+      ...(pidsMax && pidsMax !== 'max' ? { limit: Number(pidsMax) } : {}),
+    },
     blkio: { serviceBytes: bytes, serviced: ios },
   };
 }
@@ -105,7 +142,10 @@ function readV2(dir: string): CgroupStats {
     if (!dev || !dev.includes(':')) continue;
     const [major, minor] = dev.split(':').map(Number) as [number, number];
     const kv = Object.fromEntries(pairs.map((p) => p.split('=')).map(([k, v]) => [k, Number(v)]));
-    bytes.push({ major, minor, op: 'read', value: kv.rbytes ?? 0 }, { major, minor, op: 'write', value: kv.wbytes ?? 0 });
+    bytes.push(
+      { major, minor, op: 'read', value: kv.rbytes ?? 0 },
+      { major, minor, op: 'write', value: kv.wbytes ?? 0 },
+    );
     ios.push({ major, minor, op: 'read', value: kv.rios ?? 0 }, { major, minor, op: 'write', value: kv.wios ?? 0 });
   }
   const max = read(path.join(dir, 'memory.max')).trim();
@@ -113,14 +153,23 @@ function readV2(dir: string): CgroupStats {
   return {
     version: 2,
     cpu: {
-      total: (cpuStat.usage_usec ?? 0) * 1000, perCpu: [], user: (cpuStat.user_usec ?? 0) * 1000, system: (cpuStat.system_usec ?? 0) * 1000,
-      periods: cpuStat.nr_periods ?? 0, throttledPeriods: cpuStat.nr_throttled ?? 0, throttledTime: (cpuStat.throttled_usec ?? 0) * 1000,
+      total: (cpuStat.usage_usec ?? 0) * 1000,
+      perCpu: [],
+      user: (cpuStat.user_usec ?? 0) * 1000,
+      system: (cpuStat.system_usec ?? 0) * 1000,
+      periods: cpuStat.nr_periods ?? 0,
+      throttledPeriods: cpuStat.nr_throttled ?? 0,
+      throttledTime: (cpuStat.throttled_usec ?? 0) * 1000,
     },
     memory: {
-      usage: num(path.join(dir, 'memory.current')), limit: max && max !== 'max' ? Number(max) : Number.MAX_SAFE_INTEGER,
+      usage: num(path.join(dir, 'memory.current')),
+      limit: max && max !== 'max' ? Number(max) : Number.MAX_SAFE_INTEGER,
       stats: keyed(read(path.join(dir, 'memory.stat'))),
     },
-    pids: { current: num(path.join(dir, 'pids.current')), ...(pidsMax && pidsMax !== 'max' ? { limit: Number(pidsMax) } : {}) },
+    pids: {
+      current: num(path.join(dir, 'pids.current')),
+      ...(pidsMax && pidsMax !== 'max' ? { limit: Number(pidsMax) } : {}),
+    },
     blkio: { serviceBytes: bytes, serviced: ios },
   };
 }
@@ -142,8 +191,14 @@ export function readNetDev(pid: number): Record<string, NetDevStats> | undefined
     if (!m || m[1] === 'lo') continue;
     const f = m[2]!.trim().split(/\s+/).map(Number);
     out[m[1]!] = {
-      rx_bytes: f[0]!, rx_packets: f[1]!, rx_errors: f[2]!, rx_dropped: f[3]!,
-      tx_bytes: f[8]!, tx_packets: f[9]!, tx_errors: f[10]!, tx_dropped: f[11]!,
+      rx_bytes: f[0]!,
+      rx_packets: f[1]!,
+      rx_errors: f[2]!,
+      rx_dropped: f[3]!,
+      tx_bytes: f[8]!,
+      tx_packets: f[9]!,
+      tx_errors: f[10]!,
+      tx_dropped: f[11]!,
     };
   }
   return out;

@@ -48,8 +48,12 @@ export function hostDevices(): OciDevice[] {
         continue;
       }
       out.push({
-        path: p, type: st.isBlockDevice() ? 'b' : 'c', ...majorMinor(st.rdev),
-        fileMode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid),
+        path: p,
+        type: st.isBlockDevice() ? 'b' : 'c',
+        ...majorMinor(st.rdev),
+        fileMode: Number(st.mode & 0o7777n),
+        uid: Number(st.uid),
+        gid: Number(st.gid),
       });
     }
   };

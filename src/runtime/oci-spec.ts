@@ -55,8 +55,17 @@ export interface SpecInput {
 
 /** Docker's masked paths, plus the powercap tree that newer Docker masks too (energy counters leak timing). */
 export const DEFAULT_MASKED_PATHS = [
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
 ];
 export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
@@ -65,13 +74,38 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   const shmSize = input.shmSizeBytes && input.shmSizeBytes > 0 ? input.shmSizeBytes : 64 * 1024 * 1024;
   const defaults: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', input.privileged ? 'rw' : 'ro'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    {
+      destination: '/sys',
+      type: 'sysfs',
+      source: 'sysfs',
+      options: ['nosuid', 'noexec', 'nodev', input.privileged ? 'rw' : 'ro'],
+    },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.floor(shmSize / 1024)}k`] },
-    { destination: '/etc/resolv.conf', type: 'bind', source: input.etcFiles.resolvConf, options: ['rbind', 'rprivate'] },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.floor(shmSize / 1024)}k`],
+    },
+    {
+      destination: '/etc/resolv.conf',
+      type: 'bind',
+      source: input.etcFiles.resolvConf,
+      options: ['rbind', 'rprivate'],
+    },
     { destination: '/etc/hostname', type: 'bind', source: input.etcFiles.hostname, options: ['rbind', 'rprivate'] },
     { destination: '/etc/hosts', type: 'bind', source: input.etcFiles.hosts, options: ['rbind', 'rprivate'] },
   ];
@@ -96,18 +130,20 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       ...(input.sysctl && Object.keys(input.sysctl).length ? { sysctl: input.sysctl } : {}),
       resources: {
         ...(input.resources ?? {}),
-        devices: input.privileged ? [{ allow: true, access: 'rwm' }] : [
-          { allow: false, access: 'rwm' },
-          { allow: true, type: 'c', access: 'm' },
-          { allow: true, type: 'b', access: 'm' },
-        ],
+        devices: input.privileged
+          ? [{ allow: true, access: 'rwm' }]
+          : [
+              { allow: false, access: 'rwm' },
+              { allow: true, type: 'c', access: 'm' },
+              { allow: true, type: 'b', access: 'm' },
+            ],
       },
       namespaces,
       // Docker gives a privileged container every device node of the host.
       ...(input.privileged ? { devices: hostDevices() } : {}),
       ...(input.seccomp ? { seccomp: input.seccomp } : {}),
-      maskedPaths: input.privileged ? [] : input.maskedPaths ?? DEFAULT_MASKED_PATHS,
-      readonlyPaths: input.privileged ? [] : input.readonlyPaths ?? DEFAULT_READONLY_PATHS,
+      maskedPaths: input.privileged ? [] : (input.maskedPaths ?? DEFAULT_MASKED_PATHS),
+      readonlyPaths: input.privileged ? [] : (input.readonlyPaths ?? DEFAULT_READONLY_PATHS),
     },
   };
 }
@@ -120,7 +156,13 @@ export function sortMounts(mounts: OciMount[]): OciMount[] {
 
 /** The OCI process for `docker exec`: the container's environment plus the exec's own. */
 export function buildExecProcess(input: {
-  args: string[]; env: string[]; cwd: string; user: OciUser; tty: boolean; capabilities: string[]; noNewPrivileges?: boolean;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: OciUser;
+  tty: boolean;
+  capabilities: string[];
+  noNewPrivileges?: boolean;
 }): Record<string, unknown> {
   const caps = input.capabilities;
   return {

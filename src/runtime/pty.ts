@@ -67,5 +67,6 @@ export function setWindowSize(fd: number, height: number, width: number): void {
 export function setNonBlocking(fd: number): void {
   const c = load();
   const flags = c.fcntl(fd, F_GETFL, 0);
-  if (flags < 0 || c.fcntl(fd, F_SETFL, flags | fs.constants.O_NONBLOCK) < 0) throw new Error('fcntl O_NONBLOCK failed');
+  if (flags < 0 || c.fcntl(fd, F_SETFL, flags | fs.constants.O_NONBLOCK) < 0)
+    throw new Error('fcntl O_NONBLOCK failed');
 }

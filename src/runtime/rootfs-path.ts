@@ -15,7 +15,10 @@ export function secureJoin(root: string, unsafePath: string): string {
   let links = 0;
   while (parts.length > 0) {
     const part = parts.shift()!;
-    if (part === '..') { resolved.pop(); continue; }
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
     const candidate = path.join(root, ...resolved, part);
     let st: fs.Stats;
     try {
@@ -24,7 +27,10 @@ export function secureJoin(root: string, unsafePath: string): string {
       resolved.push(part);
       continue;
     }
-    if (!st.isSymbolicLink()) { resolved.push(part); continue; }
+    if (!st.isSymbolicLink()) {
+      resolved.push(part);
+      continue;
+    }
     if (++links > MAX_LINKS) throw new Error(`too many levels of symbolic links: ${unsafePath}`);
     const target = fs.readlinkSync(candidate);
     if (target.startsWith('/')) resolved.length = 0;

@@ -29,6 +29,8 @@ export function lacksNovember2025Fixes(version: string): boolean {
 
 export function runcWarning(version: string | undefined): string | undefined {
   if (version === undefined || !lacksNovember2025Fixes(version)) return undefined;
-  return `WARNING: runc ${version} lacks the fixes for CVE-2025-31133, CVE-2025-52565 and CVE-2025-52881 ` +
-    '(runc 1.2.8, 1.3.3, 1.4.0-rc.3): a malicious image can make it mount host files read-write; run only trusted images';
+  return (
+    `WARNING: runc ${version} lacks the fixes for CVE-2025-31133, CVE-2025-52565 and CVE-2025-52881 ` +
+    '(runc 1.2.8, 1.3.3, 1.4.0-rc.3): a malicious image can make it mount host files read-write; run only trusted images'
+  );
 }

@@ -38,7 +38,19 @@ export function createRuncRuntime(opts: RuncOptions): ContainerRuntime {
       const logFile = path.join(bundle, 'runc.log');
       const pidFile = path.join(bundle, 'init.pid');
       fs.rmSync(pidFile, { force: true });
-      const args = [...base, '--log', logFile, '--log-format', 'json', 'run', '--bundle', bundle, '--pid-file', pidFile, id];
+      const args = [
+        ...base,
+        '--log',
+        logFile,
+        '--log-format',
+        'json',
+        'run',
+        '--bundle',
+        bundle,
+        '--pid-file',
+        pidFile,
+        id,
+      ];
       return startForeground(bin, args, bundle, stdio, pidFile, logFile, 'create');
     },
     async exec(id, execId, processSpec, stdio) {
@@ -48,7 +60,19 @@ export function createRuncRuntime(opts: RuncOptions): ContainerRuntime {
       fs.writeFileSync(specFile, JSON.stringify(processSpec));
       const logFile = path.join(dir, 'runc.log');
       const pidFile = path.join(dir, 'exec.pid');
-      const args = [...base, '--log', logFile, '--log-format', 'json', 'exec', '--process', specFile, '--pid-file', pidFile, id];
+      const args = [
+        ...base,
+        '--log',
+        logFile,
+        '--log-format',
+        'json',
+        'exec',
+        '--process',
+        specFile,
+        '--pid-file',
+        pidFile,
+        id,
+      ];
       try {
         const proc = await startForeground(bin, args, dir, stdio, pidFile, logFile, 'exec');
         void proc.exited.finally(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -86,9 +110,15 @@ export function createRuncRuntime(opts: RuncOptions): ContainerRuntime {
       await new Promise<void>((resolve, reject) => {
         const child = spawn(bin, [...base, 'update', '--resources', '-', id], { stdio: ['pipe', 'ignore', 'pipe'] });
         let stderr = '';
-        child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+        child.stderr!.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
         child.on('error', reject);
-        child.on('close', (code) => (code === 0 ? resolve() : reject(new RuntimeError(lastRuncMessage(stderr) || `runc update exited with ${code}`))));
+        child.on('close', (code) =>
+          code === 0
+            ? resolve()
+            : reject(new RuntimeError(lastRuncMessage(stderr) || `runc update exited with ${code}`)),
+        );
         child.stdin!.end(JSON.stringify(resources));
       });
     },
@@ -139,9 +169,18 @@ async function startForeground(
     const out = new PassThrough();
     outputDone = new Promise((resolve) => {
       // EIO is how a terminal master reports that every slave is closed: the end of output.
-      term.on('error', () => { out.end(); resolve(); });
-      term.on('end', () => { out.end(); resolve(); });
-      term.on('close', () => { out.end(); resolve(); });
+      term.on('error', () => {
+        out.end();
+        resolve();
+      });
+      term.on('end', () => {
+        out.end();
+        resolve();
+      });
+      term.on('close', () => {
+        out.end();
+        resolve();
+      });
     });
     term.pipe(out, { end: false });
     stdout = out;
@@ -155,7 +194,7 @@ async function startForeground(
     stderr = child.stderr!.pipe(new PassThrough());
     outputDone = Promise.resolve();
   }
-  (stdin as NodeJS.WritableStream & { on: Function } | null)?.on?.('error', () => undefined);
+  (stdin as (NodeJS.WritableStream & { on: Function }) | null)?.on?.('error', () => undefined);
 
   const exitStatus = new Promise<number>((resolve) => {
     child.on('close', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
@@ -171,9 +210,11 @@ async function startForeground(
   if (pid === null) {
     await exited;
     const msg = readRuncError(logFile) || `${path.basename(bin)} exited before the container started`;
-    throw new RuntimeError(verb === 'create'
-      ? `failed to create shim task: OCI runtime create failed: ${msg.replace(/^runc run failed: /, 'runc create failed: ')}: unknown`
-      : `OCI runtime exec failed: ${msg.replace(/^runc exec failed: /, 'exec failed: ')}: unknown`);
+    throw new RuntimeError(
+      verb === 'create'
+        ? `failed to create shim task: OCI runtime create failed: ${msg.replace(/^runc run failed: /, 'runc create failed: ')}: unknown`
+        : `OCI runtime exec failed: ${msg.replace(/^runc exec failed: /, 'exec failed: ')}: unknown`,
+    );
   }
   return {
     pid,
@@ -187,7 +228,9 @@ async function startForeground(
       try {
         setWindowSize(master, height, width);
         child.kill('SIGWINCH');
-      } catch { /* the terminal is gone */ }
+      } catch {
+        /* the terminal is gone */
+      }
     },
   };
 }
@@ -212,7 +255,10 @@ function terminalInput(term: tty.ReadStream, master: number): Writable {
           try {
             offset += fs.writeSync(master, chunk, offset, chunk.length - offset);
           } catch (err) {
-            if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { setTimeout(attempt, 20); return; }
+            if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+              setTimeout(attempt, 20);
+              return;
+            }
             return done(); // EIO: the process is gone, its input with it.
           }
         }
@@ -226,12 +272,16 @@ function terminalInput(term: tty.ReadStream, master: number): Writable {
 /** The PID file appears once the container process exists; runc exiting first means it failed. */
 async function waitForPid(pidFile: string, exit: Promise<number>): Promise<number | null> {
   let done = false;
-  void exit.then(() => { done = true; });
+  void exit.then(() => {
+    done = true;
+  });
   for (;;) {
     try {
       const text = fs.readFileSync(pidFile, 'utf8').trim();
       if (text) return Number(text);
-    } catch { /* not yet */ }
+    } catch {
+      /* not yet */
+    }
     if (done) return null;
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -239,7 +289,11 @@ async function waitForPid(pidFile: string, exit: Promise<number>): Promise<numbe
 
 function readRuncError(logFile: string): string {
   let text = '';
-  try { text = fs.readFileSync(logFile, 'utf8'); } catch { return ''; }
+  try {
+    text = fs.readFileSync(logFile, 'utf8');
+  } catch {
+    return '';
+  }
   return lastRuncMessage(text);
 }
 
@@ -260,10 +314,23 @@ function lastRuncMessage(text: string): string {
 }
 
 const SIGNALS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9,
-  SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15,
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
 };
 
 function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? SIGNALS[signal] ?? 0 : 0;
+  return signal ? (SIGNALS[signal] ?? 0) : 0;
 }

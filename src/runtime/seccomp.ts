@@ -56,14 +56,29 @@ export interface SeccompTarget {
 
 /** Node's arch → Go's GOARCH, the names profiles use in includes/excludes. */
 const GOARCH: Record<string, string> = {
-  x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x',
-  riscv64: 'riscv64', mips: 'mips', mipsel: 'mipsle', loong64: 'loong64',
+  x64: 'amd64',
+  ia32: '386',
+  arm64: 'arm64',
+  arm: 'arm',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  mips: 'mips',
+  mipsel: 'mipsle',
+  loong64: 'loong64',
 };
 /** GOARCH → libseccomp's native architecture token, the key of archMap. */
 const SCMP_ARCH: Record<string, string> = {
-  amd64: 'SCMP_ARCH_X86_64', '386': 'SCMP_ARCH_X86', arm64: 'SCMP_ARCH_AARCH64', arm: 'SCMP_ARCH_ARM',
-  ppc64le: 'SCMP_ARCH_PPC64LE', s390x: 'SCMP_ARCH_S390X', riscv64: 'SCMP_ARCH_RISCV64', mips: 'SCMP_ARCH_MIPS',
-  mipsle: 'SCMP_ARCH_MIPSEL', loong64: 'SCMP_ARCH_LOONGARCH64',
+  amd64: 'SCMP_ARCH_X86_64',
+  '386': 'SCMP_ARCH_X86',
+  arm64: 'SCMP_ARCH_AARCH64',
+  arm: 'SCMP_ARCH_ARM',
+  ppc64le: 'SCMP_ARCH_PPC64LE',
+  s390x: 'SCMP_ARCH_S390X',
+  riscv64: 'SCMP_ARCH_RISCV64',
+  mips: 'SCMP_ARCH_MIPS',
+  mipsle: 'SCMP_ARCH_MIPSEL',
+  loong64: 'SCMP_ARCH_LOONGARCH64',
 };
 
 /**
@@ -77,16 +92,25 @@ export function parseSeccompProfile(text: string): SeccompProfile {
   } catch (err) {
     throw new InvalidParameter(`Decoding seccomp profile failed: ${(err as Error).message}`);
   }
-  const fail = (why: string): never => { throw new InvalidParameter(`Decoding seccomp profile failed: ${why}`); };
+  const fail = (why: string): never => {
+    throw new InvalidParameter(`Decoding seccomp profile failed: ${why}`);
+  };
   if (typeof p !== 'object' || p === null || Array.isArray(p)) fail('the profile must be a JSON object');
   const prof = p as SeccompProfile;
-  if (typeof prof.defaultAction !== 'string' || !prof.defaultAction.startsWith('SCMP_ACT_')) fail(`invalid defaultAction ${JSON.stringify(prof.defaultAction)}`);
-  if (prof.architectures?.length && prof.archMap?.length) fail("'architectures' and 'archMap' were specified in the seccomp profile, use either 'architectures' or 'archMap'");
-  if (prof.syscalls !== undefined && prof.syscalls !== null && !Array.isArray(prof.syscalls)) fail('syscalls must be a list');
+  if (typeof prof.defaultAction !== 'string' || !prof.defaultAction.startsWith('SCMP_ACT_'))
+    fail(`invalid defaultAction ${JSON.stringify(prof.defaultAction)}`);
+  if (prof.architectures?.length && prof.archMap?.length)
+    fail(
+      "'architectures' and 'archMap' were specified in the seccomp profile, use either 'architectures' or 'archMap'",
+    );
+  if (prof.syscalls !== undefined && prof.syscalls !== null && !Array.isArray(prof.syscalls))
+    fail('syscalls must be a list');
   for (const r of prof.syscalls ?? []) {
     if (typeof r !== 'object' || r === null) fail('each syscall rule must be an object');
-    if (r.name && r.names?.length) fail("'name' and 'names' were specified in the seccomp profile, use either 'name' or 'names'");
-    if (typeof r.action !== 'string' || !r.action.startsWith('SCMP_ACT_')) fail(`invalid action ${JSON.stringify(r.action)}`);
+    if (r.name && r.names?.length)
+      fail("'name' and 'names' were specified in the seccomp profile, use either 'name' or 'names'");
+    if (typeof r.action !== 'string' || !r.action.startsWith('SCMP_ACT_'))
+      fail(`invalid action ${JSON.stringify(r.action)}`);
     const names = r.names ?? (r.name ? [r.name] : []);
     if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) fail('syscall names must be strings');
   }
@@ -103,7 +127,7 @@ export function kernelAtLeast(release: string, min: string): boolean {
 
 /** Settles the profile's conditions for one container on this machine. */
 export function ociSeccomp(profile: SeccompProfile, target: SeccompTarget): OciSeccomp {
-  const goarch = GOARCH[target.arch ?? os.arch()] ?? (target.arch ?? os.arch());
+  const goarch = GOARCH[target.arch ?? os.arch()] ?? target.arch ?? os.arch();
   const kernel = target.kernel ?? os.release();
   const caps = new Set(target.capabilities);
   const out: OciSeccomp = { defaultAction: profile.defaultAction, syscalls: [] };
@@ -128,7 +152,9 @@ export function ociSeccomp(profile: SeccompProfile, target: SeccompTarget): OciS
       names: [...names],
       action: rule.action,
       ...(rule.errnoRet !== undefined ? { errnoRet: rule.errnoRet } : {}),
-      ...(rule.args?.length ? { args: rule.args.map((a) => ({ index: a.index, value: a.value, valueTwo: a.valueTwo ?? 0, op: a.op })) } : {}),
+      ...(rule.args?.length
+        ? { args: rule.args.map((a) => ({ index: a.index, value: a.value, valueTwo: a.valueTwo ?? 0, op: a.op })) }
+        : {}),
     });
   }
   return out;

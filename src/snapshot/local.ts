@@ -4,7 +4,14 @@
 // filled and mounted.
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ApplyTarget, GraphDriverData, SnapshotInfo, SnapshotKind, Snapshotter, SnapshotUsage } from './snapshotter.js';
+import type {
+  ApplyTarget,
+  GraphDriverData,
+  SnapshotInfo,
+  SnapshotKind,
+  Snapshotter,
+  SnapshotUsage,
+} from './snapshotter.js';
 import { EXTRACT_KEY_PREFIX } from './snapshotter.js';
 import type { DiffSource } from '../archive/types.js';
 import type { Mount } from '../mount/types.js';
@@ -45,7 +52,12 @@ export abstract class LocalSnapshotter implements Snapshotter {
   protected abstract mountsOf(row: SnapshotRow, l: Layout, parents: Layout[]): Mount[];
   protected abstract applyTargetOf(l: Layout): ApplyTarget;
   protected abstract diffSourceOf(row: SnapshotRow, l: Layout, parents: Layout[]): DiffSource;
-  protected abstract graphDriverDataOf(row: SnapshotRow, l: Layout, parents: Layout[], mergedDir?: string): GraphDriverData;
+  protected abstract graphDriverDataOf(
+    row: SnapshotRow,
+    l: Layout,
+    parents: Layout[],
+    mergedDir?: string,
+  ): GraphDriverData;
 
   protected layout(id: number): Layout {
     const dir = path.join(this.root, String(id));
@@ -76,7 +88,12 @@ export abstract class LocalSnapshotter implements Snapshotter {
     }
   }
 
-  private async create(kind: 'active' | 'view', key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]> {
+  private async create(
+    kind: 'active' | 'view',
+    key: string,
+    parent?: string,
+    labels?: Record<string, string>,
+  ): Promise<Mount[]> {
     this.store.assertFree(key);
     const parentRow = this.store.parentFor(parent);
     const parents = parentRow ? [parentRow, ...this.store.parents(parentRow)].map((p) => this.layout(p.id)) : [];
@@ -108,13 +125,15 @@ export abstract class LocalSnapshotter implements Snapshotter {
 
   async mounts(key: string): Promise<Mount[]> {
     const row = this.store.get(key);
-    if (row.kind === 'committed') throw new InvalidParameter(`snapshot ${key} is not active or view: failed precondition`);
+    if (row.kind === 'committed')
+      throw new InvalidParameter(`snapshot ${key} is not active or view: failed precondition`);
     return this.mountsOf(row, this.layout(row.id), this.parentLayouts(row));
   }
 
   async remove(key: string): Promise<void> {
     const row = this.store.get(key);
-    if (this.store.hasChildren(row.id)) throw new Conflict(`cannot remove snapshot ${key} with child: failed precondition`);
+    if (this.store.hasChildren(row.id))
+      throw new Conflict(`cannot remove snapshot ${key} with child: failed precondition`);
     const l = this.layout(row.id);
     await this.assertNothingMountedIn(l.dir, key);
     // Row first, directory second: after a crash the directory is an orphan that cleanup()
@@ -147,7 +166,8 @@ export abstract class LocalSnapshotter implements Snapshotter {
 
   async applyTarget(key: string): Promise<ApplyTarget> {
     const row = this.store.get(key);
-    if (row.kind !== 'active') throw new InvalidParameter(`snapshot ${key} is not an active snapshot: failed precondition`);
+    if (row.kind !== 'active')
+      throw new InvalidParameter(`snapshot ${key} is not an active snapshot: failed precondition`);
     return this.applyTargetOf(this.layout(row.id));
   }
 
@@ -165,7 +185,9 @@ export abstract class LocalSnapshotter implements Snapshotter {
     for (const row of this.store.all()) {
       if (row.kind !== 'active' || !row.key.startsWith(EXTRACT_KEY_PREFIX)) continue;
       this.log.info(`snapshot: removing interrupted extraction ${row.key}`);
-      await this.remove(row.key).catch((err) => this.log.warn(`snapshot: cannot remove ${row.key}: ${(err as Error).message}`));
+      await this.remove(row.key).catch((err) =>
+        this.log.warn(`snapshot: cannot remove ${row.key}: ${(err as Error).message}`),
+      );
     }
     const owned = new Set(this.store.all().map((r) => String(r.id)));
     for (const name of await readdir(this.root)) {

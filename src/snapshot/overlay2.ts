@@ -31,7 +31,8 @@ export class Overlay2Snapshotter extends LocalSnapshotter {
 
   override async init(): Promise<this> {
     // Overlay options are split on ',' (by mount) and lowerdir on ':' (by the kernel).
-    if (/[,:]/.test(this.root)) throw new InvalidParameter(`overlay2: the data-root path ${this.root} must not contain ',' or ':'`);
+    if (/[,:]/.test(this.root))
+      throw new InvalidParameter(`overlay2: the data-root path ${this.root} must not contain ',' or ':'`);
     return super.init();
   }
 

@@ -31,13 +31,21 @@ export async function probeOverlay(dir: string): Promise<OverlayProbe> {
     for (const d of [lower, upper, work, merged]) await mkdir(d);
     await writeFile(path.join(lower, 'f'), 'lower');
     await mountAll(
-      [{ type: 'overlay', source: 'overlay', options: ['index=off', `lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`] }],
+      [
+        {
+          type: 'overlay',
+          source: 'overlay',
+          options: ['index=off', `lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`],
+        },
+      ],
       merged,
     );
     try {
-      if ((await readFile(path.join(merged, 'f'), 'utf8')) !== 'lower') throw new Error('lower file not visible through the overlay');
+      if ((await readFile(path.join(merged, 'f'), 'utf8')) !== 'lower')
+        throw new Error('lower file not visible through the overlay');
       await writeFile(path.join(merged, 'f'), 'upper');
-      if ((await readFile(path.join(upper, 'f'), 'utf8')) !== 'upper') throw new Error('copy-up did not reach the upper dir');
+      if ((await readFile(path.join(upper, 'f'), 'utf8')) !== 'upper')
+        throw new Error('copy-up did not reach the upper dir');
     } finally {
       await unmount(merged);
     }

@@ -57,7 +57,6 @@ export interface DriverInfo {
 
 /** containerd's snapshotter verbs, plus the layer-apply and diff views the archive room needs. */
 export interface Snapshotter extends DriverInfo {
-
   /** Creates an active (writable) snapshot on `parent` (a committed name) and returns its mounts. Fails with Conflict if the key exists. */
   prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
   /** Creates a read-only view of `parent`. */

@@ -33,7 +33,9 @@ const toRow = (r: RawRow): SnapshotRow => ({
   parentId: r.parent_id,
   labels: JSON.parse(r.labels) as Record<string, string>,
   created: r.created,
-  ...(r.kind === 'committed' && r.size !== null && r.inodes !== null ? { usage: { size: r.size, inodes: r.inodes } } : {}),
+  ...(r.kind === 'committed' && r.size !== null && r.inodes !== null
+    ? { usage: { size: r.size, inodes: r.inodes } }
+    : {}),
 });
 
 export class SnapshotStore {
@@ -43,7 +45,8 @@ export class SnapshotStore {
   ) {}
 
   find(key: string): SnapshotRow | undefined {
-    const r = this.db.prepare('SELECT * FROM snapshots WHERE driver = ? AND key = ?').get(this.driver, key) as RawRow | undefined;
+    const r = this.db.prepare('SELECT * FROM snapshots WHERE driver = ? AND key = ?').get(this.driver, key) as
+      RawRow | undefined;
     return r && toRow(r);
   }
 
@@ -62,7 +65,7 @@ export class SnapshotStore {
   /** The parent chain of a snapshot, nearest first (the overlay lowerdir order). */
   parents(row: SnapshotRow): SnapshotRow[] {
     const chain: SnapshotRow[] = [];
-    for (let id = row.parentId; id !== null; ) {
+    for (let id = row.parentId; id !== null;) {
       const p = this.byId(id);
       chain.push(p);
       id = p.parentId;
@@ -75,7 +78,8 @@ export class SnapshotStore {
     if (parent === undefined || parent === '') return undefined;
     const row = this.find(parent);
     if (!row) throw new NotFound(`parent snapshot ${parent} does not exist: not found`);
-    if (row.kind !== 'committed') throw new InvalidParameter(`parent ${parent} is not committed snapshot: invalid argument`);
+    if (row.kind !== 'committed')
+      throw new InvalidParameter(`parent ${parent} is not committed snapshot: invalid argument`);
     return row;
   }
 
@@ -91,10 +95,13 @@ export class SnapshotStore {
       this.assertFree(row.key);
       if (row.parentId !== null) {
         const p = this.byId(row.parentId);
-        if (p.kind !== 'committed') throw new InvalidParameter(`parent ${p.key} is not committed snapshot: invalid argument`);
+        if (p.kind !== 'committed')
+          throw new InvalidParameter(`parent ${p.key} is not committed snapshot: invalid argument`);
       }
       this.db
-        .prepare('INSERT INTO snapshots (id, driver, key, kind, parent_id, labels, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO snapshots (id, driver, key, kind, parent_id, labels, created) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
         .run(row.id, this.driver, row.key, row.kind, row.parentId, JSON.stringify(row.labels), created);
     })();
     return { ...row, created };
@@ -104,7 +111,8 @@ export class SnapshotStore {
   commit(name: string, key: string, labels?: Record<string, string>): SnapshotRow {
     return this.db.transaction(() => {
       const row = this.get(key);
-      if (row.kind !== 'active') throw new InvalidParameter(`snapshot ${key} is not an active snapshot: failed precondition`);
+      if (row.kind !== 'active')
+        throw new InvalidParameter(`snapshot ${key} is not an active snapshot: failed precondition`);
       if (name === '') throw new InvalidParameter('snapshot name must not be empty: invalid argument');
       if (this.find(name)) throw new Conflict(`snapshot ${name}: already exists`);
       const newLabels = labels ?? row.labels;
@@ -117,7 +125,9 @@ export class SnapshotStore {
 
   /** Keeps the measured usage of a committed snapshot (it never changes afterwards). */
   keepUsage(id: number, usage: { size: number; inodes: number }): void {
-    this.db.prepare("UPDATE snapshots SET size = ?, inodes = ? WHERE id = ? AND kind = 'committed'").run(usage.size, usage.inodes, id);
+    this.db
+      .prepare("UPDATE snapshots SET size = ?, inodes = ? WHERE id = ? AND kind = 'committed'")
+      .run(usage.size, usage.inodes, id);
   }
 
   hasChildren(id: number): boolean {
@@ -135,7 +145,9 @@ export class SnapshotStore {
   }
 
   all(): SnapshotRow[] {
-    return (this.db.prepare('SELECT * FROM snapshots WHERE driver = ? ORDER BY id').all(this.driver) as RawRow[]).map(toRow);
+    return (this.db.prepare('SELECT * FROM snapshots WHERE driver = ? ORDER BY id').all(this.driver) as RawRow[]).map(
+      toRow,
+    );
   }
 
   /** The highest id any driver used, so new directories never reuse a number. */

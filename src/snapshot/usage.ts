@@ -48,10 +48,16 @@ export async function directoryUsage(dir: string): Promise<SnapshotUsage> {
       inodes++;
       for (const e of entries) {
         if (++work % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
-        if (e.isDirectory()) { dirs.push(path.join(p, e.name)); continue; }
+        if (e.isDirectory()) {
+          dirs.push(path.join(p, e.name));
+          continue;
+        }
         const st = entryStat(fd, e.name);
         if (!st) continue;
-        if (st.isDirectory) { dirs.push(path.join(p, e.name)); continue; } // a file system without d_type
+        if (st.isDirectory) {
+          dirs.push(path.join(p, e.name));
+          continue;
+        } // a file system without d_type
         if (st.nlink > 1) {
           if (linked.has(st.id)) continue;
           linked.add(st.id);

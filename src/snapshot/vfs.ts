@@ -16,8 +16,12 @@ import { SystemError } from '../errors.js';
 /** cp -a keeps owners, modes, times, xattrs, hard links, devices and sockets; --reflink=auto shares blocks when it can. */
 function copyTree(from: string, to: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('cp', ['-a', '--reflink=auto', '--', from, to], { env: { ...process.env, LC_ALL: 'C' } }, (err, _o, stderr) =>
-      err ? reject(new SystemError(`copy ${from} to ${to}: ${String(stderr).trim() || err.message}`)) : resolve(),
+    execFile(
+      'cp',
+      ['-a', '--reflink=auto', '--', from, to],
+      { env: { ...process.env, LC_ALL: 'C' } },
+      (err, _o, stderr) =>
+        err ? reject(new SystemError(`copy ${from} to ${to}: ${String(stderr).trim() || err.message}`)) : resolve(),
     );
   });
 }

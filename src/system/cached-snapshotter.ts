@@ -10,9 +10,16 @@ export function withUsageCache(inner: Snapshotter): { snapshotter: Snapshotter; 
     status: () => inner.status(),
     prepare: (key, parent, labels) => inner.prepare(key, parent, labels),
     view: (key, parent, labels) => inner.view(key, parent, labels),
-    commit: async (name, key, labels) => { cache.invalidate(key); cache.invalidate(name); await inner.commit(name, key, labels); },
+    commit: async (name, key, labels) => {
+      cache.invalidate(key);
+      cache.invalidate(name);
+      await inner.commit(name, key, labels);
+    },
     mounts: (key) => inner.mounts(key),
-    remove: async (key) => { cache.invalidate(key); await inner.remove(key); },
+    remove: async (key) => {
+      cache.invalidate(key);
+      await inner.remove(key);
+    },
     stat: (key) => inner.stat(key),
     usage: (key) => cache.get(key),
     walk: (fn) => inner.walk(fn),

@@ -8,14 +8,14 @@ export const CONFIG_KEYS: Record<string, string> = {
   'exec-root': 'execRoot',
   'storage-driver': 'storageDriver',
   'log-level': 'logLevel',
-  'hosts': 'host',
+  hosts: 'host',
   'log-driver': 'logDriver',
   'log-opts': 'logOpts',
   'metrics-addr': 'metricsAddr',
   'seccomp-profile': 'seccompProfile',
   'insecure-registries': 'insecureRegistries',
   'registry-mirrors': 'registryMirrors',
-  'init': 'init',
+  init: 'init',
   'init-path': 'initPath',
 };
 
@@ -41,7 +41,9 @@ export function readConfigFile(file: string, explicit: boolean): FileConfig {
   }
   const unknown = Object.keys(parsed).filter((k) => !(k in CONFIG_KEYS));
   if (unknown.length) {
-    throw new Error(`unable to configure the Docker daemon with file ${file}: the following directives don't match any configuration option: ${unknown.join(', ')}`);
+    throw new Error(
+      `unable to configure the Docker daemon with file ${file}: the following directives don't match any configuration option: ${unknown.join(', ')}`,
+    );
   }
   return parsed as FileConfig;
 }
@@ -50,7 +52,12 @@ export function readConfigFile(file: string, explicit: boolean): FileConfig {
  * Merges file settings into the options: flags given on the command line (`fromFlags`) may
  * not also appear in the file.
  */
-export function mergeConfig<T extends Record<string, unknown>>(options: T, fromFlags: Set<string>, file: FileConfig, fileName: string): T {
+export function mergeConfig<T extends Record<string, unknown>>(
+  options: T,
+  fromFlags: Set<string>,
+  file: FileConfig,
+  fileName: string,
+): T {
   const conflicts: string[] = [];
   const out: Record<string, unknown> = { ...options };
   for (const [key, value] of Object.entries(file)) {
@@ -59,13 +66,18 @@ export function mergeConfig<T extends Record<string, unknown>>(options: T, fromF
       conflicts.push(`${key}: (from flag: ${String(options[opt])}, from file: ${JSON.stringify(value)})`);
       continue;
     }
-    if ((key === 'insecure-registries' || key === 'registry-mirrors') && (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))) {
+    if (
+      (key === 'insecure-registries' || key === 'registry-mirrors') &&
+      (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
+    ) {
       throw new Error(`unable to configure the Docker daemon with file ${fileName}: ${key} must be a list of strings`);
     }
     out[opt] = key === 'hosts' ? (Array.isArray(value) ? value[0] : value) : value;
   }
   if (conflicts.length) {
-    throw new Error(`unable to configure the Docker daemon with file ${fileName}: the following directives are specified both as a flag and in the configuration file: ${conflicts.join(', ')}`);
+    throw new Error(
+      `unable to configure the Docker daemon with file ${fileName}: the following directives are specified both as a flag and in the configuration file: ${conflicts.join(', ')}`,
+    );
   }
   return out as T;
 }

@@ -12,7 +12,12 @@ export async function volumeUsage(engine: StorageView): Promise<VolumeUsage[]> {
 }
 
 /** Size and free bytes and inodes of the data-root's filesystem. */
-export function dataRootFilesystem(dataRoot: string): { Size: number; Free: number; Inodes: number; InodesFree: number } {
+export function dataRootFilesystem(dataRoot: string): {
+  Size: number;
+  Free: number;
+  Inodes: number;
+  InodesFree: number;
+} {
   const fs = statfsSync(dataRoot);
   return { Size: fs.blocks * fs.bsize, Free: fs.bavail * fs.bsize, Inodes: fs.files, InodesFree: fs.ffree };
 }
@@ -37,7 +42,14 @@ export async function storageReport(engine: StorageView): Promise<StorageReport>
   const containers: StorageReport['Containers'] = [];
   for (const c of await engine.containers.list()) {
     const u = await engine.snapshotter.usage(c.snapshotKey).catch(() => ({ size: -1, inodes: -1 }));
-    containers.push({ Id: c.id, Name: c.name, Image: c.imageRef, State: c.state.Status, Size: u.size, Inodes: u.inodes });
+    containers.push({
+      Id: c.id,
+      Name: c.name,
+      Image: c.imageRef,
+      State: c.state.Status,
+      Size: u.size,
+      Inodes: u.inodes,
+    });
   }
   const volumes: StorageReport['Volumes'] = [];
   const inodes = new Map<string, number>();
@@ -45,7 +57,8 @@ export async function storageReport(engine: StorageView): Promise<StorageReport>
     const u = await cache.volume(name, dir);
     inodes.set(name, u.inodes);
     return u.size;
-  })) volumes.push({ Name: v.volume.name, RefCount: v.refCount, Size: v.size, Inodes: inodes.get(v.volume.name) ?? -1 });
+  }))
+    volumes.push({ Name: v.volume.name, RefCount: v.refCount, Size: v.size, Inodes: inodes.get(v.volume.name) ?? -1 });
   return {
     DataRoot: { Path: engine.config.dataRoot, ...dataRootFilesystem(engine.config.dataRoot) },
     Layers: { Count: layerIDs.length, Size: layersSize, Inodes: layerInodes },

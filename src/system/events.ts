@@ -20,12 +20,20 @@ export class EventBus extends EventEmitter {
 
   emitEvent(type: DockerEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): void {
     const now = Date.now();
-    const legacy = type === 'container' ? { status: action, id, ...(attributes.image ? { from: attributes.image } : {}) }
-      : type === 'image' ? { status: action, id } : {};
+    const legacy =
+      type === 'container'
+        ? { status: action, id, ...(attributes.image ? { from: attributes.image } : {}) }
+        : type === 'image'
+          ? { status: action, id }
+          : {};
     const ev: DockerEvent = {
       ...legacy,
-      Type: type, Action: action, Actor: { ID: id, Attributes: attributes }, scope: 'local',
-      time: Math.floor(now / 1000), timeNano: now * 1_000_000,
+      Type: type,
+      Action: action,
+      Actor: { ID: id, Attributes: attributes },
+      scope: 'local',
+      time: Math.floor(now / 1000),
+      timeNano: now * 1_000_000,
     };
     this.recent.push(ev);
     if (this.recent.length > 1000) this.recent.shift();

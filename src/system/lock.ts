@@ -11,12 +11,16 @@ export function acquireDataRootLock(dataRoot: string): () => void {
       fs.writeSync(fd, `${process.pid}\n`);
       fs.fsyncSync(fd);
       fs.closeSync(fd);
-      return () => { if (readPid(file) === process.pid) fs.rmSync(file, { force: true }); };
+      return () => {
+        if (readPid(file) === process.pid) fs.rmSync(file, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = readPid(file);
       if (pid && pid !== process.pid && isStrata(pid)) {
-        throw new Error(`another Strata daemon (pid ${pid}) is using data-root ${dataRoot}: stop it first or choose another --data-root`);
+        throw new Error(
+          `another Strata daemon (pid ${pid}) is using data-root ${dataRoot}: stop it first or choose another --data-root`,
+        );
       }
       fs.rmSync(file, { force: true });
     }

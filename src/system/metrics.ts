@@ -12,15 +12,53 @@ export function createMetricsRegistry(engine: StorageView): { registry: Registry
   collectDefaultMetrics({ register: registry, prefix: 'strata_process_' });
   const cache = engine.usageCache;
 
-  const containerBytes = new Gauge({ name: 'container_fs_usage_bytes', help: 'Bytes in the container\'s writable layer', labelNames: ['id', 'name', 'image'], registers: [registry] });
-  const containerInodes = new Gauge({ name: 'container_fs_inodes_used', help: 'Inodes in the container\'s writable layer', labelNames: ['id', 'name', 'image'], registers: [registry] });
-  const volumeBytes = new Gauge({ name: 'strata_volume_usage_bytes', help: 'Bytes in a local volume', labelNames: ['volume'], registers: [registry] });
-  const volumeInodes = new Gauge({ name: 'strata_volume_inodes_used', help: 'Inodes in a local volume', labelNames: ['volume'], registers: [registry] });
-  const layers = new Gauge({ name: 'strata_layers', help: 'Layers in the layer store (each stored once)', registers: [registry] });
-  const layerBytes = new Gauge({ name: 'strata_layers_bytes', help: 'Bytes of all stored layers, each counted once', registers: [registry] });
+  const containerBytes = new Gauge({
+    name: 'container_fs_usage_bytes',
+    help: "Bytes in the container's writable layer",
+    labelNames: ['id', 'name', 'image'],
+    registers: [registry],
+  });
+  const containerInodes = new Gauge({
+    name: 'container_fs_inodes_used',
+    help: "Inodes in the container's writable layer",
+    labelNames: ['id', 'name', 'image'],
+    registers: [registry],
+  });
+  const volumeBytes = new Gauge({
+    name: 'strata_volume_usage_bytes',
+    help: 'Bytes in a local volume',
+    labelNames: ['volume'],
+    registers: [registry],
+  });
+  const volumeInodes = new Gauge({
+    name: 'strata_volume_inodes_used',
+    help: 'Inodes in a local volume',
+    labelNames: ['volume'],
+    registers: [registry],
+  });
+  const layers = new Gauge({
+    name: 'strata_layers',
+    help: 'Layers in the layer store (each stored once)',
+    registers: [registry],
+  });
+  const layerBytes = new Gauge({
+    name: 'strata_layers_bytes',
+    help: 'Bytes of all stored layers, each counted once',
+    registers: [registry],
+  });
   const images = new Gauge({ name: 'strata_images', help: 'Images', registers: [registry] });
-  const rootBytes = new Gauge({ name: 'strata_data_root_bytes', help: 'Size and free bytes of the data-root\'s filesystem', labelNames: ['kind'], registers: [registry] });
-  const rootInodes = new Gauge({ name: 'strata_data_root_inodes', help: 'Total and free inodes of the data-root\'s filesystem', labelNames: ['kind'], registers: [registry] });
+  const rootBytes = new Gauge({
+    name: 'strata_data_root_bytes',
+    help: "Size and free bytes of the data-root's filesystem",
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const rootInodes = new Gauge({
+    name: 'strata_data_root_inodes',
+    help: "Total and free inodes of the data-root's filesystem",
+    labelNames: ['kind'],
+    registers: [registry],
+  });
 
   const containerCount = new Gauge({ name: 'strata_containers', help: 'Containers', registers: [registry] });
   // prom-client renders all metrics concurrently, so async collect() hooks could be read
@@ -34,7 +72,9 @@ export function createMetricsRegistry(engine: StorageView): { registry: Registry
         const labels = { id: c.id, name: c.name, image: c.imageRef };
         containerBytes.set(labels, u.size);
         containerInodes.set(labels, u.inodes);
-      } catch { /* removed during the scrape */ }
+      } catch {
+        /* removed during the scrape */
+      }
     }
     containerCount.set(containers.length);
     for (const v of await engine.volumes.list()) {
@@ -43,7 +83,9 @@ export function createMetricsRegistry(engine: StorageView): { registry: Registry
         const u = await cache.volume(v.name, v.mountpoint);
         volumeBytes.set({ volume: v.name }, u.size);
         volumeInodes.set({ volume: v.name }, u.inodes);
-      } catch { /* removed during the scrape */ }
+      } catch {
+        /* removed during the scrape */
+      }
     }
     const du = await engine.images.diskUsage();
     images.set(du?.images.length ?? (await engine.images.list()).length);
@@ -76,11 +118,23 @@ export async function serveMetrics(engine: StorageView, addr: string): Promise<h
   if (!m) throw new Error(`invalid --metrics-addr ${addr}: expected host:port`);
   const { registry, refresh } = createMetricsRegistry(engine);
   const server = http.createServer((req, res) => {
-    if (req.url !== '/metrics') { res.writeHead(404); res.end('404 page not found\n'); return; }
-    refresh().then(() => registry.metrics()).then(
-      (text) => { res.writeHead(200, { 'Content-Type': registry.contentType }); res.end(text); },
-      (err: Error) => { res.writeHead(500); res.end(`${err.message}\n`); },
-    );
+    if (req.url !== '/metrics') {
+      res.writeHead(404);
+      res.end('404 page not found\n');
+      return;
+    }
+    refresh()
+      .then(() => registry.metrics())
+      .then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': registry.contentType });
+          res.end(text);
+        },
+        (err: Error) => {
+          res.writeHead(500);
+          res.end(`${err.message}\n`);
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

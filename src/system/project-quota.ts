@@ -30,7 +30,8 @@ export function mountOf(p: string): { mountPoint: string; superOptions: string }
     if (dash < 0) continue;
     const mp = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
     const under = mp === '/' || p === mp || p.startsWith(mp + '/');
-    if (under && (!best || mp.length >= best.mountPoint.length)) best = { mountPoint: mp, superOptions: f[dash + 3] ?? '' };
+    if (under && (!best || mp.length >= best.mountPoint.length))
+      best = { mountPoint: mp, superOptions: f[dash + 3] ?? '' };
   }
   return best;
 }

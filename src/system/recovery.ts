@@ -31,7 +31,11 @@ export async function sweepScratch(dataRoot: string, execRoot: string, log: Logg
   for (const k of kept) log.warn(`startup: ${k} is a mount point; left in place`);
 }
 
-export async function recoverReferences(engine: { volumes: Pick<VolumeService, 'list' | 'users' | 'release'>; containers: Pick<ContainerService, 'list'>; log: Logger }): Promise<void> {
+export async function recoverReferences(engine: {
+  volumes: Pick<VolumeService, 'list' | 'users' | 'release'>;
+  containers: Pick<ContainerService, 'list'>;
+  log: Logger;
+}): Promise<void> {
   const containers = new Set((await engine.containers.list()).map((c) => c.id));
   for (const v of await engine.volumes.list()) {
     for (const user of engine.volumes.users(v.name)) {

@@ -23,7 +23,9 @@ export class Pending {
   track<T>(label: string | (() => string), work: Promise<T>): Promise<T> {
     const id = this.next++;
     this.items.set(id, typeof label === 'string' ? () => label : label);
-    const done = () => { this.items.delete(id); };
+    const done = () => {
+      this.items.delete(id);
+    };
     work.then(done, done);
     return work;
   }
@@ -50,7 +52,10 @@ export interface ShutdownHandle {
   signal(name: NodeJS.Signals): void;
 }
 
-export function shutdownOnSignals(plan: ShutdownPlan, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): ShutdownHandle {
+export function shutdownOnSignals(
+  plan: ShutdownPlan,
+  signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'],
+): ShutdownHandle {
   const handle = createShutdown(plan);
   for (const s of signals) process.on(s, () => handle.signal(s));
   return handle;
@@ -66,7 +71,11 @@ export function createShutdown(plan: ShutdownPlan): ShutdownHandle {
   const forceExit = (code: number) => {
     if (finished) return;
     finished = true;
-    try { plan.force(); } catch (err) { log.error(`forced shutdown: ${(err as Error).message}`); }
+    try {
+      plan.force();
+    } catch (err) {
+      log.error(`forced shutdown: ${(err as Error).message}`);
+    }
     exit(code);
   };
   const stillPending = () => {
@@ -84,7 +93,11 @@ export function createShutdown(plan: ShutdownPlan): ShutdownHandle {
       }
       started = true;
       let grace = SHUTDOWN_MARGIN_SECONDS;
-      try { grace += Math.max(0, plan.graceSeconds()); } catch { /* the margin alone */ }
+      try {
+        grace += Math.max(0, plan.graceSeconds());
+      } catch {
+        /* the margin alone */
+      }
       log.info(`${name}: shutting down (at most ${grace}s; send ${name} again to force)`);
       const watchdog = setTimeout(() => {
         log.error(`shutdown did not finish within ${grace}s, forcing it; still pending: ${stillPending()}`);
@@ -131,10 +144,14 @@ export function trackConnections(server: http.Server): { destroyAll(): number } 
 export function detachMountsUnder(roots: string[], keep: string[] = []): string[] {
   const prefixes = roots.map((r) => r.replace(/\/+$/, '') + '/');
   const kept = keep.map((k) => k.replace(/\/+$/, '') + '/');
-  const points = readMountPoints().filter((m) => prefixes.some((p) => m.startsWith(p)) && !kept.some((k) => (m + '/').startsWith(k)));
+  const points = readMountPoints().filter(
+    (m) => prefixes.some((p) => m.startsWith(p)) && !kept.some((k) => (m + '/').startsWith(k)),
+  );
   const failed: string[] = [];
   for (const m of points.sort((a, b) => b.length - a.length)) {
-    try { umount2(m, MNT_DETACH); } catch (err) {
+    try {
+      umount2(m, MNT_DETACH);
+    } catch (err) {
       if (!/EINVAL|ENOENT/.test(String(err))) failed.push(`${m}: ${(err as Error).message}`);
     }
   }
@@ -143,7 +160,11 @@ export function detachMountsUnder(roots: string[], keep: string[] = []): string[
 
 function readMountPoints(): string[] {
   const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => unescape(l.split(' ')[4] ?? ''));
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => unescape(l.split(' ')[4] ?? ''));
 }
 
 function signalNumber(name: NodeJS.Signals): number {

@@ -38,7 +38,10 @@ export class UsageCache {
   /** Users per live key, for keys several things can hold at once (a volume in many containers). */
   private readonly holders = new Map<string, number>();
 
-  constructor(private readonly compute: (key: string) => Promise<Usage>, private readonly ttlMs = RUNNING_TTL_MS) {}
+  constructor(
+    private readonly compute: (key: string) => Promise<Usage>,
+    private readonly ttlMs = RUNNING_TTL_MS,
+  ) {}
 
   /** The figure for `key`, walking (with `compute`, or the cache's own) only when it is missing or stale. */
   get(key: string, compute?: (key: string) => Promise<Usage>): Promise<Usage> {
@@ -48,7 +51,9 @@ export class UsageCache {
     const entry: Entry = { usage, at: Date.now(), volatile: this.live.has(key) };
     this.entries.set(key, entry);
     // A failed walk (the snapshot vanished) is not remembered.
-    usage.catch(() => { if (this.entries.get(key) === entry) this.entries.delete(key); });
+    usage.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
     return usage;
   }
 
@@ -101,7 +106,11 @@ const STOPS = new Set(['die', 'kill', 'stop', 'destroy', 'pause']);
  * container ID to its writable layer's snapshot key. Volume entries (keyed `volume:<name>`)
  * are dropped whenever any container process ends, since that is when volume writes settle.
  */
-export function followContainerEvents(events: EventBus, cache: UsageCache, keyOf: (containerId: string) => string): void {
+export function followContainerEvents(
+  events: EventBus,
+  cache: UsageCache,
+  keyOf: (containerId: string) => string,
+): void {
   events.on('event', (e: DockerEvent) => {
     if (e.Type === 'volume') {
       // A mounted volume can be written by its containers at any time: live while mounted.
@@ -117,6 +126,7 @@ export function followContainerEvents(events: EventBus, cache: UsageCache, keyOf
     else if (STOPS.has(e.Action)) cache.setLive(key, false);
     else cache.invalidate(key);
     // docker cp may have written into a mounted volume as well as into the layer.
-    if (e.Action === 'die' || e.Action.startsWith('exec_die') || e.Action === 'extract-to-dir') cache.invalidateWhere((k) => k.startsWith(VOLUME_PREFIX));
+    if (e.Action === 'die' || e.Action.startsWith('exec_die') || e.Action === 'extract-to-dir')
+      cache.invalidateWhere((k) => k.startsWith(VOLUME_PREFIX));
   });
 }

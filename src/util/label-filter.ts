@@ -3,7 +3,10 @@
 // object prototype.
 
 /** Every `key` (present) or `key=value` (equal) in `wanted` holds for `labels`; none wanted → true. */
-export function matchLabels(wanted: readonly string[] | undefined, labels: Record<string, string> | null | undefined): boolean {
+export function matchLabels(
+  wanted: readonly string[] | undefined,
+  labels: Record<string, string> | null | undefined,
+): boolean {
   if (!wanted?.length) return true;
   if (!labels) return false;
   return wanted.every((w) => {

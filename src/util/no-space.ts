@@ -5,7 +5,10 @@
 import { SystemError } from '../errors.js';
 
 export class NoSpaceError extends SystemError {
-  constructor(readonly path: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly path: string,
+    options?: { cause?: unknown },
+  ) {
     super(`no space left on device writing ${path}`);
     if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
   }
@@ -32,7 +35,9 @@ export function noSpaceAt(err: unknown, path: string): unknown {
 export function inOperation(operation: string, err: unknown, what = '', fallbackPath = ''): unknown {
   if (!isNoSpace(err)) return err;
   const path = err instanceof NoSpaceError ? err.path : ((err as { path?: string }).path ?? fallbackPath);
-  const out = new SystemError(`${operation}: no space left on device${path ? ` writing ${what ? `${what} ` : ''}${path}` : ''}`);
+  const out = new SystemError(
+    `${operation}: no space left on device${path ? ` writing ${what ? `${what} ` : ''}${path}` : ''}`,
+  );
   (out as { cause?: unknown }).cause = err;
   return out;
 }

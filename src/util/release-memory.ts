@@ -15,7 +15,11 @@ let collect: (() => void) | null | undefined;
 
 function mallocTrim(): void {
   if (trim === undefined) {
-    try { trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number; } catch { trim = null; }
+    try {
+      trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+    } catch {
+      trim = null;
+    }
   }
   trim?.(0);
 }
@@ -27,7 +31,9 @@ function fullCollection(): void {
       v8.setFlagsFromString('--expose-gc');
       collect = vm.runInNewContext('gc') as () => void;
       v8.setFlagsFromString('--no-expose-gc');
-    } catch { collect = null; }
+    } catch {
+      collect = null;
+    }
   }
   collect?.();
 }
@@ -38,7 +44,10 @@ let timer: NodeJS.Timeout | undefined;
 /** Marks the start of a memory-heavy operation; call the returned function when it ends. */
 export function heavyOperation(): () => void {
   active++;
-  if (timer) { clearTimeout(timer); timer = undefined; }
+  if (timer) {
+    clearTimeout(timer);
+    timer = undefined;
+  }
   let ended = false;
   return () => {
     if (ended) return;

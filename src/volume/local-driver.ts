@@ -113,7 +113,8 @@ export class LocalDriver implements VolumeDriver {
   async releaseStaleMount(name: string, opts: Record<string, string>): Promise<void> {
     if (!needsMount(opts)) return;
     const target = this.dataPath(name);
-    if (await isMountPoint(target)) await unmount(target).catch((e: unknown) => this.deps.log.warn(`volume ${name}: ${e}`));
+    if (await isMountPoint(target))
+      await unmount(target).catch((e: unknown) => this.deps.log.warn(`volume ${name}: ${e}`));
   }
 
   private hasQuota(): boolean {
@@ -131,7 +132,9 @@ export class LocalDriver implements VolumeDriver {
     };
     fs.mkdirSync(target, { recursive: true, mode: 0o755 });
     if (bind && !fs.existsSync(device)) {
-      fail(`mount ${device}:${target}, flags: 0x${(options.includes('rbind') ? 0x5000 : 0x1000).toString(16)}: no such file or directory`);
+      fail(
+        `mount ${device}:${target}, flags: 0x${(options.includes('rbind') ? 0x5000 : 0x1000).toString(16)}: no such file or directory`,
+      );
     }
     try {
       await mountAll([{ type: bind ? 'bind' : type, source: device, options }], target);
@@ -144,13 +147,15 @@ export class LocalDriver implements VolumeDriver {
 /** The kernel's nfs and cifs clients take an IP in addr=; Docker resolves a host name first. */
 async function resolveAddr(type: string, options: string[]): Promise<string[]> {
   if (!['nfs', 'nfs4', 'cifs', 'smb3'].includes(type)) return options;
-  return Promise.all(options.map(async (opt) => {
-    if (!opt.startsWith('addr=')) return opt;
-    const host = opt.slice('addr='.length);
-    try {
-      return `addr=${(await lookup(host)).address}`;
-    } catch {
-      return opt; // let mount report the unreachable host in its own words
-    }
-  }));
+  return Promise.all(
+    options.map(async (opt) => {
+      if (!opt.startsWith('addr=')) return opt;
+      const host = opt.slice('addr='.length);
+      try {
+        return `addr=${(await lookup(host)).address}`;
+      } catch {
+        return opt; // let mount report the unreachable host in its own words
+      }
+    }),
+  );
 }

@@ -32,7 +32,9 @@ export function validateLocalOptions(opts: Record<string, string>, quotaSupporte
     let port = '';
     try {
       port = new URL(opts.device.replace(/\\/g, '/').replace(/^\/\//, 'cifs://')).port;
-    } catch { /* not a URL: nothing to refuse */ }
+    } catch {
+      /* not a URL: nothing to refuse */
+    }
     if (port) throw new InvalidParameter("port not allowed in CIFS device URL, include 'port' in 'o='");
   }
   if (opts.size !== undefined) {

@@ -36,7 +36,8 @@ export class PluginClient {
         const code = (err as NodeJS.ErrnoException).code;
         const unreachable = code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET';
         if (!unreachable) throw err;
-        if (Date.now() + delay > deadline) throw new Unavailable(`${method}: plugin not reachable: ${(err as Error).message}`);
+        if (Date.now() + delay > deadline)
+          throw new Unavailable(`${method}: plugin not reachable: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -50,7 +51,11 @@ export class PluginClient {
           ...this.address,
           method: 'POST',
           path: `/${method}`,
-          headers: { Accept: PLUGIN_MEDIA_TYPE, 'Content-Type': PLUGIN_MEDIA_TYPE, 'Content-Length': Buffer.byteLength(data) },
+          headers: {
+            Accept: PLUGIN_MEDIA_TYPE,
+            'Content-Type': PLUGIN_MEDIA_TYPE,
+            'Content-Length': Buffer.byteLength(data),
+          },
           timeout: CALL_TIMEOUT_MS,
         },
         (res) => {
@@ -62,7 +67,9 @@ export class PluginClient {
             let parsed: T | undefined;
             try {
               parsed = text ? (JSON.parse(text) as T) : ({} as T);
-            } catch { /* a plain-text answer */ }
+            } catch {
+              /* a plain-text answer */
+            }
             if (res.statusCode !== 200) {
               reject(new SystemError(`${method}: ${parsed?.Err || text.trim() || `HTTP ${res.statusCode}`}`));
             } else if (parsed === undefined) {
@@ -75,7 +82,9 @@ export class PluginClient {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new SystemError(`${method}: plugin did not answer in ${CALL_TIMEOUT_MS / 1000} s`)));
+      req.on('timeout', () =>
+        req.destroy(new SystemError(`${method}: plugin did not answer in ${CALL_TIMEOUT_MS / 1000} s`)),
+      );
       req.on('error', reject);
       req.end(data);
     });

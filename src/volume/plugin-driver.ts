@@ -3,7 +3,10 @@
 import type { VolumeDriver } from './driver.js';
 import type { ActivePlugin } from './plugin-registry.js';
 
-interface MountpointAnswer { Mountpoint?: string; Err?: string }
+interface MountpointAnswer {
+  Mountpoint?: string;
+  Err?: string;
+}
 
 export class PluginVolumeDriver implements VolumeDriver {
   readonly name: string;
@@ -16,7 +19,10 @@ export class PluginVolumeDriver implements VolumeDriver {
 
   async create(name: string, opts: Record<string, string>): Promise<void> {
     // Docker asks first and creates only what the plugin does not have.
-    const known = await this.plugin.client.call('VolumeDriver.Get', { Name: name }).then(() => true, () => false);
+    const known = await this.plugin.client.call('VolumeDriver.Get', { Name: name }).then(
+      () => true,
+      () => false,
+    );
     if (!known) await this.plugin.client.call('VolumeDriver.Create', { Name: name, Opts: opts });
   }
 
@@ -29,7 +35,9 @@ export class PluginVolumeDriver implements VolumeDriver {
   }
 
   async mount(name: string, _opts: Record<string, string>, id: string): Promise<string> {
-    return (await this.plugin.client.call<MountpointAnswer>('VolumeDriver.Mount', { Name: name, ID: id })).Mountpoint ?? '';
+    return (
+      (await this.plugin.client.call<MountpointAnswer>('VolumeDriver.Mount', { Name: name, ID: id })).Mountpoint ?? ''
+    );
   }
 
   async unmount(name: string, _opts: Record<string, string>, id: string): Promise<void> {
@@ -37,7 +45,10 @@ export class PluginVolumeDriver implements VolumeDriver {
   }
 
   async status(name: string): Promise<Record<string, unknown> | undefined> {
-    const r = await this.plugin.client.call<{ Volume?: { Status?: Record<string, unknown> }; Err?: string }>('VolumeDriver.Get', { Name: name });
+    const r = await this.plugin.client.call<{ Volume?: { Status?: Record<string, unknown> }; Err?: string }>(
+      'VolumeDriver.Get',
+      { Name: name },
+    );
     const s = r.Volume?.Status;
     return s && Object.keys(s).length > 0 ? s : undefined;
   }

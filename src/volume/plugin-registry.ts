@@ -49,12 +49,15 @@ export class PluginRegistry {
     } catch (err) {
       throw new SystemError(wrap((err as Error).message));
     }
-    if (!implementsList.includes('VolumeDriver')) throw new NotFound(wrap('Plugin does not implement the requested driver'));
+    if (!implementsList.includes('VolumeDriver'))
+      throw new NotFound(wrap('Plugin does not implement the requested driver'));
     let scope: 'local' | 'global' = 'local';
     try {
       const caps = await client.call<{ Capabilities?: { Scope?: string }; Err?: string }>('VolumeDriver.Capabilities');
       if (caps.Capabilities?.Scope === 'global') scope = 'global';
-    } catch { /* Capabilities is optional: the defaults apply */ }
+    } catch {
+      /* Capabilities is optional: the defaults apply */
+    }
     const plugin = { name, client, scope };
     this.active.set(name, plugin);
     return plugin;
@@ -62,7 +65,11 @@ export class PluginRegistry {
 
   private discover(name: string): PluginAddress | undefined {
     // A name is a relative path below the directories; nothing may climb out of them.
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.\-/:]*$/.test(name) || name.split('/').some((s) => s === '..' || s === '.' || s === '')) return undefined;
+    if (
+      !/^[A-Za-z0-9][A-Za-z0-9_.\-/:]*$/.test(name) ||
+      name.split('/').some((s) => s === '..' || s === '.' || s === '')
+    )
+      return undefined;
     const base = path.basename(name);
     for (const dir of this.dirs) {
       for (const p of [path.join(dir, `${name}.sock`), path.join(dir, name, `${base}.sock`)]) {

@@ -21,10 +21,15 @@ export async function copyIntoEmptyVolume(fromDir: string, volumeDir: string): P
   if (!st.isDirectory()) throw new InvalidParameter(`cannot mount volume over existing file, file exists ${fromDir}`);
   if (fs.readdirSync(volumeDir).length > 0) return false;
   await new Promise<void>((resolve, reject) => {
-    execFile('cp', ['-a', '-T', '--', fromDir, volumeDir], { env: { ...process.env, LC_ALL: 'C' } }, (err, _out, stderr) => {
-      if (err) reject(new SystemError(`copy image content into volume: ${String(stderr).trim() || err.message}`));
-      else resolve();
-    });
+    execFile(
+      'cp',
+      ['-a', '-T', '--', fromDir, volumeDir],
+      { env: { ...process.env, LC_ALL: 'C' } },
+      (err, _out, stderr) => {
+        if (err) reject(new SystemError(`copy image content into volume: ${String(stderr).trim() || err.message}`));
+        else resolve();
+      },
+    );
   });
   return true;
 }

@@ -25,7 +25,12 @@ export async function recoverVolumes(store: VolumeStore, local: LocalDriver, roo
     }
     store.finishRename(newName);
   }
-  const rows = new Map(store.all().filter((r) => r.driver === 'local').map((r) => [r.name, r]));
+  const rows = new Map(
+    store
+      .all()
+      .filter((r) => r.driver === 'local')
+      .map((r) => [r.name, r]),
+  );
   for (const r of rows.values()) {
     if (!fs.existsSync(path.join(root, r.name))) {
       log.warn(`volume ${r.name}: directory gone (interrupted removal); dropping its record`);
@@ -46,8 +51,13 @@ export async function recoverVolumes(store: VolumeStore, local: LocalDriver, roo
     }
     log.warn(`volume ${entry.name}: directory without a record; adopting it as a local volume`);
     store.insert({
-      name: entry.name, driver: 'local', labels: {}, options: {}, createdAt: rfc3339Now(fs.statSync(dir).mtime),
-      anonymous: false, scope: 'local',
+      name: entry.name,
+      driver: 'local',
+      labels: {},
+      options: {},
+      createdAt: rfc3339Now(fs.statSync(dir).mtime),
+      anonymous: false,
+      scope: 'local',
     });
   }
 }

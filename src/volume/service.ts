@@ -86,8 +86,15 @@ class Volumes implements VolumeService {
       }
     }
     return {
-      name: r.name, driver: r.driver, mountpoint, createdAt: r.createdAt, labels: r.labels, options: r.options,
-      scope: r.scope, anonymous: r.anonymous, ...(status ? { status } : {}),
+      name: r.name,
+      driver: r.driver,
+      mountpoint,
+      createdAt: r.createdAt,
+      labels: r.labels,
+      options: r.options,
+      scope: r.scope,
+      anonymous: r.anonymous,
+      ...(status ? { status } : {}),
     };
   }
 
@@ -106,7 +113,9 @@ class Volumes implements VolumeService {
           } catch (err) {
             throw withContext(`create ${name}`, err);
           }
-          throw new Conflict(`create ${name}: driver '${existing.driver}' already has volume '${name}': volume name must be unique`);
+          throw new Conflict(
+            `create ${name}: driver '${existing.driver}' already has volume '${name}': volume name must be unique`,
+          );
         }
         // Docker returns the existing volume as is: new labels and options are ignored.
         return this.record(existing);
@@ -120,7 +129,15 @@ class Volumes implements VolumeService {
       } catch (err) {
         throw withContext(`create ${name}`, err);
       }
-      const row: VolumeRow = { name, driver: driverName, labels, options, createdAt: rfc3339Now(), anonymous, scope: driver.scope };
+      const row: VolumeRow = {
+        name,
+        driver: driverName,
+        labels,
+        options,
+        createdAt: rfc3339Now(),
+        anonymous,
+        scope: driver.scope,
+      };
       this.store.insert(row);
       this.deps.events.emitEvent('volume', 'create', name, { driver: driverName });
       return this.record(row);
@@ -163,31 +180,34 @@ class Volumes implements VolumeService {
    */
   async rename(from: string, to: string): Promise<VolumeRecord> {
     const [first, second] = [from, to].sort();
-    return this.lock.run(first!, () => this.lock.run(second!, async () => {
-      const r = this.row(from);
-      if (r.driver !== 'local') throw new InvalidParameter(`rename ${from}: only local volumes can be renamed (driver ${r.driver})`);
-      try {
-        validateLocalVolumeName(to);
-      } catch (err) {
-        throw withContext(`rename ${from}`, err);
-      }
-      if (this.store.get(to)) throw new Conflict(`rename ${from}: a volume named ${to} already exists`);
-      const users = this.store.users(from);
-      if (users.length > 0) throw new Conflict(`rename ${from}: volume is in use - [${users.join(' ')}]`);
-      const labels = { ...r.labels };
-      delete labels[ANONYMOUS_LABEL];
-      const renamed: VolumeRow = { ...r, name: to, labels, anonymous: false };
-      this.store.beginRename(from, renamed);
-      try {
-        this.local.rename(from, to);
-      } catch (err) {
-        this.store.undoRename(r, to);
-        throw withContext(`rename ${from}`, err);
-      }
-      this.store.finishRename(to);
-      this.deps.events.emitEvent('volume', 'rename', to, { driver: r.driver, oldName: from });
-      return this.record(renamed);
-    }));
+    return this.lock.run(first!, () =>
+      this.lock.run(second!, async () => {
+        const r = this.row(from);
+        if (r.driver !== 'local')
+          throw new InvalidParameter(`rename ${from}: only local volumes can be renamed (driver ${r.driver})`);
+        try {
+          validateLocalVolumeName(to);
+        } catch (err) {
+          throw withContext(`rename ${from}`, err);
+        }
+        if (this.store.get(to)) throw new Conflict(`rename ${from}: a volume named ${to} already exists`);
+        const users = this.store.users(from);
+        if (users.length > 0) throw new Conflict(`rename ${from}: volume is in use - [${users.join(' ')}]`);
+        const labels = { ...r.labels };
+        delete labels[ANONYMOUS_LABEL];
+        const renamed: VolumeRow = { ...r, name: to, labels, anonymous: false };
+        this.store.beginRename(from, renamed);
+        try {
+          this.local.rename(from, to);
+        } catch (err) {
+          this.store.undoRename(r, to);
+          throw withContext(`rename ${from}`, err);
+        }
+        this.store.finishRename(to);
+        this.deps.events.emitEvent('volume', 'rename', to, { driver: r.driver, oldName: from });
+        return this.record(renamed);
+      }),
+    );
   }
 
   reference(name: string, containerId: string): void {
@@ -266,13 +286,19 @@ class Volumes implements VolumeService {
     }
   }
 
-  async diskUsage(sizeOf: (name: string, dir: string) => Promise<number> = async (_n, dir) => (await directoryUsage(dir)).size): Promise<VolumeUsage[]> {
+  async diskUsage(
+    sizeOf: (name: string, dir: string) => Promise<number> = async (_n, dir) => (await directoryUsage(dir)).size,
+  ): Promise<VolumeUsage[]> {
     const refs = this.store.refCounts();
     const out: VolumeUsage[] = [];
     for (const r of this.store.all()) {
       if (r.driver !== 'local' || Object.keys(r.options).length > 0) continue;
       let size = -1; // Docker's figure for a size it could not take
-      try { size = await sizeOf(r.name, this.local.dataPath(r.name)); } catch { /* removed meanwhile */ }
+      try {
+        size = await sizeOf(r.name, this.local.dataPath(r.name));
+      } catch {
+        /* removed meanwhile */
+      }
       out.push({ volume: await this.record(r), size, refCount: refs.get(r.name) ?? 0 });
     }
     return out;

@@ -90,7 +90,15 @@ export class VolumeStore {
   }
 
   insert(v: VolumeRow): void {
-    this.q.insert.run(v.name, v.driver, JSON.stringify(v.labels), JSON.stringify(v.options), v.createdAt, v.anonymous ? 1 : 0, v.scope);
+    this.q.insert.run(
+      v.name,
+      v.driver,
+      JSON.stringify(v.labels),
+      JSON.stringify(v.options),
+      v.createdAt,
+      v.anonymous ? 1 : 0,
+      v.scope,
+    );
   }
 
   /** Removes the row and, through the foreign key, its references. */

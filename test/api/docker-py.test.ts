@@ -9,7 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from '../container/busybox-image.js';
 
-const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/api/scripts/docker-py-workflow.py');
+const script = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../test/api/scripts/docker-py-workflow.py',
+);
 // Debian's interpreter and package, not whatever python3 comes first on PATH.
 const python = '/usr/bin/python3';
 
@@ -19,7 +22,9 @@ before(async () => {
   fs.writeFileSync(path.join(d.dir, 'bb.tar'), await busyboxArchive('bb:dockerpy'));
   assert.equal(d.docker(['load', '-i', path.join(d.dir, 'bb.tar')]).status, 0);
 });
-after(async () => { await d?.stop(); });
+after(async () => {
+  await d?.stop();
+});
 
 test('the docker-py workflow script passes unchanged', () => {
   const r = spawnSync(python, [script, d.socket, 'bb:dockerpy'], { encoding: 'utf8', timeout: 180_000 });

@@ -1,7 +1,17 @@
 // Error kinds and their one HTTP table: the rooms say what went wrong, only api/ says which status.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Conflict, InvalidParameter, NotFound, NotImplemented, StrataError, SystemError, Unavailable, kindOf, withContext } from '../../src/errors.js';
+import {
+  Conflict,
+  InvalidParameter,
+  NotFound,
+  NotImplemented,
+  StrataError,
+  SystemError,
+  Unavailable,
+  kindOf,
+  withContext,
+} from '../../src/errors.js';
 import { httpStatusOf, streamError } from '../../src/api/error-status.js';
 
 test('each kind maps to one status; anything else is 500, whatever fields it carries', () => {
@@ -28,6 +38,6 @@ test('withContext keeps the kind and the cause', () => {
   assert.equal((sys.cause as Error).message, 'EIO');
 });
 
-test('a failed stream ends with Docker\'s errorDetail shape', () => {
+test("a failed stream ends with Docker's errorDetail shape", () => {
   assert.deepEqual(streamError(new InvalidParameter('bad')), { errorDetail: { message: 'bad' }, error: 'bad' });
 });

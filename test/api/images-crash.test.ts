@@ -21,12 +21,14 @@ async function writeBigArchive(file: string): Promise<void> {
   // The layer tar: one header, BIG bytes (a multiple of 512), two zero blocks.
   const header = tarStream.pack();
   const hdr: Buffer[] = [];
-  const done = (async () => { for await (const c of header) hdr.push(c as Buffer); })();
+  const done = (async () => {
+    for await (const c of header) hdr.push(c as Buffer);
+  })();
   header.entry({ name: 'big', size: 0, mtime: new Date(0) }, Buffer.alloc(0));
   header.finalize();
   await done;
   const h = Buffer.from(hdr[0]!.subarray(0, 512));
-  h.write((BIG).toString(8).padStart(11, '0') + '\0', 124, 12, 'latin1');
+  h.write(BIG.toString(8).padStart(11, '0') + '\0', 124, 12, 'latin1');
   h.fill(' ', 148, 156);
   let sum = 0;
   for (const b of h) sum += b;
@@ -38,17 +40,39 @@ async function writeBigArchive(file: string): Promise<void> {
   for (let i = 0; i < BIG / chunk.length; i++) digest.update(chunk);
   digest.update(trailer);
   const diffID = 'sha256:' + digest.digest('hex');
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, created: '2026-01-01T00:00:00Z',
-    history: [{ created: '2026-01-01T00:00:00Z', created_by: 'big' }], rootfs: { type: 'layers', diff_ids: [diffID] } }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      created: '2026-01-01T00:00:00Z',
+      history: [{ created: '2026-01-01T00:00:00Z', created_by: 'big' }],
+      rootfs: { type: 'layers', diff_ids: [diffID] },
+    }),
+  );
   const pack = tarStream.pack();
   const out = pipeline(pack, fs.createWriteStream(file));
   await new Promise<void>((resolve, reject) => {
-    const e = pack.entry({ name: 'big/layer.tar', size: layerSize, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve()));
-    pipeline(Readable.from((function* () { yield h; for (let i = 0; i < BIG / chunk.length; i++) yield chunk; yield trailer; })()), e).catch(reject);
+    const e = pack.entry({ name: 'big/layer.tar', size: layerSize, mtime: new Date(0) }, (err) =>
+      err ? reject(err) : resolve(),
+    );
+    pipeline(
+      Readable.from(
+        (function* () {
+          yield h;
+          for (let i = 0; i < BIG / chunk.length; i++) yield chunk;
+          yield trailer;
+        })(),
+      ),
+      e,
+    ).catch(reject);
   });
   const id = sha256(config);
   pack.entry({ name: `${id.slice(7)}.json`, mtime: new Date(0) }, config);
-  pack.entry({ name: 'manifest.json', mtime: new Date(0) }, JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['big:1'], Layers: ['big/layer.tar'] }]));
+  pack.entry(
+    { name: 'manifest.json', mtime: new Date(0) },
+    JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['big:1'], Layers: ['big/layer.tar'] }]),
+  );
   pack.finalize();
   await out;
 }
@@ -82,10 +106,21 @@ test('a big layer (320 MiB, STRATA_BIG_LAYER_MIB to change) loads in bounded mem
     await writeBigArchive(file);
 
     // Killed while the layer is streaming in.
-    const load = spawn('docker', ['load', '-i', file], { env: { ...process.env, DOCKER_HOST: first.host }, stdio: 'ignore' });
+    const load = spawn('docker', ['load', '-i', file], {
+      env: { ...process.env, DOCKER_HOST: first.host },
+      stdio: 'ignore',
+    });
     const ingest = path.join(first.dataRoot, 'content/ingest');
     for (let i = 0; i < 600; i++) {
-      const sizes = fs.existsSync(ingest) ? fs.readdirSync(ingest).map((e) => { try { return fs.statSync(path.join(ingest, e, 'data')).size; } catch { return 0; } }) : [];
+      const sizes = fs.existsSync(ingest)
+        ? fs.readdirSync(ingest).map((e) => {
+            try {
+              return fs.statSync(path.join(ingest, e, 'data')).size;
+            } catch {
+              return 0;
+            }
+          })
+        : [];
       if (sizes.some((s) => s > 32 << 20)) break;
       await new Promise((r) => setTimeout(r, 50));
     }

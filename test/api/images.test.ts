@@ -17,30 +17,55 @@ test('load, inspect, history, tag, save, rmi and prune through the docker CLI', 
     const file = path.join(d.dir, 'layered.tar');
     fs.writeFileSync(file, (await dockerArchive({ tag: 'layered:1' })).tar);
     assert.equal(ok(d.docker(['load', '-i', file]), 'load'), 'Loaded image: layered:1\n');
-    assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}} {{.Size}} {{len .RootFS.Layers}}', 'layered:1']), 'inspect'), `${dockerImageID} 31 3\n`);
+    assert.equal(
+      ok(d.docker(['image', 'inspect', '-f', '{{.Id}} {{.Size}} {{len .RootFS.Layers}}', 'layered:1']), 'inspect'),
+      `${dockerImageID} 31 3\n`,
+    );
     // Docker's history for this image: newest first, the ENV row is an empty layer.
-    assert.equal(ok(d.docker(['history', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}|{{.Comment}}', 'layered:1']), 'history'),
-      `${dockerImageID.slice(7, 19)}|layer three|4B|last\n<missing>|ENV nothing|0B|\n<missing>|layer two|4B|\n<missing>|layer one|23B|\n`);
+    assert.equal(
+      ok(d.docker(['history', '--format', '{{.ID}}|{{.CreatedBy}}|{{.Size}}|{{.Comment}}', 'layered:1']), 'history'),
+      `${dockerImageID.slice(7, 19)}|layer three|4B|last\n<missing>|ENV nothing|0B|\n<missing>|layer two|4B|\n<missing>|layer one|23B|\n`,
+    );
 
     ok(d.docker(['tag', 'layered:1', 'example.com/team/layered:2']), 'tag');
-    assert.equal(ok(d.docker(['images', '--format', '{{.Repository}}:{{.Tag}}']), 'images'), 'layered:1\nexample.com/team/layered:2\n');
+    assert.equal(
+      ok(d.docker(['images', '--format', '{{.Repository}}:{{.Tag}}']), 'images'),
+      'layered:1\nexample.com/team/layered:2\n',
+    );
     const missing = d.docker(['image', 'inspect', 'nope']);
     assert.notEqual(missing.status, 0);
     assert.match(missing.stderr, /No such image: nope/);
 
     // rmi of one of two tags only untags; the ID form with two tags needs force.
     const conflict = d.docker(['rmi', dockerImageID.slice(7, 19)]);
-    assert.match(conflict.stderr, /conflict: unable to delete 660fc4253e8c \(must be forced\) - image is referenced in multiple repositories/);
-    assert.equal(ok(d.docker(['rmi', 'example.com/team/layered:2']), 'rmi tag'), 'Untagged: example.com/team/layered:2\n');
+    assert.match(
+      conflict.stderr,
+      /conflict: unable to delete 660fc4253e8c \(must be forced\) - image is referenced in multiple repositories/,
+    );
+    assert.equal(
+      ok(d.docker(['rmi', 'example.com/team/layered:2']), 'rmi tag'),
+      'Untagged: example.com/team/layered:2\n',
+    );
 
     // save → rmi → load gives back the same ID.
     const saved = path.join(d.dir, 'saved.tar');
     ok(d.docker(['save', '-o', saved, 'layered:1']), 'save');
-    assert.equal(ok(d.docker(['rmi', 'layered:1']), 'rmi'), [
-      'Untagged: layered:1', `Deleted: ${dockerImageID}`, `Deleted: ${dockerTopChainID}`,
-      'Deleted: sha256:c33631e7e3ff6ea8721ae7a5a625c203f0a507f9c5ffedab2aebc938b30d9dff',
-      'Deleted: sha256:7d3eabbb45c99f10032f213c0fbb09f9413103bec0d46097c0182731987f6445', ''].join('\n'));
-    assert.deepEqual(fs.readdirSync(path.join(d.dataRoot, 'content/blobs/sha256')), [], 'layer blobs removed with the last image');
+    assert.equal(
+      ok(d.docker(['rmi', 'layered:1']), 'rmi'),
+      [
+        'Untagged: layered:1',
+        `Deleted: ${dockerImageID}`,
+        `Deleted: ${dockerTopChainID}`,
+        'Deleted: sha256:c33631e7e3ff6ea8721ae7a5a625c203f0a507f9c5ffedab2aebc938b30d9dff',
+        'Deleted: sha256:7d3eabbb45c99f10032f213c0fbb09f9413103bec0d46097c0182731987f6445',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(
+      fs.readdirSync(path.join(d.dataRoot, 'content/blobs/sha256')),
+      [],
+      'layer blobs removed with the last image',
+    );
     ok(d.docker(['load', '-i', saved]), 'load saved');
     assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', 'layered:1']), 'inspect'), `${dockerImageID}\n`);
 
@@ -49,7 +74,10 @@ test('load, inspect, history, tag, save, rmi and prune through the docker CLI', 
     fs.writeFileSync(oci, (await ociArchive()).tar);
     ok(d.docker(['rmi', 'layered:1']), 'rmi');
     assert.equal(ok(d.docker(['load', '-i', oci]), 'load oci'), `Loaded image ID: ${dockerImageID}\n`);
-    assert.equal(ok(d.docker(['images', '--filter', 'dangling=true', '-q']), 'dangling'), `${dockerImageID.slice(7, 19)}\n`);
+    assert.equal(
+      ok(d.docker(['images', '--filter', 'dangling=true', '-q']), 'dangling'),
+      `${dockerImageID.slice(7, 19)}\n`,
+    );
 
     // import with a message and a tag, then prune: the dangling one goes, -a takes the rest.
     const layer = path.join(d.dir, 'layer.tar');
@@ -67,7 +95,10 @@ test('load, inspect, history, tag, save, rmi and prune through the docker CLI', 
     // No registry listening: pull answers an error naming the request, as dockerd does.
     const pull = d.docker(['pull', '127.0.0.1:1/nosuchimage:1']);
     assert.notEqual(pull.status, 0);
-    assert.match(pull.stderr, /Error response from daemon: Get "http:\/\/127\.0\.0\.1:1\/v2\/nosuchimage\/manifests\/1": connect ECONNREFUSED 127\.0\.0\.1:1/);
+    assert.match(
+      pull.stderr,
+      /Error response from daemon: Get "http:\/\/127\.0\.0\.1:1\/v2\/nosuchimage\/manifests\/1": connect ECONNREFUSED 127\.0\.0\.1:1/,
+    );
   } finally {
     await d.stop();
   }
@@ -90,7 +121,7 @@ test('image inspect keeps ContainerConfig at every API version (docker-compose 1
   }
 });
 
-test('rmi refuses an image a container uses, in Docker\'s words; force deletes the image but keeps the container\'s layers', async () => {
+test("rmi refuses an image a container uses, in Docker's words; force deletes the image but keeps the container's layers", async () => {
   const d = await startDaemon();
   try {
     const file = path.join(d.dir, 'layered.tar');
@@ -98,11 +129,18 @@ test('rmi refuses an image a container uses, in Docker\'s words; force deletes t
     ok(d.docker(['load', '-i', file]), 'load');
     const cid = ok(d.docker(['create', 'layered:1', 'true']), 'create').trim();
     const short = cid.slice(0, 12);
-    assert.equal(d.docker(['rmi', 'layered:1']).stderr,
-      `Error response from daemon: conflict: unable to remove repository reference "layered:1" (must force) - container ${short} is using its referenced image 660fc4253e8c\n`);
-    assert.equal(d.docker(['rmi', '660fc4253e8c']).stderr,
-      `Error response from daemon: conflict: unable to delete 660fc4253e8c (must be forced) - image is being used by stopped container ${short}\n`);
-    assert.equal(ok(d.docker(['rmi', '-f', '660fc4253e8c']), 'rmi -f'), `Untagged: layered:1\nDeleted: ${dockerImageID}\n`);
+    assert.equal(
+      d.docker(['rmi', 'layered:1']).stderr,
+      `Error response from daemon: conflict: unable to remove repository reference "layered:1" (must force) - container ${short} is using its referenced image 660fc4253e8c\n`,
+    );
+    assert.equal(
+      d.docker(['rmi', '660fc4253e8c']).stderr,
+      `Error response from daemon: conflict: unable to delete 660fc4253e8c (must be forced) - image is being used by stopped container ${short}\n`,
+    );
+    assert.equal(
+      ok(d.docker(['rmi', '-f', '660fc4253e8c']), 'rmi -f'),
+      `Untagged: layered:1\nDeleted: ${dockerImageID}\n`,
+    );
     assert.equal(ok(d.docker(['inspect', '-f', '{{.Image}}', cid]), 'inspect container'), `${dockerImageID}\n`);
     const blobs = path.join(d.dataRoot, 'content/blobs/sha256');
     assert.equal(fs.readdirSync(blobs).length, 3, 'layers stay while the container needs them');
@@ -117,26 +155,31 @@ test('rmi refuses an image a container uses, in Docker\'s words; force deletes t
 
 // Needs a Docker daemon to compare with: STRATA_REF_DOCKER_HOST=unix:///path/to/docker.sock.
 const refHost = process.env.STRATA_REF_DOCKER_HOST;
-test('an archive saved by Strata loads into Docker with the same image ID, and Docker\'s save of it loads back', { skip: !refHost && 'STRATA_REF_DOCKER_HOST not set' }, async () => {
-  const d = await startDaemon();
-  const ref = (args: string[]) => spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: refHost } });
-  const tag = `strata-roundtrip-${process.pid}:1`;
-  try {
-    const file = path.join(d.dir, 'layered.tar');
-    fs.writeFileSync(file, (await dockerArchive({ tag })).tar);
-    ok(d.docker(['load', '-i', file]), 'load');
-    const saved = path.join(d.dir, 'saved.tar');
-    ok(d.docker(['save', '-o', saved, tag]), 'save');
-    const loaded = ref(['load', '-i', saved]);
-    assert.equal(loaded.status, 0, loaded.stderr);
-    assert.equal(ref(['image', 'inspect', '-f', '{{.Id}}', tag]).stdout, `${dockerImageID}\n`);
-    const back = path.join(d.dir, 'back.tar');
-    assert.equal(ref(['save', '-o', back, tag]).status, 0);
-    ok(d.docker(['rmi', tag]), 'rmi');
-    ok(d.docker(['load', '-i', back]), 'load Docker\'s save');
-    assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', tag]), 'inspect'), `${dockerImageID}\n`);
-  } finally {
-    ref(['rmi', tag]);
-    await d.stop();
-  }
-});
+test(
+  "an archive saved by Strata loads into Docker with the same image ID, and Docker's save of it loads back",
+  { skip: !refHost && 'STRATA_REF_DOCKER_HOST not set' },
+  async () => {
+    const d = await startDaemon();
+    const ref = (args: string[]) =>
+      spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: refHost } });
+    const tag = `strata-roundtrip-${process.pid}:1`;
+    try {
+      const file = path.join(d.dir, 'layered.tar');
+      fs.writeFileSync(file, (await dockerArchive({ tag })).tar);
+      ok(d.docker(['load', '-i', file]), 'load');
+      const saved = path.join(d.dir, 'saved.tar');
+      ok(d.docker(['save', '-o', saved, tag]), 'save');
+      const loaded = ref(['load', '-i', saved]);
+      assert.equal(loaded.status, 0, loaded.stderr);
+      assert.equal(ref(['image', 'inspect', '-f', '{{.Id}}', tag]).stdout, `${dockerImageID}\n`);
+      const back = path.join(d.dir, 'back.tar');
+      assert.equal(ref(['save', '-o', back, tag]).status, 0);
+      ok(d.docker(['rmi', tag]), 'rmi');
+      ok(d.docker(['load', '-i', back]), "load Docker's save");
+      assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', tag]), 'inspect'), `${dockerImageID}\n`);
+    } finally {
+      ref(['rmi', tag]);
+      await d.stop();
+    }
+  },
+);

@@ -17,18 +17,34 @@ test('objects pass, empty and null bodies are told apart', () => {
 });
 
 test("other top-level values are refused in Go's words", () => {
-  assert.throws(() => checkJsonBody(b('[]'), T), { kind: 'invalid-parameter', message: `json: cannot unmarshal array into Go value of type ${T}` });
-  assert.throws(() => checkJsonBody(b('"x"'), T), { message: `json: cannot unmarshal string into Go value of type ${T}` });
-  assert.throws(() => checkJsonBody(b('-1'), T), { message: `json: cannot unmarshal number into Go value of type ${T}` });
-  assert.throws(() => checkJsonBody(b('true'), T), { message: `json: cannot unmarshal bool into Go value of type ${T}` });
-  assert.throws(() => checkJsonBody(b('nullx'), T), { message: "invalid character 'n' looking for beginning of value" });
-  assert.throws(() => checkJsonBody(b('<html>'), T), { message: "invalid character '<' looking for beginning of value" });
+  assert.throws(() => checkJsonBody(b('[]'), T), {
+    kind: 'invalid-parameter',
+    message: `json: cannot unmarshal array into Go value of type ${T}`,
+  });
+  assert.throws(() => checkJsonBody(b('"x"'), T), {
+    message: `json: cannot unmarshal string into Go value of type ${T}`,
+  });
+  assert.throws(() => checkJsonBody(b('-1'), T), {
+    message: `json: cannot unmarshal number into Go value of type ${T}`,
+  });
+  assert.throws(() => checkJsonBody(b('true'), T), {
+    message: `json: cannot unmarshal bool into Go value of type ${T}`,
+  });
+  assert.throws(() => checkJsonBody(b('nullx'), T), {
+    message: "invalid character 'n' looking for beginning of value",
+  });
+  assert.throws(() => checkJsonBody(b('<html>'), T), {
+    message: "invalid character '<' looking for beginning of value",
+  });
 });
 
 test('nesting is bounded; brackets inside strings and escaped quotes do not count', () => {
   const nest = (n: number) => `{"a":${'['.repeat(n - 1)}${']'.repeat(n - 1)}}`;
   assert.equal(checkJsonBody(b(nest(JSON_MAX_DEPTH)), T), 'object');
-  assert.throws(() => checkJsonBody(b(nest(JSON_MAX_DEPTH + 1)), T), { kind: 'invalid-parameter', message: "invalid character '[' exceeded max depth" });
+  assert.throws(() => checkJsonBody(b(nest(JSON_MAX_DEPTH + 1)), T), {
+    kind: 'invalid-parameter',
+    message: "invalid character '[' exceeded max depth",
+  });
   const inString = `{"a":"${'['.repeat(1000)}\\"${'{'.repeat(1000)}"}`;
   assert.equal(checkJsonBody(b(inString), T), 'object');
   // Siblings do not add up: depth is nesting, not the number of brackets.

@@ -6,8 +6,12 @@ import path from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 let d: TestDaemon;
-before(async () => { d = await startDaemon(); });
-after(async () => { await d?.stop(); });
+before(async () => {
+  d = await startDaemon();
+});
+after(async () => {
+  await d?.stop();
+});
 
 test('/_ping answers OK with the negotiation headers, also under a version prefix and for HEAD', async () => {
   for (const p of ['/_ping', '/v1.41/_ping']) {
@@ -24,7 +28,7 @@ test('/_ping answers OK with the negotiation headers, also under a version prefi
   assert.equal(h.body, '');
 });
 
-test('versions outside 1.24–1.50 are refused with Docker\'s words', async () => {
+test("versions outside 1.24–1.50 are refused with Docker's words", async () => {
   const old = await d.request('GET', '/v1.20/version');
   assert.equal(old.status, 400);
   assert.match(JSON.parse(old.body).message, /client version 1.20 is too old\. Minimum supported API version is 1.24/);
@@ -55,7 +59,11 @@ test('docker version and docker info work, and info names the storage driver and
 });
 
 test('a second daemon on the same data-root is refused', () => {
-  const r = spawnSync(path.resolve('bin/strata'), ['daemon', '--data-root', d.dataRoot, '--host', `unix://${d.dir}/second.sock`], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync(
+    path.resolve('bin/strata'),
+    ['daemon', '--data-root', d.dataRoot, '--host', `unix://${d.dir}/second.sock`],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /another Strata daemon \(pid \d+\) is using data-root/);
 });

@@ -12,7 +12,10 @@ test('versions compare numerically, not as strings', () => {
 test('a versioned path is split and checked against the supported range', () => {
   assert.deepEqual(splitVersion('/v1.41/containers/json'), { version: '1.41', path: '/containers/json' });
   assert.deepEqual(splitVersion('/containers/json'), { version: API_VERSION, path: '/containers/json' });
-  assert.throws(() => splitVersion('/v1.12/info'), /client version 1.12 is too old. Minimum supported API version is 1.24/);
+  assert.throws(
+    () => splitVersion('/v1.12/info'),
+    /client version 1.12 is too old. Minimum supported API version is 1.24/,
+  );
   assert.throws(() => splitVersion('/v9.99/info'), /client version 9.99 is too new. Maximum supported API version is/);
 });
 

@@ -30,8 +30,21 @@ before(async () => {
   fs.mkdirSync(path.join(dataRoot, 'tmp'), { recursive: true });
   db = openMetaDb(path.join(dataRoot, 'strata.db'));
   const events = new EventBus();
-  volumes = await createVolumeService({ db, dataRoot, log: silentLogger, events, pluginDirs: [path.join(dir, 'plugins')] });
-  const engine = { config: { dataRoot }, db, log: silentLogger, events, volumes, activity: new Activity() } as unknown as Engine;
+  volumes = await createVolumeService({
+    db,
+    dataRoot,
+    log: silentLogger,
+    events,
+    pluginDirs: [path.join(dir, 'plugins')],
+  });
+  const engine = {
+    config: { dataRoot },
+    db,
+    log: silentLogger,
+    events,
+    volumes,
+    activity: new Activity(),
+  } as unknown as Engine;
   socket = path.join(dir, 'api.sock');
   server = createApiServer(engine, buildRouter());
   await new Promise<void>((r) => server.listen(socket, () => r()));
@@ -47,24 +60,32 @@ after(async () => {
 /** The CLI runs asynchronously: the server answering it lives in this very process. */
 function docker(...args: string[]): Promise<{ status: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile('docker', args, { env: { ...process.env, DOCKER_HOST: `unix://${socket}` }, timeout: 60_000 }, (error, stdout, stderr) => {
-      const status = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ status, out: String(stdout).trim(), err: String(stderr).trim() });
-    });
+    execFile(
+      'docker',
+      args,
+      { env: { ...process.env, DOCKER_HOST: `unix://${socket}` }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const status = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ status, out: String(stdout).trim(), err: String(stderr).trim() });
+      },
+    );
   });
 }
 
 function request(method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ socketPath: socket, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json' } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
-      });
-    });
+    const req = http.request(
+      { socketPath: socket, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json' } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -72,36 +93,77 @@ function request(method: string, urlPath: string, body?: unknown): Promise<{ sta
 
 const q = (filters: Record<string, string[]>) => `filters=${encodeURIComponent(JSON.stringify(filters))}`;
 
-test('docker volume create / inspect / ls / rm with Docker\'s output', async () => {
+test("docker volume create / inspect / ls / rm with Docker's output", async () => {
   assert.deepEqual((await docker('volume', 'create', 'my-data')).out, 'my-data');
   assert.deepEqual((await docker('volume', 'create', 'my-data')).out, 'my-data');
   assert.match((await docker('volume', 'ls')).out, /^DRIVER +VOLUME NAME\nlocal +my-data$/m);
-  assert.equal((await docker('volume', 'inspect', '-f', '{{.Name}} {{.Driver}} {{.Scope}} {{len .Labels}} {{len .Options}}', 'my-data')).out, 'my-data local local 0 0');
-  assert.match((await docker('volume', 'inspect', '-f', '{{.Mountpoint}}', 'my-data')).out, /\/volumes\/my-data\/_data$/);
+  assert.equal(
+    (
+      await docker(
+        'volume',
+        'inspect',
+        '-f',
+        '{{.Name}} {{.Driver}} {{.Scope}} {{len .Labels}} {{len .Options}}',
+        'my-data',
+      )
+    ).out,
+    'my-data local local 0 0',
+  );
+  assert.match(
+    (await docker('volume', 'inspect', '-f', '{{.Mountpoint}}', 'my-data')).out,
+    /\/volumes\/my-data\/_data$/,
+  );
   const bad = await docker('volume', 'create', 'bad/name');
   assert.equal(bad.status, 1);
-  assert.match(bad.err, /Error response from daemon: create bad\/name: "bad\/name" includes invalid characters for a local volume name/);
+  assert.match(
+    bad.err,
+    /Error response from daemon: create bad\/name: "bad\/name" includes invalid characters for a local volume name/,
+  );
   assert.equal((await docker('volume', 'rm', 'my-data')).out, 'my-data');
   const gone = await docker('volume', 'inspect', 'my-data');
   assert.equal(gone.status, 1);
   assert.match(gone.err, /get my-data: no such volume/);
-  assert.match((await docker('volume', 'rm', 'my-data')).err, /Error response from daemon: get my-data: no such volume/);
+  assert.match(
+    (await docker('volume', 'rm', 'my-data')).err,
+    /Error response from daemon: get my-data: no such volume/,
+  );
   assert.equal((await docker('volume', 'rm', '-f', 'my-data')).status, 0);
 });
 
 test('labels and options come back sorted as Docker prints them; ls filters', async () => {
   await docker('volume', 'create', '--label', 'service=api', '--label', 'env=production', 'api_uploads');
   await docker('volume', 'create', '--label', 'env=staging', 'other');
-  await docker('volume', 'create', '--driver', 'local', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'o=size=2m,uid=1000', 'ramvol');
-  assert.equal((await docker('volume', 'inspect', '-f', '{{json .Labels}}', 'api_uploads')).out, '{"env":"production","service":"api"}');
-  assert.equal((await docker('volume', 'inspect', '-f', '{{.Driver}} {{json .Options}}', 'ramvol')).out, 'local {"device":"tmpfs","o":"size=2m,uid=1000","type":"tmpfs"}');
-  const names = async (...f: string[]) => (await docker('volume', 'ls', '-q', ...f.flatMap((x) => ['--filter', x]))).out.split('\n').filter(Boolean).sort();
-  assert.deepEqual((await names('label=env')), ['api_uploads', 'other']);
-  assert.deepEqual((await names('label=env=production', 'label=service=api')), ['api_uploads']);
-  assert.deepEqual((await names('name=ram')), ['ramvol']);
+  await docker(
+    'volume',
+    'create',
+    '--driver',
+    'local',
+    '--opt',
+    'type=tmpfs',
+    '--opt',
+    'device=tmpfs',
+    '--opt',
+    'o=size=2m,uid=1000',
+    'ramvol',
+  );
+  assert.equal(
+    (await docker('volume', 'inspect', '-f', '{{json .Labels}}', 'api_uploads')).out,
+    '{"env":"production","service":"api"}',
+  );
+  assert.equal(
+    (await docker('volume', 'inspect', '-f', '{{.Driver}} {{json .Options}}', 'ramvol')).out,
+    'local {"device":"tmpfs","o":"size=2m,uid=1000","type":"tmpfs"}',
+  );
+  const names = async (...f: string[]) =>
+    (await docker('volume', 'ls', '-q', ...f.flatMap((x) => ['--filter', x]))).out.split('\n').filter(Boolean).sort();
+  assert.deepEqual(await names('label=env'), ['api_uploads', 'other']);
+  assert.deepEqual(await names('label=env=production', 'label=service=api'), ['api_uploads']);
+  assert.deepEqual(await names('name=ram'), ['ramvol']);
   assert.deepEqual((await names('driver=local')).length, 3);
   // The CLI joins .Labels in Go map order, which varies from run to run: compare as a set.
-  const row = (await docker('volume', 'ls', '--filter', 'name=api', '--format', '{{.Name}} {{.Labels}}')).out.split(' ');
+  const row = (await docker('volume', 'ls', '--filter', 'name=api', '--format', '{{.Name}} {{.Labels}}')).out.split(
+    ' ',
+  );
   assert.equal(row[0], 'api_uploads');
   assert.deepEqual(row[1]!.split(',').sort(), ['env=production', 'service=api']);
   for (const n of ['api_uploads', 'other', 'ramvol']) await docker('volume', 'rm', n);
@@ -123,7 +185,11 @@ test('in use: rm and rm -f fail naming the container; dangling follows reference
 });
 
 test('raw API: 201 on create, 404/204 on delete, 400 on bad filters, 501 on PUT', async () => {
-  const c = await request('POST', '/v1.41/volumes/create', { Name: 't1', Labels: { a: 'b' }, DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' } });
+  const c = await request('POST', '/v1.41/volumes/create', {
+    Name: 't1',
+    Labels: { a: 'b' },
+    DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=1m' },
+  });
   assert.equal(c.status, 201);
   assert.deepEqual(Object.keys(c.json), ['CreatedAt', 'Driver', 'Labels', 'Mountpoint', 'Name', 'Options', 'Scope']);
   const anon = await request('POST', '/v1.41/volumes/create', {});
@@ -143,13 +209,21 @@ test('raw API: 201 on create, 404/204 on delete, 400 on bad filters, 501 on PUT'
   assert.deepEqual([badAll.status, badAll.json.message], [400, "invalid filter 'all=maybe'"]);
   assert.equal((await request('PUT', '/v1.43/volumes/t1', {})).status, 501);
   const plugin = await request('POST', '/v1.41/volumes/create', { Name: 'ebs', Driver: 'rexray/ebs' });
-  assert.deepEqual([plugin.status, plugin.json.message], [404, 'create ebs: error looking up volume plugin rexray/ebs: plugin "rexray/ebs" not found']);
+  assert.deepEqual(
+    [plugin.status, plugin.json.message],
+    [404, 'create ebs: error looking up volume plugin rexray/ebs: plugin "rexray/ebs" not found'],
+  );
   for (const n of ['t1', anon.json.Name]) assert.equal((await request('DELETE', `/v1.41/volumes/${n}`)).status, 204);
 });
 
 test('prune: API 1.43 removes anonymous volumes only (all=true for the rest); API 1.41 removes all unused', async () => {
   const label = { 'lab.run': 'p' };
-  for (const [Name, Labels] of [['unused', label], ['inuse', label], ['', label], ['unlabelled', {}]] as const) {
+  for (const [Name, Labels] of [
+    ['unused', label],
+    ['inuse', label],
+    ['', label],
+    ['unlabelled', {}],
+  ] as const) {
     await request('POST', '/v1.43/volumes/create', { Name, Labels });
   }
   volumes.reference('inuse', CID);

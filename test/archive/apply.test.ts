@@ -14,15 +14,35 @@ const CAP_HIGH = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0x04, 0x80, 0x00, 0,
 
 const sample = () =>
   makeTar([
-    { name: 'etc/', type: 'directory', mode: 0o755, mtime: new Date(1_500_000_000_000), pax: { 'SCHILY.xattr.user.dir': 'd' } },
+    {
+      name: 'etc/',
+      type: 'directory',
+      mode: 0o755,
+      mtime: new Date(1_500_000_000_000),
+      pax: { 'SCHILY.xattr.user.dir': 'd' },
+    },
     { name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\n', mode: 0o644, uid: 0, gid: 0 },
-    { name: 'usr/bin/ping', content: 'ELF', mode: 0o4755, uid: 0, gid: 0, pax: { 'SCHILY.xattr.security.capability': CAP_HIGH.toString('latin1') } },
+    {
+      name: 'usr/bin/ping',
+      content: 'ELF',
+      mode: 0o4755,
+      uid: 0,
+      gid: 0,
+      pax: { 'SCHILY.xattr.security.capability': CAP_HIGH.toString('latin1') },
+    },
     { name: 'tmp/', type: 'directory', mode: 0o1777 },
     { name: 'home/user/file', content: 'hello', mode: 0o600, uid: 1000, gid: 1001 },
     { name: 'usr/bin/python3', type: 'symlink', linkname: '/usr/bin/python3.11' },
     { name: 'usr/bin/rel', type: 'symlink', linkname: '../../etc/passwd' },
     { name: 'usr/bin/ping2', type: 'link', linkname: 'usr/bin/ping', mode: 0o4755 },
-    { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666, pax: { 'SCHILY.xattr.trusted.dev': 'v' } },
+    {
+      name: 'dev/null',
+      type: 'character-device',
+      devmajor: 1,
+      devminor: 3,
+      mode: 0o666,
+      pax: { 'SCHILY.xattr.trusted.dev': 'v' },
+    },
     { name: 'dev/loop0', type: 'block-device', devmajor: 7, devminor: 0, mode: 0o660 },
     { name: 'run/fifo', type: 'fifo', mode: 0o600 },
     { name: '/abs/name', content: 'rooted' },
@@ -94,7 +114,11 @@ test('diffID is the sha256 of the plain tar, whatever the compression', async ()
 test('digest: false extracts the same tree without hashing (the caller hashes the bytes)', async () => {
   const t = tempDir();
   try {
-    const res = await applyLayer(readable(await sample()), t.path, { whiteouts: 'overlay', sync: false, digest: false });
+    const res = await applyLayer(readable(await sample()), t.path, {
+      whiteouts: 'overlay',
+      sync: false,
+      digest: false,
+    });
     assert.equal(res.diffID, '');
     assert.equal(readFileSync(join(t.path, 'home/user/file'), 'utf8'), 'hello');
     assert.equal(lstatSync(join(t.path, 'usr/bin/ping')).mode & 0o7777, 0o4755);
@@ -145,7 +169,6 @@ test('a hardlink replacing a name does not write through the old inode', async (
     t.cleanup();
   }
 });
-
 
 test('file modes survive the umask and owners follow the tar, also under a setgid directory', async () => {
   const t = tempDir();

@@ -20,22 +20,39 @@ interface Case {
 
 const cases: Case[] = [
   { name: 'relative ../ name', specs: () => [{ name: '../victim/hello', content: 'pwned' }], mustThrow: true },
-  { name: 'absolute name climbing with ..', specs: () => [{ name: '/../victim/hello', content: 'pwned' }], mustThrow: true },
-  { name: 'dotdot hidden in the middle', specs: () => [{ name: 'a/../../victim/hello', content: 'pwned' }], mustThrow: true },
+  {
+    name: 'absolute name climbing with ..',
+    specs: () => [{ name: '/../victim/hello', content: 'pwned' }],
+    mustThrow: true,
+  },
+  {
+    name: 'dotdot hidden in the middle',
+    specs: () => [{ name: 'a/../../victim/hello', content: 'pwned' }],
+    mustThrow: true,
+  },
   { name: 'absolute name stays inside', specs: (v) => [{ name: `${v}/hello`, content: 'pwned' }], mustThrow: false },
   {
     name: 'write through a relative symlink planted by an earlier entry',
-    specs: () => [{ name: 'link', type: 'symlink', linkname: '../victim' }, { name: 'link/hello', content: 'pwned' }],
+    specs: () => [
+      { name: 'link', type: 'symlink', linkname: '../victim' },
+      { name: 'link/hello', content: 'pwned' },
+    ],
     mustThrow: true,
   },
   {
     name: 'write through an absolute symlink planted by an earlier entry',
-    specs: (v) => [{ name: 'link', type: 'symlink', linkname: v }, { name: 'link/hello', content: 'pwned' }],
+    specs: (v) => [
+      { name: 'link', type: 'symlink', linkname: v },
+      { name: 'link/hello', content: 'pwned' },
+    ],
     mustThrow: true,
   },
   {
     name: 'write through a symlink to /',
-    specs: () => [{ name: 'root', type: 'symlink', linkname: '/' }, { name: 'root/etc/strata-breakout', content: 'pwned' }],
+    specs: () => [
+      { name: 'root', type: 'symlink', linkname: '/' },
+      { name: 'root/etc/strata-breakout', content: 'pwned' },
+    ],
     mustThrow: true,
   },
   {
@@ -58,11 +75,22 @@ const cases: Case[] = [
     ],
     mustThrow: true,
   },
-  { name: 'hardlink to outside', specs: () => [{ name: 'hl', type: 'link', linkname: '../victim/hello' }], mustThrow: true },
-  { name: 'hardlink to an absolute host path', specs: (v) => [{ name: 'hl', type: 'link', linkname: `${v}/hello` }], mustThrow: true },
+  {
+    name: 'hardlink to outside',
+    specs: () => [{ name: 'hl', type: 'link', linkname: '../victim/hello' }],
+    mustThrow: true,
+  },
+  {
+    name: 'hardlink to an absolute host path',
+    specs: (v) => [{ name: 'hl', type: 'link', linkname: `${v}/hello` }],
+    mustThrow: true,
+  },
   {
     name: 'hardlink through a symlink',
-    specs: () => [{ name: 'dirlink', type: 'symlink', linkname: '../victim' }, { name: 'hl', type: 'link', linkname: 'dirlink/hello' }],
+    specs: () => [
+      { name: 'dirlink', type: 'symlink', linkname: '../victim' },
+      { name: 'hl', type: 'link', linkname: 'dirlink/hello' },
+    ],
     mustThrow: true,
   },
   {
@@ -84,10 +112,22 @@ const cases: Case[] = [
     ],
     mustThrow: false,
   },
-  { name: 'whiteout .wh... (".." as the victim)', specs: () => [{ name: 'x/', type: 'directory' }, { name: 'x/.wh...' }], mustThrow: true },
+  {
+    name: 'whiteout .wh... (".." as the victim)',
+    specs: () => [{ name: 'x/', type: 'directory' }, { name: 'x/.wh...' }],
+    mustThrow: true,
+  },
   { name: 'whiteout of ../victim', specs: () => [{ name: '../.wh.victim' }], mustThrow: true },
-  { name: 'whiteout through a symlink', specs: () => [{ name: 'link', type: 'symlink', linkname: '../victim' }, { name: 'link/.wh.hello' }], mustThrow: true },
-  { name: 'opaque whiteout through a symlink', specs: () => [{ name: 'link', type: 'symlink', linkname: '../victim' }, { name: 'link/.wh..wh..opq' }], mustThrow: true },
+  {
+    name: 'whiteout through a symlink',
+    specs: () => [{ name: 'link', type: 'symlink', linkname: '../victim' }, { name: 'link/.wh.hello' }],
+    mustThrow: true,
+  },
+  {
+    name: 'opaque whiteout through a symlink',
+    specs: () => [{ name: 'link', type: 'symlink', linkname: '../victim' }, { name: 'link/.wh..wh..opq' }],
+    mustThrow: true,
+  },
   {
     name: 'pre-existing absolute symlink in the target',
     prepare: (dest) => symlinkSync('/', join(dest, 'evil')),

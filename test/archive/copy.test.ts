@@ -68,7 +68,10 @@ test('statPath resolves inside the root and reports Go file modes', async () => 
     // An absolute link to a host path is re-rooted: it names nothing inside.
     assert.equal((await statPath(root, '/hostlink')).mode, ModeSymlink + 0o777);
     await assert.rejects(statPath(root, '/hostlink/'), NotFound);
-    await assert.rejects(statPath(root, '/nope'), (err: unknown) => err instanceof NotFound && /Could not find the file \/nope/.test((err as Error).message));
+    await assert.rejects(
+      statPath(root, '/nope'),
+      (err: unknown) => err instanceof NotFound && /Could not find the file \/nope/.test((err as Error).message),
+    );
   } finally {
     t.cleanup();
   }
@@ -123,10 +126,17 @@ test('extractTo refuses a file destination and dir/non-dir swaps when asked', as
   const { t, root } = setup();
   try {
     const tar = await makeTar([{ name: 'f', content: 'x' }]);
-    await assert.rejects(extractTo(root, '/etc/passwd', readable(tar)), (err: unknown) => err instanceof InvalidParameter && (err as Error).message === 'extraction point is not a directory');
+    await assert.rejects(
+      extractTo(root, '/etc/passwd', readable(tar)),
+      (err: unknown) =>
+        err instanceof InvalidParameter && (err as Error).message === 'extraction point is not a directory',
+    );
     await assert.rejects(extractTo(root, '/missing', readable(tar)), NotFound);
     const swap = await makeTar([{ name: 'sub', content: 'not a dir' }]);
-    await assert.rejects(extractTo(root, '/data', readable(swap), { noOverwriteDirNonDir: true }), /cannot overwrite directory/);
+    await assert.rejects(
+      extractTo(root, '/data', readable(swap), { noOverwriteDirNonDir: true }),
+      /cannot overwrite directory/,
+    );
     assert.ok(lstatSync(join(root, 'data/sub')).isDirectory());
     await extractTo(root, '/data', readable(swap));
     assert.equal(readFileSync(join(root, 'data/sub'), 'utf8'), 'not a dir');

@@ -78,7 +78,9 @@ export function snapshotTree(dir: string, opts: { seconds?: boolean } = {}): str
       let extra = '';
       if (st.isSymbolicLink()) extra = `-> ${readlinkSync(p)}`;
       else if (st.isFile()) extra = readFileSync(p).toString('base64').slice(0, 64);
-      out.push(`${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? '-' : st.size} ${opts.seconds ? Math.floor(st.mtimeMs / 1000) : st.mtimeMs} ${extra}`);
+      out.push(
+        `${r} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? '-' : st.size} ${opts.seconds ? Math.floor(st.mtimeMs / 1000) : st.mtimeMs} ${extra}`,
+      );
       if (st.isDirectory()) walk(r);
     }
   };

@@ -17,7 +17,9 @@ const p = (...parts: string[]) => join(t.path, ...parts);
 
 function mountOverlay(target: string, lowers: string[], upper?: string, work?: string): void {
   mkdirSync(target, { recursive: true });
-  const opts = upper ? `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}` : `lowerdir=${lowers.join(':')}`;
+  const opts = upper
+    ? `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`
+    : `lowerdir=${lowers.join(':')}`;
   sys.mount('overlay', target, 'overlay', 0, opts);
   mounted.push(target);
 }
@@ -29,7 +31,8 @@ function unmount(target: string): void {
 
 before(() => {
   t = tempDir('strata-overlay-');
-  for (const d of ['lower/etc', 'lower/data/sub', 'lower/bin', 'lower/keep', 'upper', 'work']) mkdirSync(p(d), { recursive: true });
+  for (const d of ['lower/etc', 'lower/data/sub', 'lower/bin', 'lower/keep', 'upper', 'work'])
+    mkdirSync(p(d), { recursive: true });
   writeFileSync(p('lower/etc/passwd'), 'root\n');
   writeFileSync(p('lower/etc/hosts'), '127.0.0.1\n');
   writeFileSync(p('lower/data/a'), 'a');
@@ -58,22 +61,26 @@ after(() => {
 
 test('computeChanges lists what docker diff shows for an overlay upper', async () => {
   const changes = await computeChanges({ kind: 'overlay', upper: p('upper'), lowers: [p('lower')] });
-  assert.deepEqual(changes.map((c) => `${'CAD'[c.Kind]} ${c.Path}`), [
-    'C /bin',
-    'C /bin/sh',
-    'C /data',
-    'A /data/new',
-    'D /data/a',
-    'D /data/sub',
-    'C /etc',
-    'D /etc/hosts',
-    'C /etc/passwd',
-    'C /keep',
-    'C /keep/x',
-    'A /newfile',
-    'A /newlink',
-    'A /sym',
-  ]);});
+  assert.deepEqual(
+    changes.map((c) => `${'CAD'[c.Kind]} ${c.Path}`),
+    [
+      'C /bin',
+      'C /bin/sh',
+      'C /data',
+      'A /data/new',
+      'D /data/a',
+      'D /data/sub',
+      'C /etc',
+      'D /etc/hosts',
+      'C /etc/passwd',
+      'C /keep',
+      'C /keep/x',
+      'A /newfile',
+      'A /newlink',
+      'A /sym',
+    ],
+  );
+});
 
 test('exportLayer turns overlay whiteouts into .wh. entries and keeps hardlinks', async () => {
   const tar = await collect(exportLayer({ kind: 'overlay', upper: p('upper'), lowers: [p('lower')] }));
@@ -132,7 +139,17 @@ test('an exported overlay layer round-trips through applyLayer in both whiteout 
   const paths = naive.map((c) => `${'CAD'[c.Kind]} ${c.Path}`);
   const fromUpper = await computeChanges({ kind: 'overlay', upper: p('upper'), lowers: [p('lower')] });
   assert.deepEqual([...paths].sort(), fromUpper.map((c) => `${'CAD'[c.Kind]} ${c.Path}`).sort());
-  for (const want of ['C /bin/sh', 'D /etc/hosts', 'C /etc/passwd', 'A /data/new', 'D /data/a', 'C /keep/x', 'A /newfile', 'A /newlink', 'A /sym']) {
+  for (const want of [
+    'C /bin/sh',
+    'D /etc/hosts',
+    'C /etc/passwd',
+    'A /data/new',
+    'D /data/a',
+    'C /keep/x',
+    'A /newfile',
+    'A /newlink',
+    'A /sym',
+  ]) {
     assert.ok(paths.includes(want), `${want} in ${paths.join(', ')}`);
   }
   const naiveTar = await collect(exportLayer({ kind: 'naive', upper: p('full'), lower: p('lower') }));

@@ -35,7 +35,11 @@ test('packTree archives a whole tree like docker export and round-trips through 
     linkSync(join(src, 'usr/bin/tool'), join(src, 'usr/bin/tool2'));
     symlinkSync('/usr/bin/tool', join(src, 'usr/bin/abs'));
     sys.mknod(join(src, 'dev/null'), sys.S_IFCHR | 0o666, 1, 3);
-    sys.lsetxattr(join(src, 'usr/bin/tool'), 'security.capability', Buffer.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+    sys.lsetxattr(
+      join(src, 'usr/bin/tool'),
+      'security.capability',
+      Buffer.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    );
     const long = 'd'.repeat(120);
     mkdirSync(join(src, long));
     writeFileSync(join(src, long, 'ünïcode-ﬁle'), 'u');
@@ -52,7 +56,10 @@ test('packTree archives a whole tree like docker export and round-trips through 
     mkdirSync(dest);
     await applyLayer(readable(tar), dest, { whiteouts: 'naive', sync: false });
     assert.deepEqual(snapshotTree(dest, { seconds: true }), snapshotTree(src, { seconds: true }));
-    assert.deepEqual(sys.lgetxattr(join(dest, 'usr/bin/tool'), 'security.capability'), sys.lgetxattr(join(src, 'usr/bin/tool'), 'security.capability'));
+    assert.deepEqual(
+      sys.lgetxattr(join(dest, 'usr/bin/tool'), 'security.capability'),
+      sys.lgetxattr(join(src, 'usr/bin/tool'), 'security.capability'),
+    );
   } finally {
     t.cleanup();
   }
@@ -61,7 +68,10 @@ test('packTree archives a whole tree like docker export and round-trips through 
 test('a stream that is not a tar is an InvalidParameter', async () => {
   const t = tempDir();
   try {
-    await assert.rejects(applyLayer(readable(Buffer.from('not a tar '.repeat(100))), t.path, { whiteouts: 'naive', sync: false }), InvalidParameter);
+    await assert.rejects(
+      applyLayer(readable(Buffer.from('not a tar '.repeat(100))), t.path, { whiteouts: 'naive', sync: false }),
+      InvalidParameter,
+    );
   } finally {
     t.cleanup();
   }

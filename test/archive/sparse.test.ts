@@ -2,7 +2,17 @@
 // the work one entry or one compressed stream may cause is bounded.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  ftruncateSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +25,7 @@ import { tempDir } from './helpers.js';
 /** A file of `size` bytes with a few data runs, the rest holes. */
 function sparseFile(path: string, size: number, runs: Array<[number, number]>): void {
   const fd = openSync(path, 'w');
-  for (const [off, len] of runs) writeSync(fd, Buffer.alloc(len, (off / 4096) % 251 + 1), 0, len, off);
+  for (const [off, len] of runs) writeSync(fd, Buffer.alloc(len, ((off / 4096) % 251) + 1), 0, len, off);
   ftruncateSync(fd, size);
   closeSync(fd);
 }
@@ -34,7 +44,11 @@ test('sparse entries load with their real content, holes left unallocated', asyn
     const src = join(dir, 'src');
     mkdirSync(src);
     // Three data runs (the old GNU header holds four segments), ending in a hole.
-    sparseFile(join(src, 'disk.img'), 64 << 20, [[0, 8192], [5 << 20, 4096], [40 << 20, 12288]]);
+    sparseFile(join(src, 'disk.img'), 64 << 20, [
+      [0, 8192],
+      [5 << 20, 4096],
+      [40 << 20, 12288],
+    ]);
     const want = readFileSync(join(src, 'disk.img'));
     for (const [name, args] of FORMATS) {
       const tarFile = join(dir, 'layer.tar');
@@ -81,20 +95,33 @@ test('a 10 GiB sparse entry costs nothing; a bigger-than-bound or malformed one 
       assert.notEqual(text, tar, what);
       const d = join(dir, `bad-${what.replace(/\W/g, '')}`);
       mkdirSync(d);
-      await assert.rejects(applyLayer(Readable.from([Buffer.from(text, 'latin1')]), d, { whiteouts: 'naive', sync: false }), (err: Error) => {
-        assert.ok(err instanceof InvalidParameter, `${what}: ${err}`);
-        assert.match(err.message, /invalid tar: sparse entry "huge"/);
-        return true;
-      });
+      await assert.rejects(
+        applyLayer(Readable.from([Buffer.from(text, 'latin1')]), d, { whiteouts: 'naive', sync: false }),
+        (err: Error) => {
+          assert.ok(err instanceof InvalidParameter, `${what}: ${err}`);
+          assert.match(err.message, /invalid tar: sparse entry "huge"/);
+          return true;
+        },
+      );
     }
 
     // An old GNU sparse map longer than its header holds (extension blocks) is refused, not misread.
-    sparseFile(join(src, 'many'), 1 << 20, [[0, 4096], [65536, 4096], [131072, 4096], [196608, 4096], [262144, 4096], [327680, 4096]]);
+    sparseFile(join(src, 'many'), 1 << 20, [
+      [0, 4096],
+      [65536, 4096],
+      [131072, 4096],
+      [196608, 4096],
+      [262144, 4096],
+      [327680, 4096],
+    ]);
     const gnu = join(dir, 'many.tar');
     execFileSync('tar', ['--create', '--sparse', '--format=gnu', `--file=${gnu}`, '-C', src, 'many']);
     const d = join(dir, 'many');
     mkdirSync(d);
-    await assert.rejects(applyLayer(createReadStream(gnu), d, { whiteouts: 'naive', sync: false }), /invalid tar: sparse entry "many": old GNU sparse maps longer than 4 segments are not supported/);
+    await assert.rejects(
+      applyLayer(createReadStream(gnu), d, { whiteouts: 'naive', sync: false }),
+      /invalid tar: sparse entry "many": old GNU sparse maps longer than 4 segments are not supported/,
+    );
   } finally {
     tmp.cleanup();
   }
@@ -109,7 +136,12 @@ test('a compressed stream that expands more than 1000x past 1 GiB is refused', a
     assert.ok(statSync(bomb).size < 1 << 20);
     const { stream, stages } = await decompressStages(createReadStream(bomb));
     let out = 0;
-    const sink = new Writable({ write(chunk: Buffer, _e, cb) { out += chunk.length; cb(); } });
+    const sink = new Writable({
+      write(chunk: Buffer, _e, cb) {
+        out += chunk.length;
+        cb();
+      },
+    });
     await assert.rejects(pipeline([stream, ...stages, sink]), (err: Error) => {
       assert.ok(err instanceof InvalidParameter, String(err));
       assert.match(err.message, /zstd stream decompresses to more than 1000 times its size/);
@@ -122,7 +154,16 @@ test('a compressed stream that expands more than 1000x past 1 GiB is refused', a
     execFileSync('zstd', ['-q', plain]);
     const ok = await decompressStages(createReadStream(`${plain}.zst`));
     let n = 0;
-    await pipeline([ok.stream, ...ok.stages, new Writable({ write(c: Buffer, _e, cb) { n += c.length; cb(); } })]);
+    await pipeline([
+      ok.stream,
+      ...ok.stages,
+      new Writable({
+        write(c: Buffer, _e, cb) {
+          n += c.length;
+          cb();
+        },
+      }),
+    ]);
     assert.equal(n, 3 << 20);
   } finally {
     tmp.cleanup();

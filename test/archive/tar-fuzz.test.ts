@@ -4,7 +4,17 @@
 // Deterministic: the same seed gives the same 2000 cases.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, ftruncateSync, openSync, writeSync, closeSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  ftruncateSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -29,7 +39,8 @@ function fixChecksum(buf: Buffer, off: number): void {
 /** Offsets of the 512-byte blocks that look like headers (ustar magic). */
 function headerOffsets(tar: Buffer): number[] {
   const out: number[] = [];
-  for (let off = 0; off + 512 <= tar.length; off += 512) if (tar.toString('latin1', off + 257, off + 262) === 'ustar') out.push(off);
+  for (let off = 0; off + 512 <= tar.length; off += 512)
+    if (tar.toString('latin1', off + 257, off + 262) === 'ustar') out.push(off);
   return out;
 }
 
@@ -43,7 +54,8 @@ function mutate(seed: Buffer, rnd: () => number): Buffer {
       for (let i = 0, n = 1 + pick(6); i < n; i++) tar[h + pick(512)] = pick(256);
       fixChecksum(tar, h);
       return tar;
-    case 1: { // a size field rewritten
+    case 1: {
+      // a size field rewritten
       const sizes = [0, 1, 511, 512, 513, 1536, 1 << 20, 0o77777777777, pick(100000)];
       tar.write(sizes[pick(sizes.length)]!.toString(8).padStart(11, '0') + '\0', h + 124, 'latin1');
       fixChecksum(tar, h);
@@ -58,14 +70,18 @@ function mutate(seed: Buffer, rnd: () => number): Buffer {
       return tar;
     case 4: // truncated
       return tar.subarray(0, pick(tar.length));
-    case 5: { // a block repeated or dropped
+    case 5: {
+      // a block repeated or dropped
       const b = pick(Math.max(1, tar.length / 512)) * 512;
-      return rnd() < 0.5 ? Buffer.concat([tar.subarray(0, b), tar.subarray(b, b + 512), tar.subarray(b)]) : Buffer.concat([tar.subarray(0, b), tar.subarray(b + 512)]);
+      return rnd() < 0.5
+        ? Buffer.concat([tar.subarray(0, b), tar.subarray(b, b + 512), tar.subarray(b)])
+        : Buffer.concat([tar.subarray(0, b), tar.subarray(b + 512)]);
     }
     case 6: // random bytes in the data and PAX records
       for (let i = 0, n = 1 + pick(16); i < n; i++) tar[pick(tar.length)] = pick(256);
       return tar;
-    default: { // names and link names pointed at hostile places
+    default: {
+      // names and link names pointed at hostile places
       const names = ['../../x', '/etc/passwd', 'a/../../b', '.', '..', 'l/x', 'x'.repeat(100), '/', 'sub/', 'dev/'];
       const name = names[pick(names.length)]!;
       tar.fill(0, h + (rnd() < 0.5 ? 0 : 157), h + (rnd() < 0.5 ? 100 : 257));
@@ -92,11 +108,16 @@ test('2000 mutated archives: no crash, no hang, nothing outside, no descriptor l
     writeSync(fd, Buffer.alloc(4096, 1), 0, 4096, 1 << 20);
     ftruncateSync(fd, 3 << 20);
     closeSync(fd);
-    const gnuTar = (args: string[]) => execFileSync('tar', ['--create', '--sparse', ...args, '--file=-', '-C', src, '.'], { maxBuffer: 64 << 20 });
+    const gnuTar = (args: string[]) =>
+      execFileSync('tar', ['--create', '--sparse', ...args, '--file=-', '-C', src, '.'], { maxBuffer: 64 << 20 });
     const seeds: Buffer[] = [
       await makeTar([
         { name: 'dir/', type: 'directory' },
-        { name: 'dir/file', content: 'content'.repeat(100), pax: { 'SCHILY.xattr.user.x': 'v', mtime: '1600000000.5' } },
+        {
+          name: 'dir/file',
+          content: 'content'.repeat(100),
+          pax: { 'SCHILY.xattr.user.x': 'v', mtime: '1600000000.5' },
+        },
         { name: 'dir/link', type: 'symlink', linkname: 'file' },
         { name: 'hard', type: 'link', linkname: 'dir/file' },
         { name: 'fifo', type: 'fifo' },
@@ -111,7 +132,10 @@ test('2000 mutated archives: no crash, no hang, nothing outside, no descriptor l
     const rnd = prng(0x5eed);
     const outcomes = { applied: 0, refused: 0 };
     // Warm up lazily loaded modules (zstd, koffi functions) before counting descriptors.
-    await applyLayer(Readable.from([seeds[0]!]), (mkdirSync(join(work, 'warm')), join(work, 'warm')), { whiteouts: 'naive', sync: false });
+    await applyLayer(Readable.from([seeds[0]!]), (mkdirSync(join(work, 'warm')), join(work, 'warm')), {
+      whiteouts: 'naive',
+      sync: false,
+    });
     rmSync(join(work, 'warm'), { recursive: true });
     const fdsBefore = fdCount();
     for (let i = 0; i < CASES; i++) {
@@ -119,17 +143,29 @@ test('2000 mutated archives: no crash, no hang, nothing outside, no descriptor l
       const input = i % seeds.length === 4 ? gzipSync(mutate(seeds[0]!, rnd)) : mutate(seed, rnd);
       const scratch = join(work, 'case');
       mkdirSync(scratch);
-      const run = i % 2 === 0
-        ? applyLayer(Readable.from([input]), scratch, { whiteouts: 'naive', sync: false })
-        : extractUntrusted(Readable.from([input]), scratch);
+      const run =
+        i % 2 === 0
+          ? applyLayer(Readable.from([input]), scratch, { whiteouts: 'naive', sync: false })
+          : extractUntrusted(Readable.from([input]), scratch);
       let timer: NodeJS.Timeout | undefined;
-      const hang = new Promise<'hang'>((resolve) => { timer = setTimeout(() => resolve('hang'), HANG_MS); });
-      const result = await Promise.race([run.then(() => 'ok' as const, (err: unknown) => err), hang]);
+      const hang = new Promise<'hang'>((resolve) => {
+        timer = setTimeout(() => resolve('hang'), HANG_MS);
+      });
+      const result = await Promise.race([
+        run.then(
+          () => 'ok' as const,
+          (err: unknown) => err,
+        ),
+        hang,
+      ]);
       clearTimeout(timer);
       if (result === 'hang') assert.fail(`case ${i} did not finish (input ${input.toString('base64')})`);
       if (result === 'ok') outcomes.applied++;
       else {
-        assert.ok(result instanceof InvalidParameter, `case ${i}: ${(result as Error)?.stack ?? String(result)} (input ${input.toString('base64')})`);
+        assert.ok(
+          result instanceof InvalidParameter,
+          `case ${i}: ${(result as Error)?.stack ?? String(result)} (input ${input.toString('base64')})`,
+        );
         outcomes.refused++;
       }
       // Everything written is inside the scratch directory.

@@ -13,7 +13,11 @@ import { busyboxArchive, findStaticBusybox } from '../container/busybox-image.js
 const strataBin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/strata');
 
 function strata(d: TestDaemon, args: string[], input?: Buffer) {
-  return spawnSync(strataBin, ['-H', d.host, 'volume', ...args], { input, env: { ...process.env, STRATA_BACKUP_PASSWORD: 's3cret' }, timeout: 120_000 });
+  return spawnSync(strataBin, ['-H', d.host, 'volume', ...args], {
+    input,
+    env: { ...process.env, STRATA_BACKUP_PASSWORD: 's3cret' },
+    timeout: 120_000,
+  });
 }
 
 function mountpointOf(d: TestDaemon, name: string): string {
@@ -38,7 +42,9 @@ test('strata volume export/import/backup/restore/verify/clone through the daemon
     assert.match(r.stdout.toString(), /^BACKUP ID\s+VOLUME\s+CREATED\n[0-9a-f]{8}\s+app\s+/);
 
     // The repository is a restic one, under the password the CLI sent.
-    const snap = spawnSync('restic', ['-r', repo, '--no-cache', 'snapshots', '--json'], { env: { ...process.env, RESTIC_PASSWORD: 's3cret' } });
+    const snap = spawnSync('restic', ['-r', repo, '--no-cache', 'snapshots', '--json'], {
+      env: { ...process.env, RESTIC_PASSWORD: 's3cret' },
+    });
     assert.equal(snap.status, 0, snap.stderr.toString());
     const wrong = await d.request('GET', `/strata/backups?repository=${encodeURIComponent(repo)}`);
     assert.equal(wrong.status, 403, 'the default password does not open it');
@@ -84,7 +90,10 @@ test('strata volume export/import/backup/restore/verify/clone through the daemon
 });
 
 test('a volume written by a running container is backed up frozen, and restore into it is refused unless forced', async (t) => {
-  if (!findStaticBusybox()) { t.skip('no statically linked busybox on this host'); return; }
+  if (!findStaticBusybox()) {
+    t.skip('no statically linked busybox on this host');
+    return;
+  }
   const d = await startDaemon();
   try {
     fs.writeFileSync(path.join(d.dir, 'bb.tar'), await busyboxArchive('bb:backup'));
@@ -93,8 +102,18 @@ test('a volume written by a running container is backed up frozen, and restore i
     assert.equal(d.docker(['volume', 'create', 'live']).status, 0);
     const mp = mountpointOf(d, 'live');
     fs.writeFileSync(path.join(mp, 'm'), crypto.randomBytes(48 << 20));
-    const run = d.docker(['run', '-d', '--name', 'writer', '-v', 'live:/data', 'bb:backup', 'sh', '-c',
-      'i=0; while :; do i=$((i+1)); echo $i > /data/a; echo $i > /data/z; done']);
+    const run = d.docker([
+      'run',
+      '-d',
+      '--name',
+      'writer',
+      '-v',
+      'live:/data',
+      'bb:backup',
+      'sh',
+      '-c',
+      'i=0; while :; do i=$((i+1)); echo $i > /data/a; echo $i > /data/z; done',
+    ]);
     assert.equal(run.status, 0, run.stderr);
     for (let i = 0; i < 100 && !fs.existsSync(path.join(mp, 'z')); i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 500));
@@ -108,7 +127,10 @@ test('a volume written by a running container is backed up frozen, and restore i
     const snap = mountpointOf(d, 'snap');
     // One moment of the writer: a = z, or a = z + 1, or one of them empty between its truncate and write.
     const [a, z] = ['a', 'z'].map((f) => fs.readFileSync(path.join(snap, f), 'utf8').trim());
-    assert.ok(a === '' || z === '' || Number(a) - Number(z) === 0 || Number(a) - Number(z) === 1, `one moment: a=${a} z=${z}`);
+    assert.ok(
+      a === '' || z === '' || Number(a) - Number(z) === 0 || Number(a) - Number(z) === 1,
+      `one moment: a=${a} z=${z}`,
+    );
 
     r = strata(d, ['restore', 'live@latest', '--from', repo]);
     assert.notEqual(r.status, 0);

@@ -22,7 +22,16 @@ export class DirVolumes implements Partial<VolumeService> {
     if (existing) return existing;
     const mountpoint = path.join(this.root, 'volumes', name, '_data');
     fs.mkdirSync(mountpoint, { recursive: true, mode: 0o755 });
-    const rec: VolumeRecord = { name, driver: 'local', mountpoint, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, options: {}, scope: 'local', anonymous: false };
+    const rec: VolumeRecord = {
+      name,
+      driver: 'local',
+      mountpoint,
+      createdAt: new Date().toISOString(),
+      labels: opts.labels ?? {},
+      options: {},
+      scope: 'local',
+      anonymous: false,
+    };
     this.vols.set(name, rec);
     return rec;
   }
@@ -32,7 +41,8 @@ export class DirVolumes implements Partial<VolumeService> {
     return v;
   }
   async remove(name: string): Promise<void> {
-    if (this.users(name).length) throw new Conflict(`remove ${name}: volume is in use - [${this.users(name).join(', ')}]`);
+    if (this.users(name).length)
+      throw new Conflict(`remove ${name}: volume is in use - [${this.users(name).join(', ')}]`);
     const v = await this.get(name);
     fs.rmSync(path.dirname(v.mountpoint), { recursive: true, force: true });
     this.vols.delete(name);
@@ -51,8 +61,25 @@ export class FakeContainers implements Partial<ContainerService> {
   }
   add(id: string, pid: number, running = true): void {
     this.records.set(id, {
-      id, name: id, imageId: '', imageRef: '', snapshotKey: '', rootfsPath: '', config: {}, hostConfig: {}, mounts: [], created: '',
-      state: { Status: running ? 'running' : 'exited', Running: running, Pid: pid, ExitCode: 0, Error: '', StartedAt: '', FinishedAt: '' },
+      id,
+      name: id,
+      imageId: '',
+      imageRef: '',
+      snapshotKey: '',
+      rootfsPath: '',
+      config: {},
+      hostConfig: {},
+      mounts: [],
+      created: '',
+      state: {
+        Status: running ? 'running' : 'exited',
+        Running: running,
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: '',
+        FinishedAt: '',
+      },
     });
   }
 }
@@ -60,7 +87,11 @@ export class FakeContainers implements Partial<ContainerService> {
 export function makeService(root: string): { svc: VolumeBackups; volumes: DirVolumes; containers: FakeContainers } {
   const volumes = new DirVolumes(root);
   const containers = new FakeContainers();
-  const svc = new VolumeBackups({ volumes: volumes as unknown as VolumeService, containers: containers as unknown as ContainerService, dataRoot: root });
+  const svc = new VolumeBackups({
+    volumes: volumes as unknown as VolumeService,
+    containers: containers as unknown as ContainerService,
+    dataRoot: root,
+  });
   return { svc, volumes, containers };
 }
 
@@ -76,24 +107,41 @@ export function fillTree(dir: string, opts: { absoluteLink?: boolean } = {}): vo
   fs.symlinkSync('hello.txt', path.join(dir, 'link'));
   if (opts.absoluteLink) fs.symlinkSync('/etc/hostname', path.join(dir, 'abs-link'));
   fs.mkdirSync(path.join(dir, 'empty'));
-  fs.writeFileSync(path.join(dir, 'random.bin'), Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7919) % 251)));
+  fs.writeFileSync(
+    path.join(dir, 'random.bin'),
+    Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7919) % 251)),
+  );
   const fd = fs.openSync(path.join(dir, 'sparse.img'), 'w');
   fs.writeSync(fd, Buffer.alloc(4096, 7), 0, 4096, 8 << 20);
   fs.ftruncateSync(fd, 32 << 20);
   fs.closeSync(fd);
-  execFileSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "user.origin", b"strata")', path.join(dir, 'hello.txt')]);
+  execFileSync('python3', [
+    '-c',
+    'import os,sys; os.setxattr(sys.argv[1], "user.origin", b"strata")',
+    path.join(dir, 'hello.txt'),
+  ]);
 }
 
 export function getXattr(file: string, name: string): string {
-  return execFileSync('python3', ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2]).decode())', file, name]).toString();
+  return execFileSync('python3', [
+    '-c',
+    'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2]).decode())',
+    file,
+    name,
+  ]).toString();
 }
 
 /** Every path with type, mode, owner, size, link count, content hash or link target: equal trees give equal manifests. */
 export function manifest(dir: string): string {
-  return execFileSync('sh', ['-c', `cd "$1" && find . -mindepth 1 | LC_ALL=C sort | while read -r f; do
+  return execFileSync('sh', [
+    '-c',
+    `cd "$1" && find . -mindepth 1 | LC_ALL=C sort | while read -r f; do
     if [ -L "$f" ]; then echo "$f -> $(readlink "$f") $(stat -c '%u:%g' "$f")";
     elif [ -f "$f" ]; then echo "$f $(stat -c '%a %u:%g %s %h' "$f") $(sha256sum < "$f" | cut -c1-16)";
-    else echo "$f $(stat -c '%F %a %u:%g' "$f")"; fi; done`, 'sh', dir]).toString();
+    else echo "$f $(stat -c '%F %a %u:%g' "$f")"; fi; done`,
+    'sh',
+    dir,
+  ]).toString();
 }
 
 /** Allocated bytes of a file (to tell a sparse file from a dense one). */

@@ -20,20 +20,29 @@ function containerCgroup(): { id: string; dir: string; enter(pid: number): void;
   const dir = path.join(FREEZER, 'strata-test', id);
   fs.mkdirSync(dir, { recursive: true });
   return {
-    id, dir,
+    id,
+    dir,
     enter: (pid) => fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid)),
     remove: () => {
       fs.writeFileSync(path.join(dir, 'freezer.state'), 'THAWED');
-      for (let i = 0; i < 50 && fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim(); i++) execFileSync('sleep', ['0.1']);
+      for (let i = 0; i < 50 && fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim(); i++)
+        execFileSync('sleep', ['0.1']);
       fs.rmdirSync(dir);
-      try { fs.rmdirSync(path.dirname(dir)); } catch { /* another test's cgroup is still there */ }
+      try {
+        fs.rmdirSync(path.dirname(dir));
+      } catch {
+        /* another test's cgroup is still there */
+      }
     },
   };
 }
 
 test('running users are frozen during the read and thawed after, even when it fails', async (t) => {
   const cg = containerCgroup();
-  if (!cg) { t.skip('no cgroup v1 freezer on this host'); return; }
+  if (!cg) {
+    t.skip('no cgroup v1 freezer on this host');
+    return;
+  }
   const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
   try {
     cg.enter(sleeper.pid!);
@@ -41,12 +50,29 @@ test('running users are frozen during the read and thawed after, even when it fa
     containers.add(cg.id, sleeper.pid!);
     const fz = freezerOf(sleeper.pid!, cg.id);
     assert.ok(fz, 'the freezer of the container cgroup is found');
-    const seen = await withFrozenUsers(containers as unknown as ContainerService, [cg.id], 'v', { action: 'backup' }, undefined,
-      async () => fs.readFileSync(fz.file, 'utf8').trim());
+    const seen = await withFrozenUsers(
+      containers as unknown as ContainerService,
+      [cg.id],
+      'v',
+      { action: 'backup' },
+      undefined,
+      async () => fs.readFileSync(fz.file, 'utf8').trim(),
+    );
     assert.equal(seen, 'FROZEN');
     assert.equal(fs.readFileSync(fz.file, 'utf8').trim(), 'THAWED');
-    await assert.rejects(withFrozenUsers(containers as unknown as ContainerService, [cg.id], 'v', { action: 'backup' }, undefined,
-      async () => { throw new Error('read failed'); }), /read failed/);
+    await assert.rejects(
+      withFrozenUsers(
+        containers as unknown as ContainerService,
+        [cg.id],
+        'v',
+        { action: 'backup' },
+        undefined,
+        async () => {
+          throw new Error('read failed');
+        },
+      ),
+      /read failed/,
+    );
     assert.equal(fs.readFileSync(fz.file, 'utf8').trim(), 'THAWED');
   } finally {
     sleeper.kill('SIGKILL');
@@ -72,7 +98,10 @@ while True:
 
 test('a SQLite database written during the backup restores intact; without a freezer the backup is refused unless forced', async (t) => {
   const cg = containerCgroup();
-  if (!cg) { t.skip('no cgroup v1 freezer on this host'); return; }
+  if (!cg) {
+    t.skip('no cgroup v1 freezer on this host');
+    return;
+  }
   const root = tempDir();
   const { svc, volumes, containers } = makeService(root);
   const vol = await volumes.create({ name: 'db' });
@@ -89,9 +118,16 @@ test('a SQLite database written during the backup restores intact; without a fre
     assert.equal(writer.exitCode, null, 'the writer kept running after the freeze');
     await svc.restore('db', 'latest', { repository: repo, target: 'db-restored' });
     const restored = path.join((await volumes.get('db-restored')).mountpoint, 'app.db');
-    const check = execFileSync('python3', ['-c', `import sqlite3,sys
+    const check = execFileSync('python3', [
+      '-c',
+      `import sqlite3,sys
 db = sqlite3.connect(sys.argv[1])
-print(db.execute('PRAGMA integrity_check').fetchone()[0], db.execute('SELECT count(*) FROM t').fetchone()[0])`, restored]).toString().trim().split(' ');
+print(db.execute('PRAGMA integrity_check').fetchone()[0], db.execute('SELECT count(*) FROM t').fetchone()[0])`,
+      restored,
+    ])
+      .toString()
+      .trim()
+      .split(' ');
     assert.equal(check[0], 'ok');
     assert.ok(Number(check[1]) > 0, 'rows were restored');
 

@@ -10,9 +10,14 @@ import { makeTar, type Spec } from '../archive/helpers.js';
 import { makeService, manifest, tempDir } from './fixture.js';
 
 /** One 512-byte ustar header (no data), built by hand so any field can lie. */
-function header(name: string, typeflag: string, opts: { size?: number; linkname?: string; devmajor?: number; devminor?: number; mode?: number } = {}): Buffer {
+function header(
+  name: string,
+  typeflag: string,
+  opts: { size?: number; linkname?: string; devmajor?: number; devminor?: number; mode?: number } = {},
+): Buffer {
   const b = Buffer.alloc(512);
-  const oct = (off: number, width: number, v: number) => b.write(v.toString(8).padStart(width - 1, '0') + '\0', off, 'latin1');
+  const oct = (off: number, width: number, v: number) =>
+    b.write(v.toString(8).padStart(width - 1, '0') + '\0', off, 'latin1');
   b.write(name, 0, 'latin1');
   oct(100, 8, opts.mode ?? 0o644);
   oct(108, 8, 0);
@@ -46,8 +51,10 @@ test('entries hidden in the data of a hardlink (a device, a disk, an absolute sy
     ]);
     const content = Buffer.alloc(512, 0x61);
     const tarball = Buffer.concat([
-      header('f', '0', { size: 512 }), content,
-      header('x', '1', { linkname: 'f', size: hidden.length }), hidden,
+      header('f', '0', { size: 512 }),
+      content,
+      header('x', '1', { linkname: 'f', size: hidden.length }),
+      hidden,
       Buffer.alloc(1024),
     ]);
     const file = path.join(root, 'hidden.tar');
@@ -72,7 +79,9 @@ test('a symlink that climbs out through another symlink is refused, whichever co
     const vol = await volumes.create({ name: 'v' });
     const before = manifest(vol.mountpoint);
     const deep = 'x1/x2/x3/x4/x5/x6/x7/x8';
-    const dirs: Spec[] = deep.split('/').map((_, i, a) => ({ name: a.slice(0, i + 1).join('/') + '/', type: 'directory' }));
+    const dirs: Spec[] = deep
+      .split('/')
+      .map((_, i, a) => ({ name: a.slice(0, i + 1).join('/') + '/', type: 'directory' }));
     // Lexically `esc` ends at tmp/pwned inside the volume; s really points 3 levels up, so
     // followed on the host esc leaves the volume by 4 levels.
     const s: Spec = { name: `${deep}/s`, type: 'symlink', linkname: '../../..' };
@@ -81,7 +90,15 @@ test('a symlink that climbs out through another symlink is refused, whichever co
       ['link first', [...dirs, s, esc]],
       ['escaping link first', [...dirs, esc, s]],
       // A symlink that only leaves once a later hardlink gives it a name in another directory.
-      ['hardlink to a symlink', [{ name: 'd/', type: 'directory' }, { name: 'd/e/', type: 'directory' }, { name: 'd/e/up', type: 'symlink', linkname: '../..' }, { name: 'up2', type: 'link', linkname: 'd/e/up' }]],
+      [
+        'hardlink to a symlink',
+        [
+          { name: 'd/', type: 'directory' },
+          { name: 'd/e/', type: 'directory' },
+          { name: 'd/e/up', type: 'symlink', linkname: '../..' },
+          { name: 'up2', type: 'link', linkname: 'd/e/up' },
+        ],
+      ],
       ['write through it', [...dirs, s, { name: `${deep}/s/x5/pwned`, content: 'x' }]],
     ];
     for (const [what, specs] of orders) {
@@ -118,9 +135,21 @@ os.setxattr(sys.argv[1]+'/dir','system.posix_acl_default',acl([(1,7,U),(2,5,1000
     assert.doesNotMatch(fs.readFileSync(file, 'latin1'), /SCHILY\.xattr/, 'the tar holds the text form only');
     const vol = await volumes.create({ name: 'v' });
     await svc.import('v', fs.createReadStream(file));
-    const read = (p: string, name: string) => execFileSync('python3', ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2]).hex())', p, name]).toString();
-    assert.equal(read(path.join(vol.mountpoint, 'f'), 'system.posix_acl_access'), read(path.join(src, 'f'), 'system.posix_acl_access'));
-    assert.equal(read(path.join(vol.mountpoint, 'dir'), 'system.posix_acl_default'), read(path.join(src, 'dir'), 'system.posix_acl_default'));
+    const read = (p: string, name: string) =>
+      execFileSync('python3', [
+        '-c',
+        'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2]).hex())',
+        p,
+        name,
+      ]).toString();
+    assert.equal(
+      read(path.join(vol.mountpoint, 'f'), 'system.posix_acl_access'),
+      read(path.join(src, 'f'), 'system.posix_acl_access'),
+    );
+    assert.equal(
+      read(path.join(vol.mountpoint, 'dir'), 'system.posix_acl_default'),
+      read(path.join(src, 'dir'), 'system.posix_acl_default'),
+    );
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

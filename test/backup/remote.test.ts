@@ -18,7 +18,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startSshd(dir: string): Promise<{ port: number; key: string; proc: ChildProcess; madeRunDir: boolean } | string> {
+async function startSshd(
+  dir: string,
+): Promise<{ port: number; key: string; proc: ChildProcess; madeRunDir: boolean } | string> {
   const sshd = ['/usr/sbin/sshd', '/usr/bin/sshd'].find((p) => fs.existsSync(p));
   if (!sshd) return 'sshd is not installed (Debian package openssh-server)';
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'host_key')]);
@@ -29,18 +31,35 @@ async function startSshd(dir: string): Promise<{ port: number; key: string; proc
   fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const port = await freePort();
   const config = path.join(dir, 'sshd_config');
-  fs.writeFileSync(config, [
-    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(dir, 'host_key')}`, `PidFile ${path.join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'Subsystem sftp internal-sftp', '',
-  ].join('\n'));
+  fs.writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${path.join(dir, 'host_key')}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+      'Subsystem sftp internal-sftp',
+      '',
+    ].join('\n'),
+  );
   const proc = spawn(sshd, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  proc.stderr!.on('data', (d) => { err += d; });
+  proc.stderr!.on('data', (d) => {
+    err += d;
+  });
   for (let i = 0; i < 50; i++) {
     if (proc.exitCode !== null) return `sshd could not start: ${err.trim()}`;
     const up = await new Promise<boolean>((resolve) => {
-      const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true); });
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.destroy();
+        resolve(true);
+      });
       c.on('error', () => resolve(false));
     });
     if (up) return { port, key: path.join(dir, 'client_key'), proc, madeRunDir };
@@ -61,9 +80,12 @@ test('backup to and restore from an SFTP server through rclone', async (t) => {
     return;
   }
   const env = {
-    RCLONE_CONFIG_STRATATEST_TYPE: 'sftp', RCLONE_CONFIG_STRATATEST_HOST: '127.0.0.1',
-    RCLONE_CONFIG_STRATATEST_PORT: String(server.port), RCLONE_CONFIG_STRATATEST_USER: 'root',
-    RCLONE_CONFIG_STRATATEST_KEY_FILE: server.key, RCLONE_CONFIG: path.join(root, 'rclone.conf'),
+    RCLONE_CONFIG_STRATATEST_TYPE: 'sftp',
+    RCLONE_CONFIG_STRATATEST_HOST: '127.0.0.1',
+    RCLONE_CONFIG_STRATATEST_PORT: String(server.port),
+    RCLONE_CONFIG_STRATATEST_USER: 'root',
+    RCLONE_CONFIG_STRATATEST_KEY_FILE: server.key,
+    RCLONE_CONFIG: path.join(root, 'rclone.conf'),
     RESTIC_CACHE_DIR: path.join(root, 'restic-cache'),
   };
   const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
@@ -79,12 +101,18 @@ test('backup to and restore from an SFTP server through rclone', async (t) => {
     const keys = fs.readdirSync(path.join(remoteDir, 'keys'));
     assert.equal(JSON.parse(fs.readFileSync(path.join(remoteDir, 'keys', keys[0]!), 'utf8')).N, LIGHT_KDF.N);
     const list = await svc.list({ repository });
-    assert.deepEqual(list.map((b) => b.ID), [backups[0]!.ID]);
+    assert.deepEqual(
+      list.map((b) => b.ID),
+      [backups[0]!.ID],
+    );
     await svc.restore('app', 'latest', { repository, target: 'app-copy' });
     assert.equal(manifest((await volumes.get('app-copy')).mountpoint), manifest(vol.mountpoint));
     await svc.verify({ repository });
   } finally {
-    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
     server.proc.kill('SIGTERM');
     await new Promise((r) => server.proc.once('exit', r));
     if (server.madeRunDir) fs.rmSync('/run/sshd', { recursive: true, force: true });

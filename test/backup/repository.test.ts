@@ -9,7 +9,11 @@ import { LIGHT_KDF } from '../../src/backup/restic-key.js';
 import { allocatedBytes, fillTree, getXattr, makeService, manifest, tempDir } from './fixture.js';
 
 function repoBytes(repo: string): number {
-  return Number(execFileSync('du', ['-sb', path.join(repo, 'data')]).toString().split('\t')[0]);
+  return Number(
+    execFileSync('du', ['-sb', path.join(repo, 'data')])
+      .toString()
+      .split('\t')[0],
+  );
 }
 
 test('backup, change, backup: both restore byte for byte; the second backup is incremental', async () => {
@@ -39,7 +43,10 @@ test('backup, change, backup: both restore byte for byte; the second backup is i
     assert.notEqual(b1.ID, b2.ID);
 
     const list = await svc.list({ repository: repo }, 'data');
-    assert.deepEqual(list.map((b) => b.ID), [b1.ID, unchanged.ID, b2.ID]);
+    assert.deepEqual(
+      list.map((b) => b.ID),
+      [b1.ID, unchanged.ID, b2.ID],
+    );
     assert.ok(list.every((b) => b.Volume === 'data'));
 
     const r1 = await svc.restore('data', b1.ShortID, { repository: repo, target: 'data-at-1' });
@@ -48,7 +55,10 @@ test('backup, change, backup: both restore byte for byte; the second backup is i
     assert.equal(manifest(v1.mountpoint), first);
     assert.equal(fs.statSync(v1.mountpoint).mode & 0o7777, 0o770, 'volume root mode');
     assert.equal(getXattr(path.join(v1.mountpoint, 'hello.txt'), 'user.origin'), 'strata');
-    assert.equal(fs.statSync(path.join(v1.mountpoint, 'hard.txt')).ino, fs.statSync(path.join(v1.mountpoint, 'hello.txt')).ino);
+    assert.equal(
+      fs.statSync(path.join(v1.mountpoint, 'hard.txt')).ino,
+      fs.statSync(path.join(v1.mountpoint, 'hello.txt')).ino,
+    );
     assert.ok(allocatedBytes(path.join(v1.mountpoint, 'sparse.img')) < 1 << 20, 'sparse file came back dense');
 
     await svc.restore('data', 'latest', { repository: repo, target: 'data-at-2' });
@@ -124,7 +134,10 @@ test('a tampered pack is detected by verify and by restore, which leaves the vol
     fs.writeFileSync(path.join(vol.mountpoint, 'f'), crypto.randomBytes(1 << 20));
     await svc.backup(['v'], { repository: repo });
     await svc.verify({ repository: repo });
-    const packs = execFileSync('find', [path.join(repo, 'data'), '-type', 'f']).toString().trim().split('\n');
+    const packs = execFileSync('find', [path.join(repo, 'data'), '-type', 'f'])
+      .toString()
+      .trim()
+      .split('\n');
     const biggest = packs.sort((x, y) => fs.statSync(y).size - fs.statSync(x).size)[0]!;
     fs.chmodSync(biggest, 0o600);
     const fd = fs.openSync(biggest, 'r+');
@@ -193,8 +206,15 @@ test('an unchanged volume is backed up as a snapshot of the same tree that resti
     const again = (await svc.backup(['quiet'], { repository: repo })).backups[0]!;
     assert.notEqual(again.ID, first.ID);
     assert.equal(again.BytesProcessed, 0, 'nothing was read');
-    const snaps = JSON.parse(execFileSync('restic', ['-r', repo, '--no-cache', 'snapshots', '--json'], { env: { ...process.env, RESTIC_PASSWORD: svc.key().key } }).toString());
-    assert.deepEqual(snaps.map((s: { id: string }) => s.id), [first.ID, again.ID]);
+    const snaps = JSON.parse(
+      execFileSync('restic', ['-r', repo, '--no-cache', 'snapshots', '--json'], {
+        env: { ...process.env, RESTIC_PASSWORD: svc.key().key },
+      }).toString(),
+    );
+    assert.deepEqual(
+      snaps.map((s: { id: string }) => s.id),
+      [first.ID, again.ID],
+    );
     assert.equal(snaps[1].tree, snaps[0].tree);
     assert.equal(snaps[1].parent, first.ID);
 
@@ -243,7 +263,10 @@ test('restore keeps times and special files (fifos); a backup holding a device n
 
     execFileSync('mknod', [path.join(vol.mountpoint, 'null'), 'c', '1', '3']);
     await svc.backup(['odd'], { repository: repo });
-    await assert.rejects(svc.restore('odd', 'latest', { repository: repo, target: 'odd2' }), /refusing to restore device node "null"/);
+    await assert.rejects(
+      svc.restore('odd', 'latest', { repository: repo, target: 'odd2' }),
+      /refusing to restore device node "null"/,
+    );
     await assert.rejects(volumes.get('odd2'), /no such volume/, 'the target made for the restore is removed again');
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

@@ -12,7 +12,11 @@ import { makeService, manifest, tempDir } from './fixture.js';
 
 /** A snapshot written straight into `repo` with restic under `password`, as a forger would. */
 function forge(repo: string, password: string, dir: string, tags: string[]): void {
-  execFileSync('restic', ['-r', repo, '--no-cache', 'backup', '--tag', tags.join(','), '.'], { cwd: dir, env: { ...process.env, RESTIC_PASSWORD: password }, stdio: 'ignore' });
+  execFileSync('restic', ['-r', repo, '--no-cache', 'backup', '--tag', tags.join(','), '.'], {
+    cwd: dir,
+    env: { ...process.env, RESTIC_PASSWORD: password },
+    stdio: 'ignore',
+  });
 }
 
 test('a forged backup in a repository under the old public password cannot plant devices, setuid files or an odd root', async () => {
@@ -79,7 +83,10 @@ test("new repositories are sealed with the daemon's own key, kept 0600 in the da
     assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
     const { key } = svc.key();
     assert.match(key, /^[A-Za-z0-9_-]{43}$/);
-    const snapshots = (pw: string) => spawnSync('restic', ['-r', repo, '--no-cache', 'snapshots', '--json'], { env: { ...process.env, RESTIC_PASSWORD: pw } }).status;
+    const snapshots = (pw: string) =>
+      spawnSync('restic', ['-r', repo, '--no-cache', 'snapshots', '--json'], {
+        env: { ...process.env, RESTIC_PASSWORD: pw },
+      }).status;
     assert.notEqual(snapshots('strata'), 0, 'the old public password does not open it');
     assert.equal(snapshots(key), 0);
     // The daemon's own backups keep their setuid bits.

@@ -17,7 +17,9 @@ test('export then import keeps owners, modes, xattrs, hardlinks, symlinks and ho
     fs.chownSync(src.mountpoint, 33, 33);
     const file = path.join(root, 'export.tar');
     const out = await svc.export('src');
-    await new Promise<void>((resolve, reject) => out.stream.pipe(fs.createWriteStream(file)).on('finish', resolve).on('error', reject));
+    await new Promise<void>((resolve, reject) =>
+      out.stream.pipe(fs.createWriteStream(file)).on('finish', resolve).on('error', reject),
+    );
     await out.done;
     // The hand method can read it.
     assert.match(execFileSync('tar', ['-tf', file]).toString(), /^\.\/sub\/deeper\/long\.txt$/m);
@@ -26,7 +28,10 @@ test('export then import keeps owners, modes, xattrs, hardlinks, symlinks and ho
     const dst = await volumes.get('dst');
     assert.equal(manifest(dst.mountpoint), manifest(src.mountpoint));
     assert.equal(getXattr(path.join(dst.mountpoint, 'hello.txt'), 'user.origin'), 'strata');
-    assert.equal(fs.statSync(path.join(dst.mountpoint, 'hard.txt')).ino, fs.statSync(path.join(dst.mountpoint, 'hello.txt')).ino);
+    assert.equal(
+      fs.statSync(path.join(dst.mountpoint, 'hard.txt')).ino,
+      fs.statSync(path.join(dst.mountpoint, 'hello.txt')).ino,
+    );
     assert.ok(allocatedBytes(path.join(dst.mountpoint, 'sparse.img')) < 1 << 20, 'sparse file came back dense');
     assert.equal(fs.statSync(dst.mountpoint).uid, 33, 'volume root owner');
   } finally {
@@ -77,20 +82,33 @@ test('hostile import tars are refused and the volume stays untouched', async () 
       hostileTar(root, 'abs-name', 'echo x > f', ['f'], ['--transform', `s,^f,${outside}/pwned,`]),
       hostileTar(root, 'abs-symlink', 'ln -s /etc evil', ['evil']),
       hostileTar(root, 'escaping-symlink', 'mkdir d && ln -s ../../.. d/up', ['d', 'd/up']),
-      hostileTar(root, 'through-symlink', `ln -s . ok && mkdir real && echo x > real/pwned`, ['ok', 'real/pwned'], ['--transform', 's,^real/,ok/,']),
+      hostileTar(
+        root,
+        'through-symlink',
+        `ln -s . ok && mkdir real && echo x > real/pwned`,
+        ['ok', 'real/pwned'],
+        ['--transform', 's,^real/,ok/,'],
+      ),
       hostileTar(root, 'hardlink-out', 'echo x > f', ['f'], ['--hard-dereference', '--transform', 's,^f,g,']),
     ];
     // A hardlink whose target climbs out: made with python's tarfile, tar will not write one.
     const hl = path.join(root, 'hardlink-out.tar');
-    execFileSync('python3', ['-c', `import tarfile,sys
-t=tarfile.open(sys.argv[1],'w'); i=tarfile.TarInfo('x'); i.type=tarfile.LNKTYPE; i.linkname='../../etc/passwd'; t.addfile(i); t.close()`, hl]);
+    execFileSync('python3', [
+      '-c',
+      `import tarfile,sys
+t=tarfile.open(sys.argv[1],'w'); i=tarfile.TarInfo('x'); i.type=tarfile.LNKTYPE; i.linkname='../../etc/passwd'; t.addfile(i); t.close()`,
+      hl,
+    ]);
     cases[5] = hl;
     for (const file of cases) {
       await assert.rejects(svc.import('victim', fs.createReadStream(file)), InvalidParameter, path.basename(file));
       assert.equal(manifest(victim.mountpoint), before, `victim changed by ${path.basename(file)}`);
     }
     assert.deepEqual(fs.readdirSync(outside), []);
-    await assert.rejects(svc.import('victim', Readable.from([Buffer.from('not a tar at all, just text'.repeat(40))])), InvalidParameter);
+    await assert.rejects(
+      svc.import('victim', Readable.from([Buffer.from('not a tar at all, just text'.repeat(40))])),
+      InvalidParameter,
+    );
     assert.equal(manifest(victim.mountpoint), before);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

@@ -62,12 +62,16 @@ const inspect = (ref: string, fmt: string) => d.docker(['image', 'inspect', '-f'
 test('cache: an unchanged rebuild reuses every step; a changed COPY source reruns from the COPY on', () => {
   const dir = context('cache', {
     'app.txt': 'v1\n',
-    Dockerfile: 'FROM bb\nRUN echo one > /one.txt\nENV A=1\nCOPY app.txt /opt/app/app.txt\nRUN cat /opt/app/app.txt > /copy.txt\nCMD ["cat", "/copy.txt"]\n',
+    Dockerfile:
+      'FROM bb\nRUN echo one > /one.txt\nENV A=1\nCOPY app.txt /opt/app/app.txt\nRUN cat /opt/app/app.txt > /copy.txt\nCMD ["cat", "/copy.txt"]\n',
   });
   const first = build(dir, '-t', 'cache:1');
   assert.equal(first.status, 0, first.out);
   assert.deepEqual(cachedSteps(first.out), []);
-  assert.match(first.out, /Step 2\/6 : RUN echo one > \/one.txt\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/);
+  assert.match(
+    first.out,
+    /Step 2\/6 : RUN echo one > \/one.txt\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\n/,
+  );
   assert.match(first.out, /Successfully built [0-9a-f]{12}\nSuccessfully tagged cache:1\n/);
   const id1 = inspect('cache:1', '{{.Id}}');
   const layers1 = inspect('cache:1', '{{join .RootFS.Layers " "}}').split(' ');
@@ -98,11 +102,15 @@ test('cache: an unchanged rebuild reuses every step; a changed COPY source rerun
 test('history: one row per instruction, metadata rows 0B, COPY carries its content hash', () => {
   const dir = context('history', {
     'app.py': '#'.repeat(229),
-    Dockerfile: 'FROM bb\nRUN echo "pip packages" > /pip.txt\nCOPY app.py /opt/source-code/app.py\nENTRYPOINT ["cat", "/opt/source-code/app.py"]\n',
+    Dockerfile:
+      'FROM bb\nRUN echo "pip packages" > /pip.txt\nCOPY app.py /opt/source-code/app.py\nENTRYPOINT ["cat", "/opt/source-code/app.py"]\n',
   });
   const r = build(dir, '-t', 'hist');
   assert.equal(r.status, 0, r.out);
-  const rows = d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'hist']).stdout.trim().split('\n');
+  const rows = d
+    .docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'hist'])
+    .stdout.trim()
+    .split('\n');
   assert.equal(rows.length, 4);
   assert.equal(rows[0], '/bin/sh -c #(nop)  ENTRYPOINT ["cat" "/opt/source-code/app.py"]|0B');
   assert.match(rows[1]!, /^\/bin\/sh -c #\(nop\) COPY file:[0-9a-f]{64} in \/opt\/source-code\/app.py \|229B$/);
@@ -111,13 +119,14 @@ test('history: one row per instruction, metadata rows 0B, COPY carries its conte
   assert.equal(inspect('hist', '{{json .Config.Entrypoint}}'), '["cat","/opt/source-code/app.py"]');
 });
 
-test('COPY and ADD hashes in history are Docker\'s, from the context\'s tarsums', () => {
+test("COPY and ADD hashes in history are Docker's, from the context's tarsums", () => {
   // The values Docker 20.10's daemon printed for this very context and Dockerfile.
   const dir = context('tarsum', {
     'a.txt': 'hello\n',
     'dir/b.txt': 'bee\n',
     'dir/sub/c.txt': 'sea\n',
-    Dockerfile: 'FROM busybox\nCOPY a.txt /a\nCOPY dir /dir\nCOPY a.txt dir/b.txt /multi/\nCOPY link /link\nCOPY . /all\nADD a.txt /add\nCOPY d* /wild/\n',
+    Dockerfile:
+      'FROM busybox\nCOPY a.txt /a\nCOPY dir /dir\nCOPY a.txt dir/b.txt /multi/\nCOPY link /link\nCOPY . /all\nADD a.txt /add\nCOPY d* /wild/\n',
   });
   fs.symlinkSync('a.txt', path.join(dir, 'link'));
   for (const f of ['a.txt', 'dir/b.txt', 'dir/sub/c.txt', 'Dockerfile']) fs.chmodSync(path.join(dir, f), 0o644);
@@ -126,7 +135,12 @@ test('COPY and ADD hashes in history are Docker\'s, from the context\'s tarsums'
   try {
     const r = build(dir, '-t', 'tarsum');
     assert.equal(r.status, 0, r.out);
-    const rows = d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'tarsum']).stdout.trim().split('\n').slice(0, 7).reverse();
+    const rows = d
+      .docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'tarsum'])
+      .stdout.trim()
+      .split('\n')
+      .slice(0, 7)
+      .reverse();
     const file = 'file:00ec16333078d287782d462baefc8bb9eb0231dc3aefba3ca3e2f7e5cf0cadda';
     const dirSum = 'dir:b68ba3ac0698cd0c382f7aad5fc8b171873992b563d6b7a7575b3952662682dc';
     assert.deepEqual(rows, [
@@ -152,7 +166,7 @@ test('a failing RUN stops the build with its exit code and tags nothing', () => 
   assert.notEqual(d.docker(['image', 'inspect', 'failing']).status, 0);
 });
 
-test('sources outside the context are refused with Docker\'s messages', () => {
+test("sources outside the context are refused with Docker's messages", () => {
   const dir = context('escape', { 'f.txt': 'x', Dockerfile: 'FROM bb\nCOPY ../x /x\n' });
   const up = build(dir);
   assert.notEqual(up.status, 0);
@@ -162,7 +176,10 @@ test('sources outside the context are refused with Docker\'s messages', () => {
   fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM bb\nCOPY lnk /x\n');
   const link = build(dir);
   assert.notEqual(link.status, 0);
-  assert.match(link.out, /COPY failed: file not found in build context or excluded by \.dockerignore: stat lnk: file does not exist/);
+  assert.match(
+    link.out,
+    /COPY failed: file not found in build context or excluded by \.dockerignore: stat lnk: file does not exist/,
+  );
 
   fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM bb\nADD http://example.com/x /x\n');
   assert.match(build(dir).out, /ADD failed: cannot download http:\/\/example.com\/x/);
@@ -172,35 +189,41 @@ test('ARG, ENV, WORKDIR, USER, multi-stage COPY --from, --chown, --target and --
   const dir = context('stages', {
     'a/one.txt': '1',
     'a/two.txt': '22',
-    Dockerfile: [
-      'ARG BASE=bb',
-      'FROM ${BASE} AS first',
-      'ARG WHO=nobody',
-      'ENV GREETING="hello ${WHO}"',
-      'WORKDIR /work',
-      'RUN echo "$GREETING" > greeting.txt',
-      'COPY --chown=bob:bob a/*.txt ./files/',
-      'RUN test "$(busybox stat -c %u:%g files/two.txt)" = 1000:1000',
-      'FROM bb',
-      'COPY --from=first /work /copied',
-      'RUN test "$(cat /copied/greeting.txt)" = "hello world" && test "$(cat /copied/files/two.txt)" = 22',
-      'USER 1000',
-      'CMD cat /copied/greeting.txt',
-    ].join('\n') + '\n',
+    Dockerfile:
+      [
+        'ARG BASE=bb',
+        'FROM ${BASE} AS first',
+        'ARG WHO=nobody',
+        'ENV GREETING="hello ${WHO}"',
+        'WORKDIR /work',
+        'RUN echo "$GREETING" > greeting.txt',
+        'COPY --chown=bob:bob a/*.txt ./files/',
+        'RUN test "$(busybox stat -c %u:%g files/two.txt)" = 1000:1000',
+        'FROM bb',
+        'COPY --from=first /work /copied',
+        'RUN test "$(cat /copied/greeting.txt)" = "hello world" && test "$(cat /copied/files/two.txt)" = 22',
+        'USER 1000',
+        'CMD cat /copied/greeting.txt',
+      ].join('\n') + '\n',
   });
   const r = build(dir, '--build-arg', 'WHO=world', '--build-arg', 'UNUSED=1', '-t', 'stages');
   assert.equal(r.status, 0, r.out);
   assert.match(r.out, /Step 1\/13 : ARG BASE=bb\nStep 2\/13 : FROM \$\{BASE\} AS first\n/);
   assert.match(r.out, /\[Warning\] One or more build-args \[UNUSED\] were not consumed/);
-  assert.equal(inspect('stages', '{{.Config.User}} {{json .Config.Cmd}}'), '1000 ["/bin/sh","-c","cat /copied/greeting.txt"]');
+  assert.equal(
+    inspect('stages', '{{.Config.User}} {{json .Config.Cmd}}'),
+    '1000 ["/bin/sh","-c","cat /copied/greeting.txt"]',
+  );
   const history = d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'stages']).stdout;
   assert.match(history, /COPY dir:[0-9a-f]{64} in \/copied/);
 
   const first = build(dir, '--build-arg', 'WHO=world', '--target', 'first', '-t', 'first-stage');
   assert.equal(first.status, 0, first.out);
   assert.match(first.out, /Step 7\/8 : COPY --chown=bob:bob/);
-  assert.equal(inspect('first-stage', '{{.Config.WorkingDir}} {{json .Config.Env}}'),
-    '/work ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","GREETING=hello world"]');
+  assert.equal(
+    inspect('first-stage', '{{.Config.WorkingDir}} {{json .Config.Env}}'),
+    '/work ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","GREETING=hello world"]',
+  );
   const runHistory = d.docker(['history', '--no-trunc', '--format', '{{.CreatedBy}}', 'first-stage']).stdout;
   assert.match(runHistory, /\|1 WHO=world \/bin\/sh -c echo "\$GREETING" > greeting.txt/);
 });
@@ -217,7 +240,9 @@ test('large context files reach the image intact (their bytes are held until a C
   const big = Buffer.alloc(300_000);
   for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
   const sum = createHash('sha256').update(big).digest('hex');
-  const dir = context('big', { Dockerfile: `FROM bb\nCOPY data /data\nRUN test "$(busybox sha256sum /data/big.bin)" = "${sum}  /data/big.bin"\n` });
+  const dir = context('big', {
+    Dockerfile: `FROM bb\nCOPY data /data\nRUN test "$(busybox sha256sum /data/big.bin)" = "${sum}  /data/big.bin"\n`,
+  });
   fs.mkdirSync(path.join(dir, 'data'));
   fs.writeFileSync(path.join(dir, 'data/big.bin'), big);
   fs.linkSync(path.join(dir, 'data/big.bin'), path.join(dir, 'data/hardlink.bin'));
@@ -229,10 +254,15 @@ test('large context files reach the image intact (their bytes are held until a C
 
 test('a rebuild sees a changed byte in a large file even with the same size and time', () => {
   const big = Buffer.alloc(200_000, 0x61);
-  const dir = context('same-size', { Dockerfile: 'FROM bb\nCOPY big.bin /big.bin\nRUN busybox sha256sum /big.bin > /sum\n' });
+  const dir = context('same-size', {
+    Dockerfile: 'FROM bb\nCOPY big.bin /big.bin\nRUN busybox sha256sum /big.bin > /sum\n',
+  });
   const file = path.join(dir, 'big.bin');
   const when = new Date('2024-01-02T03:04:05Z');
-  const write = (b: Buffer) => { fs.writeFileSync(file, b); fs.utimesSync(file, when, when); };
+  const write = (b: Buffer) => {
+    fs.writeFileSync(file, b);
+    fs.utimesSync(file, when, when);
+  };
   const sumIn = (tag: string) => d.docker(['run', '--rm', tag, 'cat', '/sum']).stdout.split(' ')[0];
   write(big);
   assert.equal(build(dir, '-t', 'same:1').status, 0);
@@ -247,7 +277,9 @@ test('a rebuild sees a changed byte in a large file even with the same size and 
     assert.equal(sumIn(`same:${at}`), createHash('sha256').update(changed).digest('hex'));
   }
   // The same relative path in another context with other bytes is another file.
-  const other = context('same-size-other', { Dockerfile: 'FROM bb\nCOPY big.bin /big.bin\nRUN busybox sha256sum /big.bin > /sum\n' });
+  const other = context('same-size-other', {
+    Dockerfile: 'FROM bb\nCOPY big.bin /big.bin\nRUN busybox sha256sum /big.bin > /sum\n',
+  });
   fs.writeFileSync(path.join(other, 'big.bin'), Buffer.alloc(200_000, 0x63));
   const r = build(other, '-t', 'same:other');
   assert.deepEqual(cachedSteps(r.out), []);
@@ -256,19 +288,40 @@ test('a rebuild sees a changed byte in a large file even with the same size and 
 test('steps run in containers of the engine: events, VOLUME writes discarded, failed or --rm=false containers left', () => {
   const before = Math.floor(Date.now() / 1000);
   const dir = context('containers', {
-    Dockerfile: 'FROM bb\nRUN mkdir /data && echo seeded > /data/seed\nVOLUME /data\nRUN echo after > /data/after && echo changed > /data/seed\nENV A=1\n',
+    Dockerfile:
+      'FROM bb\nRUN mkdir /data && echo seeded > /data/seed\nVOLUME /data\nRUN echo after > /data/after && echo changed > /data/seed\nENV A=1\n',
   });
   const volumesBefore = d.docker(['volume', 'ls', '-q']).stdout;
   const r = build(dir, '--no-cache', '-t', 'steps:1');
   assert.equal(r.status, 0, r.out);
   // What a step writes under a VOLUME path never reaches the image (the step had a volume there).
   assert.equal(d.docker(['run', '--rm', 'steps:1', 'sh', '-c', 'ls /data; cat /data/seed']).stdout, 'seed\nseeded\n');
-  assert.equal(d.docker(['volume', 'ls', '-q']).stdout, volumesBefore, 'the steps\' anonymous volumes are removed with them');
+  assert.equal(
+    d.docker(['volume', 'ls', '-q']).stdout,
+    volumesBefore,
+    "the steps' anonymous volumes are removed with them",
+  );
   const ids = [...r.out.matchAll(/---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
   assert.equal(ids.length, 4);
-  const events = d.docker(['events', '--since', String(before), '--until', String(Math.floor(Date.now() / 1000) + 1),
-    '--filter', 'type=container', '--format', '{{.Action}} {{.Actor.ID}}']).stdout.trim().split('\n');
-  const of = (id: string) => events.filter((e) => e.split(' ')[1]!.startsWith(id)).map((e) => e.split(' ')[0]).join(',');
+  const events = d
+    .docker([
+      'events',
+      '--since',
+      String(before),
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 1),
+      '--filter',
+      'type=container',
+      '--format',
+      '{{.Action}} {{.Actor.ID}}',
+    ])
+    .stdout.trim()
+    .split('\n');
+  const of = (id: string) =>
+    events
+      .filter((e) => e.split(' ')[1]!.startsWith(id))
+      .map((e) => e.split(' ')[0])
+      .join(',');
   assert.equal(of(ids[0]!), 'create,attach,start,die,destroy');
   assert.equal(of(ids[3]!), 'create,destroy', 'ENV: a container made and removed, never started');
 
@@ -276,7 +329,8 @@ test('steps run in containers of the engine: events, VOLUME writes discarded, fa
   assert.equal(kept.status, 0, kept.out);
   assert.doesNotMatch(kept.out, /Removing intermediate container/);
   const keptIds = [...kept.out.matchAll(/---> Running in ([0-9a-f]{12})/g)].map((m) => m[1]!);
-  const status = (id: string) => d.docker(['ps', '-a', '--no-trunc', '--filter', `id=${id}`, '--format', '{{.Status}}|{{.Command}}']).stdout.trim();
+  const status = (id: string) =>
+    d.docker(['ps', '-a', '--no-trunc', '--filter', `id=${id}`, '--format', '{{.Status}}|{{.Command}}']).stdout.trim();
   assert.match(status(keptIds[0]!), /^Exited \(0\) .*\|"\/bin\/sh -c 'mkdir \/data && echo seeded > \/data\/seed'"$/);
   assert.match(status(keptIds[3]!), /^Created\|"\/bin\/sh -c '#\(nop\) ' 'ENV A=1'"$/);
   assert.equal(d.docker(['diff', keptIds[0]!]).stdout, 'A /data\nA /data/seed\n');
@@ -284,9 +338,9 @@ test('steps run in containers of the engine: events, VOLUME writes discarded, fa
 
   const failing = context('failing', { Dockerfile: 'FROM bb\nRUN echo partial > /partial && exit 3\n' });
   const failed = build(failing, '-t', 'steps:failed');
-  assert.equal(failed.status, 3, 'the CLI exits with the step\'s code');
+  assert.equal(failed.status, 3, "the CLI exits with the step's code");
   const failedId = /---> Running in ([0-9a-f]{12})/.exec(failed.out)![1]!;
-  assert.match(status(failedId), /^Exited \(3\) /, 'a failed step\'s container stays for inspection');
+  assert.match(status(failedId), /^Exited \(3\) /, "a failed step's container stays for inspection");
   assert.equal(d.docker(['diff', failedId]).stdout, 'A /partial\n');
   assert.equal(d.docker(['rm', failedId]).status, 0);
   const forced = build(failing, '--force-rm', '-t', 'steps:failed');
@@ -295,7 +349,7 @@ test('steps run in containers of the engine: events, VOLUME writes discarded, fa
   assert.equal(status(forcedId), '');
 });
 
-test('a COPY of a hard link\'s second name sees its content change (Docker\'s sum would not)', () => {
+test("a COPY of a hard link's second name sees its content change (Docker's sum would not)", () => {
   const dir = context('hardlinks', { Dockerfile: 'FROM bb\nCOPY x/b.bin /b.bin\n', 'x/a.bin': 'one\n' });
   fs.linkSync(path.join(dir, 'x/a.bin'), path.join(dir, 'x/b.bin'));
   assert.equal(build(dir, '-t', 'hl').status, 0);
@@ -306,27 +360,42 @@ test('a COPY of a hard link\'s second name sees its content change (Docker\'s su
   assert.equal(d.docker(['run', '--rm', 'hl', 'cat', '/b.bin']).stdout, 'two\n');
 });
 
-test('ONBUILD triggers run in the child\'s FROM step, which prints its one ---> line after them', () => {
+test("ONBUILD triggers run in the child's FROM step, which prints its one ---> line after them", () => {
   const parent = context('onbuild-parent', { Dockerfile: 'FROM bb\nONBUILD RUN echo t1 > /t1\nONBUILD ENV T2=2\n' });
   assert.equal(build(parent, '-t', 'ob:parent').status, 0);
   const child = context('onbuild-child', { Dockerfile: 'FROM ob:parent\nRUN cat /t1\n' });
   const r = build(child, '-t', 'ob:child');
   assert.equal(r.status, 0, r.out);
-  assert.match(r.out, /Step 1\/2 : FROM ob:parent\n# Executing 2 build triggers\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\nStep 2\/2 : RUN cat \/t1\n ---> Running in [0-9a-f]{12}\nt1\n/);
+  assert.match(
+    r.out,
+    /Step 1\/2 : FROM ob:parent\n# Executing 2 build triggers\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> Running in [0-9a-f]{12}\nRemoving intermediate container [0-9a-f]{12}\n ---> [0-9a-f]{12}\nStep 2\/2 : RUN cat \/t1\n ---> Running in [0-9a-f]{12}\nt1\n/,
+  );
   assert.equal(d.docker(['run', '--rm', 'ob:child', 'sh', '-c', 'echo $T2']).stdout, '2\n');
   assert.equal(inspect('ob:child', '{{json .Config.OnBuild}}'), 'null');
 });
 
-test('strata image layers: each layer\'s bytes and inodes, how many images share it, the step that made it', async () => {
+test("strata image layers: each layer's bytes and inodes, how many images share it, the step that made it", async () => {
   const base = context('layers-base', { Dockerfile: 'FROM bb\nRUN mkdir /shared && echo 12345 > /shared/a\n' });
   assert.equal(build(base, '-t', 'layers:base').status, 0);
-  const top = context('layers-top', { Dockerfile: 'FROM layers:base\nENV X=1\nRUN mkdir /own && for i in 1 2 3; do echo $i > /own/f$i; done\n' });
+  const top = context('layers-top', {
+    Dockerfile: 'FROM layers:base\nENV X=1\nRUN mkdir /own && for i in 1 2 3; do echo $i > /own/f$i; done\n',
+  });
   assert.equal(build(top, '-t', 'layers:top').status, 0);
   const r = await d.request('GET', '/strata/images/layers:top/layers');
   assert.equal(r.status, 200, r.body);
-  const layers = JSON.parse(r.body) as { Index: number; DiffID: string; Size: number; Inodes: number; SharedBy: number; CreatedBy: string }[];
+  const layers = JSON.parse(r.body) as {
+    Index: number;
+    DiffID: string;
+    Size: number;
+    Inodes: number;
+    SharedBy: number;
+    CreatedBy: string;
+  }[];
   const diffIDs = inspect('layers:top', '{{json .RootFS.Layers}}');
-  assert.deepEqual(layers.map((l) => l.DiffID), JSON.parse(diffIDs));
+  assert.deepEqual(
+    layers.map((l) => l.DiffID),
+    JSON.parse(diffIDs),
+  );
   const [shared, own] = layers.slice(-2);
   assert.equal(own!.SharedBy, 1);
   assert.ok(shared!.SharedBy >= 2, 'layers:base holds it too');
@@ -338,10 +407,15 @@ test('strata image layers: each layer\'s bytes and inodes, how many images share
   assert.equal(own!.Inodes, 5);
   assert.equal((await d.request('GET', '/strata/images/nosuch:image/layers')).status, 404);
 
-  const cli = spawnSync(path.resolve('bin/strata'), ['-H', d.host, 'image', 'layers', 'layers:top'], { encoding: 'utf8' });
+  const cli = spawnSync(path.resolve('bin/strata'), ['-H', d.host, 'image', 'layers', 'layers:top'], {
+    encoding: 'utf8',
+  });
   assert.equal(cli.status, 0, cli.stderr);
   assert.match(cli.stdout, /^# +DIFF ID +SIZE +INODES +SHARED BY +CREATED BY\n/);
-  assert.match(cli.stdout, new RegExp(`\\n${layers.length - 1} +${own!.DiffID.slice(7, 19)} +6B +5 +this image +/bin/sh -c mkdir /own`));
+  assert.match(
+    cli.stdout,
+    new RegExp(`\\n${layers.length - 1} +${own!.DiffID.slice(7, 19)} +6B +5 +this image +/bin/sh -c mkdir /own`),
+  );
   assert.match(cli.stdout, new RegExp(`\\n${layers.length} layers; 1 held by no other image: 6B\\n$`));
 });
 
@@ -357,7 +431,10 @@ test('-f outside the context (the CLI sends a tar without its end blocks), --com
   assert.equal(r.stdout, id);
   fs.writeFileSync(dockerfile, 'FROM bb\nCOPY secret.txt /s\n');
   const ignored = build(dir, '-f', dockerfile);
-  assert.match(ignored.out, /COPY failed: file not found in build context or excluded by \.dockerignore: stat secret.txt: file does not exist/);
+  assert.match(
+    ignored.out,
+    /COPY failed: file not found in build context or excluded by \.dockerignore: stat secret.txt: file does not exist/,
+  );
 });
 
 test('ADD unpacks local tar archives (plain or gzip) and copies other files; --label adds a LABEL step', async () => {
@@ -367,14 +444,15 @@ test('ADD unpacks local tar archives (plain or gzip) and copies other files; --l
     { name: 'sub/b', data: 'b\n' },
   ]);
   const dir = context('add', {
-    Dockerfile: [
-      'FROM bb',
-      'ADD arch.tgz /x/',
-      'ADD plain.tar /y',
-      'ADD note.gz /note.gz',
-      'COPY arch.tgz /copied/',
-      'RUN test "$(cat /x/sub/b)" = b && test "$(cat /y/a)" = a && test -f /note.gz && test -f /copied/arch.tgz',
-    ].join('\n') + '\n',
+    Dockerfile:
+      [
+        'FROM bb',
+        'ADD arch.tgz /x/',
+        'ADD plain.tar /y',
+        'ADD note.gz /note.gz',
+        'COPY arch.tgz /copied/',
+        'RUN test "$(cat /x/sub/b)" = b && test "$(cat /y/a)" = a && test -f /note.gz && test -f /copied/arch.tgz',
+      ].join('\n') + '\n',
   });
   fs.writeFileSync(path.join(dir, 'arch.tgz'), zlib.gzipSync(archive));
   fs.writeFileSync(path.join(dir, 'plain.tar'), archive);

@@ -22,13 +22,19 @@ test('a path climbing out of the context is forbidden', () => {
 });
 
 test('symlinks resolve inside the context, never to the host', () => {
-  assert.throws(() => resolveSources(root, ['out-link']), /file not found in build context or excluded by \.dockerignore: stat out-link: file does not exist/);
+  assert.throws(
+    () => resolveSources(root, ['out-link']),
+    /file not found in build context or excluded by \.dockerignore: stat out-link: file does not exist/,
+  );
   const [s] = resolveSources(root, ['in-link']);
   assert.equal(s!.host, path.join(root, 'a.py'));
 });
 
 test('wildcards match like filepath.Match, one path level at a time', () => {
-  assert.deepEqual(resolveSources(root, ['*.py']).map((s) => s.rel), ['a.py', 'b.py']);
+  assert.deepEqual(
+    resolveSources(root, ['*.py']).map((s) => s.rel),
+    ['a.py', 'b.py'],
+  );
   assert.equal(globToRegExp('dir/*').test('dir/sub/c.txt'), false);
   assert.throws(() => resolveSources(root, ['*.none']), /no source files were specified/);
 });

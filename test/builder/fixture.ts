@@ -20,13 +20,15 @@ export async function busyboxArchive(tag: string): Promise<Buffer> {
     { name: 'opt/', type: 'directory' },
   ]);
   const diffID = sha256(layer);
-  const config = Buffer.from(JSON.stringify({
-    architecture: 'amd64',
-    config: { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
-    created: '2026-01-01T00:00:00Z',
-    history: [{ created: '2026-01-01T00:00:00Z', created_by: 'busybox base' }],
-    os: 'linux',
-    rootfs: { type: 'layers', diff_ids: [diffID] },
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      config: { Cmd: ['sh'], Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+      created: '2026-01-01T00:00:00Z',
+      history: [{ created: '2026-01-01T00:00:00Z', created_by: 'busybox base' }],
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: [diffID] },
+    }),
+  );
   return (await dockerArchive({ tag, layers: [layer], config, gzipIndex: -1 })).tar;
 }

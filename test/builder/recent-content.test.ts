@@ -22,10 +22,19 @@ function chunked(b: Buffer, ...sizes: number[]): Buffer[] {
 
 // A digest that is not the bytes' own shows when the kept one was reused.
 const header = Buffer.from('namea.txtmode420');
-const known = (digest = 'kept-digest'): KnownFile => ({ header, size: bytes.length, chunks: chunked(bytes, 100, 400), digest });
+const known = (digest = 'kept-digest'): KnownFile => ({
+  header,
+  size: bytes.length,
+  chunks: chunked(bytes, 100, 400),
+  digest,
+});
 
 function digestOf(k: KnownFile | undefined, chunks: Buffer[], h = header): string {
-  const d = new FileDigest(k, h, chunks.reduce((n, c) => n + c.length, 0));
+  const d = new FileDigest(
+    k,
+    h,
+    chunks.reduce((n, c) => n + c.length, 0),
+  );
   for (const c of chunks) d.update(c);
   return d.digest();
 }

@@ -42,7 +42,10 @@ test('docker cp both ways, diff, export and commit', async () => {
       { name: 'root', type: 'symlink', linkname: '/' },
       { name: 'hostlink', type: 'symlink', linkname: victim },
     ]);
-    const stdinTar = spawnSync('docker', ['cp', '-', 'box:/'], { input: links, env: { ...process.env, DOCKER_HOST: d.host } });
+    const stdinTar = spawnSync('docker', ['cp', '-', 'box:/'], {
+      input: links,
+      env: { ...process.env, DOCKER_HOST: d.host },
+    });
     assert.equal(stdinTar.status, 0, String(stdinTar.stderr));
     fs.writeFileSync(path.join(host, 'pwn'), 'pwned');
     ok(d.docker(['cp', path.join(host, 'pwn'), 'box:/up/']), 'cp through ../ link');
@@ -57,25 +60,39 @@ test('docker cp both ways, diff, export and commit', async () => {
     assert.equal(fs.existsSync('/pwn'), false);
 
     // diff: what the writable layer holds.
-    const diff = ok(d.docker(['diff', 'box']), 'diff').trim().split('\n').sort();
+    const diff = ok(d.docker(['diff', 'box']), 'diff')
+      .trim()
+      .split('\n')
+      .sort();
     for (const line of ['A /etc/in.txt', 'A /pwn', 'A /etc/pwn', 'A /up', 'A /root', 'A /hostlink', 'C /etc']) {
       assert.ok(diff.includes(line), `${line} missing from diff: ${diff.join(', ')}`);
     }
 
     // export: image and writable layer, whiteouts applied.
-    const exported = spawnSync('docker', ['export', 'box'], { env: { ...process.env, DOCKER_HOST: d.host }, maxBuffer: 64 << 20 });
+    const exported = spawnSync('docker', ['export', 'box'], {
+      env: { ...process.env, DOCKER_HOST: d.host },
+      maxBuffer: 64 << 20,
+    });
     assert.equal(exported.status, 0, String(exported.stderr));
     const listing = spawnSync('tar', ['-t'], { input: exported.stdout, encoding: 'utf8' }).stdout.split('\n');
-    for (const name of ['etc/new', 'etc/in.txt', 'b.txt', 'pwn']) assert.ok(listing.includes(name), `${name} missing from export`);
+    for (const name of ['etc/new', 'etc/in.txt', 'b.txt', 'pwn'])
+      assert.ok(listing.includes(name), `${name} missing from export`);
     assert.ok(!listing.includes('a.txt'), 'a whited-out file is not exported');
     assert.ok(!listing.includes('etc/hello'), 'an opaque directory hides the lower content');
 
     // commit: one more layer and one more history row.
     const id = ok(d.docker(['commit', '-c', 'ENV X=1', '-m', 'snap', 'box', 'committed:1']), 'commit').trim();
     assert.match(id, /^sha256:[0-9a-f]{64}$/);
-    assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{len .RootFS.Layers}} {{json .Config.Env}} {{.Comment}}', 'committed:1']), 'inspect').trim(),
-      '4 ["PATH=/usr/bin:/bin","X=1"] snap');
-    const history = ok(d.docker(['history', '--format', '{{.CreatedBy}}|{{.Comment}}', 'committed:1']), 'history').trim().split('\n');
+    assert.equal(
+      ok(
+        d.docker(['image', 'inspect', '-f', '{{len .RootFS.Layers}} {{json .Config.Env}} {{.Comment}}', 'committed:1']),
+        'inspect',
+      ).trim(),
+      '4 ["PATH=/usr/bin:/bin","X=1"] snap',
+    );
+    const history = ok(d.docker(['history', '--format', '{{.CreatedBy}}|{{.Comment}}', 'committed:1']), 'history')
+      .trim()
+      .split('\n');
     assert.equal(history.length, 5);
     assert.equal(history[0], 'sh|snap');
     const bad = d.docker(['commit', '-c', 'RUN x', 'box']);

@@ -15,7 +15,10 @@ let scratch: string;
 before(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-cp-'));
   d = await startDaemon();
-  const r = spawnSync('docker', ['load'], { input: await busyboxArchive('cptest:latest'), env: { ...process.env, DOCKER_HOST: d.host } });
+  const r = spawnSync('docker', ['load'], {
+    input: await busyboxArchive('cptest:latest'),
+    env: { ...process.env, DOCKER_HOST: d.host },
+  });
   assert.equal(r.status, 0, String(r.stderr));
 });
 after(async () => {
@@ -27,7 +30,9 @@ after(async () => {
 async function sizeRw(name: string): Promise<number> {
   const r = await d.request('GET', '/v1.41/system/df');
   assert.equal(r.status, 200, r.body);
-  const c = (JSON.parse(r.body).Containers as { Names: string[]; SizeRw: number }[]).find((x) => x.Names.includes(`/${name}`));
+  const c = (JSON.parse(r.body).Containers as { Names: string[]; SizeRw: number }[]).find((x) =>
+    x.Names.includes(`/${name}`),
+  );
   assert.ok(c, `${name} in df`);
   return c.SizeRw;
 }
@@ -36,15 +41,32 @@ async function sizeRw(name: string): Promise<number> {
 function eventsSince(since: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const until = Math.floor(Date.now() / 1000) + 1;
-    http.get({ socketPath: d.socket, path: `/v1.41/events?since=${since}&until=${until}&filters=${encodeURIComponent('{"container":["cpc"]}')}` }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => { body += c; });
-      res.on('end', () => resolve(body.split('\n').filter(Boolean).map((l) => JSON.parse(l).Action as string)));
-    }).on('error', reject);
+    http
+      .get(
+        {
+          socketPath: d.socket,
+          path: `/v1.41/events?since=${since}&until=${until}&filters=${encodeURIComponent('{"container":["cpc"]}')}`,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c;
+          });
+          res.on('end', () =>
+            resolve(
+              body
+                .split('\n')
+                .filter(Boolean)
+                .map((l) => JSON.parse(l).Action as string),
+            ),
+          );
+        },
+      )
+      .on('error', reject);
   });
 }
 
-test('docker cp into a stopped container: extract-to-dir, and df\'s SizeRw grows by the file', async () => {
+test("docker cp into a stopped container: extract-to-dir, and df's SizeRw grows by the file", async () => {
   assert.equal(d.docker(['create', '--name', 'cpc', 'cptest', 'true']).status, 0);
   const since = Math.floor(Date.now() / 1000);
   const before = await sizeRw('cpc');
@@ -59,5 +81,9 @@ test('docker cp into a stopped container: extract-to-dir, and df\'s SizeRw grows
   assert.equal(fs.statSync(path.join(scratch, 'back')).size, 123_456);
   await new Promise((r) => setTimeout(r, 1100));
   const actions = (await eventsSince(since)).filter((a) => a !== 'create');
-  assert.deepEqual(actions, ['extract-to-dir', 'archive-path'], 'what dockerd 20.10 emits for the two copies (the stat of cp in has none)');
+  assert.deepEqual(
+    actions,
+    ['extract-to-dir', 'archive-path'],
+    'what dockerd 20.10 emits for the two copies (the stat of cp in has none)',
+  );
 });

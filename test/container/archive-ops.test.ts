@@ -9,7 +9,11 @@ import { gzipSync } from 'node:zlib';
 import { PassThrough, Readable } from 'node:stream';
 import { extract } from '../../src/archive/tarstream.js';
 import {
-  copyFromContainer, copyToContainer, pathStatHeader, statContainerPath, checkArchivePath,
+  copyFromContainer,
+  copyToContainer,
+  pathStatHeader,
+  statContainerPath,
+  checkArchivePath,
 } from '../../src/container/archive-ops.js';
 import { InvalidParameter, NotFound } from '../../src/errors.js';
 import { makeTar } from '../archive/helpers.js';
@@ -38,7 +42,10 @@ function victimUntouched(victim: string): void {
   assert.equal(fs.readFileSync(path.join(victim, 'secret'), 'utf8'), 'host secret');
 }
 
-async function tarNames(f: FakeEngine, p: string): Promise<{ names: string[]; header: string; files: Record<string, string> }> {
+async function tarNames(
+  f: FakeEngine,
+  p: string,
+): Promise<{ names: string[]; header: string; files: Record<string, string> }> {
   const out = new PassThrough();
   const names: string[] = [];
   const files: Record<string, string> = {};
@@ -47,12 +54,28 @@ async function tarNames(f: FakeEngine, p: string): Promise<{ names: string[]; he
   ex.on('entry', (h, stream, next) => {
     names.push(h.name);
     const chunks: Buffer[] = [];
-    stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
-    stream.on('end', () => { files[h.name] = Buffer.concat(chunks).toString(); next(); });
+    stream.on('data', (c: unknown) => {
+      chunks.push(c as Buffer);
+    });
+    stream.on('end', () => {
+      files[h.name] = Buffer.concat(chunks).toString();
+      next();
+    });
   });
-  const done = new Promise<void>((resolve, reject) => { ex.on('finish', () => resolve()); ex.on('error', reject); });
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('finish', () => resolve());
+    ex.on('error', reject);
+  });
   out.pipe(ex);
-  await copyFromContainer(f.engine, 'box', p, (stat) => { header = pathStatHeader(stat); }, out);
+  await copyFromContainer(
+    f.engine,
+    'box',
+    p,
+    (stat) => {
+      header = pathStatHeader(stat);
+    },
+    out,
+  );
   await done;
   return { names, header, files };
 }
@@ -70,8 +93,11 @@ test('stat: the header JSON Docker sends, and its 404', async () => {
     assert.equal(dir.mode, 2 ** 31 + 0o755);
     const link = await statContainerPath(f.engine, 'box', '/d/up');
     assert.equal(link.linkTarget, '/', 'a link climbing out resolves to the container root');
-    await assert.rejects(statContainerPath(f.engine, 'box', '/nope'), (e: unknown) =>
-      e instanceof NotFound && (e as Error).message === 'Could not find the file /nope in container box');
+    await assert.rejects(
+      statContainerPath(f.engine, 'box', '/nope'),
+      (e: unknown) =>
+        e instanceof NotFound && (e as Error).message === 'Could not find the file /nope in container box',
+    );
     assert.throws(() => checkArchivePath(''), InvalidParameter);
   } finally {
     f.cleanup();
@@ -89,7 +115,10 @@ test('cp out: a directory, its contents with /., and a file', async () => {
     assert.equal(file.files['f'], 'hi\n');
     assert.equal(JSON.parse(Buffer.from(file.header, 'base64').toString()).name, 'f');
     const dot = await tarNames(f, '/d/sub/.');
-    assert.ok(dot.names.some((n) => n.endsWith('g')), `names: ${dot.names}`);
+    assert.ok(
+      dot.names.some((n) => n.endsWith('g')),
+      `names: ${dot.names}`,
+    );
     await assert.rejects(tarNames(f, '/missing'), NotFound);
   } finally {
     f.cleanup();
@@ -113,7 +142,11 @@ test('cp out never follows a symlink out of the container root', async () => {
 test('cp in: plain and gzip tars, into a directory', async () => {
   const f = setup();
   try {
-    const tar = await makeTar([{ name: 'new.txt', content: 'new' }, { name: 'nd', type: 'directory' }, { name: 'nd/x', content: 'x' }]);
+    const tar = await makeTar([
+      { name: 'new.txt', content: 'new' },
+      { name: 'nd', type: 'directory' },
+      { name: 'nd/x', content: 'x' },
+    ]);
     await copyToContainer(f.engine, 'box', '/d', Readable.from([tar]), opts);
     assert.equal(fs.readFileSync(path.join(f.rootfs, 'd/new.txt'), 'utf8'), 'new');
     assert.equal(fs.readFileSync(path.join(f.rootfs, 'd/nd/x'), 'utf8'), 'x');
@@ -125,14 +158,19 @@ test('cp in: plain and gzip tars, into a directory', async () => {
   }
 });
 
-test('cp in: Docker\'s errors', async () => {
+test("cp in: Docker's errors", async () => {
   const f = setup();
   try {
     const tar = () => makeTar([{ name: 'x', content: 'x' }]).then((b) => Readable.from([b]));
-    await assert.rejects(copyToContainer(f.engine, 'box', '/nope', await tar(), opts), (e: unknown) =>
-      e instanceof NotFound && (e as Error).message === 'Could not find the file /nope in container box');
-    await assert.rejects(copyToContainer(f.engine, 'box', '/d/f', await tar(), opts), (e: unknown) =>
-      e instanceof InvalidParameter && (e as Error).message === 'extraction point is not a directory');
+    await assert.rejects(
+      copyToContainer(f.engine, 'box', '/nope', await tar(), opts),
+      (e: unknown) =>
+        e instanceof NotFound && (e as Error).message === 'Could not find the file /nope in container box',
+    );
+    await assert.rejects(
+      copyToContainer(f.engine, 'box', '/d/f', await tar(), opts),
+      (e: unknown) => e instanceof InvalidParameter && (e as Error).message === 'extraction point is not a directory',
+    );
   } finally {
     f.cleanup();
   }
@@ -165,16 +203,36 @@ test('cp in through hostile symlinks lands inside the container root', async () 
 
 test('cp in: read-only rootfs and read-only mounts', async () => {
   const mounts = [
-    { type: 'volume' as const, source: 'v', destination: '/data', readOnly: false, mode: 'z', propagation: '', origin: 'binds' as const },
-    { type: 'bind' as const, source: '/x', destination: '/conf', readOnly: true, mode: 'ro', propagation: 'rprivate', origin: 'binds' as const },
+    {
+      type: 'volume' as const,
+      source: 'v',
+      destination: '/data',
+      readOnly: false,
+      mode: 'z',
+      propagation: '',
+      origin: 'binds' as const,
+    },
+    {
+      type: 'bind' as const,
+      source: '/x',
+      destination: '/conf',
+      readOnly: true,
+      mode: 'ro',
+      propagation: 'rprivate',
+      origin: 'binds' as const,
+    },
   ];
   const f = setup({ hostConfig: { ReadonlyRootfs: true }, mounts });
   try {
     fs.mkdirSync(path.join(f.rootfs, 'data'));
     fs.mkdirSync(path.join(f.rootfs, 'conf'));
     const tar = () => makeTar([{ name: 'x', content: 'x' }]).then((b) => Readable.from([b]));
-    await assert.rejects(copyToContainer(f.engine, 'box', '/d', await tar(), opts), { message: 'container rootfs is marked read-only' });
-    await assert.rejects(copyToContainer(f.engine, 'box', '/conf', await tar(), opts), { message: 'mounted volume is marked read-only' });
+    await assert.rejects(copyToContainer(f.engine, 'box', '/d', await tar(), opts), {
+      message: 'container rootfs is marked read-only',
+    });
+    await assert.rejects(copyToContainer(f.engine, 'box', '/conf', await tar(), opts), {
+      message: 'mounted volume is marked read-only',
+    });
     await copyToContainer(f.engine, 'box', '/data', await tar(), opts);
     assert.equal(fs.readFileSync(path.join(f.rootfs, 'data/x'), 'utf8'), 'x');
   } finally {
@@ -186,9 +244,18 @@ test('cp in with copyUIDGID: owned by the container user from its own /etc/passw
   const f = setup({ config: { User: 'app' } });
   try {
     fs.mkdirSync(path.join(f.rootfs, 'etc'));
-    fs.writeFileSync(path.join(f.rootfs, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\napp:x:1234:4321::/home/app:/bin/sh\n');
-    const tar = await makeTar([{ name: 'owned', content: 'o', uid: 7, gid: 7 }, { name: 'odir', type: 'directory', uid: 7, gid: 7 }]);
-    await copyToContainer(f.engine, 'box', '/d', Readable.from([tar]), { noOverwriteDirNonDir: false, copyUIDGID: true });
+    fs.writeFileSync(
+      path.join(f.rootfs, 'etc/passwd'),
+      'root:x:0:0::/root:/bin/sh\napp:x:1234:4321::/home/app:/bin/sh\n',
+    );
+    const tar = await makeTar([
+      { name: 'owned', content: 'o', uid: 7, gid: 7 },
+      { name: 'odir', type: 'directory', uid: 7, gid: 7 },
+    ]);
+    await copyToContainer(f.engine, 'box', '/d', Readable.from([tar]), {
+      noOverwriteDirNonDir: false,
+      copyUIDGID: true,
+    });
     for (const n of ['owned', 'odir']) {
       const st = fs.lstatSync(path.join(f.rootfs, 'd', n));
       assert.equal(st.uid, 1234);

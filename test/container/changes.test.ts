@@ -17,13 +17,23 @@ async function exportNames(f: ReturnType<typeof fakeEngine>): Promise<Map<string
   const ex = extract();
   ex.on('entry', (h, stream, next) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
-    stream.on('end', () => { files.set(h.name.replace(/\/$/, ''), Buffer.concat(chunks).toString()); next(); });
+    stream.on('data', (c: unknown) => {
+      chunks.push(c as Buffer);
+    });
+    stream.on('end', () => {
+      files.set(h.name.replace(/\/$/, ''), Buffer.concat(chunks).toString());
+      next();
+    });
   });
-  const done = new Promise<void>((resolve, reject) => { ex.on('finish', () => resolve()); ex.on('error', reject); });
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('finish', () => resolve());
+    ex.on('error', reject);
+  });
   out.pipe(ex);
   let started = false;
-  await exportContainer(f.engine, 'box', out, () => { started = true; });
+  await exportContainer(f.engine, 'box', out, () => {
+    started = true;
+  });
   await done;
   assert.ok(started);
   return files;
@@ -54,7 +64,16 @@ test('docker diff: A/C/D of the writable layer', async () => {
     f.setDiffSource({ kind: 'overlay', upper, lowers: [lower] });
     const changes = await containerChanges(f.engine, 'box');
     const lines = changes.map((c) => `${'CAD'[c.Kind]} ${c.Path}`);
-    for (const want of ['A /new.txt', 'A /var/lib/app', 'A /var/lib/app/state', 'C /var/lib', 'C /etc', 'C /etc/passwd', 'D /etc/os-release', 'A /vol']) {
+    for (const want of [
+      'A /new.txt',
+      'A /var/lib/app',
+      'A /var/lib/app/state',
+      'C /var/lib',
+      'C /etc',
+      'C /etc/passwd',
+      'D /etc/os-release',
+      'A /vol',
+    ]) {
       assert.ok(lines.includes(want), `${want} missing from ${lines.join(', ')}`);
     }
     await assert.rejects(containerChanges(f.engine, 'nope'), NotFound);

@@ -12,15 +12,24 @@ import { fakeEngine } from './fake-engine.js';
 async function layerNames(layer: Readable): Promise<string[]> {
   const names: string[] = [];
   const ex = extract();
-  ex.on('entry', (h, stream, next) => { names.push(h.name.replace(/\/$/, '')); stream.resume(); stream.on('end', next); });
-  const done = new Promise<void>((resolve, reject) => { ex.on('finish', () => resolve()); ex.on('error', reject); });
+  ex.on('entry', (h, stream, next) => {
+    names.push(h.name.replace(/\/$/, ''));
+    stream.resume();
+    stream.on('end', next);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('finish', () => resolve());
+    ex.on('error', reject);
+  });
   layer.pipe(ex);
   await done;
   return names;
 }
 
 test('commit: layer of the writable layer, merged config, history row', async () => {
-  const f = fakeEngine({ config: { Cmd: ['sh', '-c', 'echo x > /f'], Env: ['PATH=/bin'], Labels: { a: 'b' }, Hostname: 'h1' } });
+  const f = fakeEngine({
+    config: { Cmd: ['sh', '-c', 'echo x > /f'], Env: ['PATH=/bin'], Labels: { a: 'b' }, Hostname: 'h1' },
+  });
   try {
     const upper = path.join(f.dir, 'upper');
     const lower = path.join(f.dir, 'lower');
@@ -29,7 +38,11 @@ test('commit: layer of the writable layer, merged config, history row', async ()
     fs.writeFileSync(path.join(upper, 'f'), 'x\n');
     f.setDiffSource({ kind: 'overlay', upper, lowers: [lower] });
     const result = await commitContainer(f.engine, 'box', {
-      repo: 'committed', tag: 'v1', comment: 'hello msg', author: 'me <m@x>', changes: ['ENV A=1', 'CMD ["cat","/f"]'],
+      repo: 'committed',
+      tag: 'v1',
+      comment: 'hello msg',
+      author: 'me <m@x>',
+      changes: ['ENV A=1', 'CMD ["cat","/f"]'],
     });
     assert.deepEqual(result, { Id: 'sha256:' + 'b'.repeat(64) });
     assert.equal(f.created.length, 1);
@@ -70,9 +83,13 @@ test('commit: errors before anything is exported', async () => {
   const f = fakeEngine();
   try {
     await assert.rejects(commitContainer(f.engine, 'nope', {}), NotFound);
-    await assert.rejects(commitContainer(f.engine, 'box', { repo: 'Bad' }), (e: unknown) =>
-      e instanceof InvalidParameter && /invalid reference format/.test((e as Error).message));
-    await assert.rejects(commitContainer(f.engine, 'box', { changes: ['RUN x'] }), { message: 'run is not a valid change command' });
+    await assert.rejects(
+      commitContainer(f.engine, 'box', { repo: 'Bad' }),
+      (e: unknown) => e instanceof InvalidParameter && /invalid reference format/.test((e as Error).message),
+    );
+    await assert.rejects(commitContainer(f.engine, 'box', { changes: ['RUN x'] }), {
+      message: 'run is not a valid change command',
+    });
     assert.equal(f.created.length, 0);
   } finally {
     f.cleanup();

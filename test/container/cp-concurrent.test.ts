@@ -14,15 +14,23 @@ before(async () => {
   fs.writeFileSync(path.join(d.dir, 'bb.tar'), await busyboxArchive('bb:cpcon'));
   assert.equal(d.docker(['load', '-i', path.join(d.dir, 'bb.tar')]).status, 0);
 });
-after(async () => { await d?.stop(); });
+after(async () => {
+  await d?.stop();
+});
 
 test('concurrent copies out of a stopped container all find the file', async () => {
   assert.equal(d.docker(['run', '--name', 'cpc', 'bb:cpcon', 'sh', '-c', 'echo hi > /tmp/f']).status, 0);
   for (let round = 0; round < 3; round++) {
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) =>
-      d.request(i % 2 ? 'HEAD' : 'GET', '/v1.41/containers/cpc/archive?path=/tmp/f')));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        d.request(i % 2 ? 'HEAD' : 'GET', '/v1.41/containers/cpc/archive?path=/tmp/f'),
+      ),
+    );
     // dockerd 20.10 answers every one of them 200.
-    assert.deepEqual(answers.map((a) => a.status), Array(10).fill(200));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(10).fill(200),
+    );
   }
   // A GET's response ends before its copy lets go of the rootfs: give the last one its moment.
   const containers = path.join(d.dataRoot, 'containers');

@@ -24,11 +24,18 @@ export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine
   const rootfs = path.join(dir, 'rootfs');
   fs.mkdirSync(rootfs);
   const record: ContainerRecord = {
-    id: 'c0ffee'.padEnd(64, '0'), name: 'box', imageId: 'sha256:' + 'a'.repeat(64), imageRef: 'alpine',
-    snapshotKey: 'rw-key', rootfsPath: rootfs, config: { Cmd: ['sh', '-c', 'echo x > /f'], Env: ['PATH=/bin'] },
-    hostConfig: {}, mounts: [],
+    id: 'c0ffee'.padEnd(64, '0'),
+    name: 'box',
+    imageId: 'sha256:' + 'a'.repeat(64),
+    imageRef: 'alpine',
+    snapshotKey: 'rw-key',
+    rootfsPath: rootfs,
+    config: { Cmd: ['sh', '-c', 'echo x > /f'], Env: ['PATH=/bin'] },
+    hostConfig: {},
+    mounts: [],
     state: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: '', FinishedAt: '' },
-    created: new Date().toISOString(), ...overrides,
+    created: new Date().toISOString(),
+    ...overrides,
   };
   let diffSource: DiffSource = { kind: 'naive', upper: rootfs };
   const created: NewImageOptions[] = [];
@@ -42,7 +49,8 @@ export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine
       get,
       list: async () => [record],
       usersOfImage: () => [],
-      withRootfs: async <T>(ref: string, fn: (root: string, c: ContainerRecord) => Promise<T>) => fn(rootfs, await get(ref)),
+      withRootfs: async <T>(ref: string, fn: (root: string, c: ContainerRecord) => Promise<T>) =>
+        fn(rootfs, await get(ref)),
     },
     snapshotter: {
       diffSource: async (key: string) => {
@@ -53,14 +61,27 @@ export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine
     images: {
       create: async (opts: NewImageOptions) => {
         created.push(opts);
-        return { id: 'sha256:' + 'b'.repeat(64), config: { rootfs: { type: 'layers', diff_ids: [] } }, repoTags: [], repoDigests: [], parent: '', size: 0 };
+        return {
+          id: 'sha256:' + 'b'.repeat(64),
+          config: { rootfs: { type: 'layers', diff_ids: [] } },
+          repoTags: [],
+          repoDigests: [],
+          parent: '',
+          size: 0,
+        };
       },
     },
     events: { emitEvent: () => undefined },
   } as unknown as ContainerOpsDeps;
   return {
-    engine, dir, rootfs, record, created,
-    setDiffSource: (src) => { diffSource = src; },
+    engine,
+    dir,
+    rootfs,
+    record,
+    created,
+    setDiffSource: (src) => {
+      diffSource = src;
+    },
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }

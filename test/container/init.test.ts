@@ -36,8 +36,14 @@ test('daemon.json init and init-path: the default, the binary, and --init=false'
   try {
     fs.writeFileSync(path.join(d.dir, 'bb.tar'), await busyboxArchive('bb:test'));
     ok(d.docker(['load', '-i', path.join(d.dir, 'bb.tar')]), 'load');
-    assert.match(ok(d.docker(['run', '--rm', 'bb:test', 'sh', '-c', pid1]), 'run').split('\n')[0]!, /^\/sbin\/docker-init\0--\0sh/);
-    assert.equal(ok(d.docker(['run', '--rm', '--init=false', 'bb:test', 'sh', '-c', pid1]), 'run').split('\n')[1], 'me=1');
+    assert.match(
+      ok(d.docker(['run', '--rm', 'bb:test', 'sh', '-c', pid1]), 'run').split('\n')[0]!,
+      /^\/sbin\/docker-init\0--\0sh/,
+    );
+    assert.equal(
+      ok(d.docker(['run', '--rm', '--init=false', 'bb:test', 'sh', '-c', pid1]), 'run').split('\n')[1],
+      'me=1',
+    );
   } finally {
     await d.stop();
     fs.rmSync(conf, { recursive: true, force: true });

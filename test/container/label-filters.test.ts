@@ -9,10 +9,15 @@ import { busyboxArchive } from './busybox-image.js';
 let d: TestDaemon;
 before(async () => {
   d = await startDaemon();
-  const r = spawnSync('docker', ['load'], { input: await busyboxArchive('lf:latest'), env: { ...process.env, DOCKER_HOST: d.host } });
+  const r = spawnSync('docker', ['load'], {
+    input: await busyboxArchive('lf:latest'),
+    env: { ...process.env, DOCKER_HOST: d.host },
+  });
   assert.equal(r.status, 0, String(r.stderr));
 });
-after(async () => { await d.stop(); });
+after(async () => {
+  await d.stop();
+});
 
 test('ps --filter label=constructor lists only the container that has it; prune label!=constructor removes the others', () => {
   assert.equal(d.docker(['create', '--name', 'plain', 'lf', 'true']).status, 0);
@@ -30,7 +35,7 @@ test('ps --filter label=constructor lists only the container that has it; prune 
   assert.equal(left.stdout.trim(), 'marked');
 });
 
-test('prune until: a Go duration, and Docker\'s error for a value that is none of its forms', () => {
+test("prune until: a Go duration, and Docker's error for a value that is none of its forms", () => {
   const ok = d.docker(['container', 'prune', '-f', '--filter', 'until=1h30m']);
   assert.equal(ok.status, 0, ok.stderr);
   const bad = d.docker(['container', 'prune', '-f', '--filter', 'until=foo']);

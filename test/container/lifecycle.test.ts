@@ -30,7 +30,9 @@ before(async () => {
   ok(d.docker(['load', '-i', archive]), 'load');
 });
 
-after(async () => { await d.stop(); });
+after(async () => {
+  await d.stop();
+});
 
 test('run, logs with stdout and stderr apart, exit code, ps status, rm', () => {
   const r = d.docker(['run', '--name', 'one', IMG, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
@@ -40,7 +42,10 @@ test('run, logs with stdout and stderr apart, exit code, ps status, rm', () => {
   const logs = d.docker(['logs', 'one']);
   assert.equal(logs.stdout, 'out\n');
   assert.equal(logs.stderr, 'err\n');
-  assert.equal(ok(d.docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'one']), 'inspect').trim(), 'exited 3');
+  assert.equal(
+    ok(d.docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'one']), 'inspect').trim(),
+    'exited 3',
+  );
   assert.match(ok(d.docker(['ps', '-a', '--filter', 'name=one', '--format', '{{.Status}}']), 'ps'), /^Exited \(3\) /);
   assert.equal(ok(d.docker(['wait', 'one']), 'wait').trim(), '3');
   assertClean();
@@ -48,7 +53,10 @@ test('run, logs with stdout and stderr apart, exit code, ps status, rm', () => {
   const gone = d.docker(['inspect', '--type', 'container', 'one']);
   assert.notEqual(gone.status, 0);
   assert.match(gone.stderr, /No such container: one/);
-  assert.equal(fs.existsSync(path.join(d.dataRoot, 'containers')) ? fs.readdirSync(path.join(d.dataRoot, 'containers')).length : 0, 0);
+  assert.equal(
+    fs.existsSync(path.join(d.dataRoot, 'containers')) ? fs.readdirSync(path.join(d.dataRoot, 'containers')).length : 0,
+    0,
+  );
 });
 
 test('the writable layer survives stop/start and restart, and goes with rm', () => {
@@ -74,9 +82,20 @@ test('--read-only root, tmpfs with a size limit, read-only bind', () => {
   const host = path.join(d.dir, 'conf');
   fs.mkdirSync(host);
   fs.writeFileSync(path.join(host, 'app.conf'), 'v1\n');
-  const r = d.docker(['run', '--rm', '--read-only', '--tmpfs', '/scratch:size=1m', '-v', `${host}:/conf:ro`, IMG, 'sh', '-c',
+  const r = d.docker([
+    'run',
+    '--rm',
+    '--read-only',
+    '--tmpfs',
+    '/scratch:size=1m',
+    '-v',
+    `${host}:/conf:ro`,
+    IMG,
+    'sh',
+    '-c',
     'cat /conf/app.conf; touch /x 2>&1; echo > /conf/app.conf 2>&1; df -k /scratch | tail -n 1; ' +
-    'dd if=/dev/zero of=/scratch/big bs=1k count=2048 2>&1 | head -n 1; exit 0']);
+      'dd if=/dev/zero of=/scratch/big bs=1k count=2048 2>&1 | head -n 1; exit 0',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^v1\n/);
   assert.match(r.stdout, /touch: \/x: Read-only file system/);
@@ -87,9 +106,12 @@ test('--read-only root, tmpfs with a size limit, read-only bind', () => {
   assertClean();
 });
 
-test('exec with -u, -w, -e and stdin; top lists the container\'s processes', () => {
+test("exec with -u, -w, -e and stdin; top lists the container's processes", () => {
   ok(d.docker(['run', '-d', '--name', 'ex', IMG, 'sleep', '1000']), 'run -d');
-  const r = d.docker(['exec', '-i', '-u', 'nobody', '-w', '/tmp', '-e', 'FOO=bar', 'ex', 'sh', '-c', 'id -u; pwd; echo $FOO; cat'], 'piped\n');
+  const r = d.docker(
+    ['exec', '-i', '-u', 'nobody', '-w', '/tmp', '-e', 'FOO=bar', 'ex', 'sh', '-c', 'id -u; pwd; echo $FOO; cat'],
+    'piped\n',
+  );
   assert.equal(r.stdout, '65534\n/tmp\nbar\npiped\n');
   const failed = d.docker(['exec', 'ex', 'nonexist']);
   assert.equal(failed.status, 126);
@@ -99,12 +121,20 @@ test('exec with -u, -w, -e and stdin; top lists the container\'s processes', () 
   assertClean();
 });
 
-test('name conflicts and the AutoRemove + restart policy error use Docker\'s words', () => {
+test("name conflicts and the AutoRemove + restart policy error use Docker's words", () => {
   const id = ok(d.docker(['create', '--name', 'dup', IMG, 'true']), 'create').trim();
   const again = d.docker(['create', '--name', 'dup', IMG, 'true']);
   assert.equal(again.status, 1);
-  assert.match(again.stderr, new RegExp(`Conflict. The container name "/dup" is already in use by container "${id}". You have to remove \\(or rename\\) that container to be able to reuse that name.`));
-  const res = d.request('POST', '/containers/create', { Image: IMG, HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } } });
+  assert.match(
+    again.stderr,
+    new RegExp(
+      `Conflict. The container name "/dup" is already in use by container "${id}". You have to remove \\(or rename\\) that container to be able to reuse that name.`,
+    ),
+  );
+  const res = d.request('POST', '/containers/create', {
+    Image: IMG,
+    HostConfig: { AutoRemove: true, RestartPolicy: { Name: 'always' } },
+  });
   return res.then((r) => {
     assert.equal(r.status, 400);
     assert.match(r.body, /can't create 'AutoRemove' container with restart policy/);

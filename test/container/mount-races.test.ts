@@ -22,11 +22,16 @@ let swapper: string | undefined;
 
 before(async () => {
   d = await startDaemon();
-  const r = spawnSync('docker', ['load'], { input: await busyboxArchive(IMAGE), env: { ...process.env, DOCKER_HOST: d.host } });
+  const r = spawnSync('docker', ['load'], {
+    input: await busyboxArchive(IMAGE),
+    env: { ...process.env, DOCKER_HOST: d.host },
+  });
   assert.equal(r.status, 0, String(r.stderr));
   swapper = buildRenameExchange(d.dir);
 });
-after(async () => { await d.stop(); });
+after(async () => {
+  await d.stop();
+});
 
 const hostRoot = () => fs.readdirSync('/').sort();
 
@@ -58,7 +63,8 @@ test('volume-subpath: a subpath swapped with a symlink to / never gives a contai
   // The victim reports (exit 42) and writes (written) if its /m is the host's root.
   const probe = `${sentinel}`;
   const created = await api('POST', '/containers/create?name=victim', {
-    Image: IMAGE, Cmd: ['sh', '-c', `if [ -e /m${probe} ]; then touch /m${d.dir}/written; exit 42; fi; [ -e /m/inside ]`],
+    Image: IMAGE,
+    Cmd: ['sh', '-c', `if [ -e /m${probe} ]; then touch /m${d.dir}/written; exit 42; fi; [ -e /m/inside ]`],
     HostConfig: { Mounts: [{ Type: 'volume', Source: 'racevol', Target: '/m', VolumeOptions: { Subpath: 'sub' } }] },
   });
   assert.equal(created.status, 201, created.body);
@@ -90,7 +96,7 @@ test('volume-subpath: a subpath swapped with a symlink to / never gives a contai
   for (const s of statuses.keys()) assert.ok(s === 204 || (s >= 400 && s < 500), `start answered ${s}`);
   assert.ok(ran > 0, 'no start succeeded: the race was never run');
   assert.equal(swapping, 'true', 'the swapper stopped exchanging');
-  assert.deepEqual(hostRoot(), before, 'entries of the host\'s / changed');
+  assert.deepEqual(hostRoot(), before, "entries of the host's / changed");
   assert.equal(fs.readFileSync(sentinel, 'utf8'), 'host only\n');
   // Every staging mount went with its run, and nothing is mounted in the victim's root.
   assert.deepEqual(mountsUnder(path.join(d.dataRoot, 'tmp')), []);
@@ -99,16 +105,19 @@ test('volume-subpath: a subpath swapped with a symlink to / never gives a contai
   assert.equal(d.docker(['volume', 'rm', 'racevol']).status, 0);
 });
 
-test('volume-subpath: a symlink out of the volume is refused with Docker\'s words, and the failed start leaves no staging mount', async () => {
+test("volume-subpath: a symlink out of the volume is refused with Docker's words, and the failed start leaves no staging mount", async () => {
   assert.equal(d.docker(['volume', 'create', 'linkvol']).status, 0);
   const data = volumeData('linkvol');
   fs.symlinkSync('/', path.join(data, 'out'));
   fs.mkdirSync(path.join(data, 'real'));
   fs.symlinkSync('real', path.join(data, 'in'));
   fs.writeFileSync(path.join(data, 'real', 'f'), 'in the volume\n');
-  const mk = async (name: string, sub: string) => api('POST', `/containers/create?name=${name}`, {
-    Image: IMAGE, Cmd: ['cat', '/m/f'], HostConfig: { Mounts: [{ Type: 'volume', Source: 'linkvol', Target: '/m', VolumeOptions: { Subpath: sub } }] },
-  });
+  const mk = async (name: string, sub: string) =>
+    api('POST', `/containers/create?name=${name}`, {
+      Image: IMAGE,
+      Cmd: ['cat', '/m/f'],
+      HostConfig: { Mounts: [{ Type: 'volume', Source: 'linkvol', Target: '/m', VolumeOptions: { Subpath: sub } }] },
+    });
   assert.equal((await mk('sp-out', 'out')).status, 201);
   assert.equal((await mk('sp-missing', 'nope')).status, 201);
   assert.equal((await mk('sp-in', 'in')).status, 201);
@@ -128,20 +137,33 @@ test('volume-subpath: a symlink out of the volume is refused with Docker\'s word
   assert.equal(d.docker(['volume', 'rm', 'linkvol']).status, 0);
 });
 
-test('docker cp: a mount point\'s parent swapped with a symlink to / makes nothing on the host and leaves no mount', async (t) => {
+test("docker cp: a mount point's parent swapped with a symlink to / makes nothing on the host and leaves no mount", async (t) => {
   if (!swapper) return t.skip('no gcc with a static libc to build the swapper');
   const before = hostRoot();
   const unique = `strata-cp-race-${randomBytes(4).toString('hex')}`;
   // Whatever a broken daemon made on the host goes again, whatever the assertions say.
-  t.after(() => { for (const e of fs.readdirSync('/')) if (e.startsWith('strata-cp-race-')) fs.rmSync(path.join('/', e), { recursive: true, force: true }); });
+  t.after(() => {
+    for (const e of fs.readdirSync('/'))
+      if (e.startsWith('strata-cp-race-')) fs.rmSync(path.join('/', e), { recursive: true, force: true });
+  });
   assert.equal(d.docker(['volume', 'create', 'cpvol']).status, 0);
   const data = volumeData('cpvol');
   fs.copyFileSync(swapper, path.join(data, 'swap'));
   fs.chmodSync(path.join(data, 'swap'), 0o755);
   fs.writeFileSync(path.join(data, 'payload'), 'volume file\n');
   // /a holds the volume's mount point; /alink -> / trades places with /a forever.
-  const run = d.docker(['run', '-d', '--name', 'cpswap', '-v', `cpvol:/a/${unique}/vol`, IMAGE, 'sh', '-c',
-    `mkdir -p /x && busybox cp /a/${unique}/vol/swap /x/swap && busybox ln -s / /alink && exec /x/swap /a /alink`]);
+  const run = d.docker([
+    'run',
+    '-d',
+    '--name',
+    'cpswap',
+    '-v',
+    `cpvol:/a/${unique}/vol`,
+    IMAGE,
+    'sh',
+    '-c',
+    `mkdir -p /x && busybox cp /a/${unique}/vol/swap /x/swap && busybox ln -s / /alink && exec /x/swap /a /alink`,
+  ]);
   assert.equal(run.status, 0, run.stderr);
   const baseline = mountsUnder(d.dataRoot);
 
@@ -151,13 +173,25 @@ test('docker cp: a mount point\'s parent swapped with a symlink to / makes nothi
   for (let i = 0; i < ATTEMPTS; i++) {
     // The last path crosses the swapped directory: found or not, never a 500 nor a tar cut off
     // after its 200 (a reset connection, counted as status 0).
-    const url = i % 3 === 0 ? '/containers/cpswap/archive?path=/etc/passwd'
-      : i % 3 === 1 ? '/containers/cpswap/archive?path=/x/swap' : `/containers/cpswap/archive?path=/a/${unique}/vol/payload`;
+    const url =
+      i % 3 === 0
+        ? '/containers/cpswap/archive?path=/etc/passwd'
+        : i % 3 === 1
+          ? '/containers/cpswap/archive?path=/x/swap'
+          : `/containers/cpswap/archive?path=/a/${unique}/vol/payload`;
     const r = await api(i % 3 === 1 ? 'HEAD' : 'GET', url).catch((e: unknown) => ({ status: 0, body: String(e) }));
     statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     if (r.status >= 500 || r.status === 0) errors.add(r.body || String(r.status));
   }
-  if (errors.size > 0) t.diagnostic(d.log().split('\n').filter((l) => / WARN /.test(l)).slice(-5).join('\n'));
+  if (errors.size > 0)
+    t.diagnostic(
+      d
+        .log()
+        .split('\n')
+        .filter((l) => / WARN /.test(l))
+        .slice(-5)
+        .join('\n'),
+    );
   const summary = [...statuses].map(([s, n]) => `${s}: ${n}`).join(', ');
   t.diagnostic(`${ATTEMPTS} copies (${summary})`);
   for (const e of errors) t.diagnostic(`500: ${e}`);
@@ -170,7 +204,7 @@ test('docker cp: a mount point\'s parent swapped with a symlink to / makes nothi
   const swapping = d.docker(['inspect', '-f', '{{.State.Running}}', 'cpswap']).stdout.trim();
   d.docker(['rm', '-f', 'cpswap']);
 
-  assert.deepEqual(hostRoot(), before, 'entries of the host\'s / changed');
+  assert.deepEqual(hostRoot(), before, "entries of the host's / changed");
   assert.equal(statuses.get(500) ?? 0, 0, `a copy answered 500 (${summary})`);
   assert.ok((statuses.get(200) ?? 0) > 0, 'no copy succeeded');
   for (const s of statuses.keys()) assert.ok(s === 200 || (s >= 400 && s < 500), `a copy answered ${s}`);

@@ -30,7 +30,10 @@ after(async () => {
   loop?.teardown();
 });
 
-const freeBytes = () => { const s = fs.statfsSync(loop.mountPoint); return s.bavail * s.bsize; };
+const freeBytes = () => {
+  const s = fs.statfsSync(loop.mountPoint);
+  return s.bavail * s.bsize;
+};
 
 /**
  * Free bytes once the filesystem has caught up: ext4 counts a deleted file's blocks as free only
@@ -50,14 +53,25 @@ async function settledFreeBytes(atLeast: number): Promise<number> {
 /** Descriptors of the daemon on files already deleted under the data-root. */
 function deletedFilesHeld(): string[] {
   const dir = `/proc/${d.proc.pid}/fd`;
-  return fs.readdirSync(dir).map((fd) => { try { return fs.readlinkSync(`${dir}/${fd}`); } catch { return ''; } })
+  return fs
+    .readdirSync(dir)
+    .map((fd) => {
+      try {
+        return fs.readlinkSync(`${dir}/${fd}`);
+      } catch {
+        return '';
+      }
+    })
     .filter((target) => target.startsWith(loop.mountPoint) && target.endsWith('(deleted)'));
 }
 
 test('commit of more than fits: a clear error, and rm gives all the space back', async () => {
   const free0 = freeBytes();
   // The layer (80 MB of incompressible bytes) fits once, not three times (ingest and snapshot).
-  ok(d.docker(['run', '--name', 'big', 'bb:nospace', 'dd', 'if=/dev/urandom', 'of=/data/big', 'bs=1M', 'count=80']), 'write 80 MB');
+  ok(
+    d.docker(['run', '--name', 'big', 'bb:nospace', 'dd', 'if=/dev/urandom', 'of=/data/big', 'bs=1M', 'count=80']),
+    'write 80 MB',
+  );
   const c = d.docker(['commit', 'big', 'big:img']);
   assert.notEqual(c.status, 0, 'the commit cannot fit');
   assert.match(c.stderr, /commit: no space left on device writing layer \/\S+/);
@@ -66,15 +80,23 @@ test('commit of more than fits: a clear error, and rm gives all the space back',
   ok(d.docker(['rm', 'big']), 'rm');
   const free1 = await settledFreeBytes(free0 - 4 * MB);
   assert.deepEqual(deletedFilesHeld(), [], 'no descriptor on a deleted file');
-  assert.ok(free1 >= free0 - 4 * MB, `free space returned: ${(free0 / MB).toFixed(1)} MB before, ${(free1 / MB).toFixed(1)} MB after rm`);
+  assert.ok(
+    free1 >= free0 - 4 * MB,
+    `free space returned: ${(free0 / MB).toFixed(1)} MB before, ${(free1 / MB).toFixed(1)} MB after rm`,
+  );
 });
 
 test('a load that fills the disk says load and no space, not invalid archive, and leaves the space free', async () => {
   const free0 = freeBytes();
   const layer = await makeTar([{ name: 'blob', data: randomBytes(Math.ceil(free0 * 0.7)) }]);
-  const config = Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
-  }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['sh'] },
+      rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
+    }),
+  );
   const archive = path.join(d.dir, 'huge.tar');
   fs.writeFileSync(archive, (await dockerArchive({ tag: 'huge:1', layers: [layer], config, gzipIndex: -1 })).tar);
   const r = d.docker(['load', '-i', archive]);
@@ -85,7 +107,10 @@ test('a load that fills the disk says load and no space, not invalid archive, an
   assert.equal(d.docker(['image', 'inspect', 'huge:1']).status, 1, 'no image was made');
   assert.deepEqual(deletedFilesHeld(), [], 'no descriptor on a deleted file');
   const free1 = await settledFreeBytes(free0 - 4 * MB);
-  assert.ok(free1 >= free0 - 4 * MB, `free space returned: ${(free0 / MB).toFixed(1)} MB before, ${(free1 / MB).toFixed(1)} MB after`);
+  assert.ok(
+    free1 >= free0 - 4 * MB,
+    `free space returned: ${(free0 / MB).toFixed(1)} MB before, ${(free1 / MB).toFixed(1)} MB after`,
+  );
 });
 
 test('a start on a full disk names start and the file, and leaves nothing mounted', async () => {
@@ -97,10 +122,18 @@ test('a start on a full disk names start and the file, and leaves nothing mounte
     // Every free block taken, a block at a time where one large write stops short.
     const block = Buffer.alloc(Number(s.bsize) * 256);
     for (;;) {
-      try { fs.writeSync(fd, block); } catch { break; }
+      try {
+        fs.writeSync(fd, block);
+      } catch {
+        break;
+      }
     }
     for (;;) {
-      try { fs.writeSync(fd, block.subarray(0, Number(s.bsize))); } catch { break; }
+      try {
+        fs.writeSync(fd, block.subarray(0, Number(s.bsize)));
+      } catch {
+        break;
+      }
     }
   } finally {
     fs.closeSync(fd);
@@ -109,8 +142,15 @@ test('a start on a full disk names start and the file, and leaves nothing mounte
     const r = d.docker(['start', 'late']);
     assert.notEqual(r.status, 0, 'the start cannot write its files');
     assert.match(r.stderr, /start: no space left on device writing \/\S+/);
-    assert.deepEqual(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => m.startsWith(root + '/')), [], 'the failed start unmounted what it mounted');
+    assert.deepEqual(
+      fs
+        .readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[4] ?? '')
+        .filter((m) => m.startsWith(root + '/')),
+      [],
+      'the failed start unmounted what it mounted',
+    );
   } finally {
     fs.rmSync(filler, { force: true });
   }

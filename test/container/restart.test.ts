@@ -12,7 +12,11 @@ import { busyboxArchive } from './busybox-image.js';
 
 test('containers and their exit codes survive daemon restarts, clean or not', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-restart-'));
-  const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${path.join(dir, 's.sock')}` } });
+  const docker = (...args: string[]) =>
+    spawnSync('docker', args, {
+      encoding: 'utf8',
+      env: { ...process.env, DOCKER_HOST: `unix://${path.join(dir, 's.sock')}` },
+    });
   let proc = await daemon(dir);
   t.after(async () => {
     proc.kill('SIGKILL');

@@ -22,15 +22,29 @@ before(async () => {
   ok(d.docker(['load', '-i', archive]), 'load');
 });
 
-after(async () => { await d.stop(); });
+after(async () => {
+  await d.stop();
+});
 
-interface Status { CapEff: string; CapPrm: string; CapBnd: string; Seccomp: string; NoNewPrivs: string }
+interface Status {
+  CapEff: string;
+  CapPrm: string;
+  CapBnd: string;
+  Seccomp: string;
+  NoNewPrivs: string;
+}
 
 /** The confinement the kernel reports for a container's process run with `flags`. */
 function statusOf(flags: string[]): Status {
   const out = ok(d.docker(['run', '--rm', ...flags, IMG, 'cat', '/proc/self/status']), `run ${flags.join(' ')}`);
   const field = (k: string) => new RegExp(`^${k}:\\s*(\\S+)$`, 'm').exec(out)?.[1] ?? '';
-  return { CapEff: field('CapEff'), CapPrm: field('CapPrm'), CapBnd: field('CapBnd'), Seccomp: field('Seccomp'), NoNewPrivs: field('NoNewPrivs') };
+  return {
+    CapEff: field('CapEff'),
+    CapPrm: field('CapPrm'),
+    CapBnd: field('CapBnd'),
+    Seccomp: field('Seccomp'),
+    NoNewPrivs: field('NoNewPrivs'),
+  };
 }
 
 /** `busybox unshare -U`: creating a user namespace, which Docker's default profile refuses. */
@@ -43,7 +57,13 @@ const DOCKER_DEFAULT_MASK = capabilityMask(DEFAULT_CAPABILITIES);
 
 test('a default container: Docker capability set, seccomp filter on, no_new_privs off', () => {
   assert.equal(DOCKER_DEFAULT_MASK, '00000000a80425fb');
-  assert.deepEqual(statusOf([]), { CapEff: DOCKER_DEFAULT_MASK, CapPrm: DOCKER_DEFAULT_MASK, CapBnd: DOCKER_DEFAULT_MASK, Seccomp: '2', NoNewPrivs: '0' });
+  assert.deepEqual(statusOf([]), {
+    CapEff: DOCKER_DEFAULT_MASK,
+    CapPrm: DOCKER_DEFAULT_MASK,
+    CapBnd: DOCKER_DEFAULT_MASK,
+    Seccomp: '2',
+    NoNewPrivs: '0',
+  });
 });
 
 test('a default container may not create a user namespace (EPERM from the seccomp filter)', () => {
@@ -59,8 +79,23 @@ test('seccomp=unconfined: no filter, and the same unshare succeeds', () => {
 
 test('a profile given by the client replaces the default', () => {
   const file = path.join(d.dir, 'no-mkdir.json');
-  fs.writeFileSync(file, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
-  const r = d.docker(['run', '--rm', '--security-opt', `seccomp=${file}`, IMG, 'sh', '-c', 'grep Seccomp: /proc/self/status; mkdir /x']);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      defaultAction: 'SCMP_ACT_ALLOW',
+      syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }],
+    }),
+  );
+  const r = d.docker([
+    'run',
+    '--rm',
+    '--security-opt',
+    `seccomp=${file}`,
+    IMG,
+    'sh',
+    '-c',
+    'grep Seccomp: /proc/self/status; mkdir /x',
+  ]);
   assert.match(r.stdout, /Seccomp:\s+2/);
   assert.match(r.stderr, /can't create directory '\/x': Operation not permitted/);
   assert.notEqual(r.status, 0);
@@ -80,13 +115,26 @@ test('--privileged: every capability the daemon holds, no seccomp filter, the ho
   const s = statusOf(['--privileged']);
   assert.equal(s.CapEff, capabilityMask(allCapabilities()));
   assert.equal(s.Seccomp, '0');
-  const devs = ok(d.docker(['run', '--rm', '--privileged', IMG, 'ls', '/dev']), 'ls /dev').split('\n').filter(Boolean);
-  const hostDevs = fs.readdirSync('/dev').filter((n) => { try { const st = fs.lstatSync(`/dev/${n}`); return st.isCharacterDevice() || st.isBlockDevice(); } catch { return false; } });
-  for (const n of hostDevs.filter((x) => x !== 'console')) assert.ok(devs.includes(n), `/dev/${n} in a privileged container`);
+  const devs = ok(d.docker(['run', '--rm', '--privileged', IMG, 'ls', '/dev']), 'ls /dev')
+    .split('\n')
+    .filter(Boolean);
+  const hostDevs = fs.readdirSync('/dev').filter((n) => {
+    try {
+      const st = fs.lstatSync(`/dev/${n}`);
+      return st.isCharacterDevice() || st.isBlockDevice();
+    } catch {
+      return false;
+    }
+  });
+  for (const n of hostDevs.filter((x) => x !== 'console'))
+    assert.ok(devs.includes(n), `/dev/${n} in a privileged container`);
   // Masked paths (those this kernel has) are empty for a default container only.
-  const masked = ['/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/proc/kcore'].find((p) => fs.existsSync(p) && fs.readFileSync(p).length > 0);
+  const masked = ['/proc/keys', '/proc/timer_list', '/proc/sched_debug', '/proc/kcore'].find(
+    (p) => fs.existsSync(p) && fs.readFileSync(p).length > 0,
+  );
   if (masked) {
-    const size = (flags: string[]) => ok(d.docker(['run', '--rm', ...flags, IMG, 'sh', '-c', `busybox wc -c < ${masked}`]), masked).trim();
+    const size = (flags: string[]) =>
+      ok(d.docker(['run', '--rm', ...flags, IMG, 'sh', '-c', `busybox wc -c < ${masked}`]), masked).trim();
     assert.equal(size([]), '0');
     assert.notEqual(size(['--privileged']), '0');
   }
@@ -105,10 +153,32 @@ test('no-new-privileges sets no_new_privs for the container and its execs', () =
 });
 
 test('inspect shows CapAdd, CapDrop, Privileged and SecurityOpt as given', () => {
-  const id = ok(d.docker(['create', '--cap-add', 'SYS_ADMIN', '--cap-drop', 'CAP_NET_RAW', '--security-opt', 'no-new-privileges',
-    '--security-opt', 'seccomp=unconfined', IMG, 'true']), 'create').trim();
+  const id = ok(
+    d.docker([
+      'create',
+      '--cap-add',
+      'SYS_ADMIN',
+      '--cap-drop',
+      'CAP_NET_RAW',
+      '--security-opt',
+      'no-new-privileges',
+      '--security-opt',
+      'seccomp=unconfined',
+      IMG,
+      'true',
+    ]),
+    'create',
+  ).trim();
   try {
-    const out = ok(d.docker(['inspect', '-f', '{{json .HostConfig.CapAdd}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.Privileged}}', id]), 'inspect');
+    const out = ok(
+      d.docker([
+        'inspect',
+        '-f',
+        '{{json .HostConfig.CapAdd}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.Privileged}}',
+        id,
+      ]),
+      'inspect',
+    );
     assert.equal(out.trim(), '["CAP_SYS_ADMIN"] ["CAP_NET_RAW"] ["no-new-privileges","seccomp=unconfined"] false');
   } finally {
     d.docker(['rm', id]);
@@ -136,15 +206,23 @@ test("bad capabilities and security options are refused at create with Docker's 
   assert.equal(ok(d.docker(['ps', '-aq']), 'ps').trim(), '');
   assert.deepEqual(fs.readdirSync(path.join(d.dataRoot, 'containers')), []);
   // What asks for less confinement than there is is accepted, as Docker does without AppArmor/SELinux.
-  const id = ok(d.docker(['create', '--security-opt', 'apparmor=unconfined', '--security-opt', 'label=disable', IMG, 'true']), 'create').trim();
+  const id = ok(
+    d.docker(['create', '--security-opt', 'apparmor=unconfined', '--security-opt', 'label=disable', IMG, 'true']),
+    'create',
+  ).trim();
   d.docker(['rm', id]);
 });
 
 test('docker info: the seccomp profile and a warning about the runc found', () => {
   const opts = JSON.parse(ok(d.docker(['info', '--format', '{{json .SecurityOptions}}']), 'info')) as string[];
   assert.deepEqual(opts, ['name=seccomp,profile=default']);
-  const warnings = (JSON.parse(ok(d.docker(['info', '--format', '{{json .Warnings}}']), 'info')) as string[] | null) ?? [];
+  const warnings =
+    (JSON.parse(ok(d.docker(['info', '--format', '{{json .Warnings}}']), 'info')) as string[] | null) ?? [];
   const version = /^runc version (\S+)/m.exec(execFileSync('runc', ['--version'], { encoding: 'utf8' }))?.[1] ?? '';
-  assert.equal(warnings.some((w) => w.includes(`runc ${version} lacks the fixes for CVE-2025-31133`)), lacksNovember2025Fixes(version), JSON.stringify(warnings));
+  assert.equal(
+    warnings.some((w) => w.includes(`runc ${version} lacks the fixes for CVE-2025-31133`)),
+    lacksNovember2025Fixes(version),
+    JSON.stringify(warnings),
+  );
   assert.match(d.log(), /WARN .*CVE-2025-52881/, 'the warning is logged at start too');
 });

@@ -12,7 +12,11 @@ import { busyboxArchive } from './busybox-image.js';
 
 test('staging mounts left by a killed daemon are unmounted at startup, and the volume keeps its files', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-staging-'));
-  const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${path.join(dir, 's.sock')}` } });
+  const docker = (...args: string[]) =>
+    spawnSync('docker', args, {
+      encoding: 'utf8',
+      env: { ...process.env, DOCKER_HOST: `unix://${path.join(dir, 's.sock')}` },
+    });
   let proc = await daemon(dir);
   t.after(async () => {
     proc.kill('SIGKILL');
@@ -27,7 +31,17 @@ test('staging mounts left by a killed daemon are unmounted at startup, and the v
   const data = JSON.parse(docker('volume', 'inspect', 'sv').stdout)[0].Mountpoint as string;
   fs.mkdirSync(path.join(data, 'sub'));
   fs.writeFileSync(path.join(data, 'sub', 'f'), 'keep me\n');
-  const run = docker('run', '-d', '--name', 'live', '--mount', 'type=volume,src=sv,dst=/m,volume-subpath=sub', 'bb:test', 'sleep', '1000');
+  const run = docker(
+    'run',
+    '-d',
+    '--name',
+    'live',
+    '--mount',
+    'type=volume,src=sv,dst=/m,volume-subpath=sub',
+    'bb:test',
+    'sleep',
+    '1000',
+  );
   assert.equal(run.status, 0, run.stderr);
   const staging = path.join(dir, 'root', 'tmp', 'mounts');
   assert.equal(mountsUnder(staging).length, 1, 'the running container has its subpath staged');
@@ -37,7 +51,11 @@ test('staging mounts left by a killed daemon are unmounted at startup, and the v
   assert.equal(mountsUnder(staging).length, 1, 'a killed daemon leaves its staging mount');
   proc = await daemon(dir);
   assert.deepEqual(mountsUnder(path.join(dir, 'root', 'tmp')), [], 'startup unmounted it');
-  assert.equal(fs.readFileSync(path.join(data, 'sub', 'f'), 'utf8'), 'keep me\n', 'emptying tmp/ did not go through the mount');
+  assert.equal(
+    fs.readFileSync(path.join(data, 'sub', 'f'), 'utf8'),
+    'keep me\n',
+    'emptying tmp/ did not go through the mount',
+  );
 
   const again = docker('start', 'live');
   assert.equal(again.status, 0, again.stderr);

@@ -19,13 +19,32 @@ test('go-units HumanDuration boundaries', () => {
 
 test('status text for created, running, exited', () => {
   const now = Date.parse('2026-01-01T00:00:10Z');
-  const rec = (state: Partial<ContainerRecord['state']>) => ({
-    state: { Status: 'created', Running: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z', ...state },
-  }) as ContainerRecord;
+  const rec = (state: Partial<ContainerRecord['state']>) =>
+    ({
+      state: {
+        Status: 'created',
+        Running: false,
+        Pid: 0,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: '0001-01-01T00:00:00Z',
+        FinishedAt: '0001-01-01T00:00:00Z',
+        ...state,
+      },
+    }) as ContainerRecord;
   assert.equal(statusText(rec({}), now), 'Created');
-  assert.equal(statusText(rec({ Status: 'running', Running: true, StartedAt: '2026-01-01T00:00:07Z' }), now), 'Up 3 seconds');
-  assert.equal(statusText(rec({ Status: 'exited', ExitCode: 3, FinishedAt: '2026-01-01T00:00:08Z' }), now), 'Exited (3) 2 seconds ago');
-  assert.equal(statusText(rec({ Status: 'paused', Running: true, StartedAt: '2026-01-01T00:00:09Z' }), now), 'Up 1 second (Paused)');
+  assert.equal(
+    statusText(rec({ Status: 'running', Running: true, StartedAt: '2026-01-01T00:00:07Z' }), now),
+    'Up 3 seconds',
+  );
+  assert.equal(
+    statusText(rec({ Status: 'exited', ExitCode: 3, FinishedAt: '2026-01-01T00:00:08Z' }), now),
+    'Exited (3) 2 seconds ago',
+  );
+  assert.equal(
+    statusText(rec({ Status: 'paused', Running: true, StartedAt: '2026-01-01T00:00:09Z' }), now),
+    'Up 1 second (Paused)',
+  );
 });
 
 test('ps COMMAND quotes the arguments that hold a space', () => {
@@ -35,7 +54,14 @@ test('ps COMMAND quotes the arguments that hold a space', () => {
 });
 
 test('image config merge: user env first, Cmd only without Entrypoint, labels combined', () => {
-  const image = { Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], Entrypoint: null, Labels: { x: '1' }, WorkingDir: '/w', Volumes: { '/data': {} } };
+  const image = {
+    Env: ['PATH=/bin', 'A=image'],
+    Cmd: ['sh'],
+    Entrypoint: null,
+    Labels: { x: '1' },
+    WorkingDir: '/w',
+    Volumes: { '/data': {} },
+  };
   const m = mergeImageConfig({ Env: ['A=user', 'B=2'], Cmd: null, Labels: { y: '2' } }, image);
   assert.deepEqual(m.Env, ['A=user', 'B=2', 'PATH=/bin']);
   assert.deepEqual(m.Cmd, ['sh']);
@@ -47,8 +73,12 @@ test('image config merge: user env first, Cmd only without Entrypoint, labels co
   const cleared = mergeImageConfig({ Entrypoint: [''], Cmd: ['echo', 'hi'] }, { ...image, Entrypoint: ['/init'] });
   assert.equal(cleared.Entrypoint, null);
   assert.deepEqual(cleared.Cmd, ['echo', 'hi']);
-  assert.deepEqual(processEnv({ Env: ['HOSTNAME=x', 'A=1'] }, 'abc', true),
-    ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=x', 'TERM=xterm', 'A=1']);
+  assert.deepEqual(processEnv({ Env: ['HOSTNAME=x', 'A=1'] }, 'abc', true), [
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'HOSTNAME=x',
+    'TERM=xterm',
+    'A=1',
+  ]);
   const hc = fillHostConfigDefaults({ MemorySwappiness: -1, PidsLimit: 0 });
   assert.equal(hc.ShmSize, 67108864);
   assert.equal(hc.MemorySwappiness, null);
@@ -57,7 +87,10 @@ test('image config merge: user env first, Cmd only without Entrypoint, labels co
 
 test('container names', () => {
   assert.equal(validateName('/web-1'), 'web-1');
-  assert.throws(() => validateName('bad name'), /Invalid container name \(bad name\), only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\] are allowed/);
+  assert.throws(
+    () => validateName('bad name'),
+    /Invalid container name \(bad name\), only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\] are allowed/,
+  );
   assert.throws(() => validateName('a'), /Invalid container name/);
 });
 

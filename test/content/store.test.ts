@@ -19,7 +19,7 @@ test('ingest verifies, stores read-only under the digest, and reads back', async
     const info = await cs.ingest(Readable.from([data.subarray(0, 3), data.subarray(3)]), sha256(data));
     assert.deepEqual(info, { digest: sha256(data), size: data.length });
     assert.ok(cs.has(info.digest));
-    assert.equal((fs.statSync(cs.blobPath(info.digest)).mode & 0o777), 0o400);
+    assert.equal(fs.statSync(cs.blobPath(info.digest)).mode & 0o777, 0o400);
     assert.deepEqual(await cs.readAll(info.digest), data);
     assert.deepEqual(fs.readdirSync(cs.ingestDir), []);
   } finally {

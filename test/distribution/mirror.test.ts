@@ -20,10 +20,13 @@ test('a Docker Hub image comes from the registry mirror, blobs through a redirec
       res.end();
       return;
     }
-    const up = http.request({ host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
+    const up = http.request(
+      { host: '127.0.0.1', port: reg.port, method: req.method, path: req.url, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      },
+    );
     req.pipe(up);
   });
   await new Promise<void>((r) => mirror.listen(port, '127.0.0.1', r));
@@ -31,22 +34,65 @@ test('a Docker Hub image comes from the registry mirror, blobs through a redirec
   try {
     const layer = await makeTar([{ name: 'hello.txt', data: 'from the mirror\n' }]);
     const gz = zlib.gzipSync(layer);
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/x'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] }, history: [{ created_by: 'test' }] }));
-    const manifest = Buffer.from(JSON.stringify({
-      schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: await putBlob(reg.addr, 'library/mirrored', config) },
-      layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', size: gz.length, digest: await putBlob(reg.addr, 'library/mirrored', gz) }],
-    }));
-    await putManifest(reg.addr, 'library/mirrored', '1', 'application/vnd.docker.distribution.manifest.v2+json', manifest);
-    assert.equal((await raw(`http://${reg.addr}/v2/library/mirrored/manifests/1`, 'HEAD', { Accept: 'application/vnd.docker.distribution.manifest.v2+json' })).status, 200);
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['/x'] },
+        rootfs: { type: 'layers', diff_ids: [sha256(layer)] },
+        history: [{ created_by: 'test' }],
+      }),
+    );
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+        config: {
+          mediaType: 'application/vnd.docker.container.image.v1+json',
+          size: config.length,
+          digest: await putBlob(reg.addr, 'library/mirrored', config),
+        },
+        layers: [
+          {
+            mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+            size: gz.length,
+            digest: await putBlob(reg.addr, 'library/mirrored', gz),
+          },
+        ],
+      }),
+    );
+    await putManifest(
+      reg.addr,
+      'library/mirrored',
+      '1',
+      'application/vnd.docker.distribution.manifest.v2+json',
+      manifest,
+    );
+    assert.equal(
+      (
+        await raw(`http://${reg.addr}/v2/library/mirrored/manifests/1`, 'HEAD', {
+          Accept: 'application/vnd.docker.distribution.manifest.v2+json',
+        })
+      ).status,
+      200,
+    );
 
     const r = await pullImage(d.socket, 'mirrored', { tag: '1' });
     assert.equal(errorOf(r), undefined, r.text);
     assert.equal(r.messages[0]!.status, 'Pulling from library/mirrored');
-    assert.ok(r.messages.some((m) => m.status === 'Status: Downloaded newer image for mirrored:1'), r.text);
+    assert.ok(
+      r.messages.some((m) => m.status === 'Status: Downloaded newer image for mirrored:1'),
+      r.text,
+    );
     assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', 'mirrored:1']), 'inspect').trim(), sha256(config));
-    assert.ok(seen.some((s) => s.startsWith('GET /v2/library/mirrored/manifests/1')), 'the manifest came through the mirror');
-    assert.ok(seen.some((s) => s.startsWith(`GET /v2/library/mirrored/blobs/${sha256(gz)}`)), 'the layer was asked of the mirror and redirected');
+    assert.ok(
+      seen.some((s) => s.startsWith('GET /v2/library/mirrored/manifests/1')),
+      'the manifest came through the mirror',
+    );
+    assert.ok(
+      seen.some((s) => s.startsWith(`GET /v2/library/mirrored/blobs/${sha256(gz)}`)),
+      'the layer was asked of the mirror and redirected',
+    );
   } finally {
     await d.stop();
     mirror.close();

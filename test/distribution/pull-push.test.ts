@@ -43,7 +43,9 @@ test('push then pull through a registry keeps the image ID and manifest digest; 
     assert.equal(statuses(first, 'Pushed'), 3, first.text);
     const aux = first.messages.find((m) => m.aux)!.aux as { Tag: string; Digest: string; Size: number };
     assert.equal(aux.Tag, '1');
-    const stored = await raw(`http://${reg.addr}/v2/team/layered/manifests/1`, 'GET', { Accept: 'application/vnd.docker.distribution.manifest.v2+json' });
+    const stored = await raw(`http://${reg.addr}/v2/team/layered/manifests/1`, 'GET', {
+      Accept: 'application/vnd.docker.distribution.manifest.v2+json',
+    });
     assert.equal(sha256(stored.body), aux.Digest, 'the registry holds the manifest the push reported');
     assert.equal(stored.body.length, aux.Size);
     assert.ok(first.messages.some((m) => m.status === `1: digest: ${aux.Digest} size: ${aux.Size}`));
@@ -61,10 +63,16 @@ test('push then pull through a registry keeps the image ID and manifest digest; 
     assert.ok(pulled.messages.some((m) => m.status === `Digest: ${aux.Digest}`));
     assert.ok(pulled.messages.some((m) => m.status === `Status: Downloaded newer image for ${name}:1`));
     assert.equal(idOf(d, `${name}:1`), id, 'the pulled image has the pushed image ID');
-    assert.match(ok(d.docker(['image', 'inspect', '-f', '{{json .RepoDigests}}', `${name}:1`]), 'inspect'), new RegExp(`${name}@${aux.Digest}`));
+    assert.match(
+      ok(d.docker(['image', 'inspect', '-f', '{{json .RepoDigests}}', `${name}:1`]), 'inspect'),
+      new RegExp(`${name}@${aux.Digest}`),
+    );
 
     const upToDate = await pullImage(d.socket, name, { tag: '1' });
-    assert.ok(upToDate.messages.some((m) => m.status === `Status: Image is up to date for ${name}:1`), upToDate.text);
+    assert.ok(
+      upToDate.messages.some((m) => m.status === `Status: Image is up to date for ${name}:1`),
+      upToDate.text,
+    );
 
     // Pulled and pushed again under another tag: the same blobs, so the same manifest digest.
     const repush = await pushImage(d.socket, name, '1');
@@ -73,16 +81,27 @@ test('push then pull through a registry keeps the image ID and manifest digest; 
     // Two pulls at once (by digest and by tag) share each download.
     ok(d.docker(['rmi', `${name}:1`]), 'rmi');
     const manifest = JSON.parse(stored.body.toString()) as { layers: { digest: string }[] };
-    const [a, b] = await Promise.all([pullImage(d.socket, name, { tag: '1' }), pullImage(d.socket, `${name}@${aux.Digest}`)]);
+    const [a, b] = await Promise.all([
+      pullImage(d.socket, name, { tag: '1' }),
+      pullImage(d.socket, `${name}@${aux.Digest}`),
+    ]);
     assert.equal(errorOf(a), undefined, a.text);
     assert.equal(errorOf(b), undefined, b.text);
     assert.equal(idOf(d, `${name}@${aux.Digest}`), id);
     const log = reg.log();
     for (const l of manifest.layers) {
       const gets = log.split('\n').filter((line) => line.includes(`"GET /v2/team/layered/blobs/${l.digest}`)).length;
-      assert.equal(gets, 2, `blob ${l.digest} fetched once by the first round trip's pull and once by the two pulls at once`);
+      assert.equal(
+        gets,
+        2,
+        `blob ${l.digest} fetched once by the first round trip's pull and once by the two pulls at once`,
+      );
     }
-    assert.deepEqual(tree(path.join(d.dataRoot, 'tmp')).filter((f) => f.startsWith('pull/') ), [], 'no download left in tmp/pull');
+    assert.deepEqual(
+      tree(path.join(d.dataRoot, 'tmp')).filter((f) => f.startsWith('pull/')),
+      [],
+      'no download left in tmp/pull',
+    );
   } finally {
     await reg.stop();
     await d.stop();
@@ -100,7 +119,13 @@ test('a blob corrupted in the registry is refused and nothing of the pull is kep
     assert.equal(errorOf(pushed), undefined, pushed.text);
     ok(d.docker(['rmi', `${name}:1`, 'layered:1']), 'rmi');
 
-    const manifest = JSON.parse((await raw(`http://${reg.addr}/v2/team/corrupt/manifests/1`, 'GET', { Accept: 'application/vnd.docker.distribution.manifest.v2+json' })).body.toString()) as { layers: { digest: string }[] };
+    const manifest = JSON.parse(
+      (
+        await raw(`http://${reg.addr}/v2/team/corrupt/manifests/1`, 'GET', {
+          Accept: 'application/vnd.docker.distribution.manifest.v2+json',
+        })
+      ).body.toString(),
+    ) as { layers: { digest: string }[] };
     // The top layer (fetched ahead into a file: the two below it are applied before it is found
     // bad), then the base layer (applied straight from the socket as it arrives).
     for (const index of [2, 0]) {
@@ -111,9 +136,16 @@ test('a blob corrupted in the registry is refused and nothing of the pull is kep
       bytes[bytes.length - 3] ^= 0xff;
       fs.writeFileSync(file, bytes);
 
-      const before = { content: tree(path.join(d.dataRoot, 'content')), snapshots: tree(path.join(d.dataRoot, 'snapshots')) };
+      const before = {
+        content: tree(path.join(d.dataRoot, 'content')),
+        snapshots: tree(path.join(d.dataRoot, 'snapshots')),
+      };
       const r = await pullImage(d.socket, name, { tag: '1' });
-      assert.match(errorOf(r) ?? '', new RegExp(`filesystem layer verification failed for digest sha256:${victim}`), r.text);
+      assert.match(
+        errorOf(r) ?? '',
+        new RegExp(`filesystem layer verification failed for digest sha256:${victim}`),
+        r.text,
+      );
       assert.notEqual(d.docker(['image', 'inspect', `${name}:1`]).status, 0, 'no image');
       assert.deepEqual(tree(path.join(d.dataRoot, 'content')), before.content, 'no blob kept');
       assert.deepEqual(tree(path.join(d.dataRoot, 'snapshots')), before.snapshots, 'no layer kept');
@@ -147,12 +179,18 @@ test('a connection dropped in the middle of a blob is resumed with a Range reque
       if (!cut && down > 300_000) {
         // Half of what was sent so far reaches the client, then the connection dies.
         cut = true;
-        client.write(c.subarray(0, c.length >> 1), () => { client.destroy(); server.destroy(); });
+        client.write(c.subarray(0, c.length >> 1), () => {
+          client.destroy();
+          server.destroy();
+        });
         return;
       }
       client.write(c);
     });
-    const close = () => { client.destroy(); server.destroy(); };
+    const close = () => {
+      client.destroy();
+      server.destroy();
+    };
     client.on('error', close);
     server.on('error', close);
     client.on('close', () => server.destroy());

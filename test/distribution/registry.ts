@@ -34,13 +34,19 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-export async function startRegistry(opts: { host?: string; extra?: string; tls?: { cert: string; key: string; clientcas?: string } } = {}): Promise<TestRegistry> {
+export async function startRegistry(
+  opts: { host?: string; extra?: string; tls?: { cert: string; key: string; clientcas?: string } } = {},
+): Promise<TestRegistry> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-registry-'));
   const host = opts.host ?? '127.0.0.1';
   const port = await freePort(host);
   const root = path.join(dir, 'storage');
-  const tls = opts.tls ? `\n  tls:\n    certificate: ${opts.tls.cert}\n    key: ${opts.tls.key}${opts.tls.clientcas ? `\n    clientcas:\n      - ${opts.tls.clientcas}` : ''}` : '';
-  fs.writeFileSync(path.join(dir, 'config.yml'), `version: 0.1
+  const tls = opts.tls
+    ? `\n  tls:\n    certificate: ${opts.tls.cert}\n    key: ${opts.tls.key}${opts.tls.clientcas ? `\n    clientcas:\n      - ${opts.tls.clientcas}` : ''}`
+    : '';
+  fs.writeFileSync(
+    path.join(dir, 'config.yml'),
+    `version: 0.1
 log:
   level: info
   accesslog:
@@ -53,16 +59,22 @@ storage:
 http:
   addr: ${host}:${port}${tls}
 ${opts.extra ?? ''}
-`);
+`,
+  );
   const logFile = path.join(dir, 'registry.log');
   const fd = fs.openSync(logFile, 'a');
-  const proc: ChildProcess = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: ['ignore', fd, fd] });
+  const proc: ChildProcess = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], {
+    stdio: ['ignore', fd, fd],
+  });
   fs.closeSync(fd);
   const log = () => fs.readFileSync(logFile, 'utf8');
   for (let i = 0; ; i++) {
     if (proc.exitCode !== null) throw new Error(`docker-registry exited:\n${log()}`);
     const up = await new Promise<boolean>((r) => {
-      const c = net.connect(port, host, () => { c.destroy(); r(true); });
+      const c = net.connect(port, host, () => {
+        c.destroy();
+        r(true);
+      });
       c.on('error', () => r(false));
     });
     if (up) break;
@@ -70,7 +82,11 @@ ${opts.extra ?? ''}
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    addr: `${host}:${port}`, port, dir, root, log,
+    addr: `${host}:${port}`,
+    port,
+    dir,
+    root,
+    log,
     async stop() {
       if (proc.exitCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));
@@ -82,16 +98,38 @@ ${opts.extra ?? ''}
   };
 }
 
-export interface RawResponse { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
 
-export function raw(url: string, method: string, headers: Record<string, string> = {}, body?: Buffer, socketPath?: string): Promise<RawResponse> {
+export function raw(
+  url: string,
+  method: string,
+  headers: Record<string, string> = {},
+  body?: Buffer,
+  socketPath?: string,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const req = http.request({ socketPath, host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
+    const req = http.request(
+      {
+        socketPath,
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method,
+        headers: { ...headers, ...(body ? { 'Content-Length': String(body.length) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -109,7 +147,13 @@ export async function putBlob(addr: string, repo: string, data: Buffer): Promise
   return digest;
 }
 
-export async function putManifest(addr: string, repo: string, ref: string, mediaType: string, body: Buffer): Promise<string> {
+export async function putManifest(
+  addr: string,
+  repo: string,
+  ref: string,
+  mediaType: string,
+  body: Buffer,
+): Promise<string> {
   const res = await raw(`http://${addr}/v2/${repo}/manifests/${ref}`, 'PUT', { 'Content-Type': mediaType }, body);
   if (res.status !== 201) throw new Error(`manifest put: ${res.status} ${res.body}`);
   return sha256(body);
@@ -118,22 +162,48 @@ export async function putManifest(addr: string, repo: string, ref: string, media
 export const registryAuth = (a: Record<string, string>) => Buffer.from(JSON.stringify(a)).toString('base64url');
 
 /** A pull, push or other streamed call to the daemon: the status and the JSON messages. */
-export async function apiStream(socket: string, method: string, urlPath: string, headers: Record<string, string> = {}, body?: Buffer): Promise<{ status: number; messages: Record<string, any>[]; text: string }> {
+export async function apiStream(
+  socket: string,
+  method: string,
+  urlPath: string,
+  headers: Record<string, string> = {},
+  body?: Buffer,
+): Promise<{ status: number; messages: Record<string, any>[]; text: string }> {
   const r = await raw(`http://localhost${urlPath}`, method, headers, body, socket);
   const text = r.body.toString('utf8');
-  const messages = text.split(/\r?\n/).filter(Boolean).map((l) => { try { return JSON.parse(l) as Record<string, any>; } catch { return { raw: l }; } });
+  const messages = text
+    .split(/\r?\n/)
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, any>;
+      } catch {
+        return { raw: l };
+      }
+    });
   return { status: r.status, messages, text };
 }
 
-export async function pullImage(socket: string, ref: string, opts: { tag?: string; platform?: string; auth?: Record<string, string> } = {}) {
+export async function pullImage(
+  socket: string,
+  ref: string,
+  opts: { tag?: string; platform?: string; auth?: Record<string, string> } = {},
+) {
   const q = new URLSearchParams({ fromImage: ref });
   if (opts.tag) q.set('tag', opts.tag);
   if (opts.platform) q.set('platform', opts.platform);
-  return apiStream(socket, 'POST', `/images/create?${q}`, opts.auth ? { 'X-Registry-Auth': registryAuth(opts.auth) } : {});
+  return apiStream(
+    socket,
+    'POST',
+    `/images/create?${q}`,
+    opts.auth ? { 'X-Registry-Auth': registryAuth(opts.auth) } : {},
+  );
 }
 
 export async function pushImage(socket: string, name: string, tag: string, auth: Record<string, string> = {}) {
-  return apiStream(socket, 'POST', `/images/${name}/push?tag=${encodeURIComponent(tag)}`, { 'X-Registry-Auth': registryAuth(auth) });
+  return apiStream(socket, 'POST', `/images/${name}/push?tag=${encodeURIComponent(tag)}`, {
+    'X-Registry-Auth': registryAuth(auth),
+  });
 }
 
 /** The error a stream ended with, or the HTTP error's message. */

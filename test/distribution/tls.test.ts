@@ -17,25 +17,83 @@ function openssl(args: string[], cwd: string): void {
 
 /** A CA, a server certificate for `ip` signed by it, and a client certificate. */
 function makeCerts(dir: string, ip: string): void {
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=strata test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  for (const [name, ext] of [['server', `subjectAltName=IP:${ip},IP:127.0.0.1\nextendedKeyUsage=serverAuth`], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=strata test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
+  for (const [name, ext] of [
+    ['server', `subjectAltName=IP:${ip},IP:127.0.0.1\nextendedKeyUsage=serverAuth`],
+    ['client', 'extendedKeyUsage=clientAuth'],
+  ] as const) {
     fs.writeFileSync(path.join(dir, `${name}.ext`), `${ext}\n`);
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`], dir);
+    openssl(
+      ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`],
+      dir,
+    );
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.crt`,
+        '-days',
+        '2',
+        '-extfile',
+        `${name}.ext`,
+      ],
+      dir,
+    );
   }
 }
 
-const externalIPv4 = () => Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+const externalIPv4 = () =>
+  Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 
 test('TLS with a self-signed CA and a client certificate from certs.d', async (t) => {
   const ip = externalIPv4();
-  if (!ip) { t.skip('no non-loopback IPv4 address on this machine'); return; }
+  if (!ip) {
+    t.skip('no non-loopback IPv4 address on this machine');
+    return;
+  }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-tls-'));
   makeCerts(work, ip);
   const certsDir = path.join(work, 'certs.d');
   fs.mkdirSync(certsDir);
-  const reg = await startRegistry({ host: ip, tls: { cert: path.join(work, 'server.crt'), key: path.join(work, 'server.key'), clientcas: path.join(work, 'ca.crt') } });
+  const reg = await startRegistry({
+    host: ip,
+    tls: {
+      cert: path.join(work, 'server.crt'),
+      key: path.join(work, 'server.key'),
+      clientcas: path.join(work, 'ca.crt'),
+    },
+  });
   const d = await startDaemon(['--certs-dir', certsDir]);
   try {
     fs.writeFileSync(path.join(work, 'img.tar'), (await dockerArchive({ tag: 'layered:1' })).tar);
@@ -44,7 +102,11 @@ test('TLS with a self-signed CA and a client certificate from certs.d', async (t
     ok(d.docker(['tag', 'layered:1', `${name}:1`]), 'tag');
 
     const untrusted = await pushImage(d.socket, name, '1');
-    assert.match(errorOf(untrusted) ?? '', /certificate|self.signed|unable to verify/i, `the registry's CA is not trusted yet: ${untrusted.text}`);
+    assert.match(
+      errorOf(untrusted) ?? '',
+      /certificate|self.signed|unable to verify/i,
+      `the registry's CA is not trusted yet: ${untrusted.text}`,
+    );
 
     const hostDir = path.join(certsDir, reg.addr);
     fs.mkdirSync(hostDir);
@@ -59,7 +121,10 @@ test('TLS with a self-signed CA and a client certificate from certs.d', async (t
     ok(d.docker(['rmi', `${name}:1`, 'layered:1']), 'rmi');
     const pulled = await pullImage(d.socket, name, { tag: '1' });
     assert.equal(errorOf(pulled), undefined, pulled.text);
-    assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', `${name}:1`]), 'inspect').trim(), (await dockerArchive({ tag: 'layered:1' })).id);
+    assert.equal(
+      ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', `${name}:1`]), 'inspect').trim(),
+      (await dockerArchive({ tag: 'layered:1' })).id,
+    );
   } finally {
     await d.stop();
     await reg.stop();

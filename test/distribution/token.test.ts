@@ -26,7 +26,25 @@ function jwt(key: string, cert: string, claims: Record<string, unknown>): string
 
 test('Bearer tokens: scopes, one token per scope reused, login through the token server, anonymous refused', async () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-token-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'token.key', '-out', 'token.crt', '-days', '2', '-subj', '/CN=token signer'], { cwd: work, stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'token.key',
+      '-out',
+      'token.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=token signer',
+    ],
+    { cwd: work, stdio: 'pipe' },
+  );
   const key = fs.readFileSync(path.join(work, 'token.key'), 'utf8');
   const cert = fs.readFileSync(path.join(work, 'token.crt'), 'utf8');
   const requests: { scope: string[]; user?: string }[] = [];
@@ -36,34 +54,69 @@ test('Bearer tokens: scopes, one token per scope reused, login through the token
     let user: string | undefined;
     if (auth?.startsWith('Basic ')) {
       const [u, p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
-      if (u !== 'alice' || p !== 'secret') { res.writeHead(401, { 'Content-Type': 'application/json' }); res.end('{"details":"invalid credentials"}'); return; }
+      if (u !== 'alice' || p !== 'secret') {
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        res.end('{"details":"invalid credentials"}');
+        return;
+      }
       user = u;
     }
     const scope = url.searchParams.getAll('scope');
     requests.push({ scope, user });
-    const access = user ? scope.map((s) => { const [type, name, actions] = s.split(':'); return { type, name, actions: actions!.split(',') }; }) : [];
+    const access = user
+      ? scope.map((s) => {
+          const [type, name, actions] = s.split(':');
+          return { type, name, actions: actions!.split(',') };
+        })
+      : [];
     const now = Math.floor(Date.now() / 1000);
-    const token = jwt(key, cert, { iss: 'strata-test', sub: user ?? '', aud: 'test-registry', exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access });
+    const token = jwt(key, cert, {
+      iss: 'strata-test',
+      sub: user ?? '',
+      aud: 'test-registry',
+      exp: now + 300,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access,
+    });
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ token, expires_in: 300, issued_at: new Date().toISOString() }));
   });
   const tokenPort = await freePort();
   await new Promise<void>((r) => tokenServer.listen(tokenPort, '127.0.0.1', r));
-  const reg = await startRegistry({ extra: `auth:
+  const reg = await startRegistry({
+    extra: `auth:
   token:
     realm: http://127.0.0.1:${tokenPort}/token
     service: test-registry
     issuer: strata-test
-    rootcertbundle: ${path.join(work, 'token.crt')}` });
+    rootcertbundle: ${path.join(work, 'token.crt')}`,
+  });
   const d = await startDaemon();
   try {
     const creds = { username: 'alice', password: 'secret', serveraddress: reg.addr };
-    const login = await apiStream(d.socket, 'POST', '/auth', { 'Content-Type': 'application/json' }, Buffer.from(JSON.stringify(creds)));
+    const login = await apiStream(
+      d.socket,
+      'POST',
+      '/auth',
+      { 'Content-Type': 'application/json' },
+      Buffer.from(JSON.stringify(creds)),
+    );
     assert.equal(login.status, 200, login.text);
     assert.deepEqual(login.messages[0], { IdentityToken: '', Status: 'Login Succeeded' });
-    const bad = await apiStream(d.socket, 'POST', '/auth', { 'Content-Type': 'application/json' }, Buffer.from(JSON.stringify({ ...creds, password: 'wrong' })));
+    const bad = await apiStream(
+      d.socket,
+      'POST',
+      '/auth',
+      { 'Content-Type': 'application/json' },
+      Buffer.from(JSON.stringify({ ...creds, password: 'wrong' })),
+    );
     assert.equal(bad.status, 401);
-    assert.equal(bad.messages[0]?.message, `login attempt to http://${reg.addr}/v2/ failed with status: 401 Unauthorized`);
+    assert.equal(
+      bad.messages[0]?.message,
+      `login attempt to http://${reg.addr}/v2/ failed with status: 401 Unauthorized`,
+    );
 
     fs.writeFileSync(path.join(work, 'img.tar'), (await dockerArchive({ tag: 'layered:1' })).tar);
     ok(d.docker(['load', '-i', path.join(work, 'img.tar')]), 'load');
@@ -73,7 +126,11 @@ test('Bearer tokens: scopes, one token per scope reused, login through the token
     requests.length = 0;
     const pushed = await pushImage(d.socket, name, '1', creds);
     assert.equal(errorOf(pushed), undefined, pushed.text);
-    assert.deepEqual(requests, [{ scope: ['repository:team/tok:pull,push'], user: 'alice' }], 'one token for the whole push');
+    assert.deepEqual(
+      requests,
+      [{ scope: ['repository:team/tok:pull,push'], user: 'alice' }],
+      'one token for the whole push',
+    );
     const again = await pushImage(d.socket, name, '1', creds);
     assert.equal(errorOf(again), undefined, again.text);
     assert.equal(requests.length, 1, 'the cached token served the second push');
@@ -83,8 +140,14 @@ test('Bearer tokens: scopes, one token per scope reused, login through the token
     assert.match(errorOf(anonymous) ?? '', /pull access denied|unauthorized|denied/, anonymous.text);
     const pulled = await pullImage(d.socket, name, { tag: '1', auth: creds });
     assert.equal(errorOf(pulled), undefined, pulled.text);
-    assert.ok(requests.some((r) => r.user === 'alice' && r.scope.join() === 'repository:team/tok:pull'), 'the pull asked for pull only');
-    assert.equal(ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', `${name}:1`]), 'inspect').trim(), (await dockerArchive({ tag: 'layered:1' })).id);
+    assert.ok(
+      requests.some((r) => r.user === 'alice' && r.scope.join() === 'repository:team/tok:pull'),
+      'the pull asked for pull only',
+    );
+    assert.equal(
+      ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', `${name}:1`]), 'inspect').trim(),
+      (await dockerArchive({ tag: 'layered:1' })).id,
+    );
   } finally {
     await d.stop();
     await reg.stop();

@@ -6,50 +6,121 @@ import { endpointsFor, isInsecure, registryOfServerAddress } from '../../src/dis
 import { chooseManifest, parseManifest, parsePlatform } from '../../src/distribution/manifest.js';
 import { progressText } from '../../src/distribution/progress.js';
 
-const opts = { insecureRegistries: ['10.1.0.0/16', 'reg.example:5000'], mirrors: ['https://mirror.example'], certsDir: '/nonexistent' };
+const opts = {
+  insecureRegistries: ['10.1.0.0/16', 'reg.example:5000'],
+  mirrors: ['https://mirror.example'],
+  certsDir: '/nonexistent',
+};
 
 test('progress text as dockerd writes it', () => {
   // Captured from Docker 20.10's push of the same sizes.
   assert.equal(progressText(35328, 1985761), '[>                                                  ]  35.33kB/1.986MB');
   assert.equal(progressText(461312, 1985761), '[===========>                                       ]  461.3kB/1.986MB');
   assert.equal(progressText(512, 7), '[==================================================>]     512B');
-  assert.equal(progressText(3073120, 3073120), '[==================================================>]  3.073MB/3.073MB');
+  assert.equal(
+    progressText(3073120, 3073120),
+    '[==================================================>]  3.073MB/3.073MB',
+  );
 });
 
 test('challenges, X-Registry-Auth and login addresses', () => {
-  assert.deepEqual(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'), [
-    { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } },
-  ]);
+  assert.deepEqual(
+    parseChallenges(
+      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
+    ),
+    [
+      {
+        scheme: 'bearer',
+        params: {
+          realm: 'https://auth.docker.io/token',
+          service: 'registry.docker.io',
+          scope: 'repository:library/busybox:pull',
+        },
+      },
+    ],
+  );
   assert.deepEqual(parseChallenges('Basic realm="lab-realm"'), [{ scheme: 'basic', params: { realm: 'lab-realm' } }]);
-  const header = Buffer.from(JSON.stringify({ username: 'u', password: 'p?>', serveraddress: 'r:5000' })).toString('base64url');
-  assert.deepEqual(decodeRegistryAuth(header), { username: 'u', password: 'p?>', serveraddress: 'r:5000', identitytoken: undefined, registrytoken: undefined });
-  assert.deepEqual(decodeRegistryAuth(Buffer.from('{}').toString('base64')), { username: undefined, password: undefined, serveraddress: undefined, identitytoken: undefined, registrytoken: undefined });
+  const header = Buffer.from(JSON.stringify({ username: 'u', password: 'p?>', serveraddress: 'r:5000' })).toString(
+    'base64url',
+  );
+  assert.deepEqual(decodeRegistryAuth(header), {
+    username: 'u',
+    password: 'p?>',
+    serveraddress: 'r:5000',
+    identitytoken: undefined,
+    registrytoken: undefined,
+  });
+  assert.deepEqual(decodeRegistryAuth(Buffer.from('{}').toString('base64')), {
+    username: undefined,
+    password: undefined,
+    serveraddress: undefined,
+    identitytoken: undefined,
+    registrytoken: undefined,
+  });
   assert.throws(() => decodeRegistryAuth('bm90IGpzb24'), /invalid X-Registry-Auth header/);
   assert.equal(registryOfServerAddress('https://index.docker.io/v1/'), 'docker.io');
   assert.equal(registryOfServerAddress('127.0.0.1:5000'), '127.0.0.1:5000');
 });
 
 test('loopback and configured registries are insecure; mirrors come first for Docker Hub only', () => {
-  for (const r of ['localhost:5000', '127.0.0.1:5000', '127.8.9.1', '[::1]:5000', 'reg.example:5000', '10.1.2.3:443']) assert.ok(isInsecure(r, opts), r);
-  for (const r of ['reg.example', '10.2.0.1:5000', 'registry-1.docker.io', 'docker.io']) assert.ok(!isInsecure(r, opts), r);
-  assert.deepEqual(endpointsFor('docker.io', opts).map((e) => [e.url.origin, e.mirror]), [['https://mirror.example', true], ['https://registry-1.docker.io', false]]);
-  assert.deepEqual(endpointsFor('127.0.0.1:5000', opts).map((e) => [e.url.origin, e.plainHttpFallback]), [['https://127.0.0.1:5000', true]]);
+  for (const r of ['localhost:5000', '127.0.0.1:5000', '127.8.9.1', '[::1]:5000', 'reg.example:5000', '10.1.2.3:443'])
+    assert.ok(isInsecure(r, opts), r);
+  for (const r of ['reg.example', '10.2.0.1:5000', 'registry-1.docker.io', 'docker.io'])
+    assert.ok(!isInsecure(r, opts), r);
+  assert.deepEqual(
+    endpointsFor('docker.io', opts).map((e) => [e.url.origin, e.mirror]),
+    [
+      ['https://mirror.example', true],
+      ['https://registry-1.docker.io', false],
+    ],
+  );
+  assert.deepEqual(
+    endpointsFor('127.0.0.1:5000', opts).map((e) => [e.url.origin, e.plainHttpFallback]),
+    [['https://127.0.0.1:5000', true]],
+  );
 });
 
-test('platform choice in a list, and Docker\'s error when none fits', () => {
-  const list = parseManifest(Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
-    manifests: [
-      { mediaType: 'x', digest: `sha256:${'a'.repeat(64)}`, size: 1, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } },
-      { mediaType: 'x', digest: `sha256:${'b'.repeat(64)}`, size: 1, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-      { mediaType: 'x', digest: `sha256:${'c'.repeat(64)}`, size: 1, platform: { os: 'linux', architecture: 'amd64' } },
-    ],
-  })), undefined);
+test("platform choice in a list, and Docker's error when none fits", () => {
+  const list = parseManifest(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+        manifests: [
+          {
+            mediaType: 'x',
+            digest: `sha256:${'a'.repeat(64)}`,
+            size: 1,
+            platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
+          },
+          {
+            mediaType: 'x',
+            digest: `sha256:${'b'.repeat(64)}`,
+            size: 1,
+            platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+          },
+          {
+            mediaType: 'x',
+            digest: `sha256:${'c'.repeat(64)}`,
+            size: 1,
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+        ],
+      }),
+    ),
+    undefined,
+  );
   assert.equal(list.kind, 'index');
   if (list.kind !== 'index') return;
   assert.equal(chooseManifest(list, parsePlatform('linux/amd64')).digest, `sha256:${'c'.repeat(64)}`);
   assert.equal(chooseManifest(list, parsePlatform('linux/arm64')).digest, `sha256:${'b'.repeat(64)}`);
   assert.equal(chooseManifest(list, parsePlatform('linux/arm/v7')).digest, `sha256:${'a'.repeat(64)}`);
-  assert.throws(() => chooseManifest(list, parsePlatform('linux/s390x')), /^NotFound: no matching manifest for linux\/s390x in the manifest list entries$/);
-  assert.throws(() => parseManifest(Buffer.from('{"schemaVersion":1,"fsLayers":[]}'), undefined), /schema 1 is no longer supported/);
+  assert.throws(
+    () => chooseManifest(list, parsePlatform('linux/s390x')),
+    /^NotFound: no matching manifest for linux\/s390x in the manifest list entries$/,
+  );
+  assert.throws(
+    () => parseManifest(Buffer.from('{"schemaVersion":1,"fsLayers":[]}'), undefined),
+    /schema 1 is no longer supported/,
+  );
 });

@@ -19,7 +19,11 @@ export interface TestDaemon {
   /** Runs the docker CLI against this daemon; never throws. */
   docker(args: string[], input?: string): { status: number; stdout: string; stderr: string };
   /** Raw HTTP against the socket. */
-  request(method: string, urlPath: string, body?: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>;
+  request(
+    method: string,
+    urlPath: string,
+    body?: unknown,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>;
   stop(): Promise<void>;
   /** The test is about to end the daemon itself: its exit is no surprise. */
   expectExit(): void;
@@ -32,25 +36,48 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
   const dataRoot = path.join(dir, 'root');
   const logFile = path.join(dir, 'daemon.log');
   const logFd = fs.openSync(logFile, 'a');
-  const proc = spawn(path.join(repoRoot, 'bin/strata'), ['daemon', '--data-root', dataRoot,
-    '--exec-root', path.join(dir, 'exec'), '--host', `unix://${socket}`, ...extraArgs], { stdio: ['ignore', logFd, logFd] });
+  const proc = spawn(
+    path.join(repoRoot, 'bin/strata'),
+    [
+      'daemon',
+      '--data-root',
+      dataRoot,
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--host',
+      `unix://${socket}`,
+      ...extraArgs,
+    ],
+    { stdio: ['ignore', logFd, logFd] },
+  );
   fs.closeSync(logFd);
   let stopping = false;
   // A daemon that dies under a test says how and shows its last words, whatever the test asserts next.
   proc.once('exit', (code, signal) => {
     if (stopping) return;
     const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-60).join('\n') : '';
-    process.stderr.write(`test daemon ${proc.pid} died unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); last lines of ${logFile}:\n${tail}\n`);
+    process.stderr.write(
+      `test daemon ${proc.pid} died unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`}); last lines of ${logFile}:\n${tail}\n`,
+    );
   });
   const host = `unix://${socket}`;
   const request = (method: string, urlPath: string, body?: unknown) =>
     new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
-      const req = http.request({ socketPath: socket, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json' } : {} }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      });
+      const req = http.request(
+        { socketPath: socket, method, path: urlPath, headers: data ? { 'Content-Type': 'application/json' } : {} },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end(data);
     });
@@ -60,15 +87,30 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
     if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}:\n${log()}`);
     try {
       if ((await request('GET', '/_ping')).status === 200) break;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) throw new Error(`daemon did not answer /_ping:\n${log()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    dir, socket, dataRoot, host, proc, request, log,
-    expectExit() { stopping = true; },
+    dir,
+    socket,
+    dataRoot,
+    host,
+    proc,
+    request,
+    log,
+    expectExit() {
+      stopping = true;
+    },
     docker(args, input) {
-      const r = spawnSync('docker', args, { input, encoding: 'utf8', env: { ...process.env, DOCKER_HOST: host }, timeout: 120_000 });
+      const r = spawnSync('docker', args, {
+        input,
+        encoding: 'utf8',
+        env: { ...process.env, DOCKER_HOST: host },
+        timeout: 120_000,
+      });
       return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
     },
     async stop() {
@@ -80,7 +122,11 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
         if (proc.exitCode === null) proc.kill('SIGKILL');
       }
       // Anything left mounted under the scratch dir is a bug in the code under test, but must not leak into the machine.
-      const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(dir));
+      const mounts = fs
+        .readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[4])
+        .filter((m) => m?.startsWith(dir));
       for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m!]);
       fs.rmSync(dir, { recursive: true, force: true });
     },
@@ -89,7 +135,11 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
 
 /** Mount points under `dir` still listed in /proc/self/mountinfo. */
 export function mountsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir));
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(dir));
 }
 
 /** A docker CLI result that must have succeeded: its stdout. */
@@ -100,7 +150,10 @@ export function ok(r: { status: number; stdout: string; stderr: string }, what: 
 
 function pingOnce(socket: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.request({ socketPath: socket, path: '/_ping' }, (res) => { res.resume(); resolve(res.statusCode === 200); });
+    const req = http.request({ socketPath: socket, path: '/_ping' }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
     req.on('error', () => resolve(false));
     req.end();
   });
@@ -113,8 +166,19 @@ function pingOnce(socket: string): Promise<boolean> {
 export async function spawnDaemonIn(dir: string): Promise<ChildProcess> {
   const socket = path.join(dir, 's.sock');
   const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-  const proc = spawn(path.join(repoRoot, 'bin/strata'), ['daemon', '--data-root', path.join(dir, 'root'),
-    '--exec-root', path.join(dir, 'exec'), '--host', `unix://${socket}`], { stdio: ['ignore', log, log] });
+  const proc = spawn(
+    path.join(repoRoot, 'bin/strata'),
+    [
+      'daemon',
+      '--data-root',
+      path.join(dir, 'root'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--host',
+      `unix://${socket}`,
+    ],
+    { stdio: ['ignore', log, log] },
+  );
   fs.closeSync(log);
   for (let i = 0; i < 200 && !(await pingOnce(socket)); i++) await new Promise((r) => setTimeout(r, 100));
   return proc;

@@ -43,10 +43,15 @@ export function mountLoopFs(kind: 'xfs-pquota' | 'xfs' | 'ext4', sizeMb: number,
 }
 
 export function isMounted(p: string): boolean {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === p);
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === p);
 }
 
 /** Loop devices backed by a file under `dir` (for tests to assert nothing is left). */
 export function loopDevicesUnder(dir: string): string[] {
-  return spawnSync('losetup', ['-a'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes(dir));
+  return spawnSync('losetup', ['-a'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((l) => l.includes(dir));
 }

@@ -12,23 +12,45 @@ import { InvalidParameter } from '../../src/errors.js';
 
 const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const base = (): ImageRunConfig => ({
-  Hostname: '92a6a20ea944', User: '', Env: [PATH], Cmd: ['sh', '-c', 'echo x > /f'], Image: 'alpine',
-  Volumes: null, WorkingDir: '', Entrypoint: null, OnBuild: null, Labels: { 'fixture.stand-in-for': 'alpine:latest' },
+  Hostname: '92a6a20ea944',
+  User: '',
+  Env: [PATH],
+  Cmd: ['sh', '-c', 'echo x > /f'],
+  Image: 'alpine',
+  Volumes: null,
+  WorkingDir: '',
+  Entrypoint: null,
+  OnBuild: null,
+  Labels: { 'fixture.stand-in-for': 'alpine:latest' },
 });
 
 const commit = (...changes: string[]) => mergeConfig(applyConfigChanges(base(), changes), base());
 
 function refused(changes: string[], message: string): void {
-  assert.throws(() => applyConfigChanges(base(), changes), (e: unknown) => {
-    assert.ok(e instanceof InvalidParameter);
-    assert.equal((e as Error).message, message);
-    return true;
-  });
+  assert.throws(
+    () => applyConfigChanges(base(), changes),
+    (e: unknown) => {
+      assert.ok(e instanceof InvalidParameter);
+      assert.equal((e as Error).message, message);
+      return true;
+    },
+  );
 }
 
 test('the full set Docker accepted, as one commit', () => {
-  const c = commit('CMD ["cat","/f"]', 'ENV A=1 B=2', 'ENV C 3 4', 'EXPOSE 80/tcp 443', 'LABEL a=b "c d"=e', 'WORKDIR rel',
-    'USER nobody', 'VOLUME /v1 /v2', 'VOLUME ["/v3"]', 'ENTRYPOINT /bin/echo hi', 'ONBUILD RUN x');
+  const c = commit(
+    'CMD ["cat","/f"]',
+    'ENV A=1 B=2',
+    'ENV C 3 4',
+    'EXPOSE 80/tcp 443',
+    'LABEL a=b "c d"=e',
+    'WORKDIR rel',
+    'USER nobody',
+    'VOLUME /v1 /v2',
+    'VOLUME ["/v3"]',
+    'ENTRYPOINT /bin/echo hi',
+    'ONBUILD RUN x',
+  );
   assert.deepEqual(c.Env, [PATH, 'A=1', 'B=2', 'C=3 4']);
   assert.deepEqual(c.Cmd, ['cat', '/f']);
   assert.deepEqual(c.Entrypoint, ['/bin/sh', '-c', '/bin/echo hi']);
@@ -58,7 +80,9 @@ test('CMD and ENTRYPOINT forms', () => {
 
 test('ENV, LABEL: quotes, escapes and expansion', () => {
   assert.deepEqual(commit('ENV A="x y" B=z\\ w').Env, [PATH, 'A=x y', 'B=z w']);
-  assert.deepEqual(commit('ENV PATH=/x:$PATH').Env, ['PATH=/x:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+  assert.deepEqual(commit('ENV PATH=/x:$PATH').Env, [
+    'PATH=/x:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  ]);
   assert.deepEqual(commit('LABEL "a"="b c"').Labels!['a'], 'b c');
   // Pairs of one ENV see the Env from before it; the next ENV sees them.
   assert.deepEqual(commit('ENV X=1', 'ENV X=2 Y=$X', 'ENV Z=${Y:-none}$W').Env, [PATH, 'X=2', 'Y=1', 'Z=1']);
@@ -78,9 +102,15 @@ test('WORKDIR, USER, VOLUME, STOPSIGNAL, HEALTHCHECK', () => {
   assert.equal(commit('STOPSIGNAL SIGKILL').StopSignal, 'SIGKILL');
   assert.equal(commit('STOPSIGNAL 9').StopSignal, '9');
   assert.deepEqual(commit('HEALTHCHECK NONE').Healthcheck, { Test: ['NONE'] });
-  assert.deepEqual(commit('HEALTHCHECK --interval=5s CMD true').Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 5_000_000_000 });
-  assert.deepEqual(commit('HEALTHCHECK --retries=3 --timeout=1m30s CMD ["curl","-f","x"]').Healthcheck,
-    { Test: ['CMD', 'curl', '-f', 'x'], Timeout: 90_000_000_000, Retries: 3 });
+  assert.deepEqual(commit('HEALTHCHECK --interval=5s CMD true').Healthcheck, {
+    Test: ['CMD-SHELL', 'true'],
+    Interval: 5_000_000_000,
+  });
+  assert.deepEqual(commit('HEALTHCHECK --retries=3 --timeout=1m30s CMD ["curl","-f","x"]').Healthcheck, {
+    Test: ['CMD', 'curl', '-f', 'x'],
+    Timeout: 90_000_000_000,
+    Retries: 3,
+  });
 });
 
 test('comments, blank lines and continuations are Dockerfile syntax', () => {
@@ -88,7 +118,7 @@ test('comments, blank lines and continuations are Dockerfile syntax', () => {
   assert.deepEqual(c.Env, [PATH, 'A=1', 'B=2']);
 });
 
-test('refused changes, in Docker\'s words', () => {
+test("refused changes, in Docker's words", () => {
   const vectors: [string, string][] = [
     ['FROM x', 'from is not a valid change command'],
     ['RUN x', 'run is not a valid change command'],
@@ -137,8 +167,18 @@ test('word helpers', () => {
 });
 
 test('mergeConfig fills from the container config as dockerd does', () => {
-  const m = mergeConfig({ Cmd: ['x'], Env: ['A=2'], ExposedPorts: { '1/tcp': {} } },
-    { User: 'u', Env: ['A=1', 'B=1'], ExposedPorts: { '2/tcp': {} }, Labels: { l: 'v' }, WorkingDir: '/w', Volumes: { '/v': {} }, Entrypoint: ['e'] });
+  const m = mergeConfig(
+    { Cmd: ['x'], Env: ['A=2'], ExposedPorts: { '1/tcp': {} } },
+    {
+      User: 'u',
+      Env: ['A=1', 'B=1'],
+      ExposedPorts: { '2/tcp': {} },
+      Labels: { l: 'v' },
+      WorkingDir: '/w',
+      Volumes: { '/v': {} },
+      Entrypoint: ['e'],
+    },
+  );
   assert.equal(m.User, 'u');
   assert.deepEqual(m.Env, ['A=2', 'B=1']);
   assert.deepEqual(Object.keys(m.ExposedPorts!).sort(), ['1/tcp', '2/tcp']);

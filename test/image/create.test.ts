@@ -33,7 +33,8 @@ test('create adds a layer on a parent: diff_ids, history, parent, tag; the layer
     assert.equal(img.size, 31 + 6);
     assert.deepEqual(t.store.rows.children(base.id), [img.id]);
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });
 
@@ -44,7 +45,9 @@ test('an empty layer adds no diffID and marks the history row empty_layer', asyn
     await loadImages(t.store, Readable.from([base.tar]), { stream: () => {}, progress: () => {} });
     const before = (await t.census()).snapshots.length;
     const img = await t.store.create({
-      parentId: base.id, layer: Readable.from([Buffer.alloc(1024)]), config: { Cmd: ['sh'] },
+      parentId: base.id,
+      layer: Readable.from([Buffer.alloc(1024)]),
+      config: { Cmd: ['sh'] },
       history: { created_by: '/bin/sh -c #(nop)  CMD ["sh"]' },
     });
     assert.deepEqual(img.config.rootfs.diff_ids, base.diffIDs);
@@ -53,22 +56,32 @@ test('an empty layer adds no diffID and marks the history row empty_layer', asyn
     assert.equal((await t.census()).snapshots.length, before, 'no snapshot kept for the empty layer');
     assert.ok(!t.store.content.has(EMPTY_LAYER_DIFF_ID));
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });
 
-test('resolve: full ID, short ID, sha256: prefix, name, name:tag, docker.io/library form; NotFound in Docker\'s words', async () => {
+test("resolve: full ID, short ID, sha256: prefix, name, name:tag, docker.io/library form; NotFound in Docker's words", async () => {
   const t = await openStore();
   try {
     const a = await dockerArchive({ tag: 'alpine:latest' });
     await loadImages(t.store, Readable.from([a.tar]), { stream: () => {}, progress: () => {} });
-    for (const ref of [a.id, a.id.slice(7), a.id.slice(7, 19), `sha256:${a.id.slice(7, 15)}`, 'alpine', 'alpine:latest', 'docker.io/library/alpine:latest']) {
+    for (const ref of [
+      a.id,
+      a.id.slice(7),
+      a.id.slice(7, 19),
+      `sha256:${a.id.slice(7, 15)}`,
+      'alpine',
+      'alpine:latest',
+      'docker.io/library/alpine:latest',
+    ]) {
       assert.equal((await t.store.resolve(ref)).id, a.id, ref);
     }
     await assert.rejects(t.store.resolve('alpine:3'), { message: 'No such image: alpine:3' });
     await assert.rejects(t.store.resolve('nope'), { message: 'No such image: nope:latest' });
     await assert.rejects(t.store.resolve('FOO'), /repository name must be lowercase/);
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });

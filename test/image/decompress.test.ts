@@ -17,7 +17,11 @@ test('plain, gzip and zstd layers come out as the same uncompressed bytes', asyn
   const data = Buffer.alloc(300_000);
   for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 251;
   const zstd = (require('zstd-napi') as { compress: (b: Buffer) => Buffer }).compress(data);
-  for (const [name, input] of [['plain', data], ['gzip', zlib.gzipSync(data)], ['zstd', zstd]] as const) {
+  for (const [name, input] of [
+    ['plain', data],
+    ['gzip', zlib.gzipSync(data)],
+    ['zstd', zstd],
+  ] as const) {
     const chunks = [input.subarray(0, 2), input.subarray(2, 5000), input.subarray(5000)];
     assert.deepEqual(await all(decompressStream(Readable.from(chunks))), data, name);
   }

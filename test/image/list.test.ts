@@ -29,8 +29,15 @@ test('list: dangling, reference and label filters; <none> for untagged images', 
   try {
     const tagged = await dockerArchive({ tag: 'one:1', label: 'tagged' });
     const untagged = await dockerArchive({ label: 'untagged' });
-    for (const a of [tagged, untagged]) await loadImages(t.store, Readable.from([a.tar]), { stream: () => {}, progress: () => {} });
-    const ids = (f: Record<string, string[]>) => listImages(t.store, { all: false, filters: new Map(Object.entries(f)), sharedSize: false, containerCount: false }).map((e) => e.Id);
+    for (const a of [tagged, untagged])
+      await loadImages(t.store, Readable.from([a.tar]), { stream: () => {}, progress: () => {} });
+    const ids = (f: Record<string, string[]>) =>
+      listImages(t.store, {
+        all: false,
+        filters: new Map(Object.entries(f)),
+        sharedSize: false,
+        containerCount: false,
+      }).map((e) => e.Id);
     assert.deepEqual(ids({}).sort(), [tagged.id, untagged.id].sort());
     assert.deepEqual(ids({ dangling: ['true'] }), [untagged.id]);
     assert.deepEqual(ids({ dangling: ['false'] }), [tagged.id]);
@@ -38,11 +45,17 @@ test('list: dangling, reference and label filters; <none> for untagged images', 
     assert.deepEqual(ids({ label: ['test.fixture=untagged'] }), [untagged.id]);
     assert.throws(() => ids({ dangling: ['maybe'] }), /Invalid filter 'dangling=maybe'/);
     assert.throws(() => ids({ bogus: ['x'] }), /Invalid filter 'bogus'/);
-    const none = listImages(t.store, { all: false, filters: new Map([['dangling', ['true']]]), sharedSize: true, containerCount: false })[0]!;
+    const none = listImages(t.store, {
+      all: false,
+      filters: new Map([['dangling', ['true']]]),
+      sharedSize: true,
+      containerCount: false,
+    })[0]!;
     assert.deepEqual(none.RepoTags, ['<none>:<none>']);
     assert.deepEqual(none.RepoDigests, ['<none>@<none>']);
     assert.equal(none.SharedSize, 31, 'both images share all three layers');
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });

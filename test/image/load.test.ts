@@ -26,7 +26,7 @@ const dockerChainIDs = [
   'sha256:b23fb09318f743fc0df27ec9a0c6f096f37045542c0d8f1e213a277b72bbe63b',
 ];
 
-test('docker-archive loads with Docker\'s IDs; save → load elsewhere gives the same IDs and bytes', async () => {
+test("docker-archive loads with Docker's IDs; save → load elsewhere gives the same IDs and bytes", async () => {
   const a = await openStore();
   let b: TestStore | undefined;
   try {
@@ -50,10 +50,15 @@ test('docker-archive loads with Docker\'s IDs; save → load elsewhere gives the
     assert.deepEqual(await load(b, saved), ['Loaded image: layered:1\n']);
     assert.equal((await b.store.resolve('layered:1')).id, arc.id);
     const layers = await layeredLayers();
-    for (const l of layers) assert.deepEqual(await b.store.content.readAll(sha256(l)), l, 'layer bytes survive save/load');
+    for (const l of layers)
+      assert.deepEqual(await b.store.content.readAll(sha256(l)), l, 'layer bytes survive save/load');
   } finally {
-    a.close(); removeStoreDir(a.dir);
-    if (b) { b.close(); removeStoreDir(b.dir); }
+    a.close();
+    removeStoreDir(a.dir);
+    if (b) {
+      b.close();
+      removeStoreDir(b.dir);
+    }
   }
 });
 
@@ -65,7 +70,8 @@ test('OCI image layout loads with the same image ID and its containerd name', as
     assert.equal((await t.store.resolve('layered-oci:2')).id, oci.id);
     assert.equal((await t.store.resolve('layered-oci:2')).topChainID, dockerChainIDs[2]);
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });
 
@@ -85,7 +91,8 @@ test('a shared layer is stored once; retagging moves the tag and says so', async
     assert.equal(c.layers.length, 3, 'three layers, shared by both images');
     assert.deepEqual((await t.store.resolve(one.id)).repoTags, []);
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });
 
@@ -95,7 +102,8 @@ test('an untagged archive answers with the image ID', async () => {
     const arc = await dockerArchive({});
     assert.deepEqual(await load(t, arc.tar), [`Loaded image ID: ${arc.id}\n`]);
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });
 
@@ -112,14 +120,32 @@ test('hostile or broken archives leave no image, snapshot, blob or ingest', asyn
       (await dockerArchive({ layers: [layers[0]!, escape] })).tar,
       (await dockerArchive({ layers: [layers[0]!, layers[1]!, escapeLink] })).tar,
       // manifest/config claim a diffID the bytes do not have
-      (await dockerArchive({ layers: [layers[0]!, layers[1]!], config: Buffer.from(JSON.stringify({ rootfs: { type: 'layers', diff_ids: [sha256(layers[0]!), sha256('other')] } })) })).tar,
+      (
+        await dockerArchive({
+          layers: [layers[0]!, layers[1]!],
+          config: Buffer.from(
+            JSON.stringify({ rootfs: { type: 'layers', diff_ids: [sha256(layers[0]!), sha256('other')] } }),
+          ),
+        })
+      ).tar,
       Buffer.from('this is not a tar at all'),
       await makeTar([{ name: 'manifest.json', data: '[{"Config":"missing.json","Layers":[]}]' }]),
     ];
     for (const [i, tar] of cases.entries()) {
-      await assert.rejects(load(t, tar), (err: Error) => { if (process.env.SHOW_ERRORS) console.log(i, err.message); return true; }, `case ${i} must fail`);
+      await assert.rejects(
+        load(t, tar),
+        (err: Error) => {
+          if (process.env.SHOW_ERRORS) console.log(i, err.message);
+          return true;
+        },
+        `case ${i} must fail`,
+      );
       const c = await t.census();
-      assert.deepEqual({ ...c }, { snapshots: [], blobs: [], images: [], layers: [], ingests: [] }, `case ${i} left something`);
+      assert.deepEqual(
+        { ...c },
+        { snapshots: [], blobs: [], images: [], layers: [], ingests: [] },
+        `case ${i} left something`,
+      );
     }
     const fs = await import('node:fs');
     assert.ok(!fs.existsSync('/tmp/strata-escape-test'));
@@ -128,7 +154,8 @@ test('hostile or broken archives leave no image, snapshot, blob or ingest', asyn
     await load(t, (await dockerArchive({ tag: 'ok:1' })).tar);
     assert.equal((await t.census()).images.length, 1);
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });
 
@@ -148,22 +175,35 @@ test('startup removes layer snapshots and blobs an interrupted load left without
     await load(t, (await dockerArchive({ tag: 'again:1' })).tar);
     assert.equal((await t.store.resolve('again:1')).topChainID, dockerChainIDs[2]);
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });
 
 test('a layer-less image loads whether its manifest says "Layers": null or []', async () => {
   const t = await openStore();
   try {
-    const config = Buffer.from(JSON.stringify({
-      architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: [] },
-      history: [{ created: '2026-01-01T00:00:00Z', created_by: 'empty', empty_layer: true }], created: '2026-01-01T00:00:00Z',
-    }));
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['sh'] },
+        rootfs: { type: 'layers', diff_ids: [] },
+        history: [{ created: '2026-01-01T00:00:00Z', created_by: 'empty', empty_layer: true }],
+        created: '2026-01-01T00:00:00Z',
+      }),
+    );
     const id = sha256(config);
-    for (const [tag, layers] of [['emptyfs:null', null], ['emptyfs:empty', []]] as const) {
+    for (const [tag, layers] of [
+      ['emptyfs:null', null],
+      ['emptyfs:empty', []],
+    ] as const) {
       const tar = await makeTar([
         { name: `${id.slice(7)}.json`, data: config },
-        { name: 'manifest.json', data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: [tag], Layers: layers }]) },
+        {
+          name: 'manifest.json',
+          data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: [tag], Layers: layers }]),
+        },
       ]);
       // dockerd 20.10 answers both with {"stream":"Loaded image: emptyfs:…\n"}.
       assert.deepEqual(await load(t, tar), [`Loaded image: ${tag}\n`]);
@@ -173,6 +213,7 @@ test('a layer-less image loads whether its manifest says "Layers": null or []', 
     // dockerd 20.10 shows RootFS {"Type":"layers"} for it.
     assert.deepEqual(JSON.parse(JSON.stringify(img.RootFS)), { Type: 'layers' });
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });

@@ -18,14 +18,21 @@ test('short names normalize to docker.io/library with latest, and print back fam
 test('bad references fail with distribution/reference messages', () => {
   assert.throws(() => parseNormalizedNamed('Alpine'), /invalid reference format: repository name must be lowercase/);
   assert.throws(() => parseNormalizedNamed('alpine:bad tag'), /invalid reference format/);
-  assert.throws(() => parseNormalizedNamed('a'.repeat(64).replace(/a/g, 'f')), /cannot specify 64-byte hexadecimal strings/);
+  assert.throws(
+    () => parseNormalizedNamed('a'.repeat(64).replace(/a/g, 'f')),
+    /cannot specify 64-byte hexadecimal strings/,
+  );
   assert.throws(() => parseNormalizedNamed('foo//bar'), /invalid reference format/);
   assert.throws(() => parseNormalizedNamed(''), /invalid reference format/);
 });
 
 test('digest references keep their digest', () => {
   const d = 'sha256:' + 'a'.repeat(64);
-  assert.deepEqual(parseNormalizedNamed(`alpine@${d}`), { name: 'docker.io/library/alpine', tag: undefined, digest: d });
+  assert.deepEqual(parseNormalizedNamed(`alpine@${d}`), {
+    name: 'docker.io/library/alpine',
+    tag: undefined,
+    digest: d,
+  });
 });
 
 test('ID prefixes match with or without sha256:', () => {

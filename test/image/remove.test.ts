@@ -13,8 +13,18 @@ test('removing a tag prunes untagged parents, stopping quietly at one that still
     await loadImages(t.store, Readable.from([base.tar]), { stream: () => {}, progress: () => {} });
     // As a build leaves it: an untagged intermediate image with two tagged children.
     const mid = await t.store.create({ parentId: base.id, config: { Cmd: ['a'] }, history: { created_by: 'mid' } });
-    const x = await t.store.create({ parentId: mid.id, config: { Cmd: ['x'] }, history: { created_by: 'x' }, tag: 'x:1' });
-    const y = await t.store.create({ parentId: mid.id, config: { Cmd: ['y'] }, history: { created_by: 'y' }, tag: 'y:1' });
+    const x = await t.store.create({
+      parentId: mid.id,
+      config: { Cmd: ['x'] },
+      history: { created_by: 'x' },
+      tag: 'x:1',
+    });
+    const y = await t.store.create({
+      parentId: mid.id,
+      config: { Cmd: ['y'] },
+      history: { created_by: 'y' },
+      tag: 'y:1',
+    });
     const opts = { force: false, noprune: false, isRunning: () => false };
 
     const first = await removeImage(t.store, 'x:1', opts);
@@ -25,6 +35,7 @@ test('removing a tag prunes untagged parents, stopping quietly at one that still
     assert.deepEqual(second, [{ Untagged: 'y:1' }, { Deleted: y.id }, { Deleted: mid.id }]);
     assert.ok(t.store.rows.get(base.id), 'a tagged parent is never pruned');
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });

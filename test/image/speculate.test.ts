@@ -16,21 +16,39 @@ const BIG = (1 << 20) + 4096;
 
 async function bigLayers(): Promise<Buffer[]> {
   return [
-    await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/one', data: randomBytes(BIG) }, { name: 'gone', data: 'x' }]),
-    await makeTar([{ name: '.wh.gone', data: '' }, { name: 'two', data: randomBytes(BIG) }]),
-    await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/.wh..wh..opq', data: '' }, { name: 'three', data: randomBytes(BIG) }]),
+    await makeTar([
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/one', data: randomBytes(BIG) },
+      { name: 'gone', data: 'x' },
+    ]),
+    await makeTar([
+      { name: '.wh.gone', data: '' },
+      { name: 'two', data: randomBytes(BIG) },
+    ]),
+    await makeTar([
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/.wh..wh..opq', data: '' },
+      { name: 'three', data: randomBytes(BIG) },
+    ]),
   ];
 }
 
 /** A docker-archive with the config first and the layers in `order` (indexes into layers). */
-async function archive(layers: Buffer[], opts: { order?: number[]; config?: Buffer; extra?: TarEntry[]; tag?: string } = {}): Promise<{ tar: Buffer; id: string }> {
+async function archive(
+  layers: Buffer[],
+  opts: { order?: number[]; config?: Buffer; extra?: TarEntry[]; tag?: string } = {},
+): Promise<{ tar: Buffer; id: string }> {
   const diffIDs = layers.map((l) => sha256(l));
   const config = opts.config ?? layeredConfig(diffIDs);
   const id = sha256(config);
   const entries: TarEntry[] = [{ name: `${id.slice(7)}.json`, data: config }, ...(opts.extra ?? [])];
-  for (const i of opts.order ?? layers.map((_, i) => i)) entries.push({ name: `${diffIDs[i]!.slice(7)}/layer.tar`, data: layers[i]! });
+  for (const i of opts.order ?? layers.map((_, i) => i))
+    entries.push({ name: `${diffIDs[i]!.slice(7)}/layer.tar`, data: layers[i]! });
   const paths = diffIDs.map((d) => `${d.slice(7)}/layer.tar`);
-  entries.push({ name: 'manifest.json', data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: [opts.tag ?? 'big:1'], Layers: paths }]) });
+  entries.push({
+    name: 'manifest.json',
+    data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: [opts.tag ?? 'big:1'], Layers: paths }]),
+  });
   return { tar: await makeTar(entries), id };
 }
 
@@ -42,7 +60,10 @@ async function load(t: TestStore, tar: Buffer): Promise<void> {
 function countPrepares(t: TestStore): { n: number } {
   const c = { n: 0 };
   const orig = t.snapshotter.prepare.bind(t.snapshotter);
-  t.snapshotter.prepare = (key, parent, labels) => { c.n++; return orig(key, parent, labels); };
+  t.snapshotter.prepare = (key, parent, labels) => {
+    c.n++;
+    return orig(key, parent, labels);
+  };
   return c;
 }
 
@@ -95,8 +116,12 @@ test('config before layers: each layer is extracted once, with the same IDs, con
     assert.equal(again.n, 3);
     await assertLoaded(u, layers, arc.id);
   } finally {
-    t.close(); removeStoreDir(t.dir);
-    if (u) { u.close(); removeStoreDir(u.dir); }
+    t.close();
+    removeStoreDir(t.dir);
+    if (u) {
+      u.close();
+      removeStoreDir(u.dir);
+    }
   }
 });
 
@@ -109,7 +134,8 @@ test('layers out of order, or a large file that is no layer, fall back to the tw
       await load(t, arc.tar);
       await assertLoaded(t, layers, arc.id);
     } finally {
-      t.close(); removeStoreDir(t.dir);
+      t.close();
+      removeStoreDir(t.dir);
     }
   }
 });
@@ -118,8 +144,15 @@ test('hostile or mislabelled layers streamed after the config leave nothing behi
   const t = await openStore();
   try {
     const layers = await bigLayers();
-    const escape = await makeTar([{ name: 'pad', data: randomBytes(BIG) }, { name: '../../../../tmp/strata-spec-escape', data: 'pwned' }]);
-    const escapeLink = await makeTar([{ name: 'pad', data: randomBytes(BIG) }, { name: 'evil', type: 'symlink', linkname: '/tmp' }, { name: 'evil/strata-spec-escape-2', data: 'pwned' }]);
+    const escape = await makeTar([
+      { name: 'pad', data: randomBytes(BIG) },
+      { name: '../../../../tmp/strata-spec-escape', data: 'pwned' },
+    ]);
+    const escapeLink = await makeTar([
+      { name: 'pad', data: randomBytes(BIG) },
+      { name: 'evil', type: 'symlink', linkname: '/tmp' },
+      { name: 'evil/strata-spec-escape-2', data: 'pwned' },
+    ]);
     const cases = [
       await archive([layers[0]!, escape, layers[2]!]),
       await archive([layers[0]!, layers[1]!, escapeLink]),
@@ -128,13 +161,18 @@ test('hostile or mislabelled layers streamed after the config leave nothing behi
     ];
     for (const [i, arc] of cases.entries()) {
       await assert.rejects(load(t, arc.tar), (err: Error) => err instanceof Error, `case ${i} must fail`);
-      assert.deepEqual(await t.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] }, `case ${i} left something`);
+      assert.deepEqual(
+        await t.census(),
+        { snapshots: [], blobs: [], images: [], layers: [], ingests: [] },
+        `case ${i} left something`,
+      );
       assert.equal(t.store.layers.pending.size, 0);
     }
     assert.ok(!fs.existsSync('/tmp/strata-spec-escape'));
     assert.ok(!fs.existsSync('/tmp/strata-spec-escape-2'));
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });
 
@@ -149,6 +187,7 @@ test('a load cut off mid-layer removes the layers it already extracted', async (
     assert.deepEqual(await t.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] });
     assert.equal(t.store.layers.pending.size, 0);
   } finally {
-    t.close(); removeStoreDir(t.dir);
+    t.close();
+    removeStoreDir(t.dir);
   }
 });

@@ -25,22 +25,39 @@ export async function openStore(dir?: string): Promise<TestStore> {
   const root = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'strata-image-'));
   const db = openMetaDb(path.join(root, 'strata.db'));
   const driver = await chooseDriver(root);
-  const snapshotter = await createSnapshotter(driver, { root: path.join(root, 'snapshots', driver), db, log: silentLogger });
+  const snapshotter = await createSnapshotter(driver, {
+    root: path.join(root, 'snapshots', driver),
+    db,
+    log: silentLogger,
+  });
   await snapshotter.cleanup();
   const store = new ImageStore({ db, dataRoot: root, snapshotter, log: silentLogger, events: new EventBus() });
   await store.recover();
   const t: TestStore = {
-    dir: root, store, db, snapshotter,
-    async reopen() { t.close(); return openStore(root); },
-    close() { db.close(); },
+    dir: root,
+    store,
+    db,
+    snapshotter,
+    async reopen() {
+      t.close();
+      return openStore(root);
+    },
+    close() {
+      db.close();
+    },
     async census() {
       const snapshots: string[] = [];
-      await snapshotter.walk((i) => { snapshots.push(i.name); });
+      await snapshotter.walk((i) => {
+        snapshots.push(i.name);
+      });
       return {
         snapshots: snapshots.sort(),
         blobs: (await store.content.walk()).sort(),
         images: store.rows.ids().sort(),
-        layers: store.layers.all().map((l) => l.chainID).sort(),
+        layers: store.layers
+          .all()
+          .map((l) => l.chainID)
+          .sort(),
         ingests: fs.readdirSync(store.content.ingestDir),
       };
     },

@@ -30,7 +30,12 @@ function scratch(t: { after(fn: () => void): void }) {
 }
 
 function mountsUnder(dir: string): string[] {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(dir + '/')).sort();
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === dir || m.startsWith(dir + '/'))
+    .sort();
 }
 
 /** Test cleanup only: the code under test must already have unmounted everything. */
@@ -42,7 +47,11 @@ const realOf = (fd: number) => fs.readlinkSync(`/proc/self/fd/${fd}`);
 
 function withRoot<T>(root: string, fn: (rootFd: number) => T): T {
   const fd = openTrustedDirectory(root);
-  try { return fn(fd); } finally { fs.closeSync(fd); }
+  try {
+    return fn(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 test('openInRoot follows absolute, relative and dot-dot links inside the root only', (t) => {
@@ -54,7 +63,11 @@ test('openInRoot follows absolute, relative and dot-dot links inside the root on
   withRoot(root, (rootFd) => {
     for (const p of ['/abs/etc', '/up/etc', '/../../etc', 'rel', '/rel/../etc/.']) {
       const fd = openInRoot(rootFd, p);
-      try { assert.equal(realOf(fd), path.join(root, 'etc'), p); } finally { fs.closeSync(fd); }
+      try {
+        assert.equal(realOf(fd), path.join(root, 'etc'), p);
+      } finally {
+        fs.closeSync(fd);
+      }
     }
     // The link to the host's victim names a path inside the root, which does not exist.
     assert.throws(() => openInRoot(rootFd, '/host/sentinel'), { code: 'ENOENT' });
@@ -62,7 +75,12 @@ test('openInRoot follows absolute, relative and dot-dot links inside the root on
     mkdirAllInRoot(rootFd, '/host/made');
     assert.ok(fs.statSync(path.join(root, victim, 'made')).isDirectory());
     const fd = openInRoot(rootFd, '/host/file', { create: 'file' });
-    try { assert.equal(isDirectoryFd(fd), false); assert.equal(realOf(fd), path.join(root, victim, 'file')); } finally { fs.closeSync(fd); }
+    try {
+      assert.equal(isDirectoryFd(fd), false);
+      assert.equal(realOf(fd), path.join(root, victim, 'file'));
+    } finally {
+      fs.closeSync(fd);
+    }
   });
   assert.deepEqual(fs.readdirSync(victim), ['sentinel']);
 });
@@ -73,7 +91,10 @@ test('openInRoot refuses a file in the middle of a path and link loops, with 4xx
   fs.symlinkSync('loop2', path.join(root, 'loop1'));
   fs.symlinkSync('loop1', path.join(root, 'loop2'));
   withRoot(root, (rootFd) => {
-    assert.throws(() => mkdirAllInRoot(rootFd, '/etc/passwd/x'), (e: unknown) => e instanceof InvalidParameter && (e as { code?: string }).code === 'ENOTDIR');
+    assert.throws(
+      () => mkdirAllInRoot(rootFd, '/etc/passwd/x'),
+      (e: unknown) => e instanceof InvalidParameter && (e as { code?: string }).code === 'ENOTDIR',
+    );
     assert.throws(() => mkdirAllInRoot(rootFd, '/etc/passwd'), InvalidParameter);
     assert.throws(() => openInRoot(rootFd, '/loop1/x', { mkdirMode: 0o755 }), /too many levels of symbolic links/);
   });
@@ -131,7 +152,7 @@ test('bindOnto mounts on the opened target, read-only when asked, and detachMoun
   });
 });
 
-test('openVolumeSubpath: links inside the volume are followed, escapes and missing paths refused in Docker\'s words', (t) => {
+test("openVolumeSubpath: links inside the volume are followed, escapes and missing paths refused in Docker's words", (t) => {
   const { dir } = scratch(t);
   const vol = path.join(dir, 'vol');
   fs.mkdirSync(path.join(vol, 'real/deep'), { recursive: true });
@@ -139,10 +160,22 @@ test('openVolumeSubpath: links inside the volume are followed, escapes and missi
   fs.symlinkSync('/', path.join(vol, 'root'));
   fs.symlinkSync('../..', path.join(vol, 'up'));
   const fd = openVolumeSubpath(vol, 'inside/deep');
-  try { assert.equal(realOf(fd), path.join(vol, 'real/deep')); } finally { fs.closeSync(fd); }
-  assert.throws(() => openVolumeSubpath(vol, 'root'), (e: unknown) => e instanceof InvalidParameter && /path concatenation escapes the base directory/.test((e as Error).message));
+  try {
+    assert.equal(realOf(fd), path.join(vol, 'real/deep'));
+  } finally {
+    fs.closeSync(fd);
+  }
+  assert.throws(
+    () => openVolumeSubpath(vol, 'root'),
+    (e: unknown) =>
+      e instanceof InvalidParameter && /path concatenation escapes the base directory/.test((e as Error).message),
+  );
   assert.throws(() => openVolumeSubpath(vol, 'up'), InvalidParameter);
-  assert.throws(() => openVolumeSubpath(vol, 'nope'), (e: unknown) => e instanceof NotFound && /^cannot access path .*nope: no such file or directory$/.test((e as Error).message));
+  assert.throws(
+    () => openVolumeSubpath(vol, 'nope'),
+    (e: unknown) =>
+      e instanceof NotFound && /^cannot access path .*nope: no such file or directory$/.test((e as Error).message),
+  );
 });
 
 test('a staged subpath is a private mount of that directory; release and the startup sweep leave nothing mounted', async (t) => {
@@ -157,7 +190,7 @@ test('a staged subpath is a private mount of that directory; release and the sta
   const f = stageVolumeSubpath(staging, '1', vol, 'file');
   assert.deepEqual(fs.readdirSync(d), ['in-sub']);
   assert.equal(fs.readFileSync(f, 'utf8'), 'f');
-  assert.equal((fs.statSync(path.dirname(staging)).mode & 0o777), 0o700);
+  assert.equal(fs.statSync(path.dirname(staging)).mode & 0o777, 0o700);
   assert.equal(mountsUnder(dataRoot).length, 2);
   await releaseStaging(staging);
   assert.deepEqual(mountsUnder(dataRoot), []);

@@ -3,13 +3,24 @@ import { test } from 'node:test';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { compactOverlayOptions, isMountPoint, mountAll, mountsUnder, readMountInfo, unmount } from '../../src/mount/kernel.js';
+import {
+  compactOverlayOptions,
+  isMountPoint,
+  mountAll,
+  mountsUnder,
+  readMountInfo,
+  unmount,
+} from '../../src/mount/kernel.js';
 
 async function withTmp(fn: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-kernel-'));
   try {
     await fn(tmp);
-    assert.deepEqual((await mountsUnder(tmp)).map((m) => m.mountPoint), [], 'mounts left behind');
+    assert.deepEqual(
+      (await mountsUnder(tmp)).map((m) => m.mountPoint),
+      [],
+      'mounts left behind',
+    );
   } finally {
     for (const m of (await mountsUnder(tmp)).reverse()) await unmount(m.mountPoint, { lazy: true });
     await rm(tmp, { recursive: true, force: true });

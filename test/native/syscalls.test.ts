@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,13 +28,16 @@ test('mknodat makes 0/0 whiteouts and real devices; errors carry errno names', (
     sys.mknod(join(d, 'big'), sys.S_IFBLK | 0o600, 259, 300);
     const big = sys.statx(sys.AT_FDCWD, join(d, 'big'));
     assert.deepEqual([big.rdevMajor, big.rdevMinor], [259, 300]);
-    assert.throws(() => sys.mknod(join(d, 'wh'), sys.S_IFCHR, 0, 0), (err: unknown) => {
-      assert.ok(err instanceof sys.SyscallError);
-      assert.equal(err.code, 'EEXIST');
-      assert.equal(err.syscall, 'mknodat');
-      assert.match(err.message, /^EEXIST: /);
-      return true;
-    });
+    assert.throws(
+      () => sys.mknod(join(d, 'wh'), sys.S_IFCHR, 0, 0),
+      (err: unknown) => {
+        assert.ok(err instanceof sys.SyscallError);
+        assert.equal(err.code, 'EEXIST');
+        assert.equal(err.syscall, 'mknodat');
+        assert.match(err.message, /^EEXIST: /);
+        return true;
+      },
+    );
   } finally {
     rmSync(d, { recursive: true });
   }
@@ -65,12 +77,19 @@ test('openat2 RESOLVE_BENEATH refuses escapes; RESOLVE_IN_ROOT re-roots them', (
     const root = sys.openat(sys.AT_FDCWD, join(d, 'root'), sys.O_PATH | sys.O_DIRECTORY);
     try {
       for (const p of ['abs/etc/passwd', 'up/etc/passwd', '../etc/passwd']) {
-        assert.throws(() => sys.openat2(root, p, sys.O_RDONLY, 0, sys.RESOLVE_BENEATH), (e: unknown) => (e as sys.SyscallError).code === 'EXDEV', p);
+        assert.throws(
+          () => sys.openat2(root, p, sys.O_RDONLY, 0, sys.RESOLVE_BENEATH),
+          (e: unknown) => (e as sys.SyscallError).code === 'EXDEV',
+          p,
+        );
         const fd = sys.openat2(root, p, sys.O_RDONLY, 0, sys.RESOLVE_IN_ROOT);
         assert.equal(readFileSync(fd, 'utf8'), 'inside');
         closeSync(fd);
       }
-      assert.throws(() => sys.openat2(root, 'abs', sys.O_RDONLY, 0, sys.RESOLVE_NO_SYMLINKS), (e: unknown) => (e as sys.SyscallError).code === 'ELOOP');
+      assert.throws(
+        () => sys.openat2(root, 'abs', sys.O_RDONLY, 0, sys.RESOLVE_NO_SYMLINKS),
+        (e: unknown) => (e as sys.SyscallError).code === 'ELOOP',
+      );
     } finally {
       closeSync(root);
     }
@@ -93,7 +112,10 @@ test('*at helpers: symlinkat, linkat, utimensat on a link, unlinkat, readlinkat'
     assert.equal(lstatSync(join(d, 'g')).nlink, 2);
     sys.mkdirat(fd, 'dir', 0o700);
     sys.unlinkat(fd, 'dir', sys.AT_REMOVEDIR);
-    assert.throws(() => sys.unlinkat(fd, 'dir'), (e: unknown) => (e as sys.SyscallError).code === 'ENOENT');
+    assert.throws(
+      () => sys.unlinkat(fd, 'dir'),
+      (e: unknown) => (e as sys.SyscallError).code === 'ENOENT',
+    );
   } finally {
     closeSync(fd);
     rmSync(d, { recursive: true });
@@ -113,7 +135,10 @@ test('mount and umount2 a tmpfs; errors name the target', () => {
     } finally {
       sys.umount2(d, 0);
     }
-    assert.throws(() => sys.umount2(d, 0), (e: unknown) => (e as sys.SyscallError).code === 'EINVAL' && (e as Error).message.includes(d));
+    assert.throws(
+      () => sys.umount2(d, 0),
+      (e: unknown) => (e as sys.SyscallError).code === 'EINVAL' && (e as Error).message.includes(d),
+    );
   } finally {
     rmSync(d, { recursive: true });
   }

@@ -21,45 +21,110 @@ before(async () => {
   fs.writeFileSync(path.join(d.dir, 'bb.tar'), await busyboxArchive('bb:test', { ExposedPorts: { '80/tcp': {} } }));
   ok(d.docker(['load', '-i', path.join(d.dir, 'bb.tar')]), 'load');
 });
-after(async () => { await d.stop(); });
+after(async () => {
+  await d.stop();
+});
 
-const links = () => spawnSync('ip', ['-br', 'link'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(/\s+/)[0]!.split('@')[0]!).filter(Boolean);
+const links = () =>
+  spawnSync('ip', ['-br', 'link'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.split(/\s+/)[0]!.split('@')[0]!)
+    .filter(Boolean);
 const rules = () => spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout;
 const inspect = (fmt: string, ...refs: string[]) => ok(d.docker(['inspect', '-f', fmt, ...refs]), 'inspect').trim();
-const httpd = (port = 80) => ['sh', '-c', `echo hello-from-$(hostname) > /tmp/index.html; exec httpd -f -p ${port} -h /tmp`];
+const httpd = (port = 80) => [
+  'sh',
+  '-c',
+  `echo hello-from-$(hostname) > /tmp/index.html; exec httpd -f -p ${port} -h /tmp`,
+];
 
 function get(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => { let b = ''; res.on('data', (c) => { b += c; }); res.on('end', () => resolve(b)); }).on('error', reject);
+    http
+      .get(url, (res) => {
+        let b = '';
+        res.on('data', (c) => {
+          b += c;
+        });
+        res.on('end', () => resolve(b));
+      })
+      .on('error', reject);
   });
 }
 async function eventually<T>(fn: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
-    try { return await fn(); } catch (e) { if (i > 100) throw e; await new Promise((r) => setTimeout(r, 50)); }
+    try {
+      return await fn();
+    } catch (e) {
+      if (i > 100) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 
-test('network verbs: create with subnet/gateway/labels, ls filters, inspect, rm in use, prune, events, and Docker\'s refusals', async () => {
+test("network verbs: create with subnet/gateway/labels, ls filters, inspect, rm in use, prune, events, and Docker's refusals", async () => {
   const since = Math.floor(Date.now() / 1000) - 1;
-  const id = ok(d.docker(['network', 'create', '--subnet', '10.231.7.0/24', '--gateway', '10.231.7.254', '--label', 'team=a', 'tnet']), 'create').trim();
+  const id = ok(
+    d.docker([
+      'network',
+      'create',
+      '--subnet',
+      '10.231.7.0/24',
+      '--gateway',
+      '10.231.7.254',
+      '--label',
+      'team=a',
+      'tnet',
+    ]),
+    'create',
+  ).trim();
   assert.match(id, /^[0-9a-f]{64}$/);
   ok(d.docker(['network', 'create', '--internal', 'inet']), 'create internal');
-  assert.equal(inspect('{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Labels.team}} {{.Driver}} {{.Internal}}', 'tnet'), '10.231.7.0/24 10.231.7.254 a bridge false');
+  assert.equal(
+    inspect('{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Labels.team}} {{.Driver}} {{.Internal}}', 'tnet'),
+    '10.231.7.0/24 10.231.7.254 a bridge false',
+  );
   assert.equal(inspect('{{.Internal}}', 'inet'), 'true');
   assert.equal(ok(d.docker(['network', 'ls', '--filter', 'label=team=a', '--format', '{{.Name}}']), 'ls'), 'tnet\n');
-  assert.deepEqual(ok(d.docker(['network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}}']), 'ls').trim().split('\n').sort(), ['inet', 'tnet']);
-  assert.deepEqual(ok(d.docker(['network', 'ls', '--filter', 'type=builtin', '--format', '{{.Name}}']), 'ls').trim().split('\n').sort(), ['bridge', 'host', 'none']);
+  assert.deepEqual(
+    ok(d.docker(['network', 'ls', '--filter', 'type=custom', '--format', '{{.Name}}']), 'ls')
+      .trim()
+      .split('\n')
+      .sort(),
+    ['inet', 'tnet'],
+  );
+  assert.deepEqual(
+    ok(d.docker(['network', 'ls', '--filter', 'type=builtin', '--format', '{{.Name}}']), 'ls')
+      .trim()
+      .split('\n')
+      .sort(),
+    ['bridge', 'host', 'none'],
+  );
   assert.match(d.docker(['network', 'ls', '--filter', 'bogus=1']).stderr, /Invalid filter 'bogus'/);
 
   ok(d.docker(['run', '-d', '--name', 'member', '--network', 'tnet', 'bb:test', 'sleep', '1000']), 'run');
-  assert.equal(inspect('{{.NetworkSettings.Networks.tnet.IPAddress}} {{.NetworkSettings.Networks.tnet.Gateway}} {{.NetworkSettings.Networks.tnet.MacAddress}}', 'member'),
-    '10.231.7.1 10.231.7.254 02:42:0a:e7:07:01');
-  assert.equal(inspect('{{range $id, $c := .Containers}}{{$c.Name}} {{$c.IPv4Address}}{{end}}', 'tnet'), 'member 10.231.7.1/24');
+  assert.equal(
+    inspect(
+      '{{.NetworkSettings.Networks.tnet.IPAddress}} {{.NetworkSettings.Networks.tnet.Gateway}} {{.NetworkSettings.Networks.tnet.MacAddress}}',
+      'member',
+    ),
+    '10.231.7.1 10.231.7.254 02:42:0a:e7:07:01',
+  );
+  assert.equal(
+    inspect('{{range $id, $c := .Containers}}{{$c.Name}} {{$c.IPv4Address}}{{end}}', 'tnet'),
+    'member 10.231.7.1/24',
+  );
   ok(d.docker(['run', '-d', '--name', 'fixed', 'bb:test', 'sleep', '1000']), 'run');
   ok(d.docker(['network', 'connect', '--ip', '10.231.7.50', 'tnet', 'fixed']), 'connect --ip');
   assert.equal(inspect('{{.NetworkSettings.Networks.tnet.IPAddress}}', 'fixed'), '10.231.7.50');
-  assert.match(d.docker(['network', 'connect', '--ip', '10.231.7.50', 'tnet', 'member']).stderr, /already exists in network tnet|Address already in use/);
-  assert.match(d.docker(['network', 'connect', '--ip', '172.30.0.9', 'inet', 'fixed']).stderr, /user specified IP address is supported only when connecting to networks with user configured subnets/);
+  assert.match(
+    d.docker(['network', 'connect', '--ip', '10.231.7.50', 'tnet', 'member']).stderr,
+    /already exists in network tnet|Address already in use/,
+  );
+  assert.match(
+    d.docker(['network', 'connect', '--ip', '172.30.0.9', 'inet', 'fixed']).stderr,
+    /user specified IP address is supported only when connecting to networks with user configured subnets/,
+  );
   ok(d.docker(['rm', '-f', 'fixed']), 'rm');
   const inUse = d.docker(['network', 'rm', 'tnet']);
   assert.match(inUse.stderr, /error while removing network: network tnet id [0-9a-f]{64} has active endpoints/);
@@ -74,27 +139,60 @@ test('network verbs: create with subnet/gateway/labels, ls filters, inspect, rm 
   assert.match(d.docker(['run', '--rm', '--network', 'nosuch', 'bb:test', 'true']).stderr, /network nosuch not found/);
   assert.match(d.docker(['network', 'rm', 'bridge']).stderr, /bridge is a pre-defined network and cannot be removed/);
   assert.match(d.docker(['network', 'create', '--ipv6', 'v6']).stderr, /IPv6 networks are not supported/);
-  assert.match(d.docker(['network', 'create', '-d', 'macvlan', 'mv']).stderr, /network driver "macvlan" is not supported/);
-  assert.match(d.docker(['network', 'create', '-o', 'com.docker.network.bridge.enable_icc=false', 'icc']).stderr, /not supported/);
+  assert.match(
+    d.docker(['network', 'create', '-d', 'macvlan', 'mv']).stderr,
+    /network driver "macvlan" is not supported/,
+  );
+  assert.match(
+    d.docker(['network', 'create', '-o', 'com.docker.network.bridge.enable_icc=false', 'icc']).stderr,
+    /not supported/,
+  );
   assert.match(d.docker(['network', 'create', '-o', 'x=y', 'xy']).stderr, /network option "x" is not supported/);
   ok(d.docker(['network', 'create', 'dup']), 'create');
   assert.match(d.docker(['network', 'create', 'dup']).stderr, /network with name dup already exists/);
   ok(d.docker(['network', 'rm', 'dup']), 'rm');
-  assert.deepEqual(ok(d.docker(['network', 'ls', '--format', '{{.Name}}']), 'ls').trim().split('\n').sort(), ['bridge', 'host', 'none']);
+  assert.deepEqual(
+    ok(d.docker(['network', 'ls', '--format', '{{.Name}}']), 'ls')
+      .trim()
+      .split('\n')
+      .sort(),
+    ['bridge', 'host', 'none'],
+  );
 
-  const events = ok(d.docker(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1),
-    '--filter', 'type=network', '--format', '{{.Action}} {{.Actor.Attributes.name}}']), 'events').trim().split('\n');
-  for (const e of ['create tnet', 'connect tnet', 'disconnect tnet', 'destroy tnet', 'destroy inet']) assert.ok(events.includes(e), `${e} in ${events}`);
+  const events = ok(
+    d.docker([
+      'events',
+      '--since',
+      String(since),
+      '--until',
+      String(Math.floor(Date.now() / 1000) + 1),
+      '--filter',
+      'type=network',
+      '--format',
+      '{{.Action}} {{.Actor.Attributes.name}}',
+    ]),
+    'events',
+  )
+    .trim()
+    .split('\n');
+  for (const e of ['create tnet', 'connect tnet', 'disconnect tnet', 'destroy tnet', 'destroy inet'])
+    assert.ok(events.includes(e), `${e} in ${events}`);
 });
 
 test('DNS on a user-defined network: by container name, --network-alias and connect --alias; none on the default bridge', async () => {
   ok(d.docker(['network', 'create', 'dnsnet']), 'create');
-  ok(d.docker(['run', '-d', '--name', 'srv', '--network', 'dnsnet', '--network-alias', 'db', 'bb:test', ...httpd()]), 'run srv');
+  ok(
+    d.docker(['run', '-d', '--name', 'srv', '--network', 'dnsnet', '--network-alias', 'db', 'bb:test', ...httpd()]),
+    'run srv',
+  );
   const ip = inspect('{{.NetworkSettings.Networks.dnsnet.IPAddress}}', 'srv');
   const client = (cmd: string) => d.docker(['run', '--rm', '--network', 'dnsnet', 'bb:test', 'sh', '-c', cmd]);
   assert.match(ok(client('nslookup srv'), 'by name'), new RegExp(`Address: ${ip.replace(/\./g, '\\.')}`));
   assert.match(ok(client('nslookup db'), 'by alias'), new RegExp(`Address: ${ip.replace(/\./g, '\\.')}`));
-  assert.equal(ok(client('wget -q -O - http://db/'), 'http by alias').trim(), `hello-from-${inspect('{{.Config.Hostname}}', 'srv')}`);
+  assert.equal(
+    ok(client('wget -q -O - http://db/'), 'http by alias').trim(),
+    `hello-from-${inspect('{{.Config.Hostname}}', 'srv')}`,
+  );
   assert.match(ok(client('cat /etc/hosts'), 'hosts'), new RegExp(`\\n10?[\\d.]+\\t[0-9a-f]{12}\\n$`));
 
   ok(d.docker(['run', '-d', '--name', 'late', 'bb:test', 'sleep', '1000']), 'run on bridge');
@@ -109,7 +207,11 @@ test('DNS on a user-defined network: by container name, --network-alias and conn
   assert.match(d.docker(['network', 'disconnect', 'dnsnet', 'late']).stderr, /is not connected to network dnsnet/);
   // The default bridge has no name resolution, as in Docker.
   assert.notEqual(d.docker(['run', '--rm', 'bb:test', 'nslookup', 'late']).status, 0);
-  const res = await d.request('POST', '/v1.41/containers/create', { Image: 'bb:test', HostConfig: { NetworkMode: 'bridge' }, NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['x'] } } } });
+  const res = await d.request('POST', '/v1.41/containers/create', {
+    Image: 'bb:test',
+    HostConfig: { NetworkMode: 'bridge' },
+    NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['x'] } } },
+  });
   assert.equal(res.status, 400);
   assert.match(res.body, /network-scoped alias is supported only for containers in user defined networks/);
 
@@ -123,23 +225,51 @@ test('published ports: -p on loopback, -P from EXPOSE, docker port, ps and inspe
   const host = inspect('{{.Config.Hostname}}', 'pub');
   assert.equal((await eventually(() => get(`http://127.0.0.1:${port}/`))).trim(), `hello-from-${host}`);
   assert.equal(ok(d.docker(['port', 'pub']), 'port'), `80/tcp -> 127.0.0.1:${port}\n`);
-  assert.equal(ok(d.docker(['ps', '--filter', 'name=pub', '--format', '{{.Ports}}']), 'ps'), `127.0.0.1:${port}->80/tcp\n`);
-  assert.equal(inspect('{{json .NetworkSettings.Ports}}', 'pub'), `{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"${port}"}]}`);
+  assert.equal(
+    ok(d.docker(['ps', '--filter', 'name=pub', '--format', '{{.Ports}}']), 'ps'),
+    `127.0.0.1:${port}->80/tcp\n`,
+  );
+  assert.equal(
+    inspect('{{json .NetworkSettings.Ports}}', 'pub'),
+    `{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"${port}"}]}`,
+  );
 
   ok(d.docker(['run', '-d', '--name', 'all', '-P', 'bb:test', ...httpd()]), 'run -P');
   const random = Number(inspect('{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}', 'all'));
   assert.ok(random > 0);
   assert.match((await eventually(() => get(`http://127.0.0.1:${random}/`))).trim(), /^hello-from-/);
 
-  assert.equal(ok(d.docker(['ps', '-q', '--filter', 'publish=80/tcp']), 'ps').trim().split('\n').length, 2);
+  assert.equal(
+    ok(d.docker(['ps', '-q', '--filter', 'publish=80/tcp']), 'ps')
+      .trim()
+      .split('\n').length,
+    2,
+  );
   assert.equal(ok(d.docker(['ps', '-q', '--filter', 'publish=81']), 'ps'), '');
-  assert.equal(ok(d.docker(['ps', '--filter', 'network=bridge', '--filter', 'expose=80', '--format', '{{.Names}}']), 'ps').trim().split('\n').sort().join(' '), 'all pub');
+  assert.equal(
+    ok(d.docker(['ps', '--filter', 'network=bridge', '--filter', 'expose=80', '--format', '{{.Names}}']), 'ps')
+      .trim()
+      .split('\n')
+      .sort()
+      .join(' '),
+    'all pub',
+  );
 
   // A port a host process holds: Docker's userland proxy error, and the container is not left running.
   const holder = net.createServer();
   await new Promise<void>((r) => holder.listen(port + 1, '127.0.0.1', () => r()));
   try {
-    const taken = d.docker(['run', '-d', '--name', 'taken', '-p', `127.0.0.1:${port + 1}:80`, 'bb:test', 'sleep', '1000']);
+    const taken = d.docker([
+      'run',
+      '-d',
+      '--name',
+      'taken',
+      '-p',
+      `127.0.0.1:${port + 1}:80`,
+      'bb:test',
+      'sleep',
+      '1000',
+    ]);
     assert.notEqual(taken.status, 0);
     assert.match(taken.stderr, new RegExp(`listen tcp4 127.0.0.1:${port + 1}: bind: address already in use`));
     assert.equal(inspect('{{.State.Running}}', 'taken'), 'false');
@@ -162,14 +292,25 @@ test('published ports: -p on loopback, -P from EXPOSE, docker port, ps and inspe
 });
 
 test('host, none and container:<name> network modes', () => {
-  assert.match(ok(d.docker(['run', '--rm', '--network', 'none', 'bb:test', 'sh', '-c', 'ip -o link']), 'none'), /^1: lo:[^\n]*\n$/);
+  assert.match(
+    ok(d.docker(['run', '--rm', '--network', 'none', 'bb:test', 'sh', '-c', 'ip -o link']), 'none'),
+    /^1: lo:[^\n]*\n$/,
+  );
   const discarded = d.docker(['run', '--rm', '--network', 'host', '-p', '80:80', 'bb:test', 'true']);
   assert.match(discarded.stderr, /Published ports are discarded when using host network mode/);
-  const uplink = spawnSync('ip', ['-o', 'route', 'show', 'default'], { encoding: 'utf8' }).stdout.match(/ dev (\S+)/)?.[1] ?? 'lo';
-  assert.match(ok(d.docker(['run', '--rm', '--network', 'host', 'bb:test', 'sh', '-c', 'ip -o link']), 'host'), new RegExp(`: ${uplink}[:@]`), 'the host\'s interfaces');
+  const uplink =
+    spawnSync('ip', ['-o', 'route', 'show', 'default'], { encoding: 'utf8' }).stdout.match(/ dev (\S+)/)?.[1] ?? 'lo';
+  assert.match(
+    ok(d.docker(['run', '--rm', '--network', 'host', 'bb:test', 'sh', '-c', 'ip -o link']), 'host'),
+    new RegExp(`: ${uplink}[:@]`),
+    "the host's interfaces",
+  );
   ok(d.docker(['run', '-d', '--name', 'owner', 'bb:test', 'sleep', '1000']), 'run');
   const ip = inspect('{{.NetworkSettings.IPAddress}}', 'owner');
-  assert.match(ok(d.docker(['run', '--rm', '--network', 'container:owner', 'bb:test', 'sh', '-c', 'ip -4 -o addr']), 'container:'), new RegExp(ip.replace(/\./g, '\\.')));
+  assert.match(
+    ok(d.docker(['run', '--rm', '--network', 'container:owner', 'bb:test', 'sh', '-c', 'ip -4 -o addr']), 'container:'),
+    new RegExp(ip.replace(/\./g, '\\.')),
+  );
   ok(d.docker(['rm', '-f', 'owner']), 'rm');
 });
 
@@ -178,7 +319,7 @@ test('nothing is left behind after rm, network rm and daemon stop', () => {
   ok(d.docker(['run', '--rm', '--network', 'gone', 'bb:test', 'true']), 'run');
   ok(d.docker(['network', 'rm', 'gone']), 'rm');
   assert.ok(!links().includes(`br-${id.slice(0, 12)}`), 'the bridge goes with its last container');
-  assert.doesNotMatch(rules(), /10\.231\.8\.0\/24/, 'and the network\'s firewall rules');
+  assert.doesNotMatch(rules(), /10\.231\.8\.0\/24/, "and the network's firewall rules");
   assert.deepEqual(fs.readdirSync(path.join(d.dir, 'exec', 'netns')), []);
 });
 
@@ -187,10 +328,23 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 test('after a daemon SIGKILL the next start tears down veths, bridges, namespaces, firewall rules and DNS entries', async () => {
   const dir = fs.mkdtempSync('/tmp/strata-netkill-');
   const sock = path.join(dir, 's.sock');
-  const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
+  const docker = (...args: string[]) =>
+    spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
   const start = async (): Promise<ChildProcess> => {
     const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-    const p = spawn(path.join(repoRoot, 'bin/strata'), ['daemon', '--data-root', path.join(dir, 'root'), '--exec-root', path.join(dir, 'exec'), '--host', `unix://${sock}`], { stdio: ['ignore', log, log] });
+    const p = spawn(
+      path.join(repoRoot, 'bin/strata'),
+      [
+        'daemon',
+        '--data-root',
+        path.join(dir, 'root'),
+        '--exec-root',
+        path.join(dir, 'exec'),
+        '--host',
+        `unix://${sock}`,
+      ],
+      { stdio: ['ignore', log, log] },
+    );
     fs.closeSync(log);
     for (let i = 0; i < 200 && docker('version').status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
     return p;
@@ -201,23 +355,44 @@ test('after a daemon SIGKILL the next start tears down veths, bridges, namespace
     assert.equal(docker('load', '-i', path.join(dir, 'bb.tar')).status, 0);
     assert.equal(docker('network', 'create', '--subnet', '10.232.9.0/24', 'killnet').status, 0);
     const port = 20000 + Math.floor(Math.random() * 20000);
-    assert.equal(docker('run', '-d', '--name', 'k1', '--network', 'killnet', '-p', `${port}:80`, 'bb:test', 'sleep', '1000').status, 0);
+    assert.equal(
+      docker('run', '-d', '--name', 'k1', '--network', 'killnet', '-p', `${port}:80`, 'bb:test', 'sleep', '1000')
+        .status,
+      0,
+    );
     assert.equal(docker('run', '-d', '--name', 'k2', 'bb:test', 'sleep', '1000').status, 0);
-    const bridges = [docker('network', 'inspect', '-f', '{{.Id}}', 'killnet').stdout.trim(), docker('network', 'inspect', '-f', '{{.Id}}', 'bridge').stdout.trim()]
-      .map((id) => `br-${id.slice(0, 12)}`);
-    assert.ok(bridges.every((b) => links().includes(b)), 'bridges up while containers run');
+    const bridges = [
+      docker('network', 'inspect', '-f', '{{.Id}}', 'killnet').stdout.trim(),
+      docker('network', 'inspect', '-f', '{{.Id}}', 'bridge').stdout.trim(),
+    ].map((id) => `br-${id.slice(0, 12)}`);
+    assert.ok(
+      bridges.every((b) => links().includes(b)),
+      'bridges up while containers run',
+    );
     assert.match(rules(), /10\.232\.9\.0\/24/);
     proc.kill('SIGKILL');
     await new Promise((r) => proc.once('exit', r));
-    assert.equal(fs.readdirSync(path.join(dir, 'exec', 'netns')).length, 4, 'two namespaces and their setups were left');
+    assert.equal(
+      fs.readdirSync(path.join(dir, 'exec', 'netns')).length,
+      4,
+      'two namespaces and their setups were left',
+    );
 
     proc = await start();
-    assert.deepEqual(bridges.filter((b) => links().includes(b)), [], 'bridges removed');
+    assert.deepEqual(
+      bridges.filter((b) => links().includes(b)),
+      [],
+      'bridges removed',
+    );
     assert.doesNotMatch(rules(), /10\.232\.9\.0\/24/, 'firewall rules of the network removed');
     assert.doesNotMatch(rules(), new RegExp(`dport ${port}\\b`), 'port forwarding rules removed');
     assert.deepEqual(fs.readdirSync(path.join(dir, 'exec', 'netns')), [], 'namespaces removed');
     const aardvark = path.join(dir, 'exec', 'netavark', 'aardvark-dns');
-    assert.deepEqual(fs.existsSync(aardvark) ? fs.readdirSync(aardvark).filter((f) => f !== 'aardvark.pid') : [], [], 'DNS entries removed');
+    assert.deepEqual(
+      fs.existsSync(aardvark) ? fs.readdirSync(aardvark).filter((f) => f !== 'aardvark.pid') : [],
+      [],
+      'DNS entries removed',
+    );
     assert.equal(docker('start', 'k1').status, 0, 'a recovered container starts on its network again');
     assert.equal(docker('rm', '-f', 'k1', 'k2').status, 0);
     assert.equal(docker('network', 'rm', 'killnet').status, 0);
@@ -230,16 +405,30 @@ test('after a daemon SIGKILL the next start tears down veths, bridges, namespace
 });
 
 test('legacy links on the default bridge: hosts line and environment, a stopped or missing target refused, rm --link', () => {
-  ok(d.docker(['run', '-d', '--name', 'linked', '-e', 'SECRET=s3', '--expose', '6379', 'bb:test', 'sleep', '1000']), 'run target');
+  ok(
+    d.docker(['run', '-d', '--name', 'linked', '-e', 'SECRET=s3', '--expose', '6379', 'bb:test', 'sleep', '1000']),
+    'run target',
+  );
   const ip = inspect('{{.NetworkSettings.IPAddress}}', 'linked');
   const host = inspect('{{.Config.Hostname}}', 'linked');
   ok(d.docker(['run', '-d', '--name', 'parent', '--link', 'linked:db', 'bb:test', 'sleep', '1000']), 'run parent');
   assert.equal(inspect('{{json .HostConfig.Links}}', 'parent'), '["/linked:/parent/db"]');
   const env = ok(d.docker(['exec', 'parent', 'env']), 'env').split('\n');
-  for (const e of [`DB_PORT=tcp://${ip}:80`, `DB_PORT_6379_TCP=tcp://${ip}:6379`, `DB_PORT_6379_TCP_ADDR=${ip}`, 'DB_PORT_6379_TCP_PORT=6379',
-    'DB_PORT_6379_TCP_PROTO=tcp', 'DB_NAME=/parent/db', 'DB_ENV_SECRET=s3']) assert.ok(env.includes(e), `${e} in ${env.join(' ')}`);
+  for (const e of [
+    `DB_PORT=tcp://${ip}:80`,
+    `DB_PORT_6379_TCP=tcp://${ip}:6379`,
+    `DB_PORT_6379_TCP_ADDR=${ip}`,
+    'DB_PORT_6379_TCP_PORT=6379',
+    'DB_PORT_6379_TCP_PROTO=tcp',
+    'DB_NAME=/parent/db',
+    'DB_ENV_SECRET=s3',
+  ])
+    assert.ok(env.includes(e), `${e} in ${env.join(' ')}`);
   assert.ok(!env.some((e) => e.startsWith('DB_ENV_PATH=')));
-  assert.match(ok(d.docker(['exec', 'parent', 'cat', '/etc/hosts']), 'hosts'), new RegExp(`\\n${ip.replace(/\./g, '\\.')}\\tdb ${host} linked\\n`));
+  assert.match(
+    ok(d.docker(['exec', 'parent', 'cat', '/etc/hosts']), 'hosts'),
+    new RegExp(`\\n${ip.replace(/\./g, '\\.')}\\tdb ${host} linked\\n`),
+  );
 
   ok(d.docker(['rm', '--link', '/parent/db']), 'rm --link');
   assert.equal(inspect('{{json .HostConfig.Links}}', 'parent'), 'null');
@@ -250,7 +439,10 @@ test('legacy links on the default bridge: hosts line and environment, a stopped 
   ok(d.docker(['stop', '-t', '0', 'linked']), 'stop');
   assert.match(d.docker(['start', 'later']).stderr, /Cannot link to a non running container: \/linked AS \/later\/db/);
   ok(d.docker(['network', 'create', 'linknet']), 'create');
-  assert.match(d.docker(['create', '--network', 'linknet', '--link', 'linked:db', 'bb:test']).stderr, /links on user-defined networks are not supported/);
+  assert.match(
+    d.docker(['create', '--network', 'linknet', '--link', 'linked:db', 'bb:test']).stderr,
+    /links on user-defined networks are not supported/,
+  );
   ok(d.docker(['rm', '-f', 'linked', 'parent', 'later']), 'rm');
   ok(d.docker(['network', 'rm', 'linknet']), 'rm');
 });

@@ -44,7 +44,10 @@ test('the user database is read from the root, not through a link to the host', 
   assert.equal(readFileInRoot(root, '/etc/passwd'), undefined);
   assert.throws(() => resolveUser(root, 'evil'), /unable to find user evil: no matching entries in passwd file/);
   fs.rmSync(path.join(root, 'etc/passwd'));
-  fs.writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
+  fs.writeFileSync(
+    path.join(root, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n',
+  );
   fs.writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\napp:x:1000:\nwheel:x:10:app\n');
   assert.deepEqual(resolveUser(root, 'app'), { uid: 1000, gid: 1000, additionalGids: [1000, 10], home: '/home/app' });
   assert.deepEqual(resolveUser(root, '1234:5678'), { uid: 1234, gid: 5678, additionalGids: [5678], home: '/' });
@@ -54,7 +57,10 @@ test('the user database is read from the root, not through a link to the host', 
 
 test('mounts sort parents first; capabilities follow --cap-add/--cap-drop', () => {
   const m = (d: string) => ({ destination: d, type: 'bind', source: '/x', options: [] });
-  assert.deepEqual(sortMounts([m('/a/b/c'), m('/a'), m('/a/b')]).map((x) => x.destination), ['/a', '/a/b', '/a/b/c']);
+  assert.deepEqual(
+    sortMounts([m('/a/b/c'), m('/a'), m('/a/b')]).map((x) => x.destination),
+    ['/a', '/a/b', '/a/b/c'],
+  );
   const caps = capabilities({ capAdd: ['SYS_ADMIN'], capDrop: ['chown', 'CAP_KILL'] });
   assert.ok(caps.includes('CAP_SYS_ADMIN'));
   assert.ok(!caps.includes('CAP_CHOWN') && !caps.includes('CAP_KILL'));

@@ -30,9 +30,22 @@ function setup(t: { after(fn: () => void | Promise<void>): void }) {
   const bundle = path.join(dir, 'bundle');
   const writeSpec = (args: string[], extra: Partial<Parameters<typeof buildSpec>[0]> = {}) => {
     const spec = buildSpec({
-      id: 'x', rootfs, readonlyRootfs: false, args, env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 }, tty: false,
-      hostname: 'testhost', privateNetwork: true, mounts: [],
-      etcFiles: { hosts: path.join(etc, 'hosts'), hostname: path.join(etc, 'hostname'), resolvConf: path.join(etc, 'resolv.conf') },
+      id: 'x',
+      rootfs,
+      readonlyRootfs: false,
+      args,
+      env: ['PATH=/bin'],
+      cwd: '/',
+      user: { uid: 0, gid: 0 },
+      tty: false,
+      hostname: 'testhost',
+      privateNetwork: true,
+      mounts: [],
+      etcFiles: {
+        hosts: path.join(etc, 'hosts'),
+        hostname: path.join(etc, 'hostname'),
+        resolvConf: path.join(etc, 'resolv.conf'),
+      },
       ...extra,
     });
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
@@ -60,7 +73,11 @@ test('run: exit code, stdout and stderr apart, hostname, nothing left in runc st
 test('run with a terminal: one stream, CRLF line endings, the size we set', async (t) => {
   const { bundle, runtime, writeSpec } = setup(t);
   writeSpec(['sh', '-c', 'tty; stty size 2>/dev/null || echo nosize; echo err >&2'], { tty: true });
-  const p = await runtime.run(`strata-test-${process.pid}-b`, bundle, { tty: true, stdin: false, size: { height: 33, width: 120 } });
+  const p = await runtime.run(`strata-test-${process.pid}-b`, bundle, {
+    tty: true,
+    stdin: false,
+    size: { height: 33, width: 120 },
+  });
   assert.equal(p.stderr, null);
   const [out, code] = await Promise.all([collect(p.stdout), p.exited]);
   assert.equal(code, 0);
@@ -68,11 +85,13 @@ test('run with a terminal: one stream, CRLF line endings, the size we set', asyn
   assert.match(out, /err\r\n/);
 });
 
-test('a missing executable fails the start with runc\'s message', async (t) => {
+test("a missing executable fails the start with runc's message", async (t) => {
   const { bundle, runtime, writeSpec } = setup(t);
   writeSpec(['nonexist']);
-  await assert.rejects(runtime.run(`strata-test-${process.pid}-c`, bundle, { tty: false, stdin: false }),
-    /OCI runtime create failed: .*exec: "nonexist": executable file not found in \$PATH/);
+  await assert.rejects(
+    runtime.run(`strata-test-${process.pid}-c`, bundle, { tty: false, stdin: false }),
+    /OCI runtime create failed: .*exec: "nonexist": executable file not found in \$PATH/,
+  );
   assert.deepEqual(await runtime.list(), []);
 });
 
@@ -81,7 +100,14 @@ test('exec as another user in another directory; stdin; kill ends the container'
   writeSpec(['sleep', '1000']);
   const id = `strata-test-${process.pid}-d`;
   const init = await runtime.run(id, bundle, { tty: false, stdin: false });
-  const proc = buildExecProcess({ args: ['sh', '-c', 'id; pwd; cat'], env: ['PATH=/bin'], cwd: '/tmp', user: { uid: 65534, gid: 65534 }, tty: false, capabilities: DEFAULT_CAPABILITIES });
+  const proc = buildExecProcess({
+    args: ['sh', '-c', 'id; pwd; cat'],
+    env: ['PATH=/bin'],
+    cwd: '/tmp',
+    user: { uid: 65534, gid: 65534 },
+    tty: false,
+    capabilities: DEFAULT_CAPABILITIES,
+  });
   const e = await runtime.exec(id, 'exec1', proc, { tty: false, stdin: true });
   e.stdin!.end('piped\n');
   const [out, code] = await Promise.all([collect(e.stdout), e.exited]);

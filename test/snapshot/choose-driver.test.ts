@@ -23,7 +23,11 @@ test('chooseDriver falls back to vfs where overlayfs cannot be the upper filesys
   const root = path.join(tmp, 'ovl');
   try {
     for (const d of ['lower', 'upper', 'work', 'ovl']) await mkdir(path.join(tmp, d));
-    const opts = ['lowerdir=' + path.join(tmp, 'lower'), 'upperdir=' + path.join(tmp, 'upper'), 'workdir=' + path.join(tmp, 'work')];
+    const opts = [
+      'lowerdir=' + path.join(tmp, 'lower'),
+      'upperdir=' + path.join(tmp, 'upper'),
+      'workdir=' + path.join(tmp, 'work'),
+    ];
     await mountAll([{ type: 'overlay', source: 'overlay', options: opts }], root);
     try {
       const warnings: string[] = [];

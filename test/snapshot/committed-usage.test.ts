@@ -21,7 +21,10 @@ for (const driver of ['overlay2', 'vfs'] as Driver[]) {
       await fx.sn.commit('layer', 'work');
       const first = await fx.sn.usage('layer');
       assert.equal(first.size, active2.size);
-      const row = fx.db.prepare("SELECT size, inodes FROM snapshots WHERE key = 'layer'").get() as { size: number; inodes: number };
+      const row = fx.db.prepare("SELECT size, inodes FROM snapshots WHERE key = 'layer'").get() as {
+        size: number;
+        inodes: number;
+      };
       assert.deepEqual(row, { size: first.size, inodes: first.inodes }, 'kept in the row');
 
       // Written behind the snapshotter's back: a kept figure is not a walk.

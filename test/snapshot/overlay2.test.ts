@@ -39,9 +39,15 @@ test('overlay2: mounts follow containerd (bind where no overlay is needed)', asy
     await layer(fx, 'top', 'base', async () => {});
     const [two] = await fx.sn.view('v2', 'top');
     assert.equal(two.type, 'overlay');
-    assert.deepEqual(two.options.map((o) => o.split('=')[0]), ['index', 'lowerdir']);
+    assert.deepEqual(
+      two.options.map((o) => o.split('=')[0]),
+      ['index', 'lowerdir'],
+    );
     const [rw] = await fx.sn.prepare('container-1', 'top');
-    assert.deepEqual(rw.options.map((o) => o.split('=')[0]), ['index', 'lowerdir', 'upperdir', 'workdir']);
+    assert.deepEqual(
+      rw.options.map((o) => o.split('=')[0]),
+      ['index', 'lowerdir', 'upperdir', 'workdir'],
+    );
     const lowers = rw.options[1].slice('lowerdir='.length).split(':');
     const diff = await fx.sn.diffSource('container-1');
     assert.deepEqual(diff, { kind: 'overlay', upper: rw.options[2].slice('upperdir='.length), lowers });

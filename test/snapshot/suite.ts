@@ -9,16 +9,30 @@ import { Conflict, InvalidParameter, NotFound } from '../../src/errors.js';
 import { unmount } from '../../src/mount/kernel.js';
 import type { SnapshotInfo } from '../../src/snapshot/snapshotter.js';
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Prepares `key` on `parent`, lets `write` change it through a real mount, commits it as `name`. */
-export async function layer(fx: Fixture, name: string, parent: string | undefined, write: (dir: string) => Promise<void>): Promise<void> {
+export async function layer(
+  fx: Fixture,
+  name: string,
+  parent: string | undefined,
+  write: (dir: string) => Promise<void>,
+): Promise<void> {
   const key = `extract-${name}`;
   await fx.withMount(await fx.sn.prepare(key, parent), write);
   await fx.sn.commit(name, key);
 }
 
-async function viewFiles(fx: Fixture, parent: string, key: string, read: (dir: string) => Promise<void>): Promise<void> {
+async function viewFiles(
+  fx: Fixture,
+  parent: string,
+  key: string,
+  read: (dir: string) => Promise<void>,
+): Promise<void> {
   await fx.withMount(await fx.sn.view(key, parent), read);
   await fx.sn.remove(key);
 }
@@ -104,7 +118,9 @@ export function snapshotterSuite(driver: Driver): void {
     await fx.sn.prepare('act');
     await assert.rejects(fx.sn.prepare('child', 'act'), InvalidParameter);
     await assert.rejects(fx.sn.commit('base', 'act'), Conflict);
-    await fx.withMount(await fx.sn.mounts('v'), async (d) => assert.equal(await readFile(path.join(d, 'f'), 'utf8'), 'x'));
+    await fx.withMount(await fx.sn.mounts('v'), async (d) =>
+      assert.equal(await readFile(path.join(d, 'f'), 'utf8'), 'x'),
+    );
   });
 
   t('Remove: refused with children, then removes row and directory', async (fx) => {
@@ -138,8 +154,14 @@ export function snapshotterSuite(driver: Driver): void {
     await layer(fx, 'l1', undefined, async (d) => writeFile(path.join(d, 'foo'), 'v1'));
     await layer(fx, 'l2', 'l1', async (d) => writeFile(path.join(d, 'foo'), 'version two'));
     await layer(fx, 'l3', 'l2', async (d) => writeFile(path.join(d, 'foo'), '3'));
-    for (const [name, want] of [['l1', 'v1'], ['l2', 'version two'], ['l3', '3']]) {
-      await viewFiles(fx, name, `v-${name}`, async (d) => assert.equal(await readFile(path.join(d, 'foo'), 'utf8'), want));
+    for (const [name, want] of [
+      ['l1', 'v1'],
+      ['l2', 'version two'],
+      ['l3', '3'],
+    ]) {
+      await viewFiles(fx, name, `v-${name}`, async (d) =>
+        assert.equal(await readFile(path.join(d, 'foo'), 'utf8'), want),
+      );
     }
   });
 
@@ -206,7 +228,9 @@ export function snapshotterSuite(driver: Driver): void {
   t('RootPermission: a new snapshot root is 0755', async (fx) => {
     await fx.withMount(await fx.sn.prepare('a'), async (d) => assert.equal((await stat(d)).mode & 0o7777, 0o755));
     await layer(fx, 'base', undefined, async (d) => writeFile(path.join(d, 'f'), ''));
-    await fx.withMount(await fx.sn.prepare('b', 'base'), async (d) => assert.equal((await stat(d)).mode & 0o7777, 0o755));
+    await fx.withMount(await fx.sn.prepare('b', 'base'), async (d) =>
+      assert.equal((await stat(d)).mode & 0o7777, 0o755),
+    );
   });
 
   t('applyTarget, usage and commit keep files in place', async (fx) => {
@@ -219,7 +243,9 @@ export function snapshotterSuite(driver: Driver): void {
     await fx.sn.commit('sha256:l1', 'extract-1');
     assert.deepEqual(await fx.sn.usage('sha256:l1'), { size: 15, inodes: 4 });
     await assert.rejects(fx.sn.applyTarget('sha256:l1'), InvalidParameter);
-    await viewFiles(fx, 'sha256:l1', 'v', async (d) => assert.equal(await readFile(path.join(d, 'ten'), 'utf8'), '0123456789'));
+    await viewFiles(fx, 'sha256:l1', 'v', async (d) =>
+      assert.equal(await readFile(path.join(d, 'ten'), 'utf8'), '0123456789'),
+    );
     await fx.sn.prepare('container-1', 'sha256:l1');
     const own = await fx.sn.usage('container-1');
     assert.equal(own.size, driver === 'overlay2' ? 0 : 15);
@@ -227,7 +253,11 @@ export function snapshotterSuite(driver: Driver): void {
 
   t('Concurrent prepares of one key: one wins, the loser leaves no directory', async (fx) => {
     await layer(fx, 'base', undefined, async (d) => writeFile(path.join(d, 'f'), 'x'));
-    const results = await Promise.allSettled([fx.sn.prepare('same', 'base'), fx.sn.prepare('same', 'base'), fx.sn.view('same', 'base')]);
+    const results = await Promise.allSettled([
+      fx.sn.prepare('same', 'base'),
+      fx.sn.prepare('same', 'base'),
+      fx.sn.view('same', 'base'),
+    ]);
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof Conflict, String(r.reason));
     assert.equal((await readdir(fx.root)).length, 2);
@@ -268,6 +298,9 @@ export function snapshotterSuite(driver: Driver): void {
       assert.equal(await readFile(path.join(d, 'layer-1'), 'utf8'), '1');
       await writeFile(path.join(d, 'layer-1'), 'changed');
     });
-    assert.equal(await readFile(path.join((await fx.sn.applyTarget('container-128')).dir, 'layer-1'), 'utf8'), 'changed');
+    assert.equal(
+      await readFile(path.join((await fx.sn.applyTarget('container-128')).dir, 'layer-1'), 'utf8'),
+      'changed',
+    );
   });
 }

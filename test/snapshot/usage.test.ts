@@ -12,14 +12,16 @@ import { entryStat } from '../../src/native/syscalls.js';
 /** What find sees: apparent size of every non-directory and the number of distinct inodes, each inode once. */
 function measured(dir: string): { size: number; inodes: number } {
   const seen = new Map<string, number>();
-  for (const line of execFileSync('find', [dir, '-printf', '%i %s %y\n'], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+  for (const line of execFileSync('find', [dir, '-printf', '%i %s %y\n'], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)) {
     const [ino, size, type] = line.split(' ');
     seen.set(ino!, type === 'd' ? 0 : Number(size));
   }
   return { size: [...seen.values()].reduce((a, b) => a + b, 0), inodes: seen.size };
 }
 
-test('sizes and inodes equal find\'s: hard links once, symlinks by their own size and not followed, sparse files at length', async (t) => {
+test("sizes and inodes equal find's: hard links once, symlinks by their own size and not followed, sparse files at length", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-usage-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.mkdirSync(path.join(dir, 'a/b/c'), { recursive: true });
@@ -36,7 +38,7 @@ test('sizes and inodes equal find\'s: hard links once, symlinks by their own siz
   assert.equal(u.size >= 10_070_000, true);
 });
 
-test('entryStat: a file, a directory, a hard-linked file\'s id, and a name that is gone', (t) => {
+test("entryStat: a file, a directory, a hard-linked file's id, and a name that is gone", (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-entrystat-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.writeFileSync(path.join(dir, 'f'), 'hello');

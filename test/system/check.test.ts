@@ -35,11 +35,15 @@ const sh = (cmd: string, args: string[]) => {
 async function setUp(d: TestDaemon): Promise<void> {
   fs.writeFileSync(path.join(d.dir, 'bb.tar'), await busyboxArchive('bb:1'));
   ok(d.docker(['load', '-i', path.join(d.dir, 'bb.tar')]), 'load');
-  ok(d.docker(['run', '--name', 'writer', '-v', 'vol1:/data', 'bb:1', 'sh', '-c', 'echo kept > /data/f']), 'run writer');
+  ok(
+    d.docker(['run', '--name', 'writer', '-v', 'vol1:/data', 'bb:1', 'sh', '-c', 'echo kept > /data/f']),
+    'run writer',
+  );
   ok(d.docker(['create', '--name', 'c2', 'bb:1', 'true']), 'create c2');
 }
 
-const driverOf = (d: TestDaemon) => fs.readdirSync(path.join(d.dataRoot, 'snapshots')).find((n) => n === 'overlay2' || n === 'vfs')!;
+const driverOf = (d: TestDaemon) =>
+  fs.readdirSync(path.join(d.dataRoot, 'snapshots')).find((n) => n === 'overlay2' || n === 'vfs')!;
 const idOf = (d: TestDaemon, name: string) => ok(d.docker(['inspect', '-f', '{{.Id}}', name]), 'inspect').trim();
 
 function db(d: TestDaemon): Database.Database {
@@ -69,7 +73,10 @@ test('every fault kind injected into a live data-root is found by strata system 
     const c3Snap = h.prepare('SELECT id FROM snapshots WHERE key = ?').pluck().get(`container-${c3}`) as number;
     fs.rmSync(path.join(snapRoot, String(c3Snap)), { recursive: true });
     // 3. a damaged file in a layer
-    const layer = h.prepare('SELECT s.id FROM image_layers l JOIN snapshots s ON s.key = l.chain_id').pluck().get() as number;
+    const layer = h
+      .prepare('SELECT s.id FROM image_layers l JOIN snapshots s ON s.key = l.chain_id')
+      .pluck()
+      .get() as number;
     fs.writeFileSync(path.join(snapRoot, String(layer), 'fs', 'etc', 'passwd'), 'root:x:0:0:tampered\n');
     // 4. a stale mount under tmp/
     const stale = path.join(d.dataRoot, 'tmp', `init-${'cd'.repeat(32)}`);
@@ -92,7 +99,11 @@ test('every fault kind injected into a live data-root is found by strata system 
     fs.rmSync(path.join(d.dataRoot, 'volumes', 'vol2'), { recursive: true });
     // 10. a tag naming an image that does not exist, 11. a volume held by a container that does not exist
     h.pragma('foreign_keys = OFF');
-    h.prepare('INSERT INTO image_refs (ref, image_id, created) VALUES (?, ?, ?)').run('docker.io/library/ghost:latest', `sha256:${'0'.repeat(64)}`, Date.now());
+    h.prepare('INSERT INTO image_refs (ref, image_id, created) VALUES (?, ?, ?)').run(
+      'docker.io/library/ghost:latest',
+      `sha256:${'0'.repeat(64)}`,
+      Date.now(),
+    );
     h.prepare('INSERT INTO volume_refs (volume, container_id) VALUES (?, ?)').run('vol1', '12'.repeat(32));
     h.close();
 
@@ -127,16 +138,28 @@ test('every fault kind injected into a live data-root is found by strata system 
     const repaired = check(d, '--repair');
     assert.equal(repaired.status, 0, repaired.stdout);
     assert.equal(repaired.report.Remaining, 0);
-    assert.ok(repaired.report.Faults.every((f) => f.Repaired), repaired.stdout);
+    assert.ok(
+      repaired.report.Faults.every((f) => f.Repaired),
+      repaired.stdout,
+    );
     assert.deepEqual(check(d).report.Faults, [], 'a second check finds nothing');
 
     // The repairs kept what they had to keep.
     assert.deepEqual(mountsUnder(d.dataRoot), []);
     assert.equal(ok(d.docker(['run', '--rm', '-v', 'vol1:/data', 'bb:1', 'cat', '/data/f']), 'vol1').trim(), 'kept');
-    assert.equal(ok(d.docker(['run', '--rm', '-v', 'orphanvol:/v', 'bb:1', 'cat', '/v/precious']), 'adopted').trim(), 'keep me');
-    assert.match(ok(d.docker(['run', '--rm', 'bb:1', 'cat', '/etc/passwd']), 'passwd'), /^root:x:0:0:root:\/root:\/bin\/sh\n/);
+    assert.equal(
+      ok(d.docker(['run', '--rm', '-v', 'orphanvol:/v', 'bb:1', 'cat', '/v/precious']), 'adopted').trim(),
+      'keep me',
+    );
+    assert.match(
+      ok(d.docker(['run', '--rm', 'bb:1', 'cat', '/etc/passwd']), 'passwd'),
+      /^root:x:0:0:root:\/root:\/bin\/sh\n/,
+    );
     ok(d.docker(['start', 'c2']), 'c2 starts with its directory made again');
-    const names = ok(d.docker(['ps', '-a', '--format', '{{.Names}}']), 'ps').trim().split('\n').sort();
+    const names = ok(d.docker(['ps', '-a', '--format', '{{.Names}}']), 'ps')
+      .trim()
+      .split('\n')
+      .sort();
     assert.deepEqual(names, ['c2', 'writer'], 'c3 lost its writable layer and was removed');
     assert.equal(d.docker(['volume', 'inspect', 'vol2']).status, 1);
     assert.equal(d.docker(['volume', 'inspect', 'emptyvol']).status, 1);
@@ -159,22 +182,31 @@ test('what a crash leaves in a stopped data-root is gone after startup recovery 
     // A create killed half way: its mark, the init layer being prepared (row and directory),
     // the init layer mounted under tmp/, its container directory.
     const half = 'ab'.repeat(32);
-    const top = h.prepare("SELECT id FROM snapshots WHERE kind = 'committed' AND key LIKE 'sha256:%' ORDER BY id DESC").pluck().get() as number;
+    const top = h
+      .prepare("SELECT id FROM snapshots WHERE kind = 'committed' AND key LIKE 'sha256:%' ORDER BY id DESC")
+      .pluck()
+      .get() as number;
     const next = (h.prepare('SELECT MAX(id) FROM snapshots').pluck().get() as number) + 1;
     fs.mkdirSync(path.join(snapRoot, String(next), 'fs'), { recursive: true });
     if (driver === 'overlay2') fs.mkdirSync(path.join(snapRoot, String(next), 'work'));
-    h.prepare("INSERT INTO snapshots (id, driver, key, kind, parent_id, labels, created) VALUES (?, ?, ?, 'active', ?, '{}', ?)")
-      .run(next, driver, `container-${half}-init-prepare`, top, Date.now());
-    h.prepare('INSERT INTO incomplete (kind, key, started, detail) VALUES (?, ?, ?, ?)')
-      .run('container-create', half, Date.now(), JSON.stringify({ volumes: [], refs: [] }));
+    h.prepare(
+      "INSERT INTO snapshots (id, driver, key, kind, parent_id, labels, created) VALUES (?, ?, ?, 'active', ?, '{}', ?)",
+    ).run(next, driver, `container-${half}-init-prepare`, top, Date.now());
+    h.prepare('INSERT INTO incomplete (kind, key, started, detail) VALUES (?, ?, ?, ?)').run(
+      'container-create',
+      half,
+      Date.now(),
+      JSON.stringify({ volumes: [], refs: [] }),
+    );
     const initTmp = path.join(first.dataRoot, 'tmp', `init-${half}`);
     fs.mkdirSync(initTmp, { recursive: true });
     sh('mount', ['-t', 'tmpfs', 'tmpfs', initTmp]);
     fs.mkdirSync(path.join(first.dataRoot, 'containers', half));
     // An interrupted extraction, a snapshot directory no row owns, a build step's rootfs still mounted.
     fs.mkdirSync(path.join(snapRoot, String(next + 1), 'fs'), { recursive: true });
-    h.prepare("INSERT INTO snapshots (id, driver, key, kind, parent_id, labels, created) VALUES (?, ?, 'extract-feed', 'active', NULL, '{}', ?)")
-      .run(next + 1, driver, Date.now());
+    h.prepare(
+      "INSERT INTO snapshots (id, driver, key, kind, parent_id, labels, created) VALUES (?, ?, 'extract-feed', 'active', NULL, '{}', ?)",
+    ).run(next + 1, driver, Date.now());
     fs.mkdirSync(path.join(snapRoot, String(next + 7), 'fs'), { recursive: true });
     const buildRoot = path.join(first.dir, 'exec', 'build', 'ws', 'rootfs');
     fs.mkdirSync(buildRoot, { recursive: true });
@@ -192,7 +224,10 @@ test('what a crash leaves in a stopped data-root is gone after startup recovery 
     assert.deepEqual(r.report.Skipped, []);
     assert.deepEqual(mountsUnder(first.dataRoot), []);
     assert.deepEqual(mountsUnder(path.join(first.dir, 'exec')), []);
-    const names = ok(second.docker(['ps', '-a', '--format', '{{.Names}}']), 'ps').trim().split('\n').sort();
+    const names = ok(second.docker(['ps', '-a', '--format', '{{.Names}}']), 'ps')
+      .trim()
+      .split('\n')
+      .sort();
     assert.deepEqual(names, ['c2', 'writer']);
   } finally {
     await second?.stop();
@@ -205,12 +240,15 @@ test('a check on a busy daemon flags nothing that is being made or removed right
   try {
     await setUp(d);
     const env = { ...process.env, DOCKER_HOST: d.host, DOCKER_BUILDKIT: '0' };
-    const run = (cmd: string, args: string[]) => new Promise<{ status: number; stdout: string }>((resolve) => {
-      const p = spawn(cmd, args, { env });
-      let stdout = '';
-      p.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-      p.on('close', (status) => resolve({ status: status ?? -1, stdout }));
-    });
+    const run = (cmd: string, args: string[]) =>
+      new Promise<{ status: number; stdout: string }>((resolve) => {
+        const p = spawn(cmd, args, { env });
+        let stdout = '';
+        p.stdout.on('data', (c: Buffer) => {
+          stdout += c.toString();
+        });
+        p.on('close', (status) => resolve({ status: status ?? -1, stdout }));
+      });
     const ctx = path.join(d.dir, 'ctx');
     fs.mkdirSync(ctx);
     fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM bb:1\nRUN echo built > /built\n');

@@ -30,7 +30,10 @@ function measured(dir: string): number {
   return [...seen.values()].reduce((a, b) => a + b, 0);
 }
 
-async function df(): Promise<{ Containers: { Names: string[]; SizeRw: number }[]; Volumes: { Name: string; UsageData: { Size: number; RefCount: number } }[] }> {
+async function df(): Promise<{
+  Containers: { Names: string[]; SizeRw: number }[];
+  Volumes: { Name: string; UsageData: { Size: number; RefCount: number } }[];
+}> {
   const r = await d.request('GET', '/v1.41/system/df');
   assert.equal(r.status, 200, r.body);
   return JSON.parse(r.body);
@@ -64,14 +67,27 @@ test('docker system df prints the four rows', () => {
   const r = d.docker(['system', 'df', '--format', '{{.Type}} {{.TotalCount}}']);
   assert.equal(r.status, 0, r.stderr);
   const rows = r.stdout.trim().split('\n');
-  assert.deepEqual(rows.map((l) => l.replace(/ \d+$/, '')), ['Images', 'Containers', 'Local Volumes', 'Build Cache']);
+  assert.deepEqual(
+    rows.map((l) => l.replace(/ \d+$/, '')),
+    ['Images', 'Containers', 'Local Volumes', 'Build Cache'],
+  );
   assert.ok(rows.includes('Images 1'), rows.join(','));
 });
 
 test('strata system df: inodes of layers, containers and volumes as on disk, and the data-root filesystem', async () => {
-  const inodesOf = (dir: string) => new Set(execFileSync('find', [dir, '-printf', '%i\n'], { encoding: 'utf8' }).split('\n').filter(Boolean)).size;
-  let r = d.docker(['run', '--name', 'inodec', '-v', 'inodevol:/vol', 'dftest', 'sh', '-c',
-    'mkdir /made && for i in $(seq 50); do echo $i > /made/f$i; done; for i in $(seq 300); do : > /vol/v$i; done; ln /vol/v1 /vol/hard']);
+  const inodesOf = (dir: string) =>
+    new Set(execFileSync('find', [dir, '-printf', '%i\n'], { encoding: 'utf8' }).split('\n').filter(Boolean)).size;
+  let r = d.docker([
+    'run',
+    '--name',
+    'inodec',
+    '-v',
+    'inodevol:/vol',
+    'dftest',
+    'sh',
+    '-c',
+    'mkdir /made && for i in $(seq 50); do echo $i > /made/f$i; done; for i in $(seq 300); do : > /vol/v$i; done; ln /vol/v1 /vol/hard',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   try {
     const res = await d.request('GET', '/strata/system/df');
@@ -90,10 +106,14 @@ test('strata system df: inodes of layers, containers and volumes as on disk, and
     assert.ok(report.DataRoot.Inodes > 0 && report.DataRoot.InodesFree <= report.DataRoot.Inodes);
     assert.ok(report.DataRoot.Free <= report.DataRoot.Size);
 
-    const strata = (...args: string[]) => spawnSync(path.resolve('bin/strata'), ['-H', d.host, 'system', 'df', ...args], { encoding: 'utf8' });
+    const strata = (...args: string[]) =>
+      spawnSync(path.resolve('bin/strata'), ['-H', d.host, 'system', 'df', ...args], { encoding: 'utf8' });
     const plain = strata();
     assert.equal(plain.status, 0, plain.stderr);
-    assert.match(plain.stdout, /^TYPE +TOTAL +ACTIVE +SIZE +INODES\nLayers +\d+ +\S+ +\d+\nContainers +\d+ +\d+ +\S+ +\d+\nLocal Volumes +\d+ +\d+ +\S+ +\d+\n\nData-root .*: \S+ of \S+ free \(\d+%\), \d+ of \d+ inodes free \(\d+%\)\n$/);
+    assert.match(
+      plain.stdout,
+      /^TYPE +TOTAL +ACTIVE +SIZE +INODES\nLayers +\d+ +\S+ +\d+\nContainers +\d+ +\d+ +\S+ +\d+\nLocal Volumes +\d+ +\d+ +\S+ +\d+\n\nData-root .*: \S+ of \S+ free \(\d+%\), \d+ of \d+ inodes free \(\d+%\)\n$/,
+    );
     const verbose = strata('-v');
     assert.match(verbose.stdout, /\ninodevol +1 +\S+ +301\n/);
     assert.match(verbose.stdout, new RegExp(`\\n[0-9a-f]{12} +inodec +dftest +exited +\\S+ +${container.Inodes}\\n`));
@@ -113,5 +133,9 @@ test('docker system prune -af --volumes removes what nothing uses (anonymous vol
   assert.match(r.stdout, /Total reclaimed space: /);
   assert.equal(d.docker(['images', '-q']).stdout.trim(), '', 'no image left');
   assert.equal(d.docker(['ps', '-aq']).stdout.trim(), '', 'the stopped container is gone');
-  assert.equal(d.docker(['volume', 'ls', '-q']).stdout.trim(), 'dfvol', 'the anonymous volume is gone, the named one kept');
+  assert.equal(
+    d.docker(['volume', 'ls', '-q']).stdout.trim(),
+    'dfvol',
+    'the anonymous volume is gone, the named one kept',
+  );
 });

@@ -21,7 +21,10 @@ async function freePort(): Promise<number> {
 before(async () => {
   port = await freePort();
   d = await startDaemon(['--metrics-addr', `127.0.0.1:${port}`]);
-  const r = spawnSync('docker', ['load'], { input: await busyboxArchive('metrics:latest'), env: { ...process.env, DOCKER_HOST: d.host } });
+  const r = spawnSync('docker', ['load'], {
+    input: await busyboxArchive('metrics:latest'),
+    env: { ...process.env, DOCKER_HOST: d.host },
+  });
   assert.equal(r.status, 0, String(r.stderr));
 });
 after(async () => {
@@ -37,7 +40,16 @@ function sample(text: string, name: string, label: string): number | undefined {
 
 test('metrics report the writable layer, volumes, layers and the data-root filesystem', async () => {
   assert.equal(d.docker(['run', '-d', '--name', 'mc', '-v', 'mvol:/v', 'metrics', 'sleep', '1000']).status, 0);
-  assert.equal(d.docker(['exec', 'mc', 'sh', '-c', 'dd if=/dev/zero of=/f bs=1000 count=50 2>/dev/null; dd if=/dev/zero of=/v/g bs=1000 count=7 2>/dev/null']).status, 0);
+  assert.equal(
+    d.docker([
+      'exec',
+      'mc',
+      'sh',
+      '-c',
+      'dd if=/dev/zero of=/f bs=1000 count=50 2>/dev/null; dd if=/dev/zero of=/v/g bs=1000 count=7 2>/dev/null',
+    ]).status,
+    0,
+  );
   const sizeRw = Number(d.docker(['inspect', '--size', '-f', '{{.SizeRw}}', 'mc']).stdout.trim());
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   assert.equal(res.status, 200);

@@ -97,15 +97,22 @@ test('a daemon killed with an init layer mounted under tmp/, a create half-made 
     sh('mount', ['-t', 'tmpfs', 'tmpfs', initTmp]);
     fs.mkdirSync(path.join(first.dataRoot, 'containers', id));
     const db = new Database(path.join(first.dataRoot, 'strata.db'));
-    db.prepare('INSERT INTO incomplete (kind, key, started, detail) VALUES (?, ?, ?, ?)')
-      .run('container-create', id, Date.now(), JSON.stringify({ volumes: [], refs: [] }));
+    db.prepare('INSERT INTO incomplete (kind, key, started, detail) VALUES (?, ?, ?, ?)').run(
+      'container-create',
+      id,
+      Date.now(),
+      JSON.stringify({ volumes: [], refs: [] }),
+    );
     db.close();
 
     second = await restart(first);
     assert.deepEqual(mountsUnder(first.dataRoot), [], 'nothing left mounted under the data-root');
     assert.deepEqual(fs.readdirSync(path.join(first.dataRoot, 'tmp')), []);
     assert.ok(!fs.existsSync(path.join(first.dataRoot, 'containers', id)), 'the half-made container directory is gone');
-    const names = ok(second.docker(['ps', '-a', '--format', '{{.Names}}']), 'ps').trim().split('\n').filter(Boolean);
+    const names = ok(second.docker(['ps', '-a', '--format', '{{.Names}}']), 'ps')
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     assert.deepEqual(names, ['keep'], 'the AutoRemove container is removed, the other one kept');
     const left = new Database(path.join(first.dataRoot, 'strata.db'), { readonly: true });
     assert.equal(left.prepare('SELECT COUNT(*) FROM incomplete').pluck().get(), 0);

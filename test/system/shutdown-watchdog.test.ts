@@ -8,7 +8,12 @@ import type { Logger } from '../../src/util/log.js';
 
 function recorder() {
   const lines: string[] = [];
-  const log: Logger = { debug() {}, info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) };
+  const log: Logger = {
+    debug() {},
+    info: (m) => lines.push(m),
+    warn: (m) => lines.push(m),
+    error: (m) => lines.push(m),
+  };
   return { lines, log };
 }
 
@@ -19,7 +24,14 @@ test('a stuck shutdown is forced when the watchdog fires, naming what was pendin
     const exits: number[] = [];
     let forced = 0;
     const h = createShutdown({
-      log, graceSeconds: () => 5, force: () => { forced++; }, exit: (c) => { exits.push(c); },
+      log,
+      graceSeconds: () => 5,
+      force: () => {
+        forced++;
+      },
+      exit: (c) => {
+        exits.push(c);
+      },
       graceful: (pending) => pending.track('stopping containers: stubborn', new Promise<void>(() => undefined)),
     });
     h.signal('SIGTERM');
@@ -28,7 +40,10 @@ test('a stuck shutdown is forced when the watchdog fires, naming what was pendin
     mock.timers.tick(1);
     assert.deepEqual(exits, [1]);
     assert.equal(forced, 1);
-    assert.ok(lines.some((l) => /did not finish within 20s.*stopping containers: stubborn/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /did not finish within 20s.*stopping containers: stubborn/.test(l)),
+      lines.join('\n'),
+    );
     h.signal('SIGTERM');
     assert.deepEqual(exits, [1], 'nothing happens after the exit');
   } finally {
@@ -41,7 +56,14 @@ test('a second signal forces at once', (t) => {
   const exits: number[] = [];
   let forced = 0;
   const h = createShutdown({
-    log: recorder().log, graceSeconds: () => 120, force: () => { forced++; }, exit: (c) => { exits.push(c); },
+    log: recorder().log,
+    graceSeconds: () => 120,
+    force: () => {
+      forced++;
+    },
+    exit: (c) => {
+      exits.push(c);
+    },
     graceful: () => new Promise<void>(() => undefined),
   });
   h.signal('SIGTERM');
@@ -54,13 +76,33 @@ test('a second signal forces at once', (t) => {
 test('an orderly shutdown exits 0 and forces nothing; a failing one is forced', async () => {
   const exits: number[] = [];
   let forced = 0;
-  createShutdown({ log: recorder().log, graceSeconds: () => 0, force: () => { forced++; }, exit: (c) => { exits.push(c); }, graceful: async () => undefined })
-    .signal('SIGTERM');
+  createShutdown({
+    log: recorder().log,
+    graceSeconds: () => 0,
+    force: () => {
+      forced++;
+    },
+    exit: (c) => {
+      exits.push(c);
+    },
+    graceful: async () => undefined,
+  }).signal('SIGTERM');
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(exits, [0]);
   assert.equal(forced, 0);
-  createShutdown({ log: recorder().log, graceSeconds: () => 0, force: () => { forced++; }, exit: (c) => { exits.push(c); }, graceful: async () => { throw new Error('db'); } })
-    .signal('SIGTERM');
+  createShutdown({
+    log: recorder().log,
+    graceSeconds: () => 0,
+    force: () => {
+      forced++;
+    },
+    exit: (c) => {
+      exits.push(c);
+    },
+    graceful: async () => {
+      throw new Error('db');
+    },
+  }).signal('SIGTERM');
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(exits, [0, 1]);
   assert.equal(forced, 1);

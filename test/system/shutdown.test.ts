@@ -29,7 +29,10 @@ function openClients(d: TestDaemon, container: string): ChildProcess[] {
     spawn('docker', ['wait', container], { env, stdio: ['ignore', 'pipe', 'pipe'] }),
     spawn('docker', ['events'], { env, stdio: ['ignore', 'pipe', 'pipe'] }),
   ];
-  for (const c of clients) { c.stdout?.resume(); c.stderr?.resume(); }
+  for (const c of clients) {
+    c.stdout?.resume();
+    c.stderr?.resume();
+  }
   return clients;
 }
 
@@ -38,7 +41,10 @@ function exitsWithin(proc: ChildProcess, ms: number): Promise<boolean> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), ms);
-    proc.once('exit', () => { clearTimeout(t); resolve(true); });
+    proc.once('exit', () => {
+      clearTimeout(t);
+      resolve(true);
+    });
   });
 }
 
@@ -48,7 +54,12 @@ async function waitForLog(d: TestDaemon, re: RegExp): Promise<void> {
 }
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function waitUntilRunning(d: TestDaemon, name: string): Promise<number> {
@@ -114,15 +125,32 @@ test('a terminal whose process reads no input: stdin piling up never blocks the 
   const d = await daemonWithBusybox();
   let socket: net.Socket | undefined;
   try {
-    ok(d.docker(['run', '-d', '-it', '--name', 'deaf', '--stop-timeout', '1', 'bb:shutdown', 'sh', '-c', 'echo ready; exec sleep 1000']), 'run');
+    ok(
+      d.docker([
+        'run',
+        '-d',
+        '-it',
+        '--name',
+        'deaf',
+        '--stop-timeout',
+        '1',
+        'bb:shutdown',
+        'sh',
+        '-c',
+        'echo ready; exec sleep 1000',
+      ]),
+      'run',
+    );
     await waitUntilRunning(d, 'deaf');
     // The attach of `docker attach`, stdin included, with input the process never reads: the
     // terminal's input queue fills up, and the writes must wait without holding the event loop.
     socket = net.connect(d.socket);
     socket.on('error', () => undefined);
     socket.resume();
-    socket.write('POST /containers/deaf/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n' +
-      'Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n');
+    socket.write(
+      'POST /containers/deaf/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: docker\r\n' +
+        'Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n',
+    );
     const line = Buffer.from('x'.repeat(79) + '\n');
     for (let i = 0; i < 4096; i++) socket.write(line);
     await new Promise((r) => setTimeout(r, 1000));

@@ -35,14 +35,21 @@ function useUpInodes(dir: string, keepFree: number): void {
   fs.mkdirSync(dir, { recursive: true });
   const target = fs.statfsSync(dir).ffree - keepFree;
   for (let i = 0; i < target; i++) {
-    try { fs.writeFileSync(path.join(dir, `f${i}`), ''); } catch { break; }
+    try {
+      fs.writeFileSync(path.join(dir, `f${i}`), '');
+    } catch {
+      break;
+    }
   }
 }
 
 test('no warning while the data-root has room', async () => {
   const i = await info();
   assert.equal(i.DockerRootDir, dataRoot);
-  assert.deepEqual((i.Warnings ?? []).filter((w) => /free on/.test(w)), []);
+  assert.deepEqual(
+    (i.Warnings ?? []).filter((w) => /free on/.test(w)),
+    [],
+  );
 });
 
 test('few free inodes: a warning, and the docker CLI prints it', async () => {
@@ -50,7 +57,10 @@ test('few free inodes: a warning, and the docker CLI prints it', async () => {
   const s = fs.statfsSync(dataRoot);
   assert.ok(s.ffree / s.files < 0.05, 'the filesystem is really out of inodes');
   const i = await info();
-  assert.ok(i.Warnings?.includes(`WARNING: less than 5% of inodes are free on ${dataRoot}`), JSON.stringify(i.Warnings));
+  assert.ok(
+    i.Warnings?.includes(`WARNING: less than 5% of inodes are free on ${dataRoot}`),
+    JSON.stringify(i.Warnings),
+  );
   assert.ok(!i.Warnings?.some((w) => /disk space/.test(w)), 'bytes are still plentiful');
   const cli = d!.docker(['info']);
   assert.match(cli.stderr + cli.stdout, /WARNING: less than 5% of inodes are free/);
@@ -62,9 +72,16 @@ test('few free bytes: a second warning', async () => {
   const s = fs.statfsSync(dataRoot);
   assert.ok(s.bavail / s.blocks < 0.05, 'the filesystem is really full');
   const i = await info();
-  assert.ok(i.Warnings?.includes(`WARNING: less than 5% of disk space is free on ${dataRoot}`), JSON.stringify(i.Warnings));
+  assert.ok(
+    i.Warnings?.includes(`WARNING: less than 5% of disk space is free on ${dataRoot}`),
+    JSON.stringify(i.Warnings),
+  );
   fs.rmSync(fill);
   fs.rmSync(path.join(ext4.mountPoint, 'inodes'), { recursive: true });
   const after = await info();
-  assert.deepEqual((after.Warnings ?? []).filter((w) => /free on/.test(w)), [], 'warnings go once there is room again');
+  assert.deepEqual(
+    (after.Warnings ?? []).filter((w) => /free on/.test(w)),
+    [],
+    'warnings go once there is room again',
+  );
 });

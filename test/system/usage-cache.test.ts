@@ -33,7 +33,7 @@ test('container events drop the figure: exec_die at once, a running container al
   sizes.set('container-a', 4000);
   assert.equal((await cache.get('container-a')).size, 3000, 'within the age limit the cached figure stands');
   await new Promise((r) => setTimeout(r, 60));
-  assert.equal((await cache.get('container-a')).size, 4000, 'a running container\'s figure expires by age');
+  assert.equal((await cache.get('container-a')).size, 4000, "a running container's figure expires by age");
   events.emitEvent('container', 'die', 'a');
   const before = walks.get('container-a')!;
   await new Promise((r) => setTimeout(r, 60));

@@ -40,15 +40,34 @@ function fixture() {
     volumes: {
       diskUsage: async (sizeOf: (name: string, dir: string) => Promise<number>) => {
         for (const name of ['v1', 'v2']) {
-          try { await sizeOf(name, dir); volumesWalked.push(name); } catch { /* as the service: skipped */ }
+          try {
+            await sizeOf(name, dir);
+            volumesWalked.push(name);
+          } catch {
+            /* as the service: skipped */
+          }
         }
         return [];
       },
     },
   } as unknown as Engine;
   return {
-    cache, walks, events, engine, volumesWalked, activity,
-    hold: () => { let open!: () => void; gate = new Promise((r) => { open = r; }); return () => { gate = undefined; open(); }; },
+    cache,
+    walks,
+    events,
+    engine,
+    volumesWalked,
+    activity,
+    hold: () => {
+      let open!: () => void;
+      gate = new Promise((r) => {
+        open = r;
+      });
+      return () => {
+        gate = undefined;
+        open();
+      };
+    },
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -40,8 +40,11 @@ test('until: Go durations (compound too), Unix seconds, RFC 3339 and dates', () 
   assert.equal(parseGoDuration('1d'), undefined);
 });
 
-test('until: Docker\'s errors', () => {
-  assert.throws(() => parseUntil('foo'), /^Error: failed to parse value as time or duration: "foo"$|failed to parse value as time or duration: "foo"/);
+test("until: Docker's errors", () => {
+  assert.throws(
+    () => parseUntil('foo'),
+    /^Error: failed to parse value as time or duration: "foo"$|failed to parse value as time or duration: "foo"/,
+  );
   assert.throws(() => parseUntil('1d'), /failed to parse value as time or duration: "1d"/);
   assert.throws(() => parseUntil('2020-13-45'), /parsing time "2020-13-45"/);
 });

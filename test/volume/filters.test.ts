@@ -5,7 +5,14 @@ import { ANONYMOUS_LABEL, listFilter, pruneFilter } from '../../src/volume/filte
 import type { VolumeRecord } from '../../src/volume/types.js';
 
 const vol = (name: string, labels: Record<string, string> = {}, driver = 'local'): VolumeRecord => ({
-  name, driver, labels, options: {}, mountpoint: `/x/${name}/_data`, createdAt: '', scope: 'local', anonymous: ANONYMOUS_LABEL in labels,
+  name,
+  driver,
+  labels,
+  options: {},
+  mountpoint: `/x/${name}/_data`,
+  createdAt: '',
+  scope: 'local',
+  anonymous: ANONYMOUS_LABEL in labels,
 });
 const vols = [
   vol('api_uploads', { env: 'production', service: 'api' }),
@@ -15,7 +22,8 @@ const vols = [
   vol('remote', {}, 'sshfs'),
 ];
 const inUse = (n: string) => n === 'plain';
-const names = (f: Record<string, string[]>) => vols.filter(listFilter(new Map(Object.entries(f)), inUse)).map((v) => v.name);
+const names = (f: Record<string, string[]>) =>
+  vols.filter(listFilter(new Map(Object.entries(f)), inUse)).map((v) => v.name);
 
 test('ls filters: name (substring/regexp), driver, label, dangling', () => {
   assert.deepEqual(names({ name: ['upl'] }), ['api_uploads']);

@@ -13,7 +13,11 @@ const B = 'b'.repeat(64);
 
 function fsTypeOf(p: string): string | undefined {
   const real = fs.realpathSync(p);
-  const line = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4] === real).pop();
+  const line = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4] === real)
+    .pop();
   if (!line) return undefined;
   const f = line.split(' ');
   return f[f.indexOf('-', 6) + 1];
@@ -22,10 +26,18 @@ function fsTypeOf(p: string): string | undefined {
 test('a type=tmpfs volume is mounted at first use, shared, and empty again after the last user', async (t) => {
   const f = await volumeServiceFixture();
   t.after(() => f.close());
-  const v = await f.svc.create({ name: 'ramvol', driverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=2m,uid=1000' } });
+  const v = await f.svc.create({
+    name: 'ramvol',
+    driverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=2m,uid=1000' },
+  });
   const optsFile = path.join(f.dataRoot, 'volumes', 'ramvol', 'opts.json');
   assert.equal(fs.statSync(optsFile).mode & 0o777, 0o600);
-  assert.deepEqual(JSON.parse(fs.readFileSync(optsFile, 'utf8')), { MountType: 'tmpfs', MountOpts: 'size=2m,uid=1000', MountDevice: 'tmpfs', Quota: { Size: 0 } });
+  assert.deepEqual(JSON.parse(fs.readFileSync(optsFile, 'utf8')), {
+    MountType: 'tmpfs',
+    MountOpts: 'size=2m,uid=1000',
+    MountDevice: 'tmpfs',
+    Quota: { Size: 0 },
+  });
   assert.equal(fsTypeOf(v.mountpoint), undefined, 'not mounted at create');
 
   const p1 = await f.svc.mount('ramvol', A);
@@ -67,7 +79,10 @@ test('type=none,o=bind binds the device directory; removing the volume keeps the
   assert.deepEqual(fs.readdirSync(host).sort(), ['c.txt', 'host.txt']);
 
   await f.svc.create({ name: 'broken', driverOpts: { type: 'none', o: 'bind', device: path.join(f.dir, 'nowhere') } });
-  await assert.rejects(f.svc.mount('broken', A), /^SystemError: failed to mount local volume: mount .*nowhere:.*broken\/_data, flags: 0x1000: no such file or directory$/);
+  await assert.rejects(
+    f.svc.mount('broken', A),
+    /^SystemError: failed to mount local volume: mount .*nowhere:.*broken\/_data, flags: 0x1000: no such file or directory$/,
+  );
   assert.deepEqual(mountsUnder(f.dir), []);
   await f.svc.remove('broken');
 });
@@ -75,7 +90,10 @@ test('type=none,o=bind binds the device directory; removing the volume keeps the
 test('a failed mount says failed to mount local volume and masks password=', async (t) => {
   const f = await volumeServiceFixture();
   t.after(() => f.close());
-  await f.svc.create({ name: 'cifsvol', driverOpts: { type: 'nosuchfs', device: 'dev', o: 'user=u,password=hunter2' } });
+  await f.svc.create({
+    name: 'cifsvol',
+    driverOpts: { type: 'nosuchfs', device: 'dev', o: 'user=u,password=hunter2' },
+  });
   await assert.rejects(f.svc.mount('cifsvol', A), (e: unknown) => {
     const m = (e as Error).message;
     return m.startsWith('failed to mount local volume: ') && !m.includes('hunter2');
@@ -94,7 +112,8 @@ test('populate copies image content into an empty volume once, keeping owners, m
   fs.symlinkSync('/etc/passwd', path.join(img, 'abs-link'));
   lsetxattr(path.join(img, 'app.conf'), 'user.origin', Buffer.from('image'));
   lsetxattr(img, 'user.root', Buffer.from('dir'));
-  for (const p of [img, path.join(img, 'conf.d'), path.join(img, 'conf.d', 'extra.conf'), path.join(img, 'app.conf')]) fs.chownSync(p, 1000, 1000);
+  for (const p of [img, path.join(img, 'conf.d'), path.join(img, 'conf.d', 'extra.conf'), path.join(img, 'app.conf')])
+    fs.chownSync(p, 1000, 1000);
   fs.chmodSync(img, 0o750);
   fs.utimesSync(path.join(img, 'app.conf'), new Date('2001-01-01T00:00:00Z'), new Date('2001-01-01T00:00:00Z'));
 
@@ -117,8 +136,10 @@ test('populate copies image content into an empty volume once, keeping owners, m
 
   // A file where the volume would go is refused with Docker's words.
   await f.svc.create({ name: 'onfile' });
-  await assert.rejects(f.svc.populate('onfile', path.join(img, 'app.conf')),
-    new RegExp(`cannot mount volume over existing file, file exists ${path.join(img, 'app.conf')}`));
+  await assert.rejects(
+    f.svc.populate('onfile', path.join(img, 'app.conf')),
+    new RegExp(`cannot mount volume over existing file, file exists ${path.join(img, 'app.conf')}`),
+  );
   // A missing image path copies nothing.
   await f.svc.populate('onfile', path.join(img, 'missing'));
   assert.deepEqual(fs.readdirSync(path.join(f.dataRoot, 'volumes', 'onfile', '_data')), []);

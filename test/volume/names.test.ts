@@ -10,14 +10,23 @@ test('valid local volume names pass', () => {
 });
 
 test('a one-character name is too short', () => {
-  assert.throws(() => validateLocalVolumeName('a'), (e: unknown) => e instanceof InvalidParameter &&
-    e.message === 'volume name is too short, names should be at least two alphanumeric characters');
+  assert.throws(
+    () => validateLocalVolumeName('a'),
+    (e: unknown) =>
+      e instanceof InvalidParameter &&
+      e.message === 'volume name is too short, names should be at least two alphanumeric characters',
+  );
 });
 
 test('invalid characters are refused with the host-directory hint', () => {
   for (const n of ['./a', 'bad/name', '-ab', '.x', '..', 'a b', '/abs']) {
-    assert.throws(() => validateLocalVolumeName(n), (e: unknown) => e instanceof InvalidParameter &&
-      e.message === `"${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+    assert.throws(
+      () => validateLocalVolumeName(n),
+      (e: unknown) =>
+        e instanceof InvalidParameter &&
+        e.message ===
+          `"${n}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+    );
   }
 });
 
@@ -47,7 +56,10 @@ test('local options: unknown keys, missing companions, size without quota', () =
   assert.equal(msg({ device: 'tmpfs', o: 'x' }), 'missing required option: "type"');
   assert.equal(msg({ size: '1m' }), 'quota size requested but no quota support');
   assert.equal(msg({ size: 'lots' }), "invalid size: 'lots'");
-  assert.equal(msg({ type: 'cifs', device: '//host:445/share' }), "port not allowed in CIFS device URL, include 'port' in 'o='");
+  assert.equal(
+    msg({ type: 'cifs', device: '//host:445/share' }),
+    "port not allowed in CIFS device URL, include 'port' in 'o='",
+  );
   validateLocalOptions({ size: '1m' }, () => true);
 });
 
@@ -55,5 +67,8 @@ test('sizes use binary units; passwords are masked', () => {
   assert.equal(parseRamInBytes('100'), 100);
   assert.equal(parseRamInBytes('2m'), 2 * 1024 * 1024);
   assert.equal(parseRamInBytes('1.5GiB'), 1.5 * 2 ** 30);
-  assert.equal(maskPassword('mount failed: opts user=u,password=s3cret', 'user=u,password=s3cret'), 'mount failed: opts user=u,password=********');
+  assert.equal(
+    maskPassword('mount failed: opts user=u,password=s3cret', 'user=u,password=s3cret'),
+    'mount failed: opts user=u,password=********',
+  );
 });

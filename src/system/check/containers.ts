@@ -25,12 +25,18 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
   const root = path.join(env.dataRoot, 'containers');
   const dirs = fs.existsSync(root) ? fs.readdirSync(root) : [];
   const keys: string[] = [];
-  await engine.snapshotter.walk((info) => { keys.push(info.name); });
+  await engine.snapshotter.walk((info) => {
+    keys.push(info.name);
+  });
   const records = await engine.containers.list();
   count(env, 'containers', records.length);
   const ids = new Set(records.map((c) => c.id));
   const exists = async (id: string) => (await engine.containers.list()).some((c) => c.id === id);
-  const snapshotThere = async (key: string) => engine.snapshotter.stat(key).then(() => true, () => false);
+  const snapshotThere = async (key: string) =>
+    engine.snapshotter.stat(key).then(
+      () => true,
+      () => false,
+    );
   const faults: Fault[] = [];
 
   for (const c of records) {
@@ -38,7 +44,10 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
     const dir = path.join(root, c.id);
     if (!fs.existsSync(dir)) {
       faults.push({
-        kind: 'container-dir-missing', path: dir, size: 0, detail: `container ${c.name} has no directory`,
+        kind: 'container-dir-missing',
+        path: dir,
+        size: 0,
+        detail: `container ${c.name} has no directory`,
         still: async () => (await exists(c.id)) && !marked(c.id) && !fs.existsSync(dir),
         repair: async () => {
           fs.mkdirSync(dir, { mode: 0o710 });
@@ -48,7 +57,10 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
     }
     if (!(await snapshotThere(c.snapshotKey))) {
       faults.push({
-        kind: 'container-snapshot-missing', path: c.snapshotKey, size: 0, detail: `container ${c.name} has no writable layer`,
+        kind: 'container-snapshot-missing',
+        path: c.snapshotKey,
+        size: 0,
+        detail: `container ${c.name} has no writable layer`,
         still: async () => (await exists(c.id)) && !marked(c.id) && !(await snapshotThere(c.snapshotKey)),
         repair: async () => {
           if (c.state.Running) throw new Error('it is running');
@@ -60,7 +72,10 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
     const bundle = path.join(env.execRoot, 'containers', c.id);
     if (c.state.Running && !fs.existsSync(bundle)) {
       faults.push({
-        kind: 'container-bundle-missing', path: bundle, size: 0, detail: `running container ${c.name} has no runtime bundle`,
+        kind: 'container-bundle-missing',
+        path: bundle,
+        size: 0,
+        detail: `running container ${c.name} has no runtime bundle`,
         still: () => c.state.Running && !fs.existsSync(bundle),
         left: 'restart the container to write its bundle again',
       });
@@ -74,13 +89,21 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
   }
   for (const [id, list] of orphans) {
     // The writable layer sits on the init layer: children first.
-    const ordered = [...list].sort((a, b) => b.length - a.length).sort((a, b) => Number(a.endsWith('-init')) - Number(b.endsWith('-init')));
+    const ordered = [...list]
+      .sort((a, b) => b.length - a.length)
+      .sort((a, b) => Number(a.endsWith('-init')) - Number(b.endsWith('-init')));
     faults.push({
-      kind: 'container-snapshot-orphan', path: ordered.join(' '), size: 0, detail: `snapshots of container ${id.slice(0, 12)}, which does not exist`,
-      still: async () => !(await exists(id)) && !marked(id) && (await Promise.all(ordered.map(snapshotThere))).some(Boolean),
+      kind: 'container-snapshot-orphan',
+      path: ordered.join(' '),
+      size: 0,
+      detail: `snapshots of container ${id.slice(0, 12)}, which does not exist`,
+      still: async () =>
+        !(await exists(id)) && !marked(id) && (await Promise.all(ordered.map(snapshotThere))).some(Boolean),
       repair: async () => {
         for (const key of ordered) {
-          await engine.snapshotter.remove(key).catch((e: unknown) => { if (!(e instanceof NotFound)) throw e; });
+          await engine.snapshotter.remove(key).catch((e: unknown) => {
+            if (!(e instanceof NotFound)) throw e;
+          });
         }
         return 'removed';
       },
@@ -91,7 +114,9 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
     const dir = path.join(root, name);
     if (!CONTAINER_ID.test(name) && !fs.lstatSync(dir).isDirectory()) continue;
     faults.push({
-      kind: 'container-dir-orphan', path: dir, size: (await directoryUsage(dir).catch(() => ({ size: 0 }))).size,
+      kind: 'container-dir-orphan',
+      path: dir,
+      size: (await directoryUsage(dir).catch(() => ({ size: 0 }))).size,
       detail: 'no container row owns this directory',
       still: async () => fs.existsSync(dir) && !(await exists(name)) && !marked(name),
       repair: async () => {
@@ -106,9 +131,15 @@ export async function checkContainers(env: CheckEnv): Promise<Fault[]> {
     for (const user of engine.volumes.users(v.name)) {
       if (ids.has(user) || making.has(user)) continue;
       faults.push({
-        kind: 'volume-ref-orphan', path: v.name, size: 0, detail: `held by container ${user.slice(0, 12)}, which does not exist`,
+        kind: 'volume-ref-orphan',
+        path: v.name,
+        size: 0,
+        detail: `held by container ${user.slice(0, 12)}, which does not exist`,
         still: async () => engine.volumes.users(v.name).includes(user) && !(await exists(user)) && !marked(user),
-        repair: async () => { engine.volumes.release(v.name, user); return 'reference dropped'; },
+        repair: async () => {
+          engine.volumes.release(v.name, user);
+          return 'reference dropped';
+        },
       });
     }
   }

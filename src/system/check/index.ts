@@ -36,7 +36,7 @@ async function scan(engine: CheckedEngine, quick: boolean): Promise<{ env: Check
     snapshotRoot: path.join(engine.config.dataRoot, 'snapshots', engine.snapshotter.driver),
     quick,
     // The check's own request is the one in flight.
-    quiet: (engine.activity.requests) <= 1,
+    quiet: engine.activity.requests <= 1,
     checked: {},
     skipped: [],
   };
@@ -47,9 +47,13 @@ async function scan(engine: CheckedEngine, quick: boolean): Promise<{ env: Check
   for (const f of found) if (await f.still()) faults.push(f);
   // Quiet at the start is not enough: a request that came during the scan may have made
   // something half-way since. Then what operations make in steps is not judged this time.
-  const stillQuiet = (engine.activity.requests) <= 1 && (engine.activity.begun) === begun;
+  const stillQuiet = engine.activity.requests <= 1 && engine.activity.begun === begun;
   if (!env.quiet || !stillQuiet) {
-    env.skipped.push(env.quiet ? 'objects operations make in steps: a request came in during the check' : 'layers without a snapshot: other requests were in flight');
+    env.skipped.push(
+      env.quiet
+        ? 'objects operations make in steps: a request came in during the check'
+        : 'layers without a snapshot: other requests were in flight',
+    );
     return { env, faults: faults.filter((f) => !STEPWISE.has(f.kind)) };
   }
   return { env, faults };
@@ -57,11 +61,26 @@ async function scan(engine: CheckedEngine, quick: boolean): Promise<{ env: Check
 
 /** Kinds that an operation in flight can show for a moment (judged only on a quiet daemon). */
 const STEPWISE = new Set<FaultKind>([
-  'stale-mount', 'scratch-leftover', 'ingest-leftover', 'blob-orphan', 'snapshot-dir-orphan', 'snapshot-incomplete',
-  'layer-snapshot-orphan', 'layer-snapshot-missing', 'volume-dir-orphan', 'volume-dir-missing',
+  'stale-mount',
+  'scratch-leftover',
+  'ingest-leftover',
+  'blob-orphan',
+  'snapshot-dir-orphan',
+  'snapshot-incomplete',
+  'layer-snapshot-orphan',
+  'layer-snapshot-missing',
+  'volume-dir-orphan',
+  'volume-dir-missing',
 ]);
 
-const reportOf = (f: Fault): FaultReport => ({ Kind: f.kind, Path: f.path, Size: f.size, Detail: f.detail, Repaired: false, ...(f.left ? { Action: f.left } : {}) });
+const reportOf = (f: Fault): FaultReport => ({
+  Kind: f.kind,
+  Path: f.path,
+  Size: f.size,
+  Detail: f.detail,
+  Repaired: false,
+  ...(f.left ? { Action: f.left } : {}),
+});
 
 export async function runCheck(engine: CheckedEngine, opts: CheckOptions = {}): Promise<CheckReport> {
   const quick = !!opts.quick;
@@ -72,7 +91,11 @@ export async function runCheck(engine: CheckedEngine, opts: CheckOptions = {}): 
     for (const [i, f] of faults.entries()) {
       if (!f.repair) continue;
       try {
-        if (!(await f.still())) { reports[i]!.Repaired = true; reports[i]!.Action = 'gone by itself'; continue; }
+        if (!(await f.still())) {
+          reports[i]!.Repaired = true;
+          reports[i]!.Action = 'gone by itself';
+          continue;
+        }
         reports[i]!.Action = await f.repair();
         reports[i]!.Repaired = true;
       } catch (err) {
@@ -90,5 +113,12 @@ export async function runCheck(engine: CheckedEngine, opts: CheckOptions = {}): 
       else reports.push(reportOf(f));
     }
   }
-  return { Mode: quick ? 'quick' : 'full', Repair: !!opts.repair, Checked: env.checked, Skipped: [...new Set(env.skipped)], Faults: reports, Remaining: remaining };
+  return {
+    Mode: quick ? 'quick' : 'full',
+    Repair: !!opts.repair,
+    Checked: env.checked,
+    Skipped: [...new Set(env.skipped)],
+    Faults: reports,
+    Remaining: remaining,
+  };
 }

@@ -12,7 +12,14 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import tarStream from 'tar-stream';
 import {
-  O_DIRECTORY, O_NOFOLLOW, O_PATH, O_RDONLY, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS, openat2, readlinkat,
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_PATH,
+  O_RDONLY,
+  RESOLVE_BENEATH,
+  RESOLVE_NO_SYMLINKS,
+  openat2,
+  readlinkat,
 } from '../../native/syscalls.js';
 
 interface Expected {
@@ -22,14 +29,19 @@ interface Expected {
   linkname?: string;
 }
 
-const clean = (name: string) => path.posix.normalize('/' + name).slice(1).replace(/\/$/, '');
+const clean = (name: string) =>
+  path.posix
+    .normalize('/' + name)
+    .slice(1)
+    .replace(/\/$/, '');
 
 /** What is wrong with the layer, or undefined when nothing is. */
 export async function verifyLayer(blobPath: string, diffID: string, fsDir: string): Promise<string | undefined> {
   const whole = createHash('sha256');
   const expected = new Map<string, Expected>();
   const drop = (prefix: string, self: boolean) => {
-    for (const k of [...expected.keys()]) if ((self && k === prefix) || k.startsWith(prefix === '' ? '' : prefix + '/')) expected.delete(k);
+    for (const k of [...expected.keys()])
+      if ((self && k === prefix) || k.startsWith(prefix === '' ? '' : prefix + '/')) expected.delete(k);
   };
   const ex = tarStream.extract();
   ex.on('entry', (h, stream, next) => {
@@ -38,12 +50,17 @@ export async function verifyLayer(blobPath: string, diffID: string, fsDir: strin
     const dir = path.posix.dirname(name) === '.' ? '' : path.posix.dirname(name);
     const hash = createHash('sha256');
     let size = 0;
-    stream.on('data', (c: unknown) => { hash.update(c as Buffer); size += (c as Buffer).length; });
+    stream.on('data', (c: unknown) => {
+      hash.update(c as Buffer);
+      size += (c as Buffer).length;
+    });
     stream.on('end', () => {
       if (base === '.wh..wh..opq') drop(dir, false);
       else if (base.startsWith('.wh.')) drop(path.posix.join(dir, base.slice(4)), true);
-      else if (name === '') { /* the root itself */ }
-      else if (h.type === 'file' || h.type === 'contiguous-file') expected.set(name, { type: 'file', size, sha256: hash.digest('hex') });
+      else if (name === '') {
+        /* the root itself */
+      } else if (h.type === 'file' || h.type === 'contiguous-file')
+        expected.set(name, { type: 'file', size, sha256: hash.digest('hex') });
       else if (h.type === 'symlink') expected.set(name, { type: 'symlink', linkname: h.linkname ?? '' });
       else if (h.type === 'directory') expected.set(name, { type: 'directory' });
       else if (h.type === 'link') {
@@ -56,7 +73,12 @@ export async function verifyLayer(blobPath: string, diffID: string, fsDir: strin
   });
   await pipeline(
     fs.createReadStream(blobPath, { highWaterMark: 1 << 20 }),
-    new Transform({ transform(chunk: Buffer, _e, cb) { whole.update(chunk); cb(null, chunk); } }),
+    new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        whole.update(chunk);
+        cb(null, chunk);
+      },
+    }),
     ex as unknown as NodeJS.WritableStream,
   );
   const actual = 'sha256:' + whole.digest('hex');
@@ -107,7 +129,9 @@ function compare(rootFd: number, name: string, want: Expected): string | undefin
       pos += n;
     }
     const got = hash.digest('hex');
-    return got === want.sha256 ? undefined : `content differs (sha256 ${got.slice(0, 12)}…, not ${want.sha256!.slice(0, 12)}…)`;
+    return got === want.sha256
+      ? undefined
+      : `content differs (sha256 ${got.slice(0, 12)}…, not ${want.sha256!.slice(0, 12)}…)`;
   } finally {
     fs.closeSync(fd);
   }

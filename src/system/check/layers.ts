@@ -14,8 +14,18 @@ import { verifyLayer } from './layer-verify.js';
 import type { CheckEnv, Fault } from './types.js';
 import { count, remover } from './types.js';
 
-interface SnapRow { id: number; key: string; kind: string; parent_id: number | null; created: number }
-interface LayerRow { chain_id: string; diff_id: string; parent: string | null }
+interface SnapRow {
+  id: number;
+  key: string;
+  kind: string;
+  parent_id: number | null;
+  created: number;
+}
+interface LayerRow {
+  chain_id: string;
+  diff_id: string;
+  parent: string | null;
+}
 
 const LAYER_NAME = /^sha256:[a-f0-9]{64}$/;
 const CONTAINER_KEY = /^container-([0-9a-f]{64})(-init(-prepare)?)?$/;
@@ -29,14 +39,18 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
   const blobPath = (digest: string) => path.join(content, 'blobs', 'sha256', digest.slice('sha256:'.length));
   // Directories first, rows second: a snapshot made in between has its row by the time rows are read.
   const dirs = fs.existsSync(env.snapshotRoot) ? fs.readdirSync(env.snapshotRoot) : [];
-  const snaps = db.prepare('SELECT id, key, kind, parent_id, created FROM snapshots WHERE driver = ?').all(sn.driver) as SnapRow[];
+  const snaps = db
+    .prepare('SELECT id, key, kind, parent_id, created FROM snapshots WHERE driver = ?')
+    .all(sn.driver) as SnapRow[];
   const layers = db.prepare('SELECT chain_id, diff_id, parent FROM image_layers').all() as LayerRow[];
   count(env, 'snapshots', snaps.length);
   count(env, 'layers', layers.length);
   const byKey = new Map(snaps.map((s) => [s.key, s]));
   const byId = new Map(snaps.map((s) => [s.id, s]));
   const layerByChain = new Map(layers.map((l) => [l.chain_id, l]));
-  const rowOf = (key: string) => db.prepare('SELECT id FROM snapshots WHERE driver = ? AND key = ?').get(sn.driver, key) as { id: number } | undefined;
+  const rowOf = (key: string) =>
+    db.prepare('SELECT id FROM snapshots WHERE driver = ? AND key = ?').get(sn.driver, key) as
+      { id: number } | undefined;
   const hasChildren = (key: string) => {
     const r = rowOf(key);
     return r !== undefined && db.prepare('SELECT 1 FROM snapshots WHERE parent_id = ? LIMIT 1').get(r.id) !== undefined;
@@ -47,17 +61,21 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
   // What running containers stand on: never rewritten under them.
   const inUse = new Set<number>();
   for (const c of (await engine.containers.list()).filter((x) => x.state.Running)) {
-    for (let s = byKey.get(c.snapshotKey); s; s = s.parent_id === null ? undefined : byId.get(s.parent_id)) inUse.add(s.id);
+    for (let s = byKey.get(c.snapshotKey); s; s = s.parent_id === null ? undefined : byId.get(s.parent_id))
+      inUse.add(s.id);
   }
 
   const reextract = async (l: LayerRow): Promise<string> => {
-    if (!fs.existsSync(blobPath(l.diff_id))) throw new Error(`its tar ${l.diff_id} is gone too: remove the images using it and load them again`);
+    if (!fs.existsSync(blobPath(l.diff_id)))
+      throw new Error(`its tar ${l.diff_id} is gone too: remove the images using it and load them again`);
     if (l.parent && !rowOf(l.parent)) throw new Error(`its parent layer ${l.parent} has no snapshot either`);
     const key = `extract-repair-${randomBytes(8).toString('hex')}`;
     await sn.prepare(key, l.parent ?? undefined);
     try {
       const target = await sn.applyTarget(key);
-      const res = await applyLayer(fs.createReadStream(blobPath(l.diff_id), { highWaterMark: 1 << 20 }), target.dir, { whiteouts: target.whiteouts });
+      const res = await applyLayer(fs.createReadStream(blobPath(l.diff_id), { highWaterMark: 1 << 20 }), target.dir, {
+        whiteouts: target.whiteouts,
+      });
       if (res.diffID !== l.diff_id) throw new Error(`its tar gives ${res.diffID}`);
       await sn.commit(l.chain_id, key);
     } catch (err) {
@@ -73,8 +91,13 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
       if (owned.has(name)) continue;
       const p = path.join(env.snapshotRoot, name);
       faults.push({
-        kind: 'snapshot-dir-orphan', path: p, size: await sizeOf(p), detail: 'no snapshot row owns this directory',
-        still: () => fs.existsSync(p) && !(db.prepare('SELECT 1 FROM snapshots WHERE id = ?').get(Number(name)) && /^\d+$/.test(name)),
+        kind: 'snapshot-dir-orphan',
+        path: p,
+        size: await sizeOf(p),
+        detail: 'no snapshot row owns this directory',
+        still: () =>
+          fs.existsSync(p) &&
+          !(db.prepare('SELECT 1 FROM snapshots WHERE id = ?').get(Number(name)) && /^\d+$/.test(name)),
         repair: async () => {
           const kept = removeTreeNoCross(p);
           if (kept.length > 0) throw new Error(`${kept[0]} is a mount point`);
@@ -83,7 +106,9 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
       });
     }
   } else {
-    env.skipped.push('snapshot directories without a row, interrupted extractions and layer snapshots without a layer: other requests were in flight');
+    env.skipped.push(
+      'snapshot directories without a row, interrupted extractions and layer snapshots without a layer: other requests were in flight',
+    );
   }
 
   for (const s of snaps) {
@@ -92,7 +117,10 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
       const container = CONTAINER_KEY.exec(s.key);
       const layer = layerByChain.get(s.key);
       const f: Fault = {
-        kind: 'snapshot-dir-missing', path: p, size: 0, detail: `snapshot ${s.key} (${s.kind}) has no directory`,
+        kind: 'snapshot-dir-missing',
+        path: p,
+        size: 0,
+        detail: `snapshot ${s.key} (${s.kind}) has no directory`,
         still: () => rowOf(s.key) !== undefined && !fs.existsSync(path.join(p, 'fs')),
       };
       if (container) {
@@ -108,7 +136,10 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
         };
       } else if (layer) {
         f.repair = async () => {
-          if (hasChildren(s.key)) throw new Error('layers or containers are built on it: remove them, then the images using it, and load those again');
+          if (hasChildren(s.key))
+            throw new Error(
+              'layers or containers are built on it: remove them, then the images using it, and load those again',
+            );
           await sn.remove(s.key);
           return `row dropped; ${await reextract(layer)}`;
         };
@@ -125,14 +156,24 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
     if (!env.quiet) continue;
     if (s.kind === 'active' && s.key.startsWith('extract-')) {
       faults.push({
-        kind: 'snapshot-incomplete', path: p, size: await sizeOf(p), detail: `${s.key}: a layer extraction that never finished`,
+        kind: 'snapshot-incomplete',
+        path: p,
+        size: await sizeOf(p),
+        detail: `${s.key}: a layer extraction that never finished`,
         still: () => rowOf(s.key) !== undefined,
-        repair: async () => { await sn.remove(s.key); return 'removed'; },
+        repair: async () => {
+          await sn.remove(s.key);
+          return 'removed';
+        },
       });
     } else if (s.kind === 'committed' && LAYER_NAME.test(s.key) && !layerByChain.has(s.key)) {
       faults.push({
-        kind: 'layer-snapshot-orphan', path: p, size: await sizeOf(p), detail: `layer snapshot ${s.key} no layer row names`,
-        still: () => rowOf(s.key) !== undefined && !db.prepare('SELECT 1 FROM image_layers WHERE chain_id = ?').get(s.key),
+        kind: 'layer-snapshot-orphan',
+        path: p,
+        size: await sizeOf(p),
+        detail: `layer snapshot ${s.key} no layer row names`,
+        still: () =>
+          rowOf(s.key) !== undefined && !db.prepare('SELECT 1 FROM image_layers WHERE chain_id = ?').get(s.key),
         repair: async () => {
           if (hasChildren(s.key)) throw new Error('other snapshots are built on it');
           await sn.remove(s.key);
@@ -148,7 +189,10 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
     const blob = blobPath(l.diff_id);
     if (!snap) {
       faults.push({
-        kind: 'layer-snapshot-missing', path: blob, size: 0, detail: `layer ${l.chain_id} has no snapshot`,
+        kind: 'layer-snapshot-missing',
+        path: blob,
+        size: 0,
+        detail: `layer ${l.chain_id} has no snapshot`,
         still: () => rowOf(l.chain_id) === undefined && layerExists(env, l.chain_id),
         repair: () => reextract(l),
       });
@@ -156,13 +200,18 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
     }
     if (!fs.existsSync(blob)) {
       faults.push({
-        kind: 'layer-blob-missing', path: blob, size: 0, detail: `layer ${l.chain_id}: its tar ${l.diff_id} is gone`,
+        kind: 'layer-blob-missing',
+        path: blob,
+        size: 0,
+        detail: `layer ${l.chain_id}: its tar ${l.diff_id} is gone`,
         still: () => !fs.existsSync(blob) && layerExists(env, l.chain_id),
         repair: async () => {
           try {
             await store.ingest(exportLayer(await sn.diffSource(l.chain_id)), l.diff_id);
           } catch (err) {
-            throw new Error(`packing its snapshot does not give ${l.diff_id} (${(err as Error).message}): remove the images using it and load them again`);
+            throw new Error(
+              `packing its snapshot does not give ${l.diff_id} (${(err as Error).message}): remove the images using it and load them again`,
+            );
           }
           return 'packed again from its snapshot (same diffID)';
         },
@@ -176,14 +225,21 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
     if (!problem) continue;
     const tarBad = problem.startsWith('its tar');
     faults.push({
-      kind: 'layer-corrupt', path: tarBad ? blob : fsDir, size: fs.statSync(blob).size, detail: `layer ${l.chain_id}: ${problem}`,
-      still: async () => layerExists(env, l.chain_id) && (await verifyLayer(blob, l.diff_id, fsDir).catch(() => 'unreadable')) !== undefined,
+      kind: 'layer-corrupt',
+      path: tarBad ? blob : fsDir,
+      size: fs.statSync(blob).size,
+      detail: `layer ${l.chain_id}: ${problem}`,
+      still: async () =>
+        layerExists(env, l.chain_id) &&
+        (await verifyLayer(blob, l.diff_id, fsDir).catch(() => 'unreadable')) !== undefined,
       ...(tarBad
         ? { left: 'its tar is damaged: remove the images using it and load them again' }
         : {
             repair: async () => {
               if (inUse.has(snap.id)) throw new Error('a running container stands on it: stop it first');
-              const res = await applyLayer(fs.createReadStream(blob, { highWaterMark: 1 << 20 }), fsDir, { whiteouts: sn.driver === 'overlay2' ? 'overlay' : 'naive' });
+              const res = await applyLayer(fs.createReadStream(blob, { highWaterMark: 1 << 20 }), fsDir, {
+                whiteouts: sn.driver === 'overlay2' ? 'overlay' : 'naive',
+              });
               if (res.diffID !== l.diff_id) throw new Error(`its tar gives ${res.diffID}`);
               const again = await verifyLayer(blob, l.diff_id, fsDir);
               if (again) throw new Error(`still damaged after applying its tar again: ${again}`);
@@ -194,24 +250,45 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
   }
 
   // Images and tags.
-  const images = db.prepare('SELECT id, top_chain_id FROM images').all() as { id: string; top_chain_id: string | null }[];
+  const images = db.prepare('SELECT id, top_chain_id FROM images').all() as {
+    id: string;
+    top_chain_id: string | null;
+  }[];
   count(env, 'images', images.length);
   for (const im of images) {
     if (im.top_chain_id && !layerByChain.has(im.top_chain_id)) {
       faults.push({
-        kind: 'image-layer-missing', path: im.id, size: 0, detail: `image ${im.id.slice(7, 19)}: its layer ${im.top_chain_id} has no row`,
-        still: () => !layerExists(env, im.top_chain_id!) && db.prepare('SELECT 1 FROM images WHERE id = ?').get(im.id) !== undefined,
+        kind: 'image-layer-missing',
+        path: im.id,
+        size: 0,
+        detail: `image ${im.id.slice(7, 19)}: its layer ${im.top_chain_id} has no row`,
+        still: () =>
+          !layerExists(env, im.top_chain_id!) &&
+          db.prepare('SELECT 1 FROM images WHERE id = ?').get(im.id) !== undefined,
         left: 'remove the image and load it again',
       });
     }
   }
-  const dangling = db.prepare('SELECT ref, image_id FROM image_refs WHERE image_id NOT IN (SELECT id FROM images)').all() as { ref: string; image_id: string }[];
+  const dangling = db
+    .prepare('SELECT ref, image_id FROM image_refs WHERE image_id NOT IN (SELECT id FROM images)')
+    .all() as { ref: string; image_id: string }[];
   count(env, 'tags', (db.prepare('SELECT COUNT(*) FROM image_refs').pluck().get() as number) ?? 0);
   for (const t of dangling) {
     faults.push({
-      kind: 'tag-dangling', path: t.ref, size: 0, detail: `names image ${t.image_id}, which does not exist`,
-      still: () => db.prepare('SELECT 1 FROM image_refs r WHERE ref = ? AND NOT EXISTS (SELECT 1 FROM images i WHERE i.id = r.image_id)').get(t.ref) !== undefined,
-      repair: async () => { db.prepare('DELETE FROM image_refs WHERE ref = ?').run(t.ref); return 'tag dropped'; },
+      kind: 'tag-dangling',
+      path: t.ref,
+      size: 0,
+      detail: `names image ${t.image_id}, which does not exist`,
+      still: () =>
+        db
+          .prepare(
+            'SELECT 1 FROM image_refs r WHERE ref = ? AND NOT EXISTS (SELECT 1 FROM images i WHERE i.id = r.image_id)',
+          )
+          .get(t.ref) !== undefined,
+      repair: async () => {
+        db.prepare('DELETE FROM image_refs WHERE ref = ?').run(t.ref);
+        return 'tag dropped';
+      },
     });
   }
 
@@ -221,21 +298,36 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
     for (const name of fs.existsSync(ingest) ? fs.readdirSync(ingest) : []) {
       const p = path.join(ingest, name);
       faults.push({
-        kind: 'ingest-leftover', path: p, size: await sizeOf(p), detail: 'a blob write that never finished',
+        kind: 'ingest-leftover',
+        path: p,
+        size: await sizeOf(p),
+        detail: 'a blob write that never finished',
         still: () => fs.existsSync(p),
-        repair: async () => { fs.rmSync(p, { recursive: true, force: true }); return 'removed'; },
+        repair: async () => {
+          fs.rmSync(p, { recursive: true, force: true });
+          return 'removed';
+        },
       });
     }
     const diffIDs = new Set(layers.map((l) => l.diff_id));
-    const blobs = fs.existsSync(path.join(content, 'blobs', 'sha256')) ? fs.readdirSync(path.join(content, 'blobs', 'sha256')) : [];
+    const blobs = fs.existsSync(path.join(content, 'blobs', 'sha256'))
+      ? fs.readdirSync(path.join(content, 'blobs', 'sha256'))
+      : [];
     count(env, 'blobs', blobs.length);
     for (const hex of blobs) {
       if (diffIDs.has(`sha256:${hex}`)) continue;
       const p = path.join(content, 'blobs', 'sha256', hex);
       faults.push({
-        kind: 'blob-orphan', path: p, size: fs.statSync(p).size, detail: 'no layer names this blob',
-        still: () => fs.existsSync(p) && !db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(`sha256:${hex}`),
-        repair: async () => { fs.rmSync(p, { force: true }); return 'removed'; },
+        kind: 'blob-orphan',
+        path: p,
+        size: fs.statSync(p).size,
+        detail: 'no layer names this blob',
+        still: () =>
+          fs.existsSync(p) && !db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(`sha256:${hex}`),
+        repair: async () => {
+          fs.rmSync(p, { force: true });
+          return 'removed';
+        },
       });
     }
   } else {

@@ -17,11 +17,14 @@ export async function checkMounts(env: CheckEnv): Promise<Fault[]> {
   const needed: string[] = [];
   for (const c of running) {
     needed.push(c.rootfsPath, path.join(env.execRoot, 'containers', c.id));
-    for (const m of c.mounts) if (m.type === 'volume' && m.source) needed.push(path.join(env.dataRoot, 'volumes', m.source));
+    for (const m of c.mounts)
+      if (m.type === 'volume' && m.source) needed.push(path.join(env.dataRoot, 'volumes', m.source));
   }
   const ids = running.map((c) => c.id);
   const within = (p: string, root: string) => p === root || p.startsWith(root + '/');
-  const top = new Set(fs.existsSync(env.dataRoot) ? fs.readdirSync(env.dataRoot).map((n) => path.join(env.dataRoot, n)) : []);
+  const top = new Set(
+    fs.existsSync(env.dataRoot) ? fs.readdirSync(env.dataRoot).map((n) => path.join(env.dataRoot, n)) : [],
+  );
   const faults: Fault[] = [];
   let seen = 0;
   for (const m of await readMountInfo()) {
@@ -32,7 +35,10 @@ export async function checkMounts(env: CheckEnv): Promise<Fault[]> {
     if (!env.quiet) continue;
     if (faults.some((f) => f.path === m.mountPoint)) continue; // stacked: one fault, one detach takes them all
     faults.push({
-      kind: 'stale-mount', path: m.mountPoint, size: 0, detail: `${m.fsType} from ${m.source}: no running container needs it`,
+      kind: 'stale-mount',
+      path: m.mountPoint,
+      size: 0,
+      detail: `${m.fsType} from ${m.source}: no running container needs it`,
       still: () => isMountPoint(m.mountPoint),
       repair: async () => {
         for (let i = 0; i < 64 && (await isMountPoint(m.mountPoint)); i++) umount2(m.mountPoint, MNT_DETACH);
@@ -58,7 +64,9 @@ export async function checkScratch(env: CheckEnv): Promise<Fault[]> {
     for (const name of names) {
       const p = path.join(dir, name);
       faults.push({
-        kind: 'scratch-leftover', path: p, size: (await directoryUsage(p).catch(() => ({ size: 0 }))).size,
+        kind: 'scratch-leftover',
+        path: p,
+        size: (await directoryUsage(p).catch(() => ({ size: 0 }))).size,
         detail: 'scratch no operation is using',
         still: () => fs.existsSync(p),
         repair: async () => {

@@ -93,7 +93,9 @@ export interface CheckEnv {
   skipped: string[];
 }
 
-export const count = (env: CheckEnv, what: string, n: number) => { env.checked[what] = (env.checked[what] ?? 0) + n; };
+export const count = (env: CheckEnv, what: string, n: number) => {
+  env.checked[what] = (env.checked[what] ?? 0) + n;
+};
 
 /** What repairs need of the container service beyond its published interface. */
 export interface ContainerRemover {

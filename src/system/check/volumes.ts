@@ -30,7 +30,10 @@ export async function checkVolumes(env: CheckEnv): Promise<Fault[]> {
     const dir = path.join(root, r.name);
     if (fs.existsSync(dir)) continue;
     faults.push({
-      kind: 'volume-dir-missing', path: dir, size: 0, detail: `volume ${r.name} has no directory`,
+      kind: 'volume-dir-missing',
+      path: dir,
+      size: 0,
+      detail: `volume ${r.name} has no directory`,
       still: () => store.get(r.name) !== undefined && !fs.existsSync(dir),
       repair: async () => {
         const users = store.users(r.name);
@@ -45,7 +48,10 @@ export async function checkVolumes(env: CheckEnv): Promise<Fault[]> {
     const data = path.join(dir, '_data');
     const size = (await directoryUsage(dir).catch(() => ({ size: 0 }))).size;
     faults.push({
-      kind: 'volume-dir-orphan', path: dir, size, detail: 'no volume row owns this directory',
+      kind: 'volume-dir-orphan',
+      path: dir,
+      size,
+      detail: 'no volume row owns this directory',
       still: () => fs.existsSync(dir) && store.get(e.name) === undefined,
       repair: async () => {
         const empty = !fs.existsSync(data) || fs.readdirSync(data).length === 0;
@@ -54,7 +60,15 @@ export async function checkVolumes(env: CheckEnv): Promise<Fault[]> {
           if (kept.length > 0) throw new Error(`${kept[0]} is a mount point`);
           return 'empty: removed';
         }
-        store.insert({ name: e.name, driver: 'local', labels: {}, options: {}, createdAt: rfc3339Now(fs.statSync(dir).mtime), anonymous: false, scope: 'local' });
+        store.insert({
+          name: e.name,
+          driver: 'local',
+          labels: {},
+          options: {},
+          createdAt: rfc3339Now(fs.statSync(dir).mtime),
+          anonymous: false,
+          scope: 'local',
+        });
         return 'holds data: adopted as local volume ' + e.name;
       },
     });
