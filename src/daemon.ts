@@ -8,6 +8,7 @@ import { createLogger, type LogLevel } from './util/log.js';
 import { EventBus } from './system/events.js';
 import { chooseDriver, createSnapshotter } from './snapshot/index.js';
 import { createImageService } from './image/service.js';
+import { ImageStoreBackend } from './image/store-backend.js';
 import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
 import { createNetworkService } from './network/service.js';
@@ -145,7 +146,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     log,
     events,
     snapshotter,
-    images,
+    images: new ImageStoreBackend(images),
     containers,
     volumes,
     networks,

@@ -4,8 +4,8 @@
 import type { MetaDb } from './meta/db.js';
 import type { Logger } from './util/log.js';
 import type { Snapshotter } from './snapshot/snapshotter.js';
-import type { ImageStore } from './image/service.js';
-import type { ContainerManager } from './container/service.js';
+import type { ImageBackend } from './image/backend.js';
+import type { ContainerBackend } from './container/backend.js';
 import type { VolumeService } from './volume/types.js';
 import type { EventBus } from './system/events.js';
 import type { Activity } from './system/activity.js';
@@ -31,8 +31,8 @@ export interface Engine {
   log: Logger;
   events: EventBus;
   snapshotter: Snapshotter;
-  images: ImageStore;
-  containers: ContainerManager;
+  images: ImageBackend;
+  containers: ContainerBackend;
   volumes: VolumeService;
   networks: NetworkService;
   builder: BuilderService;

@@ -2,29 +2,23 @@
 import type { Router, RequestContext } from './router.js';
 import { Reply } from './router.js';
 import { queryBool, readJson } from './http.js';
-import {
-  checkArchivePath,
-  copyFromContainer,
-  copyToContainer,
-  pathStatHeader,
-  statContainerPath,
-} from '../container/archive-ops.js';
-import { containerChanges, exportContainer } from '../container/changes-ops.js';
-import { commitContainer } from '../container/commit-ops.js';
+import { checkArchivePath, pathStatHeader } from '../container/archive-ops.js';
+import type { ContainerArchive, ContainerCommitter } from '../container/backend.js';
 
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';
+const archive = (ctx: RequestContext): ContainerArchive => ctx.engine.containers;
+const committer = (ctx: RequestContext): ContainerCommitter => ctx.engine.containers;
 
 async function headArchive(ctx: RequestContext): Promise<Reply> {
   const path = checkArchivePath(ctx.query.get('path'));
-  const stat = await statContainerPath(ctx.engine, ctx.params.id!, path);
+  const stat = await archive(ctx).statPath(ctx.params.id!, path);
   return new Reply(200, undefined, { [STAT_HEADER]: pathStatHeader(stat) });
 }
 
 async function getArchive(ctx: RequestContext): Promise<void> {
   const path = checkArchivePath(ctx.query.get('path'));
   const res = ctx.res!;
-  await copyFromContainer(
-    ctx.engine,
+  await archive(ctx).archivePath(
     ctx.params.id!,
     path,
     (stat) => {
@@ -36,7 +30,7 @@ async function getArchive(ctx: RequestContext): Promise<void> {
 
 async function putArchive(ctx: RequestContext): Promise<Reply> {
   const path = checkArchivePath(ctx.query.get('path'));
-  await copyToContainer(ctx.engine, ctx.params.id!, path, ctx.req, {
+  await archive(ctx).extractToDir(ctx.params.id!, path, ctx.req, {
     noOverwriteDirNonDir: queryBool(ctx.query, 'noOverwriteDirNonDir'),
     copyUIDGID: queryBool(ctx.query, 'copyUIDGID'),
   });
@@ -44,14 +38,14 @@ async function putArchive(ctx: RequestContext): Promise<Reply> {
 }
 
 async function getChanges(ctx: RequestContext): Promise<unknown> {
-  const changes = await containerChanges(ctx.engine, ctx.params.id!);
+  const changes = await committer(ctx).changes(ctx.params.id!);
   // dockerd encodes "no changes" as a nil slice.
   return changes.length > 0 ? changes : null;
 }
 
 async function getExport(ctx: RequestContext): Promise<void> {
   const res = ctx.res!;
-  await exportContainer(ctx.engine, ctx.params.id!, res, () => {
+  await archive(ctx).export(ctx.params.id!, res, () => {
     res.writeHead(200, { 'Content-Type': 'application/x-tar' });
   });
 }
@@ -59,7 +53,7 @@ async function getExport(ctx: RequestContext): Promise<void> {
 async function postCommit(ctx: RequestContext): Promise<Reply> {
   const q = ctx.query;
   const config = await readJson<Record<string, unknown> | null>(ctx, null, { type: 'container.Config' });
-  const result = await commitContainer(ctx.engine, q.get('container') ?? '', {
+  const result = await committer(ctx).commit(q.get('container') ?? '', {
     repo: q.get('repo') ?? '',
     tag: q.get('tag') ?? '',
     comment: q.get('comment') ?? '',

@@ -6,13 +6,16 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { InvalidParameter } from '../errors.js';
-import { removeLink } from '../container/links.js';
-import type { ContainerManager, WaitCondition } from '../container/service.js';
+import type {
+  ContainerExec,
+  ContainerLifecycle,
+  ContainerStreams,
+  ContainerViews,
+  WaitCondition,
+} from '../container/backend.js';
 import type { CreateBody } from '../container/create.js';
 import type { ExecConfig } from '../container/exec.js';
-import { inspectJson, listJson } from '../container/view.js';
-import { psFilter } from '../container/filters.js';
-import { checkLogsReadable, parseLogTime, streamLogs } from '../container/logs.js';
+import { parseLogTime } from '../container/logs.js';
 import { frame } from '../container/stdcopy.js';
 import type { Router, RequestContext } from './router.js';
 import { Reply } from './router.js';
@@ -26,7 +29,10 @@ import { versionAtLeast } from './version.js';
  */
 const CREATE_BODY_LIMIT = 16 << 20;
 
-const manager = (ctx: RequestContext): ContainerManager => ctx.engine.containers;
+const lifecycle = (ctx: RequestContext): ContainerLifecycle => ctx.engine.containers;
+const views = (ctx: RequestContext): ContainerViews => ctx.engine.containers;
+const streams = (ctx: RequestContext): ContainerStreams & ContainerViews => ctx.engine.containers;
+const execs = (ctx: RequestContext): ContainerExec & ContainerViews => ctx.engine.containers;
 
 export function registerContainerRoutes(router: Router): void {
   router.post('/containers/create', async (ctx) => {
@@ -36,7 +42,7 @@ export function registerContainerRoutes(router: Router): void {
       { type: 'runconfig.ContainerConfigWrapper', maxBytes: CREATE_BODY_LIMIT },
     );
     const { HostConfig, NetworkingConfig, ...config } = body;
-    const rec = await manager(ctx).create(
+    const rec = await lifecycle(ctx).create(
       { Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig } as CreateBody,
       ctx.query.get('name'),
       ctx.apiVersion,
@@ -49,53 +55,47 @@ export function registerContainerRoutes(router: Router): void {
     return new Reply(201, { Id: rec.id, Warnings: warnings });
   });
 
-  router.get('/containers/json', async (ctx) => {
-    const m = manager(ctx);
-    const all = queryBool(ctx.query, 'all');
-    const size = queryBool(ctx.query, 'size');
-    const limit = queryInt(ctx.query, 'limit', -1)!;
-    const match = await psFilter(m.ctx, parseFilters(ctx.query));
-    let recs = (await m.list()).filter((c) => (all || limit > 0 || c.state.Running) && match(c));
-    recs.sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || (a.id < b.id ? 1 : -1));
-    if (limit > 0) recs = recs.slice(0, limit);
-    return Promise.all(recs.map((c) => listJson(m.ctx, c, size)));
-  });
+  router.get('/containers/json', async (ctx) =>
+    views(ctx).ps({
+      all: queryBool(ctx.query, 'all'),
+      size: queryBool(ctx.query, 'size'),
+      limit: queryInt(ctx.query, 'limit', -1)!,
+      filters: parseFilters(ctx.query),
+    }),
+  );
 
-  router.post('/containers/prune', async (ctx) => manager(ctx).prune(parseFilters(ctx.query)));
+  router.post('/containers/prune', async (ctx) => lifecycle(ctx).prune(parseFilters(ctx.query)));
 
-  router.get('/containers/{id}/json', async (ctx) => {
-    const m = manager(ctx);
-    return inspectJson(m.ctx, await m.get(ctx.params.id!), queryBool(ctx.query, 'size'));
-  });
+  router.get('/containers/{id}/json', async (ctx) => views(ctx).inspect(ctx.params.id!, queryBool(ctx.query, 'size')));
 
   router.post('/containers/{id}/start', async (ctx) => {
-    await manager(ctx).start(ctx.params.id!);
+    await lifecycle(ctx).start(ctx.params.id!);
   });
   router.post('/containers/{id}/stop', async (ctx) => {
-    await manager(ctx).stop(ctx.params.id!, queryInt(ctx.query, 't'), ctx.query.get('signal') ?? undefined);
+    await lifecycle(ctx).stop(ctx.params.id!, queryInt(ctx.query, 't'), ctx.query.get('signal') ?? undefined);
   });
   router.post('/containers/{id}/restart', async (ctx) => {
-    await manager(ctx).restart(ctx.params.id!, queryInt(ctx.query, 't'));
+    await lifecycle(ctx).restart(ctx.params.id!, queryInt(ctx.query, 't'));
   });
   router.post('/containers/{id}/kill', async (ctx) => {
-    await manager(ctx).kill(ctx.params.id!, ctx.query.get('signal') ?? undefined);
+    await lifecycle(ctx).kill(ctx.params.id!, ctx.query.get('signal') ?? undefined);
   });
   router.post('/containers/{id}/pause', async (ctx) => {
-    await manager(ctx).pause(ctx.params.id!);
+    await lifecycle(ctx).pause(ctx.params.id!);
   });
   router.post('/containers/{id}/unpause', async (ctx) => {
-    await manager(ctx).unpause(ctx.params.id!);
+    await lifecycle(ctx).unpause(ctx.params.id!);
   });
   router.post('/containers/{id}/rename', async (ctx) => {
-    await manager(ctx).rename(ctx.params.id!, ctx.query.get('name') ?? '');
+    await lifecycle(ctx).rename(ctx.params.id!, ctx.query.get('name') ?? '');
   });
   router.delete('/containers/{id}', async (ctx) => {
     // `docker rm --link /parent/alias` removes a legacy link, never a container.
     if (queryBool(ctx.query, 'link')) {
-      removeLink(manager(ctx).ctx, ctx.params.id!);
+      lifecycle(ctx).removeLink(ctx.params.id!);
       return;
     }
-    await manager(ctx).remove(ctx.params.id!, {
+    await lifecycle(ctx).remove(ctx.params.id!, {
       force: queryBool(ctx.query, 'force'),
       volumes: queryBool(ctx.query, 'v'),
     });
@@ -103,11 +103,11 @@ export function registerContainerRoutes(router: Router): void {
   // `docker rm --link /parent/alias` names the link with slashes.
   router.delete('/containers/{link*}', async (ctx) => {
     if (!queryBool(ctx.query, 'link')) throw new InvalidParameter(`No such container: ${ctx.params.link}`);
-    removeLink(manager(ctx).ctx, ctx.params.link!);
+    lifecycle(ctx).removeLink(ctx.params.link!);
   });
-  router.get('/containers/{id}/top', async (ctx) => manager(ctx).top(ctx.params.id!, ctx.query.get('ps_args') ?? ''));
+  router.get('/containers/{id}/top', async (ctx) => views(ctx).top(ctx.params.id!, ctx.query.get('ps_args') ?? ''));
   router.post('/containers/{id}/resize', async (ctx) => {
-    manager(ctx).resize(ctx.params.id!, queryInt(ctx.query, 'h', 0)!, queryInt(ctx.query, 'w', 0)!);
+    streams(ctx).resize(ctx.params.id!, queryInt(ctx.query, 'h', 0)!, queryInt(ctx.query, 'w', 0)!);
     return new Reply(200, undefined);
   });
 
@@ -115,7 +115,7 @@ export function registerContainerRoutes(router: Router): void {
     const cond = (ctx.query.get('condition') || 'not-running') as WaitCondition;
     if (!['not-running', 'next-exit', 'removed'].includes(cond))
       throw new InvalidParameter(`invalid condition: "${cond}"`);
-    const { done } = manager(ctx).waitFor(ctx.params.id!, cond);
+    const { done } = lifecycle(ctx).waitFor(ctx.params.id!, cond);
     const res = ctx.res!;
     // Headers go out now: the CLI waits for them before it starts the container.
     res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -126,20 +126,19 @@ export function registerContainerRoutes(router: Router): void {
   });
 
   router.get('/containers/{id}/logs', async (ctx) => {
-    const m = manager(ctx);
+    const m = streams(ctx);
     const rec = await m.get(ctx.params.id!);
     const stdout = queryBool(ctx.query, 'stdout');
     const stderr = queryBool(ctx.query, 'stderr');
     if (!stdout && !stderr) throw new InvalidParameter('Bad parameters: you must choose at least one stream');
-    checkLogsReadable(rec);
+    m.checkLogsReadable(rec);
     const tailRaw = ctx.query.get('tail');
     const tail = !tailRaw || tailRaw === 'all' ? undefined : Number(tailRaw);
     const tty = !!rec.config.Tty;
     const res = ctx.res!;
     res.writeHead(200, { 'Content-Type': streamType(tty, ctx.apiVersion) });
     const closed = new Promise<void>((r) => res.on('close', () => r()));
-    await streamLogs(
-      m.ctx,
+    await m.logs(
       rec,
       {
         stdout,
@@ -159,7 +158,7 @@ export function registerContainerRoutes(router: Router): void {
   });
 
   router.post('/containers/{id}/attach', async (ctx) => {
-    const m = manager(ctx);
+    const m = streams(ctx);
     const rec = await m.get(ctx.params.id!);
     const q = ctx.query;
     const conn = hijack(ctx, streamType(!!rec.config.Tty, ctx.apiVersion));
@@ -178,33 +177,29 @@ export function registerContainerRoutes(router: Router): void {
   });
 
   router.post('/containers/{id}/exec', async (ctx) => {
-    const m = manager(ctx);
+    const m = execs(ctx);
     const rec = await m.get(ctx.params.id!);
     const config = await readJson<ExecConfig>(ctx, {}, { type: 'types.ExecConfig', maxBytes: CREATE_BODY_LIMIT });
-    return new Reply(201, { Id: m.execs.create(rec, config).id });
+    return new Reply(201, { Id: m.execCreate(rec.id, config).id });
   });
 
-  router.get('/exec/{id}/json', async (ctx) => {
-    const m = manager(ctx);
-    return m.execs.inspect(m.execs.get(ctx.params.id!));
-  });
+  router.get('/exec/{id}/json', async (ctx) => execs(ctx).execInspect(ctx.params.id!));
 
   router.post('/exec/{id}/resize', async (ctx) => {
-    const inst = manager(ctx).execs.get(ctx.params.id!);
-    inst.proc?.resize(queryInt(ctx.query, 'h', 0)!, queryInt(ctx.query, 'w', 0)!);
+    execs(ctx).execResize(ctx.params.id!, queryInt(ctx.query, 'h', 0)!, queryInt(ctx.query, 'w', 0)!);
     return new Reply(200, undefined);
   });
 
   router.post('/exec/{id}/start', async (ctx) => {
-    const m = manager(ctx);
-    const inst = m.execs.get(ctx.params.id!);
+    const m = execs(ctx);
+    const inst = m.execGet(ctx.params.id!);
     const body = await readStartBody(ctx);
     if (body.ConsoleSize) inst.config.ConsoleSize = body.ConsoleSize;
     // Docker frames the stream by the start request's Tty, not the exec's: a client that reads
     // frames where raw terminal bytes arrive takes the first eight bytes for a frame header.
     const tty = !!body.Tty;
     if (body.Detach) {
-      const proc = await m.execs.start(inst);
+      const proc = await m.execStart(inst.id);
       proc.stdout.resume();
       proc.stderr?.resume();
       return new Reply(200, undefined);
@@ -218,7 +213,7 @@ export function registerContainerRoutes(router: Router): void {
     }
     let proc;
     try {
-      proc = await m.execs.start(inst);
+      proc = await m.execStart(inst.id);
     } catch (err) {
       const msg = Buffer.from(`${(err as Error).message}\r\n`);
       conn.write(tty ? msg : frame('stdout', msg));

@@ -4,25 +4,23 @@ import { Reply } from './router.js';
 import { parseFilters, queryBool, startJsonStream } from './http.js';
 import { InvalidParameter, NotFound, NotImplemented } from '../errors.js';
 import { streamError } from './error-status.js';
-import type { ImageStore } from '../image/service.js';
-import { listImages } from '../image/list.js';
+import type { ImageArchives, ImageMutations, ImageViews } from '../image/backend.js';
+import type { ContainerViews } from '../container/backend.js';
 import { matchLabels } from '../util/label-filter.js';
 import { parseUntil } from '../util/until.js';
 import { versionAtLeast } from '../util/api-version.js';
-import { inspectImage, imageHistory } from '../image/inspect.js';
-import { removeImage, pruneImages } from '../image/remove.js';
-import { loadImages } from '../image/load.js';
-import { layerReport } from '../image/layer-report.js';
-import { saveImages, selectImages } from '../image/save.js';
-import { importImage, prepareImport } from '../image/import.js';
+import { prepareImport } from '../image/import.js';
 import { parseNormalizedNamed } from '../image/reference.js';
 import { pullImage } from './distribution.js';
 
-const storeOf = (ctx: RequestContext): ImageStore => ctx.engine.images;
+const views = (ctx: RequestContext): ImageViews => ctx.engine.images;
+const mutations = (ctx: RequestContext): ImageMutations => ctx.engine.images;
+const archives = (ctx: RequestContext): ImageArchives => ctx.engine.images;
+const containers = (ctx: RequestContext): ContainerViews => ctx.engine.containers;
 
 async function runningContainers(ctx: RequestContext): Promise<(id: string) => boolean> {
   try {
-    const running = new Set((await ctx.engine.containers.list()).filter((c) => c.state?.Running).map((c) => c.id));
+    const running = new Set((await containers(ctx).list()).filter((c) => c.state?.Running).map((c) => c.id));
     return (id) => running.has(id);
   } catch {
     return () => false;
@@ -31,22 +29,24 @@ async function runningContainers(ctx: RequestContext): Promise<(id: string) => b
 
 export function registerImageRoutes(router: Router): void {
   router.get('/images/json', (ctx) =>
-    listImages(storeOf(ctx), {
-      all: queryBool(ctx.query, 'all'),
-      filters: legacyFilter(ctx),
-      sharedSize: queryBool(ctx.query, 'shared-size') && versionAtLeast(ctx.apiVersion, '1.42'),
-      containerCount: versionAtLeast(ctx.apiVersion, '1.51'),
-    }).map((e) => {
-      if (versionAtLeast(ctx.apiVersion, '1.44')) delete e.VirtualSize;
-      return e;
-    }),
+    views(ctx)
+      .summaries({
+        all: queryBool(ctx.query, 'all'),
+        filters: legacyFilter(ctx),
+        sharedSize: queryBool(ctx.query, 'shared-size') && versionAtLeast(ctx.apiVersion, '1.42'),
+        containerCount: versionAtLeast(ctx.apiVersion, '1.51'),
+      })
+      .map((e) => {
+        if (versionAtLeast(ctx.apiVersion, '1.44')) delete e.VirtualSize;
+        return e;
+      }),
   );
 
   router.post('/images/load', async (ctx) => {
     const quiet = queryBool(ctx.query, 'quiet');
     const send = startJsonStream(ctx.res!);
     try {
-      await loadImages(storeOf(ctx), ctx.req, {
+      await archives(ctx).load(ctx.req, {
         stream: (text) => send({ stream: text }),
         progress: (msg) => {
           if (!quiet) send(msg);
@@ -60,11 +60,9 @@ export function registerImageRoutes(router: Router): void {
   });
 
   const save = async (ctx: RequestContext, names: string[]) => {
-    const store = storeOf(ctx);
-    const assocs = selectImages(store, names);
+    const stream = archives(ctx).save(names);
     const res = ctx.res!;
     res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-    const stream = saveImages(store, assocs);
     stream.on('error', () => res.destroy());
     stream.pipe(res);
     await new Promise<void>((resolve) => {
@@ -76,7 +74,6 @@ export function registerImageRoutes(router: Router): void {
   router.get('/images/{name*}/get', (ctx) => save(ctx, [ctx.params.name!]));
 
   router.post('/images/create', async (ctx) => {
-    const store = storeOf(ctx);
     const fromSrc = ctx.query.get('fromSrc');
     const fromImage = ctx.query.get('fromImage');
     if (fromSrc !== null) {
@@ -93,7 +90,7 @@ export function registerImageRoutes(router: Router): void {
       });
       const send = startJsonStream(ctx.res!);
       try {
-        const id = await importImage(store, ctx.req, opts);
+        const id = await archives(ctx).import(ctx.req, opts);
         send({ status: id });
       } catch (err) {
         ctx.req.resume();
@@ -110,9 +107,8 @@ export function registerImageRoutes(router: Router): void {
   });
 
   router.get('/images/{name*}/json', async (ctx) => {
-    const store = storeOf(ctx);
     try {
-      return shapeInspect(await inspectImage(store, store.findRow(ctx.params.name!)), ctx.apiVersion);
+      return shapeInspect(await views(ctx).inspect(ctx.params.name!), ctx.apiVersion);
     } catch (err) {
       if (err instanceof NotFound) throw new NotFound(`no such image: ${ctx.params.name}: ${err.message}`);
       if (err instanceof InvalidParameter)
@@ -121,30 +117,24 @@ export function registerImageRoutes(router: Router): void {
     }
   });
 
-  router.get('/images/{name*}/history', (ctx) => {
-    const store = storeOf(ctx);
-    return imageHistory(store, store.findRow(ctx.params.name!));
-  });
+  router.get('/images/{name*}/history', (ctx) => views(ctx).history(ctx.params.name!));
 
   // A Strata extension: each layer's bytes, inodes and how many images share it.
-  router.get('/strata/images/{name*}/layers', (ctx) =>
-    layerReport(ctx.engine.images, ctx.engine.snapshotter, ctx.params.name!),
-  );
+  router.get('/strata/images/{name*}/layers', (ctx) => views(ctx).layers(ctx.params.name!));
 
   router.post('/images/{name*}/tag', async (ctx) => {
-    const store = storeOf(ctx);
-    const row = store.findRow(ctx.params.name!);
+    const image = await views(ctx).resolve(ctx.params.name!);
     const repo = ctx.query.get('repo') ?? '';
     const tag = ctx.query.get('tag') ?? '';
     const parsed = parseNormalizedNamed(repo);
     if (tag && !/^[\w][\w.-]{0,127}$/.test(tag)) throw new InvalidParameter(`invalid tag format`);
     if (parsed.digest && !tag) throw new InvalidParameter('refusing to create a tag with a digest reference');
-    await store.tag(row.id, `${parsed.name}:${tag || parsed.tag || 'latest'}`);
+    await mutations(ctx).tag(image.id, `${parsed.name}:${tag || parsed.tag || 'latest'}`);
     return new Reply(201);
   });
 
   router.delete('/images/{name*}', async (ctx) =>
-    removeImage(storeOf(ctx), ctx.params.name!, {
+    mutations(ctx).remove(ctx.params.name!, {
       force: queryBool(ctx.query, 'force'),
       noprune: queryBool(ctx.query, 'noprune'),
       isRunning: await runningContainers(ctx),
@@ -161,12 +151,10 @@ export function registerImageRoutes(router: Router): void {
     }
     const all = dangling !== undefined && ['false', '0'].includes(dangling.toLowerCase());
     const until = filters.get('until')?.map(parseUntil);
-    const store = storeOf(ctx);
-    return pruneImages(store, {
+    return mutations(ctx).prune({
       all,
       isRunning: await runningContainers(ctx),
-      match: (row) => {
-        const c = store.configOf(row);
+      match: (c) => {
         const created = Date.parse(c.created ?? '') || 0;
         if (until?.some((u) => created > u)) return false;
         const labels = c.config?.Labels;

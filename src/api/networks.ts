@@ -4,13 +4,13 @@
 import { NotFound } from '../errors.js';
 import type { NetworkService } from '../network/service.js';
 import type { CreateNetworkBody } from '../network/create.js';
-import type { ContainerManager } from '../container/service.js';
+import type { ContainerEndpoints } from '../container/backend.js';
 import type { Router, RequestContext } from './router.js';
 import { Reply } from './router.js';
 import { parseFilters, readJson } from './http.js';
 
 const networks = (ctx: RequestContext): NetworkService => ctx.engine.networks;
-const containers = (ctx: RequestContext): ContainerManager => ctx.engine.containers;
+const endpoints = (ctx: RequestContext): ContainerEndpoints => ctx.engine.containers;
 
 export function registerNetworkRoutes(router: Router): void {
   router.get('/networks', (ctx) => networks(ctx).list(parseFilters(ctx.query)));
@@ -26,11 +26,11 @@ export function registerNetworkRoutes(router: Router): void {
   router.post('/networks/prune', (ctx) => networks(ctx).prune(parseFilters(ctx.query)));
   router.post('/networks/{id}/connect', async (ctx) => {
     const body = await readJson<{ Container?: string; EndpointConfig?: Record<string, any> }>(ctx, {});
-    await containers(ctx).connectNetwork(body.Container ?? '', ctx.params.id!, body.EndpointConfig ?? undefined);
+    await endpoints(ctx).connectNetwork(body.Container ?? '', ctx.params.id!, body.EndpointConfig ?? undefined);
   });
   router.post('/networks/{id}/disconnect', async (ctx) => {
     const body = await readJson<{ Container?: string; Force?: boolean }>(ctx, {});
-    await containers(ctx).disconnectNetwork(body.Container ?? '', ctx.params.id!);
+    await endpoints(ctx).disconnectNetwork(body.Container ?? '', ctx.params.id!);
   });
   router.get('/plugins', () => []);
   router.get('/plugins/{name*}/json', (ctx) => {

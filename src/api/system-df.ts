@@ -3,8 +3,7 @@
 import { InvalidParameter } from '../errors.js';
 import type { Router } from './router.js';
 import { volumeJson } from './volumes.js';
-import type { ContainerManager } from '../container/service.js';
-import { listJson } from '../container/view.js';
+import type { ContainerViews } from '../container/backend.js';
 import { storageReport, volumeUsage } from '../system/disk-usage.js';
 
 const TYPES = ['container', 'image', 'volume', 'build-cache'];
@@ -22,9 +21,9 @@ export function registerSystemDfRoutes(router: Router): void {
       out.Images = images;
     }
     if (want('container')) {
-      const manager: ContainerManager = engine.containers;
-      const records = await manager.list();
-      out.Containers = await Promise.all(records.map((r) => listJson(manager.ctx, r, true)));
+      const views: ContainerViews = engine.containers;
+      const records = await views.list();
+      out.Containers = await Promise.all(records.map((r) => views.summary(r, true)));
     }
     if (want('volume')) {
       out.Volumes = (await volumeUsage(engine)).map((u) => ({

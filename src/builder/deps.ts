@@ -4,11 +4,11 @@
 import type { Logger } from '../util/log.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ImageService } from '../image/types.js';
-import type { ContainerManager } from '../container/service.js';
+import type { ContainerBackend } from '../container/backend.js';
 
 export type BuildImages = Pick<ImageService, 'create' | 'list' | 'resolve' | 'tag'>;
 export type BuildContainers = Pick<
-  ContainerManager,
+  ContainerBackend,
   'create' | 'start' | 'kill' | 'remove' | 'waitFor' | 'attachOutput' | 'withRootfs'
 >;
 

@@ -1,6 +1,7 @@
 // The container service: create/start/stop/kill/restart/wait/remove/rename/prune and the
-// reads the API needs. Lifecycle operations on one container are serialised by a lock; the
-// runtime's exit drives state, events, --rm and restart policies.
+// reads the API needs, behind the roles of backend.ts (the API sees only those). Lifecycle
+// operations on one container are serialised by a lock; the runtime's exit drives state,
+// events, --rm and restart policies.
 //
 // Containers do not outlive the daemon (Docker without live-restore behaves the same):
 // shutdown() stops every running container. A container that was running when the daemon was
@@ -29,6 +30,21 @@ import type { AttachClient } from './stream-hub.js';
 import { attachContainer, type AttachConnection, type AttachOptions } from './attach.js';
 import { ExecStore } from './exec.js';
 import type { ContainerServiceDeps } from './deps.js';
+import type { ContainerBackend, ListOptions, WaitCondition } from './backend.js';
+import type { ContainerOpsDeps } from './ops-deps.js';
+import { inspectJson, listJson } from './view.js';
+import { psFilter } from './filters.js';
+import { removeLink } from './links.js';
+import { updateContainer, type UpdateBody } from './update.js';
+import { checkLogsReadable, streamLogs, type LogOptions } from './logs.js';
+import { statsSample, type StatsJson } from './stats.js';
+import type { ExecConfig, ExecInstance } from './exec.js';
+import type { RuntimeProcess } from '../runtime/types.js';
+import { copyFromContainer, copyToContainer, statContainerPath, type ExtractOptions } from './archive-ops.js';
+import { containerChanges, exportContainer } from './changes-ops.js';
+import { commitContainer, type CommitOptions } from './commit-ops.js';
+import type { Change, PathStat } from '../archive/types.js';
+import type { Readable, Writable } from 'node:stream';
 import { Incomplete } from '../meta/incomplete.js';
 import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
@@ -37,13 +53,22 @@ export type { ContainerServiceDeps } from './deps.js';
 import { startHealthMonitor } from './health.js';
 import { connectNetwork, disconnectNetwork } from './network-connect.js';
 
-export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+export type { WaitCondition } from './backend.js';
 
-export class ContainerManager implements ContainerService {
-  readonly execs: ExecStore;
+export class ContainerManager implements ContainerService, ContainerBackend {
+  private readonly execs: ExecStore;
+  /** What cp, diff, export and commit read: this service and the engine parts it was built from. */
+  private readonly ops: ContainerOpsDeps;
 
-  constructor(readonly ctx: Ctx) {
+  constructor(private readonly ctx: Ctx) {
     this.execs = new ExecStore(ctx);
+    this.ops = {
+      config: { dataRoot: ctx.dataRoot },
+      containers: this,
+      snapshotter: ctx.snapshotter,
+      images: ctx.images,
+      events: ctx.events,
+    };
   }
 
   async get(ref: string): Promise<ContainerRecord> {
@@ -57,6 +82,74 @@ export class ContainerManager implements ContainerService {
       .all()
       .filter((c) => c.imageId === imageId)
       .map((c) => c.id);
+  }
+
+  async ps(opts: ListOptions): Promise<Record<string, unknown>[]> {
+    const match = await psFilter(this.ctx, opts.filters);
+    let recs = (await this.list()).filter((c) => (opts.all || opts.limit > 0 || c.state.Running) && match(c));
+    recs.sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || (a.id < b.id ? 1 : -1));
+    if (opts.limit > 0) recs = recs.slice(0, opts.limit);
+    return Promise.all(recs.map((c) => listJson(this.ctx, c, opts.size)));
+  }
+
+  summary(rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>> {
+    return listJson(this.ctx, rec, withSize);
+  }
+
+  async inspect(ref: string, withSize: boolean): Promise<Record<string, unknown>> {
+    return inspectJson(this.ctx, await this.get(ref), withSize);
+  }
+
+  statsSample(rec: ContainerRecord, prev?: StatsJson): StatsJson {
+    return statsSample(rec, prev);
+  }
+
+  checkLogsReadable(rec: ContainerRecord): void {
+    checkLogsReadable(rec);
+  }
+
+  logs(
+    rec: ContainerRecord,
+    opts: LogOptions,
+    write: (stream: 'stdout' | 'stderr', data: Buffer) => void,
+    closed: Promise<void>,
+  ): Promise<void> {
+    return streamLogs(this.ctx, rec, opts, write, closed);
+  }
+
+  execCreate(ref: string, config: ExecConfig): ExecInstance {
+    return this.execs.create(this.ctx.store.get(ref), config);
+  }
+  execGet(id: string): ExecInstance {
+    return this.execs.get(id);
+  }
+  execInspect(id: string): Record<string, unknown> {
+    return this.execs.inspect(this.execs.get(id));
+  }
+  execStart(id: string): Promise<RuntimeProcess> {
+    return this.execs.start(this.execs.get(id));
+  }
+  execResize(id: string, height: number, width: number): void {
+    this.execs.get(id).proc?.resize(height, width);
+  }
+
+  statPath(ref: string, path: string): Promise<PathStat> {
+    return statContainerPath(this.ops, ref, path);
+  }
+  archivePath(ref: string, path: string, onStat: (stat: PathStat) => void, out: Writable): Promise<void> {
+    return copyFromContainer(this.ops, ref, path, onStat, out);
+  }
+  extractToDir(ref: string, path: string, body: Readable, opts: ExtractOptions): Promise<void> {
+    return copyToContainer(this.ops, ref, path, body, opts);
+  }
+  export(ref: string, out: Writable, onStart: () => void): Promise<void> {
+    return exportContainer(this.ops, ref, out, onStart);
+  }
+  commit(ref: string, opts: CommitOptions): Promise<{ Id: string }> {
+    return commitContainer(this.ops, ref, opts);
+  }
+  changes(ref: string): Promise<Change[]> {
+    return containerChanges(this.ops, ref);
   }
 
   create(body: CreateBody, name: string | null, apiVersion: string): Promise<ContainerRecord> {
@@ -293,6 +386,14 @@ export class ContainerManager implements ContainerService {
     }
     removeTreeNoCross(containerDir(this.ctx, rec.id));
     removeTreeNoCross(bundleDir(this.ctx, rec.id));
+  }
+
+  async update(ref: string, body: UpdateBody): Promise<string[]> {
+    return updateContainer(this.ctx, this.ctx.store.get(ref), body);
+  }
+
+  removeLink(ref: string): void {
+    removeLink(this.ctx, ref);
   }
 
   async rename(ref: string, newName: string): Promise<void> {

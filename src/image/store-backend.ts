@@ -1,0 +1,67 @@
+// The image roles of backend.ts over the image store. The store's verbs for load, save, import,
+// remove and prune live in their own files, which take the store itself; the store cannot name
+// them without an import circle, so this thin layer above both is what the engine hands the API.
+import type { Readable } from 'node:stream';
+import type { ImageStore } from './service.js';
+import type { ImageBackend, ImagePruneOptions, ImagePruneReport } from './backend.js';
+import type { ImageRecord, NewImageOptions } from './types.js';
+import { listImages, type ListOptions } from './list.js';
+import { imageHistory, inspectImage } from './inspect.js';
+import { pruneImages, removeImage, type ImageDeleteItem, type RemoveOptions } from './remove.js';
+import { loadImages, type LoadOutput } from './load.js';
+import { saveImages, selectImages } from './save.js';
+import { importImage, type ImportOptions } from './import.js';
+import { layerReport, type LayerInfo } from './layer-report.js';
+
+export class ImageStoreBackend implements ImageBackend {
+  constructor(private readonly store: ImageStore) {}
+
+  resolve(ref: string): Promise<ImageRecord> {
+    return this.store.resolve(ref);
+  }
+  list(): Promise<ImageRecord[]> {
+    return this.store.list();
+  }
+  diskUsage(): ReturnType<ImageStore['diskUsage']> {
+    return this.store.diskUsage();
+  }
+  summaries(opts: ListOptions): Record<string, unknown>[] {
+    return listImages(this.store, opts);
+  }
+  inspect(ref: string): Promise<Record<string, unknown>> {
+    return inspectImage(this.store, this.store.findRow(ref));
+  }
+  history(ref: string): Record<string, unknown>[] {
+    return imageHistory(this.store, this.store.findRow(ref));
+  }
+  layers(ref: string): Promise<LayerInfo[]> {
+    return layerReport(this.store, this.store.deps.snapshotter, ref);
+  }
+
+  create(opts: NewImageOptions): Promise<ImageRecord> {
+    return this.store.create(opts);
+  }
+  tag(id: string, ref: string): Promise<void> {
+    return this.store.tag(id, ref);
+  }
+  remove(ref: string, opts: RemoveOptions): Promise<ImageDeleteItem[]> {
+    return removeImage(this.store, ref, opts);
+  }
+  prune(opts: ImagePruneOptions): Promise<ImagePruneReport> {
+    return pruneImages(this.store, {
+      all: opts.all,
+      isRunning: opts.isRunning,
+      match: (row) => opts.match(this.store.configOf(row)),
+    });
+  }
+
+  load(input: Readable, out: LoadOutput): Promise<void> {
+    return loadImages(this.store, input, out);
+  }
+  save(names: string[]): Readable {
+    return saveImages(this.store, selectImages(this.store, names));
+  }
+  import(input: Readable, opts: ImportOptions): Promise<string> {
+    return importImage(this.store, input, opts);
+  }
+}
