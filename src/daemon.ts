@@ -14,6 +14,7 @@ import { createContainerService } from './container/service.js';
 import { createNetworkService } from './network/service.js';
 import { BuilderService } from './builder/service.js';
 import { VolumeBackups } from './backup/service.js';
+import { pauseFreezer } from './backup/freeze.js';
 import { DistributionService } from './distribution/service.js';
 import { DEFAULT_CERTS_DIR } from './distribution/endpoint.js';
 import { createApiServer } from './api/server.js';
@@ -139,7 +140,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     containers,
     pull: (ref, out) => distribution.pull(ref, undefined, {}, out),
   });
-  const backups = new VolumeBackups({ volumes, containers, dataRoot, log });
+  const backups = new VolumeBackups({ volumes, containers, freezer: pauseFreezer(containers), dataRoot, log });
   const engine: Engine = {
     config,
     db,

@@ -2,9 +2,10 @@
 // application writes is a mix of two moments (a SQLite page from before, its WAL from after).
 // Strata freezes the running containers that use the volume for the duration of the read,
 // as `docker pause` does: the cgroup freezer stops every process between two instructions,
-// so what is on disk is one moment of the application's life. The container service's
-// pause/unpause is used when it offers one; otherwise the container's own cgroup (found from
-// its init pid, and only when the cgroup path names the container) is frozen directly.
+// so what is on disk is one moment of the application's life. How a container is frozen is a
+// ContainerFreezer: the daemon's goes through the container service's pause/unpause; the other
+// freezes the container's own cgroup directly (found from its init pid, and only when the
+// cgroup path names the container), for a container service that has no pause.
 // Copying the volume aside first (a reflink snapshot) would shorten the freeze on btrfs/xfs,
 // but a copy is itself read over time, so it needs the same freeze; on ext4 it would double
 // the I/O. When neither way of freezing is available the operation is refused unless forced.
@@ -12,12 +13,42 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Conflict } from '../errors.js';
 import type { ContainerRecord, ContainerService } from '../container/types.js';
+import type { ContainerLifecycle } from '../container/backend.js';
 import type { Logger } from '../util/log.js';
 
-interface Pausable {
-  pause?(ref: string): Promise<void>;
-  unpause?(ref: string): Promise<void>;
+export interface ContainerFreezer {
+  /** Freezes a running container and returns how to thaw it, or undefined when it cannot be frozen. */
+  freeze(c: ContainerRecord): Promise<(() => Promise<void>) | undefined>;
 }
+
+/** Freezing as `docker pause` does, through the container service. */
+export function pauseFreezer(containers: Pick<ContainerLifecycle, 'pause' | 'unpause'>): ContainerFreezer {
+  return {
+    async freeze(c) {
+      await containers.pause(c.id);
+      return () => containers.unpause(c.id);
+    },
+  };
+}
+
+/** Freezing the container's cgroup directly: v1 freezer.state or v2 cgroup.freeze. */
+export const cgroupFreezer: ContainerFreezer = {
+  async freeze(c) {
+    const fz = c.state.Pid > 0 ? freezerOf(c.state.Pid, c.id) : undefined;
+    if (!fz) return undefined;
+    const thaw = async () => {
+      fs.writeFileSync(fz.file, fz.thawed);
+    };
+    fs.writeFileSync(fz.file, fz.frozen);
+    try {
+      await waitFrozen(fz.file, fz.frozen);
+    } catch (err) {
+      await thaw();
+      throw err;
+    }
+    return thaw;
+  },
+};
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -74,7 +105,8 @@ export interface FreezeOptions {
 
 /** Runs `fn` while every running container in `userIds` is frozen. */
 export async function withFrozenUsers<T>(
-  containers: ContainerService,
+  containers: Pick<ContainerService, 'get'>,
+  freezer: ContainerFreezer,
   userIds: string[],
   volume: string,
   opts: FreezeOptions,
@@ -88,26 +120,13 @@ export async function withFrozenUsers<T>(
   }
   if (running.length === 0) return fn();
 
-  const svc = containers as ContainerService & Pausable;
   const thaws: (() => Promise<void>)[] = [];
   let unfrozen: string[] = [];
   try {
     for (const c of running) {
-      if (svc.pause && svc.unpause) {
-        await svc.pause(c.id);
-        thaws.push(() => svc.unpause!(c.id));
-        continue;
-      }
-      const fz = c.state.Pid > 0 ? freezerOf(c.state.Pid, c.id) : undefined;
-      if (!fz) {
-        unfrozen.push(c.id);
-        continue;
-      }
-      fs.writeFileSync(fz.file, fz.frozen);
-      thaws.push(async () => {
-        fs.writeFileSync(fz.file, fz.thawed);
-      });
-      await waitFrozen(fz.file, fz.frozen);
+      const thaw = await freezer.freeze(c);
+      if (thaw) thaws.push(thaw);
+      else unfrozen.push(c.id);
     }
     if (unfrozen.length > 0) {
       if (!opts.force) {

@@ -11,7 +11,7 @@ import { Conflict, Forbidden, NotFound } from '../errors.js';
 import type { ContainerService } from '../container/types.js';
 import type { VolumeRecord, VolumeService } from '../volume/types.js';
 import type { Logger } from '../util/log.js';
-import { withFrozenUsers } from './freeze.js';
+import { withFrozenUsers, type ContainerFreezer } from './freeze.js';
 import { exportDirectory, importInto, type TarSummary } from './tar.js';
 import { isLocal, repositoryOf, type Repository } from './restic.js';
 import { BackupJournal, repeatSnapshot, snapshotExists, volumeFingerprint } from './unchanged.js';
@@ -42,7 +42,9 @@ const run = promisify(execFile);
 
 export interface VolumeBackupDeps {
   volumes: VolumeService;
-  containers: ContainerService;
+  containers: Pick<ContainerService, 'get'>;
+  /** How the running users of a volume are frozen while it is read. */
+  freezer: ContainerFreezer;
   /** Staging lives in <dataRoot>/tmp: the volumes' filesystem, so swaps are renames. */
   dataRoot: string;
   log?: Logger;
@@ -142,6 +144,7 @@ export class VolumeBackups {
   private frozen<T>(vol: VolumeRecord, action: string, force: boolean | undefined, fn: () => Promise<T>): Promise<T> {
     return withFrozenUsers(
       this.deps.containers,
+      this.deps.freezer,
       this.deps.volumes.users(vol.name),
       vol.name,
       { action, force },

@@ -9,6 +9,11 @@ import type { UsageCache } from './usage-cache.js';
 
 class Superseded extends Error {}
 
+/** What the warm-up reads: quiet (events, activity), the containers and volumes to walk, and where. */
+export type WarmedStorage = Pick<StorageView, 'events' | 'activity' | 'log' | 'containers' | 'snapshotter'> & {
+  volumes: Pick<StorageView['volumes'], 'diskUsage'>;
+};
+
 export class UsageWarmer {
   private timer: NodeJS.Timeout | undefined;
   private generation = 0;
@@ -16,7 +21,7 @@ export class UsageWarmer {
   private stopped = false;
 
   constructor(
-    private readonly engine: StorageView,
+    private readonly engine: WarmedStorage,
     private readonly cache: UsageCache,
     private readonly quietMs = 1_500,
   ) {}

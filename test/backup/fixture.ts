@@ -7,6 +7,7 @@ import { Conflict, NotFound } from '../../src/errors.js';
 import type { VolumeRecord, VolumeService } from '../../src/volume/types.js';
 import type { ContainerRecord, ContainerService } from '../../src/container/types.js';
 import { VolumeBackups } from '../../src/backup/service.js';
+import { cgroupFreezer } from '../../src/backup/freeze.js';
 
 export function tempDir(prefix = 'strata-vb-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -52,7 +53,8 @@ export class DirVolumes implements Partial<VolumeService> {
   }
 }
 
-export class FakeContainers implements Partial<ContainerService> {
+/** The container service as a backup reads it: records by reference (freezing is the freezer's). */
+export class FakeContainers implements Pick<ContainerService, 'get'> {
   readonly records = new Map<string, ContainerRecord>();
   async get(ref: string): Promise<ContainerRecord> {
     const c = this.records.get(ref);
@@ -89,7 +91,8 @@ export function makeService(root: string): { svc: VolumeBackups; volumes: DirVol
   const containers = new FakeContainers();
   const svc = new VolumeBackups({
     volumes: volumes as unknown as VolumeService,
-    containers: containers as unknown as ContainerService,
+    containers,
+    freezer: cgroupFreezer,
     dataRoot: root,
   });
   return { svc, volumes, containers };

@@ -7,8 +7,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { Conflict } from '../../src/errors.js';
-import { freezerOf, withFrozenUsers } from '../../src/backup/freeze.js';
-import type { ContainerService } from '../../src/container/types.js';
+import { cgroupFreezer, freezerOf, pauseFreezer, withFrozenUsers } from '../../src/backup/freeze.js';
 import { FakeContainers, makeService, tempDir } from './fixture.js';
 
 const FREEZER = '/sys/fs/cgroup/freezer';
@@ -51,7 +50,8 @@ test('running users are frozen during the read and thawed after, even when it fa
     const fz = freezerOf(sleeper.pid!, cg.id);
     assert.ok(fz, 'the freezer of the container cgroup is found');
     const seen = await withFrozenUsers(
-      containers as unknown as ContainerService,
+      containers,
+      cgroupFreezer,
       [cg.id],
       'v',
       { action: 'backup' },
@@ -61,16 +61,9 @@ test('running users are frozen during the read and thawed after, even when it fa
     assert.equal(seen, 'FROZEN');
     assert.equal(fs.readFileSync(fz.file, 'utf8').trim(), 'THAWED');
     await assert.rejects(
-      withFrozenUsers(
-        containers as unknown as ContainerService,
-        [cg.id],
-        'v',
-        { action: 'backup' },
-        undefined,
-        async () => {
-          throw new Error('read failed');
-        },
-      ),
+      withFrozenUsers(containers, cgroupFreezer, [cg.id], 'v', { action: 'backup' }, undefined, async () => {
+        throw new Error('read failed');
+      }),
       /read failed/,
     );
     assert.equal(fs.readFileSync(fz.file, 'utf8').trim(), 'THAWED');
@@ -79,6 +72,35 @@ test('running users are frozen during the read and thawed after, even when it fa
     await new Promise((r) => sleeper.once('exit', r));
     cg.remove();
   }
+});
+
+test('the daemon freezes through pause and unpause: each running user thawed after the read, even when it fails', async () => {
+  const containers = new FakeContainers();
+  containers.add('a'.repeat(64), 1);
+  containers.add('b'.repeat(64), 1, false);
+  const calls: string[] = [];
+  const freezer = pauseFreezer({
+    pause: async (ref) => {
+      calls.push(`pause ${ref.slice(0, 1)}`);
+    },
+    unpause: async (ref) => {
+      calls.push(`unpause ${ref.slice(0, 1)}`);
+    },
+  });
+  const users = ['a'.repeat(64), 'b'.repeat(64)];
+  const seen = await withFrozenUsers(containers, freezer, users, 'v', { action: 'backup' }, undefined, async () => [
+    ...calls,
+  ]);
+  assert.deepEqual(seen, ['pause a'], 'only the running user is paused, before the read');
+  assert.deepEqual(calls, ['pause a', 'unpause a']);
+  calls.length = 0;
+  await assert.rejects(
+    withFrozenUsers(containers, freezer, users, 'v', { action: 'backup' }, undefined, async () => {
+      throw new Error('read failed');
+    }),
+    /read failed/,
+  );
+  assert.deepEqual(calls, ['pause a', 'unpause a']);
 });
 
 const WRITER = `

@@ -43,12 +43,10 @@ export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine
     if (ref !== record.name && !record.id.startsWith(ref)) throw new NotFound(`No such container: ${ref}`);
     return record;
   };
-  const engine = {
+  const engine: ContainerOpsDeps = {
     config: { dataRoot: dir },
     containers: {
       get,
-      list: async () => [record],
-      usersOfImage: () => [],
       withRootfs: async <T>(ref: string, fn: (root: string, c: ContainerRecord) => Promise<T>) =>
         fn(rootfs, await get(ref)),
     },
@@ -72,7 +70,7 @@ export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine
       },
     },
     events: { emitEvent: () => undefined },
-  } as unknown as ContainerOpsDeps;
+  };
   return {
     engine,
     dir,

@@ -10,8 +10,33 @@ import { UsageCache } from '../../src/system/usage-cache.js';
 import { UsageWarmer } from '../../src/system/usage-warmer.js';
 import { EventBus } from '../../src/system/events.js';
 import { silentLogger } from '../../src/util/log.js';
-import type { Engine } from '../../src/engine.js';
+import type { WarmedStorage } from '../../src/system/usage-warmer.js';
+import type { ContainerRecord } from '../../src/container/types.js';
 import { Activity } from '../../src/system/activity.js';
+
+function record(snapshotKey: string, running: boolean): ContainerRecord {
+  return {
+    id: snapshotKey.padEnd(64, '0'),
+    name: snapshotKey,
+    imageId: '',
+    imageRef: '',
+    snapshotKey,
+    rootfsPath: '',
+    config: {},
+    hostConfig: {},
+    mounts: [],
+    created: '',
+    state: {
+      Status: running ? 'running' : 'exited',
+      Running: running,
+      Pid: 0,
+      ExitCode: 0,
+      Error: '',
+      StartedAt: '',
+      FinishedAt: '',
+    },
+  };
+}
 
 function fixture() {
   const walks: string[] = [];
@@ -26,15 +51,12 @@ function fixture() {
   fs.writeFileSync(path.join(dir, 'f'), 'abc');
   const volumesWalked: string[] = [];
   const activity = new Activity();
-  const engine = {
+  const engine: WarmedStorage = {
     events,
     activity,
     log: silentLogger,
     containers: {
-      list: async () => [
-        { snapshotKey: 'container-stopped', state: { Running: false } },
-        { snapshotKey: 'container-running', state: { Running: true } },
-      ],
+      list: async () => [record('container-stopped', false), record('container-running', true)],
     },
     snapshotter: { usage: (key: string) => cache.get(key) },
     volumes: {
@@ -50,7 +72,7 @@ function fixture() {
         return [];
       },
     },
-  } as unknown as Engine;
+  };
   return {
     cache,
     walks,

@@ -3,6 +3,7 @@
 import type { MetaDb } from '../../meta/db.js';
 import type { Snapshotter } from '../../snapshot/snapshotter.js';
 import type { ContainerService } from '../../container/types.js';
+import type { ContainerLifecycle } from '../../container/backend.js';
 import type { VolumeService } from '../../volume/types.js';
 import type { Activity } from '../activity.js';
 
@@ -70,7 +71,8 @@ export interface CheckedEngine {
   db: MetaDb;
   activity: Activity;
   snapshotter: Snapshotter;
-  containers: Pick<ContainerService, 'list'>;
+  /** Repairs remove a container whose layer or mount is beyond saving. */
+  containers: Pick<ContainerService, 'list'> & Pick<ContainerLifecycle, 'remove'>;
   volumes: Pick<VolumeService, 'list' | 'users' | 'release'>;
 }
 
@@ -97,8 +99,5 @@ export const count = (env: CheckEnv, what: string, n: number) => {
   env.checked[what] = (env.checked[what] ?? 0) + n;
 };
 
-/** What repairs need of the container service beyond its published interface. */
-export interface ContainerRemover {
-  remove(id: string, opts: { force?: boolean; volumes?: boolean }): Promise<void>;
-}
-export const remover = (env: CheckEnv) => env.engine.containers as unknown as ContainerRemover;
+/** What repairs remove containers with. */
+export const remover = (env: CheckEnv): Pick<ContainerLifecycle, 'remove'> => env.engine.containers;
