@@ -37,6 +37,14 @@ module.exports = {
       to: { path: '^src/engine\\.ts$' },
     },
     {
+      name: 'api-calls-roles-not-classes',
+      severity: 'error',
+      comment:
+        'The API reaches containers and images through their roles (container/backend.ts, image/backend.ts), never the classes behind them.',
+      from: { path: '^src/api/' },
+      to: { path: '^src/(container/service|image/service|image/store-backend)\\.ts$' },
+    },
+    {
       name: 'tests-do-not-ship',
       severity: 'error',
       from: { path: '^src/' },

@@ -2,7 +2,8 @@
 # Fast checks that need no root and no daemon: the type check, the formatter (prettier, settings in
 # .prettierrc.json; `npm run format` rewrites), and the layering rules of
 # .dependency-cruiser.cjs (no import cycles; mechanisms never import services; services never
-# import api/ or cli/; only api/ and daemon.ts see Engine). Arrows already known to break a rule
+# import api/ or cli/; only api/ and daemon.ts see Engine; api/ calls the container and image
+# roles of their backend.ts, never the classes behind them). Arrows already known to break a rule
 # are listed in .dependency-cruiser-known-violations.json: a new one fails the check, and the
 # list only shrinks (regenerate it with `npx depcruise-baseline` after removing one).
 set -euo pipefail
