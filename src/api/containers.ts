@@ -13,7 +13,6 @@ import type {
   ContainerViews,
   WaitCondition,
 } from '../container/backend.js';
-import type { CreateBody } from '../container/create.js';
 import type { ExecConfig } from '../container/exec.js';
 import { parseLogTime } from '../container/logs.js';
 import { frame } from '../container/stdcopy.js';
@@ -29,6 +28,8 @@ import { versionAtLeast } from './version.js';
  */
 const CREATE_BODY_LIMIT = 16 << 20;
 
+const WAIT_CONDITIONS: readonly WaitCondition[] = ['not-running', 'next-exit', 'removed'];
+
 const lifecycle = (ctx: RequestContext): ContainerLifecycle => ctx.engine.containers;
 const views = (ctx: RequestContext): ContainerViews => ctx.engine.containers;
 const streams = (ctx: RequestContext): ContainerStreams & ContainerViews => ctx.engine.containers;
@@ -43,7 +44,7 @@ export function registerContainerRoutes(router: Router): void {
     );
     const { HostConfig, NetworkingConfig, ...config } = body;
     const rec = await lifecycle(ctx).create(
-      { Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig } as CreateBody,
+      { Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig },
       ctx.query.get('name'),
       ctx.apiVersion,
     );
@@ -112,9 +113,9 @@ export function registerContainerRoutes(router: Router): void {
   });
 
   router.post('/containers/{id}/wait', async (ctx) => {
-    const cond = (ctx.query.get('condition') || 'not-running') as WaitCondition;
-    if (!['not-running', 'next-exit', 'removed'].includes(cond))
-      throw new InvalidParameter(`invalid condition: "${cond}"`);
+    const asked = ctx.query.get('condition') || 'not-running';
+    const cond = WAIT_CONDITIONS.find((c) => c === asked);
+    if (!cond) throw new InvalidParameter(`invalid condition: "${asked}"`);
     const { done } = lifecycle(ctx).waitFor(ctx.params.id!, cond);
     const res = ctx.res!;
     // Headers go out now: the CLI waits for them before it starts the container.
