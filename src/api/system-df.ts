@@ -4,6 +4,7 @@ import { InvalidParameter } from '../errors.js';
 import type { Router } from './router.js';
 import { volumeJson } from './volumes.js';
 import type { ContainerViews } from '../container/backend.js';
+import type { ImageViews } from '../image/backend.js';
 import { storageReport, volumeUsage } from '../system/disk-usage.js';
 
 const TYPES = ['container', 'image', 'volume', 'build-cache'];
@@ -16,7 +17,8 @@ export function registerSystemDfRoutes(router: Router): void {
     const out: Record<string, unknown> = {};
 
     if (want('image')) {
-      const { images, layersSize } = await engine.images.diskUsage();
+      const imageViews: ImageViews = engine.images;
+      const { images, layersSize } = await imageViews.diskUsage();
       out.LayersSize = layersSize;
       out.Images = images;
     }

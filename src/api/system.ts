@@ -9,6 +9,8 @@ import { parseFilters } from './http.js';
 import { parseUntil } from '../util/until.js';
 import { InvalidParameter } from '../errors.js';
 import type { DockerEvent } from '../system/events.js';
+import type { ContainerViews } from '../container/backend.js';
+import type { ImageViews } from '../image/backend.js';
 
 const pingHeaders = (): Record<string, string> => ({
   'API-Version': API_VERSION,
@@ -54,10 +56,12 @@ export function registerSystemRoutes(router: Router): void {
 
   router.get('/info', async ({ engine }) => {
     const { config, snapshotter } = engine;
-    const containers = await engine.containers.list();
+    const containerViews: ContainerViews = engine.containers;
+    const imageViews: ImageViews = engine.images;
+    const containers = await containerViews.list();
     const running = containers.filter((c) => c.state.Running).length;
     const paused = containers.filter((c) => c.state.Status === 'paused').length;
-    const images = await engine.images.list();
+    const images = await imageViews.list();
     return {
       ID: engine.daemonId,
       Containers: containers.length,
