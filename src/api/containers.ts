@@ -195,12 +195,12 @@ export function registerContainerRoutes(router: Router): void {
     const m = execs(ctx);
     const inst = m.execGet(ctx.params.id!);
     const body = await readStartBody(ctx);
-    if (body.ConsoleSize) inst.config.ConsoleSize = body.ConsoleSize;
+    const consoleSize = body.ConsoleSize ?? null;
     // Docker frames the stream by the start request's Tty, not the exec's: a client that reads
     // frames where raw terminal bytes arrive takes the first eight bytes for a frame header.
     const tty = !!body.Tty;
     if (body.Detach) {
-      const proc = await m.execStart(inst.id);
+      const proc = await m.execStart(inst.id, consoleSize);
       proc.stdout.resume();
       proc.stderr?.resume();
       return new Reply(200, undefined);
@@ -214,7 +214,7 @@ export function registerContainerRoutes(router: Router): void {
     }
     let proc;
     try {
-      proc = await m.execStart(inst.id);
+      proc = await m.execStart(inst.id, consoleSize);
     } catch (err) {
       const msg = Buffer.from(`${(err as Error).message}\r\n`);
       conn.write(tty ? msg : frame('stdout', msg));

@@ -77,8 +77,8 @@ export interface ContainerExec {
   /** NotFound `No such exec instance: <id>`. */
   execGet(id: string): ExecInstance;
   execInspect(id: string): Record<string, unknown>;
-  /** Starts the process; the caller wires its streams. */
-  execStart(id: string): Promise<RuntimeProcess>;
+  /** Starts the process (with the start request's terminal size, when it gives one); the caller wires its streams. */
+  execStart(id: string, consoleSize: [number, number] | null): Promise<RuntimeProcess>;
   execResize(id: string, height: number, width: number): void;
 }
 

@@ -126,8 +126,10 @@ export class ContainerManager implements ContainerService, ContainerBackend {
   execInspect(id: string): Record<string, unknown> {
     return this.execs.inspect(this.execs.get(id));
   }
-  execStart(id: string): Promise<RuntimeProcess> {
-    return this.execs.start(this.execs.get(id));
+  execStart(id: string, consoleSize: [number, number] | null): Promise<RuntimeProcess> {
+    const inst = this.execs.get(id);
+    if (consoleSize) inst.config.ConsoleSize = consoleSize;
+    return this.execs.start(inst);
   }
   execResize(id: string, height: number, width: number): void {
     this.execs.get(id).proc?.resize(height, width);
