@@ -49,6 +49,7 @@ export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine
       get,
       list: async () => [record],
       usersOfImage: () => [],
+      tornDown: async () => undefined,
       withRootfs: async <T>(ref: string, fn: (root: string, c: ContainerRecord) => Promise<T>) =>
         fn(rootfs, await get(ref)),
     },
