@@ -4,8 +4,12 @@ import type { Readable } from 'node:stream';
 export interface ApplyOptions {
   /** How whiteout entries (.wh.NAME, .wh..wh..opq) are written: see snapshot ApplyTarget. */
   whiteouts: 'overlay' | 'naive';
-  /** syncfs the target's filesystem once at the end (default true); false for scratch trees. */
-  sync?: boolean;
+  /**
+   * How the result is made durable before the call returns: true (default) syncfs of the
+   * target's filesystem once at the end; 'files' fsync of each file written and each directory
+   * changed, and nothing else; false nothing (scratch trees).
+   */
+  sync?: boolean | 'files';
   /**
    * Hash the stream (default true). false when the caller already hashes the very bytes it
    * feeds in (a tee into the content store): diffID is then '' and tarSize 0.
