@@ -4,12 +4,8 @@ import type { Readable } from 'node:stream';
 export interface ApplyOptions {
   /** How whiteout entries (.wh.NAME, .wh..wh..opq) are written: see snapshot ApplyTarget. */
   whiteouts: 'overlay' | 'naive';
-  /**
-   * How the result is made durable before the call returns: true (default) syncfs of the
-   * target's filesystem once at the end; 'files' fsync of each file written and each directory
-   * changed, and nothing else; false nothing (scratch trees).
-   */
-  sync?: boolean | 'files';
+  /** syncfs the target's filesystem once at the end (default true); false for scratch trees. */
+  sync?: boolean;
   /**
    * Hash the stream (default true). false when the caller already hashes the very bytes it
    * feeds in (a tee into the content store): diffID is then '' and tarSize 0.

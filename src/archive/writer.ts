@@ -13,7 +13,6 @@ import { ConfinedDir, confinementError, isErrno } from './confine.js';
 import type { TarEntry } from './entry.js';
 import { SparseSink } from './sparse.js';
 import type { EntryRules } from './import-rules.js';
-import type { LayerFlusher } from './flush.js';
 
 export interface WriterOptions {
   /** Owner forced onto every entry instead of the tar's (docker cp without -a). */
@@ -22,8 +21,6 @@ export interface WriterOptions {
   noOverwriteDirNonDir?: boolean;
   /** Stricter rules for an untrusted archive (import-rules.ts); unpack and the writer consult them. */
   rules?: EntryRules;
-  /** Makes each written file and changed directory durable (flush.ts); none when absent. */
-  flusher?: LayerFlusher;
 }
 
 /** The process umask, read once (process.umask() without an argument is deprecated). */
@@ -54,14 +51,6 @@ export class EntryWriter {
 
   get rules(): EntryRules | undefined {
     return this.opts.rules;
-  }
-
-  /** Entry `name` is about to be written or whited out: its directory (and any made for it) changes. */
-  changed(name: string): void {
-    const flusher = this.opts.flusher;
-    if (!flusher) return;
-    let dir = splitName(name)[0];
-    while (flusher.directory(dir) && dir !== '') dir = splitName(dir)[0];
   }
 
   async write(e: TarEntry, data: Readable): Promise<void> {
@@ -210,7 +199,6 @@ export class EntryWriter {
       const settle = () => {
         if (settled) return;
         settled = true;
-        let handedOver = false;
         try {
           if (failed) throw failed;
           sparse?.end();
@@ -221,15 +209,11 @@ export class EntryWriter {
           if (needChmod || needChown) fchmodSync(fd, e.mode);
           sys.futimens(fd, e.atime, e.mtime);
           this.size += e.sparse?.realSize ?? e.size;
-          const flusher = this.opts.flusher;
-          if (flusher) {
-            handedOver = true;
-            flusher.file(fd).then(resolve, reject);
-          } else resolve();
+          resolve();
         } catch (err) {
           reject(err);
         } finally {
-          if (!handedOver) closeSync(fd);
+          closeSync(fd);
         }
       };
       data.once('end', settle);

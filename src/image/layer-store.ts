@@ -197,15 +197,10 @@ export class LayerStore {
       src = decompressStream(input);
       src.on('error', (err) => tee.destroy(err));
       src.pipe(tee);
-      // The ingest hashes. Only this layer's own files are flushed: a commit's source is a
-      // container's writable layer, freshly written and still dirty on the same filesystem.
-      const res = await applyLayer(tee, target.dir, {
-        whiteouts: target.whiteouts,
-        digest: false,
-        sync: 'files',
-      }).catch((err: unknown) => {
-        throw noSpaceAt(err, target.dir);
-      });
+      const res = await applyLayer(tee, target.dir, { whiteouts: target.whiteouts, digest: false }) // the ingest hashes
+        .catch((err: unknown) => {
+          throw noSpaceAt(err, target.dir);
+        });
       // The digest covers the stream to its very end, padding after the tar trailer included.
       if (!tee.readableEnded) {
         tee.resume();
