@@ -12,11 +12,11 @@ import { ImageStoreBackend } from './image/store-backend.js';
 import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
 import { createNetworkService } from './network/service.js';
-import { BuilderService } from './builder/service.js';
-import { VolumeBackups } from './backup/service.js';
+import type { BuilderService } from './builder/service.js';
+import type { VolumeBackups } from './backup/service.js';
+import type { DistributionService } from './distribution/service.js';
+import { deferred } from './util/deferred.js';
 import { pauseFreezer } from './backup/freeze.js';
-import { DistributionService } from './distribution/service.js';
-import { DEFAULT_CERTS_DIR } from './distribution/endpoint.js';
 import { createApiServer } from './api/server.js';
 import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
@@ -25,7 +25,6 @@ import { withUsageCache } from './system/cached-snapshotter.js';
 import { UsageWarmer } from './system/usage-warmer.js';
 import { Activity } from './system/activity.js';
 import { followContainerEvents } from './system/usage-cache.js';
-import { serveMetrics } from './system/metrics.js';
 import { recoverReferences, sweepScratch } from './system/recovery.js';
 import { snapshotKeyOf } from './container/context.js';
 import { daemonLogConfig } from './container/log-config.js';
@@ -33,7 +32,6 @@ import { detachMountsUnder, shutdownOnSignals, trackConnections } from './system
 import type { DaemonConfig, Engine } from './engine.js';
 import { loadDefaultSeccompProfile } from './runtime/seccomp-default.js';
 import { runcVersion, runcWarning } from './runtime/runc-version.js';
-import { metricsAddrWarning } from './system/metrics.js';
 import { networkNamespaceDir } from './network/netns.js';
 
 export interface DaemonOptions {
@@ -84,7 +82,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const security = { options: [] as string[], warnings: [] as string[] };
   if (seccomp.profile) security.options.push(`name=seccomp,profile=${opts.seccompProfile ?? 'default'}`);
   const runcWarn = runcWarning(runcVersion());
-  for (const w of [seccomp.warning, runcWarn, opts.metricsAddr ? metricsAddrWarning(opts.metricsAddr) : undefined]) {
+  // prom-client is loaded only by a daemon that serves metrics.
+  const metricsRoom = opts.metricsAddr ? await import('./system/metrics.js') : undefined;
+  const metricsWarn = opts.metricsAddr ? metricsRoom?.metricsAddrWarning(opts.metricsAddr) : undefined;
+  for (const w of [seccomp.warning, runcWarn, metricsWarn]) {
     if (!w) continue;
     security.warnings.push(w);
     log.warn(w);
@@ -119,28 +120,42 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   images.setContainerUsage((id) => containers.usersOfImage(id));
   followContainerEvents(events, usageCache, snapshotKeyOf);
 
-  const distribution = new DistributionService({
-    db,
-    dataRoot,
-    images,
-    events,
-    log,
-    registry: {
-      insecureRegistries: opts.insecureRegistries ?? [],
-      mirrors: opts.registryMirrors ?? [],
-      certsDir: opts.certsDir ?? DEFAULT_CERTS_DIR,
-    },
+  // Rooms most daemons seldom use are loaded at their first call: an idle daemon keeps
+  // neither their code nor their libraries resident.
+  const distribution = deferred<DistributionService>(async () => {
+    const [{ DistributionService }, { DEFAULT_CERTS_DIR }] = await Promise.all([
+      import('./distribution/service.js'),
+      import('./distribution/endpoint.js'),
+    ]);
+    return new DistributionService({
+      db,
+      dataRoot,
+      images,
+      events,
+      log,
+      registry: {
+        insecureRegistries: opts.insecureRegistries ?? [],
+        mirrors: opts.registryMirrors ?? [],
+        certsDir: opts.certsDir ?? DEFAULT_CERTS_DIR,
+      },
+    });
   });
-  const builder = new BuilderService({
-    dataRoot,
-    execRoot,
-    log,
-    snapshotter,
-    images,
-    containers,
-    pull: (ref, out) => distribution.pull(ref, undefined, {}, out),
+  const builder = deferred<BuilderService>(async () => {
+    const { BuilderService } = await import('./builder/service.js');
+    return new BuilderService({
+      dataRoot,
+      execRoot,
+      log,
+      snapshotter,
+      images,
+      containers,
+      pull: (ref, out) => distribution.pull(ref, undefined, {}, out),
+    });
   });
-  const backups = new VolumeBackups({ volumes, containers, freezer: pauseFreezer(containers), dataRoot, log });
+  const backups = deferred<VolumeBackups>(async () => {
+    const { VolumeBackups } = await import('./backup/service.js');
+    return new VolumeBackups({ volumes, containers, freezer: pauseFreezer(containers), dataRoot, log });
+  });
   const engine: Engine = {
     config,
     db,
@@ -171,7 +186,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   fs.chmodSync(socketPath, 0o660);
   const warmer = new UsageWarmer(engine, usageCache);
   warmer.start();
-  const metrics = opts.metricsAddr ? await serveMetrics(engine, opts.metricsAddr) : undefined;
+  const metrics =
+    metricsRoom && opts.metricsAddr ? await metricsRoom.serveMetrics(engine, opts.metricsAddr) : undefined;
   if (opts.metricsAddr) log.info(`metrics on http://${opts.metricsAddr}/metrics`);
   log.info(`Strata ${storageDriver} on ${dataRoot}, API listening on unix://${socketPath}`);
 

@@ -14,6 +14,7 @@ import type { BuilderService } from './builder/service.js';
 import type { NetworkService } from './network/service.js';
 import type { VolumeBackups } from './backup/service.js';
 import type { DistributionService } from './distribution/service.js';
+import type { Deferred } from './util/deferred.js';
 
 export interface DaemonConfig {
   dataRoot: string;
@@ -35,12 +36,13 @@ export interface Engine {
   containers: ContainerBackend;
   volumes: VolumeService;
   networks: NetworkService;
-  builder: BuilderService;
+  /** Loaded at its first call, like backups and distribution (util/deferred.ts). */
+  builder: Deferred<BuilderService>;
   /** Volume export/import, backups, restore, clone (Strata's own endpoints). */
-  backups: VolumeBackups;
+  backups: Deferred<VolumeBackups>;
   /** `docker info` SecurityOptions and the daemon's start-time warnings (runtime, seccomp, metrics). */
   security: { options: string[]; warnings: string[] };
-  distribution: DistributionService;
+  distribution: Deferred<DistributionService>;
   /** API requests in flight (for background work that should wait for quiet). */
   activity: Activity;
   /** Kept sizes of writable layers and volumes (system df, metrics). */

@@ -7,14 +7,13 @@ import type { ServerResponse } from 'node:http';
 import { InvalidParameter, messageOf } from '../errors.js';
 import { streamError } from './error-status.js';
 import type { Engine } from '../engine.js';
-import type { VolumeBackups } from '../backup/service.js';
 import type { Progress, Retention } from '../backup/repository.js';
 import { queryBool, readJson, startJsonStream } from './http.js';
 import { Reply, type RequestContext, type Router } from './router.js';
 
 const PASSWORD_HEADER = 'x-strata-backup-password';
 
-function service(engine: Engine): VolumeBackups {
+function service(engine: Engine): Engine['backups'] {
   return engine.backups;
 }
 
@@ -124,7 +123,7 @@ export function registerVolumeBackupRoutes(router: Router): void {
 
   // The daemon's own repository key, for opening its repositories elsewhere (disaster recovery).
   router.get('/strata/backups/key', async (ctx) => {
-    const k = service(ctx.engine).key();
+    const k = await service(ctx.engine).key();
     return { Key: k.key, Path: k.path };
   });
 

@@ -83,7 +83,10 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     // One syncfs for the whole layer instead of an fsync per file: the snapshot is committed
     // (and its row written) only after this returns, so a crash before that point leaves an
     // uncommitted directory that startup recovery removes. Per-file fsync would make a
-    // 40k-file layer many times slower for no additional guarantee.
+    // 40k-file layer many times slower for no additional guarantee: even for a commit, where
+    // the syncfs also flushes the container's own fresh writes, fsyncing only the new
+    // layer's 10k files (16 at a time on the thread pool) took 3 to 8 times as long, each
+    // fsync forcing its own journal commit on ext4.
     if (opts.sync !== false) sys.syncfs(root.fd);
     if (!digester) return { diffID: '', tarSize: 0, size: writer.size };
     return { diffID: await digester.digest(), tarSize: digester.size, size: writer.size };

@@ -33,6 +33,8 @@ export async function commitContainer(
   const base = opts.config && Object.keys(opts.config).length > 0 ? (opts.config as ImageRunConfig) : containerConfig;
   const config = mergeConfig(applyConfigChanges(base, opts.changes ?? []), containerConfig);
 
+  // Right after an exit the rootfs may still be unmounting: the layer is read after that.
+  await engine.containers.tornDown(rec.id);
   const layer = exportLayer(await engine.snapshotter.diffSource(rec.snapshotKey));
   try {
     return await commitLayer(engine, rec, layer, config, containerConfig, tag, opts);

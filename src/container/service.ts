@@ -411,6 +411,17 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     emit(this.ctx, 'rename', rec, { oldName: `/${oldName}` });
   }
 
+  /**
+   * Resolves once the container's last run is torn down: its exit is answered before its
+   * rootfs is unmounted and its mounts released, and a commit reads the layer only after.
+   */
+  async tornDown(ref: string): Promise<void> {
+    const rec = this.ctx.store.get(ref);
+    // A running container's live.exited is its next exit: there is nothing to wait for.
+    if (rec.state.Running) return;
+    await this.ctx.live.get(rec.id)?.exited?.catch(() => undefined);
+  }
+
   /** docker cp: the rootfs with volumes and binds in place, as Docker mounts them for archive ops. */
   async withRootfs<T>(ref: string, fn: (rootfs: string, c: ContainerRecord) => Promise<T>): Promise<T> {
     const rec = this.ctx.store.get(ref);

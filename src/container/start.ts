@@ -1,6 +1,6 @@
 // Starting a container: rootfs mounted, mounts and user resolved, /etc files written, the
 // OCI bundle generated, runc started in the foreground as the daemon's child. The exit
-// handler undoes all of it (mounts, bundle) and records the exit code.
+// handler records the exit code, answers waiters, then undoes all of it (mounts, bundle).
 import fs from 'node:fs';
 import { InvalidParameter, Forbidden, StrataError, SystemError } from '../errors.js';
 import { buildSpec, capabilities } from '../runtime/oci-spec.js';
@@ -176,6 +176,13 @@ async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number):
   Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: code, FinishedAt: nowIso() });
   ctx.store.save(rec);
   live.hub.endRun();
+  // The exit is answered now, as dockerd answers it once the process is reaped: the teardown
+  // below can take long (unmounting the overlay syncs everything the container wrote) and
+  // nothing a client does next needs it finished, except what waits for live.exited, which
+  // resolves only after it: start, remove, commit. A crash in between finds the exit recorded
+  // and the rootfs still mounted, which startup recovery unmounts.
+  emit(ctx, 'die', rec, { exitCode: String(code) });
+  for (const w of live.exitWaiters.splice(0)) w(code);
   await teardownNetworking(ctx, rec);
   ctx.store.save(rec);
   await releaseStartMounts(ctx.volumes, live.volumes, rec.id, stagingDirOf(ctx.dataRoot, rec.id)).catch((e: unknown) =>
@@ -184,9 +191,6 @@ async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number):
   live.volumes = [];
   await releaseRootfs(ctx, rec).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: unmount rootfs: ${e}`));
   fs.rmSync(bundleDir(ctx, rec.id), { recursive: true, force: true });
-  emit(ctx, 'die', rec, { exitCode: String(code) });
-  const waiters = live.exitWaiters.splice(0);
-  for (const w of waiters) w(code);
 }
 
 /** Docker's restart policies: whether this exit should start the container again. */

@@ -64,4 +64,6 @@ export interface ContainerService {
    * Docker does for docker cp), whether or not the container is running.
    */
   withRootfs<T>(ref: string, fn: (rootfs: string, c: ContainerRecord) => Promise<T>): Promise<T>;
+  /** Resolves once the container's last run is torn down (its exit is answered before that). */
+  tornDown(ref: string): Promise<void>;
 }

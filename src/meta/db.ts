@@ -13,7 +13,33 @@ export function openMetaDb(file: string): MetaDb {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  cacheStatements(db);
   return db;
+}
+
+/**
+ * Every room prepares its SQL where it runs it (`db.prepare(sql).get(...)`): compiling the
+ * same statement again on every call was most of a `system df`'s time with a few hundred
+ * containers (several lookups per container). Statements are kept per SQL text and handed
+ * back with their result modes reset; one still busy (an iterate() in progress) is not
+ * shared, a fresh one is compiled instead.
+ */
+const STATEMENTS_KEPT = 2000;
+
+function cacheStatements(db: MetaDb): void {
+  const compile = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    const kept = cache.get(sql);
+    if (kept && !kept.busy) {
+      if (kept.reader) kept.raw(false).pluck(false).expand(false);
+      return kept;
+    }
+    const fresh = compile(sql);
+    // Bounded: SQL built with a varying number of placeholders must not grow it forever.
+    if (!kept && cache.size < STATEMENTS_KEPT) cache.set(sql, fresh);
+    return fresh;
+  }) as MetaDb['prepare'];
 }
 
 function migrate(db: MetaDb): void {

@@ -47,6 +47,7 @@ export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine
     config: { dataRoot: dir },
     containers: {
       get,
+      tornDown: async () => undefined,
       withRootfs: async <T>(ref: string, fn: (root: string, c: ContainerRecord) => Promise<T>) =>
         fn(rootfs, await get(ref)),
     },

@@ -48,8 +48,9 @@ test('run, logs with stdout and stderr apart, exit code, ps status, rm', () => {
   );
   assert.match(ok(d.docker(['ps', '-a', '--filter', 'name=one', '--format', '{{.Status}}']), 'ps'), /^Exited \(3\) /);
   assert.equal(ok(d.docker(['wait', 'one']), 'wait').trim(), '3');
-  assertClean();
+  // The exit is answered before the rootfs is unmounted; rm waits for that teardown.
   ok(d.docker(['rm', 'one']), 'rm');
+  assertClean();
   const gone = d.docker(['inspect', '--type', 'container', 'one']);
   assert.notEqual(gone.status, 0);
   assert.match(gone.stderr, /No such container: one/);

@@ -142,6 +142,19 @@ export function mountsUnder(dir: string): string[] {
     .filter((m) => m.startsWith(dir));
 }
 
+/**
+ * mountsUnder once the daemon's teardown behind an answered exit (or a finished copy) is done:
+ * polls until no more than `want` mounts are left, for up to 20 s, and returns what is left.
+ */
+export async function mountsUnderSettled(dir: string, want = 0): Promise<string[]> {
+  let left = mountsUnder(dir);
+  for (let i = 0; i < 200 && left.length > want; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    left = mountsUnder(dir);
+  }
+  return left;
+}
+
 /** A docker CLI result that must have succeeded: its stdout. */
 export function ok(r: { status: number; stdout: string; stderr: string }, what: string): string {
   assert.equal(r.status, 0, `${what}: ${r.stderr}`);
