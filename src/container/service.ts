@@ -32,6 +32,7 @@ import type { ContainerServiceDeps } from './deps.js';
 import { Incomplete } from '../meta/incomplete.js';
 import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
+import { releaseIpc } from './ipc.js';
 
 export type { ContainerServiceDeps } from './deps.js';
 import { startHealthMonitor } from './health.js';
@@ -430,6 +431,7 @@ export class ContainerManager implements ContainerService {
     for (const id of await this.ctx.runtime.list().catch(() => [] as string[])) await this.ctx.runtime.delete(id);
     for (const rec of this.ctx.store.all()) {
       if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true }).catch(() => undefined);
+      await releaseIpc(this.ctx, rec.id).catch(() => undefined);
       if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Status === 'removing') {
         Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: 255, FinishedAt: nowIso() });
         if (rec.state.Health) rec.state.Health.Status = 'unhealthy';
