@@ -12,7 +12,7 @@ import type { Ctx, Live } from './context.js';
 import { bundleDir, containerDir, emit, liveOf, nowIso } from './context.js';
 import { processEnv } from './config-merge.js';
 import { writeEtcFiles } from './etc-files.js';
-import { ociResources } from './resources.js';
+import { ociResources, ociSysctls } from './resources.js';
 import { releaseStartMounts, startMounts } from './mount-points.js';
 import { stagingDirOf } from '../mount/staging.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
@@ -102,6 +102,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
       maskedPaths: hc.MaskedPaths ?? undefined,
       readonlyPaths: hc.ReadonlyPaths ?? undefined,
       ...ociResources(hc),
+      sysctl: ociSysctls(cfg, hc),
     });
     if (net.netnsPath) joinNetworkNamespace(spec, net.netnsPath);
     fs.rmSync(bundle, { recursive: true, force: true });
