@@ -239,6 +239,8 @@ export class ContainerManager implements ContainerService {
         }
         live.stoppedByUser = true;
         await this.thaw(rec);
+        // dockerd's forced removal is a kill like any other: `kill` (signal 9), then `die`, then `destroy`.
+        emit(this.ctx, 'kill', rec, { signal: '9' });
         await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => undefined);
       }
       await live.exited;
