@@ -9,12 +9,12 @@
 // finished, and AutoRemove containers are removed (recover.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Conflict, InvalidParameter, NotModified, Unavailable, isNotFound } from '../errors.js';
+import { Conflict, InvalidParameter, NotFound, NotModified, Unavailable, isNotFound } from '../errors.js';
 import { createRuncRuntime } from '../runtime/runc.js';
 import { isMountPoint, unmount } from '../mount/kernel.js';
 import type { ContainerRecord, ContainerService } from './types.js';
 import { ContainerStore, nameConflict } from './store.js';
-import { bundleDir, containerDir, emit, liveOf, nowIso, withLock, type Ctx } from './context.js';
+import { bundleDir, containerDir, emit, liveOf, nowIso, withLock, type Ctx, type Live } from './context.js';
 import { createContainer, type CreateBody } from './create.js';
 import { shouldRestart, startContainer } from './start.js';
 import { validateName } from './names.js';
@@ -66,9 +66,21 @@ export class ContainerManager implements ContainerService {
 
   async start(ref: string): Promise<void> {
     const rec = this.ctx.store.get(ref);
-    await withLock(this.ctx, rec.id, async () => {
+    const markedForRemoval = () => {
       const live = liveOf(this.ctx, rec.id);
-      if (live.removing) throw new Conflict(`container is marked for removal and cannot be started`);
+      if (live.removing || this.awaitsAutoRemoval(rec, live)) {
+        throw new Conflict(`container is marked for removal and cannot be started`);
+      }
+    };
+    // Checked before the lock too: a removal holds it throughout, and dockerd answers at once.
+    markedForRemoval();
+    await withLock(this.ctx, rec.id, async () => {
+      // Removed while this start waited for the lock (an AutoRemove exit got there first).
+      if (!this.ctx.store.all().some((c) => c.id === rec.id)) {
+        throw new NotFound(`No such container: ${ref}`);
+      }
+      markedForRemoval();
+      const live = liveOf(this.ctx, rec.id);
       if (rec.state.Running) throw new NotModified('container already started');
       if (this.ctx.shuttingDown) throw new Unavailable('the daemon is shutting down');
       try {
@@ -87,10 +99,11 @@ export class ContainerManager implements ContainerService {
 
   private async afterExit(rec: ContainerRecord): Promise<void> {
     const live = liveOf(this.ctx, rec.id);
-    if (rec.hostConfig.AutoRemove && !live.removing && !this.ctx.shuttingDown) {
-      await this.remove(rec.id, { force: true, volumes: true }).catch((e: unknown) =>
+    if (rec.hostConfig.AutoRemove && !live.removing && !live.restartingByUser && !this.ctx.shuttingDown) {
+      live.autoRemoval = this.remove(rec.id, { force: true, volumes: true }).catch((e: unknown) =>
         this.ctx.log.warn(`auto-remove ${rec.id}: ${e}`),
       );
+      await live.autoRemoval;
       return;
     }
     if (shouldRestart(this.ctx, rec, live)) {
@@ -102,10 +115,21 @@ export class ContainerManager implements ContainerService {
   /** Sends the stop signal, then SIGKILL after `timeout` seconds; 304 when not running. */
   async stop(ref: string, timeout?: number, signal?: string): Promise<void> {
     const rec = this.ctx.store.get(ref);
+    const live = liveOf(this.ctx, rec.id);
     await withLock(this.ctx, rec.id, async () => {
       if (!rec.state.Running) throw new NotModified('container already stopped');
       await this.stopRunning(rec, timeout, signal);
     });
+    // After `docker stop` of an AutoRemove container the container is gone, as with dockerd, whose
+    // removal runs as the exit is handled; a kill returns without waiting for it, as dockerd's does.
+    await live.autoRemoval;
+  }
+
+  /** An AutoRemove container that has run and exited is on its way out: dockerd refuses to start it. */
+  private awaitsAutoRemoval(rec: ContainerRecord, live: Live): boolean {
+    return (
+      !!rec.hostConfig.AutoRemove && rec.state.Status === 'exited' && !live.restartingByUser && !this.ctx.shuttingDown
+    );
   }
 
   private async stopRunning(rec: ContainerRecord, timeout?: number, signal?: string): Promise<void> {
@@ -185,10 +209,17 @@ export class ContainerManager implements ContainerService {
 
   async restart(ref: string, timeout?: number): Promise<void> {
     const rec = this.ctx.store.get(ref);
-    await withLock(this.ctx, rec.id, async () => {
-      if (rec.state.Running) await this.stopRunning(rec, timeout);
-    });
-    await this.start(rec.id);
+    const live = liveOf(this.ctx, rec.id);
+    // dockerd keeps an AutoRemove container through a restart: its stop is not the end of it.
+    live.restartingByUser = true;
+    try {
+      await withLock(this.ctx, rec.id, async () => {
+        if (rec.state.Running) await this.stopRunning(rec, timeout);
+      });
+      await this.start(rec.id);
+    } finally {
+      live.restartingByUser = false;
+    }
     rec.restartCount = rec.restartCount ?? 0;
     emit(this.ctx, 'restart', rec);
   }
