@@ -7,7 +7,7 @@ import type { ContainerManager } from './service.js';
 
 export interface ContainerOpsDeps {
   config: { dataRoot: string };
-  containers: Pick<ContainerManager, 'get' | 'withRootfs'>;
+  containers: Pick<ContainerManager, 'get' | 'withRootfs' | 'withRootfsTree'>;
   snapshotter: Pick<Snapshotter, 'diffSource'>;
   images: Pick<ImageService, 'create'>;
   events: Pick<EventBus, 'emitEvent'>;

@@ -20,7 +20,7 @@ import { shouldRestart, startContainer } from './start.js';
 import { validateName } from './names.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import { bindInRoot, openMountSource } from './bind-in-root.js';
-import { detachMount } from '../mount/fd-mount.js';
+import { detachMount, openDetachedCopy } from '../mount/fd-mount.js';
 import { openTrustedDirectory } from '../mount/in-root.js';
 import { top, type TopResult } from './top.js';
 import { pruneContainers, type PruneReport } from './prune.js';
@@ -378,6 +378,33 @@ export class ContainerManager implements ContainerService {
       }
       if (rootFd !== undefined) fs.closeSync(rootFd);
       for (const v of volumes) await this.ctx.volumes.unmount(v, rec.id).catch(() => undefined);
+      await releaseRootfs(this.ctx, rec);
+    }
+  }
+
+  /**
+   * docker export: the rootfs alone (no volumes, binds or tmpfs), read through a detached copy of
+   * its mount, which is the running container's own while it runs: its layers are never mounted a
+   * second time, as a second overlay on a writable layer in use would be.
+   */
+  async withRootfsTree<T>(ref: string, fn: (dirFd: number, c: ContainerRecord) => Promise<T>): Promise<T> {
+    const rec = this.ctx.store.get(ref);
+    const rootfs = await acquireRootfs(this.ctx, rec);
+    try {
+      const pathFd = openTrustedDirectory(rootfs);
+      let copy: { mountFd: number; dirFd: number };
+      try {
+        copy = openDetachedCopy(pathFd);
+      } finally {
+        fs.closeSync(pathFd);
+      }
+      try {
+        return await fn(copy.dirFd, rec);
+      } finally {
+        fs.closeSync(copy.dirFd);
+        fs.closeSync(copy.mountFd);
+      }
+    } finally {
       await releaseRootfs(this.ctx, rec);
     }
   }

@@ -64,4 +64,6 @@ export interface ContainerService {
    * Docker does for docker cp), whether or not the container is running.
    */
   withRootfs<T>(ref: string, fn: (rootfs: string, c: ContainerRecord) => Promise<T>): Promise<T>;
+  /** The rootfs alone, open as a directory fd for as long as `fn` runs (docker export). */
+  withRootfsTree<T>(ref: string, fn: (dirFd: number, c: ContainerRecord) => Promise<T>): Promise<T>;
 }
