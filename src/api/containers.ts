@@ -43,6 +43,8 @@ export function registerContainerRoutes(router: Router): void {
       { type: 'runconfig.ContainerConfigWrapper', maxBytes: CREATE_BODY_LIMIT },
     );
     const { HostConfig, NetworkingConfig, ...config } = body;
+    // Clients older than API 1.40 knew only the shareable default (moby's postContainersCreate).
+    if (HostConfig && !HostConfig.IpcMode && !versionAtLeast(ctx.apiVersion, '1.40')) HostConfig.IpcMode = 'shareable';
     const rec = await lifecycle(ctx).create(
       { Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig },
       ctx.query.get('name'),

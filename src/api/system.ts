@@ -8,7 +8,7 @@ import { STRATA_VERSION } from '../version.js';
 import { parseFilters } from './http.js';
 import { parseUntil } from '../util/until.js';
 import { InvalidParameter } from '../errors.js';
-import type { DockerEvent } from '../system/events.js';
+import { eventJson, type DockerEvent } from '../system/events.js';
 import type { ContainerViews } from '../container/backend.js';
 import type { ImageViews } from '../image/backend.js';
 
@@ -163,14 +163,16 @@ export function registerSystemRoutes(router: Router): void {
     res!.writeHead(200, { 'Content-Type': 'application/json' });
     res!.flushHeaders();
     const send = (e: DockerEvent) => {
-      if (match(e)) res!.write(JSON.stringify(e) + '\n');
+      if (match(e)) res!.write(eventJson(e) + '\n');
     };
     // Like dockerd, either bound replays what is still buffered; `until` alone replays from the start.
     if (sinceMs !== undefined || untilMs !== undefined) {
-      const untilNano = untilMs === undefined ? Infinity : untilMs * 1e6;
+      // Fractions of a millisecond in "1700000000.123456789" are kept to the microsecond.
+      const nanosOf = (ms: number) => BigInt(Math.round(ms * 1000)) * 1000n;
+      const untilNano = untilMs === undefined ? undefined : nanosOf(untilMs);
       engine.events
-        .since((sinceMs ?? 0) * 1e6)
-        .filter((e) => e.timeNano <= untilNano)
+        .since(nanosOf(sinceMs ?? 0))
+        .filter((e) => untilNano === undefined || e.timeNano <= untilNano)
         .forEach(send);
     }
     if (untilMs !== undefined && untilMs <= Date.now()) {

@@ -56,6 +56,11 @@ export function packTree(dir: string): Readable {
   return tarStream(items());
 }
 
+/** Tar of the whole tree below the directory open as `dirFd`; the caller keeps the fd open until the stream ends. */
+export function packTreeAt(dirFd: number): Readable {
+  return tarStream(treeItems(dirFd));
+}
+
 /** Resolves `path` inside `root` as if `root` were `/` (symlinks never leave it) and stats it without following the last link. */
 export async function statPath(root: string, path: string): Promise<PathStat> {
   return statPathImpl(root, path);

@@ -64,7 +64,8 @@ export function fillHostConfigDefaults(hc: Record<string, any>): Record<string, 
   const out = { ...hc };
   if (!out.LogConfig?.Type) out.LogConfig = { Type: 'json-file', Config: out.LogConfig?.Config ?? {} };
   out.NetworkMode ||= 'default';
-  out.IpcMode ||= hc.Privileged ? 'host' : 'private';
+  // dockerd's default IPC mode, privileged or not (an API < 1.40 client asks for "shareable" itself).
+  out.IpcMode ||= 'private';
   out.CgroupnsMode ||= 'host';
   if (!out.ShmSize) out.ShmSize = 67108864;
   out.Runtime ||= 'runc';

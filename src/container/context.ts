@@ -25,6 +25,10 @@ export interface Live {
   stoppedByUser: boolean;
   /** Holds for the duration of remove. */
   removing: boolean;
+  /** A user's restart is under way: the exit it causes is not the end of an AutoRemove container. */
+  restartingByUser?: boolean;
+  /** The removal an AutoRemove container's exit began (a stop waits for it, as `docker stop` finds it gone). */
+  autoRemoval?: Promise<void>;
   exitWaiters: ((code: number) => void)[];
   removeWaiters: ((code: number) => void)[];
   /** How many users (a run, docker cp) have the rootfs mounted. */

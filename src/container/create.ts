@@ -29,6 +29,7 @@ import { validateSecurity } from './security-opts.js';
 import { validateHealthcheck } from './health-config.js';
 import { configureNetworks } from './networking.js';
 import { normalizeLinks } from './links.js';
+import { resolveIpcDonor } from './ipc.js';
 
 /** The incomplete mark of a create: what it made that the container's ID alone does not name. */
 export const CREATE_MARK = 'container-create';
@@ -56,6 +57,7 @@ export async function createContainer(
   validateSecurity(body.HostConfig);
   const hostConfig = fillHostConfigDefaults(body.HostConfig);
   hostConfig.LogConfig = mergeLogConfig(body.HostConfig.LogConfig ?? undefined, ctx.logConfig);
+  resolveIpcDonor(ctx, hostConfig);
   let name = requestedName ? validateName(requestedName) : '';
   if (name) {
     const other = ctx.store.byName(name);

@@ -7,7 +7,7 @@ import type { ContainerService } from './types.js';
 
 export interface ContainerOpsDeps {
   config: { dataRoot: string };
-  containers: Pick<ContainerService, 'get' | 'withRootfs' | 'tornDown'>;
+  containers: Pick<ContainerService, 'get' | 'withRootfs' | 'withRootfsTree' | 'tornDown'>;
   snapshotter: Pick<Snapshotter, 'diffSource'>;
   images: Pick<ImageService, 'create'>;
   events: Pick<EventBus, 'emitEvent'>;

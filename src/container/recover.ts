@@ -9,6 +9,7 @@ import { NotFound } from '../errors.js';
 import { isMountPoint, unmount } from '../mount/kernel.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
 import { CREATE_MARK, type CreateMark } from './create.js';
+import { releaseIpc } from './ipc.js';
 import { bundleDir, containerDir, type Ctx } from './context.js';
 
 /** The incomplete mark of a removal; its detail says whether anonymous volumes go too. */
@@ -58,6 +59,7 @@ export async function removeAutoRemoved(ctx: Ctx, remove: (id: string) => Promis
 export async function removeLeftovers(ctx: Ctx, id: string, made: CreateMark): Promise<void> {
   const rootfs = `${containerDir(ctx, id)}/merged`;
   if (await isMountPoint(rootfs)) await unmount(rootfs, { lazy: true }).catch(() => undefined);
+  await releaseIpc(ctx, id).catch(() => undefined);
   // The writable layer sits on the init layer: children first.
   for (const key of [`container-${id}`, `container-${id}-init`, `container-${id}-init-prepare`]) {
     await ctx.snapshotter.remove(key).catch((e: unknown) => {

@@ -2,7 +2,7 @@
 // translates them (only what the user set; zero means unlimited).
 import type { SpecInput } from '../runtime/oci-spec.js';
 
-export function ociResources(hc: Record<string, any>): Pick<SpecInput, 'resources' | 'rlimits' | 'sysctl'> {
+export function ociResources(hc: Record<string, any>): Pick<SpecInput, 'resources' | 'rlimits'> {
   const resources: Record<string, unknown> = {};
   const memory: Record<string, number> = {};
   if (hc.Memory > 0) memory.limit = hc.Memory;
@@ -27,5 +27,23 @@ export function ociResources(hc: Record<string, any>): Pick<SpecInput, 'resource
     hard: u.Hard,
     soft: u.Soft,
   }));
-  return { resources, rlimits, sysctl: hc.Sysctls ?? undefined };
+  return { resources, rlimits };
+}
+
+/**
+ * The sysctls runc sets in the container's namespaces, as dockerd 20.10 builds them: the NIS
+ * domain name (OCI has no field for setdomainname(2), and the sysctl has the same effect), then,
+ * in a network namespace of the container's own, ping and ports below 1024 without CAP_NET_RAW or
+ * CAP_NET_BIND_SERVICE, then the user's, which win. Joining another container's namespace or the
+ * host's changes nothing there: the namespace is not this container's to tune.
+ */
+export function ociSysctls(config: Record<string, any>, hc: Record<string, any>): Record<string, string> {
+  const sysctl: Record<string, string> = {};
+  if (config.Domainname) sysctl['kernel.domainname'] = String(config.Domainname);
+  const netMode = String(hc.NetworkMode ?? '');
+  if (netMode !== 'host' && !netMode.startsWith('container:')) {
+    sysctl['net.ipv4.ping_group_range'] = '0 2147483647';
+    sysctl['net.ipv4.ip_unprivileged_port_start'] = '0';
+  }
+  return { ...sysctl, ...((hc.Sysctls as Record<string, string> | null) ?? {}) };
 }

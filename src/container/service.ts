@@ -10,18 +10,18 @@
 // finished, and AutoRemove containers are removed (recover.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { Conflict, InvalidParameter, NotModified, Unavailable, isNotFound } from '../errors.js';
+import { Conflict, InvalidParameter, NotFound, NotModified, Unavailable, isNotFound } from '../errors.js';
 import { createRuncRuntime } from '../runtime/runc.js';
 import { isMountPoint, unmount } from '../mount/kernel.js';
 import type { ContainerRecord, ContainerService } from './types.js';
 import { ContainerStore, nameConflict } from './store.js';
-import { bundleDir, containerDir, emit, liveOf, nowIso, withLock, type Ctx } from './context.js';
+import { bundleDir, containerDir, emit, liveOf, nowIso, withLock, type Ctx, type Live } from './context.js';
 import { createContainer, type CreateBody } from './create.js';
 import { shouldRestart, startContainer } from './start.js';
 import { validateName } from './names.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import { bindInRoot, openMountSource } from './bind-in-root.js';
-import { detachMount } from '../mount/fd-mount.js';
+import { detachMount, openDetachedCopy } from '../mount/fd-mount.js';
 import { openTrustedDirectory } from '../mount/in-root.js';
 import { top, type TopResult } from './top.js';
 import { pruneContainers, type PruneReport } from './prune.js';
@@ -48,6 +48,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Incomplete } from '../meta/incomplete.js';
 import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
+import { releaseIpc } from './ipc.js';
 
 export type { ContainerServiceDeps } from './deps.js';
 import { startHealthMonitor } from './health.js';
@@ -160,9 +161,21 @@ export class ContainerManager implements ContainerService, ContainerBackend {
 
   async start(ref: string): Promise<void> {
     const rec = this.ctx.store.get(ref);
-    await withLock(this.ctx, rec.id, async () => {
+    const markedForRemoval = () => {
       const live = liveOf(this.ctx, rec.id);
-      if (live.removing) throw new Conflict(`container is marked for removal and cannot be started`);
+      if (live.removing || this.awaitsAutoRemoval(rec, live)) {
+        throw new Conflict(`container is marked for removal and cannot be started`);
+      }
+    };
+    // Checked before the lock too: a removal holds it throughout, and dockerd answers at once.
+    markedForRemoval();
+    await withLock(this.ctx, rec.id, async () => {
+      // Removed while this start waited for the lock (an AutoRemove exit got there first).
+      if (!this.ctx.store.all().some((c) => c.id === rec.id)) {
+        throw new NotFound(`No such container: ${ref}`);
+      }
+      markedForRemoval();
+      const live = liveOf(this.ctx, rec.id);
       if (rec.state.Running) throw new NotModified('container already started');
       if (this.ctx.shuttingDown) throw new Unavailable('the daemon is shutting down');
       try {
@@ -181,10 +194,11 @@ export class ContainerManager implements ContainerService, ContainerBackend {
 
   private async afterExit(rec: ContainerRecord): Promise<void> {
     const live = liveOf(this.ctx, rec.id);
-    if (rec.hostConfig.AutoRemove && !live.removing && !this.ctx.shuttingDown) {
-      await this.remove(rec.id, { force: true, volumes: true }).catch((e: unknown) =>
+    if (rec.hostConfig.AutoRemove && !live.removing && !live.restartingByUser && !this.ctx.shuttingDown) {
+      live.autoRemoval = this.remove(rec.id, { force: true, volumes: true }).catch((e: unknown) =>
         this.ctx.log.warn(`auto-remove ${rec.id}: ${e}`),
       );
+      await live.autoRemoval;
       return;
     }
     if (shouldRestart(this.ctx, rec, live)) {
@@ -196,10 +210,21 @@ export class ContainerManager implements ContainerService, ContainerBackend {
   /** Sends the stop signal, then SIGKILL after `timeout` seconds; 304 when not running. */
   async stop(ref: string, timeout?: number, signal?: string): Promise<void> {
     const rec = this.ctx.store.get(ref);
+    const live = liveOf(this.ctx, rec.id);
     await withLock(this.ctx, rec.id, async () => {
       if (!rec.state.Running) throw new NotModified('container already stopped');
       await this.stopRunning(rec, timeout, signal);
     });
+    // After `docker stop` of an AutoRemove container the container is gone, as with dockerd, whose
+    // removal runs as the exit is handled; a kill returns without waiting for it, as dockerd's does.
+    await live.autoRemoval;
+  }
+
+  /** An AutoRemove container that has run and exited is on its way out: dockerd refuses to start it. */
+  private awaitsAutoRemoval(rec: ContainerRecord, live: Live): boolean {
+    return (
+      !!rec.hostConfig.AutoRemove && rec.state.Status === 'exited' && !live.restartingByUser && !this.ctx.shuttingDown
+    );
   }
 
   private async stopRunning(rec: ContainerRecord, timeout?: number, signal?: string): Promise<void> {
@@ -279,10 +304,17 @@ export class ContainerManager implements ContainerService, ContainerBackend {
 
   async restart(ref: string, timeout?: number): Promise<void> {
     const rec = this.ctx.store.get(ref);
-    await withLock(this.ctx, rec.id, async () => {
-      if (rec.state.Running) await this.stopRunning(rec, timeout);
-    });
-    await this.start(rec.id);
+    const live = liveOf(this.ctx, rec.id);
+    // dockerd keeps an AutoRemove container through a restart: its stop is not the end of it.
+    live.restartingByUser = true;
+    try {
+      await withLock(this.ctx, rec.id, async () => {
+        if (rec.state.Running) await this.stopRunning(rec, timeout);
+      });
+      await this.start(rec.id);
+    } finally {
+      live.restartingByUser = false;
+    }
     rec.restartCount = rec.restartCount ?? 0;
     emit(this.ctx, 'restart', rec);
   }
@@ -333,6 +365,8 @@ export class ContainerManager implements ContainerService, ContainerBackend {
         }
         live.stoppedByUser = true;
         await this.thaw(rec);
+        // dockerd's forced removal is a kill like any other: `kill` (signal 9), then `die`, then `destroy`.
+        emit(this.ctx, 'kill', rec, { signal: '9' });
         await this.ctx.runtime.kill(rec.id, 'SIGKILL', true).catch(() => undefined);
       }
       await live.exited;
@@ -462,6 +496,33 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     }
   }
 
+  /**
+   * docker export: the rootfs alone (no volumes, binds or tmpfs), read through a detached copy of
+   * its mount, which is the running container's own while it runs: its layers are never mounted a
+   * second time, as a second overlay on a writable layer in use would be.
+   */
+  async withRootfsTree<T>(ref: string, fn: (dirFd: number, c: ContainerRecord) => Promise<T>): Promise<T> {
+    const rec = this.ctx.store.get(ref);
+    const rootfs = await acquireRootfs(this.ctx, rec);
+    try {
+      const pathFd = openTrustedDirectory(rootfs);
+      let copy: { mountFd: number; dirFd: number };
+      try {
+        copy = openDetachedCopy(pathFd);
+      } finally {
+        fs.closeSync(pathFd);
+      }
+      try {
+        return await fn(copy.dirFd, rec);
+      } finally {
+        fs.closeSync(copy.dirFd);
+        fs.closeSync(copy.mountFd);
+      }
+    } finally {
+      await releaseRootfs(this.ctx, rec);
+    }
+  }
+
   async top(ref: string, psArgs: string): Promise<TopResult> {
     const rec = this.ctx.store.get(ref);
     if (!rec.state.Running) throw new Conflict(`Container ${rec.id} is not running`);
@@ -544,6 +605,7 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     for (const id of await this.ctx.runtime.list().catch(() => [] as string[])) await this.ctx.runtime.delete(id);
     for (const rec of this.ctx.store.all()) {
       if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true }).catch(() => undefined);
+      await releaseIpc(this.ctx, rec.id).catch(() => undefined);
       if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Status === 'removing') {
         Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: 255, FinishedAt: nowIso() });
         if (rec.state.Health) rec.state.Health.Status = 'unhealthy';

@@ -12,7 +12,7 @@ import type { Ctx, Live } from './context.js';
 import { bundleDir, containerDir, emit, liveOf, nowIso } from './context.js';
 import { processEnv } from './config-merge.js';
 import { writeEtcFiles } from './etc-files.js';
-import { ociResources } from './resources.js';
+import { ociResources, ociSysctls } from './resources.js';
 import { releaseStartMounts, startMounts } from './mount-points.js';
 import { stagingDirOf } from '../mount/staging.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
@@ -24,6 +24,7 @@ import { findInitBinary, wantsInit, withInit } from './init-process.js';
 import { setupNetworking, teardownNetworking } from './networking.js';
 import { etcFilesOf } from './etc-files.js';
 import { linkedView } from './links.js';
+import { releaseIpc, setupIpc } from './ipc.js';
 
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
@@ -53,6 +54,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     }
     const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
     linked = linkedView(ctx, rec);
+    const ipc = await setupIpc(ctx, rec);
     const net = await setupNetworking(ctx, rec);
     const own = net.netnsPath ? { address: net.address, nameservers: net.nameservers } : undefined;
     // With a DNS server on the network, --dns servers are its upstreams, not resolv.conf's.
@@ -94,11 +96,13 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
       capAdd: hc.CapAdd ?? [],
       capDrop: hc.CapDrop ?? [],
       shmSizeBytes: hc.ShmSize ?? 0,
+      ...ipc,
       seccomp: confined.seccomp,
       noNewPrivileges: confined.noNewPrivileges,
       maskedPaths: hc.MaskedPaths ?? undefined,
       readonlyPaths: hc.ReadonlyPaths ?? undefined,
       ...ociResources(hc),
+      sysctl: ociSysctls(cfg, hc),
     });
     if (net.netnsPath) joinNetworkNamespace(spec, net.netnsPath);
     fs.rmSync(bundle, { recursive: true, force: true });
@@ -110,11 +114,14 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   } catch (err) {
     await teardownNetworking(ctx, rec);
     await releaseStartMounts(ctx.volumes, volumes, rec.id, staging);
+    await releaseIpc(ctx, rec.id);
     await releaseRootfs(ctx, rec);
     fs.rmSync(bundle, { recursive: true, force: true });
     const mapped = mapStartError(err);
     rec.state.Error = mapped.message;
     if (err instanceof RuntimeError) rec.state.ExitCode = /permission denied/.test(mapped.message) ? 126 : 127;
+    // dockerd leaves no failed start at exit code 0 (start.go): 128 unless something set one.
+    else if (!rec.state.ExitCode) rec.state.ExitCode = 128;
     ctx.store.save(rec);
     throw mapped;
   }
@@ -189,6 +196,7 @@ async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number):
     ctx.log.warn(`container ${rec.id}: release mounts: ${e}`),
   );
   live.volumes = [];
+  await releaseIpc(ctx, rec.id).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: unmount shm: ${e}`));
   await releaseRootfs(ctx, rec).catch((e: unknown) => ctx.log.warn(`container ${rec.id}: unmount rootfs: ${e}`));
   fs.rmSync(bundleDir(ctx, rec.id), { recursive: true, force: true });
 }

@@ -66,4 +66,6 @@ export interface ContainerService {
   withRootfs<T>(ref: string, fn: (rootfs: string, c: ContainerRecord) => Promise<T>): Promise<T>;
   /** Resolves once the container's last run is torn down (its exit is answered before that). */
   tornDown(ref: string): Promise<void>;
+  /** The rootfs alone, open as a directory fd for as long as `fn` runs (docker export). */
+  withRootfsTree<T>(ref: string, fn: (dirFd: number, c: ContainerRecord) => Promise<T>): Promise<T>;
 }

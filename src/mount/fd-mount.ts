@@ -3,7 +3,7 @@
 // path up again (a container cannot swap what is mounted, where, or what is unmounted).
 import fs from 'node:fs';
 import { moveMountOnto, moveMountTo, openTreeClone, setTreeAttributes } from '../native/mount-api.js';
-import { MNT_DETACH, umount2 } from '../native/syscalls.js';
+import { MNT_DETACH, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openat, umount2 } from '../native/syscalls.js';
 
 export interface BindOptions {
   /** Also bind what is mounted beneath the source (rbind). */
@@ -52,5 +52,22 @@ export function detachMount(mountFd: number): void {
     if ((err as { code?: string }).code !== 'EINVAL') throw err;
   } finally {
     fs.closeSync(mountFd);
+  }
+}
+
+/**
+ * The one mount open as `fd` (an O_PATH fd of its root), copied detached and read-only, with
+ * nothing that is mounted beneath it, and opened as a directory to read from. Reading through the
+ * copy reads the same filesystem as the original: no second instance of it is mounted. The caller
+ * closes `dirFd` and then `mountFd`; the copy goes with the last fd that holds it.
+ */
+export function openDetachedCopy(fd: number): { mountFd: number; dirFd: number } {
+  const mountFd = openTreeClone(fd, false);
+  try {
+    setTreeAttributes(mountFd, { readOnly: true });
+    return { mountFd, dirFd: openat(mountFd, '.', O_RDONLY | O_DIRECTORY | O_CLOEXEC) };
+  } catch (err) {
+    fs.closeSync(mountFd);
+    throw err;
   }
 }

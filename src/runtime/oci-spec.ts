@@ -41,6 +41,10 @@ export interface SpecInput {
   capAdd?: string[];
   capDrop?: string[];
   shmSizeBytes?: number;
+  /** The IPC namespace: the host's, or one to join by path; a new one when absent. */
+  ipcNamespace?: { host: true } | { path: string };
+  /** /dev/shm: absent, the private tmpfs of shmSizeBytes; null, nothing there (--ipc none); else this mount. */
+  shm?: OciMount | null;
   /** OCI linux.resources beyond devices (memory, cpu, pids), already in OCI form. */
   resources?: Record<string, unknown>;
   rlimits?: { type: string; hard: number; soft: number }[];
@@ -94,12 +98,16 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
     },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    {
-      destination: '/dev/shm',
-      type: 'tmpfs',
-      source: 'shm',
-      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.floor(shmSize / 1024)}k`],
-    },
+    ...(input.shm === null
+      ? []
+      : [
+          input.shm ?? {
+            destination: '/dev/shm',
+            type: 'tmpfs',
+            source: 'shm',
+            options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.floor(shmSize / 1024)}k`],
+          },
+        ]),
     {
       destination: '/etc/resolv.conf',
       type: 'bind',
@@ -112,7 +120,11 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   const userDests = new Set(input.mounts.map((m) => m.destination));
   const mounts = [...defaults.filter((m) => !userDests.has(m.destination)), ...sortMounts(input.mounts)];
 
-  const namespaces = [{ type: 'mount' }, { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }];
+  const ipc = input.ipcNamespace;
+  const namespaces: { type: string; path?: string }[] = [{ type: 'mount' }, { type: 'pid' }];
+  if (!ipc) namespaces.push({ type: 'ipc' });
+  else if ('path' in ipc) namespaces.push({ type: 'ipc', path: ipc.path });
+  namespaces.push({ type: 'uts' });
   if (input.privateNetwork) namespaces.push({ type: 'network' });
 
   return {

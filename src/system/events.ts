@@ -12,14 +12,48 @@ export interface DockerEvent {
   Actor: { ID: string; Attributes: Record<string, string> };
   scope: 'local';
   time: number;
-  timeNano: number;
+  /** Nanoseconds since the epoch, past what a JSON number holds exactly: write events with eventJson. */
+  timeNano: bigint;
+}
+
+/** An event as dockerd writes it, timeNano with all of its digits. */
+export function eventJson(e: DockerEvent): string {
+  return JSON.stringify({ ...e, timeNano: 0 }).replace(/"timeNano":0(?=[,}])/, `"timeNano":${e.timeNano}`);
+}
+
+/**
+ * The wall clock in nanoseconds, as dockerd stamps events (Go's time.Now().UnixNano()): Date.now()
+ * has milliseconds only, so the monotonic clock adds the rest. It is set back on the wall clock
+ * whenever the two drift apart by a millisecond (a clock step), and never repeats a value, so
+ * events keep their order.
+ */
+class NanoClock {
+  private wallBase = 0n;
+  private monoBase = 0n;
+  private last = 0n;
+
+  now(): bigint {
+    const wall = BigInt(Date.now()) * 1_000_000n;
+    const mono = process.hrtime.bigint();
+    let ns = this.wallBase + (mono - this.monoBase);
+    const drift = ns - wall;
+    if (this.wallBase === 0n || drift >= 1_000_000n || drift <= -1_000_000n) {
+      this.wallBase = wall;
+      this.monoBase = mono;
+      ns = wall;
+    }
+    if (ns <= this.last) ns = this.last + 1n;
+    this.last = ns;
+    return ns;
+  }
 }
 
 export class EventBus extends EventEmitter {
   private readonly recent: DockerEvent[] = [];
+  private readonly clock = new NanoClock();
 
   emitEvent(type: DockerEvent['Type'], action: string, id: string, attributes: Record<string, string> = {}): void {
-    const now = Date.now();
+    const nanos = this.clock.now();
     const legacy =
       type === 'container'
         ? { status: action, id, ...(attributes.image ? { from: attributes.image } : {}) }
@@ -32,8 +66,8 @@ export class EventBus extends EventEmitter {
       Action: action,
       Actor: { ID: id, Attributes: attributes },
       scope: 'local',
-      time: Math.floor(now / 1000),
-      timeNano: now * 1_000_000,
+      time: Number(nanos / 1_000_000_000n),
+      timeNano: nanos,
     };
     this.recent.push(ev);
     if (this.recent.length > 1000) this.recent.shift();
@@ -41,7 +75,7 @@ export class EventBus extends EventEmitter {
   }
 
   /** Events at or after `sinceNano`, for `docker events --since`. */
-  since(sinceNano: number): DockerEvent[] {
+  since(sinceNano: bigint): DockerEvent[] {
     return this.recent.filter((e) => e.timeNano >= sinceNano);
   }
 }

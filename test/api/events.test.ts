@@ -117,3 +117,36 @@ test("since after until is refused with Docker's words", async () => {
   assert.equal(r.status, 400);
   assert.equal(JSON.parse(r.body).message, '`since` time (200) cannot be after `until` time (100)');
 });
+
+test('rm -f of a running container: kill (signal 9), die, destroy, stamped to the nanosecond', async () => {
+  const since = Math.floor(Date.now() / 1000);
+  assert.equal(
+    d.docker(['run', '-d', '--network', 'none', '--name', 'forced', 'bb:events', 'sleep', '1000']).status,
+    0,
+  );
+  assert.equal(d.docker(['rm', '-f', 'forced']).status, 0);
+  const r = await d.request(
+    'GET',
+    `/v1.41/events?since=${since}&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ container: ['forced'] }))}`,
+  );
+  const lines = r.body.trim().split('\n');
+  const events = lines.map(
+    (l) => JSON.parse(l) as { Action: string; time: number; Actor: { Attributes: Record<string, string> } },
+  );
+  // dockerd 20.10: create, start, kill {signal: 9}, die {exitCode: 137}, destroy.
+  assert.deepEqual(
+    events.map((e) => e.Action),
+    ['create', 'start', 'kill', 'die', 'destroy'],
+  );
+  assert.equal(events[2]!.Actor.Attributes.signal, '9');
+  assert.equal(events[3]!.Actor.Attributes.exitCode, '137');
+  // timeNano has more digits than a JSON number keeps: read it from the text. dockerd's are
+  // nanoseconds (1796254041386393774), in order, and agree with time.
+  const nanos = lines.map((l) => BigInt(/"timeNano":(\d+)/.exec(l)![1]!));
+  nanos.forEach((n, i) => assert.equal(n / 1_000_000_000n, BigInt(events[i]!.time)));
+  nanos.slice(1).forEach((n, i) => assert.ok(n > nanos[i]!, 'timeNano increases'));
+  assert.ok(
+    nanos.some((n) => n % 1_000_000n !== 0n),
+    `below the millisecond: ${nanos.join(' ')}`,
+  );
+});

@@ -8,6 +8,9 @@ import type { ContainerRecord } from '../../src/container/types.js';
 import type { DiffSource } from '../../src/archive/types.js';
 import type { NewImageOptions } from '../../src/image/types.js';
 import { NotFound } from '../../src/errors.js';
+import { mountAll, unmount } from '../../src/mount/kernel.js';
+import { openDetachedCopy } from '../../src/mount/fd-mount.js';
+import { openTrustedDirectory } from '../../src/mount/in-root.js';
 
 export interface FakeEngine {
   engine: ContainerOpsDeps;
@@ -21,6 +24,7 @@ export interface FakeEngine {
 
 export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-ctr-'));
+  fs.mkdirSync(path.join(dir, 'tmp'));
   const rootfs = path.join(dir, 'rootfs');
   fs.mkdirSync(rootfs);
   const record: ContainerRecord = {
@@ -50,6 +54,36 @@ export function fakeEngine(overrides: Partial<ContainerRecord> = {}): FakeEngine
       tornDown: async () => undefined,
       withRootfs: async <T>(ref: string, fn: (root: string, c: ContainerRecord) => Promise<T>) =>
         fn(rootfs, await get(ref)),
+      // The container's rootfs as a run would mount it: the layers stacked (read-only here), read
+      // through a detached copy of that mount, as the service hands it to docker export.
+      withRootfsTree: async <T>(ref: string, fn: (dirFd: number, c: ContainerRecord) => Promise<T>) => {
+        const rec = await get(ref);
+        if (diffSource.kind === 'naive') {
+          const fd = fs.openSync(diffSource.upper, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+          try {
+            return await fn(fd, rec);
+          } finally {
+            fs.closeSync(fd);
+          }
+        }
+        const stage = fs.mkdtempSync(path.join(dir, 'tmp', 'rootfs-'));
+        const lowerdir = [diffSource.upper, ...diffSource.lowers].join(':');
+        await mountAll([{ type: 'overlay', source: 'overlay', options: ['ro', `lowerdir=${lowerdir}`] }], stage);
+        try {
+          const pathFd = openTrustedDirectory(stage);
+          const copy = openDetachedCopy(pathFd);
+          fs.closeSync(pathFd);
+          try {
+            return await fn(copy.dirFd, rec);
+          } finally {
+            fs.closeSync(copy.dirFd);
+            fs.closeSync(copy.mountFd);
+          }
+        } finally {
+          await unmount(stage);
+          fs.rmdirSync(stage);
+        }
+      },
     },
     snapshotter: {
       diffSource: async (key: string) => {
