@@ -18,6 +18,7 @@ import { stagingDirOf } from '../mount/staging.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
 import { rotationOf } from './log-config.js';
+import { logTargetOf } from './log-target.js';
 import { inOperation, isNoSpace, noSpaceAt } from '../util/no-space.js';
 import { stopHealthMonitor } from './health.js';
 import { findInitBinary, wantsInit, withInit } from './init-process.js';
@@ -32,6 +33,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   await live.exited;
   const cfg = rec.config;
   const hc = rec.hostConfig;
+  live.log.use(logTargetOf(containerDir(ctx, rec.id), rec.id, hc.LogConfig?.Type));
   live.log.configure(rotationOf(hc.LogConfig?.Config, hc.LogConfig?.Type));
   const rootfs = await acquireRootfs(ctx, rec).catch((err: unknown) => {
     throw inOperation('start', err);
