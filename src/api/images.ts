@@ -15,7 +15,9 @@ import { loadImages } from '../image/load.js';
 import { layerReport } from '../image/layer-report.js';
 import { saveImages, selectImages } from '../image/save.js';
 import { importImage, prepareImport } from '../image/import.js';
-import { parseNormalizedNamed } from '../image/reference.js';
+import { checkTag, parseNormalizedNamed } from '../image/reference.js';
+import { asPlainError } from './plain-errors.js';
+import { parsePlatformSpecifier } from '../image/platform.js';
 import { pullImage } from './distribution.js';
 
 const storeOf = (ctx: RequestContext): ImageStore => ctx.engine.images;
@@ -89,7 +91,7 @@ export function registerImageRoutes(router: Router): void {
         tag: ctx.query.get('tag') ?? undefined,
         message: ctx.query.get('message') ?? undefined,
         changes: ctx.query.getAll('changes'),
-        platformOs: (ctx.query.get('platform') ?? '').split('/')[0] || undefined,
+        platformOs: importOs(ctx.query.get('platform')),
       });
       const send = startJsonStream(ctx.res!);
       try {
@@ -136,9 +138,12 @@ export function registerImageRoutes(router: Router): void {
     const row = store.findRow(ctx.params.name!);
     const repo = ctx.query.get('repo') ?? '';
     const tag = ctx.query.get('tag') ?? '';
-    const parsed = parseNormalizedNamed(repo);
-    if (tag && !/^[\w][\w.-]{0,127}$/.test(tag)) throw new InvalidParameter(`invalid tag format`);
-    if (parsed.digest && !tag) throw new InvalidParameter('refusing to create a tag with a digest reference');
+    const parsed = asPlainError(() => {
+      const p = parseNormalizedNamed(repo);
+      if (tag) checkTag(tag);
+      if (p.digest && !tag) throw new InvalidParameter('refusing to create a tag with a digest reference');
+      return p;
+    });
     await store.tag(row.id, `${parsed.name}:${tag || parsed.tag || 'latest'}`);
     return new Reply(201);
   });
@@ -214,4 +219,12 @@ function legacyFilter(ctx: RequestContext): Map<string, string[]> {
   const legacy = ctx.query.get('filter');
   if (legacy) filters.set('reference', [...(filters.get('reference') ?? []), legacy]);
   return filters;
+}
+
+/** An import's platform: dockerd checks the specifier, then takes only its OS, which must be this one's. */
+function importOs(platform: string | null): string | undefined {
+  if (!platform) return undefined;
+  const { os } = parsePlatformSpecifier(platform);
+  if (os !== 'linux') throw new InvalidParameter('operating system is not supported');
+  return os;
 }
