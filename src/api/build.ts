@@ -41,6 +41,7 @@ export function registerBuildRoutes(router: Router): void {
       signal: abort.signal,
       networkMode: q.get('networkmode') || 'default',
       apiVersion: ctx.apiVersion,
+      extraHosts: q.getAll('extrahosts').filter(Boolean),
     };
     for (const t of opts.tags) asPlainError(() => normalizeTagged(t));
     // The classic builder checks the specifier and then builds for this machine whatever it says.

@@ -19,6 +19,7 @@ import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
 import { rotationOf } from './log-config.js';
 import { logTargetOf } from './log-target.js';
+import { validateExtraHosts } from './extra-hosts.js';
 import { inOperation, isNoSpace, noSpaceAt } from '../util/no-space.js';
 import { stopHealthMonitor } from './health.js';
 import { findInitBinary, wantsInit, withInit } from './init-process.js';
@@ -53,6 +54,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
         throw new InvalidParameter(`failed to create working directory ${cwd}: ${(err as Error).message}`);
       }
     }
+    validateExtraHosts(hc.ExtraHosts ?? []);
     const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
     linked = linkedView(ctx, rec);
     const net = await setupNetworking(ctx, rec);
