@@ -42,6 +42,7 @@ export function registerBuildRoutes(router: Router): void {
       networkMode: q.get('networkmode') || 'default',
       apiVersion: ctx.apiVersion,
       extraHosts: q.getAll('extrahosts').filter(Boolean),
+      cacheFrom: jsonParam<string[]>(q, 'cachefrom', []) ?? [],
     };
     for (const t of opts.tags) asPlainError(() => normalizeTagged(t));
     // The classic builder checks the specifier and then builds for this machine whatever it says.

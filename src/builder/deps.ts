@@ -6,7 +6,7 @@ import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ImageService } from '../image/types.js';
 import type { ContainerManager } from '../container/service.js';
 
-export type BuildImages = Pick<ImageService, 'create' | 'list' | 'resolve' | 'tag'>;
+export type BuildImages = Pick<ImageService, 'create' | 'list' | 'resolve' | 'tag' | 'readLayer'>;
 export type BuildContainers = Pick<
   ContainerManager,
   'create' | 'start' | 'kill' | 'remove' | 'waitFor' | 'attachOutput' | 'withRootfs'

@@ -27,6 +27,8 @@ export interface BuildOptions {
   apiVersion: string;
   /** `--add-host` entries, in the /etc/hosts of every RUN step. */
   extraHosts: string[];
+  /** `--cache-from` images: cache sources beside the local parent chains. */
+  cacheFrom: string[];
 }
 
 export interface StageState {

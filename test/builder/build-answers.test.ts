@@ -4,11 +4,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from './fixture.js';
 import { makeTar } from '../image/fixture-archive.js';
 
 let d: TestDaemon;
+process.env.DOCKER_BUILDKIT = '0';
 
 before(async () => {
   d = await startDaemon();
@@ -90,4 +94,43 @@ test("a bad --add-host fails the first RUN in dockerd's words", async () => {
     assert.deepEqual(msgs.at(-1), { errorDetail: { message }, error: message }, h);
   }
   assert.equal(d.docker(['ps', '-aq']).stdout, '', 'no build container is left');
+});
+
+test("--cache-from reuses a loaded image's steps, which have no local parents, as dockerd's classic builder does", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-cachefrom-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM bb\nRUN echo a > /a\nENV x=1\nRUN echo b > /b\n');
+    fs.writeFileSync(path.join(dir, 'Dockerfile2'), 'FROM bb\nRUN echo a > /a\nENV x=1\nRUN echo c > /c\n');
+    const build = (...args: string[]) => {
+      const r = d.docker(['build', ...args, dir]);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    build('-q', '-t', 'cfa');
+    const a = d.docker(['inspect', '-f', '{{.Id}}', 'cfa']).stdout.trim();
+    assert.equal(d.docker(['save', '-o', path.join(dir, 'cfa.tar'), 'cfa']).status, 0);
+    assert.equal(d.docker(['rmi', 'cfa']).status, 0, 'the image and its intermediate parents go');
+    assert.equal(d.docker(['load', '-i', path.join(dir, 'cfa.tar')]).status, 0);
+
+    // dockerd 20.10: no step cached without --cache-from, every step with it, and the same image.
+    const without = build('--no-cache=false', '-t', 'cfnone');
+    assert.equal(without.match(/Using cache/g)?.length ?? 0, 0);
+    d.docker(['rmi', 'cfnone']);
+    const withCache = build('--cache-from', 'cfa', '-t', 'cfb');
+    assert.equal(withCache.match(/---> Using cache/g)?.length, 3, withCache);
+    assert.match(withCache, new RegExp(`Successfully built ${a.slice(7, 19)}`));
+    assert.equal(d.docker(['inspect', '-f', '{{.Id}}', 'cfb']).stdout.trim(), a);
+
+    // A changed last step: the earlier ones come from the source, the last one runs.
+    const changed = build('--cache-from', 'cfa', '-f', path.join(dir, 'Dockerfile2'), '-t', 'cfc');
+    assert.equal(changed.match(/---> Using cache/g)?.length, 2, changed);
+    assert.match(changed, /Step 4\/4 : RUN echo c > \/c\n ---> Running in /);
+    assert.equal(d.docker(['run', '--rm', 'cfc', 'cat', '/a', '/c']).stdout, 'a\nc\n', 'built on the restored layers');
+
+    // A source that does not exist is skipped, as dockerd does.
+    assert.match(build('--cache-from', 'nonexistent:tag', '-q'), /^sha256:/);
+  } finally {
+    d.docker(['rmi', '-f', 'cfa', 'cfb', 'cfc']);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
