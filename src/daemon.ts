@@ -72,7 +72,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   }
   const storageDriver = (requested as 'overlay2' | 'vfs' | undefined) ?? (await chooseDriver(dataRoot));
   const execRoot = path.resolve(opts.execRoot ?? path.join(path.dirname(socketPath), 'exec'));
-  const config: DaemonConfig = { dataRoot, socketPath, storageDriver, execRoot, logLevel: opts.logLevel };
+  const config: DaemonConfig = {
+    dataRoot,
+    socketPath,
+    storageDriver,
+    execRoot,
+    logLevel: opts.logLevel,
+    logDriver: logConfig.Type,
+  };
   for (const d of ['tmp', 'containers', 'volumes', 'content'])
     fs.mkdirSync(path.join(dataRoot, d), { recursive: true, mode: 0o710 });
   fs.mkdirSync(execRoot, { recursive: true, mode: 0o700 });

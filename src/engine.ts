@@ -24,6 +24,8 @@ export interface DaemonConfig {
   /** Where runc state and container runtime files live (tmpfs in production). */
   execRoot: string;
   logLevel: string;
+  /** The default log driver (daemon.json `log-driver`), /info's LoggingDriver. */
+  logDriver: string;
 }
 
 export interface Engine {

@@ -1,6 +1,9 @@
 // POST /build: the classic builder protocol. The body is the context tar (plain or gzip);
 // options come in the query (t may repeat; buildargs and labels are JSON objects).
 import { InvalidParameter } from '../errors.js';
+import { normalizeTagged } from '../image/reference.js';
+import { asPlainError } from './plain-errors.js';
+import { parsePlatformSpecifier } from '../image/platform.js';
 import type { BuildOptions } from '../builder/service.js';
 import { queryBool, startJsonStream } from './http.js';
 import type { RequestContext, Router } from './router.js';
@@ -38,7 +41,13 @@ export function registerBuildRoutes(router: Router): void {
       signal: abort.signal,
       networkMode: q.get('networkmode') || 'default',
       apiVersion: ctx.apiVersion,
+      extraHosts: q.getAll('extrahosts').filter(Boolean),
+      cacheFrom: jsonParam<string[]>(q, 'cachefrom', []) ?? [],
     };
+    for (const t of opts.tags) asPlainError(() => normalizeTagged(t));
+    // The classic builder checks the specifier and then builds for this machine whatever it says.
+    const platform = q.get('platform');
+    if (platform) parsePlatformSpecifier(platform);
     const remote = q.get('remote');
     if (remote) throw new InvalidParameter(`remote build contexts are not supported: ${remote}`);
     const build = await ctx.engine.builder.prepare(ctx.req, q.get('dockerfile') || null, opts);

@@ -5,7 +5,8 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PassThrough } from 'node:stream';
-import { InvalidParameter } from '../errors.js';
+import { InvalidParameter, NotFound } from '../errors.js';
+import { formatPlatform, parsePlatformSpecifier, platformMatches } from '../image/platform.js';
 import type {
   ContainerExec,
   ContainerLifecycle,
@@ -45,6 +46,7 @@ export function registerContainerRoutes(router: Router): void {
     const { HostConfig, NetworkingConfig, ...config } = body;
     // Clients older than API 1.40 knew only the shareable default (moby's postContainersCreate).
     if (HostConfig && !HostConfig.IpcMode && !versionAtLeast(ctx.apiVersion, '1.40')) HostConfig.IpcMode = 'shareable';
+    await checkCreatePlatform(ctx, config.Image);
     const rec = await lifecycle(ctx).create(
       { Config: config, HostConfig: HostConfig ?? {}, NetworkingConfig },
       ctx.query.get('name'),
@@ -343,4 +345,24 @@ function hijack(ctx: RequestContext, contentType: string): Hijacked {
     input: ctx.req,
     closed,
   };
+}
+
+/**
+ * create's `platform` (API 1.41+): a bad specifier is refused, and an image there is that is not
+ * for that platform is, in dockerd's words, not found (a missing image is left to create).
+ */
+async function checkCreatePlatform(ctx: RequestContext, image: unknown): Promise<void> {
+  const platform = ctx.query.get('platform');
+  if (!platform || !versionAtLeast(ctx.apiVersion, '1.41')) return;
+  const want = parsePlatformSpecifier(platform);
+  if (typeof image !== 'string' || !image) return;
+  const found = await ctx.engine.images.resolve(image).catch(() => undefined);
+  if (!found) return;
+  const actual = { os: found.config.os ?? '', architecture: found.config.architecture ?? '' };
+  const variant = typeof found.config.variant === 'string' ? found.config.variant : '';
+  const have = variant ? { ...actual, variant } : actual;
+  if (!platformMatches(want, have))
+    throw new NotFound(
+      `image with reference ${image} was found but does not match the specified platform: wanted ${formatPlatform(want)}, actual: ${formatPlatform(have)}`,
+    );
 }

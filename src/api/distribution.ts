@@ -6,6 +6,7 @@ import type { RequestContext, Router } from './router.js';
 import { readJson, startJsonStream } from './http.js';
 import { InvalidParameter, NotImplemented, messageOf } from '../errors.js';
 import { decodeRegistryAuth, type AuthConfig } from '../distribution/auth.js';
+import { checkTag, parseNormalizedNamed } from '../image/reference.js';
 
 function lazyStream(ctx: RequestContext): { send: (msg: Record<string, unknown>) => void; started: () => boolean } {
   let send: ((msg: unknown) => void) | undefined;
@@ -38,8 +39,17 @@ const authOf = (ctx: RequestContext): AuthConfig =>
 /** POST /images/create with fromImage: tag may be a tag or a digest (docker pull NAME@sha256:…). */
 export async function pullImage(ctx: RequestContext, fromImage: string): Promise<void> {
   const tag = ctx.query.get('tag');
-  let ref = fromImage;
-  if (tag) ref = /^[A-Za-z][A-Za-z0-9]*:/.test(tag) ? `${fromImage}@${tag}` : `${fromImage}:${tag}`;
+  // `docker pull -a` sends the name with a trailing ':', which dockerd drops.
+  const image = fromImage.endsWith(':') ? fromImage.slice(0, -1) : fromImage;
+  // The name is checked before the tag, so a bad name is what the client hears about.
+  parseNormalizedNamed(image);
+  let ref = image;
+  if (tag) {
+    // A tag that parses as a digest (digest.Parse: a known algorithm, hex of its length) is one.
+    const digest = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/.test(tag);
+    if (!digest) checkTag(tag);
+    ref = digest ? `${image}@${tag}` : `${image}:${tag}`;
+  }
   const auth = authOf(ctx);
   await streamed(ctx, (send) => ctx.engine.distribution.pull(ref, ctx.query.get('platform'), auth, send));
 }

@@ -10,7 +10,9 @@ import { matchLabels } from '../util/label-filter.js';
 import { parseUntil } from '../util/until.js';
 import { versionAtLeast } from '../util/api-version.js';
 import { prepareImport } from '../image/import.js';
-import { parseNormalizedNamed } from '../image/reference.js';
+import { checkTag, parseNormalizedNamed } from '../image/reference.js';
+import { asPlainError } from './plain-errors.js';
+import { parsePlatformSpecifier } from '../image/platform.js';
 import { pullImage } from './distribution.js';
 
 const views = (ctx: RequestContext): ImageViews => ctx.engine.images;
@@ -86,7 +88,7 @@ export function registerImageRoutes(router: Router): void {
         tag: ctx.query.get('tag') ?? undefined,
         message: ctx.query.get('message') ?? undefined,
         changes: ctx.query.getAll('changes'),
-        platformOs: (ctx.query.get('platform') ?? '').split('/')[0] || undefined,
+        platformOs: importOs(ctx.query.get('platform')),
       });
       const send = startJsonStream(ctx.res!);
       try {
@@ -126,9 +128,12 @@ export function registerImageRoutes(router: Router): void {
     const image = await views(ctx).resolve(ctx.params.name!);
     const repo = ctx.query.get('repo') ?? '';
     const tag = ctx.query.get('tag') ?? '';
-    const parsed = parseNormalizedNamed(repo);
-    if (tag && !/^[\w][\w.-]{0,127}$/.test(tag)) throw new InvalidParameter(`invalid tag format`);
-    if (parsed.digest && !tag) throw new InvalidParameter('refusing to create a tag with a digest reference');
+    const parsed = asPlainError(() => {
+      const p = parseNormalizedNamed(repo);
+      if (tag) checkTag(tag);
+      if (p.digest && !tag) throw new InvalidParameter('refusing to create a tag with a digest reference');
+      return p;
+    });
     await mutations(ctx).tag(image.id, `${parsed.name}:${tag || parsed.tag || 'latest'}`);
     return new Reply(201);
   });
@@ -202,4 +207,12 @@ function legacyFilter(ctx: RequestContext): Map<string, string[]> {
   const legacy = ctx.query.get('filter');
   if (legacy) filters.set('reference', [...(filters.get('reference') ?? []), legacy]);
   return filters;
+}
+
+/** An import's platform: dockerd checks the specifier, then takes only its OS, which must be this one's. */
+function importOs(platform: string | null): string | undefined {
+  if (!platform) return undefined;
+  const { os } = parsePlatformSpecifier(platform);
+  if (os !== 'linux') throw new InvalidParameter('operating system is not supported');
+  return os;
 }

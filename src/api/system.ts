@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { dataRootFilesystem } from '../system/disk-usage.js';
+import { hostCapabilities } from '../system/host-capabilities.js';
 import type { Router } from './router.js';
 import { API_VERSION, MIN_API_VERSION } from './version.js';
 import { STRATA_VERSION } from '../version.js';
@@ -62,6 +63,7 @@ export function registerSystemRoutes(router: Router): void {
     const running = containers.filter((c) => c.state.Running).length;
     const paused = containers.filter((c) => c.state.Status === 'paused').length;
     const images = await imageViews.list();
+    const { warnings: hostWarnings, ...host } = hostCapabilities();
     return {
       ID: engine.daemonId,
       Containers: containers.length,
@@ -75,27 +77,29 @@ export function registerSystemRoutes(router: Router): void {
         Volume: ['local', ...engine.volumes.pluginNames()],
         Network: ['host', 'null'],
         Authorization: null,
-        Log: ['json-file'],
+        Log: ['json-file', 'local'],
       },
-      MemoryLimit: true,
-      SwapLimit: false,
-      KernelMemory: false,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
-      CPUShares: true,
-      CPUSet: true,
-      PidsLimit: true,
-      IPv4Forwarding: true,
-      BridgeNfIptables: false,
-      BridgeNfIp6tables: false,
+      MemoryLimit: host.MemoryLimit,
+      SwapLimit: host.SwapLimit,
+      KernelMemory: host.KernelMemory,
+      KernelMemoryTCP: host.KernelMemoryTCP,
+      CpuCfsPeriod: host.CpuCfsPeriod,
+      CpuCfsQuota: host.CpuCfsQuota,
+      CPUShares: host.CPUShares,
+      CPUSet: host.CPUSet,
+      PidsLimit: host.PidsLimit,
+      IPv4Forwarding: host.IPv4Forwarding,
+      BridgeNfIptables: host.BridgeNfIptables,
+      BridgeNfIp6tables: host.BridgeNfIp6tables,
       Debug: config.logLevel === 'debug',
       NFd: 0,
-      OomKillDisable: false,
+      OomKillDisable: host.OomKillDisable,
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'json-file',
+      LoggingDriver: config.logDriver,
+      // runc is given cgroupfs paths (/strata/<id>) on either hierarchy.
       CgroupDriver: 'cgroupfs',
-      CgroupVersion: '1',
+      CgroupVersion: host.CgroupVersion,
       NEventsListener: engine.events.listenerCount('event'),
       KernelVersion: os.release(),
       OperatingSystem: osName(),
@@ -132,7 +136,7 @@ export function registerSystemRoutes(router: Router): void {
       RuncCommit: { ID: '' },
       InitCommit: { ID: '' },
       SecurityOptions: engine.security.options,
-      Warnings: [...engine.security.warnings, ...storageWarnings(config.dataRoot)],
+      Warnings: nullIfEmpty([...hostWarnings, ...engine.security.warnings, ...storageWarnings(config.dataRoot)]),
     };
   });
 

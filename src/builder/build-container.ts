@@ -3,6 +3,7 @@
 // they exist, the image's VOLUMEs are mounted as anonymous volumes (so what a step writes under
 // a VOLUME path never reaches the image), and a step that fails leaves its container behind for
 // inspection (unless --force-rm), as --rm=false leaves every one.
+import { validateExtraHosts } from '../container/extra-hosts.js';
 import type { Readable } from 'node:stream';
 import type { BuilderDeps, BuildContainers } from './deps.js';
 import type { ContainerRecord } from '../container/types.js';
@@ -14,6 +15,8 @@ export interface BuildContainerOptions {
   networkMode: string;
   /** The build request's API version: containers are created as that client would create them. */
   apiVersion: string;
+  /** `--add-host` entries for the container's /etc/hosts. */
+  extraHosts: string[];
 }
 
 export class BuildContainer {
@@ -39,6 +42,8 @@ export class BuildContainer {
     cmd: string[],
     env: string[] = [],
   ): Promise<BuildContainer> {
+    // dockerd refuses bad entries before the step's container exists, so none is left behind.
+    validateExtraHosts(opts.extraHosts);
     const containers = deps.containers;
     const rec = await containers.create(
       {
@@ -53,7 +58,11 @@ export class BuildContainer {
           Healthcheck: { Test: ['NONE'] },
         },
         // Docker's build containers log nothing: the output goes to the build stream only.
-        HostConfig: { NetworkMode: opts.networkMode, LogConfig: { Type: 'none', Config: {} } },
+        HostConfig: {
+          NetworkMode: opts.networkMode,
+          LogConfig: { Type: 'none', Config: {} },
+          ExtraHosts: opts.extraHosts,
+        },
       },
       null,
       opts.apiVersion,

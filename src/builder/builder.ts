@@ -14,6 +14,7 @@ import { BuildOutput, shortId } from './output.js';
 import { DEFAULT_PATH_ENV, copyRunConfig, ordered, sameConfig, toRunConfig, type RunConfig } from './run-config.js';
 import { dispatch } from './instructions.js';
 import { Workspace } from './workspace.js';
+import { CacheSources } from './cache-from.js';
 import { BuildContainer } from './build-container.js';
 import { BuildError } from './build-error.js';
 import { ContextContent } from './context-content.js';
@@ -45,6 +46,7 @@ export class Builder implements StepHost {
   private total = 0;
   /** Dispatching a FROM image's ONBUILD triggers. */
   private inTriggers = false;
+  private readonly cacheFrom: CacheSources;
 
   constructor(
     readonly deps: BuilderDeps,
@@ -53,7 +55,9 @@ export class Builder implements StepHost {
     readonly out: BuildOutput,
     /** Digests (and held bytes) of the context's files. */
     readonly context: ContextContent = new ContextContent(),
-  ) {}
+  ) {
+    this.cacheFrom = new CacheSources(deps.images, opts.cacheFrom);
+  }
 
   /** Runs the whole Dockerfile; resolves with the final image. */
   async build(df: ParsedDockerfile): Promise<ImageRecord> {
@@ -218,7 +222,11 @@ export class Builder implements StepHost {
     const hits = (await this.deps.images.list())
       .filter((img) => img.parent === parent && sameConfig(img.config.container_config as Record<string, any>, probe))
       .sort((a, b) => String(b.config.created ?? '').localeCompare(String(a.config.created ?? '')));
-    const hit = hits[0];
+    let hit: ImageRecord | undefined = hits[0];
+    if (this.cacheFrom.active) {
+      if (hit && !(await this.cacheFrom.allows(hit))) hit = undefined;
+      hit ??= await this.cacheFrom.lookup(state.image, probe, state.config);
+    }
     if (!hit) return false;
     this.out.stream(' ---> Using cache\n');
     state.image = hit;

@@ -6,7 +6,7 @@ import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ImageService } from '../image/types.js';
 import type { ContainerBackend } from '../container/backend.js';
 
-export type BuildImages = Pick<ImageService, 'create' | 'list' | 'resolve' | 'tag'>;
+export type BuildImages = Pick<ImageService, 'create' | 'list' | 'resolve' | 'tag' | 'readLayer'>;
 export type BuildContainers = Pick<
   ContainerBackend,
   'create' | 'start' | 'kill' | 'remove' | 'waitFor' | 'attachOutput' | 'withRootfs'

@@ -25,6 +25,10 @@ export interface BuildOptions {
   networkMode: string;
   /** The request's API version, which the build's containers are created with. */
   apiVersion: string;
+  /** `--add-host` entries, in the /etc/hosts of every RUN step. */
+  extraHosts: string[];
+  /** `--cache-from` images: cache sources beside the local parent chains. */
+  cacheFrom: string[];
 }
 
 export interface StageState {

@@ -11,11 +11,13 @@ import type { HealthHandle } from './health-config.js';
 
 /** The snapshot key of a container's writable layer (the usage cache keys sizes by it too). */
 export const snapshotKeyOf = (containerId: string): string => `container-${containerId}`;
-import { JsonFileLog } from './json-log.js';
+import { ContainerLog } from './log-file.js';
+import { logTargetOf } from './log-target.js';
 
 export interface Live {
   hub: StreamHub;
-  log: JsonFileLog;
+  /** Follows the container's driver: start and `docker logs` point it at the driver's file. */
+  log: ContainerLog;
   proc?: RuntimeProcess;
   /** Resolves when the current run has been cleaned up after its exit. */
   exited?: Promise<void>;
@@ -57,14 +59,13 @@ export interface Ctx extends ContainerServiceDeps {
 
 export const containerDir = (ctx: Ctx, id: string) => path.join(ctx.dataRoot, 'containers', id);
 export const bundleDir = (ctx: Ctx, id: string) => path.join(ctx.execRoot, 'containers', id);
-export const logFileOf = (ctx: Ctx, id: string) => path.join(containerDir(ctx, id), `${id}-json.log`);
 
 export function liveOf(ctx: Ctx, id: string): Live {
   let l = ctx.live.get(id);
   if (!l) {
     l = {
       hub: new StreamHub(),
-      log: new JsonFileLog(logFileOf(ctx, id)),
+      log: new ContainerLog(logTargetOf(containerDir(ctx, id), id, undefined)),
       volumes: [],
       stoppedByUser: false,
       removing: false,

@@ -9,8 +9,11 @@ export interface LogConfig {
   Config: Record<string, string>;
 }
 
-/** Drivers Strata has: json-file, and none (nothing kept). Docker would look for a logging plugin next. */
-const DRIVERS = new Set(['json-file', 'none']);
+/** Drivers Strata has: json-file, local, and none (nothing kept). Docker would look for a logging plugin next. */
+const DRIVERS = new Set(['json-file', 'local', 'none']);
+
+/** The options local accepts (it keeps no attributes, so no labels, env or tag). */
+const LOCAL_OPTS = new Set(['max-file', 'max-size', 'compress']);
 
 /** The options json-file accepts (labels, env and tag are accepted and have no effect). */
 const JSON_FILE_OPTS = new Set([
@@ -66,10 +69,15 @@ export function validateLogConfig(cfg: LogConfig): void {
   if (mode !== undefined && mode !== '' && mode !== 'blocking' && mode !== 'non-blocking') {
     throw new InvalidParameter(`logger: logging mode not supported: ${mode}`);
   }
-  if (!DRIVERS.has(cfg.Type)) throw new InvalidParameter(`logger: no log driver named '${cfg.Type}' is registered`);
+  // dockerd looks a driver it does not have up as a logging plugin, and says so when there is none.
+  if (!DRIVERS.has(cfg.Type))
+    throw new InvalidParameter(`error looking up logging plugin ${cfg.Type}: plugin "${cfg.Type}" not found`);
   for (const key of Object.keys(cfg.Config)) {
     if (key === 'mode' || key === 'max-buffer-size') continue;
-    if (!JSON_FILE_OPTS.has(key)) throw new InvalidParameter(`unknown log opt '${key}' for json-file log driver`);
+    if (cfg.Type === 'local') {
+      if (!LOCAL_OPTS.has(key)) throw new InvalidParameter(`unknown log opt '${key}' for log driver local`);
+    } else if (!JSON_FILE_OPTS.has(key))
+      throw new InvalidParameter(`unknown log opt '${key}' for json-file log driver`);
   }
 }
 
@@ -93,6 +101,7 @@ export interface Rotation {
  */
 export function rotationOf(cfg: Record<string, string> | undefined, type = 'json-file'): Rotation {
   if (type === 'none') return { keep: false, maxSize: -1, maxFiles: 1 };
+  if (type === 'local') return localRotationOf(cfg);
   let maxSize = -1;
   let maxFiles = 1;
   const fail = (msg: string) => new SystemError(`failed to initialize logging driver: ${msg}`);
@@ -117,6 +126,40 @@ export function rotationOf(cfg: Record<string, string> | undefined, type = 'json
     if (compress && (maxFiles === 1 || maxSize === -1))
       throw fail('compress cannot be true when max-file is less than 2 or max-size is not set');
   }
+  return compress ? { maxSize, maxFiles, compress } : { maxSize, maxFiles };
+}
+
+/**
+ * The local driver's settings (local.New): it rotates by default (20 MiB, 5 files, compressed),
+ * a max-size of 0 rotates before every entry, and its errors are worded its own way.
+ */
+function localRotationOf(cfg: Record<string, string> | undefined): Rotation {
+  const fail = (msg: string) => new SystemError(`failed to initialize logging driver: ${msg}`);
+  let maxSize = 20 * 1024 * 1024;
+  let maxFiles = 5;
+  let compress = true;
+  const size = cfg?.['max-size'];
+  if (size !== undefined) {
+    maxSize = fromHumanSize(size);
+    if (Number.isNaN(maxSize)) throw fail(`invalid value for max-size: ${size}: invalid size: '${size}'`);
+  }
+  const files = cfg?.['max-file'];
+  if (files !== undefined) {
+    if (!/^[+-]?\d+$/.test(files))
+      throw fail(
+        `invalid value for max-file: ${files}: strconv.Atoi: parsing ${JSON.stringify(files)}: invalid syntax`,
+      );
+    maxFiles = Number(files);
+  }
+  const c = cfg?.compress;
+  if (c !== undefined) {
+    const b = GO_BOOLS[c];
+    if (b === undefined)
+      throw fail(`error reading compress log option: strconv.ParseBool: parsing ${JSON.stringify(c)}: invalid syntax`);
+    compress = b;
+  }
+  if (maxFiles < 0) throw fail('max file count cannot be less than 0');
+  if (compress && maxFiles <= 1) throw fail('compression cannot be enabled when max file count is 1');
   return compress ? { maxSize, maxFiles, compress } : { maxSize, maxFiles };
 }
 

@@ -1,8 +1,9 @@
-// docker logs: json-file entries filtered by stream, since/until and tail, then (with follow)
+// docker logs: the driver's entries filtered by stream, since/until and tail, then (with follow)
 // live entries until the container stops or the client goes away.
 import type { Ctx } from './context.js';
-import { liveOf } from './context.js';
-import { formatNanos, type LogEntry } from './json-log.js';
+import { containerDir, liveOf } from './context.js';
+import { formatNanos, type LogEntry } from './log-entry.js';
+import { logTargetOf } from './log-target.js';
 import type { ContainerRecord } from './types.js';
 import { NotImplemented } from '../errors.js';
 import { logsReadable } from './log-config.js';
@@ -41,6 +42,7 @@ export async function streamLogs(
   closed: Promise<void>,
 ): Promise<void> {
   const live = liveOf(ctx, rec.id);
+  live.log.use(logTargetOf(containerDir(ctx, rec.id), rec.id, rec.hostConfig.LogConfig?.Type));
   const wanted = (e: LogEntry) =>
     ((e.stream === 'stdout' && opts.stdout) || (e.stream === 'stderr' && opts.stderr)) &&
     (opts.since === undefined || e.nanos > opts.since) &&

@@ -18,6 +18,8 @@ import { stagingDirOf } from '../mount/staging.js';
 import { acquireRootfs, releaseRootfs } from './rootfs.js';
 import type { ContainerRecord } from './types.js';
 import { rotationOf } from './log-config.js';
+import { logTargetOf } from './log-target.js';
+import { validateExtraHosts } from './extra-hosts.js';
 import { inOperation, isNoSpace, noSpaceAt } from '../util/no-space.js';
 import { stopHealthMonitor } from './health.js';
 import { findInitBinary, wantsInit, withInit } from './init-process.js';
@@ -33,6 +35,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   await live.exited;
   const cfg = rec.config;
   const hc = rec.hostConfig;
+  live.log.use(logTargetOf(containerDir(ctx, rec.id), rec.id, hc.LogConfig?.Type));
   live.log.configure(rotationOf(hc.LogConfig?.Config, hc.LogConfig?.Type));
   const rootfs = await acquireRootfs(ctx, rec).catch((err: unknown) => {
     throw inOperation('start', err);
@@ -52,6 +55,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
         throw new InvalidParameter(`failed to create working directory ${cwd}: ${(err as Error).message}`);
       }
     }
+    validateExtraHosts(hc.ExtraHosts ?? []);
     const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
     linked = linkedView(ctx, rec);
     const ipc = await setupIpc(ctx, rec);

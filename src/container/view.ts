@@ -2,7 +2,8 @@
 // size=1, the snapshotter's usage of the writable layer).
 import { configJson, hostConfigJson } from './inspect-defaults.js';
 import type { Ctx } from './context.js';
-import { containerDir, logFileOf } from './context.js';
+import { containerDir } from './context.js';
+import { inspectLogPath } from './log-target.js';
 import { inspectMounts } from './mount-points.js';
 import type { ContainerRecord } from './types.js';
 import { healthText } from './health-config.js';
@@ -56,7 +57,7 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
     ResolvConfPath: `${dir}/resolv.conf`,
     HostnamePath: `${dir}/hostname`,
     HostsPath: `${dir}/hosts`,
-    LogPath: rec.hostConfig.LogConfig?.Type === 'none' ? '' : logFileOf(ctx, rec.id),
+    LogPath: inspectLogPath(containerDir(ctx, rec.id), rec.id, rec.hostConfig.LogConfig?.Type),
     Name: `/${rec.name}`,
     RestartCount: rec.restartCount ?? 0,
     Driver: ctx.snapshotter.driver,

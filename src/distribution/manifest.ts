@@ -1,6 +1,7 @@
 // Manifests as registries serve them: Docker v2 schema 2 manifests and manifest lists, OCI
 // image manifests and indexes. Parses and checks the shape, and picks the entry of a list for a
 // platform (this machine's unless `--platform` says otherwise), with Docker's error when none fits.
+import { parsePlatformSpecifier } from '../image/platform.js';
 import { InvalidParameter, NotFound } from '../errors.js';
 
 export const MediaType = {
@@ -110,20 +111,12 @@ export function hostPlatform(): Platform {
   return { os: 'linux', architecture, ...(architecture === 'arm64' ? { variant: 'v8' } : {}) };
 }
 
-/** `os[/arch[/variant]]` as `--platform` takes it; empty means this machine. */
+/** `os[/arch[/variant]]` as `--platform` takes it (dockerd's words for a bad one); empty means this machine. */
 export function parsePlatform(s: string | null | undefined): Platform {
   if (!s) return hostPlatform();
-  const parts = s.toLowerCase().split('/');
-  if (parts.length > 3 || parts.some((p) => p === ''))
-    throw new InvalidParameter(`"${s}": unknown operating system or architecture: invalid argument`);
-  let [os, arch, variant] = parts as [string, string?, string?];
-  arch =
-    ({ x86_64: 'amd64', x86: '386', aarch64: 'arm64', armhf: 'arm', armel: 'arm' } as Record<string, string>)[
-      arch ?? ''
-    ] ?? arch;
-  if (!arch) arch = hostPlatform().architecture;
-  if (arch === 'arm64' && !variant) variant = 'v8';
-  return { os, architecture: arch, ...(variant ? { variant } : {}) };
+  const p = parsePlatformSpecifier(s);
+  // Manifest lists name arm64's variant; a plain arm64 asks for v8.
+  return p.architecture === 'arm64' && !p.variant ? { ...p, variant: 'v8' } : p;
 }
 
 export const platformString = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/');

@@ -6,7 +6,7 @@ import { applyConfigChanges } from './config-changes.js';
 import type { ImageRunConfig } from './types.js';
 import type { ImageStore } from './service.js';
 import { LayerTx } from './layer-store.js';
-import { parseNormalizedNamed } from './reference.js';
+import { checkNotAmbiguous, checkTag, parseNormalizedNamed } from './reference.js';
 import { containerConfigJson } from './inspect.js';
 
 export interface ImportOptions {
@@ -29,7 +29,10 @@ export function importRef(repo?: string, tag?: string): string | undefined {
   if (!repo) return undefined;
   const r = parseNormalizedNamed(repo);
   if (r.digest) throw new InvalidParameter('cannot import digest reference');
-  return `${r.name}:${tag || r.tag || 'latest'}`;
+  if (tag) checkTag(tag);
+  const full = `${r.name}:${tag || r.tag || 'latest'}`;
+  checkNotAmbiguous(full);
+  return full;
 }
 
 export async function importImage(store: ImageStore, input: Readable, opts: ImportOptions): Promise<string> {

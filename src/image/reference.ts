@@ -46,8 +46,7 @@ export function parseNormalizedNamed(s: string): ParsedReference {
     throw new InvalidParameter('invalid reference format: repository name must be lowercase');
   if (!namePattern.test(`${dom}/${remainder}`)) throw new InvalidParameter('invalid reference format');
   const name = `${dom}/${remainder}`;
-  if (name.length > 255)
-    throw new InvalidParameter('invalid reference format: repository name must not be more than 255 characters');
+  if (name.length > 255) throw new InvalidParameter('repository name must not be more than 255 characters');
   return { name, tag, digest };
 }
 
@@ -55,12 +54,9 @@ function splitDomain(name: string): [string, string] {
   const i = name.indexOf('/');
   let dom: string;
   let remainder: string;
-  if (
-    i === -1 ||
-    (!/[.:]/.test(name.slice(0, i)) &&
-      name.slice(0, i) !== 'localhost' &&
-      name.slice(0, i).toLowerCase() === name.slice(0, i))
-  ) {
+  // As dockerd 20.10: a first component without '.' or ':' is a path, whatever its case (so
+  // `Foo/bar` is a name that must be lowercase, not a registry called Foo).
+  if (i === -1 || (!/[.:]/.test(name.slice(0, i)) && name.slice(0, i) !== 'localhost')) {
     dom = defaultDomain;
     remainder = name;
   } else {
@@ -70,6 +66,17 @@ function splitDomain(name: string): [string, string] {
   if (dom === 'index.docker.io') dom = defaultDomain;
   if (dom === defaultDomain && !remainder.includes('/')) remainder = `library/${remainder}`;
   return [dom, remainder];
+}
+
+/** A tag as the tag, import and pull endpoints take it apart from the repository. */
+export function checkTag(tag: string): void {
+  if (!tagPattern.test(tag)) throw new InvalidParameter('invalid tag format');
+}
+
+/** The reference store refuses a repository that reads as a digest algorithm (`sha256:…`). */
+export function checkNotAmbiguous(full: string): void {
+  if (familiar(repositoryOf(full)) === 'sha256')
+    throw new InvalidParameter('refusing to create an ambiguous tag using digest algorithm as name');
 }
 
 /** The stored key of a tag: docker.io/library/alpine:latest (TagNameOnly adds `latest`). */

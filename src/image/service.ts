@@ -11,7 +11,7 @@ import { ContentStore } from '../content/store.js';
 import { InvalidParameter, NotFound } from '../errors.js';
 import { LayerStore, LayerTx, type LayerRow } from './layer-store.js';
 import { ImageDb, type ImageRow } from './image-db.js';
-import { familiar, isImageIDPrefix, normalizeTagged, parseNormalizedNamed } from './reference.js';
+import { checkNotAmbiguous, familiar, isImageIDPrefix, normalizeTagged, parseNormalizedNamed } from './reference.js';
 import { EMPTY_LAYER_DIFF_ID, isDigest, sha256 } from './digest.js';
 import { Mutex } from './mutex.js';
 import { listImages } from './list.js';
@@ -92,7 +92,8 @@ export class ImageStore implements ImageService, ImageRows {
     try {
       normalized = normalizeTagged(ref);
     } catch (err) {
-      if (!/^(sha256:)?[a-f0-9]+$/.test(ref)) throw err;
+      // Only a full ID reads as no name (ParseAnyReference); any other bad reference is refused.
+      if (!/^(sha256:)?[a-f0-9]{64}$/.test(ref)) throw err;
     }
     if (normalized) {
       const id = this.rows.lookupRef(normalized);
@@ -124,6 +125,7 @@ export class ImageStore implements ImageService, ImageRows {
     const parsed = parseNormalizedNamed(ref);
     if (parsed.digest) throw new InvalidParameter('refusing to create a tag with a digest reference');
     const full = `${parsed.name}:${parsed.tag ?? 'latest'}`;
+    checkNotAmbiguous(full);
     const old = this.rows.setRef(full, id, new Date().toISOString());
     this.deps.events.emitEvent('image', 'tag', id, { name: familiar(full) });
     return old;

@@ -36,7 +36,7 @@ test("log options are checked with Docker's words", () => {
   assert.throws(() => mergeLogConfig({ Config: { x: '1' } }), /unknown log opt 'x' for json-file log driver$/);
   assert.throws(
     () => mergeLogConfig({ Type: 'syslog', Config: {} }),
-    /logger: no log driver named 'syslog' is registered/,
+    /error looking up logging plugin syslog: plugin "syslog" not found/,
   );
   assert.throws(() => rotationOf({ 'max-size': 'abc' }), /failed to initialize logging driver: invalid size: 'abc'/);
   assert.throws(() => rotationOf({ 'max-size': '0' }), /max-size must be a positive number/);
@@ -58,7 +58,7 @@ test("log options are checked with Docker's words", () => {
   );
   assert.throws(
     () => mergeLogConfig(undefined, { Type: 'gelf', Config: {} }),
-    /logger: no log driver named 'gelf' is registered/,
+    /error looking up logging plugin gelf: plugin "gelf" not found/,
     'a daemon.json log-driver Strata does not have fails each create',
   );
   const merged = mergeLogConfig(
@@ -95,7 +95,7 @@ test('create refuses unknown options and drivers; start refuses bad values', () 
   assert.notEqual(opt.status, 0);
   assert.match(opt.stderr, /unknown log opt 'x' for json-file log driver/);
   const drv = d.docker(['create', '--log-driver', 'foo', 'logtest', 'true']);
-  assert.match(drv.stderr, /logger: no log driver named 'foo' is registered/);
+  assert.match(drv.stderr, /error looking up logging plugin foo: plugin "foo" not found/);
   const bad = d.docker(['run', '--rm', '--log-opt', 'max-size=abc', 'logtest', 'true']);
   assert.match(bad.stderr, /failed to initialize logging driver: invalid size: 'abc'/);
 });
