@@ -19,6 +19,7 @@ import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
 import { tarDiffSize } from './tar-size.js';
 import { noSpaceAt } from '../util/no-space.js';
+import { syncfsAsync } from '../native/syscalls.js';
 
 export interface LayerRow {
   chainID: string;
@@ -43,10 +44,27 @@ export class LayerTx {
   readonly newLayers: LayerRow[] = [];
   readonly staged = new Map<string, StagedLayer>();
   readonly snapshots: string[] = [];
-  constructor(private readonly store: LayerStore) {}
+  /** Snapshot directories written but not yet flushed: persist() flushes them before any row. */
+  readonly unsynced = new Set<string>();
 
-  /** Moves the blobs of the new layers into the content store; call before the row transaction. */
+  /**
+   * `syncOnce`: the layers of this operation are applied without a flush each and flushed
+   * together by persist(), one syncfs per image instead of one per layer (a pull or load of many
+   * layers). Until then each is a committed snapshot no row owns, which the startup sweep
+   * removes after a crash, so the order data-before-row holds.
+   */
+  constructor(
+    private readonly store: LayerStore,
+    readonly opts: { syncOnce?: boolean } = {},
+  ) {}
+
+  /**
+   * Flushes the snapshot directories written, then moves the blobs of the new layers into the
+   * content store; call before the row transaction.
+   */
   async persist(): Promise<void> {
+    await syncDirs(this.unsynced);
+    this.unsynced.clear();
     for (const l of this.newLayers) {
       const s = this.staged.get(l.diffID);
       if (s?.writer) {
@@ -80,6 +98,24 @@ export interface PendingLayer {
   row: LayerRow;
   /** The speculation that made it; another load that needs the chainID adopts it instead. */
   owner: object;
+  /** Its snapshot directory when it was applied without a flush (the adopter's persist() flushes it). */
+  unsynced?: string;
+}
+
+/** One syncfs per filesystem among `dirs` (they are usually all on one). */
+async function syncDirs(dirs: Iterable<string>): Promise<void> {
+  const seen = new Set<number>();
+  for (const dir of dirs) {
+    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try {
+      const dev = fs.fstatSync(fd).dev;
+      if (seen.has(dev)) continue;
+      seen.add(dev);
+      await syncfsAsync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
 }
 
 export class LayerStore {
@@ -169,6 +205,7 @@ export class LayerStore {
     const p = this.pending.get(chainID);
     if (!p) return undefined;
     this.pending.delete(chainID);
+    if (p.unsynced) tx.unsynced.add(p.unsynced);
     tx.snapshots.push(chainID);
     tx.newLayers.push(p.row);
     return p.row;
@@ -197,10 +234,13 @@ export class LayerStore {
       src = decompressStream(input);
       src.on('error', (err) => tee.destroy(err));
       src.pipe(tee);
-      const res = await applyLayer(tee, target.dir, { whiteouts: target.whiteouts, digest: false }) // the ingest hashes
-        .catch((err: unknown) => {
-          throw noSpaceAt(err, target.dir);
-        });
+      const res = await applyLayer(tee, target.dir, {
+        whiteouts: target.whiteouts,
+        digest: false, // the ingest hashes
+        sync: !tx.opts.syncOnce,
+      }).catch((err: unknown) => {
+        throw noSpaceAt(err, target.dir);
+      });
       // The digest covers the stream to its very end, padding after the tar trailer included.
       if (!tee.readableEnded) {
         tee.resume();
@@ -218,6 +258,7 @@ export class LayerStore {
       }
       await this.snapshotter.commit(chainID, key);
       tx.snapshots.push(chainID);
+      if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
       tx.staged.set(diffID, { diffID, tarSize: w.size, path: w.path, writer: w });
       const row = { chainID, diffID, parent, size: await this.layerSize(chainID, res.size, w.path), tarSize: w.size };
       tx.newLayers.push(row);
@@ -245,12 +286,16 @@ export class LayerStore {
     try {
       await this.snapshotter.prepare(key, parent ?? undefined);
       const target = await this.snapshotter.applyTarget(key);
-      const res = await applyLayer(input, target.dir, { whiteouts: target.whiteouts }).catch((err: unknown) => {
+      const res = await applyLayer(input, target.dir, {
+        whiteouts: target.whiteouts,
+        sync: !tx.opts.syncOnce,
+      }).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });
       input.destroy();
       await this.snapshotter.commit(chainID, key);
       tx.snapshots.push(chainID);
+      if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
       return { ...res, size: await this.layerSize(chainID, res.size, tarPath) };
     } catch (err) {
       input.destroy();

@@ -56,7 +56,7 @@ export async function registerImage(
   }
   const chains = chainIDsOf(diffIDs);
   return store.lock.run(async () => {
-    const tx = new LayerTx(store.layers);
+    const tx = new LayerTx(store.layers, { syncOnce: true });
     try {
       const rows: LayerRow[] = [];
       let parent: string | null = null;

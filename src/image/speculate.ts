@@ -106,7 +106,9 @@ export class Speculation {
       let failed = false;
       // A layer that does not apply is not an error yet: it may be no layer of this image at
       // all. Its bytes are still staged, and the regular path decides.
-      const applied = applyLayer(feed, target.dir, { whiteouts: target.whiteouts, digest: false }); // the ingest hashes
+      // No flush of its own: the load that adopts it flushes all its layers at once before
+      // their rows (LayerTx.persist); a crash before leaves a snapshot no row owns.
+      const applied = applyLayer(feed, target.dir, { whiteouts: target.whiteouts, digest: false, sync: false }); // the ingest hashes
       let over = false; // the extraction stopped taking bytes (failed, or the tar ended early)
       applying = applied
         .catch(() => {
@@ -146,7 +148,7 @@ export class Speculation {
           size: res.size,
           tarSize: staged.tarSize,
         };
-        layers.pending.set(guess.chainID, { row: r, owner: this });
+        layers.pending.set(guess.chainID, { row: r, owner: this, unsynced: target.dir });
         this.mine.push(guess.chainID);
         r.size = await layers.layerSize(guess.chainID, res.size, w.path);
         return r;
