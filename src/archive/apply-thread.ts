@@ -5,9 +5,10 @@
 // and several layers can unpack at once. The worker runs the very same confined writer
 // (apply.ts), so every confinement rule holds unchanged.
 //
-// The main thread hands the worker the stream's chunks (copied into buffers it transfers, never
-// shared), at most MAX_IN_FLIGHT unacknowledged at a time, so memory stays bounded and a slow
-// disk slows the source down. A failure on either side settles the call only once the worker
+// The main thread hands the worker the stream's bytes in batches of up to BATCH bytes (copied
+// into buffers it transfers, never shared: a socket's chunks are small, and a message and a
+// buffer per chunk cost more than the copy), at most MAX_IN_FLIGHT unacknowledged at a time, so
+// memory stays bounded and a slow disk slows the source down. A failure on either side settles the call only once the worker
 // has stopped touching the target: the caller may remove the directory right after.
 // Workers are kept for a moment after a layer, since a pull or load applies several in a row.
 import type { Readable } from 'node:stream';
@@ -17,7 +18,8 @@ import type { ApplyOptions, ApplyResult } from './types.js';
 import type { SerializedError } from './apply-worker.js';
 
 const WORKER_URL = new URL('./apply-worker.js', import.meta.url);
-const MAX_IN_FLIGHT = 8;
+const BATCH = 1 << 20;
+const MAX_IN_FLIGHT = 4;
 const MAX_IDLE = 2;
 const IDLE_MS = 2000;
 
@@ -109,15 +111,31 @@ export function applyLayerOffThread(input: Readable, dir: string, opts: ApplyOpt
     const onWorkerError = (err: Error) => finish(() => reject(inputError ?? err), false);
     const onExit = (code: number) =>
       finish(() => reject(inputError ?? new errors.SystemError(`layer apply worker exited (${code})`)), false);
-    const onData = (chunk: Buffer) => {
-      // A copy the worker owns: a stream's chunk may share its memory with other chunks.
-      const copy = new ArrayBuffer(chunk.length);
-      new Uint8Array(copy).set(chunk);
-      worker.postMessage({ chunk: copy }, [copy]);
+    let batch: Uint8Array | null = null;
+    let used = 0;
+    const flush = () => {
+      if (!batch || used === 0) return;
+      const whole = batch.buffer as ArrayBuffer;
+      const buf = used === batch.length ? whole : whole.slice(0, used);
+      batch = null;
+      used = 0;
+      worker.postMessage({ chunk: buf }, [buf]);
       if (++inFlight >= MAX_IN_FLIGHT) input.pause();
+    };
+    const onData = (chunk: Buffer) => {
+      let off = 0;
+      while (off < chunk.length) {
+        batch ??= new Uint8Array(Math.max(BATCH, chunk.length - off));
+        const n = Math.min(batch.length - used, chunk.length - off);
+        batch.set(chunk.subarray(off, off + n), used);
+        used += n;
+        off += n;
+        if (used === batch.length) flush();
+      }
     };
     const onEnd = () => {
       inputDone = true;
+      flush();
       worker.postMessage({ end: true });
     };
     const onInputError = (err: unknown) => {
