@@ -11,8 +11,8 @@
 #   bench/pull-load.sh --docker-sock S --docker-pid PID --strata-sock S --strata-pid PID
 #                      [--rounds N] [--scale F] [--work DIR]
 #
-# --work keeps the generated archive and its `docker save` between runs (generating takes a
-# minute or two).
+# --work keeps the generated archive, its `docker save` and the registry's storage between runs
+# (generating and pushing take minutes).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rounds=2 scale=1 dsock='' ssock='' spid='' dpid='' work=''
@@ -45,7 +45,7 @@ cat > "$scratch/config.yml" <<CFG
 version: 0.1
 storage:
   filesystem:
-    rootdirectory: $scratch/reg
+    rootdirectory: $work/reg
 http:
   addr: 127.0.0.1:$port
 CFG
@@ -66,13 +66,16 @@ archive=$work/image-$scale.tar
 img=127.0.0.1:$port/bench/pull:1
 dk() { DOCKER_HOST=unix://$dsock docker "$@"; }
 st() { DOCKER_HOST=unix://$ssock docker "$@"; }
-dk load -q -i "$archive" >/dev/null
-dk tag bench/pull:1 "$img"
-dk push -q "$img" >/dev/null
 saved=$work/saved-$scale.tar
-[[ -f $saved ]] || { dk save -o "$saved.part" bench/pull:1 && mv "$saved.part" "$saved"; }
-dk rmi -f "$img" bench/pull:1 >/dev/null 2>&1 || true
-blobs=$scratch/reg/docker/registry/v2/blobs/sha256
+# The registry's storage stays in --work too: a second run pushes nothing.
+if [[ ! -f $saved || ! -e $work/reg/docker/registry/v2/repositories/bench/pull/_manifests/tags/1 ]]; then
+  dk load -q -i "$archive" >/dev/null
+  dk tag bench/pull:1 "$img"
+  dk push -q "$img" >/dev/null
+  [[ -f $saved ]] || { dk save -o "$saved.part" bench/pull:1 && mv "$saved.part" "$saved"; }
+  dk rmi -f "$img" bench/pull:1 >/dev/null 2>&1 || true
+fi
+blobs=$work/reg/docker/registry/v2/blobs/sha256
 largest=$(find "$blobs" -name data -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
 echo "image: $(du -sm "$archive" | cut -f1) MiB uncompressed, $(du -sm "$blobs" | cut -f1) MiB in the registry," \
   "$(tar -tf "$archive" | grep -c layer.tar) layers"

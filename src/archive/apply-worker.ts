@@ -49,7 +49,7 @@ let feed: Feed | null = null;
 
 port.on('message', (m: Incoming) => {
   if ('job' in m) {
-    const f = new Feed({ highWaterMark: 4 << 20 });
+    const f = new Feed({ highWaterMark: 1 << 20 });
     feed = f;
     applyLayer(f, m.job.dir, m.job.opts).then(
       (result) => port.postMessage({ result }),
