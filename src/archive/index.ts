@@ -2,7 +2,7 @@
 // given: no tar entry, symlink or hardlink may reach outside it.
 import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { applyLayer as applyLayerImpl } from './apply.js';
+import { applyLayerOffThread } from './apply-thread.js';
 import { naiveChanges, openDir, overlayChanges } from './changes.js';
 import {
   extractTo as extractToImpl,
@@ -28,9 +28,12 @@ export async function extractUntrusted(input: Readable, dir: string): Promise<Un
   return extractUntrustedImpl(input, dir);
 }
 
-/** Applies a layer tar (plain, gzip or zstd, detected by content) onto `dir`; hashes the uncompressed stream as its diffID. */
+/**
+ * Applies a layer tar (plain, gzip or zstd, detected by content) onto `dir`; hashes the
+ * uncompressed stream as its diffID. The unpacking runs on a worker thread (apply-thread.ts).
+ */
 export async function applyLayer(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
-  return applyLayerImpl(input, dir, opts);
+  return applyLayerOffThread(input, dir, opts);
 }
 
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */

@@ -65,7 +65,10 @@ async function fetchManifest(
   display: string,
   expected?: string,
 ): Promise<{ raw: Buffer; digest: string; contentType?: string }> {
-  const res = await session.request(`manifests/${ref}`, { headers: { Accept: MANIFEST_ACCEPT } });
+  const res = await session.request(`manifests/${ref}`, {
+    headers: { Accept: MANIFEST_ACCEPT },
+    shownMethod: ref.startsWith('sha256:') ? 'GET' : 'HEAD',
+  });
   if (res.status === 404) {
     const text = await registryErrorText(res);
     throw new NotFound(`manifest for ${display} not found: ${text ?? 'manifest unknown: manifest unknown'}`);

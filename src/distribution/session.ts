@@ -15,6 +15,11 @@ export interface RequestOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: Buffer | Readable;
+  /**
+   * The method dockerd would have used, when a refusal names the request as Go's url.Error
+   * does (`Head "URL": no basic auth credentials`): dockerd asks for a tag's manifest with HEAD.
+   */
+  shownMethod?: 'HEAD' | 'GET';
 }
 
 export class RegistrySession {
@@ -87,7 +92,10 @@ export class RegistrySession {
     discard(res);
     // dockerd's words, and not a 401: the docker CLI answers a 401 from pull or push with a
     // login prompt, which a script without a terminal waits on forever.
-    if (ch.scheme === 'basic' && !hasCredentials(this.creds)) throw new SystemError('no basic auth credentials');
+    if (ch.scheme === 'basic' && !hasCredentials(this.creds)) {
+      const shown = opts.shownMethod && `${opts.shownMethod[0]}${opts.shownMethod.slice(1).toLowerCase()} "${url}": `;
+      throw new SystemError(`${shown || ''}no basic auth credentials`);
+    }
     return attempt();
   }
 

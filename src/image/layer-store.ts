@@ -19,6 +19,7 @@ import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
 import { tarDiffSize } from './tar-size.js';
 import { noSpaceAt } from '../util/no-space.js';
+import { syncfsAsync } from '../native/syscalls.js';
 
 export interface LayerRow {
   chainID: string;
@@ -26,6 +27,16 @@ export interface LayerRow {
   parent: string | null;
   size: number;
   tarSize: number;
+}
+
+/** Layers of one image unpacking at once (inLayerOrder): each on its own worker thread. */
+const APPLY_AT_ONCE = 3;
+
+/** A layer whose parent failed: the parent's own error is the one reported. */
+class ParentFailed extends Error {
+  constructor() {
+    super('parent layer failed');
+  }
 }
 
 /** Uncompressed layer bytes waiting in an ingest, not yet a blob. */
@@ -43,10 +54,27 @@ export class LayerTx {
   readonly newLayers: LayerRow[] = [];
   readonly staged = new Map<string, StagedLayer>();
   readonly snapshots: string[] = [];
-  constructor(private readonly store: LayerStore) {}
+  /** Snapshot directories written but not yet flushed: persist() flushes them before any row. */
+  readonly unsynced = new Set<string>();
 
-  /** Moves the blobs of the new layers into the content store; call before the row transaction. */
+  /**
+   * `syncOnce`: the layers of this operation are applied without a flush each and flushed
+   * together by persist(), one syncfs per image instead of one per layer (a pull or load of many
+   * layers). Until then each is a committed snapshot no row owns, which the startup sweep
+   * removes after a crash, so the order data-before-row holds.
+   */
+  constructor(
+    private readonly store: LayerStore,
+    readonly opts: { syncOnce?: boolean } = {},
+  ) {}
+
+  /**
+   * Flushes the snapshot directories written, then moves the blobs of the new layers into the
+   * content store; call before the row transaction.
+   */
   async persist(): Promise<void> {
+    await syncDirs(this.unsynced);
+    this.unsynced.clear();
     for (const l of this.newLayers) {
       const s = this.staged.get(l.diffID);
       if (s?.writer) {
@@ -80,6 +108,24 @@ export interface PendingLayer {
   row: LayerRow;
   /** The speculation that made it; another load that needs the chainID adopts it instead. */
   owner: object;
+  /** Its snapshot directory when it was applied without a flush (the adopter's persist() flushes it). */
+  unsynced?: string;
+}
+
+/** One syncfs per filesystem among `dirs` (they are usually all on one). */
+async function syncDirs(dirs: Iterable<string>): Promise<void> {
+  const seen = new Set<number>();
+  for (const dir of dirs) {
+    const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try {
+      const dev = fs.fstatSync(fd).dev;
+      if (seen.has(dev)) continue;
+      seen.add(dev);
+      await syncfsAsync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
 }
 
 export class LayerStore {
@@ -132,36 +178,75 @@ export class LayerStore {
 
   /**
    * Makes sure the layers named by `diffIDs` exist as committed snapshots, extracting the
-   * missing ones from their staged bytes (or their stored blob). Returns the layer rows.
+   * missing ones from their staged bytes (or their stored blob), several at once where the
+   * snapshotter allows (inLayerOrder). Returns the layer rows.
    */
   async ensure(diffIDs: string[], tx: LayerTx): Promise<LayerRow[]> {
-    const rows: LayerRow[] = [];
+    const plan: { chainID: string; diffID: string; parent: string | null; row?: LayerRow; source?: string }[] = [];
     let parent: string | null = null;
     for (const diffID of diffIDs) {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
-      let row = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID) ?? this.adopt(chainID, tx);
+      const row = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID) ?? this.adopt(chainID, tx);
+      let source: string | undefined;
       if (!row) {
         const staged = tx.staged.get(diffID);
         // A staged file whose writer is gone was already committed as the diffID's blob.
-        const source = staged?.writer
-          ? staged.path
-          : this.content.has(diffID)
-            ? this.content.blobPath(diffID)
-            : undefined;
+        source = staged?.writer ? staged.path : this.content.has(diffID) ? this.content.blobPath(diffID) : undefined;
         if (!source) throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
-        const { size, diffID: got, tarSize } = await this.extract(chainID, parent, source, tx);
-        if (got !== diffID) {
-          await this.snapshotter.remove(chainID).catch(() => {});
-          tx.snapshots.pop();
-          throw new InvalidParameter(`layer digest mismatch: expected ${diffID}, got ${got}`);
-        }
-        row = { chainID, diffID, parent, size, tarSize };
-        tx.newLayers.push(row);
       }
-      rows.push(row);
+      plan.push({ chainID, diffID, parent, row, source });
       parent = chainID;
     }
-    return rows;
+    const missing = plan.filter((p) => !p.row);
+    await this.inLayerOrder(missing.length, async (i, after) => {
+      const p = missing[i]!;
+      const { size, tarSize } = await this.extract(p.chainID, p.parent, p.source!, p.diffID, tx, after);
+      p.row = { chainID: p.chainID, diffID: p.diffID, parent: p.parent, size, tarSize };
+      tx.newLayers.push(p.row);
+    });
+    return plan.map((p) => p.row!);
+  }
+
+  /**
+   * Runs `apply(i, after)` for `count` layers, base first, up to APPLY_AT_ONCE at a time where
+   * the snapshotter lets a layer unpack before its parent exists (one at a time otherwise).
+   * `after` settles once layer i-1's apply has (each commits onto its parent only then, so
+   * commits stay in order); it rejects if that one failed. The first layer's own error is
+   * reported, after every apply has settled (nothing is left half-made behind the caller).
+   */
+  async inLayerOrder(count: number, apply: (i: number, after: Promise<void>) => Promise<void>): Promise<void> {
+    const limit = this.snapshotter.appliesApart ? APPLY_AT_ONCE : 1;
+    let running = 0;
+    const waiting: (() => void)[] = [];
+    const slot = (): Promise<void> =>
+      running < limit
+        ? (running++, Promise.resolve())
+        : new Promise((resolve) =>
+            waiting.push(() => {
+              running++;
+              resolve();
+            }),
+          );
+    const free = () => {
+      running--;
+      waiting.shift()?.();
+    };
+    const all: Promise<void>[] = [];
+    let prev: Promise<void> = Promise.resolve();
+    for (let i = 0; i < count; i++) {
+      const after = prev.then(
+        () => undefined,
+        () => Promise.reject(new ParentFailed()),
+      );
+      after.catch(() => {});
+      const done = slot().then(() => apply(i, after).finally(free));
+      done.catch(() => {});
+      all.push(done);
+      prev = done;
+    }
+    const settled = await Promise.allSettled(all);
+    const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
+    if (failures.length) throw failures.find((e) => !(e instanceof ParentFailed)) ?? failures[0];
   }
 
   /** Takes over a layer extracted while its archive was uploading: `tx` now owns its snapshot. */
@@ -169,6 +254,7 @@ export class LayerStore {
     const p = this.pending.get(chainID);
     if (!p) return undefined;
     this.pending.delete(chainID);
+    if (p.unsynced) tx.unsynced.add(p.unsynced);
     tx.snapshots.push(chainID);
     tx.newLayers.push(p.row);
     return p.row;
@@ -178,7 +264,12 @@ export class LayerStore {
    * One pass over a new layer stream (docker commit, import, build): decompress, tee the
    * bytes into an ingest while applying them onto a snapshot of `parent`.
    */
-  async applyStream(parent: string | null, input: Readable, tx: LayerTx): Promise<LayerRow> {
+  async applyStream(
+    parent: string | null,
+    input: Readable,
+    tx: LayerTx,
+    after: Promise<void> = Promise.resolve(),
+  ): Promise<LayerRow> {
     const w = await this.content.writer();
     const tee = new Transform({
       readableHighWaterMark: 1 << 20,
@@ -192,15 +283,18 @@ export class LayerStore {
     const key = `extract-${randomBytes(8).toString('hex')}`;
     let src: Readable | undefined;
     try {
-      await this.snapshotter.prepare(key, parent ?? undefined);
+      const apart = await this.prepareFor(key, parent, after);
       const target = await this.snapshotter.applyTarget(key);
       src = decompressStream(input);
       src.on('error', (err) => tee.destroy(err));
       src.pipe(tee);
-      const res = await applyLayer(tee, target.dir, { whiteouts: target.whiteouts, digest: false }) // the ingest hashes
-        .catch((err: unknown) => {
-          throw noSpaceAt(err, target.dir);
-        });
+      const res = await applyLayer(tee, target.dir, {
+        whiteouts: target.whiteouts,
+        digest: false, // the ingest hashes
+        sync: !tx.opts.syncOnce,
+      }).catch((err: unknown) => {
+        throw noSpaceAt(err, target.dir);
+      });
       // The digest covers the stream to its very end, padding after the tar trailer included.
       if (!tee.readableEnded) {
         tee.resume();
@@ -210,14 +304,16 @@ export class LayerStore {
       if (res.diffID && res.diffID !== diffID)
         throw new StrataError(`layer digest mismatch while applying: ${res.diffID} != ${diffID}`);
       const chainID = parent === null ? diffID : sha256(`${parent} ${diffID}`);
+      if (apart) await after;
       const existing = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
       if (existing) {
         await this.snapshotter.remove(key);
         await w.abort();
         return existing;
       }
-      await this.snapshotter.commit(chainID, key);
+      await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
       tx.snapshots.push(chainID);
+      if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
       tx.staged.set(diffID, { diffID, tarSize: w.size, path: w.path, writer: w });
       const row = { chainID, diffID, parent, size: await this.layerSize(chainID, res.size, w.path), tarSize: w.size };
       tx.newLayers.push(row);
@@ -234,24 +330,48 @@ export class LayerStore {
     }
   }
 
+  /**
+   * Prepares the snapshot a layer on `parent` is applied into: without a parent where the
+   * snapshotter allows (true: commit it onto `parent` once `after` settles), else on `parent`
+   * once `after` has settled.
+   */
+  private async prepareFor(key: string, parent: string | null, after: Promise<void>): Promise<boolean> {
+    if (parent !== null && this.snapshotter.appliesApart) {
+      await this.snapshotter.prepare(key);
+      return true;
+    }
+    await after;
+    await this.snapshotter.prepare(key, parent ?? undefined);
+    return false;
+  }
+
   private async extract(
     chainID: string,
     parent: string | null,
     tarPath: string,
+    diffID: string,
     tx: LayerTx,
-  ): Promise<{ size: number; diffID: string; tarSize: number }> {
+    after: Promise<void>,
+  ): Promise<{ size: number; tarSize: number }> {
     const key = `extract-${randomBytes(8).toString('hex')}`;
     const input = fs.createReadStream(tarPath, { highWaterMark: 1 << 20 });
     try {
-      await this.snapshotter.prepare(key, parent ?? undefined);
+      const apart = await this.prepareFor(key, parent, after);
       const target = await this.snapshotter.applyTarget(key);
-      const res = await applyLayer(input, target.dir, { whiteouts: target.whiteouts }).catch((err: unknown) => {
+      const res = await applyLayer(input, target.dir, {
+        whiteouts: target.whiteouts,
+        sync: !tx.opts.syncOnce,
+      }).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });
       input.destroy();
-      await this.snapshotter.commit(chainID, key);
+      if (res.diffID !== diffID)
+        throw new InvalidParameter(`layer digest mismatch: expected ${diffID}, got ${res.diffID}`);
+      if (apart) await after;
+      await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
       tx.snapshots.push(chainID);
-      return { ...res, size: await this.layerSize(chainID, res.size, tarPath) };
+      if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
+      return { tarSize: res.tarSize, size: await this.layerSize(chainID, res.size, tarPath) };
     } catch (err) {
       input.destroy();
       await this.snapshotter.remove(key).catch(() => {});

@@ -79,7 +79,7 @@ async function loadOne(store: ImageStore, files: ArchiveFiles, e: LoadEntry, out
     );
   }
   return store.lock.run(async () => {
-    const tx = new LayerTx(store.layers);
+    const tx = new LayerTx(store.layers, { syncOnce: true });
     try {
       let parent: string | null = null;
       for (const [i, diffID] of diffIDs.entries()) {

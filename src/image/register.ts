@@ -56,28 +56,30 @@ export async function registerImage(
   }
   const chains = chainIDsOf(diffIDs);
   return store.lock.run(async () => {
-    const tx = new LayerTx(store.layers);
+    const tx = new LayerTx(store.layers, { syncOnce: true });
     try {
-      const rows: LayerRow[] = [];
-      let parent: string | null = null;
-      for (const [i, diffID] of diffIDs.entries()) {
-        const chain = chains[i]!;
-        let row = store.layers.get(chain) ?? tx.newLayers.find((l) => l.chainID === chain);
-        if (!row) {
-          row = await store.layers.applyStream(parent, await layers[i]!.open(), tx);
-          if (row.diffID !== diffID)
-            throw new InvalidParameter(
-              `layer ${i}: diffID mismatch: the config says ${diffID}, the layer is ${row.diffID}`,
-            );
-        }
+      const rows: (LayerRow | undefined)[] = chains.map(
+        (chain) => store.layers.get(chain) ?? tx.newLayers.find((l) => l.chainID === chain),
+      );
+      for (const [i, row] of rows.entries()) if (row) layers[i]!.applied?.();
+      // The missing layers unpack several at once where the snapshotter allows; each is
+      // committed onto its parent in order (LayerStore.inLayerOrder).
+      const missing = [...rows.keys()].filter((i) => !rows[i]);
+      await store.layers.inLayerOrder(missing.length, async (m, after) => {
+        const i = missing[m]!;
+        const parent = i === 0 ? null : chains[i - 1]!;
+        const row = await store.layers.applyStream(parent, await layers[i]!.open(), tx, after);
+        if (row.diffID !== diffIDs[i])
+          throw new InvalidParameter(
+            `layer ${i}: diffID mismatch: the config says ${diffIDs[i]}, the layer is ${row.diffID}`,
+          );
+        rows[i] = row;
         layers[i]!.applied?.();
-        rows.push(row);
-        parent = chain;
-      }
+      });
       const id = sha256(config);
       const before = refs.map((r) => store.rows.lookupRef(r));
       const newLayers = tx.newLayers.length;
-      await store.commitImage({ config, tags: refs }, rows, tx);
+      await store.commitImage({ config, tags: refs }, rows as LayerRow[], tx);
       return { id, newLayers, before };
     } catch (err) {
       await tx.rollback();

@@ -26,7 +26,12 @@ interface Guess {
   diffID: string;
   chainID: string;
   parent: string | null;
+  /** Its place in the config's diff_ids. */
+  index: number;
 }
+
+const V1_JSON = /^([a-f0-9]{64})\/json$/;
+const V1_LAYER = /^([a-f0-9]{64})\/layer\.tar$/;
 
 export class Speculation {
   /** diff_ids of each distinct config seen so far, by file name. */
@@ -34,6 +39,15 @@ export class Speculation {
   /** chainIDs this load committed and still owns, oldest first. */
   private readonly mine: string[] = [];
   private stopped = false;
+  /**
+   * docker save's `<v1 id>/json` files, read before their layer.tar: each names its parent's v1
+   * id (none for the base layer). Docker 20.10 writes the layer directories sorted by that id,
+   * not in layer order: with these, a layer whose place is not next is only staged, and the
+   * guess is not given up for the layers after it.
+   */
+  private readonly v1Parents = new Map<string, string | null>();
+  /** v1 ids of the layers this load extracted, with their place in the config. */
+  private readonly v1Placed = new Map<string, number>();
 
   constructor(
     private readonly layers: LayerStore,
@@ -42,6 +56,16 @@ export class Speculation {
 
   /** Remembers a small archive file if it is an image config. */
   noteFile(name: string, data: Buffer): void {
+    const v1 = V1_JSON.exec(name);
+    if (v1) {
+      try {
+        const parent = (JSON.parse(data.toString('utf8')) as { parent?: unknown }).parent;
+        this.v1Parents.set(v1[1]!, typeof parent === 'string' && parent !== '' ? parent : null);
+      } catch {
+        // not a v1 layer description: no hint
+      }
+      return;
+    }
     if (name === 'manifest.json' || name === 'index.json' || name === 'repositories') return;
     if (!name.endsWith('.json') && !name.startsWith('blobs/')) return;
     if (data[0] !== 0x7b) return; // not a JSON object
@@ -59,7 +83,14 @@ export class Speculation {
   async stage(name: string, input: Readable): Promise<StagedLayer> {
     const guess = this.guess(name);
     if (!guess) return this.layers.stage(input);
+    const v1 = V1_LAYER.exec(name)?.[1];
+    if (v1 !== undefined && this.v1Parents.has(v1)) {
+      const parent = this.v1Parents.get(v1)!;
+      const place = parent === null ? 0 : this.v1Placed.has(parent) ? this.v1Placed.get(parent)! + 1 : -1;
+      if (place !== guess.index) return this.layers.stage(input); // not the next layer: no extraction wasted
+    }
     const { staged, row } = await this.stageApplying(input, guess);
+    if (row && v1 !== undefined) this.v1Placed.set(v1, guess.index);
     if (!row) this.stopped = true; // archive order is not layer order: one wasted extraction is enough
     return staged;
   }
@@ -73,14 +104,14 @@ export class Speculation {
     const diffIDs = [...this.configs.values()][0]!;
     const named = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
     let parent: string | null = null;
-    for (const diffID of diffIDs) {
+    for (const [index, diffID] of diffIDs.entries()) {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
       const present = this.layers.get(chainID) !== undefined || this.layers.pending.has(chainID);
       if (!present && (!named || `sha256:${named[1]}` === diffID)) {
         // Only build on layers that are stored or our own, never on another load's pending one.
         const pendingParent = parent !== null && this.layers.pending.get(parent);
         if (pendingParent && pendingParent.owner !== this) return undefined;
-        return { diffID, chainID, parent };
+        return { diffID, chainID, parent, index };
       }
       if (!present) return undefined; // the named layer's parent is not there yet
       parent = chainID;
@@ -106,7 +137,9 @@ export class Speculation {
       let failed = false;
       // A layer that does not apply is not an error yet: it may be no layer of this image at
       // all. Its bytes are still staged, and the regular path decides.
-      const applied = applyLayer(feed, target.dir, { whiteouts: target.whiteouts, digest: false }); // the ingest hashes
+      // No flush of its own: the load that adopts it flushes all its layers at once before
+      // their rows (LayerTx.persist); a crash before leaves a snapshot no row owns.
+      const applied = applyLayer(feed, target.dir, { whiteouts: target.whiteouts, digest: false, sync: false }); // the ingest hashes
       let over = false; // the extraction stopped taking bytes (failed, or the tar ended early)
       applying = applied
         .catch(() => {
@@ -146,7 +179,7 @@ export class Speculation {
           size: res.size,
           tarSize: staged.tarSize,
         };
-        layers.pending.set(guess.chainID, { row: r, owner: this });
+        layers.pending.set(guess.chainID, { row: r, owner: this, unsynced: target.dir });
         this.mine.push(guess.chainID);
         r.size = await layers.layerSize(guess.chainID, res.size, w.path);
         return r;

@@ -309,3 +309,25 @@ export function umount2(target: string, flags = 0): void {
 export function syncfs(fd: number): void {
   check(c.syncfs(fd), 'syncfs');
 }
+
+/** syncfs(2) on the thread pool: a flush of many dirty files takes seconds the event loop need not wait. */
+export function syncfsAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    (c.syncfs as unknown as { async(fd: number, cb: (err: unknown, ret: number) => void): void }).async(
+      fd,
+      (err, ret) => {
+        if (err) reject(err as Error);
+        else if (ret >= 0) resolve();
+        else {
+          // errno lives on the pool thread that made the call: ask again here to learn it.
+          try {
+            syncfs(fd);
+            resolve();
+          } catch (e) {
+            reject(e as Error);
+          }
+        }
+      },
+    );
+  });
+}

@@ -119,8 +119,12 @@ export abstract class LocalSnapshotter implements Snapshotter {
     return this.create('view', key, parent, labels);
   }
 
-  async commit(name: string, key: string, labels?: Record<string, string>): Promise<void> {
-    this.store.commit(name, key, labels);
+  abstract readonly appliesApart: boolean;
+
+  async commit(name: string, key: string, labels?: Record<string, string>, parent?: string): Promise<void> {
+    if (parent !== undefined && !this.appliesApart)
+      throw new InvalidParameter(`${this.driver} cannot place snapshot ${key} on a parent at commit: invalid argument`);
+    this.store.commit(name, key, labels, parent);
   }
 
   async mounts(key: string): Promise<Mount[]> {

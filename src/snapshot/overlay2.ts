@@ -23,6 +23,8 @@ async function overlayParam(name: string): Promise<boolean> {
 
 export class Overlay2Snapshotter extends LocalSnapshotter {
   readonly driver = 'overlay2' as const;
+  /** A snapshot's fs/ holds only its own changes, whatever its parent. */
+  readonly appliesApart = true;
 
   constructor(root: string, db: MetaDb, log: Logger) {
     super(root, db, log, 'overlay2');

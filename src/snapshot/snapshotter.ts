@@ -61,8 +61,18 @@ export interface Snapshotter extends DriverInfo {
   prepare(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
   /** Creates a read-only view of `parent`. */
   view(key: string, parent?: string, labels?: Record<string, string>): Promise<Mount[]>;
-  /** Turns the active snapshot `key` into the committed snapshot `name`; `key` is gone afterwards. */
-  commit(name: string, key: string, labels?: Record<string, string>): Promise<void>;
+  /**
+   * Turns the active snapshot `key` into the committed snapshot `name`; `key` is gone afterwards.
+   * `parent` (only where `appliesApart`) places a snapshot prepared without a parent on the
+   * committed `parent`: a layer applied before its parent was there.
+   */
+  commit(name: string, key: string, labels?: Record<string, string>, parent?: string): Promise<void>;
+  /**
+   * Whether a layer may be applied before its parent exists (prepared without a parent, then
+   * committed onto it): true where a snapshot's directory holds only its own changes (overlay2),
+   * false where it starts as a copy of its parent (vfs). Layers of one image then unpack at once.
+   */
+  readonly appliesApart: boolean;
   /** The mounts for an existing active or view snapshot. */
   mounts(key: string): Promise<Mount[]>;
   /** Removes a snapshot; Conflict (FailedPrecondition) if it has children. */

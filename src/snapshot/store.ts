@@ -107,18 +107,29 @@ export class SnapshotStore {
     return { ...row, created };
   }
 
-  /** Renames an active snapshot into a committed one, in one transaction. */
-  commit(name: string, key: string, labels?: Record<string, string>): SnapshotRow {
+  /**
+   * Renames an active snapshot into a committed one, in one transaction; `parent` places one
+   * prepared without a parent (and with no children) on that committed snapshot.
+   */
+  commit(name: string, key: string, labels?: Record<string, string>, parent?: string): SnapshotRow {
     return this.db.transaction(() => {
       const row = this.get(key);
       if (row.kind !== 'active')
         throw new InvalidParameter(`snapshot ${key} is not an active snapshot: failed precondition`);
       if (name === '') throw new InvalidParameter('snapshot name must not be empty: invalid argument');
       if (this.find(name)) throw new Conflict(`snapshot ${name}: already exists`);
+      let parentId = row.parentId;
+      if (parent !== undefined) {
+        if (row.parentId !== null || this.hasChildren(row.id))
+          throw new InvalidParameter(`snapshot ${key} already has a parent or children: failed precondition`);
+        parentId = this.parentFor(parent)?.id ?? null;
+      }
       const newLabels = labels ?? row.labels;
       this.db
-        .prepare("UPDATE snapshots SET key = ?, kind = 'committed', labels = ?, created = ? WHERE id = ?")
-        .run(name, JSON.stringify(newLabels), Date.now(), row.id);
+        .prepare(
+          "UPDATE snapshots SET key = ?, kind = 'committed', labels = ?, created = ?, parent_id = ? WHERE id = ?",
+        )
+        .run(name, JSON.stringify(newLabels), Date.now(), parentId, row.id);
       return this.get(name);
     })();
   }

@@ -28,6 +28,8 @@ function copyTree(from: string, to: string): Promise<void> {
 
 export class VfsSnapshotter extends LocalSnapshotter {
   readonly driver = 'vfs' as const;
+  /** A snapshot's fs/ starts as a copy of its parent's. */
+  readonly appliesApart = false;
 
   constructor(root: string, db: MetaDb, log: Logger) {
     super(root, db, log, 'vfs');

@@ -10,11 +10,12 @@ export function withUsageCache(inner: Snapshotter): { snapshotter: Snapshotter; 
     status: () => inner.status(),
     prepare: (key, parent, labels) => inner.prepare(key, parent, labels),
     view: (key, parent, labels) => inner.view(key, parent, labels),
-    commit: async (name, key, labels) => {
+    commit: async (name, key, labels, parent) => {
       cache.invalidate(key);
       cache.invalidate(name);
-      await inner.commit(name, key, labels);
+      await inner.commit(name, key, labels, parent);
     },
+    appliesApart: inner.appliesApart,
     mounts: (key) => inner.mounts(key),
     remove: async (key) => {
       cache.invalidate(key);

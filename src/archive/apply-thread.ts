@@ -1,0 +1,158 @@
+// applyLayer on a worker thread. Unpacking a layer makes several blocking syscalls per entry
+// (openat2, openat with O_CREAT, write, futimens...); a create alone can wait milliseconds on a
+// busy journal. On the main thread every such wait also stalls the sockets a pull reads from,
+// the decompressor's callbacks and every other request; on a worker it stalls only that layer,
+// and several layers can unpack at once. The worker runs the very same confined writer
+// (apply.ts), so every confinement rule holds unchanged.
+//
+// The main thread hands the worker the stream's bytes in batches of up to BATCH bytes (copied
+// into buffers it transfers, never shared: a socket's chunks are small, and a message and a
+// buffer per chunk cost more than the copy), at most MAX_IN_FLIGHT unacknowledged at a time, so
+// memory stays bounded and a slow disk slows the source down. A failure on either side settles the call only once the worker
+// has stopped touching the target: the caller may remove the directory right after.
+// Workers are kept for a moment after a layer, since a pull or load applies several in a row.
+import type { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import * as errors from '../errors.js';
+import type { ApplyOptions, ApplyResult } from './types.js';
+import type { SerializedError } from './apply-worker.js';
+
+const WORKER_URL = new URL('./apply-worker.js', import.meta.url);
+const BATCH = 1 << 20;
+const MAX_IN_FLIGHT = 4;
+const MAX_IDLE = 2;
+const IDLE_MS = 2000;
+
+interface Idle {
+  worker: Worker;
+  timer: NodeJS.Timeout;
+}
+const idle: Idle[] = [];
+
+function takeWorker(): Worker {
+  const w = idle.pop();
+  if (w) {
+    clearTimeout(w.timer);
+    w.worker.ref();
+    return w.worker;
+  }
+  // Descriptors come from openat/openat2 through koffi as well as from node:fs: the worker
+  // closes each itself, so Node need not track (and warn about) which API opened which.
+  return new Worker(WORKER_URL, { trackUnmanagedFds: false });
+}
+
+function giveBack(worker: Worker): void {
+  if (idle.length >= MAX_IDLE) {
+    void worker.terminate();
+    return;
+  }
+  worker.unref();
+  const entry: Idle = {
+    worker,
+    timer: setTimeout(() => {
+      const i = idle.indexOf(entry);
+      if (i >= 0) idle.splice(i, 1);
+      void worker.terminate();
+    }, IDLE_MS),
+  };
+  entry.timer.unref();
+  idle.push(entry);
+}
+
+/** The error the worker reported, as the kind it was (an InvalidParameter stays one) with its errno fields. */
+function revive(e: SerializedError): Error {
+  const Kind = (errors as unknown as Record<string, unknown>)[e.name];
+  const isKind =
+    typeof Kind === 'function' && (Kind === errors.StrataError || Kind.prototype instanceof errors.StrataError);
+  const err = isKind ? new (Kind as new (m: string) => Error)(e.message) : new Error(e.message);
+  if (!isKind) err.name = e.name;
+  for (const k of ['code', 'errno', 'syscall', 'path'] as const)
+    if (e[k] !== undefined) (err as never)[k] = e[k] as never;
+  return err;
+}
+
+/** applyLayer (apply.ts) with the unpacking on a worker thread; same arguments, result and errors. */
+export function applyLayerOffThread(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
+  const worker = takeWorker();
+  return new Promise<ApplyResult>((resolve, reject) => {
+    let inFlight = 0;
+    let inputDone = false;
+    let inputError: unknown = null;
+    let settled = false;
+
+    const finish = (fn: () => void, reuse: boolean) => {
+      if (settled) return;
+      settled = true;
+      worker.off('message', onMessage);
+      worker.off('error', onWorkerError);
+      worker.off('exit', onExit);
+      input.off('data', onData);
+      input.off('end', onEnd);
+      input.off('error', onInputError);
+      input.on('error', () => {}); // a late failure upstream has no one left to tell
+      if (!inputDone) input.destroy();
+      if (reuse) giveBack(worker);
+      else void worker.terminate();
+      fn();
+    };
+    const onMessage = (m: { ack?: number; result?: ApplyResult; error?: SerializedError }) => {
+      if (m.ack !== undefined) {
+        inFlight -= m.ack;
+        if (inFlight < MAX_IN_FLIGHT && !inputDone) input.resume();
+      } else if (m.result !== undefined) {
+        const result = m.result;
+        finish(() => (inputError ? reject(inputError) : resolve(result)), true);
+      } else if (m.error !== undefined) {
+        // The source's own failure (a blob that fails verification) is the one to report.
+        const err = inputError ?? revive(m.error);
+        finish(() => reject(err), true);
+      }
+    };
+    const onWorkerError = (err: Error) => finish(() => reject(inputError ?? err), false);
+    const onExit = (code: number) =>
+      finish(() => reject(inputError ?? new errors.SystemError(`layer apply worker exited (${code})`)), false);
+    let batch: Uint8Array | null = null;
+    let used = 0;
+    const flush = () => {
+      if (!batch || used === 0) return;
+      const whole = batch.buffer as ArrayBuffer;
+      const buf = used === batch.length ? whole : whole.slice(0, used);
+      batch = null;
+      used = 0;
+      worker.postMessage({ chunk: buf }, [buf]);
+      if (++inFlight >= MAX_IN_FLIGHT) input.pause();
+    };
+    const onData = (chunk: Buffer) => {
+      let off = 0;
+      while (off < chunk.length) {
+        batch ??= new Uint8Array(Math.max(BATCH, chunk.length - off));
+        const n = Math.min(batch.length - used, chunk.length - off);
+        batch.set(chunk.subarray(off, off + n), used);
+        used += n;
+        off += n;
+        if (used === batch.length) flush();
+      }
+    };
+    const onEnd = () => {
+      inputDone = true;
+      flush();
+      worker.postMessage({ end: true });
+    };
+    const onInputError = (err: unknown) => {
+      inputDone = true;
+      inputError = err;
+      const e = err as Partial<SerializedError>;
+      worker.postMessage({
+        abort: { name: e?.name ?? 'Error', message: e?.message ?? String(err), code: e?.code },
+      });
+    };
+
+    worker.on('message', onMessage);
+    worker.once('error', onWorkerError);
+    worker.once('exit', onExit);
+    worker.postMessage({ job: { dir, opts } });
+    input.on('data', onData);
+    input.once('end', onEnd);
+    input.once('error', onInputError);
+  });
+}

@@ -1,0 +1,77 @@
+// The worker side of applyLayerOffThread (apply-thread.ts): applies one layer at a time with the
+// same confined writer as on the main thread (apply.ts), fed chunk by chunk by the main thread.
+// Creating a file, writing it and setting its times are blocking syscalls; here they block this
+// thread only, so the daemon keeps reading sockets, decompressing and hashing meanwhile.
+//
+// Messages in: { job: { dir, opts } } starts a layer; { chunk: ArrayBuffer } feeds it; { end }
+// closes its input; { abort: message } fails it. Out: { ack: n } (n chunks taken: the main
+// thread may send that many more), then { result } or { error } once the layer is settled, after
+// which nothing of this thread touches the target any more.
+import { Readable } from 'node:stream';
+import { parentPort } from 'node:worker_threads';
+import { applyLayer } from './apply.js';
+import type { ApplyOptions } from './types.js';
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+}
+
+type Incoming =
+  { job: { dir: string; opts: ApplyOptions } } | { chunk: ArrayBuffer } | { end: true } | { abort: SerializedError };
+
+const port = parentPort!;
+
+class Feed extends Readable {
+  /** Chunks taken while the stream was full: acknowledged when it asks for more. */
+  owed = 0;
+  override _read(): void {
+    if (this.owed > 0) {
+      port.postMessage({ ack: this.owed });
+      this.owed = 0;
+    }
+  }
+}
+
+export function serializeError(err: unknown): SerializedError {
+  const e = err as Partial<SerializedError> & { name?: string; message?: string };
+  const out: SerializedError = { name: e?.name ?? 'Error', message: e?.message ?? String(err) };
+  for (const k of ['code', 'errno', 'syscall', 'path'] as const)
+    if (e?.[k] !== undefined) (out as never)[k] = e[k] as never;
+  return out;
+}
+
+let feed: Feed | null = null;
+
+port.on('message', (m: Incoming) => {
+  if ('job' in m) {
+    const f = new Feed({ highWaterMark: 1 << 20 });
+    feed = f;
+    applyLayer(f, m.job.dir, m.job.opts).then(
+      (result) => port.postMessage({ result }),
+      (err: unknown) => {
+        f.destroy();
+        port.postMessage({ error: serializeError(err) });
+      },
+    );
+    return;
+  }
+  const f = feed;
+  if (!f) return;
+  if ('chunk' in m) {
+    if (f.destroyed) return;
+    if (f.push(Buffer.from(m.chunk))) port.postMessage({ ack: 1 });
+    else f.owed++;
+  } else if ('end' in m) {
+    f.push(null);
+    feed = null;
+  } else if ('abort' in m) {
+    const err = Object.assign(new Error(m.abort.message), m.abort);
+    f.destroy(err);
+    feed = null;
+  }
+});

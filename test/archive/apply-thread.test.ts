@@ -1,0 +1,89 @@
+// Layer apply on a worker thread (apply-thread.ts): the unpacking does not need the main
+// thread, bytes arrive intact whatever their chunking, error kinds survive the thread
+// boundary, and a source that fails is the error reported, after which nothing more is written.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { applyLayer } from '../../src/archive/index.js';
+import { InvalidParameter } from '../../src/errors.js';
+import { makeTar, tempDir } from './helpers.js';
+
+const files = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ name: `d${i % 7}/f${i}`, content: `file ${i} `.repeat(1 + (i % 300)) }));
+
+test('the unpacking goes on while the main thread is blocked', async () => {
+  const t = tempDir();
+  const dir = t.path;
+  // The marker comes last, after many files: on the main thread it could not be written yet
+  // when the source has handed over its one chunk.
+  const tar = await makeTar([...files(500), { name: 'marker', content: 'x' }]);
+  const input = Readable.from([tar]);
+  const applied = applyLayer(input, dir, { whiteouts: 'naive', sync: false });
+  await new Promise((resolve) => input.once('end', resolve)); // every byte has been handed over
+  // Blocks this thread (no event loop turn) while polling: only another thread can write it.
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  let seen = false;
+  for (let i = 0; i < 3000 && !seen; i++) {
+    seen = existsSync(join(dir, 'marker'));
+    if (!seen) Atomics.wait(wait, 0, 0, 10);
+  }
+  assert.ok(seen, 'the file appeared while the main thread was blocked');
+  await applied;
+  t.cleanup();
+});
+
+test('bytes arrive intact in any chunking: same diffID, same files', async () => {
+  const tar = await makeTar(files(400));
+  const digest = 'sha256:' + createHash('sha256').update(tar).digest('hex');
+  // Odd-sized chunks: batches straddle tar headers and file data.
+  const chunks: Buffer[] = [];
+  for (let off = 0; off < tar.length; off += 4093) chunks.push(tar.subarray(off, off + 4093));
+  for (const input of [Readable.from([tar]), Readable.from(chunks)]) {
+    const t = tempDir();
+    const dir = t.path;
+    const res = await applyLayer(input, dir, { whiteouts: 'naive', sync: false });
+    assert.equal(res.diffID, digest);
+    assert.equal(res.tarSize, tar.length);
+    assert.equal(readFileSync(join(dir, 'd3/f10'), 'utf8'), 'file 10 '.repeat(11));
+    assert.equal(readdirSync(join(dir, 'd6')).length, 57);
+    t.cleanup();
+  }
+});
+
+test("the writer's InvalidParameter stays one across the thread", async () => {
+  const t = tempDir();
+  const dir = t.path;
+  const tar = await makeTar([
+    { name: 'up', type: 'symlink', linkname: '/' },
+    { name: 'up/escape', content: 'x' },
+  ]);
+  await assert.rejects(applyLayer(Readable.from([tar]), dir, { whiteouts: 'naive', sync: false }), (err: unknown) => {
+    assert.ok(err instanceof InvalidParameter, `an InvalidParameter, not ${(err as Error).name}`);
+    assert.match((err as Error).message, /escape|outside/);
+    return true;
+  });
+  t.cleanup();
+});
+
+test('a source that fails is the error reported, and nothing is written after it', async () => {
+  const t = tempDir();
+  const dir = t.path;
+  const tar = await makeTar(files(3000));
+  const cut = Math.floor(tar.length / 2);
+  async function* failing() {
+    for (let off = 0; off < cut; off += 65536) yield tar.subarray(off, Math.min(cut, off + 65536));
+    throw new InvalidParameter('filesystem layer verification failed for digest sha256:0000');
+  }
+  await assert.rejects(applyLayer(Readable.from(failing()), dir, { whiteouts: 'naive', sync: false }), {
+    message: 'filesystem layer verification failed for digest sha256:0000',
+  });
+  const count = () => readdirSync(dir).reduce((n, d) => n + readdirSync(join(dir, d)).length, 0);
+  const before = count();
+  assert.ok(before < 3000, 'the apply stopped at the failure');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(count(), before, 'no file written after the rejection');
+  t.cleanup();
+});
