@@ -284,3 +284,52 @@ export function naiveChanges(upper: string, lower?: string): Change[] {
   }
   return out;
 }
+
+/**
+ * What Docker's naive diff driver reports as a layer's size (archive.ChangesSize over
+ * ChangesDirs): st_size of every added or modified entry that is not a directory, a hard-linked
+ * inode once. `inodes` counts those entries, directories included. Every path is looked up
+ * beneath `upper` without following symlinks.
+ */
+export function naiveChangesUsage(upper: string, lower?: string): { size: number; inodes: number } {
+  const changes = naiveChanges(upper, lower);
+  const ufd = openDir(upper);
+  const linked = new Set<bigint>();
+  let size = 0;
+  let inodes = 0;
+  try {
+    for (const c of changes) {
+      if (c.Kind === 2) continue;
+      const rel = c.Path.slice(1);
+      const slash = rel.lastIndexOf('/');
+      let pfd = ufd;
+      let st: sys.Statx;
+      try {
+        if (slash >= 0)
+          pfd = sys.openat2(
+            ufd,
+            rel.slice(0, slash),
+            sys.O_PATH | sys.O_DIRECTORY | sys.O_CLOEXEC,
+            0,
+            sys.RESOLVE_BENEATH | sys.RESOLVE_NO_SYMLINKS,
+          );
+        st = sys.statx(pfd, rel.slice(slash + 1));
+      } catch (err) {
+        if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', 'EXDEV')) continue; // changed while measuring
+        throw err;
+      } finally {
+        if (pfd !== ufd) closeSync(pfd);
+      }
+      inodes++;
+      if (isDir(st)) continue;
+      if (st.nlink > 1) {
+        if (linked.has(st.ino)) continue;
+        linked.add(st.ino);
+      }
+      size += st.size;
+    }
+  } finally {
+    closeSync(ufd);
+  }
+  return { size, inodes };
+}

@@ -59,6 +59,11 @@ export abstract class LocalSnapshotter implements Snapshotter {
     mergedDir?: string,
   ): GraphDriverData;
 
+  /** A snapshot's own content, measured from its files; vfs overrides it, its directories being full copies. */
+  protected measure(_row: SnapshotRow, l: Layout, _parents: Layout[]): Promise<SnapshotUsage> {
+    return directoryUsage(l.fs);
+  }
+
   protected layout(id: number): Layout {
     const dir = path.join(this.root, String(id));
     return { dir, fs: path.join(dir, 'fs'), work: path.join(dir, 'work') };
@@ -155,7 +160,7 @@ export abstract class LocalSnapshotter implements Snapshotter {
   async usage(key: string): Promise<SnapshotUsage> {
     const row = this.store.get(key);
     if (row.usage) return row.usage;
-    const u = await directoryUsage(this.layout(row.id).fs);
+    const u = await this.measure(row, this.layout(row.id), this.parentLayouts(row));
     if (row.kind === 'committed') this.store.keepUsage(row.id, u);
     return u;
   }

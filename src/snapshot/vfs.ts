@@ -4,7 +4,8 @@
 // committed, hence immutable, and is bind-mounted read-only.
 import { execFile } from 'node:child_process';
 import { chmod, mkdir } from 'node:fs/promises';
-import type { ApplyTarget, GraphDriverData, SnapshotKind } from './snapshotter.js';
+import type { ApplyTarget, GraphDriverData, SnapshotKind, SnapshotUsage } from './snapshotter.js';
+import { naiveChangesUsage } from '../archive/index.js';
 import type { DiffSource } from '../archive/types.js';
 import type { Mount } from '../mount/types.js';
 import type { SnapshotRow } from './store.js';
@@ -44,6 +45,16 @@ export class VfsSnapshotter extends LocalSnapshotter {
       await mkdir(l.fs);
       await chmod(l.fs, 0o755); // whatever the umask: an image's root directory is 0755
     }
+  }
+
+  /**
+   * A snapshot's own content is what it changed relative to its parent's copy, as Docker's vfs
+   * (a naive diff driver) measures a container's SizeRw and a layer's size: counting the whole
+   * copy would make a fresh container weigh as much as its image.
+   */
+  protected override async measure(row: SnapshotRow, l: Layout, parents: Layout[]): Promise<SnapshotUsage> {
+    if (parents.length === 0) return super.measure(row, l, parents);
+    return naiveChangesUsage(l.fs, parents[0].fs);
   }
 
   private viewed(row: SnapshotRow, l: Layout, parents: Layout[]): string {
