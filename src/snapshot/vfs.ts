@@ -28,10 +28,11 @@ function copyTree(from: string, to: string): Promise<void> {
 }
 
 export class VfsSnapshotter extends LocalSnapshotter {
-  readonly driver = 'vfs' as const;
+  readonly driver: 'vfs' | 'btrfs';
 
-  constructor(root: string, db: MetaDb, log: Logger) {
-    super(root, db, log, 'vfs');
+  constructor(root: string, db: MetaDb, log: Logger, driver: 'vfs' | 'btrfs' = 'vfs') {
+    super(root, db, log, driver);
+    this.driver = driver;
   }
 
   /** Docker 20.10's vfs reports nothing here. */
