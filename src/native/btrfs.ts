@@ -3,9 +3,9 @@
 // btrfs CLI: a container start makes a snapshot, and an ioctl costs microseconds of our own
 // time where a process spawn costs milliseconds. Every function is synchronous (a snapshot waits
 // for btrfs' transaction commit, tens of milliseconds at most) and throws a SyscallError.
-import { closeSync, statfsSync } from 'node:fs';
+import { closeSync, rmSync, statfsSync } from 'node:fs';
 import koffi from 'koffi';
-import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, openat, SyscallError } from './syscalls.js';
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, openat, statx, SyscallError } from './syscalls.js';
 
 const libc = koffi.load('libc.so.6');
 // ioctl(2) is variadic in glibc; koffi passes the argument with its declared type.
@@ -138,4 +138,57 @@ export function openDir(path: string): number {
 function withPath(err: unknown, name: string): unknown {
   if (err instanceof SyscallError) return new SyscallError(err.syscall, err.errno, name);
   return err;
+}
+
+/** Whether `name` in the directory open as `dirFd` is the root of a subvolume. */
+export function isSubvolume(dirFd: number, name: string): boolean {
+  try {
+    return statx(dirFd, name).ino === BigInt(BTRFS_FIRST_FREE_OBJECTID);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Deletes subvolume `<dir>/<name>` and lifts its limit; nothing when it is not a subvolume (or
+ * gone). A subvolume holding nested subvolumes (made by a privileged container) cannot be
+ * deleted in one call: its tree is emptied instead (rmdir deletes an empty subvolume). The
+ * level-0 qgroup outlives its subvolume until btrfs' cleaner has dropped it, then the kernel
+ * removes it; destroying it at once is tried, and its limit is lifted first so that a qgroup
+ * the kernel keeps longer enforces nothing.
+ */
+export function destroySubvolume(dir: string, name: string): void {
+  let dirFd: number;
+  try {
+    dirFd = openDir(dir);
+  } catch {
+    return;
+  }
+  try {
+    if (!isSubvolume(dirFd, name)) return;
+    let id: bigint | undefined;
+    try {
+      withDirFd(`${dir}/${name}`, (fd) => {
+        id = subvolumeId(fd);
+        qgroupLimit(fd, 0);
+      });
+    } catch {
+      /* quotas off: no qgroup to lift */
+    }
+    try {
+      subvolumeDestroy(dirFd, name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
+      rmSync(`${dir}/${name}`, { recursive: true, force: true });
+      return;
+    }
+    if (id === undefined) return;
+    try {
+      qgroupDestroy(dirFd, id);
+    } catch {
+      /* EBUSY until the cleaner has dropped the subvolume; ENOTCONN with quotas off */
+    }
+  } finally {
+    closeSync(dirFd);
+  }
 }

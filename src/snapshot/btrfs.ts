@@ -5,15 +5,13 @@
 // writable layer is what it changed, so both come from the vfs driver. `--storage-opt size`
 // is a qgroup limit on the writable layer's subvolume, as in Docker's btrfs driver.
 import { execFile } from 'node:child_process';
-import { closeSync } from 'node:fs';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import type { GraphDriverData, SnapshotKind } from './snapshotter.js';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { Layout } from './local.js';
 import { VfsSnapshotter } from './vfs.js';
 import * as btrfs from '../native/btrfs.js';
-import { statx } from '../native/syscalls.js';
 import { InvalidParameter, SystemError } from '../errors.js';
 
 const SUBVOLUME = 'fs';
@@ -86,62 +84,12 @@ export class BtrfsSnapshotter extends VfsSnapshotter {
   }
 
   protected override async destroyDir(dir: string): Promise<void> {
-    await destroySubvolumeIn(dir, this.log);
+    btrfs.destroySubvolume(dir, SUBVOLUME);
     await super.destroyDir(dir);
   }
 
   protected override async removeOrphan(dir: string): Promise<string[]> {
-    await destroySubvolumeIn(dir, this.log);
+    btrfs.destroySubvolume(dir, SUBVOLUME);
     return super.removeOrphan(dir);
-  }
-}
-
-/**
- * Deletes `<dir>/fs` if it is a subvolume, and its limit with it. A subvolume holding nested
- * subvolumes (made by a privileged container) cannot be deleted whole: its tree is emptied first
- * (rmdir deletes an empty subvolume). The level-0 qgroup outlives the subvolume until btrfs'
- * cleaner has dropped it, then the kernel removes it; its limit is lifted at once so nothing
- * keeps enforcing it meanwhile.
- */
-export async function destroySubvolumeIn(dir: string, log: Logger): Promise<void> {
-  let dirFd: number;
-  try {
-    dirFd = btrfs.openDir(dir);
-  } catch {
-    return; // gone already
-  }
-  try {
-    let isSubvolume = false;
-    try {
-      isSubvolume = statx(dirFd, SUBVOLUME).ino === BigInt(btrfs.BTRFS_FIRST_FREE_OBJECTID);
-    } catch {
-      return;
-    }
-    if (!isSubvolume) return;
-    let id: bigint | undefined;
-    try {
-      btrfs.withDirFd(`${dir}/${SUBVOLUME}`, (fd) => {
-        id = btrfs.subvolumeId(fd);
-        btrfs.qgroupLimit(fd, 0);
-      });
-    } catch {
-      /* quotas off: no qgroup to lift */
-    }
-    try {
-      btrfs.subvolumeDestroy(dirFd, SUBVOLUME);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
-      await rm(`${dir}/${SUBVOLUME}`, { recursive: true, force: true });
-      return;
-    }
-    if (id !== undefined) {
-      try {
-        btrfs.qgroupDestroy(dirFd, id);
-      } catch (err) {
-        log.debug(`btrfs: qgroup 0/${id} stays until its subvolume is dropped: ${(err as Error).message}`);
-      }
-    }
-  } finally {
-    closeSync(dirFd);
   }
 }

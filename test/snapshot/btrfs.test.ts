@@ -4,12 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { snapshotterSuite, layer } from './suite.js';
 import { makeFixture } from './fixture.js';
-import { makeLoopBtrfs } from './loop-btrfs.js';
+import { mountLoopFs } from '../helpers/loop-fs.js';
 import { chooseDriver } from '../../src/snapshot/index.js';
 import { silentLogger } from '../../src/util/log.js';
 import { Unavailable } from '../../src/errors.js';
@@ -86,7 +85,7 @@ test('btrfs: a size limit is a qgroup on the writable layer; writing past it is 
     await fx.sn.limitSize('c', 20 << 20);
     const upper = (await fx.sn.applyTarget('c')).dir;
     const id = `0/${subvolumeIdOf(upper)}`;
-    const mnt = path.join(fx.tmp, 'btrfs'); // the fixture's loop mount
+    const mnt = path.dirname(path.dirname(path.dirname(fx.root))); // the fixture's loop mount
     assert.equal(qgroups(mnt).get(id), String(20 << 20));
     await fx.withMount(await fx.sn.mounts('c'), async (d) => {
       await writeFile(path.join(d, 'small'), Buffer.alloc(1 << 20));
@@ -120,13 +119,11 @@ test('btrfs: a size limit on a committed snapshot is refused; vfs keeps no size 
 });
 
 test('chooseDriver picks btrfs when the data-root is on btrfs', async () => {
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-choose-'));
-  const loop = makeLoopBtrfs(tmp);
+  const loop = mountLoopFs('btrfs', 1024);
   try {
-    await mkdir(path.join(loop.mnt, 'root'));
-    assert.equal(await chooseDriver(path.join(loop.mnt, 'root'), silentLogger), 'btrfs');
+    await mkdir(path.join(loop.mountPoint, 'root'));
+    assert.equal(await chooseDriver(path.join(loop.mountPoint, 'root'), silentLogger), 'btrfs');
   } finally {
-    loop.close();
-    await rm(tmp, { recursive: true, force: true });
+    loop.teardown();
   }
 });

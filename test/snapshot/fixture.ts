@@ -8,7 +8,7 @@ import path from 'node:path';
 import { openMetaDb, type MetaDb } from '../../src/meta/db.js';
 import { createSnapshotter } from '../../src/snapshot/index.js';
 import type { DriverName, Snapshotter } from '../../src/snapshot/snapshotter.js';
-import { makeLoopBtrfs, type LoopBtrfs } from './loop-btrfs.js';
+import { mountLoopFs, type LoopFs } from '../helpers/loop-fs.js';
 import type { Mount } from '../../src/mount/types.js';
 import { mountAll, mountsUnder, unmount } from '../../src/mount/kernel.js';
 import { silentLogger } from '../../src/util/log.js';
@@ -32,9 +32,9 @@ export interface Fixture {
 export async function makeFixture(driver: Driver): Promise<Fixture> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-snap-'));
   // btrfs: the data-root on a loop-mounted btrfs of its own, unmounted by close().
-  const loop: LoopBtrfs | undefined = driver === 'btrfs' ? makeLoopBtrfs(tmp) : undefined;
+  const loop: LoopFs | undefined = driver === 'btrfs' ? mountLoopFs('btrfs', 1024) : undefined;
   // A long data-root path, so that 128 absolute lowerdirs overflow one page of mount options.
-  const dataRoot = path.join(loop?.mnt ?? tmp, 'a-data-root-with-a-rather-long-name-for-testing');
+  const dataRoot = path.join(loop?.mountPoint ?? tmp, 'a-data-root-with-a-rather-long-name-for-testing');
   const root = path.join(dataRoot, 'snapshots', driver);
   await mkdir(dataRoot, { recursive: true });
   const db = openMetaDb(path.join(dataRoot, 'strata.db'));
@@ -63,10 +63,10 @@ export async function makeFixture(driver: Driver): Promise<Fixture> {
       return fx.sn;
     },
     async close() {
-      const left = (await mountsUnder(tmp)).filter((m) => m.mountPoint !== loop?.mnt);
+      const left = await mountsUnder(tmp);
       for (const m of left.reverse()) await unmount(m.mountPoint, { lazy: true });
       db.close();
-      loop?.close();
+      loop?.teardown();
       await rm(tmp, { recursive: true, force: true });
       assert.deepEqual(
         left.map((m) => m.mountPoint),
