@@ -45,7 +45,7 @@ trap cleanup EXIT
 if [[ $driver == btrfs ]]; then
   mkdir "$work/root"
   truncate -s "${STRATA_LABS_BTRFS_SIZE:-8G}" "$work/btrfs.img"
-  mkfs.btrfs -q "$work/btrfs.img" && mount -o loop "$work/btrfs.img" "$work/root" ||
+  mkfs.btrfs -q "$work/btrfs.img" >/dev/null 2>&1 && mount -o loop "$work/btrfs.img" "$work/root" ||
     { echo "labs: cannot make a btrfs data-root"; echo "0 passed, 1 failed" | tee "$last"; exit 1; }
 fi
 bin/strata daemon --data-root "$work/root" --exec-root "$work/exec" --host "unix://$sock" "${driver_args[@]}" >"$work/daemon.log" 2>&1 &
