@@ -5,7 +5,9 @@
 // writable layer is what it changed, so both come from the vfs driver. `--storage-opt size`
 // is a qgroup limit on the writable layer's subvolume, as in Docker's btrfs driver.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
+import path from 'node:path';
 import type { GraphDriverData, SnapshotKind } from './snapshotter.js';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
@@ -35,13 +37,15 @@ export class BtrfsSnapshotter extends VfsSnapshotter {
     super(root, db, log, 'btrfs');
   }
 
+  /** Refuses a root off btrfs before making anything there, in dockerd's words. */
   override async init(): Promise<this> {
-    await super.init();
-    if (!btrfs.isBtrfs(this.root))
+    let dir = this.root;
+    while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+    if (!btrfs.isBtrfs(dir))
       throw new InvalidParameter(
-        `prerequisites for driver not satisfied (wrong filesystem?): ${this.root} is not on btrfs`,
+        'error initializing graphdriver: prerequisites for driver not satisfied (wrong filesystem?)',
       );
-    return this;
+    return super.init();
   }
 
   /** Docker's btrfs driver status: the btrfs-progs it was built with and libbtrfs' version. */

@@ -4,14 +4,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { snapshotterSuite, layer } from './suite.js';
 import { makeFixture } from './fixture.js';
 import { mountLoopFs } from '../helpers/loop-fs.js';
-import { chooseDriver } from '../../src/snapshot/index.js';
+import { chooseDriver, createSnapshotter } from '../../src/snapshot/index.js';
+import { openMetaDb } from '../../src/meta/db.js';
 import { silentLogger } from '../../src/util/log.js';
-import { Unavailable } from '../../src/errors.js';
+import { InvalidParameter, Unavailable } from '../../src/errors.js';
 
 snapshotterSuite('btrfs');
 
@@ -125,5 +127,25 @@ test('chooseDriver picks btrfs when the data-root is on btrfs', async () => {
     assert.equal(await chooseDriver(path.join(loop.mountPoint, 'root'), silentLogger), 'btrfs');
   } finally {
     loop.teardown();
+  }
+});
+
+test("btrfs off a btrfs filesystem is refused in dockerd's words, before anything is made", async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-not-btrfs-'));
+  const db = openMetaDb(path.join(tmp, 'strata.db'));
+  try {
+    await assert.rejects(
+      createSnapshotter('btrfs', { root: path.join(tmp, 'snapshots', 'btrfs'), db, log: silentLogger }),
+      (err: Error) =>
+        err instanceof InvalidParameter &&
+        err.message === 'error initializing graphdriver: prerequisites for driver not satisfied (wrong filesystem?)',
+    );
+    assert.deepEqual(
+      (await readdir(tmp)).filter((n) => !n.startsWith('strata.db')),
+      [],
+    );
+  } finally {
+    db.close();
+    await rm(tmp, { recursive: true, force: true });
   }
 });
