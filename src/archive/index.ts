@@ -44,7 +44,7 @@ export async function computeChanges(src: DiffSource): Promise<Change[]> {
 }
 
 /** What a naive (full copy) snapshot's own changes weigh, as Docker's naive diff driver measures DiffSize. */
-export function naiveChangesUsage(upper: string, lower?: string): { size: number; inodes: number } {
+export function naiveChangesUsage(upper: string, lower?: string): Promise<{ size: number; inodes: number }> {
   return naiveChangesUsageImpl(upper, lower);
 }
 
