@@ -1,7 +1,8 @@
 // The vfs driver: every active snapshot's fs/ is a full copy of its parent's, so it works on
 // any filesystem and needs no overlayfs; copies are reflinks where the filesystem offers them
 // (btrfs, xfs with reflink=1), real copies elsewhere. A view needs no copy: the parent is
-// committed, hence immutable, and is bind-mounted read-only.
+// committed, hence immutable, and is bind-mounted read-only. The btrfs driver (btrfs.ts) is this
+// driver with btrfs snapshots in place of the copies.
 import { execFile } from 'node:child_process';
 import { chmod, mkdir } from 'node:fs/promises';
 import type { ApplyTarget, GraphDriverData, SnapshotKind, SnapshotUsage } from './snapshotter.js';
