@@ -10,6 +10,8 @@ command -v runc >/dev/null || need+=(runc)
 command -v mount >/dev/null || need+=(mount)
 command -v mkfs.xfs >/dev/null || need+=(xfsprogs)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+# The btrfs driver's tests and labs make a loop-mounted btrfs; quotas are set with the btrfs CLI.
+command -v mkfs.btrfs >/dev/null || need+=(btrfs-progs)
 command -v zstd >/dev/null || need+=(zstd)
 command -v restic >/dev/null || need+=(restic)
 command -v rclone >/dev/null || need+=(rclone)

@@ -2,6 +2,8 @@
 # Starts a Strata daemon on a scratch data-root and runs the acceptance labs listed in
 # test/labs-passing.txt (the labs Strata is known to pass: a regression turns the run red).
 #   run-labs.sh [GLOB...]    other labs instead of the list
+# STRATA_LABS_DRIVER=vfs|overlay2|btrfs picks the daemon's storage driver (default: its own
+# choice); with btrfs the data-root is a loop-mounted btrfs made for the run and removed after.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -24,19 +26,31 @@ fi
 
 work=$(mktemp -d /tmp/strata-labs.XXXXXX)
 sock=$work/strata.sock
-bin/strata daemon --data-root "$work/root" --exec-root "$work/exec" --host "unix://$sock" >"$work/daemon.log" 2>&1 &
-daemon=$!
-for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
-
+driver=${STRATA_LABS_DRIVER:-}
+driver_args=()
+[[ -n $driver ]] && driver_args=(--storage-driver "$driver")
+daemon=
 cleanup() {
-  kill -TERM "$daemon" 2>/dev/null
-  for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$daemon" 2>/dev/null
-  # Whatever the daemon left mounted under its scratch root, deepest first.
+  if [[ -n $daemon ]]; then
+    kill -TERM "$daemon" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$daemon" 2>/dev/null
+  fi
+  # Whatever the daemon left mounted under its scratch root, deepest first (the loop-mounted
+  # btrfs data-root last; its loop device goes with it, being set to clear on last close).
   grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
+if [[ $driver == btrfs ]]; then
+  mkdir "$work/root"
+  truncate -s "${STRATA_LABS_BTRFS_SIZE:-8G}" "$work/btrfs.img"
+  mkfs.btrfs -q "$work/btrfs.img" >/dev/null 2>&1 && mount -o loop "$work/btrfs.img" "$work/root" ||
+    { echo "labs: cannot make a btrfs data-root"; echo "0 passed, 1 failed" | tee "$last"; exit 1; }
+fi
+bin/strata daemon --data-root "$work/root" --exec-root "$work/exec" --host "unix://$sock" "${driver_args[@]}" >"$work/daemon.log" 2>&1 &
+daemon=$!
+for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
 
 fixtures=${STRATA_FIXTURES_DIR:-/tmp/strata-fixtures}
 DOCKER_HOST=unix://$sock "$shared/fixtures/load-images" "$fixtures" >/dev/null || { echo "labs: could not load the stand-in images"; tail -20 "$work/daemon.log"; echo "0 passed, ${#patterns[@]} failed" | tee "$last"; exit 1; }

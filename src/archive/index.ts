@@ -3,7 +3,7 @@
 import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { applyLayerOffThread } from './apply-thread.js';
-import { naiveChanges, openDir, overlayChanges } from './changes.js';
+import { naiveChanges, naiveChangesUsage as naiveChangesUsageImpl, openDir, overlayChanges } from './changes.js';
 import {
   extractTo as extractToImpl,
   packPath as packPathImpl,
@@ -44,6 +44,11 @@ export function exportLayer(src: DiffSource): Readable {
 /** `docker diff`: the changed paths, sorted, with Docker's A/C/D kinds. */
 export async function computeChanges(src: DiffSource): Promise<Change[]> {
   return src.kind === 'overlay' ? overlayChanges(src.upper, src.lowers) : naiveChanges(src.upper, src.lower);
+}
+
+/** What a naive (full copy) snapshot's own changes weigh, as Docker's naive diff driver measures DiffSize. */
+export function naiveChangesUsage(upper: string, lower?: string): Promise<{ size: number; inodes: number }> {
+  return naiveChangesUsageImpl(upper, lower);
 }
 
 /** Tar of a whole directory tree (docker export). */

@@ -1,5 +1,6 @@
 // `--storage-opt size=…`: a hard limit on the container's writable layer, the way Docker's
-// overlay2 does it, with an xfs project quota on the layer's directory (upper and work dirs).
+// overlay2 does it, with an xfs project quota on the layer's directory (upper and work dirs),
+// or as its btrfs driver does, with a qgroup limit on the layer's subvolume (the snapshotter's).
 // Docker checks support first and the option names second, so `foo=1` on ext4 is "Unknown
 // option foo" while `size=1G` there is the pquota error.
 import path from 'node:path';
@@ -18,7 +19,8 @@ export function layerSizeLimit(
 ): number {
   const opts = storageOpt ?? {};
   if (Object.keys(opts).length === 0) return 0;
-  if ('size' in opts && (driver !== 'overlay2' || !quotaSupported(snapshotRoot))) throw new SystemError(UNSUPPORTED);
+  const supported = driver === 'btrfs' || (driver === 'overlay2' && quotaSupported(snapshotRoot));
+  if ('size' in opts && !supported) throw new SystemError(UNSUPPORTED);
   let size = 0;
   for (const [key, value] of Object.entries(opts)) {
     if (key.toLowerCase() !== 'size') throw new InvalidParameter(`Unknown option ${key}`);
@@ -29,6 +31,7 @@ export function layerSizeLimit(
 
 /** Puts the limit on the prepared writable layer `key`. */
 export async function applyLayerSizeLimit(snapshotter: Snapshotter, key: string, bytes: number): Promise<void> {
+  if (snapshotter.driver === 'btrfs') return snapshotter.limitSize(key, bytes);
   const upper = (await snapshotter.graphDriverData(key)).Data?.UpperDir;
   if (!upper) throw new SystemError(UNSUPPORTED);
   await applyProjectQuota(path.dirname(upper), bytes);

@@ -2,10 +2,12 @@
 import path from 'node:path';
 import type { MetaDb } from '../meta/db.js';
 import { createLogger, type Logger } from '../util/log.js';
-import type { Snapshotter } from './snapshotter.js';
+import type { DriverName, Snapshotter } from './snapshotter.js';
 import { InvalidParameter } from '../errors.js';
 import { Overlay2Snapshotter } from './overlay2.js';
 import { VfsSnapshotter } from './vfs.js';
+import { BtrfsSnapshotter } from './btrfs.js';
+import { isBtrfs } from '../native/btrfs.js';
 import { probeOverlay } from './probe.js';
 
 export interface SnapshotterDeps {
@@ -15,8 +17,13 @@ export interface SnapshotterDeps {
   log: Logger;
 }
 
-/** overlay2 where the kernel can mount overlayfs on the data-root's filesystem, else vfs (as Docker chooses). */
-export async function chooseDriver(dataRoot: string, log: Logger = createLogger('info')): Promise<'overlay2' | 'vfs'> {
+/**
+ * btrfs on a btrfs data-root; else overlay2 where the kernel can mount overlayfs on the
+ * data-root's filesystem; else vfs (Docker's order: btrfs comes before overlay2 and is chosen
+ * when the backing filesystem is btrfs).
+ */
+export async function chooseDriver(dataRoot: string, log: Logger = createLogger('info')): Promise<DriverName> {
+  if (isBtrfs(dataRoot)) return 'btrfs';
   const probe = await probeOverlay(path.join(dataRoot, 'snapshots'));
   if (probe.ok) return 'overlay2';
   log.warn(probe.reason ?? 'overlay2 is not supported');
@@ -24,16 +31,18 @@ export async function chooseDriver(dataRoot: string, log: Logger = createLogger(
   return 'vfs';
 }
 
-export async function createSnapshotter(driver: 'overlay2' | 'vfs', deps: SnapshotterDeps): Promise<Snapshotter> {
+export async function createSnapshotter(driver: DriverName, deps: SnapshotterDeps): Promise<Snapshotter> {
   switch (driver) {
     case 'overlay2':
       return new Overlay2Snapshotter(deps.root, deps.db, deps.log).init();
     case 'vfs':
       return new VfsSnapshotter(deps.root, deps.db, deps.log).init();
+    case 'btrfs':
+      return new BtrfsSnapshotter(deps.root, deps.db, deps.log).init();
     default:
       throw new InvalidParameter(`error initializing graphdriver: driver not supported: ${String(driver)}`);
   }
 }
 
-export type { Snapshotter } from './snapshotter.js';
+export type { DriverName, Snapshotter } from './snapshotter.js';
 export { EXTRACT_KEY_PREFIX } from './snapshotter.js';

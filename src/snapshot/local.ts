@@ -6,6 +6,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ApplyTarget,
+  DriverName,
   GraphDriverData,
   SnapshotInfo,
   SnapshotKind,
@@ -21,7 +22,7 @@ import { SnapshotStore, type SnapshotRow } from './store.js';
 import { directoryUsage } from './usage.js';
 import { mountsUnder } from '../mount/kernel.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
-import { Conflict, InvalidParameter } from '../errors.js';
+import { Conflict, InvalidParameter, Unavailable } from '../errors.js';
 
 /** Docker keeps driver directories 0710 and owned by real root (CVE-2021-21284). */
 export const DIR_MODE = 0o710;
@@ -33,7 +34,7 @@ export interface Layout {
 }
 
 export abstract class LocalSnapshotter implements Snapshotter {
-  abstract readonly driver: 'overlay2' | 'vfs';
+  abstract readonly driver: DriverName;
   protected readonly store: SnapshotStore;
   private nextId = 0;
 
@@ -41,7 +42,7 @@ export abstract class LocalSnapshotter implements Snapshotter {
     protected readonly root: string,
     db: MetaDb,
     protected readonly log: Logger,
-    driver: 'overlay2' | 'vfs',
+    driver: DriverName,
   ) {
     this.store = new SnapshotStore(db, driver);
   }
@@ -58,6 +59,11 @@ export abstract class LocalSnapshotter implements Snapshotter {
     parents: Layout[],
     mergedDir?: string,
   ): GraphDriverData;
+
+  /** A snapshot's own content, measured from its files; vfs overrides it, its directories being full copies. */
+  protected measure(_row: SnapshotRow, l: Layout, _parents: Layout[]): Promise<SnapshotUsage> {
+    return directoryUsage(l.fs);
+  }
 
   protected layout(id: number): Layout {
     const dir = path.join(this.root, String(id));
@@ -106,7 +112,7 @@ export abstract class LocalSnapshotter implements Snapshotter {
       const row = this.store.insert({ id, key, kind, parentId: parentRow?.id ?? null, labels: labels ?? {} });
       return this.mountsOf(row, l, parents);
     } catch (err) {
-      await rm(l.dir, { recursive: true, force: true });
+      await this.destroyDir(l.dir);
       throw err;
     }
   }
@@ -143,7 +149,21 @@ export abstract class LocalSnapshotter implements Snapshotter {
     // Row first, directory second: after a crash the directory is an orphan that cleanup()
     // sweeps, never a row whose files are half gone.
     this.store.delete(key);
-    await rm(l.dir, { recursive: true, force: true });
+    await this.destroyDir(l.dir);
+  }
+
+  /** Deletes a snapshot directory nothing is mounted in (btrfs deletes its subvolume first). */
+  protected async destroyDir(dir: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /** Deletes a directory no row owns without ever crossing into a mount; the paths it had to keep. */
+  protected async removeOrphan(dir: string): Promise<string[]> {
+    return removeTreeNoCross(dir);
+  }
+
+  async limitSize(_key: string, _bytes: number): Promise<void> {
+    throw new Unavailable(`the ${this.driver} storage driver keeps no size limit per snapshot`);
   }
 
   /** rm -rf through a mount point would delete the mounted filesystem's files. */
@@ -159,7 +179,7 @@ export abstract class LocalSnapshotter implements Snapshotter {
   async usage(key: string): Promise<SnapshotUsage> {
     const row = this.store.get(key);
     if (row.usage) return row.usage;
-    const u = await directoryUsage(this.layout(row.id).fs);
+    const u = await this.measure(row, this.layout(row.id), this.parentLayouts(row));
     if (row.kind === 'committed') this.store.keepUsage(row.id, u);
     return u;
   }
@@ -201,7 +221,7 @@ export abstract class LocalSnapshotter implements Snapshotter {
         await this.assertNothingMountedIn(dir, name);
         this.log.info(`snapshot: removing ${dir}, which no snapshot owns`);
         // Never through a mount made after the look above.
-        const kept = removeTreeNoCross(dir);
+        const kept = await this.removeOrphan(dir);
         if (kept.length > 0) throw new Conflict(`${kept[0]} is a mount point`);
       } catch (err) {
         this.log.warn(`snapshot: cannot remove ${dir}: ${(err as Error).message}`);

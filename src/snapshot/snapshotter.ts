@@ -39,6 +39,9 @@ export interface ApplyTarget {
   whiteouts: 'overlay' | 'naive';
 }
 
+/** The storage drivers Strata has, by Docker's names. */
+export type DriverName = 'overlay2' | 'vfs' | 'btrfs';
+
 /** What `docker inspect` shows as GraphDriver. */
 export interface GraphDriverData {
   Name: string;
@@ -47,8 +50,8 @@ export interface GraphDriverData {
 
 /** What `docker info` and `inspect` show of the driver: its name, status and GraphDriver data. */
 export interface DriverInfo {
-  /** Docker's name for the driver: 'overlay2' or 'vfs'. */
-  readonly driver: 'overlay2' | 'vfs';
+  /** Docker's name for the driver. */
+  readonly driver: DriverName;
   /** The [name, value] pairs `docker info` shows as DriverStatus. */
   status(): Promise<[string, string][]>;
   /** GraphDriver data for inspect (LowerDir/UpperDir/MergedDir/WorkDir on overlay2); mergedDir is where the caller mounts it. */
@@ -86,6 +89,12 @@ export interface Snapshotter extends DriverInfo {
   applyTarget(key: string): Promise<ApplyTarget>;
   /** What a snapshot changed relative to its parent, for `docker diff`, commit and layer export. */
   diffSource(key: string): Promise<DiffSource>;
+  /**
+   * Caps what the active snapshot `key` may hold at `bytes` (`--storage-opt size`); writes past
+   * it fail with EDQUOT. Unavailable on drivers that keep no per-snapshot quota (overlay2's xfs
+   * project quotas are the container room's business).
+   */
+  limitSize(key: string, bytes: number): Promise<void>;
   /** Removes what no metadata row owns and active `extract-` snapshots (interrupted extractions); run once at startup. */
   cleanup(): Promise<void>;
 }

@@ -1,10 +1,12 @@
 // The vfs driver: every active snapshot's fs/ is a full copy of its parent's, so it works on
 // any filesystem and needs no overlayfs; copies are reflinks where the filesystem offers them
 // (btrfs, xfs with reflink=1), real copies elsewhere. A view needs no copy: the parent is
-// committed, hence immutable, and is bind-mounted read-only.
+// committed, hence immutable, and is bind-mounted read-only. The btrfs driver (btrfs.ts) is this
+// driver with btrfs snapshots in place of the copies.
 import { execFile } from 'node:child_process';
 import { chmod, mkdir } from 'node:fs/promises';
-import type { ApplyTarget, GraphDriverData, SnapshotKind } from './snapshotter.js';
+import type { ApplyTarget, GraphDriverData, SnapshotKind, SnapshotUsage } from './snapshotter.js';
+import { naiveChangesUsage } from '../archive/index.js';
 import type { DiffSource } from '../archive/types.js';
 import type { Mount } from '../mount/types.js';
 import type { SnapshotRow } from './store.js';
@@ -27,12 +29,13 @@ function copyTree(from: string, to: string): Promise<void> {
 }
 
 export class VfsSnapshotter extends LocalSnapshotter {
-  readonly driver = 'vfs' as const;
-  /** A snapshot's fs/ starts as a copy of its parent's. */
+  readonly driver: 'vfs' | 'btrfs';
+  /** A snapshot's fs/ starts as a copy (or, on btrfs, a snapshot) of its parent's. */
   readonly appliesApart = false;
 
-  constructor(root: string, db: MetaDb, log: Logger) {
-    super(root, db, log, 'vfs');
+  constructor(root: string, db: MetaDb, log: Logger, driver: 'vfs' | 'btrfs' = 'vfs') {
+    super(root, db, log, driver);
+    this.driver = driver;
   }
 
   /** Docker 20.10's vfs reports nothing here. */
@@ -46,6 +49,16 @@ export class VfsSnapshotter extends LocalSnapshotter {
       await mkdir(l.fs);
       await chmod(l.fs, 0o755); // whatever the umask: an image's root directory is 0755
     }
+  }
+
+  /**
+   * A snapshot's own content is what it changed relative to its parent's copy, as Docker's vfs
+   * (a naive diff driver) measures a container's SizeRw and a layer's size: counting the whole
+   * copy would make a fresh container weigh as much as its image.
+   */
+  protected override async measure(row: SnapshotRow, l: Layout, parents: Layout[]): Promise<SnapshotUsage> {
+    if (parents.length === 0) return super.measure(row, l, parents);
+    return naiveChangesUsage(l.fs, parents[0].fs);
   }
 
   private viewed(row: SnapshotRow, l: Layout, parents: Layout[]): string {

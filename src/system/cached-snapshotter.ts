@@ -27,6 +27,7 @@ export function withUsageCache(inner: Snapshotter): { snapshotter: Snapshotter; 
     applyTarget: (key) => inner.applyTarget(key),
     diffSource: (key) => inner.diffSource(key),
     graphDriverData: (key, merged) => inner.graphDriverData(key, merged),
+    limitSize: (key, bytes) => inner.limitSize(key, bytes),
     cleanup: () => inner.cleanup(),
   };
   return { snapshotter, cache };

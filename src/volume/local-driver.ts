@@ -12,7 +12,7 @@ import type { Logger } from '../util/log.js';
 import type { VolumeDriver } from './driver.js';
 import { validateLocalVolumeName } from './names.js';
 import { localMountOptions, maskPassword, needsMount, validateLocalOptions } from './local-options.js';
-import { applyProjectQuota, quotaSupported } from './quota.js';
+import { applyQuota, makeDataDir, quotaSupported, releaseDataDir } from './quota.js';
 
 export interface LocalDriverDeps {
   /** <data-root>/volumes */
@@ -40,12 +40,12 @@ export class LocalDriver implements VolumeDriver {
     validateLocalOptions(opts, () => this.hasQuota());
     const dir = path.join(this.deps.root, name);
     fs.mkdirSync(dir, { recursive: true, mode: 0o701 });
-    fs.mkdirSync(path.join(dir, '_data'), { mode: 0o755, recursive: true });
+    makeDataDir(dir);
     if (Object.keys(opts).length > 0) {
       const m = localMountOptions(opts);
       const conf = { MountType: m.type, MountOpts: m.o, MountDevice: m.device, Quota: { Size: m.quotaSize } };
       fs.writeFileSync(path.join(dir, 'opts.json'), JSON.stringify(conf), { mode: 0o600 });
-      if (m.quotaSize > 0) await applyProjectQuota(this.dataPath(name), m.quotaSize);
+      if (m.quotaSize > 0) await applyQuota(this.dataPath(name), m.quotaSize);
     }
   }
 
@@ -98,6 +98,7 @@ export class LocalDriver implements VolumeDriver {
     if (left.length > 0) throw new SystemError(`remove ${name}: ${left[0]!.mountPoint} is still mounted`);
     const grave = path.join(this.deps.tmp, `volume-rm-${name}-${randomBytes(4).toString('hex')}`);
     fs.renameSync(dir, grave);
+    releaseDataDir(grave);
     fs.rmSync(grave, { recursive: true, force: true });
   }
 

@@ -135,3 +135,64 @@ test('on xfs with pquota, writing past --storage-opt size or a volume\'s size is
   assert.match(vol.stderr + vol.stdout, /Disk quota exceeded/);
   assert.equal(d.docker(['volume', 'rm', 'qvol']).status, 0);
 });
+
+/** Level-0 qgroups of the btrfs at `mnt` once its cleaner has dropped every deleted subvolume. */
+function settledQgroups(mnt: string): string[] {
+  assert.equal(spawnSync('btrfs', ['subvolume', 'sync', mnt]).status, 0);
+  const out = spawnSync('btrfs', ['qgroup', 'show', '-r', '--raw', mnt], { encoding: 'utf8' }).stdout;
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => /^0\/\d+$/.test(f[0] ?? '') && f[0] !== '0/5')
+    .map((f) => `${f[0]} ${f[3]}`);
+}
+
+test('on btrfs, --storage-opt size and a volume\'s size are qgroup limits: "Disk quota exceeded" past them, gone with their container or volume', async () => {
+  const fs = mountLoopFs('btrfs', 1024);
+  loops.push(fs);
+  const d = await daemonOn(fs);
+  assert.equal(d.docker(['info', '-f', '{{.Driver}}']).stdout.trim(), 'btrfs');
+
+  const create = d.docker(['create', '--storage-opt', 'size=20m', 'quotatest', 'sleep', '1000']);
+  assert.equal(create.status, 0, create.stderr);
+  const id = create.stdout.trim();
+  assert.equal(d.docker(['inspect', '-f', '{{json .GraphDriver}}', id]).stdout.trim(), '{"Data":null,"Name":"btrfs"}');
+  const limited = (bytes: number) => settledQgroups(fs.mountPoint).filter((q) => q.endsWith(` ${bytes}`));
+  const layerQgroup = limited(20 << 20);
+  assert.equal(layerQgroup.length, 1, 'the writable layer has a 20 MiB limit');
+
+  assert.equal(d.docker(['start', id]).status, 0);
+  const small = d.docker(['exec', id, 'dd', 'if=/dev/zero', 'of=/small', 'bs=1024', 'count=4096']);
+  assert.equal(small.status, 0, small.stderr);
+  const over = d.docker(['exec', id, 'dd', 'if=/dev/zero', 'of=/big', 'bs=1024', 'count=40960']);
+  assert.notEqual(over.status, 0);
+  assert.match(over.stderr + over.stdout, /Disk quota exceeded/);
+  const free = d.docker(['run', '--rm', 'quotatest', 'dd', 'if=/dev/zero', 'of=/big', 'bs=1024', 'count=40960']);
+  assert.equal(free.status, 0, `without the option there is no limit: ${free.stderr}`);
+  assert.equal(d.docker(['rm', '-f', id]).status, 0);
+  const ids = () => settledQgroups(fs.mountPoint).map((q) => q.split(' ')[0]);
+  assert.ok(!ids().includes(layerQgroup[0]!.split(' ')[0]), "the container's qgroup went with it");
+
+  assert.equal(d.docker(['volume', 'create', '-o', 'size=10m', 'qvol']).status, 0);
+  const mountpoint = d.docker(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'qvol']).stdout.trim();
+  const show = spawnSync('btrfs', ['subvolume', 'show', mountpoint], { encoding: 'utf8' });
+  assert.equal(show.status, 0, `the volume's _data is a subvolume: ${show.stderr}`);
+  const volQgroup = limited(10 << 20);
+  assert.equal(volQgroup.length, 1, 'the volume has a 10 MiB limit');
+  const vol = d.docker([
+    'run',
+    '--rm',
+    '-v',
+    'qvol:/v',
+    'quotatest',
+    'dd',
+    'if=/dev/zero',
+    'of=/v/big',
+    'bs=1024',
+    'count=20480',
+  ]);
+  assert.notEqual(vol.status, 0);
+  assert.match(vol.stderr + vol.stdout, /Disk quota exceeded/);
+  assert.equal(d.docker(['volume', 'rm', 'qvol']).status, 0);
+  assert.ok(!ids().includes(volQgroup[0]!.split(' ')[0]), "the volume's qgroup went with it");
+});

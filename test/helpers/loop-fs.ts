@@ -1,5 +1,5 @@
 // A small filesystem in a sparse image file, loop-mounted for a test (xfs with project quotas,
-// plain xfs, or ext4 with few inodes), and torn down completely: unmounted, loop device detached, files gone.
+// plain xfs, ext4 with few inodes, or btrfs), and torn down completely: unmounted, loop device detached, files gone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,7 +11,11 @@ export interface LoopFs {
   teardown(): void;
 }
 
-export function mountLoopFs(kind: 'xfs-pquota' | 'xfs' | 'ext4', sizeMb: number, mkfsArgs: string[] = []): LoopFs {
+export function mountLoopFs(
+  kind: 'xfs-pquota' | 'xfs' | 'ext4' | 'btrfs',
+  sizeMb: number,
+  mkfsArgs: string[] = [],
+): LoopFs {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `strata-${kind}-`));
   const image = path.join(dir, 'fs.img');
   const mountPoint = path.join(dir, 'mnt');
@@ -28,7 +32,10 @@ export function mountLoopFs(kind: 'xfs-pquota' | 'xfs' | 'ext4', sizeMb: number,
   };
   try {
     execFileSync('truncate', ['-s', `${sizeMb}M`, image]);
-    if (kind !== 'ext4') {
+    if (kind === 'btrfs') {
+      execFileSync('mkfs.btrfs', ['-q', ...mkfsArgs, image], { stdio: 'pipe' });
+      execFileSync('mount', ['-o', 'loop', image, mountPoint], { stdio: 'pipe' });
+    } else if (kind !== 'ext4') {
       execFileSync('mkfs.xfs', ['-q', ...mkfsArgs, image]);
       execFileSync('mount', ['-o', kind === 'xfs' ? 'loop' : 'loop,pquota', image, mountPoint], { stdio: 'pipe' });
     } else {

@@ -1,5 +1,6 @@
 // Crash safety: what a restart finds and what cleanup() does with it.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { EXTRACT_KEY_PREFIX } from '../../src/snapshot/snapshotter.js';
 import { NotFound } from '../../src/errors.js';
 import { mountAll, unmount } from '../../src/mount/kernel.js';
 
-for (const driver of ['overlay2', 'vfs'] as Driver[]) {
+for (const driver of ['overlay2', 'vfs', 'btrfs'] as Driver[]) {
   test(`${driver}: cleanup removes interrupted extractions and directories no row owns`, async () => {
     const fx = await makeFixture(driver);
     try {
@@ -19,7 +20,10 @@ for (const driver of ['overlay2', 'vfs'] as Driver[]) {
       await fx.sn.prepare('container-keep', 'sha256:base');
       await fx.sn.view('view-keep', 'sha256:base');
       // A crash between mkdir and the row insert leaves a numbered directory nobody owns.
-      await mkdir(path.join(fx.root, '9999', 'fs'), { recursive: true });
+      // (On btrfs that directory holds a subvolume.)
+      await mkdir(path.join(fx.root, '9999'));
+      if (driver === 'btrfs') execFileSync('btrfs', ['subvolume', 'create', path.join(fx.root, '9999', 'fs')]);
+      else await mkdir(path.join(fx.root, '9999', 'fs'));
       await writeFile(path.join(fx.root, '9999', 'fs', 'junk'), 'junk');
       await mkdir(path.join(fx.root, 'stray'));
       const before = (await readdir(fx.root)).length;
@@ -34,6 +38,10 @@ for (const driver of ['overlay2', 'vfs'] as Driver[]) {
       assert.equal(before, 6);
       assert.equal(after.length, 3);
       assert.ok(!after.includes('9999') && !after.includes('stray'));
+      if (driver === 'btrfs') {
+        const subvolumes = execFileSync('btrfs', ['subvolume', 'list', fx.root], { encoding: 'utf8' });
+        assert.equal(subvolumes.trim().split('\n').length, 2, subvolumes); // sha256:base and container-keep
+      }
       // New snapshots never reuse the number of a directory seen at startup.
       await sn.prepare('container-new', 'sha256:base');
       const ids = (await readdir(fx.root)).map(Number);

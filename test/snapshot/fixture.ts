@@ -7,12 +7,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { openMetaDb, type MetaDb } from '../../src/meta/db.js';
 import { createSnapshotter } from '../../src/snapshot/index.js';
-import type { Snapshotter } from '../../src/snapshot/snapshotter.js';
+import type { DriverName, Snapshotter } from '../../src/snapshot/snapshotter.js';
+import { mountLoopFs, type LoopFs } from '../helpers/loop-fs.js';
 import type { Mount } from '../../src/mount/types.js';
 import { mountAll, mountsUnder, unmount } from '../../src/mount/kernel.js';
 import { silentLogger } from '../../src/util/log.js';
 
-export type Driver = 'overlay2' | 'vfs';
+export type Driver = DriverName;
 
 export interface Fixture {
   tmp: string;
@@ -30,8 +31,10 @@ export interface Fixture {
 
 export async function makeFixture(driver: Driver): Promise<Fixture> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-snap-'));
+  // btrfs: the data-root on a loop-mounted btrfs of its own, unmounted by close().
+  const loop: LoopFs | undefined = driver === 'btrfs' ? mountLoopFs('btrfs', 1024) : undefined;
   // A long data-root path, so that 128 absolute lowerdirs overflow one page of mount options.
-  const dataRoot = path.join(tmp, 'a-data-root-with-a-rather-long-name-for-testing');
+  const dataRoot = path.join(loop?.mountPoint ?? tmp, 'a-data-root-with-a-rather-long-name-for-testing');
   const root = path.join(dataRoot, 'snapshots', driver);
   await mkdir(dataRoot, { recursive: true });
   const db = openMetaDb(path.join(dataRoot, 'strata.db'));
@@ -63,6 +66,7 @@ export async function makeFixture(driver: Driver): Promise<Fixture> {
       const left = await mountsUnder(tmp);
       for (const m of left.reverse()) await unmount(m.mountPoint, { lazy: true });
       db.close();
+      loop?.teardown();
       await rm(tmp, { recursive: true, force: true });
       assert.deepEqual(
         left.map((m) => m.mountPoint),
