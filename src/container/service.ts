@@ -32,6 +32,7 @@ import type { ContainerServiceDeps } from './deps.js';
 import { Incomplete } from '../meta/incomplete.js';
 import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
+import { removeImageMountSnapshots, usesImage } from './image-mount.js';
 
 export type { ContainerServiceDeps } from './deps.js';
 import { startHealthMonitor } from './health.js';
@@ -55,7 +56,7 @@ export class ContainerManager implements ContainerService {
   usersOfImage(imageId: string): string[] {
     return this.ctx.store
       .all()
-      .filter((c) => c.imageId === imageId)
+      .filter((c) => usesImage(c, imageId))
       .map((c) => c.id);
   }
 
@@ -279,6 +280,7 @@ export class ContainerManager implements ContainerService {
         if (!isNotFound(e)) throw e;
       });
     }
+    await removeImageMountSnapshots(this.ctx.snapshotter, rec.id);
     for (const m of rec.mounts) {
       if (m.type !== 'volume' || !m.source) continue;
       try {
@@ -318,7 +320,8 @@ export class ContainerManager implements ContainerService {
     try {
       rootFd = openTrustedDirectory(rootfs);
       for (const m of [...rec.mounts].sort((a, b) => a.destination.length - b.destination.length)) {
-        if (m.type === 'tmpfs') continue;
+        // An image mount is not put in place for a copy (its source is an image, not a path).
+        if (m.type === 'tmpfs' || m.type === 'image') continue;
         let source = m.source;
         if (m.type === 'volume') {
           source = await this.ctx.volumes.mount(m.source, rec.id);

@@ -28,7 +28,7 @@ interface LayerRow {
 }
 
 const LAYER_NAME = /^sha256:[a-f0-9]{64}$/;
-const CONTAINER_KEY = /^container-([0-9a-f]{64})(-init(-prepare)?)?$/;
+const CONTAINER_KEY = /^container-([0-9a-f]{64})(-init(-prepare)?|-image-\d+)?$/;
 const sizeOf = async (p: string) => (await directoryUsage(p).catch(() => ({ size: 0 }))).size;
 
 export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
