@@ -160,7 +160,6 @@ export async function inspectMounts(
         Name: m.source,
         Source: stagingDir ? path.join(stagingDir, m.subpath ? `image-${i}-subpath` : `image-${i}`) : '',
         Destination: m.destination,
-        Driver: '',
         Mode: '',
         RW: !m.readOnly,
         Propagation: m.propagation || 'rprivate',
