@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { openMetaDb } from './meta/db.js';
 import { createLogger, type LogLevel } from './util/log.js';
 import { EventBus } from './system/events.js';
-import { chooseDriver, createSnapshotter } from './snapshot/index.js';
+import { chooseDriver, createSnapshotter, type DriverName } from './snapshot/index.js';
 import { createImageService } from './image/service.js';
 import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
@@ -67,10 +67,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const releaseLock = acquireDataRootLock(dataRoot);
 
   const requested = opts.storageDriver;
-  if (requested && requested !== 'overlay2' && requested !== 'vfs') {
-    throw new Error(`unknown storage driver "${requested}": choose overlay2 or vfs`);
+  if (requested && requested !== 'overlay2' && requested !== 'vfs' && requested !== 'fuse-overlayfs') {
+    throw new Error(`unknown storage driver "${requested}": choose overlay2, fuse-overlayfs or vfs`);
   }
-  const storageDriver = (requested as 'overlay2' | 'vfs' | undefined) ?? (await chooseDriver(dataRoot));
+  const storageDriver = (requested as DriverName | undefined) ?? (await chooseDriver(dataRoot));
   const execRoot = path.resolve(opts.execRoot ?? path.join(path.dirname(socketPath), 'exec'));
   const config: DaemonConfig = { dataRoot, socketPath, storageDriver, execRoot, logLevel: opts.logLevel };
   for (const d of ['tmp', 'containers', 'volumes', 'content'])

@@ -3,7 +3,7 @@
 // api/ never see it and declare the small interfaces they consume instead.
 import type { MetaDb } from './meta/db.js';
 import type { Logger } from './util/log.js';
-import type { Snapshotter } from './snapshot/snapshotter.js';
+import type { DriverName, Snapshotter } from './snapshot/snapshotter.js';
 import type { ImageStore } from './image/service.js';
 import type { ContainerManager } from './container/service.js';
 import type { VolumeService } from './volume/types.js';
@@ -19,7 +19,7 @@ export interface DaemonConfig {
   dataRoot: string;
   /** unix socket path the API listens on. */
   socketPath: string;
-  storageDriver: 'overlay2' | 'vfs';
+  storageDriver: DriverName;
   /** Where runc state and container runtime files live (tmpfs in production). */
   execRoot: string;
   logLevel: string;

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 
 export interface ApplyOptions {
   /** How whiteout entries (.wh.NAME, .wh..wh..opq) are written: see snapshot ApplyTarget. */
-  whiteouts: 'overlay' | 'naive';
+  whiteouts: 'overlay' | 'naive' | 'aufs';
   /** syncfs the target's filesystem once at the end (default true); false for scratch trees. */
   sync?: boolean;
   /**

@@ -20,7 +20,10 @@ program
   .option('--data-root <dir>', 'root of persistent state', '/var/lib/strata')
   .option('--host <host>', 'socket to listen on', DEFAULT_HOST)
   .option('--exec-root <dir>', 'root of runtime state (default: beside the socket)')
-  .option('--storage-driver <name>', 'overlay2 or vfs (default: overlay2 where the kernel can mount it)')
+  .option(
+    '--storage-driver <name>',
+    'overlay2, fuse-overlayfs or vfs (default: overlay2 where the kernel can mount it, else fuse-overlayfs where installed, else vfs)',
+  )
   .option('--log-level <level>', 'debug, info, warn, error or fatal', 'info')
   .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://host:port/metrics (off by default)')
   .option(

@@ -6,7 +6,9 @@ import type { Snapshotter } from './snapshotter.js';
 import { InvalidParameter } from '../errors.js';
 import { Overlay2Snapshotter } from './overlay2.js';
 import { VfsSnapshotter } from './vfs.js';
-import { probeOverlay } from './probe.js';
+import { probeFuseOverlay, probeOverlay } from './probe.js';
+import { FuseOverlaySnapshotter } from './fuse-overlayfs.js';
+import type { DriverName } from './snapshotter.js';
 
 export interface SnapshotterDeps {
   /** <data-root>/snapshots/<driver> */
@@ -15,19 +17,30 @@ export interface SnapshotterDeps {
   log: Logger;
 }
 
-/** overlay2 where the kernel can mount overlayfs on the data-root's filesystem, else vfs (as Docker chooses). */
-export async function chooseDriver(dataRoot: string, log: Logger = createLogger('info')): Promise<'overlay2' | 'vfs'> {
+/**
+ * overlay2 where the kernel can mount overlayfs on the data-root's filesystem; else
+ * fuse-overlayfs where that program can (the same layers, no copies); else vfs.
+ */
+export async function chooseDriver(dataRoot: string, log: Logger = createLogger('info')): Promise<DriverName> {
   const probe = await probeOverlay(path.join(dataRoot, 'snapshots'));
   if (probe.ok) return 'overlay2';
   log.warn(probe.reason ?? 'overlay2 is not supported');
+  const fuse = await probeFuseOverlay(path.join(dataRoot, 'snapshots'));
+  if (fuse.ok) {
+    log.info('storage driver: falling back to fuse-overlayfs');
+    return 'fuse-overlayfs';
+  }
+  log.warn(fuse.reason ?? 'fuse-overlayfs is not supported');
   log.info('storage driver: falling back to vfs');
   return 'vfs';
 }
 
-export async function createSnapshotter(driver: 'overlay2' | 'vfs', deps: SnapshotterDeps): Promise<Snapshotter> {
+export async function createSnapshotter(driver: DriverName, deps: SnapshotterDeps): Promise<Snapshotter> {
   switch (driver) {
     case 'overlay2':
       return new Overlay2Snapshotter(deps.root, deps.db, deps.log).init();
+    case 'fuse-overlayfs':
+      return new FuseOverlaySnapshotter(deps.root, deps.db, deps.log).init();
     case 'vfs':
       return new VfsSnapshotter(deps.root, deps.db, deps.log).init();
     default:
@@ -37,3 +50,4 @@ export async function createSnapshotter(driver: 'overlay2' | 'vfs', deps: Snapsh
 
 export type { Snapshotter } from './snapshotter.js';
 export { EXTRACT_KEY_PREFIX } from './snapshotter.js';
+export type { DriverName } from './snapshotter.js';

@@ -11,6 +11,7 @@ import type {
   SnapshotKind,
   Snapshotter,
   SnapshotUsage,
+  DriverName,
 } from './snapshotter.js';
 import { EXTRACT_KEY_PREFIX } from './snapshotter.js';
 import type { DiffSource } from '../archive/types.js';
@@ -33,7 +34,7 @@ export interface Layout {
 }
 
 export abstract class LocalSnapshotter implements Snapshotter {
-  abstract readonly driver: 'overlay2' | 'vfs';
+  abstract readonly driver: DriverName;
   protected readonly store: SnapshotStore;
   private nextId = 0;
 
@@ -41,7 +42,7 @@ export abstract class LocalSnapshotter implements Snapshotter {
     protected readonly root: string,
     db: MetaDb,
     protected readonly log: Logger,
-    driver: 'overlay2' | 'vfs',
+    driver: DriverName,
   ) {
     this.store = new SnapshotStore(db, driver);
   }

@@ -35,8 +35,11 @@ export interface SnapshotUsage {
 /** Where to write a layer tar into a snapshot, and how whiteouts must be represented there. */
 export interface ApplyTarget {
   dir: string;
-  /** overlay: 0/0 char devices + trusted.overlay.opaque; naive: delete the whited-out paths. */
-  whiteouts: 'overlay' | 'naive';
+  /**
+   * overlay: 0/0 char devices + trusted.overlay.opaque; naive: delete the whited-out paths;
+   * aufs: keep the .wh. entries as empty files (what fuse-overlayfs reads on any filesystem).
+   */
+  whiteouts: 'overlay' | 'naive' | 'aufs';
 }
 
 /** What `docker inspect` shows as GraphDriver. */
@@ -45,10 +48,13 @@ export interface GraphDriverData {
   Data: Record<string, string> | null;
 }
 
+/** Docker's names for the storage drivers Strata has. */
+export type DriverName = 'overlay2' | 'fuse-overlayfs' | 'vfs';
+
 /** What `docker info` and `inspect` show of the driver: its name, status and GraphDriver data. */
 export interface DriverInfo {
-  /** Docker's name for the driver: 'overlay2' or 'vfs'. */
-  readonly driver: 'overlay2' | 'vfs';
+  /** Docker's name for the driver. */
+  readonly driver: DriverName;
   /** The [name, value] pairs `docker info` shows as DriverStatus. */
   status(): Promise<[string, string][]>;
   /** GraphDriver data for inspect (LowerDir/UpperDir/MergedDir/WorkDir on overlay2); mergedDir is where the caller mounts it. */

@@ -12,7 +12,12 @@ import type { Mount } from '../../src/mount/types.js';
 import { mountAll, mountsUnder, unmount } from '../../src/mount/kernel.js';
 import { silentLogger } from '../../src/util/log.js';
 
-export type Driver = 'overlay2' | 'vfs';
+export type Driver = 'overlay2' | 'fuse-overlayfs' | 'vfs';
+
+export interface FixtureOptions {
+  /** Where the throwaway data-root goes (default: the system's temp dir), e.g. on another filesystem. */
+  base?: () => string;
+}
 
 export interface Fixture {
   tmp: string;
@@ -28,8 +33,8 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function makeFixture(driver: Driver): Promise<Fixture> {
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-snap-'));
+export async function makeFixture(driver: Driver, opts: FixtureOptions = {}): Promise<Fixture> {
+  const tmp = await mkdtemp(path.join(opts.base?.() ?? os.tmpdir(), 'strata-snap-'));
   // A long data-root path, so that 128 absolute lowerdirs overflow one page of mount options.
   const dataRoot = path.join(tmp, 'a-data-root-with-a-rather-long-name-for-testing');
   const root = path.join(dataRoot, 'snapshots', driver);

@@ -238,7 +238,7 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
             repair: async () => {
               if (inUse.has(snap.id)) throw new Error('a running container stands on it: stop it first');
               const res = await applyLayer(fs.createReadStream(blob, { highWaterMark: 1 << 20 }), fsDir, {
-                whiteouts: sn.driver === 'overlay2' ? 'overlay' : 'naive',
+                whiteouts: sn.driver === 'overlay2' ? 'overlay' : sn.driver === 'fuse-overlayfs' ? 'aufs' : 'naive',
               });
               if (res.diffID !== l.diff_id) throw new Error(`its tar gives ${res.diffID}`);
               const again = await verifyLayer(blob, l.diff_id, fsDir);
