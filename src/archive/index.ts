@@ -40,7 +40,9 @@ export function exportLayer(src: DiffSource): Readable {
 
 /** `docker diff`: the changed paths, sorted, with Docker's A/C/D kinds. */
 export async function computeChanges(src: DiffSource): Promise<Change[]> {
-  return src.kind === 'overlay' ? overlayChanges(src.upper, src.lowers) : naiveChanges(src.upper, src.lower);
+  return src.kind === 'overlay'
+    ? overlayChanges(src.upper, src.lowers, !!src.whiteoutFiles)
+    : naiveChanges(src.upper, src.lower);
 }
 
 /** Tar of a whole directory tree (docker export). */

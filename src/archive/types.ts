@@ -36,7 +36,14 @@ export type TarStream = Readable;
  * naive (vfs): upper is a full copy, compared file by file with the parent's full copy.
  */
 export type DiffSource =
-  { kind: 'overlay'; upper: string; lowers: string[] } | { kind: 'naive'; upper: string; lower?: string };
+  | {
+      kind: 'overlay';
+      upper: string;
+      lowers: string[];
+      /** Whiteouts may also be the tar's own .wh.NAME and .wh..wh..opq files (fuse-overlayfs layers). */
+      whiteoutFiles?: boolean;
+    }
+  | { kind: 'naive'; upper: string; lower?: string };
 
 /** What HEAD /containers/{id}/archive returns (base64 JSON in X-Docker-Container-Path-Stat). */
 export interface PathStat {

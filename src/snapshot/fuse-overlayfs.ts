@@ -8,6 +8,7 @@
 // entries.
 import type { ApplyTarget, GraphDriverData } from './snapshotter.js';
 import type { Mount } from '../mount/types.js';
+import type { DiffSource } from '../archive/types.js';
 import type { SnapshotRow } from './store.js';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
@@ -39,6 +40,10 @@ export class FuseOverlaySnapshotter extends Overlay2Snapshotter {
 
   protected override applyTargetOf(l: Layout): ApplyTarget {
     return { dir: l.fs, whiteouts: 'aufs' };
+  }
+
+  protected override diffSourceOf(row: SnapshotRow, l: Layout, parents: Layout[]): DiffSource {
+    return { kind: 'overlay', upper: l.fs, lowers: parents.map((p) => p.fs), whiteoutFiles: true };
   }
 
   protected override graphDriverDataOf(
