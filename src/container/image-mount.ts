@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { MountSpec } from '../mount/spec-types.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ImageService } from '../image/types.js';
-import { mountAll } from '../mount/kernel.js';
+import { isMountPoint, mountAll } from '../mount/kernel.js';
 import { stageVolumeSubpath } from '../mount/staging.js';
 import { isNotFound } from '../errors.js';
 
@@ -79,6 +79,25 @@ export async function stageImageMount(
   if (!m.subpath) return root;
   // The root stays mounted under the staging dir: releasing the staging dir takes both.
   return stageVolumeSubpath(stagingDir, `image-${index}-subpath`, root, m.subpath);
+}
+
+/**
+ * For docker cp: where the image mount `m` (the `index`th mount point) is on the host. A running
+ * container's own staged mount is shared (a second overlay on the same upper dir is not
+ * allowed); otherwise it is staged now under `copyStaging`, which the caller releases.
+ */
+export async function imageMountForCopy(
+  snapshotter: Pick<Snapshotter, 'mounts'>,
+  m: MountSpec,
+  index: number,
+  runningStaging: string | undefined,
+  copyStaging: string,
+): Promise<string> {
+  if (runningStaging) {
+    const staged = path.join(runningStaging, m.subpath ? `image-${index}-subpath` : `image-${index}`);
+    if (await isMountPoint(staged)) return staged;
+  }
+  return stageImageMount(snapshotter, m, copyStaging, index);
 }
 
 /** Removes every image-mount snapshot of a container (on rm, and for leftovers of a create the daemon did not finish). */

@@ -32,7 +32,9 @@ import type { ContainerServiceDeps } from './deps.js';
 import { Incomplete } from '../meta/incomplete.js';
 import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
-import { removeImageMountSnapshots, usesImage } from './image-mount.js';
+import { imageMountForCopy, removeImageMountSnapshots, usesImage } from './image-mount.js';
+import { releaseStaging, stagingDirOf } from '../mount/staging.js';
+import { randomBytes } from 'node:crypto';
 
 export type { ContainerServiceDeps } from './deps.js';
 import { startHealthMonitor } from './health.js';
@@ -317,12 +319,17 @@ export class ContainerManager implements ContainerService {
     const placed: number[] = [];
     const volumes: string[] = [];
     let rootFd: number | undefined;
+    let copyStaging: string | undefined;
     try {
       rootFd = openTrustedDirectory(rootfs);
       for (const m of [...rec.mounts].sort((a, b) => a.destination.length - b.destination.length)) {
-        // An image mount is not put in place for a copy (its source is an image, not a path).
-        if (m.type === 'tmpfs' || m.type === 'image') continue;
+        if (m.type === 'tmpfs') continue;
         let source = m.source;
+        if (m.type === 'image') {
+          copyStaging ??= `${stagingDirOf(this.ctx.dataRoot, rec.id)}-copy-${randomBytes(6).toString('hex')}`;
+          const running = rec.state.Running ? stagingDirOf(this.ctx.dataRoot, rec.id) : undefined;
+          source = await imageMountForCopy(this.ctx.snapshotter, m, rec.mounts.indexOf(m), running, copyStaging);
+        }
         if (m.type === 'volume') {
           source = await this.ctx.volumes.mount(m.source, rec.id);
           volumes.push(m.source);
@@ -346,6 +353,7 @@ export class ContainerManager implements ContainerService {
         }
       }
       if (rootFd !== undefined) fs.closeSync(rootFd);
+      if (copyStaging) await releaseStaging(copyStaging).catch((e: unknown) => this.ctx.log.warn(`copy: ${e}`));
       for (const v of volumes) await this.ctx.volumes.unmount(v, rec.id).catch(() => undefined);
       await releaseRootfs(this.ctx, rec);
     }

@@ -238,3 +238,33 @@ test('a start that fails after the image is mounted leaves nothing mounted', () 
   assert.deepEqual(mountsUnder(staging()), [], `bad is ${id}`);
   ok(d.docker(['rm', 'bad']), 'rm');
 });
+
+test('docker cp reads through image mounts, stopped or running, and leaves nothing mounted', async () => {
+  ok(
+    d.docker([
+      'create',
+      '--name',
+      'cp',
+      '--mount',
+      'type=image,source=layered:test,target=/img,image-subpath=etcl',
+      'bb:test',
+      'sleep',
+      '1000',
+    ]),
+    'create',
+  );
+  const out = path.join(d.dir, 'cp-out');
+  ok(d.docker(['cp', 'cp:/img/new', out]), 'cp from a stopped container');
+  assert.equal(fs.readFileSync(out, 'utf8'), 'new\n');
+  const into = d.docker(['cp', out, 'cp:/img/copied']);
+  assert.notEqual(into.status, 0, 'a read-only image mount takes no copy');
+  assert.deepEqual(mountsUnder(staging()), []);
+
+  ok(d.docker(['start', 'cp']), 'start');
+  fs.rmSync(out);
+  ok(d.docker(['cp', 'cp:/img/new', out]), 'cp from a running container');
+  assert.equal(fs.readFileSync(out, 'utf8'), 'new\n');
+  assert.equal(mountsUnder(staging()).length, 2, 'only the running container’s own staging mounts');
+  ok(d.docker(['rm', '-f', 'cp']), 'rm');
+  assert.deepEqual(mountsUnder(staging()), []);
+});
