@@ -17,6 +17,8 @@ command -v restic >/dev/null || need+=(restic)
 command -v rclone >/dev/null || need+=(rclone)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v fallocate >/dev/null || need+=(util-linux)
+# overlay2's stand-in where the kernel refuses overlayfs on the data-root's filesystem.
+command -v fuse-overlayfs >/dev/null || need+=(fuse-overlayfs)
 [ -x /bin/busybox ] && /bin/busybox --list-full >/dev/null 2>&1 || need+=(busybox-static)
 command -v docker >/dev/null || need+=(docker.io)
 command -v docker-registry >/dev/null || need+=(docker-registry)

@@ -67,8 +67,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const releaseLock = acquireDataRootLock(dataRoot);
 
   const requested = opts.storageDriver;
-  if (requested && requested !== 'overlay2' && requested !== 'vfs' && requested !== 'btrfs') {
-    throw new Error(`unknown storage driver "${requested}": choose overlay2, vfs or btrfs`);
+  const drivers = ['overlay2', 'fuse-overlayfs', 'vfs', 'btrfs'];
+  if (requested && !drivers.includes(requested)) {
+    throw new Error(`unknown storage driver "${requested}": choose overlay2, fuse-overlayfs, vfs or btrfs`);
   }
   const storageDriver = (requested as DriverName | undefined) ?? (await chooseDriver(dataRoot));
   const execRoot = path.resolve(opts.execRoot ?? path.join(path.dirname(socketPath), 'exec'));

@@ -9,7 +9,7 @@ import type { Change } from './types.js';
 import { isErrno } from './confine.js';
 import { exportableXattr } from './pack.js';
 import { isDir, listDir, readXattrs } from './walk.js';
-import { OVERLAY_OPAQUE_XATTR } from './whiteout.js';
+import { OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './whiteout.js';
 
 const DIR_FLAGS = sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC;
 
@@ -37,7 +37,17 @@ function sameFsTime(a: sys.Timespec, b: sys.Timespec): boolean {
  * and only directories merge. Lookups never follow symlinks and never leave a lower.
  */
 class LowerView {
-  constructor(private readonly fds: number[]) {}
+  constructor(
+    private readonly fds: number[],
+    /** Layers applied in the tar's whiteout form too: `.wh.NAME` hides NAME, `.wh..wh..opq` makes its directory opaque. */
+    private readonly whiteoutFiles = false,
+  ) {}
+
+  private whitedOutIn(fd: number, rel: string): boolean {
+    if (!this.whiteoutFiles) return false;
+    const slash = rel.lastIndexOf('/');
+    return this.statIn(fd, `${rel.slice(0, slash + 1)}${WHITEOUT_PREFIX}${rel.slice(slash + 1)}`) !== null;
+  }
 
   private statIn(fd: number, rel: string): sys.Statx | null {
     const slash = rel.lastIndexOf('/');
@@ -67,6 +77,7 @@ class LowerView {
   }
 
   private opaqueIn(fd: number, rel: string): boolean {
+    if (this.whiteoutFiles && this.statIn(fd, `${rel}/${WHITEOUT_OPAQUE}`) !== null) return true;
     const v = sys.lgetxattr(`/proc/self/fd/${fd}/${rel}`, OVERLAY_OPAQUE_XATTR);
     return v !== null && v.length === 1 && v[0] === 0x79;
   }
@@ -82,6 +93,7 @@ class LowerView {
       found = null;
       const merged: number[] = [];
       for (const fd of active) {
+        if (this.whitedOutIn(fd, prefix)) break;
         const st = this.statIn(fd, prefix);
         if (st === null) continue;
         if (isWhiteoutDevice(st)) break;
@@ -125,6 +137,11 @@ class LowerView {
         continue;
       }
       for (const n of names) {
+        if (this.whiteoutFiles && n.startsWith(WHITEOUT_PREFIX)) {
+          if (n !== WHITEOUT_OPAQUE && !out.has(n.slice(WHITEOUT_PREFIX.length)))
+            hidden.add(n.slice(WHITEOUT_PREFIX.length));
+          continue;
+        }
         if (out.has(n) || hidden.has(n)) continue;
         const st = this.statIn(fd, `${rel}/${n}`);
         if (st === null) continue;
@@ -142,12 +159,12 @@ class LowerView {
  * "D", and parents of any change are listed). Only paths present in the upper dir can differ,
  * so the walk covers the upper dir and looks each path up in the lowers.
  */
-export function overlayChanges(upper: string, lowers: string[]): Change[] {
+export function overlayChanges(upper: string, lowers: string[], whiteoutFiles = false): Change[] {
   const upperFd = openDir(upper);
   const lowerFds = lowers.map(openDir);
   const out: Change[] = [];
   try {
-    diffUpper(upperFd, '', new LowerView(lowerFds), false, false, false, out);
+    diffUpper(upperFd, '', new LowerView(lowerFds, whiteoutFiles), false, false, false, out, whiteoutFiles);
   } finally {
     closeSync(upperFd);
     for (const fd of lowerFds) closeSync(fd);
@@ -167,10 +184,19 @@ function diffUpper(
   recorded: boolean,
   upperOnly: boolean,
   out: Change[],
+  whiteoutFiles: boolean,
 ): void {
   const sizeAtEntry = out.length;
   const seen = new Set<string>();
   for (const name of listDir(fd)) {
+    if (whiteoutFiles && name.startsWith(WHITEOUT_PREFIX)) {
+      // The tar's form of a whiteout: not a file of the container's, the deletion of one.
+      if (name === WHITEOUT_OPAQUE || upperOnly || dirAdded) continue;
+      const victim = name.slice(WHITEOUT_PREFIX.length);
+      const victimRel = rel === '' ? victim : `${rel}/${victim}`;
+      if (view.lookup(victimRel) !== null) out.push({ Path: `/${victimRel}`, Kind: 2 });
+      continue;
+    }
     const childRel = rel === '' ? name : `${rel}/${name}`;
     let nst: sys.Statx;
     try {
@@ -197,7 +223,8 @@ function diffUpper(
     const cfd = sys.openat(fd, name, DIR_FLAGS | sys.O_NOFOLLOW);
     try {
       const oldIsDir = old !== null && isDir(old.st);
-      diffUpper(cfd, childRel, view, !oldIsDir, added, upperOnly || !oldIsDir || isOpaque(fd, name), out);
+      const opaque = isOpaque(fd, name) || (whiteoutFiles && hasEntry(cfd, WHITEOUT_OPAQUE));
+      diffUpper(cfd, childRel, view, !oldIsDir, added, upperOnly || !oldIsDir || opaque, out, whiteoutFiles);
     } finally {
       closeSync(cfd);
     }
@@ -208,6 +235,15 @@ function diffUpper(
   }
   if (out.length > sizeAtEntry && !recorded && rel !== '') {
     out.splice(sizeAtEntry, 0, { Path: `/${rel}`, Kind: 0 });
+  }
+}
+
+function hasEntry(dirFd: number, name: string): boolean {
+  try {
+    sys.statx(dirFd, name);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -43,7 +43,9 @@ export function exportLayer(src: DiffSource): Readable {
 
 /** `docker diff`: the changed paths, sorted, with Docker's A/C/D kinds. */
 export async function computeChanges(src: DiffSource): Promise<Change[]> {
-  return src.kind === 'overlay' ? overlayChanges(src.upper, src.lowers) : naiveChanges(src.upper, src.lower);
+  return src.kind === 'overlay'
+    ? overlayChanges(src.upper, src.lowers, !!src.whiteoutFiles)
+    : naiveChanges(src.upper, src.lower);
 }
 
 /** What a naive (full copy) snapshot's own changes weigh, as Docker's naive diff driver measures DiffSize. */

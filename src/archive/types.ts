@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 
 export interface ApplyOptions {
   /** How whiteout entries (.wh.NAME, .wh..wh..opq) are written: see snapshot ApplyTarget. */
-  whiteouts: 'overlay' | 'naive';
+  whiteouts: 'overlay' | 'naive' | 'aufs';
   /** syncfs the target's filesystem once at the end (default true); false for scratch trees. */
   sync?: boolean;
   /**
@@ -36,7 +36,14 @@ export type TarStream = Readable;
  * naive (vfs): upper is a full copy, compared file by file with the parent's full copy.
  */
 export type DiffSource =
-  { kind: 'overlay'; upper: string; lowers: string[] } | { kind: 'naive'; upper: string; lower?: string };
+  | {
+      kind: 'overlay';
+      upper: string;
+      lowers: string[];
+      /** Whiteouts may also be the tar's own .wh.NAME and .wh..wh..opq files (fuse-overlayfs layers). */
+      whiteoutFiles?: boolean;
+    }
+  | { kind: 'naive'; upper: string; lower?: string };
 
 /** What HEAD /containers/{id}/archive returns (base64 JSON in X-Docker-Container-Path-Stat). */
 export interface PathStat {

@@ -1,6 +1,8 @@
-// Whiteout entries (.wh.NAME, .wh..wh..opq) applied in one of two forms: 'overlay' writes what
+// Whiteout entries (.wh.NAME, .wh..wh..opq) applied in one of three forms: 'overlay' writes what
 // overlayfs reads (0/0 character devices, trusted.overlay.opaque=y), 'naive' deletes for real
-// (full-copy snapshots such as vfs). Mirrors moby's ConvertRead and UnpackLayer.
+// (full-copy snapshots such as vfs), 'aufs' keeps them as the empty files the tar has (Docker's
+// AUFSWhiteoutFormat, which fuse-overlayfs reads where the filesystem refuses 0/0 devices or
+// trusted xattrs, e.g. on overlayfs). Mirrors moby's ConvertRead and UnpackLayer.
 import { closeSync, readdirSync } from 'node:fs';
 import { InvalidParameter } from '../errors.js';
 import * as sys from '../native/syscalls.js';
@@ -13,7 +15,7 @@ export const WHITEOUT_META_PREFIX = '.wh..wh.';
 export const WHITEOUT_OPAQUE = '.wh..wh..opq';
 export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 
-export type WhiteoutFormat = 'overlay' | 'naive';
+export type WhiteoutFormat = 'overlay' | 'naive' | 'aufs';
 
 export class WhiteoutApplier {
   /** naive only: names written by this layer, which an opaque whiteout must keep. */
@@ -35,6 +37,8 @@ export class WhiteoutApplier {
     if (base === '.wh.' || base === '.wh..' || base === '.wh...') {
       throw new InvalidParameter(`invalid whiteout entry ${JSON.stringify(e.rawName)}`);
     }
+    // Written as an ordinary (empty) entry, confined like any other.
+    if (this.format === 'aufs') return false;
     if (base === WHITEOUT_OPAQUE) {
       if (this.format === 'overlay') sys.fsetxattr(this.root.dir(parent, true), OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
       else this.removeNotUnpacked(parent);

@@ -22,7 +22,7 @@ program
   .option('--exec-root <dir>', 'root of runtime state (default: beside the socket)')
   .option(
     '--storage-driver <name>',
-    'overlay2, vfs or btrfs (default: btrfs on a btrfs data-root, else overlay2 where the kernel can mount it)',
+    'overlay2, fuse-overlayfs, vfs or btrfs (default: btrfs on a btrfs data-root, else overlay2 where the kernel can mount it, else fuse-overlayfs where installed, else vfs)',
   )
   .option('--log-level <level>', 'debug, info, warn, error or fatal', 'info')
   .option('--metrics-addr <host:port>', 'serve Prometheus metrics at http://host:port/metrics (off by default)')

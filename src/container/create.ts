@@ -30,6 +30,7 @@ import { validateHealthcheck } from './health-config.js';
 import { configureNetworks } from './networking.js';
 import { normalizeLinks } from './links.js';
 import { resolveIpcDonor } from './ipc.js';
+import { prepareImageMounts, resolveImageMounts } from './image-mount.js';
 
 /** The incomplete mark of a create: what it made that the container's ID alone does not name. */
 export const CREATE_MARK = 'container-create';
@@ -90,6 +91,7 @@ export async function createContainer(
     ctx.dataRoot,
   );
   specs.push(...mountsFromContainers(ctx.store, hostConfig.VolumesFrom, specs));
+  const imageMounts = await resolveImageMounts(ctx.images, specs);
   for (const dest of Object.keys(merged.Volumes ?? {})) {
     const d = cleanPath(dest);
     if (!d.startsWith('/')) throw new InvalidParameter(`invalid mount path: '${dest}' mount path must be absolute`);
@@ -139,6 +141,7 @@ export async function createContainer(
     undo.push(async () => removeTreeNoCross(dir));
     await prepareLayers(ctx, rec, image.topChainID, undo);
     if (sizeLimit > 0) await applyLayerSizeLimit(ctx.snapshotter, rec.snapshotKey, sizeLimit);
+    await prepareImageMounts(ctx.snapshotter, id, imageMounts, undo);
     await setupVolumes(ctx, rec, undo, made);
     ctx.incomplete.transaction(() => {
       ctx.store.insert(rec);

@@ -10,6 +10,8 @@ import type { VolumeService } from '../volume/types.js';
 import type { OciMount } from '../runtime/oci-spec.js';
 import { secureJoin } from '../runtime/rootfs-path.js';
 import { releaseStaging, stageVolumeSubpath } from '../mount/staging.js';
+import type { Snapshotter } from '../snapshot/snapshotter.js';
+import { stageImageMount } from './image-mount.js';
 
 export interface MountInput {
   Binds?: string[];
@@ -34,7 +36,8 @@ export interface StartMounts {
 /**
  * OCI mounts for a start. Bind sources are checked again now: -v re-creates a missing
  * directory, --mount refuses (lab: a moved project folder). A volume-subpath is opened beneath
- * the volume and handed to runc as a staging mount in `stagingDir` (see mount/staging.ts),
+ * the volume and handed to runc as a staging mount in `stagingDir` (see mount/staging.ts), and
+ * an image mount's snapshot is mounted there too (container/image-mount.ts); both are
  * released by releaseStartMounts.
  */
 export async function startMounts(
@@ -42,11 +45,12 @@ export async function startMounts(
   volumes: VolumeService,
   containerId: string,
   stagingDir: string,
+  snapshotter?: Pick<Snapshotter, 'mounts'>,
 ): Promise<StartMounts> {
   const oci: OciMount[] = [];
   const mounted: string[] = [];
   // Whatever an earlier run could not release would make its mount points exist already.
-  if (specs.some((m) => m.subpath)) await releaseStaging(stagingDir);
+  if (specs.some((m) => m.subpath || m.type === 'image')) await releaseStaging(stagingDir);
   try {
     for (const [i, m] of specs.entries()) {
       if (m.type === 'bind') {
@@ -72,6 +76,15 @@ export async function startMounts(
           type: 'bind',
           source: host,
           options: ['rbind', m.readOnly ? 'ro' : 'rw', 'rprivate'],
+        });
+      } else if (m.type === 'image') {
+        if (!snapshotter) throw new InvalidParameter(`image mount at ${m.destination}: no storage driver to mount it`);
+        const host = await stageImageMount(snapshotter, m, stagingDir, i);
+        oci.push({
+          destination: m.destination,
+          type: 'bind',
+          source: host,
+          options: ['rbind', m.readOnly ? 'ro' : 'rw', m.propagation || 'rprivate'],
         });
       } else {
         const options = [...(m.tmpfsOptions ?? ['noexec', 'nosuid', 'nodev'])];
@@ -101,9 +114,14 @@ export async function releaseStartMounts(
 }
 
 /** inspect's Mounts entries (HostConfig.Tmpfs entries are not listed, as in Docker). */
-export async function inspectMounts(specs: MountSpec[], volumes: VolumeService): Promise<Record<string, unknown>[]> {
+export async function inspectMounts(
+  specs: MountSpec[],
+  volumes: VolumeService,
+  /** The container's staging dir while it runs: where its image mounts are, for Source. */
+  stagingDir?: string,
+): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
-  for (const m of specs) {
+  for (const [i, m] of specs.entries()) {
     if (m.origin === 'tmpfs') continue;
     if (m.type === 'bind') {
       out.push({
@@ -133,6 +151,18 @@ export async function inspectMounts(specs: MountSpec[], volumes: VolumeService):
         Mode: m.mode,
         RW: !m.readOnly,
         Propagation: '',
+      });
+    } else if (m.type === 'image') {
+      // Docker shows the reference as given for Name and where the image is mounted as Source
+      // (here, while the container runs).
+      out.push({
+        Type: 'image',
+        Name: m.source,
+        Source: stagingDir ? path.join(stagingDir, m.subpath ? `image-${i}-subpath` : `image-${i}`) : '',
+        Destination: m.destination,
+        Mode: '',
+        RW: !m.readOnly,
+        Propagation: m.propagation || 'rprivate',
       });
     } else {
       out.push({ Type: 'tmpfs', Source: '', Destination: m.destination, Mode: '', RW: !m.readOnly, Propagation: '' });

@@ -11,6 +11,7 @@ import { removeTreeNoCross } from '../mount/scratch.js';
 import { CREATE_MARK, type CreateMark } from './create.js';
 import { releaseIpc } from './ipc.js';
 import { bundleDir, containerDir, type Ctx } from './context.js';
+import { removeImageMountSnapshots } from './image-mount.js';
 
 /** The incomplete mark of a removal; its detail says whether anonymous volumes go too. */
 export const REMOVE_MARK = 'container-remove';
@@ -18,8 +19,8 @@ export interface RemoveMark {
   volumes: boolean;
 }
 
-/** Snapshot keys a container owns: its writable layer, its init layer and the init layer while it is made. */
-export const containerSnapshotKey = /^container-([0-9a-f]{64})(-init(-prepare)?)?$/;
+/** Snapshot keys a container owns: its writable layer, its init layer (and while it is made), its image mounts. */
+export const containerSnapshotKey = /^container-([0-9a-f]{64})(-init(-prepare)?|-image-\d+)?$/;
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
 
 type Remove = (id: string, volumes: boolean) => Promise<void>;
@@ -66,6 +67,9 @@ export async function removeLeftovers(ctx: Ctx, id: string, made: CreateMark): P
       if (!(e instanceof NotFound)) ctx.log.warn(`container ${id}: snapshot ${key}: ${e}`);
     });
   }
+  await removeImageMountSnapshots(ctx.snapshotter, id).catch((e: unknown) =>
+    ctx.log.warn(`container ${id}: image mount snapshots: ${e}`),
+  );
   for (const name of made.refs) {
     try {
       ctx.volumes.release(name, id);

@@ -49,6 +49,9 @@ import { Incomplete } from '../meta/incomplete.js';
 import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
 import { releaseIpc } from './ipc.js';
+import { imageMountForCopy, removeImageMountSnapshots, usesImage } from './image-mount.js';
+import { releaseStaging, stagingDirOf } from '../mount/staging.js';
+import { randomBytes } from 'node:crypto';
 
 export type { ContainerServiceDeps } from './deps.js';
 import { startHealthMonitor } from './health.js';
@@ -81,7 +84,7 @@ export class ContainerManager implements ContainerService, ContainerBackend {
   usersOfImage(imageId: string): string[] {
     return this.ctx.store
       .all()
-      .filter((c) => c.imageId === imageId)
+      .filter((c) => usesImage(c, imageId))
       .map((c) => c.id);
   }
 
@@ -408,6 +411,7 @@ export class ContainerManager implements ContainerService, ContainerBackend {
         if (!isNotFound(e)) throw e;
       });
     }
+    await removeImageMountSnapshots(this.ctx.snapshotter, rec.id);
     for (const m of rec.mounts) {
       if (m.type !== 'volume' || !m.source) continue;
       try {
@@ -463,11 +467,17 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     const placed: number[] = [];
     const volumes: string[] = [];
     let rootFd: number | undefined;
+    let copyStaging: string | undefined;
     try {
       rootFd = openTrustedDirectory(rootfs);
       for (const m of [...rec.mounts].sort((a, b) => a.destination.length - b.destination.length)) {
         if (m.type === 'tmpfs') continue;
         let source = m.source;
+        if (m.type === 'image') {
+          copyStaging ??= `${stagingDirOf(this.ctx.dataRoot, rec.id)}-copy-${randomBytes(6).toString('hex')}`;
+          const running = rec.state.Running ? stagingDirOf(this.ctx.dataRoot, rec.id) : undefined;
+          source = await imageMountForCopy(this.ctx.snapshotter, m, rec.mounts.indexOf(m), running, copyStaging);
+        }
         if (m.type === 'volume') {
           source = await this.ctx.volumes.mount(m.source, rec.id);
           volumes.push(m.source);
@@ -491,6 +501,7 @@ export class ContainerManager implements ContainerService, ContainerBackend {
         }
       }
       if (rootFd !== undefined) fs.closeSync(rootFd);
+      if (copyStaging) await releaseStaging(copyStaging).catch((e: unknown) => this.ctx.log.warn(`copy: ${e}`));
       for (const v of volumes) await this.ctx.volumes.unmount(v, rec.id).catch(() => undefined);
       await releaseRootfs(this.ctx, rec);
     }

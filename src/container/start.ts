@@ -45,7 +45,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
   const bundle = bundleDir(ctx, rec.id);
   const staging = stagingDirOf(ctx.dataRoot, rec.id);
   try {
-    const mounts = await startMounts(rec.mounts, ctx.volumes, rec.id, staging);
+    const mounts = await startMounts(rec.mounts, ctx.volumes, rec.id, staging, ctx.snapshotter);
     volumes = mounts.volumes;
     const cwd = cfg.WorkingDir ? String(cfg.WorkingDir) : '/';
     if (cwd !== '/') {

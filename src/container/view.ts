@@ -5,6 +5,7 @@ import type { Ctx } from './context.js';
 import { containerDir } from './context.js';
 import { inspectLogPath } from './log-target.js';
 import { inspectMounts } from './mount-points.js';
+import { stagingDirOf } from '../mount/staging.js';
 import type { ContainerRecord } from './types.js';
 import { healthText } from './health-config.js';
 import { networkSettingsJson, psPorts } from './networking.js';
@@ -69,7 +70,11 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
     HostConfig: hostConfigJson(hostConfig),
     GraphDriver: graph,
     ...(withSize ? await sizes(ctx, rec) : {}),
-    Mounts: await inspectMounts(rec.mounts, ctx.volumes),
+    Mounts: await inspectMounts(
+      rec.mounts,
+      ctx.volumes,
+      rec.state.Running ? stagingDirOf(ctx.dataRoot, rec.id) : undefined,
+    ),
     Config: configJson(rec.config),
     NetworkSettings: networkSettingsJson(rec, ctx.networking?.attachmentOf(rec.id)?.netnsPath),
   };

@@ -416,7 +416,7 @@ export class LayerStore {
    */
   async layerSize(chainID: string, applied: number, tarPath?: string): Promise<number> {
     try {
-      if (this.snapshotter.driver === 'overlay2') return (await this.snapshotter.usage(chainID)).size;
+      if (this.snapshotter.driver !== 'vfs') return (await this.snapshotter.usage(chainID)).size;
       if (tarPath) return await tarDiffSize(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }));
     } catch (err) {
       this.log.warn(`layer ${chainID}: size: ${(err as Error).message}`);

@@ -76,6 +76,15 @@ async function mountOne(m: Mount, target: string): Promise<void> {
     }
     return;
   }
+  if (m.type === 'fuse-overlayfs') {
+    // A FUSE filesystem: the program mounts it and stays as its server (it detaches itself,
+    // and exits when the mount goes).
+    const data = m.options.filter((o) => !propagation.has(o));
+    await run('fuse-overlayfs', ['-o', data.join(','), target]).catch(fail);
+    for (const p of m.options.filter((o) => propagation.has(o)))
+      await run('mount', [`--make-${p}`, '--', target]).catch(fail);
+    return;
+  }
   let options = m.options;
   let cwd: string | undefined;
   if (m.type === 'overlay') ({ options, cwd } = compactOverlayOptions(m.options));

@@ -1,10 +1,12 @@
 // A parsed mount point: what -v/--mount/--tmpfs and the API's Binds/Mounts/Tmpfs all become.
 // inspect's "Mounts" is derived from these (every origin except 'tmpfs': Docker does not list
-// HostConfig.Tmpfs entries there).
+// HostConfig.Tmpfs entries there). An image mount (API 1.48) names another image whose
+// layers are mounted at the destination: read-only as Docker does, or read-write over an
+// upper layer of the container's own (Podman's form).
 
 export interface MountSpec {
-  type: 'bind' | 'volume' | 'tmpfs';
-  /** Host path (bind), volume name ('' until an anonymous volume is named), '' for tmpfs. */
+  type: 'bind' | 'volume' | 'tmpfs' | 'image';
+  /** Host path (bind), volume name ('' until an anonymous volume is named), the image reference as given (image), '' for tmpfs. */
   source: string;
   /** Absolute, cleaned path in the container. */
   destination: string;
@@ -25,7 +27,12 @@ export interface MountSpec {
   volumeLabels?: Record<string, string>;
   /** volume only: do not fill an empty volume with the image's content (B5). */
   noCopy?: boolean;
+  /** volume and image only: the directory (or file) inside the volume or image that is mounted. */
   subpath?: string;
+  /** image only: the ID the reference resolved to at create (the image stays in use by this container). */
+  imageId?: string;
+  /** image only: the snapshot (a view, or an active snapshot when read-write) mounted at each start. */
+  imageSnapshot?: string;
   /**
    * tmpfs only: the complete option list for the OCI mount, Docker's defaults merged with what
    * was asked (later options win), e.g. ["noexec","nosuid","nodev","rprivate","size=64m"].

@@ -19,6 +19,7 @@ export interface ApiMount {
     Subpath?: string;
   } | null;
   TmpfsOptions?: ApiTmpfsOptions | null;
+  ImageOptions?: { Subpath?: string } | null;
 }
 
 export const PROPAGATION_MODES = new Set(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared']);
@@ -71,10 +72,12 @@ export function mountConfigError(m: ApiMount, apiVersion: string): string | unde
       const prop = m.BindOptions?.Propagation;
       if (prop && !PROPAGATION_MODES.has(prop)) return `invalid propagation mode: ${prop}`;
       if (m.VolumeOptions) return 'field VolumeOptions must not be specified';
+      if (m.ImageOptions) return 'field ImageOptions must not be specified';
       return validateAbsolute(source);
     }
     case 'volume': {
       if (m.BindOptions) return 'field BindOptions must not be specified';
+      if (m.ImageOptions) return 'field ImageOptions must not be specified';
       const anonymous = source === '';
       const subpath = versionAtLeast(apiVersion, '1.45') ? (m.VolumeOptions?.Subpath ?? '') : '';
       if (subpath !== '') {
@@ -86,12 +89,21 @@ export function mountConfigError(m: ApiMount, apiVersion: string): string | unde
     }
     case 'tmpfs': {
       if (m.BindOptions) return 'field BindOptions must not be specified';
+      if (m.ImageOptions) return 'field ImageOptions must not be specified';
       if (source !== '') return 'field Source must not be specified';
       try {
         convertTmpfsOptions(m.TmpfsOptions, !!m.ReadOnly, versionAtLeast(apiVersion, '1.46'));
       } catch (err) {
         return (err as Error).message;
       }
+      return undefined;
+    }
+    case 'image': {
+      if (m.BindOptions) return 'field BindOptions must not be specified';
+      if (m.VolumeOptions) return 'field VolumeOptions must not be specified';
+      if (source === '') return 'field Source must not be empty';
+      const subpath = m.ImageOptions?.Subpath ?? '';
+      if (subpath !== '' && !isLocalPath(subpath)) return 'subpath must be a relative path within the volume';
       return undefined;
     }
     default:

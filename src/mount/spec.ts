@@ -89,12 +89,16 @@ export function parseMountSpecs(input: MountSpecInput, apiVersion: string, opts:
 /** What each API version makes of fields it does not know yet, as dockerd's router does. */
 function checkApiVersion(m: ApiMount, apiVersion: string): void {
   // Before 1.42 the parser's own checks apply, as Docker 20.10 answers (CreateMountpoint is
-  // ignored in specFromMount).
-  if (!versionAtLeast(apiVersion, '1.42')) return;
-  const stray = strayOptionsError(m);
-  if (stray) throw new InvalidParameter(stray);
-  if (!versionAtLeast(apiVersion, '1.45') && m.VolumeOptions?.Subpath) {
-    throw new InvalidParameter('VolumeOptions.Subpath needs API v1.45 or newer');
+  // ignored in specFromMount); an image mount is refused at every version before 1.48.
+  if (versionAtLeast(apiVersion, '1.42')) {
+    const stray = strayOptionsError(m);
+    if (stray) throw new InvalidParameter(stray);
+    if (!versionAtLeast(apiVersion, '1.45') && m.VolumeOptions?.Subpath) {
+      throw new InvalidParameter('VolumeOptions.Subpath needs API v1.45 or newer');
+    }
+  }
+  if (!versionAtLeast(apiVersion, '1.48') && m.Type === 'image') {
+    throw new InvalidParameter('Mount type "Image" needs API v1.48 or newer');
   }
 }
 
@@ -144,6 +148,21 @@ function specFromMount(
       if (vo.DriverConfig?.Options) spec.driverOptions = { ...vo.DriverConfig.Options };
       if (vo.Labels) spec.volumeLabels = { ...vo.Labels };
       if (vo.Subpath && versionAtLeast(apiVersion, '1.45')) spec.subpath = vo.Subpath;
+      return spec;
+    }
+    case 'image': {
+      const spec: MountSpec = {
+        type: 'image',
+        source: m.Source ?? '',
+        destination,
+        // Docker mounts an image read-only whatever ReadOnly says (the docker CLI never sends
+        // false); a ReadOnly sent as false on purpose is Podman's read-write image mount.
+        readOnly: m.ReadOnly !== false,
+        mode: '',
+        propagation: 'rprivate',
+        origin,
+      };
+      if (m.ImageOptions?.Subpath) spec.subpath = m.ImageOptions.Subpath;
       return spec;
     }
     default: {

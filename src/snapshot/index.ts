@@ -8,7 +8,8 @@ import { Overlay2Snapshotter } from './overlay2.js';
 import { VfsSnapshotter } from './vfs.js';
 import { BtrfsSnapshotter } from './btrfs.js';
 import { isBtrfs } from '../native/btrfs.js';
-import { probeOverlay } from './probe.js';
+import { probeFuseOverlay, probeOverlay } from './probe.js';
+import { FuseOverlaySnapshotter } from './fuse-overlayfs.js';
 
 export interface SnapshotterDeps {
   /** <data-root>/snapshots/<driver> */
@@ -19,14 +20,21 @@ export interface SnapshotterDeps {
 
 /**
  * btrfs on a btrfs data-root; else overlay2 where the kernel can mount overlayfs on the
- * data-root's filesystem; else vfs (Docker's order: btrfs comes before overlay2 and is chosen
- * when the backing filesystem is btrfs).
+ * data-root's filesystem; else fuse-overlayfs where that program can (the same layers, no
+ * copies); else vfs (Docker's order: btrfs comes before overlay2 and is chosen when the backing
+ * filesystem is btrfs).
  */
 export async function chooseDriver(dataRoot: string, log: Logger = createLogger('info')): Promise<DriverName> {
   if (isBtrfs(dataRoot)) return 'btrfs';
   const probe = await probeOverlay(path.join(dataRoot, 'snapshots'));
   if (probe.ok) return 'overlay2';
   log.warn(probe.reason ?? 'overlay2 is not supported');
+  const fuse = await probeFuseOverlay(path.join(dataRoot, 'snapshots'));
+  if (fuse.ok) {
+    log.info('storage driver: falling back to fuse-overlayfs');
+    return 'fuse-overlayfs';
+  }
+  log.warn(fuse.reason ?? 'fuse-overlayfs is not supported');
   log.info('storage driver: falling back to vfs');
   return 'vfs';
 }
@@ -35,6 +43,8 @@ export async function createSnapshotter(driver: DriverName, deps: SnapshotterDep
   switch (driver) {
     case 'overlay2':
       return new Overlay2Snapshotter(deps.root, deps.db, deps.log).init();
+    case 'fuse-overlayfs':
+      return new FuseOverlaySnapshotter(deps.root, deps.db, deps.log).init();
     case 'vfs':
       return new VfsSnapshotter(deps.root, deps.db, deps.log).init();
     case 'btrfs':
@@ -45,4 +55,3 @@ export async function createSnapshotter(driver: DriverName, deps: SnapshotterDep
 }
 
 export type { DriverName, Snapshotter } from './snapshotter.js';
-export { EXTRACT_KEY_PREFIX } from './snapshotter.js';

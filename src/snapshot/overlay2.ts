@@ -22,12 +22,14 @@ async function overlayParam(name: string): Promise<boolean> {
 }
 
 export class Overlay2Snapshotter extends LocalSnapshotter {
-  readonly driver = 'overlay2' as const;
+  readonly driver: 'overlay2' | 'fuse-overlayfs';
   /** A snapshot's fs/ holds only its own changes, whatever its parent. */
   readonly appliesApart = true;
 
-  constructor(root: string, db: MetaDb, log: Logger) {
-    super(root, db, log, 'overlay2');
+  /** `name` is fuse-overlayfs for the subclass that mounts the same layout through FUSE. */
+  constructor(root: string, db: MetaDb, log: Logger, name: 'overlay2' | 'fuse-overlayfs' = 'overlay2') {
+    super(root, db, log, name);
+    this.driver = name;
   }
   private cachedStatus?: [string, string][];
 

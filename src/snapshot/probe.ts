@@ -1,7 +1,8 @@
 // Can overlay2 run here? Docker's answer, by experiment: the backing filesystem must report
 // d_type, and an overlay mount with an upper dir must actually work on it (it does not on
-// overlayfs itself, on some network filesystems, or without the kernel module).
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+// overlayfs itself, on some network filesystems, or without the kernel module). The same
+// experiment through the fuse-overlayfs program says whether that driver can stand in.
+import { access, constants, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { mountAll, mountsUnder, unmount } from '../mount/kernel.js';
 import { backingFsName, supportsDType } from './fstype.js';
@@ -25,21 +26,54 @@ export async function probeOverlay(dir: string): Promise<OverlayProbe> {
       reason: `overlay2: the backing ${fsName} filesystem is formatted without d_type support, which leads to incorrect behavior. Reformat the filesystem with ftype=1 to enable d_type support. Backing filesystems without d_type support are not supported.`,
     };
   }
+  return tryOverlayMount(
+    dir,
+    'overlay',
+    (msg) => `overlay2: cannot mount overlayfs on the backing ${fsName} filesystem: ${msg}`,
+  );
+}
+
+/** Whether the fuse-overlayfs program is installed and can mount an overlay with an upper dir under `dir`. */
+export async function probeFuseOverlay(dir: string): Promise<OverlayProbe> {
+  await mkdir(dir, { recursive: true, mode: 0o710 });
+  await sweepStaleProbes(dir);
+  if (!(await onPath('fuse-overlayfs'))) {
+    return { ok: false, reason: 'fuse-overlayfs: exec: "fuse-overlayfs": executable file not found in $PATH' };
+  }
+  const fsName = await backingFsName(dir);
+  return tryOverlayMount(
+    dir,
+    'fuse-overlayfs',
+    (msg) => `fuse-overlayfs: cannot mount on the backing ${fsName} filesystem: ${msg}`,
+  );
+}
+
+async function onPath(program: string): Promise<boolean> {
+  for (const d of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    if (!d) continue;
+    try {
+      await access(path.join(d, program), constants.X_OK);
+      return true;
+    } catch {
+      /* not here */
+    }
+  }
+  return false;
+}
+
+/** Mounts a lower with a file and an upper, reads the file through it and writes it back (a copy-up). */
+async function tryOverlayMount(
+  dir: string,
+  type: 'overlay' | 'fuse-overlayfs',
+  reason: (msg: string) => string,
+): Promise<OverlayProbe> {
   const tmp = await mkdtemp(path.join(dir, PROBE_PREFIX));
   const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((n) => path.join(tmp, n));
   try {
     for (const d of [lower, upper, work, merged]) await mkdir(d);
     await writeFile(path.join(lower, 'f'), 'lower');
-    await mountAll(
-      [
-        {
-          type: 'overlay',
-          source: 'overlay',
-          options: ['index=off', `lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`],
-        },
-      ],
-      merged,
-    );
+    const options = [`lowerdir=${lower}`, `upperdir=${upper}`, `workdir=${work}`];
+    await mountAll([{ type, source: type, options: type === 'overlay' ? ['index=off', ...options] : options }], merged);
     try {
       if ((await readFile(path.join(merged, 'f'), 'utf8')) !== 'lower')
         throw new Error('lower file not visible through the overlay');
@@ -51,10 +85,7 @@ export async function probeOverlay(dir: string): Promise<OverlayProbe> {
     }
     return { ok: true };
   } catch (err) {
-    return {
-      ok: false,
-      reason: `overlay2: cannot mount overlayfs on the backing ${fsName} filesystem: ${(err as Error).message}`,
-    };
+    return { ok: false, reason: reason((err as Error).message) };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -35,18 +35,21 @@ export interface SnapshotUsage {
 /** Where to write a layer tar into a snapshot, and how whiteouts must be represented there. */
 export interface ApplyTarget {
   dir: string;
-  /** overlay: 0/0 char devices + trusted.overlay.opaque; naive: delete the whited-out paths. */
-  whiteouts: 'overlay' | 'naive';
+  /**
+   * overlay: 0/0 char devices + trusted.overlay.opaque; naive: delete the whited-out paths;
+   * aufs: keep the .wh. entries as empty files (what fuse-overlayfs reads on any filesystem).
+   */
+  whiteouts: 'overlay' | 'naive' | 'aufs';
 }
-
-/** The storage drivers Strata has, by Docker's names. */
-export type DriverName = 'overlay2' | 'vfs' | 'btrfs';
 
 /** What `docker inspect` shows as GraphDriver. */
 export interface GraphDriverData {
   Name: string;
   Data: Record<string, string> | null;
 }
+
+/** Docker's names for the storage drivers Strata has. */
+export type DriverName = 'overlay2' | 'fuse-overlayfs' | 'vfs' | 'btrfs';
 
 /** What `docker info` and `inspect` show of the driver: its name, status and GraphDriver data. */
 export interface DriverInfo {

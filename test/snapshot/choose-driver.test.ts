@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chooseDriver } from '../../src/snapshot/index.js';
@@ -18,7 +18,8 @@ test('chooseDriver picks overlay2 on this ext4 machine and leaves no probe behin
   }
 });
 
-test('chooseDriver falls back to vfs where overlayfs cannot be the upper filesystem, saying why', async () => {
+/** An overlayfs mount under a temp dir: a filesystem the kernel refuses as overlayfs's upper layer. */
+async function onNestedOverlay(fn: (dataRoot: string) => Promise<void>): Promise<void> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-choose-'));
   const root = path.join(tmp, 'ovl');
   try {
@@ -30,16 +31,43 @@ test('chooseDriver falls back to vfs where overlayfs cannot be the upper filesys
     ];
     await mountAll([{ type: 'overlay', source: 'overlay', options: opts }], root);
     try {
-      const warnings: string[] = [];
-      const log: Logger = { ...silentLogger, warn: (m) => void warnings.push(m) };
-      assert.equal(await chooseDriver(path.join(root, 'data'), log), 'vfs');
-      assert.match(warnings[0] ?? '', /^overlay2: /);
-      assert.match(warnings[0] ?? '', /overlayfs filesystem/);
+      await fn(path.join(root, 'data'));
     } finally {
       await unmount(root);
     }
     assert.deepEqual(await mountsUnder(tmp), []);
   } finally {
     await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+test('chooseDriver falls back to fuse-overlayfs where overlayfs cannot be the upper filesystem, saying why', async () => {
+  await onNestedOverlay(async (dataRoot) => {
+    const warnings: string[] = [];
+    const log: Logger = { ...silentLogger, warn: (m) => void warnings.push(m) };
+    assert.equal(await chooseDriver(dataRoot, log), 'fuse-overlayfs');
+    assert.match(warnings[0] ?? '', /^overlay2: /);
+    assert.match(warnings[0] ?? '', /overlayfs filesystem/);
+    assert.deepEqual(await readdir(path.join(dataRoot, 'snapshots')), [], 'both probes cleaned up');
+  });
+});
+
+test('chooseDriver falls back to vfs there when fuse-overlayfs is not installed', async () => {
+  // A PATH with the mount tools and without fuse-overlayfs.
+  const bin = await mkdtemp(path.join(os.tmpdir(), 'strata-path-'));
+  const saved = process.env.PATH;
+  try {
+    for (const tool of ['mount', 'umount']) await symlink(`/usr/bin/${tool}`, path.join(bin, tool));
+    process.env.PATH = bin;
+    await onNestedOverlay(async (dataRoot) => {
+      const warnings: string[] = [];
+      const log: Logger = { ...silentLogger, warn: (m) => void warnings.push(m) };
+      assert.equal(await chooseDriver(dataRoot, log), 'vfs');
+      assert.match(warnings[0] ?? '', /^overlay2: /);
+      assert.equal(warnings[1], 'fuse-overlayfs: exec: "fuse-overlayfs": executable file not found in $PATH');
+    });
+  } finally {
+    process.env.PATH = saved;
+    await rm(bin, { recursive: true, force: true });
   }
 });

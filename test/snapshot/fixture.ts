@@ -15,6 +15,11 @@ import { silentLogger } from '../../src/util/log.js';
 
 export type Driver = DriverName;
 
+export interface FixtureOptions {
+  /** Where the throwaway data-root goes (default: the system's temp dir), e.g. on another filesystem. */
+  base?: () => string;
+}
+
 export interface Fixture {
   tmp: string;
   root: string;
@@ -29,8 +34,8 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function makeFixture(driver: Driver): Promise<Fixture> {
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-snap-'));
+export async function makeFixture(driver: Driver, opts: FixtureOptions = {}): Promise<Fixture> {
+  const tmp = await mkdtemp(path.join(opts.base?.() ?? os.tmpdir(), 'strata-snap-'));
   // btrfs: the data-root on a loop-mounted btrfs of its own, unmounted by close().
   const loop: LoopFs | undefined = driver === 'btrfs' ? mountLoopFs('btrfs', 1024) : undefined;
   // A long data-root path, so that 128 absolute lowerdirs overflow one page of mount options.

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { access, link, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { makeFixture, type Driver, type Fixture } from './fixture.js';
+import { makeFixture, type Driver, type Fixture, type FixtureOptions } from './fixture.js';
 import { Conflict, InvalidParameter, NotFound } from '../../src/errors.js';
 import { unmount } from '../../src/mount/kernel.js';
 import type { SnapshotInfo } from '../../src/snapshot/snapshotter.js';
@@ -37,10 +37,10 @@ async function viewFiles(
   await fx.sn.remove(key);
 }
 
-export function snapshotterSuite(driver: Driver): void {
+export function snapshotterSuite(driver: Driver, opts: FixtureOptions & { label?: string } = {}): void {
   const t = (name: string, fn: (fx: Fixture) => Promise<void>) =>
-    test(`${driver}: ${name}`, async () => {
-      const fx = await makeFixture(driver);
+    test(`${opts.label ?? driver}: ${name}`, async () => {
+      const fx = await makeFixture(driver, opts);
       try {
         await fn(fx);
       } finally {
@@ -197,6 +197,13 @@ export function snapshotterSuite(driver: Driver): void {
       const st = await stat(path.join(src.upper, 'foo'));
       assert.ok(st.isCharacterDevice());
       assert.equal(st.rdev, 0);
+    } else if (driver === 'fuse-overlayfs') {
+      assert.equal(src.kind, 'overlay');
+      // fuse-overlayfs writes the kernel's whiteout where the filesystem takes a 0/0 device,
+      // the tar's .wh. file where it does not (overlayfs).
+      const device = await stat(path.join(src.upper, 'foo')).catch(() => undefined);
+      const file = await exists(path.join(src.upper, '.wh.foo'));
+      assert.ok((device?.isCharacterDevice() && device.rdev === 0) || file, 'a whiteout in the upper dir');
     } else {
       assert.equal(src.kind, 'naive');
       assert.equal(await exists(path.join(src.upper, 'foo')), false);
@@ -236,7 +243,7 @@ export function snapshotterSuite(driver: Driver): void {
   t('applyTarget, usage and commit keep files in place', async (fx) => {
     await fx.sn.prepare('extract-1');
     const target = await fx.sn.applyTarget('extract-1');
-    assert.equal(target.whiteouts, driver === 'overlay2' ? 'overlay' : 'naive');
+    assert.equal(target.whiteouts, { overlay2: 'overlay', 'fuse-overlayfs': 'aufs', vfs: 'naive', btrfs: 'naive' }[driver]);
     await writeFile(path.join(target.dir, 'ten'), '0123456789');
     await writeFile(path.join(target.dir, 'five'), '01234');
     await mkdir(path.join(target.dir, 'd'));

@@ -12,7 +12,7 @@ import type { CheckEnv, Fault } from './types.js';
 import { count, remover } from './types.js';
 
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
-const CONTAINER_KEY = /^container-([0-9a-f]{64})(-init(-prepare)?)?$/;
+const CONTAINER_KEY = /^container-([0-9a-f]{64})(-init(-prepare)?|-image-\d+)?$/;
 const CREATE_MARK = 'container-create';
 const REMOVE_MARK = 'container-remove';
 

@@ -28,7 +28,7 @@ interface LayerRow {
 }
 
 const LAYER_NAME = /^sha256:[a-f0-9]{64}$/;
-const CONTAINER_KEY = /^container-([0-9a-f]{64})(-init(-prepare)?)?$/;
+const CONTAINER_KEY = /^container-([0-9a-f]{64})(-init(-prepare)?|-image-\d+)?$/;
 const sizeOf = async (p: string) => (await directoryUsage(p).catch(() => ({ size: 0 }))).size;
 
 export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
@@ -238,7 +238,7 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
             repair: async () => {
               if (inUse.has(snap.id)) throw new Error('a running container stands on it: stop it first');
               const res = await applyLayer(fs.createReadStream(blob, { highWaterMark: 1 << 20 }), fsDir, {
-                whiteouts: sn.driver === 'overlay2' ? 'overlay' : 'naive',
+                whiteouts: sn.driver === 'overlay2' ? 'overlay' : sn.driver === 'fuse-overlayfs' ? 'aufs' : 'naive',
               });
               if (res.diffID !== l.diff_id) throw new Error(`its tar gives ${res.diffID}`);
               const again = await verifyLayer(blob, l.diff_id, fsDir);
