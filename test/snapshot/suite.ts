@@ -243,7 +243,10 @@ export function snapshotterSuite(driver: Driver, opts: FixtureOptions & { label?
   t('applyTarget, usage and commit keep files in place', async (fx) => {
     await fx.sn.prepare('extract-1');
     const target = await fx.sn.applyTarget('extract-1');
-    assert.equal(target.whiteouts, { overlay2: 'overlay', 'fuse-overlayfs': 'aufs', vfs: 'naive', btrfs: 'naive' }[driver]);
+    assert.equal(
+      target.whiteouts,
+      { overlay2: 'overlay', 'fuse-overlayfs': 'aufs', vfs: 'naive', btrfs: 'naive' }[driver],
+    );
     await writeFile(path.join(target.dir, 'ten'), '0123456789');
     await writeFile(path.join(target.dir, 'five'), '01234');
     await mkdir(path.join(target.dir, 'd'));
