@@ -5,8 +5,12 @@
 import type { RequestContext, Router } from './router.js';
 import { readJson, startJsonStream } from './http.js';
 import { InvalidParameter, NotImplemented, messageOf } from '../errors.js';
-import { decodeRegistryAuth, type AuthConfig } from '../distribution/auth.js';
+import type { AuthConfig, DistributionBackend } from '../distribution/backend.js';
+import type { Deferred } from '../util/deferred.js';
+import { decodeRegistryAuth } from './registry-auth.js';
 import { checkTag, parseNormalizedNamed } from '../image/reference.js';
+
+const registry = (ctx: RequestContext): Deferred<DistributionBackend> => ctx.engine.distribution;
 
 function lazyStream(ctx: RequestContext): { send: (msg: Record<string, unknown>) => void; started: () => boolean } {
   let send: ((msg: unknown) => void) | undefined;
@@ -51,7 +55,7 @@ export async function pullImage(ctx: RequestContext, fromImage: string): Promise
     ref = digest ? `${image}@${tag}` : `${image}:${tag}`;
   }
   const auth = authOf(ctx);
-  await streamed(ctx, (send) => ctx.engine.distribution.pull(ref, ctx.query.get('platform'), auth, send));
+  await streamed(ctx, (send) => registry(ctx).pull(ref, ctx.query.get('platform'), auth, send));
 }
 
 export function registerDistributionRoutes(router: Router): void {
@@ -64,14 +68,14 @@ export function registerDistributionRoutes(router: Router): void {
   router.post('/images/{name*}/push', async (ctx) => {
     const auth = authOf(ctx);
     const tag = ctx.query.get('tag') || undefined;
-    await streamed(ctx, (send) => ctx.engine.distribution.push(ctx.params.name!, tag, auth, send));
+    await streamed(ctx, (send) => registry(ctx).push(ctx.params.name!, tag, auth, send));
   });
 
   router.post('/auth', async (ctx) => {
     const body = await readJson<Record<string, unknown>>(ctx, {});
     if (typeof body !== 'object' || body === null) throw new InvalidParameter('invalid JSON: expected an object');
     const str = (k: string) => (typeof body[k] === 'string' && body[k] !== '' ? (body[k] as string) : undefined);
-    return ctx.engine.distribution.login({
+    return registry(ctx).login({
       username: str('username'),
       password: str('password'),
       serveraddress: str('serveraddress'),
@@ -80,5 +84,5 @@ export function registerDistributionRoutes(router: Router): void {
     });
   });
 
-  router.get('/distribution/{name*}/json', (ctx) => ctx.engine.distribution.inspect(ctx.params.name!, authOf(ctx)));
+  router.get('/distribution/{name*}/json', (ctx) => registry(ctx).inspect(ctx.params.name!, authOf(ctx)));
 }
