@@ -37,8 +37,7 @@ async function streamed(
   ctx.res!.end();
 }
 
-const authOf = (ctx: RequestContext): AuthConfig =>
-  decodeRegistryAuth(ctx.req.headers['x-registry-auth'] as string | undefined);
+const authOf = (ctx: RequestContext): AuthConfig => decodeRegistryAuth(ctx.req.headers['x-registry-auth']);
 
 /** POST /images/create with fromImage: tag may be a tag or a digest (docker pull NAME@sha256:…). */
 export async function pullImage(ctx: RequestContext, fromImage: string): Promise<void> {
@@ -74,7 +73,10 @@ export function registerDistributionRoutes(router: Router): void {
   router.post('/auth', async (ctx) => {
     const body = await readJson<Record<string, unknown>>(ctx, {});
     if (typeof body !== 'object' || body === null) throw new InvalidParameter('invalid JSON: expected an object');
-    const str = (k: string) => (typeof body[k] === 'string' && body[k] !== '' ? (body[k] as string) : undefined);
+    const str = (k: string): string | undefined => {
+      const v = body[k];
+      return typeof v === 'string' && v !== '' ? v : undefined;
+    };
     return registry(ctx).login({
       username: str('username'),
       password: str('password'),

@@ -5,7 +5,8 @@ import { InvalidParameter } from '../errors.js';
 import type { AuthConfig } from '../distribution/backend.js';
 
 /** Base64url (padded or not) JSON; absent or `{}` means anonymous. */
-export function decodeRegistryAuth(header: string | undefined | null): AuthConfig {
+export function decodeRegistryAuth(header: string | string[] | undefined | null): AuthConfig {
+  if (Array.isArray(header)) header = header[0];
   if (!header) return {};
   let parsed: unknown;
   try {
@@ -14,8 +15,11 @@ export function decodeRegistryAuth(header: string | undefined | null): AuthConfi
     throw new InvalidParameter('invalid X-Registry-Auth header: malformed JSON');
   }
   if (!parsed || typeof parsed !== 'object') return {};
-  const p = parsed as Record<string, unknown>;
-  const str = (k: string) => (typeof p[k] === 'string' && p[k] !== '' ? (p[k] as string) : undefined);
+  const fields = parsed; // a const keeps its narrowing to an object inside the closure
+  const str = (k: string): string | undefined => {
+    const v: unknown = Reflect.get(fields, k);
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
   return {
     username: str('username'),
     password: str('password'),
