@@ -12,11 +12,10 @@ import { ImageStoreBackend } from './image/store-backend.js';
 import { createVolumeService } from './volume/service.js';
 import { createContainerService } from './container/service.js';
 import { createNetworkService } from './network/service.js';
-import type { BuilderService } from './builder/service.js';
-import type { VolumeBackups } from './backup/service.js';
-import type { DistributionService } from './distribution/service.js';
+import type { BuildBackend } from './builder/backend.js';
+import type { BackupBackend } from './backup/backend.js';
+import type { DistributionBackend } from './distribution/backend.js';
 import { deferred } from './util/deferred.js';
-import { pauseFreezer } from './backup/freeze.js';
 import { createApiServer } from './api/server.js';
 import { buildRouter } from './api/routes.js';
 import { acquireDataRootLock } from './system/lock.js';
@@ -130,7 +129,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
 
   // Rooms most daemons seldom use are loaded at their first call: an idle daemon keeps
   // neither their code nor their libraries resident.
-  const distribution = deferred<DistributionService>(async () => {
+  const distribution = deferred<DistributionBackend>(async () => {
     const [{ DistributionService }, { DEFAULT_CERTS_DIR }] = await Promise.all([
       import('./distribution/service.js'),
       import('./distribution/endpoint.js'),
@@ -148,7 +147,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       },
     });
   });
-  const builder = deferred<BuilderService>(async () => {
+  const builder = deferred<BuildBackend>(async () => {
     const { BuilderService } = await import('./builder/service.js');
     return new BuilderService({
       dataRoot,
@@ -160,8 +159,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       pull: (ref, out) => distribution.pull(ref, undefined, {}, out),
     });
   });
-  const backups = deferred<VolumeBackups>(async () => {
-    const { VolumeBackups } = await import('./backup/service.js');
+  const backups = deferred<BackupBackend>(async () => {
+    const [{ VolumeBackups }, { pauseFreezer }] = await Promise.all([
+      import('./backup/service.js'),
+      import('./backup/freeze.js'),
+    ]);
     return new VolumeBackups({ volumes, containers, freezer: pauseFreezer(containers), dataRoot, log });
   });
   const engine: Engine = {

@@ -10,10 +10,10 @@ import type { VolumeService } from './volume/types.js';
 import type { EventBus } from './system/events.js';
 import type { Activity } from './system/activity.js';
 import type { UsageCache } from './system/usage-cache.js';
-import type { BuilderService } from './builder/service.js';
-import type { NetworkService } from './network/service.js';
-import type { VolumeBackups } from './backup/service.js';
-import type { DistributionService } from './distribution/service.js';
+import type { BuildBackend } from './builder/backend.js';
+import type { NetworkBackend } from './network/backend.js';
+import type { BackupBackend } from './backup/backend.js';
+import type { DistributionBackend } from './distribution/backend.js';
 import type { Deferred } from './util/deferred.js';
 
 export interface DaemonConfig {
@@ -37,14 +37,14 @@ export interface Engine {
   images: ImageBackend;
   containers: ContainerBackend;
   volumes: VolumeService;
-  networks: NetworkService;
+  networks: NetworkBackend;
   /** Loaded at its first call, like backups and distribution (util/deferred.ts). */
-  builder: Deferred<BuilderService>;
+  builder: Deferred<BuildBackend>;
   /** Volume export/import, backups, restore, clone (Strata's own endpoints). */
-  backups: Deferred<VolumeBackups>;
+  backups: Deferred<BackupBackend>;
   /** `docker info` SecurityOptions and the daemon's start-time warnings (runtime, seccomp, metrics). */
   security: { options: string[]; warnings: string[] };
-  distribution: Deferred<DistributionService>;
+  distribution: Deferred<DistributionBackend>;
   /** API requests in flight (for background work that should wait for quiet). */
   activity: Activity;
   /** Kept sizes of writable layers and volumes (system df, metrics). */

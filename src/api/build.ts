@@ -4,7 +4,7 @@ import { InvalidParameter } from '../errors.js';
 import { normalizeTagged } from '../image/reference.js';
 import { asPlainError } from './plain-errors.js';
 import { parsePlatformSpecifier } from '../image/platform.js';
-import type { BuildOptions } from '../builder/service.js';
+import type { BuildOptions } from '../builder/backend.js';
 import { queryBool, startJsonStream } from './http.js';
 import type { RequestContext, Router } from './router.js';
 

@@ -5,8 +5,12 @@
 import type { RequestContext, Router } from './router.js';
 import { readJson, startJsonStream } from './http.js';
 import { InvalidParameter, NotImplemented, messageOf } from '../errors.js';
-import { decodeRegistryAuth, type AuthConfig } from '../distribution/auth.js';
+import type { AuthConfig, DistributionBackend } from '../distribution/backend.js';
+import type { Deferred } from '../util/deferred.js';
+import { decodeRegistryAuth } from './registry-auth.js';
 import { checkTag, parseNormalizedNamed } from '../image/reference.js';
+
+const registry = (ctx: RequestContext): Deferred<DistributionBackend> => ctx.engine.distribution;
 
 function lazyStream(ctx: RequestContext): { send: (msg: Record<string, unknown>) => void; started: () => boolean } {
   let send: ((msg: unknown) => void) | undefined;
@@ -33,8 +37,7 @@ async function streamed(
   ctx.res!.end();
 }
 
-const authOf = (ctx: RequestContext): AuthConfig =>
-  decodeRegistryAuth(ctx.req.headers['x-registry-auth'] as string | undefined);
+const authOf = (ctx: RequestContext): AuthConfig => decodeRegistryAuth(ctx.req.headers['x-registry-auth']);
 
 /** POST /images/create with fromImage: tag may be a tag or a digest (docker pull NAME@sha256:…). */
 export async function pullImage(ctx: RequestContext, fromImage: string): Promise<void> {
@@ -51,7 +54,7 @@ export async function pullImage(ctx: RequestContext, fromImage: string): Promise
     ref = digest ? `${image}@${tag}` : `${image}:${tag}`;
   }
   const auth = authOf(ctx);
-  await streamed(ctx, (send) => ctx.engine.distribution.pull(ref, ctx.query.get('platform'), auth, send));
+  await streamed(ctx, (send) => registry(ctx).pull(ref, ctx.query.get('platform'), auth, send));
 }
 
 export function registerDistributionRoutes(router: Router): void {
@@ -64,14 +67,17 @@ export function registerDistributionRoutes(router: Router): void {
   router.post('/images/{name*}/push', async (ctx) => {
     const auth = authOf(ctx);
     const tag = ctx.query.get('tag') || undefined;
-    await streamed(ctx, (send) => ctx.engine.distribution.push(ctx.params.name!, tag, auth, send));
+    await streamed(ctx, (send) => registry(ctx).push(ctx.params.name!, tag, auth, send));
   });
 
   router.post('/auth', async (ctx) => {
     const body = await readJson<Record<string, unknown>>(ctx, {});
     if (typeof body !== 'object' || body === null) throw new InvalidParameter('invalid JSON: expected an object');
-    const str = (k: string) => (typeof body[k] === 'string' && body[k] !== '' ? (body[k] as string) : undefined);
-    return ctx.engine.distribution.login({
+    const str = (k: string): string | undefined => {
+      const v = body[k];
+      return typeof v === 'string' && v !== '' ? v : undefined;
+    };
+    return registry(ctx).login({
       username: str('username'),
       password: str('password'),
       serveraddress: str('serveraddress'),
@@ -80,5 +86,5 @@ export function registerDistributionRoutes(router: Router): void {
     });
   });
 
-  router.get('/distribution/{name*}/json', (ctx) => ctx.engine.distribution.inspect(ctx.params.name!, authOf(ctx)));
+  router.get('/distribution/{name*}/json', (ctx) => registry(ctx).inspect(ctx.params.name!, authOf(ctx)));
 }

@@ -6,16 +6,14 @@
 import type { ServerResponse } from 'node:http';
 import { InvalidParameter, messageOf } from '../errors.js';
 import { streamError } from './error-status.js';
-import type { Engine } from '../engine.js';
-import type { Progress, Retention } from '../backup/repository.js';
+import type { BackupBackend, Progress, Retention } from '../backup/backend.js';
+import type { Deferred } from '../util/deferred.js';
 import { queryBool, readJson, startJsonStream } from './http.js';
 import { Reply, type RequestContext, type Router } from './router.js';
 
 const PASSWORD_HEADER = 'x-strata-backup-password';
 
-function service(engine: Engine): Engine['backups'] {
-  return engine.backups;
-}
+const service = (ctx: RequestContext): Deferred<BackupBackend> => ctx.engine.backups;
 
 function password(ctx: RequestContext): string | undefined {
   const v = ctx.req.headers[PASSWORD_HEADER];
@@ -71,7 +69,7 @@ function progressMessage(status: string, id: string, p: Progress): unknown {
 
 export function registerVolumeBackupRoutes(router: Router): void {
   router.post('/strata/volumes/{name}/export', async (ctx) => {
-    const { stream, done } = await service(ctx.engine).export(ctx.params.name!, {
+    const { stream, done } = await service(ctx).export(ctx.params.name!, {
       force: queryBool(ctx.query, 'force'),
     });
     const res = ctx.res!;
@@ -85,7 +83,7 @@ export function registerVolumeBackupRoutes(router: Router): void {
   });
 
   router.post('/strata/volumes/{name}/import', async (ctx) => {
-    const r = await service(ctx.engine).import(ctx.params.name!, ctx.req, { force: queryBool(ctx.query, 'force') });
+    const r = await service(ctx).import(ctx.params.name!, ctx.req, { force: queryBool(ctx.query, 'force') });
     return { Volume: r.Volume, Entries: r.entries, Bytes: r.bytes, Compression: r.compression };
   });
 
@@ -94,7 +92,7 @@ export function registerVolumeBackupRoutes(router: Router): void {
     if (!Array.isArray(body.Volumes) || body.Volumes.length === 0) throw new InvalidParameter('no volume to back up');
     const keep = retentionOf(body);
     await streamed(ctx.res, (send) =>
-      service(ctx.engine).backup(
+      service(ctx).backup(
         body.Volumes!,
         { repository: body.Repository ?? '', password: password(ctx), force: body.Force, ...keep },
         (vol, p) => send(progressMessage('Backing up', vol, p)),
@@ -103,7 +101,7 @@ export function registerVolumeBackupRoutes(router: Router): void {
   });
 
   router.get('/strata/backups', async (ctx) => {
-    return service(ctx.engine).list(
+    return service(ctx).list(
       { repository: ctx.query.get('repository') ?? '', password: password(ctx) },
       ctx.query.get('volume') ?? undefined,
     );
@@ -112,7 +110,7 @@ export function registerVolumeBackupRoutes(router: Router): void {
   router.post('/strata/volumes/{name}/restore', async (ctx) => {
     const body = await readJson<RepositoryBody & { Backup?: string; Target?: string }>(ctx, {});
     await streamed(ctx.res, (send) =>
-      service(ctx.engine).restore(
+      service(ctx).restore(
         ctx.params.name!,
         body.Backup || 'latest',
         { repository: body.Repository ?? '', password: password(ctx), target: body.Target, force: body.Force },
@@ -123,19 +121,19 @@ export function registerVolumeBackupRoutes(router: Router): void {
 
   // The daemon's own repository key, for opening its repositories elsewhere (disaster recovery).
   router.get('/strata/backups/key', async (ctx) => {
-    const k = await service(ctx.engine).key();
+    const k = await service(ctx).key();
     return { Key: k.key, Path: k.path };
   });
 
   router.post('/strata/backups/verify', async (ctx) => {
     const body = await readJson<RepositoryBody>(ctx, {});
-    await service(ctx.engine).verify({ repository: body.Repository ?? '', password: password(ctx) });
+    await service(ctx).verify({ repository: body.Repository ?? '', password: password(ctx) });
     return { Verified: true };
   });
 
   router.post('/strata/backups/forget', async (ctx) => {
     const body = await readJson<RepositoryBody & Record<string, unknown>>(ctx, {});
-    const r = await service(ctx.engine).forget({
+    const r = await service(ctx).forget({
       repository: body.Repository ?? '',
       password: password(ctx),
       ...retentionOf(body),
@@ -146,7 +144,7 @@ export function registerVolumeBackupRoutes(router: Router): void {
   router.post('/strata/volumes/{name}/clone', async (ctx) => {
     const body = await readJson<{ Target?: string; Force?: boolean }>(ctx, {});
     if (!body.Target) throw new InvalidParameter('clone needs a target volume name');
-    const v = await service(ctx.engine).clone(ctx.params.name!, body.Target, { force: body.Force });
+    const v = await service(ctx).clone(ctx.params.name!, body.Target, { force: body.Force });
     return new Reply(201, {
       Name: v.name,
       Driver: v.driver,

@@ -34,25 +34,24 @@ import { restoreLocal } from './restore-local.js';
 import { daemonKey, keyPath, LEGACY_PASSWORD } from './daemon-key.js';
 import { masterKeys } from './restic-key.js';
 import { checkRestored, checkRoot } from './restore-rules.js';
+import type { BackupBackend, RepositoryOptions } from './backend.js';
 
 /** A repository with the password that opens it; `legacy`: only the former public password does. */
 type OpenRepository = Repository & { legacy: boolean };
 
 const run = promisify(execFile);
 
+/** What backups ask of the volume room: volumes by name, new and removed ones, and their users. */
+export type BackupVolumes = Pick<VolumeService, 'get' | 'create' | 'remove' | 'users'>;
+
 export interface VolumeBackupDeps {
-  volumes: VolumeService;
+  volumes: BackupVolumes;
   containers: Pick<ContainerService, 'get'>;
   /** How the running users of a volume are frozen while it is read. */
   freezer: ContainerFreezer;
   /** Staging lives in <dataRoot>/tmp: the volumes' filesystem, so swaps are renames. */
   dataRoot: string;
   log?: Logger;
-}
-
-export interface RepositoryOptions {
-  repository: string;
-  password?: string;
 }
 
 const ROOT_TAG = 'root:';
@@ -83,7 +82,7 @@ async function allocated(dir: string): Promise<number> {
   return sum;
 }
 
-export class VolumeBackups {
+export class VolumeBackups implements BackupBackend {
   private readonly journal: BackupJournal;
 
   constructor(private readonly deps: VolumeBackupDeps) {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BuilderDeps } from './deps.js';
+import type { BuildBackend, PreparedBuild } from './backend.js';
 import { familiar, normalizeTagged } from '../image/reference.js';
 import { Builder, BuildError, type BuildOptions } from './builder.js';
 import { extractContext, readDockerfile, readDockerignore } from './context.js';
@@ -15,19 +16,8 @@ import { RecentContent } from './recent-content.js';
 import { parseDockerfile, type ParsedDockerfile } from './dockerfile.js';
 import { BuildOutput, shortId, type JsonWriter } from './output.js';
 
-export type { BuildOptions } from './builder.js';
-
-export interface PreparedBuild {
-  contextDir: string;
-  dockerfile: ParsedDockerfile;
-  /** Streams the build; never throws (failures end the stream with an error message). */
-  run(write: JsonWriter): Promise<string | undefined>;
-  /** Removes the unpacked context. */
-  dispose(): void;
-}
-
 /** The builder, built once by the daemon: it keeps the files of recent builds (see RecentContent). */
-export class BuilderService {
+export class BuilderService implements BuildBackend {
   private readonly recent = new RecentContent();
 
   constructor(private readonly deps: BuilderDeps) {}
@@ -62,8 +52,6 @@ async function prepareBuild(
     const dockerfile = parseDockerfile(text);
     dropIgnoredBuildFiles(contextDir, name);
     return {
-      contextDir,
-      dockerfile,
       dispose,
       run: (write) => runBuild(engine, contextDir, content, dockerfile, opts, tags, write),
     };

@@ -1,8 +1,8 @@
-// Registry credentials and the WWW-Authenticate dance: the X-Registry-Auth header the docker CLI
-// sends (base64url JSON), challenges (Basic, Bearer), and Bearer tokens fetched from the
-// challenge's realm for a scope and kept until they expire.
+// Registry credentials and the WWW-Authenticate dance: the credentials a request brings (the
+// API decodes them from its X-Registry-Auth header), challenges (Basic, Bearer), and Bearer
+// tokens fetched from the challenge's realm for a scope and kept until they expire.
 import { createHash } from 'node:crypto';
-import { InvalidParameter, Unauthorized } from '../errors.js';
+import { Unauthorized } from '../errors.js';
 import type { HttpResponse } from './http-client.js';
 import { readBody, send } from './http-client.js';
 import type { Endpoint } from './endpoint.js';
@@ -13,27 +13,6 @@ export interface AuthConfig {
   serveraddress?: string;
   identitytoken?: string;
   registrytoken?: string;
-}
-
-/** X-Registry-Auth: base64url (padded or not) JSON; absent or `{}` means anonymous. */
-export function decodeRegistryAuth(header: string | undefined | null): AuthConfig {
-  if (!header) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(header.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
-  } catch {
-    throw new InvalidParameter('invalid X-Registry-Auth header: malformed JSON');
-  }
-  if (!parsed || typeof parsed !== 'object') return {};
-  const p = parsed as Record<string, unknown>;
-  const str = (k: string) => (typeof p[k] === 'string' && p[k] !== '' ? (p[k] as string) : undefined);
-  return {
-    username: str('username'),
-    password: str('password'),
-    serveraddress: str('serveraddress'),
-    identitytoken: str('identitytoken'),
-    registrytoken: str('registrytoken'),
-  };
 }
 
 export const hasCredentials = (c: AuthConfig): boolean => !!(c.username || c.identitytoken || c.registrytoken);

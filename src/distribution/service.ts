@@ -18,6 +18,7 @@ import { BlobSources } from './blob-sources.js';
 import { SharedDownloads } from './shared-downloads.js';
 import type { ProgressSink } from './progress.js';
 import { InvalidParameter } from '../errors.js';
+import type { DistributionBackend } from './backend.js';
 
 export interface DistributionDeps {
   db: MetaDb;
@@ -28,7 +29,7 @@ export interface DistributionDeps {
   registry: RegistryOptions;
 }
 
-export class DistributionService {
+export class DistributionService implements DistributionBackend {
   private readonly blobs: BlobSources;
   private readonly downloads: SharedDownloads;
 

@@ -18,6 +18,7 @@ import { allocateAddress, cidrString, intToIp, macOf, parseCidr, pickSubnet, rou
 import { findHelper, Netavark, networkInfo, removeEmptyPortChain, type NetavarkOptions } from './netavark.js';
 import { createNetns, networkNamespaceDir, removeNetns } from './netns.js';
 import { startProxy, type ProxyHandle } from './port-proxy.js';
+import type { NetworkBackend } from './backend.js';
 import type {
   AttachRequest,
   Attachment,
@@ -45,7 +46,7 @@ interface Active {
 
 const LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'];
 
-export class NetworkService implements ContainerNetworking {
+export class NetworkService implements ContainerNetworking, NetworkBackend {
   private readonly store: NetworkStore;
   private readonly active = new Map<string, Active>();
   private readonly netnsDir: string;

@@ -4,16 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Conflict, NotFound } from '../../src/errors.js';
-import type { VolumeRecord, VolumeService } from '../../src/volume/types.js';
+import type { VolumeRecord } from '../../src/volume/types.js';
 import type { ContainerRecord, ContainerService } from '../../src/container/types.js';
-import { VolumeBackups } from '../../src/backup/service.js';
+import { VolumeBackups, type BackupVolumes } from '../../src/backup/service.js';
 import { cgroupFreezer } from '../../src/backup/freeze.js';
 
 export function tempDir(prefix = 'strata-vb-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export class DirVolumes implements Partial<VolumeService> {
+export class DirVolumes implements BackupVolumes {
   readonly vols = new Map<string, VolumeRecord>();
   readonly using = new Map<string, string[]>();
   constructor(readonly root: string) {}
@@ -90,7 +90,7 @@ export function makeService(root: string): { svc: VolumeBackups; volumes: DirVol
   const volumes = new DirVolumes(root);
   const containers = new FakeContainers();
   const svc = new VolumeBackups({
-    volumes: volumes as unknown as VolumeService,
+    volumes,
     containers,
     freezer: cgroupFreezer,
     dataRoot: root,

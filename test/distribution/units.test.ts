@@ -1,7 +1,8 @@
 // The registry client's small parts, against the values dockerd and the registries produce.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeRegistryAuth, parseChallenges } from '../../src/distribution/auth.js';
+import { parseChallenges } from '../../src/distribution/auth.js';
+import { decodeRegistryAuth } from '../../src/api/registry-auth.js';
 import { endpointsFor, isInsecure, registryOfServerAddress } from '../../src/distribution/endpoint.js';
 import { chooseManifest, parseManifest, parsePlatform } from '../../src/distribution/manifest.js';
 import { progressText } from '../../src/distribution/progress.js';

@@ -1,0 +1,20 @@
+// The distribution room's role at the API boundary: pull, push, login and a registry's view of
+// a reference (moby's distribution and image-service registry verbs). The engine holds it
+// deferred (util/deferred.ts): this file is types only, so naming the role loads nothing of
+// the room (no registry client at start-up).
+import type { AuthConfig } from './auth.js';
+import type { ProgressSink } from './progress.js';
+
+export type { AuthConfig } from './auth.js';
+export type { ProgressMessage, ProgressSink } from './progress.js';
+
+export interface DistributionBackend {
+  /** `ref` as the API's fromImage (+tag) names it, the tag possibly a digest; progress goes to `out`. */
+  pull(ref: string, platform: string | null | undefined, auth: AuthConfig, out: ProgressSink): Promise<void>;
+  /** InvalidParameter for a digest reference. */
+  push(name: string, tag: string | undefined, auth: AuthConfig, out: ProgressSink): Promise<void>;
+  /** Unauthorized when the registry refuses the credentials. */
+  login(auth: AuthConfig): Promise<{ IdentityToken: string; Status: string }>;
+  /** The manifest a reference names and the platforms it offers (GET /distribution/{name}/json). */
+  inspect(ref: string, auth: AuthConfig): Promise<Record<string, unknown>>;
+}
