@@ -53,3 +53,29 @@ export async function applyQuota(dataDir: string, bytes: number): Promise<void> 
     throw new SystemError(`set quota: ${(err as Error).message}`, { cause: err });
   }
 }
+
+/**
+ * Makes `dstData` (a new volume's empty `_data`) a btrfs snapshot of `srcData` when both are
+ * subvolumes on btrfs: one ioctl whatever the volume holds, sharing every extent until either
+ * side writes. False, with nothing changed, anywhere else (the caller copies instead). The
+ * snapshot is made beside the empty subvolume and renamed over it once made, so a failure (two
+ * different btrfs filesystems: EXDEV) leaves the new volume as it was.
+ */
+export function snapshotDataDir(srcData: string, dstData: string): boolean {
+  const name = path.basename(dstData);
+  const [srcDir, dstDir] = [path.dirname(srcData), path.dirname(dstData)];
+  if (!btrfs.isBtrfs(srcData) || !btrfs.isBtrfs(dstData)) return false;
+  if (!btrfs.withDirFd(srcDir, (fd) => btrfs.isSubvolume(fd, path.basename(srcData)))) return false;
+  if (!btrfs.withDirFd(dstDir, (fd) => btrfs.isSubvolume(fd, name))) return false;
+  if (fs.readdirSync(dstData).length > 0) return false;
+  const staged = `${name}.clone`;
+  try {
+    btrfs.withDirFd(dstDir, (dirFd) => btrfs.withDirFd(srcData, (src) => btrfs.snapshotCreate(src, dirFd, staged)));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EXDEV') return false;
+    throw new SystemError(`clone: snapshot of ${srcData}: ${(err as Error).message}`, { cause: err });
+  }
+  btrfs.destroySubvolume(dstDir, name);
+  fs.renameSync(path.join(dstDir, staged), dstData);
+  return true;
+}
