@@ -6,7 +6,8 @@
 //   (b) `strata volume clone` of a 1 GiB volume (a copy sharing extents on btrfs, a copy on ext4);
 //   (c) an image mount: `docker run --rm --mount type=image,source=IMG,target=/m busybox true`
 //       minus the same run without the mount, for a ~10 MiB and a ~1 GiB image. A mount is a
-//       snapshot of the image's layers, so this should not grow with the image's size.
+//       snapshot of the image's layers, so this should not grow with the image's size. The same
+//       is taken again through raw HTTP (create, start, wait, rm), without the CLI's start-up.
 //
 // Rounds alternate which daemon goes first (the machine may be shared: compare within a round).
 //
@@ -59,7 +60,16 @@ try {
   await setUp();
   const results = Object.fromEntries(daemons.map((d) => [d.name, {}]));
   const record = (d, key, v) => (results[d.name][key] ??= []).push(v);
-  const columns = ['create_start', 'run_rm', 'clone', 'imgmount_10M', 'imgmount_1G'];
+  const columns = [
+    'create_start',
+    'run_rm',
+    'clone',
+    'imgmount_10M',
+    'imgmount_1G',
+    'api_run',
+    'api_imgmount_10M',
+    'api_imgmount_1G',
+  ];
   console.log(`# ${ROUNDS} rounds; ms; image mounts: run with the mount minus run without, same round`);
   console.log(`# round daemon ${columns.join(' ')}`);
   for (let round = 1; round <= ROUNDS; round++) {
@@ -75,8 +85,11 @@ try {
   for (const d of daemons) {
     console.log(`median ${d.name} ${columns.map((c) => median(results[d.name][c]).toFixed(1)).join(' ')}`);
   }
+  // Ratios of the whole figures only: an image mount's figure is a difference near 0.
   const [b, o] = [results.btrfs, results.overlay2];
-  console.log(`median btrfs/overlay2 ${columns.map((c) => (median(b[c]) / median(o[c])).toFixed(3)).join(' ')}`);
+  const whole = columns.filter((c) => !c.includes('imgmount'));
+  console.log(`# ${whole.join(' ')}`);
+  console.log(`median btrfs/overlay2 ${whole.map((c) => (median(b[c]) / median(o[c])).toFixed(3)).join(' ')}`);
 } catch (err) {
   console.error(`bench: ${err.stack ?? err}`);
   for (const d of daemons) console.error(`--- ${d.name} log (tail)\n${tail(d.log, 30)}`);
@@ -145,6 +158,17 @@ async function oneRound(d, round) {
   out.run_rm = median(runs.plain);
   out.imgmount_10M = median(runs.small) - out.run_rm;
   out.imgmount_1G = median(runs.big) - out.run_rm;
+  // The same through raw HTTP (create, start, wait, remove), without the docker CLI's own
+  // start-up in each figure: the mount's share of a run is clearer on a busy machine.
+  const api = { plain: [], small: [], big: [] };
+  for (let i = 0; i < RUNS; i++) {
+    api.plain.push(await apiRun(d, undefined));
+    api.small.push(await apiRun(d, 'bench-small'));
+    api.big.push(await apiRun(d, 'bench-big'));
+  }
+  out.api_run = median(api.plain);
+  out.api_imgmount_10M = median(api.small) - out.api_run;
+  out.api_imgmount_1G = median(api.big) - out.api_run;
 
   const target = `bench-vol-clone-${round}`;
   t0 = process.hrtime.bigint();
@@ -154,6 +178,24 @@ async function oneRound(d, round) {
   const vrm = await request(d.socket, 'DELETE', `/v1.41/volumes/${target}`);
   if (vrm.status !== 204) throw new Error(`${d.name}: volume rm: ${vrm.status} ${vrm.body}`);
   return out;
+}
+
+/** create, start, wait and remove of `true` through the API, with an image mount of `image` if given, in ms. */
+async function apiRun(d, image) {
+  const Mounts = image ? [{ Type: 'image', Source: image, Target: '/m', ReadOnly: true }] : undefined;
+  const body = { Image: 'busybox:latest', Cmd: ['true'], HostConfig: { NetworkMode: 'none', Mounts } };
+  const t0 = process.hrtime.bigint();
+  const c = await request(d.socket, 'POST', '/v1.48/containers/create', body);
+  if (c.status !== 201) throw new Error(`${d.name}: create: ${c.status} ${c.body}`);
+  const id = JSON.parse(c.body).Id;
+  const wait = request(d.socket, 'POST', `/v1.48/containers/${id}/wait?condition=next-exit`);
+  const s = await request(d.socket, 'POST', `/v1.48/containers/${id}/start`);
+  if (s.status !== 204) throw new Error(`${d.name}: start: ${s.status} ${s.body}`);
+  const w = await wait;
+  if (w.status !== 200 || JSON.parse(w.body).StatusCode !== 0) throw new Error(`${d.name}: wait: ${w.body}`);
+  const rm = await request(d.socket, 'DELETE', `/v1.48/containers/${id}`);
+  if (rm.status !== 204) throw new Error(`${d.name}: rm: ${rm.status} ${rm.body}`);
+  return ms(t0);
 }
 
 /** `docker run --rm … busybox true` through the docker CLI, in ms. */
