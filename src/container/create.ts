@@ -23,7 +23,7 @@ import { imageContentAt, parseMounts } from './mount-points.js';
 import { setupInitLayer } from './etc-files.js';
 import type { ContainerRecord } from './types.js';
 import { mergeLogConfig } from './log-config.js';
-import { applyLayerSizeLimit, layerSizeLimit } from './storage-opts.js';
+import { applyLayerSizeLimit, layerSizeLimit, releaseLayerSizeLimit } from './storage-opts.js';
 import { mountsFromContainers } from './volumes-from.js';
 import { validateSecurity } from './security-opts.js';
 import { validateHealthcheck } from './health-config.js';
@@ -140,7 +140,10 @@ export async function createContainer(
     fs.mkdirSync(dir, { recursive: true, mode: 0o710 });
     undo.push(async () => removeTreeNoCross(dir));
     await prepareLayers(ctx, rec, image.topChainID, undo);
-    if (sizeLimit > 0) await applyLayerSizeLimit(ctx.snapshotter, rec.snapshotKey, sizeLimit);
+    if (sizeLimit > 0) {
+      await applyLayerSizeLimit(ctx.snapshotter, rec.snapshotKey, sizeLimit);
+      undo.push(async () => releaseLayerSizeLimit(ctx.snapshotter, rec.snapshotKey));
+    }
     await prepareImageMounts(ctx.snapshotter, id, imageMounts, undo);
     await setupVolumes(ctx, rec, undo, made);
     ctx.incomplete.transaction(() => {

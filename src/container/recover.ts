@@ -12,6 +12,7 @@ import { CREATE_MARK, type CreateMark } from './create.js';
 import { releaseIpc } from './ipc.js';
 import { bundleDir, containerDir, type Ctx } from './context.js';
 import { removeImageMountSnapshots } from './image-mount.js';
+import { releaseLayerSizeLimit } from './storage-opts.js';
 
 /** The incomplete mark of a removal; its detail says whether anonymous volumes go too. */
 export const REMOVE_MARK = 'container-remove';
@@ -61,6 +62,8 @@ export async function removeLeftovers(ctx: Ctx, id: string, made: CreateMark): P
   const rootfs = `${containerDir(ctx, id)}/merged`;
   if (await isMountPoint(rootfs)) await unmount(rootfs, { lazy: true }).catch(() => undefined);
   await releaseIpc(ctx, id).catch(() => undefined);
+  // A create interrupted after its size limit was set: the limit goes before the layer.
+  await releaseLayerSizeLimit(ctx.snapshotter, `container-${id}`).catch(() => undefined);
   // The writable layer sits on the init layer: children first.
   for (const key of [`container-${id}`, `container-${id}-init`, `container-${id}-init-prepare`]) {
     await ctx.snapshotter.remove(key).catch((e: unknown) => {

@@ -48,6 +48,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Incomplete } from '../meta/incomplete.js';
 import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
+import { hasLayerSizeLimit, releaseLayerSizeLimit } from './storage-opts.js';
 import { releaseIpc } from './ipc.js';
 import { imageMountForCopy, removeImageMountSnapshots, usesImage } from './image-mount.js';
 import { releaseStaging, stagingDirOf } from '../mount/staging.js';
@@ -403,6 +404,11 @@ export class ContainerManager implements ContainerService, ContainerBackend {
 
   private async removeStorage(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
     if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true });
+    if (hasLayerSizeLimit(rec.hostConfig.StorageOpt)) {
+      await releaseLayerSizeLimit(this.ctx.snapshotter, rec.snapshotKey).catch((e: unknown) => {
+        if (!isNotFound(e)) this.ctx.log.warn(`container ${rec.id}: ${(e as Error).message}`);
+      });
+    }
     await this.ctx.snapshotter.remove(rec.snapshotKey).catch((e: unknown) => {
       if (!isNotFound(e)) throw e;
     });

@@ -1,13 +1,15 @@
 // `--storage-opt size=…`: a hard limit on the container's writable layer, the way Docker's
-// overlay2 does it, with an xfs project quota on the layer's directory (upper and work dirs),
-// or as its btrfs driver does, with a qgroup limit on the layer's subvolume (the snapshotter's).
+// overlay2 does it, with a project quota on the layer's directory (upper and work dirs; xfs,
+// or ext4 mounted with prjquota), or as its btrfs driver does, with a qgroup limit on the
+// layer's subvolume (the snapshotter's). The limit goes with the layer: a project quota is
+// lifted before the layer is removed, a qgroup with its subvolume.
 // Docker checks support first and the option names second, so `foo=1` on ext4 is "Unknown
 // option foo" while `size=1G` there is the pquota error.
 import path from 'node:path';
 import { InvalidParameter, SystemError } from '../errors.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import { parseRamInBytes } from '../volume/local-options.js';
-import { applyProjectQuota, quotaSupported } from '../system/project-quota.js';
+import { applyProjectQuota, quotaSupported, releaseProjectQuota } from '../system/project-quota.js';
 
 const UNSUPPORTED = "--storage-opt is supported only for overlay over xfs with 'pquota' mount option";
 
@@ -35,4 +37,16 @@ export async function applyLayerSizeLimit(snapshotter: Snapshotter, key: string,
   const upper = (await snapshotter.graphDriverData(key)).Data?.UpperDir;
   if (!upper) throw new SystemError(UNSUPPORTED);
   await applyProjectQuota(path.dirname(upper), bytes);
+}
+
+/** Whether a container's `StorageOpt` asks for a size limit (the option name is case-insensitive). */
+export function hasLayerSizeLimit(storageOpt: Record<string, string> | null | undefined): boolean {
+  return Object.keys(storageOpt ?? {}).some((k) => k.toLowerCase() === 'size');
+}
+
+/** Lifts the project quota limit of writable layer `key` before its removal (btrfs' goes with the subvolume). */
+export async function releaseLayerSizeLimit(snapshotter: Snapshotter, key: string): Promise<void> {
+  if (snapshotter.driver === 'btrfs') return;
+  const upper = (await snapshotter.graphDriverData(key)).Data?.UpperDir;
+  if (upper) await releaseProjectQuota(path.dirname(upper));
 }

@@ -1,25 +1,55 @@
-// xfs project quotas, as Docker's quota package uses them for overlay2's `--storage-opt size`
-// and the local volume driver's `size`: the directory gets its own project ID (inherited by
-// everything created below it) and a hard block limit. Only xfs mounted with project quotas
-// (pquota/prjquota) can do this; callers refuse the option elsewhere with Docker's error.
+// Project quotas, as Docker's quota package uses them for overlay2's `--storage-opt size` and
+// the local volume driver's `size`: the directory gets its own project ID (inherited by
+// everything created below it) and a hard block limit. Two filesystems can do this: xfs
+// mounted with project quotas (pquota/prjquota), and ext4 made with `-O quota,project` and
+// mounted with prjquota (both need the kernel's quota support: CONFIG_XFS_QUOTA, and for ext4
+// CONFIG_QUOTA with CONFIG_QFMT_V2). Callers refuse the option elsewhere with Docker's error.
 //
 // The limits are set with xfs_quota (xfsprogs) rather than the quotactl syscall: one external
-// command per container or volume create, whose error text says what went wrong.
+// command per container or volume create, whose error text says what went wrong. The same tool
+// serves ext4 in its foreign-filesystem mode (-f), where `project` sets the ID with
+// FS_IOC_FSSETXATTR and the inherit flag, and `limit` is the generic quotactl.
+//
+// A limit goes with its directory: removal sets it back to 0, for the project ID read from
+// the directory (not recomputed from a path it may no longer have).
 import fs from 'node:fs';
+import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { SystemError } from '../errors.js';
+import { getFsXattr } from '../native/fsxattr.js';
 
-const XFS_SUPER_MAGIC = 0x58465342;
+export type QuotaFilesystem = 'xfs' | 'ext4';
 
-export function quotaSupported(dir: string): boolean {
+/** Each filesystem's statfs magic, the mount options that enforce project quotas, and whether xfs_quota treats it as foreign. */
+const FILESYSTEMS: Record<QuotaFilesystem, { magic: number; enforced: RegExp; foreign: boolean }> = {
+  xfs: { magic: 0x58465342, enforced: /(^|,)(prjquota|pquota|pqnoenforce)(,|$)/, foreign: false },
+  ext4: { magic: 0xef53, enforced: /(^|,)prjquota(,|$)/, foreign: true },
+};
+
+interface QuotaMount {
+  fs: QuotaFilesystem;
+  mountPoint: string;
+  superOptions: string;
+}
+
+/** The project-quota filesystem `dir` is on and its mount, or undefined on any other filesystem. */
+function quotaMountOf(dir: string): QuotaMount | undefined {
   try {
-    if (fs.statfsSync(dir).type !== XFS_SUPER_MAGIC) return false;
+    const type = fs.statfsSync(dir).type >>> 0;
+    const name = (Object.keys(FILESYSTEMS) as QuotaFilesystem[]).find((k) => FILESYSTEMS[k].magic === type);
+    if (!name) return undefined;
     const m = mountOf(fs.realpathSync(dir));
-    return m !== undefined && /(^|,)(prjquota|pquota|pqnoenforce)(,|$)/.test(m.superOptions);
+    return m && { fs: name, ...m };
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** Whether `dir` is on xfs or ext4 mounted with project quotas enforced. */
+export function quotaSupported(dir: string): boolean {
+  const m = quotaMountOf(dir);
+  return m !== undefined && FILESYSTEMS[m.fs].enforced.test(m.superOptions);
 }
 
 export function mountOf(p: string): { mountPoint: string; superOptions: string } | undefined {
@@ -36,20 +66,59 @@ export function mountOf(p: string): { mountPoint: string; superOptions: string }
   return best;
 }
 
-/**
- * Gives `dir` its own project and a hard block limit of `bytes`. The project ID is derived from
- * the path, so the same volume always gets the same ID without extra state.
- */
-export async function applyProjectQuota(dir: string, bytes: number): Promise<void> {
-  const mnt = mountOf(fs.realpathSync(dir))?.mountPoint ?? '/';
-  const id = 1_000_000 + (createHash('sha256').update(dir).digest().readUInt32BE(0) % 1_000_000_000);
-  await xfsQuota(mnt, `project -s -p ${dir} ${id}`);
-  await xfsQuota(mnt, `limit -p bhard=${bytes} ${id}`);
+/** The project ID a directory gets: derived from its path, so no state is kept to choose one. */
+export function projectIdFor(dir: string): number {
+  return 1_000_000 + (createHash('sha256').update(dir).digest().readUInt32BE(0) % 1_000_000_000);
 }
 
-function xfsQuota(mnt: string, command: string): Promise<void> {
+/** xfs_quota's arguments for one command on the filesystem mounted at `mountPoint`. */
+function xfsQuotaArgs(fsName: QuotaFilesystem, mountPoint: string, command: string): string[] {
+  return ['-x', ...(FILESYSTEMS[fsName].foreign ? ['-f'] : []), '-c', command, mountPoint];
+}
+
+/** The xfs_quota runs that give `dir` project `id` with a hard block limit of `bytes`. */
+export function applyCommands(
+  fsName: QuotaFilesystem,
+  mountPoint: string,
+  dir: string,
+  id: number,
+  bytes: number,
+): string[][] {
+  return [
+    xfsQuotaArgs(fsName, mountPoint, `project -s -p ${dir} ${id}`),
+    xfsQuotaArgs(fsName, mountPoint, `limit -p bhard=${bytes} ${id}`),
+  ];
+}
+
+/** The xfs_quota run that lifts project `id`'s limit (0 is no limit). */
+export function releaseCommands(fsName: QuotaFilesystem, mountPoint: string, id: number): string[][] {
+  return [xfsQuotaArgs(fsName, mountPoint, `limit -p bhard=0 ${id}`)];
+}
+
+/** Gives `dir` its own project and a hard block limit of `bytes`. */
+export async function applyProjectQuota(dir: string, bytes: number): Promise<void> {
+  const m = quotaMountOf(dir);
+  if (!m) throw new SystemError(`set quota: ${dir} is on neither xfs nor ext4`);
+  for (const args of applyCommands(m.fs, m.mountPoint, dir, projectIdFor(dir), bytes)) await xfsQuota(args);
+}
+
+/**
+ * Lifts the limit of the project `dir` was given, before `dir` is deleted. A directory whose
+ * project ID is 0 or its parent's has no project of its own (it inherited one, which is not
+ * ours to lift). Returns the project ID whose limit was lifted, or 0 when there was none.
+ */
+export async function releaseProjectQuota(dir: string): Promise<number> {
+  const m = quotaMountOf(dir);
+  if (!m) return 0;
+  const id = getFsXattr(dir).projectId;
+  if (id === 0 || id === getFsXattr(path.dirname(dir)).projectId) return 0;
+  for (const args of releaseCommands(m.fs, m.mountPoint, id)) await xfsQuota(args);
+  return id;
+}
+
+function xfsQuota(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('xfs_quota', ['-x', '-c', command, mnt], (err, _out, stderr) => {
+    execFile('xfs_quota', args, (err, _out, stderr) => {
       if (err) reject(new SystemError(`set quota: ${String(stderr).trim() || err.message}`));
       else resolve();
     });

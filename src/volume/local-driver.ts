@@ -12,7 +12,7 @@ import type { Logger } from '../util/log.js';
 import type { VolumeDriver } from './driver.js';
 import { validateLocalVolumeName } from './names.js';
 import { localMountOptions, maskPassword, needsMount, validateLocalOptions } from './local-options.js';
-import { applyQuota, makeDataDir, quotaSupported, releaseDataDir } from './quota.js';
+import { applyQuota, makeDataDir, quotaSupported, releaseDataDir, releaseQuota } from './quota.js';
 
 export interface LocalDriverDeps {
   /** <data-root>/volumes */
@@ -98,6 +98,7 @@ export class LocalDriver implements VolumeDriver {
     if (left.length > 0) throw new SystemError(`remove ${name}: ${left[0]!.mountPoint} is still mounted`);
     const grave = path.join(this.deps.tmp, `volume-rm-${name}-${randomBytes(4).toString('hex')}`);
     fs.renameSync(dir, grave);
+    await releaseQuota(grave).catch((e: unknown) => this.deps.log.warn(`volume ${name}: ${(e as Error).message}`));
     releaseDataDir(grave);
     fs.rmSync(grave, { recursive: true, force: true });
   }

@@ -14,12 +14,12 @@ export interface LocalMountOptions {
   type: string;
   o: string;
   device: string;
-  /** Bytes of xfs project quota on _data; 0 = none. */
+  /** Bytes of quota on _data (a btrfs qgroup or an xfs/ext4 project quota); 0 = none. */
   quotaSize: number;
 }
 
 /**
- * Checks `opts`; `quotaSupported` says whether the volumes directory can take an xfs project
+ * Checks `opts`; `quotaSupported` says whether the volumes directory can take a size
  * quota (only asked when `size` is given).
  */
 export function validateLocalOptions(opts: Record<string, string>, quotaSupported: () => boolean): void {
