@@ -30,6 +30,7 @@ import { validateHealthcheck } from './health-config.js';
 import { configureNetworks } from './networking.js';
 import { normalizeLinks } from './links.js';
 import { resolveIpcDonor } from './ipc.js';
+import { checkPidUts } from './pid-uts.js';
 import { prepareImageMounts, resolveImageMounts } from './image-mount.js';
 
 /** The incomplete mark of a create: what it made that the container's ID alone does not name. */
@@ -58,6 +59,7 @@ export async function createContainer(
   validateSecurity(body.HostConfig);
   const hostConfig = fillHostConfigDefaults(body.HostConfig);
   hostConfig.LogConfig = mergeLogConfig(body.HostConfig.LogConfig ?? undefined, ctx.logConfig);
+  checkPidUts(ctx, config, hostConfig);
   resolveIpcDonor(ctx, hostConfig);
   let name = requestedName ? validateName(requestedName) : '';
   if (name) {

@@ -136,7 +136,10 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     return this.execs.start(inst);
   }
   execResize(id: string, height: number, width: number): void {
-    this.execs.get(id).proc?.resize(height, width);
+    const inst = this.execs.get(id);
+    // A size that arrives before the start is the one the process starts with.
+    if (!inst.started) inst.config.ConsoleSize = [height, width];
+    else inst.proc?.resize(height, width);
   }
 
   statPath(ref: string, path: string): Promise<PathStat> {
