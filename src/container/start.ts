@@ -75,6 +75,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
             [...(hc.ExtraHosts ?? []), ...linked.hosts],
             { servers, search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] },
             own,
+            net.predefined,
           ),
         );
     const tty = !!cfg.Tty;
