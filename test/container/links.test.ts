@@ -58,3 +58,10 @@ test('a linked container is listed and found by the link name; renames of either
     d.docker(['rm', '-f', 'par', 'parent', 'kid', 'child']);
   }
 });
+
+test('docker inspect of an image whose name has a slash: the container lookup is a 404, so the CLI finds the image', () => {
+  // dockerd 20.10: GET /containers/my/bb/json is 404 "No such container: my/bb", then the image answers.
+  ok(d.docker(['tag', 'bb:links', 'my/bb']), 'tag');
+  const id = inspect('{{.Id}}', 'bb:links');
+  assert.equal(inspect('{{.Id}}', 'my/bb'), id);
+});
