@@ -71,7 +71,8 @@ export function registerContainerRoutes(router: Router): void {
 
   router.post('/containers/prune', async (ctx) => lifecycle(ctx).prune(parseFilters(ctx.query)));
 
-  router.get('/containers/{id}/json', async (ctx) => views(ctx).inspect(ctx.params.id!, queryBool(ctx.query, 'size')));
+  // {id*}: dockerd finds a container by a link's name too (parent/alias).
+  router.get('/containers/{id*}/json', async (ctx) => views(ctx).inspect(ctx.params.id!, queryBool(ctx.query, 'size')));
 
   router.post('/containers/{id}/start', async (ctx) => {
     await lifecycle(ctx).start(ctx.params.id!);

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidParameter } from '../errors.js';
 import type { RequestContext } from './router.js';
 import { checkJsonBody, JSON_BODY_LIMIT } from './json-body.js';
+import { goJson } from '../util/go-json.js';
 
 /** A body refused for its size: the connection is closed after the answer, the rest is never read. */
 export class BodyTooLarge extends InvalidParameter {
@@ -67,7 +68,7 @@ export function sendJson(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  const data = body === undefined ? '' : JSON.stringify(body) + '\n';
+  const data = body === undefined ? '' : goJson(body, false) + '\n';
   res.writeHead(status, {
     ...(data ? { 'Content-Type': 'application/json' } : {}),
     'Content-Length': Buffer.byteLength(data),
@@ -129,6 +130,6 @@ export function checkFilterNames(filters: Map<string, string[]>, allowed: string
 export function startJsonStream(res: ServerResponse): (msg: unknown) => void {
   res.writeHead(200, { 'Content-Type': 'application/json' });
   return (msg) => {
-    res.write(JSON.stringify(msg) + '\r\n');
+    res.write(goJson(msg) + '\r\n');
   };
 }

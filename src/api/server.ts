@@ -8,6 +8,7 @@ import { httpStatusOf } from './error-status.js';
 import type { Engine } from '../engine.js';
 import { Reply, Router, type RequestContext } from './router.js';
 import { sendJson } from './http.js';
+import { goJson } from '../util/go-json.js';
 import { splitVersion } from './version.js';
 
 export function createApiServer(engine: Engine, router: Router): http.Server {
@@ -72,7 +73,7 @@ function writeError(
   message: string,
   close = false,
 ): void {
-  const body = JSON.stringify({ message }) + '\n';
+  const body = goJson({ message }, false) + '\n';
   if (res) {
     if (res.headersSent) {
       res.destroy();

@@ -5,6 +5,7 @@
 // dropped with the row's insert, so a create the daemon did not live to finish is rolled back
 // at the next start (recover.ts) from what the mark lists.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InvalidParameter } from '../errors.js';
@@ -27,9 +28,10 @@ import { applyLayerSizeLimit, layerSizeLimit, releaseLayerSizeLimit } from './st
 import { mountsFromContainers } from './volumes-from.js';
 import { validateSecurity } from './security-opts.js';
 import { validateHealthcheck } from './health-config.js';
-import { configureNetworks } from './networking.js';
+import { configureNetworks, netModeOf } from './networking.js';
 import { normalizeLinks } from './links.js';
 import { resolveIpcDonor } from './ipc.js';
+import { checkPidUts } from './pid-uts.js';
 import { prepareImageMounts, resolveImageMounts } from './image-mount.js';
 
 /** The incomplete mark of a create: what it made that the container's ID alone does not name. */
@@ -58,6 +60,7 @@ export async function createContainer(
   validateSecurity(body.HostConfig);
   const hostConfig = fillHostConfigDefaults(body.HostConfig);
   hostConfig.LogConfig = mergeLogConfig(body.HostConfig.LogConfig ?? undefined, ctx.logConfig);
+  checkPidUts(ctx, config, hostConfig);
   resolveIpcDonor(ctx, hostConfig);
   let name = requestedName ? validateName(requestedName) : '';
   if (name) {
@@ -102,7 +105,8 @@ export async function createContainer(
   const id = randomBytes(32).toString('hex');
   if (!name) name = generateName((n) => ctx.store.byName(n) !== undefined);
   hostConfig.Links = normalizeLinks(ctx, hostConfig, name);
-  merged.Hostname ||= id.slice(0, 12);
+  // On the host's network dockerd names the container after the host (its own UTS namespace still).
+  merged.Hostname ||= netModeOf(hostConfig).kind === 'host' ? os.hostname() : id.slice(0, 12);
   merged.Image = config.Image;
   const dir = containerDir(ctx, id);
   const rec: ContainerRecord = {

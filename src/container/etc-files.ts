@@ -39,24 +39,11 @@ export function writeEtcFiles(
   extraHosts: string[],
   dns?: DnsConfig,
   net?: OwnNetwork,
+  predefined?: 'host' | 'none',
 ): EtcFiles {
   const files = etcFilesOf(containerDir);
   fs.writeFileSync(files.hostname, hostname + '\n', { mode: 0o644 });
-  const fqdn = domainname ? `${hostname}.${domainname} ${hostname}` : hostname;
-  const hosts = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'ff00::0\tip6-mcastprefix',
-    'ff02::1\tip6-allnodes',
-    'ff02::2\tip6-allrouters',
-    ...extraHosts.map((h) => {
-      const i = h.indexOf(':');
-      return `${h.slice(i + 1)}\t${h.slice(0, i)}`;
-    }),
-    `${net?.address ?? '127.0.1.1'}\t${fqdn}`,
-  ];
-  fs.writeFileSync(files.hosts, hosts.join('\n') + '\n', { mode: 0o644 });
+  fs.writeFileSync(files.hosts, hostsFile(hostname, domainname, extraHosts, net, predefined), { mode: 0o644 });
   let resolv = '';
   try {
     resolv = fs.readFileSync('/etc/resolv.conf', 'utf8');
@@ -85,6 +72,42 @@ export function writeEtcFiles(
   if (net) resolv = networkResolvConf(resolv, net.nameservers);
   fs.writeFileSync(files.resolvConf, resolv, { mode: 0o644 });
   return files;
+}
+
+/**
+ * /etc/hosts as libnetwork writes it: on a network of the container's own, a line for its
+ * address; on the predefined none and host networks no such line (dockerd 20.10), and on the
+ * host's network without --add-host a copy of the host's own file.
+ */
+function hostsFile(
+  hostname: string,
+  domainname: string,
+  extraHosts: string[],
+  net: OwnNetwork | undefined,
+  predefined: 'host' | 'none' | undefined,
+): string {
+  if (predefined === 'host' && extraHosts.length === 0) {
+    try {
+      return fs.readFileSync('/etc/hosts', 'utf8');
+    } catch {
+      /* no file on the host: the default content below */
+    }
+  }
+  const fqdn = domainname ? `${hostname}.${domainname} ${hostname}` : hostname;
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    ...extraHosts.map((h) => {
+      const i = h.indexOf(':');
+      return `${h.slice(i + 1)}\t${h.slice(0, i)}`;
+    }),
+    ...(predefined ? [] : [`${net?.address ?? '127.0.1.1'}\t${fqdn}`]),
+  ];
+  return lines.join('\n') + '\n';
 }
 
 const INIT_DIRS = ['/dev/pts', '/dev/shm', '/proc', '/sys', '/etc'];

@@ -89,6 +89,8 @@ export class ExecStore {
     });
     // An exec runs under the container's seccomp filter (runc applies it) and no_new_privs.
     const { noNewPrivileges } = parseSecurityOpts(rec.hostConfig.SecurityOpt);
+    const size =
+      cfg.ConsoleSize && cfg.ConsoleSize[0] ? { height: cfg.ConsoleSize[0], width: cfg.ConsoleSize[1] } : undefined;
     const spec = buildExecProcess({
       args: cfg.Cmd!,
       env,
@@ -97,9 +99,8 @@ export class ExecStore {
       capabilities: caps,
       noNewPrivileges,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      consoleSize: size,
     });
-    const size =
-      cfg.ConsoleSize && cfg.ConsoleSize[0] ? { height: cfg.ConsoleSize[0], width: cfg.ConsoleSize[1] } : undefined;
     emit(this.ctx, `exec_start: ${cfg.Cmd!.join(' ')}`, rec, { execID: inst.id });
     let proc: RuntimeProcess;
     try {

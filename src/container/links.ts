@@ -89,6 +89,41 @@ function linkEnv(alias: string, fullName: string, ip: string, child: ContainerRe
   return env;
 }
 
+/**
+ * The names a container is also known by, `/parent/alias` for each link to it, as dockerd lists
+ * them after its own name (ps's Names) and finds it by them.
+ */
+export function linkNamesOf(ctx: Ctx, rec: ContainerRecord): string[] {
+  const names: string[] = [];
+  for (const parent of ctx.store.all()) {
+    for (const l of (parent.hostConfig.Links ?? []) as string[]) {
+      const [child, alias] = parseLink(l);
+      if (child === rec.name) names.push(`/${parent.name}/${alias}`);
+    }
+  }
+  return names.sort();
+}
+
+/**
+ * A rename carried into the stored links, as dockerd's link index follows it: links to the
+ * container name it by its new name, and its own links sit under its new name
+ * (`/child:/new/alias`), so the next start of either finds the other.
+ */
+export function renameInLinks(ctx: Ctx, rec: ContainerRecord, oldName: string): void {
+  for (const parent of ctx.store.all()) {
+    const links = parent.hostConfig.Links as string[] | null | undefined;
+    if (!links?.length) continue;
+    const moved = links.map((l) => {
+      const [child, alias] = parseLink(l);
+      const childName = child === oldName ? rec.name : child;
+      return `/${childName}:/${parent.name}/${alias}`;
+    });
+    if (moved.every((l, i) => l === links[i])) continue;
+    parent.hostConfig.Links = moved;
+    ctx.store.save(parent);
+  }
+}
+
 /** DELETE /containers/{/parent/alias}?link=1: the link goes, both containers stay. */
 export function removeLink(ctx: Ctx, ref: string): void {
   const m = /^\/?([^/]+)\/([^/]+)$/.exec(ref);

@@ -170,14 +170,16 @@ export interface NetSetup {
   nameservers: string[];
   /** Another container's /etc files (container:<name>). */
   etcFrom?: string;
+  /** On the predefined host or none network: /etc/hosts names no address of the container's own. */
+  predefined?: 'host' | 'none';
 }
 
 /** At start: the network namespace and endpoints, as the container's mode asks. */
 export async function setupNetworking(ctx: Ctx, rec: ContainerRecord): Promise<NetSetup> {
   const hc = rec.hostConfig;
   const mode = netModeOf(hc);
-  if (mode.kind === 'host') return { isolated: false, nameservers: [] };
-  if (mode.kind === 'none') return { isolated: true, nameservers: [] };
+  if (mode.kind === 'host') return { isolated: false, nameservers: [], predefined: 'host' };
+  if (mode.kind === 'none') return { isolated: true, nameservers: [], predefined: 'none' };
   if (mode.kind === 'container') {
     const other = ctx.store.get(mode.ref);
     if (!other.state.Running) throw new Conflict(`cannot join network of a non running container: ${other.id}`);

@@ -34,7 +34,7 @@ import type { ContainerBackend, ListOptions, WaitCondition } from './backend.js'
 import type { ContainerOpsDeps } from './ops-deps.js';
 import { inspectJson, listJson } from './view.js';
 import { psFilter } from './filters.js';
-import { removeLink } from './links.js';
+import { removeLink, renameInLinks } from './links.js';
 import { updateContainer, type UpdateBody } from './update.js';
 import { checkLogsReadable, streamLogs, type LogOptions } from './logs.js';
 import { statsSample, type StatsJson } from './stats.js';
@@ -137,7 +137,10 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     return this.execs.start(inst);
   }
   execResize(id: string, height: number, width: number): void {
-    this.execs.get(id).proc?.resize(height, width);
+    const inst = this.execs.get(id);
+    // A size that arrives before the start is the one the process starts with.
+    if (!inst.started) inst.config.ConsoleSize = [height, width];
+    else inst.proc?.resize(height, width);
   }
 
   statPath(ref: string, path: string): Promise<PathStat> {
@@ -452,6 +455,7 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     const oldName = rec.name;
     rec.name = name;
     this.ctx.store.save(rec);
+    renameInLinks(this.ctx, rec, oldName);
     emit(this.ctx, 'rename', rec, { oldName: `/${oldName}` });
   }
 

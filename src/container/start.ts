@@ -27,6 +27,7 @@ import { setupNetworking, teardownNetworking } from './networking.js';
 import { etcFilesOf } from './etc-files.js';
 import { linkedView } from './links.js';
 import { releaseIpc, setupIpc } from './ipc.js';
+import { pidUtsOf } from './pid-uts.js';
 
 /** Starts `rec`; the caller holds the container's lock and has checked it is not running. */
 export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<void> {
@@ -58,6 +59,7 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     validateExtraHosts(hc.ExtraHosts ?? []);
     const user = resolveUser(rootfs, cfg.User, hc.GroupAdd ?? []);
     linked = linkedView(ctx, rec);
+    const pidUts = pidUtsOf(ctx, rec);
     const ipc = await setupIpc(ctx, rec);
     const net = await setupNetworking(ctx, rec);
     const own = net.netnsPath ? { address: net.address, nameservers: net.nameservers } : undefined;
@@ -73,9 +75,12 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
             [...(hc.ExtraHosts ?? []), ...linked.hosts],
             { servers, search: hc.DnsSearch ?? [], options: hc.DnsOptions ?? [] },
             own,
+            net.predefined,
           ),
         );
     const tty = !!cfg.Tty;
+    const size =
+      hc.ConsoleSize && hc.ConsoleSize[0] ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
     const confined = confinementOf(hc, ctx.seccompProfile);
     let args = [rec.path!, ...(rec.args ?? [])];
     if (wantsInit(hc, ctx.init)) {
@@ -101,6 +106,8 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
       capDrop: hc.CapDrop ?? [],
       shmSizeBytes: hc.ShmSize ?? 0,
       ...ipc,
+      ...pidUts,
+      consoleSize: size,
       seccomp: confined.seccomp,
       noNewPrivileges: confined.noNewPrivileges,
       maskedPaths: hc.MaskedPaths ?? undefined,
@@ -112,8 +119,6 @@ export async function startContainer(ctx: Ctx, rec: ContainerRecord): Promise<vo
     fs.rmSync(bundle, { recursive: true, force: true });
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
     writeFilesIn(`${bundle}/config.json`, () => fs.writeFileSync(`${bundle}/config.json`, JSON.stringify(spec)));
-    const size =
-      hc.ConsoleSize && hc.ConsoleSize[0] ? { height: hc.ConsoleSize[0], width: hc.ConsoleSize[1] } : undefined;
     live.proc = await ctx.runtime.run(rec.id, bundle, { tty, stdin: !!cfg.OpenStdin, size });
   } catch (err) {
     await teardownNetworking(ctx, rec);

@@ -26,6 +26,8 @@ export class ContainerStore {
     if (exact) return exact;
     const name = ref.startsWith('/') ? ref.slice(1) : ref;
     for (const c of this.byId.values()) if (c.name === name) return c;
+    const linked = this.byLinkName(name);
+    if (linked) return linked;
     const matches = [...this.byId.values()].filter((c) => c.id.startsWith(ref));
     if (matches.length > 1) throw new NotFound(`No such container: ${ref}`);
     return matches[0];
@@ -35,6 +37,16 @@ export class ContainerStore {
     const c = this.find(ref);
     if (!c) throw new NotFound(`No such container: ${ref}`);
     return c;
+  }
+
+  /** `parent/alias`: the container a legacy link names (stored as "/child:/parent/alias"). */
+  private byLinkName(name: string): ContainerRecord | undefined {
+    const slash = name.indexOf('/');
+    if (slash <= 0) return undefined;
+    const parent = this.byName(name.slice(0, slash));
+    const suffix = `:/${name}`;
+    const link = ((parent?.hostConfig.Links ?? []) as string[]).find((l) => l.endsWith(suffix));
+    return link ? this.byName(link.slice(1, link.length - suffix.length)) : undefined;
   }
 
   byName(name: string): ContainerRecord | undefined {

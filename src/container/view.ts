@@ -9,6 +9,7 @@ import { stagingDirOf } from '../mount/staging.js';
 import type { ContainerRecord } from './types.js';
 import { healthText } from './health-config.js';
 import { networkSettingsJson, psPorts } from './networking.js';
+import { linkNamesOf } from './links.js';
 
 export async function sizes(ctx: Ctx, rec: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
   let rw = 0;
@@ -87,7 +88,7 @@ export async function listJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean
   );
   return {
     Id: rec.id,
-    Names: [`/${rec.name}`],
+    Names: [`/${rec.name}`, ...linkNamesOf(ctx, rec)],
     Image: rec.imageRef,
     ImageID: rec.imageId,
     Command: psCommand(rec.path ?? '', rec.args ?? []),

@@ -110,6 +110,8 @@ export async function resolveManifest(
   for (const ep of endpoints) {
     const session = new RegistrySession(ep, repo, auth, [`repository:${repo.path}:pull`]);
     try {
+      // dockerd pings /v2/ first: a registry it cannot reach is named by that URL.
+      await session.probe();
       const top = await fetchManifest(session, ref.digest ?? ref.tag ?? 'latest', display, ref.digest);
       const parsed = parseManifest(top.raw, top.contentType);
       let image: Manifest | undefined = parsed;

@@ -3,7 +3,8 @@
 // scopes) and retrying once, then keeps the Authorization for the following requests. An
 // insecure registry that does not speak TLS is spoken to over plain HTTP, as Docker does.
 import type { Readable } from 'node:stream';
-import { StrataError, SystemError, Unavailable } from '../errors.js';
+import { StrataError, SystemError } from '../errors.js';
+import { dialErrorText } from './dial-error.js';
 import { basic, bearerToken, hasCredentials, parseChallenges, type AuthConfig, type Challenge } from './auth.js';
 import type { Endpoint, Repository } from './endpoint.js';
 import { discard, send, type HttpResponse } from './http-client.js';
@@ -20,6 +21,8 @@ export interface RequestOptions {
    * does (`Head "URL": no basic auth credentials`): dockerd asks for a tag's manifest with HEAD.
    */
   shownMethod?: 'HEAD' | 'GET';
+  /** A 401 only teaches the challenge: it is answered as it came, not retried with credentials. */
+  learnChallenge?: boolean;
 }
 
 export class RegistrySession {
@@ -78,8 +81,10 @@ export class RegistrySession {
       res = await attempt();
     } catch (err) {
       if (err instanceof StrataError) throw err;
-      // Go's url.Error, as dockerd prints a registry it cannot reach.
-      throw new Unavailable(`${method[0]}${method.slice(1).toLowerCase()} "${url}": ${(err as Error).message}`);
+      // Go's url.Error, as dockerd prints a registry it cannot reach, and its status: a 500.
+      throw new SystemError(`${method[0]}${method.slice(1).toLowerCase()} "${url}": ${dialErrorText(err)}`, {
+        cause: err,
+      });
     }
     if (res.status !== 401) return res;
     const ch = parseChallenges(res.headers['www-authenticate']).find(
@@ -87,6 +92,7 @@ export class RegistrySession {
     );
     if (!ch) return res;
     this.challenge = ch;
+    if (opts.learnChallenge) return res;
     // A streamed body is gone: the caller pinged first, so this 401 is the final answer.
     if (opts.body !== undefined && !Buffer.isBuffer(opts.body)) return res;
     discard(res);
@@ -102,6 +108,11 @@ export class RegistrySession {
   /** Learns the registry's challenge before a request whose body cannot be sent twice. */
   async ping(): Promise<HttpResponse> {
     return this.request('/v2/');
+  }
+
+  /** dockerd's ping before a pull: reaches the registry and learns its challenge, sending no credentials yet. */
+  async probe(): Promise<void> {
+    discard(await this.request('/v2/', { learnChallenge: true }));
   }
 
   private async authorization(): Promise<string | undefined> {

@@ -43,6 +43,12 @@ export interface SpecInput {
   shmSizeBytes?: number;
   /** The IPC namespace: the host's, or one to join by path; a new one when absent. */
   ipcNamespace?: { host: true } | { path: string };
+  /** The PID namespace: the host's, or one to join by path; a new one when absent. */
+  pidNamespace?: { host: true } | { path: string };
+  /** The host's UTS namespace (--uts host): no hostname is set, the host's shows. */
+  hostUts?: boolean;
+  /** The terminal's size when the process starts (runc sizes the console before the exec). */
+  consoleSize?: { height: number; width: number };
   /** /dev/shm: absent, the private tmpfs of shmSizeBytes; null, nothing there (--ipc none); else this mount. */
   shm?: OciMount | null;
   /** OCI linux.resources beyond devices (memory, cpu, pids), already in OCI form. */
@@ -120,11 +126,14 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   const userDests = new Set(input.mounts.map((m) => m.destination));
   const mounts = [...defaults.filter((m) => !userDests.has(m.destination)), ...sortMounts(input.mounts)];
 
-  const ipc = input.ipcNamespace;
-  const namespaces: { type: string; path?: string }[] = [{ type: 'mount' }, { type: 'pid' }];
-  if (!ipc) namespaces.push({ type: 'ipc' });
-  else if ('path' in ipc) namespaces.push({ type: 'ipc', path: ipc.path });
-  namespaces.push({ type: 'uts' });
+  const namespaces: { type: string; path?: string }[] = [{ type: 'mount' }];
+  const share = (type: string, ns: { host: true } | { path: string } | undefined) => {
+    if (!ns) namespaces.push({ type });
+    else if ('path' in ns) namespaces.push({ type, path: ns.path });
+  };
+  share('pid', input.pidNamespace);
+  share('ipc', input.ipcNamespace);
+  if (!input.hostUts) namespaces.push({ type: 'uts' });
   if (input.privateNetwork) namespaces.push({ type: 'network' });
 
   return {
@@ -135,7 +144,8 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       ...(input.rlimits?.length ? { rlimits: input.rlimits } : {}),
     },
     root: { path: input.rootfs, readonly: input.readonlyRootfs },
-    hostname: input.hostname,
+    // runc refuses a hostname without a UTS namespace of the container's own.
+    ...(input.hostUts ? {} : { hostname: input.hostname }),
     mounts,
     linux: {
       cgroupsPath: `/strata/${input.id}`,
@@ -175,10 +185,14 @@ export function buildExecProcess(input: {
   tty: boolean;
   capabilities: string[];
   noNewPrivileges?: boolean;
+  consoleSize?: { height: number; width: number };
 }): Record<string, unknown> {
   const caps = input.capabilities;
   return {
     terminal: input.tty,
+    // Without it runc sizes the console from its own terminal only once the process runs, after
+    // a short-lived one may have read 0x0 (`stty size`).
+    ...(input.tty && input.consoleSize ? { consoleSize: input.consoleSize } : {}),
     user: input.user,
     args: input.args,
     env: input.env,

@@ -1,6 +1,7 @@
 // Docker's event stream (`docker events`, and what `docker run` waits on): services emit,
 // GET /events subscribes.
 import { EventEmitter } from 'node:events';
+import { goJson } from '../util/go-json.js';
 
 export interface DockerEvent {
   /** Deprecated fields dockerd still fills for container and image events; older clients read them. */
@@ -16,9 +17,9 @@ export interface DockerEvent {
   timeNano: bigint;
 }
 
-/** An event as dockerd writes it, timeNano with all of its digits. */
+/** An event as dockerd's encoder writes it (<, > and & escaped), timeNano with all of its digits. */
 export function eventJson(e: DockerEvent): string {
-  return JSON.stringify({ ...e, timeNano: 0 }).replace(/"timeNano":0(?=[,}])/, `"timeNano":${e.timeNano}`);
+  return goJson({ ...e, timeNano: 0 }).replace(/"timeNano":0(?=[,}])/, `"timeNano":${e.timeNano}`);
 }
 
 /**
