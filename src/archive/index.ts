@@ -2,7 +2,7 @@
 // given: no tar entry, symlink or hardlink may reach outside it.
 import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { applyLayerOffThread } from './apply-thread.js';
+import { applyLayerOffThread, warmApplyWorker } from './apply-thread.js';
 import { naiveChanges, naiveChangesUsage as naiveChangesUsageImpl, openDir, overlayChanges } from './changes.js';
 import {
   extractTo as extractToImpl,
@@ -34,6 +34,14 @@ export async function extractUntrusted(input: Readable, dir: string): Promise<Un
  */
 export async function applyLayer(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
   return applyLayerOffThread(input, dir, opts);
+}
+
+/**
+ * A layer is about to be applied (a commit waiting for its container's teardown): the thread
+ * applyLayer runs on is started now, so its start-up overlaps the wait.
+ */
+export function prepareLayerApply(): void {
+  warmApplyWorker(30_000);
 }
 
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */

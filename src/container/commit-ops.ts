@@ -2,7 +2,7 @@
 // the container's config (or the request's), with `--change` instructions applied and the gaps
 // filled from the container's config as dockerd's merge does, becomes the image's config.
 import type { ContainerOpsDeps } from './ops-deps.js';
-import { exportLayer } from '../archive/index.js';
+import { exportLayer, prepareLayerApply } from '../archive/index.js';
 import { parseNormalizedNamed } from '../image/reference.js';
 import { applyConfigChanges } from '../image/config-changes.js';
 import type { ImageRunConfig } from '../image/types.js';
@@ -33,7 +33,9 @@ export async function commitContainer(
   const base = opts.config && Object.keys(opts.config).length > 0 ? (opts.config as ImageRunConfig) : containerConfig;
   const config = mergeConfig(applyConfigChanges(base, opts.changes ?? []), containerConfig);
 
-  // Right after an exit the rootfs may still be unmounting: the layer is read after that.
+  // Right after an exit the rootfs may still be unmounting: the layer is read after that. The
+  // new layer is unpacked on a thread of its own, started meanwhile.
+  prepareLayerApply();
   await engine.containers.tornDown(rec.id);
   const layer = exportLayer(await engine.snapshotter.diffSource(rec.snapshotKey));
   try {
