@@ -10,7 +10,7 @@ import {
   statPath as statPathImpl,
   type ExtractOptions,
 } from './copy.js';
-import { exportLayer as exportLayerImpl } from './export.js';
+import { exportLayer as exportLayerImpl, exportLayerSized as exportLayerSizedImpl } from './export.js';
 import { extractUntrusted as extractUntrustedImpl, type UntrustedSummary } from './import.js';
 import { tarStream, treeItems } from './pack.js';
 import type { ApplyOptions, ApplyResult, Change, DiffSource, PathStat } from './types.js';
@@ -47,6 +47,11 @@ export function prepareLayerApply(): void {
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */
 export function exportLayer(src: DiffSource): Readable {
   return exportLayerImpl(src);
+}
+
+/** exportLayer, with the layer's DiffSize (Docker's layer size) known once the stream has ended. */
+export function exportLayerSized(src: DiffSource): { stream: Readable; diffSize: () => number } {
+  return exportLayerSizedImpl(src);
 }
 
 /** `docker diff`: the changed paths, sorted, with Docker's A/C/D kinds. */
