@@ -41,7 +41,7 @@ function takeWorker(): Worker {
   return new Worker(WORKER_URL, { trackUnmanagedFds: false });
 }
 
-function giveBack(worker: Worker): void {
+function giveBack(worker: Worker, keepMs = IDLE_MS): void {
   if (idle.length >= MAX_IDLE) {
     void worker.terminate();
     return;
@@ -53,10 +53,20 @@ function giveBack(worker: Worker): void {
       const i = idle.indexOf(entry);
       if (i >= 0) idle.splice(i, 1);
       void worker.terminate();
-    }, IDLE_MS),
+    }, keepMs),
   };
   entry.timer.unref();
   idle.push(entry);
+}
+
+/**
+ * Starts a worker for an apply about to come, unless one is idle: a new thread loads its
+ * modules (koffi, the writer, the tar reader) for a few hundred milliseconds, which an
+ * operation that waits for something else first can spend meanwhile. Kept for `keepMs`.
+ */
+export function warmApplyWorker(keepMs: number): void {
+  if (idle.length > 0) return;
+  giveBack(new Worker(WORKER_URL, { trackUnmanagedFds: false }), keepMs);
 }
 
 /** The error the worker reported, as the kind it was (an InvalidParameter stays one) with its errno fields. */

@@ -2,7 +2,7 @@
 // given: no tar entry, symlink or hardlink may reach outside it.
 import { closeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { applyLayerOffThread } from './apply-thread.js';
+import { applyLayerOffThread, warmApplyWorker } from './apply-thread.js';
 import { naiveChanges, naiveChangesUsage as naiveChangesUsageImpl, openDir, overlayChanges } from './changes.js';
 import {
   extractTo as extractToImpl,
@@ -10,7 +10,7 @@ import {
   statPath as statPathImpl,
   type ExtractOptions,
 } from './copy.js';
-import { exportLayer as exportLayerImpl } from './export.js';
+import { exportLayer as exportLayerImpl, exportLayerSized as exportLayerSizedImpl } from './export.js';
 import { extractUntrusted as extractUntrustedImpl, type UntrustedSummary } from './import.js';
 import { tarStream, treeItems } from './pack.js';
 import type { ApplyOptions, ApplyResult, Change, DiffSource, PathStat } from './types.js';
@@ -36,9 +36,22 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
   return applyLayerOffThread(input, dir, opts);
 }
 
+/**
+ * A layer is about to be applied (a commit waiting for its container's teardown): the thread
+ * applyLayer runs on is started now, so its start-up overlaps the wait.
+ */
+export function prepareLayerApply(): void {
+  warmApplyWorker(30_000);
+}
+
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */
 export function exportLayer(src: DiffSource): Readable {
   return exportLayerImpl(src);
+}
+
+/** exportLayer, with the layer's DiffSize (Docker's layer size) known once the stream has ended. */
+export function exportLayerSized(src: DiffSource): { stream: Readable; diffSize: () => number } {
+  return exportLayerSizedImpl(src);
 }
 
 /** `docker diff`: the changed paths, sorted, with Docker's A/C/D kinds. */

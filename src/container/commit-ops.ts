@@ -2,7 +2,7 @@
 // the container's config (or the request's), with `--change` instructions applied and the gaps
 // filled from the container's config as dockerd's merge does, becomes the image's config.
 import type { ContainerOpsDeps } from './ops-deps.js';
-import { exportLayer } from '../archive/index.js';
+import { exportLayerSized, prepareLayerApply } from '../archive/index.js';
 import { parseNormalizedNamed } from '../image/reference.js';
 import { applyConfigChanges } from '../image/config-changes.js';
 import type { ImageRunConfig } from '../image/types.js';
@@ -33,11 +33,13 @@ export async function commitContainer(
   const base = opts.config && Object.keys(opts.config).length > 0 ? (opts.config as ImageRunConfig) : containerConfig;
   const config = mergeConfig(applyConfigChanges(base, opts.changes ?? []), containerConfig);
 
-  // Right after an exit the rootfs may still be unmounting: the layer is read after that.
+  // Right after an exit the rootfs may still be unmounting: the layer is read after that. The
+  // new layer is unpacked on a thread of its own, started meanwhile.
+  prepareLayerApply();
   await engine.containers.tornDown(rec.id);
-  const layer = exportLayer(await engine.snapshotter.diffSource(rec.snapshotKey));
+  const { stream: layer, diffSize } = exportLayerSized(await engine.snapshotter.diffSource(rec.snapshotKey));
   try {
-    return await commitLayer(engine, rec, layer, config, containerConfig, tag, opts);
+    return await commitLayer(engine, rec, layer, diffSize, config, containerConfig, tag, opts);
   } catch (err) {
     // Whatever failed, the export is closed now: it holds the container's files open.
     layer.destroy();
@@ -49,6 +51,7 @@ async function commitLayer(
   engine: ContainerOpsDeps,
   rec: ContainerRecord,
   layer: Readable,
+  layerSize: () => number,
   config: ImageRunConfig,
   containerConfig: ImageRunConfig,
   tag: string | undefined,
@@ -62,6 +65,7 @@ async function commitLayer(
   const image = await engine.images.create({
     parentId: rec.imageId,
     layer,
+    layerSize,
     config,
     history,
     extra: {

@@ -262,13 +262,16 @@ export class LayerStore {
 
   /**
    * One pass over a new layer stream (docker commit, import, build): decompress, tee the
-   * bytes into an ingest while applying them onto a snapshot of `parent`.
+   * bytes into an ingest while applying them onto a snapshot of `parent`. `knownSize`, where
+   * the stream's producer knows the layer's DiffSize once it has ended, stands in for
+   * measuring the new snapshot.
    */
   async applyStream(
     parent: string | null,
     input: Readable,
     tx: LayerTx,
     after: Promise<void> = Promise.resolve(),
+    knownSize?: () => number,
   ): Promise<LayerRow> {
     const w = await this.content.writer();
     const tee = new Transform({
@@ -315,7 +318,8 @@ export class LayerStore {
       tx.snapshots.push(chainID);
       if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
       tx.staged.set(diffID, { diffID, tarSize: w.size, path: w.path, writer: w });
-      const row = { chainID, diffID, parent, size: await this.layerSize(chainID, res.size, w.path), tarSize: w.size };
+      const size = knownSize ? knownSize() : await this.layerSize(chainID, res.size, w.path);
+      const row = { chainID, diffID, parent, size, tarSize: w.size };
       tx.newLayers.push(row);
       return row;
     } catch (err) {

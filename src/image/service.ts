@@ -185,7 +185,13 @@ export class ImageStore implements ImageService, ImageRows {
         let layers = base;
         let emptyLayer = true;
         if (opts.layer) {
-          const row = await this.layers.applyStream(parentRow?.topChainID ?? null, opts.layer, tx);
+          const row = await this.layers.applyStream(
+            parentRow?.topChainID ?? null,
+            opts.layer,
+            tx,
+            undefined,
+            opts.layerSize,
+          );
           if (row.diffID !== EMPTY_LAYER_DIFF_ID) {
             layers = [...base, row];
             emptyLayer = false;

@@ -61,6 +61,12 @@ export interface NewImageOptions {
   parentId?: string;
   /** A layer tar to add on top (uncompressed or compressed), or undefined for a metadata-only image. */
   layer?: Readable;
+  /**
+   * The layer's size as Docker reports it (DiffSize), where its producer knows it once the
+   * stream has ended (a commit's export sums it from the headers it writes): the new layer's
+   * snapshot is then not walked to measure it.
+   */
+  layerSize?: () => number;
   /** The new image's run config (replaces the parent's). */
   config: ImageRunConfig;
   history: HistoryEntry;
