@@ -36,6 +36,14 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
   return applyLayerOffThread(input, dir, opts);
 }
 
+/**
+ * applyLayer of a layer tar stored in the file `file` (plain, gzip or zstd), read by the
+ * unpacking thread itself: nothing of it passes through the caller's thread.
+ */
+export async function applyLayerFile(file: string, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
+  return applyLayerOffThread({ file }, dir, opts);
+}
+
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */
 export function exportLayer(src: DiffSource): Readable {
   return exportLayerImpl(src);

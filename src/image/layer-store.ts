@@ -13,7 +13,7 @@ import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ContentStore, ContentWriter } from '../content/store.js';
-import { applyLayer } from '../archive/index.js';
+import { applyLayer, applyLayerFile } from '../archive/index.js';
 import { InvalidParameter, StrataError } from '../errors.js';
 import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
@@ -200,7 +200,7 @@ export class LayerStore {
     const missing = plan.filter((p) => !p.row);
     await this.inLayerOrder(missing.length, async (i, after) => {
       const p = missing[i]!;
-      const { size, tarSize } = await this.extract(p.chainID, p.parent, p.source!, p.diffID, tx, after);
+      const { size, tarSize } = await this.extract(p.chainID, p.parent, p.source!, tx, after);
       p.row = { chainID: p.chainID, diffID: p.diffID, parent: p.parent, size, tarSize };
       tx.newLayers.push(p.row);
     });
@@ -345,35 +345,37 @@ export class LayerStore {
     return false;
   }
 
+  /**
+   * Applies a layer tar already on disk: an ingest staged by this operation (hashed as it was
+   * written, and checked against the config by the caller) or a stored blob (named by its digest,
+   * checked when it was committed). Its digest is known, so it is not hashed a second time, and
+   * the unpacking thread reads the file itself.
+   */
   private async extract(
     chainID: string,
     parent: string | null,
     tarPath: string,
-    diffID: string,
     tx: LayerTx,
     after: Promise<void>,
   ): Promise<{ size: number; tarSize: number }> {
     const key = `extract-${randomBytes(8).toString('hex')}`;
-    const input = fs.createReadStream(tarPath, { highWaterMark: 1 << 20 });
     try {
+      const tarSize = (await fs.promises.stat(tarPath)).size;
       const apart = await this.prepareFor(key, parent, after);
       const target = await this.snapshotter.applyTarget(key);
-      const res = await applyLayer(input, target.dir, {
+      const res = await applyLayerFile(tarPath, target.dir, {
         whiteouts: target.whiteouts,
         sync: !tx.opts.syncOnce,
+        digest: false,
       }).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });
-      input.destroy();
-      if (res.diffID !== diffID)
-        throw new InvalidParameter(`layer digest mismatch: expected ${diffID}, got ${res.diffID}`);
       if (apart) await after;
       await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
       tx.snapshots.push(chainID);
       if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
-      return { tarSize: res.tarSize, size: await this.layerSize(chainID, res.size, tarPath) };
+      return { tarSize, size: await this.layerSize(chainID, res.size, tarPath) };
     } catch (err) {
-      input.destroy();
       await this.snapshotter.remove(key).catch(() => {});
       throw err;
     }
