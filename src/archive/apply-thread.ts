@@ -81,9 +81,48 @@ function revive(e: SerializedError): Error {
   return err;
 }
 
-/** applyLayer (apply.ts) with the unpacking on a worker thread; same arguments, result and errors. */
-export function applyLayerOffThread(input: Readable, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
+/**
+ * applyLayer (apply.ts) with the unpacking on a worker thread; same arguments, result and errors.
+ * `input` may also name a file, which the worker then reads itself: a layer tar already on disk
+ * costs the main thread no read, copy or message per batch.
+ */
+export function applyLayerOffThread(
+  input: Readable | { file: string },
+  dir: string,
+  opts: ApplyOptions,
+): Promise<ApplyResult> {
   const worker = takeWorker();
+  if (!('pipe' in input)) {
+    return new Promise<ApplyResult>((resolve, reject) => {
+      let settled = false;
+      const finish = (fn: () => void, reuse: boolean) => {
+        if (settled) return;
+        settled = true;
+        worker.off('message', onMessage);
+        worker.off('error', onWorkerError);
+        worker.off('exit', onExit);
+        if (reuse) giveBack(worker);
+        else void worker.terminate();
+        fn();
+      };
+      const onMessage = (m: { result?: ApplyResult; error?: SerializedError }) => {
+        if (m.result !== undefined) {
+          const result = m.result;
+          finish(() => resolve(result), true);
+        } else if (m.error !== undefined) {
+          const err = revive(m.error);
+          finish(() => reject(err), true);
+        }
+      };
+      const onWorkerError = (err: Error) => finish(() => reject(err), false);
+      const onExit = (code: number) =>
+        finish(() => reject(new errors.SystemError(`layer apply worker exited (${code})`)), false);
+      worker.on('message', onMessage);
+      worker.once('error', onWorkerError);
+      worker.once('exit', onExit);
+      worker.postMessage({ job: { dir, opts, file: input.file } });
+    });
+  }
   return new Promise<ApplyResult>((resolve, reject) => {
     let inFlight = 0;
     let inputDone = false;

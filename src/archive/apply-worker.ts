@@ -4,9 +4,11 @@
 // thread only, so the daemon keeps reading sockets, decompressing and hashing meanwhile.
 //
 // Messages in: { job: { dir, opts } } starts a layer; { chunk: ArrayBuffer } feeds it; { end }
-// closes its input; { abort: message } fails it. Out: { ack: n } (n chunks taken: the main
+// closes its input; { abort: message } fails it. { job: { dir, opts, file } } starts a layer read
+// from a file by this thread itself (a layer tar already on disk): no byte crosses the threads. Out: { ack: n } (n chunks taken: the main
 // thread may send that many more), then { result } or { error } once the layer is settled, after
 // which nothing of this thread touches the target any more.
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { applyLayer } from './apply.js';
@@ -22,7 +24,10 @@ export interface SerializedError {
 }
 
 type Incoming =
-  { job: { dir: string; opts: ApplyOptions } } | { chunk: ArrayBuffer } | { end: true } | { abort: SerializedError };
+  | { job: { dir: string; opts: ApplyOptions; file?: string } }
+  | { chunk: ArrayBuffer }
+  | { end: true }
+  | { abort: SerializedError };
 
 const port = parentPort!;
 
@@ -49,8 +54,11 @@ let feed: Feed | null = null;
 
 port.on('message', (m: Incoming) => {
   if ('job' in m) {
-    const f = new Feed({ highWaterMark: 1 << 20 });
-    feed = f;
+    const f =
+      m.job.file !== undefined
+        ? createReadStream(m.job.file, { highWaterMark: 1 << 20 })
+        : new Feed({ highWaterMark: 1 << 20 });
+    feed = f instanceof Feed ? f : null;
     applyLayer(f, m.job.dir, m.job.opts).then(
       (result) => port.postMessage({ result }),
       (err: unknown) => {

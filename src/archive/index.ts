@@ -44,6 +44,14 @@ export function prepareLayerApply(): void {
   warmApplyWorker(30_000);
 }
 
+/**
+ * applyLayer of a layer tar stored in the file `file` (plain, gzip or zstd), read by the
+ * unpacking thread itself: nothing of it passes through the caller's thread.
+ */
+export async function applyLayerFile(file: string, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
+  return applyLayerOffThread({ file }, dir, opts);
+}
+
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */
 export function exportLayer(src: DiffSource): Readable {
   return exportLayerImpl(src);

@@ -13,7 +13,7 @@ import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ContentStore, ContentWriter } from '../content/store.js';
-import { applyLayer } from '../archive/index.js';
+import { applyLayer, applyLayerFile } from '../archive/index.js';
 import { InvalidParameter, StrataError } from '../errors.js';
 import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
@@ -131,6 +131,12 @@ async function syncDirs(dirs: Iterable<string>): Promise<void> {
 export class LayerStore {
   /** Committed, row-less snapshots of loads still uploading, by chainID; changed only under the image lock. */
   readonly pending = new Map<string, PendingLayer>();
+  /**
+   * chainIDs being extracted right now, each with a promise that settles once it is committed
+   * (and pending, for a load's extraction behind its upload) or given up: one extraction per
+   * chainID at a time, and whoever needs the layer waits for it instead of extracting it again.
+   */
+  readonly extracting = new Map<string, Promise<void>>();
 
   constructor(
     readonly db: MetaDb,
@@ -182,7 +188,14 @@ export class LayerStore {
    * snapshotter allows (inLayerOrder). Returns the layer rows.
    */
   async ensure(diffIDs: string[], tx: LayerTx): Promise<LayerRow[]> {
-    const plan: { chainID: string; diffID: string; parent: string | null; row?: LayerRow; source?: string }[] = [];
+    const plan: {
+      chainID: string;
+      diffID: string;
+      parent: string | null;
+      row?: LayerRow;
+      source?: string;
+      extracting?: Promise<void>;
+    }[] = [];
     let parent: string | null = null;
     for (const diffID of diffIDs) {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
@@ -194,16 +207,35 @@ export class LayerStore {
         source = staged?.writer ? staged.path : this.content.has(diffID) ? this.content.blobPath(diffID) : undefined;
         if (!source) throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
       }
-      plan.push({ chainID, diffID, parent, row, source });
+      plan.push({ chainID, diffID, parent, row, source, extracting: row ? undefined : this.extracting.get(chainID) });
       parent = chainID;
     }
     const missing = plan.filter((p) => !p.row);
-    await this.inLayerOrder(missing.length, async (i, after) => {
-      const p = missing[i]!;
-      const { size, tarSize } = await this.extract(p.chainID, p.parent, p.source!, p.diffID, tx, after);
-      p.row = { chainID: p.chainID, diffID: p.diffID, parent: p.parent, size, tarSize };
-      tx.newLayers.push(p.row);
-    });
+    // Claimed until extracted here, so that no extraction behind an upload starts on them.
+    let release!: () => void;
+    const claim = new Promise<void>((resolve) => (release = resolve));
+    const claimed = missing.filter((p) => !p.extracting).map((p) => p.chainID);
+    for (const c of claimed) this.extracting.set(c, claim);
+    try {
+      await this.inLayerOrder(missing.length, async (i, after) => {
+        const p = missing[i]!;
+        if (p.extracting) {
+          // Extracted behind the upload: taken over once done (extracted here if that failed).
+          await p.extracting;
+          const adopted = this.adopt(p.chainID, tx);
+          if (adopted) {
+            p.row = adopted;
+            return;
+          }
+        }
+        const { size, tarSize } = await this.extract(p.chainID, p.parent, p.source!, tx, after);
+        p.row = { chainID: p.chainID, diffID: p.diffID, parent: p.parent, size, tarSize };
+        tx.newLayers.push(p.row);
+      });
+    } finally {
+      for (const c of claimed) if (this.extracting.get(c) === claim) this.extracting.delete(c);
+      release();
+    }
     return plan.map((p) => p.row!);
   }
 
@@ -349,35 +381,37 @@ export class LayerStore {
     return false;
   }
 
+  /**
+   * Applies a layer tar already on disk: an ingest staged by this operation (hashed as it was
+   * written, and checked against the config by the caller) or a stored blob (named by its digest,
+   * checked when it was committed). Its digest is known, so it is not hashed a second time, and
+   * the unpacking thread reads the file itself.
+   */
   private async extract(
     chainID: string,
     parent: string | null,
     tarPath: string,
-    diffID: string,
     tx: LayerTx,
     after: Promise<void>,
   ): Promise<{ size: number; tarSize: number }> {
     const key = `extract-${randomBytes(8).toString('hex')}`;
-    const input = fs.createReadStream(tarPath, { highWaterMark: 1 << 20 });
     try {
+      const tarSize = (await fs.promises.stat(tarPath)).size;
       const apart = await this.prepareFor(key, parent, after);
       const target = await this.snapshotter.applyTarget(key);
-      const res = await applyLayer(input, target.dir, {
+      const res = await applyLayerFile(tarPath, target.dir, {
         whiteouts: target.whiteouts,
         sync: !tx.opts.syncOnce,
+        digest: false,
       }).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });
-      input.destroy();
-      if (res.diffID !== diffID)
-        throw new InvalidParameter(`layer digest mismatch: expected ${diffID}, got ${res.diffID}`);
       if (apart) await after;
       await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
       tx.snapshots.push(chainID);
       if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
-      return { tarSize: res.tarSize, size: await this.layerSize(chainID, res.size, tarPath) };
+      return { tarSize, size: await this.layerSize(chainID, res.size, tarPath) };
     } catch (err) {
-      input.destroy();
       await this.snapshotter.remove(key).catch(() => {});
       throw err;
     }

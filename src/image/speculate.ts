@@ -1,26 +1,26 @@
 // Extracting layers while a docker-archive is still uploading. `docker save` writes the image
 // config before the layers, so by the time a layer's bytes arrive its expected diffID and
-// parent are usually known: the bytes are then written to the ingest (kept for `docker save`)
-// and applied onto a snapshot in the same pass, instead of being read back and extracted
-// after manifest.json. The guess is checked against the diffID the bytes actually hash to;
-// on any doubt (no config yet, several images, a mismatch, a layer that does not apply) the
-// bytes are only staged and the load extracts them afterwards exactly as without this.
+// parent are usually known. The bytes are written to the ingest (kept for `docker save`) at
+// the upload's own speed; once a layer's last byte is in and its digest is the one expected, it
+// is extracted from that file on a worker thread while the upload goes on, instead of after
+// manifest.json. On any doubt (no config yet, several images, a mismatch, a layer that does not
+// apply) the bytes are only staged and the load extracts them afterwards exactly as without this.
 //
-// A speculative layer is committed under its chainID (under the image lock, so two loads
-// never both claim one) but gets no row: until the load's transaction adopts it, it is
-// listed in LayerStore.pending. A crash leaves a committed snapshot no row owns, which the
-// startup sweep removes; a failed or finished load removes what it did not adopt.
+// A speculative layer is committed under its chainID but gets no row: until the load's
+// transaction adopts it, it is listed in LayerStore.pending (and, while it extracts, in
+// LayerStore.extracting, which claims the chainID: no other extraction starts on it and a load
+// needing it waits). A crash leaves a committed snapshot no row owns, which the startup sweep
+// removes; a failed or finished load removes what it did not adopt.
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
-import { applyLayer } from '../archive/index.js';
+import type { Readable } from 'node:stream';
+import { applyLayerFile } from '../archive/index.js';
 import type { Mutex } from './mutex.js';
 import type { LayerRow, LayerStore, StagedLayer } from './layer-store.js';
-import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
-import { noSpaceAt } from '../util/no-space.js';
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** Layers extracting behind the upload at once, each on its own thread. */
+const APPLY_AT_ONCE = 3;
 
 interface Guess {
   diffID: string;
@@ -30,24 +30,18 @@ interface Guess {
   index: number;
 }
 
-const V1_JSON = /^([a-f0-9]{64})\/json$/;
-const V1_LAYER = /^([a-f0-9]{64})\/layer\.tar$/;
-
 export class Speculation {
   /** diff_ids of each distinct config seen so far, by file name. */
   private readonly configs = new Map<string, string[]>();
   /** chainIDs this load committed and still owns, oldest first. */
   private readonly mine: string[] = [];
-  private stopped = false;
-  /**
-   * docker save's `<v1 id>/json` files, read before their layer.tar: each names its parent's v1
-   * id (none for the base layer). Docker 20.10 writes the layer directories sorted by that id,
-   * not in layer order: with these, a layer whose place is not next is only staged, and the
-   * guess is not given up for the layers after it.
-   */
-  private readonly v1Parents = new Map<string, string | null>();
-  /** v1 ids of the layers this load extracted, with their place in the config. */
-  private readonly v1Placed = new Map<string, number>();
+  /** Layers of this load staged so far, by the digest of their bytes. */
+  private readonly staged = new Map<string, StagedLayer>();
+  /** This load's extractions behind the upload, by chainID: true once the layer is pending. */
+  private readonly behind = new Map<string, Promise<boolean>>();
+  private readonly jobs: Promise<boolean>[] = [];
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
 
   constructor(
     private readonly layers: LayerStore,
@@ -56,16 +50,6 @@ export class Speculation {
 
   /** Remembers a small archive file if it is an image config. */
   noteFile(name: string, data: Buffer): void {
-    const v1 = V1_JSON.exec(name);
-    if (v1) {
-      try {
-        const parent = (JSON.parse(data.toString('utf8')) as { parent?: unknown }).parent;
-        this.v1Parents.set(v1[1]!, typeof parent === 'string' && parent !== '' ? parent : null);
-      } catch {
-        // not a v1 layer description: no hint
-      }
-      return;
-    }
     if (name === 'manifest.json' || name === 'index.json' || name === 'repositories') return;
     if (!name.endsWith('.json') && !name.startsWith('blobs/')) return;
     if (data[0] !== 0x7b) return; // not a JSON object
@@ -79,130 +63,121 @@ export class Speculation {
     this.configs.set(name, diffIDs as string[]);
   }
 
-  /** Stages one large archive file, extracting it in the same pass when it is the expected next layer. */
-  async stage(name: string, input: Readable): Promise<StagedLayer> {
-    const guess = this.guess(name);
-    if (!guess) return this.layers.stage(input);
-    const v1 = V1_LAYER.exec(name)?.[1];
-    if (v1 !== undefined && this.v1Parents.has(v1)) {
-      const parent = this.v1Parents.get(v1)!;
-      const place = parent === null ? 0 : this.v1Placed.has(parent) ? this.v1Placed.get(parent)! + 1 : -1;
-      if (place !== guess.index) return this.layers.stage(input); // not the next layer: no extraction wasted
-    }
-    const { staged, row } = await this.stageApplying(input, guess);
-    if (row && v1 !== undefined) this.v1Placed.set(v1, guess.index);
-    if (!row) this.stopped = true; // archive order is not layer order: one wasted extraction is enough
+  /**
+   * Stages one large archive file; then every layer of the config that is next in layer order
+   * and staged (this one, or ones that came before their parent) starts extracting from its
+   * staged file behind the upload, on its own thread. A file is taken for a layer only by the
+   * digest of its bytes: a wrong guess costs nothing.
+   */
+  async stage(_name: string, input: Readable): Promise<StagedLayer> {
+    const staged = await this.layers.stage(input);
+    if (this.configs.size !== 1) return staged;
+    if (!this.staged.has(staged.diffID)) this.staged.set(staged.diffID, staged);
+    this.advance();
     return staged;
   }
 
-  /**
-   * The layer the next stream most likely is: the one its name gives (OCI blobs are named by
-   * digest), else the first one of the only config that is neither stored nor extracted yet.
-   */
-  private guess(name: string): Guess | undefined {
-    if (this.stopped || this.configs.size !== 1) return undefined;
+  /** Whether the layer is stored, extracted or being extracted by anyone already. */
+  private claimed(chainID: string): boolean {
+    const { layers } = this;
+    return layers.get(chainID) !== undefined || layers.pending.has(chainID) || layers.extracting.has(chainID);
+  }
+
+  /** Starts the extraction of every staged layer whose parents are all there or on their way. */
+  private advance(): void {
     const diffIDs = [...this.configs.values()][0]!;
-    const named = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
     let parent: string | null = null;
     for (const [index, diffID] of diffIDs.entries()) {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
-      const present = this.layers.get(chainID) !== undefined || this.layers.pending.has(chainID);
-      if (!present && (!named || `sha256:${named[1]}` === diffID)) {
+      if (!this.claimed(chainID)) {
+        const staged = this.staged.get(diffID);
+        if (!staged) return;
         // Only build on layers that are stored or our own, never on another load's pending one.
         const pendingParent = parent !== null && this.layers.pending.get(parent);
-        if (pendingParent && pendingParent.owner !== this) return undefined;
-        return { diffID, chainID, parent, index };
+        if (pendingParent && pendingParent.owner !== this) return;
+        if (parent !== null && this.layers.extracting.has(parent) && !this.behind.has(parent)) return;
+        this.extractBehind(staged, { diffID, chainID, parent, index });
       }
-      if (!present) return undefined; // the named layer's parent is not there yet
       parent = chainID;
     }
-    return undefined;
   }
 
-  private async stageApplying(input: Readable, guess: Guess): Promise<{ staged: StagedLayer; row?: LayerRow }> {
+  /**
+   * Extracts a staged layer while the upload goes on: the upload never waits for the disk's
+   * creates, and every layer of the archive can be unpacking at once. Where the snapshotter
+   * allows, a layer is prepared without its parent and committed onto it once the parent's own
+   * extraction has been (as LayerStore.inLayerOrder does). A layer that does not apply is not
+   * an error here: the load extracts it again from its staged bytes and reports what fails.
+   */
+  private extractBehind(staged: StagedLayer, guess: Guess): void {
     const { layers } = this;
-    const w = await layers.content.writer();
-    const key = `extract-${randomBytes(8).toString('hex')}`;
-    let applying: Promise<unknown> = Promise.resolve();
-    const feed = new PassThrough({ highWaterMark: 1 << 20 });
-    try {
-      await layers.snapshotter.prepare(key, guess.parent ?? undefined);
-    } catch {
-      // e.g. the parent was removed meanwhile: the regular path decides under the lock.
-      await w.abort();
-      return { staged: await layers.stage(input) };
-    }
-    try {
-      const target = await layers.snapshotter.applyTarget(key);
-      let failed = false;
-      // A layer that does not apply is not an error yet: it may be no layer of this image at
-      // all. Its bytes are still staged, and the regular path decides.
-      // No flush of its own: the load that adopts it flushes all its layers at once before
-      // their rows (LayerTx.persist); a crash before leaves a snapshot no row owns.
-      const applied = applyLayer(feed, target.dir, { whiteouts: target.whiteouts, digest: false, sync: false }); // the ingest hashes
-      let over = false; // the extraction stopped taking bytes (failed, or the tar ended early)
-      applying = applied
-        .catch(() => {
-          failed = true;
-          feed.destroy();
-        })
-        .finally(() => {
-          over = true;
-        });
-      const settled = applying.then(() => undefined);
-      for await (const chunk of decompressStream(input) as AsyncIterable<Buffer>) {
-        // The ingest write (on the thread pool) runs while the chunk is being extracted.
-        // Settles without rejecting: a write failing (a full disk) while we wait for the drain
-        // must not be an unhandled rejection, which would end the daemon.
-        const write = w.write(chunk).then(
-          () => undefined,
-          (err: unknown) => noSpaceAt(err, w.path),
-        );
-        if (!over && !feed.write(chunk)) await Promise.race([once(feed, 'drain').catch(() => {}), settled]);
-        const failedWrite = await write;
-        if (failedWrite) throw failedWrite;
+    const parentJob = guess.parent === null ? undefined : this.behind.get(guess.parent);
+    const apart = guess.parent !== null && layers.snapshotter.appliesApart;
+    const job = (async (): Promise<boolean> => {
+      if (!apart && parentJob && !(await parentJob)) return false;
+      const release = await this.slot();
+      const key = `extract-${randomBytes(8).toString('hex')}`;
+      try {
+        await layers.snapshotter.prepare(key, apart ? undefined : (guess.parent ?? undefined));
+      } catch {
+        release();
+        return false; // e.g. the parent was removed meanwhile: the load decides under the lock
       }
-      feed.end();
-      await applying;
-      const staged: StagedLayer = { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
-      if (failed) return { staged: await this.drop(key, staged) };
-      const res = await applied;
-      if ((res.diffID && res.diffID !== staged.diffID) || staged.diffID !== guess.diffID)
-        return { staged: await this.drop(key, staged) };
-      const row = await this.lock.run(async () => {
-        if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) return undefined;
-        await layers.snapshotter.commit(guess.chainID, key);
-        const r: LayerRow = {
+      try {
+        const target = await layers.snapshotter.applyTarget(key);
+        // No flush of its own: the load that adopts it flushes all its layers at once before
+        // their rows (LayerTx.persist); a crash before leaves a snapshot no row owns.
+        const res = await applyLayerFile(staged.path, target.dir, {
+          whiteouts: target.whiteouts,
+          digest: false, // hashed as it was staged
+          sync: false,
+        }).finally(release);
+        if (apart && parentJob && !(await parentJob)) throw new Error('parent layer not extracted');
+        if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) throw new Error('extracted elsewhere');
+        await layers.snapshotter.commit(guess.chainID, key, undefined, apart ? guess.parent! : undefined);
+        const row: LayerRow = {
           chainID: guess.chainID,
           diffID: guess.diffID,
           parent: guess.parent,
           size: res.size,
           tarSize: staged.tarSize,
         };
-        layers.pending.set(guess.chainID, { row: r, owner: this, unsynced: target.dir });
+        row.size = await layers.layerSize(guess.chainID, res.size, staged.path);
+        layers.pending.set(guess.chainID, { row, owner: this, unsynced: target.dir });
         this.mine.push(guess.chainID);
-        r.size = await layers.layerSize(guess.chainID, res.size, w.path);
-        return r;
-      });
-      if (!row) return { staged: await this.drop(key, staged) };
-      return { staged, row };
-    } catch (err) {
-      feed.destroy(err as Error); // stops the extraction before its snapshot goes
-      input.destroy();
-      await applying;
-      await layers.snapshotter.remove(key).catch(() => {});
-      await w.abort();
-      throw err;
-    }
+        return true;
+      } catch {
+        await layers.snapshotter.remove(key).catch(() => {});
+        return false;
+      }
+    })().catch(() => false);
+    this.behind.set(guess.chainID, job);
+    this.jobs.push(job);
+    // Settles once the layer is pending (or given up): a load needing it waits for that, then adopts it.
+    const done = job.then(() => {
+      if (layers.extracting.get(guess.chainID) === done) layers.extracting.delete(guess.chainID);
+    });
+    layers.extracting.set(guess.chainID, done);
   }
 
-  private async drop(key: string, staged: StagedLayer): Promise<StagedLayer> {
-    await this.layers.snapshotter.remove(key).catch(() => {});
-    return staged;
+  /** One of APPLY_AT_ONCE places to extract in; resolves with its release. */
+  private slot(): Promise<() => void> {
+    return new Promise((resolve) => {
+      const take = () => {
+        this.running++;
+        resolve(() => {
+          this.running--;
+          this.queue.shift()?.();
+        });
+      };
+      if (this.running < APPLY_AT_ONCE) take();
+      else this.queue.push(take);
+    });
   }
 
   /** Removes the layers this load extracted but no transaction adopted, children first. */
   async discard(): Promise<void> {
+    await Promise.all(this.jobs);
     if (!this.mine.length) return;
     await this.lock.run(async () => {
       for (const chainID of this.mine.reverse()) {

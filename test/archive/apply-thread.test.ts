@@ -3,11 +3,11 @@
 // boundary, and a source that fails is the error reported, after which nothing more is written.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { applyLayer } from '../../src/archive/index.js';
+import { applyLayer, applyLayerFile } from '../../src/archive/index.js';
 import { InvalidParameter } from '../../src/errors.js';
 import { makeTar, tempDir } from './helpers.js';
 
@@ -86,4 +86,58 @@ test('a source that fails is the error reported, and nothing is written after it
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(count(), before, 'no file written after the rejection');
   t.cleanup();
+});
+
+test('a layer in a file is read by the unpacking thread itself', async () => {
+  const t = tempDir();
+  const src = tempDir();
+  const dir = t.path;
+  const tarFile = join(src.path, 'layer.tar');
+  writeFileSync(tarFile, await makeTar([...files(500), { name: 'marker', content: 'x' }]));
+  const applied = applyLayerFile(tarFile, dir, { whiteouts: 'naive', sync: false, digest: false });
+  // The main thread is blocked from the start: if it had to read the file and hand the bytes
+  // over, nothing could be written meanwhile.
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  let seen = false;
+  for (let i = 0; i < 3000 && !seen; i++) {
+    seen = existsSync(join(dir, 'marker'));
+    if (!seen) Atomics.wait(wait, 0, 0, 10);
+  }
+  assert.ok(seen, 'the file appeared while the main thread was blocked');
+  const res = await applied;
+  assert.equal(res.diffID, '');
+  assert.equal(readFileSync(join(dir, 'd3/f10'), 'utf8'), 'file 10 '.repeat(11));
+  assert.equal(readdirSync(join(dir, 'd6')).length, 71);
+  t.cleanup();
+  src.cleanup();
+});
+
+test('a layer in a file: same diffID and errors as from a stream', async () => {
+  const src = tempDir();
+  const tar = await makeTar(files(300));
+  const tarFile = join(src.path, 'layer.tar');
+  writeFileSync(tarFile, tar);
+  const t = tempDir();
+  const res = await applyLayerFile(tarFile, t.path, { whiteouts: 'naive', sync: false });
+  assert.equal(res.diffID, 'sha256:' + createHash('sha256').update(tar).digest('hex'));
+  assert.equal(res.tarSize, tar.length);
+  t.cleanup();
+  const bad = join(src.path, 'bad.tar');
+  writeFileSync(
+    bad,
+    await makeTar([
+      { name: 'up', type: 'symlink', linkname: '/' },
+      { name: 'up/escape', content: 'x' },
+    ]),
+  );
+  const t2 = tempDir();
+  await assert.rejects(applyLayerFile(bad, t2.path, { whiteouts: 'naive', sync: false }), (err: unknown) => {
+    assert.ok(err instanceof InvalidParameter, `an InvalidParameter, not ${(err as Error).name}`);
+    return true;
+  });
+  await assert.rejects(applyLayerFile(join(src.path, 'missing.tar'), t2.path, { whiteouts: 'naive', sync: false }), {
+    code: 'ENOENT',
+  });
+  t2.cleanup();
+  src.cleanup();
 });

@@ -1,6 +1,7 @@
 // docker save of Docker 20.10 writes each layer as <v1 id>/{json,layer.tar}, directories sorted
-// by v1 id rather than in layer order, each json naming its parent's v1 id. A load extracts a
-// layer during the upload only when its json places it next: none is extracted twice.
+// by v1 id rather than in layer order, each json naming its parent's v1 id. A load extracts each
+// layer once its parents are there or on their way (known by the digest of the staged bytes,
+// whatever the order): none is extracted twice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

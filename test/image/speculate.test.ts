@@ -191,3 +191,35 @@ test('a load cut off mid-layer removes the layers it already extracted', async (
     removeStoreDir(t.dir);
   }
 });
+
+test('layers that come before their parent are extracted during the upload all the same', async () => {
+  const t = await openStore();
+  try {
+    const layers = await bigLayers();
+    const arc = await archive(layers, { order: [2, 1, 0] });
+    // The archive up to manifest.json's header; the rest is handed over only once every layer
+    // is extracted (or the extractions have clearly stopped).
+    let at = 0;
+    for (let off = 0; off < arc.tar.length; off += 512) {
+      if (arc.tar.toString('latin1', off, off + 14) === 'manifest.json\0') at = off;
+    }
+    assert.ok(at > 0);
+    let extractedFirst = false;
+    async function* upload() {
+      yield arc.tar.subarray(0, at);
+      for (let i = 0; i < 1000 && !extractedFirst; i++) {
+        extractedFirst = t.store.layers.pending.size === 3;
+        if (!extractedFirst) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      yield arc.tar.subarray(at);
+    }
+    const prepares = countPrepares(t);
+    await loadImages(t.store, Readable.from(upload()), { stream: () => {}, progress: () => {} });
+    assert.ok(extractedFirst, 'all three layers extracted before the manifest came');
+    assert.equal(prepares.n, 3, 'one extraction per layer');
+    await assertLoaded(t, layers, arc.id);
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
