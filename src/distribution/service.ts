@@ -17,7 +17,7 @@ import { login } from './login.js';
 import { BlobSources } from './blob-sources.js';
 import { SharedDownloads } from './shared-downloads.js';
 import type { ProgressSink } from './progress.js';
-import { InvalidParameter } from '../errors.js';
+import { InvalidParameter, SystemError } from '../errors.js';
 import type { DistributionBackend } from './backend.js';
 
 export interface DistributionDeps {
@@ -74,6 +74,8 @@ export class DistributionService implements DistributionBackend {
 
   /** The manifest a reference names and the platforms it offers (docker buildx imagetools / service create). */
   async inspect(ref: string, auth: AuthConfig): Promise<Record<string, unknown>> {
+    // An image ID names no repository to ask (dockerd answers this before any parsing).
+    if (/^(sha256:)?[a-f0-9]{64}$/.test(ref)) throw new SystemError('no manifest found for full image ID');
     const r = parseNormalizedNamed(ref);
     const repo = repositoryOf(r.name);
     const shown = r.digest ? `${r.name}@${r.digest}` : `${r.name}:${r.tag ?? 'latest'}`;

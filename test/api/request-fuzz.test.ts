@@ -276,7 +276,9 @@ test(
       // A prune later in the run could hide what a wrongly accepted body made: catch it here.
       if (creates && a.status >= 200 && a.status < 300) accepted.push(`${a.status} ${what}`);
       statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
-      if (a.status === 500) fivehundreds.push(what);
+      // GET /distribution/{name}/json asks the registry, which no test can reach: dockerd 20.10
+      // answers 500 there too (Go's dial error; 'no manifest found for full image ID').
+      if (a.status === 500 && !/^GET (\/v[\d.]+)?\/distribution\//.test(what)) fivehundreds.push(what);
       if (a.closedWithoutAnswer) {
         const key = incomplete ? 'incomplete' : a.cutOff ? 'cut off while sending' : 'complete';
         closedBy.set(key, (closedBy.get(key) ?? 0) + 1);
