@@ -84,12 +84,13 @@ function revive(e: SerializedError): Error {
 /**
  * applyLayer (apply.ts) with the unpacking on a worker thread; same arguments, result and errors.
  * `input` may also name a file, which the worker then reads itself: a layer tar already on disk
- * costs the main thread no read, copy or message per batch.
+ * costs the main thread no read, copy or message per batch (`onProgress` hears the bytes read).
  */
 export function applyLayerOffThread(
   input: Readable | { file: string },
   dir: string,
   opts: ApplyOptions,
+  onProgress?: (bytesRead: number) => void,
 ): Promise<ApplyResult> {
   const worker = takeWorker();
   if (!('pipe' in input)) {
@@ -105,8 +106,9 @@ export function applyLayerOffThread(
         else void worker.terminate();
         fn();
       };
-      const onMessage = (m: { result?: ApplyResult; error?: SerializedError }) => {
-        if (m.result !== undefined) {
+      const onMessage = (m: { progress?: number; result?: ApplyResult; error?: SerializedError }) => {
+        if (m.progress !== undefined) onProgress?.(m.progress);
+        else if (m.result !== undefined) {
           const result = m.result;
           finish(() => resolve(result), true);
         } else if (m.error !== undefined) {
@@ -120,7 +122,7 @@ export function applyLayerOffThread(
       worker.on('message', onMessage);
       worker.once('error', onWorkerError);
       worker.once('exit', onExit);
-      worker.postMessage({ job: { dir, opts, file: input.file } });
+      worker.postMessage({ job: { dir, opts, file: input.file, progress: !!onProgress } });
     });
   }
   return new Promise<ApplyResult>((resolve, reject) => {

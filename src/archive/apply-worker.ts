@@ -5,11 +5,12 @@
 //
 // Messages in: { job: { dir, opts } } starts a layer; { chunk: ArrayBuffer } feeds it; { end }
 // closes its input; { abort: message } fails it. { job: { dir, opts, file } } starts a layer read
-// from a file by this thread itself (a layer tar already on disk): no byte crosses the threads. Out: { ack: n } (n chunks taken: the main
-// thread may send that many more), then { result } or { error } once the layer is settled, after
-// which nothing of this thread touches the target any more.
+// from a file by this thread itself (a layer tar already on disk): no byte crosses the threads;
+// with progress: true it reports { progress: bytes read } as it reads. Out: { ack: n } (n chunks
+// taken: the main thread may send that many more), then { result } or { error } once the layer
+// is settled, after which nothing of this thread touches the target any more.
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { applyLayer } from './apply.js';
 import type { ApplyOptions } from './types.js';
@@ -24,7 +25,7 @@ export interface SerializedError {
 }
 
 type Incoming =
-  | { job: { dir: string; opts: ApplyOptions; file?: string } }
+  | { job: { dir: string; opts: ApplyOptions; file?: string; progress?: boolean } }
   | { chunk: ArrayBuffer }
   | { end: true }
   | { abort: SerializedError };
@@ -42,6 +43,22 @@ class Feed extends Readable {
   }
 }
 
+/** A layer file read in 1 MiB slabs, each reported as read when `progress` (one small message per MiB). */
+function fileFeed(file: string, progress: boolean): Readable {
+  const src = createReadStream(file, { highWaterMark: 1 << 20 });
+  if (!progress) return src;
+  let read = 0;
+  const counted = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      port.postMessage({ progress: (read += chunk.length) });
+      cb(null, chunk);
+    },
+  });
+  src.on('error', (err) => counted.destroy(err));
+  counted.on('close', () => src.destroy());
+  return src.pipe(counted);
+}
+
 export function serializeError(err: unknown): SerializedError {
   const e = err as Partial<SerializedError> & { name?: string; message?: string };
   const out: SerializedError = { name: e?.name ?? 'Error', message: e?.message ?? String(err) };
@@ -54,10 +71,7 @@ let feed: Feed | null = null;
 
 port.on('message', (m: Incoming) => {
   if ('job' in m) {
-    const f =
-      m.job.file !== undefined
-        ? createReadStream(m.job.file, { highWaterMark: 1 << 20 })
-        : new Feed({ highWaterMark: 1 << 20 });
+    const f = m.job.file !== undefined ? fileFeed(m.job.file, !!m.job.progress) : new Feed({ highWaterMark: 1 << 20 });
     feed = f instanceof Feed ? f : null;
     applyLayer(f, m.job.dir, m.job.opts).then(
       (result) => port.postMessage({ result }),

@@ -46,10 +46,16 @@ export function prepareLayerApply(): void {
 
 /**
  * applyLayer of a layer tar stored in the file `file` (plain, gzip or zstd), read by the
- * unpacking thread itself: nothing of it passes through the caller's thread.
+ * unpacking thread itself: nothing of it passes through the caller's thread; `onProgress` is told
+ * how many of the file's bytes were read as it goes.
  */
-export async function applyLayerFile(file: string, dir: string, opts: ApplyOptions): Promise<ApplyResult> {
-  return applyLayerOffThread({ file }, dir, opts);
+export async function applyLayerFile(
+  file: string,
+  dir: string,
+  opts: ApplyOptions,
+  onProgress?: (bytesRead: number) => void,
+): Promise<ApplyResult> {
+  return applyLayerOffThread({ file }, dir, opts, onProgress);
 }
 
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */

@@ -11,6 +11,12 @@ export interface ApplyOptions {
    * feeds in (a tee into the content store): diffID is then '' and tarSize 0.
    */
   digest?: boolean;
+  /**
+   * A file (created by the caller, private to the daemon) to write the uncompressed stream to as
+   * it is applied, byte for byte: the layer's staged copy, written by the thread that has the
+   * bytes in hand. The stream is then hashed as it is written (whatever `digest` says).
+   */
+  stageTo?: string;
 }
 
 export interface ApplyResult {

@@ -30,6 +30,13 @@ export interface ContentWriter {
   abort(): Promise<void>;
 }
 
+/** An ingest filled elsewhere: `digest` is what its writer hashed. */
+export interface ExternalWriter {
+  readonly path: string;
+  commit(digest: string): Promise<void>;
+  abort(): Promise<void>;
+}
+
 export class ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
@@ -115,6 +122,41 @@ export class ContentStore {
       },
       async abort() {
         await close();
+        await fsp.rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  /**
+   * An ingest whose bytes another thread writes and hashes (a layer's unpacking thread, which
+   * has the uncompressed bytes in hand anyway): committed under the digest it reports, so the
+   * bytes cross no other thread and are not read back to be hashed again.
+   */
+  async externalWriter(): Promise<ExternalWriter> {
+    const dir = await fsp.mkdtemp(path.join(this.ingestDir, `${process.pid}-${randomBytes(4).toString('hex')}-`));
+    const file = path.join(dir, 'data');
+    await (await fsp.open(file, 'wx', 0o600)).close();
+    const store = this;
+    return {
+      path: file,
+      async commit(digest: string) {
+        try {
+          const target = store.blobPath(digest);
+          if (fs.existsSync(target)) return;
+          const fh = await fsp.open(file, 'r+');
+          try {
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+          await fsp.chmod(file, 0o400);
+          await fsp.rename(file, target);
+          await fsyncDir(store.blobsDir);
+        } finally {
+          await fsp.rm(dir, { recursive: true, force: true });
+        }
+      },
+      async abort() {
         await fsp.rm(dir, { recursive: true, force: true });
       },
     };

@@ -2,8 +2,7 @@
 // index), fetch and verify the config, download the missing layers (verified against their
 // digests, several at once) and apply each on its parent as soon as it and its parent are
 // ready, then commit the image with its tag and RepoDigest. Messages as dockerd sends them.
-import fs from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { InvalidParameter, NotFound, StrataError, SystemError } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
 import { familiar } from '../image/reference.js';
@@ -150,17 +149,6 @@ async function fetchConfig(session: RegistrySession, desc: Descriptor): Promise<
   return raw;
 }
 
-function counting(onBytes: (n: number) => void): Transform {
-  let n = 0;
-  return new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      n += chunk.length;
-      onBytes(n);
-      cb(null, chunk);
-    },
-  });
-}
-
 export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink): Promise<void> {
   const repo = repositoryOf(req.name);
   const shownRef = familiar(req.digest ? `${req.name}@${req.digest}` : `${req.name}:${req.tag ?? 'latest'}`);
@@ -245,7 +233,7 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
 
   try {
     const layers: IncomingLayer[] = image.layers.map((d, i) => ({
-      async open(): Promise<Readable> {
+      async open() {
         const h = handles.get(i);
         if (!h) throw new SystemError(`layer ${d.digest} was present when the pull started and is gone`);
         if (h.stream) return direct(d, h.stream);
@@ -255,8 +243,8 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
           return direct(d);
         }
         await h.done;
-        const report = progressReporter(out, shortDigest(d.digest), 'Extracting', d.size);
-        return fs.createReadStream(h.file, { highWaterMark: 1 << 20 }).pipe(counting(report));
+        // Verified as it was fetched; the unpacking thread reads it itself.
+        return { file: h.file, onProgress: progressReporter(out, shortDigest(d.digest), 'Extracting', d.size) };
       },
       applied() {
         if (handles.has(i)) out(statusMessage(shortDigest(d.digest), 'Pull complete'));

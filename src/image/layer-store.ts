@@ -12,7 +12,7 @@ import { finished } from 'node:stream/promises';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
-import type { ContentStore, ContentWriter } from '../content/store.js';
+import type { ContentStore, ContentWriter, ExternalWriter } from '../content/store.js';
 import { applyLayer, applyLayerFile } from '../archive/index.js';
 import { InvalidParameter, StrataError } from '../errors.js';
 import { decompressStream } from './decompress.js';
@@ -46,7 +46,7 @@ export interface StagedLayer {
   /** Bytes as they came in (compressed or not): what `docker load` progress counts. */
   rawSize?: number;
   path: string;
-  writer?: ContentWriter;
+  writer?: ContentWriter | ExternalWriter;
 }
 
 /** What one operation added, to be made durable together or rolled back together. */
@@ -362,6 +362,56 @@ export class LayerStore {
       tee.destroy();
       await this.snapshotter.remove(key).catch(() => {});
       await w.abort();
+      throw err;
+    }
+  }
+
+  /**
+   * applyStream for a layer whose every byte the unpacking thread handles: it decompresses the
+   * bytes (a stream, or a file it reads itself), hashes the diffID and writes the staged copy,
+   * so the caller's thread only hands it compressed bytes, or nothing at all. `onProgress`
+   * hears how much of a file was read.
+   */
+  async applyOffThread(
+    parent: string | null,
+    input: Readable | { file: string; onProgress?: (bytesRead: number) => void },
+    tx: LayerTx,
+    after: Promise<void> = Promise.resolve(),
+  ): Promise<LayerRow> {
+    const key = `extract-${randomBytes(8).toString('hex')}`;
+    let w: ExternalWriter | undefined;
+    try {
+      w = await this.content.externalWriter();
+      const apart = await this.prepareFor(key, parent, after);
+      const target = await this.snapshotter.applyTarget(key);
+      const opts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, stageTo: w.path };
+      const res = await (
+        'pipe' in input
+          ? applyLayer(input, target.dir, opts)
+          : applyLayerFile(input.file, target.dir, opts, input.onProgress)
+      ).catch((err: unknown) => {
+        throw noSpaceAt(err, target.dir);
+      });
+      const { diffID, tarSize } = res;
+      const chainID = parent === null ? diffID : sha256(`${parent} ${diffID}`);
+      if (apart) await after;
+      const existing = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
+      if (existing) {
+        await this.snapshotter.remove(key);
+        await w.abort();
+        return existing;
+      }
+      await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
+      tx.snapshots.push(chainID);
+      if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
+      tx.staged.set(diffID, { diffID, tarSize, path: w.path, writer: w });
+      const row = { chainID, diffID, parent, size: await this.layerSize(chainID, res.size, w.path), tarSize };
+      tx.newLayers.push(row);
+      return row;
+    } catch (err) {
+      if ('pipe' in input) input.destroy();
+      await this.snapshotter.remove(key).catch(() => {});
+      await w?.abort();
       throw err;
     }
   }

@@ -1,7 +1,8 @@
-// An image that arrives as a config and a stream per layer (a registry pull): each missing layer
-// is applied on its parent through the same confined writer and layer rows as `docker load`
-// (LayerStore.applyStream), its diffID checked against the config, and the image row, tags and
-// digest references are committed in one transaction. Any failure leaves nothing behind.
+// An image that arrives as a config and a stream or file per layer (a registry pull): each
+// missing layer is applied on its parent through the same confined writer and layer rows as
+// `docker load` (LayerStore.applyOffThread: decompressed, hashed and staged on the unpacking
+// thread), its diffID checked against the config, and the image row, tags and digest references
+// are committed in one transaction. Any failure leaves nothing behind.
 import type { Readable } from 'node:stream';
 import { InvalidParameter } from '../errors.js';
 import type { ImageStore } from './service.js';
@@ -10,8 +11,11 @@ import { sha256 } from './digest.js';
 import type { ImageConfig } from './types.js';
 
 export interface IncomingLayer {
-  /** The bytes of the layer as they arrive (plain, gzip or zstd). */
-  open(): Promise<Readable>;
+  /**
+   * The bytes of the layer as they arrive (plain, gzip or zstd), or the file they were fetched
+   * into: the unpacking thread reads that itself (`onProgress` hears how far).
+   */
+  open(): Promise<Readable | { file: string; onProgress?: (bytesRead: number) => void }>;
   /** Told once the layer is in the store. */
   applied?(): void;
 }
@@ -68,7 +72,7 @@ export async function registerImage(
       await store.layers.inLayerOrder(missing.length, async (m, after) => {
         const i = missing[m]!;
         const parent = i === 0 ? null : chains[i - 1]!;
-        const row = await store.layers.applyStream(parent, await layers[i]!.open(), tx, after);
+        const row = await store.layers.applyOffThread(parent, await layers[i]!.open(), tx, after);
         if (row.diffID !== diffIDs[i])
           throw new InvalidParameter(
             `layer ${i}: diffID mismatch: the config says ${diffIDs[i]}, the layer is ${row.diffID}`,

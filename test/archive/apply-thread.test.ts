@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import { applyLayer, applyLayerFile } from '../../src/archive/index.js';
 import { InvalidParameter } from '../../src/errors.js';
@@ -139,5 +140,32 @@ test('a layer in a file: same diffID and errors as from a stream', async () => {
     code: 'ENOENT',
   });
   t2.cleanup();
+  src.cleanup();
+});
+
+test('a gzip layer applied from its file or its stream keeps the uncompressed tar, byte for byte, and its diffID', async () => {
+  const src = tempDir();
+  // Zero blocks after the trailer, as some tools write them: they are part of the diffID.
+  const tar = Buffer.concat([await makeTar(files(300)), Buffer.alloc(8192)]);
+  const diffID = 'sha256:' + createHash('sha256').update(tar).digest('hex');
+  const gz = join(src.path, 'layer.tar.gz');
+  writeFileSync(gz, gzipSync(tar));
+  const seen: number[] = [];
+  for (const from of ['file', 'stream'] as const) {
+    const t = tempDir();
+    const stage = join(src.path, `staged-${from}`);
+    writeFileSync(stage, '');
+    const opts = { whiteouts: 'naive' as const, sync: false, digest: false, stageTo: stage };
+    const res =
+      from === 'file'
+        ? await applyLayerFile(gz, t.path, opts, (n) => seen.push(n))
+        : await applyLayer(Readable.from([readFileSync(gz)]), t.path, opts);
+    assert.equal(res.diffID, diffID, `${from}: the diffID is the uncompressed stream's, padding included`);
+    assert.equal(res.tarSize, tar.length);
+    assert.ok(readFileSync(stage).equals(tar), `${from}: the staged copy is the uncompressed tar`);
+    assert.equal(readFileSync(join(t.path, 'd3/f10'), 'utf8'), 'file 10 '.repeat(11));
+    t.cleanup();
+  }
+  assert.equal(seen.at(-1), readFileSync(gz).length, 'progress ends at the whole file read');
   src.cleanup();
 });
