@@ -67,3 +67,24 @@ test('invalid digests are refused before touching the filesystem', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an ingest filled by another writer is committed under the digest it reports, or left nowhere', async () => {
+  const dir = tmp();
+  try {
+    const cs = new ContentStore(dir);
+    const data = Buffer.from('uncompressed layer bytes');
+    const w = await cs.externalWriter();
+    fs.writeFileSync(w.path, data);
+    await w.commit(sha256(data));
+    assert.deepEqual(await cs.readAll(sha256(data)), data);
+    assert.equal(fs.statSync(cs.blobPath(sha256(data))).mode & 0o777, 0o400);
+    assert.deepEqual(fs.readdirSync(cs.ingestDir), []);
+    const gone = await cs.externalWriter();
+    fs.writeFileSync(gone.path, 'half a layer');
+    await gone.abort();
+    assert.equal((await cs.walk()).length, 1);
+    assert.deepEqual(fs.readdirSync(cs.ingestDir), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
