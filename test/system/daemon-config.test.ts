@@ -1,12 +1,19 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { mergeConfig, readConfigFile } from '../../src/system/daemon-config.js';
 
+// Every file goes in its own temp dir, all removed when the file's tests end.
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 const write = (obj: unknown): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-config-'));
+  dirs.push(dir);
   const file = path.join(dir, 'daemon.json');
   fs.writeFileSync(file, typeof obj === 'string' ? obj : JSON.stringify(obj));
   return file;
