@@ -338,22 +338,13 @@ export class LayerStore {
       const diffID = w.digest();
       if (res.diffID && res.diffID !== diffID)
         throw new StrataError(`layer digest mismatch while applying: ${res.diffID} != ${diffID}`);
-      const chainID = parent === null ? diffID : sha256(`${parent} ${diffID}`);
-      if (apart) await after;
-      const existing = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
-      if (existing) {
-        await this.snapshotter.remove(key);
-        await w.abort();
-        return existing;
-      }
-      await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
-      tx.snapshots.push(chainID);
-      if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
-      tx.staged.set(diffID, { diffID, tarSize: w.size, path: w.path, writer: w });
-      const size = knownSize ? knownSize() : await this.layerSize(chainID, res.size, w.path);
-      const row = { chainID, diffID, parent, size, tarSize: w.size };
-      tx.newLayers.push(row);
-      return row;
+      return await this.commitApplied(
+        tx,
+        { key, dir: target.dir, parent, diffID, apart, after },
+        w,
+        w.size,
+        (chainID) => (knownSize ? Promise.resolve(knownSize()) : this.layerSize(chainID, res.size, w.path)),
+      );
     } catch (err) {
       // The source stays half-read otherwise, and keeps open what it reads (a container's
       // files for a commit): the space of deleted files would not come back until restart.
@@ -392,28 +383,47 @@ export class LayerStore {
       ).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });
-      const { diffID, tarSize } = res;
-      const chainID = parent === null ? diffID : sha256(`${parent} ${diffID}`);
-      if (apart) await after;
-      const existing = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
-      if (existing) {
-        await this.snapshotter.remove(key);
-        await w.abort();
-        return existing;
-      }
-      await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
-      tx.snapshots.push(chainID);
-      if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
-      tx.staged.set(diffID, { diffID, tarSize, path: w.path, writer: w });
-      const row = { chainID, diffID, parent, size: await this.layerSize(chainID, res.size, w.path), tarSize };
-      tx.newLayers.push(row);
-      return row;
+      const writer = w;
+      const applied = { key, dir: target.dir, parent, diffID: res.diffID, apart, after };
+      return await this.commitApplied(tx, applied, writer, res.tarSize, (chainID) =>
+        this.layerSize(chainID, res.size, writer.path),
+      );
     } catch (err) {
       if ('pipe' in input) input.destroy();
       await this.snapshotter.remove(key).catch(() => {});
       await w?.abort();
       throw err;
     }
+  }
+
+  /**
+   * The end of applyStream and applyOffThread: the applied snapshot committed as its chain ID
+   * (or dropped, with its staged bytes, when that layer exists already), its staged copy and row
+   * added to the transaction.
+   */
+  private async commitApplied(
+    tx: LayerTx,
+    a: { key: string; dir: string; parent: string | null; diffID: string; apart: boolean; after: Promise<void> },
+    writer: ContentWriter | ExternalWriter,
+    tarSize: number,
+    measure: (chainID: string) => Promise<number>,
+  ): Promise<LayerRow> {
+    const { key, parent, diffID } = a;
+    const chainID = parent === null ? diffID : sha256(`${parent} ${diffID}`);
+    if (a.apart) await a.after;
+    const existing = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
+    if (existing) {
+      await this.snapshotter.remove(key);
+      await writer.abort();
+      return existing;
+    }
+    await this.snapshotter.commit(chainID, key, undefined, a.apart ? parent! : undefined);
+    tx.snapshots.push(chainID);
+    if (tx.opts.syncOnce) tx.unsynced.add(a.dir);
+    tx.staged.set(diffID, { diffID, tarSize, path: writer.path, writer });
+    const row = { chainID, diffID, parent, size: await measure(chainID), tarSize };
+    tx.newLayers.push(row);
+    return row;
   }
 
   /**
