@@ -4,13 +4,18 @@
 // snapshot, a directory under containers/) is removed, which also covers data-roots written
 // before creates were marked, and AutoRemove containers whose process is gone are removed, as
 // Docker's daemon does when it restores containers.
+//
+// Containers do not outlive the daemon: one that was running when the daemon was killed is
+// recorded as exited (255), after its runc leftovers are deleted and its rootfs unmounted; those
+// with restart policy "always", and "unless-stopped" ones that were running, start again.
 import fs from 'node:fs';
+import path from 'node:path';
 import { NotFound } from '../errors.js';
 import { isMountPoint, unmount } from '../mount/kernel.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
 import { CREATE_MARK, type CreateMark } from './create.js';
 import { releaseIpc } from './ipc.js';
-import { bundleDir, containerDir, type Ctx } from './context.js';
+import { bundleDir, containerDir, nowIso, type Ctx } from './context.js';
 import { removeImageMountSnapshots } from './image-mount.js';
 import { releaseLayerSizeLimit } from './storage-opts.js';
 
@@ -25,6 +30,32 @@ export const containerSnapshotKey = /^container-([0-9a-f]{64})(-init(-prepare)?|
 const CONTAINER_ID = /^[0-9a-f]{64}$/;
 
 type Remove = (id: string, volumes: boolean) => Promise<void>;
+
+/** After a crash: runc leftovers deleted, rootfs unmounted, running containers recorded as exited, interrupted operations undone or finished, AutoRemove containers removed. */
+export async function recoverContainers(ctx: Ctx, remove: Remove, start: (id: string) => Promise<void>): Promise<void> {
+  for (const id of await ctx.runtime.list().catch(() => [] as string[])) await ctx.runtime.delete(id);
+  for (const rec of ctx.store.all()) {
+    if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true }).catch(() => undefined);
+    await releaseIpc(ctx, rec.id).catch(() => undefined);
+    if (rec.state.Running || rec.state.Status === 'restarting' || rec.state.Status === 'removing') {
+      Object.assign(rec.state, { Status: 'exited', Running: false, Pid: 0, ExitCode: 255, FinishedAt: nowIso() });
+      if (rec.state.Health) rec.state.Health.Status = 'unhealthy';
+      ctx.store.save(rec);
+    }
+  }
+  removeTreeNoCross(path.join(ctx.execRoot, 'containers'));
+  removeTreeNoCross(path.join(ctx.execRoot, 'exec-processes'));
+  await finishInterrupted(ctx, remove);
+  // As Docker does at restart: an AutoRemove container whose process is gone is removed.
+  await removeAutoRemoved(ctx, (id) => remove(id, true));
+  // Docker's restart policies bring back "always" containers after a daemon restart.
+  for (const rec of ctx.store.all()) {
+    const p = rec.hostConfig.RestartPolicy?.Name;
+    if (p === 'always' || (p === 'unless-stopped' && rec.state.ExitCode === 255)) {
+      await start(rec.id).catch((e: unknown) => ctx.log.warn(`restart ${rec.id}: ${e}`));
+    }
+  }
+}
 
 export async function finishInterrupted(ctx: Ctx, remove: Remove): Promise<void> {
   for (const mark of ctx.incomplete.list<CreateMark>(CREATE_MARK)) {
