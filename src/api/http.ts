@@ -52,7 +52,11 @@ export interface JsonBodyOptions {
  * checked (an object, nested no deeper than any API body) before it is parsed, so no request
  * can hold the event loop in JSON.parse. Docker answers bad JSON with 400.
  */
-export async function readJson<T>(ctx: RequestContext, fallback: T, opts: JsonBodyOptions = {}): Promise<T> {
+export async function readJson<T>(
+  ctx: Pick<RequestContext, 'req'>,
+  fallback: T,
+  opts: JsonBodyOptions = {},
+): Promise<T> {
   const buf = await readBody(ctx.req, opts.maxBytes ?? JSON_BODY_LIMIT);
   if (checkJsonBody(buf, opts.type ?? 'map[string]interface {}') !== 'object') return fallback;
   try {

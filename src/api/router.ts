@@ -4,7 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine.js';
 
-export interface RequestContext {
+/**
+ * `E` is what the handlers reach of the engine: the whole Engine for the daemon's router, only
+ * the roles a resource file's routes call when a test serves those routes alone.
+ */
+export interface RequestContext<E = Engine> {
   req: IncomingMessage;
   /** Absent when the client upgraded the connection (attach, exec): use `socket`. */
   res?: ServerResponse;
@@ -16,11 +20,11 @@ export interface RequestContext {
   query: URLSearchParams;
   /** The API version of this request: from the /v1.NN/ prefix, else the newest supported. */
   apiVersion: string;
-  engine: Engine;
+  engine: E;
 }
 
 /** What a handler returns: a value to send as JSON with 200, a Reply, or nothing when it wrote the response itself. */
-export type Handler = (ctx: RequestContext) => Promise<unknown> | unknown;
+export type Handler<E = Engine> = (ctx: RequestContext<E>) => Promise<unknown> | unknown;
 
 export class Reply {
   constructor(
@@ -30,18 +34,18 @@ export class Reply {
   ) {}
 }
 
-interface Route {
+interface Route<E> {
   method: string;
   path: string;
   pattern: RegExp;
   names: string[];
-  handler: Handler;
+  handler: Handler<E>;
 }
 
-export class Router {
-  private readonly routes: Route[] = [];
+export class Router<E = Engine> {
+  private readonly routes: Route<E>[] = [];
 
-  add(method: string, path: string, handler: Handler): void {
+  add(method: string, path: string, handler: Handler<E>): void {
     const names: string[] = [];
     // {name} matches one segment; {name*} matches the rest (image names contain slashes).
     const source = path.replace(/\{(\w+)(\*?)\}/g, (_m, name: string, rest: string) => {
@@ -51,19 +55,19 @@ export class Router {
     this.routes.push({ method, path, pattern: new RegExp(`^${source}$`), names, handler });
   }
 
-  get(path: string, h: Handler): void {
+  get(path: string, h: Handler<E>): void {
     this.add('GET', path, h);
   }
-  head(path: string, h: Handler): void {
+  head(path: string, h: Handler<E>): void {
     this.add('HEAD', path, h);
   }
-  post(path: string, h: Handler): void {
+  post(path: string, h: Handler<E>): void {
     this.add('POST', path, h);
   }
-  put(path: string, h: Handler): void {
+  put(path: string, h: Handler<E>): void {
     this.add('PUT', path, h);
   }
-  delete(path: string, h: Handler): void {
+  delete(path: string, h: Handler<E>): void {
     this.add('DELETE', path, h);
   }
 
@@ -73,7 +77,7 @@ export class Router {
   }
 
   /** Finds the handler; `undefined` when no route has this path, `null` when the path exists for another method. */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | null | undefined {
+  match(method: string, path: string): { handler: Handler<E>; params: Record<string, string> } | null | undefined {
     let pathKnown = false;
     for (const route of this.routes) {
       const m = route.pattern.exec(path);

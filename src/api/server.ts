@@ -11,7 +11,10 @@ import { sendJson } from './http.js';
 import { goJson } from '../util/go-json.js';
 import { splitVersion } from './version.js';
 
-export function createApiServer(engine: Engine, router: Router): http.Server {
+/** What the server itself reads of the engine, whatever its routes reach. */
+export type ServerEngine = Pick<Engine, 'activity' | 'log'>;
+
+export function createApiServer<E extends ServerEngine>(engine: E, router: Router<E>): http.Server {
   const server = http.createServer({ keepAliveTimeout: 0 }, (req, res) => {
     void dispatch(engine, router, req, res, undefined, undefined);
   });
@@ -21,9 +24,9 @@ export function createApiServer(engine: Engine, router: Router): http.Server {
   return server;
 }
 
-async function dispatch(
-  engine: Engine,
-  router: Router,
+async function dispatch<E extends ServerEngine>(
+  engine: E,
+  router: Router<E>,
   req: http.IncomingMessage,
   res: http.ServerResponse | undefined,
   socket: Duplex | undefined,
@@ -38,7 +41,7 @@ async function dispatch(
     const found = router.match(method, path);
     if (found === undefined) throw new NotFound('page not found');
     if (found === null) throw new MethodNotAllowed('method not allowed');
-    const ctx: RequestContext = {
+    const ctx: RequestContext<E> = {
       req,
       res,
       socket,

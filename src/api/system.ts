@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dataRootFilesystem } from '../system/disk-usage.js';
 import { hostCapabilities } from '../system/host-capabilities.js';
 import type { Router } from './router.js';
+import { registerPingRoute } from './ping.js';
 import { API_VERSION, MIN_API_VERSION } from './version.js';
 import { STRATA_VERSION } from '../version.js';
 import { parseFilters } from './http.js';
@@ -13,22 +14,8 @@ import { eventJson, type DockerEvent } from '../system/events.js';
 import type { ContainerViews } from '../container/backend.js';
 import type { ImageViews } from '../image/backend.js';
 
-const pingHeaders = (): Record<string, string> => ({
-  'API-Version': API_VERSION,
-  'Builder-Version': '1',
-  'Docker-Experimental': 'false',
-  OSType: 'linux',
-  Swarm: 'inactive',
-  'Cache-Control': 'no-cache, no-store, must-revalidate',
-  Pragma: 'no-cache',
-});
-
 export function registerSystemRoutes(router: Router): void {
-  router.get('/_ping', ({ req, res }) => {
-    const body = req.method === 'HEAD' ? '' : 'OK';
-    res!.writeHead(200, { ...pingHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 2 });
-    res!.end(body);
-  });
+  registerPingRoute(router);
 
   router.get('/version', () => {
     const details = {

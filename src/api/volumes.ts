@@ -1,5 +1,6 @@
 // /volumes: list, create, inspect, remove, prune. Volume JSON follows the Engine API's Volume
 // object; Labels and Options are null when empty, as dockerd answers.
+import type { Engine } from '../engine.js';
 import type { Router } from './router.js';
 import { Reply } from './router.js';
 import { parseFilters, queryBool, readJson } from './http.js';
@@ -48,7 +49,10 @@ function stringMap(value: unknown, field: string): Record<string, string> {
   return out;
 }
 
-export function registerVolumeRoutes(router: Router): void {
+/** What the /volumes routes reach of the engine: the volume service, nothing else. */
+export type VolumeRoutesEngine = Pick<Engine, 'volumes'>;
+
+export function registerVolumeRoutes<E extends VolumeRoutesEngine>(router: Router<E>): void {
   router.get('/volumes', async ({ engine, query }) => {
     const filters = parseFilters(query);
     const keep = listFilter(filters, (name) => engine.volumes.users(name).length > 0);

@@ -1,5 +1,6 @@
-// /volumes through the real API server and the docker CLI, on an engine that has only the volume
-// service (volumes need nothing else), plus raw HTTP for what the CLI cannot choose (API 1.41).
+// /volumes through the real API server and the docker CLI, serving the volume routes alone on what
+// they and the server reach of the engine (the volume service; the server's log and activity),
+// plus raw HTTP for what the CLI cannot choose (API 1.41).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,9 +12,10 @@ import { openMetaDb, type MetaDb } from '../../src/meta/db.js';
 import { EventBus } from '../../src/system/events.js';
 import { silentLogger } from '../../src/util/log.js';
 import { createVolumeService } from '../../src/volume/service.js';
-import { createApiServer } from '../../src/api/server.js';
-import { buildRouter } from '../../src/api/routes.js';
-import type { Engine } from '../../src/engine.js';
+import { createApiServer, type ServerEngine } from '../../src/api/server.js';
+import { Router } from '../../src/api/router.js';
+import { registerPingRoute } from '../../src/api/ping.js';
+import { registerVolumeRoutes, type VolumeRoutesEngine } from '../../src/api/volumes.js';
 import { Activity } from '../../src/system/activity.js';
 import type { VolumeService } from '../../src/volume/types.js';
 
@@ -37,16 +39,12 @@ before(async () => {
     events,
     pluginDirs: [path.join(dir, 'plugins')],
   });
-  const engine = {
-    config: { dataRoot },
-    db,
-    log: silentLogger,
-    events,
-    volumes,
-    activity: new Activity(),
-  } as unknown as Engine;
+  const engine: ServerEngine & VolumeRoutesEngine = { log: silentLogger, volumes, activity: new Activity() };
+  const router = new Router<typeof engine>();
+  registerPingRoute(router);
+  registerVolumeRoutes(router);
   socket = path.join(dir, 'api.sock');
-  server = createApiServer(engine, buildRouter());
+  server = createApiServer(engine, router);
   await new Promise<void>((r) => server.listen(socket, () => r()));
 });
 
