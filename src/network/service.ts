@@ -9,12 +9,9 @@ import { randomBytes } from 'node:crypto';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { EventBus } from '../system/events.js';
-import { Conflict, Forbidden, InvalidParameter, NotFound, SystemError } from '../errors.js';
-import { matchLabels } from '../util/label-filter.js';
-import { parseUntil } from '../util/until.js';
+import { Forbidden, NotFound, SystemError } from '../errors.js';
 import { NetworkStore } from './store.js';
 import { newNetwork, nowIso, PREDEFINED, type CreateNetworkBody } from './create.js';
-import { allocateAddress, cidrString, intToIp, macOf, parseCidr, pickSubnet, routedElsewhere } from './ipam.js';
 import { findHelper, Netavark, networkInfo, removeEmptyPortChain, type NetavarkOptions } from './netavark.js';
 import { createNetns, networkNamespaceDir, removeNetns } from './netns.js';
 import { startProxy, type ProxyHandle } from './port-proxy.js';
@@ -27,6 +24,18 @@ import type {
   NetworkRecord,
   PortMapping,
 } from './types.js';
+import { ensureDefaultBridge } from './default-bridge.js';
+import {
+  endpointsOn,
+  nameserversOf,
+  newEndpoint,
+  refuseAllocated,
+  usableNetwork,
+  type Active,
+  type NetworkEndpoint,
+} from './endpoints.js';
+import { listNetworks, networkJson } from './view.js';
+import { pruneNetworks } from './prune.js';
 
 export interface NetworkServiceDeps {
   db: MetaDb;
@@ -34,17 +43,6 @@ export interface NetworkServiceDeps {
   log: Logger;
   events: EventBus;
 }
-
-interface Active {
-  req: AttachRequest;
-  att: Attachment;
-  opts: NetavarkOptions;
-  proxies: ProxyHandle[];
-  /** Container name per network, for network inspect. */
-  name: string;
-}
-
-const LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'];
 
 export class NetworkService implements ContainerNetworking, NetworkBackend {
   private readonly store: NetworkStore;
@@ -81,45 +79,7 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
         ...extra,
       });
     };
-    const bridgeId = randomBytes(32).toString('hex');
-    if (!this.store.byName('bridge')) {
-      // Every pool routed already: start anyway; the subnet is chosen again when a container needs it.
-      let subnet = parseCidr('172.17.0.0/16');
-      try {
-        subnet = pickSubnet(
-          this.store
-            .all()
-            .filter((n) => n.Subnet)
-            .map((n) => parseCidr(n.Subnet!)),
-        );
-      } catch {
-        /* see above */
-      }
-      const bridge = `br-${bridgeId.slice(0, 12)}`;
-      this.store.save({
-        Id: bridgeId,
-        Name: 'bridge',
-        Driver: 'bridge',
-        Created: nowIso(),
-        Internal: false,
-        Attachable: false,
-        Labels: {},
-        Options: {
-          'com.docker.network.bridge.default_bridge': 'true',
-          'com.docker.network.bridge.enable_icc': 'true',
-          'com.docker.network.bridge.enable_ip_masquerade': 'true',
-          'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
-          'com.docker.network.bridge.name': bridge,
-          'com.docker.network.driver.mtu': '1500',
-        },
-        Subnet: cidrString(subnet),
-        Gateway: intToIp(subnet.base + 1),
-        userSubnet: false,
-        bridge,
-        dns: false,
-        builtin: true,
-      });
-    }
+    ensureDefaultBridge(this.store);
     builtin('host', 'host');
     builtin('none', 'null');
     await this.recover();
@@ -170,30 +130,12 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
   }
 
   list(filters: Map<string, string[]>): Record<string, unknown>[] {
-    for (const k of filters.keys()) if (!LIST_FILTERS.includes(k)) throw new InvalidParameter(`Invalid filter '${k}'`);
-    for (const t of filters.get('type') ?? [])
-      if (t !== 'custom' && t !== 'builtin') throw new InvalidParameter(`invalid filter: 'type'='${t}'`);
-    const any = (k: string, pred: (v: string) => boolean) => {
-      const vs = filters.get(k);
-      return !vs?.length || vs.some(pred);
-    };
-    return this.store
-      .all()
-      .filter(
-        (n) =>
-          any('name', (v) => n.Name.includes(v)) &&
-          any('id', (v) => n.Id.startsWith(v)) &&
-          any('driver', (v) => v === n.Driver) &&
-          any('scope', (v) => v === 'local') &&
-          any('type', (v) => (v === 'builtin') === n.builtin) &&
-          any('dangling', (v) => (v === 'true' || v === '1') === (!n.builtin && this.endpointsOn(n.Id).length === 0)) &&
-          matchLabels(filters.get('label'), n.Labels),
-      )
-      .map((n) => this.json(n));
+    return listNetworks(this.store, this.active, filters);
   }
 
   inspect(ref: string): Record<string, unknown> {
-    return this.json(this.resolve(ref));
+    const n = this.resolve(ref);
+    return networkJson(n, this.endpointsOn(n.Id));
   }
 
   remove(ref: string): void {
@@ -206,66 +148,11 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
   }
 
   prune(filters: Map<string, string[]>): { NetworksDeleted: string[] | null } {
-    for (const k of filters.keys())
-      if (k !== 'until' && k !== 'label' && k !== 'label!') throw new InvalidParameter(`Invalid filter '${k}'`);
-    const until = (filters.get('until') ?? []).map((u) => parseUntil(u));
-    const deleted: string[] = [];
-    for (const n of this.store.all()) {
-      if (n.builtin || this.endpointsOn(n.Id).length) continue;
-      if (until.some((u) => Date.parse(n.Created) >= u)) continue;
-      if (!matchLabels(filters.get('label'), n.Labels)) continue;
-      const not = filters.get('label!');
-      if (not?.length && not.some((l) => matchLabels([l], n.Labels))) continue;
-      this.store.delete(n.Id);
-      this.deps.events.emitEvent('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
-      deleted.push(n.Name);
-    }
-    return { NetworksDeleted: deleted.length ? deleted : null };
+    return pruneNetworks(this.store, this.active, this.deps.events, filters);
   }
 
-  private endpointsOn(networkId: string): { containerId: string; name: string; ep: EndpointSettings }[] {
-    const out: { containerId: string; name: string; ep: EndpointSettings }[] = [];
-    for (const [containerId, a] of this.active) {
-      for (const ep of Object.values(a.att.endpoints))
-        if (ep.NetworkID === networkId) out.push({ containerId, name: a.name, ep });
-    }
-    return out;
-  }
-
-  private json(n: NetworkRecord): Record<string, unknown> {
-    const containers: Record<string, unknown> = {};
-    for (const { containerId, name, ep } of this.endpointsOn(n.Id)) {
-      containers[containerId] = {
-        Name: name,
-        EndpointID: ep.EndpointID,
-        MacAddress: ep.MacAddress,
-        IPv4Address: `${ep.IPAddress}/${ep.IPPrefixLen}`,
-        IPv6Address: '',
-      };
-    }
-    return {
-      Name: n.Name,
-      Id: n.Id,
-      Created: n.Created,
-      Scope: 'local',
-      Driver: n.Driver,
-      EnableIPv6: false,
-      IPAM: {
-        Driver: 'default',
-        Options: n.builtin ? null : {},
-        Config: n.Subnet
-          ? [{ Subnet: n.Subnet, Gateway: n.Gateway, ...(n.IPRange ? { IPRange: n.IPRange } : {}) }]
-          : [],
-      },
-      Internal: n.Internal,
-      Attachable: n.Attachable,
-      Ingress: false,
-      ConfigFrom: { Network: '' },
-      ConfigOnly: false,
-      Containers: containers,
-      Options: n.Options,
-      Labels: n.Labels,
-    };
+  private endpointsOn(networkId: string): NetworkEndpoint[] {
+    return endpointsOn(this.active, networkId);
   }
 
   // ----- endpoints of running containers -----
@@ -418,38 +305,12 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
     });
   }
 
-  /** A host port another container already publishes: Docker's words for its own allocator. */
   private refuseAllocated(m: PortMapping, name: string, endpointId: string): void {
-    if (!m.host_port) return;
-    const ip = m.host_ip || '0.0.0.0';
-    for (const a of this.active.values()) {
-      for (const p of a.att.ports) {
-        const pip = p.host_ip || '0.0.0.0';
-        if (p.host_port !== m.host_port || p.protocol !== m.protocol) continue;
-        if (pip === ip || pip === '0.0.0.0' || ip === '0.0.0.0') {
-          throw new Conflict(
-            `driver failed programming external connectivity on endpoint ${name} (${endpointId}): Bind for ${ip}:${m.host_port} failed: port is already allocated`,
-          );
-        }
-      }
-    }
+    refuseAllocated(this.active, m, name, endpointId);
   }
 
-  /** A bridge network ready for a new endpoint: its subnet moved off any address range the host now routes elsewhere. */
   private usable(n: NetworkRecord): NetworkRecord {
-    if (n.Driver !== 'bridge')
-      throw new InvalidParameter(`network ${n.Name} has no endpoints of its own (driver ${n.Driver})`);
-    if (!n.userSubnet && this.endpointsOn(n.Id).length === 0 && routedElsewhere(parseCidr(n.Subnet!), n.bridge)) {
-      const others = this.store
-        .all()
-        .filter((x) => x.Id !== n.Id && x.Subnet)
-        .map((x) => parseCidr(x.Subnet!));
-      const s = pickSubnet(others, n.bridge);
-      n.Subnet = cidrString(s);
-      n.Gateway = intToIp(s.base + 1);
-      this.store.save(n);
-    }
-    return n;
+    return usableNetwork(this.store, this.active, n);
   }
 
   private endpoint(
@@ -459,43 +320,15 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
     ipv4: string | undefined,
     taken: Record<string, EndpointSettings>,
   ): EndpointSettings {
-    if (ipv4 && !n.userSubnet)
-      throw new Forbidden(
-        'user specified IP address is supported only when connecting to networks with user configured subnets',
-      );
-    const used = new Set(this.endpointsOn(n.Id).map((e) => e.ep.IPAddress));
-    for (const ep of Object.values(taken)) if (ep.NetworkID === n.Id) used.add(ep.IPAddress);
-    const subnet = parseCidr(n.Subnet!);
-    const ip = allocateAddress(subnet, n.Gateway!, used, n.IPRange ? parseCidr(n.IPRange) : undefined, ipv4);
-    // Docker resolves a container on user-defined networks by its short ID as well.
-    const names = n.dns ? [...new Set([...aliases, req.containerId.slice(0, 12)])] : null;
-    return {
-      IPAMConfig: ipv4 ? { IPv4Address: ipv4 } : null,
-      Links: null,
-      Aliases: names,
-      NetworkID: n.Id,
-      EndpointID: randomBytes(32).toString('hex'),
-      Gateway: n.Internal ? '' : n.Gateway!,
-      IPAddress: ip,
-      IPPrefixLen: subnet.bits,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
-      MacAddress: macOf(ip),
-      DriverOpts: null,
-    };
+    return newEndpoint(this.active, n, req, aliases, ipv4, taken);
   }
 
-  /** aardvark-dns answers on the gateway of each network with DNS; without one the host's resolvers apply. */
   private nameservers(
     endpoints: Record<string, EndpointSettings>,
     status: Record<string, { dns_server_ips?: string[] }>,
     prev: string[] = [],
   ): string[] {
-    const out = [...prev];
-    for (const ep of Object.values(endpoints))
-      for (const ip of status[ep.NetworkID]?.dns_server_ips ?? []) if (!out.includes(ip)) out.push(ip);
-    return out;
+    return nameserversOf(endpoints, status, prev);
   }
 
   private emit(action: 'connect' | 'disconnect', networkId: string, containerId: string): void {
