@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { allocateAddress, cidrString, macOf, overlaps, parseCidr, pickSubnet } from '../../src/network/ipam.js';
-import { parsePorts } from '../../src/container/networking.js';
+import { parsePorts } from '../../src/container/published-ports.js';
 
 test("CIDR parsing, overlap, and Docker's errors for bad input", () => {
   assert.equal(cidrString(parseCidr('10.1.2.3/24')), '10.1.2.0/24');
