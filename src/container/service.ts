@@ -1,9 +1,10 @@
 // The container service: the one class behind the container room's roles (backend.ts), built
-// once by the daemon. It holds no logic of its own: each verb is a module of the room — create.ts,
-// lifecycle.ts (start, restart and what an exit drives), stop.ts (stop, kill, pause), remove.ts,
-// rename.ts, update.ts, prune.ts, rootfs-access.ts (what cp and export read), exec.ts, logs.ts,
-// the archive, diff and commit operations — and the daemon's own calls, shutdown.ts and recover.ts.
-// Lifecycle operations on one container are serialised by a lock (context.ts).
+// once by the daemon. Apart from a few lookups (wait, top, resize, attach), each verb is a module
+// of the room it delegates to — create.ts, lifecycle.ts (start, restart and what an exit drives),
+// stop.ts (stop, kill, pause), remove.ts, rename.ts, update.ts, prune.ts, rootfs-access.ts (what
+// cp and export read), exec.ts, logs.ts, the archive, diff and commit operations — and so are the
+// daemon's own calls, shutdown.ts and recover.ts. Lifecycle operations on one container are
+// serialised by a lock (context.ts).
 import path from 'node:path';
 import { Conflict } from '../errors.js';
 import { createRuncRuntime } from '../runtime/runc.js';
