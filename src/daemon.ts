@@ -25,6 +25,8 @@ import { UsageWarmer } from './system/usage-warmer.js';
 import { Activity } from './system/activity.js';
 import { followContainerEvents } from './system/usage-cache.js';
 import { recoverReferences, sweepScratch } from './system/recovery.js';
+import { sweepProjectQuotas } from './system/project-quota-sweep.js';
+import { ProjectIds } from './system/project-ids.js';
 import { snapshotKeyOf } from './container/context.js';
 import { daemonLogConfig } from './container/log-config.js';
 import { detachMountsUnder, shutdownOnSignals, trackConnections } from './system/shutdown.js';
@@ -185,6 +187,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     security,
   };
   await recoverReferences(engine);
+  // Every room has removed what it recovers: a project ID no directory carries is a crash's.
+  await sweepProjectQuotas(dataRoot, new ProjectIds(db), log);
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });

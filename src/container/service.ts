@@ -49,6 +49,7 @@ import { Incomplete } from '../meta/incomplete.js';
 import { REMOVE_MARK, finishInterrupted, removeAutoRemoved } from './recover.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
 import { hasLayerSizeLimit, releaseLayerSizeLimit } from './storage-opts.js';
+import { ProjectIds } from '../system/project-ids.js';
 import { releaseIpc } from './ipc.js';
 import { imageMountForCopy, removeImageMountSnapshots, usesImage } from './image-mount.js';
 import { releaseStaging, stagingDirOf } from '../mount/staging.js';
@@ -408,7 +409,7 @@ export class ContainerManager implements ContainerService, ContainerBackend {
   private async removeStorage(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
     if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true });
     if (hasLayerSizeLimit(rec.hostConfig.StorageOpt)) {
-      await releaseLayerSizeLimit(this.ctx.snapshotter, rec.snapshotKey).catch((e: unknown) => {
+      await releaseLayerSizeLimit(this.ctx.snapshotter, rec.snapshotKey, this.ctx.projectIds).catch((e: unknown) => {
         if (!isNotFound(e)) this.ctx.log.warn(`container ${rec.id}: ${(e as Error).message}`);
       });
     }
@@ -655,6 +656,7 @@ export async function createContainerService(deps: ContainerServiceDeps): Promis
     runtime,
     store: new ContainerStore(deps.db),
     incomplete: new Incomplete(deps.db),
+    projectIds: new ProjectIds(deps.db),
     live: new Map(),
     shuttingDown: false,
   };
