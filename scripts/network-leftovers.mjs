@@ -20,7 +20,8 @@ if (!dataRoot || !execRoot) {
 const configDir = path.join(execRoot, 'netavark');
 const bin = findHelper('netavark');
 const netavark = bin && fs.existsSync(configDir) ? new Netavark(configDir, bin, findHelper('aardvark-dns')) : undefined;
-const kept = await tearDownKeptSetups(networkNamespaceDir(execRoot), netavark);
+const { removed: tornDown, failed: kept } = await tearDownKeptSetups(networkNamespaceDir(execRoot), netavark);
+for (const t of tornDown) console.log(`network leftovers: tore down the ${t}`);
 for (const f of kept) console.log(`network leftovers: could not tear down the setup of ${f}`);
 const file = path.join(dataRoot, 'strata.db');
 if (!fs.existsSync(file)) process.exit(kept.length ? 1 : 0);

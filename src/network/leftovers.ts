@@ -26,19 +26,27 @@ const run = promisify(execFile);
 
 /**
  * Tears down every setup whose netavark input a daemon kept beside its namespace under
- * `netnsDir` (a daemon that was killed), then removes the namespaces. Returns one line per
- * setup that failed ("<container>: <why>").
+ * `netnsDir` (a daemon that was killed), then removes the namespaces. Returns what was torn
+ * down ("setup of container <id> on <bridges>") and one line per setup that failed.
  */
-export async function tearDownKeptSetups(netnsDir: string, netavark: Netavark | undefined): Promise<string[]> {
+export async function tearDownKeptSetups(
+  netnsDir: string,
+  netavark: Netavark | undefined,
+): Promise<{ removed: string[]; failed: string[] }> {
+  const removed: string[] = [];
   const failed: string[] = [];
-  if (!fs.existsSync(netnsDir)) return failed;
+  if (!fs.existsSync(netnsDir)) return { removed, failed };
   for (const f of fs.readdirSync(netnsDir)) {
     if (!f.endsWith('.json')) continue;
     const id = f.slice(0, -5);
     const ns = path.join(netnsDir, id);
     try {
       const opts = JSON.parse(fs.readFileSync(path.join(netnsDir, f), 'utf8')) as NetavarkOptions;
-      if (netavark && fs.existsSync(ns)) await netavark.teardown(ns, opts);
+      if (netavark && fs.existsSync(ns)) {
+        await netavark.teardown(ns, opts);
+        const bridges = Object.values(opts.network_info).map((n) => String(n.network_interface));
+        removed.push(`setup of container ${id} on ${bridges.join(', ')}`);
+      }
       for (const netId of Object.keys(opts.network_info)) await removeEmptyPortChain(netId);
     } catch (e) {
       failed.push(`${id}: ${e}`);
@@ -46,7 +54,7 @@ export async function tearDownKeptSetups(netnsDir: string, netavark: Netavark | 
     fs.rmSync(path.join(netnsDir, f), { force: true });
   }
   for (const f of fs.readdirSync(netnsDir)) await removeNetns(path.join(netnsDir, f));
-  return failed;
+  return { removed, failed };
 }
 
 /** The hash netavark names a network's chains with (NETAVARK-<hash>, NETAVARK-DN-<hash>). */

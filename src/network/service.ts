@@ -137,7 +137,8 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
 
   /** Tears down what a crashed daemon left: every kept netavark input, then the namespaces. */
   private async recover(): Promise<void> {
-    const failed = await tearDownKeptSetups(this.netnsDir, this.netavark);
+    const { removed, failed } = await tearDownKeptSetups(this.netnsDir, this.netavark);
+    if (removed.length) this.deps.log.info(`network recovery: tore down ${removed.join('; ')}`);
     for (const f of failed) this.deps.log.warn(`network recovery of ${f}`);
   }
 
