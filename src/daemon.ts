@@ -85,6 +85,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   for (const d of ['tmp', 'containers', 'volumes', 'content'])
     fs.mkdirSync(path.join(dataRoot, d), { recursive: true, mode: 0o710 });
   fs.mkdirSync(execRoot, { recursive: true, mode: 0o700 });
+  // A restore or import killed while swapping a volume's content is finished from its journal
+  // in tmp/ (its scratch, volume-backup-*), before tmp/ is emptied. The backup room loads only then.
+  const tmp = path.join(dataRoot, 'tmp');
+  if (fs.readdirSync(tmp).some((n) => n.startsWith('volume-backup-')))
+    await (await import('./backup/swap.js')).finishSwaps(tmp, log);
   await sweepScratch(dataRoot, execRoot, log);
 
   const seccomp = loadDefaultSeccompProfile(opts.seccompProfile);
