@@ -39,6 +39,14 @@ export class ProjectIds {
     })();
   }
 
+  /** Records an ID a directory already carries (given before IDs were kept here), so it is never given again. */
+  adopt(id: number, mountPoint: string, dir: string): boolean {
+    const r = this.db
+      .prepare('INSERT OR IGNORE INTO project_quotas (id, mount_point, path) VALUES (?, ?, ?)')
+      .run(id, mountPoint, dir);
+    return r.changes > 0;
+  }
+
   /** Whether `id` is one this data-root gave out. */
   has(id: number): boolean {
     return this.db.prepare('SELECT 1 FROM project_quotas WHERE id = ?').get(id) !== undefined;

@@ -53,6 +53,11 @@ function quotaMountOf(dir: string): QuotaMount | undefined {
   }
 }
 
+/** The mount point of the xfs or ext4 filesystem `dir` is on, or undefined on any other filesystem. */
+export function quotaMountPoint(dir: string): string | undefined {
+  return quotaMountOf(dir)?.mountPoint;
+}
+
 /** Whether `dir` is on xfs or ext4 mounted with project quotas enforced. */
 export function quotaSupported(dir: string): boolean {
   const m = quotaMountOf(dir);

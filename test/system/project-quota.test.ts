@@ -333,6 +333,44 @@ console.log('not killed');
   }
 });
 
+test('an ID a directory carries from before IDs were kept is recorded at start and never given again', async () => {
+  const dataRoot = path.join(xfs.mountPoint, 'adopt-root');
+  const old = path.join(dataRoot, 'volumes', 'old', '_data');
+  const next = path.join(dataRoot, 'volumes', 'next', '_data');
+  fs.mkdirSync(old, { recursive: true });
+  fs.mkdirSync(next, { recursive: true });
+  const taken = projectIdCandidate(next);
+  execFileSync('xfs_quota', ['-x', '-c', `project -s -p ${old} ${taken}`, xfs.mountPoint]);
+  takeCalls();
+  const adb = openMetaDb(path.join(fake, 'adopt.db'));
+  try {
+    const aids = new ProjectIds(adb);
+    // This kernel cannot enforce limits on the loop xfs: the sweep is told they are.
+    assert.deepEqual(await sweepProjectQuotas(dataRoot, aids, silentLogger, true), []);
+    assert.deepEqual(
+      aids.all().map((r) => [r.id, r.path]),
+      [[taken, old]],
+    );
+    const id = await applyProjectQuota(next, 1 << 20, aids);
+    assert.notEqual(id, taken, "the new directory does not share the old one's ID");
+    assert.equal(getFsXattr(next).projectId, id);
+    // Once the old directory is gone, its limit is lifted and the ID given back.
+    fs.rmSync(path.join(dataRoot, 'volumes', 'old'), { recursive: true });
+    takeCalls();
+    assert.deepEqual(await sweepProjectQuotas(dataRoot, aids, silentLogger, true), [taken]);
+    assert.deepEqual(takeCalls(), releaseCommands('xfs', xfs.mountPoint, taken));
+    assert.deepEqual(
+      aids.all().map((r) => r.id),
+      [id],
+    );
+    await releaseProjectQuota(next, aids);
+    takeCalls();
+  } finally {
+    adb.close();
+    fs.rmSync(dataRoot, { recursive: true, force: true });
+  }
+});
+
 test('limits enforced for real: a volume with a size limit refuses writes past it (needs kernel project quotas)', async (t) => {
   let pq: LoopFs;
   try {
