@@ -17,6 +17,9 @@ cleanup() {
   kill -TERM "$daemon" 2>/dev/null
   for _ in $(seq 200); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$daemon" 2>/dev/null
+  wait "$daemon" 2>/dev/null
+  # What its networks left on the host goes with the scratch data-root, printed.
+  [[ -d $work/root ]] && node scripts/network-leftovers.mjs "$work/root" "$work/exec"
   grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$work"
 }

@@ -315,6 +315,11 @@ try {
   summary = { daemon: DAEMON, seed: SEED, error: String(err) };
 } finally {
   if (daemon && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+  // What the data-root's networks left (a daemon killed with containers running), printed.
+  if (DAEMON === 'strata') {
+    const left = spawnSync(process.execPath, [path.join(repo, 'scripts/network-leftovers.mjs'), dataRoot, execRoot], { encoding: 'utf8' });
+    if (left.stdout) process.stderr.write(left.stdout);
+  }
   for (const m of mountsUnder(dir).sort().reverse()) spawnSync('umount', ['-l', m]);
   if (containerd && containerd.exitCode === null) {
     containerd.kill('SIGTERM');

@@ -32,10 +32,16 @@ driver_args=()
 daemon=
 cleanup() {
   if [[ -n $daemon ]]; then
+    # The orderly stop stops the containers (their stop timeouts) and so their networks; only a
+    # daemon still there after that is killed.
     kill -TERM "$daemon" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 300); do kill -0 "$daemon" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$daemon" 2>/dev/null
+    wait "$daemon" 2>/dev/null
   fi
+  # What the data-root's networks left on the host (a killed daemon's bridges and firewall
+  # chains) goes before the data-root that names them; each object removed is printed.
+  [[ -d $work/root ]] && node scripts/network-leftovers.mjs "$work/root" "$work/exec"
   # Whatever the daemon left mounted under its scratch root, deepest first (the loop-mounted
   # btrfs data-root last; its loop device goes with it, being set to clear on last close).
   grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null

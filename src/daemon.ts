@@ -25,6 +25,8 @@ import { UsageWarmer } from './system/usage-warmer.js';
 import { Activity } from './system/activity.js';
 import { followContainerEvents } from './system/usage-cache.js';
 import { recoverReferences, sweepScratch } from './system/recovery.js';
+import { sweepProjectQuotas } from './system/project-quota-sweep.js';
+import { ProjectIds } from './system/project-ids.js';
 import { snapshotKeyOf } from './container/context.js';
 import { daemonLogConfig } from './container/log-config.js';
 import { detachMountsUnder, shutdownOnSignals, trackConnections } from './system/shutdown.js';
@@ -83,6 +85,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   for (const d of ['tmp', 'containers', 'volumes', 'content'])
     fs.mkdirSync(path.join(dataRoot, d), { recursive: true, mode: 0o710 });
   fs.mkdirSync(execRoot, { recursive: true, mode: 0o700 });
+  // A restore or import killed while swapping a volume's content is finished from its journal
+  // in tmp/ (its scratch, volume-backup-*), before tmp/ is emptied. The backup room loads only then.
+  const tmp = path.join(dataRoot, 'tmp');
+  if (fs.readdirSync(tmp).some((n) => n.startsWith('volume-backup-')))
+    await (await import('./backup/swap.js')).finishSwaps(tmp, log);
   await sweepScratch(dataRoot, execRoot, log);
 
   const seccomp = loadDefaultSeccompProfile(opts.seccompProfile);
@@ -185,6 +192,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     security,
   };
   await recoverReferences(engine);
+  // Every room has removed what it recovers: a project ID no directory carries is a crash's.
+  await sweepProjectQuotas(dataRoot, new ProjectIds(db), log);
   const server = createApiServer(engine, buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });

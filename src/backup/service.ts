@@ -94,6 +94,7 @@ export class VolumeBackups implements BackupBackend {
   private async scratch<T>(fn: (dir: string) => Promise<T>): Promise<T> {
     const base = path.join(this.deps.dataRoot, 'tmp');
     fs.mkdirSync(base, { recursive: true, mode: 0o700 });
+    // The daemon's start looks for this prefix in tmp/ to finish a swap a crash cut short (swap.ts).
     const dir = fs.mkdtempSync(path.join(base, 'volume-backup-'));
     try {
       return await fn(dir);

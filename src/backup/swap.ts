@@ -3,10 +3,17 @@
 // the volume untouched; only complete trees are swapped in. The _data directory itself stays
 // (containers may have it bind-mounted); its entries are exchanged by rename on the same
 // filesystem, and copied when the volume lives on another one.
+//
+// The exchange is many renames: the old entries out to trash, then the staged ones in. A
+// journal written beside them before the first names both lists, so that a daemon killed
+// half way finishes the swap at its next start (finishSwaps, before tmp/ is emptied) instead
+// of leaving a volume with half its old content, or half its new.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { crashPoint } from '../util/crash-point.js';
+import type { Logger } from '../util/log.js';
 
 const run = promisify(execFile);
 
@@ -17,6 +24,19 @@ export interface RootAttributes {
   mode: number;
 }
 
+/** What a swap under way needs to be finished: written before its first rename. */
+interface SwapJournal {
+  dataDir: string;
+  staged: string;
+  trash: string;
+  /** dataDir's entries before the swap, and staged's. */
+  old: string[];
+  fresh: string[];
+  root?: RootAttributes;
+}
+
+const JOURNAL = 'swap.json';
+
 /** Moves every entry of `staged` into `dataDir` after moving the old ones to `trash` (both beside `staged`). */
 export async function replaceContent(
   dataDir: string,
@@ -25,21 +45,82 @@ export async function replaceContent(
   root?: RootAttributes,
 ): Promise<void> {
   await fs.promises.mkdir(trash, { recursive: true });
-  const old = await fs.promises.readdir(dataDir);
-  const fresh = await fs.promises.readdir(staged);
+  const journal: SwapJournal = {
+    dataDir,
+    staged,
+    trash,
+    old: await fs.promises.readdir(dataDir),
+    fresh: await fs.promises.readdir(staged),
+    ...(root ? { root } : {}),
+  };
+  const file = path.join(path.dirname(staged), JOURNAL);
+  const fh = await fs.promises.open(file, 'w', 0o600);
   try {
-    for (const name of old) await fs.promises.rename(path.join(dataDir, name), path.join(trash, name));
-    for (const name of fresh) await fs.promises.rename(path.join(staged, name), path.join(dataDir, name));
+    await fh.writeFile(JSON.stringify(journal));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await finish(journal);
+  await fs.promises.rm(trash, { recursive: true, force: true });
+  await fs.promises.rm(file, { force: true });
+}
+
+/**
+ * Carries a swap to its end from wherever it stopped. The old entries all leave before the
+ * first staged one comes in, so while one old entry is not yet in trash no staged entry has
+ * moved: the rest of the old ones go, then every staged entry still in staging comes in.
+ */
+async function finish(j: SwapJournal): Promise<void> {
+  try {
+    const inTrash = new Set(await fs.promises.readdir(j.trash));
+    if (!j.old.every((n) => inTrash.has(n))) {
+      for (const name of j.old) {
+        if (inTrash.has(name) || !fs.existsSync(path.join(j.dataDir, name))) continue;
+        await fs.promises.rename(path.join(j.dataDir, name), path.join(j.trash, name));
+        crashPoint('volume-swap-moving-old');
+      }
+    }
+    const left = new Set(await fs.promises.readdir(j.staged));
+    for (const name of j.fresh) {
+      if (!left.has(name)) continue;
+      await fs.promises.rename(path.join(j.staged, name), path.join(j.dataDir, name));
+      crashPoint('volume-swap-moving-fresh');
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    // Another filesystem (a volume with a device option): copy, keeping owners, modes, xattrs, links.
-    for (const name of await fs.promises.readdir(dataDir))
-      await fs.promises.rm(path.join(dataDir, name), { recursive: true, force: true });
-    await run('cp', ['-a', '--reflink=auto', '--sparse=auto', staged + '/.', dataDir + '/']);
+    // Another filesystem (a volume with a device option): nothing moved; copy, keeping owners,
+    // modes, xattrs, links (staged stays whole, so a copy cut short is simply done again).
+    for (const name of await fs.promises.readdir(j.dataDir))
+      await fs.promises.rm(path.join(j.dataDir, name), { recursive: true, force: true });
+    await run('cp', ['-a', '--reflink=auto', '--sparse=auto', j.staged + '/.', j.dataDir + '/']);
   }
-  if (root) {
-    await fs.promises.chown(dataDir, root.uid, root.gid);
-    await fs.promises.chmod(dataDir, root.mode & 0o7777);
+  if (j.root) {
+    await fs.promises.chown(j.dataDir, j.root.uid, j.root.gid);
+    await fs.promises.chmod(j.dataDir, j.root.mode & 0o7777);
   }
-  await fs.promises.rm(trash, { recursive: true, force: true });
+}
+
+/**
+ * Startup, before tmp/ is emptied: finishes every swap a killed daemon left under way in a
+ * scratch directory of `tmp` (one with a journal). Returns the volume directories finished.
+ */
+export async function finishSwaps(tmp: string, log: Logger): Promise<string[]> {
+  const finished: string[] = [];
+  if (!fs.existsSync(tmp)) return finished;
+  for (const entry of fs.readdirSync(tmp, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const file = path.join(tmp, entry.name, JOURNAL);
+    if (!fs.existsSync(file)) continue;
+    try {
+      const j = JSON.parse(fs.readFileSync(file, 'utf8')) as SwapJournal;
+      if (!fs.existsSync(j.dataDir)) continue;
+      await finish(j);
+      finished.push(j.dataDir);
+      log.warn(`startup: finished replacing the content of ${j.dataDir} (a restore or import was interrupted)`);
+    } catch (err) {
+      log.error(`startup: could not finish replacing a volume's content (${file}): ${(err as Error).message}`);
+    }
+  }
+  return finished;
 }

@@ -6,6 +6,7 @@ import type { ContainerStore } from './store.js';
 import type { ContainerServiceDeps } from './deps.js';
 import type { ContainerRecord } from './types.js';
 import type { Incomplete } from '../meta/incomplete.js';
+import type { ProjectIds } from '../system/project-ids.js';
 import { StreamHub } from './stream-hub.js';
 import type { HealthHandle } from './health-config.js';
 
@@ -53,6 +54,8 @@ export interface Ctx extends ContainerServiceDeps {
   store: ContainerStore;
   /** Marks of creates and removals under way (rolled back or finished at startup). */
   incomplete: Incomplete;
+  /** The data-root's project IDs, for `--storage-opt size` on overlay2 over xfs or ext4. */
+  projectIds: ProjectIds;
   live: Map<string, Live>;
   shuttingDown: boolean;
 }

@@ -145,8 +145,8 @@ export async function createContainer(
     undo.push(async () => removeTreeNoCross(dir));
     await prepareLayers(ctx, rec, image.topChainID, undo);
     if (sizeLimit > 0) {
-      await applyLayerSizeLimit(ctx.snapshotter, rec.snapshotKey, sizeLimit);
-      undo.push(async () => releaseLayerSizeLimit(ctx.snapshotter, rec.snapshotKey));
+      await applyLayerSizeLimit(ctx.snapshotter, rec.snapshotKey, sizeLimit, ctx.projectIds);
+      undo.push(async () => releaseLayerSizeLimit(ctx.snapshotter, rec.snapshotKey, ctx.projectIds));
     }
     await prepareImageMounts(ctx.snapshotter, id, imageMounts, undo);
     await setupVolumes(ctx, rec, undo, made);

@@ -94,7 +94,7 @@ export async function removeLeftovers(ctx: Ctx, id: string, made: CreateMark): P
   if (await isMountPoint(rootfs)) await unmount(rootfs, { lazy: true }).catch(() => undefined);
   await releaseIpc(ctx, id).catch(() => undefined);
   // A create interrupted after its size limit was set: the limit goes before the layer.
-  await releaseLayerSizeLimit(ctx.snapshotter, `container-${id}`).catch(() => undefined);
+  await releaseLayerSizeLimit(ctx.snapshotter, `container-${id}`, ctx.projectIds).catch(() => undefined);
   // The writable layer sits on the init layer: children first.
   for (const key of [`container-${id}`, `container-${id}-init`, `container-${id}-init-prepare`]) {
     await ctx.snapshotter.remove(key).catch((e: unknown) => {

@@ -73,7 +73,7 @@ export async function removeContainer(
 async function removeStorage(ctx: Ctx, rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
   if (await isMountPoint(rec.rootfsPath)) await unmount(rec.rootfsPath, { lazy: true });
   if (hasLayerSizeLimit(rec.hostConfig.StorageOpt)) {
-    await releaseLayerSizeLimit(ctx.snapshotter, rec.snapshotKey).catch((e: unknown) => {
+    await releaseLayerSizeLimit(ctx.snapshotter, rec.snapshotKey, ctx.projectIds).catch((e: unknown) => {
       if (!isNotFound(e)) ctx.log.warn(`container ${rec.id}: ${(e as Error).message}`);
     });
   }

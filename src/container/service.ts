@@ -34,6 +34,7 @@ import { commitContainer, type CommitOptions } from './commit-ops.js';
 import type { Change, PathStat } from '../archive/types.js';
 import type { Readable, Writable } from 'node:stream';
 import { Incomplete } from '../meta/incomplete.js';
+import { ProjectIds } from '../system/project-ids.js';
 import { recoverContainers } from './recover.js';
 import { usesImage } from './image-mount.js';
 import { connectNetwork, disconnectNetwork } from './network-connect.js';
@@ -293,6 +294,7 @@ export async function createContainerService(deps: ContainerServiceDeps): Promis
     runtime,
     store: new ContainerStore(deps.db),
     incomplete: new Incomplete(deps.db),
+    projectIds: new ProjectIds(deps.db),
     live: new Map(),
     shuttingDown: false,
   };

@@ -10,6 +10,7 @@ import { InvalidParameter, SystemError } from '../errors.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import { parseRamInBytes } from '../volume/local-options.js';
 import { applyProjectQuota, quotaSupported, releaseProjectQuota } from '../system/project-quota.js';
+import type { ProjectIds } from '../system/project-ids.js';
 
 const UNSUPPORTED = "--storage-opt is supported only for overlay over xfs with 'pquota' mount option";
 
@@ -32,11 +33,16 @@ export function layerSizeLimit(
 }
 
 /** Puts the limit on the prepared writable layer `key`. */
-export async function applyLayerSizeLimit(snapshotter: Snapshotter, key: string, bytes: number): Promise<void> {
+export async function applyLayerSizeLimit(
+  snapshotter: Snapshotter,
+  key: string,
+  bytes: number,
+  ids: ProjectIds,
+): Promise<void> {
   if (snapshotter.driver === 'btrfs') return snapshotter.limitSize(key, bytes);
   const upper = (await snapshotter.graphDriverData(key)).Data?.UpperDir;
   if (!upper) throw new SystemError(UNSUPPORTED);
-  await applyProjectQuota(path.dirname(upper), bytes);
+  await applyProjectQuota(path.dirname(upper), bytes, ids);
 }
 
 /** Whether a container's `StorageOpt` asks for a size limit (the option name is case-insensitive). */
@@ -45,8 +51,8 @@ export function hasLayerSizeLimit(storageOpt: Record<string, string> | null | un
 }
 
 /** Lifts the project quota limit of writable layer `key` before its removal (btrfs' goes with the subvolume). */
-export async function releaseLayerSizeLimit(snapshotter: Snapshotter, key: string): Promise<void> {
+export async function releaseLayerSizeLimit(snapshotter: Snapshotter, key: string, ids: ProjectIds): Promise<void> {
   if (snapshotter.driver === 'btrfs') return;
   const upper = (await snapshotter.graphDriverData(key)).Data?.UpperDir;
-  if (upper) await releaseProjectQuota(path.dirname(upper));
+  if (upper) await releaseProjectQuota(path.dirname(upper), ids);
 }

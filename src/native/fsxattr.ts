@@ -23,11 +23,16 @@ export interface FsXattr {
 export function getFsXattr(path: string): FsXattr {
   const fd = openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   try {
-    const b = Buffer.alloc(FSXATTR_SIZE);
-    if ((ioctlFn(fd, FS_IOC_FSGETXATTR, 'void *', b) as number) < 0)
-      throw new SyscallError('ioctl FS_IOC_FSGETXATTR', koffi.errno(), path);
-    return { xflags: b.readUInt32LE(0), projectId: b.readUInt32LE(12) };
+    return fsXattrOf(fd, path);
   } finally {
     closeSync(fd);
   }
+}
+
+/** The flags and project ID of the file open as `fd` (`what` names it in an error). */
+export function fsXattrOf(fd: number, what = `fd ${fd}`): FsXattr {
+  const b = Buffer.alloc(FSXATTR_SIZE);
+  if ((ioctlFn(fd, FS_IOC_FSGETXATTR, 'void *', b) as number) < 0)
+    throw new SyscallError('ioctl FS_IOC_FSGETXATTR', koffi.errno(), what);
+  return { xflags: b.readUInt32LE(0), projectId: b.readUInt32LE(12) };
 }

@@ -14,6 +14,7 @@ import { NetworkStore } from './store.js';
 import { newNetwork, nowIso, PREDEFINED, type CreateNetworkBody } from './create.js';
 import { findHelper, Netavark, networkInfo, removeEmptyPortChain, type NetavarkOptions } from './netavark.js';
 import { createNetns, networkNamespaceDir, removeNetns } from './netns.js';
+import { removeNetworkLeftovers, stopStrayAardvark, tearDownKeptSetups } from './leftovers.js';
 import { startProxy, type ProxyHandle } from './port-proxy.js';
 import type { NetworkBackend } from './backend.js';
 import type {
@@ -83,25 +84,22 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
     builtin('host', 'host');
     builtin('none', 'null');
     await this.recover();
+    // What a killed daemon left whose exec-root went with it: no endpoint runs yet, so a bridge
+    // or chain of this data-root's networks still on the host is no one's.
+    const { removed, failed } = await removeNetworkLeftovers(
+      this.store.all(),
+      path.join(this.deps.execRoot, 'netavark'),
+    );
+    removed.push(...stopStrayAardvark(path.join(this.deps.execRoot, 'netavark')));
+    if (removed.length) this.deps.log.info(`network recovery: removed ${removed.join(', ')}`);
+    for (const f of failed) this.deps.log.warn(`network recovery: ${f}`);
   }
 
   /** Tears down what a crashed daemon left: every kept netavark input, then the namespaces. */
   private async recover(): Promise<void> {
-    if (!fs.existsSync(this.netnsDir)) return;
-    for (const f of fs.readdirSync(this.netnsDir)) {
-      if (!f.endsWith('.json')) continue;
-      const id = f.slice(0, -5);
-      const ns = path.join(this.netnsDir, id);
-      try {
-        const opts = JSON.parse(fs.readFileSync(path.join(this.netnsDir, f), 'utf8')) as NetavarkOptions;
-        if (this.netavark && fs.existsSync(ns)) await this.netavark.teardown(ns, opts);
-        for (const netId of Object.keys(opts.network_info)) await removeEmptyPortChain(netId);
-      } catch (e) {
-        this.deps.log.warn(`network recovery of ${id}: ${e}`);
-      }
-      fs.rmSync(path.join(this.netnsDir, f), { force: true });
-    }
-    for (const f of fs.readdirSync(this.netnsDir)) await removeNetns(path.join(this.netnsDir, f));
+    const { removed, failed } = await tearDownKeptSetups(this.netnsDir, this.netavark);
+    if (removed.length) this.deps.log.info(`network recovery: tore down ${removed.join('; ')}`);
+    for (const f of failed) this.deps.log.warn(`network recovery of ${f}`);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {

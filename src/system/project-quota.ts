@@ -11,13 +11,20 @@
 // FS_IOC_FSSETXATTR and the inherit flag, and `limit` is the generic quotactl.
 //
 // A limit goes with its directory: removal sets it back to 0, for the project ID read from
-// the directory (not recomputed from a path it may no longer have).
+// the directory (not recomputed from a path it may no longer have). IDs come from the
+// data-root's table (project-ids.ts), so no two directories share one.
+//
+// xfs_quota splits a -c command on blanks and knows no quoting, so a directory's path never
+// goes into one (a path with a space named another directory, and xfs_quota still exited 0):
+// the directory is opened here, without following a final symlink, and handed to xfs_quota as
+// its fd 3, which the command names as /proc/self/fd/3/.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { SystemError } from '../errors.js';
-import { getFsXattr } from '../native/fsxattr.js';
+import { fsXattrOf, getFsXattr } from '../native/fsxattr.js';
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, openat } from '../native/syscalls.js';
+import type { ProjectIds } from './project-ids.js';
 
 export type QuotaFilesystem = 'xfs' | 'ext4';
 
@@ -46,6 +53,11 @@ function quotaMountOf(dir: string): QuotaMount | undefined {
   }
 }
 
+/** The mount point of the xfs or ext4 filesystem `dir` is on, or undefined on any other filesystem. */
+export function quotaMountPoint(dir: string): string | undefined {
+  return quotaMountOf(dir)?.mountPoint;
+}
+
 /** Whether `dir` is on xfs or ext4 mounted with project quotas enforced. */
 export function quotaSupported(dir: string): boolean {
   const m = quotaMountOf(dir);
@@ -66,26 +78,18 @@ export function mountOf(p: string): { mountPoint: string; superOptions: string }
   return best;
 }
 
-/** The project ID a directory gets: derived from its path, so no state is kept to choose one. */
-export function projectIdFor(dir: string): number {
-  return 1_000_000 + (createHash('sha256').update(dir).digest().readUInt32BE(0) % 1_000_000_000);
-}
-
 /** xfs_quota's arguments for one command on the filesystem mounted at `mountPoint`. */
 function xfsQuotaArgs(fsName: QuotaFilesystem, mountPoint: string, command: string): string[] {
   return ['-x', ...(FILESYSTEMS[fsName].foreign ? ['-f'] : []), '-c', command, mountPoint];
 }
 
-/** The xfs_quota runs that give `dir` project `id` with a hard block limit of `bytes`. */
-export function applyCommands(
-  fsName: QuotaFilesystem,
-  mountPoint: string,
-  dir: string,
-  id: number,
-  bytes: number,
-): string[][] {
+/** How xfs_quota's command names the directory handed to it as fd 3. */
+export const DIR_FD_PATH = '/proc/self/fd/3/.';
+
+/** The xfs_quota runs that give the directory open as fd 3 project `id` with a hard block limit of `bytes`. */
+export function applyCommands(fsName: QuotaFilesystem, mountPoint: string, id: number, bytes: number): string[][] {
   return [
-    xfsQuotaArgs(fsName, mountPoint, `project -s -p ${dir} ${id}`),
+    xfsQuotaArgs(fsName, mountPoint, `project -s -p ${DIR_FD_PATH} ${id}`),
     xfsQuotaArgs(fsName, mountPoint, `limit -p bhard=${bytes} ${id}`),
   ];
 }
@@ -95,32 +99,65 @@ export function releaseCommands(fsName: QuotaFilesystem, mountPoint: string, id:
   return [xfsQuotaArgs(fsName, mountPoint, `limit -p bhard=0 ${id}`)];
 }
 
-/** Gives `dir` its own project and a hard block limit of `bytes`. */
-export async function applyProjectQuota(dir: string, bytes: number): Promise<void> {
+/** Gives `dir` a project of its own, taken from `ids`, and a hard block limit of `bytes`. */
+export async function applyProjectQuota(dir: string, bytes: number, ids: ProjectIds): Promise<number> {
   const m = quotaMountOf(dir);
   if (!m) throw new SystemError(`set quota: ${dir} is on neither xfs nor ext4`);
-  for (const args of applyCommands(m.fs, m.mountPoint, dir, projectIdFor(dir), bytes)) await xfsQuota(args);
+  const fd = openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  const id = ids.allocate(dir, m.mountPoint);
+  try {
+    const [project, limit] = applyCommands(m.fs, m.mountPoint, id, bytes);
+    await xfsQuota(project!, fd);
+    if (fsXattrOf(fd, dir).projectId !== id) throw new SystemError(`set quota: ${dir} did not take project ${id}`);
+    await xfsQuota(limit!);
+    return id;
+  } catch (err) {
+    // An ID no directory carries goes back; one the directory took stays taken until the
+    // directory goes (its removal, or the startup sweep once it is gone, gives it back).
+    if (fsXattrOf(fd, dir).projectId !== id) ids.release(id);
+    throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
- * Lifts the limit of the project `dir` was given, before `dir` is deleted. A directory whose
- * project ID is 0 or its parent's has no project of its own (it inherited one, which is not
- * ours to lift). Returns the project ID whose limit was lifted, or 0 when there was none.
+ * Lifts the limit of the project `dir` was given, before `dir` is deleted, and gives its ID
+ * back. A directory whose project ID is 0 or its parent's has no project of its own (it
+ * inherited one, which is not ours to lift). Returns the project ID whose limit was lifted,
+ * or 0 when there was none.
  */
-export async function releaseProjectQuota(dir: string): Promise<number> {
+export async function releaseProjectQuota(dir: string, ids: ProjectIds): Promise<number> {
   const m = quotaMountOf(dir);
   if (!m) return 0;
   const id = getFsXattr(dir).projectId;
   if (id === 0 || id === getFsXattr(path.dirname(dir)).projectId) return 0;
-  for (const args of releaseCommands(m.fs, m.mountPoint, id)) await xfsQuota(args);
+  await liftProjectLimit(m.mountPoint, id);
+  ids.release(id);
   return id;
 }
 
-function xfsQuota(args: string[]): Promise<void> {
+/** Sets project `id`'s limit on the filesystem mounted at `mountPoint` back to none. */
+export async function liftProjectLimit(mountPoint: string, id: number): Promise<void> {
+  const m = quotaMountOf(mountPoint);
+  if (!m) throw new SystemError(`lift quota: ${mountPoint} is on neither xfs nor ext4`);
+  for (const args of releaseCommands(m.fs, m.mountPoint, id)) await xfsQuota(args);
+}
+
+/** Runs xfs_quota; `dirFd` becomes its fd 3. */
+function xfsQuota(args: string[], dirFd?: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('xfs_quota', args, (err, _out, stderr) => {
-      if (err) reject(new SystemError(`set quota: ${String(stderr).trim() || err.message}`));
-      else resolve();
+    const child = spawn('xfs_quota', args, {
+      stdio: ['ignore', 'ignore', 'pipe', ...(dirFd === undefined ? [] : [dirFd])],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', (err) => reject(new SystemError(`set quota: ${err.message}`, { cause: err })));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new SystemError(`set quota: ${stderr.trim() || `xfs_quota exited with ${code}`}`));
     });
   });
 }

@@ -13,6 +13,8 @@ import type { VolumeDriver } from './driver.js';
 import { validateLocalVolumeName } from './names.js';
 import { localMountOptions, maskPassword, needsMount, validateLocalOptions } from './local-options.js';
 import { applyQuota, makeDataDir, quotaSupported, releaseDataDir, releaseQuota } from './quota.js';
+import type { ProjectIds } from '../system/project-ids.js';
+import { crashPoint } from '../util/crash-point.js';
 
 export interface LocalDriverDeps {
   /** <data-root>/volumes */
@@ -20,6 +22,8 @@ export interface LocalDriverDeps {
   /** <data-root>/tmp: removals are renamed here first so a crash never leaves half a volume. */
   tmp: string;
   log: Logger;
+  /** The data-root's project IDs, for `size` on xfs or ext4. */
+  projectIds: ProjectIds;
 }
 
 export class LocalDriver implements VolumeDriver {
@@ -45,7 +49,7 @@ export class LocalDriver implements VolumeDriver {
       const m = localMountOptions(opts);
       const conf = { MountType: m.type, MountOpts: m.o, MountDevice: m.device, Quota: { Size: m.quotaSize } };
       fs.writeFileSync(path.join(dir, 'opts.json'), JSON.stringify(conf), { mode: 0o600 });
-      if (m.quotaSize > 0) await applyQuota(this.dataPath(name), m.quotaSize);
+      if (m.quotaSize > 0) await applyQuota(this.dataPath(name), m.quotaSize, this.deps.projectIds);
     }
   }
 
@@ -98,7 +102,12 @@ export class LocalDriver implements VolumeDriver {
     if (left.length > 0) throw new SystemError(`remove ${name}: ${left[0]!.mountPoint} is still mounted`);
     const grave = path.join(this.deps.tmp, `volume-rm-${name}-${randomBytes(4).toString('hex')}`);
     fs.renameSync(dir, grave);
-    await releaseQuota(grave).catch((e: unknown) => this.deps.log.warn(`volume ${name}: ${(e as Error).message}`));
+    // A crash from here on leaves the volume in tmp/, which startup empties; the startup
+    // sweep of project IDs then lifts the limit no directory carries any more.
+    crashPoint('volume-rm-moved');
+    await releaseQuota(grave, this.deps.projectIds).catch((e: unknown) =>
+      this.deps.log.warn(`volume ${name}: ${(e as Error).message}`),
+    );
     releaseDataDir(grave);
     fs.rmSync(grave, { recursive: true, force: true });
   }

@@ -11,6 +11,7 @@ import {
   quotaSupported as projectQuotaSupported,
   releaseProjectQuota,
 } from '../system/project-quota.js';
+import type { ProjectIds } from '../system/project-ids.js';
 
 /** Whether volumes under `root` can take a size limit: btrfs (qgroups), or xfs or ext4 with project quotas. */
 export function quotaSupported(root: string): boolean {
@@ -36,16 +37,19 @@ export function releaseDataDir(dir: string): void {
  * Lifts the project quota limit `<dir>/_data` was given (off btrfs), before it is deleted: a
  * limit left behind would outlive the volume, for a project ID a later directory may get.
  */
-export async function releaseQuota(dir: string): Promise<void> {
+export async function releaseQuota(dir: string, ids: ProjectIds): Promise<void> {
   const data = path.join(dir, '_data');
-  if (fs.existsSync(data) && !btrfs.isBtrfs(data)) await releaseProjectQuota(data);
+  if (fs.existsSync(data) && !btrfs.isBtrfs(data)) await releaseProjectQuota(data, ids);
 }
 
 /** Limits what `<dir>/_data` may hold to `bytes`: writes past it fail with EDQUOT. */
-export async function applyQuota(dataDir: string, bytes: number): Promise<void> {
+export async function applyQuota(dataDir: string, bytes: number, ids: ProjectIds): Promise<void> {
   const parent = path.dirname(dataDir);
   const isSubvolume = btrfs.withDirFd(parent, (fd) => btrfs.isSubvolume(fd, path.basename(dataDir)));
-  if (!isSubvolume) return applyProjectQuota(dataDir, bytes);
+  if (!isSubvolume) {
+    await applyProjectQuota(dataDir, bytes, ids);
+    return;
+  }
   try {
     btrfs.withDirFd(parent, (fd) => btrfs.quotaEnable(fd));
     btrfs.withDirFd(dataDir, (fd) => btrfs.qgroupLimit(fd, bytes));

@@ -16,6 +16,7 @@ import { needsMount } from './local-options.js';
 import { PluginRegistry, pluginDirsFromEnv } from './plugin-registry.js';
 import { PluginVolumeDriver } from './plugin-driver.js';
 import { VolumeStore, rfc3339Now, type VolumeRow } from './store.js';
+import { ProjectIds } from '../system/project-ids.js';
 import { KeyedLock } from './keyed-lock.js';
 import { generateVolumeName, validateLocalVolumeName } from './names.js';
 import { ANONYMOUS_LABEL, pruneFilter } from './filters.js';
@@ -38,7 +39,7 @@ export async function createVolumeService(deps: VolumeServiceDeps): Promise<Volu
   fs.mkdirSync(root, { recursive: true, mode: 0o701 });
   fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
   const store = new VolumeStore(deps.db);
-  const local = new LocalDriver({ root, tmp, log: deps.log });
+  const local = new LocalDriver({ root, tmp, log: deps.log, projectIds: new ProjectIds(deps.db) });
   await recoverVolumes(store, local, root, deps.log);
   return new Volumes(deps, store, local, new PluginRegistry(deps.pluginDirs ?? pluginDirsFromEnv()));
 }

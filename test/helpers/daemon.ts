@@ -121,6 +121,14 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
         await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
         if (proc.exitCode === null) proc.kill('SIGKILL');
       }
+      // What its networks left on the host (a killed daemon's bridges, chains, DNS server) goes
+      // before the data-root naming them, and is reported: a leak shows in the test's output.
+      const left = spawnSync(
+        'node',
+        [path.join(repoRoot, 'scripts/network-leftovers.mjs'), dataRoot, path.join(dir, 'exec')],
+        { encoding: 'utf8' },
+      );
+      if (left.stdout) process.stderr.write(left.stdout);
       // Anything left mounted under the scratch dir is a bug in the code under test, but must not leak into the machine.
       const mounts = fs
         .readFileSync('/proc/self/mountinfo', 'utf8')

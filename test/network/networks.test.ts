@@ -404,6 +404,112 @@ test('after a daemon SIGKILL the next start tears down veths, bridges, namespace
   }
 });
 
+test("a data-root whose killed daemon lost its exec-root: the next start, or network-leftovers.mjs after it, removes its bridges and chains, and no other daemon's", async () => {
+  const dir = fs.mkdtempSync('/tmp/strata-netlost-');
+  const sock = path.join(dir, 's.sock');
+  const docker = (...args: string[]) =>
+    spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
+  const start = async (execRoot: string): Promise<ChildProcess> => {
+    const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
+    const p = spawn(
+      path.join(repoRoot, 'bin/strata'),
+      ['daemon', '--data-root', path.join(dir, 'root'), '--exec-root', execRoot, '--host', `unix://${sock}`],
+      { stdio: ['ignore', log, log] },
+    );
+    fs.closeSync(log);
+    for (let i = 0; i < 200 && docker('version').status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    return p;
+  };
+  const aardvarkUnder = (root: string) =>
+    fs.readdirSync('/proc').filter((p) => {
+      try {
+        const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        return argv.includes('aardvark-dns') && argv.includes(root);
+      } catch {
+        return false;
+      }
+    });
+  const chain = (id: string) => `NETAVARK-${createHash('sha512').update(id).digest('hex').toUpperCase().slice(0, 13)}`;
+  // Kills the daemon and its container as a script's cleanup would, and deletes its exec-root.
+  const killAndLoseExecRoot = async (p: ChildProcess, execRoot: string, containerId: string) => {
+    p.kill('SIGKILL');
+    await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)));
+    spawnSync('runc', ['--root', path.join(execRoot, 'runc'), 'delete', '--force', containerId]);
+    const mounts = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(execRoot));
+    for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m]);
+    fs.rmSync(execRoot, { recursive: true, force: true });
+  };
+  // Another daemon's network, up while this one is killed and cleaned after.
+  const otherId = ok(d.docker(['network', 'create', '--subnet', '10.234.3.0/24', 'othernet']), 'create').trim();
+  ok(d.docker(['run', '-d', '--name', 'other', '--network', 'othernet', 'bb:test', 'sleep', '1000']), 'run');
+  let proc = await start(path.join(dir, 'exec'));
+  try {
+    fs.copyFileSync(path.join(d.dir, 'bb.tar'), path.join(dir, 'bb.tar'));
+    assert.equal(docker('load', '-i', path.join(dir, 'bb.tar')).status, 0);
+    const id = docker('network', 'create', '--subnet', '10.233.7.0/24', 'lostnet').stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    const run1 = docker('run', '-d', '--network', 'lostnet', 'bb:test', 'sleep', '1000');
+    assert.equal(run1.status, 0, run1.stderr);
+    const bridge = `br-${id.slice(0, 12)}`;
+    assert.ok(links().includes(bridge), 'the bridge is up while the container runs');
+    assert.ok(rules().includes(`:${chain(id)} `), "the network's nat chain exists");
+    await killAndLoseExecRoot(proc, path.join(dir, 'exec'), run1.stdout.trim());
+    assert.ok(links().includes(bridge), 'the bridge outlives the killed daemon');
+    assert.ok(rules().includes(`:${chain(id)} `), 'and so does its chain');
+
+    proc = await start(path.join(dir, 'exec'));
+    assert.ok(!links().includes(bridge), 'the next start removed the bridge');
+    assert.ok(!rules().includes(chain(id)), 'and the nat chain and its POSTROUTING jump');
+    assert.doesNotMatch(rules(), /10\.233\.7\.0\/24/, 'and the forward rules of its subnet');
+    assert.match(fs.readFileSync(path.join(dir, 'daemon.log'), 'utf8'), new RegExp(`removed bridge ${bridge}`));
+    assert.deepEqual(aardvarkUnder(dir), [], "the killed daemon's DNS server was ended");
+
+    // The same through the script, with the daemon gone for good.
+    const run2 = docker('run', '-d', '--network', 'lostnet', 'bb:test', 'sleep', '1000');
+    assert.equal(run2.status, 0, run2.stderr);
+    assert.ok(links().includes(bridge));
+    await killAndLoseExecRoot(proc, path.join(dir, 'exec'), run2.stdout.trim());
+    const script = spawnSync(
+      'node',
+      [path.join(repoRoot, 'scripts/network-leftovers.mjs'), path.join(dir, 'root'), path.join(dir, 'exec')],
+      { encoding: 'utf8' },
+    );
+    assert.equal(script.status, 0, script.stderr + script.stdout);
+    assert.match(script.stdout, new RegExp(`removed bridge ${bridge}`), 'the script says what it removed');
+    assert.match(script.stdout, new RegExp(`removed iptables chain ${chain(id)}`));
+    assert.ok(!links().includes(bridge));
+    assert.ok(!rules().includes(chain(id)));
+    assert.deepEqual(aardvarkUnder(dir), []);
+
+    assert.ok(links().includes(`br-${otherId.slice(0, 12)}`), "the other daemon's bridge stayed");
+    assert.ok(rules().includes(`:${chain(otherId)} `), 'and its chain');
+    assert.match(rules(), /10\.234\.3\.0\/24/);
+  } finally {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await new Promise((r) => proc.once('exit', r));
+    }
+    ok(d.docker(['rm', '-f', 'other']), 'rm');
+    ok(d.docker(['network', 'rm', 'othernet']), 'network rm');
+    spawnSync('node', [
+      path.join(repoRoot, 'scripts/network-leftovers.mjs'),
+      path.join(dir, 'root'),
+      path.join(dir, 'exec'),
+    ]);
+    const mounts = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(dir));
+    for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('legacy links on the default bridge: hosts line and environment, a stopped or missing target refused, rm --link', () => {
   ok(
     d.docker(['run', '-d', '--name', 'linked', '-e', 'SECRET=s3', '--expose', '6379', 'bb:test', 'sleep', '1000']),

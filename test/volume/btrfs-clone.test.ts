@@ -12,6 +12,8 @@ import { snapshotDataDir } from '../../src/volume/quota.js';
 import { AT_FDCWD, statx } from '../../src/native/syscalls.js';
 import { BTRFS_FIRST_FREE_OBJECTID } from '../../src/native/btrfs.js';
 import { silentLogger } from '../../src/util/log.js';
+import { ProjectIds } from '../../src/system/project-ids.js';
+import { openMetaDb } from '../../src/meta/db.js';
 
 const loops: LoopFs[] = [];
 const dirs: string[] = [];
@@ -26,7 +28,12 @@ after(() => {
 
 function driverOn(base: string): LocalDriver {
   for (const d of ['volumes', 'tmp']) fs.mkdirSync(path.join(base, d), { recursive: true });
-  return new LocalDriver({ root: path.join(base, 'volumes'), tmp: path.join(base, 'tmp'), log: silentLogger });
+  return new LocalDriver({
+    root: path.join(base, 'volumes'),
+    tmp: path.join(base, 'tmp'),
+    log: silentLogger,
+    projectIds: new ProjectIds(openMetaDb(':memory:')),
+  });
 }
 
 function fill(dir: string): void {

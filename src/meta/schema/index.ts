@@ -7,6 +7,7 @@ import { volumeMigrations } from './volume.js';
 import { daemonMigrations } from './daemon.js';
 import { distributionMigrations } from './distribution.js';
 import { networkMigrations } from './network.js';
+import { systemMigrations } from './system.js';
 
 import type { Migration } from './migration.js';
 
@@ -20,4 +21,5 @@ export const migrations: Migration[] = [
   ...volumeMigrations,
   ...distributionMigrations,
   ...networkMigrations,
+  ...systemMigrations,
 ];

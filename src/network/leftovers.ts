@@ -1,0 +1,165 @@
+// Kernel objects a data-root's networks made and no running container owns any more: the
+// bridge and netavark's per-network chains (NETAVARK-<hash> in nat, NETAVARK-DN-<hash>) with
+// the rules that reach them, left by a daemon that was killed with containers running and whose
+// exec-root (netavark's inputs, the namespaces) is gone. Both the daemon's start and the
+// scripts that run a daemon on a scratch data-root remove them through here.
+//
+// The removal is netavark's own complete teardown, driven from a scratch namespace holding an
+// interface named like the container's: netavark refuses to go on when the container's veth
+// is missing, and tears the bridge and the network's rules down once no other interface is
+// connected to the bridge. Everything named here derives from the network's random ID (the
+// bridge `br-<id>` and the chains' hashes), so a daemon on another data-root, whose networks
+// have other IDs, never loses an object of its own; a bridge that still has a port is in use
+// and netavark leaves it.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { intToIp, parseCidr } from './ipam.js';
+import { findHelper, Netavark, networkInfo, removeEmptyPortChain, type NetavarkOptions } from './netavark.js';
+import { removeNetns } from './netns.js';
+import type { NetworkRecord } from './types.js';
+
+const run = promisify(execFile);
+
+/**
+ * Tears down every setup whose netavark input a daemon kept beside its namespace under
+ * `netnsDir` (a daemon that was killed), then removes the namespaces. Returns what was torn
+ * down ("setup of container <id> on <bridges>") and one line per setup that failed.
+ */
+export async function tearDownKeptSetups(
+  netnsDir: string,
+  netavark: Netavark | undefined,
+): Promise<{ removed: string[]; failed: string[] }> {
+  const removed: string[] = [];
+  const failed: string[] = [];
+  if (!fs.existsSync(netnsDir)) return { removed, failed };
+  for (const f of fs.readdirSync(netnsDir)) {
+    if (!f.endsWith('.json')) continue;
+    const id = f.slice(0, -5);
+    const ns = path.join(netnsDir, id);
+    try {
+      const opts = JSON.parse(fs.readFileSync(path.join(netnsDir, f), 'utf8')) as NetavarkOptions;
+      if (netavark && fs.existsSync(ns)) {
+        await netavark.teardown(ns, opts);
+        const bridges = Object.values(opts.network_info).map((n) => String(n.network_interface));
+        removed.push(`setup of container ${id} on ${bridges.join(', ')}`);
+      }
+      for (const netId of Object.keys(opts.network_info)) await removeEmptyPortChain(netId);
+    } catch (e) {
+      failed.push(`${id}: ${e}`);
+    }
+    fs.rmSync(path.join(netnsDir, f), { force: true });
+  }
+  for (const f of fs.readdirSync(netnsDir)) await removeNetns(path.join(netnsDir, f));
+  return { removed, failed };
+}
+
+/** The hash netavark names a network's chains with (NETAVARK-<hash>, NETAVARK-DN-<hash>). */
+export function chainHash(networkId: string): string {
+  return createHash('sha512').update(networkId).digest('hex').toUpperCase().slice(0, 13);
+}
+
+/** The nat table's chain names, or an empty set where iptables is missing. */
+async function natChains(): Promise<Set<string>> {
+  try {
+    const { stdout } = await run('iptables-save', ['-t', 'nat']);
+    return new Set([...stdout.matchAll(/^:(\S+) /gm)].map((m) => m[1]!));
+  } catch {
+    return new Set();
+  }
+}
+
+/** What of network `n` exists on the host: its bridge, its chains. */
+function objectsOf(n: NetworkRecord, chains: Set<string>): string[] {
+  const found: string[] = [];
+  if (n.bridge && fs.existsSync(`/sys/class/net/${n.bridge}`)) found.push(`bridge ${n.bridge}`);
+  const hash = chainHash(n.Id);
+  for (const c of [`NETAVARK-${hash}`, `NETAVARK-DN-${hash}`]) if (chains.has(c)) found.push(`iptables chain ${c}`);
+  return found;
+}
+
+/** A namespace with an interface named `eth0` for netavark's teardown to delete in place of the lost veth. */
+async function scratchNamespace(file: string): Promise<void> {
+  fs.writeFileSync(file, '', { mode: 0o600 });
+  await run('unshare', [`--net=${file}`, 'ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
+}
+
+/**
+ * Removes what bridge networks in `networks` left on the host, none of which may have a running
+ * endpoint. Returns what was removed ("bridge br-…", "iptables chain NETAVARK-…"), one entry
+ * per object, for the caller to log; a network whose teardown fails is named in `failed`.
+ */
+export async function removeNetworkLeftovers(
+  networks: NetworkRecord[],
+  configDir: string,
+): Promise<{ removed: string[]; failed: string[] }> {
+  const removed: string[] = [];
+  const failed: string[] = [];
+  const bridges = networks.filter((n) => n.Driver === 'bridge' && n.Subnet);
+  if (bridges.length === 0) return { removed, failed };
+  const chains = await natChains();
+  const bin = findHelper('netavark');
+  for (const n of bridges) {
+    const found = objectsOf(n, chains);
+    if (found.length === 0) continue;
+    if (!bin) {
+      failed.push(`${n.Name}: netavark is not installed`);
+      continue;
+    }
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-netleft-'));
+    const ns = path.join(scratch, 'ns');
+    try {
+      await scratchNamespace(ns);
+      const subnet = parseCidr(n.Subnet!);
+      const opts: NetavarkOptions = {
+        container_id: `leftover-${n.Id}`,
+        container_name: `leftover-${n.Id.slice(0, 12)}`,
+        networks: { [n.Id]: { interface_name: 'eth0', static_ips: [intToIp(subnet.base + 2)] } },
+        // Its DNS entries went with the exec-root (and stopStrayAardvark ends the server).
+        network_info: { [n.Id]: { ...networkInfo(n), dns_enabled: false } },
+      };
+      await new Netavark(configDir, bin, findHelper('aardvark-dns')).teardown(ns, opts);
+      await removeEmptyPortChain(n.Id);
+      const after = objectsOf(n, await natChains());
+      removed.push(...found.filter((o) => !after.includes(o)));
+      if (after.length) failed.push(`${n.Name}: still there: ${after.join(', ')}`);
+    } catch (err) {
+      failed.push(`${n.Name}: ${(err as Error).message}`);
+    } finally {
+      await removeNetns(ns);
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  return { removed, failed };
+}
+
+/**
+ * Ends the aardvark-dns servers netavark started with their configuration under `configDir`
+ * (this exec-root's) and that no kept setup stopped: a killed daemon's, whose inputs are gone.
+ * Returns what was ended ("aardvark-dns pid N").
+ */
+export function stopStrayAardvark(configDir: string): string[] {
+  const want = path.join(configDir, 'aardvark-dns');
+  const ended: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (path.basename(argv[0] ?? '') !== 'aardvark-dns') continue;
+    const i = argv.indexOf('--config');
+    if (i < 0 || argv[i + 1] !== want) continue;
+    try {
+      process.kill(Number(pid), 'SIGTERM');
+      ended.push(`aardvark-dns pid ${pid}`);
+    } catch {
+      /* gone already */
+    }
+  }
+  return ended;
+}
