@@ -170,7 +170,8 @@ export async function pullReference(deps: PullDeps, req: PullRequest, out: Progr
   // A tag is named by itself; a digest by the whole familiar reference, as dockerd does.
   out({ status: `Pulling from ${repo.path}`, id: req.digest ? shownRef : (req.tag ?? 'latest') });
 
-  const config = await fetchConfig(session, image.config);
+  // An image already stored is not fetched again, its config included (dockerd stops there too).
+  const config = deps.store.rows.get(image.config.digest)?.config ?? (await fetchConfig(session, image.config));
   const diffIDs = diffIDsOf(config);
   if (diffIDs.length !== image.layers.length) {
     throw new InvalidParameter(
