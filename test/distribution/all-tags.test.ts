@@ -5,6 +5,7 @@
 // fetched once, and ends with one Status line for the repository, as dockerd 20.10 writes them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ok, startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -19,6 +20,25 @@ async function load(d: TestDaemon, archive: Buffer, name: string): Promise<void>
   fs.rmSync(file);
 }
 
+/**
+ * The docker CLI run without blocking this process, which serves the proxy the daemon pulls
+ * through (d.docker waits synchronously and would starve it).
+ */
+function dockerAsync(
+  d: TestDaemon,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', args, { env: { ...process.env, DOCKER_HOST: d.host } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 const idOf = (d: TestDaemon, ref: string) => d.docker(['image', 'inspect', '-f', '{{.Id}}', ref]).stdout.trim();
 
 test('push --all-tags sends every local tag sorted; pull --all-tags follows tags/list pages and fetches each blob once', async () => {
@@ -27,7 +47,7 @@ test('push --all-tags sends every local tag sorted; pull --all-tags follows tags
   // The registry's listing shown in an order of its own, which the pull keeps.
   const proxy = await startPagingProxy(reg.addr, (tags) => [...tags].sort().reverse());
   try {
-    const [l1, l2, l3] = await layeredLayers();
+    const [l1, l2] = await layeredLayers();
     const l3b = await makeTar([{ name: 'etc/other', data: 'other\n' }]);
     const images = {
       v1: await dockerArchive({ tag: 'fixture:v1', label: 'one' }),
@@ -36,7 +56,6 @@ test('push --all-tags sends every local tag sorted; pull --all-tags follows tags
     };
     assert.notEqual(images.v1.id, images.v2.id);
     assert.equal(images.v1.diffIDs.join(), images.v2.diffIDs.join(), 'v1 and v2 share every layer');
-    void l3;
     const pushed = `${reg.addr}/team/app`;
     for (const [tag, img] of Object.entries(images)) {
       await load(d, img.tar, tag);
@@ -47,7 +66,7 @@ test('push --all-tags sends every local tag sorted; pull --all-tags follows tags
     const push = await pushImage(d.socket, pushed, '');
     assert.equal(errorOf(push), undefined, push.text);
     assert.equal(push.messages[0]!.status, `The push refers to repository [${pushed}]`);
-    const aux = push.messages.filter((m) => m.aux).map((m) => m.aux as { Tag: string; Digest: string });
+    const aux = push.messages.filter((m) => m.aux).map((m) => m.aux as { Tag: string; Digest: string; Size: number });
     assert.deepEqual(
       aux.map((a) => a.Tag),
       ['v1', 'v2', 'v3'],
@@ -105,6 +124,18 @@ test('push --all-tags sends every local tag sorted; pull --all-tags follows tags
       proxy.requests.slice(before).filter((r) => r.includes('/blobs/')).length,
       0,
       'nothing downloaded the second time',
+    );
+
+    // The docker CLI's --all-tags sends the same requests: the name alone.
+    const cli = await dockerAsync(d, ['pull', '--all-tags', pulled]);
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`^v3: Pulling from team/app$`, 'm'));
+    assert.match(cli.stdout, new RegExp(`^Status: Image is up to date for ${pulled}$`, 'm'));
+    const cliPush = d.docker(['push', '--all-tags', pushed]);
+    assert.equal(cliPush.status, 0, cliPush.stderr);
+    assert.deepEqual(
+      cliPush.stdout.split('\n').filter((l) => /^v\d: digest: /.test(l)),
+      ['v1', 'v2', 'v3'].map((t) => `${t}: digest: ${digestOf[t]} size: ${aux.find((a) => a.Tag === t)!.Size}`),
     );
 
     // A repository the registry does not know: dockerd's words and status.
