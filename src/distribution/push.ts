@@ -33,6 +33,8 @@ export interface PushRequest {
   name: string;
   /** One tag, or every tag of the repository when absent. */
   tag?: string;
+  /** A digest in the name, refused once the registry answered (as dockerd refuses it). */
+  digest?: string;
   auth: AuthConfig;
 }
 
@@ -52,19 +54,20 @@ export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink):
   const refs = deps.store.rows.allRefs().filter((r) => refRepository(r.ref) === req.name);
   if (!refs.length) throw new NotFound(`An image does not exist locally with the tag: ${shown}`);
   // Every tag in the order of their references (dockerd sorts its associations so).
-  const tags = req.tag
-    ? [req.tag]
-    : refs
-        .filter((r) => !r.ref.includes('@'))
-        .map((r) => r.ref.slice(r.ref.lastIndexOf(':') + 1))
-        .sort();
-  if (!tags.length) throw new NotFound(`no tags to push for ${shown}`);
-  const images = tags.map((t) => {
+  const tags =
+    req.digest && !req.tag
+      ? []
+      : req.tag
+        ? [req.tag]
+        : refs
+            .filter((r) => !r.ref.includes('@'))
+            .map((r) => r.ref.slice(r.ref.lastIndexOf(':') + 1))
+            .sort();
+  const found = tags.map((t) => {
     const id = deps.store.rows.lookupRef(`${req.name}:${t}`);
-    const row = id ? deps.store.rows.get(id) : undefined;
-    if (!row) throw new NotFound(`tag does not exist: ${shown}:${t}`);
-    return { tag: t, row };
+    return { tag: t, row: id ? deps.store.rows.get(id) : undefined };
   });
+  const images = found.filter((f): f is { tag: string; row: ImageRow } => f.row !== undefined);
 
   // Mount sources need pull access to their repositories in the same token.
   const sources = new Set<string>();
@@ -81,6 +84,11 @@ export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink):
   // A registry that cannot be reached is said before any layer; refused credentials only once
   // the layers are being prepared, where dockerd meets them.
   await session.probe();
+  // What names nothing pushable is refused once the registry answered, in dockerd's order.
+  if (req.digest && !req.tag) throw new InvalidParameter('cannot push a digest reference');
+  if (!tags.length) throw new NotFound(`no tags to push for ${shown}`);
+  const missing = found.find((f) => !f.row);
+  if (missing) throw new NotFound(`tag does not exist: ${shown}:${missing.tag}`);
   let authorized: Promise<void> | undefined;
   const authorize = () =>
     (authorized ??= (async () => {

@@ -76,10 +76,9 @@ export class DistributionService implements DistributionBackend {
 
   async push(name: string, tag: string | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
     const r = parseNormalizedNamed(name);
-    if (r.digest) throw new InvalidParameter('cannot push a digest reference');
     await push(
       { store: this.deps.images, registry: this.deps.registry, blobs: this.blobs, emitEvent: this.emit },
-      { name: r.name, tag: tag || r.tag, auth },
+      { name: r.name, tag: tag || r.tag, digest: r.digest, auth },
       out,
     );
   }
