@@ -63,6 +63,7 @@ test("pull, push and login errors in dockerd 20.10's words and statuses", async 
       500,
       `Head "http://${locked.addr}/v2/team/app/manifests/a": no basic auth credentials`,
     );
+    await expectPull(P, {}, 500, `Get "http://${locked.addr}/v2/team/app/tags/list": no basic auth credentials`);
 
     // By digest, twice: the second finds the digest already naming the image.
     const first = await pullImage(d.socket, `${R}@${digest}`);
@@ -88,6 +89,7 @@ test("pull, push and login errors in dockerd 20.10's words and statuses", async 
         failed(`An image does not exist locally with the tag: ${open.addr}/team/none`),
       ]);
     await expectPush(R, 'zz', {}, [refers(R), failed(`tag does not exist: ${R}:zz`)]);
+    await expectPush(`${R}@${digest}`, '', {}, [refers(R), failed('cannot push a digest reference')]);
     const preparing = ok(d.docker(['image', 'inspect', '-f', '{{json .RootFS.Layers}}', `${P}:a`]), 'inspect');
     const layerLines = (JSON.parse(preparing) as string[])
       .reverse()
@@ -95,16 +97,17 @@ test("pull, push and login errors in dockerd 20.10's words and statuses", async 
     await expectPush(P, 'a', {}, [refers(P), ...layerLines, failed('no basic auth credentials')]);
     await expectPush(P, 'a', wrong, [refers(P), ...layerLines, failed('unauthorized: authentication required')]);
 
-    // Login: a registry that is down, and one refusing the password.
+    // A registry that is down: push names the ping it tried; login the same.
+    const port = await closedPort();
+    const gone = `127.0.0.1:${port}/team/app`;
+    ok(d.docker(['tag', 'fixture:1', `${gone}:a`]), 'tag');
+    const refusedDial = `Get "http://127.0.0.1:${port}/v2/": dial tcp 127.0.0.1:${port}: connect: connection refused`;
+    await expectPush(gone, 'a', {}, [refers(gone), failed(refusedDial)]);
     const login = (body: object) =>
       apiStream(d.socket, 'POST', '/auth', { 'Content-Type': 'application/json' }, Buffer.from(JSON.stringify(body)));
-    const port = await closedPort();
     const down = await login({ username: 'u', password: 'p', serveraddress: `127.0.0.1:${port}` });
     assert.equal(down.status, 500, down.text);
-    assert.equal(
-      down.messages[0]!.message,
-      `Get "http://127.0.0.1:${port}/v2/": dial tcp 127.0.0.1:${port}: connect: connection refused`,
-    );
+    assert.equal(down.messages[0]!.message, refusedDial);
     const refused = await login({ username: 'u', password: 'p', serveraddress: locked.addr });
     assert.equal(refused.status, 500, refused.text);
     assert.equal(
