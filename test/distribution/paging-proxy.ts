@@ -1,7 +1,8 @@
 // A proxy in front of a test registry that lists a repository's tags one per page, in the
 // order the test gives, each page naming the next with a `Link: <…>; rel="next"` header (the
 // registry packaged here sends every tag at once and ignores `n`). It passes every other request
-// through untouched and records each request line, so a test can count the GETs of a blob.
+// through untouched and records each request line, so a test can count the GETs of a blob; a
+// test may hold a request until others have come.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -12,7 +13,12 @@ export interface PagingProxy {
   stop(): Promise<void>;
 }
 
-export async function startPagingProxy(target: string, order: (tags: string[]) => string[]): Promise<PagingProxy> {
+export async function startPagingProxy(
+  target: string,
+  order: (tags: string[]) => string[],
+  /** Holds a request (given as `METHOD path`) until the promise it returns settles. */
+  gate: (line: string) => Promise<void> | undefined = () => undefined,
+): Promise<PagingProxy> {
   const requests: string[] = [];
   const forward = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const [host, port] = target.split(':');
@@ -26,8 +32,10 @@ export async function startPagingProxy(target: string, order: (tags: string[]) =
     up.on('error', () => res.destroy());
     req.pipe(up);
   };
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
+  const server = http.createServer(async (req, res) => {
+    const line = `${req.method} ${req.url}`;
+    requests.push(line);
+    await gate(line);
     const url = new URL(req.url ?? '/', 'http://proxy');
     if (req.method !== 'GET' || !url.pathname.endsWith('/tags/list')) return forward(req, res);
     // The whole list from the registry, then the page after `last`.
