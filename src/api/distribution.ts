@@ -39,14 +39,21 @@ async function streamed(
 
 const authOf = (ctx: RequestContext): AuthConfig => decodeRegistryAuth(ctx.req.headers['x-registry-auth']);
 
-/** POST /images/create with fromImage: tag may be a tag or a digest (docker pull NAME@sha256:…). */
+/** POST /images/create with fromImage: tag may be a tag or a digest (docker pull NAME@sha256:…); none pulls every tag. */
 export async function pullImage(ctx: RequestContext, fromImage: string): Promise<void> {
   const tag = ctx.query.get('tag');
   // `docker pull -a` sends the name with a trailing ':', which dockerd drops.
   const image = fromImage.endsWith(':') ? fromImage.slice(0, -1) : fromImage;
   // The name is checked before the tag, so a bad name is what the client hears about.
-  parseNormalizedNamed(image);
+  const named = parseNormalizedNamed(image);
   let ref = image;
+  // A name alone, with no tag parameter, is every tag (docker pull --all-tags), as in dockerd:
+  // the docker CLI always sends the tag of a plain `docker pull NAME` (latest by default).
+  if (!tag && !named.tag && !named.digest) {
+    const auth = authOf(ctx);
+    await streamed(ctx, (send) => registry(ctx).pullAllTags(image, ctx.query.get('platform'), auth, send));
+    return;
+  }
   if (tag) {
     // A tag that parses as a digest (digest.Parse: a known algorithm, hex of its length) is one.
     const digest = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/.test(tag);

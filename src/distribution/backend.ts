@@ -11,9 +11,11 @@ export type { ProgressMessage, ProgressSink } from './progress.js';
 export interface DistributionBackend {
   /** `ref` as the API's fromImage (+tag) names it, the tag possibly a digest; progress goes to `out`. */
   pull(ref: string, platform: string | null | undefined, auth: AuthConfig, out: ProgressSink): Promise<void>;
-  /** InvalidParameter for a digest reference. */
+  /** Every tag the registry lists for a repository named without tag or digest (docker pull --all-tags). */
+  pullAllTags(name: string, platform: string | null | undefined, auth: AuthConfig, out: ProgressSink): Promise<void>;
+  /** Every local tag of the repository when `tag` is absent; InvalidParameter for a digest reference. */
   push(name: string, tag: string | undefined, auth: AuthConfig, out: ProgressSink): Promise<void>;
-  /** Unauthorized when the registry refuses the credentials. */
+  /** A plain error (500, as dockerd 20.10) when the registry refuses the credentials. */
   login(auth: AuthConfig): Promise<{ IdentityToken: string; Status: string }>;
   /** The manifest a reference names and the platforms it offers (GET /distribution/{name}/json). */
   inspect(ref: string, auth: AuthConfig): Promise<Record<string, unknown>>;

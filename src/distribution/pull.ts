@@ -149,15 +149,29 @@ async function fetchConfig(session: RegistrySession, desc: Descriptor): Promise<
   return raw;
 }
 
+/** One reference pulled, ending with dockerd's `Status:` line and the pull event. */
 export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink): Promise<void> {
+  const shownRef = familiar(req.digest ? `${req.name}@${req.digest}` : `${req.name}:${req.tag ?? 'latest'}`);
+  const updated = await pullReference(deps, req, out);
+  out({ status: `Status: ${updated ? 'Downloaded newer image' : 'Image is up to date'} for ${shownRef}` });
+  deps.emitEvent('pull', shownRef, { name: shownRef });
+}
+
+/**
+ * Pulls what one tag or digest names, up to its `Digest:` line; true when the reference now
+ * names another image than before (new layers, or a tag or digest it did not name).
+ */
+export async function pullReference(deps: PullDeps, req: PullRequest, out: ProgressSink): Promise<boolean> {
   const repo = repositoryOf(req.name);
   const shownRef = familiar(req.digest ? `${req.name}@${req.digest}` : `${req.name}:${req.tag ?? 'latest'}`);
   const m = await resolveManifest(deps.registry, repo, req, req.platform, req.auth, shownRef);
   const { session } = m;
   const image = m.image!;
-  out({ status: `Pulling from ${repo.path}`, id: req.digest ?? req.tag ?? 'latest' });
+  // A tag is named by itself; a digest by the whole familiar reference, as dockerd does.
+  out({ status: `Pulling from ${repo.path}`, id: req.digest ? shownRef : (req.tag ?? 'latest') });
 
-  const config = await fetchConfig(session, image.config);
+  // An image already stored is not fetched again, its config included (dockerd stops there too).
+  const config = deps.store.rows.get(image.config.digest)?.config ?? (await fetchConfig(session, image.config));
   const diffIDs = diffIDsOf(config);
   if (diffIDs.length !== image.layers.length) {
     throw new InvalidParameter(
@@ -268,9 +282,7 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
       });
     }
     out({ status: `Digest: ${m.digest}` });
-    const updated = newLayers > 0 || before[0] !== id;
-    out({ status: `Status: ${updated ? 'Downloaded newer image' : 'Image is up to date'} for ${shownRef}` });
-    deps.emitEvent('pull', shownRef, { name: shownRef });
+    return newLayers > 0 || before[0] !== id;
   } catch (err) {
     if (err instanceof StrataError) throw err;
     throw new SystemError((err as Error).message);

@@ -10,7 +10,7 @@ import { InvalidParameter, NotFound, SystemError } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
 import type { ImageRow } from '../image/image-db.js';
 import type { LayerRow } from '../image/layer-store.js';
-import { familiar } from '../image/reference.js';
+import { familiar, repositoryOf as refRepository } from '../image/reference.js';
 import { sha256 } from '../image/digest.js';
 import type { AuthConfig } from './auth.js';
 import { endpointsFor, repositoryOf, type RegistryOptions, type Repository } from './endpoint.js';
@@ -33,6 +33,8 @@ export interface PushRequest {
   name: string;
   /** One tag, or every tag of the repository when absent. */
   tag?: string;
+  /** A digest in the name, refused once the registry answered (as dockerd refuses it). */
+  digest?: string;
   auth: AuthConfig;
 }
 
@@ -46,20 +48,26 @@ const UPLOADS = 5;
 
 export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink): Promise<void> {
   const repo = repositoryOf(req.name);
-  const tags = req.tag
-    ? [req.tag]
-    : deps.store.rows
-        .allRefs()
-        .filter((r) => !r.ref.includes('@') && r.ref.slice(0, r.ref.lastIndexOf(':')) === req.name)
-        .map((r) => r.ref.slice(r.ref.lastIndexOf(':') + 1));
-  const images = tags.map((t) => {
-    const id = deps.store.rows.lookupRef(`${req.name}:${t}`);
-    const row = id ? deps.store.rows.get(id) : undefined;
-    if (!row) throw new NotFound(`An image does not exist locally with the tag: ${familiar(req.name)}`);
-    return { tag: t, row };
-  });
-  if (!images.length) throw new NotFound(`An image does not exist locally with the tag: ${familiar(req.name)}`);
+  const shown = familiar(req.name);
+  // As dockerd, the stream starts with the repository: what is missing locally is said after it.
   out({ status: `The push refers to repository [${req.name}]` });
+  const refs = deps.store.rows.allRefs().filter((r) => refRepository(r.ref) === req.name);
+  if (!refs.length) throw new NotFound(`An image does not exist locally with the tag: ${shown}`);
+  // Every tag in the order of their references (dockerd sorts its associations so).
+  const tags =
+    req.digest && !req.tag
+      ? []
+      : req.tag
+        ? [req.tag]
+        : refs
+            .filter((r) => !r.ref.includes('@'))
+            .map((r) => r.ref.slice(r.ref.lastIndexOf(':') + 1))
+            .sort();
+  const found = tags.map((t) => {
+    const id = deps.store.rows.lookupRef(`${req.name}:${t}`);
+    return { tag: t, row: id ? deps.store.rows.get(id) : undefined };
+  });
+  const images = found.filter((f): f is { tag: string; row: ImageRow } => f.row !== undefined);
 
   // Mount sources need pull access to their repositories in the same token.
   const sources = new Set<string>();
@@ -73,12 +81,24 @@ export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink):
     `repository:${repo.path}:pull,push`,
     ...[...sources].map((s) => `repository:${s}:pull`),
   ]);
-  const ping = await session.ping();
-  discard(ping);
-  // A plain error, not a 401: the docker CLI answers a 401 with a login prompt.
-  if (ping.status === 401) throw new SystemError('unauthorized: authentication required');
+  // A registry that cannot be reached is said before any layer; refused credentials only once
+  // the layers are being prepared, where dockerd meets them.
+  await session.probe();
+  // What names nothing pushable is refused once the registry answered, in dockerd's order.
+  if (req.digest && !req.tag) throw new InvalidParameter('cannot push a digest reference');
+  if (!tags.length) throw new NotFound(`no tags to push for ${shown}`);
+  const missing = found.find((f) => !f.row);
+  if (missing) throw new NotFound(`tag does not exist: ${shown}:${missing.tag}`);
+  let authorized: Promise<void> | undefined;
+  const authorize = () =>
+    (authorized ??= (async () => {
+      const ping = await session.ping();
+      discard(ping);
+      // A plain error, not a 401: the docker CLI answers a 401 with a login prompt.
+      if (ping.status === 401) throw new SystemError('unauthorized: authentication required');
+    })());
 
-  for (const { tag, row } of images) await pushImage(deps, session, repo, tag, row, out);
+  for (const { tag, row } of images) await pushImage(deps, session, repo, tag, row, out, authorize);
 }
 
 async function pushImage(
@@ -88,11 +108,13 @@ async function pushImage(
   tag: string,
   row: ImageRow,
   out: ProgressSink,
+  authorize: () => Promise<void>,
 ): Promise<void> {
   const layers = deps.store.layerRowsOf(row);
   for (const l of [...layers].reverse()) out(statusMessage(shortDigest(l.diffID), 'Preparing'));
   // Layers past the concurrent uploads wait for a free one, as dockerd says.
   for (const l of layers.slice(UPLOADS)) out(statusMessage(shortDigest(l.diffID), 'Waiting'));
+  await authorize();
   const results: PushedBlob[] = new Array(layers.length);
   let next = 0;
   const worker = async () => {

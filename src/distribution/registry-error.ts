@@ -14,7 +14,7 @@ const codeText: Record<string, string> = {
   MANIFEST_UNKNOWN: 'manifest unknown',
   MANIFEST_UNVERIFIED: 'manifest unverified',
   NAME_INVALID: 'name invalid',
-  NAME_UNKNOWN: 'repository name not known to registry',
+  NAME_UNKNOWN: 'name unknown',
   SIZE_INVALID: 'size invalid',
   TAG_INVALID: 'tag invalid',
   UNAUTHORIZED: 'unauthorized',

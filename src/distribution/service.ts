@@ -11,7 +11,8 @@ import { readBody } from './http-client.js';
 import type { AuthConfig } from './auth.js';
 import { repositoryOf, type RegistryOptions } from './endpoint.js';
 import { parsePlatform, type Platform } from './manifest.js';
-import { pull, resolveManifest } from './pull.js';
+import { pull, resolveManifest, type PullDeps } from './pull.js';
+import { pullAllTags } from './pull-all.js';
 import { push } from './push.js';
 import { login } from './login.js';
 import { BlobSources } from './blob-sources.js';
@@ -42,28 +43,42 @@ export class DistributionService implements DistributionBackend {
   private emit = (action: string, id: string, attrs: Record<string, string>) =>
     this.deps.events.emitEvent('image', action, id, attrs);
 
+  private get pullDeps(): PullDeps {
+    return {
+      store: this.deps.images,
+      registry: this.deps.registry,
+      downloads: this.downloads,
+      blobs: this.blobs,
+      emitEvent: this.emit,
+    };
+  }
+
   /** `ref` as the API's fromImage (+tag) names it; tag may be a digest. */
   async pull(ref: string, platform: string | null | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
     const r = parseNormalizedNamed(ref);
     await pull(
-      {
-        store: this.deps.images,
-        registry: this.deps.registry,
-        downloads: this.downloads,
-        blobs: this.blobs,
-        emitEvent: this.emit,
-      },
+      this.pullDeps,
       { name: r.name, tag: r.digest ? undefined : r.tag, digest: r.digest, platform: parsePlatform(platform), auth },
       out,
     );
   }
 
+  async pullAllTags(
+    name: string,
+    platform: string | null | undefined,
+    auth: AuthConfig,
+    out: ProgressSink,
+  ): Promise<void> {
+    const r = parseNormalizedNamed(name);
+    if (r.tag || r.digest) throw new InvalidParameter(`${name}: all tags are pulled by the repository's name alone`);
+    await pullAllTags(this.pullDeps, { name: r.name, platform: parsePlatform(platform), auth }, out);
+  }
+
   async push(name: string, tag: string | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
     const r = parseNormalizedNamed(name);
-    if (r.digest) throw new InvalidParameter('cannot push a digest reference');
     await push(
       { store: this.deps.images, registry: this.deps.registry, blobs: this.blobs, emitEvent: this.emit },
-      { name: r.name, tag: tag || r.tag, auth },
+      { name: r.name, tag: tag || r.tag, digest: r.digest, auth },
       out,
     );
   }

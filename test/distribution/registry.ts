@@ -2,7 +2,7 @@
 // port with its config and storage in a temp dir, killed and removed by stop(). Also raw helpers
 // to write blobs and manifests into it, and to drive the daemon's registry endpoints with
 // X-Registry-Auth (the docker CLI would store logins in the user's config).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -35,9 +35,23 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 export async function startRegistry(
-  opts: { host?: string; extra?: string; tls?: { cert: string; key: string; clientcas?: string } } = {},
+  opts: {
+    host?: string;
+    extra?: string;
+    tls?: { cert: string; key: string; clientcas?: string };
+    /** Basic auth with one user (htpasswd, bcrypt as the registry requires). */
+    htpasswd?: { user: string; password: string };
+  } = {},
 ): Promise<TestRegistry> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-registry-'));
+  let auth = '';
+  if (opts.htpasswd) {
+    const file = path.join(dir, 'htpasswd');
+    const r = spawnSync('htpasswd', ['-Bbn', opts.htpasswd.user, opts.htpasswd.password], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`htpasswd: ${r.stderr}`);
+    fs.writeFileSync(file, r.stdout);
+    auth = `auth:\n  htpasswd:\n    realm: basic-realm\n    path: ${file}\n`;
+  }
   const host = opts.host ?? '127.0.0.1';
   const port = await freePort(host);
   const root = path.join(dir, 'storage');
@@ -58,7 +72,7 @@ storage:
     enabled: true
 http:
   addr: ${host}:${port}${tls}
-${opts.extra ?? ''}
+${auth}${opts.extra ?? ''}
 `,
   );
   const logFile = path.join(dir, 'registry.log');
@@ -200,8 +214,9 @@ export async function pullImage(
   );
 }
 
+/** An empty tag pushes every local tag of the repository (docker push --all-tags). */
 export async function pushImage(socket: string, name: string, tag: string, auth: Record<string, string> = {}) {
-  return apiStream(socket, 'POST', `/images/${name}/push?tag=${encodeURIComponent(tag)}`, {
+  return apiStream(socket, 'POST', `/images/${name}/push${tag ? `?tag=${encodeURIComponent(tag)}` : ''}`, {
     'X-Registry-Auth': registryAuth(auth),
   });
 }
