@@ -2,20 +2,24 @@
 // extracted into staging first, so a failure (bad archive, tampered pack, full disk) leaves
 // the volume untouched; only complete trees are swapped in. The _data directory itself stays
 // (containers may have it bind-mounted); its entries are exchanged by rename on the same
-// filesystem, and copied when the volume lives on another one.
+// filesystem, and copied when the volume lives on another one. A forced restore runs while
+// containers use the volume, and they can swap any directory in it (or in the old entries,
+// which a process of theirs may still be in) for a symlink at any moment: so nothing here
+// walks a tree by path. Removals go through directory fds, never following a link, and the
+// copy is an extraction confined to the volume, as docker cp writes into a running container.
 //
 // The exchange is many renames: the old entries out to trash, then the staged ones in. A
 // journal written beside them before the first names both lists, so that a daemon killed
 // half way finishes the swap at its next start (finishSwaps, before tmp/ is emptied) instead
 // of leaving a volume with half its old content, or half its new.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { extractTo, packTree } from '../archive/index.js';
+import { removeAllAt } from '../archive/confine.js';
+import * as sys from '../native/syscalls.js';
+import { digHolesBeneath } from './sparse.js';
 import { crashPoint } from '../util/crash-point.js';
 import type { Logger } from '../util/log.js';
-
-const run = promisify(execFile);
 
 /** The volume root's own owner and mode (the root of a tar or a backup). */
 export interface RootAttributes {
@@ -62,7 +66,7 @@ export async function replaceContent(
     await fh.close();
   }
   await finish(journal);
-  await fs.promises.rm(trash, { recursive: true, force: true });
+  removeAllUnder(path.dirname(trash), path.basename(trash));
   await fs.promises.rm(file, { force: true });
 }
 
@@ -91,9 +95,9 @@ async function finish(j: SwapJournal): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
     // Another filesystem (a volume with a device option): nothing moved; copy, keeping owners,
     // modes, xattrs, links (staged stays whole, so a copy cut short is simply done again).
-    for (const name of await fs.promises.readdir(j.dataDir))
-      await fs.promises.rm(path.join(j.dataDir, name), { recursive: true, force: true });
-    await run('cp', ['-a', '--reflink=auto', '--sparse=auto', j.staged + '/.', j.dataDir + '/']);
+    removeEntries(j.dataDir);
+    await extractTo(j.dataDir, '/', packTree(j.staged));
+    digHolesBeneath(j.dataDir);
   }
   if (j.root) {
     await fs.promises.chown(j.dataDir, j.root.uid, j.root.gid);
@@ -123,4 +127,27 @@ export async function finishSwaps(tmp: string, log: Logger): Promise<string[]> {
     }
   }
   return finished;
+}
+
+const openDirectory = (dir: string): number =>
+  sys.openat(sys.AT_FDCWD, dir, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_NOFOLLOW | sys.O_CLOEXEC);
+
+/** Removes every entry of `dir`, each from the directory's fd down. */
+function removeEntries(dir: string): void {
+  const fd = openDirectory(dir);
+  try {
+    for (const name of fs.readdirSync(`/proc/self/fd/${fd}`)) removeAllAt(fd, name);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Removes `name` of the (daemon's own) directory `parent`, its tree from the directory's fd down. */
+function removeAllUnder(parent: string, name: string): void {
+  const fd = openDirectory(parent);
+  try {
+    removeAllAt(fd, name);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -3,9 +3,23 @@
 // btrfs CLI: a container start makes a snapshot, and an ioctl costs microseconds of our own
 // time where a process spawn costs milliseconds. Every function is synchronous (a snapshot waits
 // for btrfs' transaction commit, tens of milliseconds at most) and throws a SyscallError.
-import { closeSync, rmSync, statfsSync } from 'node:fs';
+import { closeSync, readdirSync, statfsSync } from 'node:fs';
 import koffi from 'koffi';
-import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY, openat, statx, SyscallError } from './syscalls.js';
+import {
+  AT_FDCWD,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_RDONLY,
+  openat,
+  openat2,
+  RESOLVE_BENEATH,
+  RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
+  RESOLVE_NO_XDEV,
+  statx,
+  SyscallError,
+} from './syscalls.js';
 
 const libc = koffi.load('libc.so.6');
 // ioctl(2) is variadic in glibc; koffi passes the argument with its declared type.
@@ -151,11 +165,12 @@ export function isSubvolume(dirFd: number, name: string): boolean {
 
 /**
  * Deletes subvolume `<dir>/<name>` and lifts its limit; nothing when it is not a subvolume (or
- * gone). A subvolume holding nested subvolumes (made by a privileged container) cannot be
- * deleted in one call: its tree is emptied instead (rmdir deletes an empty subvolume). The
- * level-0 qgroup outlives its subvolume until btrfs' cleaner has dropped it, then the kernel
- * removes it; destroying it at once is tried, and its limit is lifted first so that a qgroup
- * the kernel keeps longer enforces nothing.
+ * gone). Whoever writes in a subvolume can make subvolumes in it (no privilege needed on btrfs),
+ * and read-only snapshots of them, which no unlink can empty; such a subvolume cannot be
+ * deleted in one call, so the ones nested in it are found and deleted first, deepest first,
+ * each by its own ioctl (see destroyNested). The level-0 qgroup outlives its subvolume until
+ * btrfs' cleaner has dropped it, then the kernel removes it; destroying it at once is tried,
+ * and its limit is lifted first so that a qgroup the kernel keeps longer enforces nothing.
  */
 export function destroySubvolume(dir: string, name: string): void {
   let dirFd: number;
@@ -175,13 +190,7 @@ export function destroySubvolume(dir: string, name: string): void {
     } catch {
       /* quotas off: no qgroup to lift */
     }
-    try {
-      subvolumeDestroy(dirFd, name);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
-      rmSync(`${dir}/${name}`, { recursive: true, force: true });
-      return;
-    }
+    destroyNested(dirFd, name);
     if (id === undefined) return;
     try {
       qgroupDestroy(dirFd, id);
@@ -191,4 +200,53 @@ export function destroySubvolume(dir: string, name: string): void {
   } finally {
     closeSync(dirFd);
   }
+}
+
+/**
+ * Deletes subvolume `name` of the directory open as `dirFd`, with the subvolumes nested in it.
+ * Its tree is a container's: every step is taken from the directory fd of the step before,
+ * never through a symlink or into a mount point, so nothing outside it is reached.
+ */
+function destroyNested(dirFd: number, name: string): void {
+  try {
+    subvolumeDestroy(dirFd, name);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
+  }
+  const fd = openBeneath(dirFd, name);
+  try {
+    deleteSubvolumesUnder(fd);
+  } finally {
+    closeSync(fd);
+  }
+  subvolumeDestroy(dirFd, name);
+}
+
+/** Deletes every subvolume found below the directory open as `fd` (the directories between stay). */
+function deleteSubvolumesUnder(fd: number): void {
+  for (const entry of readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    if (isSubvolume(fd, entry.name)) {
+      destroyNested(fd, entry.name);
+      continue;
+    }
+    const child = openBeneath(fd, entry.name);
+    try {
+      deleteSubvolumesUnder(child);
+    } finally {
+      closeSync(child);
+    }
+  }
+}
+
+/** Directory `name` of the one open as `dirFd`, refused if it is a symlink or a mount point. */
+function openBeneath(dirFd: number, name: string): number {
+  return openat2(
+    dirFd,
+    name,
+    O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+    0,
+    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+  );
 }

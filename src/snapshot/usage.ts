@@ -13,7 +13,8 @@
 import { closeSync, constants, lstatSync, openSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { SnapshotUsage } from './snapshotter.js';
-import { entryStat } from '../native/syscalls.js';
+import { entryStat, openat2 } from '../native/syscalls.js';
+import { O_CLOEXEC, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS } from '../native/constants.js';
 
 const WALK_SLICE = 2000;
 
@@ -26,48 +27,61 @@ export async function directoryUsage(dir: string): Promise<SnapshotUsage> {
   const root = lstatOrGone(dir);
   if (!root) return { size: 0, inodes: 0 };
   if (!root.isDirectory()) return { size: root.size, inodes: 1 };
-  const dirs = [dir];
-  while (dirs.length > 0) {
-    const p = dirs.pop()!;
-    let entries: Dirent[];
-    let fd: number;
-    try {
-      // O_NOFOLLOW: a directory swapped for a symlink while walking is not followed out.
-      fd = openSync(p, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-    } catch (err) {
-      if (gone(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') continue; // removed while walking
-      throw err;
-    }
-    try {
+  // A running container can swap any directory of its layer for a symlink while it is walked:
+  // each directory is opened from the top's fd with no symlink allowed on the way (a path
+  // string would follow one swapped in at any of its components) and listed through that fd.
+  let top: number;
+  try {
+    top = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | O_CLOEXEC);
+  } catch (err) {
+    if (gone(err) || (err as NodeJS.ErrnoException).code === 'ELOOP') return { size: 0, inodes: 0 };
+    throw err;
+  }
+  try {
+    const dirs = [''];
+    while (dirs.length > 0) {
+      const rel = dirs.pop()!;
+      let entries: Dirent[];
+      let fd: number;
       try {
-        entries = readdirSync(p, { withFileTypes: true });
+        fd = rel === '' ? top : openat2(top, rel, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC, 0, BENEATH);
       } catch (err) {
-        if (gone(err)) continue;
+        if (gone(err) || ['ELOOP', 'EXDEV'].includes((err as NodeJS.ErrnoException).code ?? '')) continue; // swapped or removed while walking
         throw err;
       }
-      inodes++;
-      for (const e of entries) {
-        if (++work % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
-        if (e.isDirectory()) {
-          dirs.push(path.join(p, e.name));
-          continue;
+      try {
+        try {
+          entries = readdirSync(`/proc/self/fd/${fd}`, { withFileTypes: true });
+        } catch (err) {
+          if (gone(err)) continue;
+          throw err;
         }
-        const st = entryStat(fd, e.name);
-        if (!st) continue;
-        if (st.isDirectory) {
-          dirs.push(path.join(p, e.name));
-          continue;
-        } // a file system without d_type
-        if (st.nlink > 1) {
-          if (linked.has(st.id)) continue;
-          linked.add(st.id);
-        }
-        size += st.size;
         inodes++;
+        for (const e of entries) {
+          if (++work % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
+          if (e.isDirectory()) {
+            dirs.push(path.join(rel, e.name));
+            continue;
+          }
+          const st = entryStat(fd, e.name);
+          if (!st) continue;
+          if (st.isDirectory) {
+            dirs.push(path.join(rel, e.name));
+            continue;
+          } // a file system without d_type
+          if (st.nlink > 1) {
+            if (linked.has(st.id)) continue;
+            linked.add(st.id);
+          }
+          size += st.size;
+          inodes++;
+        }
+      } finally {
+        if (fd !== top) closeSync(fd);
       }
-    } finally {
-      closeSync(fd);
     }
+  } finally {
+    closeSync(top);
   }
   return { size, inodes };
 }
@@ -80,5 +94,7 @@ function lstatOrGone(p: string) {
     throw err;
   }
 }
+
+const BENEATH = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
 const gone = (err: unknown) => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');

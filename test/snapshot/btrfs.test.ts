@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { snapshotterSuite, layer } from './suite.js';
@@ -147,5 +147,33 @@ test("btrfs off a btrfs filesystem is refused in dockerd's words, before anythin
   } finally {
     db.close();
     await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test('btrfs: removing a writable layer in which the container made nested subvolumes, a read-only one and links out deletes them all and nothing outside', async () => {
+  const fx = await makeFixture('btrfs');
+  const outside = await mkdtemp(path.join(os.tmpdir(), 'strata-btrfs-outside-'));
+  try {
+    await writeFile(path.join(outside, 'keep'), 'host file');
+    await layer(fx, 'base', undefined, async (d) => writeFile(path.join(d, 'f'), 'x'));
+    await fx.sn.prepare('c', 'base');
+    const upper = (await fx.sn.applyTarget('c')).dir;
+    // What a container can do to its own rootfs: subvolumes need no privilege on btrfs, a
+    // read-only snapshot of one it owns neither, and its links may name any host path.
+    execFileSync('btrfs', ['subvolume', 'create', path.join(upper, 'nested')]);
+    execFileSync('btrfs', ['subvolume', 'create', path.join(upper, 'nested', 'deeper')]);
+    await writeFile(path.join(upper, 'nested', 'deeper', 'data'), 'x');
+    await symlink(outside, path.join(upper, 'nested', 'out'));
+    await symlink(outside, path.join(upper, 'nested', 'deeper', 'out'));
+    execFileSync('btrfs', ['subvolume', 'snapshot', '-r', path.join(upper, 'nested'), path.join(upper, 'ro')]);
+    await fx.sn.remove('c');
+    assert.equal(await readFile(path.join(outside, 'keep'), 'utf8'), 'host file');
+    const listed = execFileSync('btrfs', ['subvolume', 'list', fx.root], { encoding: 'utf8' });
+    assert.equal(listed.trim().split('\n').length, 1, listed);
+    const base = (await fx.sn.diffSource('base')).upper;
+    assert.deepEqual(await readdir(fx.root), [path.basename(path.dirname(base))]);
+  } finally {
+    await rm(outside, { recursive: true, force: true });
+    await fx.close();
   }
 });

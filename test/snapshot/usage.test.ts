@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { directoryUsage } from '../../src/snapshot/usage.js';
 import { entryStat } from '../../src/native/syscalls.js';
 
@@ -54,5 +54,41 @@ test("entryStat: a file, a directory, a hard-linked file's id, and a name that i
     assert.equal(entryStat(fd, 'missing'), undefined);
   } finally {
     fs.closeSync(fd);
+  }
+});
+
+test('a directory swapped for a link to the host while the usage walk runs counts nothing of the host', async () => {
+  const layer = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-usage-race-'));
+  const host = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-usage-host-'));
+  // A host tree the walk would find under the link: a 1 TiB (sparse) file, counted at st_size.
+  for (let i = 0; i < 50; i++) {
+    fs.mkdirSync(path.join(host, `sub${i}`));
+    fs.writeFileSync(path.join(host, `sub${i}`, 'secret'), '');
+    fs.truncateSync(path.join(host, `sub${i}`, 'secret'), 2 ** 40);
+    fs.mkdirSync(path.join(layer, 'a', `sub${i}`), { recursive: true });
+    fs.writeFileSync(path.join(layer, 'a', `sub${i}`, 'f'), 'x');
+  }
+  // The container: `a` goes back and forth between its directory and a link to the host.
+  const racer = spawn(
+    'python3',
+    [
+      '-c',
+      'import os, sys\nos.chdir(sys.argv[1])\nwhile True:\n  os.rename("a", "a.real"); os.symlink(sys.argv[2], "a"); os.unlink("a"); os.rename("a.real", "a")',
+      layer,
+      host,
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => racer.once('exit', resolve));
+  try {
+    for (let i = 0; i < 2000; i++) {
+      const u = await directoryUsage(layer);
+      assert.ok(u.size < 2 ** 40, `walk ${i} counted the host's file: ${u.size}`);
+    }
+  } finally {
+    racer.kill('SIGKILL');
+    await exited;
+    fs.rmSync(layer, { recursive: true, force: true });
+    fs.rmSync(host, { recursive: true, force: true });
   }
 });
