@@ -103,8 +103,10 @@ export interface ContainerCommitter {
 export interface ContainerViews extends Pick<ContainerService, 'get' | 'list' | 'usersOfImage'> {
   /** GET /containers/json; InvalidParameter for a filter Docker does not know. */
   ps(opts: ListOptions): Promise<Record<string, unknown>[]>;
-  /** One container as GET /containers/json shows it (system df lists them all). */
-  summary(rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>>;
+  /** Containers as GET /containers/json shows them (system df lists them all). */
+  summaries(recs: ContainerRecord[], withSize: boolean): Promise<Record<string, unknown>[]>;
+  /** Until when the summaries of `recs` read the same if nothing about them changes (their STATUS ages). */
+  listedUntil(recs: ContainerRecord[], now?: number): number;
   inspect(ref: string, withSize: boolean): Promise<Record<string, unknown>>;
   top(ref: string, psArgs: string): Promise<TopResult>;
 }
