@@ -2,7 +2,7 @@
 // of each, shaping and serializing that answer is most of the request, and the CLI asks for all
 // of it on every call. The bytes are kept and sent again while nothing they were built from has
 // moved: no metadata row written (SQLite's total_changes() counts every write of the daemon's
-// connection), no event emitted, no usage figure taken or dropped, and no time-dependent text
+// connection), no event emitted, no usage figure dropped or replaced, and no time-dependent text
 // (a container's "Exited (0) 5 minutes ago") due to turn over.
 import type { MetaDb } from '../meta/db.js';
 import type { EventBus } from '../system/events.js';

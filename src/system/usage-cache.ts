@@ -48,10 +48,10 @@ export class UsageCache {
   get(key: string, compute?: (key: string) => Promise<Usage>): Promise<Usage> {
     const e = this.entries.get(key);
     if (e && this.fresh(e)) return e.usage;
+    if (e) this.changes++; // a figure replaced: see `generation`
     const usage = (compute ?? this.compute)(key);
     const entry: Entry = { usage, at: Date.now(), volatile: this.live.has(key) };
     this.entries.set(key, entry);
-    this.changes++;
     // A failed walk (the snapshot vanished) is not remembered.
     usage.catch(() => {
       if (this.entries.get(key) === entry) this.drop(key);
@@ -76,8 +76,9 @@ export class UsageCache {
   }
 
   /**
-   * A count that moves whenever a figure is taken or dropped: an answer built from the figures
-   * stays right while it stands still (and until `settledUntil`).
+   * A count that moves whenever a figure is dropped or replaced. An answer built from the
+   * figures stays right while it stands still (and until `settledUntil`): a figure taken where
+   * there was none is one that answer's own reads took, or one for a key it did not show.
    */
   get generation(): number {
     return this.changes;
