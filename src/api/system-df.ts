@@ -8,7 +8,7 @@ import type { ContainerViews } from '../container/backend.js';
 import type { ImageViews } from '../image/backend.js';
 import type { Engine } from '../engine.js';
 import { storageReport, volumeUsage } from '../system/disk-usage.js';
-import { KeptAnswers } from './kept-answer.js';
+import { KeptAnswers, type LateText } from './kept-answer.js';
 
 const TYPES = ['container', 'image', 'volume', 'build-cache'];
 
@@ -20,7 +20,7 @@ export function registerSystemDfRoutes(router: Router): void {
     for (const t of types) if (!TYPES.includes(t)) throw new InvalidParameter(`unknown object type: ${t}`);
     let kept = keptAnswers.get(engine);
     if (!kept) keptAnswers.set(engine, (kept = new KeptAnswers(engine)));
-    const body = await kept.get(types.join(','), () => diskUsage(engine, types));
+    const body = await kept.get(types.join(','), (late) => diskUsage(engine, types, late));
     res!.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
     res!.end(body);
   });
@@ -30,10 +30,9 @@ export function registerSystemDfRoutes(router: Router): void {
   router.get('/strata/system/df', async ({ engine }) => storageReport(engine));
 }
 
-async function diskUsage(engine: Engine, types: string[]): Promise<{ value: unknown; until: number }> {
+async function diskUsage(engine: Engine, types: string[], late: LateText): Promise<{ value: unknown; until: number }> {
   const want = (t: string) => types.length === 0 || types.includes(t);
   const out: Record<string, unknown> = {};
-  let until = Infinity;
   if (want('image')) {
     const imageViews: ImageViews = engine.images;
     const { images, layersSize } = await imageViews.diskUsage();
@@ -43,9 +42,10 @@ async function diskUsage(engine: Engine, types: string[]): Promise<{ value: unkn
   if (want('container')) {
     const views: ContainerViews = engine.containers;
     const records = await views.list();
-    // Before the texts are written: a turn-over while they are ends the kept answer at once.
-    until = views.listedUntil(records, Date.now());
-    out.Containers = await views.summaries(records, true);
+    const summaries = await views.summaries(records, true);
+    // STATUS ages by itself ("Exited (0) 5 seconds ago"): written afresh into each answer.
+    summaries.forEach((s, i) => (s.Status = late(() => views.statusOf(records[i]!))));
+    out.Containers = summaries;
   }
   if (want('volume')) {
     out.Volumes = (await volumeUsage(engine)).map((u) => ({
@@ -54,5 +54,5 @@ async function diskUsage(engine: Engine, types: string[]): Promise<{ value: unkn
     }));
   }
   if (want('build-cache')) out.BuildCache = [];
-  return { value: out, until };
+  return { value: out, until: Infinity };
 }

@@ -105,8 +105,8 @@ export interface ContainerViews extends Pick<ContainerService, 'get' | 'list' | 
   ps(opts: ListOptions): Promise<Record<string, unknown>[]>;
   /** Containers as GET /containers/json shows them (system df lists them all). */
   summaries(recs: ContainerRecord[], withSize: boolean): Promise<Record<string, unknown>[]>;
-  /** Until when the summaries of `recs` read the same if nothing about them changes (their STATUS ages). */
-  listedUntil(recs: ContainerRecord[], now?: number): number;
+  /** A summary's Status ("Exited (0) 5 seconds ago"), which ages by itself. */
+  statusOf(rec: ContainerRecord): string;
   inspect(ref: string, withSize: boolean): Promise<Record<string, unknown>>;
   top(ref: string, psArgs: string): Promise<TopResult>;
 }

@@ -32,7 +32,7 @@ import { ExecStore } from './exec.js';
 import type { ContainerServiceDeps } from './deps.js';
 import type { ContainerBackend, ListOptions, WaitCondition } from './backend.js';
 import type { ContainerOpsDeps } from './ops-deps.js';
-import { inspectJson, listJson, listMemo, statusChangesAt } from './view.js';
+import { inspectJson, listJson, listMemo, statusText } from './view.js';
 import { psFilter } from './filters.js';
 import { removeLink, renameInLinks } from './links.js';
 import { updateContainer, type UpdateBody } from './update.js';
@@ -102,10 +102,8 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     return Promise.all(recs.map((c) => listJson(this.ctx, c, withSize, memo)));
   }
 
-  listedUntil(recs: ContainerRecord[], now = Date.now()): number {
-    let until = Infinity;
-    for (const c of recs) until = Math.min(until, statusChangesAt(c, now));
-    return until;
+  statusOf(rec: ContainerRecord): string {
+    return statusText(rec);
   }
 
   async inspect(ref: string, withSize: boolean): Promise<Record<string, unknown>> {

@@ -169,37 +169,6 @@ export function statusText(rec: ContainerRecord, now = Date.now()): string {
   }
 }
 
-/**
- * When statusText(rec) next reads differently, with nothing else changing: a listing kept
- * until then says what a fresh one would. HumanDuration's text moves at whole seconds under a
- * minute and at whole minutes after (its hours, days, weeks, months and years all turn over on
- * a minute boundary of the same elapsed time), so the next such boundary is an upper bound.
- */
-export function statusChangesAt(rec: ContainerRecord, now = Date.now()): number {
-  const s = rec.state;
-  let since: string;
-  switch (s.Status) {
-    case 'running':
-    case 'paused':
-      since = s.StartedAt;
-      break;
-    case 'restarting':
-      since = s.FinishedAt;
-      break;
-    case 'removing':
-    case 'dead':
-    case 'created':
-      return Infinity;
-    default:
-      if (s.FinishedAt.startsWith('0001-')) return Infinity;
-      since = s.FinishedAt;
-  }
-  const t0 = Date.parse(since);
-  if (!Number.isFinite(t0)) return now; // unreadable: never kept
-  const step = now - t0 < 60_000 ? 1000 : 60_000;
-  return t0 + (Math.floor((now - t0) / step) + 1) * step;
-}
-
 /** go-units HumanDuration. */
 export function humanDuration(ms: number): string {
   const seconds = Math.floor(ms / 1000);

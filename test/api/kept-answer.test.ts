@@ -1,5 +1,5 @@
 // The kept system df answer: sent again while nothing it shows moved, built again after any
-// metadata write, event, usage figure change or the time its STATUS texts turn over.
+// metadata write, event, usage figure change or past its time, with its aging texts fresh.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
@@ -7,8 +7,6 @@ import { KeptAnswers } from '../../src/api/kept-answer.js';
 import { EventBus } from '../../src/system/events.js';
 import { UsageCache } from '../../src/system/usage-cache.js';
 import type { MetaDb } from '../../src/meta/db.js';
-import { statusChangesAt, statusText } from '../../src/container/view.js';
-import type { ContainerRecord } from '../../src/container/types.js';
 
 function setup(): { kept: KeptAnswers; db: MetaDb; events: EventBus; usageCache: UsageCache; builds: () => number } {
   const db = new Database(':memory:') as MetaDb;
@@ -43,7 +41,7 @@ test('an answer is not kept past its own time limit, nor past a running figure e
   const { kept, usageCache, builds } = setup();
   const past = async () => ({ value: builds(), until: Date.now() - 1 });
   assert.equal((await kept.get('', past)).toString(), '0\n');
-  assert.equal((await kept.get('', past)).toString(), '1\n', 'its STATUS texts turned over: built again');
+  assert.equal((await kept.get('', past)).toString(), '1\n', 'past its own time: built again');
   const forever = async () => {
     await usageCache.get('running');
     return { value: builds(), until: Infinity };
@@ -57,29 +55,24 @@ test('an answer is not kept past its own time limit, nor past a running figure e
   assert.equal((await kept.get('', forever)).toString(), '4\n');
 });
 
-test("a container's STATUS text reads the same until statusChangesAt", () => {
-  const now = Date.parse('2026-01-10T12:00:00.000Z');
-  const rec = (status: string, since: number) =>
-    ({
-      state: {
-        Status: status,
-        ExitCode: 0,
-        StartedAt: new Date(since - 10_000).toISOString(),
-        FinishedAt: new Date(since).toISOString(),
-      },
-    }) as unknown as ContainerRecord;
-  const elapsed = [0, 400, 999, 1000, 59_500, 61_000, 3_599_000, 5_399_990, 86_400_000 * 3.2, 86_400_000 * 400.7];
-  for (const status of ['exited', 'running', 'restarting']) {
-    for (const e of elapsed) {
-      const r = rec(status, status === 'running' ? now - e + 10_000 : now - e);
-      const until = statusChangesAt(r, now);
-      assert.ok(until > now, `${status} ${e}: a time to come`);
-      const text = statusText(r, now);
-      for (const t of [now + 1, (now + until) / 2, until - 1].filter((t) => t < until))
-        assert.equal(statusText(r, Math.floor(t)), text, `${status} after ${e} ms: same text at ${t - now} ms on`);
-    }
-  }
-  assert.equal(statusChangesAt(rec('created', now), now), Infinity);
-  const exited = rec('exited', now - 5_400_000 + 30_000);
-  assert.notEqual(statusText(exited, statusChangesAt(exited, now) + 30 * 60_000), statusText(exited, now));
+test('texts that age by themselves are written afresh into each send of a kept answer', async () => {
+  const { kept, builds } = setup();
+  let tick = 0;
+  const build = async (late: (text: () => string) => string) => ({
+    value: {
+      n: builds(),
+      list: [{ Status: late(() => `up ${tick}`), Name: 'a' }, { Status: late(() => `<${tick}>`) }],
+    },
+    until: Infinity,
+  });
+  assert.equal(
+    (await kept.get('', build)).toString(),
+    '{"n":0,"list":[{"Status":"up 0","Name":"a"},{"Status":"<0>"}]}\n',
+  );
+  tick = 7;
+  assert.equal(
+    (await kept.get('', build)).toString(),
+    '{"n":0,"list":[{"Status":"up 7","Name":"a"},{"Status":"<7>"}]}\n',
+    'the same kept answer (n), its holes filled again',
+  );
 });
