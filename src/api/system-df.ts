@@ -20,7 +20,9 @@ export function registerSystemDfRoutes(router: Router): void {
     for (const t of types) if (!TYPES.includes(t)) throw new InvalidParameter(`unknown object type: ${t}`);
     let kept = keptAnswers.get(engine);
     if (!kept) keptAnswers.set(engine, (kept = new KeptAnswers(engine)));
-    const body = await kept.get(types.join(','), (late) => diskUsage(engine, types, late));
+    // One kept answer per set of types (at most 15), however the query repeats or orders them.
+    const key = [...new Set(types)].sort().join(',');
+    const body = await kept.get(key, (late) => diskUsage(engine, types, late));
     res!.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
     res!.end(body);
   });
