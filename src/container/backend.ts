@@ -103,8 +103,10 @@ export interface ContainerCommitter {
 export interface ContainerViews extends Pick<ContainerService, 'get' | 'list' | 'usersOfImage'> {
   /** GET /containers/json; InvalidParameter for a filter Docker does not know. */
   ps(opts: ListOptions): Promise<Record<string, unknown>[]>;
-  /** One container as GET /containers/json shows it (system df lists them all). */
-  summary(rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>>;
+  /** Containers as GET /containers/json shows them (system df lists them all). */
+  summaries(recs: ContainerRecord[], withSize: boolean): Promise<Record<string, unknown>[]>;
+  /** A summary's Status ("Exited (0) 5 seconds ago"), which ages by itself. */
+  statusOf(rec: ContainerRecord): string;
   inspect(ref: string, withSize: boolean): Promise<Record<string, unknown>>;
   top(ref: string, psArgs: string): Promise<TopResult>;
 }

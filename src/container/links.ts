@@ -91,17 +91,20 @@ function linkEnv(alias: string, fullName: string, ip: string, child: ContainerRe
 
 /**
  * The names a container is also known by, `/parent/alias` for each link to it, as dockerd lists
- * them after its own name (ps's Names) and finds it by them.
+ * them after its own name (ps's Names) and finds it by them: every container's at once (child
+ * name → `/parent/alias`, unsorted), since listings ask for all of them.
  */
-export function linkNamesOf(ctx: Ctx, rec: ContainerRecord): string[] {
-  const names: string[] = [];
+export function linkNamesByChild(ctx: Ctx): Map<string, string[]> {
+  const byChild = new Map<string, string[]>();
   for (const parent of ctx.store.all()) {
     for (const l of (parent.hostConfig.Links ?? []) as string[]) {
       const [child, alias] = parseLink(l);
-      if (child === rec.name) names.push(`/${parent.name}/${alias}`);
+      const names = byChild.get(child);
+      if (names) names.push(`/${parent.name}/${alias}`);
+      else byChild.set(child, [`/${parent.name}/${alias}`]);
     }
   }
-  return names.sort();
+  return byChild;
 }
 
 /**

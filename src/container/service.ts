@@ -20,7 +20,7 @@ import { ExecStore } from './exec.js';
 import type { ContainerServiceDeps } from './deps.js';
 import type { ContainerBackend, ListOptions, WaitCondition } from './backend.js';
 import type { ContainerOpsDeps } from './ops-deps.js';
-import { inspectJson, listJson } from './view.js';
+import { inspectJson, listJson, listMemo, statusText } from './view.js';
 import { psFilter } from './filters.js';
 import { removeLink } from './links.js';
 import { updateContainer, type UpdateBody } from './update.js';
@@ -82,11 +82,16 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     let recs = (await this.list()).filter((c) => (opts.all || opts.limit > 0 || c.state.Running) && match(c));
     recs.sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || (a.id < b.id ? 1 : -1));
     if (opts.limit > 0) recs = recs.slice(0, opts.limit);
-    return Promise.all(recs.map((c) => listJson(this.ctx, c, opts.size)));
+    return this.summaries(recs, opts.size);
   }
 
-  summary(rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>> {
-    return listJson(this.ctx, rec, withSize);
+  summaries(recs: ContainerRecord[], withSize: boolean): Promise<Record<string, unknown>[]> {
+    const memo = listMemo(this.ctx);
+    return Promise.all(recs.map((c) => listJson(this.ctx, c, withSize, memo)));
+  }
+
+  statusOf(rec: ContainerRecord): string {
+    return statusText(rec);
   }
 
   async inspect(ref: string, withSize: boolean): Promise<Record<string, unknown>> {

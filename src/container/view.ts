@@ -9,22 +9,55 @@ import { stagingDirOf } from '../mount/staging.js';
 import type { ContainerRecord } from './types.js';
 import { healthText } from './health-config.js';
 import { networkSettingsJson, psPorts } from './networking.js';
-import { linkNamesOf } from './links.js';
+import { linkNamesByChild } from './links.js';
 
-export async function sizes(ctx: Ctx, rec: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
+export async function sizes(
+  ctx: Ctx,
+  rec: ContainerRecord,
+  memo?: ListMemo,
+): Promise<{ SizeRw: number; SizeRootFs: number }> {
   let rw = 0;
   try {
     rw = (await ctx.snapshotter.usage(rec.snapshotKey)).size;
   } catch {
     /* removed meanwhile */
   }
-  let imageSize = 0;
-  try {
-    imageSize = (await ctx.images.resolve(rec.imageId)).size;
-  } catch {
-    /* image gone */
-  }
+  const imageSize = await (memo ? memo.imageSize(rec.imageId) : imageSizeOf(ctx, rec.imageId));
   return { SizeRw: rw, SizeRootFs: rw + imageSize };
+}
+
+async function imageSizeOf(ctx: Ctx, imageId: string): Promise<number> {
+  try {
+    return (await ctx.images.resolve(imageId)).size;
+  } catch {
+    return 0; // image gone
+  }
+}
+
+/**
+ * What a listing of many containers looks up once instead of once per container: the size of
+ * each image (an image lookup reads its row and its tags) and the link names pointing at each
+ * container (otherwise a scan of every container's links for each container listed).
+ */
+export interface ListMemo {
+  imageSize(imageId: string): Promise<number>;
+  linkNames(rec: ContainerRecord): string[];
+}
+
+export function listMemo(ctx: Ctx): ListMemo {
+  const imageSizes = new Map<string, Promise<number>>();
+  let links: Map<string, string[]> | undefined;
+  return {
+    imageSize(imageId) {
+      let size = imageSizes.get(imageId);
+      if (!size) imageSizes.set(imageId, (size = imageSizeOf(ctx, imageId)));
+      return size;
+    },
+    linkNames(rec) {
+      links ??= linkNamesByChild(ctx);
+      return [...(links.get(rec.name) ?? [])].sort();
+    },
+  };
 }
 
 export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>> {
@@ -81,14 +114,19 @@ export async function inspectJson(ctx: Ctx, rec: ContainerRecord, withSize: bool
   };
 }
 
-export async function listJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean): Promise<Record<string, unknown>> {
+export async function listJson(
+  ctx: Ctx,
+  rec: ContainerRecord,
+  withSize: boolean,
+  memo: ListMemo = listMemo(ctx),
+): Promise<Record<string, unknown>> {
   // ps leaves a volume's Source empty, unlike inspect.
   const mounts = (await inspectMounts(rec.mounts, ctx.volumes)).map((m) =>
     m.Type === 'volume' ? { ...m, Source: '' } : m,
   );
   return {
     Id: rec.id,
-    Names: [`/${rec.name}`, ...linkNamesOf(ctx, rec)],
+    Names: [`/${rec.name}`, ...memo.linkNames(rec)],
     Image: rec.imageRef,
     ImageID: rec.imageId,
     Command: psCommand(rec.path ?? '', rec.args ?? []),
@@ -100,7 +138,7 @@ export async function listJson(ctx: Ctx, rec: ContainerRecord, withSize: boolean
     HostConfig: { NetworkMode: rec.hostConfig.NetworkMode || 'default' },
     NetworkSettings: { Networks: rec.networks ?? {} },
     Mounts: mounts,
-    ...(withSize ? await sizes(ctx, rec) : {}),
+    ...(withSize ? await sizes(ctx, rec, memo) : {}),
   };
 }
 

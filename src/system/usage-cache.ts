@@ -37,6 +37,7 @@ export class UsageCache {
   private readonly live = new Set<string>();
   /** Users per live key, for keys several things can hold at once (a volume in many containers). */
   private readonly holders = new Map<string, number>();
+  private changes = 0;
 
   constructor(
     private readonly compute: (key: string) => Promise<Usage>,
@@ -47,12 +48,13 @@ export class UsageCache {
   get(key: string, compute?: (key: string) => Promise<Usage>): Promise<Usage> {
     const e = this.entries.get(key);
     if (e && this.fresh(e)) return e.usage;
+    if (e) this.changes++; // a figure replaced: see `generation`
     const usage = (compute ?? this.compute)(key);
     const entry: Entry = { usage, at: Date.now(), volatile: this.live.has(key) };
     this.entries.set(key, entry);
     // A failed walk (the snapshot vanished) is not remembered.
     usage.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
+      if (this.entries.get(key) === entry) this.drop(key);
     });
     return usage;
   }
@@ -73,15 +75,35 @@ export class UsageCache {
     return !(e.volatile && Date.now() - e.at > this.ttlMs);
   }
 
+  /**
+   * A count that moves whenever a figure is dropped or replaced. An answer built from the
+   * figures stays right while it stands still (and until `settledUntil`): a figure taken where
+   * there was none is one that answer's own reads took, or one for a key it did not show.
+   */
+  get generation(): number {
+    return this.changes;
+  }
+
+  /** When the first figure of a running thing expires by age (Infinity while none is held). */
+  settledUntil(): number {
+    let until = Infinity;
+    for (const e of this.entries.values()) if (e.volatile) until = Math.min(until, e.at + this.ttlMs);
+    return until;
+  }
+
+  private drop(key: string): void {
+    if (this.entries.delete(key)) this.changes++;
+  }
+
   invalidate(key: string): void {
-    this.entries.delete(key);
+    this.drop(key);
   }
 
   /** Marks a key as changing on its own (running) or settled (stopped); either way the next read walks again. */
   setLive(key: string, live: boolean): void {
     if (live) this.live.add(key);
     else this.live.delete(key);
-    this.entries.delete(key);
+    this.drop(key);
   }
 
   /** Counts one more (or one fewer) user of a shared key; live while any holds it. */
@@ -93,7 +115,7 @@ export class UsageCache {
   }
 
   invalidateWhere(pred: (key: string) => boolean): void {
-    for (const k of [...this.entries.keys()]) if (pred(k)) this.entries.delete(k);
+    for (const k of [...this.entries.keys()]) if (pred(k)) this.drop(k);
   }
 }
 
