@@ -42,7 +42,10 @@ function* items(record: Buffer): Generator<Item> {
 
 async function* rebuild(record: Buffer, dir: string, diffID: string, what: string): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
-  const mismatch = (why: string) => new LayerMismatch(`layer ${what} does not match its diffID ${diffID}: ${why}`);
+  const mismatch = (why: string) =>
+    new LayerMismatch(
+      `layer ${what === diffID ? '' : `${what} `}does not match its diffID ${diffID} (${why}): its files in the layer store were modified; pulling or loading the image again may resolve the issue`,
+    );
   const root = sys.openat2(sys.AT_FDCWD, dir, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, 0);
   try {
     for (const item of items(record)) {
