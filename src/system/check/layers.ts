@@ -369,8 +369,7 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
         size: fs.statSync(p).size,
         detail: 'no layer names this tar-split record',
         still: () =>
-          fs.existsSync(p) &&
-          !(m && db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(`sha256:${m[1]}`)),
+          fs.existsSync(p) && !(m && db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(`sha256:${m[1]}`)),
         repair: async () => {
           fs.rmSync(p, { force: true });
           return 'removed';
