@@ -208,11 +208,6 @@ export class LayerStore {
     );
   }
 
-  /** Whether the tar of `diffID` can be given back (blob or record). */
-  hasTar(diffID: string): boolean {
-    return this.content.has(diffID) || this.records.has(diffID);
-  }
-
   /**
    * After a layer was applied with a record asked for: a faithful record is stored, and the
    * staged copy (if any) is dropped before anything flushes it; otherwise the staged copy stays,
