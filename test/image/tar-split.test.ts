@@ -271,3 +271,26 @@ test('a loaded image takes about half the disk it took with a second copy of its
     removeStoreDir(t.dir);
   }
 });
+
+test('startup removes tar-split records no layer names, and half-written ones', async () => {
+  const t = await openStore();
+  let again: TestStore | undefined;
+  try {
+    const layers = await richLayers();
+    const diffIDs = await load(t, layers, 'sweep:1');
+    const records = t.store.layers.records;
+    const stray = records.path(sha256('no such layer'));
+    fs.writeFileSync(stray, 'x');
+    fs.writeFileSync(path.join(records.dir, '.tmp-0123456789ab'), 'half');
+    again = await t.reopen();
+    assert.deepEqual(
+      fs.readdirSync(records.dir).sort(),
+      diffIDs.map((d) => `${d.slice(7)}.gz`).sort(),
+      'only the records of stored layers are left',
+    );
+    assert.ok((await collect(again.store.readLayer(diffIDs[1]!))).equals(layers[1]!));
+  } finally {
+    (again ?? t).close();
+    removeStoreDir(t.dir);
+  }
+});
