@@ -137,7 +137,7 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     // layer's 10k files (16 at a time on the thread pool) took 3 to 8 times as long, each
     // fsync forcing its own journal commit on ext4.
     if (opts.sync !== false) sys.syncfs(root.fd);
-    const split = recorder?.result();
+    const split = await recorder?.result();
     const recorded = split ? ('record' in split ? { record: split.record } : { unfaithful: split.unfaithful }) : {};
     if (copy) return { diffID: copy.digest(), tarSize: copy.size(), size: writer.size, ...recorded };
     if (!digester) return { diffID: '', tarSize: 0, size: writer.size, ...recorded };

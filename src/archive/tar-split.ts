@@ -22,7 +22,7 @@
 // Format (gzip of): a magic line, then items: 'R' u32 length, raw bytes; 'F' u16 path length,
 // path (UTF-8), u64 size (two u32, high first).
 import { Transform, type TransformCallback } from 'node:stream';
-import { gzipSync } from 'node:zlib';
+import { createGzip, type Gzip } from 'node:zlib';
 import { posix } from 'node:path';
 import { cleanEntryName } from './entry.js';
 
@@ -31,6 +31,8 @@ export const RECORD_MAGIC = Buffer.from('strata-tar-split 1\n');
 const BLOCK = 512;
 /** Raw bytes kept in memory before being packed into one 'R' item (a trailer's padding can be large). */
 const RAW_ITEM_MAX = 1 << 20;
+/** Items gathered before they are handed to the compressor (one call per item would cost more than it compresses). */
+const BATCH = 256 << 10;
 /**
  * Raw bytes one record may hold (headers are 0.5-1.5 KiB an entry): a tar that hides most of its
  * bytes where no file holds them (after its trailer) is kept whole instead of in memory.
@@ -81,7 +83,11 @@ type Phase = 'header' | 'meta' | 'content' | 'skip' | 'tail';
  * gzipped record, or a reason it would not rebuild the tar faithfully.
  */
 export class TarSplitRecorder extends Transform {
-  private readonly items: Buffer[] = [];
+  /** The record is compressed as it is made: a layer of 100k entries never holds 50 MiB of headers. */
+  private readonly gz: Gzip = createGzip({ level: 1 });
+  private readonly out: Buffer[] = [];
+  private items: Buffer[] = [];
+  private itemsLen = 0;
   private raw: Buffer[] = [];
   private rawLen = 0;
   private phase: Phase = 'header';
@@ -102,6 +108,24 @@ export class TarSplitRecorder extends Transform {
 
   constructor() {
     super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
+    this.gz.on('data', (c: Buffer) => this.out.push(c));
+    this.gz.on('error', (err) => (this.unfaithful ??= `record: ${err.message}`));
+    this.addItem(RECORD_MAGIC);
+  }
+
+  private addItem(...parts: Buffer[]): void {
+    for (const p of parts) {
+      this.items.push(p);
+      this.itemsLen += p.length;
+    }
+    if (this.itemsLen >= BATCH) this.flushItems();
+  }
+
+  private flushItems(): void {
+    if (this.itemsLen === 0 || this.unfaithful) return;
+    this.gz.write(Buffer.concat(this.items, this.itemsLen));
+    this.items = [];
+    this.itemsLen = 0;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -120,7 +144,8 @@ export class TarSplitRecorder extends Transform {
     this.rawTotal += b.length;
     if (this.rawTotal > RAW_TOTAL_MAX) {
       this.unfaithful = 'too many bytes outside its files';
-      this.items.length = 0;
+      this.items = [];
+      this.itemsLen = 0;
       this.raw = [];
       this.rawLen = 0;
       return;
@@ -135,7 +160,7 @@ export class TarSplitRecorder extends Transform {
     const head = Buffer.alloc(5);
     head[0] = 0x52; // 'R'
     head.writeUInt32BE(this.rawLen, 1);
-    this.items.push(head, ...this.raw);
+    this.addItem(head, Buffer.concat(this.raw, this.rawLen));
     this.raw = [];
     this.rawLen = 0;
   }
@@ -149,7 +174,7 @@ export class TarSplitRecorder extends Transform {
     p.copy(head, 3);
     head.writeUInt32BE(Math.floor(size / 2 ** 32), 3 + p.length);
     head.writeUInt32BE(size % 2 ** 32, 7 + p.length);
-    this.items.push(head);
+    this.addItem(head);
   }
 
   private scan(chunk: Buffer): void {
@@ -314,10 +339,22 @@ export class TarSplitRecorder extends Transform {
   }
 
   /** The gzipped record, or why it would not rebuild the tar faithfully. */
-  result(): { record: Buffer } | { unfaithful: string } {
-    const why = this.finalCheck();
-    if (why) return { unfaithful: why };
-    this.flushRaw();
-    return { record: gzipSync(Buffer.concat([RECORD_MAGIC, ...this.items]), { level: 1 }) };
+  async result(): Promise<{ record: Buffer } | { unfaithful: string }> {
+    let why = this.finalCheck();
+    if (!why) {
+      this.flushRaw();
+      this.flushItems();
+      await new Promise<void>((resolve) => {
+        this.gz.once('end', resolve);
+        this.gz.once('error', () => resolve());
+        this.gz.end();
+      });
+      why = this.unfaithful;
+    }
+    if (why) {
+      this.gz.destroy();
+      return { unfaithful: why };
+    }
+    return { record: Buffer.concat(this.out) };
   }
 }
