@@ -29,6 +29,7 @@ import { cleanEntryName } from './entry.js';
 export const RECORD_MAGIC = Buffer.from('strata-tar-split 1\n');
 
 const BLOCK = 512;
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
 /** Raw bytes kept in memory before being packed into one 'R' item (a trailer's padding can be large). */
 const RAW_ITEM_MAX = 1 << 20;
 /** Items gathered before they are handed to the compressor (one call per item would cost more than it compresses). */
@@ -139,6 +140,10 @@ export class TarSplitRecorder extends Transform {
     cb(null, chunk);
   }
 
+  /**
+   * Keeps `b`, a view of a chunk handed on downstream (never changed there): the views are copied
+   * into one buffer at the next file item or every RAW_ITEM_MAX bytes, so no chunk stays held.
+   */
   private keep(b: Buffer): void {
     if (b.length === 0 || this.unfaithful) return;
     this.rawTotal += b.length;
@@ -150,7 +155,7 @@ export class TarSplitRecorder extends Transform {
       this.rawLen = 0;
       return;
     }
-    this.raw.push(Buffer.from(b)); // the chunk is handed on: never keep a view of it
+    this.raw.push(b);
     this.rawLen += b.length;
     if (this.rawLen >= RAW_ITEM_MAX) this.flushRaw();
   }
@@ -185,6 +190,11 @@ export class TarSplitRecorder extends Transform {
         return;
       }
       if (this.phase === 'header') {
+        if (this.blockLen === 0 && chunk.length - off >= BLOCK) {
+          off += BLOCK;
+          this.header(chunk.subarray(off - BLOCK, off));
+          continue;
+        }
         const n = Math.min(BLOCK - this.blockLen, chunk.length - off);
         chunk.copy(this.block, this.blockLen, off, off + n);
         this.blockLen += n;
@@ -199,7 +209,7 @@ export class TarSplitRecorder extends Transform {
       const part = chunk.subarray(off, off + n);
       off += n;
       this.left -= n;
-      if (this.phase === 'meta') this.meta.push(Buffer.from(part));
+      if (this.phase === 'meta') this.meta.push(part);
       if (this.phase !== 'content') this.keep(part);
       if (this.left === 0) this.endData();
     }
@@ -207,7 +217,7 @@ export class TarSplitRecorder extends Transform {
 
   private header(b: Buffer): void {
     this.keep(b);
-    if (b.every((x) => x === 0)) {
+    if (b.equals(ZERO_BLOCK)) {
       // The trailer: everything from here on is kept as it is.
       this.phase = 'tail';
       return;
