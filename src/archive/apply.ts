@@ -12,6 +12,7 @@ import { ConfinedDir } from './confine.js';
 import { Digester } from './digest.js';
 import { toEntry } from './entry.js';
 import { extract, type TarHeaders } from './tarstream.js';
+import { TarSplitRecorder } from './tar-split.js';
 import { WhiteoutApplier } from './whiteout.js';
 import { drain, EntryWriter } from './writer.js';
 
@@ -118,6 +119,7 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
   const stageFd = opts.stageTo === undefined ? undefined : fs.openSync(opts.stageTo, 'w');
   const digester = opts.digest === false || stageFd !== undefined ? undefined : new Digester();
   const copy = stageFd === undefined ? undefined : copyTo(stageFd);
+  const recorder = opts.record ? new TarSplitRecorder() : undefined;
   let root: ConfinedDir | undefined;
   try {
     root = ConfinedDir.open(dir);
@@ -125,6 +127,7 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     const extra: Duplex[] = [];
     if (digester) extra.push(digester);
     if (copy) extra.push(copy.stage);
+    if (recorder) extra.push(recorder);
     await unpack(stream, [...stages, ...extra], writer, new WhiteoutApplier(root, opts.whiteouts));
     // One syncfs for the whole layer instead of an fsync per file: the snapshot is committed
     // (and its row written) only after this returns, so a crash before that point leaves an
@@ -134,9 +137,11 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     // layer's 10k files (16 at a time on the thread pool) took 3 to 8 times as long, each
     // fsync forcing its own journal commit on ext4.
     if (opts.sync !== false) sys.syncfs(root.fd);
-    if (copy) return { diffID: copy.digest(), tarSize: copy.size(), size: writer.size };
-    if (!digester) return { diffID: '', tarSize: 0, size: writer.size };
-    return { diffID: await digester.digest(), tarSize: digester.size, size: writer.size };
+    const split = await recorder?.result();
+    const recorded = split ? ('record' in split ? { record: split.record } : { unfaithful: split.unfaithful }) : {};
+    if (copy) return { diffID: copy.digest(), tarSize: copy.size(), size: writer.size, ...recorded };
+    if (!digester) return { diffID: '', tarSize: 0, size: writer.size, ...recorded };
+    return { diffID: await digester.digest(), tarSize: digester.size, size: writer.size, ...recorded };
   } finally {
     digester?.dispose();
     root?.close();

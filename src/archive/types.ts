@@ -17,6 +17,11 @@ export interface ApplyOptions {
    * bytes in hand. The stream is then hashed as it is written (whatever `digest` says).
    */
   stageTo?: string;
+  /**
+   * Record the tar-split of the stream as it is applied (tar-split.ts): the result then carries
+   * the record, or why the layer's files could not give its tar back.
+   */
+  record?: boolean;
 }
 
 export interface ApplyResult {
@@ -26,6 +31,10 @@ export interface ApplyResult {
   tarSize: number;
   /** Sum of regular file sizes written (what Docker reports as the layer's size). */
   size: number;
+  /** The gzipped tar-split record, when asked for and the files give the tar back faithfully. */
+  record?: Uint8Array;
+  /** Why no record was made, when one was asked for. */
+  unfaithful?: string;
 }
 
 /** One line of `docker diff`: Kind 0 = modified (C), 1 = added (A), 2 = deleted (D). */

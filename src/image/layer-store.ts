@@ -1,20 +1,26 @@
-// The layer store: one committed snapshot per chainID (named by it), one content blob per
-// diffID holding the original uncompressed tar (re-tarring would not reproduce Docker's
-// digests), one row per layer. A layer shared by many images is stored once.
+// The layer store: one committed snapshot per chainID (named by it), one row per layer, and per
+// diffID what gives back the original uncompressed tar (re-tarring would not reproduce Docker's
+// digests): a tar-split record (tar-split-store.ts) that rebuilds it from the snapshot's files,
+// as Docker keeps, or, for a layer whose files cannot give it back faithfully (and for layers
+// stored before records existed), a content blob holding the whole tar. A layer shared by many
+// images is stored once.
 //
-// Order of durability: blob renamed into the content store → snapshot committed → row
-// committed (by the caller's transaction). A crash in between leaves only data no row owns;
-// `sweep` removes it at startup.
+// Order of durability: snapshot files and record flushed, or blob renamed into the content
+// store → snapshot committed → row committed (by the caller's transaction). A crash in between
+// leaves only data no row owns; `sweep` removes it at startup. A staged copy whose layer got a
+// record is deleted before the flush, so its pages need never reach the disk.
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ContentStore, ContentWriter, ExternalWriter } from '../content/store.js';
-import { applyLayer, applyLayerFile } from '../archive/index.js';
-import { InvalidParameter, StrataError } from '../errors.js';
+import { applyLayer, applyLayerFile, type ApplyResult } from '../archive/index.js';
+import { rebuildLayer } from '../archive/tar-rebuild.js';
+import { InvalidParameter, NotFound, StrataError } from '../errors.js';
+import { TarSplitStore } from './tar-split-store.js';
 import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
 import { tarDiffSize } from './tar-size.js';
@@ -47,6 +53,8 @@ export interface StagedLayer {
   rawSize?: number;
   path: string;
   writer?: ContentWriter | ExternalWriter;
+  /** Its layer has a tar-split record: the copy is dropped instead of becoming a blob. */
+  recorded?: boolean;
 }
 
 /** What one operation added, to be made durable together or rolled back together. */
@@ -56,6 +64,8 @@ export class LayerTx {
   readonly snapshots: string[] = [];
   /** Snapshot directories written but not yet flushed: persist() flushes them before any row. */
   readonly unsynced = new Set<string>();
+  /** diffIDs whose tar-split record this operation wrote: removed again if it is rolled back. */
+  readonly records: string[] = [];
 
   /**
    * `syncOnce`: the layers of this operation are applied without a flush each and flushed
@@ -73,6 +83,7 @@ export class LayerTx {
    * content store; call before the row transaction.
    */
   async persist(): Promise<void> {
+    await this.dropRecorded();
     await syncDirs(this.unsynced);
     this.unsynced.clear();
     for (const l of this.newLayers) {
@@ -80,7 +91,20 @@ export class LayerTx {
       if (s?.writer) {
         await s.writer.commit(l.diffID);
         s.writer = undefined;
-      } else if (!this.store.content.has(l.diffID)) throw new StrataError(`layer ${l.diffID}: blob missing`);
+      } else if (!this.store.content.has(l.diffID) && !this.store.records.has(l.diffID))
+        throw new StrataError(`layer ${l.diffID}: neither its tar nor its tar-split record is stored`);
+    }
+  }
+
+  /** Deletes the staged copies of layers that got a record (before any flush reaches them). */
+  async dropRecorded(): Promise<void> {
+    for (const [diffID, s] of this.staged) {
+      if (!s.recorded) continue;
+      this.staged.delete(diffID);
+      const w = s.writer;
+      // Gone: a later image of the same load rebuilds this layer's tar from its record instead.
+      s.writer = undefined;
+      await w?.abort();
     }
   }
 
@@ -94,6 +118,9 @@ export class LayerTx {
   /** Undoes everything not yet owned by a row. */
   async rollback(): Promise<void> {
     for (const name of [...this.snapshots].reverse()) await this.store.snapshotter.remove(name).catch(() => {});
+    for (const d of this.records)
+      if (!this.store.db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(d)) this.store.records.delete(d);
+    this.records.length = 0;
     await this.discardStaged();
   }
 
@@ -110,6 +137,8 @@ export interface PendingLayer {
   owner: object;
   /** Its snapshot directory when it was applied without a flush (the adopter's persist() flushes it). */
   unsynced?: string;
+  /** Its tar-split record, or why it has none (stored by the adopter). */
+  split?: Pick<ApplyResult, 'record' | 'unfaithful'>;
 }
 
 /** One syncfs per filesystem among `dirs` (they are usually all on one). */
@@ -137,13 +166,68 @@ export class LayerStore {
    * chainID at a time, and whoever needs the layer waits for it instead of extracting it again.
    */
   readonly extracting = new Map<string, Promise<void>>();
+  readonly records: TarSplitStore;
 
   constructor(
     readonly db: MetaDb,
     readonly content: ContentStore,
     readonly snapshotter: Snapshotter,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.records = new TarSplitStore(content.root);
+  }
+
+  /**
+   * The original uncompressed tar of layer `diffID`: its blob where one is stored, else rebuilt
+   * from its tar-split record and the files of a snapshot of that diffID (a row's, or one of
+   * `more`, layers not yet in rows), failing where they no longer give the diffID's bytes.
+   */
+  readTar(diffID: string, more: LayerRow[] = []): Readable {
+    if (this.content.has(diffID)) return this.content.read(diffID);
+    if (!this.records.has(diffID)) throw new NotFound(`layer ${diffID}: its tar is not stored`);
+    const record = this.records.read(diffID);
+    const chains = [
+      ...(this.db.prepare('SELECT chain_id FROM image_layers WHERE diff_id = ?').pluck().all(diffID) as string[]),
+      ...more.filter((l) => l.diffID === diffID).map((l) => l.chainID),
+    ];
+    const snapshotter = this.snapshotter;
+    return Readable.from(
+      (async function* () {
+        let dir: string | undefined;
+        for (const c of chains) {
+          dir = await snapshotter.diffSource(c).then(
+            (s) => s.upper,
+            () => undefined,
+          );
+          if (dir) break;
+        }
+        if (!dir) throw new NotFound(`layer ${diffID}: no snapshot holds its files`);
+        yield* rebuildLayer(record, dir, diffID);
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  /**
+   * After a layer was applied with a record asked for: a faithful record is stored, and the
+   * staged copy (if any) is dropped before anything flushes it; otherwise the staged copy stays,
+   * to become the layer's blob.
+   */
+  private async keepRecord(tx: LayerTx, diffID: string, res: ApplyResult, dropNow: boolean): Promise<void> {
+    this.storeRecord(tx, diffID, res);
+    if (dropNow) await tx.dropRecorded();
+  }
+
+  private storeRecord(tx: LayerTx, diffID: string, res: Pick<ApplyResult, 'record' | 'unfaithful'>): void {
+    if (!res.record) {
+      if (res.unfaithful) this.log.debug(`layer ${diffID}: kept as a whole tar (${res.unfaithful})`);
+      return;
+    }
+    if (this.records.put(diffID, res.record, !tx.opts.syncOnce)) tx.records.push(diffID);
+    if (tx.opts.syncOnce) tx.unsynced.add(this.records.dir);
+    const staged = tx.staged.get(diffID);
+    if (staged?.writer) staged.recorded = true;
+  }
 
   get(chainID: string): LayerRow | undefined {
     const r = this.db
@@ -193,18 +277,20 @@ export class LayerStore {
       diffID: string;
       parent: string | null;
       row?: LayerRow;
-      source?: string;
+      source?: string | (() => Readable);
       extracting?: Promise<void>;
     }[] = [];
     let parent: string | null = null;
     for (const diffID of diffIDs) {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
       const row = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID) ?? this.adopt(chainID, tx);
-      let source: string | undefined;
+      let source: string | (() => Readable) | undefined;
       if (!row) {
         const staged = tx.staged.get(diffID);
         // A staged file whose writer is gone was already committed as the diffID's blob.
         source = staged?.writer ? staged.path : this.content.has(diffID) ? this.content.blobPath(diffID) : undefined;
+        // The same diffID on another parent: its tar is rebuilt from that layer's files.
+        if (!source && this.records.has(diffID)) source = () => this.readTar(diffID, tx.newLayers);
         if (!source) throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
       }
       plan.push({ chainID, diffID, parent, row, source, extracting: row ? undefined : this.extracting.get(chainID) });
@@ -228,7 +314,7 @@ export class LayerStore {
             return;
           }
         }
-        const { size, tarSize } = await this.extract(p.chainID, p.parent, p.source!, tx, after);
+        const { size, tarSize } = await this.extract(p.chainID, p.diffID, p.parent, p.source!, tx, after);
         p.row = { chainID: p.chainID, diffID: p.diffID, parent: p.parent, size, tarSize };
         tx.newLayers.push(p.row);
       });
@@ -289,6 +375,7 @@ export class LayerStore {
     if (p.unsynced) tx.unsynced.add(p.unsynced);
     tx.snapshots.push(chainID);
     tx.newLayers.push(p.row);
+    if (p.split) this.storeRecord(tx, p.row.diffID, p.split);
     return p.row;
   }
 
@@ -327,6 +414,7 @@ export class LayerStore {
         whiteouts: target.whiteouts,
         digest: false, // the ingest hashes
         sync: !tx.opts.syncOnce,
+        record: true,
       }).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });
@@ -340,7 +428,7 @@ export class LayerStore {
         throw new StrataError(`layer digest mismatch while applying: ${res.diffID} != ${diffID}`);
       return await this.commitApplied(
         tx,
-        { key, dir: target.dir, parent, diffID, apart, after },
+        { key, dir: target.dir, parent, diffID, apart, after, res },
         w,
         w.size,
         (chainID) => (knownSize ? Promise.resolve(knownSize()) : this.layerSize(chainID, res.size, w.path)),
@@ -375,7 +463,7 @@ export class LayerStore {
       w = await this.content.externalWriter();
       const apart = await this.prepareFor(key, parent, after);
       const target = await this.snapshotter.applyTarget(key);
-      const opts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, stageTo: w.path };
+      const opts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, stageTo: w.path, record: true };
       const res = await (
         'pipe' in input
           ? applyLayer(input, target.dir, opts)
@@ -384,7 +472,7 @@ export class LayerStore {
         throw noSpaceAt(err, target.dir);
       });
       const writer = w;
-      const applied = { key, dir: target.dir, parent, diffID: res.diffID, apart, after };
+      const applied = { key, dir: target.dir, parent, diffID: res.diffID, apart, after, res };
       return await this.commitApplied(tx, applied, writer, res.tarSize, (chainID) =>
         this.layerSize(chainID, res.size, writer.path),
       );
@@ -403,7 +491,15 @@ export class LayerStore {
    */
   private async commitApplied(
     tx: LayerTx,
-    a: { key: string; dir: string; parent: string | null; diffID: string; apart: boolean; after: Promise<void> },
+    a: {
+      key: string;
+      dir: string;
+      parent: string | null;
+      diffID: string;
+      apart: boolean;
+      after: Promise<void>;
+      res: ApplyResult;
+    },
     writer: ContentWriter | ExternalWriter,
     tarSize: number,
     measure: (chainID: string) => Promise<number>,
@@ -423,6 +519,7 @@ export class LayerStore {
     tx.staged.set(diffID, { diffID, tarSize, path: writer.path, writer });
     const row = { chainID, diffID, parent, size: await measure(chainID), tarSize };
     tx.newLayers.push(row);
+    await this.keepRecord(tx, diffID, a.res, true);
     return row;
   }
 
@@ -449,28 +546,44 @@ export class LayerStore {
    */
   private async extract(
     chainID: string,
+    diffID: string,
     parent: string | null,
-    tarPath: string,
+    source: string | (() => Readable),
     tx: LayerTx,
     after: Promise<void>,
   ): Promise<{ size: number; tarSize: number }> {
     const key = `extract-${randomBytes(8).toString('hex')}`;
     try {
-      const tarSize = (await fs.promises.stat(tarPath)).size;
+      const tarPath = typeof source === 'string' ? source : undefined;
+      // A layer rebuilt from another snapshot's files already has its record, and a stored blob
+      // stays what it is; only a staged copy is replaced by a record.
+      const record = tarPath !== undefined && tx.staged.get(diffID)?.path === tarPath;
+      const tarSize =
+        tarPath !== undefined
+          ? (await fs.promises.stat(tarPath)).size
+          : ((this.db.prepare('SELECT tar_size FROM image_layers WHERE diff_id = ?').pluck().get(diffID) as
+              number | undefined) ??
+            tx.newLayers.find((l) => l.diffID === diffID)?.tarSize ??
+            0);
       const apart = await this.prepareFor(key, parent, after);
       const target = await this.snapshotter.applyTarget(key);
-      const res = await applyLayerFile(tarPath, target.dir, {
-        whiteouts: target.whiteouts,
-        sync: !tx.opts.syncOnce,
-        digest: false,
-      }).catch((err: unknown) => {
+      const opts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, digest: false, record };
+      const res = await (
+        tarPath !== undefined
+          ? applyLayerFile(tarPath, target.dir, opts)
+          : applyLayer((source as () => Readable)(), target.dir, opts)
+      ).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });
       if (apart) await after;
       await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
       tx.snapshots.push(chainID);
       if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
-      return { tarSize, size: await this.layerSize(chainID, res.size, tarPath) };
+      const size = await this.layerSize(chainID, res.size, tarPath);
+      // The staged copy may still be read by another extraction of the same diffID (an image
+      // that repeats a layer): persist() drops it, before its flush.
+      if (record) await this.keepRecord(tx, diffID, res, false);
+      return { tarSize, size };
     } catch (err) {
       await this.snapshotter.remove(key).catch(() => {});
       throw err;
@@ -499,7 +612,10 @@ export class LayerStore {
         }
         this.db.prepare('DELETE FROM image_layers WHERE chain_id = ?').run(v.chainID);
         const stillNamed = this.db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(v.diffID);
-        if (!stillNamed) await this.content.delete(v.diffID);
+        if (!stillNamed) {
+          await this.content.delete(v.diffID);
+          this.records.delete(v.diffID);
+        }
         removed.push(v.chainID);
         progress = true;
       }
@@ -556,5 +672,6 @@ export class LayerStore {
     const diffIDs = new Set(this.all().map((r) => r.diffID));
     const removed = await this.content.sweep((d) => diffIDs.has(d));
     for (const d of removed) this.log.info(`removed unowned blob ${d}`);
+    for (const d of this.records.sweep((d) => diffIDs.has(d))) this.log.info(`removed unowned tar-split record ${d}`);
   }
 }

@@ -96,13 +96,15 @@ export function saveImages(store: ImageStore, assocs: Assoc[]): Readable {
           );
         });
         await addFile(`${dir}/VERSION`, Buffer.from('1.0'));
-        const file = store.content.blobPath(l.diffID);
-        const size = fs.statSync(file).size;
+        // A blob, or the tar rebuilt from the layer's files and tar-split record (checked
+        // against the diffID as it goes: a damaged layer fails the save).
+        const size = store.content.has(l.diffID) ? fs.statSync(store.content.blobPath(l.diffID)).size : l.tarSize;
+        const tar = store.layers.readTar(l.diffID);
         await new Promise<void>((resolve, reject) => {
           const entry = pack.entry({ name: `${dir}/layer.tar`, size, mode: 0o644, mtime }, (err) =>
             err ? reject(err) : resolve(),
           );
-          pipeline(fs.createReadStream(file, { highWaterMark: 1 << 20 }), entry).catch(reject);
+          pipeline(tar, entry).catch(reject);
         });
       }
       const tags = refs.filter((r) => !r.includes('@'));

@@ -263,7 +263,7 @@ export class ImageStore implements ImageService, ImageRows {
 
   readLayer(diffID: string): Readable {
     if (!isDigest(diffID)) throw new InvalidParameter(`invalid diffID ${diffID}`);
-    return this.content.read(diffID);
+    return this.layers.readTar(diffID);
   }
 }
 

@@ -131,6 +131,7 @@ export class Speculation {
           whiteouts: target.whiteouts,
           digest: false, // hashed as it was staged
           sync: false,
+          record: true,
         }).finally(release);
         if (apart && parentJob && !(await parentJob)) throw new Error('parent layer not extracted');
         if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) throw new Error('extracted elsewhere');
@@ -143,7 +144,8 @@ export class Speculation {
           tarSize: staged.tarSize,
         };
         row.size = await layers.layerSize(guess.chainID, res.size, staged.path);
-        layers.pending.set(guess.chainID, { row, owner: this, unsynced: target.dir });
+        const split = { record: res.record, unfaithful: res.unfaithful };
+        layers.pending.set(guess.chainID, { row, owner: this, unsynced: target.dir, split });
         this.mine.push(guess.chainID);
         return true;
       } catch {

@@ -7,7 +7,7 @@ import { chooseDriver, createSnapshotter } from '../../src/snapshot/index.js';
 import { EventBus } from '../../src/system/events.js';
 import { silentLogger } from '../../src/util/log.js';
 import { ImageStore } from '../../src/image/service.js';
-import type { Snapshotter } from '../../src/snapshot/snapshotter.js';
+import type { DriverName, Snapshotter } from '../../src/snapshot/snapshotter.js';
 
 export interface TestStore {
   dir: string;
@@ -21,10 +21,11 @@ export interface TestStore {
   census(): Promise<{ snapshots: string[]; blobs: string[]; images: string[]; layers: string[]; ingests: string[] }>;
 }
 
-export async function openStore(dir?: string): Promise<TestStore> {
+/** `driver`: the storage driver to use instead of the one the data-root would get. */
+export async function openStore(dir?: string, driver?: DriverName): Promise<TestStore> {
   const root = dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'strata-image-'));
   const db = openMetaDb(path.join(root, 'strata.db'));
-  const driver = await chooseDriver(root);
+  driver ??= await chooseDriver(root);
   const snapshotter = await createSnapshotter(driver, {
     root: path.join(root, 'snapshots', driver),
     db,
@@ -40,7 +41,7 @@ export async function openStore(dir?: string): Promise<TestStore> {
     snapshotter,
     async reopen() {
       t.close();
-      return openStore(root);
+      return openStore(root, driver);
     },
     close() {
       db.close();

@@ -1,5 +1,6 @@
-// Full mode's look at one layer: its tar (kept in the content store under its diffID) must still
-// hash to the diffID, and every entry of the tar must still be in the layer's snapshot
+// Full mode's look at one layer: its tar (kept in the content store under its diffID, or rebuilt
+// from its tar-split record and its files, which checks those files' content) must still hash to
+// the diffID, and every entry of the tar must still be in the layer's snapshot
 // directory as the tar says: regular files with the same size and sha256, symlinks with the
 // same target, directories present. Entries a later entry of the same tar whites out are not
 // expected. Owners, modes, times and xattrs are not compared. Paths are opened through the
@@ -9,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import tarStream from 'tar-stream';
 import {
   O_DIRECTORY,
@@ -36,7 +37,11 @@ const clean = (name: string) =>
     .replace(/\/$/, '');
 
 /** What is wrong with the layer, or undefined when nothing is. */
-export async function verifyLayer(blobPath: string, diffID: string, fsDir: string): Promise<string | undefined> {
+export async function verifyLayer(
+  tar: string | (() => Readable),
+  diffID: string,
+  fsDir: string,
+): Promise<string | undefined> {
   const whole = createHash('sha256');
   const expected = new Map<string, Expected>();
   const drop = (prefix: string, self: boolean) => {
@@ -50,6 +55,8 @@ export async function verifyLayer(blobPath: string, diffID: string, fsDir: strin
     const dir = path.posix.dirname(name) === '.' ? '' : path.posix.dirname(name);
     const hash = createHash('sha256');
     let size = 0;
+    // A tar that fails midway (a layer rebuilt from damaged files) fails the pipeline, once.
+    stream.on('error', () => {});
     stream.on('data', (c: unknown) => {
       hash.update(c as Buffer);
       size += (c as Buffer).length;
@@ -72,7 +79,7 @@ export async function verifyLayer(blobPath: string, diffID: string, fsDir: strin
     stream.resume();
   });
   await pipeline(
-    fs.createReadStream(blobPath, { highWaterMark: 1 << 20 }),
+    typeof tar === 'string' ? fs.createReadStream(tar, { highWaterMark: 1 << 20 }) : tar(),
     new Transform({
       transform(chunk: Buffer, _e, cb) {
         whole.update(chunk);

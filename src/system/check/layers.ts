@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { applyLayer, exportLayer } from '../../archive/index.js';
+import { LayerMismatch, rebuildLayer } from '../../archive/tar-rebuild.js';
 import { ContentStore } from '../../content/store.js';
 import { removeTreeNoCross } from '../../mount/scratch.js';
 import { directoryUsage } from '../../snapshot/usage.js';
@@ -37,6 +38,8 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
   const sn = engine.snapshotter;
   const content = path.join(env.dataRoot, 'content');
   const blobPath = (digest: string) => path.join(content, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  // A layer kept as its files plus a tar-split record (image/tar-split-store.ts) has no blob.
+  const recordPath = (digest: string) => path.join(content, 'tar-split', `${digest.slice('sha256:'.length)}.gz`);
   // Directories first, rows second: a snapshot made in between has its row by the time rows are read.
   const dirs = fs.existsSync(env.snapshotRoot) ? fs.readdirSync(env.snapshotRoot) : [];
   const snaps = db
@@ -67,7 +70,11 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
 
   const reextract = async (l: LayerRow): Promise<string> => {
     if (!fs.existsSync(blobPath(l.diff_id)))
-      throw new Error(`its tar ${l.diff_id} is gone too: remove the images using it and load them again`);
+      throw new Error(
+        fs.existsSync(recordPath(l.diff_id))
+          ? `its tar ${l.diff_id} is kept only as a record of those files: remove the images using it and load them again`
+          : `its tar ${l.diff_id} is gone too: remove the images using it and load them again`,
+      );
     if (l.parent && !rowOf(l.parent)) throw new Error(`its parent layer ${l.parent} has no snapshot either`);
     const key = `extract-repair-${randomBytes(8).toString('hex')}`;
     await sn.prepare(key, l.parent ?? undefined);
@@ -198,6 +205,27 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
       });
       continue;
     }
+    const record = recordPath(l.diff_id);
+    if (!fs.existsSync(blob) && fs.existsSync(record)) {
+      if (env.quick || !fs.existsSync(path.join(dirOf(snap.id), 'fs'))) continue;
+      const fsDir = path.join(dirOf(snap.id), 'fs');
+      const verify = () =>
+        verifyLayer(() => rebuildLayer(fs.readFileSync(record), fsDir, l.diff_id, l.chain_id), l.diff_id, fsDir).catch(
+          (e: Error) => (e instanceof LayerMismatch ? e.message : `cannot be read: ${e.message}`),
+        );
+      const problem = await verify();
+      count(env, 'layers verified', 1);
+      if (!problem) continue;
+      faults.push({
+        kind: 'layer-corrupt',
+        path: fsDir,
+        size: 0,
+        detail: `layer ${l.chain_id}: ${problem}`,
+        still: async () => layerExists(env, l.chain_id) && fs.existsSync(record) && (await verify()) !== undefined,
+        left: 'its files no longer give back its tar: remove the images using it and load or pull them again',
+      });
+      continue;
+    }
     if (!fs.existsSync(blob)) {
       faults.push({
         kind: 'layer-blob-missing',
@@ -324,6 +352,24 @@ export async function checkLayers(env: CheckEnv): Promise<Fault[]> {
         detail: 'no layer names this blob',
         still: () =>
           fs.existsSync(p) && !db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(`sha256:${hex}`),
+        repair: async () => {
+          fs.rmSync(p, { force: true });
+          return 'removed';
+        },
+      });
+    }
+    const recordDir = path.join(content, 'tar-split');
+    for (const name of fs.existsSync(recordDir) ? fs.readdirSync(recordDir) : []) {
+      const m = /^([a-f0-9]{64})\.gz$/.exec(name);
+      if (m && diffIDs.has(`sha256:${m[1]}`)) continue;
+      const p = path.join(recordDir, name);
+      faults.push({
+        kind: 'blob-orphan',
+        path: p,
+        size: fs.statSync(p).size,
+        detail: 'no layer names this tar-split record',
+        still: () =>
+          fs.existsSync(p) && !(m && db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(`sha256:${m[1]}`)),
         repair: async () => {
           fs.rmSync(p, { force: true });
           return 'removed';
