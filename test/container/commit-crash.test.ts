@@ -42,11 +42,12 @@ function commit(d: TestDaemon, container: string, repo: string, onAnswer: (statu
   });
 }
 
-function listing(dataRoot: string): { blobs: string[]; ingests: string[]; snapshots: string[] } {
+function listing(dataRoot: string): { blobs: string[]; records: string[]; ingests: string[]; snapshots: string[] } {
   const ls = (p: string) => (fs.existsSync(p) ? fs.readdirSync(p).sort() : []);
   const driver = ls(path.join(dataRoot, 'snapshots'))[0] ?? '';
   return {
     blobs: ls(path.join(dataRoot, 'content/blobs/sha256')),
+    records: ls(path.join(dataRoot, 'content/tar-split')),
     ingests: ls(path.join(dataRoot, 'content/ingest')),
     snapshots: ls(path.join(dataRoot, 'snapshots', driver)).filter((n) => /^\d+$/.test(n)),
   };
