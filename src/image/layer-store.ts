@@ -439,10 +439,20 @@ export class LayerStore {
       input.destroy();
       src?.destroy();
       tee.destroy();
-      await this.snapshotter.remove(key).catch(() => {});
+      // The staged bytes go first: on a full disk, removing the snapshot writes to the metadata
+      // database, which needs the space they hold.
       await w.abort();
+      await this.dropUnfinished(key);
       throw err;
     }
+  }
+
+  /** Removes the snapshot of a layer that failed; one that cannot go is left to the startup sweep, said in the log. */
+  private async dropUnfinished(key: string): Promise<void> {
+    await this.snapshotter.remove(key).catch((err: unknown) => {
+      if (!(err instanceof NotFound))
+        this.log.warn(`unfinished layer ${key} left for the next start: ${(err as Error).message}`);
+    });
   }
 
   /**
@@ -478,8 +488,8 @@ export class LayerStore {
       );
     } catch (err) {
       if ('pipe' in input) input.destroy();
-      await this.snapshotter.remove(key).catch(() => {});
       await w?.abort();
+      await this.dropUnfinished(key);
       throw err;
     }
   }
