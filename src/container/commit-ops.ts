@@ -9,6 +9,7 @@ import type { ImageRunConfig } from '../image/types.js';
 import type { ContainerRecord } from './types.js';
 import type { Readable } from 'node:stream';
 import { inOperation } from '../util/no-space.js';
+import { heavyOperation } from '../util/release-memory.js';
 
 export interface CommitOptions {
   repo?: string;
@@ -21,11 +22,21 @@ export interface CommitOptions {
   config?: Record<string, unknown> | null;
 }
 
+/** `docker commit`: the layer's buffers are given back to the system once it ends. */
 export async function commitContainer(
   engine: ContainerOpsDeps,
   ref: string,
   opts: CommitOptions,
 ): Promise<{ Id: string }> {
+  const done = heavyOperation();
+  try {
+    return await commitNow(engine, ref, opts);
+  } finally {
+    done();
+  }
+}
+
+async function commitNow(engine: ContainerOpsDeps, ref: string, opts: CommitOptions): Promise<{ Id: string }> {
   const rec = await engine.containers.get(ref);
   const tag = referenceOf(opts.repo ?? '', opts.tag ?? '');
   const containerConfig = rec.config as ImageRunConfig;

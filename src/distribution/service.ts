@@ -20,6 +20,7 @@ import { SharedDownloads } from './shared-downloads.js';
 import type { ProgressSink } from './progress.js';
 import { InvalidParameter, SystemError } from '../errors.js';
 import type { DistributionBackend } from './backend.js';
+import { heavyOperation } from '../util/release-memory.js';
 
 export interface DistributionDeps {
   db: MetaDb;
@@ -56,11 +57,17 @@ export class DistributionService implements DistributionBackend {
   /** `ref` as the API's fromImage (+tag) names it; tag may be a digest. */
   async pull(ref: string, platform: string | null | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
     const r = parseNormalizedNamed(ref);
-    await pull(
-      this.pullDeps,
-      { name: r.name, tag: r.digest ? undefined : r.tag, digest: r.digest, platform: parsePlatform(platform), auth },
-      out,
-    );
+    // The layers' buffers are given back to the system once the pull ends.
+    const done = heavyOperation();
+    try {
+      await pull(
+        this.pullDeps,
+        { name: r.name, tag: r.digest ? undefined : r.tag, digest: r.digest, platform: parsePlatform(platform), auth },
+        out,
+      );
+    } finally {
+      done();
+    }
   }
 
   async pullAllTags(
@@ -71,7 +78,12 @@ export class DistributionService implements DistributionBackend {
   ): Promise<void> {
     const r = parseNormalizedNamed(name);
     if (r.tag || r.digest) throw new InvalidParameter(`${name}: all tags are pulled by the repository's name alone`);
-    await pullAllTags(this.pullDeps, { name: r.name, platform: parsePlatform(platform), auth }, out);
+    const done = heavyOperation();
+    try {
+      await pullAllTags(this.pullDeps, { name: r.name, platform: parsePlatform(platform), auth }, out);
+    } finally {
+      done();
+    }
   }
 
   async push(name: string, tag: string | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {

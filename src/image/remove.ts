@@ -4,6 +4,7 @@ import { Conflict } from '../errors.js';
 import type { ImageStore } from './service.js';
 import type { ImageRow } from './image-db.js';
 import { familiar, isImageIDPrefix, parseNormalizedNamed, repositoryOf, shortID } from './reference.js';
+import { heavyOperation } from '../util/release-memory.js';
 
 export interface ImageDeleteItem {
   Untagged?: string;
@@ -61,7 +62,17 @@ function isSingleReference(refs: string[]): boolean {
   return new Set(refs.map(repositoryOf)).size === 1;
 }
 
+/** `docker rmi`: removing a big image's files leaves dead buffers and freed arena pages, given back once it ends. */
 export async function removeImage(store: ImageStore, ref: string, opts: RemoveOptions): Promise<ImageDeleteItem[]> {
+  const done = heavyOperation();
+  try {
+    return await removeImageNow(store, ref, opts);
+  } finally {
+    done();
+  }
+}
+
+async function removeImageNow(store: ImageStore, ref: string, opts: RemoveOptions): Promise<ImageDeleteItem[]> {
   return store.lock.run(async () => {
     const row = store.findRow(ref);
     const id = row.id;
