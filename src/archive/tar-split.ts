@@ -25,6 +25,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
 import { posix } from 'node:path';
 import { cleanEntryName } from './entry.js';
+import { decodePax, numeric } from './tarstream.js';
 
 export const RECORD_MAGIC = Buffer.from('strata-tar-split 1\n');
 
@@ -40,41 +41,9 @@ const BATCH = 256 << 10;
  */
 const RAW_TOTAL_MAX = 128 << 20;
 
-/** A numeric header field: octal text, or GNU's base-256 (high bit set). NaN if neither. */
-function numeric(buf: Buffer, off: number, len: number): number {
-  if (buf[off]! & 0x80) {
-    let v = buf[off]! & 0x7f;
-    for (let i = 1; i < len; i++) v = v * 256 + buf[off + i]!;
-    return v;
-  }
-  const s = buf
-    .toString('latin1', off, off + len)
-    .replace(/^ +/, '')
-    .split(/[\0 ]/)[0]!;
-  return s === '' ? 0 : /^[0-7]+$/.test(s) ? parseInt(s, 8) : NaN;
-}
-
 function cstring(buf: Buffer, off: number, len: number): string {
   const end = buf.indexOf(0, off);
   return buf.toString('utf8', off, end < 0 || end > off + len ? off + len : end);
-}
-
-/** PAX records of an extended header's data, values as UTF-8 (only path and size matter here). */
-function paxRecords(buf: Buffer): Map<string, string> {
-  const out = new Map<string, string>();
-  let off = 0;
-  while (off < buf.length) {
-    const sp = buf.indexOf(0x20, off);
-    if (sp < 0) break;
-    const len = parseInt(buf.toString('latin1', off, sp), 10);
-    if (!len || len < 0 || off + len > buf.length) break;
-    const rec = buf.subarray(sp + 1, off + len - 1);
-    const eq = rec.indexOf(0x3d);
-    if (eq < 0) break;
-    out.set(rec.toString('utf8', 0, eq), rec.toString('utf8', eq + 1));
-    off += len;
-  }
-  return out;
 }
 
 type Phase = 'header' | 'meta' | 'content' | 'skip' | 'tail';
@@ -283,16 +252,22 @@ export class TarSplitRecorder extends Transform {
     const ch = String.fromCharCode(this.metaType);
     if (ch === 'L') this.nextPath = cstring(data, 0, data.length);
     else if (ch === 'x' || ch === 'g') {
-      const pax = paxRecords(data);
-      if (ch === 'g') {
-        if (pax.has('path') || pax.has('size')) this.unfaithful ??= 'a global PAX header sets a path or size';
+      let pax: Record<string, string>;
+      try {
+        pax = decodePax(data);
+      } catch (err) {
+        // The parser behind this stage reports the same header in its own words.
+        this.unfaithful ??= (err as Error).message;
         return;
       }
-      const p = pax.get('path');
-      if (p !== undefined) this.nextPath = p;
-      const s = pax.get('size');
-      if (s !== undefined) this.nextSize = Number(s);
-      for (const k of pax.keys()) if (k.startsWith('GNU.sparse.')) this.unfaithful ??= 'a sparse entry';
+      if (ch === 'g') {
+        if (Object.hasOwn(pax, 'path') || Object.hasOwn(pax, 'size'))
+          this.unfaithful ??= 'a global PAX header sets a path or size';
+        return;
+      }
+      if (Object.hasOwn(pax, 'path')) this.nextPath = pax.path;
+      if (Object.hasOwn(pax, 'size')) this.nextSize = Number(pax.size);
+      if (Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) this.unfaithful ??= 'a sparse entry';
     }
   }
 

@@ -32,7 +32,7 @@ export interface GnuSparseHeader {
 }
 
 /** A numeric header field: octal text, or GNU's base-256 (high bit set) for big values. */
-function numeric(buf: Buffer, off: number, len: number): number {
+export function numeric(buf: Buffer, off: number, len: number): number {
   if (buf[off]! & 0x80) {
     let v = buf[off]! & 0x7f;
     for (let i = 1; i < len; i++) v = v * 256 + buf[off + i]!;
@@ -63,7 +63,8 @@ headers.decode = (buf, filenameEncoding, allowUnknownFormat) => {
   return { ...h, type: 'gnu-sparse', gnuSparse: sparse };
 };
 
-function decodePax(buf: Buffer): Record<string, string> {
+/** PAX records of an extended header's data (also read by the tar-split recorder). */
+export function decodePax(buf: Buffer): Record<string, string> {
   const result: Record<string, string> = {};
   let off = 0;
   while (off < buf.length) {

@@ -17,24 +17,9 @@ import { createNetns, networkNamespaceDir, removeNetns } from './netns.js';
 import { removeNetworkLeftovers, stopStrayAardvark, tearDownKeptSetups } from './leftovers.js';
 import { startProxy, type ProxyHandle } from './port-proxy.js';
 import type { NetworkBackend } from './backend.js';
-import type {
-  AttachRequest,
-  Attachment,
-  ContainerNetworking,
-  EndpointSettings,
-  NetworkRecord,
-  PortMapping,
-} from './types.js';
+import type { AttachRequest, Attachment, ContainerNetworking, EndpointSettings, NetworkRecord } from './types.js';
 import { ensureDefaultBridge } from './default-bridge.js';
-import {
-  endpointsOn,
-  nameserversOf,
-  newEndpoint,
-  refuseAllocated,
-  usableNetwork,
-  type Active,
-  type NetworkEndpoint,
-} from './endpoints.js';
+import { endpointsOn, nameserversOf, newEndpoint, refuseAllocated, usableNetwork, type Active } from './endpoints.js';
 import { listNetworks, networkJson } from './view.js';
 import { pruneNetworks } from './prune.js';
 
@@ -133,13 +118,13 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
 
   inspect(ref: string): Record<string, unknown> {
     const n = this.resolve(ref);
-    return networkJson(n, this.endpointsOn(n.Id));
+    return networkJson(n, endpointsOn(this.active, n.Id));
   }
 
   remove(ref: string): void {
     const n = this.resolve(ref);
     if (n.builtin) throw new Forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
-    if (this.endpointsOn(n.Id).length)
+    if (endpointsOn(this.active, n.Id).length)
       throw new Forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
     this.store.delete(n.Id);
     this.deps.events.emitEvent('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
@@ -147,10 +132,6 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
 
   prune(filters: Map<string, string[]>): { NetworksDeleted: string[] | null } {
     return pruneNetworks(this.store, this.active, this.deps.events, filters);
-  }
-
-  private endpointsOn(networkId: string): NetworkEndpoint[] {
-    return endpointsOn(this.active, networkId);
   }
 
   // ----- endpoints of running containers -----
@@ -171,8 +152,8 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
       const endpoints: Record<string, EndpointSettings> = {};
       let i = 0;
       for (const [ref, want] of Object.entries(req.networks)) {
-        const n = this.usable(this.resolve(ref));
-        const ep = this.endpoint(n, req, want.aliases, want.ipv4, endpoints);
+        const n = usableNetwork(this.store, this.active, this.resolve(ref));
+        const ep = newEndpoint(this.active, n, req, want.aliases, want.ipv4, endpoints);
         endpoints[n.Name] = ep;
         opts.networks[n.Id] = {
           interface_name: `eth${i++}`,
@@ -187,7 +168,7 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
       const proxies: ProxyHandle[] = [];
       try {
         for (const m of first ? req.ports : []) {
-          this.refuseAllocated(m, req.containerName, first.EndpointID);
+          refuseAllocated(this.active, m, req.containerName, first.EndpointID);
           proxies.push(await startProxy(m, first.IPAddress));
         }
         const ports = proxies.map((p) => p.mapping);
@@ -198,7 +179,7 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
         const att: Attachment = {
           netnsPath: netns,
           endpoints,
-          nameservers: this.nameservers(endpoints, status),
+          nameservers: nameserversOf(endpoints, status),
           ports,
         };
         this.active.set(req.containerId, { req, att, opts, proxies, name: req.containerName });
@@ -228,7 +209,7 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
       fs.rmSync(`${a.att.netnsPath}.json`, { force: true });
       await removeNetns(a.att.netnsPath);
       for (const ep of Object.values(a.att.endpoints)) {
-        if (this.endpointsOn(ep.NetworkID).length === 0) await removeEmptyPortChain(ep.NetworkID);
+        if (endpointsOn(this.active, ep.NetworkID).length === 0) await removeEmptyPortChain(ep.NetworkID);
         this.emit('disconnect', ep.NetworkID, containerId);
       }
     });
@@ -239,11 +220,11 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
       const a = this.active.get(req.containerId);
       if (!a || !this.netavark)
         throw new SystemError(`container ${req.containerId} has no network namespace to connect`);
-      const n = this.usable(this.resolve(network));
+      const n = usableNetwork(this.store, this.active, this.resolve(network));
       if (a.att.endpoints[n.Name])
         throw new Forbidden(`endpoint with name ${req.containerName} already exists in network ${n.Name}`);
       const want = req.networks[network] ?? req.networks[n.Name] ?? { aliases: [] };
-      const ep = this.endpoint(n, req, want.aliases, want.ipv4, a.att.endpoints);
+      const ep = newEndpoint(this.active, n, req, want.aliases, want.ipv4, a.att.endpoints);
       const used = new Set(Object.values(a.opts.networks).map((x) => x.interface_name));
       let idx = 0;
       while (used.has(`eth${idx}`)) idx++;
@@ -266,7 +247,7 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
       try {
         const status = await this.netavark.setup(a.att.netnsPath, one);
         a.att.endpoints[n.Name] = ep;
-        a.att.nameservers = this.nameservers(a.att.endpoints, status, a.att.nameservers);
+        a.att.nameservers = nameserversOf(a.att.endpoints, status, a.att.nameservers);
       } catch (err) {
         delete a.opts.networks[n.Id];
         delete a.opts.network_info[n.Id];
@@ -297,36 +278,10 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
       delete a.opts.network_info[n.Id];
       delete a.att.endpoints[n.Name];
       fs.writeFileSync(`${a.att.netnsPath}.json`, JSON.stringify(a.opts));
-      if (this.endpointsOn(n.Id).length === 0) await removeEmptyPortChain(n.Id);
+      if (endpointsOn(this.active, n.Id).length === 0) await removeEmptyPortChain(n.Id);
       this.emit('disconnect', n.Id, containerId);
       return a.att;
     });
-  }
-
-  private refuseAllocated(m: PortMapping, name: string, endpointId: string): void {
-    refuseAllocated(this.active, m, name, endpointId);
-  }
-
-  private usable(n: NetworkRecord): NetworkRecord {
-    return usableNetwork(this.store, this.active, n);
-  }
-
-  private endpoint(
-    n: NetworkRecord,
-    req: AttachRequest,
-    aliases: string[],
-    ipv4: string | undefined,
-    taken: Record<string, EndpointSettings>,
-  ): EndpointSettings {
-    return newEndpoint(this.active, n, req, aliases, ipv4, taken);
-  }
-
-  private nameservers(
-    endpoints: Record<string, EndpointSettings>,
-    status: Record<string, { dns_server_ips?: string[] }>,
-    prev: string[] = [],
-  ): string[] {
-    return nameserversOf(endpoints, status, prev);
   }
 
   private emit(action: 'connect' | 'disconnect', networkId: string, containerId: string): void {
