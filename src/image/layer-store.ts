@@ -64,8 +64,12 @@ export class LayerTx {
   readonly snapshots: string[] = [];
   /** Snapshot directories written but not yet flushed: persist() flushes them before any row. */
   readonly unsynced = new Set<string>();
-  /** diffIDs whose tar-split record this operation wrote: removed again if it is rolled back. */
-  readonly records: string[] = [];
+  /**
+   * diffIDs whose tar-split record this operation wrote or relies on (its layer has no blob of
+   * its own): each is held in the store until the operation ends, so no other operation's
+   * rollback removes it before this one's rows name it (LayerStore.holdRecord).
+   */
+  readonly records = new Set<string>();
 
   /**
    * `syncOnce`: the layers of this operation are applied without a flush each and flushed
@@ -115,12 +119,18 @@ export class LayerTx {
     for (const l of this.newLayers) ins.run(l.chainID, l.diffID, l.parent, l.size, l.tarSize, Date.now());
   }
 
+  /** Once the rows are committed: they own the records now, not this operation. */
+  committed(): void {
+    for (const d of this.records) this.store.releaseRecord(d, false);
+    this.records.clear();
+  }
+
   /** Undoes everything not yet owned by a row. */
   async rollback(): Promise<void> {
     for (const name of [...this.snapshots].reverse()) await this.store.snapshotter.remove(name).catch(() => {});
-    for (const d of this.records)
-      if (!this.store.db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(d)) this.store.records.delete(d);
-    this.records.length = 0;
+    // A record goes only if no row names its diffID and no other live operation holds it.
+    for (const d of this.records) this.store.releaseRecord(d, true);
+    this.records.clear();
     await this.discardStaged();
   }
 
@@ -167,6 +177,8 @@ export class LayerStore {
    */
   readonly extracting = new Map<string, Promise<void>>();
   readonly records: TarSplitStore;
+  /** Live operations holding each diffID's record (LayerTx.records): a record held is never removed. */
+  private readonly recordHolders = new Map<string, number>();
 
   constructor(
     readonly db: MetaDb,
@@ -209,6 +221,33 @@ export class LayerStore {
   }
 
   /**
+   * `tx` relies on the record of `diffID` until it ends: written by it, or found stored and its
+   * own copy of the tar dropped, or read to rebuild the tar. Another operation that wrote the
+   * record may roll back meanwhile; the record stays for this one.
+   */
+  holdRecord(tx: LayerTx, diffID: string): void {
+    if (tx.records.has(diffID)) return;
+    tx.records.add(diffID);
+    this.recordHolders.set(diffID, (this.recordHolders.get(diffID) ?? 0) + 1);
+  }
+
+  /**
+   * One holder of `diffID`'s record is done; `drop`: the record is removed if that was the last
+   * one and no row names the diffID (an operation rolled back).
+   */
+  releaseRecord(diffID: string, drop: boolean): void {
+    const left = (this.recordHolders.get(diffID) ?? 1) - 1;
+    if (left > 0) this.recordHolders.set(diffID, left);
+    else this.recordHolders.delete(diffID);
+    if (drop && left <= 0 && !this.named(diffID)) this.records.delete(diffID);
+  }
+
+  /** Whether any layer row names `diffID`. */
+  private named(diffID: string): boolean {
+    return !!this.db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(diffID);
+  }
+
+  /**
    * After a layer was applied with a record asked for: a faithful record is stored, and the
    * staged copy (if any) is dropped before anything flushes it; otherwise the staged copy stays,
    * to become the layer's blob.
@@ -223,7 +262,9 @@ export class LayerStore {
       if (res.unfaithful) this.log.debug(`layer ${diffID}: kept as a whole tar (${res.unfaithful})`);
       return;
     }
-    if (this.records.put(diffID, res.record, !tx.opts.syncOnce)) tx.records.push(diffID);
+    // Held whether written now or found stored: either way this layer's tar is only the record.
+    this.holdRecord(tx, diffID);
+    this.records.put(diffID, res.record, !tx.opts.syncOnce);
     if (tx.opts.syncOnce) tx.unsynced.add(this.records.dir);
     const staged = tx.staged.get(diffID);
     if (staged?.writer) staged.recorded = true;
@@ -290,7 +331,10 @@ export class LayerStore {
         // A staged file whose writer is gone was already committed as the diffID's blob.
         source = staged?.writer ? staged.path : this.content.has(diffID) ? this.content.blobPath(diffID) : undefined;
         // The same diffID on another parent: its tar is rebuilt from that layer's files.
-        if (!source && this.records.has(diffID)) source = () => this.readTar(diffID, tx.newLayers);
+        if (!source && this.records.has(diffID)) {
+          this.holdRecord(tx, diffID);
+          source = () => this.readTar(diffID, tx.newLayers);
+        }
         if (!source) throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
       }
       plan.push({ chainID, diffID, parent, row, source, extracting: row ? undefined : this.extracting.get(chainID) });
@@ -621,10 +665,10 @@ export class LayerStore {
           }
         }
         this.db.prepare('DELETE FROM image_layers WHERE chain_id = ?').run(v.chainID);
-        const stillNamed = this.db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(v.diffID);
-        if (!stillNamed) {
+        if (!this.named(v.diffID)) {
           await this.content.delete(v.diffID);
-          this.records.delete(v.diffID);
+          // A live operation relying on the record keeps it; its rows or its rollback decide.
+          if (!this.recordHolders.has(v.diffID)) this.records.delete(v.diffID);
         }
         removed.push(v.chainID);
         progress = true;

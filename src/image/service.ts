@@ -159,6 +159,7 @@ export class ImageStore implements ImageService, ImageRows {
         if (old && onRetag) onRetag(t, old);
       }
     })();
+    tx.committed();
     return id;
   }
 

@@ -1,7 +1,8 @@
 // Where layers' tar-split records live (content/tar-split/<hex>.gz, one per diffID): a layer
 // kept as its files plus this record needs no copy of its tar (archive/tar-split.ts). A record
 // is written under a temporary name and renamed into place, so a record that exists is whole;
-// like a blob it belongs to whichever layer rows name its diffID, and the startup sweep removes
+// like a blob it belongs to whichever layer rows name its diffID, and, until their rows are
+// written, to the operations relying on it (LayerStore.holdRecord); the startup sweep removes
 // those no row names.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -294,3 +294,52 @@ test('startup removes tar-split records no layer names, and half-written ones', 
     removeStoreDir(t.dir);
   }
 });
+
+test('a record another live operation relies on outlives the rollback of the one that wrote it', async () => {
+  const t = await openStore();
+  try {
+    const layers = t.store.layers;
+    const shared = await pack([
+      { name: 'shared/', type: 'directory' },
+      { name: 'shared/f', data: randomBytes(4096) },
+    ]);
+    const base = await pack([{ name: 'base', data: 'another parent\n' }]);
+    const diffID = sha256(shared);
+    // One operation stores the shared layer first and writes its record.
+    const first = new LayerTx(layers);
+    await layers.applyStream(null, Readable.from([shared]), first);
+    assert.ok(layers.records.has(diffID));
+    // Another stores it on another parent: the record is there, so it drops its own copy.
+    const second = new LayerTx(layers);
+    const p = await layers.applyStream(null, Readable.from([base]), second);
+    const top = await layers.applyStream(p.chainID, Readable.from([shared]), second);
+    await second.persist();
+    assert.ok(!t.store.content.has(diffID), 'the second operation kept no tar of its own');
+    // The first rolls back before the second's rows are written.
+    await first.rollback();
+    assert.ok(layers.records.has(diffID), 'the record the second operation relies on is kept');
+    await t.store.commitImage(
+      { config: layeredConfig2([p.diffID, top.diffID]), tags: ['docker.io/library/survivor:1'] },
+      [p, top],
+      second,
+    );
+    const saved = await savedLayers(t, 'survivor:1');
+    assert.ok(saved.get(diffID)?.equals(shared), 'save gives the shared layer byte for byte');
+    assert.ok(saved.get(p.diffID)?.equals(base));
+
+    // Both roll back: the record no one holds or names goes.
+    const other = await pack([{ name: 'other', data: randomBytes(1024) }]);
+    const a = new LayerTx(layers);
+    await layers.applyStream(null, Readable.from([other]), a);
+    const b = new LayerTx(layers);
+    const q = await layers.applyStream(null, Readable.from([base]), b);
+    await layers.applyStream(q.chainID, Readable.from([other]), b);
+    await a.rollback();
+    assert.ok(layers.records.has(sha256(other)));
+    await b.rollback();
+    assert.ok(!layers.records.has(sha256(other)), 'released by the last holder');
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
