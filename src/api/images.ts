@@ -2,7 +2,7 @@
 import type { RequestContext, Router } from './router.js';
 import { Reply } from './router.js';
 import { parseFilters, queryBool, startJsonStream } from './http.js';
-import { InvalidParameter, NotFound, NotImplemented } from '../errors.js';
+import { InvalidParameter, NotFound, NotImplemented, messageOf } from '../errors.js';
 import { streamError } from './error-status.js';
 import type { ImageArchives, ImageMutations, ImageViews } from '../image/backend.js';
 import type { ContainerViews } from '../container/backend.js';
@@ -62,10 +62,15 @@ export function registerImageRoutes(router: Router): void {
   });
 
   const save = async (ctx: RequestContext, names: string[]) => {
-    const stream = archives(ctx).save(names);
+    // What is known to fail before the answer starts is answered as an error, as dockerd does.
+    const stream = await archives(ctx).save(names);
     const res = ctx.res!;
     res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-    stream.on('error', () => res.destroy());
+    stream.on('error', (err) => {
+      // The client can only see the archive cut short; the log says which layer and why.
+      ctx.engine.log.error(`GET ${ctx.req.url}: save cut short: ${messageOf(err)}`);
+      res.destroy();
+    });
     stream.pipe(res);
     await new Promise<void>((resolve) => {
       res.on('close', resolve);

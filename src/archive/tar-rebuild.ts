@@ -40,13 +40,48 @@ function* items(record: Buffer): Generator<Item> {
   }
 }
 
-async function* rebuild(record: Buffer, dir: string, diffID: string, what: string): AsyncGenerator<Buffer> {
-  const hash = createHash('sha256');
-  const mismatch = (why: string) =>
+type Mismatch = (why: string) => LayerMismatch;
+
+function mismatchOf(diffID: string, what: string): Mismatch {
+  return (why) =>
     new LayerMismatch(
       `layer ${what === diffID ? '' : `${what} `}does not match its diffID ${diffID} (${why}): its files in the layer store were modified; pulling or loading the image again may resolve the issue`,
     );
-  const root = sys.openat2(sys.AT_FDCWD, dir, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, 0);
+}
+
+/** Opens a file the record names, beneath `root`, failing as a mismatch unless it is the regular file of its size. */
+function openItem(root: number, item: { path: string; size: number }, mismatch: Mismatch): number {
+  let fd: number;
+  try {
+    fd = sys.openat2(
+      root,
+      item.path,
+      sys.O_RDONLY | sys.O_NOFOLLOW | sys.O_CLOEXEC,
+      0,
+      sys.RESOLVE_BENEATH | sys.RESOLVE_NO_MAGICLINKS,
+    );
+  } catch (err) {
+    throw mismatch(`${item.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size !== item.size)
+      throw mismatch(`${item.path} holds ${st.isFile() ? `${st.size} bytes, not ${item.size}` : 'no regular file'}`);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+function openRoot(dir: string): number {
+  return sys.openat2(sys.AT_FDCWD, dir, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC, 0, 0);
+}
+
+async function* rebuild(record: Buffer, dir: string, diffID: string, what: string): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  const mismatch = mismatchOf(diffID, what);
+  const root = openRoot(dir);
   try {
     for (const item of items(record)) {
       if ('raw' in item) {
@@ -54,24 +89,8 @@ async function* rebuild(record: Buffer, dir: string, diffID: string, what: strin
         yield Buffer.from(item.raw);
         continue;
       }
-      let fd: number;
+      const fd = openItem(root, item, mismatch);
       try {
-        fd = sys.openat2(
-          root,
-          item.path,
-          sys.O_RDONLY | sys.O_NOFOLLOW | sys.O_CLOEXEC,
-          0,
-          sys.RESOLVE_BENEATH | sys.RESOLVE_NO_MAGICLINKS,
-        );
-      } catch (err) {
-        throw mismatch(`${item.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      }
-      try {
-        const st = fs.fstatSync(fd);
-        if (!st.isFile() || st.size !== item.size)
-          throw mismatch(
-            `${item.path} holds ${st.isFile() ? `${st.size} bytes, not ${item.size}` : 'no regular file'}`,
-          );
         for (let pos = 0; pos < item.size;) {
           const buf = Buffer.allocUnsafe(Math.min(CHUNK, item.size - pos));
           const n = await new Promise<number>((resolve, reject) =>
@@ -100,4 +119,19 @@ async function* rebuild(record: Buffer, dir: string, diffID: string, what: strin
  */
 export function rebuildLayer(record: Buffer, dir: string, diffID: string, what = diffID): Readable {
   return Readable.from(rebuild(record, dir, diffID, what), { objectMode: false, highWaterMark: CHUNK });
+}
+
+/**
+ * Checks, without reading any content, that `dir` still holds every file the record names, as a
+ * regular file of the size it had: what a save can find out before its first byte goes out (a
+ * file rewritten in place at the same size shows only in the digest, once the tar has been sent).
+ */
+export function checkLayerFiles(record: Buffer, dir: string, diffID: string, what = diffID): void {
+  const mismatch = mismatchOf(diffID, what);
+  const root = openRoot(dir);
+  try {
+    for (const item of items(record)) if (!('raw' in item)) fs.closeSync(openItem(root, item, mismatch));
+  } finally {
+    fs.closeSync(root);
+  }
 }

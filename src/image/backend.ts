@@ -43,8 +43,12 @@ export interface ImageMutations extends Pick<ImageService, 'create' | 'tag'> {
 /** Images in and out as archives (moby's importExportBackend): docker load, save and import. */
 export interface ImageArchives {
   load(input: Readable, out: LoadOutput): Promise<void>;
-  /** InvalidParameter before any byte when the names select nothing; the tar follows in the stream. */
-  save(names: string[]): Readable;
+  /**
+   * Rejects before any byte when the names select nothing or a layer cannot be given back (its
+   * files changed under the store); the tar follows in the stream, which fails if a layer's
+   * bytes turn out not to be its diffID's.
+   */
+  save(names: string[]): Promise<Readable>;
   /** Returns the new image's ID. */
   import(input: Readable, opts: ImportOptions): Promise<string>;
 }

@@ -18,7 +18,7 @@ import type { Logger } from '../util/log.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ContentStore, ContentWriter, ExternalWriter } from '../content/store.js';
 import { applyLayer, applyLayerFile, type ApplyResult } from '../archive/index.js';
-import { rebuildLayer } from '../archive/tar-rebuild.js';
+import { checkLayerFiles, rebuildLayer } from '../archive/tar-rebuild.js';
 import { InvalidParameter, NotFound, StrataError } from '../errors.js';
 import { TarSplitStore } from './tar-split-store.js';
 import { decompressStream } from './decompress.js';
@@ -198,26 +198,40 @@ export class LayerStore {
     if (this.content.has(diffID)) return this.content.read(diffID);
     if (!this.records.has(diffID)) throw new NotFound(`layer ${diffID}: its tar is not stored`);
     const record = this.records.read(diffID);
+    const filesOf = () => this.filesOf(diffID, more);
+    return Readable.from(
+      (async function* () {
+        yield* rebuildLayer(record, await filesOf(), diffID);
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  /**
+   * Fails, before any byte of it is read, where readTar could not give the layer back: no
+   * snapshot holds its files, or one of them is missing or not the size it had (LayerMismatch).
+   * A save checks its layers this way before it answers, as dockerd does.
+   */
+  async checkTar(diffID: string): Promise<void> {
+    if (this.content.has(diffID)) return;
+    if (!this.records.has(diffID)) throw new NotFound(`layer ${diffID}: its tar is not stored`);
+    checkLayerFiles(this.records.read(diffID), await this.filesOf(diffID), diffID);
+  }
+
+  /** The directory holding the files of a snapshot of `diffID` (a row's, or one of `more`). */
+  private async filesOf(diffID: string, more: LayerRow[] = []): Promise<string> {
     const chains = [
       ...(this.db.prepare('SELECT chain_id FROM image_layers WHERE diff_id = ?').pluck().all(diffID) as string[]),
       ...more.filter((l) => l.diffID === diffID).map((l) => l.chainID),
     ];
-    const snapshotter = this.snapshotter;
-    return Readable.from(
-      (async function* () {
-        let dir: string | undefined;
-        for (const c of chains) {
-          dir = await snapshotter.diffSource(c).then(
-            (s) => s.upper,
-            () => undefined,
-          );
-          if (dir) break;
-        }
-        if (!dir) throw new NotFound(`layer ${diffID}: no snapshot holds its files`);
-        yield* rebuildLayer(record, dir, diffID);
-      })(),
-      { objectMode: false },
-    );
+    for (const c of chains) {
+      const dir = await this.snapshotter.diffSource(c).then(
+        (s) => s.upper,
+        () => undefined,
+      );
+      if (dir) return dir;
+    }
+    throw new NotFound(`layer ${diffID}: no snapshot holds its files`);
   }
 
   /**

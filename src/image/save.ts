@@ -63,6 +63,22 @@ export function selectImages(store: ImageStore, names: string[]): Assoc[] {
   return out;
 }
 
+/**
+ * Fails where a layer of the images cannot be given back (LayerMismatch names it and why), before
+ * anything is sent: dockerd assembles the whole archive before it answers, so a damaged layer
+ * gets an error response rather than a cut stream. Only a file changed in place at its own size
+ * gets past this; the digest check of the stream catches it, after the answer has begun.
+ */
+export async function checkSaveable(store: ImageStore, assocs: Assoc[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const { row } of assocs)
+    for (const l of store.layerRowsOf(row)) {
+      if (seen.has(l.diffID)) continue;
+      seen.add(l.diffID);
+      await store.layers.checkTar(l.diffID);
+    }
+}
+
 export function saveImages(store: ImageStore, assocs: Assoc[]): Readable {
   const pack = tarStream.pack();
   const out = new PassThrough({ highWaterMark: 1 << 20 });

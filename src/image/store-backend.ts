@@ -9,7 +9,7 @@ import { listImages, type ListOptions } from './list.js';
 import { imageHistory, inspectImage } from './inspect.js';
 import { pruneImages, removeImage, type ImageDeleteItem, type RemoveOptions } from './remove.js';
 import { loadImages, type LoadOutput } from './load.js';
-import { saveImages, selectImages } from './save.js';
+import { checkSaveable, saveImages, selectImages } from './save.js';
 import { importImage, type ImportOptions } from './import.js';
 import { layerReport, type LayerInfo } from './layer-report.js';
 
@@ -58,8 +58,10 @@ export class ImageStoreBackend implements ImageBackend {
   load(input: Readable, out: LoadOutput): Promise<void> {
     return loadImages(this.store, input, out);
   }
-  save(names: string[]): Readable {
-    return saveImages(this.store, selectImages(this.store, names));
+  async save(names: string[]): Promise<Readable> {
+    const assocs = selectImages(this.store, names);
+    await checkSaveable(this.store, assocs);
+    return saveImages(this.store, assocs);
   }
   import(input: Readable, opts: ImportOptions): Promise<string> {
     return importImage(this.store, input, opts);

@@ -197,3 +197,45 @@ test(
     }
   },
 );
+
+test('save of a layer whose files were changed under the store: an error answer naming the layer, else a cut stream and the log says why', async () => {
+  const d = await startDaemon();
+  try {
+    const arc = await dockerArchive({ tag: 'tamper:1' });
+    const file = path.join(d.dir, 'tamper.tar');
+    fs.writeFileSync(file, arc.tar);
+    ok(d.docker(['load', '-i', file]), 'load');
+    const data = ok(d.docker(['image', 'inspect', '-f', '{{json .GraphDriver.Data}}', 'tamper:1']), 'inspect');
+    const { UpperDir, Dir } = JSON.parse(data) as { UpperDir?: string; Dir?: string };
+    const changed = path.join((UpperDir ?? Dir)!, 'etc/new');
+    const top = arc.diffIDs[arc.diffIDs.length - 1]!;
+    const out = path.join(d.dir, 'saved.tar');
+
+    // Another size: known before anything is sent, so the answer is an error (dockerd answers 500 too).
+    fs.writeFileSync(changed, 'newer and longer\n');
+    const message = `layer does not match its diffID ${top} (etc/new holds 17 bytes, not 4): its files in the layer store were modified; pulling or loading the image again may resolve the issue`;
+    const cli = d.docker(['save', '-o', out, 'tamper:1']);
+    assert.notEqual(cli.status, 0);
+    assert.equal(cli.stderr.trim(), `Error response from daemon: ${message}`);
+    assert.ok(!fs.existsSync(out), 'no archive written');
+    const before = await d.request('GET', `/images/get?names=tamper:1`);
+    assert.equal(before.status, 500);
+    assert.deepEqual(JSON.parse(before.body), { message });
+    assert.ok(d.log().includes(message), 'the daemon log says which layer and why');
+
+    // The same size, other bytes: only the digest at the layer's end tells, once the stream has begun.
+    fs.writeFileSync(changed, 'NEW\n');
+    const cut = d.docker(['save', '-o', out, 'tamper:1']);
+    assert.notEqual(cut.status, 0, 'the save fails');
+    assert.match(
+      d.log(),
+      new RegExp(`save cut short: layer does not match its diffID ${top} \\(its files give sha256:`),
+    );
+
+    // Put back, the layer gives its bytes again.
+    fs.writeFileSync(changed, 'new\n');
+    ok(d.docker(['save', '-o', out, 'tamper:1']), 'save once restored');
+  } finally {
+    await d.stop();
+  }
+});
