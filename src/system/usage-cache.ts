@@ -8,7 +8,8 @@
 // - a running container's main process may write at any time: its figure is at most
 //   RUNNING_TTL_MS old, and every exec that ends (exec_die) drops it at once;
 // - a volume is the same: settled while no container has it mounted, at most RUNNING_TTL_MS
-//   old while mounted, and dropped whenever a container process or exec ends.
+//   old while mounted, and dropped when it is unmounted or when a process or exec of a
+//   container that has it mounted ends (another container's exit leaves it be).
 import type { EventBus, DockerEvent } from './events.js';
 import { directoryUsage } from '../snapshot/usage.js';
 
@@ -126,20 +127,37 @@ const STOPS = new Set(['die', 'kill', 'stop', 'destroy', 'pause']);
 /**
  * Keeps `cache` (keyed by snapshot key) in step with container events; `keyOf` maps a
  * container ID to its writable layer's snapshot key. Volume entries (keyed `volume:<name>`)
- * are dropped whenever any container process ends, since that is when volume writes settle.
+ * are dropped when a process of a container that has the volume mounted ends, since that is
+ * when its writes settle; the volume events say which container mounts which volume.
  */
 export function followContainerEvents(
   events: EventBus,
   cache: UsageCache,
   keyOf: (containerId: string) => string,
 ): void {
+  /** Volume names each container has mounted, with how many mounts of each (start, docker cp). */
+  const mounted = new Map<string, Map<string, number>>();
+  const track = (container: string | undefined, volume: string, delta: 1 | -1) => {
+    if (!container) return;
+    const vols = mounted.get(container) ?? new Map<string, number>();
+    const n = (vols.get(volume) ?? 0) + delta;
+    if (n > 0) vols.set(volume, n);
+    else vols.delete(volume);
+    if (vols.size) mounted.set(container, vols);
+    else mounted.delete(container);
+  };
   events.on('event', (e: DockerEvent) => {
     if (e.Type === 'volume') {
       // A mounted volume can be written by its containers at any time: live while mounted.
       const key = volumeKey(e.Actor.ID);
-      if (e.Action === 'mount') cache.hold(key, 1);
-      else if (e.Action === 'unmount') cache.hold(key, -1);
-      else cache.invalidate(key);
+      const container = e.Actor.Attributes?.container;
+      if (e.Action === 'mount') {
+        cache.hold(key, 1);
+        track(container, e.Actor.ID, 1);
+      } else if (e.Action === 'unmount') {
+        cache.hold(key, -1);
+        track(container, e.Actor.ID, -1);
+      } else cache.invalidate(key);
       return;
     }
     if (e.Type !== 'container' || !e.Actor.ID) return;
@@ -147,8 +165,11 @@ export function followContainerEvents(
     if (STARTS.has(e.Action)) cache.setLive(key, true);
     else if (STOPS.has(e.Action)) cache.setLive(key, false);
     else cache.invalidate(key);
-    // docker cp may have written into a mounted volume as well as into the layer.
+    // docker cp may have written into a mounted volume as well as into the layer. Only this
+    // container's volumes can have changed: the others keep their figures (each walk of a
+    // large volume costs a full directory walk).
     if (e.Action === 'die' || e.Action.startsWith('exec_die') || e.Action === 'extract-to-dir')
-      cache.invalidateWhere((k) => k.startsWith(VOLUME_PREFIX));
+      for (const name of mounted.get(e.Actor.ID)?.keys() ?? []) cache.invalidate(volumeKey(name));
+    if (e.Action === 'destroy') mounted.delete(e.Actor.ID);
   });
 }
