@@ -81,6 +81,26 @@ function objectsOf(n: NetworkRecord, chains: Set<string>): string[] {
   return found;
 }
 
+/**
+ * Whether anything hints that a killed daemon left network objects behind: a bridge of one of
+ * `networks` still on the host (a daemon that stops cleanly removes each bridge with its last
+ * container, and a bridge outlives a killed daemon and its exec-root), or DNS state in the
+ * exec-root's netavark directory (`configDir`). Only then is it worth listing the nat table
+ * (an iptables-save) and every process (for a stray aardvark-dns): a clean start does neither.
+ * A network's chains whose bridge someone else deleted are not looked for.
+ */
+export function networkLeftoverTraces(networks: NetworkRecord[], configDir: string): boolean {
+  if (
+    networks.some((n) => n.Driver === 'bridge' && n.Subnet && n.bridge && fs.existsSync(`/sys/class/net/${n.bridge}`))
+  )
+    return true;
+  try {
+    return fs.readdirSync(path.join(configDir, 'aardvark-dns')).length > 0;
+  } catch {
+    return false;
+  }
+}
+
 /** A namespace with an interface named `eth0` for netavark's teardown to delete in place of the lost veth. */
 async function scratchNamespace(file: string): Promise<void> {
   fs.writeFileSync(file, '', { mode: 0o600 });

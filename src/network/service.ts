@@ -14,7 +14,7 @@ import { NetworkStore } from './store.js';
 import { newNetwork, nowIso, PREDEFINED, type CreateNetworkBody } from './create.js';
 import { findHelper, Netavark, networkInfo, removeEmptyPortChain, type NetavarkOptions } from './netavark.js';
 import { createNetns, networkNamespaceDir, removeNetns } from './netns.js';
-import { removeNetworkLeftovers, stopStrayAardvark, tearDownKeptSetups } from './leftovers.js';
+import { networkLeftoverTraces, removeNetworkLeftovers, stopStrayAardvark, tearDownKeptSetups } from './leftovers.js';
 import { startProxy, type ProxyHandle } from './port-proxy.js';
 import type { NetworkBackend } from './backend.js';
 import type { AttachRequest, Attachment, ContainerNetworking, EndpointSettings, NetworkRecord } from './types.js';
@@ -70,12 +70,12 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
     builtin('none', 'null');
     await this.recover();
     // What a killed daemon left whose exec-root went with it: no endpoint runs yet, so a bridge
-    // or chain of this data-root's networks still on the host is no one's.
-    const { removed, failed } = await removeNetworkLeftovers(
-      this.store.all(),
-      path.join(this.deps.execRoot, 'netavark'),
-    );
-    removed.push(...stopStrayAardvark(path.join(this.deps.execRoot, 'netavark')));
+    // or chain of this data-root's networks still on the host is no one's. Looked for (nat table,
+    // process list) only where a cheap trace of one is left.
+    const configDir = path.join(this.deps.execRoot, 'netavark');
+    if (!networkLeftoverTraces(this.store.all(), configDir)) return;
+    const { removed, failed } = await removeNetworkLeftovers(this.store.all(), configDir);
+    removed.push(...stopStrayAardvark(configDir));
     if (removed.length) this.deps.log.info(`network recovery: removed ${removed.join(', ')}`);
     for (const f of failed) this.deps.log.warn(`network recovery: ${f}`);
   }

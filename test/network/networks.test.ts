@@ -510,6 +510,74 @@ test("a data-root whose killed daemon lost its exec-root: the next start, or net
   }
 });
 
+test('a clean start lists no nat table; a bridge of its networks left on the host makes it look, and go', async () => {
+  const dir = fs.mkdtempSync('/tmp/strata-netclean-');
+  const sock = path.join(dir, 's.sock');
+  // iptables-save as the daemon finds it: notes each run, then runs the real one.
+  const bin = path.join(dir, 'bin');
+  const listed = path.join(dir, 'iptables-save.runs');
+  const real = spawnSync('sh', ['-c', 'command -v iptables-save'], { encoding: 'utf8' }).stdout.trim();
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, 'iptables-save'), `#!/bin/sh\necho run >> ${listed}\nexec ${real} "$@"\n`, {
+    mode: 0o755,
+  });
+  const docker = (...args: string[]) =>
+    spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
+  const start = async (): Promise<ChildProcess> => {
+    const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
+    const p = spawn(
+      path.join(repoRoot, 'bin/strata'),
+      [
+        'daemon',
+        '--data-root',
+        path.join(dir, 'root'),
+        '--exec-root',
+        path.join(dir, 'exec'),
+        '--host',
+        `unix://${sock}`,
+      ],
+      { stdio: ['ignore', log, log], env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+    );
+    fs.closeSync(log);
+    for (let i = 0; i < 200 && docker('version').status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    return p;
+  };
+  const stop = async (p: ChildProcess) => {
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    p.kill('SIGTERM');
+    await new Promise((r) => p.once('exit', r));
+  };
+  let proc = await start();
+  let bridge = '';
+  try {
+    const id = docker('network', 'create', '--subnet', '10.235.4.0/24', 'cleannet').stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    bridge = `br-${id.slice(0, 12)}`;
+    await stop(proc);
+    fs.rmSync(listed, { force: true });
+    proc = await start();
+    assert.equal(docker('version').status, 0);
+    assert.ok(!fs.existsSync(listed), 'a start with no trace of leftovers runs no iptables-save');
+    await stop(proc);
+
+    // A bridge of one of its networks on the host, as a killed daemon leaves it: the start looks
+    // (the teardown itself, of a bridge without the chains netavark made, is the other tests' part).
+    assert.equal(spawnSync('ip', ['link', 'add', bridge, 'type', 'bridge']).status, 0);
+    proc = await start();
+    assert.ok(fs.existsSync(listed), 'the nat table was listed');
+    assert.match(fs.readFileSync(path.join(dir, 'daemon.log'), 'utf8'), /network recovery: (removed bridge|cleannet)/);
+  } finally {
+    await stop(proc);
+    if (bridge && links().includes(bridge)) spawnSync('ip', ['link', 'del', bridge]);
+    spawnSync('node', [
+      path.join(repoRoot, 'scripts/network-leftovers.mjs'),
+      path.join(dir, 'root'),
+      path.join(dir, 'exec'),
+    ]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('legacy links on the default bridge: hosts line and environment, a stopped or missing target refused, rm --link', () => {
   ok(
     d.docker(['run', '-d', '--name', 'linked', '-e', 'SECRET=s3', '--expose', '6379', 'bb:test', 'sleep', '1000']),
