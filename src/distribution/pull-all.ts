@@ -8,8 +8,7 @@ import { endpointsFor, repositoryOf } from './endpoint.js';
 import type { AuthConfig } from './auth.js';
 import type { Platform } from './manifest.js';
 import type { ProgressSink } from './progress.js';
-import { pullReference, type PullDeps } from './pull.js';
-import { RegistrySession } from './session.js';
+import { pullReference, sessionFor, type PullDeps, type RepositorySessions } from './pull.js';
 import { listTags } from './tags.js';
 
 export interface PullAllRequest {
@@ -20,14 +19,12 @@ export interface PullAllRequest {
 }
 
 /** The tags a repository lists, from the first endpoint that answers (mirrors first). */
-async function repositoryTags(deps: PullDeps, req: PullAllRequest): Promise<string[]> {
+async function repositoryTags(deps: PullDeps, req: PullAllRequest, sessions: RepositorySessions): Promise<string[]> {
   const repo = repositoryOf(req.name);
   let lastErr: unknown;
   for (const ep of endpointsFor(repo.registry, deps.registry)) {
-    const session = new RegistrySession(ep, repo, req.auth, [`repository:${repo.path}:pull`]);
     try {
-      await session.probe();
-      return await listTags(session, req.name);
+      return await listTags(await sessionFor(ep, repo, req.auth, sessions), req.name);
     } catch (err) {
       lastErr = err;
       if (!ep.mirror) break;
@@ -37,7 +34,9 @@ async function repositoryTags(deps: PullDeps, req: PullAllRequest): Promise<stri
 }
 
 export async function pullAllTags(deps: PullDeps, req: PullAllRequest, out: ProgressSink): Promise<void> {
-  const tags = await repositoryTags(deps, req);
+  // One session per endpoint for the whole repository: one ping, and a token reused by every tag.
+  const sessions: RepositorySessions = new Map();
+  const tags = await repositoryTags(deps, req, sessions);
   let updated = false;
   for (const tag of tags) {
     // A registry's answer names nothing locally before it reads as a tag.
@@ -46,7 +45,8 @@ export async function pullAllTags(deps: PullDeps, req: PullAllRequest, out: Prog
     } catch {
       throw new InvalidParameter(`invalid tag ${JSON.stringify(tag)} listed by the registry for ${familiar(req.name)}`);
     }
-    if (await pullReference(deps, { name: req.name, tag, platform: req.platform, auth: req.auth }, out)) updated = true;
+    const pulled = { name: req.name, tag, platform: req.platform, auth: req.auth };
+    if (await pullReference(deps, pulled, out, sessions)) updated = true;
   }
   const shown = familiar(req.name);
   out({ status: `Status: ${updated ? 'Downloaded newer image' : 'Image is up to date'} for ${shown}` });

@@ -9,7 +9,7 @@ import { familiar } from '../image/reference.js';
 import { sha256 } from '../image/digest.js';
 import { chainIDsOf, diffIDsOf, hasLayer, registerImage, type IncomingLayer } from '../image/register.js';
 import type { AuthConfig } from './auth.js';
-import { endpointsFor, repositoryOf, type RegistryOptions, type Repository } from './endpoint.js';
+import { endpointsFor, repositoryOf, type Endpoint, type RegistryOptions, type Repository } from './endpoint.js';
 import { RegistrySession } from './session.js';
 import { readBody } from './http-client.js';
 import {
@@ -95,6 +95,28 @@ async function fetchManifest(
   return { raw, digest, contentType: res.headers['content-type'] };
 }
 
+/**
+ * Sessions of one repository by endpoint URL, each pinged once, kept across the pulls of one
+ * `pull --all-tags` so that its tags share the ping and the token instead of each opening its own.
+ */
+export type RepositorySessions = Map<string, RegistrySession>;
+
+/** The session for `ep`: one of `sessions`, or a new one, pinged (and then kept there). */
+export async function sessionFor(
+  ep: Endpoint,
+  repo: Repository,
+  auth: AuthConfig,
+  sessions?: RepositorySessions,
+): Promise<RegistrySession> {
+  const kept = sessions?.get(ep.url.toString());
+  if (kept) return kept;
+  const session = new RegistrySession(ep, repo, auth, [`repository:${repo.path}:pull`]);
+  // dockerd pings /v2/ first: a registry it cannot reach is named by that URL.
+  await session.probe();
+  sessions?.set(ep.url.toString(), session);
+  return session;
+}
+
 /** Finds the manifest a reference names on the first endpoint that answers (mirrors first). */
 export async function resolveManifest(
   registry: RegistryOptions,
@@ -103,14 +125,13 @@ export async function resolveManifest(
   platform: Platform | null,
   auth: AuthConfig,
   display: string,
+  sessions?: RepositorySessions,
 ): Promise<ResolvedManifest> {
   const endpoints = endpointsFor(repo.registry, registry);
   let lastErr: unknown;
   for (const ep of endpoints) {
-    const session = new RegistrySession(ep, repo, auth, [`repository:${repo.path}:pull`]);
     try {
-      // dockerd pings /v2/ first: a registry it cannot reach is named by that URL.
-      await session.probe();
+      const session = await sessionFor(ep, repo, auth, sessions);
       const top = await fetchManifest(session, ref.digest ?? ref.tag ?? 'latest', display, ref.digest);
       const parsed = parseManifest(top.raw, top.contentType);
       let image: Manifest | undefined = parsed;
@@ -161,10 +182,15 @@ export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink):
  * Pulls what one tag or digest names, up to its `Digest:` line; true when the reference now
  * names another image than before (new layers, or a tag or digest it did not name).
  */
-export async function pullReference(deps: PullDeps, req: PullRequest, out: ProgressSink): Promise<boolean> {
+export async function pullReference(
+  deps: PullDeps,
+  req: PullRequest,
+  out: ProgressSink,
+  sessions?: RepositorySessions,
+): Promise<boolean> {
   const repo = repositoryOf(req.name);
   const shownRef = familiar(req.digest ? `${req.name}@${req.digest}` : `${req.name}:${req.tag ?? 'latest'}`);
-  const m = await resolveManifest(deps.registry, repo, req, req.platform, req.auth, shownRef);
+  const m = await resolveManifest(deps.registry, repo, req, req.platform, req.auth, shownRef, sessions);
   const { session } = m;
   const image = m.image!;
   // A tag is named by itself; a digest by the whole familiar reference, as dockerd does.

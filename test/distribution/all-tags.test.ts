@@ -84,9 +84,15 @@ test('push --all-tags sends every local tag sorted; pull --all-tags follows tags
 
     // Pulled through the proxy, whose tags/list pages hold one tag each.
     const pulled = `${proxy.addr}/team/app`;
+    const start = proxy.requests.length;
     const all = await pullImage(d.socket, pulled);
     assert.equal(all.status, 200, all.text);
     assert.equal(errorOf(all), undefined, all.text);
+    assert.deepEqual(
+      proxy.requests.slice(start).filter((r) => r === 'GET /v2/'),
+      ['GET /v2/'],
+      'one session for the repository: a single ping for the tag list and every tag',
+    );
     const pages = proxy.requests.filter((r) => r.startsWith('GET /v2/team/app/tags/list'));
     assert.deepEqual(pages, [
       'GET /v2/team/app/tags/list',
