@@ -122,3 +122,36 @@ test("pull, push and login errors in dockerd 20.10's words and statuses", async 
     await d.stop();
   }
 });
+
+test('push of a layer whose files were changed under the store names the layer and why', async () => {
+  const d = await startDaemon();
+  const reg = await startRegistry();
+  try {
+    const arc = await dockerArchive({ tag: 'tamper:1' });
+    fs.writeFileSync(path.join(d.dir, 'img.tar'), arc.tar);
+    ok(d.docker(['load', '-i', path.join(d.dir, 'img.tar')]), 'load');
+    const R = `${reg.addr}/team/tampered`;
+    ok(d.docker(['tag', 'tamper:1', `${R}:a`]), 'tag');
+    const data = ok(d.docker(['image', 'inspect', '-f', '{{json .GraphDriver.Data}}', 'tamper:1']), 'inspect');
+    const { UpperDir, Dir } = JSON.parse(data) as { UpperDir?: string; Dir?: string };
+    const changed = path.join((UpperDir ?? Dir)!, 'etc/new');
+    const top = arc.diffIDs[arc.diffIDs.length - 1]!;
+    const words =
+      'its files in the layer store were modified; pulling or loading the image again may resolve the issue';
+    // Another size: refused before its upload starts.
+    fs.writeFileSync(changed, 'newer and longer\n');
+    assert.equal(
+      errorOf(await pushImage(d.socket, R, 'a')),
+      `layer does not match its diffID ${top} (etc/new holds 17 bytes, not 4): ${words}`,
+    );
+    // The same size, other bytes: found by the digest at the end of the upload, and said so.
+    fs.writeFileSync(changed, 'NEW\n');
+    assert.match(
+      errorOf(await pushImage(d.socket, R, 'a')) ?? '',
+      new RegExp(`^layer does not match its diffID ${top} \\(its files give sha256:[0-9a-f]{64}\\): ${words}$`),
+    );
+  } finally {
+    await reg.stop();
+    await d.stop();
+  }
+});
