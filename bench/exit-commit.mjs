@@ -6,6 +6,11 @@
 //
 // Rounds alternate Strata and the reference daemon (the machine is shared: a ratio taken
 // within one round means more than one across rounds); each round prints both and the ratio.
+// The run is also split into the container's own time (its first and last reading of
+// /proc/uptime, the host's clock, 10 ms steps) and the rest, the daemon's (create, start, exit
+// to wait): on a journal-less ext4 the container's file creations alone vary tenfold from round
+// to round (the inode allocator skips every inode freed in the last minute or more, one by one,
+// for each new file), which drowns what the daemons do.
 //
 //   node bench/exit-commit.mjs --strata-sock S [--docker-sock D] [--files N] [--rounds R]
 //
@@ -39,9 +44,9 @@ try {
     const load = await request(d.socket, 'POST', '/v1.41/images/load?quiet=1', image, 'application/x-tar');
     if (load.status !== 200) throw new Error(`${d.name}: load: ${load.status} ${load.body}`);
   }
-  const results = Object.fromEntries(daemons.map((d) => [d.name, { run: [], commit: [] }]));
+  const results = Object.fromEntries(daemons.map((d) => [d.name, { run: [], outside: [], commit: [] }]));
   console.log(`# ${FILES} files of 4 KiB, ${ROUNDS} rounds; ms`);
-  console.log('# round daemon run_ms commit_ms');
+  console.log('# round daemon run_ms commit_ms container_ms outside_ms');
   for (let round = 1; round <= ROUNDS; round++) {
     // Who goes first alternates: the second pays for the first one's writes still in flight.
     const order = round % 2 ? daemons : [...daemons].reverse();
@@ -50,25 +55,33 @@ try {
       execFileSync('sync'); // neither starts with the other's writes still dirty
       const r = await once(d, round);
       results[d.name].run.push(r.run);
+      results[d.name].outside.push(r.run - r.container);
       results[d.name].commit.push(r.commit);
       line[d.name] = r;
-      console.log(`${round} ${d.name} ${r.run.toFixed(1)} ${r.commit.toFixed(1)}`);
+      console.log(
+        `${round} ${d.name} ${r.run.toFixed(1)} ${r.commit.toFixed(1)} ${r.container.toFixed(0)} ${(r.run - r.container).toFixed(0)}`,
+      );
     }
     if (line.docker) {
       const s = line.strata;
       const k = line.docker;
-      console.log(`${round} strata/docker ${(s.run / k.run).toFixed(3)} ${(s.commit / k.commit).toFixed(3)}`);
+      const outside = (r) => r.run - r.container;
+      console.log(
+        `${round} strata/docker ${(s.run / k.run).toFixed(3)} ${(s.commit / k.commit).toFixed(3)} - ${(outside(s) / outside(k)).toFixed(3)}`,
+      );
     }
   }
   for (const d of daemons) {
     const r = results[d.name];
-    console.log(`median ${d.name} ${median(r.run).toFixed(1)} ${median(r.commit).toFixed(1)}`);
+    console.log(
+      `median ${d.name} ${median(r.run).toFixed(1)} ${median(r.commit).toFixed(1)} - ${median(r.outside).toFixed(0)}`,
+    );
   }
   if (results.docker) {
     const s = results.strata;
     const k = results.docker;
     console.log(
-      `median strata/docker ${(median(s.run) / median(k.run)).toFixed(3)} ${(median(s.commit) / median(k.commit)).toFixed(3)}`,
+      `median strata/docker ${(median(s.run) / median(k.run)).toFixed(3)} ${(median(s.commit) / median(k.commit)).toFixed(3)} - ${(median(s.outside) / median(k.outside)).toFixed(3)}`,
     );
   }
 } finally {
@@ -83,7 +96,8 @@ try {
 /** One run (create, start, wait: what `docker run` waits for) and one commit, then removal. */
 async function once(d, round) {
   const name = `bench-exit-${process.pid}-${round}`;
-  const script = `mkdir /d && awk -v n=${FILES} 'BEGIN { s = sprintf("%4096s", ""); for (i = 0; i < n; i++) { f = "/d/f" i; printf "%s", s > f; close(f) } }'`;
+  const write = `mkdir /d && awk -v n=${FILES} 'BEGIN { s = sprintf("%4096s", ""); for (i = 0; i < n; i++) { f = "/d/f" i; printf "%s", s > f; close(f) } }'`;
+  const script = `cut -d' ' -f1 /proc/uptime && ${write} && cut -d' ' -f1 /proc/uptime`;
   const body = { Image: IMAGE, Cmd: ['sh', '-c', script], HostConfig: { NetworkMode: 'none' } };
   const t0 = process.hrtime.bigint();
   const c = await request(d.socket, 'POST', `/v1.41/containers/create?name=${name}`, body);
@@ -94,13 +108,29 @@ async function once(d, round) {
   const w = await wait;
   if (w.status !== 200 || JSON.parse(w.body).StatusCode !== 0) throw new Error(`${d.name}: wait: ${w.body}`);
   const run = Number(process.hrtime.bigint() - t0) / 1e6;
+  const out = await request(d.socket, 'GET', `/v1.41/containers/${name}/logs?stdout=1`);
+  const [first, last] = stdoutLines(out.body).map(Number);
+  if (!(last >= first)) throw new Error(`${d.name}: the container's clock readings: ${out.body}`);
+  const container = (last - first) * 1000;
   const t1 = process.hrtime.bigint();
   const cm = await request(d.socket, 'POST', `/v1.41/commit?container=${name}&repo=${name}&tag=latest`);
   if (cm.status !== 201) throw new Error(`${d.name}: commit: ${cm.status} ${cm.body}`);
   const commit = Number(process.hrtime.bigint() - t1) / 1e6;
   await request(d.socket, 'DELETE', `/v1.41/containers/${name}`);
   await request(d.socket, 'DELETE', `/v1.41/images/${name}:latest`);
-  return { run, commit };
+  return { run, commit, container };
+}
+
+/** The lines of a non-TTY container's stdout out of its multiplexed log stream (8-byte frame headers). */
+function stdoutLines(body) {
+  const buf = Buffer.from(body); // short ASCII lines: their frame headers survive the UTF-8 decoding
+  let text = '';
+  for (let i = 0; i + 8 <= buf.length;) {
+    const len = buf.readUInt32BE(i + 4);
+    if (buf[i] === 1) text += buf.subarray(i + 8, i + 8 + len).toString('utf8');
+    i += 8 + len;
+  }
+  return text.trim().split('\n');
 }
 
 async function startStrata() {
