@@ -69,10 +69,10 @@ export async function registerImage(
       // The missing layers unpack several at once where the snapshotter allows; each is
       // committed onto its parent in order (LayerStore.inLayerOrder).
       const missing = [...rows.keys()].filter((i) => !rows[i]);
-      await store.layers.inLayerOrder(missing.length, async (m, after) => {
+      await store.layers.inLayerOrder(missing.length, async (m, after, unpacked) => {
         const i = missing[m]!;
         const parent = i === 0 ? null : chains[i - 1]!;
-        const row = await store.layers.applyOffThread(parent, await layers[i]!.open(), tx, after);
+        const row = await store.layers.applyOffThread(parent, await layers[i]!.open(), tx, after, unpacked);
         if (row.diffID !== diffIDs[i])
           throw new InvalidParameter(
             `layer ${i}: diffID mismatch: the config says ${diffIDs[i]}, the layer is ${row.diffID}`,

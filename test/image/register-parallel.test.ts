@@ -1,6 +1,7 @@
-// The layers of a pulled image unpack at once on overlay2: a layer's apply starts before the one
-// below it is done, each is still committed onto its parent, and a layer that fails to verify
-// leaves nothing behind, whatever the others had done meanwhile.
+// The layers of a pulled image unpack at once on overlay2, two at a time: a layer's apply starts
+// before the one below it is done, a third waits for one of the two to end, each is still
+// committed onto its parent, and a layer that fails to verify leaves nothing behind, whatever
+// the others had done meanwhile.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
@@ -53,23 +54,33 @@ function gated(tars: Buffer[]) {
   return { layers, opened, release, openedAtLeast };
 }
 
-test('overlay2: layers above the first start applying before it is done, and commit onto their parents', async (t) => {
+test('overlay2: layers above the first start applying before it is done, two at a time, and commit onto their parents', async (t) => {
   const ts = await openStore();
   try {
     if (!ts.snapshotter.appliesApart) return t.skip('the snapshotter applies one layer at a time');
     const { tars, diffIDs, config } = await image(4);
     const g = gated(tars);
     const pulled = registerImage(ts.store, config, g.layers, ['docker.io/library/par:1']);
-    // Three open at once while layer 0 is still incomplete (one at a time would wait here).
-    const three = await g.openedAtLeast(3);
-    const released = new Set<number>();
+    // Two open at once while layer 0 is still incomplete (one at a time would wait here).
+    const two = await g.openedAtLeast(2);
+    // A third is not opened while both are under way, however long they take (a third thread
+    // would only share the same cores, for its heap and buffers more).
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const openWhileTwoRun = g.opened.length;
+    // Layer 1 ending (its parent still incomplete) frees its place for layer 2.
+    g.release(1, tars[1]!);
+    const third = await g.openedAtLeast(3);
+    const released = new Set<number>([1]);
     for (;;) {
       for (const i of g.opened) if (!released.has(i)) (released.add(i), g.release(i, tars[i]!));
       if (released.size === 4) break;
       await g.openedAtLeast(released.size + 1);
     }
     const { newLayers } = await pulled;
-    assert.ok(three, 'three layers were being applied at once');
+    assert.ok(two, 'two layers were being applied at once');
+    assert.equal(openWhileTwoRun, 2, 'no third layer was opened while two were being applied');
+    assert.ok(third, 'the third layer was opened once layer 1 was applied');
+    assert.deepEqual(g.opened.slice(0, 3), [0, 1, 2]);
     assert.equal(newLayers, 4);
     const chains = chainIDsOf(diffIDs);
     for (let i = 1; i < 4; i++) assert.equal((await ts.snapshotter.stat(chains[i]!)).parent, chains[i - 1]);
