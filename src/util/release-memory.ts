@@ -95,6 +95,9 @@ export class MemoryReleaser {
       if (activity.idle) this.maybeQuiet();
       else this.busy();
     });
+    // Starting up (recovery, opening every room) was a burst of its own.
+    this.heavyEnded = true;
+    this.maybeQuiet();
   }
 
   private busy(): void {
