@@ -59,7 +59,7 @@ export class MemoryReleaser {
   private floor = Infinity;
   private timer: NodeJS.Timeout | undefined;
   private hooks: ReleaseHook[] = [];
-  /** Releases done, and second collections after them (for tests and logs). */
+  /** Releases done, and second collections after them. */
   releases = 0;
   settled = 0;
 
