@@ -34,6 +34,7 @@ import type { DaemonConfig, Engine } from './engine.js';
 import { loadDefaultSeccompProfile } from './runtime/seccomp-default.js';
 import { runcVersion, runcWarning } from './runtime/runc-version.js';
 import { networkNamespaceDir } from './network/netns.js';
+import { memoryReleaser } from './util/release-memory.js';
 
 export interface DaemonOptions {
   dataRoot: string;
@@ -205,6 +206,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   fs.chmodSync(socketPath, 0o660);
   const warmer = new UsageWarmer(engine, usageCache);
   warmer.start();
+  // A burst of requests (hundreds of runs, a df of every container) leaves garbage and freed
+  // pages behind like a load does: given back once the daemon is quiet, SQLite's page cache too.
+  memoryReleaser.onRelease(() => {
+    if (!db.open) return false;
+    db.pragma('shrink_memory');
+  });
+  memoryReleaser.follow(engine.activity);
   const metrics =
     metricsRoom && opts.metricsAddr ? await metricsRoom.serveMetrics(engine, opts.metricsAddr) : undefined;
   if (opts.metricsAddr) log.info(`metrics on http://${opts.metricsAddr}/metrics`);

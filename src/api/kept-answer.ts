@@ -71,6 +71,21 @@ export class KeptAnswers {
     return Buffer.concat(out);
   }
 
+  /**
+   * Lets go of the answers that no longer hold: the next request builds its own anyway, and
+   * one listing hundreds of containers since removed would otherwise stay until then.
+   */
+  dropStale(): void {
+    const stamp = this.stamp();
+    const now = Date.now();
+    for (const [key, k] of this.kept) if (k.stamp !== stamp || now >= k.until) this.kept.delete(key);
+  }
+
+  /** Answers kept now. */
+  get size(): number {
+    return this.kept.size;
+  }
+
   /** Cuts the serialized answer at its holes, each a JSON string `"<mark><n>"`, in order. */
   private split(json: string, holes: number): Buffer[] {
     const parts: Buffer[] = [];

@@ -9,6 +9,7 @@ import type { ImageViews } from '../image/backend.js';
 import type { Engine } from '../engine.js';
 import { storageReport, volumeUsage } from '../system/disk-usage.js';
 import { KeptAnswers, type LateText } from './kept-answer.js';
+import { memoryReleaser } from '../util/release-memory.js';
 
 const TYPES = ['container', 'image', 'volume', 'build-cache'];
 
@@ -19,7 +20,17 @@ export function registerSystemDfRoutes(router: Router): void {
     const types = query.getAll('type');
     for (const t of types) if (!TYPES.includes(t)) throw new InvalidParameter(`unknown object type: ${t}`);
     let kept = keptAnswers.get(engine);
-    if (!kept) keptAnswers.set(engine, (kept = new KeptAnswers(engine)));
+    if (!kept) {
+      keptAnswers.set(engine, (kept = new KeptAnswers(engine)));
+      // Stale answers go when the daemon gives memory back; held weakly, so an engine that
+      // ends (tests start many) takes its answers with it.
+      const ref = new WeakRef(kept);
+      memoryReleaser.onRelease(() => {
+        const answers = ref.deref();
+        answers?.dropStale();
+        return answers !== undefined;
+      });
+    }
     // One kept answer per set of types (at most 15), however the query repeats or orders them.
     const key = [...new Set(types)].sort().join(',');
     const body = await kept.get(key, (late) => diskUsage(engine, types, late));

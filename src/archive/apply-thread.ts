@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import * as errors from '../errors.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
 import type { SerializedError } from './apply-worker.js';
+import { memoryReleaser } from '../util/release-memory.js';
 
 const WORKER_URL = new URL('./apply-worker.js', import.meta.url);
 const BATCH = 1 << 20;
@@ -58,6 +59,22 @@ function giveBack(worker: Worker, keepMs = IDLE_MS): void {
   entry.timer.unref();
   idle.push(entry);
 }
+
+/**
+ * Ends the idle workers now. Each holds a heap of its own (its modules, the writer's buffers)
+ * that goes back to the system only once the thread has stopped; ended after the daemon's
+ * memory release, the thread's freed pages would wait in glibc's arenas for the next one.
+ */
+export function endIdleWorkers(): Promise<unknown> {
+  const ending = idle.splice(0).map((w) => {
+    clearTimeout(w.timer);
+    return w.worker.terminate();
+  });
+  return Promise.allSettled(ending);
+}
+
+// The daemon releases memory only when nothing runs, so no pull is about to take these.
+memoryReleaser.onRelease(endIdleWorkers);
 
 /**
  * Starts a worker for an apply about to come, unless one is idle: a new thread loads its

@@ -155,6 +155,7 @@ export async function deleteImageRow(store: ImageStore, row: ImageRow): Promise<
     store.deps.db.prepare("UPDATE images SET parent = '' WHERE parent = ?").run(row.id);
     store.rows.delete(row.id);
   })();
+  store.forgetConfig(row.id);
   return store.layers.releaseUnreferenced(store.rows.referencedChainIDs());
 }
 

@@ -66,6 +66,16 @@ export class ImageStore implements ImageService, ImageRows {
     return c;
   }
 
+  /** The parsed config of an image removed goes with it: builds and commits would grow the map forever. */
+  forgetConfig(id: string): void {
+    this.configs.delete(id);
+  }
+
+  /** Parsed configs kept. */
+  get configsKept(): number {
+    return this.configs.size;
+  }
+
   record(row: ImageRow): ImageRecord {
     const refs = this.rows.refsOf(row.id);
     return {

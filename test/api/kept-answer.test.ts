@@ -76,3 +76,20 @@ test('texts that age by themselves are written afresh into each send of a kept a
     'the same kept answer (n), its holes filled again',
   );
 });
+
+test('answers that no longer hold are let go when memory is given back; one that still holds is kept', async () => {
+  const { kept, db, builds } = setup();
+  const build = async () => ({ value: { n: builds() }, until: Infinity });
+  await kept.get('', build);
+  await kept.get('type=volume', build);
+  kept.dropStale();
+  assert.equal(kept.size, 2, 'nothing moved: both kept');
+  const first = await kept.get('', build);
+  assert.equal(first.toString(), '{"n":0}\n', 'and still sent as they were');
+  db.prepare('INSERT INTO t VALUES (1)').run();
+  kept.dropStale();
+  assert.equal(kept.size, 0, 'a row written: neither holds');
+  await kept.get('', async () => ({ value: builds(), until: Date.now() - 1 }));
+  kept.dropStale();
+  assert.equal(kept.size, 0, 'past its own time');
+});

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import { applyLayer, applyLayerFile } from '../../src/archive/index.js';
+import { endIdleWorkers } from '../../src/archive/apply-thread.js';
 import { InvalidParameter } from '../../src/errors.js';
 import { makeTar, tempDir } from './helpers.js';
 
@@ -168,4 +169,17 @@ test('a gzip layer applied from its file or its stream keeps the uncompressed ta
   }
   assert.equal(seen.at(-1), readFileSync(gz).length, 'progress ends at the whole file read');
   src.cleanup();
+});
+
+test('the idle unpacking threads end when the daemon gives its memory back', async () => {
+  const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+  const t = tempDir();
+  await applyLayer(Readable.from([await makeTar(files(20))]), t.path, { whiteouts: 'naive', sync: false });
+  t.cleanup();
+  const withIdle = threads();
+  await endIdleWorkers();
+  const after = threads();
+  assert.ok(after < withIdle, `the worker kept after the apply has stopped (${withIdle} threads, then ${after})`);
+  await endIdleWorkers();
+  assert.equal(threads(), after, 'none left to end');
 });

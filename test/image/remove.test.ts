@@ -39,3 +39,24 @@ test('removing a tag prunes untagged parents, stopping quietly at one that still
     removeStoreDir(t.dir);
   }
 });
+
+test('the parsed config of a removed image is not kept', async () => {
+  const t = await openStore();
+  try {
+    const base = await dockerArchive({ tag: 'base:1' });
+    await loadImages(t.store, Readable.from([base.tar]), { stream: () => {}, progress: () => {} });
+    await t.store.resolve('base:1');
+    const before = t.store.configsKept;
+    assert.equal(before, 1);
+    const opts = { force: false, noprune: false, isRunning: () => false };
+    for (let i = 0; i < 5; i++) {
+      const c = await t.store.create({ parentId: base.id, config: { Cmd: [`${i}`] }, history: {}, tag: `c:${i}` });
+      await t.store.resolve(c.id); // parses its config
+      await removeImage(t.store, `c:${i}`, opts);
+    }
+    assert.equal(t.store.configsKept, before, 'five images committed and removed leave no config behind');
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
