@@ -70,8 +70,9 @@ export class LayerTx {
   /**
    * `syncOnce`: the layers of this operation are applied without a flush each and flushed
    * together by persist(), one syncfs per image instead of one per layer (a pull or load of many
-   * layers). Until then each is a committed snapshot no row owns, which the startup sweep
-   * removes after a crash, so the order data-before-row holds.
+   * layers), and only once the staged copies given up for records are deleted, so that it never
+   * writes them (a commit's layer too). Until then each is a committed snapshot no row owns,
+   * which the startup sweep removes after a crash, so the order data-before-row holds.
    */
   constructor(
     private readonly store: LayerStore,
@@ -118,6 +119,8 @@ export class LayerTx {
   /** Undoes everything not yet owned by a row. */
   async rollback(): Promise<void> {
     for (const name of [...this.snapshots].reverse()) await this.store.snapshotter.remove(name).catch(() => {});
+    // Gone: a persist() after this (a commit whose layer turned out empty) has nothing to flush.
+    this.unsynced.clear();
     for (const d of this.records)
       if (!this.store.db.prepare('SELECT 1 FROM image_layers WHERE diff_id = ?').get(d)) this.store.records.delete(d);
     this.records.length = 0;
