@@ -40,7 +40,8 @@ export async function importImage(store: ImageStore, input: Readable, opts: Impo
   const config = opts.config ?? prepareImport(opts).config ?? {};
   const created = new Date().toISOString();
   return store.lock.run(async () => {
-    const tx = new LayerTx(store.layers);
+    // Flushed by persist(), after the staged copy is deleted (see ImageStore.create).
+    const tx = new LayerTx(store.layers, { syncOnce: true });
     try {
       const layer = await store.layers.applyStream(null, input, tx);
       const message = opts.message ?? '';

@@ -80,8 +80,9 @@ export class LayerTx {
   /**
    * `syncOnce`: the layers of this operation are applied without a flush each and flushed
    * together by persist(), one syncfs per image instead of one per layer (a pull or load of many
-   * layers). Until then each is a committed snapshot no row owns, which the startup sweep
-   * removes after a crash, so the order data-before-row holds.
+   * layers), and only once the staged copies given up for records are deleted, so that it never
+   * writes them (a commit's layer too). Until then each is a committed snapshot no row owns,
+   * which the startup sweep removes after a crash, so the order data-before-row holds.
    */
   constructor(
     private readonly store: LayerStore,
@@ -134,6 +135,8 @@ export class LayerTx {
   /** Undoes everything not yet owned by a row. */
   async rollback(): Promise<void> {
     for (const name of [...this.snapshots].reverse()) await this.store.snapshotter.remove(name).catch(() => {});
+    // Gone: a persist() after this (a commit whose layer turned out empty) has nothing to flush.
+    this.unsynced.clear();
     // A record goes only if no row names its diffID and no other live operation holds it.
     for (const d of this.records) this.store.releaseRecord(d, true);
     this.records.clear();

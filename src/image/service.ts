@@ -190,7 +190,9 @@ export class ImageStore implements ImageService, ImageRows {
     const id = await this.lock.run(async () => {
       const parentRow = opts.parentId ? this.findRow(opts.parentId) : undefined;
       const parentConfig = parentRow ? this.configOf(parentRow) : undefined;
-      const tx = new LayerTx(this.layers);
+      // Flushed by persist(), once the layer's staged copy is deleted: a flush inside the apply
+      // would write that copy too (as many bytes again as the layer), only for it to be deleted.
+      const tx = new LayerTx(this.layers, { syncOnce: true });
       try {
         const base = parentRow ? this.layerRowsOf(parentRow) : [];
         let layers = base;

@@ -143,3 +143,43 @@ test('mount and umount2 a tmpfs; errors name the target', () => {
     rmSync(d, { recursive: true });
   }
 });
+
+test('sync_file_range starts writeback of a file and leaves its data intact; errors carry errno names', () => {
+  const d = temp();
+  try {
+    const path = join(d, 'data');
+    const data = Buffer.alloc(3 << 20);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+    writeFileSync(path, data);
+    const fd = sys.openat(sys.AT_FDCWD, path, sys.O_RDWR);
+    try {
+      sys.syncFileRange(fd, 0, 0, sys.SYNC_FILE_RANGE_WRITE);
+      // A 64-bit offset past the end is a valid, empty range.
+      sys.syncFileRange(fd, 2 ** 33, 4096, sys.SYNC_FILE_RANGE_WRITE);
+      sys.syncFileRange(
+        fd,
+        1 << 20,
+        1 << 20,
+        sys.SYNC_FILE_RANGE_WAIT_BEFORE | sys.SYNC_FILE_RANGE_WRITE | sys.SYNC_FILE_RANGE_WAIT_AFTER,
+      );
+      assert.throws(
+        () => sys.syncFileRange(fd, -1, 0, sys.SYNC_FILE_RANGE_WRITE),
+        (e: unknown) =>
+          (e as sys.SyscallError).code === 'EINVAL' && (e as sys.SyscallError).syscall === 'sync_file_range',
+      );
+      assert.throws(
+        () => sys.syncFileRange(fd, 0, 0, 8),
+        (e: unknown) => (e as sys.SyscallError).code === 'EINVAL',
+      );
+    } finally {
+      closeSync(fd);
+    }
+    assert.throws(
+      () => sys.syncFileRange(fd, 0, 0, sys.SYNC_FILE_RANGE_WRITE),
+      (e: unknown) => (e as sys.SyscallError).code === 'EBADF',
+    );
+    assert.ok(readFileSync(path).equals(data));
+  } finally {
+    rmSync(d, { recursive: true });
+  }
+});
