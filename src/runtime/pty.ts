@@ -10,6 +10,9 @@ interface Libc {
   ptsname_r(fd: number, buf: Buffer, len: number): number;
   ioctl(fd: number, req: number, arg: Buffer): number;
   fcntl(fd: number, cmd: number, arg: number): number;
+  tcgetattr(fd: number, termios: Buffer): number;
+  cfmakeraw(termios: Buffer): void;
+  tcsetattr(fd: number, action: number, termios: Buffer): number;
 }
 
 let libc: Libc | undefined;
@@ -23,6 +26,9 @@ function load(): Libc {
     ptsname_r: lib.func('int ptsname_r(int fd, _Out_ uint8_t *buf, size_t len)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long req, _Inout_ uint8_t *arg)'),
     fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
+    tcgetattr: lib.func('int tcgetattr(int fd, _Out_ uint8_t *termios)'),
+    cfmakeraw: lib.func('void cfmakeraw(_Inout_ uint8_t *termios)'),
+    tcsetattr: lib.func('int tcsetattr(int fd, int action, const uint8_t *termios)'),
   } as unknown as Libc;
   return libc;
 }
@@ -30,6 +36,9 @@ function load(): Libc {
 const TIOCSWINSZ = 0x5414;
 const F_GETFL = 3;
 const F_SETFL = 4;
+const TCSANOW = 0;
+/** struct termios is 60 bytes with glibc on every Linux architecture Node runs on; room to spare. */
+const TERMIOS_SIZE = 128;
 
 export interface Pty {
   master: number;
@@ -46,11 +55,30 @@ export function openPty(): Pty {
     if (c.ptsname_r(master, buf, buf.length) !== 0) throw new Error('ptsname_r failed');
     const name = buf.toString('utf8', 0, buf.indexOf(0));
     const slave = fs.openSync(name, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
+    try {
+      makeRaw(c, slave);
+    } catch (err) {
+      fs.closeSync(slave);
+      throw err;
+    }
     return { master, slave };
   } catch (err) {
     fs.closeSync(master);
     throw err;
   }
+}
+
+/**
+ * This terminal only carries bytes between the daemon and the runtime, which bridges it to the
+ * container's own terminal, where the line discipline belongs. Left cooked, it would translate
+ * output a second time (the container's "\r\n" arriving as "\r\r\n") whenever the process wrote
+ * before the runtime set it raw, and echo input the container's terminal already echoes.
+ */
+function makeRaw(c: Libc, fd: number): void {
+  const t = Buffer.alloc(TERMIOS_SIZE);
+  if (c.tcgetattr(fd, t) !== 0) throw new Error('tcgetattr failed');
+  c.cfmakeraw(t);
+  if (c.tcsetattr(fd, TCSANOW, t) !== 0) throw new Error('tcsetattr failed');
 }
 
 export function setWindowSize(fd: number, height: number, width: number): void {
