@@ -1,6 +1,7 @@
 // applyLayer: decompress, hash (diffID) and extract a layer tar into a snapshot directory,
 // keeping a copy of the uncompressed tar where asked.
 import fs from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { Transform, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,16 +31,31 @@ function naming(err: unknown, entry: string): unknown {
  */
 const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
 
+/**
+ * What an entry adds to Docker's DiffSize (as tar-size.ts reads it from a whole tar): a vfs
+ * snapshot is a full copy and cannot be measured, and a layer applied without a staged copy
+ * leaves no tar to read it from afterwards.
+ */
+function diffSizeOf(h: TarHeaders): number {
+  const base = h.name.split('/').filter(Boolean).pop() ?? '';
+  if (base.startsWith('.wh.')) return 0;
+  if (h.type === 'file' || h.type === 'contiguous-file') return h.size ?? 0;
+  if (h.type === 'symlink') return Buffer.byteLength(h.linkname ?? '');
+  return 0;
+}
+
 /** Streams `tar` through tar-stream into `writer`, entry by entry, with whiteouts if given. */
 export async function unpack(
   source: Readable,
   stages: Duplex[],
   writer: EntryWriter,
   whiteouts?: WhiteoutApplier,
+  diffSize?: { bytes: number },
 ): Promise<void> {
   const ex = extract();
   ex.on('entry', (header: TarHeaders, entryStream: unknown, next: (err?: Error | null) => void) => {
     const data = entryStream as Readable;
+    if (diffSize) diffSize.bytes += diffSizeOf(header);
     if (HEADER_ONLY.has(header.type as string) && (header.size ?? 0) > 0) {
       data.on('error', () => {}); // destroyed with the extractor: the error is reported once, by it
       next(
@@ -77,13 +93,13 @@ export async function unpack(
 }
 
 /**
- * A pass-through stage that hashes every chunk and writes it to `fd` at its offset before
- * passing it on: the staged copy and its diffID from the bytes this thread has in hand (sha256
- * here costs well under a second per GiB, less than the copies and the extra thread of a
- * Digester). `settled()` resolves once no write is outstanding: the fd may be closed only then
+ * A pass-through stage that hashes every chunk and writes it to `fd` (if given) at its offset
+ * before passing it on: the staged copy and its diffID from the bytes this thread has in hand
+ * (sha256 here costs well under a second per GiB, less than the copies and the extra thread of
+ * a Digester). `settled()` resolves once no write is outstanding: the fd may be closed only then
  * (a write landing after the close could reach whatever file reused the number).
  */
-function copyTo(fd: number): {
+function copyTo(fd: number | undefined): {
   stage: Transform;
   settled: () => Promise<void>;
   digest: () => string;
@@ -97,6 +113,10 @@ function copyTo(fd: number): {
       hash.update(chunk);
       const at = pos;
       pos += chunk.length;
+      if (fd === undefined) {
+        cb(null, chunk);
+        return;
+      }
       pending = new Promise<void>((done) => {
         const write = (off: number): void => {
           fs.write(fd, chunk, off, chunk.length - off, at + off, (err, n) => {
@@ -117,8 +137,12 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
   // Decompression is set up from the stream's first bytes before the target is opened.
   const { stream, stages } = await decompressStages(input);
   const stageFd = opts.stageTo === undefined ? undefined : fs.openSync(opts.stageTo, 'w');
-  const digester = opts.digest === false || stageFd !== undefined ? undefined : new Digester();
-  const copy = stageFd === undefined ? undefined : copyTo(stageFd);
+  // On an unpacking thread the stream is hashed inline, as the staged copy is: that thread is
+  // already off the main one, and a Digester would add a thread and a copy of every chunk.
+  const inline = stageFd !== undefined || (opts.digest !== false && !isMainThread);
+  const digester = opts.digest === false || inline ? undefined : new Digester();
+  const copy = inline ? copyTo(stageFd) : undefined;
+  const diffSize = { bytes: 0 };
   const recorder = opts.record ? new TarSplitRecorder() : undefined;
   let root: ConfinedDir | undefined;
   try {
@@ -128,7 +152,7 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     if (digester) extra.push(digester);
     if (copy) extra.push(copy.stage);
     if (recorder) extra.push(recorder);
-    await unpack(stream, [...stages, ...extra], writer, new WhiteoutApplier(root, opts.whiteouts));
+    await unpack(stream, [...stages, ...extra], writer, new WhiteoutApplier(root, opts.whiteouts), diffSize);
     // One syncfs for the whole layer instead of an fsync per file: the snapshot is committed
     // (and its row written) only after this returns, so a crash before that point leaves an
     // uncommitted directory that startup recovery removes. Per-file fsync would make a
@@ -141,9 +165,10 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     if (opts.sync !== false) sys.syncfs(root.fd);
     const split = await recorder?.result();
     const recorded = split ? ('record' in split ? { record: split.record } : { unfaithful: split.unfaithful }) : {};
-    if (copy) return { diffID: copy.digest(), tarSize: copy.size(), size: writer.size, ...recorded };
-    if (!digester) return { diffID: '', tarSize: 0, size: writer.size, ...recorded };
-    return { diffID: await digester.digest(), tarSize: digester.size, size: writer.size, ...recorded };
+    const sizes = { size: writer.size, diffSize: diffSize.bytes, ...recorded };
+    if (copy) return { diffID: copy.digest(), tarSize: copy.size(), ...sizes };
+    if (!digester) return { diffID: '', tarSize: 0, ...sizes };
+    return { diffID: await digester.digest(), tarSize: digester.size, ...sizes };
   } finally {
     digester?.dispose();
     root?.close();

@@ -273,9 +273,12 @@ export async function pullReference(
 
   try {
     const layers: IncomingLayer[] = image.layers.map((d, i) => ({
-      async open() {
+      async open(again?: boolean) {
         const h = handles.get(i);
         if (!h) throw new SystemError(`layer ${d.digest} was present when the pull started and is gone`);
+        // Applied once already (its files could not give its tar back): a blob applied from the
+        // socket is fetched again; one fetched into a file is read from it again.
+        if (again && (h.stream || !h.file)) return direct(d);
         if (h.stream) return direct(d, h.stream);
         if (!h.file) {
           // Another pull was applying it from its socket and did not finish: fetch it here.

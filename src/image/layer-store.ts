@@ -51,6 +51,19 @@ class ParentFailed extends Error {
   }
 }
 
+/**
+ * A layer applied without a staged copy whose files cannot give its tar back (tar-split.ts):
+ * it was removed, and must be applied again from its bytes with a staged copy to keep.
+ */
+export class UnfaithfulLayer extends Error {
+  constructor(
+    readonly diffID: string,
+    readonly why: string,
+  ) {
+    super(`layer ${diffID}: its files cannot give its tar back (${why})`);
+  }
+}
+
 /** Uncompressed layer bytes waiting in an ingest, not yet a blob. */
 export interface StagedLayer {
   diffID: string;
@@ -539,6 +552,11 @@ export class LayerStore {
    * bytes (a stream, or a file it reads itself), hashes the diffID and writes the staged copy,
    * so the caller's thread only hands it compressed bytes, or nothing at all. `onProgress`
    * hears how much of a file was read.
+   *
+   * `stage: false` (a pull, whose blob the registry can give again): no staged copy is written,
+   * since nearly every layer's tar-split record gives its tar back and the copy would be one more
+   * write of the whole layer. A layer whose record is unfaithful and not stored already is then
+   * removed and UnfaithfulLayer thrown: the caller applies it again from its bytes, staged.
    */
   async applyOffThread(
     parent: string | null,
@@ -546,18 +564,19 @@ export class LayerStore {
     tx: LayerTx,
     after: Promise<void> = Promise.resolve(),
     unpacked?: () => void,
+    opts: { stage?: boolean } = {},
   ): Promise<LayerRow> {
     const key = `extract-${randomBytes(8).toString('hex')}`;
     let w: ExternalWriter | undefined;
     try {
-      w = await this.content.externalWriter();
+      if (opts.stage !== false) w = await this.content.externalWriter();
       const apart = await this.prepareFor(key, parent, after);
       const target = await this.snapshotter.applyTarget(key);
-      const opts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, stageTo: w.path, record: true };
+      const applyOpts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, stageTo: w?.path, record: true };
       const res = await (
         'pipe' in input
-          ? applyLayer(input, target.dir, opts)
-          : applyLayerFile(input.file, target.dir, opts, input.onProgress)
+          ? applyLayer(input, target.dir, applyOpts)
+          : applyLayerFile(input.file, target.dir, applyOpts, input.onProgress)
       ).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });
@@ -565,7 +584,7 @@ export class LayerStore {
       const writer = w;
       const applied = { key, dir: target.dir, parent, diffID: res.diffID, apart, after, res };
       return await this.commitApplied(tx, applied, writer, res.tarSize, (chainID) =>
-        this.layerSize(chainID, res.size, writer.path),
+        this.layerSize(chainID, res.diffSize ?? res.size, writer?.path),
       );
     } catch (err) {
       if ('pipe' in input) input.destroy();
@@ -578,7 +597,8 @@ export class LayerStore {
   /**
    * The end of applyStream and applyOffThread: the applied snapshot committed as its chain ID
    * (or dropped, with its staged bytes, when that layer exists already), its staged copy and row
-   * added to the transaction.
+   * added to the transaction. Without a staged copy, a layer whose record is unfaithful is not
+   * committed (UnfaithfulLayer): nothing would give its tar back.
    */
   private async commitApplied(
     tx: LayerTx,
@@ -591,7 +611,7 @@ export class LayerStore {
       after: Promise<void>;
       res: ApplyResult;
     },
-    writer: ContentWriter | ExternalWriter,
+    writer: ContentWriter | ExternalWriter | undefined,
     tarSize: number,
     measure: (chainID: string) => Promise<number>,
   ): Promise<LayerRow> {
@@ -601,13 +621,17 @@ export class LayerStore {
     const existing = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID);
     if (existing) {
       await this.snapshotter.remove(key);
-      await writer.abort();
+      await writer?.abort();
       return existing;
     }
+    // The same diffID stored on another parent keeps its blob or record, which serves this one too.
+    if (!writer && !a.res.record && !this.content.has(diffID) && !this.records.has(diffID))
+      throw new UnfaithfulLayer(diffID, a.res.unfaithful ?? 'no tar-split record');
     await this.snapshotter.commit(chainID, key, undefined, a.apart ? parent! : undefined);
     tx.snapshots.push(chainID);
     if (tx.opts.syncOnce) tx.unsynced.add(a.dir);
-    tx.staged.set(diffID, { diffID, tarSize, path: writer.path, writer });
+    if (!writer && !a.res.record && !this.content.has(diffID)) this.holdRecord(tx, diffID);
+    if (writer) tx.staged.set(diffID, { diffID, tarSize, path: writer.path, writer });
     const row = { chainID, diffID, parent, size: await measure(chainID), tarSize };
     tx.newLayers.push(row);
     await this.keepRecord(tx, diffID, a.res, true);

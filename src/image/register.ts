@@ -1,21 +1,27 @@
 // An image that arrives as a config and a stream or file per layer (a registry pull): each
 // missing layer is applied on its parent through the same confined writer and layer rows as
-// `docker load` (LayerStore.applyOffThread: decompressed, hashed and staged on the unpacking
-// thread), its diffID checked against the config, and the image row, tags and digest references
-// are committed in one transaction. Any failure leaves nothing behind.
+// `docker load` (LayerStore.applyOffThread: decompressed and hashed on the unpacking thread),
+// its diffID checked against the config, and the image row, tags and digest references are
+// committed in one transaction. Any failure leaves nothing behind.
+//
+// A layer's bytes can be had again (the registry keeps the blob), so no staged copy of the tar
+// is written: its tar-split record gives it back. The rare layer whose files cannot (a path
+// written twice, sparse files...) is applied a second time from bytes opened again, staged,
+// and its tar kept whole as a blob.
 import type { Readable } from 'node:stream';
 import { InvalidParameter } from '../errors.js';
 import type { ImageStore } from './service.js';
-import { LayerTx, type LayerRow } from './layer-store.js';
+import { LayerTx, UnfaithfulLayer, type LayerRow } from './layer-store.js';
 import { sha256 } from './digest.js';
 import type { ImageConfig } from './types.js';
 
 export interface IncomingLayer {
   /**
    * The bytes of the layer as they arrive (plain, gzip or zstd), or the file they were fetched
-   * into: the unpacking thread reads that itself (`onProgress` hears how far).
+   * into: the unpacking thread reads that itself (`onProgress` hears how far). `again`: the
+   * first bytes were applied already, and are wanted once more (fetched again if need be).
    */
-  open(): Promise<Readable | { file: string; onProgress?: (bytesRead: number) => void }>;
+  open(again?: boolean): Promise<Readable | { file: string; onProgress?: (bytesRead: number) => void }>;
   /** Told once the layer is in the store. */
   applied?(): void;
 }
@@ -72,7 +78,13 @@ export async function registerImage(
       await store.layers.inLayerOrder(missing.length, async (m, after, unpacked) => {
         const i = missing[m]!;
         const parent = i === 0 ? null : chains[i - 1]!;
-        const row = await store.layers.applyOffThread(parent, await layers[i]!.open(), tx, after, unpacked);
+        const layer = layers[i]!;
+        const row = await store.layers
+          .applyOffThread(parent, await layer.open(), tx, after, unpacked, { stage: false })
+          .catch(async (err: unknown) => {
+            if (!(err instanceof UnfaithfulLayer)) throw err;
+            return store.layers.applyOffThread(parent, await layer.open(true), tx, after);
+          });
         if (row.diffID !== diffIDs[i])
           throw new InvalidParameter(
             `layer ${i}: diffID mismatch: the config says ${diffIDs[i]}, the layer is ${row.diffID}`,
