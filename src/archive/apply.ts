@@ -32,9 +32,10 @@ function naming(err: unknown, entry: string): unknown {
 const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
 
 /**
- * What an entry adds to Docker's DiffSize (as tar-size.ts reads it from a whole tar): a vfs
- * snapshot is a full copy and cannot be measured, and a layer applied without a staged copy
- * leaves no tar to read it from afterwards.
+ * What an entry adds to Docker's DiffSize: st_size of every added entry that is not a directory
+ * (symlinks count their target's length), whiteouts and hardlinks excluded. Counted as the layer
+ * unpacks, because a vfs snapshot is a full copy that cannot be measured afterwards, and a layer
+ * applied without a staged copy leaves no tar to read it from.
  */
 function diffSizeOf(h: TarHeaders): number {
   const base = h.name.split('/').filter(Boolean).pop() ?? '';

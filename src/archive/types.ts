@@ -32,7 +32,7 @@ export interface ApplyResult {
   /** Sum of regular file sizes written (what Docker reports as the layer's size). */
   size: number;
   /** Docker's DiffSize read from the tar's headers (regular files and symlink targets, no whiteouts). */
-  diffSize?: number;
+  diffSize: number;
   /** The gzipped tar-split record, when asked for and the files give the tar back faithfully. */
   record?: Uint8Array;
   /** Why no record was made, when one was asked for. */

@@ -23,7 +23,6 @@ import { InvalidParameter, NotFound, StrataError } from '../errors.js';
 import { TarSplitStore } from './tar-split-store.js';
 import { decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
-import { tarDiffSize } from './tar-size.js';
 import { noSpaceAt } from '../util/no-space.js';
 import { syncfsAsync } from '../native/syscalls.js';
 
@@ -523,7 +522,7 @@ export class LayerStore {
         { key, dir: target.dir, parent, diffID, apart, after, res },
         w,
         w.size,
-        (chainID) => (knownSize ? Promise.resolve(knownSize()) : this.layerSize(chainID, res.size, w.path)),
+        (chainID) => (knownSize ? Promise.resolve(knownSize()) : this.layerSize(chainID, res.diffSize)),
       );
     } catch (err) {
       // The source stays half-read otherwise, and keeps open what it reads (a container's
@@ -584,7 +583,7 @@ export class LayerStore {
       const writer = w;
       const applied = { key, dir: target.dir, parent, diffID: res.diffID, apart, after, res };
       return await this.commitApplied(tx, applied, writer, res.tarSize, (chainID) =>
-        this.layerSize(chainID, res.diffSize ?? res.size, writer?.path),
+        this.layerSize(chainID, res.diffSize),
       );
     } catch (err) {
       if ('pipe' in input) input.destroy();
@@ -694,7 +693,7 @@ export class LayerStore {
       await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
       tx.snapshots.push(chainID);
       if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
-      const size = await this.layerSize(chainID, res.size, tarPath);
+      const size = await this.layerSize(chainID, res.diffSize);
       // The staged copy may still be read by another extraction of the same diffID (an image
       // that repeats a layer): persist() drops it, before its flush.
       if (record) await this.keepRecord(tx, diffID, res, false);
@@ -741,16 +740,17 @@ export class LayerStore {
   /**
    * Docker's layer size is DiffSize: st_size of everything but directories (symlinks count).
    * On overlay2 the snapshot holds only this layer's files, so its usage is exactly that; a
-   * vfs snapshot is a full copy, where the applied files' size is the closest answer.
+   * vfs snapshot is a full copy, where the DiffSize the applier counted from the tar's headers
+   * is the answer.
    */
-  async layerSize(chainID: string, applied: number, tarPath?: string): Promise<number> {
+  async layerSize(chainID: string, diffSize: number): Promise<number> {
+    if (this.snapshotter.driver === 'vfs') return diffSize;
     try {
-      if (this.snapshotter.driver !== 'vfs') return (await this.snapshotter.usage(chainID)).size;
-      if (tarPath) return await tarDiffSize(fs.createReadStream(tarPath, { highWaterMark: 1 << 20 }));
+      return (await this.snapshotter.usage(chainID)).size;
     } catch (err) {
       this.log.warn(`layer ${chainID}: size: ${(err as Error).message}`);
+      return diffSize;
     }
-    return applied;
   }
 
   async snapshotExists(name: string): Promise<boolean> {

@@ -143,7 +143,7 @@ export class Speculation {
           size: res.size,
           tarSize: staged.tarSize,
         };
-        row.size = await layers.layerSize(guess.chainID, res.size, staged.path);
+        row.size = await layers.layerSize(guess.chainID, res.diffSize);
         const split = { record: res.record, unfaithful: res.unfaithful };
         layers.pending.set(guess.chainID, { row, owner: this, unsynced: target.dir, split });
         this.mine.push(guess.chainID);

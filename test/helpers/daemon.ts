@@ -184,7 +184,7 @@ function pingOnce(socket: string): Promise<boolean> {
  * A daemon on `dir`'s data-root, exec-root and socket (`dir/s.sock`), logging to `dir/daemon.log`,
  * for tests that kill and restart it on the same state; resolves once it answers /_ping (or 20 s).
  */
-export async function spawnDaemonIn(dir: string): Promise<ChildProcess> {
+export async function spawnDaemonIn(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildProcess> {
   const socket = path.join(dir, 's.sock');
   const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
   const proc = spawn(
@@ -198,7 +198,7 @@ export async function spawnDaemonIn(dir: string): Promise<ChildProcess> {
       '--host',
       `unix://${socket}`,
     ],
-    { stdio: ['ignore', log, log] },
+    { stdio: ['ignore', log, log], env },
   );
   fs.closeSync(log);
   for (let i = 0; i < 200 && !(await pingOnce(socket)); i++) await new Promise((r) => setTimeout(r, 100));

@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ok, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { ok, spawnDaemonIn, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { busyboxArchive } from '../container/busybox-image.js';
 
 let d: TestDaemon;
@@ -330,25 +330,7 @@ test('after a daemon SIGKILL the next start tears down veths, bridges, namespace
   const sock = path.join(dir, 's.sock');
   const docker = (...args: string[]) =>
     spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
-  const start = async (): Promise<ChildProcess> => {
-    const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-    const p = spawn(
-      path.join(repoRoot, 'bin/strata'),
-      [
-        'daemon',
-        '--data-root',
-        path.join(dir, 'root'),
-        '--exec-root',
-        path.join(dir, 'exec'),
-        '--host',
-        `unix://${sock}`,
-      ],
-      { stdio: ['ignore', log, log] },
-    );
-    fs.closeSync(log);
-    for (let i = 0; i < 200 && docker('version').status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
-    return p;
-  };
+  const start = () => spawnDaemonIn(dir);
   let proc = await start();
   try {
     fs.copyFileSync(path.join(d.dir, 'bb.tar'), path.join(dir, 'bb.tar'));
@@ -523,25 +505,7 @@ test('a clean start lists no nat table; a bridge of its networks left on the hos
   });
   const docker = (...args: string[]) =>
     spawnSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${sock}` } });
-  const start = async (): Promise<ChildProcess> => {
-    const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
-    const p = spawn(
-      path.join(repoRoot, 'bin/strata'),
-      [
-        'daemon',
-        '--data-root',
-        path.join(dir, 'root'),
-        '--exec-root',
-        path.join(dir, 'exec'),
-        '--host',
-        `unix://${sock}`,
-      ],
-      { stdio: ['ignore', log, log], env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
-    );
-    fs.closeSync(log);
-    for (let i = 0; i < 200 && docker('version').status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
-    return p;
-  };
+  const start = () => spawnDaemonIn(dir, { ...process.env, PATH: `${bin}:${process.env.PATH}` });
   const stop = async (p: ChildProcess) => {
     if (p.exitCode !== null || p.signalCode !== null) return;
     p.kill('SIGTERM');
