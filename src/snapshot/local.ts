@@ -23,6 +23,7 @@ import { directoryUsage } from './usage.js';
 import { mountsUnder } from '../mount/kernel.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
 import { Conflict, InvalidParameter, Unavailable } from '../errors.js';
+import { spreadNewDirectories } from './spread.js';
 
 /** Docker keeps driver directories 0710 and owned by real root (CVE-2021-21284). */
 export const DIR_MODE = 0o710;
@@ -76,6 +77,7 @@ export abstract class LocalSnapshotter implements Snapshotter {
 
   async init(): Promise<this> {
     await mkdir(this.root, { recursive: true, mode: DIR_MODE });
+    spreadNewDirectories(this.root, this.log);
     const onDisk = (await readdir(this.root)).filter((n) => /^\d+$/.test(n)).map(Number);
     this.nextId = Math.max(this.store.maxId(), ...onDisk, 0) + 1;
     return this;

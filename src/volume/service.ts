@@ -6,6 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
+import { spreadNewDirectories } from '../snapshot/spread.js';
 import type { EventBus } from '../system/events.js';
 import { Conflict, InvalidParameter, NotFound, withContext } from '../errors.js';
 import { directoryUsage } from '../snapshot/usage.js';
@@ -37,6 +38,7 @@ export async function createVolumeService(deps: VolumeServiceDeps): Promise<Volu
   const root = path.join(deps.dataRoot, 'volumes');
   const tmp = path.join(deps.dataRoot, 'tmp');
   fs.mkdirSync(root, { recursive: true, mode: 0o701 });
+  spreadNewDirectories(root, deps.log);
   fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
   const store = new VolumeStore(deps.db);
   const local = new LocalDriver({ root, tmp, log: deps.log, projectIds: new ProjectIds(deps.db) });
