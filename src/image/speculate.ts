@@ -1,10 +1,14 @@
 // Extracting layers while a docker-archive is still uploading. `docker save` writes the image
 // config before the layers, so by the time a layer's bytes arrive its expected diffID and
-// parent are usually known. The bytes are written to the ingest (kept for `docker save`) at
-// the upload's own speed; once a layer's last byte is in and its digest is the one expected, it
-// is extracted from that file on a worker thread while the upload goes on, instead of after
-// manifest.json. On any doubt (no config yet, several images, a mismatch, a layer that does not
-// apply) the bytes are only staged and the load extracts them afterwards exactly as without this.
+// parent are usually known. The layer they most likely are (named by the file's name, else the
+// config's next one) is extracted from the bytes as they arrive, on an unpacking thread, while
+// the same pass writes them to the ingest: the upload and the extraction overlap, as a plain
+// `tar -x` reading from the socket would. Once the last byte is in, a digest that is the one
+// guessed makes the layer pending; any other discards the extraction. A file no guess was made
+// for (or a wrong guess) is only staged, and once its digest is one the config expects (and its
+// parent is there or on its way) it is extracted from the staged file behind the upload instead
+// of after manifest.json. On any doubt (no config yet, several images, a mismatch, a layer that
+// does not apply) the load extracts the staged bytes afterwards exactly as without this.
 //
 // A speculative layer is committed under its chainID but gets no row: until the load's
 // transaction adopts it, it is listed in LayerStore.pending (and, while it extracts, in
@@ -12,13 +16,20 @@
 // needing it waits). A crash leaves a committed snapshot no row owns, which the startup sweep
 // removes; a failed or finished load removes what it did not adopt.
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { applyLayerFile } from '../archive/index.js';
+import { once } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
+import { applyLayer, applyLayerFile, type ApplyResult } from '../archive/index.js';
+import { noSpaceAt } from '../util/no-space.js';
+import { decompressStream } from './decompress.js';
 import type { Mutex } from './mutex.js';
+import type { ContentWriter } from '../content/store.js';
 import type { LayerRow, LayerStore, StagedLayer } from './layer-store.js';
 import { sha256 } from './digest.js';
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const V1_ID = /^[a-f0-9]{64}$/;
+const V1_JSON = /^([a-f0-9]{64})\/json$/;
+const V1_LAYER = /^([a-f0-9]{64})\/layer\.tar$/;
 /** Layers extracting behind the upload at once, each on its own thread. */
 const APPLY_AT_ONCE = 3;
 
@@ -33,6 +44,8 @@ interface Guess {
 export class Speculation {
   /** diff_ids of each distinct config seen so far, by file name. */
   private readonly configs = new Map<string, string[]>();
+  /** Each v1 layer directory's parent directory (null: the base layer), from its json. */
+  private readonly v1Parents = new Map<string, string | null>();
   /** chainIDs this load committed and still owns, oldest first. */
   private readonly mine: string[] = [];
   /** Layers of this load staged so far, by the digest of their bytes. */
@@ -51,6 +64,11 @@ export class Speculation {
   /** Remembers a small archive file if it is an image config. */
   noteFile(name: string, data: Buffer): void {
     if (name === 'manifest.json' || name === 'index.json' || name === 'repositories') return;
+    const v1 = V1_JSON.exec(name);
+    if (v1) {
+      this.noteV1(v1[1]!, data);
+      return;
+    }
     if (!name.endsWith('.json') && !name.startsWith('blobs/')) return;
     if (data[0] !== 0x7b) return; // not a JSON object
     let diffIDs: unknown;
@@ -64,16 +82,189 @@ export class Speculation {
   }
 
   /**
-   * Stages one large archive file; then every layer of the config that is next in layer order
-   * and staged (this one, or ones that came before their parent) starts extracting from its
-   * staged file behind the upload, on its own thread. A file is taken for a layer only by the
-   * digest of its bytes: a wrong guess costs nothing.
+   * A layer directory's v1 json (`docker save` before Docker 25 writes <v1 id>/json before
+   * <v1 id>/layer.tar, and the directories in the order of their IDs, not of the layers): its
+   * parent's v1 ID, which places the layer in the chain once its parents' are known.
    */
-  async stage(_name: string, input: Readable): Promise<StagedLayer> {
-    const staged = await this.layers.stage(input);
+  private noteV1(dir: string, data: Buffer): void {
+    try {
+      const parent = (JSON.parse(data.toString('utf8')) as { parent?: unknown })?.parent;
+      this.v1Parents.set(dir, typeof parent === 'string' && V1_ID.test(parent) ? parent : null);
+    } catch {
+      /* no v1 json: no hint */
+    }
+  }
+
+  /** The place in the chain of the layer in v1 directory `dir`, where its v1 jsons give it. */
+  private v1Depth(dir: string): number | undefined {
+    let depth = 0;
+    for (let d: string | null | undefined = this.v1Parents.get(dir); d !== null; d = this.v1Parents.get(d)) {
+      if (d === undefined || ++depth > this.v1Parents.size) return undefined; // a parent not seen yet, or a loop
+    }
+    return depth;
+  }
+
+  /**
+   * Stages one large archive file. While its bytes arrive, the layer they most likely are (the
+   * config's first one neither claimed nor staged yet) is extracted from them at once, in the
+   * same pass, where its parent is there to build on (extractWhileStaging). Then every layer of
+   * the config that is next in layer order and staged (this one, or ones that came before their
+   * parent) starts extracting from its staged file behind the upload, on its own thread. A file
+   * is taken for a layer only by the digest of its bytes: a wrong guess costs time, never more.
+   */
+  async stage(name: string, input: Readable): Promise<StagedLayer> {
+    const guess = this.configs.size === 1 ? this.guess(name) : undefined;
+    const staged = guess ? await this.extractWhileStaging(input, guess) : await this.layers.stage(input);
     if (this.configs.size !== 1) return staged;
     if (!this.staged.has(staged.diffID)) this.staged.set(staged.diffID, staged);
     this.advance();
+    return staged;
+  }
+
+  /**
+   * The layer a large file arriving now most likely is: the one its name names, where the name
+   * holds one of the config's diffIDs (an OCI layout's blobs/sha256/<digest> of an uncompressed
+   * layer, a newer `docker save`), or the one at the place its v1 jsons give it (an older `docker
+   * save`; none while a parent's json is still to come), else the first of the config, in layer
+   * order, that is neither claimed nor staged; and only if what it builds on is stored or this
+   * load's own extraction (where a layer is applied onto its parent's files, one already there).
+   */
+  private guess(name: string): Guess | undefined {
+    const diffIDs = [...this.configs.values()][0]!;
+    const { layers } = this;
+    const named = /[a-f0-9]{64}/.exec(name)?.[0];
+    let byName = named !== undefined && diffIDs.includes(`sha256:${named}`) ? `sha256:${named}` : undefined;
+    const v1 = V1_LAYER.exec(name)?.[1];
+    if (byName === undefined && v1 !== undefined && this.v1Parents.has(v1)) {
+      const depth = this.v1Depth(v1);
+      if (depth === undefined || depth >= diffIDs.length) return undefined;
+      byName = diffIDs[depth];
+    }
+    let parent: string | null = null;
+    for (const [index, diffID] of diffIDs.entries()) {
+      const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
+      const free = !this.claimed(chainID) && !this.staged.has(diffID);
+      if (byName === undefined ? free : diffID === byName) {
+        if (!free) return undefined;
+        if (parent === null || layers.get(parent)) return { diffID, chainID, parent, index };
+        // Never on another load's pending layer: only on this load's own.
+        if (!this.behind.has(parent)) return undefined;
+        if (layers.snapshotter.appliesApart || layers.pending.get(parent)?.owner === this)
+          return { diffID, chainID, parent, index };
+        return undefined;
+      }
+      parent = chainID;
+    }
+    return undefined;
+  }
+
+  /**
+   * Stages a large file while extracting it as the layer `guess` on an unpacking thread, one
+   * pass over the bytes: the upload and the disk's creates overlap instead of following each
+   * other. The chainID is claimed meanwhile (LayerStore.extracting). Once the bytes end, a
+   * digest that is the guess's makes the layer pending, as extractBehind would; any other (or
+   * bytes that do not apply) removes the extraction, and the staged copy goes on as if no guess
+   * had been made. The staged copy is written either way: it is what a wrong guess, a layer
+   * whose files cannot give its tar back, or another load needing the layer falls back on; for
+   * a layer with a record it is deleted before the load's flush, which then never writes it.
+   */
+  private async extractWhileStaging(input: Readable, guess: Guess): Promise<StagedLayer> {
+    const { layers } = this;
+    const apart = guess.parent !== null && layers.snapshotter.appliesApart;
+    const parentJob = guess.parent === null ? undefined : this.behind.get(guess.parent);
+    let settle!: (ok: boolean) => void;
+    const job = new Promise<boolean>((resolve) => (settle = resolve));
+    const done = job.then(() => {
+      if (layers.extracting.get(guess.chainID) === done) layers.extracting.delete(guess.chainID);
+    });
+    layers.extracting.set(guess.chainID, done);
+    this.behind.set(guess.chainID, job);
+    this.jobs.push(job);
+    const unclaim = () => {
+      if (this.behind.get(guess.chainID) === job) this.behind.delete(guess.chainID);
+      if (layers.extracting.get(guess.chainID) === done) layers.extracting.delete(guess.chainID);
+      settle(false);
+    };
+
+    const key = `extract-${randomBytes(8).toString('hex')}`;
+    let dir: string | undefined;
+    let applying: Promise<ApplyResult | undefined> = Promise.resolve(undefined);
+    let feed: PassThrough | undefined;
+    let prepared = false;
+    try {
+      await layers.snapshotter.prepare(key, apart ? undefined : (guess.parent ?? undefined));
+      prepared = true;
+      const target = await layers.snapshotter.applyTarget(key);
+      dir = target.dir;
+      feed = new PassThrough({ highWaterMark: 1 << 20 });
+      // No flush of its own: the load that adopts it flushes all its layers at once before
+      // their rows (LayerTx.persist); a crash before leaves a snapshot no row owns.
+      applying = applyLayer(feed, target.dir, {
+        whiteouts: target.whiteouts,
+        digest: false, // hashed as it is staged
+        sync: false,
+        record: true,
+      }).catch(() => undefined); // bytes that do not apply: the load extracts them again and says why
+    } catch {
+      feed = undefined; // e.g. the parent was removed meanwhile: staged only
+    }
+    // Once the unpacking thread is done (failed, or past the tar's end), the rest is only staged.
+    let stopped = false;
+    void applying.then(() => (stopped = true));
+    feed?.on('error', () => {}); // its failure is the apply's, reported by `applying`
+
+    let w: ContentWriter | undefined;
+    let staged: StagedLayer;
+    try {
+      const ingest = (w = await layers.content.writer());
+      for await (const chunk of decompressStream(input)) {
+        await ingest.write(chunk as Buffer).catch((err: unknown) => {
+          throw noSpaceAt(err, ingest.path);
+        });
+        if (feed && !stopped && !feed.destroyed && !feed.write(chunk))
+          await Promise.race([once(feed, 'drain'), applying]);
+      }
+      staged = { diffID: ingest.digest(), tarSize: ingest.size, path: ingest.path, writer: ingest };
+    } catch (err) {
+      input.destroy();
+      feed?.destroy(err as Error);
+      await applying;
+      if (prepared) await layers.snapshotter.remove(key).catch(() => {});
+      unclaim();
+      await w?.abort();
+      throw err;
+    }
+    feed?.end();
+    const res = await applying;
+    if (!res || staged.diffID !== guess.diffID) {
+      if (prepared) await layers.snapshotter.remove(key).catch(() => {});
+      unclaim();
+      return staged;
+    }
+    // The rest (committing it onto its parent once that is there, measuring it) goes on while
+    // the archive's next files arrive.
+    void (async (): Promise<boolean> => {
+      try {
+        if (apart && parentJob && !(await parentJob)) throw new Error('parent layer not extracted');
+        if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) throw new Error('extracted elsewhere');
+        await layers.snapshotter.commit(guess.chainID, key, undefined, apart ? guess.parent! : undefined);
+        const row: LayerRow = {
+          chainID: guess.chainID,
+          diffID: guess.diffID,
+          parent: guess.parent,
+          size: res.size,
+          tarSize: staged.tarSize,
+        };
+        row.size = await layers.layerSize(guess.chainID, res.diffSize);
+        const split = { record: res.record, unfaithful: res.unfaithful };
+        layers.pending.set(guess.chainID, { row, owner: this, unsynced: dir, split });
+        this.mine.push(guess.chainID);
+        return true;
+      } catch {
+        await layers.snapshotter.remove(key).catch(() => {});
+        return false;
+      }
+    })().then(settle, () => settle(false));
     return staged;
   }
 

@@ -36,15 +36,17 @@ async function bigLayers(): Promise<Buffer[]> {
 /** A docker-archive with the config first and the layers in `order` (indexes into layers). */
 async function archive(
   layers: Buffer[],
-  opts: { order?: number[]; config?: Buffer; extra?: TarEntry[]; tag?: string } = {},
+  opts: { order?: number[]; config?: Buffer; extra?: TarEntry[]; tag?: string; v1Names?: boolean } = {},
 ): Promise<{ tar: Buffer; id: string }> {
   const diffIDs = layers.map((l) => sha256(l));
   const config = opts.config ?? layeredConfig(diffIDs);
   const id = sha256(config);
   const entries: TarEntry[] = [{ name: `${id.slice(7)}.json`, data: config }, ...(opts.extra ?? [])];
+  // Docker 20.10 names each layer's directory by a v1 ID, which is no diffID.
+  const dirs = diffIDs.map((d) => (opts.v1Names ? sha256(`v1 ${d}`) : d).slice(7));
   for (const i of opts.order ?? layers.map((_, i) => i))
-    entries.push({ name: `${diffIDs[i]!.slice(7)}/layer.tar`, data: layers[i]! });
-  const paths = diffIDs.map((d) => `${d.slice(7)}/layer.tar`);
+    entries.push({ name: `${dirs[i]}/layer.tar`, data: layers[i]! });
+  const paths = dirs.map((d) => `${d}/layer.tar`);
   entries.push({
     name: 'manifest.json',
     data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: [opts.tag ?? 'big:1'], Layers: paths }]),
@@ -222,6 +224,150 @@ test('layers that come before their parent are extracted during the upload all t
     assert.ok(extractedFirst, 'all three layers extracted before the manifest came');
     assert.equal(prepares.n, 3, 'one extraction per layer');
     await assertLoaded(t, layers, arc.id);
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
+
+/** The archive's bytes up to `cut`, then the rest once `ready()` holds (or after about 20 s). */
+function slowUpload(
+  tar: Buffer,
+  cut: number,
+  ready: () => Promise<boolean>,
+): { stream: Readable; held: () => boolean } {
+  let held = false;
+  async function* upload() {
+    yield tar.subarray(0, cut);
+    for (let i = 0; i < 1000 && !held; i++) {
+      held = await ready();
+      if (!held) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    yield tar.subarray(cut);
+  }
+  return { stream: Readable.from(upload()), held: () => held };
+}
+
+/** Whether an extraction in progress (an active extract- snapshot) holds `file` already. */
+async function extracting(t: TestStore, file: string): Promise<boolean> {
+  const keys: string[] = [];
+  await t.snapshotter.walk((i) => {
+    if (i.name.startsWith('extract-')) keys.push(i.name);
+  });
+  for (const k of keys) {
+    const dir = await t.snapshotter.applyTarget(k).then(
+      (a) => a.dir,
+      () => undefined,
+    );
+    if (dir && fs.existsSync(path.join(dir, file))) return true;
+  }
+  return false;
+}
+
+test('a layer is extracted while its bytes arrive: its files are written before its last byte is sent', async () => {
+  const t = await openStore();
+  try {
+    const layer = await makeTar([
+      { name: 'first', data: randomBytes(2 << 20) },
+      { name: 'second', data: randomBytes(2 << 20) },
+    ]);
+    const diffID = sha256(layer);
+    const config = layeredConfig([diffID]);
+    const id = sha256(config);
+    const tar = await makeTar([
+      { name: `${id.slice(7)}.json`, data: config },
+      { name: 'aaaa/layer.tar', data: layer },
+      {
+        name: 'manifest.json',
+        data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['one:1'], Layers: ['aaaa/layer.tar'] }]),
+      },
+    ]);
+    const start = tar.indexOf(layer.subarray(0, 512));
+    assert.ok(start > 0);
+    // All but the last 256 KiB of the layer: "first" (its first 2 MiB) is long in by then.
+    const up = slowUpload(tar, start + layer.length - (256 << 10), () => extracting(t, 'first'));
+    const prepares = countPrepares(t);
+    await loadImages(t.store, up.stream, { stream: () => {}, progress: () => {} });
+    assert.ok(up.held(), 'files extracted before the upload ended');
+    assert.equal(prepares.n, 1, 'extracted once');
+    assert.equal((await t.store.resolve('one:1')).id, id);
+    const c = await t.census();
+    assert.deepEqual(c.snapshots, [diffID]);
+    assert.deepEqual(c.blobs, [], 'the staged copy is gone: its tar-split record gives the tar back');
+    assert.deepEqual(c.ingests, []);
+    const chunks: Buffer[] = [];
+    for await (const b of t.store.layers.readTar(diffID)) chunks.push(b as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(layer), 'original bytes given back');
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
+
+test('a wrong guess (layers out of config order, no diffID in their names) costs one extraction, never the load', async () => {
+  const t = await openStore();
+  try {
+    const layers = await bigLayers();
+    const arc = await archive(layers, { order: [1, 0, 2], v1Names: true });
+    const prepares = countPrepares(t);
+    await load(t, arc.tar);
+    // The second layer's bytes came first and were taken for the first layer's: that extraction
+    // was dropped, and the three layers each extracted once.
+    assert.equal(prepares.n, 4);
+    await assertLoaded(t, layers, arc.id);
+
+    // Bytes that are no layer of the config fail as they did, and leave nothing.
+    const u = await openStore();
+    try {
+      const bad = await archive(layers, {
+        v1Names: true,
+        config: layeredConfig([sha256(layers[0]!), sha256('other'), sha256(layers[2]!)]),
+      });
+      await assert.rejects(load(u, bad.tar), /invalid diffID for layer 1: expected "sha256:[a-f0-9]{64}", got/);
+      assert.deepEqual(await u.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] });
+      assert.equal(u.store.layers.pending.size, 0);
+      assert.equal(u.store.layers.extracting.size, 0);
+    } finally {
+      u.close();
+      removeStoreDir(u.dir);
+    }
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
+
+test('a layer whose files cannot give its tar back (a path written twice) extracts while uploading and saves back byte for byte', async () => {
+  const t = await openStore();
+  try {
+    const layer = await makeTar([
+      { name: 'twice', data: randomBytes(BIG) },
+      { name: 'other', data: 'x' },
+      { name: 'twice', data: 'the second one' },
+    ]);
+    const diffID = sha256(layer);
+    const config = layeredConfig([diffID]);
+    const id = sha256(config);
+    const tar = await makeTar([
+      { name: `${id.slice(7)}.json`, data: config },
+      { name: 'v1/layer.tar', data: layer },
+      {
+        name: 'manifest.json',
+        data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['twice:1'], Layers: ['v1/layer.tar'] }]),
+      },
+    ]);
+    const prepares = countPrepares(t);
+    await load(t, tar);
+    assert.equal(prepares.n, 1, 'extracted once, while uploading');
+    const c = await t.census();
+    assert.deepEqual(c.snapshots, [diffID]);
+    assert.deepEqual(c.blobs, [diffID], 'its staged copy kept as its tar');
+    assert.deepEqual(c.ingests, []);
+    const dir = (await t.snapshotter.diffSource(diffID)).upper;
+    assert.equal(fs.readFileSync(path.join(dir, 'twice'), 'utf8'), 'the second one');
+    const saved: Buffer[] = [];
+    for await (const b of saveImages(t.store, selectImages(t.store, ['twice:1']))) saved.push(b as Buffer);
+    assert.ok(Buffer.concat(saved).includes(layer), 'save gives the layer back byte for byte');
   } finally {
     t.close();
     removeStoreDir(t.dir);
