@@ -2,7 +2,7 @@
 // <root>/<id>/{fs,work} named by a number (keys are arbitrary strings and change on commit),
 // crash-safe creation and removal, and the startup sweep. Subclasses say how a directory is
 // filled and mounted.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ApplyTarget,
@@ -23,10 +23,12 @@ import { directoryUsage } from './usage.js';
 import { mountsUnder } from '../mount/kernel.js';
 import { removeTreeNoCross } from '../mount/scratch.js';
 import { Conflict, InvalidParameter, Unavailable } from '../errors.js';
-import { spreadNewDirectories } from './spread.js';
+import { RecentlyFreed, spreadNewDirectories } from './spread.js';
 
 /** Docker keeps driver directories 0710 and owned by real root (CVE-2021-21284). */
 export const DIR_MODE = 0o710;
+/** Snapshot directories made again at most, to start outside a recently emptied block group. */
+const MAX_MOVES = 8;
 
 export interface Layout {
   dir: string;
@@ -38,6 +40,8 @@ export abstract class LocalSnapshotter implements Snapshotter {
   abstract readonly driver: DriverName;
   protected readonly store: SnapshotStore;
   private nextId = 0;
+  /** On ext: where this store removed snapshots lately, which a new one should not start in. */
+  private freed?: RecentlyFreed;
 
   constructor(
     protected readonly root: string,
@@ -77,22 +81,30 @@ export abstract class LocalSnapshotter implements Snapshotter {
 
   async init(): Promise<this> {
     await mkdir(this.root, { recursive: true, mode: DIR_MODE });
-    spreadNewDirectories(this.root, this.log);
+    if (spreadNewDirectories(this.root, this.log)) this.freed = new RecentlyFreed();
     const onDisk = (await readdir(this.root)).filter((n) => /^\d+$/.test(n)).map(Number);
     this.nextId = Math.max(this.store.maxId(), ...onDisk, 0) + 1;
     return this;
   }
 
-  /** A new snapshot directory under a number nobody used; EEXIST means a leftover, so skip it. */
+  /**
+   * A new snapshot directory under a number nobody used; EEXIST means a leftover, so skip it.
+   * One that lands in a block group this store emptied lately is made again under the next
+   * number, which the allocator places elsewhere (a few tries, then it is kept).
+   */
   private async allocate(): Promise<number> {
-    for (;;) {
+    for (let moves = 0; ;) {
       const id = this.nextId++;
+      const dir = this.layout(id).dir;
       try {
-        await mkdir(this.layout(id).dir, { mode: DIR_MODE });
-        return id;
+        await mkdir(dir, { mode: DIR_MODE });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        continue;
       }
+      if (!this.freed || moves >= MAX_MOVES || !this.freed.isRecent((await stat(dir)).ino)) return id;
+      moves++;
+      await rmdir(dir);
     }
   }
 
@@ -151,6 +163,13 @@ export abstract class LocalSnapshotter implements Snapshotter {
     // Row first, directory second: after a crash the directory is an orphan that cleanup()
     // sweeps, never a row whose files are half gone.
     this.store.delete(key);
+    const ino =
+      this.freed &&
+      (await stat(l.dir).then(
+        (st) => st.ino,
+        () => undefined,
+      ));
+    if (ino) this.freed!.note(ino);
     await this.destroyDir(l.dir);
   }
 
