@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chooseDriver } from '../../src/snapshot/index.js';
@@ -69,5 +70,29 @@ test('chooseDriver falls back to vfs there when fuse-overlayfs is not installed'
   } finally {
     process.env.PATH = saved;
     await rm(bin, { recursive: true, force: true });
+  }
+});
+
+test('the overlay probe mounts through the syscalls, starting no mount(8) or umount(8)', async () => {
+  // mount and umount on this PATH log each call before running the real tools.
+  const bin = await mkdtemp(path.join(os.tmpdir(), 'strata-path-'));
+  const calls = path.join(bin, 'calls');
+  const saved = process.env.PATH;
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-choose-'));
+  try {
+    for (const tool of ['mount', 'umount']) {
+      await writeFile(path.join(bin, tool), `#!/bin/sh\necho ${tool} "$@" >> ${calls}\nexec /usr/bin/${tool} "$@"\n`, {
+        mode: 0o755,
+      });
+    }
+    process.env.PATH = `${bin}:${saved}`;
+    assert.equal(await chooseDriver(tmp, silentLogger), 'overlay2');
+    assert.equal(existsSync(calls) ? await readFile(calls, 'utf8') : '', '');
+    assert.deepEqual(await readdir(path.join(tmp, 'snapshots')), [], 'probe removed');
+    assert.deepEqual(await mountsUnder(tmp), [], 'probe unmounted');
+  } finally {
+    process.env.PATH = saved;
+    await rm(bin, { recursive: true, force: true });
+    await rm(tmp, { recursive: true, force: true });
   }
 });
