@@ -13,7 +13,7 @@
 // removes; a failed or finished load removes what it did not adopt.
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { applyLayerFile } from '../archive/index.js';
+import { applyLayerFile } from '../archive/lazy.js';
 import type { Mutex } from './mutex.js';
 import type { LayerRow, LayerStore, StagedLayer } from './layer-store.js';
 import { sha256 } from './digest.js';

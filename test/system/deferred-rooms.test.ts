@@ -50,3 +50,19 @@ test('the daemon and its API load no module of the builder, backup or distributi
     'loaded at their first call instead',
   );
 });
+
+test('a start loads none of the archive room, nor the verbs that need it: they load at their first call', () => {
+  const loaded = loadedBy('daemon.js');
+  assert.ok(loaded.includes('image/layer-store.js'), loaded.join(' '));
+  assert.ok(loaded.includes('container/service.js'), loaded.join(' '));
+  assert.deepEqual(
+    loaded.filter(
+      (m) =>
+        (/^archive\//.test(m) && m !== 'archive/lazy.js') ||
+        /^system\/check\//.test(m) ||
+        /^image\/(load|save|archive-reader)\.js$/.test(m) ||
+        /^container\/(archive|changes|commit)-ops\.js$/.test(m),
+    ),
+    [],
+  );
+});
