@@ -2,7 +2,7 @@
 import type { Router, RequestContext } from './router.js';
 import { Reply } from './router.js';
 import { queryBool, readJson } from './http.js';
-import { checkArchivePath, pathStatHeader } from '../container/archive-ops.js';
+import { checkArchivePath, pathStatHeader } from '../container/archive-path.js';
 import type { ContainerArchive, ContainerCommitter } from '../container/backend.js';
 
 const STAT_HEADER = 'X-Docker-Container-Path-Stat';

@@ -3,7 +3,6 @@
 // the answer, not an error.
 import { InvalidParameter } from '../errors.js';
 import type { Router } from './router.js';
-import { runCheck } from '../system/check/index.js';
 
 function boolParam(query: URLSearchParams, name: string): boolean {
   const v = query.get(name);
@@ -13,7 +12,10 @@ function boolParam(query: URLSearchParams, name: string): boolean {
 }
 
 export function registerSystemCheckRoutes(router: Router): void {
-  router.post('/strata/system/check', async ({ engine, query }) =>
-    runCheck(engine, { repair: boolParam(query, 'repair'), quick: boolParam(query, 'quick') }),
-  );
+  router.post('/strata/system/check', async ({ engine, query }) => {
+    const options = { repair: boolParam(query, 'repair'), quick: boolParam(query, 'quick') };
+    // The checker (it reads every layer's tar back) is loaded at the first check, not with the daemon.
+    const { runCheck } = await import('../system/check/index.js');
+    return runCheck(engine, options);
+  });
 }

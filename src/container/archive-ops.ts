@@ -20,17 +20,7 @@ const MODE_SYMLINK = 2 ** 27;
 export const isDirStat = (s: PathStat): boolean => Math.floor(s.mode / MODE_DIR) % 2 === 1;
 export const isSymlinkStat = (s: PathStat): boolean => Math.floor(s.mode / MODE_SYMLINK) % 2 === 1;
 
-export function checkArchivePath(path: string | null): string {
-  // Docker's words, missing space included.
-  if (!path) throw new InvalidParameter('bad parameter: pathcannot be empty');
-  return path;
-}
-
-/** The header HEAD and GET answer with: base64 of the stat JSON. */
-export function pathStatHeader(stat: PathStat): string {
-  const { name, size, mode, mtime, linkTarget } = stat;
-  return Buffer.from(JSON.stringify({ name, size, mode, mtime, linkTarget })).toString('base64');
-}
+export { checkArchivePath, pathStatHeader } from './archive-path.js';
 
 /** Turns the archive room's "no such file" into Docker's 404; other errors pass through. */
 function fileError(err: unknown, path: string, ref: string): unknown {

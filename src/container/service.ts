@@ -28,9 +28,8 @@ import { checkLogsReadable, streamLogs, type LogOptions } from './logs.js';
 import { statsSample, type StatsJson } from './stats.js';
 import type { ExecConfig, ExecInstance } from './exec.js';
 import type { RuntimeProcess } from '../runtime/types.js';
-import { copyFromContainer, copyToContainer, statContainerPath, type ExtractOptions } from './archive-ops.js';
-import { containerChanges, exportContainer } from './changes-ops.js';
-import { commitContainer, type CommitOptions } from './commit-ops.js';
+import type { ExtractOptions } from './archive-ops.js';
+import type { CommitOptions } from './commit-ops.js';
 import type { Change, PathStat } from '../archive/types.js';
 import type { Readable, Writable } from 'node:stream';
 import { Incomplete } from '../meta/incomplete.js';
@@ -136,23 +135,25 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     else inst.proc?.resize(height, width);
   }
 
-  statPath(ref: string, path: string): Promise<PathStat> {
-    return statContainerPath(this.ops, ref, path);
+  // cp, export, commit and diff, and the archive room under them (tar streams, layer diffs),
+  // are loaded at their first call: a daemon's start does without them.
+  async statPath(ref: string, path: string): Promise<PathStat> {
+    return (await import('./archive-ops.js')).statContainerPath(this.ops, ref, path);
   }
-  archivePath(ref: string, path: string, onStat: (stat: PathStat) => void, out: Writable): Promise<void> {
-    return copyFromContainer(this.ops, ref, path, onStat, out);
+  async archivePath(ref: string, path: string, onStat: (stat: PathStat) => void, out: Writable): Promise<void> {
+    return (await import('./archive-ops.js')).copyFromContainer(this.ops, ref, path, onStat, out);
   }
-  extractToDir(ref: string, path: string, body: Readable, opts: ExtractOptions): Promise<void> {
-    return copyToContainer(this.ops, ref, path, body, opts);
+  async extractToDir(ref: string, path: string, body: Readable, opts: ExtractOptions): Promise<void> {
+    return (await import('./archive-ops.js')).copyToContainer(this.ops, ref, path, body, opts);
   }
-  export(ref: string, out: Writable, onStart: () => void): Promise<void> {
-    return exportContainer(this.ops, ref, out, onStart);
+  async export(ref: string, out: Writable, onStart: () => void): Promise<void> {
+    return (await import('./changes-ops.js')).exportContainer(this.ops, ref, out, onStart);
   }
-  commit(ref: string, opts: CommitOptions): Promise<{ Id: string }> {
-    return commitContainer(this.ops, ref, opts);
+  async commit(ref: string, opts: CommitOptions): Promise<{ Id: string }> {
+    return (await import('./commit-ops.js')).commitContainer(this.ops, ref, opts);
   }
-  changes(ref: string): Promise<Change[]> {
-    return containerChanges(this.ops, ref);
+  async changes(ref: string): Promise<Change[]> {
+    return (await import('./changes-ops.js')).containerChanges(this.ops, ref);
   }
 
   create(body: CreateBody, name: string | null, apiVersion: string): Promise<ContainerRecord> {

@@ -17,8 +17,8 @@ import type { MetaDb } from '../meta/db.js';
 import type { Logger } from '../util/log.js';
 import type { Snapshotter } from '../snapshot/snapshotter.js';
 import type { ContentStore, ContentWriter, ExternalWriter } from '../content/store.js';
-import { applyLayer, applyLayerFile, type ApplyResult } from '../archive/index.js';
-import { checkLayerFiles, rebuildLayer } from '../archive/tar-rebuild.js';
+import type { ApplyResult } from '../archive/index.js';
+import { applyLayer, applyLayerFile, checkLayerFiles, rebuildLayer } from '../archive/lazy.js';
 import { InvalidParameter, NotFound, StrataError } from '../errors.js';
 import { TarSplitStore } from './tar-split-store.js';
 import { decompressStream } from './decompress.js';
@@ -236,7 +236,7 @@ export class LayerStore {
   async checkTar(diffID: string): Promise<void> {
     if (this.content.has(diffID)) return;
     if (!this.records.has(diffID)) throw new NotFound(`layer ${diffID}: its tar is not stored`);
-    checkLayerFiles(this.records.read(diffID), await this.filesOf(diffID), diffID);
+    await checkLayerFiles(this.records.read(diffID), await this.filesOf(diffID), diffID);
   }
 
   /** The directory holding the files of a snapshot of `diffID` (a row's, or one of `more`). */

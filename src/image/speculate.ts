@@ -18,7 +18,8 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { applyLayer, applyLayerFile, type ApplyResult } from '../archive/index.js';
+import type { ApplyResult } from '../archive/index.js';
+import { applyLayer, applyLayerFile } from '../archive/lazy.js';
 import { noSpaceAt } from '../util/no-space.js';
 import { decompressStream } from './decompress.js';
 import type { Mutex } from './mutex.js';

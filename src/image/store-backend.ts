@@ -8,9 +8,8 @@ import type { ImageRecord, NewImageOptions } from './types.js';
 import { listImages, type ListOptions } from './list.js';
 import { imageHistory, inspectImage } from './inspect.js';
 import { pruneImages, removeImage, type ImageDeleteItem, type RemoveOptions } from './remove.js';
-import { loadImages, type LoadOutput } from './load.js';
-import { checkSaveable, saveImages, selectImages } from './save.js';
-import { importImage, type ImportOptions } from './import.js';
+import type { LoadOutput } from './load.js';
+import type { ImportOptions } from './import.js';
 import { layerReport, type LayerInfo } from './layer-report.js';
 
 export class ImageStoreBackend implements ImageBackend {
@@ -55,15 +54,20 @@ export class ImageStoreBackend implements ImageBackend {
     });
   }
 
-  load(input: Readable, out: LoadOutput): Promise<void> {
+  // load, save and import, with the tar reading and writing under them, are loaded at their
+  // first call: a daemon's start does without them.
+  async load(input: Readable, out: LoadOutput): Promise<void> {
+    const { loadImages } = await import('./load.js');
     return loadImages(this.store, input, out);
   }
   async save(names: string[]): Promise<Readable> {
+    const { checkSaveable, saveImages, selectImages } = await import('./save.js');
     const assocs = selectImages(this.store, names);
     await checkSaveable(this.store, assocs);
     return saveImages(this.store, assocs);
   }
-  import(input: Readable, opts: ImportOptions): Promise<string> {
+  async import(input: Readable, opts: ImportOptions): Promise<string> {
+    const { importImage } = await import('./import.js');
     return importImage(this.store, input, opts);
   }
 }

@@ -1,16 +1,18 @@
 // runc's version, read once at daemon start, and whether it carries the November 2025 fixes
 // (CVE-2025-31133, CVE-2025-52565, CVE-2025-52881: /dev/null or /dev/pts/N swapped for a
 // symlink by a malicious image makes runc bind-mount the target read-write).
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 
-/** "runc version 1.1.5+ds1" → "1.1.5+ds1"; undefined when runc cannot be run. */
-export function runcVersion(binary = 'runc'): string | undefined {
-  try {
-    const out = execFileSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-    return /^runc version (\S+)/m.exec(out)?.[1];
-  } catch {
-    return undefined;
-  }
+/**
+ * "runc version 1.1.5+ds1" → "1.1.5+ds1"; undefined when runc cannot be run. Asynchronous:
+ * the daemon goes on loading and probing while runc starts.
+ */
+export function runcVersion(binary = 'runc'): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 }, (err, out) =>
+      resolve(err ? undefined : /^runc version (\S+)/m.exec(out)?.[1]),
+    );
+  });
 }
 
 /** Releases with the fixes: 1.2.8+, 1.3.3+, 1.4.0-rc.3 and later. */

@@ -123,6 +123,9 @@ export function createRuncRuntime(opts: RuncOptions): ContainerRuntime {
       });
     },
     async list() {
+      // runc lists the state directories under its root: where there are none (every start
+      // after a clean stop, every fresh one) there is nothing to list and no runc to start.
+      if (fs.readdirSync(opts.stateRoot).length === 0) return [];
       const out = await runQuiet(['list', '--format', 'json']);
       const rows = JSON.parse(out || 'null') as { id: string }[] | null;
       return (rows ?? []).map((r) => r.id);

@@ -1,14 +1,11 @@
 // Picks and builds the storage driver.
-import path from 'node:path';
 import type { MetaDb } from '../meta/db.js';
-import { createLogger, type Logger } from '../util/log.js';
+import type { Logger } from '../util/log.js';
 import type { DriverName, Snapshotter } from './snapshotter.js';
 import { InvalidParameter } from '../errors.js';
 import { Overlay2Snapshotter } from './overlay2.js';
 import { VfsSnapshotter } from './vfs.js';
 import { BtrfsSnapshotter } from './btrfs.js';
-import { isBtrfs } from '../native/btrfs.js';
-import { probeFuseOverlay, probeOverlay } from './probe.js';
 import { FuseOverlaySnapshotter } from './fuse-overlayfs.js';
 
 export interface SnapshotterDeps {
@@ -16,27 +13,6 @@ export interface SnapshotterDeps {
   root: string;
   db: MetaDb;
   log: Logger;
-}
-
-/**
- * btrfs on a btrfs data-root; else overlay2 where the kernel can mount overlayfs on the
- * data-root's filesystem; else fuse-overlayfs where that program can (the same layers, no
- * copies); else vfs (Docker's order: btrfs comes before overlay2 and is chosen when the backing
- * filesystem is btrfs).
- */
-export async function chooseDriver(dataRoot: string, log: Logger = createLogger('info')): Promise<DriverName> {
-  if (isBtrfs(dataRoot)) return 'btrfs';
-  const probe = await probeOverlay(path.join(dataRoot, 'snapshots'));
-  if (probe.ok) return 'overlay2';
-  log.warn(probe.reason ?? 'overlay2 is not supported');
-  const fuse = await probeFuseOverlay(path.join(dataRoot, 'snapshots'));
-  if (fuse.ok) {
-    log.info('storage driver: falling back to fuse-overlayfs');
-    return 'fuse-overlayfs';
-  }
-  log.warn(fuse.reason ?? 'fuse-overlayfs is not supported');
-  log.info('storage driver: falling back to vfs');
-  return 'vfs';
 }
 
 export async function createSnapshotter(driver: DriverName, deps: SnapshotterDeps): Promise<Snapshotter> {
@@ -55,3 +31,4 @@ export async function createSnapshotter(driver: DriverName, deps: SnapshotterDep
 }
 
 export type { DriverName, Snapshotter } from './snapshotter.js';
+export { chooseDriver } from './choose.js';

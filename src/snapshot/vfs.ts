@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { chmod, mkdir } from 'node:fs/promises';
 import type { ApplyTarget, GraphDriverData, SnapshotKind, SnapshotUsage } from './snapshotter.js';
-import { naiveChangesUsage } from '../archive/index.js';
+import { naiveChangesUsage } from '../archive/lazy.js';
 import type { DiffSource } from '../archive/types.js';
 import type { Mount } from '../mount/types.js';
 import type { SnapshotRow } from './store.js';

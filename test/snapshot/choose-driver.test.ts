@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chooseDriver } from '../../src/snapshot/index.js';
 import { mountAll, mountsUnder, unmount } from '../../src/mount/kernel.js';
 import { silentLogger, type Logger } from '../../src/util/log.js';
+import { mountLoopFs } from '../helpers/loop-fs.js';
 
 test('chooseDriver picks overlay2 on this ext4 machine and leaves no probe behind', async () => {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-choose-'));
@@ -69,5 +72,54 @@ test('chooseDriver falls back to vfs there when fuse-overlayfs is not installed'
   } finally {
     process.env.PATH = saved;
     await rm(bin, { recursive: true, force: true });
+  }
+});
+
+test('the overlay probe mounts through the syscalls, starting no mount(8) or umount(8)', async () => {
+  // mount and umount on this PATH log each call before running the real tools.
+  const bin = await mkdtemp(path.join(os.tmpdir(), 'strata-path-'));
+  const calls = path.join(bin, 'calls');
+  const saved = process.env.PATH;
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-choose-'));
+  try {
+    for (const tool of ['mount', 'umount']) {
+      await writeFile(path.join(bin, tool), `#!/bin/sh\necho ${tool} "$@" >> ${calls}\nexec /usr/bin/${tool} "$@"\n`, {
+        mode: 0o755,
+      });
+    }
+    process.env.PATH = `${bin}:${saved}`;
+    assert.equal(await chooseDriver(tmp, silentLogger), 'overlay2');
+    assert.equal(existsSync(calls) ? await readFile(calls, 'utf8') : '', '');
+    assert.deepEqual(await readdir(path.join(tmp, 'snapshots')), [], 'probe removed');
+    assert.deepEqual(await mountsUnder(tmp), [], 'probe unmounted');
+  } finally {
+    process.env.PATH = saved;
+    await rm(bin, { recursive: true, force: true });
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test("the overlay probe leaves the data-root's filesystem unsynced: its unmount commits no journal transaction", async () => {
+  // A journalled ext4 of its own, committing only when asked to (commit=600), so that every
+  // transaction counted is one a sync forced.
+  const loop = mountLoopFs('ext4', 64);
+  try {
+    execFileSync('mount', ['-o', 'remount,commit=600', loop.mountPoint]);
+    const source = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .find((f) => f[4] === loop.mountPoint)!;
+    const device = path.basename(source[source.indexOf('-', 6) + 2]!);
+    const info = `/proc/fs/jbd2/${device}-8/info`;
+    const commits = () => Number(/^(\d+) transactions/.exec(readFileSync(info, 'utf8'))![1]);
+    const dataRoot = path.join(loop.mountPoint, 'root');
+    await mkdir(dataRoot);
+    execFileSync('sync', ['-f', loop.mountPoint]);
+    const before = commits();
+    assert.equal(await chooseDriver(dataRoot, silentLogger), 'overlay2');
+    assert.equal(commits(), before, 'the probe forced a journal commit');
+    assert.deepEqual(await mountsUnder(dataRoot), [], 'probe unmounted');
+  } finally {
+    loop.teardown();
   }
 });

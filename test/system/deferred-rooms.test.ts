@@ -1,7 +1,8 @@
 // What a daemon loads before its first request: the builder, backup and distribution rooms are
 // loaded at their first call (util/deferred.ts), so the modules the daemon's entry imports
-// must reach none of them, not even through a helper. A child process imports the daemon
-// with a module loader hook that lists every project module it loads.
+// must reach none of them, not even through a helper. A child process imports the daemon, and
+// the rooms a start loads (runDaemon loads them while it probes), with a module loader hook
+// that lists every project module it loads.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -28,7 +29,8 @@ function loadedBy(entry: string): string[] {
     const script = [
       "import { register } from 'node:module';",
       `register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));`,
-      `await import(${JSON.stringify(new URL(entry, srcUrl).href)});`,
+      `const m = await import(${JSON.stringify(new URL(entry, srcUrl).href)});`,
+      "if (typeof m.loadRooms === 'function') await m.loadRooms();",
     ].join('\n');
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, stdio: 'pipe' });
     return fs.readFileSync(list, 'utf8').split('\n').filter(Boolean);
@@ -46,5 +48,21 @@ test('the daemon and its API load no module of the builder, backup or distributi
     loaded.filter((m) => /^(builder|backup|distribution)\//.test(m)),
     [],
     'loaded at their first call instead',
+  );
+});
+
+test('a start loads none of the archive room, nor the verbs that need it: they load at their first call', () => {
+  const loaded = loadedBy('daemon.js');
+  assert.ok(loaded.includes('image/layer-store.js'), loaded.join(' '));
+  assert.ok(loaded.includes('container/service.js'), loaded.join(' '));
+  assert.deepEqual(
+    loaded.filter(
+      (m) =>
+        (/^archive\//.test(m) && m !== 'archive/lazy.js') ||
+        /^system\/check\//.test(m) ||
+        /^image\/(load|save|archive-reader)\.js$/.test(m) ||
+        /^container\/(archive|changes|commit)-ops\.js$/.test(m),
+    ),
+    [],
   );
 });
