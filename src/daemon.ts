@@ -170,43 +170,20 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     log.warn(w);
   }
 
-  const {
-    openMetaDb,
-    EventBus,
-    createSnapshotter,
-    createImageService,
-    ImageStoreBackend,
-    createVolumeService,
-    createContainerService,
-    createNetworkService,
-    createApiServer,
-    buildRouter,
-    withUsageCache,
-    UsageWarmer,
-    Activity,
-    followContainerEvents,
-    recoverReferences,
-    sweepProjectQuotas,
-    ProjectIds,
-    snapshotKeyOf,
-    detachMountsUnder,
-    shutdownOnSignals,
-    trackConnections,
-    memoryReleaser,
-  } = await loading;
-  const db = openMetaDb(path.join(dataRoot, 'strata.db'));
-  const events = new EventBus();
-  const driver = await createSnapshotter(storageDriver, {
+  const rooms = await loading;
+  const db = rooms.openMetaDb(path.join(dataRoot, 'strata.db'));
+  const events = new rooms.EventBus();
+  const driver = await rooms.createSnapshotter(storageDriver, {
     root: path.join(dataRoot, 'snapshots', storageDriver),
     db,
     log,
   });
   await driver.cleanup();
-  const { snapshotter, cache: usageCache } = withUsageCache(driver);
-  const images = await createImageService({ db, dataRoot, snapshotter, log, events });
-  const volumes = await createVolumeService({ db, dataRoot, log, events });
-  const networks = await createNetworkService({ db, execRoot, log, events });
-  const containers = await createContainerService({
+  const { snapshotter, cache: usageCache } = rooms.withUsageCache(driver);
+  const images = await rooms.createImageService({ db, dataRoot, snapshotter, log, events });
+  const volumes = await rooms.createVolumeService({ db, dataRoot, log, events });
+  const networks = await rooms.createNetworkService({ db, execRoot, log, events });
+  const containers = await rooms.createContainerService({
     db,
     dataRoot,
     execRoot,
@@ -221,7 +198,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     networking: networks,
   });
   images.setContainerUsage((id) => containers.usersOfImage(id));
-  followContainerEvents(events, usageCache, snapshotKeyOf);
+  rooms.followContainerEvents(events, usageCache, rooms.snapshotKeyOf);
 
   // Rooms most daemons seldom use are loaded at their first call: an idle daemon keeps
   // neither their code nor their libraries resident.
@@ -268,7 +245,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     log,
     events,
     snapshotter,
-    images: new ImageStoreBackend(images),
+    images: new rooms.ImageStoreBackend(images),
     containers,
     volumes,
     networks,
@@ -276,14 +253,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     backups,
     distribution,
     usageCache,
-    activity: new Activity(),
+    activity: new rooms.Activity(),
     daemonId: daemonId(db),
     security,
   };
-  await recoverReferences(engine);
+  await rooms.recoverReferences(engine);
   // Every room has removed what it recovers: a project ID no directory carries is a crash's.
-  await sweepProjectQuotas(dataRoot, new ProjectIds(db), log);
-  const server = createApiServer(engine, buildRouter());
+  await rooms.sweepProjectQuotas(dataRoot, new rooms.ProjectIds(db), log);
+  const server = rooms.createApiServer(engine, rooms.buildRouter());
 
   fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
   fs.rmSync(socketPath, { force: true });
@@ -292,22 +269,22 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     server.listen(socketPath, () => resolve());
   });
   fs.chmodSync(socketPath, 0o660);
-  const warmer = new UsageWarmer(engine, usageCache);
+  const warmer = new rooms.UsageWarmer(engine, usageCache);
   warmer.start();
   // A burst of requests (hundreds of runs, a df of every container) leaves garbage and freed
   // pages behind like a load does: given back once the daemon is quiet, SQLite's page cache too.
-  memoryReleaser.onRelease(() => {
+  rooms.memoryReleaser.onRelease(() => {
     if (!db.open) return false;
     db.pragma('shrink_memory');
   });
-  memoryReleaser.follow(engine.activity);
+  rooms.memoryReleaser.follow(engine.activity);
   const metrics =
     metricsRoom && opts.metricsAddr ? await metricsRoom.serveMetrics(engine, opts.metricsAddr) : undefined;
   if (opts.metricsAddr) log.info(`metrics on http://${opts.metricsAddr}/metrics`);
   log.info(`Strata ${storageDriver} on ${dataRoot}, API listening on unix://${socketPath}`);
 
-  const connections = trackConnections(server);
-  shutdownOnSignals({
+  const connections = rooms.trackConnections(server);
+  rooms.shutdownOnSignals({
     log,
     graceSeconds: () => containers.shutdownSeconds(),
     async graceful(pending) {
@@ -331,7 +308,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     force() {
       containers.killAllNow();
       // Network namespaces stay for the next start's network recovery, which tears them down.
-      const failed = detachMountsUnder([dataRoot, execRoot], [networkNamespaceDir(execRoot)]);
+      const failed = rooms.detachMountsUnder([dataRoot, execRoot], [networkNamespaceDir(execRoot)]);
       if (failed.length) log.error(`forced shutdown: still mounted: ${failed.join('; ')}`);
       fs.rmSync(socketPath, { force: true });
       releaseLock();

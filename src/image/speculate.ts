@@ -244,29 +244,40 @@ export class Speculation {
     }
     // The rest (committing it onto its parent once that is there, measuring it) goes on while
     // the archive's next files arrive.
-    void (async (): Promise<boolean> => {
-      try {
-        if (apart && parentJob && !(await parentJob)) throw new Error('parent layer not extracted');
-        if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) throw new Error('extracted elsewhere');
-        await layers.snapshotter.commit(guess.chainID, key, undefined, apart ? guess.parent! : undefined);
-        const row: LayerRow = {
-          chainID: guess.chainID,
-          diffID: guess.diffID,
-          parent: guess.parent,
-          size: res.size,
-          tarSize: staged.tarSize,
-        };
-        row.size = await layers.layerSize(guess.chainID, res.diffSize);
-        const split = { record: res.record, unfaithful: res.unfaithful };
-        layers.pending.set(guess.chainID, { row, owner: this, unsynced: dir, split });
-        this.mine.push(guess.chainID);
-        return true;
-      } catch {
-        await layers.snapshotter.remove(key).catch(() => {});
-        return false;
-      }
-    })().then(settle, () => settle(false));
+    void this.commitPending(key, guess, res, staged.tarSize, dir!, parentJob).then(settle, () => settle(false));
     return staged;
+  }
+
+  /**
+   * The end of an extraction into snapshot `key`: committed as the guessed layer (onto its
+   * parent once the parent's own extraction is, where layers apply apart), measured and listed
+   * as pending for this load. False, with the snapshot removed, when the parent's extraction
+   * failed or the layer was extracted elsewhere meanwhile.
+   */
+  private async commitPending(
+    key: string,
+    guess: Guess,
+    res: ApplyResult,
+    tarSize: number,
+    dir: string,
+    parentJob: Promise<boolean> | undefined,
+  ): Promise<boolean> {
+    const { layers } = this;
+    const apart = guess.parent !== null && layers.snapshotter.appliesApart;
+    try {
+      if (apart && parentJob && !(await parentJob)) throw new Error('parent layer not extracted');
+      if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) throw new Error('extracted elsewhere');
+      await layers.snapshotter.commit(guess.chainID, key, undefined, apart ? guess.parent! : undefined);
+      const size = await layers.layerSize(guess.chainID, res.diffSize);
+      const row: LayerRow = { chainID: guess.chainID, diffID: guess.diffID, parent: guess.parent, size, tarSize };
+      const split = { record: res.record, unfaithful: res.unfaithful };
+      layers.pending.set(guess.chainID, { row, owner: this, unsynced: dir, split });
+      this.mine.push(guess.chainID);
+      return true;
+    } catch {
+      await layers.snapshotter.remove(key).catch(() => {});
+      return false;
+    }
   }
 
   /** Whether the layer is stored, extracted or being extracted by anyone already. */
@@ -315,35 +326,24 @@ export class Speculation {
         release();
         return false; // e.g. the parent was removed meanwhile: the load decides under the lock
       }
+      let res: ApplyResult;
+      let dir: string;
       try {
         const target = await layers.snapshotter.applyTarget(key);
+        dir = target.dir;
         // No flush of its own: the load that adopts it flushes all its layers at once before
         // their rows (LayerTx.persist); a crash before leaves a snapshot no row owns.
-        const res = await applyLayerFile(staged.path, target.dir, {
+        res = await applyLayerFile(staged.path, target.dir, {
           whiteouts: target.whiteouts,
           digest: false, // hashed as it was staged
           sync: false,
           record: true,
         }).finally(release);
-        if (apart && parentJob && !(await parentJob)) throw new Error('parent layer not extracted');
-        if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) throw new Error('extracted elsewhere');
-        await layers.snapshotter.commit(guess.chainID, key, undefined, apart ? guess.parent! : undefined);
-        const row: LayerRow = {
-          chainID: guess.chainID,
-          diffID: guess.diffID,
-          parent: guess.parent,
-          size: res.size,
-          tarSize: staged.tarSize,
-        };
-        row.size = await layers.layerSize(guess.chainID, res.diffSize);
-        const split = { record: res.record, unfaithful: res.unfaithful };
-        layers.pending.set(guess.chainID, { row, owner: this, unsynced: target.dir, split });
-        this.mine.push(guess.chainID);
-        return true;
       } catch {
         await layers.snapshotter.remove(key).catch(() => {});
         return false;
       }
+      return this.commitPending(key, guess, res, staged.tarSize, dir, parentJob);
     })().catch(() => false);
     this.behind.set(guess.chainID, job);
     this.jobs.push(job);
