@@ -100,7 +100,7 @@ export interface ContainerCommitter {
 }
 
 /** What is known of containers, as records and in Docker's JSON (moby's monitorBackend). */
-export interface ContainerViews extends Pick<ContainerService, 'get' | 'list' | 'usersOfImage'> {
+export interface ContainerViews extends Pick<ContainerService, 'get' | 'list' | 'usersOfImage' | 'mountsInUse'> {
   /** GET /containers/json; InvalidParameter for a filter Docker does not know. */
   ps(opts: ListOptions): Promise<Record<string, unknown>[]>;
   /** Containers as GET /containers/json shows them (system df lists them all). */

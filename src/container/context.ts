@@ -22,6 +22,11 @@ export interface Live {
   proc?: RuntimeProcess;
   /** Resolves when the current run has been cleaned up after its exit. */
   exited?: Promise<void>;
+  /**
+   * The run has exited and its exit was answered, but its mounts (rootfs, volumes, shm) are
+   * still being undone: what judges mounts left over must leave them to the teardown.
+   */
+  tearingDown?: boolean;
   /** Volumes mounted for the current run. */
   volumes: string[];
   /** Set by stop/kill from the user: no restart policy applies to this exit. */

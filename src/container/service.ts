@@ -233,6 +233,17 @@ export class ContainerManager implements ContainerService, ContainerBackend {
     await this.ctx.live.get(rec.id)?.exited?.catch(() => undefined);
   }
 
+  mountsInUse(): Set<string> {
+    const ids = new Set(
+      this.ctx.store
+        .all()
+        .filter((c) => c.state.Running)
+        .map((c) => c.id),
+    );
+    for (const [id, live] of this.ctx.live) if (live.proc || live.rootfsRefs > 0 || live.tearingDown) ids.add(id);
+    return ids;
+  }
+
   withRootfs<T>(ref: string, fn: (rootfs: string, c: ContainerRecord) => Promise<T>): Promise<T> {
     return withRootfs(this.ctx, ref, fn);
   }

@@ -185,6 +185,15 @@ function mapStartError(err: unknown): StrataError {
 }
 
 async function onExit(ctx: Ctx, rec: ContainerRecord, live: Live, code: number): Promise<void> {
+  live.tearingDown = true;
+  try {
+    await exitAndTearDown(ctx, rec, live, code);
+  } finally {
+    live.tearingDown = false;
+  }
+}
+
+async function exitAndTearDown(ctx: Ctx, rec: ContainerRecord, live: Live, code: number): Promise<void> {
   live.proc = undefined;
   stopHealthMonitor(ctx, rec);
   // State first, as Docker records the exit before tearing down: an inspect right after a

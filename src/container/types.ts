@@ -66,6 +66,12 @@ export interface ContainerService {
   withRootfs<T>(ref: string, fn: (rootfs: string, c: ContainerRecord) => Promise<T>): Promise<T>;
   /** Resolves once the container's last run is torn down (its exit is answered before that). */
   tornDown(ref: string): Promise<void>;
+  /**
+   * IDs of the containers whose mounts are in use or being made or undone right now: running,
+   * being started (a restart policy starts one with no request), being torn down after an exit
+   * (answered before its unmounts), or mounted for docker cp.
+   */
+  mountsInUse(): Set<string>;
   /** The rootfs alone, open as a directory fd for as long as `fn` runs (docker export). */
   withRootfsTree<T>(ref: string, fn: (dirFd: number, c: ContainerRecord) => Promise<T>): Promise<T>;
 }

@@ -72,7 +72,7 @@ export interface CheckedEngine {
   activity: Activity;
   snapshotter: Snapshotter;
   /** Repairs remove a container whose layer or mount is beyond saving. */
-  containers: Pick<ContainerService, 'list'> & Pick<ContainerLifecycle, 'remove'>;
+  containers: Pick<ContainerService, 'list' | 'mountsInUse'> & Pick<ContainerLifecycle, 'remove'>;
   volumes: Pick<VolumeService, 'list' | 'users' | 'release'>;
 }
 
