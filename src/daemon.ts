@@ -294,8 +294,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       server.closeAllConnections();
       const dropped = connections.destroyAll();
       if (dropped) log.info(`closed ${dropped} open connection(s)`);
-      warmer.stop();
       metrics?.close();
+      // The disk-usage walks are called off, not waited through: each ends at its next directory.
+      await pending.track('ending the disk-usage walks', Promise.all([warmer.stop(), usageCache.close()]));
       await pending.track(
         () => `stopping containers: ${containers.stillRunning().join(', ') || 'none left'}`,
         containers.shutdown().catch((e: unknown) => log.warn(`container shutdown: ${e}`)),

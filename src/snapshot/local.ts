@@ -66,8 +66,8 @@ export abstract class LocalSnapshotter implements Snapshotter {
   ): GraphDriverData;
 
   /** A snapshot's own content, measured from its files; vfs overrides it, its directories being full copies. */
-  protected measure(_row: SnapshotRow, l: Layout, _parents: Layout[]): Promise<SnapshotUsage> {
-    return directoryUsage(l.fs);
+  protected measure(_row: SnapshotRow, l: Layout, _parents: Layout[], signal?: AbortSignal): Promise<SnapshotUsage> {
+    return directoryUsage(l.fs, signal);
   }
 
   protected layout(id: number): Layout {
@@ -197,10 +197,10 @@ export abstract class LocalSnapshotter implements Snapshotter {
     return this.store.info(this.store.get(key));
   }
 
-  async usage(key: string): Promise<SnapshotUsage> {
+  async usage(key: string, signal?: AbortSignal): Promise<SnapshotUsage> {
     const row = this.store.get(key);
     if (row.usage) return row.usage;
-    const u = await this.measure(row, this.layout(row.id), this.parentLayouts(row));
+    const u = await this.measure(row, this.layout(row.id), this.parentLayouts(row), signal);
     if (row.kind === 'committed') this.store.keepUsage(row.id, u);
     return u;
   }

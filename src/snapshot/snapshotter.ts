@@ -84,8 +84,11 @@ export interface Snapshotter extends DriverInfo {
   /** Removes a snapshot; Conflict (FailedPrecondition) if it has children. */
   remove(key: string): Promise<void>;
   stat(key: string): Promise<SnapshotInfo>;
-  /** May walk an active snapshot's files (callers cache the result); a committed one's is measured once and kept. */
-  usage(key: string): Promise<SnapshotUsage>;
+  /**
+   * May walk an active snapshot's files (callers cache the result); a committed one's is measured
+   * once and kept. An aborted `signal` ends the walk, which rejects with its reason.
+   */
+  usage(key: string, signal?: AbortSignal): Promise<SnapshotUsage>;
   walk(fn: (info: SnapshotInfo) => void | Promise<void>): Promise<void>;
 
   /** Where an active snapshot's own changes live, for applying a layer tar straight into it. */

@@ -10,6 +10,10 @@
 // slice blocks the daemon for more than a few milliseconds. Each entry is stat'ed with statx
 // relative to its directory's fd (native/syscalls.ts entryStat), about twice as fast as
 // fs.lstatSync over a full path.
+//
+// A walk can be called off (daemon shutdown, the snapshot or volume removed under it): its
+// signal is looked at before each directory is read and after each yield, and an aborted walk
+// rejects with the signal's reason instead of a figure of half a tree.
 import { closeSync, constants, lstatSync, openSync, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { SnapshotUsage } from './snapshotter.js';
@@ -18,7 +22,8 @@ import { O_CLOEXEC, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS 
 
 const WALK_SLICE = 2000;
 
-export async function directoryUsage(dir: string): Promise<SnapshotUsage> {
+export async function directoryUsage(dir: string, signal?: AbortSignal): Promise<SnapshotUsage> {
+  signal?.throwIfAborted();
   // Only inodes with more than one link can be met twice: the rest need no bookkeeping.
   const linked = new Set<string>();
   let size = 0;
@@ -40,6 +45,7 @@ export async function directoryUsage(dir: string): Promise<SnapshotUsage> {
   try {
     const dirs = [''];
     while (dirs.length > 0) {
+      signal?.throwIfAborted();
       const rel = dirs.pop()!;
       let entries: Dirent[];
       let fd: number;
@@ -58,7 +64,10 @@ export async function directoryUsage(dir: string): Promise<SnapshotUsage> {
         }
         inodes++;
         for (const e of entries) {
-          if (++work % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
+          if (++work % WALK_SLICE === 0) {
+            await new Promise((r) => setImmediate(r));
+            signal?.throwIfAborted();
+          }
           if (e.isDirectory()) {
             dirs.push(path.join(rel, e.name));
             continue;

@@ -56,9 +56,19 @@ export class VfsSnapshotter extends LocalSnapshotter {
    * (a naive diff driver) measures a container's SizeRw and a layer's size: counting the whole
    * copy would make a fresh container weigh as much as its image.
    */
-  protected override async measure(row: SnapshotRow, l: Layout, parents: Layout[]): Promise<SnapshotUsage> {
-    if (parents.length === 0) return super.measure(row, l, parents);
-    return naiveChangesUsage(l.fs, parents[0].fs);
+  protected override async measure(
+    row: SnapshotRow,
+    l: Layout,
+    parents: Layout[],
+    signal?: AbortSignal,
+  ): Promise<SnapshotUsage> {
+    if (parents.length === 0) return super.measure(row, l, parents, signal);
+    // The comparison with the parent's copy cannot be called off half way: an abort is seen on
+    // either side of it, and its figure is not given for a walk that was called off.
+    signal?.throwIfAborted();
+    const u = await naiveChangesUsage(l.fs, parents[0].fs);
+    signal?.throwIfAborted();
+    return u;
   }
 
   private viewed(row: SnapshotRow, l: Layout, parents: Layout[]): string {

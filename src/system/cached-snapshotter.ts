@@ -4,7 +4,7 @@ import type { Snapshotter } from '../snapshot/snapshotter.js';
 import { UsageCache } from './usage-cache.js';
 
 export function withUsageCache(inner: Snapshotter): { snapshotter: Snapshotter; cache: UsageCache } {
-  const cache = new UsageCache((key) => inner.usage(key));
+  const cache = new UsageCache((key, signal) => inner.usage(key, signal));
   const snapshotter: Snapshotter = {
     driver: inner.driver,
     status: () => inner.status(),
@@ -17,12 +17,18 @@ export function withUsageCache(inner: Snapshotter): { snapshotter: Snapshotter; 
     },
     appliesApart: inner.appliesApart,
     mounts: (key) => inner.mounts(key),
+    // A walk of the snapshot stops, and none starts, while its directory is being deleted.
     remove: async (key) => {
-      cache.invalidate(key);
-      await inner.remove(key);
+      const ended = cache.removal(key);
+      try {
+        await inner.remove(key);
+      } finally {
+        ended();
+      }
     },
     stat: (key) => inner.stat(key),
-    usage: (key) => cache.get(key),
+    // A caller with a signal of its own gets a walk of its own, which only it calls off.
+    usage: (key, signal) => (signal ? inner.usage(key, signal) : cache.get(key)),
     walk: (fn) => inner.walk(fn),
     applyTarget: (key) => inner.applyTarget(key),
     diffSource: (key) => inner.diffSource(key),

@@ -10,8 +10,13 @@
 // - a volume is the same: settled while no container has it mounted, at most RUNNING_TTL_MS
 //   old while mounted, and dropped when it is unmounted or when a process or exec of a
 //   container that has it mounted ends (another container's exit leaves it be).
+//
+// Every walk the cache starts can be called off: a snapshot or volume being removed stops its
+// own walk (a figure of a tree being deleted is worth nothing, and none is kept for it), and
+// the daemon's shutdown stops them all and waits only for them to notice.
 import type { EventBus, DockerEvent } from './events.js';
 import { directoryUsage } from '../snapshot/usage.js';
+import { NotFound, Unavailable } from '../errors.js';
 
 export interface Usage {
   size: number;
@@ -25,11 +30,15 @@ export const volumeKey = (name: string): string => VOLUME_PREFIX + name;
 /** How stale a running container's or an in-use volume's figure may be. */
 export const RUNNING_TTL_MS = 2_000;
 
+/** Takes the figure of `key`, giving up (rejecting with the signal's reason) once `signal` is aborted. */
+export type UsageWalk = (key: string, signal: AbortSignal) => Promise<Usage>;
+
 interface Entry {
   usage: Promise<Usage>;
   at: number;
   /** Only entries of running things expire by age. */
   volatile: boolean;
+  walk: AbortController;
 }
 
 export class UsageCache {
@@ -39,30 +48,73 @@ export class UsageCache {
   /** Users per live key, for keys several things can hold at once (a volume in many containers). */
   private readonly holders = new Map<string, number>();
   private changes = 0;
+  /** Keys being removed, with how many removals of each are under way: no walk starts for them. */
+  private readonly removing = new Map<string, number>();
+  /** Walks under way, each settling (never rejecting) when its walk ends. */
+  private readonly walking = new Set<Promise<void>>();
+  private closed = false;
 
   constructor(
-    private readonly compute: (key: string) => Promise<Usage>,
+    private readonly compute: UsageWalk,
     private readonly ttlMs = RUNNING_TTL_MS,
   ) {}
 
   /** The figure for `key`, walking (with `compute`, or the cache's own) only when it is missing or stale. */
-  get(key: string, compute?: (key: string) => Promise<Usage>): Promise<Usage> {
+  get(key: string, compute?: UsageWalk): Promise<Usage> {
     const e = this.entries.get(key);
     if (e && this.fresh(e)) return e.usage;
+    if (this.closed) return Promise.reject(new Unavailable('the daemon is shutting down'));
+    if (this.removing.has(key)) return Promise.reject(new NotFound(`${key} is being removed`));
     if (e) this.changes++; // a figure replaced: see `generation`
-    const usage = (compute ?? this.compute)(key);
-    const entry: Entry = { usage, at: Date.now(), volatile: this.live.has(key) };
+    const walk = new AbortController();
+    const usage = (compute ?? this.compute)(key, walk.signal);
+    const entry: Entry = { usage, at: Date.now(), volatile: this.live.has(key), walk };
     this.entries.set(key, entry);
-    // A failed walk (the snapshot vanished) is not remembered.
-    usage.catch(() => {
-      if (this.entries.get(key) === entry) this.drop(key);
-    });
+    // A failed walk (the snapshot vanished, the walk was called off) is not remembered.
+    const ended = usage.then(
+      () => undefined,
+      () => {
+        if (this.entries.get(key) === entry) this.drop(key);
+      },
+    );
+    this.walking.add(ended);
+    void ended.then(() => this.walking.delete(ended));
     return usage;
   }
 
   /** The figure of the local volume `name` whose data is in `dir`. */
   volume(name: string, dir: string): Promise<Usage> {
-    return this.get(volumeKey(name), () => directoryUsage(dir));
+    return this.get(volumeKey(name), (_key, signal) => directoryUsage(dir, signal));
+  }
+
+  /**
+   * `key` is about to be removed: its walk under way is called off, its figure dropped, and no
+   * walk of it starts (a read is answered NotFound) until the returned function is called, once
+   * the removal has ended, whether it succeeded or not.
+   */
+  removal(key: string): () => void {
+    this.removing.set(key, (this.removing.get(key) ?? 0) + 1);
+    this.entries.get(key)?.walk.abort();
+    this.drop(key);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const n = (this.removing.get(key) ?? 1) - 1;
+      if (n > 0) this.removing.set(key, n);
+      else this.removing.delete(key);
+      this.drop(key);
+    };
+  }
+
+  /**
+   * The daemon is stopping: every walk under way is called off and no new one starts. Resolves
+   * once each has noticed and ended, which is at its next directory, not the end of its tree.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const e of this.entries.values()) e.walk.abort();
+    await Promise.all([...this.walking]);
   }
 
   /** Whether a figure for `key` is at hand (taken, or being taken, and not stale). */
@@ -157,6 +209,9 @@ export function followContainerEvents(
       } else if (e.Action === 'unmount') {
         cache.hold(key, -1);
         track(container, e.Actor.ID, -1);
+      } else if (e.Action === 'destroy') {
+        // Removed: a walk of it still under way stops, and no figure is kept for the name.
+        cache.removal(key)();
       } else cache.invalidate(key);
       return;
     }

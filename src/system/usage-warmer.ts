@@ -3,7 +3,8 @@
 // container's writable layer and every local volume whose figure is missing is walked, one at a
 // time, into the usage cache, so the first `system df` after a start or a batch of runs finds
 // figures instead of walking everything itself. A new request or event ends the round; the next
-// quiet moment starts another.
+// quiet moment starts another. Stopping (the daemon's shutdown) ends the round at once: the walk
+// under way is the usage cache's, which the shutdown calls off (UsageCache.close).
 import type { StorageView } from './storage-view.js';
 import type { UsageCache } from './usage-cache.js';
 
@@ -17,7 +18,7 @@ export type WarmedStorage = Pick<StorageView, 'events' | 'activity' | 'log' | 'c
 export class UsageWarmer {
   private timer: NodeJS.Timeout | undefined;
   private generation = 0;
-  private running = false;
+  private running: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -32,9 +33,11 @@ export class UsageWarmer {
     this.poke();
   }
 
-  stop(): void {
+  /** No round starts any more; resolves once the one under way (if any) has ended. */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.running;
   }
 
   /** Something happened: wait for the next quiet moment. */
@@ -47,8 +50,16 @@ export class UsageWarmer {
 
   /** One pass over what is missing; resolves early when an event comes in meanwhile. */
   async round(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+    if (this.running || this.stopped) return;
+    this.running = this.walk();
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async walk(): Promise<void> {
     const generation = this.generation;
     const superseded = () => this.stopped || this.generation !== generation || this.engine.activity?.idle === false;
     try {
@@ -62,9 +73,8 @@ export class UsageWarmer {
         return (await this.cache.volume(name, dir)).size;
       });
     } catch (err) {
-      if (!(err instanceof Superseded)) this.engine.log.debug(`usage warm-up: ${(err as Error).message}`);
-    } finally {
-      this.running = false;
+      if (!(err instanceof Superseded) && !this.stopped)
+        this.engine.log.debug(`usage warm-up: ${(err as Error).message}`);
     }
   }
 }

@@ -92,3 +92,23 @@ test('a directory swapped for a link to the host while the usage walk runs count
     fs.rmSync(host, { recursive: true, force: true });
   }
 });
+
+test('an aborted signal ends a walk at its next directory: it rejects with the reason, not a figure of half the tree', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-usage-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (let d = 0; d < 40; d++) {
+    fs.mkdirSync(path.join(dir, `d${d}`));
+    for (let i = 0; i < 100; i++) fs.writeFileSync(path.join(dir, `d${d}`, `f${i}`), 'x');
+  }
+  const done = new AbortController();
+  done.abort();
+  await assert.rejects(directoryUsage(dir, done.signal), { name: 'AbortError' }, 'aborted before it starts');
+
+  // Called off while it runs: the first slice of entries is walked before the walk yields.
+  const walk = new AbortController();
+  const reason = new Error('called off');
+  const walking = directoryUsage(dir, walk.signal);
+  walk.abort(reason);
+  await assert.rejects(walking, (err) => err === reason);
+  assert.deepEqual(await directoryUsage(dir, new AbortController().signal), { size: 4000, inodes: 4041 });
+});
