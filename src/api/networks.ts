@@ -19,8 +19,8 @@ export function registerNetworkRoutes(router: Router): void {
     '/networks/create',
     async (ctx) => new Reply(201, mutations(ctx).create(await readJson<CreateNetworkBody>(ctx, {}))),
   );
-  router.delete('/networks/{id}', (ctx) => {
-    mutations(ctx).remove(ctx.params.id!);
+  router.delete('/networks/{id}', async (ctx) => {
+    await mutations(ctx).remove(ctx.params.id!);
     return new Reply(204, undefined);
   });
   router.post('/networks/prune', (ctx) => mutations(ctx).prune(parseFilters(ctx.query)));

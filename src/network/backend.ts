@@ -19,9 +19,12 @@ export interface NetworkViews {
 export interface NetworkMutations {
   /** Checks the request field by field; Conflict for a name or subnet in use. */
   create(body: CreateNetworkBody): { Id: string; Warning: string };
-  /** Forbidden for a predefined network or one with active endpoints. */
-  remove(ref: string): void;
-  prune(filters: Map<string, string[]>): { NetworksDeleted: string[] | null };
+  /**
+   * Forbidden for a predefined network or one with active endpoints. What the network left on
+   * the host (a bridge, its chains) goes first, even when its teardown had failed.
+   */
+  remove(ref: string): Promise<void>;
+  prune(filters: Map<string, string[]>): Promise<{ NetworksDeleted: string[] | null }>;
 }
 
 export type NetworkBackend = NetworkViews & NetworkMutations;

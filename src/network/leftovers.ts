@@ -11,6 +11,12 @@
 // bridge `br-<id>` and the chains' hashes), so a daemon on another data-root, whose networks
 // have other IDs, never loses an object of its own; a bridge that still has a port is in use
 // and netavark leaves it.
+//
+// netavark's teardown stops at the first firewall rule it cannot delete: a bridge whose chains
+// went without it (a crash between making the bridge and its rules, a host firewall reload) is
+// a teardown that fails. What it leaves is then removed directly: the bridge when no port is
+// left on it, and the network's own nat chains with the rules that jump to them. `docker network
+// rm` and prune remove a network's objects through here too, before its row.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,6 +113,41 @@ async function scratchNamespace(file: string): Promise<void> {
   await run('unshare', [`--net=${file}`, 'ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
 }
 
+/** The words of an iptables-save rule, its double-quoted comments kept whole. */
+function ruleWords(spec: string): string[] {
+  return [...spec.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) =>
+    m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!,
+  );
+}
+
+/**
+ * What netavark's teardown of `n` left, removed without it: the bridge unless a port is still
+ * on it (then it is in use), and the network's nat chains, the rules jumping to them first.
+ * Errors are not thrown: the caller looks at what is left.
+ */
+async function removeDirectly(n: NetworkRecord): Promise<void> {
+  const sys = `/sys/class/net/${n.bridge}`;
+  if (n.bridge && fs.existsSync(sys) && fs.readdirSync(path.join(sys, 'brif')).length === 0)
+    await run('ip', ['link', 'delete', n.bridge, 'type', 'bridge']).catch(() => undefined);
+  const hash = chainHash(n.Id);
+  const own = [`NETAVARK-${hash}`, `NETAVARK-DN-${hash}`];
+  const chains = await natChains();
+  if (!own.some((c) => chains.has(c))) return;
+  const { stdout } = await run('iptables-save', ['-t', 'nat']).catch(() => ({ stdout: '' }));
+  for (const line of stdout.split('\n')) {
+    const m = /^-A (\S+) (.*)$/.exec(line);
+    if (!m || own.includes(m[1]!)) continue;
+    const words = ruleWords(m[2]!);
+    const target = words[words.indexOf('-j') + 1];
+    if (!words.includes('-j') || !own.includes(target ?? '')) continue;
+    await run('iptables', ['-w', '-t', 'nat', '-D', m[1]!, ...words]).catch(() => undefined);
+  }
+  for (const c of own.filter((x) => chains.has(x))) {
+    await run('iptables', ['-w', '-t', 'nat', '-F', c]).catch(() => undefined);
+    await run('iptables', ['-w', '-t', 'nat', '-X', c]).catch(() => undefined);
+  }
+}
+
 /**
  * Removes what bridge networks in `networks` left on the host, none of which may have a running
  * endpoint. Returns what was removed ("bridge br-…", "iptables chain NETAVARK-…"), one entry
@@ -141,11 +182,19 @@ export async function removeNetworkLeftovers(
         // Its DNS entries went with the exec-root (and stopStrayAardvark ends the server).
         network_info: { [n.Id]: { ...networkInfo(n), dns_enabled: false } },
       };
-      await new Netavark(configDir, bin, findHelper('aardvark-dns')).teardown(ns, opts);
+      let refused: Error | undefined;
+      await new Netavark(configDir, bin, findHelper('aardvark-dns')).teardown(ns, opts).catch((err: Error) => {
+        refused = err;
+      });
       await removeEmptyPortChain(n.Id);
-      const after = objectsOf(n, await natChains());
+      let after = objectsOf(n, await natChains());
+      if (after.length) {
+        await removeDirectly(n);
+        after = objectsOf(n, await natChains());
+      }
       removed.push(...found.filter((o) => !after.includes(o)));
-      if (after.length) failed.push(`${n.Name}: still there: ${after.join(', ')}`);
+      if (after.length)
+        failed.push(`${n.Name}: still there: ${after.join(', ')}${refused ? ` (${refused.message.trim()})` : ''}`);
     } catch (err) {
       failed.push(`${n.Name}: ${(err as Error).message}`);
     } finally {

@@ -21,7 +21,7 @@ import type { AttachRequest, Attachment, ContainerNetworking, EndpointSettings, 
 import { ensureDefaultBridge } from './default-bridge.js';
 import { endpointsOn, nameserversOf, newEndpoint, refuseAllocated, usableNetwork, type Active } from './endpoints.js';
 import { listNetworks, networkJson } from './view.js';
-import { pruneNetworks } from './prune.js';
+import { prunableNetworks } from './prune.js';
 
 export interface NetworkServiceDeps {
   db: MetaDb;
@@ -121,17 +121,41 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
     return networkJson(n, endpointsOn(this.active, n.Id));
   }
 
-  remove(ref: string): void {
+  remove(ref: string): Promise<void> {
     const n = this.resolve(ref);
     if (n.builtin) throw new Forbidden(`${n.Name} is a pre-defined network and cannot be removed`);
-    if (endpointsOn(this.active, n.Id).length)
-      throw new Forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
-    this.store.delete(n.Id);
-    this.deps.events.emitEvent('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
+    return this.serial(async () => {
+      if (endpointsOn(this.active, n.Id).length)
+        throw new Forbidden(`error while removing network: network ${n.Name} id ${n.Id} has active endpoints`);
+      await this.removeFromHost([n]);
+      this.store.delete(n.Id);
+      this.deps.events.emitEvent('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
+    });
   }
 
-  prune(filters: Map<string, string[]>): { NetworksDeleted: string[] | null } {
-    return pruneNetworks(this.store, this.active, this.deps.events, filters);
+  prune(filters: Map<string, string[]>): Promise<{ NetworksDeleted: string[] | null }> {
+    prunableNetworks(this.store, this.active, filters); // refuses an unknown filter before anything
+    return this.serial(async () => {
+      const gone = prunableNetworks(this.store, this.active, filters);
+      await this.removeFromHost(gone);
+      for (const n of gone) {
+        this.store.delete(n.Id);
+        this.deps.events.emitEvent('network', 'destroy', n.Id, { name: n.Name, type: n.Driver });
+      }
+      return { NetworksDeleted: gone.length ? gone.map((n) => n.Name) : null };
+    });
+  }
+
+  /**
+   * What networks about to lose their rows left on the host: a bridge or chains whose teardown
+   * failed (the chains gone first, a crash half way through a setup). Once the row is gone
+   * nothing would find them again.
+   */
+  private async removeFromHost(networks: NetworkRecord[]): Promise<void> {
+    const configDir = path.join(this.deps.execRoot, 'netavark');
+    const { removed, failed } = await removeNetworkLeftovers(networks, configDir);
+    if (removed.length) this.deps.log.info(`network rm: removed ${removed.join(', ')}`);
+    for (const f of failed) this.deps.log.warn(`network rm: ${f}`);
   }
 
   // ----- endpoints of running containers -----
