@@ -6,12 +6,14 @@
 // after it.
 //
 // Why (measured on a 1.1 GiB, 40k-file, 4-layer gzip image from a loopback registry, 2 cores):
-// the pull is CPU-bound, its layers arrive about five times as fast as they unpack, and fetching
-// the waiting layers ahead wrote, read back and deleted 0.45 GiB of scratch files on the same
-// cores that unpack. A paused connection costs nothing but its socket buffers, and one the
-// registry drops while paused is resumed with a Range request (blob-download.ts). Where the
-// unpacking threads wait on their sockets instead (the network is slower than unpacking), the
-// time a layer spends waiting for its turn is bandwidth lost: there the scratch file pays off.
+// the pull is CPU-bound. The three layers fetched ahead arrived in 3 s (about 200 MB/s) while
+// each took about 4 s to unpack (about 50 MB/s of its compressed bytes), and fetching them ahead
+// wrote, read back and deleted 0.59 GiB of scratch files on the cores that unpack (the daemon
+// wrote 1.78 GiB per pull, 1.19 GiB without them). A paused connection costs only its socket
+// buffers, and one the registry drops while paused is resumed with a Range request
+// (blob-download.ts). Where the unpacking threads wait on their sockets instead (the network is
+// slower than unpacking), the time a layer spends waiting for its turn is bandwidth lost: there
+// the scratch file pays off.
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
