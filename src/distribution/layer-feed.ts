@@ -103,6 +103,7 @@ export class LayerFeed {
   private wakePump?: () => void;
   private spill: { fh: FileHandle; size: number } | undefined;
   private writing: Promise<unknown> = Promise.resolve();
+  private whole: { file: string; onProgress?: (bytesRead: number) => void } | undefined;
   private readonly stopSlow: () => void;
   private readonly abort = new AbortController();
   /** Settles when the download has ended (verified) or failed. */
@@ -179,10 +180,16 @@ export class LayerFeed {
     if (this.spill && this.ended && !this.queue.length) {
       await this.spill.fh.close();
       this.spill = undefined;
-      return { file: this.opts.scratch, onProgress };
+      this.whole = { file: this.opts.scratch, onProgress };
+      return this.whole;
     }
     const stream = Readable.from(this.read(), { objectMode: false });
     return stream;
+  }
+
+  /** The scratch file once more, when `open` gave the whole blob as one (kept until `close`). */
+  again(): { file: string; onProgress?: (bytesRead: number) => void } | undefined {
+    return this.whole;
   }
 
   private async *read(): AsyncGenerator<Buffer> {

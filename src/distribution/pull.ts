@@ -1,7 +1,8 @@
 // docker pull: resolve the reference to a manifest (choosing the platform's entry of a list or
 // index), fetch and verify the config, download the missing layers (verified against their
 // digests, all at once, each applied from its own connection) and apply each on its parent as
-// soon as it and its parent are ready, then commit the image with its tag and RepoDigest. Messages as dockerd sends them.
+// soon as it and its parent are ready, then commit the image with its tag and RepoDigest.
+// Messages as dockerd sends them.
 import { Readable } from 'node:stream';
 import { InvalidParameter, NotFound, StrataError, SystemError } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
@@ -267,9 +268,11 @@ export async function pullReference(
       async open(again?: boolean) {
         const h = handles.get(i);
         if (!h) throw new SystemError(`layer ${d.digest} was present when the pull started and is gone`);
-        // Applied once already (its files could not give its tar back): fetched again. Or
-        // another pull was fetching it and did not store it: fetched here.
-        if (again || !h.feed) {
+        // Applied once already (its files could not give its tar back): read again from its
+        // scratch file if it was fetched ahead whole, else fetched again. Or another pull was
+        // fetching it and did not store it: fetched here.
+        if (again) return h.feed?.again() ?? direct(d);
+        if (!h.feed) {
           await h.joined?.catch(() => {});
           return direct(d);
         }

@@ -12,15 +12,22 @@ import { HEAD_BYTES, LayerFeed, NetworkPace, networkIsTheLimit } from '../../src
 
 const turn = () => Promise.resolve(() => {});
 
-/** A source of `data` in 64 KiB chunks that counts what it gave and notes when it was stopped. */
-function source(data: Buffer) {
+/**
+ * A source of `data` in 64 KiB chunks that counts what it gave and notes when it was stopped;
+ * with `holdAt`, it gives no more than that many bytes until `release` is called.
+ */
+function source(data: Buffer, holdAt = Infinity) {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
   const s = {
     given: 0,
     stopped: false,
+    release,
     async *chunks(): AsyncGenerator<Buffer> {
       try {
         for (let o = 0; o < data.length; o += 64 << 10) {
           await new Promise((r) => setImmediate(r));
+          if (o >= holdAt) await held;
           const c = data.subarray(o, o + (64 << 10));
           s.given += c.length;
           yield c;
@@ -82,7 +89,7 @@ test('once the network is the limit a waiting layer is fetched ahead into its sc
     const whole = randomBytes(4 << 20);
     const part = randomBytes(4 << 20);
     const a = source(whole);
-    const b = source(part);
+    const b = source(part, HEAD_BYTES * 2);
     const ahead = new LayerFeed(() => a.chunks(), { scratch: path.join(dir, 'a'), pace, turn });
     const partly = new LayerFeed(() => b.chunks(), { scratch: path.join(dir, 'b'), pace, turn });
     // Layers being applied waited on their connections most of the time.
@@ -96,11 +103,15 @@ test('once the network is the limit a waiting layer is fetched ahead into its sc
     const input = await ahead.open();
     assert.ok(!('pipe' in input));
     assert.ok((await bytesOf(input)).equals(whole));
+    // A layer applied again (its files could not give its tar back) reads the same file.
+    assert.equal(ahead.again()?.file, input.file);
     // Opened while still arriving: the file's bytes, then the connection's.
-    await until(() => b.given > HEAD_BYTES * 2);
+    await until(() => b.given >= HEAD_BYTES * 2);
     const stream = await partly.open();
+    b.release();
     assert.ok('pipe' in stream);
     assert.ok((await bytesOf(stream)).equals(part));
+    assert.equal(partly.again(), undefined, 'a file of part of the blob given again');
     await ahead.close();
     await partly.close();
     assert.deepEqual(fs.readdirSync(dir), [], 'scratch files left');
