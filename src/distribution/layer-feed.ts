@@ -18,8 +18,15 @@ import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 
-/** What a layer waiting for its turn keeps in memory before its connection is paused. */
-export const HEAD_BYTES = 1 << 20;
+/**
+ * What a layer keeps in memory before its connection is paused: the unpacking thread's own
+ * batches already hold a few MiB of a layer being applied, so this only needs to cover a
+ * socket read or two (a peak RSS under 300 MiB leaves little room for more).
+ */
+export const HEAD_BYTES = 256 << 10;
+
+/** The slab a scratch file is read back in. */
+const READ_BYTES = 1 << 20;
 
 /**
  * Whether the unpacking threads are waiting on the network rather than the other way round:
@@ -199,7 +206,7 @@ export class LayerFeed {
       if (this.spill) {
         const { fh, size } = this.spill;
         for (let pos = 0; pos < size;) {
-          const buf = Buffer.allocUnsafe(Math.min(HEAD_BYTES, size - pos));
+          const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, size - pos));
           const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
           if (!bytesRead) throw new Error(`scratch file ended at ${pos} of ${size} bytes`);
           pos += bytesRead;
