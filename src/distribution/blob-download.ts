@@ -1,10 +1,9 @@
-// Fetches one blob, hashing as it goes: as a stream of chunks (the layer next in line is applied
-// straight from the socket) or into a scratch file (layers fetched ahead of their turn). A
-// connection that drops mid-blob is resumed with a Range request from the last byte received; a
-// registry that ignores Range sends it all again and the bytes already had are skipped. The
-// blob is accepted only if its size and sha256 are the descriptor's: the stream ends with an
-// error otherwise (so whatever was applied from it is rolled back), and a file is deleted.
-import fsp from 'node:fs/promises';
+// Fetches one blob as a stream of chunks, hashing as it goes. A connection that drops mid-blob
+// (a layer waiting for its turn to unpack holds its connection paused, and a registry may drop
+// it) is resumed with a Range request from the last byte received; a registry that ignores Range
+// sends it all again and the bytes already had are skipped. The blob is accepted only if its
+// size and sha256 are the descriptor's: the stream ends with an error otherwise (so whatever was
+// applied from it, or written of it, is thrown away).
 import { createHash } from 'node:crypto';
 import { InvalidParameter, SystemError } from '../errors.js';
 import type { RegistrySession } from './session.js';
@@ -28,6 +27,7 @@ export async function* blobChunks(
   let lastErr: unknown;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (signal?.aborted) throw cancelled();
+    const had = received;
     const headers: Record<string, string> = {};
     if (received > 0) headers.Range = `bytes=${received}-`;
     let res;
@@ -41,6 +41,9 @@ export async function* blobChunks(
     // Without Range support the blob comes from its start: skip what was had.
     let skip = res.status === 200 ? received : 0;
     if (res.status !== 200 && res.status !== 206) throw await unexpected(res, `error fetching blob ${desc.digest}`);
+    // A download stopped while its connection waits (paused, or on a slow registry) ends now.
+    const stop = () => res.body.destroy();
+    signal?.addEventListener('abort', stop, { once: true });
     try {
       for await (const chunk of res.body) {
         let b = chunk as Buffer;
@@ -63,33 +66,16 @@ export async function* blobChunks(
       break;
     } catch (err) {
       res.body.destroy();
-      if (err instanceof InvalidParameter || signal?.aborted) throw err;
+      if (err instanceof InvalidParameter) throw err;
+      if (signal?.aborted) throw cancelled();
       lastErr = err;
+      // A connection that gave bytes before it dropped uses up no attempt: only a blob that
+      // makes no progress gives up.
+      if (received > had) attempt--;
+    } finally {
+      signal?.removeEventListener('abort', stop);
     }
   }
   if (lastErr) throw new SystemError(`error pulling blob ${desc.digest}: ${(lastErr as Error).message}`);
   if ('sha256:' + hash.digest('hex') !== desc.digest) throw verificationFailed(desc);
-}
-
-export async function downloadBlob(
-  session: RegistrySession,
-  desc: Descriptor,
-  file: string,
-  onBytes: (n: number) => void,
-  signal?: AbortSignal,
-): Promise<void> {
-  const fh = await fsp.open(file, 'w', 0o600);
-  try {
-    let pos = 0;
-    for await (const b of blobChunks(session, desc, onBytes, signal)) {
-      let off = 0;
-      while (off < b.length) off += (await fh.write(b, off, b.length - off, pos + off)).bytesWritten;
-      pos += b.length;
-    }
-    await fh.close();
-  } catch (err) {
-    await fh.close().catch(() => {});
-    await fsp.rm(file, { force: true });
-    throw err;
-  }
 }

@@ -1,7 +1,8 @@
 // docker pull: resolve the reference to a manifest (choosing the platform's entry of a list or
 // index), fetch and verify the config, download the missing layers (verified against their
-// digests, several at once) and apply each on its parent as soon as it and its parent are
-// ready, then commit the image with its tag and RepoDigest. Messages as dockerd sends them.
+// digests, all at once, each applied from its own connection) and apply each on its parent as
+// soon as it and its parent are ready, then commit the image with its tag and RepoDigest.
+// Messages as dockerd sends them.
 import { Readable } from 'node:stream';
 import { InvalidParameter, NotFound, StrataError, SystemError } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
@@ -22,7 +23,8 @@ import {
   type Platform,
 } from './manifest.js';
 import { registryErrorText, unexpected } from './registry-error.js';
-import { blobChunks, downloadBlob } from './blob-download.js';
+import { blobChunks } from './blob-download.js';
+import { LayerFeed, NetworkPace } from './layer-feed.js';
 import { progressReporter, shortDigest, statusMessage, type ProgressSink } from './progress.js';
 import type { SharedDownloads } from './shared-downloads.js';
 import type { BlobSources } from './blob-sources.js';
@@ -170,6 +172,13 @@ async function fetchConfig(session: RegistrySession, desc: Descriptor): Promise<
   return raw;
 }
 
+function deferred(): { done: Promise<void>; resolve(): void; reject(e: unknown): void } {
+  let settle!: { resolve(): void; reject(e: unknown): void };
+  const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  done.catch(() => {});
+  return { done, ...settle };
+}
+
 /** One reference pulled, ending with dockerd's `Status:` line and the pull event. */
 export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink): Promise<void> {
   const shownRef = familiar(req.digest ? `${req.name}@${req.digest}` : `${req.name}:${req.tag ?? 'latest'}`);
@@ -213,62 +222,45 @@ export async function pullReference(
     for (const [i, d] of image.layers.entries())
       out(statusMessage(shortDigest(d.digest), present[i] ? 'Already exists' : 'Pulling fs layer'));
 
-  // The first missing layer is applied straight from the socket while the others are fetched
-  // ahead into scratch files; each is applied once it and its parent are ready.
-  const handles = new Map<
-    number,
-    { digest: string; file: string; done: Promise<void>; stream?: { resolve(): void; reject(e: unknown): void } }
-  >();
+  // Every missing layer is fetched over its own connection from the start and applied from it
+  // when its turn to unpack comes (layer-feed.ts says when its bytes go to a scratch file
+  // instead). A layer another pull is fetching is left to it: this one waits until it is stored.
+  interface Handle {
+    digest: string;
+    feed?: LayerFeed;
+    /** Settles, for pulls that join this one, once the layer is stored (or failed). */
+    stored?: { done: Promise<void>; resolve(): void; reject(e: unknown): void };
+    joined?: Promise<void>;
+  }
+  const pace = new NetworkPace();
+  const handles = new Map<number, Handle>();
   for (const [i, d] of image.layers.entries()) {
     if (present[i]) continue;
     const id = shortDigest(d.digest);
-    if (![...handles.values()].some((h) => h.stream) && !deps.downloads.has(d.digest)) {
-      let stream!: { resolve(): void; reject(e: unknown): void };
-      const done = new Promise<void>((resolve, reject) => {
-        stream = { resolve, reject };
-      });
-      done.catch(() => {});
-      deps.downloads.claimStream(d.digest, done);
-      handles.set(i, { digest: d.digest, file: '', done, stream });
+    const joined = deps.downloads.join(d.digest);
+    if (joined) {
+      handles.set(i, { digest: d.digest, joined });
       continue;
     }
-    if ([...handles.values()].filter((h) => !h.stream).length >= deps.downloads.limit)
-      out(statusMessage(id, 'Waiting'));
+    const stored = deferred();
+    deps.downloads.claim(d.digest, stored.done);
+    if (!deps.downloads.free) out(statusMessage(id, 'Waiting'));
     const report = progressReporter(out, id, 'Downloading', d.size);
-    const h = deps.downloads.acquire(
-      d.digest,
-      (file, signal) => downloadBlob(session, d, file, report, signal),
-      () => {},
-    );
-    const done = h.done.then(() => {
-      if (!h.joined) out(statusMessage(id, 'Verifying Checksum'));
-      out(statusMessage(id, 'Download complete'));
-    });
-    done.catch(() => {});
-    handles.set(i, { digest: d.digest, file: h.file, done });
-  }
-
-  /** The layer's bytes from the socket, telling whoever waits on `stream` how it ended. */
-  const direct = (d: Descriptor, stream?: { resolve(): void; reject(e: unknown): void }): Readable => {
-    const id = shortDigest(d.digest);
-    const report = progressReporter(out, id, 'Downloading', d.size);
-    async function* chunks(): AsyncGenerator<Buffer> {
-      let settled = false;
-      try {
-        yield* blobChunks(session, d, report);
-        settled = true;
+    const feed = new LayerFeed(
+      async function* (signal) {
+        yield* blobChunks(session, d, report, signal);
         out(statusMessage(id, 'Verifying Checksum'));
         out(statusMessage(id, 'Download complete'));
-        stream?.resolve();
-      } catch (err) {
-        settled = true;
-        stream?.reject(err);
-        throw err;
-      } finally {
-        if (!settled) stream?.reject(new SystemError('layer not applied'));
-      }
-    }
-    return Readable.from(chunks(), { objectMode: false });
+      },
+      { scratch: deps.downloads.scratchFile(d.digest), pace, turn: (applying) => deps.downloads.turn(applying) },
+    );
+    handles.set(i, { digest: d.digest, feed, stored });
+  }
+
+  /** The layer's bytes fetched again from the socket (a second apply, or another pull failed). */
+  const direct = (d: Descriptor): Readable => {
+    const report = progressReporter(out, shortDigest(d.digest), 'Downloading', d.size);
+    return Readable.from(blobChunks(session, d, report), { objectMode: false });
   };
 
   try {
@@ -276,26 +268,26 @@ export async function pullReference(
       async open(again?: boolean) {
         const h = handles.get(i);
         if (!h) throw new SystemError(`layer ${d.digest} was present when the pull started and is gone`);
-        // Applied once already (its files could not give its tar back): a blob applied from the
-        // socket is fetched again; one fetched into a file is read from it again.
-        if (again && (h.stream || !h.file)) return direct(d);
-        if (h.stream) return direct(d, h.stream);
-        if (!h.file) {
-          // Another pull was applying it from its socket and did not finish: fetch it here.
-          await h.done.catch(() => {});
+        // Applied once already (its files could not give its tar back): read again from its
+        // scratch file if it was fetched ahead whole, else fetched again. Or another pull was
+        // fetching it and did not store it: fetched here.
+        if (again) return h.feed?.again() ?? direct(d);
+        if (!h.feed) {
+          await h.joined?.catch(() => {});
           return direct(d);
         }
-        await h.done;
-        // Verified as it was fetched; the unpacking thread reads it itself.
-        return { file: h.file, onProgress: progressReporter(out, shortDigest(d.digest), 'Extracting', d.size) };
+        return h.feed.open(progressReporter(out, shortDigest(d.digest), 'Extracting', d.size));
       },
       applied() {
-        if (handles.has(i)) out(statusMessage(shortDigest(d.digest), 'Pull complete'));
+        const h = handles.get(i);
+        if (!h) return;
+        out(statusMessage(shortDigest(d.digest), 'Pull complete'));
+        h.stored?.resolve();
       },
     }));
-    // Wait, before taking the image lock, for layers another pull applies from its socket: that
-    // pull needs the lock to finish them.
-    await Promise.all([...handles.values()].filter((h) => !h.stream && !h.file).map((h) => h.done.catch(() => {})));
+    // Wait, before taking the image lock, for layers another pull fetches: that pull needs the
+    // lock to store them.
+    await Promise.all([...handles.values()].map((h) => h.joined?.catch(() => {})));
     const refs = req.digest
       ? [`${req.name}@${req.digest}`]
       : [`${req.name}:${req.tag ?? 'latest'}`, `${req.name}@${m.digest}`];
@@ -316,9 +308,10 @@ export async function pullReference(
     if (err instanceof StrataError) throw err;
     throw new SystemError((err as Error).message);
   } finally {
-    // A stream never opened (the pull failed first, or another pull stored the layer) ends here.
-    for (const h of handles.values()) h.stream?.reject(new SystemError('layer not applied'));
-    // Downloads no other pull shares are stopped and their files removed before the answer.
-    await Promise.all([...handles.values()].map((h) => deps.downloads.release(h.digest, h.file).catch(() => {})));
+    // Pulls waiting on a layer this one did not store fetch it themselves; downloads still
+    // running stop, and their scratch files go, before the answer.
+    for (const h of handles.values()) h.stored?.reject(new SystemError('layer not applied'));
+    await Promise.all([...handles.values()].map((h) => h.feed?.close()));
+    for (const h of handles.values()) deps.downloads.release(h.digest, (h.stored?.done ?? h.joined)!);
   }
 }

@@ -1,25 +1,15 @@
-// Blob downloads shared by every pull in the daemon: a blob two pulls need at once is fetched
-// once (the second waits on the first), at most three blobs are fetched ahead into scratch files
-// at a time (dockerd's max-concurrent-downloads), and a file goes when the last pull using it
-// lets go. A blob applied straight from the socket is registered too, without a file.
-import fsp from 'node:fs/promises';
+// Blob downloads shared by every pull in the daemon: a layer two pulls need at once is fetched
+// once (the pull that asked first fetches and applies it; the other waits until it is stored,
+// and fetches it itself only if that pull failed), and at most three blobs are fetched at a time
+// (dockerd's max-concurrent-downloads) beyond the layers being applied. Scratch files of layers
+// fetched ahead live in this room's directory, which a daemon start empties.
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 interface Entry {
-  file: string;
+  /** Settles once the pull that fetches the blob has stored its layer (or failed). */
   done: Promise<void>;
   refs: number;
-  settled: boolean;
-  /** Stops a download nobody wants any more. */
-  abort?: AbortController;
-}
-
-export interface DownloadHandle {
-  file: string;
-  done: Promise<void>;
-  /** True when another pull had already started this blob. */
-  joined: boolean;
 }
 
 export class SharedDownloads {
@@ -32,95 +22,64 @@ export class SharedDownloads {
     readonly limit = 3,
   ) {}
 
-  /**
-   * The blob's download: joins one in flight, else queues `fetch` (called with the file to
-   * write once a slot is free; `onStart` tells the caller it left the queue).
-   */
-  acquire(
-    digest: string,
-    fetch: (file: string, signal: AbortSignal) => Promise<void>,
-    onStart: () => void,
-  ): DownloadHandle {
-    const have = this.entries.get(digest);
-    if (have) {
-      have.refs++;
-      return { file: have.file, done: have.done, joined: true };
-    }
-    const file = path.join(this.dir, `${digest.slice(7)}-${randomBytes(4).toString('hex')}`);
-    const abort = new AbortController();
-    const entry: Entry = { file, refs: 1, settled: false, done: Promise.resolve(), abort };
-    entry.done = (async () => {
-      await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
-      await this.slot();
-      try {
-        onStart();
-        await fetch(file, abort.signal);
-      } finally {
-        this.free();
-      }
-    })();
-    entry.done.then(
-      () => {
-        entry.settled = true;
-      },
-      () => {
-        entry.settled = true;
-        // A failed download is not shared with the next pull that asks.
-        if (this.entries.get(digest) === entry) this.entries.delete(digest);
-      },
-    );
-    this.entries.set(digest, entry);
-    return { file, done: entry.done, joined: false };
+  /** Registers the blob as fetched by this pull: another asking for it waits on `done`. */
+  claim(digest: string, done: Promise<void>): void {
+    this.entries.set(digest, { refs: 1, done });
   }
 
-  /**
-   * Registers a blob a pull applies straight from the socket (no file): another pull asking for
-   * it waits on `done`, then finds the layer stored (or, if that pull failed, fetches it itself).
-   */
-  claimStream(digest: string, done: Promise<void>): void {
-    const entry: Entry = { file: '', refs: 1, settled: false, done };
-    done.then(
-      () => {
-        entry.settled = true;
-      },
-      () => {
-        entry.settled = true;
-      },
-    );
-    this.entries.set(digest, entry);
+  /** The claim of a blob another pull fetches, joined (released like a claim), if there is one. */
+  join(digest: string): Promise<void> | undefined {
+    const e = this.entries.get(digest);
+    if (!e) return undefined;
+    e.refs++;
+    return e.done;
   }
 
   has(digest: string): boolean {
     return this.entries.has(digest);
   }
 
-  /** This pull is done with the blob; the file goes with its last user. */
-  async release(digest: string, file: string): Promise<void> {
+  /** This pull is done with the blob. */
+  release(digest: string, done: Promise<void>): void {
     const e = this.entries.get(digest);
-    if (e && e.file === file) {
-      if (--e.refs > 0) return;
-      this.entries.delete(digest);
-      if (!e.settled) e.abort?.abort();
-      await e.done.catch(() => {});
-    }
-    if (file) await fsp.rm(file, { force: true });
+    if (e && e.done === done && --e.refs === 0) this.entries.delete(digest);
   }
 
-  private slot(): Promise<void> {
-    if (this.running < this.limit) {
+  /** Whether a download would start now rather than wait for a slot. */
+  get free(): boolean {
+    return this.running < this.limit;
+  }
+
+  /**
+   * A download slot, or none once `bypass` settles first (the layer's apply has begun: it must
+   * not wait behind downloads of layers that wait on it). Returns what frees the slot.
+   */
+  turn(bypass: Promise<void>): Promise<() => void> {
+    const taken = (): (() => void) => {
       this.running++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) =>
-      this.queue.push(() => {
-        this.running++;
-        resolve();
-      }),
-    );
+      let freed = false;
+      return () => {
+        if (freed) return;
+        freed = true;
+        this.running--;
+        this.queue.shift()?.();
+      };
+    };
+    if (this.free) return Promise.resolve(taken());
+    return new Promise((resolve) => {
+      const take = () => resolve(taken());
+      this.queue.push(take);
+      void bypass.then(() => {
+        const i = this.queue.indexOf(take);
+        if (i < 0) return;
+        this.queue.splice(i, 1);
+        resolve(() => {});
+      });
+    });
   }
 
-  private free(): void {
-    this.running--;
-    this.queue.shift()?.();
+  /** A new scratch file's name for the blob (layer-feed.ts makes its directory if need be). */
+  scratchFile(digest: string): string {
+    return path.join(this.dir, `${digest.slice(7)}-${randomBytes(4).toString('hex')}`);
   }
 }
