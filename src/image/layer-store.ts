@@ -73,6 +73,13 @@ export interface StagedLayer {
   writer?: ContentWriter | ExternalWriter;
   /** Its layer has a tar-split record: the copy is dropped instead of becoming a blob. */
   recorded?: boolean;
+  /**
+   * No file holds its bytes: they were extracted as they arrived and the copy never written
+   * (speculate.ts). `path` names no file unless a fallback writes one later (`writer` set).
+   */
+  unwritten?: boolean;
+  /** Its bytes do not apply as a layer, and why: the load's error if it needs the layer. */
+  error?: unknown;
 }
 
 /** What one operation added, to be made durable together or rolled back together. */
@@ -360,19 +367,10 @@ export class LayerStore {
     for (const diffID of diffIDs) {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
       const row = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID) ?? this.adopt(chainID, tx);
-      let source: string | (() => Readable) | undefined;
-      if (!row) {
-        const staged = tx.staged.get(diffID);
-        // A staged file whose writer is gone was already committed as the diffID's blob.
-        source = staged?.writer ? staged.path : this.content.has(diffID) ? this.content.blobPath(diffID) : undefined;
-        // The same diffID on another parent: its tar is rebuilt from that layer's files.
-        if (!source && this.records.has(diffID)) {
-          this.holdRecord(tx, diffID);
-          source = () => this.readTar(diffID, tx.newLayers);
-        }
-        if (!source) throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
-      }
-      plan.push({ chainID, diffID, parent, row, source, extracting: row ? undefined : this.extracting.get(chainID) });
+      const extracting = row ? undefined : this.extracting.get(chainID);
+      // A layer extracting behind the upload without a staged copy gets one only if that fails.
+      const source = row || extracting ? undefined : this.sourceOf(diffID, tx);
+      plan.push({ chainID, diffID, parent, row, source, extracting });
       parent = chainID;
     }
     const missing = plan.filter((p) => !p.row);
@@ -392,6 +390,7 @@ export class LayerStore {
             p.row = adopted;
             return;
           }
+          p.source = this.sourceOf(p.diffID, tx);
         }
         const { size, tarSize } = await this.extract(p.chainID, p.diffID, p.parent, p.source!, tx, after);
         p.row = { chainID: p.chainID, diffID: p.diffID, parent: p.parent, size, tarSize };
@@ -402,6 +401,20 @@ export class LayerStore {
       release();
     }
     return plan.map((p) => p.row!);
+  }
+
+  /** Where the tar of a layer to extract comes from: its staged bytes, its blob, or another snapshot of it. */
+  private sourceOf(diffID: string, tx: LayerTx): string | (() => Readable) {
+    const staged = tx.staged.get(diffID);
+    // A staged file whose writer is gone was already committed as the diffID's blob.
+    if (staged?.writer) return staged.path;
+    if (this.content.has(diffID)) return this.content.blobPath(diffID);
+    // The same diffID on another parent: its tar is rebuilt from that layer's files.
+    if (this.records.has(diffID)) {
+      this.holdRecord(tx, diffID);
+      return () => this.readTar(diffID, tx.newLayers);
+    }
+    throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
   }
 
   /**

@@ -285,10 +285,18 @@ test('a layer is extracted while its bytes arrive: its files are written before 
     const start = tar.indexOf(layer.subarray(0, 512));
     assert.ok(start > 0);
     // All but the last 256 KiB of the layer: "first" (its first 2 MiB) is long in by then.
-    const up = slowUpload(tar, start + layer.length - (256 << 10), () => extracting(t, 'first'));
+    let staging: string[] | undefined;
+    const up = slowUpload(tar, start + layer.length - (256 << 10), async () => {
+      const held = await extracting(t, 'first');
+      if (held) staging = fs.readdirSync(t.store.content.ingestDir);
+      return held;
+    });
     const prepares = countPrepares(t);
     await loadImages(t.store, up.stream, { stream: () => {}, progress: () => {} });
     assert.ok(up.held(), 'files extracted before the upload ended');
+    // Where layers apply apart from their parent, the bytes are only extracted and hashed.
+    if (t.snapshotter.appliesApart) assert.deepEqual(staging, [], 'no staged copy written while extracting');
+    else assert.equal(staging?.length, 1, 'the staged copy written alongside');
     assert.equal(prepares.n, 1, 'extracted once');
     assert.equal((await t.store.resolve('one:1')).id, id);
     const c = await t.census();
@@ -337,39 +345,112 @@ test('a wrong guess (layers out of config order, no diffID in their names) costs
   }
 });
 
-test('a layer whose files cannot give its tar back (a path written twice) extracts while uploading and saves back byte for byte', async () => {
-  const t = await openStore();
-  try {
-    const layer = await makeTar([
+for (const [what, entries, last] of [
+  [
+    'a path written twice',
+    [
       { name: 'twice', data: randomBytes(BIG) },
       { name: 'other', data: 'x' },
       { name: 'twice', data: 'the second one' },
-    ]);
-    const diffID = sha256(layer);
-    const config = layeredConfig([diffID]);
-    const id = sha256(config);
-    const tar = await makeTar([
-      { name: `${id.slice(7)}.json`, data: config },
-      { name: 'v1/layer.tar', data: layer },
-      {
-        name: 'manifest.json',
-        data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['twice:1'], Layers: ['v1/layer.tar'] }]),
-      },
-    ]);
-    const prepares = countPrepares(t);
-    await load(t, tar);
-    assert.equal(prepares.n, 1, 'extracted once, while uploading');
-    const c = await t.census();
-    assert.deepEqual(c.snapshots, [diffID]);
-    assert.deepEqual(c.blobs, [diffID], 'its staged copy kept as its tar');
-    assert.deepEqual(c.ingests, []);
-    const dir = (await t.snapshotter.diffSource(diffID)).upper;
-    assert.equal(fs.readFileSync(path.join(dir, 'twice'), 'utf8'), 'the second one');
-    const saved: Buffer[] = [];
-    for await (const b of saveImages(t.store, selectImages(t.store, ['twice:1']))) saved.push(b as Buffer);
-    assert.ok(Buffer.concat(saved).includes(layer), 'save gives the layer back byte for byte');
-  } finally {
-    t.close();
-    removeStoreDir(t.dir);
+    ],
+    'twice',
+  ],
+  [
+    'a whiteout of its own file',
+    [
+      { name: 'gone', data: randomBytes(BIG) },
+      { name: 'other', data: 'x' },
+      { name: '.wh.gone', data: '' },
+      { name: 'kept', data: randomBytes(BIG) },
+    ],
+    '.wh.gone',
+  ],
+] as [string, TarEntry[], string][]) {
+  test(`a layer whose files cannot give its tar back (${what}) spills a staged copy only from there and saves back byte for byte`, async () => {
+    const t = await openStore();
+    try {
+      const layer = await makeTar(entries);
+      const diffID = sha256(layer);
+      const config = layeredConfig([diffID]);
+      const id = sha256(config);
+      const tar = await makeTar([
+        { name: `${id.slice(7)}.json`, data: config },
+        { name: 'v1/layer.tar', data: layer },
+        {
+          name: 'manifest.json',
+          data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['twice:1'], Layers: ['v1/layer.tar'] }]),
+        },
+      ]);
+      // Held just before the header of the entry that makes the record unfaithful, until the
+      // extraction has written the entry before it.
+      const start = tar.indexOf(layer.subarray(0, 512));
+      const header = Buffer.alloc(100);
+      header.write(last);
+      let at = layer.indexOf(header, 512);
+      while (at % 512 !== 0) at = layer.indexOf(header, at + 1);
+      let staging: string[] | undefined;
+      const up = slowUpload(tar, start + at, async () => {
+        const held = await extracting(t, 'other');
+        if (held) staging = fs.readdirSync(t.store.content.ingestDir);
+        return held;
+      });
+      const prepares = countPrepares(t);
+      await loadImages(t.store, up.stream, { stream: () => {}, progress: () => {} });
+      assert.ok(up.held());
+      if (t.snapshotter.appliesApart) {
+        assert.deepEqual(staging, [], 'no staged copy before the entry that spills');
+        assert.equal(prepares.n, 2, 'extracted while uploading up to the spill, then again from the spilled copy');
+      } else assert.equal(prepares.n, 1, 'extracted once, while uploading');
+      const c = await t.census();
+      assert.deepEqual(c.snapshots, [diffID]);
+      assert.deepEqual(c.blobs, [diffID], 'its staged copy kept as its tar');
+      assert.deepEqual(c.ingests, []);
+      const dir = (await t.snapshotter.diffSource(diffID)).upper;
+      if (what.includes('twice')) assert.equal(fs.readFileSync(path.join(dir, 'twice'), 'utf8'), 'the second one');
+      else assert.ok(fs.existsSync(path.join(dir, 'kept')) && fs.existsSync(path.join(dir, 'other')));
+      const saved: Buffer[] = [];
+      for await (const b of saveImages(t.store, selectImages(t.store, ['twice:1']))) saved.push(b as Buffer);
+      assert.ok(Buffer.concat(saved).includes(layer), 'save gives the layer back byte for byte');
+    } finally {
+      t.close();
+      removeStoreDir(t.dir);
+    }
+  });
+}
+
+test('bytes that do not apply fail the load with the error an extraction from a staged copy gives, leaving nothing', async () => {
+  // A hard link to a file the layer does not have: nothing in its headers says so.
+  const layer = await makeTar([
+    { name: 'pad', data: randomBytes(BIG) },
+    { name: 'link', type: 'link' as 'file', linkname: 'missing' },
+  ]);
+  const messages: string[] = [];
+  for (const configFirst of [true, false]) {
+    const t = await openStore();
+    try {
+      const diffID = sha256(layer);
+      const config = layeredConfig([diffID]);
+      const id = sha256(config);
+      const cfg = { name: `${id.slice(7)}.json`, data: config };
+      const entries: TarEntry[] = [
+        { name: 'v1/layer.tar', data: layer },
+        {
+          name: 'manifest.json',
+          data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['bad:1'], Layers: ['v1/layer.tar'] }]),
+        },
+      ];
+      const tar = await makeTar(configFirst ? [cfg, ...entries] : [...entries, cfg]);
+      const prepares = countPrepares(t);
+      await assert.rejects(load(t, tar), (err: Error) => (messages.push(err.message), true));
+      // Config first: extracted as it arrived and not again; config last: from the staged copy.
+      assert.equal(prepares.n, 1);
+      assert.deepEqual(await t.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] });
+      assert.equal(t.store.layers.pending.size, 0);
+      assert.equal(t.store.layers.extracting.size, 0);
+    } finally {
+      t.close();
+      removeStoreDir(t.dir);
+    }
   }
+  assert.equal(messages[0], messages[1]);
 });
