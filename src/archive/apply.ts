@@ -277,7 +277,7 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
       // Spilled whole: what unpack made of the bytes before the cut (it never saw the rest) no
       // longer matters; the caller extracts the file. A spill that failed lost the bytes: the
       // error is unpack's own where it had one (what an extraction of the file would report).
-      if (spilled && (!failed || recorder!.writableFinished)) {
+      if (spilled && (!failed || recorder!.spilledWhole)) {
         const why = (await recorder!.result()) as { unfaithful?: string };
         return { diffID: '', tarSize: 0, size: 0, diffSize: 0, unfaithful: why.unfaithful ?? 'spilled', spilled };
       }

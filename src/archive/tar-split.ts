@@ -66,9 +66,11 @@ export interface SpillSink {
   write(chunk: Buffer): Promise<void>;
 }
 
-/** Where the stream is cut for a spill: `local` bytes of the chunk are handed on; `head` (bytes of an earlier chunk) goes to the sink before the rest. */
+/** Where the stream is cut for a spill: the sink gets `head` (bytes of an earlier chunk) and the chunk from `local` on; `pos`: the cut in the stream. */
 interface Cut {
   local: number;
+  /** Bytes of the chunk handed on: `local`, or none where the cut header began in an earlier chunk. */
+  handed: number;
   head?: Buffer;
   pos: number;
   entries: number;
@@ -167,7 +169,7 @@ export class TarSplitRecorder extends Transform {
       return;
     }
     this.spilling = true;
-    if (cut.local > 0) this.push(chunk.subarray(0, cut.local));
+    if (cut.handed > 0) this.push(chunk.subarray(0, cut.handed));
     const rest = chunk.subarray(cut.local);
     this.startSpill(cut)
       .then(() => (cut.head ? this.sink!.write(cut.head) : undefined))
@@ -176,17 +178,24 @@ export class TarSplitRecorder extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    // A tar without its trailer: the files may be faithful, but the record does not say so.
-    if (this.sink && !this.spilling && !this.unfaithful && this.phase !== 'tail') {
+    // A tar that ends between two entries without its trailer: the files may be faithful, but
+    // the record does not say so. (One that ends inside an entry is refused by the parser.)
+    const between = this.phase === 'header' && this.blockLen === 0 && this.nextPath === undefined;
+    if (this.sink && !this.spilling && !this.unfaithful && between) {
       this.cutHere('the tar has no trailer', 0);
-      if (this.cut) {
-        this.spilling = true;
-        this.startSpill(this.cut).then(() => cb(), cb);
-        return;
-      }
+      this.spilling = true;
+      this.startSpill(this.cut!).then(() => {
+        this.spilledWhole = true;
+        cb();
+      }, cb);
+      return;
     }
+    if (this.spilling) this.spilledWhole = true;
     cb();
   }
+
+  /** The whole stream went to the sink (from its cut on): set before the parser behind sees its end. */
+  spilledWhole = false;
 
   /** Ends the record at the cut (the gzip member is ended there) and hands it to the sink. */
   private async startSpill(cut: Cut): Promise<void> {
@@ -222,7 +231,8 @@ export class TarSplitRecorder extends Transform {
     this.flushItems();
     this.unfaithful = why;
     const entries = this.begun - (this.entryOpen ? 1 : 0);
-    this.cut = { local, head, pos: this.pos + local - (head?.length ?? 0), entries };
+    // A header completed from an earlier chunk's bytes takes this chunk's first ones: none is handed on.
+    this.cut = { local, handed: head ? 0 : local, head, pos: this.pos + local - (head?.length ?? 0), entries };
   }
 
   /**
