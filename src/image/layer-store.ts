@@ -95,6 +95,8 @@ export class LayerTx {
    * rollback removes it before this one's rows name it (LayerStore.holdRecord).
    */
   readonly records = new Set<string>();
+  /** Layers taken over from LayerStore.pending, as they were: a rollback may hand them back. */
+  readonly adopted = new Map<string, PendingLayer>();
 
   /**
    * `syncOnce`: the layers of this operation are applied without a flush each and flushed
@@ -149,11 +151,32 @@ export class LayerTx {
   committed(): void {
     for (const d of this.records) this.store.releaseRecord(d, false);
     this.records.clear();
+    this.adopted.clear();
   }
 
   /** Undoes everything not yet owned by a row. */
   async rollback(): Promise<void> {
-    for (const name of [...this.snapshots].reverse()) await this.store.snapshotter.remove(name).catch(() => {});
+    // An adopted layer that a live load relies on (its own bytes for it were only hashed) goes
+    // back to pending under that load instead: removing it would fail that load for nothing.
+    // Its parent, adopted too, goes with it; children first, as they are removed.
+    const back: [string, PendingLayer][] = [];
+    const heirs = new Map<string, object>();
+    for (const name of [...this.snapshots].reverse()) {
+      const p = this.adopted.get(name);
+      const to = p && (heirs.get(name) ?? this.store.heir(name, p.owner));
+      if (p && to) {
+        back.push([name, { ...p, owner: to }]);
+        if (p.row.parent !== null && this.adopted.has(p.row.parent)) heirs.set(p.row.parent, to);
+        continue;
+      }
+      await this.store.snapshotter.remove(name).catch(() => {});
+    }
+    // Parents listed before their children, as discard expects.
+    for (const [name, p] of back.reverse()) {
+      this.store.pending.set(name, p);
+      this.store.rely(name, p.owner);
+    }
+    this.adopted.clear();
     // Gone: a persist() after this (a commit whose layer turned out empty) has nothing to flush.
     this.unsynced.clear();
     // A record goes only if no row names its diffID and no other live operation holds it.
@@ -196,8 +219,18 @@ async function syncDirs(dirs: Iterable<string>): Promise<void> {
 }
 
 export class LayerStore {
-  /** Committed, row-less snapshots of loads still uploading, by chainID; changed only under the image lock. */
+  /**
+   * Committed, row-less snapshots of loads still uploading, by chainID, parents before their
+   * children; changed only under the image lock (or, by a load adding its own, synchronously).
+   */
   readonly pending = new Map<string, PendingLayer>();
+  /**
+   * Live loads (speculations) relying on each pending chainID: its owner, and any load whose own
+   * bytes for the layer were only hashed because it was pending already. A layer that a failing
+   * load would remove goes to one of them instead (LayerTx.rollback, Speculation.discard); a load
+   * leaves every set when it ends (forget), so a layer nobody live relies on is removed.
+   */
+  private readonly reliers = new Map<string, Set<object>>();
   /**
    * chainIDs being extracted right now, each with a promise that settles once it is committed
    * (and pending, for a load's extraction behind its upload) or given up: one extraction per
@@ -471,11 +504,31 @@ export class LayerStore {
     if (failures.length) throw failures.find((e) => !(e instanceof ParentFailed)) ?? failures[0];
   }
 
+  /** `load` relies on pending layer `chainID` until it ends. */
+  rely(chainID: string, load: object): void {
+    const set = this.reliers.get(chainID) ?? new Set();
+    set.add(load);
+    this.reliers.set(chainID, set);
+  }
+
+  /** `load` has ended: it relies on no layer any more. */
+  forget(load: object): void {
+    for (const [chainID, set] of this.reliers) if (set.delete(load) && !set.size) this.reliers.delete(chainID);
+  }
+
+  /** A live load relying on `chainID`: `owner` if it still does, else any. */
+  heir(chainID: string, owner?: object): object | undefined {
+    const set = this.reliers.get(chainID);
+    if (owner !== undefined && set?.has(owner)) return owner;
+    return set?.values().next().value;
+  }
+
   /** Takes over a layer extracted while its archive was uploading: `tx` now owns its snapshot. */
   adopt(chainID: string, tx: LayerTx): LayerRow | undefined {
     const p = this.pending.get(chainID);
     if (!p) return undefined;
     this.pending.delete(chainID);
+    tx.adopted.set(chainID, p);
     if (p.unsynced) tx.unsynced.add(p.unsynced);
     tx.snapshots.push(chainID);
     tx.newLayers.push(p.row);

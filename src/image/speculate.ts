@@ -24,7 +24,9 @@
 // transaction adopts it, it is listed in LayerStore.pending (and, while it extracts, in
 // LayerStore.extracting, which claims the chainID: no other extraction starts on it and a load
 // needing it waits). A crash leaves a committed snapshot no row owns, which the startup sweep
-// removes; a failed or finished load removes what it did not adopt.
+// removes; a failed or finished load removes what it did not adopt, but for a layer another
+// live load relies on, having only hashed its own bytes for it: that load gets it instead
+// (LayerStore.rely). A failing load that adopted such a layer hands it back the same way.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
@@ -58,8 +60,6 @@ export class Speculation {
   private readonly configs = new Map<string, string[]>();
   /** Each v1 layer directory's parent directory (null: the base layer), from its json. */
   private readonly v1Parents = new Map<string, string | null>();
-  /** chainIDs this load committed and still owns, oldest first. */
-  private readonly mine: string[] = [];
   /** Layers of this load staged so far, by the digest of their bytes. */
   private readonly staged = new Map<string, StagedLayer>();
   /** This load's extractions behind the upload, by chainID: true once the layer is pending. */
@@ -383,10 +383,14 @@ export class Speculation {
       const row: LayerRow = { chainID: guess.chainID, diffID: guess.diffID, parent: guess.parent, size, tarSize };
       const split = { record: res.record, unfaithful: res.unfaithful };
       layers.pending.set(guess.chainID, { row, owner: this, unsynced: dir, split });
-      this.mine.push(guess.chainID);
+      layers.rely(guess.chainID, this);
       return true;
     } catch {
-      if (rescue && !layers.pending.has(guess.chainID) && !layers.get(guess.chainID)) await rescue().catch(() => {});
+      // Without a staged copy, this load needs the layer another load has pending: noted at
+      // once (nothing runs between the check and the note), so that load hands it over rather
+      // than remove it if it fails.
+      if (rescue && layers.pending.has(guess.chainID)) layers.rely(guess.chainID, this);
+      else if (rescue && !layers.get(guess.chainID)) await rescue().catch(() => {});
       await layers.snapshotter.remove(key).catch(() => {});
       return false;
     }
@@ -481,17 +485,32 @@ export class Speculation {
     });
   }
 
-  /** Removes the layers this load extracted but no transaction adopted, children first. */
+  /**
+   * Removes the layers this load owns pending (extracted, or handed over by a load that failed)
+   * that no transaction adopted, children first; one another live load relies on goes to it
+   * instead, with its pending parents.
+   */
   async discard(): Promise<void> {
     await Promise.all(this.jobs);
-    if (!this.mine.length) return;
+    const { layers } = this;
+    const owns = () => [...layers.pending].some(([, p]) => p.owner === this);
+    // With nothing owned, no lock: ending here and now, no load can hand this one a layer after.
+    if (!owns()) return layers.forget(this);
     await this.lock.run(async () => {
-      for (const chainID of this.mine.reverse()) {
-        if (this.layers.pending.get(chainID)?.owner !== this) continue;
-        this.layers.pending.delete(chainID);
-        await this.layers.snapshotter.remove(chainID).catch(() => {});
+      layers.forget(this);
+      const heirs = new Map<string, object>();
+      const mine = [...layers.pending].filter(([, p]) => p.owner === this).reverse();
+      for (const [chainID, p] of mine) {
+        const to = heirs.get(chainID) ?? layers.heir(chainID);
+        if (to) {
+          layers.pending.set(chainID, { ...p, owner: to });
+          layers.rely(chainID, to);
+          if (p.row.parent !== null && layers.pending.get(p.row.parent)?.owner === this) heirs.set(p.row.parent, to);
+          continue;
+        }
+        layers.pending.delete(chainID);
+        await layers.snapshotter.remove(chainID).catch(() => {});
       }
-      this.mine.length = 0;
     });
   }
 }

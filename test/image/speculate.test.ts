@@ -454,3 +454,59 @@ test('bytes that do not apply fail the load with the error an extraction from a 
   }
   assert.equal(messages[0], messages[1]);
 });
+
+for (const bEnds of ['loads', 'is cut off'] as const) {
+  test(`a load that fails after adopting the base layer another load extracted while uploading hands it back: the other ${bEnds}, and nothing is left over`, async () => {
+    const t = await openStore();
+    try {
+      const layers = await bigLayers();
+      const b = await archive(layers, { tag: 'b:1' });
+      // A shares B's base layer; its second layer's bytes do not apply (a hard link to a file it
+      // does not have), which only its extraction finds, after it has adopted the base layer.
+      const bad = await makeTar([
+        { name: 'pad', data: randomBytes(BIG) },
+        { name: 'link', type: 'link' as 'file', linkname: 'missing' },
+      ]);
+      const a = await archive([layers[0]!, bad], { tag: 'a:1' });
+      const base = sha256(layers[0]!);
+      // B's upload holds at the header of its second layer's entry until A has failed.
+      const cut = b.tar.indexOf(layers[1]!.subarray(0, 512)) - 512;
+      assert.ok(cut > 0);
+      let aFailed!: () => void;
+      const failed = new Promise<void>((resolve) => (aFailed = resolve));
+      async function* upload() {
+        yield b.tar.subarray(0, cut);
+        await failed;
+        yield bEnds === 'loads' ? b.tar.subarray(cut) : b.tar.subarray(cut, cut + 4096);
+      }
+      const loadB = loadImages(t.store, Readable.from(upload()), { stream: () => {}, progress: () => {} });
+      loadB.catch(() => {}); // awaited below
+      const { pending, extracting } = t.store.layers;
+      for (let i = 0; i < 1000 && !(pending.has(base) && !extracting.has(base)); i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(pending.has(base), "B's base layer extracted while uploading, pending");
+
+      await assert.rejects(load(t, a.tar), (err: Error) => !/missing from the archive/.test(err.message));
+      assert.ok(pending.has(base), 'the base layer is pending again, for B');
+      aFailed();
+
+      if (bEnds === 'loads') {
+        await loadB;
+        await assertLoaded(t, layers, b.id, 'b:1');
+        assert.deepEqual((await t.census()).images, [b.id]);
+        const saved: Buffer[] = [];
+        for await (const c of saveImages(t.store, selectImages(t.store, ['b:1']))) saved.push(c as Buffer);
+        const all = Buffer.concat(saved);
+        for (const l of layers) assert.ok(all.includes(l), 'save gives each layer back byte for byte');
+      } else {
+        await assert.rejects(loadB, (err: Error) => !/missing from the archive/.test(err.message));
+        assert.deepEqual(await t.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] });
+      }
+      assert.equal(pending.size, 0);
+      assert.equal(extracting.size, 0);
+    } finally {
+      t.close();
+      removeStoreDir(t.dir);
+    }
+  });
+}
