@@ -389,8 +389,10 @@ export class Speculation {
       // Without a staged copy, this load needs the layer another load has pending: noted at
       // once (nothing runs between the check and the note), so that load hands it over rather
       // than remove it if it fails.
+      // Stored by another load meanwhile, its copy is kept all the same: that load's image may be
+      // removed, and the layer with it, before this load's rows name it.
       if (rescue && layers.pending.has(guess.chainID)) layers.rely(guess.chainID, this);
-      else if (rescue && !layers.get(guess.chainID)) await rescue().catch(() => {});
+      else if (rescue) await rescue().catch(() => {});
       await layers.snapshotter.remove(key).catch(() => {});
       return false;
     }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { loadImages } from '../../src/image/load.js';
 import { saveImages, selectImages } from '../../src/image/save.js';
+import { removeImage } from '../../src/image/remove.js';
 import { layeredConfig, makeTar, sha256, type TarEntry } from './fixture-archive.js';
 import { openStore, removeStoreDir, type TestStore } from './store-helper.js';
 
@@ -503,6 +504,79 @@ for (const bEnds of ['loads', 'is cut off'] as const) {
         assert.deepEqual(await t.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] });
       }
       assert.equal(pending.size, 0);
+      assert.equal(extracting.size, 0);
+    } finally {
+      t.close();
+      removeStoreDir(t.dir);
+    }
+  });
+}
+
+for (const aImage of ['removed', 'kept'] as const) {
+  test(`a layer another load stored while this one extracted it (its image then ${aImage} before this load ends) loads all the same, leaving no copy behind`, async () => {
+    const t = await openStore();
+    try {
+      const layers = await bigLayers();
+      const base = sha256(layers[0]!);
+      const a = await archive([layers[0]!], { tag: 'a:1' });
+      const b = await archive(layers, { tag: 'b:1' });
+      const { extracting } = t.store.layers;
+      const until = async (what: () => boolean) => {
+        for (let i = 0; i < 1000 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        return what();
+      };
+      // A stops just before its rows: its base layer is in its transaction, claimed by nobody.
+      let aAt!: () => void;
+      const atCommit = new Promise<void>((resolve) => (aAt = resolve));
+      let aGo!: () => void;
+      const go = new Promise<void>((resolve) => (aGo = resolve));
+      const commitImage = t.store.commitImage.bind(t.store);
+      t.store.commitImage = async (...args) => {
+        if (args[0].tags?.some((tag) => tag.endsWith('/a:1'))) {
+          aAt();
+          await go;
+        }
+        return commitImage(...args);
+      };
+      const loadA = load(t, a.tar);
+      await atCommit;
+
+      // B's upload: half its base layer, then the rest of it once A's rows are in, then the rest
+      // of the archive once A's image (and with it the base layer) is removed.
+      const start = b.tar.indexOf(layers[0]!.subarray(0, 512));
+      const next = b.tar.indexOf(layers[1]!.subarray(0, 512)) - 512;
+      let aLoaded!: () => void;
+      const loaded = new Promise<void>((resolve) => (aLoaded = resolve));
+      let aRemoved!: () => void;
+      const removed = new Promise<void>((resolve) => (aRemoved = resolve));
+      async function* upload() {
+        yield b.tar.subarray(0, start + (layers[0]!.length >> 1));
+        await loaded;
+        yield b.tar.subarray(start + (layers[0]!.length >> 1), next);
+        await removed;
+        yield b.tar.subarray(next);
+      }
+      const loadB = loadImages(t.store, Readable.from(upload()), { stream: () => {}, progress: () => {} });
+      loadB.catch(() => {}); // awaited below
+      assert.ok(await until(() => extracting.has(base)), 'B extracts the base layer while uploading');
+      aGo();
+      await loadA;
+      assert.ok(t.store.layers.get(base), "A's rows are in");
+      aLoaded();
+      assert.ok(await until(() => !extracting.has(base)), "B's extraction of the base layer has ended");
+      if (aImage === 'removed') {
+        await removeImage(t.store, 'a:1', { force: false, noprune: false, isRunning: () => false });
+        assert.equal(t.store.layers.get(base), undefined, 'the base layer went with A');
+      }
+      aRemoved();
+
+      await loadB;
+      await assertLoaded(t, layers, b.id, 'b:1');
+      assert.deepEqual((await t.census()).images, aImage === 'removed' ? [b.id] : [a.id, b.id].sort());
+      const saved: Buffer[] = [];
+      for await (const c of saveImages(t.store, selectImages(t.store, ['b:1']))) saved.push(c as Buffer);
+      const all = Buffer.concat(saved);
+      for (const l of layers) assert.ok(all.includes(l), 'save gives each layer back byte for byte');
       assert.equal(extracting.size, 0);
     } finally {
       t.close();
