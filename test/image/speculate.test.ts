@@ -584,3 +584,97 @@ for (const aImage of ['removed', 'kept'] as const) {
     }
   });
 }
+
+test('a layer handed back to a load that then fails goes on to another live load that relies on it', async () => {
+  const t = await openStore();
+  try {
+    const layers = await bigLayers();
+    const base = sha256(layers[0]!);
+    const bad = await makeTar([
+      { name: 'pad', data: randomBytes(BIG) },
+      { name: 'link', type: 'link' as 'file', linkname: 'missing' },
+    ]);
+    const a = await archive([layers[0]!, bad], { tag: 'a:1' });
+    const b = await archive(layers, { tag: 'b:1' });
+    const c = await archive(layers, { tag: 'c:1' });
+    const { pending, extracting } = t.store.layers;
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 1000 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      return what();
+    };
+    const gate = () => {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      return { open, opened };
+    };
+    const start = b.tar.indexOf(layers[0]!.subarray(0, 512));
+    const next = b.tar.indexOf(layers[1]!.subarray(0, 512)) - 512;
+
+    // C extracts the base layer from its upload and holds there; it is cut off later.
+    const cGo = gate();
+    async function* uploadC() {
+      yield c.tar.subarray(0, next);
+      await cGo.opened;
+      yield c.tar.subarray(next, next + 4096);
+    }
+    const loadC = loadImages(t.store, Readable.from(uploadC()), { stream: () => {}, progress: () => {} });
+    loadC.catch(() => {}); // awaited below
+    assert.ok(await until(() => pending.has(base) && !extracting.has(base)), "C's base layer pending");
+    const cLoad = pending.get(base)!.owner;
+
+    // A adopts it and stops before extracting its second layer, which then fails.
+    const aAt = gate();
+    const aGo = gate();
+    let armed = true;
+    const prepare = t.snapshotter.prepare.bind(t.snapshotter);
+    t.snapshotter.prepare = async (...args) => {
+      if (armed) {
+        armed = false;
+        aAt.open();
+        await aGo.opened;
+      }
+      return prepare(...args);
+    };
+    const loadA = load(t, a.tar);
+    await aAt.opened;
+    assert.ok(!pending.has(base), 'adopted by A');
+
+    // Meanwhile B, finding the base layer unclaimed, extracts it from its upload too; A fails and
+    // hands the layer back to C before B's extraction ends, so B relies on C's.
+    const bMid = gate();
+    const bEnd = gate();
+    async function* uploadB() {
+      yield b.tar.subarray(0, start + (layers[0]!.length >> 1));
+      await bMid.opened;
+      yield b.tar.subarray(start + (layers[0]!.length >> 1), next);
+      await bEnd.opened;
+      yield b.tar.subarray(next);
+    }
+    const loadB = loadImages(t.store, Readable.from(uploadB()), { stream: () => {}, progress: () => {} });
+    loadB.catch(() => {}); // awaited below
+    assert.ok(await until(() => extracting.has(base)), 'B extracts the base layer while uploading');
+    aGo.open();
+    await assert.rejects(loadA, (err: Error) => !/missing from the archive/.test(err.message));
+    assert.equal(pending.get(base)?.owner, cLoad, 'handed back to C');
+    bMid.open();
+    assert.ok(await until(() => !extracting.has(base)), "B's extraction of the base layer has ended");
+    assert.equal(pending.get(base)?.owner, cLoad, "B's own extraction dropped: it relies on C's");
+
+    // C fails: the layer goes on to B, which loads.
+    cGo.open();
+    await assert.rejects(loadC, (err: Error) => !/missing from the archive/.test(err.message));
+    assert.ok(pending.has(base) && pending.get(base)!.owner !== cLoad, 'handed on to B');
+    bEnd.open();
+    await loadB;
+    await assertLoaded(t, layers, b.id, 'b:1');
+    assert.deepEqual((await t.census()).images, [b.id]);
+    const saved: Buffer[] = [];
+    for await (const s of saveImages(t.store, selectImages(t.store, ['b:1']))) saved.push(s as Buffer);
+    const all = Buffer.concat(saved);
+    for (const l of layers) assert.ok(all.includes(l), 'save gives each layer back byte for byte');
+    assert.equal(extracting.size, 0);
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
