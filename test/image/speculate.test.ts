@@ -505,6 +505,7 @@ for (const bEnds of ['loads', 'is cut off'] as const) {
       }
       assert.equal(pending.size, 0);
       assert.equal(extracting.size, 0);
+      assert.equal(t.store.layers.heir(base), undefined, 'no load is noted as relying on it any more');
     } finally {
       t.close();
       removeStoreDir(t.dir);
@@ -673,6 +674,7 @@ test('a layer handed back to a load that then fails goes on to another live load
     const all = Buffer.concat(saved);
     for (const l of layers) assert.ok(all.includes(l), 'save gives each layer back byte for byte');
     assert.equal(extracting.size, 0);
+    assert.equal(t.store.layers.heir(base), undefined, 'no load is noted as relying on it any more');
   } finally {
     t.close();
     removeStoreDir(t.dir);
