@@ -388,9 +388,8 @@ export class Speculation {
     } catch {
       // Without a staged copy, this load needs the layer another load has pending: noted at
       // once (nothing runs between the check and the note), so that load hands it over rather
-      // than remove it if it fails.
-      // Stored by another load meanwhile, its copy is kept all the same: that load's image may be
-      // removed, and the layer with it, before this load's rows name it.
+      // than remove it if it fails. One stored meanwhile gets its copy all the same: the image
+      // that stored it may be removed, and the layer with it, before this load's rows name it.
       if (rescue && layers.pending.has(guess.chainID)) layers.rely(guess.chainID, this);
       else if (rescue) await rescue().catch(() => {});
       await layers.snapshotter.remove(key).catch(() => {});
@@ -495,9 +494,8 @@ export class Speculation {
   async discard(): Promise<void> {
     await Promise.all(this.jobs);
     const { layers } = this;
-    const owns = () => [...layers.pending].some(([, p]) => p.owner === this);
     // With nothing owned, no lock: ending here and now, no load can hand this one a layer after.
-    if (!owns()) return layers.forget(this);
+    if (![...layers.pending.values()].some((p) => p.owner === this)) return layers.forget(this);
     await this.lock.run(async () => {
       layers.forget(this);
       const heirs = new Map<string, object>();
