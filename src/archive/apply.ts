@@ -1,5 +1,6 @@
 // applyLayer: decompress, hash (diffID) and extract a layer tar into a snapshot directory,
-// keeping a copy of the uncompressed tar where asked.
+// keeping a copy of the uncompressed tar where asked (always, or only from where its tar-split
+// record turns out unfaithful: a spill).
 import fs from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
@@ -13,7 +14,9 @@ import { ConfinedDir } from './confine.js';
 import { Digester } from './digest.js';
 import { toEntry } from './entry.js';
 import { extract, type TarHeaders } from './tarstream.js';
-import { TarSplitRecorder } from './tar-split.js';
+import { TarSplitRecorder, type SpillSink } from './tar-split.js';
+import { rebuildPrefix } from './tar-rebuild.js';
+import path from 'node:path';
 import { WhiteoutApplier } from './whiteout.js';
 import { drain, EntryWriter } from './writer.js';
 
@@ -45,6 +48,89 @@ function diffSizeOf(h: TarHeaders): number {
   return 0;
 }
 
+/** How many entries unpack has written so far; a spill waits for those its bytes come from. */
+class EntryCount {
+  private done = 0;
+  private over = false;
+  private readonly waiting: { n: number; go: () => void }[] = [];
+
+  written(): void {
+    this.done++;
+    this.wake();
+  }
+
+  /** unpack ended (or failed): nothing more will be written. */
+  end(): void {
+    this.over = true;
+    this.wake();
+  }
+
+  /** Settles once `n` entries are written, or once none will be any more. */
+  reached(n: number): Promise<void> {
+    if (this.done >= n || this.over) return Promise.resolve();
+    return new Promise((go) => this.waiting.push({ n, go }));
+  }
+
+  private wake(): void {
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const w = this.waiting[i]!;
+      if (this.done >= w.n || this.over) {
+        this.waiting.splice(i, 1);
+        w.go();
+      }
+    }
+  }
+}
+
+/**
+ * The file a layer's tar spills into (ApplyOptions.spillTo): the bytes before the cut rebuilt
+ * from the record so far and the files unpack has written from them, then the rest of the
+ * stream; hashed as written, so that the caller can check it is the stream it received.
+ */
+class SpillFile implements SpillSink {
+  private fd: number | undefined;
+  private readonly hash = createHash('sha256');
+  private size = 0;
+  private started = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly dir: string,
+    private readonly count: EntryCount,
+  ) {}
+
+  async start(record: Buffer, length: number, entries: number): Promise<void> {
+    this.started = true;
+    await this.count.reached(entries);
+    await fs.promises.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    this.fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    for await (const b of rebuildPrefix(record, this.dir, length)) await this.write(b);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.hash.update(chunk);
+    for (let off = 0; off < chunk.length;) {
+      const n = await new Promise<number>((resolve, reject) =>
+        fs.write(this.fd!, chunk, off, chunk.length - off, this.size + off, (err, w) =>
+          err ? reject(err) : resolve(w),
+        ),
+      );
+      off += n;
+    }
+    this.size += chunk.length;
+  }
+
+  /** What was written, once the stream has ended; undefined if no spill began. */
+  result(): { digest: string; size: number } | undefined {
+    return this.started ? { digest: `sha256:${this.hash.digest('hex')}`, size: this.size } : undefined;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
 /** Streams `tar` through tar-stream into `writer`, entry by entry, with whiteouts if given. */
 export async function unpack(
   source: Readable,
@@ -52,6 +138,22 @@ export async function unpack(
   writer: EntryWriter,
   whiteouts?: WhiteoutApplier,
   diffSize?: { bytes: number },
+  count?: EntryCount,
+): Promise<void> {
+  try {
+    await unpackAll(source, stages, writer, whiteouts, diffSize, count);
+  } finally {
+    count?.end();
+  }
+}
+
+async function unpackAll(
+  source: Readable,
+  stages: Duplex[],
+  writer: EntryWriter,
+  whiteouts: WhiteoutApplier | undefined,
+  diffSize: { bytes: number } | undefined,
+  count: EntryCount | undefined,
 ): Promise<void> {
   const ex = extract();
   ex.on('entry', (header: TarHeaders, entryStream: unknown, next: (err?: Error | null) => void) => {
@@ -77,7 +179,10 @@ export async function unpack(
       work = drain(data).then(() => Promise.reject(naming(err, header.name)));
     }
     work.then(
-      () => next(),
+      () => {
+        count?.written();
+        next();
+      },
       (err: unknown) => next(err as Error),
     );
   });
@@ -144,7 +249,9 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
   const digester = opts.digest === false || inline ? undefined : new Digester();
   const copy = inline ? copyTo(stageFd) : undefined;
   const diffSize = { bytes: 0 };
-  const recorder = opts.record ? new TarSplitRecorder() : undefined;
+  const count = new EntryCount();
+  const spill = opts.record && opts.spillTo !== undefined ? new SpillFile(opts.spillTo, dir, count) : undefined;
+  const recorder = opts.record ? new TarSplitRecorder(spill) : undefined;
   let root: ConfinedDir | undefined;
   try {
     root = ConfinedDir.open(dir);
@@ -153,7 +260,29 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     if (digester) extra.push(digester);
     if (copy) extra.push(copy.stage);
     if (recorder) extra.push(recorder);
-    await unpack(stream, [...stages, ...extra], writer, new WhiteoutApplier(root, opts.whiteouts), diffSize);
+    const unpacking = unpack(
+      stream,
+      [...stages, ...extra],
+      writer,
+      new WhiteoutApplier(root, opts.whiteouts),
+      diffSize,
+      count,
+    );
+    if (spill) {
+      const failed = await unpacking.then(
+        () => undefined,
+        (err: unknown) => ({ err }),
+      );
+      const spilled = spill.result();
+      // Spilled whole: what unpack made of the bytes before the cut (it never saw the rest) no
+      // longer matters; the caller extracts the file. A spill that failed lost the bytes: the
+      // error is unpack's own where it had one (what an extraction of the file would report).
+      if (spilled && (!failed || recorder!.spilledWhole)) {
+        const why = (await recorder!.result()) as { unfaithful?: string };
+        return { diffID: '', tarSize: 0, size: 0, diffSize: 0, unfaithful: why.unfaithful ?? 'spilled', spilled };
+      }
+      if (failed) throw failed.err;
+    } else await unpacking;
     // One syncfs for the whole layer instead of an fsync per file: the snapshot is committed
     // (and its row written) only after this returns, so a crash before that point leaves an
     // uncommitted directory that startup recovery removes. Per-file fsync would make a
@@ -171,6 +300,7 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     if (!digester) return { diffID: '', tarSize: 0, ...sizes };
     return { diffID: await digester.digest(), tarSize: digester.size, ...sizes };
   } finally {
+    spill?.close();
     digester?.dispose();
     root?.close();
     if (stageFd !== undefined) {

@@ -80,12 +80,20 @@ function openRoot(dir: string): number {
 
 async function* rebuild(record: Buffer, dir: string, diffID: string, what: string): AsyncGenerator<Buffer> {
   const hash = createHash('sha256');
-  const mismatch = mismatchOf(diffID, what);
+  for await (const b of pieces(record, dir, mismatchOf(diffID, what))) {
+    hash.update(b);
+    yield b;
+  }
+  const got = `sha256:${hash.digest('hex')}`;
+  if (got !== diffID) throw mismatchOf(diffID, what)(`its files give ${got}`);
+}
+
+/** The bytes the record gives back from the files in `dir`, unverified. */
+async function* pieces(record: Buffer, dir: string, mismatch: Mismatch): AsyncGenerator<Buffer> {
   const root = openRoot(dir);
   try {
     for (const item of items(record)) {
       if ('raw' in item) {
-        hash.update(item.raw);
         yield Buffer.from(item.raw);
         continue;
       }
@@ -98,9 +106,7 @@ async function* rebuild(record: Buffer, dir: string, diffID: string, what: strin
           );
           if (n === 0) throw mismatch(`${item.path} ended early`);
           pos += n;
-          const out = n === buf.length ? buf : buf.subarray(0, n);
-          hash.update(out);
-          yield out;
+          yield n === buf.length ? buf : buf.subarray(0, n);
         }
       } finally {
         fs.closeSync(fd);
@@ -109,8 +115,24 @@ async function* rebuild(record: Buffer, dir: string, diffID: string, what: strin
   } finally {
     fs.closeSync(root);
   }
-  const got = `sha256:${hash.digest('hex')}`;
-  if (got !== diffID) throw mismatch(`its files give ${got}`);
+}
+
+/**
+ * The first bytes of a tar still arriving, from the record of those bytes (tar-split.ts,
+ * SpillSink) and the files written from them in `dir`; fails unless they are `length` bytes.
+ * Nothing checks their digest here: the whole stream's is checked once it is complete.
+ */
+export async function* rebuildPrefix(record: Buffer, dir: string, length: number): AsyncGenerator<Buffer> {
+  let got = 0;
+  for await (const b of pieces(
+    record,
+    dir,
+    (why) => new LayerMismatch(`the layer's first bytes cannot be given back (${why})`),
+  )) {
+    got += b.length;
+    yield b;
+  }
+  if (got !== length) throw new LayerMismatch(`the layer's first ${length} bytes gave back ${got}`);
 }
 
 /**

@@ -19,6 +19,12 @@
 // whole tar instead. Rebuilding checks the digest as well, so a record can never silently give
 // other bytes than the diffID names.
 //
+// Given a SpillSink (a load that keeps no staged copy of the layer), the first entry found not
+// faithful is not applied at all: the record stops just before it, the sink rebuilds the bytes
+// before it from that record and the files already written, the rest of the stream goes to the
+// sink as it is, and nothing more is handed on to the parser. The layer is then extracted from
+// the sink's file. Every check that can be made at a header is made there for this reason.
+//
 // Format (gzip of): a magic line, then items: 'R' u32 length, raw bytes; 'F' u16 path length,
 // path (UTF-8), u64 size (two u32, high first).
 import { Transform, type TransformCallback } from 'node:stream';
@@ -48,6 +54,39 @@ function cstring(buf: Buffer, off: number, len: number): string {
 
 type Phase = 'header' | 'meta' | 'content' | 'skip' | 'tail';
 
+/** Where a recorder puts the layer's tar once its record turns out unfaithful. */
+export interface SpillSink {
+  /**
+   * The cut: `record`, a complete record of its own, gives back the stream's first `length`
+   * bytes from the files of its first `entries` entries once the parser behind has written them
+   * (it has been handed those bytes and nothing after them). Resolves once they are rebuilt.
+   */
+  start(record: Buffer, length: number, entries: number): Promise<void>;
+  /** The stream's next bytes, from the cut on. */
+  write(chunk: Buffer): Promise<void>;
+}
+
+/** Where the stream is cut for a spill: the sink gets `head` (bytes of an earlier chunk) and the chunk from `local` on; `pos`: the cut in the stream. */
+interface Cut {
+  local: number;
+  /** Bytes of the chunk handed on: `local`, or none where the cut header began in an earlier chunk. */
+  handed: number;
+  head?: Buffer;
+  pos: number;
+  entries: number;
+}
+
+/** tar-stream's header checksum: every byte, with the checksum field counted as spaces. */
+function checksum(b: Buffer): number {
+  let sum = 8 * 32;
+  for (let i = 0; i < 148; i++) sum += b[i]!;
+  for (let i = 156; i < BLOCK; i++) sum += b[i]!;
+  return sum;
+}
+
+const USTAR = Buffer.from('ustar\0', 'latin1');
+const GNU = Buffer.from('ustar  \0', 'latin1');
+
 /**
  * Records the tar passing through (unchanged). `result()` once the stream has ended: the
  * gzipped record, or a reason it would not rebuild the tar faithfully.
@@ -75,8 +114,19 @@ export class TarSplitRecorder extends Transform {
   private readonly names = new Map<string, boolean>();
   /** Regular files whose content is recorded by path. */
   private readonly files = new Set<string>();
+  /** Every directory above a file of `files`. */
+  private readonly fileDirs = new Set<string>();
+  /** Stream bytes before the chunk being scanned. */
+  private pos = 0;
+  /** Entries whose header was read (the parser behind sees the same ones, in the same order). */
+  private begun = 0;
+  /** The last entry's data has not all been read. */
+  private entryOpen = false;
+  private cut: Cut | undefined;
+  /** The stream goes to the sink now, none of it to the parser. */
+  private spilling = false;
 
-  constructor() {
+  constructor(private readonly sink?: SpillSink) {
     super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
     this.gz.on('data', (c: Buffer) => this.out.push(c));
     this.gz.on('error', (err) => (this.unfaithful ??= `record: ${err.message}`));
@@ -99,34 +149,104 @@ export class TarSplitRecorder extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.spilling) {
+      this.sink!.write(chunk).then(() => cb(), cb);
+      return;
+    }
+    let off = 0;
     try {
-      this.scan(chunk);
+      off = this.scan(chunk);
     } catch (err) {
       // The record is what fails, never the layer: the parser behind reports broken tars.
       this.unfaithful ??= (err as Error).message;
       this.phase = 'tail';
     }
-    cb(null, chunk);
+    this.pos += off;
+    const cut = this.cut;
+    if (!cut) {
+      this.pos += chunk.length - off;
+      cb(null, chunk);
+      return;
+    }
+    this.spilling = true;
+    if (cut.handed > 0) this.push(chunk.subarray(0, cut.handed));
+    const rest = chunk.subarray(cut.local);
+    this.startSpill(cut)
+      .then(() => (cut.head ? this.sink!.write(cut.head) : undefined))
+      .then(() => (rest.length ? this.sink!.write(rest) : undefined))
+      .then(() => cb(), cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    // A tar that ends between two entries without its trailer: the files may be faithful, but
+    // the record does not say so. (One that ends inside an entry is refused by the parser.)
+    const between = this.phase === 'header' && this.blockLen === 0 && this.nextPath === undefined;
+    if (this.sink && !this.spilling && !this.unfaithful && between) {
+      this.cutHere('the tar has no trailer', 0);
+      this.spilling = true;
+      this.startSpill(this.cut!).then(() => {
+        this.spilledWhole = true;
+        cb();
+      }, cb);
+      return;
+    }
+    if (this.spilling) this.spilledWhole = true;
+    cb();
+  }
+
+  /** The whole stream went to the sink (from its cut on): set before the parser behind sees its end. */
+  spilledWhole = false;
+
+  /** Ends the record at the cut (the gzip member is ended there) and hands it to the sink. */
+  private async startSpill(cut: Cut): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.gz.once('end', resolve);
+      this.gz.once('error', reject);
+      this.gz.end();
+    });
+    await this.sink!.start(Buffer.concat(this.out), cut.pos, cut.entries);
+  }
+
+  /**
+   * The record is not faithful from here on: with a sink, the stream is cut at local offset
+   * `local` of the chunk being scanned (`head`: bytes of the cut held from an earlier chunk),
+   * the record so far is closed, and the scan stops.
+   */
+  private fail(why: string, local: number, head?: Buffer): void {
+    if (this.sink && !this.unfaithful && !this.cut) {
+      this.cutHere(why, local, head);
+      return;
+    }
+    this.unfaithful ??= why;
+    // Nothing more is recorded: the rest is only passed on.
+    this.phase = 'tail';
+    this.items = [];
+    this.itemsLen = 0;
+    this.raw = [];
+    this.rawLen = 0;
+  }
+
+  private cutHere(why: string, local: number, head?: Buffer): void {
+    this.flushRaw();
+    this.flushItems();
+    this.unfaithful = why;
+    const entries = this.begun - (this.entryOpen ? 1 : 0);
+    // A header completed from an earlier chunk's bytes takes this chunk's first ones: none is handed on.
+    this.cut = { local, handed: head ? 0 : local, head, pos: this.pos + local - (head?.length ?? 0), entries };
   }
 
   /**
    * Keeps `b`, a view of a chunk handed on downstream (never changed there): the views are copied
    * into one buffer at the next file item or every RAW_ITEM_MAX bytes, so no chunk stays held.
    */
-  private keep(b: Buffer): void {
-    if (b.length === 0 || this.unfaithful) return;
+  private keep(b: Buffer): boolean {
+    if (b.length === 0 || this.unfaithful) return true;
+    if (this.rawTotal + b.length > RAW_TOTAL_MAX) return false;
     this.rawTotal += b.length;
-    if (this.rawTotal > RAW_TOTAL_MAX) {
-      this.unfaithful = 'too many bytes outside its files';
-      this.items = [];
-      this.itemsLen = 0;
-      this.raw = [];
-      this.rawLen = 0;
-      return;
-    }
     this.raw.push(b);
     this.rawLen += b.length;
     if (this.rawLen >= RAW_ITEM_MAX) this.flushRaw();
+    return true;
   }
 
   private flushRaw(): void {
@@ -151,17 +271,20 @@ export class TarSplitRecorder extends Transform {
     this.addItem(head);
   }
 
-  private scan(chunk: Buffer): void {
+  /** Scans a chunk; returns where it stopped: its end, or the cut of a spill. */
+  private scan(chunk: Buffer): number {
     let off = 0;
-    while (off < chunk.length) {
+    while (off < chunk.length && !this.cut) {
       if (this.phase === 'tail') {
-        this.keep(chunk.subarray(off));
-        return;
+        if (!this.keep(chunk.subarray(off))) this.fail('too many bytes outside its files', off);
+        return this.cut ? off : chunk.length;
       }
       if (this.phase === 'header') {
         if (this.blockLen === 0 && chunk.length - off >= BLOCK) {
           off += BLOCK;
-          this.header(chunk.subarray(off - BLOCK, off));
+          const why = this.header(chunk.subarray(off - BLOCK, off));
+          // Cut before the header: the parser behind never sees the entry.
+          if (why) this.fail(why, off - BLOCK);
           continue;
         }
         const n = Math.min(BLOCK - this.blockLen, chunk.length - off);
@@ -170,40 +293,59 @@ export class TarSplitRecorder extends Transform {
         off += n;
         if (this.blockLen === BLOCK) {
           this.blockLen = 0;
-          this.header(Buffer.from(this.block));
+          const b = Buffer.from(this.block);
+          const why = this.header(b);
+          // The header began in an earlier chunk, handed on already: the parser behind holds
+          // part of a header it will never complete.
+          if (why) this.fail(why, off, b);
         }
         continue;
       }
       const n = Math.min(this.left, chunk.length - off);
       const part = chunk.subarray(off, off + n);
+      if (this.phase !== 'content' && !this.keep(part)) {
+        this.fail('too many bytes outside its files', off);
+        break;
+      }
       off += n;
       this.left -= n;
       if (this.phase === 'meta') this.meta.push(part);
-      if (this.phase !== 'content') this.keep(part);
-      if (this.left === 0) this.endData();
+      if (this.left === 0) {
+        const why = this.endData();
+        if (why) this.fail(why, off);
+      }
     }
+    return this.cut ? this.cut.local : chunk.length;
   }
 
-  private header(b: Buffer): void {
-    this.keep(b);
+  /** Reads one header block; returns why the record cannot go on from before it, if so (the block is then not kept). */
+  private header(b: Buffer): string | undefined {
     if (b.equals(ZERO_BLOCK)) {
       // The trailer: everything from here on is kept as it is.
+      if (!this.keep(b)) return 'too many bytes outside its files';
       this.phase = 'tail';
-      return;
+      return undefined;
     }
+    // What the parser behind would refuse or skip is not handed to it: a file that is no tar at
+    // all goes to the sink whole.
+    const sum = checksum(b);
+    if (sum === 8 * 32 || sum !== numeric(b, 148, 8)) return 'a header with a bad checksum';
+    const magic = b.subarray(257, 263);
+    if (!magic.equals(USTAR) && !b.subarray(257, 265).equals(GNU)) return 'a header of an unknown format';
     const type = b[156]!;
     const headerSize = numeric(b, 124, 12);
-    if (!Number.isSafeInteger(headerSize) || headerSize < 0) throw new Error('unreadable size field');
+    if (!Number.isSafeInteger(headerSize) || headerSize < 0) return 'unreadable size field';
     const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
     const ch = String.fromCharCode(type);
     if (ch === 'x' || ch === 'g' || ch === 'L' || ch === 'K') {
+      if (!this.keep(b)) return 'too many bytes outside its files';
       this.metaType = type;
       this.meta = [];
       this.left = padded(headerSize);
       this.metaSize = headerSize;
       this.phase = this.left > 0 ? 'meta' : 'header';
-      if (this.left === 0) this.endMeta();
-      return;
+      if (this.left === 0) this.endMeta(); // no data: nothing to refuse
+      return undefined;
     }
     let name = cstring(b, 0, 100);
     if (b.toString('latin1', 257, 262) === 'ustar') {
@@ -212,41 +354,50 @@ export class TarSplitRecorder extends Transform {
     }
     if (this.nextPath !== undefined) name = this.nextPath;
     const size = this.nextSize ?? headerSize;
+    const why = this.check(ch, name, size);
+    if (why) return why;
+    if (!this.keep(b)) return 'too many bytes outside its files';
     this.nextPath = undefined;
     this.nextSize = undefined;
+    this.begun++;
     this.entry(ch, name, size);
     if (size === 0) {
       this.phase = 'header';
-      return;
+      return undefined;
     }
+    this.entryOpen = true;
     this.left = padded(size);
     if (this.phase === 'content') {
       // Content by path, then its padding kept as it is.
       this.left = size;
       this.padding = padded(size) - size;
     }
+    return undefined;
   }
 
   private metaSize = 0;
   private rawTotal = 0;
   private padding = 0;
 
-  private endData(): void {
+  /** The end of a phase's data; returns why the record cannot go on from here, if so. */
+  private endData(): string | undefined {
     if (this.phase === 'meta') {
-      this.endMeta();
       this.phase = 'header';
-      return;
+      return this.endMeta();
     }
+    this.entryOpen = false;
     if (this.phase === 'content' && this.padding > 0) {
       this.phase = 'skip';
       this.left = this.padding;
       this.padding = 0;
-      return;
+      return undefined;
     }
     this.phase = 'header';
+    return undefined;
   }
 
-  private endMeta(): void {
+  /** Reads a PAX or GNU meta entry's data; returns why the record cannot go on, if so. */
+  private endMeta(): string | undefined {
     const data = Buffer.concat(this.meta).subarray(0, this.metaSize);
     this.meta = [];
     const ch = String.fromCharCode(this.metaType);
@@ -257,55 +408,74 @@ export class TarSplitRecorder extends Transform {
         pax = decodePax(data);
       } catch (err) {
         // The parser behind this stage reports the same header in its own words.
-        this.unfaithful ??= (err as Error).message;
-        return;
+        return (err as Error).message;
       }
       if (ch === 'g') {
-        if (Object.hasOwn(pax, 'path') || Object.hasOwn(pax, 'size'))
-          this.unfaithful ??= 'a global PAX header sets a path or size';
-        return;
+        if (Object.hasOwn(pax, 'path') || Object.hasOwn(pax, 'size')) return 'a global PAX header sets a path or size';
+        return undefined;
       }
       if (Object.hasOwn(pax, 'path')) this.nextPath = pax.path;
       if (Object.hasOwn(pax, 'size')) this.nextSize = Number(pax.size);
-      if (Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) this.unfaithful ??= 'a sparse entry';
+      if (Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) return 'a sparse entry';
     }
+    return undefined;
   }
 
-  /** One entry's header read: decides whether its content is recorded by path. */
-  private entry(ch: string, rawName: string, size: number): void {
-    this.phase = size > 0 ? 'skip' : 'header';
+  /**
+   * Why an entry, its header just read, makes the record unfaithful, if it does: decided before
+   * the entry is applied, so that a spill rebuilds the bytes before it from files it has not yet
+   * overwritten or removed.
+   */
+  private check(ch: string, rawName: string, size: number): string | undefined {
     let name: string | null;
     try {
       name = cleanEntryName(rawName);
     } catch {
-      this.unfaithful ??= `entry ${JSON.stringify(rawName)} escapes the layer`;
-      return;
+      return `entry ${JSON.stringify(rawName)} escapes the layer`;
     }
     const isFile = ch === '0' || ch === '\0' || ch === '7';
     // tar-stream reads an old-style file whose name ends in '/' as a directory.
     const isDir = ch === '5' || (ch === '\0' && rawName.endsWith('/'));
-    if (!isFile && !'12345'.includes(ch) && ch !== '6') {
-      this.unfaithful ??= `entry ${JSON.stringify(rawName)} of type ${JSON.stringify(ch)}`;
-      return;
-    }
-    if (name === null) return;
+    if (!isFile && !'12345'.includes(ch) && ch !== '6')
+      return `entry ${JSON.stringify(rawName)} of type ${JSON.stringify(ch)}`;
+    // The applier refuses these (apply.ts, HEADER_ONLY): they go to the sink with the rest.
+    if (size > 0 && (isDir || '123456'.includes(ch))) return `entry ${JSON.stringify(rawName)} carries data`;
+    if (name === null) return undefined;
     const prev = this.names.get(name);
-    if (prev !== undefined && !(prev && isDir)) this.unfaithful ??= `${name} appears twice`;
-    this.names.set(name, isDir);
+    if (prev !== undefined && !(prev && isDir)) return `${name} appears twice`;
     const base = posix.basename(name);
     if (base.startsWith('.wh.')) {
-      if (size > 0) this.unfaithful ??= `whiteout ${name} has content`;
+      if (size > 0) return `whiteout ${name} has content`;
       const dir = posix.dirname(name) === '.' ? '' : posix.dirname(name);
       // A whiteout removes what is there when it is applied: files of this layer before it.
       const opaque = base === '.wh..wh..opq';
       const target = opaque ? dir : posix.join(dir, base.slice(4));
       for (const f of this.files)
         if ((!opaque && f === target) || target === '' || f.startsWith(target + '/'))
-          this.unfaithful ??= `${f} is removed by a whiteout of the same layer`;
-      return;
+          return `${f} is removed by a whiteout of the same layer`;
+      return undefined;
     }
+    // A file under a path another entry of this tar makes no directory (before or after it).
+    if (!isDir && this.fileDirs.has(name)) return `a file lies under ${name}, which is not a directory`;
+    if (isFile && !isDir && size > 0) {
+      for (let d = posix.dirname(name); d !== '.'; d = posix.dirname(d))
+        if (this.names.get(d) === false) return `${name} lies under ${d}, which is not a directory`;
+    }
+    return undefined;
+  }
+
+  /** One entry's header read (and checked): decides whether its content is recorded by path. */
+  private entry(ch: string, rawName: string, size: number): void {
+    this.phase = size > 0 ? 'skip' : 'header';
+    const name = cleanEntryName(rawName);
+    if (name === null) return;
+    const isFile = ch === '0' || ch === '\0' || ch === '7';
+    const isDir = ch === '5' || (ch === '\0' && rawName.endsWith('/'));
+    this.names.set(name, isDir);
+    if (posix.basename(name).startsWith('.wh.')) return;
     if (isFile && !isDir && size > 0) {
       this.files.add(name);
+      for (let d = posix.dirname(name); d !== '.' && !this.fileDirs.has(d); d = posix.dirname(d)) this.fileDirs.add(d);
       this.fileItem(name, size);
       this.phase = 'content';
     }

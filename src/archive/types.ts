@@ -22,6 +22,14 @@ export interface ApplyOptions {
    * the record, or why the layer's files could not give its tar back.
    */
   record?: boolean;
+  /**
+   * With `record`: a file (not yet existing; its directory is made) to write the layer's tar to
+   * only once the record turns out unfaithful, instead of a staged copy of every layer. At the
+   * first entry the record cannot give back, the bytes before it are rebuilt from the record so
+   * far and the files already written, the rest of the stream is appended as it comes, and
+   * nothing more is applied: the caller extracts the file instead (see `spilled`).
+   */
+  spillTo?: string;
 }
 
 export interface ApplyResult {
@@ -37,6 +45,12 @@ export interface ApplyResult {
   record?: Uint8Array;
   /** Why no record was made, when one was asked for. */
   unfaithful?: string;
+  /**
+   * The stream written to `spillTo` whole: its digest and size, as written (the caller checks
+   * them against its own hash of the stream before using the file). The target then holds only
+   * part of the layer.
+   */
+  spilled?: { digest: string; size: number };
 }
 
 /** One line of `docker diff`: Kind 0 = modified (C), 1 = added (A), 2 = deleted (D). */

@@ -132,10 +132,14 @@ export class ContentStore {
    * has the uncompressed bytes in hand anyway): committed under the digest it reports, so the
    * bytes cross no other thread and are not read back to be hashed again.
    */
-  async externalWriter(): Promise<ExternalWriter> {
-    const dir = await fsp.mkdtemp(path.join(this.ingestDir, `${process.pid}-${randomBytes(4).toString('hex')}-`));
+  async externalWriter(opts: { lazy?: boolean } = {}): Promise<ExternalWriter> {
+    // `lazy`: nothing is created; the writer makes the directory and the file only if it needs
+    // them (a load's spill, for the few layers that need a staged copy at all).
+    const dir = opts.lazy
+      ? path.join(this.ingestDir, `${process.pid}-${randomBytes(8).toString('hex')}-spill`)
+      : await fsp.mkdtemp(path.join(this.ingestDir, `${process.pid}-${randomBytes(4).toString('hex')}-`));
     const file = path.join(dir, 'data');
-    await (await fsp.open(file, 'wx', 0o600)).close();
+    if (!opts.lazy) await (await fsp.open(file, 'wx', 0o600)).close();
     const store = this;
     return {
       path: file,

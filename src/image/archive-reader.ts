@@ -67,7 +67,9 @@ export async function readArchive(
       } else {
         const body = entry as unknown as Readable;
         const staged = speculation ? await speculation.stage(name, body) : await layers.stage(body);
-        files.staged.set(name, { ...staged, rawSize: size });
+        // The same object the speculation keeps: a staged copy it writes later (a fallback) shows here.
+        staged.rawSize = size;
+        files.staged.set(name, staged);
       }
     }
   } catch (err) {
@@ -94,7 +96,7 @@ export function smallFile(files: ArchiveFiles, name: string): Buffer | undefined
   if (small) return small;
   const staged = files.staged.get(n);
   // Configs are never compressed, so the staged (uncompressed) bytes are the file's bytes.
-  if (staged && staged.tarSize <= MAX_JSON) return fs.readFileSync(staged.path);
+  if (staged && staged.writer && staged.tarSize <= MAX_JSON) return fs.readFileSync(staged.path);
   return undefined;
 }
 

@@ -73,6 +73,13 @@ export interface StagedLayer {
   writer?: ContentWriter | ExternalWriter;
   /** Its layer has a tar-split record: the copy is dropped instead of becoming a blob. */
   recorded?: boolean;
+  /**
+   * No file holds its bytes: they were extracted as they arrived and the copy never written
+   * (speculate.ts). `path` names no file unless a fallback writes one later (`writer` set).
+   */
+  unwritten?: boolean;
+  /** Its bytes do not apply as a layer, and why: the load's error if it needs the layer. */
+  error?: unknown;
 }
 
 /** What one operation added, to be made durable together or rolled back together. */
@@ -88,6 +95,8 @@ export class LayerTx {
    * rollback removes it before this one's rows name it (LayerStore.holdRecord).
    */
   readonly records = new Set<string>();
+  /** Layers taken over from LayerStore.pending, as they were: a rollback may hand them back. */
+  readonly adopted = new Map<string, PendingLayer>();
 
   /**
    * `syncOnce`: the layers of this operation are applied without a flush each and flushed
@@ -142,11 +151,32 @@ export class LayerTx {
   committed(): void {
     for (const d of this.records) this.store.releaseRecord(d, false);
     this.records.clear();
+    this.adopted.clear();
   }
 
   /** Undoes everything not yet owned by a row. */
   async rollback(): Promise<void> {
-    for (const name of [...this.snapshots].reverse()) await this.store.snapshotter.remove(name).catch(() => {});
+    // An adopted layer that a live load relies on (its own bytes for it were only hashed) goes
+    // back to pending under that load instead: removing it would fail that load for nothing.
+    // Its parent, adopted too, goes with it; children first, as they are removed.
+    const back: [string, PendingLayer][] = [];
+    const heirs = new Map<string, object>();
+    for (const name of [...this.snapshots].reverse()) {
+      const p = this.adopted.get(name);
+      const to = p && (heirs.get(name) ?? this.store.heir(name, p.owner));
+      if (p && to) {
+        back.push([name, { ...p, owner: to }]);
+        if (p.row.parent !== null && this.adopted.has(p.row.parent)) heirs.set(p.row.parent, to);
+        continue;
+      }
+      await this.store.snapshotter.remove(name).catch(() => {});
+    }
+    // Parents listed before their children, as discard expects.
+    for (const [name, p] of back.reverse()) {
+      this.store.pending.set(name, p);
+      this.store.rely(name, p.owner);
+    }
+    this.adopted.clear();
     // Gone: a persist() after this (a commit whose layer turned out empty) has nothing to flush.
     this.unsynced.clear();
     // A record goes only if no row names its diffID and no other live operation holds it.
@@ -189,8 +219,18 @@ async function syncDirs(dirs: Iterable<string>): Promise<void> {
 }
 
 export class LayerStore {
-  /** Committed, row-less snapshots of loads still uploading, by chainID; changed only under the image lock. */
+  /**
+   * Committed, row-less snapshots of loads still uploading, by chainID, parents before their
+   * children; changed only under the image lock (or, by a load adding its own, synchronously).
+   */
   readonly pending = new Map<string, PendingLayer>();
+  /**
+   * Live loads (speculations) relying on each pending chainID: its owner, and any load whose own
+   * bytes for the layer were only hashed because it was pending already. A layer that a failing
+   * load would remove goes to one of them instead (LayerTx.rollback, Speculation.discard); a load
+   * leaves every set when it ends (forget), so a layer nobody live relies on is removed.
+   */
+  private readonly reliers = new Map<string, Set<object>>();
   /**
    * chainIDs being extracted right now, each with a promise that settles once it is committed
    * (and pending, for a load's extraction behind its upload) or given up: one extraction per
@@ -360,19 +400,10 @@ export class LayerStore {
     for (const diffID of diffIDs) {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
       const row = this.get(chainID) ?? tx.newLayers.find((l) => l.chainID === chainID) ?? this.adopt(chainID, tx);
-      let source: string | (() => Readable) | undefined;
-      if (!row) {
-        const staged = tx.staged.get(diffID);
-        // A staged file whose writer is gone was already committed as the diffID's blob.
-        source = staged?.writer ? staged.path : this.content.has(diffID) ? this.content.blobPath(diffID) : undefined;
-        // The same diffID on another parent: its tar is rebuilt from that layer's files.
-        if (!source && this.records.has(diffID)) {
-          this.holdRecord(tx, diffID);
-          source = () => this.readTar(diffID, tx.newLayers);
-        }
-        if (!source) throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
-      }
-      plan.push({ chainID, diffID, parent, row, source, extracting: row ? undefined : this.extracting.get(chainID) });
+      const extracting = row ? undefined : this.extracting.get(chainID);
+      // A layer extracting behind the upload without a staged copy gets one only if that fails.
+      const source = row || extracting ? undefined : this.sourceOf(diffID, tx);
+      plan.push({ chainID, diffID, parent, row, source, extracting });
       parent = chainID;
     }
     const missing = plan.filter((p) => !p.row);
@@ -392,6 +423,7 @@ export class LayerStore {
             p.row = adopted;
             return;
           }
+          p.source = this.sourceOf(p.diffID, tx);
         }
         const { size, tarSize } = await this.extract(p.chainID, p.diffID, p.parent, p.source!, tx, after);
         p.row = { chainID: p.chainID, diffID: p.diffID, parent: p.parent, size, tarSize };
@@ -402,6 +434,20 @@ export class LayerStore {
       release();
     }
     return plan.map((p) => p.row!);
+  }
+
+  /** Where the tar of a layer to extract comes from: its staged bytes, its blob, or another snapshot of it. */
+  private sourceOf(diffID: string, tx: LayerTx): string | (() => Readable) {
+    const staged = tx.staged.get(diffID);
+    // A staged file whose writer is gone was already committed as the diffID's blob.
+    if (staged?.writer) return staged.path;
+    if (this.content.has(diffID)) return this.content.blobPath(diffID);
+    // The same diffID on another parent: its tar is rebuilt from that layer's files.
+    if (this.records.has(diffID)) {
+      this.holdRecord(tx, diffID);
+      return () => this.readTar(diffID, tx.newLayers);
+    }
+    throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
   }
 
   /**
@@ -458,11 +504,31 @@ export class LayerStore {
     if (failures.length) throw failures.find((e) => !(e instanceof ParentFailed)) ?? failures[0];
   }
 
+  /** `load` relies on pending layer `chainID` until it ends. */
+  rely(chainID: string, load: object): void {
+    const set = this.reliers.get(chainID) ?? new Set();
+    set.add(load);
+    this.reliers.set(chainID, set);
+  }
+
+  /** `load` has ended: it relies on no layer any more. */
+  forget(load: object): void {
+    for (const [chainID, set] of this.reliers) if (set.delete(load) && !set.size) this.reliers.delete(chainID);
+  }
+
+  /** A live load relying on `chainID`: `owner` if it still does, else any. */
+  heir(chainID: string, owner?: object): object | undefined {
+    const set = this.reliers.get(chainID);
+    if (owner !== undefined && set?.has(owner)) return owner;
+    return set?.values().next().value;
+  }
+
   /** Takes over a layer extracted while its archive was uploading: `tx` now owns its snapshot. */
   adopt(chainID: string, tx: LayerTx): LayerRow | undefined {
     const p = this.pending.get(chainID);
     if (!p) return undefined;
     this.pending.delete(chainID);
+    tx.adopted.set(chainID, p);
     if (p.unsynced) tx.unsynced.add(p.unsynced);
     tx.snapshots.push(chainID);
     tx.newLayers.push(p.row);

@@ -82,6 +82,7 @@ async function loadOne(store: ImageStore, files: ArchiveFiles, e: LoadEntry, out
     const tx = new LayerTx(store.layers, { syncOnce: true });
     try {
       let parent: string | null = null;
+      let applyError: { err: unknown } | undefined;
       for (const [i, diffID] of diffIDs.entries()) {
         const chain: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
         parent = chain;
@@ -90,8 +91,11 @@ async function loadOne(store: ImageStore, files: ArchiveFiles, e: LoadEntry, out
         if (!staged) throw new InvalidParameter(`layer ${e.layers[i]} is missing from the archive`);
         if (staged.diffID !== diffID)
           throw new InvalidParameter(`invalid diffID for layer ${i}: expected "${diffID}", got "${staged.diffID}"`);
+        // Extracted as it arrived and found not to apply: the error its extraction would give.
+        if (staged.error !== undefined) applyError ??= { err: staged.error };
         tx.staged.set(diffID, staged);
       }
+      if (applyError) throw applyError.err;
       const before = tx.newLayers.length;
       const rows = await store.layers.ensure(diffIDs, tx);
       for (const l of tx.newLayers.slice(before)) {

@@ -10,20 +10,33 @@
 // of after manifest.json. On any doubt (no config yet, several images, a mismatch, a layer that
 // does not apply) the load extracts the staged bytes afterwards exactly as without this.
 //
+// Where the snapshotter applies a layer apart from its parent (overlay2), the extracted files do
+// not depend on the guess, so no staged copy is written at all: the bytes are only hashed. Each
+// way the extraction can fall short has its own way back to a complete copy, none of them a
+// guess: a record found unfaithful spills (tar-split.ts: the bytes before the first entry it
+// cannot give back are rebuilt from the files, the rest written as they come, the whole checked
+// against the stream's digest); a wrong guess, or a layer whose parent's extraction failed,
+// rebuilds its tar from its record and files (checked against the digest as it goes); bytes that
+// do not apply are the load's error, the one extracting them from a file would give, since on
+// such a snapshotter it cannot depend on the parent.
+//
 // A speculative layer is committed under its chainID but gets no row: until the load's
 // transaction adopts it, it is listed in LayerStore.pending (and, while it extracts, in
 // LayerStore.extracting, which claims the chainID: no other extraction starts on it and a load
 // needing it waits). A crash leaves a committed snapshot no row owns, which the startup sweep
-// removes; a failed or finished load removes what it did not adopt.
-import { randomBytes } from 'node:crypto';
+// removes; a failed or finished load removes what it did not adopt, but for a layer another
+// live load relies on, having only hashed its own bytes for it: that load gets it instead
+// (LayerStore.rely). A failing load that adopted such a layer hands it back the same way.
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import type { ApplyResult } from '../archive/index.js';
-import { applyLayer, applyLayerFile } from '../archive/lazy.js';
+import { applyLayer, applyLayerFile, rebuildLayer } from '../archive/lazy.js';
+import { StrataError } from '../errors.js';
 import { noSpaceAt } from '../util/no-space.js';
 import { decompressStream } from './decompress.js';
 import type { Mutex } from './mutex.js';
-import type { ContentWriter } from '../content/store.js';
+import type { ContentWriter, ExternalWriter } from '../content/store.js';
 import type { LayerRow, LayerStore, StagedLayer } from './layer-store.js';
 import { sha256 } from './digest.js';
 
@@ -47,8 +60,6 @@ export class Speculation {
   private readonly configs = new Map<string, string[]>();
   /** Each v1 layer directory's parent directory (null: the base layer), from its json. */
   private readonly v1Parents = new Map<string, string | null>();
-  /** chainIDs this load committed and still owns, oldest first. */
-  private readonly mine: string[] = [];
   /** Layers of this load staged so far, by the digest of their bytes. */
   private readonly staged = new Map<string, StagedLayer>();
   /** This load's extractions behind the upload, by chainID: true once the layer is pending. */
@@ -117,7 +128,7 @@ export class Speculation {
     const guess = this.configs.size === 1 ? this.guess(name) : undefined;
     const staged = guess ? await this.extractWhileStaging(input, guess) : await this.layers.stage(input);
     if (this.configs.size !== 1) return staged;
-    if (!this.staged.has(staged.diffID)) this.staged.set(staged.diffID, staged);
+    if (!staged.unwritten && !this.staged.has(staged.diffID)) this.staged.set(staged.diffID, staged);
     this.advance();
     return staged;
   }
@@ -190,13 +201,17 @@ export class Speculation {
     const key = `extract-${randomBytes(8).toString('hex')}`;
     let dir: string | undefined;
     let applying: Promise<ApplyResult | undefined> = Promise.resolve(undefined);
+    let applyError: unknown;
     let feed: PassThrough | undefined;
     let prepared = false;
+    // The file a record found unfaithful spills into, made only then (no staged copy otherwise).
+    let spill: ExternalWriter | undefined;
     try {
       await layers.snapshotter.prepare(key, apart ? undefined : (guess.parent ?? undefined));
       prepared = true;
       const target = await layers.snapshotter.applyTarget(key);
       dir = target.dir;
+      if (layers.snapshotter.appliesApart) spill = await layers.content.externalWriter({ lazy: true });
       feed = new PassThrough({ highWaterMark: 1 << 20 });
       // No flush of its own: the load that adopts it flushes all its layers at once before
       // their rows (LayerTx.persist); a crash before leaves a snapshot no row owns.
@@ -205,7 +220,13 @@ export class Speculation {
         digest: false, // hashed as it is staged
         sync: false,
         record: true,
-      }).catch(() => undefined); // bytes that do not apply: the load extracts them again and says why
+        spillTo: spill?.path,
+      }).catch((err: unknown) => {
+        // Bytes that do not apply: without a staged copy, the load's error; else the load
+        // extracts them again and says why.
+        applyError = err;
+        return undefined;
+      });
     } catch {
       feed = undefined; // e.g. the parent was removed meanwhile: staged only
     }
@@ -213,19 +234,29 @@ export class Speculation {
     let stopped = false;
     void applying.then(() => (stopped = true));
     feed?.on('error', () => {}); // its failure is the apply's, reported by `applying`
+    const unstaged = feed !== undefined && spill !== undefined;
 
     let w: ContentWriter | undefined;
     let staged: StagedLayer;
     try {
-      const ingest = (w = await layers.content.writer());
+      const ingest = unstaged ? undefined : (w = await layers.content.writer());
+      const hash = createHash('sha256');
+      let size = 0;
       for await (const chunk of decompressStream(input)) {
-        await ingest.write(chunk as Buffer).catch((err: unknown) => {
-          throw noSpaceAt(err, ingest.path);
-        });
+        if (ingest)
+          await ingest.write(chunk as Buffer).catch((err: unknown) => {
+            throw noSpaceAt(err, ingest.path);
+          });
+        else {
+          hash.update(chunk as Buffer);
+          size += (chunk as Buffer).length;
+        }
         if (feed && !stopped && !feed.destroyed && !feed.write(chunk))
           await Promise.race([once(feed, 'drain'), applying]);
       }
-      staged = { diffID: ingest.digest(), tarSize: ingest.size, path: ingest.path, writer: ingest };
+      staged = ingest
+        ? { diffID: ingest.digest(), tarSize: ingest.size, path: ingest.path, writer: ingest }
+        : { diffID: `sha256:${hash.digest('hex')}`, tarSize: size, path: spill!.path, unwritten: true };
     } catch (err) {
       input.destroy();
       feed?.destroy(err as Error);
@@ -233,10 +264,14 @@ export class Speculation {
       if (prepared) await layers.snapshotter.remove(key).catch(() => {});
       unclaim();
       await w?.abort();
+      await spill?.abort();
       throw err;
     }
     feed?.end();
     const res = await applying;
+    if (unstaged)
+      return this.endUnstaged(key, guess, res, applyError, staged, spill!, dir!, parentJob, unclaim, settle);
+    await spill?.abort();
     if (!res || staged.diffID !== guess.diffID) {
       if (prepared) await layers.snapshotter.remove(key).catch(() => {});
       unclaim();
@@ -246,6 +281,81 @@ export class Speculation {
     // the archive's next files arrive.
     void this.commitPending(key, guess, res, staged.tarSize, dir!, parentJob).then(settle, () => settle(false));
     return staged;
+  }
+
+  /**
+   * The end of extractWhileStaging where no staged copy was written: the layer pending as
+   * guessed, or the staged copy the extraction stands for (spilled, or rebuilt from its files),
+   * or the error its bytes gave.
+   */
+  private async endUnstaged(
+    key: string,
+    guess: Guess,
+    res: ApplyResult | undefined,
+    applyError: unknown,
+    staged: StagedLayer,
+    spill: ExternalWriter,
+    dir: string,
+    parentJob: Promise<boolean> | undefined,
+    unclaim: () => void,
+    settle: (ok: boolean) => void,
+  ): Promise<StagedLayer> {
+    const { layers } = this;
+    const drop = async () => {
+      await layers.snapshotter.remove(key).catch(() => {});
+      unclaim();
+    };
+    if (res?.spilled) {
+      await drop();
+      if (res.spilled.digest !== staged.diffID || res.spilled.size !== staged.tarSize) {
+        await spill.abort();
+        return {
+          ...staged,
+          error: new StrataError(`layer ${staged.diffID}: its copy was not written as received`),
+        };
+      }
+      return { diffID: staged.diffID, tarSize: staged.tarSize, path: spill.path, writer: spill };
+    }
+    await spill.abort(); // never made: nothing was spilled
+    if (!res?.record) {
+      await drop();
+      const why = res ? `its files cannot give its tar back (${res.unfaithful ?? 'no record'})` : undefined;
+      return { ...staged, error: applyError ?? new StrataError(`layer ${staged.diffID}: ${why}`) };
+    }
+    const record = Buffer.from(res.record);
+    if (staged.diffID !== guess.diffID) {
+      // Another layer than guessed: its tar is rebuilt from what was extracted, then the
+      // extraction goes; the staged copy goes on as if no guess had been made.
+      try {
+        return await this.rebuilt(record, dir, staged);
+      } finally {
+        await drop();
+      }
+    }
+    // The staged copy it would need if it cannot be committed as guessed (its parent's
+    // extraction failed): rebuilt from its files before they go, into the very object returned.
+    const rescue = async () => {
+      const copy = await this.rebuilt(record, dir, staged);
+      Object.assign(staged, copy);
+      staged.unwritten = !copy.writer;
+    };
+    void this.commitPending(key, guess, res, staged.tarSize, dir, parentJob, rescue).then(settle, () => settle(false));
+    return staged;
+  }
+
+  /** A staged copy of a layer's tar rebuilt from its record and extracted files, checked against its digest. */
+  private async rebuilt(record: Buffer, dir: string, staged: StagedLayer): Promise<StagedLayer> {
+    const w = await this.layers.content.writer();
+    try {
+      for await (const chunk of rebuildLayer(record, dir, staged.diffID))
+        await w.write(chunk).catch((err: unknown) => {
+          throw noSpaceAt(err, w.path);
+        });
+      return { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
+    } catch (err) {
+      await w.abort();
+      return { ...staged, error: err };
+    }
   }
 
   /**
@@ -261,6 +371,7 @@ export class Speculation {
     tarSize: number,
     dir: string,
     parentJob: Promise<boolean> | undefined,
+    rescue?: () => Promise<void>,
   ): Promise<boolean> {
     const { layers } = this;
     const apart = guess.parent !== null && layers.snapshotter.appliesApart;
@@ -272,9 +383,15 @@ export class Speculation {
       const row: LayerRow = { chainID: guess.chainID, diffID: guess.diffID, parent: guess.parent, size, tarSize };
       const split = { record: res.record, unfaithful: res.unfaithful };
       layers.pending.set(guess.chainID, { row, owner: this, unsynced: dir, split });
-      this.mine.push(guess.chainID);
+      layers.rely(guess.chainID, this);
       return true;
     } catch {
+      // Without a staged copy, this load needs the layer another load has pending: noted at
+      // once (nothing runs between the check and the note), so that load hands it over rather
+      // than remove it if it fails. One stored meanwhile gets its copy all the same: the image
+      // that stored it may be removed, and the layer with it, before this load's rows name it.
+      if (rescue && layers.pending.has(guess.chainID)) layers.rely(guess.chainID, this);
+      else if (rescue) await rescue().catch(() => {});
       await layers.snapshotter.remove(key).catch(() => {});
       return false;
     }
@@ -294,7 +411,7 @@ export class Speculation {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
       if (!this.claimed(chainID)) {
         const staged = this.staged.get(diffID);
-        if (!staged) return;
+        if (!staged || staged.unwritten || staged.error !== undefined) return;
         // Only build on layers that are stored or our own, never on another load's pending one.
         const pendingParent = parent !== null && this.layers.pending.get(parent);
         if (pendingParent && pendingParent.owner !== this) return;
@@ -369,17 +486,31 @@ export class Speculation {
     });
   }
 
-  /** Removes the layers this load extracted but no transaction adopted, children first. */
+  /**
+   * Removes the layers this load owns pending (extracted, or handed over by a load that failed)
+   * that no transaction adopted, children first; one another live load relies on goes to it
+   * instead, with its pending parents.
+   */
   async discard(): Promise<void> {
     await Promise.all(this.jobs);
-    if (!this.mine.length) return;
+    const { layers } = this;
+    // With nothing owned, no lock: ending here and now, no load can hand this one a layer after.
+    if (![...layers.pending.values()].some((p) => p.owner === this)) return layers.forget(this);
     await this.lock.run(async () => {
-      for (const chainID of this.mine.reverse()) {
-        if (this.layers.pending.get(chainID)?.owner !== this) continue;
-        this.layers.pending.delete(chainID);
-        await this.layers.snapshotter.remove(chainID).catch(() => {});
+      layers.forget(this);
+      const heirs = new Map<string, object>();
+      const mine = [...layers.pending].filter(([, p]) => p.owner === this).reverse();
+      for (const [chainID, p] of mine) {
+        const to = heirs.get(chainID) ?? layers.heir(chainID);
+        if (to) {
+          layers.pending.set(chainID, { ...p, owner: to });
+          layers.rely(chainID, to);
+          if (p.row.parent !== null && layers.pending.get(p.row.parent)?.owner === this) heirs.set(p.row.parent, to);
+          continue;
+        }
+        layers.pending.delete(chainID);
+        await layers.snapshotter.remove(chainID).catch(() => {});
       }
-      this.mine.length = 0;
     });
   }
 }

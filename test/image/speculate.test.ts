@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { loadImages } from '../../src/image/load.js';
 import { saveImages, selectImages } from '../../src/image/save.js';
+import { removeImage } from '../../src/image/remove.js';
 import { layeredConfig, makeTar, sha256, type TarEntry } from './fixture-archive.js';
 import { openStore, removeStoreDir, type TestStore } from './store-helper.js';
 
@@ -285,10 +286,18 @@ test('a layer is extracted while its bytes arrive: its files are written before 
     const start = tar.indexOf(layer.subarray(0, 512));
     assert.ok(start > 0);
     // All but the last 256 KiB of the layer: "first" (its first 2 MiB) is long in by then.
-    const up = slowUpload(tar, start + layer.length - (256 << 10), () => extracting(t, 'first'));
+    let staging: string[] | undefined;
+    const up = slowUpload(tar, start + layer.length - (256 << 10), async () => {
+      const held = await extracting(t, 'first');
+      if (held) staging = fs.readdirSync(t.store.content.ingestDir);
+      return held;
+    });
     const prepares = countPrepares(t);
     await loadImages(t.store, up.stream, { stream: () => {}, progress: () => {} });
     assert.ok(up.held(), 'files extracted before the upload ended');
+    // Where layers apply apart from their parent, the bytes are only extracted and hashed.
+    if (t.snapshotter.appliesApart) assert.deepEqual(staging, [], 'no staged copy written while extracting');
+    else assert.equal(staging?.length, 1, 'the staged copy written alongside');
     assert.equal(prepares.n, 1, 'extracted once');
     assert.equal((await t.store.resolve('one:1')).id, id);
     const c = await t.census();
@@ -337,37 +346,338 @@ test('a wrong guess (layers out of config order, no diffID in their names) costs
   }
 });
 
-test('a layer whose files cannot give its tar back (a path written twice) extracts while uploading and saves back byte for byte', async () => {
-  const t = await openStore();
-  try {
-    const layer = await makeTar([
+for (const [what, entries, last] of [
+  [
+    'a path written twice',
+    [
       { name: 'twice', data: randomBytes(BIG) },
       { name: 'other', data: 'x' },
       { name: 'twice', data: 'the second one' },
+    ],
+    'twice',
+  ],
+  [
+    'a whiteout of its own file',
+    [
+      { name: 'gone', data: randomBytes(BIG) },
+      { name: 'other', data: 'x' },
+      { name: '.wh.gone', data: '' },
+      { name: 'kept', data: randomBytes(BIG) },
+    ],
+    '.wh.gone',
+  ],
+] as [string, TarEntry[], string][]) {
+  test(`a layer whose files cannot give its tar back (${what}) spills a staged copy only from there and saves back byte for byte`, async () => {
+    const t = await openStore();
+    try {
+      const layer = await makeTar(entries);
+      const diffID = sha256(layer);
+      const config = layeredConfig([diffID]);
+      const id = sha256(config);
+      const tar = await makeTar([
+        { name: `${id.slice(7)}.json`, data: config },
+        { name: 'v1/layer.tar', data: layer },
+        {
+          name: 'manifest.json',
+          data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['twice:1'], Layers: ['v1/layer.tar'] }]),
+        },
+      ]);
+      // Held just before the header of the entry that makes the record unfaithful, until the
+      // extraction has written the entry before it.
+      const start = tar.indexOf(layer.subarray(0, 512));
+      const header = Buffer.alloc(100);
+      header.write(last);
+      let at = layer.indexOf(header, 512);
+      while (at % 512 !== 0) at = layer.indexOf(header, at + 1);
+      let staging: string[] | undefined;
+      const up = slowUpload(tar, start + at, async () => {
+        const held = await extracting(t, 'other');
+        if (held) staging = fs.readdirSync(t.store.content.ingestDir);
+        return held;
+      });
+      const prepares = countPrepares(t);
+      await loadImages(t.store, up.stream, { stream: () => {}, progress: () => {} });
+      assert.ok(up.held());
+      if (t.snapshotter.appliesApart) {
+        assert.deepEqual(staging, [], 'no staged copy before the entry that spills');
+        assert.equal(prepares.n, 2, 'extracted while uploading up to the spill, then again from the spilled copy');
+      } else assert.equal(prepares.n, 1, 'extracted once, while uploading');
+      const c = await t.census();
+      assert.deepEqual(c.snapshots, [diffID]);
+      assert.deepEqual(c.blobs, [diffID], 'its staged copy kept as its tar');
+      assert.deepEqual(c.ingests, []);
+      const dir = (await t.snapshotter.diffSource(diffID)).upper;
+      if (what.includes('twice')) assert.equal(fs.readFileSync(path.join(dir, 'twice'), 'utf8'), 'the second one');
+      else assert.ok(fs.existsSync(path.join(dir, 'kept')) && fs.existsSync(path.join(dir, 'other')));
+      const saved: Buffer[] = [];
+      for await (const b of saveImages(t.store, selectImages(t.store, ['twice:1']))) saved.push(b as Buffer);
+      assert.ok(Buffer.concat(saved).includes(layer), 'save gives the layer back byte for byte');
+    } finally {
+      t.close();
+      removeStoreDir(t.dir);
+    }
+  });
+}
+
+test('bytes that do not apply fail the load with the error an extraction from a staged copy gives, leaving nothing', async () => {
+  // A hard link to a file the layer does not have: nothing in its headers says so.
+  const layer = await makeTar([
+    { name: 'pad', data: randomBytes(BIG) },
+    { name: 'link', type: 'link' as 'file', linkname: 'missing' },
+  ]);
+  const messages: string[] = [];
+  for (const configFirst of [true, false]) {
+    const t = await openStore();
+    try {
+      const diffID = sha256(layer);
+      const config = layeredConfig([diffID]);
+      const id = sha256(config);
+      const cfg = { name: `${id.slice(7)}.json`, data: config };
+      const entries: TarEntry[] = [
+        { name: 'v1/layer.tar', data: layer },
+        {
+          name: 'manifest.json',
+          data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['bad:1'], Layers: ['v1/layer.tar'] }]),
+        },
+      ];
+      const tar = await makeTar(configFirst ? [cfg, ...entries] : [...entries, cfg]);
+      const prepares = countPrepares(t);
+      await assert.rejects(load(t, tar), (err: Error) => (messages.push(err.message), true));
+      // Config first: extracted as it arrived and not again; config last: from the staged copy.
+      assert.equal(prepares.n, 1);
+      assert.deepEqual(await t.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] });
+      assert.equal(t.store.layers.pending.size, 0);
+      assert.equal(t.store.layers.extracting.size, 0);
+    } finally {
+      t.close();
+      removeStoreDir(t.dir);
+    }
+  }
+  assert.equal(messages[0], messages[1]);
+});
+
+for (const bEnds of ['loads', 'is cut off'] as const) {
+  test(`a load that fails after adopting the base layer another load extracted while uploading hands it back: the other ${bEnds}, and nothing is left over`, async () => {
+    const t = await openStore();
+    try {
+      const layers = await bigLayers();
+      const b = await archive(layers, { tag: 'b:1' });
+      // A shares B's base layer; its second layer's bytes do not apply (a hard link to a file it
+      // does not have), which only its extraction finds, after it has adopted the base layer.
+      const bad = await makeTar([
+        { name: 'pad', data: randomBytes(BIG) },
+        { name: 'link', type: 'link' as 'file', linkname: 'missing' },
+      ]);
+      const a = await archive([layers[0]!, bad], { tag: 'a:1' });
+      const base = sha256(layers[0]!);
+      // B's upload holds at the header of its second layer's entry until A has failed.
+      const cut = b.tar.indexOf(layers[1]!.subarray(0, 512)) - 512;
+      assert.ok(cut > 0);
+      let aFailed!: () => void;
+      const failed = new Promise<void>((resolve) => (aFailed = resolve));
+      async function* upload() {
+        yield b.tar.subarray(0, cut);
+        await failed;
+        yield bEnds === 'loads' ? b.tar.subarray(cut) : b.tar.subarray(cut, cut + 4096);
+      }
+      const loadB = loadImages(t.store, Readable.from(upload()), { stream: () => {}, progress: () => {} });
+      loadB.catch(() => {}); // awaited below
+      const { pending, extracting } = t.store.layers;
+      for (let i = 0; i < 1000 && !(pending.has(base) && !extracting.has(base)); i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(pending.has(base), "B's base layer extracted while uploading, pending");
+
+      await assert.rejects(load(t, a.tar), (err: Error) => !/missing from the archive/.test(err.message));
+      assert.ok(pending.has(base), 'the base layer is pending again, for B');
+      aFailed();
+
+      if (bEnds === 'loads') {
+        await loadB;
+        await assertLoaded(t, layers, b.id, 'b:1');
+        assert.deepEqual((await t.census()).images, [b.id]);
+        const saved: Buffer[] = [];
+        for await (const c of saveImages(t.store, selectImages(t.store, ['b:1']))) saved.push(c as Buffer);
+        const all = Buffer.concat(saved);
+        for (const l of layers) assert.ok(all.includes(l), 'save gives each layer back byte for byte');
+      } else {
+        await assert.rejects(loadB, (err: Error) => !/missing from the archive/.test(err.message));
+        assert.deepEqual(await t.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] });
+      }
+      assert.equal(pending.size, 0);
+      assert.equal(extracting.size, 0);
+      assert.equal(t.store.layers.heir(base), undefined, 'no load is noted as relying on it any more');
+    } finally {
+      t.close();
+      removeStoreDir(t.dir);
+    }
+  });
+}
+
+for (const aImage of ['removed', 'kept'] as const) {
+  test(`a layer another load stored while this one extracted it (its image then ${aImage} before this load ends) loads all the same, leaving no copy behind`, async () => {
+    const t = await openStore();
+    try {
+      const layers = await bigLayers();
+      const base = sha256(layers[0]!);
+      const a = await archive([layers[0]!], { tag: 'a:1' });
+      const b = await archive(layers, { tag: 'b:1' });
+      const { extracting } = t.store.layers;
+      const until = async (what: () => boolean) => {
+        for (let i = 0; i < 1000 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        return what();
+      };
+      // A stops just before its rows: its base layer is in its transaction, claimed by nobody.
+      let aAt!: () => void;
+      const atCommit = new Promise<void>((resolve) => (aAt = resolve));
+      let aGo!: () => void;
+      const go = new Promise<void>((resolve) => (aGo = resolve));
+      const commitImage = t.store.commitImage.bind(t.store);
+      t.store.commitImage = async (...args) => {
+        if (args[0].tags?.some((tag) => tag.endsWith('/a:1'))) {
+          aAt();
+          await go;
+        }
+        return commitImage(...args);
+      };
+      const loadA = load(t, a.tar);
+      await atCommit;
+
+      // B's upload: half its base layer, then the rest of it once A's rows are in, then the rest
+      // of the archive once A's image (and with it the base layer) is removed.
+      const start = b.tar.indexOf(layers[0]!.subarray(0, 512));
+      const next = b.tar.indexOf(layers[1]!.subarray(0, 512)) - 512;
+      let aLoaded!: () => void;
+      const loaded = new Promise<void>((resolve) => (aLoaded = resolve));
+      let aRemoved!: () => void;
+      const removed = new Promise<void>((resolve) => (aRemoved = resolve));
+      async function* upload() {
+        yield b.tar.subarray(0, start + (layers[0]!.length >> 1));
+        await loaded;
+        yield b.tar.subarray(start + (layers[0]!.length >> 1), next);
+        await removed;
+        yield b.tar.subarray(next);
+      }
+      const loadB = loadImages(t.store, Readable.from(upload()), { stream: () => {}, progress: () => {} });
+      loadB.catch(() => {}); // awaited below
+      assert.ok(await until(() => extracting.has(base)), 'B extracts the base layer while uploading');
+      aGo();
+      await loadA;
+      assert.ok(t.store.layers.get(base), "A's rows are in");
+      aLoaded();
+      assert.ok(await until(() => !extracting.has(base)), "B's extraction of the base layer has ended");
+      if (aImage === 'removed') {
+        await removeImage(t.store, 'a:1', { force: false, noprune: false, isRunning: () => false });
+        assert.equal(t.store.layers.get(base), undefined, 'the base layer went with A');
+      }
+      aRemoved();
+
+      await loadB;
+      await assertLoaded(t, layers, b.id, 'b:1');
+      assert.deepEqual((await t.census()).images, aImage === 'removed' ? [b.id] : [a.id, b.id].sort());
+      const saved: Buffer[] = [];
+      for await (const c of saveImages(t.store, selectImages(t.store, ['b:1']))) saved.push(c as Buffer);
+      const all = Buffer.concat(saved);
+      for (const l of layers) assert.ok(all.includes(l), 'save gives each layer back byte for byte');
+      assert.equal(extracting.size, 0);
+    } finally {
+      t.close();
+      removeStoreDir(t.dir);
+    }
+  });
+}
+
+test('a layer handed back to a load that then fails goes on to another live load that relies on it', async () => {
+  const t = await openStore();
+  try {
+    const layers = await bigLayers();
+    const base = sha256(layers[0]!);
+    const bad = await makeTar([
+      { name: 'pad', data: randomBytes(BIG) },
+      { name: 'link', type: 'link' as 'file', linkname: 'missing' },
     ]);
-    const diffID = sha256(layer);
-    const config = layeredConfig([diffID]);
-    const id = sha256(config);
-    const tar = await makeTar([
-      { name: `${id.slice(7)}.json`, data: config },
-      { name: 'v1/layer.tar', data: layer },
-      {
-        name: 'manifest.json',
-        data: JSON.stringify([{ Config: `${id.slice(7)}.json`, RepoTags: ['twice:1'], Layers: ['v1/layer.tar'] }]),
-      },
-    ]);
-    const prepares = countPrepares(t);
-    await load(t, tar);
-    assert.equal(prepares.n, 1, 'extracted once, while uploading');
-    const c = await t.census();
-    assert.deepEqual(c.snapshots, [diffID]);
-    assert.deepEqual(c.blobs, [diffID], 'its staged copy kept as its tar');
-    assert.deepEqual(c.ingests, []);
-    const dir = (await t.snapshotter.diffSource(diffID)).upper;
-    assert.equal(fs.readFileSync(path.join(dir, 'twice'), 'utf8'), 'the second one');
+    const a = await archive([layers[0]!, bad], { tag: 'a:1' });
+    const b = await archive(layers, { tag: 'b:1' });
+    const c = await archive(layers, { tag: 'c:1' });
+    const { pending, extracting } = t.store.layers;
+    const until = async (what: () => boolean) => {
+      for (let i = 0; i < 1000 && !what(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      return what();
+    };
+    const gate = () => {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      return { open, opened };
+    };
+    const start = b.tar.indexOf(layers[0]!.subarray(0, 512));
+    const next = b.tar.indexOf(layers[1]!.subarray(0, 512)) - 512;
+
+    // C extracts the base layer from its upload and holds there; it is cut off later.
+    const cGo = gate();
+    async function* uploadC() {
+      yield c.tar.subarray(0, next);
+      await cGo.opened;
+      yield c.tar.subarray(next, next + 4096);
+    }
+    const loadC = loadImages(t.store, Readable.from(uploadC()), { stream: () => {}, progress: () => {} });
+    loadC.catch(() => {}); // awaited below
+    assert.ok(await until(() => pending.has(base) && !extracting.has(base)), "C's base layer pending");
+    const cLoad = pending.get(base)!.owner;
+
+    // A adopts it and stops before extracting its second layer, which then fails.
+    const aAt = gate();
+    const aGo = gate();
+    let armed = true;
+    const prepare = t.snapshotter.prepare.bind(t.snapshotter);
+    t.snapshotter.prepare = async (...args) => {
+      if (armed) {
+        armed = false;
+        aAt.open();
+        await aGo.opened;
+      }
+      return prepare(...args);
+    };
+    const loadA = load(t, a.tar);
+    await aAt.opened;
+    assert.ok(!pending.has(base), 'adopted by A');
+
+    // Meanwhile B, finding the base layer unclaimed, extracts it from its upload too; A fails and
+    // hands the layer back to C before B's extraction ends, so B relies on C's.
+    const bMid = gate();
+    const bEnd = gate();
+    async function* uploadB() {
+      yield b.tar.subarray(0, start + (layers[0]!.length >> 1));
+      await bMid.opened;
+      yield b.tar.subarray(start + (layers[0]!.length >> 1), next);
+      await bEnd.opened;
+      yield b.tar.subarray(next);
+    }
+    const loadB = loadImages(t.store, Readable.from(uploadB()), { stream: () => {}, progress: () => {} });
+    loadB.catch(() => {}); // awaited below
+    assert.ok(await until(() => extracting.has(base)), 'B extracts the base layer while uploading');
+    aGo.open();
+    await assert.rejects(loadA, (err: Error) => !/missing from the archive/.test(err.message));
+    assert.equal(pending.get(base)?.owner, cLoad, 'handed back to C');
+    bMid.open();
+    assert.ok(await until(() => !extracting.has(base)), "B's extraction of the base layer has ended");
+    assert.equal(pending.get(base)?.owner, cLoad, "B's own extraction dropped: it relies on C's");
+
+    // C fails: the layer goes on to B, which loads.
+    cGo.open();
+    await assert.rejects(loadC, (err: Error) => !/missing from the archive/.test(err.message));
+    if (t.snapshotter.appliesApart)
+      assert.ok(pending.has(base) && pending.get(base)!.owner !== cLoad, 'handed on to B');
+    // Where a layer applies onto its parent's files, B wrote a staged copy and relies on nothing.
+    else assert.ok(!pending.has(base), 'gone with C');
+    bEnd.open();
+    await loadB;
+    await assertLoaded(t, layers, b.id, 'b:1');
+    assert.deepEqual((await t.census()).images, [b.id]);
     const saved: Buffer[] = [];
-    for await (const b of saveImages(t.store, selectImages(t.store, ['twice:1']))) saved.push(b as Buffer);
-    assert.ok(Buffer.concat(saved).includes(layer), 'save gives the layer back byte for byte');
+    for await (const s of saveImages(t.store, selectImages(t.store, ['b:1']))) saved.push(s as Buffer);
+    const all = Buffer.concat(saved);
+    for (const l of layers) assert.ok(all.includes(l), 'save gives each layer back byte for byte');
+    assert.equal(extracting.size, 0);
+    assert.equal(t.store.layers.heir(base), undefined, 'no load is noted as relying on it any more');
   } finally {
     t.close();
     removeStoreDir(t.dir);

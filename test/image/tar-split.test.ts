@@ -343,3 +343,70 @@ test('a record another live operation relies on outlives the rollback of the one
     removeStoreDir(t.dir);
   }
 });
+
+test('with a sink, an unfaithful record cuts the stream before the entry it cannot give back', async () => {
+  const { TarSplitRecorder } = await import('../../src/archive/tar-split.js');
+  const cases = await unfaithful();
+  const whole = await pack([
+    { name: 'a', data: 'a\n' },
+    { name: 'b', data: 'b\n' },
+  ]);
+  // Ends between two entries, without its trailer.
+  cases['a tar without its trailer'] = whole.subarray(0, 2048);
+  // Entries before the cut, where the case says.
+  const before: Record<string, number> = {
+    'a path written twice': 1,
+    'a file whited out by its own layer': 2,
+    'a file under a path the same layer then makes a symlink': 1,
+    'a tar without its trailer': 2,
+  };
+  for (const [what, tar] of Object.entries(cases)) {
+    let cut: { record: Buffer; length: number; entries: number } | undefined;
+    const spilled: Buffer[] = [];
+    const rec = new TarSplitRecorder({
+      async start(record, length, entries) {
+        cut = { record, length, entries };
+      },
+      async write(chunk) {
+        spilled.push(Buffer.from(chunk));
+      },
+    });
+    const down: Buffer[] = [];
+    rec.on('data', (c: Buffer) => down.push(c));
+    // Odd chunks: headers arrive split across two of them.
+    for (let off = 0; off < tar.length; off += 700)
+      await new Promise<void>((resolve, reject) =>
+        rec.write(tar.subarray(off, off + 700), (e) => (e ? reject(e) : resolve())),
+      );
+    await new Promise<void>((resolve) => rec.end(resolve));
+    assert.ok(cut, `${what}: spilled`);
+    assert.ok(rec.spilledWhole, `${what}: to the end`);
+    if (before[what] !== undefined) assert.equal(cut.entries, before[what], `${what}: entries before the cut`);
+    // At most part of the header at the cut, which the parser then never completes.
+    const handed = Buffer.concat(down);
+    assert.ok(handed.length < cut.length + 512, `${what}: no entry past the cut handed on`);
+    assert.ok(handed.equals(tar.subarray(0, handed.length)), `${what}: handed on as it is`);
+    assert.ok(Buffer.concat(spilled).equals(tar.subarray(cut.length)), `${what}: the rest goes to the sink as it is`);
+    // The record gives the bytes before the cut: its raw items as they are, its files' bytes where they were.
+    const buf = zlib.gunzipSync(cut.record);
+    let off = buf.indexOf(0x0a) + 1;
+    let pos = 0;
+    while (off < buf.length) {
+      if (buf[off] === 0x52) {
+        const len = buf.readUInt32BE(off + 1);
+        assert.ok(
+          buf.subarray(off + 5, off + 5 + len).equals(tar.subarray(pos, pos + len)),
+          `${what}: raw bytes at ${pos}`,
+        );
+        pos += len;
+        off += 5 + len;
+      } else {
+        const plen = buf.readUInt16BE(off + 1);
+        pos += buf.readUInt32BE(off + 3 + plen) * 2 ** 32 + buf.readUInt32BE(off + 7 + plen);
+        off += 11 + plen;
+      }
+    }
+    assert.equal(pos, cut.length, `${what}: the record ends at the cut`);
+    assert.ok('unfaithful' in (await rec.result()), `${what}: no record of the whole`);
+  }
+});
