@@ -447,6 +447,11 @@ export class LayerStore {
       this.holdRecord(tx, diffID);
       return () => this.readTar(diffID, tx.newLayers);
     }
+    // Bytes that were extracted as they arrived, with no copy kept, whose extraction is gone.
+    if (staged?.unwritten)
+      throw new StrataError(
+        `layer ${diffID} was extracted as it arrived, then removed before this load could store it; no copy of its bytes was kept: load the archive again`,
+      );
     throw new InvalidParameter(`layer ${diffID} is missing from the archive`);
   }
 

@@ -444,7 +444,9 @@ test('bytes that do not apply fail the load with the error an extraction from a 
       const prepares = countPrepares(t);
       await assert.rejects(load(t, tar), (err: Error) => (messages.push(err.message), true));
       // Config first: extracted as it arrived and not again; config last: from the staged copy.
-      assert.equal(prepares.n, 1);
+      // Only where layers apply apart from their parent: onto a copy of it (vfs) a failed
+      // extraction may depend on the parent, so the staged copy is extracted again.
+      if (t.snapshotter.appliesApart) assert.equal(prepares.n, 1);
       assert.deepEqual(await t.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] });
       assert.equal(t.store.layers.pending.size, 0);
       assert.equal(t.store.layers.extracting.size, 0);
