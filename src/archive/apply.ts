@@ -19,6 +19,7 @@ import { rebuildPrefix } from './tar-rebuild.js';
 import path from 'node:path';
 import { WhiteoutApplier } from './whiteout.js';
 import { drain, EntryWriter } from './writer.js';
+import { writeAllAt } from '../util/write-at.js';
 
 /** Names the tar entry in a confinement error that speaks only of one of its parents. */
 function naming(err: unknown, entry: string): unknown {
@@ -109,14 +110,7 @@ class SpillFile implements SpillSink {
 
   async write(chunk: Buffer): Promise<void> {
     this.hash.update(chunk);
-    for (let off = 0; off < chunk.length;) {
-      const n = await new Promise<number>((resolve, reject) =>
-        fs.write(this.fd!, chunk, off, chunk.length - off, this.size + off, (err, w) =>
-          err ? reject(err) : resolve(w),
-        ),
-      );
-      off += n;
-    }
+    await writeAllAt(this.fd!, chunk, this.size);
     this.size += chunk.length;
   }
 
@@ -223,17 +217,10 @@ function copyTo(fd: number | undefined): {
         cb(null, chunk);
         return;
       }
-      pending = new Promise<void>((done) => {
-        const write = (off: number): void => {
-          fs.write(fd, chunk, off, chunk.length - off, at + off, (err, n) => {
-            if (err || off + n >= chunk.length) {
-              done();
-              cb(err ?? null, err ? undefined : chunk);
-            } else write(off + n);
-          });
-        };
-        write(0);
-      });
+      pending = writeAllAt(fd, chunk, at).then(
+        () => cb(null, chunk),
+        (err: Error) => cb(err),
+      );
     },
   });
   return { stage, settled: () => pending, digest: () => `sha256:${hash.digest('hex')}`, size: () => pos };

@@ -17,6 +17,7 @@
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { writeAllAt } from '../util/write-at.js';
 
 /**
  * What a layer keeps in memory before its connection is paused: the unpacking thread's own
@@ -165,8 +166,7 @@ export class LayerFeed {
         this.opts.onScratch?.(this.opts.scratch);
       }
       const s = this.spill;
-      let off = 0;
-      while (off < b.length) off += (await s.fh.write(b, off, b.length - off, s.size + off)).bytesWritten;
+      await writeAllAt(s.fh.fd, b, s.size);
       s.size += b.length;
     })();
     this.writing = write.catch(() => {});
