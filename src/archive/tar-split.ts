@@ -32,6 +32,7 @@ import { createGzip, type Gzip } from 'node:zlib';
 import { posix } from 'node:path';
 import { cleanEntryName } from './entry.js';
 import { decodePax, numeric } from './tarstream.js';
+import { headerChecksum } from './tarheader.js';
 
 export const RECORD_MAGIC = Buffer.from('strata-tar-split 1\n');
 
@@ -74,14 +75,6 @@ interface Cut {
   head?: Buffer;
   pos: number;
   entries: number;
-}
-
-/** tar-stream's header checksum: every byte, with the checksum field counted as spaces. */
-function checksum(b: Buffer): number {
-  let sum = 8 * 32;
-  for (let i = 0; i < 148; i++) sum += b[i]!;
-  for (let i = 156; i < BLOCK; i++) sum += b[i]!;
-  return sum;
 }
 
 const USTAR = Buffer.from('ustar\0', 'latin1');
@@ -328,7 +321,7 @@ export class TarSplitRecorder extends Transform {
     }
     // What the parser behind would refuse or skip is not handed to it: a file that is no tar at
     // all goes to the sink whole.
-    const sum = checksum(b);
+    const sum = headerChecksum(b);
     if (sum === 8 * 32 || sum !== numeric(b, 148, 8)) return 'a header with a bad checksum';
     const magic = b.subarray(257, 263);
     if (!magic.equals(USTAR) && !b.subarray(257, 265).equals(GNU)) return 'a header of an unknown format';

@@ -62,11 +62,16 @@ function ustar(name: string, typeflag: string, h: Omit<PackHeader, 'name' | 'typ
   if (h.gname && isAsciiFit(h.gname, 32)) b.write(h.gname, 297, 'latin1');
   octal(b, 329, 8, h.devmajor ?? 0);
   octal(b, 337, 8, h.devminor ?? 0);
-  b.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += b[i]!;
-  b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  b.write(headerChecksum(b).toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
   return b;
+}
+
+/** A tar header's checksum: the sum of its 512 bytes, its checksum field counted as spaces. */
+export function headerChecksum(b: Buffer): number {
+  let sum = 8 * 0x20;
+  for (let i = 0; i < 148; i++) sum += b[i]!;
+  for (let i = 156; i < 512; i++) sum += b[i]!;
+  return sum;
 }
 
 function padding(size: number): number {

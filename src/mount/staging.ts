@@ -31,9 +31,12 @@ const ERRNO_WORDS: Record<string, string> = {
 };
 const describe = (err: unknown) => ERRNO_WORDS[codeOf(err) ?? ''] ?? String((err as Error)?.message ?? err);
 
+/** Where every container's staging directory lives. */
+export const stagingRootOf = (dataRoot: string): string => path.join(dataRoot, 'tmp', 'mounts');
+
 /** Where a container's staging mount points live. */
 export const stagingDirOf = (dataRoot: string, containerId: string): string =>
-  path.join(dataRoot, 'tmp', 'mounts', containerId);
+  path.join(stagingRootOf(dataRoot), containerId);
 
 /**
  * An O_PATH fd of `subpath` inside the volume whose data directory is `volumeRoot`, with

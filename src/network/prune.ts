@@ -7,14 +7,19 @@ import { endpointsOn, type ActiveSetups } from './endpoints.js';
 import type { NetworkStore } from './store.js';
 import type { NetworkRecord } from './types.js';
 
-/** The networks a prune with `filters` removes; InvalidParameter for a filter Docker does not know. */
+/** InvalidParameter for a filter a network prune does not know, in Docker's words. */
+export function checkPruneFilters(filters: Map<string, string[]>): void {
+  for (const k of filters.keys())
+    if (k !== 'until' && k !== 'label' && k !== 'label!') throw new InvalidParameter(`Invalid filter '${k}'`);
+}
+
+/** The networks a prune with `filters` removes. */
 export function prunableNetworks(
   store: NetworkStore,
   active: ActiveSetups,
   filters: Map<string, string[]>,
 ): NetworkRecord[] {
-  for (const k of filters.keys())
-    if (k !== 'until' && k !== 'label' && k !== 'label!') throw new InvalidParameter(`Invalid filter '${k}'`);
+  checkPruneFilters(filters);
   const until = (filters.get('until') ?? []).map((u) => parseUntil(u));
   return store.all().filter((n) => {
     if (n.builtin || endpointsOn(active, n.Id).length) return false;

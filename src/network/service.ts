@@ -21,7 +21,7 @@ import type { AttachRequest, Attachment, ContainerNetworking, EndpointSettings, 
 import { ensureDefaultBridge } from './default-bridge.js';
 import { endpointsOn, nameserversOf, newEndpoint, refuseAllocated, usableNetwork, type Active } from './endpoints.js';
 import { listNetworks, networkJson } from './view.js';
-import { prunableNetworks } from './prune.js';
+import { checkPruneFilters, prunableNetworks } from './prune.js';
 
 export interface NetworkServiceDeps {
   db: MetaDb;
@@ -134,7 +134,7 @@ export class NetworkService implements ContainerNetworking, NetworkBackend {
   }
 
   prune(filters: Map<string, string[]>): Promise<{ NetworksDeleted: string[] | null }> {
-    prunableNetworks(this.store, this.active, filters); // refuses an unknown filter before anything
+    checkPruneFilters(filters); // before waiting behind other network changes
     return this.serial(async () => {
       const gone = prunableNetworks(this.store, this.active, filters);
       await this.removeFromHost(gone);

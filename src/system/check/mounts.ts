@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isMountPoint, readMountInfo } from '../../mount/kernel.js';
+import { stagingRootOf } from '../../mount/staging.js';
 import { detachMountsBeneath, removeTreeNoCross } from '../../mount/scratch.js';
 import { MNT_DETACH, umount2 } from '../../native/syscalls.js';
 import { directoryUsage } from '../../snapshot/usage.js';
@@ -64,9 +65,6 @@ export async function checkMounts(env: CheckEnv): Promise<Fault[]> {
   return faults;
 }
 
-/** Where a start stages its volume-subpath binds, one directory per container (mount/staging.ts). */
-const STAGING = 'mounts';
-
 /**
  * Entries of tmp/ and of the exec-root's build/: scratch of operations, all gone once they end.
  * tmp/mounts/ holds one directory per container, released with its run's teardown: each is
@@ -78,7 +76,7 @@ export async function checkScratch(env: CheckEnv): Promise<Fault[]> {
     return [];
   }
   const tmp = path.join(env.dataRoot, 'tmp');
-  const staging = path.join(tmp, STAGING);
+  const staging = stagingRootOf(env.dataRoot);
   const list = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).map((n) => path.join(dir, n)) : []);
   const entries = [
     ...list(tmp).filter((p) => p !== staging || !fs.statSync(p).isDirectory()),
