@@ -2,8 +2,8 @@
 // directory made inside a flagged one in a little-used block group, as it does for directories
 // made in the filesystem's root, instead of in its parent's group.
 //
-// Why a store wants it: ext4 without a journal does not reuse an inode freed in the last five
-// minutes while its inode-table block is unwritten (e2fsck could not tell it from a live one after
+// Why a store wants it: ext4 without a journal does not reuse an inode freed in the last minute,
+// or six while its inode-table block is unwritten (e2fsck could not tell it from a live one after
 // a crash), and it checks every such inode on each file it creates. Creating a layer's files where
 // another layer's thousands were just removed then costs O(n²): 40k files took 13–24 s instead of
 // 1 s on such a disk. With the flag on the directory that holds the layer directories, each new

@@ -20,11 +20,15 @@ export function spreadNewDirectories(dir: string, log: Logger): boolean {
  * without the block device; on another geometry a wrong guess only costs or saves a retry.
  */
 const FLEX_GROUP_INODES = 8192 * 16;
-/** How long ext4 treats a freed inode as recent while its inode-table block is unwritten (300 s + 5 s). */
-const RECENT_MS = 310_000;
+/**
+ * How long ext4 treats a freed inode as recent: 60 s, plus 300 s while its inode-table block is
+ * dirty, and each inode made in that block dirties it again, so a group being refilled stays
+ * recent for the whole 360 s (+ 5 s of slack).
+ */
+const RECENT_MS = 365_000;
 
 /**
- * The flex groups this store freed a snapshot directory in during the last five minutes. The
+ * The flex groups this store freed a snapshot directory in during the last six minutes. The
  * allocator counts a group emptied by a removal as unused, so the next layer often lands right
  * back in it, among the inodes it must not reuse yet (40k files took 18 s instead of 1 s).
  */
