@@ -1,0 +1,78 @@
+// Where new snapshot directories land, on small loop-mounted filesystems: on ext4 each starts in
+// a block group of its own instead of its parent's; elsewhere nothing is marked and the store
+// works the same.
+import assert from 'node:assert/strict';
+import { closeSync, statfsSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { FS_TOPDIR_FL, inodeFlagsOf } from '../../src/native/topdir.js';
+import * as sys from '../../src/native/syscalls.js';
+import { openMetaDb } from '../../src/meta/db.js';
+import { createSnapshotter } from '../../src/snapshot/index.js';
+import { silentLogger } from '../../src/util/log.js';
+import { mountLoopFs } from '../helpers/loop-fs.js';
+
+function flagsOf(dir: string): number {
+  const fd = sys.openat(sys.AT_FDCWD, dir, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC);
+  try {
+    return inodeFlagsOf(fd, dir);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Makes a data-root on the mounted filesystem, prepares `n` snapshots and returns their directories' inodes. */
+async function prepareOn(mnt: string, n: number): Promise<{ root: string; rootIno: number; inos: number[] }> {
+  const root = path.join(mnt, 'data-root', 'snapshots', 'overlay2');
+  const db = openMetaDb(path.join(mnt, 'strata.db'));
+  try {
+    const sn = await createSnapshotter('overlay2', { root, db, log: silentLogger });
+    for (let i = 0; i < n; i++) await sn.prepare(`layer-${i}`);
+    const dirs = (await readdir(root)).filter((d) => /^\d+$/.test(d));
+    assert.equal(dirs.length, n);
+    const inos = await Promise.all(dirs.map(async (d) => (await stat(path.join(root, d))).ino));
+    return { root, rootIno: (await stat(root)).ino, inos };
+  } finally {
+    db.close();
+  }
+}
+
+test('on ext4 without a journal, each new snapshot directory starts in a block group of its own', async () => {
+  // 32 groups of 2048 inodes, no flex groups: the allocator places each directory in one group.
+  const fs = mountLoopFs('ext4', 1024, ['-O', '^has_journal,^flex_bg', '-g', '8192', '-N', '65536']);
+  try {
+    assert.equal(statfsSync(fs.mountPoint).files, 65536);
+    const groupOf = (ino: number) => Math.floor((ino - 1) / 2048);
+    const { root, rootIno, inos } = await prepareOn(fs.mountPoint, 4);
+    assert.equal(flagsOf(root) & FS_TOPDIR_FL, FS_TOPDIR_FL);
+    const groups = inos.map(groupOf);
+    // Without the flag all four would sit in the root's group, among whatever was removed there.
+    assert.ok(!groups.includes(groupOf(rootIno)), `snapshot groups ${groups} include the root's ${groupOf(rootIno)}`);
+    assert.equal(new Set(groups).size, groups.length, `snapshot groups ${groups} repeat`);
+  } finally {
+    fs.teardown();
+  }
+});
+
+test('on journalled ext4 the flag is set too and snapshots work as before', async () => {
+  const fs = mountLoopFs('ext4', 256);
+  try {
+    const { root, inos } = await prepareOn(fs.mountPoint, 2);
+    assert.equal(flagsOf(root) & FS_TOPDIR_FL, FS_TOPDIR_FL);
+    assert.equal(inos.length, 2);
+  } finally {
+    fs.teardown();
+  }
+});
+
+test('on xfs nothing is marked and snapshots work as before', async () => {
+  const fs = mountLoopFs('xfs', 320);
+  try {
+    const { root, inos } = await prepareOn(fs.mountPoint, 2);
+    assert.equal(flagsOf(root) & FS_TOPDIR_FL, 0);
+    assert.equal(inos.length, 2);
+  } finally {
+    fs.teardown();
+  }
+});
