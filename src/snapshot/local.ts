@@ -2,7 +2,8 @@
 // <root>/<id>/{fs,work} named by a number (keys are arbitrary strings and change on commit),
 // crash-safe creation and removal, and the startup sweep. Subclasses say how a directory is
 // filled and mounted.
-import { mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type {
   ApplyTarget,
@@ -29,6 +30,12 @@ import { RecentlyFreed, spreadNewDirectories } from './spread.js';
 export const DIR_MODE = 0o710;
 /** Snapshot directories made again at most, to start outside a recently emptied block group. */
 const MAX_MOVES = 8;
+
+const exists = (p: string): Promise<boolean> =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
 
 export interface Layout {
   dir: string;
@@ -88,23 +95,31 @@ export abstract class LocalSnapshotter implements Snapshotter {
   }
 
   /**
-   * A new snapshot directory under a number nobody used; EEXIST means a leftover, so skip it.
-   * One that lands in a block group this store emptied lately is made again under the next
-   * number, which the allocator places elsewhere (a few tries, then it is kept).
+   * A new snapshot directory under a number nobody used. It is made under a random name and then
+   * renamed: ext4 starts a top directory's search for a block group at a hash of its name, so a
+   * number used again (a new data-root, numbering restarted after a prune) would land exactly
+   * where its namesake's files were just freed. One that lands in a block group this store
+   * emptied lately is made again (a few tries, then it is kept).
    */
   private async allocate(): Promise<number> {
-    for (let moves = 0; ;) {
-      const id = this.nextId++;
-      const dir = this.layout(id).dir;
-      try {
-        await mkdir(dir, { mode: DIR_MODE });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        continue;
+    let fresh: string;
+    for (let moves = 0; ; moves++) {
+      fresh = path.join(this.root, `new-${randomBytes(8).toString('hex')}`);
+      await mkdir(fresh, { mode: DIR_MODE });
+      if (!this.freed || moves >= MAX_MOVES || !this.freed.isRecent((await stat(fresh)).ino)) break;
+      await rmdir(fresh);
+    }
+    try {
+      for (;;) {
+        const id = this.nextId++;
+        // A leftover of that number is skipped; rename(2) would replace it when empty.
+        if (await exists(this.layout(id).dir)) continue;
+        await rename(fresh, this.layout(id).dir);
+        return id;
       }
-      if (!this.freed || moves >= MAX_MOVES || !this.freed.isRecent((await stat(dir)).ino)) return id;
-      moves++;
-      await rmdir(dir);
+    } catch (err) {
+      await rmdir(fresh).catch(() => undefined);
+      throw err;
     }
   }
 

@@ -3,7 +3,7 @@
 // works the same.
 import assert from 'node:assert/strict';
 import { closeSync, statfsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { FS_TOPDIR_FL, inodeFlagsOf } from '../../src/native/topdir.js';
@@ -50,6 +50,32 @@ test('on ext4 without a journal, each new snapshot directory starts in a block g
     // Without the flag all four would sit in the root's group, among whatever was removed there.
     assert.ok(!groups.includes(groupOf(rootIno)), `snapshot groups ${groups} include the root's ${groupOf(rootIno)}`);
     assert.equal(new Set(groups).size, groups.length, `snapshot groups ${groups} repeat`);
+  } finally {
+    fs.teardown();
+  }
+});
+
+test("a snapshot number used again in another data-root does not pick its namesake's block group again", async () => {
+  // ext4 starts the search at a hash of the name: directory "1" made, removed and made again in a
+  // new data-root would land in the same group each time, among the inodes just freed there.
+  const fs = mountLoopFs('ext4', 1024, ['-O', '^has_journal,^flex_bg', '-g', '8192', '-N', '65536']);
+  try {
+    const roots = [0, 1, 2, 3].map((i) => path.join(fs.mountPoint, `data-root-${i}`, 'snapshots', 'overlay2'));
+    for (const r of roots) await mkdir(r, { recursive: true });
+    const groups: number[] = [];
+    for (const [i, root] of roots.entries()) {
+      const db = openMetaDb(path.join(fs.mountPoint, `strata-${i}.db`));
+      try {
+        const sn = await createSnapshotter('overlay2', { root, db, log: silentLogger });
+        await sn.prepare('x');
+        assert.deepEqual(await readdir(root), ['1'], 'numbering starts at 1 in each data-root');
+        groups.push(Math.floor(((await stat(path.join(root, '1'))).ino - 1) / 2048));
+        await sn.remove('x');
+      } finally {
+        db.close();
+      }
+    }
+    assert.ok(new Set(groups).size > 1, `directory "1" landed in group ${groups[0]} each time`);
   } finally {
     fs.teardown();
   }
