@@ -21,9 +21,9 @@ export function spreadNewDirectories(dir: string, log: Logger): boolean {
  */
 const FLEX_GROUP_INODES = 8192 * 16;
 /**
- * How long ext4 treats a freed inode as recent: 60 s, plus 300 s while its inode-table block is
- * dirty, and each inode made in that block dirties it again, so a group being refilled stays
- * recent for the whole 360 s (+ 5 s of slack).
+ * How long ext4 treats a freed inode as recent: 60 s, or 360 s while its inode-table block is
+ * dirty, and each inode made in that block dirties it again, so refilling a group can meet the
+ * longer window (+ 5 s of slack).
  */
 const RECENT_MS = 365_000;
 
