@@ -221,6 +221,9 @@ export class Speculation {
         sync: false,
         record: true,
         spillTo: spill?.path,
+        // Applied apart, the snapshot starts empty and holds only the layer's files: its usage
+        // is counted as they are written, and the commit need not walk them to measure it.
+        usage: layers.snapshotter.appliesApart,
       }).catch((err: unknown) => {
         // Bytes that do not apply: without a staged copy, the load's error; else the load
         // extracts them again and says why.
@@ -378,7 +381,7 @@ export class Speculation {
     try {
       if (apart && parentJob && !(await parentJob)) throw new Error('parent layer not extracted');
       if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) throw new Error('extracted elsewhere');
-      await layers.snapshotter.commit(guess.chainID, key, undefined, apart ? guess.parent! : undefined);
+      await layers.snapshotter.commit(guess.chainID, key, undefined, apart ? guess.parent! : undefined, res.usage);
       const size = await layers.layerSize(guess.chainID, res.diffSize);
       const row: LayerRow = { chainID: guess.chainID, diffID: guess.diffID, parent: guess.parent, size, tarSize };
       const split = { record: res.record, unfaithful: res.unfaithful };
