@@ -21,7 +21,7 @@ import type { ApplyResult } from '../archive/index.js';
 import { applyLayer, applyLayerFile, checkLayerFiles, rebuildLayer } from '../archive/lazy.js';
 import { InvalidParameter, NotFound, StrataError } from '../errors.js';
 import { TarSplitStore } from './tar-split-store.js';
-import { decompressStream } from './decompress.js';
+import { decompressedChunks, decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
 import { noSpaceAt } from '../util/no-space.js';
 import { syncfsAsync } from '../native/syscalls.js';
@@ -369,7 +369,7 @@ export class LayerStore {
   async stage(input: Readable): Promise<StagedLayer> {
     const w = await this.content.writer();
     try {
-      for await (const chunk of decompressStream(input)) {
+      for await (const chunk of decompressedChunks(input)) {
         await w.write(chunk as Buffer).catch((err: unknown) => {
           throw noSpaceAt(err, w.path);
         });

@@ -34,7 +34,7 @@ import type { ApplyResult } from '../archive/index.js';
 import { applyLayer, applyLayerFile, rebuildLayer } from '../archive/lazy.js';
 import { StrataError } from '../errors.js';
 import { noSpaceAt } from '../util/no-space.js';
-import { decompressStream } from './decompress.js';
+import { decompressedChunks } from './decompress.js';
 import type { Mutex } from './mutex.js';
 import type { ContentWriter, ExternalWriter } from '../content/store.js';
 import type { LayerRow, LayerStore, StagedLayer } from './layer-store.js';
@@ -245,7 +245,7 @@ export class Speculation {
       const ingest = unstaged ? undefined : (w = await layers.content.writer());
       const hash = createHash('sha256');
       let size = 0;
-      for await (const chunk of decompressStream(input)) {
+      for await (const chunk of decompressedChunks(input)) {
         if (ingest)
           await ingest.write(chunk as Buffer).catch((err: unknown) => {
             throw noSpaceAt(err, ingest.path);
