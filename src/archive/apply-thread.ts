@@ -179,7 +179,7 @@ export function applyLayerOffThread(
     const onWorkerError = (err: Error) => finish(() => reject(inputError ?? err), false);
     const onExit = (code: number) =>
       finish(() => reject(inputError ?? new errors.SystemError(`layer apply worker exited (${code})`)), false);
-    let batch: Uint8Array | null = null;
+    let batch: Buffer | null = null;
     let used = 0;
     const flush = () => {
       if (!batch || used === 0) return;
@@ -193,7 +193,9 @@ export function applyLayerOffThread(
     const onData = (chunk: Buffer) => {
       let off = 0;
       while (off < chunk.length) {
-        batch ??= new Uint8Array(Math.max(BATCH, chunk.length - off));
+        // Not zero-filled: every byte sent is one just copied in. Its own ArrayBuffer (never
+        // Buffer's shared pool), so it can be transferred.
+        batch ??= Buffer.allocUnsafeSlow(Math.max(BATCH, chunk.length - off));
         const n = Math.min(batch.length - used, chunk.length - off);
         batch.set(chunk.subarray(off, off + n), used);
         used += n;

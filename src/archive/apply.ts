@@ -166,8 +166,11 @@ async function unpackAll(
     try {
       const e = toEntry(header);
       writer.rules?.check(header, e);
-      if (e === null || whiteouts?.apply(e)) work = drain(data);
-      else work = writer.write(e, data);
+      if (e === null) work = drain(data);
+      else if (whiteouts?.apply(e)) {
+        writer.untallied(); // a whiteout made or removed what the writer does not count
+        work = drain(data);
+      } else work = writer.write(e, data);
       if (e !== null) work = work.catch((err: unknown) => Promise.reject(naming(err, e.rawName)));
     } catch (err) {
       work = drain(data).then(() => Promise.reject(naming(err, header.name)));
@@ -282,7 +285,8 @@ export async function applyLayer(input: Readable, dir: string, opts: ApplyOption
     if (opts.sync !== false) sys.syncfs(root.fd);
     const split = await recorder?.result();
     const recorded = split ? ('record' in split ? { record: split.record } : { unfaithful: split.unfaithful }) : {};
-    const sizes = { size: writer.size, diffSize: diffSize.bytes, ...recorded };
+    const usage = opts.usage ? writer.usage : undefined;
+    const sizes = { size: writer.size, diffSize: diffSize.bytes, ...recorded, ...(usage && { usage }) };
     if (copy) return { diffID: copy.digest(), tarSize: copy.size(), ...sizes };
     if (!digester) return { diffID: '', tarSize: 0, ...sizes };
     return { diffID: await digester.digest(), tarSize: digester.size, ...sizes };

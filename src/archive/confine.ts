@@ -24,6 +24,10 @@ export class ConfinedDir {
   private readonly cache = new Map<string, number>();
   private readonly setgid = new Map<string, boolean>();
   private closed = false;
+  /** Missing parents this made (for a count of what the target holds). */
+  dirsMade = 0;
+  /** Whether anything was removed through removeAll: a count of what was made no longer holds. */
+  removedAny = false;
 
   /**
    * `noSymlinks`: parents are never reached through a symlink, even one that stays inside
@@ -102,6 +106,7 @@ export class ConfinedDir {
     const base = posix.basename(rel);
     try {
       sys.mkdirat(pfd, base, 0o755);
+      this.dirsMade++;
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
     }
@@ -114,6 +119,7 @@ export class ConfinedDir {
 
   /** Removes `name` in directory `pfd` and everything below it, never following a symlink. */
   removeAll(pfd: number, name: string): void {
+    this.removedAny = true;
     try {
       removeAllAt(pfd, name);
     } finally {

@@ -30,6 +30,11 @@ export interface ApplyOptions {
    * nothing more is applied: the caller extracts the file instead (see `spilled`).
    */
   spillTo?: string;
+  /**
+   * The target is empty to start with: count the disk usage the layer leaves in it as it is
+   * written (ApplyResult.usage), so that it need not be walked afterwards to be measured.
+   */
+  usage?: boolean;
 }
 
 export interface ApplyResult {
@@ -51,6 +56,12 @@ export interface ApplyResult {
    * part of the layer.
    */
   spilled?: { digest: string; size: number };
+  /**
+   * With `usage`: what a walk of the target would find (snapshot/usage.ts: st_size of every
+   * non-directory, each inode once; inodes, the target itself included). Absent where the count
+   * could miss something: an entry replaced or removed another, a whiteout was applied.
+   */
+  usage?: { size: number; inodes: number };
 }
 
 /** One line of `docker diff`: Kind 0 = modified (C), 1 = added (A), 2 = deleted (D). */

@@ -49,6 +49,12 @@ export class EntryWriter {
   private readonly dirTimes: Array<{ name: string; atime: sys.Timespec; mtime: sys.Timespec }> = [];
   /** Sum of regular file sizes written. */
   size = 0;
+  /**
+   * What this writer made, counted the way a walk of the target measures it (snapshot/usage.ts):
+   * st_size of each new non-directory, and new inodes; undefined once something it did not make
+   * (an entry in the way, a whiteout) could make the count miss.
+   */
+  private tally: { size: number; inodes: number } | undefined = { size: 0, inodes: 0 };
 
   constructor(
     readonly root: ConfinedDir,
@@ -57,6 +63,27 @@ export class EntryWriter {
 
   get rules(): EntryRules | undefined {
     return this.opts.rules;
+  }
+
+  /**
+   * The usage of the target, if it was empty to start with: what this writer made (plus the
+   * missing parents it made, and the target itself), where that count is sure to be the walk's.
+   */
+  get usage(): { size: number; inodes: number } | undefined {
+    if (!this.tally || this.root.removedAny || this.opts.rules) return undefined;
+    return { size: this.tally.size, inodes: this.tally.inodes + this.root.dirsMade + 1 };
+  }
+
+  /** Something other than this writer changed the target (a whiteout applied): no usage is counted. */
+  untallied(): void {
+    this.tally = undefined;
+  }
+
+  private made(size: number, inodes: number): void {
+    if (this.tally) {
+      this.tally.size += size;
+      this.tally.inodes += inodes;
+    }
   }
 
   async write(e: TarEntry, data: Readable): Promise<void> {
@@ -68,6 +95,7 @@ export class EntryWriter {
         return this.writeDir(e, parent, base);
       case 'symlink':
         this.create(e, parent, base, (pfd) => sys.symlinkat(e.linkname, pfd, base));
+        this.made(Buffer.byteLength(e.linkname), 1); // a symlink's st_size: its target's bytes
         this.opts.rules?.symlinkMade(this.root, e.name);
         return this.setMeta(e, this.root.dir(parent, true), base, true);
       case 'link':
@@ -77,6 +105,7 @@ export class EntryWriter {
       case 'fifo': {
         const kind = e.type === 'fifo' ? sys.S_IFIFO : e.type === 'block-device' ? sys.S_IFBLK : sys.S_IFCHR;
         this.create(e, parent, base, (pfd) => sys.mknodat(pfd, base, kind | (e.mode & 0o777), e.devmajor, e.devminor));
+        this.made(0, 1);
         return this.setMeta(e, this.root.dir(parent, true), base, true);
       }
     }
@@ -93,6 +122,7 @@ export class EntryWriter {
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw confinementError(err, e.name);
     }
+    this.tally = undefined; // an entry was in the way
     const st = sys.statx(pfd, base);
     if ((st.mode & sys.S_IFMT) === sys.S_IFDIR && this.opts.noOverwriteDirNonDir) {
       throw new InvalidParameter(
@@ -107,6 +137,7 @@ export class EntryWriter {
     let pfd = this.root.dir(parent, true);
     try {
       sys.mkdirat(pfd, base, 0o700);
+      this.made(0, 1);
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw confinementError(err, e.name);
       const st = sys.statx(pfd, base);
@@ -117,6 +148,7 @@ export class EntryWriter {
           );
         }
         this.root.removeAll(pfd, base);
+        this.tally = undefined;
         pfd = this.root.dir(parent, true);
         sys.mkdirat(pfd, base, 0o700);
       }
@@ -218,6 +250,7 @@ export class EntryWriter {
           if (needChmod || needChown) fchmodSync(fd, e.mode);
           sys.futimens(fd, e.atime, e.mtime);
           this.size += e.sparse?.realSize ?? e.size;
+          this.made(e.sparse?.realSize ?? e.size, 1);
           resolve();
         } catch (err) {
           reject(err);

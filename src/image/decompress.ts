@@ -33,6 +33,51 @@ function decompressor(kind: Compression): Transform | undefined {
   }
 }
 
+/**
+ * The uncompressed bytes of `input` as they come, whatever its compression, for a caller that
+ * iterates them. A plain stream's own chunks are handed over with nothing in between: a layer
+ * arrives in some 16k chunks per GiB, and each stream or generator they would pass through costs
+ * every one of them a promise or two, a good part of the main thread's work in a load.
+ */
+export async function* decompressedChunks(input: Readable): AsyncGenerator<Buffer> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const buffered: Buffer[] = [];
+  let head = Buffer.alloc(0);
+  let done = false;
+  try {
+    while (head.length < 6) {
+      const r = await it.next();
+      if (r.done) {
+        done = true;
+        break;
+      }
+      buffered.push(r.value);
+      head = Buffer.concat([head, r.value]);
+    }
+    const d = decompressor(detectCompression(head));
+    async function* rest(): AsyncGenerator<Buffer> {
+      yield* buffered;
+      while (!done) {
+        const r = await it.next();
+        if (r.done) done = true;
+        else yield r.value;
+      }
+    }
+    if (!d) {
+      yield* rest();
+      return;
+    }
+    const src = Readable.from(rest(), { objectMode: false });
+    const piped = pipeline(src, d);
+    piped.catch(() => {}); // its failure ends the iteration of `d` below with the error
+    yield* d as AsyncIterable<Buffer>;
+    await piped;
+  } finally {
+    // Ended early (the caller stopped, or a failure): the input is of no more use.
+    if (!done) input.destroy();
+  }
+}
+
 /** The uncompressed bytes of `input`, whatever its compression. */
 export function decompressStream(input: Readable): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });

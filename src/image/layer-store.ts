@@ -21,7 +21,7 @@ import type { ApplyResult } from '../archive/index.js';
 import { applyLayer, applyLayerFile, checkLayerFiles, rebuildLayer } from '../archive/lazy.js';
 import { InvalidParameter, NotFound, StrataError } from '../errors.js';
 import { TarSplitStore } from './tar-split-store.js';
-import { decompressStream } from './decompress.js';
+import { decompressedChunks, decompressStream } from './decompress.js';
 import { sha256 } from './digest.js';
 import { noSpaceAt } from '../util/no-space.js';
 import { syncfsAsync } from '../native/syscalls.js';
@@ -369,7 +369,7 @@ export class LayerStore {
   async stage(input: Readable): Promise<StagedLayer> {
     const w = await this.content.writer();
     try {
-      for await (const chunk of decompressStream(input)) {
+      for await (const chunk of decompressedChunks(input)) {
         await w.write(chunk as Buffer).catch((err: unknown) => {
           throw noSpaceAt(err, w.path);
         });
@@ -577,6 +577,9 @@ export class LayerStore {
         digest: false, // the ingest hashes
         sync: !tx.opts.syncOnce,
         record: true,
+        // Applied apart, the snapshot starts empty: its usage is counted as it fills, and its
+        // commit need not walk it to measure it.
+        usage: this.snapshotter.appliesApart,
       }).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });
@@ -642,7 +645,8 @@ export class LayerStore {
       if (opts.stage !== false) w = await this.content.externalWriter();
       const apart = await this.prepareFor(key, parent, after);
       const target = await this.snapshotter.applyTarget(key);
-      const applyOpts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, stageTo: w?.path, record: true };
+      const usage = this.snapshotter.appliesApart; // an empty snapshot: see applyStream
+      const applyOpts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, stageTo: w?.path, record: true, usage };
       const res = await (
         'pipe' in input
           ? applyLayer(input, target.dir, applyOpts)
@@ -697,7 +701,7 @@ export class LayerStore {
     // The same diffID stored on another parent keeps its blob or record, which serves this one too.
     if (!writer && !a.res.record && !this.content.has(diffID) && !this.records.has(diffID))
       throw new UnfaithfulLayer(diffID, a.res.unfaithful ?? 'no tar-split record');
-    await this.snapshotter.commit(chainID, key, undefined, a.apart ? parent! : undefined);
+    await this.snapshotter.commit(chainID, key, undefined, a.apart ? parent! : undefined, a.res.usage);
     tx.snapshots.push(chainID);
     if (tx.opts.syncOnce) tx.unsynced.add(a.dir);
     if (!writer && !a.res.record && !this.content.has(diffID)) this.holdRecord(tx, diffID);
@@ -752,7 +756,8 @@ export class LayerStore {
             0);
       const apart = await this.prepareFor(key, parent, after);
       const target = await this.snapshotter.applyTarget(key);
-      const opts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, digest: false, record };
+      const usage = this.snapshotter.appliesApart; // an empty snapshot: see applyStream
+      const opts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, digest: false, record, usage };
       const res = await (
         tarPath !== undefined
           ? applyLayerFile(tarPath, target.dir, opts)
@@ -761,7 +766,7 @@ export class LayerStore {
         throw noSpaceAt(err, target.dir);
       });
       if (apart) await after;
-      await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined);
+      await this.snapshotter.commit(chainID, key, undefined, apart ? parent! : undefined, res.usage);
       tx.snapshots.push(chainID);
       if (tx.opts.syncOnce) tx.unsynced.add(target.dir);
       const size = await this.layerSize(chainID, res.diffSize);

@@ -34,7 +34,7 @@ import type { ApplyResult } from '../archive/index.js';
 import { applyLayer, applyLayerFile, rebuildLayer } from '../archive/lazy.js';
 import { StrataError } from '../errors.js';
 import { noSpaceAt } from '../util/no-space.js';
-import { decompressStream } from './decompress.js';
+import { decompressedChunks } from './decompress.js';
 import type { Mutex } from './mutex.js';
 import type { ContentWriter, ExternalWriter } from '../content/store.js';
 import type { LayerRow, LayerStore, StagedLayer } from './layer-store.js';
@@ -221,6 +221,9 @@ export class Speculation {
         sync: false,
         record: true,
         spillTo: spill?.path,
+        // Applied apart, the snapshot starts empty and holds only the layer's files: its usage
+        // is counted as they are written, and the commit need not walk them to measure it.
+        usage: layers.snapshotter.appliesApart,
       }).catch((err: unknown) => {
         // Bytes that do not apply: without a staged copy, the load's error; else the load
         // extracts them again and says why.
@@ -242,7 +245,7 @@ export class Speculation {
       const ingest = unstaged ? undefined : (w = await layers.content.writer());
       const hash = createHash('sha256');
       let size = 0;
-      for await (const chunk of decompressStream(input)) {
+      for await (const chunk of decompressedChunks(input)) {
         if (ingest)
           await ingest.write(chunk as Buffer).catch((err: unknown) => {
             throw noSpaceAt(err, ingest.path);
@@ -378,7 +381,7 @@ export class Speculation {
     try {
       if (apart && parentJob && !(await parentJob)) throw new Error('parent layer not extracted');
       if (layers.get(guess.chainID) || layers.pending.has(guess.chainID)) throw new Error('extracted elsewhere');
-      await layers.snapshotter.commit(guess.chainID, key, undefined, apart ? guess.parent! : undefined);
+      await layers.snapshotter.commit(guess.chainID, key, undefined, apart ? guess.parent! : undefined, res.usage);
       const size = await layers.layerSize(guess.chainID, res.diffSize);
       const row: LayerRow = { chainID: guess.chainID, diffID: guess.diffID, parent: guess.parent, size, tarSize };
       const split = { record: res.record, unfaithful: res.unfaithful };

@@ -156,10 +156,16 @@ export abstract class LocalSnapshotter implements Snapshotter {
 
   abstract readonly appliesApart: boolean;
 
-  async commit(name: string, key: string, labels?: Record<string, string>, parent?: string): Promise<void> {
+  async commit(
+    name: string,
+    key: string,
+    labels?: Record<string, string>,
+    parent?: string,
+    usage?: SnapshotUsage,
+  ): Promise<void> {
     if (parent !== undefined && !this.appliesApart)
       throw new InvalidParameter(`${this.driver} cannot place snapshot ${key} on a parent at commit: invalid argument`);
-    this.store.commit(name, key, labels, parent);
+    this.store.commit(name, key, labels, parent, usage);
   }
 
   async mounts(key: string): Promise<Mount[]> {

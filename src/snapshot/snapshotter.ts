@@ -70,9 +70,17 @@ export interface Snapshotter extends DriverInfo {
   /**
    * Turns the active snapshot `key` into the committed snapshot `name`; `key` is gone afterwards.
    * `parent` (only where `appliesApart`) places a snapshot prepared without a parent on the
-   * committed `parent`: a layer applied before its parent was there.
+   * committed `parent`: a layer applied before its parent was there. `usage`, where the caller
+   * counted it as it filled the snapshot (exactly as a walk would find it), is kept as the
+   * committed snapshot's: its files are then never walked to measure it.
    */
-  commit(name: string, key: string, labels?: Record<string, string>, parent?: string): Promise<void>;
+  commit(
+    name: string,
+    key: string,
+    labels?: Record<string, string>,
+    parent?: string,
+    usage?: SnapshotUsage,
+  ): Promise<void>;
   /**
    * Whether a layer may be applied before its parent exists (prepared without a parent, then
    * committed onto it): true where a snapshot's directory holds only its own changes (overlay2),

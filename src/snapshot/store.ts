@@ -111,7 +111,13 @@ export class SnapshotStore {
    * Renames an active snapshot into a committed one, in one transaction; `parent` places one
    * prepared without a parent (and with no children) on that committed snapshot.
    */
-  commit(name: string, key: string, labels?: Record<string, string>, parent?: string): SnapshotRow {
+  commit(
+    name: string,
+    key: string,
+    labels?: Record<string, string>,
+    parent?: string,
+    usage?: { size: number; inodes: number },
+  ): SnapshotRow {
     return this.db.transaction(() => {
       const row = this.get(key);
       if (row.kind !== 'active')
@@ -127,9 +133,9 @@ export class SnapshotStore {
       const newLabels = labels ?? row.labels;
       this.db
         .prepare(
-          "UPDATE snapshots SET key = ?, kind = 'committed', labels = ?, created = ?, parent_id = ? WHERE id = ?",
+          "UPDATE snapshots SET key = ?, kind = 'committed', labels = ?, created = ?, parent_id = ?, size = COALESCE(?, size), inodes = COALESCE(?, inodes) WHERE id = ?",
         )
-        .run(name, JSON.stringify(newLabels), Date.now(), parentId, row.id);
+        .run(name, JSON.stringify(newLabels), Date.now(), parentId, usage?.size ?? null, usage?.inodes ?? null, row.id);
       return this.get(name);
     })();
   }

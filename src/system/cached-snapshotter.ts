@@ -10,10 +10,10 @@ export function withUsageCache(inner: Snapshotter): { snapshotter: Snapshotter; 
     status: () => inner.status(),
     prepare: (key, parent, labels) => inner.prepare(key, parent, labels),
     view: (key, parent, labels) => inner.view(key, parent, labels),
-    commit: async (name, key, labels, parent) => {
+    commit: async (name, key, labels, parent, usage) => {
       cache.invalidate(key);
       cache.invalidate(name);
-      await inner.commit(name, key, labels, parent);
+      await inner.commit(name, key, labels, parent, usage);
     },
     appliesApart: inner.appliesApart,
     mounts: (key) => inner.mounts(key),

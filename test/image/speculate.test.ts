@@ -11,6 +11,7 @@ import { saveImages, selectImages } from '../../src/image/save.js';
 import { removeImage } from '../../src/image/remove.js';
 import { layeredConfig, makeTar, sha256, type TarEntry } from './fixture-archive.js';
 import { openStore, removeStoreDir, type TestStore } from './store-helper.js';
+import { directoryUsage } from '../../src/snapshot/usage.js';
 
 /** Larger than what the archive reader keeps in memory, so each layer streams. */
 const BIG = (1 << 20) + 4096;
@@ -680,6 +681,34 @@ test('a layer handed back to a load that then fails goes on to another live load
     for (const l of layers) assert.ok(all.includes(l), 'save gives each layer back byte for byte');
     assert.equal(extracting.size, 0);
     assert.equal(t.store.layers.heir(base), undefined, 'no load is noted as relying on it any more');
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
+
+test('overlay2: a layer extracted while uploading keeps the usage counted as it was written, the one a walk finds', async () => {
+  const t = await openStore(undefined, 'overlay2');
+  try {
+    const layers = await bigLayers();
+    const walked: string[] = [];
+    const sn = t.snapshotter as unknown as { measure: (row: { key: string }, ...rest: unknown[]) => unknown };
+    const measure = sn.measure.bind(sn);
+    sn.measure = (row, ...rest) => {
+      walked.push(row.key);
+      return measure(row, ...rest);
+    };
+    await load(t, (await archive(layers)).tar);
+    const chains = chainIDs(layers);
+    // The first layer was counted as written; the others hold whiteouts, which only a walk counts.
+    assert.ok(!walked.includes(chains[0]!), 'the counted layer was not walked');
+    assert.ok(walked.includes(chains[1]!) && walked.includes(chains[2]!));
+    for (const chain of chains) {
+      const src = await t.snapshotter.diffSource(chain);
+      assert.equal(src.kind, 'overlay');
+      assert.deepEqual(await t.snapshotter.usage(chain), await directoryUsage(src.upper), chain);
+    }
+    assert.equal(t.store.layers.get(chains[0]!)?.size, BIG + 1);
   } finally {
     t.close();
     removeStoreDir(t.dir);

@@ -36,3 +36,27 @@ for (const driver of ['overlay2', 'vfs'] as Driver[]) {
     }
   });
 }
+
+test('overlay2: a usage handed to commit is kept as the committed figure, with no walk', async () => {
+  const fx = await makeFixture('overlay2');
+  try {
+    await fx.sn.prepare('work');
+    const target = await fx.sn.applyTarget('work');
+    fs.writeFileSync(path.join(target.dir, 'a'), 'x'.repeat(1000));
+    // A figure no walk of these files would give: only the one handed over can answer it.
+    await fx.sn.commit('layer', 'work', undefined, undefined, { size: 4242, inodes: 7 });
+    assert.deepEqual(await fx.sn.usage('layer'), { size: 4242, inodes: 7 });
+    const row = fx.db.prepare("SELECT size, inodes FROM snapshots WHERE key = 'layer'").get();
+    assert.deepEqual(row, { size: 4242, inodes: 7 });
+    // Without one, the commit leaves it to the first walk, as before.
+    await fx.sn.prepare('work2');
+    await fx.sn.commit('layer2', 'work2');
+    assert.deepEqual(fx.db.prepare("SELECT size, inodes FROM snapshots WHERE key = 'layer2'").get(), {
+      size: null,
+      inodes: null,
+    });
+    assert.deepEqual(await fx.sn.usage('layer2'), { size: 0, inodes: 1 });
+  } finally {
+    await fx.close();
+  }
+});
