@@ -2,25 +2,45 @@
 // context: the daemon stops fetching (the proxy in front of the registry sees its blob
 // connections cut), leaves no scratch file, snapshot or row of it, and a later pull of the same
 // image works. A layer download that another client's pull of the same image waits on goes on
-// for that pull, which completes.
+// for that pull, which completes. A push whose client goes away stops uploading.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { errorOf, pullImage, startRegistry } from './registry.js';
-import { assertSaved, bigLayers, pushRaw, startTrickleProxy, type TrickleProxy } from './trickle.js';
+import { ok, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { errorOf, pullImage, pushImage, startRegistry } from './registry.js';
+import {
+  assertSaved,
+  bigLayers,
+  pushRaw,
+  startSlowUploadProxy,
+  startTrickleProxy,
+  type TrickleProxy,
+} from './trickle.js';
 
 type Message = Record<string, any>;
 
 /** A pull over the daemon's socket whose client hangs up at the first message `cutAt` picks. */
 function pullCutOff(d: TestDaemon, ref: string, tag: string, cutAt: (m: Message) => boolean): Promise<Message[]> {
-  return new Promise((resolve, reject) => {
+  return cutOff(d, pullPath(ref, tag), cutAt);
+}
+
+/**
+ * A streamed POST over the daemon's socket, each message shown to `watch` as it comes: the
+ * client hangs up at the first one `watch` answers true to. Resolves with the messages then, or
+ * at the end of the answer.
+ */
+function streamedCall(
+  d: TestDaemon,
+  urlPath: string,
+  watch: (m: Message) => boolean,
+): Promise<{ messages: Message[]; cut: boolean }> {
+  return new Promise((resolve) => {
     const messages: Message[] = [];
-    const q = new URLSearchParams({ fromImage: ref, tag });
-    const req = http.request({ socketPath: d.socket, method: 'POST', path: `/images/create?${q}` }, (res) => {
+    const headers = { 'X-Registry-Auth': Buffer.from('{}').toString('base64url') };
+    const req = http.request({ socketPath: d.socket, method: 'POST', path: urlPath, headers }, (res) => {
       let buf = '';
       res.on('data', (c: Buffer) => {
         buf += c.toString('utf8');
@@ -29,24 +49,30 @@ function pullCutOff(d: TestDaemon, ref: string, tag: string, cutAt: (m: Message)
         for (const l of lines.filter(Boolean)) {
           const m = JSON.parse(l) as Message;
           messages.push(m);
-          if (cutAt(m)) {
+          if (watch(m)) {
             req.destroy();
-            resolve(messages);
+            resolve({ messages, cut: true });
             return;
           }
         }
       });
-      res.on('end', () =>
-        reject(
-          new Error(`the pull ended before it was cut off:\n${messages.map((m) => JSON.stringify(m)).join('\n')}`),
-        ),
-      );
+      res.on('end', () => resolve({ messages, cut: false }));
       res.on('error', () => {});
     });
     req.on('error', () => {});
     req.end();
   });
 }
+
+/** streamedCall that must be cut off: its messages up to the cut. */
+async function cutOff(d: TestDaemon, urlPath: string, cutAt: (m: Message) => boolean): Promise<Message[]> {
+  const r = await streamedCall(d, urlPath, cutAt);
+  if (!r.cut)
+    assert.fail(`the call ended before it was cut off:\n${r.messages.map((m) => JSON.stringify(m)).join('\n')}`);
+  return r.messages;
+}
+
+const pullPath = (ref: string, tag: string) => `/images/create?${new URLSearchParams({ fromImage: ref, tag })}`;
 
 /** Some MiB of a layer have arrived: downloads are under way, none complete. */
 const downloading = (m: Message) => m.status === 'Downloading' && (m.progressDetail?.current ?? 0) >= 1 << 20;
@@ -133,25 +159,30 @@ test('a pull whose client goes away stops fetching and leaves nothing behind; th
 test('two clients pull the same image and one goes away: the other completes', async () => {
   const d = await startDaemon();
   const reg = await startRegistry();
-  const proxy = await startTrickleProxy(reg.addr, 20);
+  const proxy = await startTrickleProxy(reg.addr, 40);
   try {
     const tars = await bigLayers();
     const id = await pushRaw(reg.addr, 'team/shared', 'v1', tars);
     const ref = `${proxy.addr}/team/shared`;
-    // The first claims every layer; the second, started once it has, waits on its downloads.
-    let cutOff!: Promise<Message[]>;
-    const claimed = new Promise<void>((resolve) => {
-      cutOff = pullCutOff(d, ref, 'v1', (m) => {
-        if (m.status === 'Pulling fs layer') resolve();
-        return downloading(m);
-      });
+    // The first claims every layer; the second, started once it has, joins its downloads (it
+    // says `Pulling fs layer` once it has), and only then does the first client hang up.
+    let claimed!: () => void;
+    const claim = new Promise<void>((resolve) => (claimed = resolve));
+    let joined = false;
+    const first = cutOff(d, pullPath(ref, 'v1'), (m) => {
+      if (m.status === 'Pulling fs layer') claimed();
+      return joined && downloading(m);
     });
-    await claimed;
-    await new Promise((r) => setTimeout(r, 200));
-    const second = pullImage(d.socket, ref, { tag: 'v1' });
-    await cutOff;
+    first.catch(() => {});
+    await claim;
+    const second = streamedCall(d, pullPath(ref, 'v1'), (m) => {
+      if (m.status === 'Pulling fs layer') joined = true;
+      return false;
+    });
+    await first;
     const cutAt = proxy.blobs.length;
-    const r = await second;
+    const { messages } = await second;
+    const r = { status: 200, messages, text: messages.map((m) => JSON.stringify(m)).join('\n') };
     assert.equal(errorOf(r), undefined, r.text);
     assert.equal(r.messages.filter((m) => m.status === 'Pull complete').length, tars.length, r.text);
     assert.equal(d.docker(['image', 'inspect', '-f', '{{.Id}}', `${ref}:v1`]).stdout.trim(), id);
@@ -165,6 +196,45 @@ test('two clients pull the same image and one goes away: the other completes', a
     );
     await until('no scratch file left', () => (leftovers(d).scratch as string[]).length === 0);
     assert.equal(openFetches(proxy).length, 0);
+  } finally {
+    await proxy.stop();
+    await reg.stop();
+    await d.stop();
+  }
+});
+
+test('a push whose client goes away stops uploading; the next push completes', async () => {
+  const d = await startDaemon();
+  const reg = await startRegistry();
+  const proxy = await startSlowUploadProxy(reg.addr, 20);
+  try {
+    const tars = await bigLayers();
+    const id = await pushRaw(reg.addr, 'team/src', 'v1', tars);
+    const r = await pullImage(d.socket, `${reg.addr}/team/src`, { tag: 'v1' });
+    assert.equal(errorOf(r), undefined, r.text);
+    const name = `${proxy.addr}/team/up`;
+    assert.equal(d.docker(['tag', `${reg.addr}/team/src:v1`, `${name}:v1`]).status, 0);
+    const seen = await cutOff(
+      d,
+      `/images/${name}/push?tag=v1`,
+      (m) => m.status === 'Pushing' && proxy.uploads.some((u) => u.state === 'open'),
+    );
+    assert.ok(!seen.some((m) => m.status === 'Pushed'), 'a layer was pushed before the cut');
+    await until('the uploads to close', () => proxy.uploads.every((u) => u.state !== 'open'));
+    assert.ok(
+      proxy.uploads.some((u) => u.state === 'cut'),
+      `no upload was cut: ${JSON.stringify(proxy.uploads)}`,
+    );
+    const sent = proxy.requests.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(proxy.requests.slice(sent), [], 'requests sent after the cut');
+
+    const again = await pushImage(d.socket, name, 'v1');
+    assert.equal(errorOf(again), undefined, again.text);
+    ok(d.docker(['rmi', `${name}:v1`, `${reg.addr}/team/src:v1`]), 'rmi');
+    const pushed = await pullImage(d.socket, name, { tag: 'v1' });
+    assert.equal(errorOf(pushed), undefined, pushed.text);
+    assert.equal(d.docker(['image', 'inspect', '-f', '{{.Id}}', `${name}:v1`]).stdout.trim(), id);
   } finally {
     await proxy.stop();
     await reg.stop();

@@ -131,3 +131,55 @@ export function assertSaved(d: TestDaemon, ref: string, tars: Buffer[]): void {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+export interface SlowUploadProxy {
+  addr: string;
+  /** Every request line (`METHOD path`), in order. */
+  requests: string[];
+  /** Every blob upload (PATCH or PUT): open, read whole, or cut off by the client. */
+  uploads: BlobFetch[];
+  stop(): Promise<void>;
+}
+
+/** A proxy that reads upload bodies 64 KiB at a time, one piece every `everyMs` per connection. */
+export async function startSlowUploadProxy(target: string, everyMs: number): Promise<SlowUploadProxy> {
+  const [host, port] = target.split(':');
+  const requests: string[] = [];
+  const uploads: BlobFetch[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const up = http.request(
+      { host, port: Number(port), method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    const upload = (req.method === 'PATCH' || req.method === 'PUT') && /\/blobs\/uploads\//.test(req.url ?? '');
+    if (!upload) return void req.pipe(up);
+    const u: BlobFetch = { path: req.url ?? '', state: 'open' };
+    uploads.push(u);
+    req.on('close', () => {
+      u.state = req.complete ? 'ended' : 'cut';
+      if (!req.complete) up.destroy();
+    });
+    req.on('data', (c: Buffer) => {
+      req.pause();
+      up.write(c);
+      setTimeout(() => req.resume(), Math.ceil(c.length / (64 << 10)) * everyMs);
+    });
+    req.on('end', () => up.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    addr: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    uploads,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
