@@ -2,7 +2,9 @@
 // index), fetch and verify the config, download the missing layers (verified against their
 // digests, all at once, each applied from its own connection) and apply each on its parent as
 // soon as it and its parent are ready, then commit the image with its tag and RepoDigest.
-// Messages as dockerd sends them.
+// Messages as dockerd sends them. A pull whose signal is aborted (its client went away) stops
+// its requests, downloads and applies and rolls back, as dockerd's pull ends with its request's
+// context; a download another pull still waits on is left to that pull (LayerDownload).
 import { Readable } from 'node:stream';
 import { InvalidParameter, NotFound, StrataError, SystemError } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
@@ -314,7 +316,8 @@ async function pullLayers(
       if (f && (f.applyBegun || !deps.downloads.joined(h.claim))) f.stop();
     }
   };
-  signal?.addEventListener('abort', stopDownloads, { once: true });
+  if (signal?.aborted) stopDownloads();
+  else signal?.addEventListener('abort', stopDownloads, { once: true });
   const aborted = abortion(signal);
 
   /**
