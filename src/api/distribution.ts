@@ -23,18 +23,31 @@ function lazyStream(ctx: RequestContext): { send: (msg: Record<string, unknown>)
   };
 }
 
+/**
+ * Runs a pull or push, its progress streamed. Its signal is aborted when the client goes away
+ * before the answer ended (docker pull interrupted): as in dockerd, whose request context
+ * cancels the operation, it stops.
+ */
 async function streamed(
   ctx: RequestContext,
-  run: (send: (msg: Record<string, unknown>) => void) => Promise<void>,
+  run: (send: (msg: Record<string, unknown>) => void, signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
   const s = lazyStream(ctx);
+  const res = ctx.res!;
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once('close', onClose);
   try {
-    await run(s.send);
+    await run(s.send, abort.signal);
   } catch (err) {
     if (!s.started()) throw err;
     s.send({ errorDetail: { message: messageOf(err) }, error: messageOf(err) });
+  } finally {
+    res.off('close', onClose);
   }
-  ctx.res!.end();
+  res.end();
 }
 
 const authOf = (ctx: RequestContext): AuthConfig => decodeRegistryAuth(ctx.req.headers['x-registry-auth']);
@@ -51,7 +64,9 @@ export async function pullImage(ctx: RequestContext, fromImage: string): Promise
   // the docker CLI always sends the tag of a plain `docker pull NAME` (latest by default).
   if (!tag && !named.tag && !named.digest) {
     const auth = authOf(ctx);
-    await streamed(ctx, (send) => registry(ctx).pullAllTags(image, ctx.query.get('platform'), auth, send));
+    await streamed(ctx, (send, signal) =>
+      registry(ctx).pullAllTags(image, ctx.query.get('platform'), auth, send, signal),
+    );
     return;
   }
   if (tag) {
@@ -61,7 +76,7 @@ export async function pullImage(ctx: RequestContext, fromImage: string): Promise
     ref = digest ? `${image}@${tag}` : `${image}:${tag}`;
   }
   const auth = authOf(ctx);
-  await streamed(ctx, (send) => registry(ctx).pull(ref, ctx.query.get('platform'), auth, send));
+  await streamed(ctx, (send, signal) => registry(ctx).pull(ref, ctx.query.get('platform'), auth, send, signal));
 }
 
 export function registerDistributionRoutes(router: Router): void {
@@ -74,7 +89,7 @@ export function registerDistributionRoutes(router: Router): void {
   router.post('/images/{name*}/push', async (ctx) => {
     const auth = authOf(ctx);
     const tag = ctx.query.get('tag') || undefined;
-    await streamed(ctx, (send) => registry(ctx).push(ctx.params.name!, tag, auth, send));
+    await streamed(ctx, (send, signal) => registry(ctx).push(ctx.params.name!, tag, auth, send, signal));
   });
 
   router.post('/auth', async (ctx) => {

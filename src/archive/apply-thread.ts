@@ -104,7 +104,7 @@ function revive(e: SerializedError): Error {
  * costs the main thread no read, copy or message per batch (`onProgress` hears the bytes read).
  */
 export function applyLayerOffThread(
-  input: Readable | { file: string },
+  input: Readable | { file: string; signal?: AbortSignal },
   dir: string,
   opts: ApplyOptions,
   onProgress?: (bytesRead: number) => void,
@@ -119,27 +119,37 @@ export function applyLayerOffThread(
         worker.off('message', onMessage);
         worker.off('error', onWorkerError);
         worker.off('exit', onExit);
+        signal?.removeEventListener('abort', onAbort);
         if (reuse) giveBack(worker);
         else void worker.terminate();
         fn();
+      };
+      const onWorkerError = (err: Error) => finish(() => reject(err), false);
+      const onExit = (code: number) =>
+        finish(() => reject(new errors.SystemError(`layer apply worker exited (${code})`)), false);
+      // Called off: the worker stops reading, and the apply settles once it stopped writing.
+      const signal = input.signal;
+      let abortErr: unknown;
+      const onAbort = () => {
+        abortErr = signal!.reason;
+        worker.postMessage({ abort: { name: 'AbortError', message: 'the layer apply was called off' } });
       };
       const onMessage = (m: { progress?: number; result?: ApplyResult; error?: SerializedError }) => {
         if (m.progress !== undefined) onProgress?.(m.progress);
         else if (m.result !== undefined) {
           const result = m.result;
-          finish(() => resolve(result), true);
+          finish(() => (abortErr === undefined ? resolve(result) : reject(abortErr)), true);
         } else if (m.error !== undefined) {
-          const err = revive(m.error);
+          const err = abortErr ?? revive(m.error);
           finish(() => reject(err), true);
         }
       };
-      const onWorkerError = (err: Error) => finish(() => reject(err), false);
-      const onExit = (code: number) =>
-        finish(() => reject(new errors.SystemError(`layer apply worker exited (${code})`)), false);
       worker.on('message', onMessage);
       worker.once('error', onWorkerError);
       worker.once('exit', onExit);
       worker.postMessage({ job: { dir, opts, file: input.file, progress: !!onProgress } });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
   return new Promise<ApplyResult>((resolve, reject) => {

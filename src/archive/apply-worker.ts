@@ -4,7 +4,7 @@
 // thread only, so the daemon keeps reading sockets, decompressing and hashing meanwhile.
 //
 // Messages in: { job: { dir, opts } } starts a layer; { chunk: ArrayBuffer } feeds it; { end }
-// closes its input; { abort: message } fails it. { job: { dir, opts, file } } starts a layer read
+// closes its input; { abort: message } fails it (a layer read from a file too). { job: { dir, opts, file } } starts a layer read
 // from a file by this thread itself (a layer tar already on disk): no byte crosses the threads;
 // with progress: true it reports { progress: bytes read } as it reads. Out: { ack: n } (n chunks
 // taken: the main thread may send that many more), then { result } or { error } once the layer
@@ -68,18 +68,36 @@ export function serializeError(err: unknown): SerializedError {
 }
 
 let feed: Feed | null = null;
+/** The layer's input, fed or read from a file: what an abort destroys. */
+let input: Readable | null = null;
 
 port.on('message', (m: Incoming) => {
   if ('job' in m) {
     const f = m.job.file !== undefined ? fileFeed(m.job.file, !!m.job.progress) : new Feed({ highWaterMark: 1 << 20 });
     feed = f instanceof Feed ? f : null;
+    input = f;
+    const settled = () => {
+      if (input === f) input = null;
+    };
     applyLayer(f, m.job.dir, m.job.opts).then(
-      (result) => port.postMessage({ result }),
+      (result) => {
+        settled();
+        port.postMessage({ result });
+      },
       (err: unknown) => {
+        settled();
         f.destroy();
         port.postMessage({ error: serializeError(err) });
       },
     );
+    return;
+  }
+  if ('abort' in m) {
+    // A fed layer's source failed, or the caller called the apply off (a file is read here).
+    const err = Object.assign(new Error(m.abort.message), m.abort);
+    input?.destroy(err);
+    input = null;
+    feed = null;
     return;
   }
   const f = feed;
@@ -90,10 +108,6 @@ port.on('message', (m: Incoming) => {
     else f.owed++;
   } else if ('end' in m) {
     f.push(null);
-    feed = null;
-  } else if ('abort' in m) {
-    const err = Object.assign(new Error(m.abort.message), m.abort);
-    f.destroy(err);
     feed = null;
   }
 });

@@ -47,15 +47,17 @@ export function prepareLayerApply(): void {
 /**
  * applyLayer of a layer tar stored in the file `file` (plain, gzip or zstd), read by the
  * unpacking thread itself: nothing of it passes through the caller's thread; `onProgress` is told
- * how many of the file's bytes were read as it goes.
+ * how many of the file's bytes were read as it goes. Aborting `signal` fails the apply (its
+ * reason is the error) once the thread has stopped writing.
  */
 export async function applyLayerFile(
   file: string,
   dir: string,
   opts: ApplyOptions,
   onProgress?: (bytesRead: number) => void,
+  signal?: AbortSignal,
 ): Promise<ApplyResult> {
-  return applyLayerOffThread({ file }, dir, opts, onProgress);
+  return applyLayerOffThread({ file, signal }, dir, opts, onProgress);
 }
 
 /** A layer tar of what `src` changed (whiteouts as .wh. entries), as Docker would export it. */

@@ -32,8 +32,9 @@ export async function* blobChunks(
     if (received > 0) headers.Range = `bytes=${received}-`;
     let res;
     try {
-      res = await session.request(`blobs/${desc.digest}`, { headers });
+      res = await session.request(`blobs/${desc.digest}`, { headers, signal });
     } catch (err) {
+      if (signal?.aborted) throw cancelled();
       lastErr = err;
       if ((err as { status?: number }).status !== 503) throw err;
       continue;

@@ -15,6 +15,8 @@ export interface HttpOptions {
   insecure?: boolean;
   /** Redirects to follow (GET and HEAD only). */
   maxRedirects?: number;
+  /** Aborting it ends the request, its answer's body included (the pull or push was called off). */
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -59,11 +61,16 @@ function once(url: URL, opts: HttpOptions): Promise<HttpResponse> {
         method: opts.method,
         headers: { 'User-Agent': 'docker/20.10.24 (strata)', ...opts.headers },
         agent: agentFor(url, opts.tls, !!opts.insecure),
+        signal: opts.signal,
       },
       (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url }),
     );
-    req.on('error', reject);
     const body = opts.body;
+    req.on('error', (err) => {
+      // A streamed body the request can no longer take stops too: it holds what it reads open.
+      if (body !== undefined && !Buffer.isBuffer(body)) body.destroy();
+      reject(err);
+    });
     if (body === undefined) req.end();
     else if (Buffer.isBuffer(body)) req.end(body);
     else {

@@ -126,6 +126,16 @@ export class LayerFeed {
     this.done.catch(() => {});
   }
 
+  /** Whether its apply has begun: its bytes are no longer any other apply's to take. */
+  get applyBegun(): boolean {
+    return this.attached;
+  }
+
+  /** Whether it still fetches, or has fetched, the whole blob: not stopped, not failed. */
+  get live(): boolean {
+    return !this.closed && !this.failed;
+  }
+
   /** Whether the bytes go to the scratch file now: the network is slow and the apply not begun. */
   private get ahead(): boolean {
     return !this.attached && !this.closed && this.opts.pace.networkBound;
@@ -236,6 +246,11 @@ export class LayerFeed {
       // Ended early (the apply failed): the download stops.
       if (!this.ended) this.closeNow();
     }
+  }
+
+  /** Stops the download now (its pull was called off); `close` still removes what it wrote. */
+  stop(): void {
+    this.closeNow();
   }
 
   private closeNow(): void {

@@ -8,7 +8,7 @@ import { endpointsFor, repositoryOf } from './endpoint.js';
 import type { AuthConfig } from './auth.js';
 import type { Platform } from './manifest.js';
 import type { ProgressSink } from './progress.js';
-import { pullReference, sessionFor, type PullDeps, type RepositorySessions } from './pull.js';
+import { cancelledPull, pullReference, sessionFor, type PullDeps, type RepositorySessions } from './pull.js';
 import { listTags } from './tags.js';
 
 export interface PullAllRequest {
@@ -16,6 +16,8 @@ export interface PullAllRequest {
   name: string;
   platform: Platform;
   auth: AuthConfig;
+  /** Aborted when the client went away: the tag being pulled stops, and no other starts. */
+  signal?: AbortSignal;
 }
 
 /** The tags a repository lists, from the first endpoint that answers (mirrors first). */
@@ -24,10 +26,10 @@ async function repositoryTags(deps: PullDeps, req: PullAllRequest, sessions: Rep
   let lastErr: unknown;
   for (const ep of endpointsFor(repo.registry, deps.registry)) {
     try {
-      return await listTags(await sessionFor(ep, repo, req.auth, sessions), req.name);
+      return await listTags(await sessionFor(ep, repo, req.auth, sessions, req.signal), req.name);
     } catch (err) {
       lastErr = err;
-      if (!ep.mirror) break;
+      if (!ep.mirror || req.signal?.aborted) break;
     }
   }
   throw lastErr;
@@ -36,7 +38,9 @@ async function repositoryTags(deps: PullDeps, req: PullAllRequest, sessions: Rep
 export async function pullAllTags(deps: PullDeps, req: PullAllRequest, out: ProgressSink): Promise<void> {
   // One session per endpoint for the whole repository: one ping, and a token reused by every tag.
   const sessions: RepositorySessions = new Map();
-  const tags = await repositoryTags(deps, req, sessions);
+  const tags = await repositoryTags(deps, req, sessions).catch((err: unknown) => {
+    throw req.signal?.aborted ? cancelledPull(err) : err;
+  });
   let updated = false;
   for (const tag of tags) {
     // A registry's answer names nothing locally before it reads as a tag.
@@ -45,7 +49,7 @@ export async function pullAllTags(deps: PullDeps, req: PullAllRequest, out: Prog
     } catch {
       throw new InvalidParameter(`invalid tag ${JSON.stringify(tag)} listed by the registry for ${familiar(req.name)}`);
     }
-    const pulled = { name: req.name, tag, platform: req.platform, auth: req.auth };
+    const pulled = { name: req.name, tag, platform: req.platform, auth: req.auth, signal: req.signal };
     if (await pullReference(deps, pulled, out, sessions)) updated = true;
   }
   const shown = familiar(req.name);

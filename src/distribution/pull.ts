@@ -2,7 +2,9 @@
 // index), fetch and verify the config, download the missing layers (verified against their
 // digests, all at once, each applied from its own connection) and apply each on its parent as
 // soon as it and its parent are ready, then commit the image with its tag and RepoDigest.
-// Messages as dockerd sends them.
+// Messages as dockerd sends them. A pull whose signal is aborted (its client went away) stops
+// its requests, downloads and applies and rolls back, as dockerd's pull ends with its request's
+// context; a download another pull still waits on is left to that pull (LayerDownload).
 import { Readable } from 'node:stream';
 import { InvalidParameter, NotFound, StrataError, SystemError } from '../errors.js';
 import type { ImageStore } from '../image/service.js';
@@ -26,13 +28,23 @@ import { registryErrorText, unexpected } from './registry-error.js';
 import { blobChunks } from './blob-download.js';
 import { LayerFeed, NetworkPace } from './layer-feed.js';
 import { progressReporter, shortDigest, statusMessage, type ProgressSink } from './progress.js';
-import type { SharedDownloads } from './shared-downloads.js';
+import type { Claim, SharedDownloads } from './shared-downloads.js';
 import type { BlobSources } from './blob-sources.js';
+
+/**
+ * A layer's download left running by a pull that ended before applying it, for another pull
+ * waiting on the layer to adopt: its progress goes to whoever `to` names.
+ */
+export interface LayerDownload {
+  feed: LayerFeed;
+  to: { out: ProgressSink };
+  close(): Promise<void>;
+}
 
 export interface PullDeps {
   store: ImageStore;
   registry: RegistryOptions;
-  downloads: SharedDownloads;
+  downloads: SharedDownloads<LayerDownload>;
   blobs: BlobSources;
   emitEvent(action: string, id: string, attrs: Record<string, string>): void;
 }
@@ -44,6 +56,8 @@ export interface PullRequest {
   digest?: string;
   platform: Platform;
   auth: AuthConfig;
+  /** Aborted when the client went away: the pull stops, leaving nothing behind. */
+  signal?: AbortSignal;
 }
 
 export interface ResolvedManifest {
@@ -109,10 +123,11 @@ export async function sessionFor(
   repo: Repository,
   auth: AuthConfig,
   sessions?: RepositorySessions,
+  signal?: AbortSignal,
 ): Promise<RegistrySession> {
   const kept = sessions?.get(ep.url.toString());
   if (kept) return kept;
-  const session = new RegistrySession(ep, repo, auth, [`repository:${repo.path}:pull`]);
+  const session = new RegistrySession(ep, repo, auth, [`repository:${repo.path}:pull`], signal);
   // dockerd pings /v2/ first: a registry it cannot reach is named by that URL.
   await session.probe();
   sessions?.set(ep.url.toString(), session);
@@ -128,12 +143,13 @@ export async function resolveManifest(
   auth: AuthConfig,
   display: string,
   sessions?: RepositorySessions,
+  signal?: AbortSignal,
 ): Promise<ResolvedManifest> {
   const endpoints = endpointsFor(repo.registry, registry);
   let lastErr: unknown;
   for (const ep of endpoints) {
     try {
-      const session = await sessionFor(ep, repo, auth, sessions);
+      const session = await sessionFor(ep, repo, auth, sessions, signal);
       const top = await fetchManifest(session, ref.digest ?? ref.tag ?? 'latest', display, ref.digest);
       const parsed = parseManifest(top.raw, top.contentType);
       let image: Manifest | undefined = parsed;
@@ -157,7 +173,7 @@ export async function resolveManifest(
       };
     } catch (err) {
       lastErr = err;
-      if (!ep.mirror) break;
+      if (!ep.mirror || signal?.aborted) break;
     }
   }
   throw lastErr;
@@ -179,6 +195,21 @@ function deferred(): { done: Promise<void>; resolve(): void; reject(e: unknown):
   return { done, ...settle };
 }
 
+/** The error of a pull called off (dockerd's context error), whatever failed first as it stopped. */
+export function cancelledPull(err: unknown): SystemError {
+  return new SystemError('context canceled', { cause: err });
+}
+
+/** Rejects once `signal` is aborted (never, without one). */
+function abortion(signal: AbortSignal | undefined): Promise<never> {
+  const p = new Promise<never>((_resolve, reject) => {
+    if (signal?.aborted) reject(cancelledPull(signal.reason));
+    else signal?.addEventListener('abort', () => reject(cancelledPull(signal.reason)), { once: true });
+  });
+  p.catch(() => {});
+  return p;
+}
+
 /** One reference pulled, ending with dockerd's `Status:` line and the pull event. */
 export async function pull(deps: PullDeps, req: PullRequest, out: ProgressSink): Promise<void> {
   const shownRef = familiar(req.digest ? `${req.name}@${req.digest}` : `${req.name}:${req.tag ?? 'latest'}`);
@@ -197,9 +228,25 @@ export async function pullReference(
   out: ProgressSink,
   sessions?: RepositorySessions,
 ): Promise<boolean> {
+  const { signal } = req;
+  try {
+    return await pullLayers(deps, req, out, sessions);
+  } catch (err) {
+    if (signal?.aborted) throw cancelledPull(err);
+    throw err;
+  }
+}
+
+async function pullLayers(
+  deps: PullDeps,
+  req: PullRequest,
+  out: ProgressSink,
+  sessions?: RepositorySessions,
+): Promise<boolean> {
+  const { signal } = req;
   const repo = repositoryOf(req.name);
   const shownRef = familiar(req.digest ? `${req.name}@${req.digest}` : `${req.name}:${req.tag ?? 'latest'}`);
-  const m = await resolveManifest(deps.registry, repo, req, req.platform, req.auth, shownRef, sessions);
+  const m = await resolveManifest(deps.registry, repo, req, req.platform, req.auth, shownRef, sessions, signal);
   const { session } = m;
   const image = m.image!;
   // A tag is named by itself; a digest by the whole familiar reference, as dockerd does.
@@ -224,13 +271,14 @@ export async function pullReference(
 
   // Every missing layer is fetched over its own connection from the start and applied from it
   // when its turn to unpack comes (layer-feed.ts says when its bytes go to a scratch file
-  // instead). A layer another pull is fetching is left to it: this one waits until it is stored.
+  // instead). A layer another pull is fetching is left to it: this one waits until it is stored,
+  // or takes the download over if that pull ends first.
   interface Handle {
-    digest: string;
-    feed?: LayerFeed;
+    claim: Claim<LayerDownload>;
+    /** The download this pull applies from: its own, or one it adopted. */
+    download?: LayerDownload;
     /** Settles, for pulls that join this one, once the layer is stored (or failed). */
     stored?: { done: Promise<void>; resolve(): void; reject(e: unknown): void };
-    joined?: Promise<void>;
   }
   const pace = new NetworkPace();
   const handles = new Map<number, Handle>();
@@ -239,44 +287,87 @@ export async function pullReference(
     const id = shortDigest(d.digest);
     const joined = deps.downloads.join(d.digest);
     if (joined) {
-      handles.set(i, { digest: d.digest, joined });
+      handles.set(i, { claim: joined });
       continue;
     }
     const stored = deferred();
-    deps.downloads.claim(d.digest, stored.done);
+    const claim = deps.downloads.claim(d.digest, stored.done);
     if (!deps.downloads.free) out(statusMessage(id, 'Waiting'));
-    const report = progressReporter(out, id, 'Downloading', d.size);
+    // Progress goes to the pull applying the layer: this one, or one that adopts the download.
+    const to = { out };
+    const report = progressReporter((msg) => to.out(msg), id, 'Downloading', d.size);
     const feed = new LayerFeed(
-      async function* (signal) {
-        yield* blobChunks(session, d, report, signal);
-        out(statusMessage(id, 'Verifying Checksum'));
-        out(statusMessage(id, 'Download complete'));
+      async function* (feedSignal) {
+        // The download's own signal, not the pull's: it may outlive this pull for another.
+        yield* blobChunks(session, d, report, feedSignal);
+        to.out(statusMessage(id, 'Verifying Checksum'));
+        to.out(statusMessage(id, 'Download complete'));
       },
       { scratch: deps.downloads.scratchFile(d.digest), pace, turn: (applying) => deps.downloads.turn(applying) },
     );
-    handles.set(i, { digest: d.digest, feed, stored });
+    handles.set(i, { claim, download: { feed, to, close: () => feed.close() }, stored });
   }
+
+  // Called off: every download stops at once, except one whose apply has not begun that other
+  // pulls wait for (it is left to them below).
+  const stopDownloads = () => {
+    for (const h of handles.values()) {
+      const f = h.download?.feed;
+      if (f && (f.applyBegun || !deps.downloads.joined(h.claim))) f.stop();
+    }
+  };
+  if (signal?.aborted) stopDownloads();
+  else signal?.addEventListener('abort', stopDownloads, { once: true });
+  const aborted = abortion(signal);
+
+  /**
+   * Waits until the pull fetching a layer for this one has stored it, or ended without: its
+   * download, left running, is then adopted (this pull fetches it now), unless another waiting
+   * pull adopted it first (then that one is waited on).
+   */
+  const waitForOwner = async (h: Handle): Promise<void> => {
+    let seen = h.claim.done;
+    for (;;) {
+      await seen.catch(() => {});
+      if (signal?.aborted) return;
+      const stored = deferred();
+      const adopted = deps.downloads.adopt(h.claim, stored.done);
+      if (adopted) {
+        adopted.to.out = out;
+        h.download = adopted;
+        h.stored = stored;
+        return;
+      }
+      if (h.claim.done === seen) return;
+      seen = h.claim.done;
+    }
+  };
 
   /** The layer's bytes fetched again from the socket (a second apply, or another pull failed). */
   const direct = (d: Descriptor): Readable => {
     const report = progressReporter(out, shortDigest(d.digest), 'Downloading', d.size);
-    return Readable.from(blobChunks(session, d, report), { objectMode: false });
+    return Readable.from(blobChunks(session, d, report, signal), { objectMode: false });
   };
 
   try {
     const layers: IncomingLayer[] = image.layers.map((d, i) => ({
       async open(again?: boolean) {
+        // Called off: no apply begins (a download not begun stays free for a pull that waits on it).
+        signal?.throwIfAborted();
         const h = handles.get(i);
         if (!h) throw new SystemError(`layer ${d.digest} was present when the pull started and is gone`);
+        const feed = h.download?.feed;
         // Applied once already (its files could not give its tar back): read again from its
         // scratch file if it was fetched ahead whole, else fetched again. Or another pull was
         // fetching it and did not store it: fetched here.
-        if (again) return h.feed?.again() ?? direct(d);
-        if (!h.feed) {
-          await h.joined?.catch(() => {});
-          return direct(d);
+        if (again) {
+          const whole = feed?.again();
+          return whole ? { ...whole, signal } : direct(d);
         }
-        return h.feed.open(progressReporter(out, shortDigest(d.digest), 'Extracting', d.size));
+        if (!feed) return direct(d);
+        const src = await feed.open(progressReporter(out, shortDigest(d.digest), 'Extracting', d.size));
+        // A whole scratch file is read by the unpacking thread: it is told to stop.
+        return 'pipe' in src ? src : { ...src, signal };
       },
       applied() {
         const h = handles.get(i);
@@ -287,7 +378,7 @@ export async function pullReference(
     }));
     // Wait, before taking the image lock, for layers another pull fetches: that pull needs the
     // lock to store them.
-    await Promise.all([...handles.values()].map((h) => h.joined?.catch(() => {})));
+    await Promise.race([Promise.all([...handles.values()].filter((h) => !h.download).map(waitForOwner)), aborted]);
     const refs = req.digest
       ? [`${req.name}@${req.digest}`]
       : [`${req.name}:${req.tag ?? 'latest'}`, `${req.name}@${m.digest}`];
@@ -308,10 +399,20 @@ export async function pullReference(
     if (err instanceof StrataError) throw err;
     throw new SystemError((err as Error).message);
   } finally {
-    // Pulls waiting on a layer this one did not store fetch it themselves; downloads still
-    // running stop, and their scratch files go, before the answer.
-    for (const h of handles.values()) h.stored?.reject(new SystemError('layer not applied'));
-    await Promise.all([...handles.values()].map((h) => h.feed?.close()));
-    for (const h of handles.values()) deps.downloads.release(h.digest, (h.stored?.done ?? h.joined)!);
+    signal?.removeEventListener('abort', stopDownloads);
+    // A download whose apply had not begun is left running for the pulls that wait on it (one
+    // adopts it); other downloads stop, and their scratch files go, before the answer. Pulls
+    // waiting on a layer this one did not store then adopt it, or fetch it themselves.
+    const closing: Promise<void>[] = [];
+    for (const h of handles.values()) {
+      const dl = h.download;
+      if (!dl || !h.stored) continue;
+      const leave = !h.claim.orphan && dl.feed.live && !dl.feed.applyBegun && deps.downloads.joined(h.claim);
+      if (leave) h.claim.orphan = dl;
+      else closing.push(dl.close());
+      h.stored.reject(new SystemError('layer not applied'));
+    }
+    await Promise.all(closing);
+    for (const h of handles.values()) deps.downloads.release(h.claim);
   }
 }

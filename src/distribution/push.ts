@@ -36,6 +36,8 @@ export interface PushRequest {
   /** A digest in the name, refused once the registry answered (as dockerd refuses it). */
   digest?: string;
   auth: AuthConfig;
+  /** Aborted when the client went away: every request to the registry ends, and no other starts. */
+  signal?: AbortSignal;
 }
 
 interface PushedBlob {
@@ -47,6 +49,16 @@ interface PushedBlob {
 const UPLOADS = 5;
 
 export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink): Promise<void> {
+  try {
+    await pushRepository(deps, req, out);
+  } catch (err) {
+    // dockerd's context error: what failed first as the requests stopped is beside the point.
+    if (req.signal?.aborted) throw new SystemError('context canceled', { cause: err });
+    throw err;
+  }
+}
+
+async function pushRepository(deps: PushDeps, req: PushRequest, out: ProgressSink): Promise<void> {
   const repo = repositoryOf(req.name);
   const shown = familiar(req.name);
   // As dockerd, the stream starts with the repository: what is missing locally is said after it.
@@ -77,10 +89,13 @@ export async function push(deps: PushDeps, req: PushRequest, out: ProgressSink):
         if (s.repository !== repo.path) sources.add(s.repository);
   }
   const ep = endpointsFor(repo.registry, deps.registry).filter((e) => !e.mirror)[0]!;
-  const session = new RegistrySession(ep, repo, req.auth, [
-    `repository:${repo.path}:pull,push`,
-    ...[...sources].map((s) => `repository:${s}:pull`),
-  ]);
+  const session = new RegistrySession(
+    ep,
+    repo,
+    req.auth,
+    [`repository:${repo.path}:pull,push`, ...[...sources].map((s) => `repository:${s}:pull`)],
+    req.signal,
+  );
   // A registry that cannot be reached is said before any layer; refused credentials only once
   // the layers are being prepared, where dockerd meets them.
   await session.probe();
@@ -260,6 +275,11 @@ async function uploadLayer(
   const src = deps.store.readLayer(layer.diffID);
   const gzip = createGzip();
   for (const s of [src, counter, gzip]) s.on('error', (err) => hasher.destroy(err));
+  // The upload ended early (the push was called off, the registry hung up): the layer's reading
+  // and compressing stop too, instead of holding its files open.
+  hasher.once('close', () => {
+    for (const s of [src, counter, gzip]) s.destroy();
+  });
   src.pipe(counter).pipe(gzip).pipe(hasher);
   const res = await session.request(location, {
     method: 'PATCH',

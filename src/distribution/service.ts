@@ -11,7 +11,7 @@ import { readBody } from './http-client.js';
 import type { AuthConfig } from './auth.js';
 import { repositoryOf, type RegistryOptions } from './endpoint.js';
 import { parsePlatform, type Platform } from './manifest.js';
-import { pull, resolveManifest, type PullDeps } from './pull.js';
+import { pull, resolveManifest, type LayerDownload, type PullDeps } from './pull.js';
 import { pullAllTags } from './pull-all.js';
 import { push } from './push.js';
 import { login } from './login.js';
@@ -33,12 +33,12 @@ export interface DistributionDeps {
 
 export class DistributionService implements DistributionBackend {
   private readonly blobs: BlobSources;
-  private readonly downloads: SharedDownloads;
+  private readonly downloads: SharedDownloads<LayerDownload>;
 
   constructor(private readonly deps: DistributionDeps) {
     this.blobs = new BlobSources(deps.db);
     // Under the data-root's tmp/, which startup empties: a crash leaves no half blob behind.
-    this.downloads = new SharedDownloads(path.join(deps.dataRoot, 'tmp', 'pull'));
+    this.downloads = new SharedDownloads<LayerDownload>(path.join(deps.dataRoot, 'tmp', 'pull'));
   }
 
   private emit = (action: string, id: string, attrs: Record<string, string>) =>
@@ -55,14 +55,27 @@ export class DistributionService implements DistributionBackend {
   }
 
   /** `ref` as the API's fromImage (+tag) names it; tag may be a digest. */
-  async pull(ref: string, platform: string | null | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
+  async pull(
+    ref: string,
+    platform: string | null | undefined,
+    auth: AuthConfig,
+    out: ProgressSink,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const r = parseNormalizedNamed(ref);
     // The layers' buffers are given back to the system once the pull ends.
     const done = heavyOperation();
     try {
       await pull(
         this.pullDeps,
-        { name: r.name, tag: r.digest ? undefined : r.tag, digest: r.digest, platform: parsePlatform(platform), auth },
+        {
+          name: r.name,
+          tag: r.digest ? undefined : r.tag,
+          digest: r.digest,
+          platform: parsePlatform(platform),
+          auth,
+          signal,
+        },
         out,
       );
     } finally {
@@ -75,22 +88,29 @@ export class DistributionService implements DistributionBackend {
     platform: string | null | undefined,
     auth: AuthConfig,
     out: ProgressSink,
+    signal?: AbortSignal,
   ): Promise<void> {
     const r = parseNormalizedNamed(name);
     if (r.tag || r.digest) throw new InvalidParameter(`${name}: all tags are pulled by the repository's name alone`);
     const done = heavyOperation();
     try {
-      await pullAllTags(this.pullDeps, { name: r.name, platform: parsePlatform(platform), auth }, out);
+      await pullAllTags(this.pullDeps, { name: r.name, platform: parsePlatform(platform), auth, signal }, out);
     } finally {
       done();
     }
   }
 
-  async push(name: string, tag: string | undefined, auth: AuthConfig, out: ProgressSink): Promise<void> {
+  async push(
+    name: string,
+    tag: string | undefined,
+    auth: AuthConfig,
+    out: ProgressSink,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const r = parseNormalizedNamed(name);
     await push(
       { store: this.deps.images, registry: this.deps.registry, blobs: this.blobs, emitEvent: this.emit },
-      { name: r.name, tag: tag || r.tag, digest: r.digest, auth },
+      { name: r.name, tag: tag || r.tag, digest: r.digest, auth, signal },
       out,
     );
   }

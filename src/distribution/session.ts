@@ -23,6 +23,8 @@ export interface RequestOptions {
   shownMethod?: 'HEAD' | 'GET';
   /** A 401 only teaches the challenge: it is answered as it came, not retried with credentials. */
   learnChallenge?: boolean;
+  /** Ends this request when aborted, in place of the session's own signal. */
+  signal?: AbortSignal;
 }
 
 export class RegistrySession {
@@ -35,6 +37,8 @@ export class RegistrySession {
     readonly creds: AuthConfig,
     /** `repository:<path>:pull[,push]` and any extra (cross-repository mount sources). */
     readonly scopes: string[],
+    /** Ends every request of the session (unless one brings its own) once the operation is called off. */
+    readonly signal?: AbortSignal,
   ) {
     this.base = new URL(endpoint.url);
     if (endpoint.plainHttpFallback && plainHosts.has(this.base.host)) this.base.protocol = 'http:';
@@ -51,6 +55,8 @@ export class RegistrySession {
 
   async request(target: string | URL, opts: RequestOptions = {}): Promise<HttpResponse> {
     const method = opts.method ?? 'GET';
+    const signal = opts.signal ?? this.signal;
+    signal?.throwIfAborted();
     let url = typeof target === 'string' ? this.url(target) : target;
     const attempt = async () => {
       const headers = { ...opts.headers };
@@ -63,14 +69,15 @@ export class RegistrySession {
           body: opts.body,
           tls: this.endpoint.tls,
           insecure: this.endpoint.insecure,
+          signal,
         });
       } catch (err) {
         // As dockerd: an insecure registry's HTTPS endpoint failing, its HTTP one is next.
-        if (!this.endpoint.plainHttpFallback || url.protocol !== 'https:') throw err;
+        if (!this.endpoint.plainHttpFallback || url.protocol !== 'https:' || signal?.aborted) throw err;
         const plain = new URL(url);
         plain.protocol = 'http:';
         url = plain;
-        const res = await send(plain, { method, headers, body: opts.body });
+        const res = await send(plain, { method, headers, body: opts.body, signal });
         plainHosts.add(plain.host);
         this.base.protocol = 'http:';
         return res;
@@ -81,6 +88,8 @@ export class RegistrySession {
       res = await attempt();
     } catch (err) {
       if (err instanceof StrataError) throw err;
+      // Called off: the reason, not a registry that could not be reached.
+      if (signal?.aborted) throw signal.reason;
       // Go's url.Error, as dockerd prints a registry it cannot reach, and its status: a 500.
       throw new SystemError(`${method[0]}${method.slice(1).toLowerCase()} "${url}": ${dialErrorText(err)}`, {
         cause: err,

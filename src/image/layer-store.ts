@@ -630,10 +630,11 @@ export class LayerStore {
    * since nearly every layer's tar-split record gives its tar back and the copy would be one more
    * write of the whole layer. A layer whose record is unfaithful and not stored already is then
    * removed and UnfaithfulLayer thrown: the caller applies it again from its bytes, staged.
+   * A file's `signal` calls its apply off (a stream is called off by destroying it).
    */
   async applyOffThread(
     parent: string | null,
-    input: Readable | { file: string; onProgress?: (bytesRead: number) => void },
+    input: Readable | { file: string; onProgress?: (bytesRead: number) => void; signal?: AbortSignal },
     tx: LayerTx,
     after: Promise<void> = Promise.resolve(),
     unpacked?: () => void,
@@ -650,7 +651,7 @@ export class LayerStore {
       const res = await (
         'pipe' in input
           ? applyLayer(input, target.dir, applyOpts)
-          : applyLayerFile(input.file, target.dir, applyOpts, input.onProgress)
+          : applyLayerFile(input.file, target.dir, applyOpts, input.onProgress, input.signal)
       ).catch((err: unknown) => {
         throw noSpaceAt(err, target.dir);
       });

@@ -19,9 +19,12 @@ export interface IncomingLayer {
   /**
    * The bytes of the layer as they arrive (plain, gzip or zstd), or the file they were fetched
    * into: the unpacking thread reads that itself (`onProgress` hears how far). `again`: the
-   * first bytes were applied already, and are wanted once more (fetched again if need be).
+   * first bytes were applied already, and are wanted once more (fetched again if need be). A
+   * file's `signal` calls its apply off.
    */
-  open(again?: boolean): Promise<Readable | { file: string; onProgress?: (bytesRead: number) => void }>;
+  open(
+    again?: boolean,
+  ): Promise<Readable | { file: string; onProgress?: (bytesRead: number) => void; signal?: AbortSignal }>;
   /** Told once the layer is in the store. */
   applied?(): void;
 }

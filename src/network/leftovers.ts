@@ -15,15 +15,16 @@
 // netavark's teardown stops at the first firewall rule it cannot delete: a bridge whose chains
 // went without it (a crash between making the bridge and its rules, a host firewall reload) is
 // a teardown that fails. What it leaves is then removed directly: the bridge when no port is
-// left on it, and the network's own nat chains with the rules that jump to them. `docker network
-// rm` and prune remove a network's objects through here too, before its row.
+// left on it, netavark's rules for the network's subnet in its shared filter chains (named by
+// the subnet, not the ID), and the network's own nat chains with the rules that jump to them.
+// `docker network rm` and prune remove a network's objects through here too, before its row.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { intToIp, parseCidr } from './ipam.js';
+import { intToIp, ipToInt, parseCidr } from './ipam.js';
 import { findHelper, Netavark, networkInfo, removeEmptyPortChain, type NetavarkOptions } from './netavark.js';
 import { removeNetns } from './netns.js';
 import type { NetworkRecord } from './types.js';
@@ -120,15 +121,75 @@ function ruleWords(spec: string): string[] {
   );
 }
 
+/** netavark's chains of the filter table that hold rules for every network, told apart by subnet only. */
+const SHARED_FILTER_CHAINS = ['NETAVARK_FORWARD', 'NETAVARK_INPUT'];
+
+/** `cidr` in the form iptables prints it (its network address), or undefined if it is none. */
+function canonicalCidr(cidr: string): string | undefined {
+  try {
+    const c = parseCidr(cidr);
+    return `${intToIp(c.base)}/${c.bits}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether an interface other than `bridge` has an IPv4 address inside `subnet`. */
+async function subnetOnAnotherInterface(subnet: string, bridge: string | undefined): Promise<boolean> {
+  const c = parseCidr(subnet);
+  const size = 2 ** (32 - c.bits);
+  const { stdout } = await run('ip', ['-o', '-4', 'addr', 'show']).catch(() => ({ stdout: '' }));
+  for (const line of stdout.split('\n')) {
+    const m = /^\d+:\s+(\S+)\s+inet\s+([\d.]+)\//.exec(line);
+    if (!m || m[1] === bridge) continue;
+    const ip = ipToInt(m[2]!);
+    if (ip >= c.base && ip < c.base + size) return true;
+  }
+  return false;
+}
+
+/** The rules of netavark's shared filter chains that name `subnet` (canonical) as source or destination. */
+async function subnetRules(subnet: string): Promise<{ chain: string; words: string[] }[]> {
+  const found: { chain: string; words: string[] }[] = [];
+  for (const chain of SHARED_FILTER_CHAINS) {
+    const { stdout } = await run('iptables', ['-w', '-t', 'filter', '-S', chain]).catch(() => ({ stdout: '' }));
+    for (const line of stdout.split('\n')) {
+      const m = /^-A (\S+) (.*)$/.exec(line);
+      if (!m || m[1] !== chain) continue;
+      const words = ruleWords(m[2]!);
+      if (words.some((w, i) => (w === '-s' || w === '-d') && canonicalCidr(words[i + 1] ?? '') === subnet))
+        found.push({ chain, words });
+    }
+  }
+  return found;
+}
+
+/**
+ * netavark's rules for `n`'s subnet in its shared filter chains (NETAVARK_FORWARD: traffic from
+ * and back to the subnet accepted), deleted one by one, exactly as listed. They are named by
+ * the subnet only, so they stay while another interface on the host (another data-root's
+ * network on the same subnet) has an address in it: they may be that network's.
+ */
+async function removeSubnetRules(n: NetworkRecord): Promise<void> {
+  const subnet = n.Subnet && canonicalCidr(n.Subnet);
+  if (!subnet || (await subnetOnAnotherInterface(subnet, n.bridge))) return;
+  for (const { chain, words } of await subnetRules(subnet))
+    await run('iptables', ['-w', '-t', 'filter', '-D', chain, ...words]).catch(() => undefined);
+}
+
 /**
  * What netavark's teardown of `n` left, removed without it: the bridge unless a port is still
- * on it (then it is in use), and the network's nat chains, the rules jumping to them first.
- * Errors are not thrown: the caller looks at what is left.
+ * on it (then it is in use), the rules of its subnet in netavark's shared filter chains, and the
+ * network's nat chains, the rules jumping to them first. Errors are not thrown: the caller looks
+ * at what is left.
  */
 async function removeDirectly(n: NetworkRecord): Promise<void> {
   const sys = `/sys/class/net/${n.bridge}`;
-  if (n.bridge && fs.existsSync(sys) && fs.readdirSync(path.join(sys, 'brif')).length === 0)
+  const inUse = !!n.bridge && fs.existsSync(sys) && fs.readdirSync(path.join(sys, 'brif')).length > 0;
+  if (n.bridge && fs.existsSync(sys) && !inUse)
     await run('ip', ['link', 'delete', n.bridge, 'type', 'bridge']).catch(() => undefined);
+  // A bridge still in use keeps the rules its containers' traffic passes through.
+  if (!inUse) await removeSubnetRules(n);
   const hash = chainHash(n.Id);
   const own = [`NETAVARK-${hash}`, `NETAVARK-DN-${hash}`];
   const chains = await natChains();

@@ -6,57 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import zlib from 'node:zlib';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { ok, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { makeTar } from '../image/fixture-archive.js';
-import { errorOf, pullImage, putBlob, putManifest, sha256, startRegistry } from './registry.js';
-
-const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-const LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
-
-/** Pushes an image of `tars` (gzipped); returns its ID. */
-async function pushRaw(addr: string, repo: string, tag: string, tars: Buffer[]): Promise<string> {
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      rootfs: { type: 'layers', diff_ids: tars.map((t) => sha256(t)) },
-      history: tars.map(() => ({ created_by: 'test' })),
-    }),
-  );
-  const layers = [];
-  for (const t of tars) {
-    const gz = zlib.gzipSync(t, { level: 1 });
-    layers.push({ mediaType: LAYER, digest: await putBlob(addr, repo, gz), size: gz.length });
-  }
-  const configDigest = await putBlob(addr, repo, config);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MANIFEST,
-    config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: configDigest, size: config.length },
-    layers,
-  };
-  await putManifest(addr, repo, tag, MANIFEST, Buffer.from(JSON.stringify(manifest)));
-  return sha256(config);
-}
-
-/** Five layers of a few MiB each that gzip cannot shrink: more than unpack at once, each over a head. */
-async function bigLayers(): Promise<Buffer[]> {
-  const tars = [];
-  for (let i = 0; i < 5; i++)
-    tars.push(
-      await makeTar([
-        { name: `l${i}/`, type: 'directory' },
-        { name: `l${i}/data.bin`, data: randomBytes(3 << 20) },
-      ]),
-    );
-  return tars;
-}
+import { startDaemon } from '../helpers/daemon.js';
+import { errorOf, pullImage, startRegistry } from './registry.js';
+import { assertSaved, bigLayers, pushRaw, startTrickleProxy } from './trickle.js';
 
 /**
  * The names created in `dir` while `run` runs. A marker file made after it is the last event
@@ -81,62 +35,6 @@ async function createdIn(dir: string, run: () => Promise<void>): Promise<string[
     fs.rmSync(path.join(dir, marker), { force: true });
   }
   return seen;
-}
-
-/** A proxy that passes blob bodies on in 64 KiB pieces, one every `everyMs` per connection. */
-async function startTrickleProxy(target: string, everyMs: number): Promise<{ addr: string; stop(): Promise<void> }> {
-  const [host, port] = target.split(':');
-  const server = http.createServer((req, res) => {
-    const up = http.request(
-      { host, port: Number(port), method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        if (!/\/blobs\/sha256:/.test(req.url ?? '') || req.method !== 'GET') return answer.pipe(res);
-        answer.on('data', (c: Buffer) => {
-          answer.pause();
-          const pieces: Buffer[] = [];
-          for (let o = 0; o < c.length; o += 64 << 10) pieces.push(c.subarray(o, o + (64 << 10)));
-          const next = () => {
-            const p = pieces.shift();
-            if (!p) return answer.resume();
-            res.write(p);
-            setTimeout(next, everyMs);
-          };
-          next();
-        });
-        answer.on('end', () => res.end());
-        answer.on('error', () => res.destroy());
-        res.on('close', () => answer.destroy());
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    addr: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** The layers `docker save` gives back equal `tars`. */
-function assertSaved(d: TestDaemon, ref: string, tars: Buffer[]): void {
-  const dir = path.join(d.dir, 'saved');
-  fs.mkdirSync(dir);
-  try {
-    ok(d.docker(['save', '-o', path.join(dir, 'image.tar'), ref]), 'save');
-    assert.equal(spawnSync('tar', ['-xf', path.join(dir, 'image.tar'), '-C', dir]).status, 0, 'untar');
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { Layers: string[] }[];
-    assert.equal(manifest[0]!.Layers.length, tars.length);
-    for (const [i, l] of manifest[0]!.Layers.entries())
-      assert.ok(fs.readFileSync(path.join(dir, l)).equals(tars[i]!), `layer ${i} saved differs`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 test('a pull from a registry faster than unpacking writes no scratch file', async () => {

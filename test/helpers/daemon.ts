@@ -30,7 +30,40 @@ export interface TestDaemon {
   log(): string;
 }
 
-export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon> {
+/** Unmounts (lazily) whatever is still mounted under `dir`, deepest first. */
+function unmountUnder(dir: string): void {
+  for (const m of mountsUnder(dir).sort().reverse()) spawnSync('umount', ['-l', m]);
+}
+
+/** Ends `proc` (SIGTERM, then SIGKILL after `graceMs`) and resolves once it has exited. */
+async function endProcess(proc: ChildProcess, graceMs: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = exited(proc);
+  proc.kill('SIGTERM');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, graceMs))]);
+  if (proc.exitCode === null && proc.signalCode === null) {
+    proc.kill('SIGKILL');
+    await gone;
+  }
+}
+
+export interface StartOptions {
+  /** How long the daemon has to answer /_ping (20 s). */
+  startTimeoutMs?: number;
+}
+
+/** A daemon that did not start: its pid and scratch dir, which are gone by the time it is thrown. */
+export class DaemonStartError extends Error {
+  constructor(
+    message: string,
+    readonly pid: number | undefined,
+    readonly dir: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function startDaemon(extraArgs: string[] = [], opts: StartOptions = {}): Promise<TestDaemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-test-'));
   const socket = path.join(dir, 'strata.sock');
   const dataRoot = path.join(dir, 'root');
@@ -82,15 +115,40 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
       req.end(data);
     });
   const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
-  const deadline = Date.now() + 20_000;
+  const teardown = async (graceMs: number): Promise<void> => {
+    await endProcess(proc, graceMs);
+    // What its networks left on the host (a killed daemon's bridges, chains, DNS server) goes
+    // before the data-root naming them, and is reported: a leak shows in the test's output.
+    const left = spawnSync(
+      'node',
+      [path.join(repoRoot, 'scripts/network-leftovers.mjs'), dataRoot, path.join(dir, 'exec')],
+      { encoding: 'utf8' },
+    );
+    if (left.stdout) process.stderr.write(left.stdout);
+    // Anything left mounted under the scratch dir is a bug in the code under test, but must not leak into the machine.
+    unmountUnder(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  // A daemon that does not come up is ended, and what it mounted and wrote goes, before the
+  // error: left running, it would hold its mounts (and the loop devices under them) for the
+  // rest of the suite. The error carries its log.
+  const failed = async (why: string): Promise<never> => {
+    stopping = true;
+    await endProcess(proc, 5_000);
+    const text = log();
+    await teardown(0);
+    throw new DaemonStartError(`daemon ${proc.pid} ${why}; its log:\n${text}`, proc.pid, dir);
+  };
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`daemon exited with ${proc.exitCode}:\n${log()}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      return failed(`exited (${proc.signalCode ?? `exit code ${proc.exitCode}`}) before answering /_ping`);
     try {
       if ((await request('GET', '/_ping')).status === 200) break;
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error(`daemon did not answer /_ping:\n${log()}`);
+    if (Date.now() > deadline) return failed(`did not answer /_ping within ${opts.startTimeoutMs ?? 20_000} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
@@ -115,28 +173,7 @@ export async function startDaemon(extraArgs: string[] = []): Promise<TestDaemon>
     },
     async stop() {
       stopping = true;
-      if (proc.exitCode === null && proc.signalCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-        if (proc.exitCode === null) proc.kill('SIGKILL');
-      }
-      // What its networks left on the host (a killed daemon's bridges, chains, DNS server) goes
-      // before the data-root naming them, and is reported: a leak shows in the test's output.
-      const left = spawnSync(
-        'node',
-        [path.join(repoRoot, 'scripts/network-leftovers.mjs'), dataRoot, path.join(dir, 'exec')],
-        { encoding: 'utf8' },
-      );
-      if (left.stdout) process.stderr.write(left.stdout);
-      // Anything left mounted under the scratch dir is a bug in the code under test, but must not leak into the machine.
-      const mounts = fs
-        .readFileSync('/proc/self/mountinfo', 'utf8')
-        .split('\n')
-        .map((l) => l.split(' ')[4])
-        .filter((m) => m?.startsWith(dir));
-      for (const m of mounts.sort().reverse()) spawnSync('umount', ['-l', m!]);
-      fs.rmSync(dir, { recursive: true, force: true });
+      await teardown(15_000);
     },
   };
 }

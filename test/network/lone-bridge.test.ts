@@ -1,7 +1,8 @@
 // A network's bridge left on the host without its firewall chains (a crash between netavark
 // making the bridge and its rules, a host firewall reload) makes netavark's teardown fail on the
 // first rule it cannot find. `docker network rm` and the startup sweep still remove the bridge
-// (and whatever chain is left) and the network's row, and report no failure.
+// (and whatever chain is left, and netavark's rules for its subnet in the shared filter chain)
+// and the network's row, and report no failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -15,6 +16,11 @@ const links = () =>
     .map((l) => l.split(/\s+/)[0]!.split('@')[0]!)
     .filter(Boolean);
 const natRules = () => spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
+/** Every rule of the filter and nat tables, as iptables lists them. */
+const allRules = () =>
+  ['filter', 'nat'].map((t) => spawnSync('iptables', ['-w', '-t', t, '-S'], { encoding: 'utf8' }).stdout).join('');
+const hasChain = (table: string, chain: string) =>
+  spawnSync('iptables', ['-w', '-t', table, '-S', chain], { encoding: 'utf8' }).status === 0;
 const sh = (cmd: string, ...args: string[]) => {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
@@ -80,5 +86,57 @@ test('a bridge whose chains are gone: network rm and the startup sweep remove it
     }
     await second?.stop();
     await first?.stop();
+  }
+});
+
+test("a network whose teardown fails before netavark's rules: network rm removes the rules naming its subnet, and no other", async () => {
+  // netavark refuses the firewall driver this asks for before it changes anything: its teardown
+  // of the network fails with every rule in place, as one that fails early on the host would.
+  const before = process.env.NETAVARK_FW;
+  process.env.NETAVARK_FW = 'nftables';
+  let d: TestDaemon | undefined;
+  let made: { id: string; bridge: string } | undefined;
+  const added: string[][] = [];
+  let madeChain = false;
+  try {
+    d = await startDaemon();
+    if (before === undefined) delete process.env.NETAVARK_FW;
+    else process.env.NETAVARK_FW = before;
+    made = loneBridge(d, 'lone-e');
+    const subnet = ok(
+      d.docker(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Subnet}}', 'lone-e']),
+      'inspect',
+    ).trim();
+    // The rules netavark makes for a network in the filter table's shared NETAVARK_FORWARD
+    // (named by the subnet, not the network), and one of another subnet, which must stay.
+    if (!hasChain('filter', 'NETAVARK_FORWARD')) {
+      sh('iptables', '-w', '-t', 'filter', '-N', 'NETAVARK_FORWARD');
+      madeChain = true;
+    }
+    const other = ['-s', '10.254.254.0/24', '-j', 'ACCEPT'];
+    for (const r of [
+      ['-d', subnet, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT'],
+      ['-s', subnet, '-j', 'ACCEPT'],
+      other,
+    ]) {
+      sh('iptables', '-w', '-t', 'filter', '-A', 'NETAVARK_FORWARD', ...r);
+      added.push(r);
+    }
+    const naming = new RegExp(` ${subnet.replace(/[./]/g, '\\$&')} `);
+    assert.match(allRules(), naming);
+    ok(d.docker(['network', 'rm', 'lone-e']), 'network rm');
+    assert.ok(!links().includes(made.bridge), 'its bridge is gone');
+    assert.doesNotMatch(allRules(), naming, 'a rule naming its subnet is left');
+    assert.match(allRules(), /-A NETAVARK_FORWARD -s 10\.254\.254\.0\/24 -j ACCEPT/, "another subnet's rule went too");
+    assert.equal(d.docker(['network', 'inspect', 'lone-e']).status, 1, 'and the row');
+  } finally {
+    if (before === undefined) delete process.env.NETAVARK_FW;
+    else process.env.NETAVARK_FW = before;
+    // What a failed assertion left: the bridge, the rules this test added (those rm removed
+    // fail to delete, quietly), and the chain if this test made it and nothing uses it now.
+    if (made && links().includes(made.bridge)) spawnSync('ip', ['link', 'delete', made.bridge]);
+    for (const r of added) spawnSync('iptables', ['-w', '-t', 'filter', '-D', 'NETAVARK_FORWARD', ...r]);
+    if (madeChain) spawnSync('iptables', ['-w', '-t', 'filter', '-X', 'NETAVARK_FORWARD']);
+    await d?.stop();
   }
 });
