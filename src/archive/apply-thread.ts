@@ -193,7 +193,8 @@ export function applyLayerOffThread(
     const onData = (chunk: Buffer) => {
       let off = 0;
       while (off < chunk.length) {
-        batch ??= new Uint8Array(Math.max(BATCH, chunk.length - off));
+        // Not zero-filled: every byte sent is copied in first.
+        batch ??= Buffer.allocUnsafeSlow(Math.max(BATCH, chunk.length - off));
         const n = Math.min(batch.length - used, chunk.length - off);
         batch.set(chunk.subarray(off, off + n), used);
         used += n;
