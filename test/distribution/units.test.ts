@@ -5,7 +5,7 @@ import { parseChallenges } from '../../src/distribution/auth.js';
 import { decodeRegistryAuth } from '../../src/api/registry-auth.js';
 import { endpointsFor, isInsecure, registryOfServerAddress } from '../../src/distribution/endpoint.js';
 import { chooseManifest, parseManifest, parsePlatform } from '../../src/distribution/manifest.js';
-import { progressText } from '../../src/distribution/progress.js';
+import { progressReporter, progressText, type ProgressMessage } from '../../src/distribution/progress.js';
 
 const opts = {
   insecureRegistries: ['10.1.0.0/16', 'reg.example:5000'],
@@ -21,6 +21,46 @@ test('progress text as dockerd writes it', () => {
   assert.equal(
     progressText(3073120, 3073120),
     '[==================================================>]  3.073MB/3.073MB',
+  );
+});
+
+test('progress is sent as dockerd sends it: every 512 KiB at most every 100 ms, and the last byte', () => {
+  const sent: ProgressMessage[] = [];
+  let clock = 0;
+  const total = 64 << 20;
+  const report = progressReporter(
+    (m) => sent.push(m),
+    'abc',
+    'Downloading',
+    total,
+    () => clock,
+  );
+  // 64 KiB reads, 1 ms apart: 1024 reads over about a second.
+  for (let n = 64 << 10; n <= total; n += 64 << 10) {
+    clock += 1;
+    report(n);
+  }
+  const currents = sent.map((m) => (m.progressDetail as { current: number }).current);
+  // One a tenth of a second (the first at once), plus the last byte's.
+  assert.ok(currents.length >= 10 && currents.length <= 12, `${currents.length} messages`);
+  assert.equal(currents[0], 64 << 10);
+  assert.equal(currents.at(-1), total);
+  assert.equal(sent.at(-1)!.progress, progressText(total, total));
+  assert.equal(sent.at(-1)!.id, 'abc');
+
+  // Slow bytes: a message every 512 KiB, not every read.
+  const slow: ProgressMessage[] = [];
+  const report2 = progressReporter(
+    (m) => slow.push(m),
+    'abc',
+    'Extracting',
+    total,
+    () => (clock += 1000),
+  );
+  for (let n = 64 << 10; n <= 4 << 20; n += 64 << 10) report2(n);
+  assert.deepEqual(
+    slow.map((m) => (m.progressDetail as { current: number }).current),
+    [64 << 10, 640 << 10, 1216 << 10, 1792 << 10, 2368 << 10, 2944 << 10, 3520 << 10, 4096 << 10],
   );
 });
 
