@@ -12,10 +12,11 @@ last=${STRATA_LABS_LAST:-/tmp/strata-labs-last-line}
 
 if [[ ${1:-} == --summary-only ]]; then cat "$last"; exit 0; fi
 
+# Labs that cannot be found count as failed: skipping them quietly would hide every regression.
 if [[ ! -x $shared/labs/run-all ]]; then
-  echo "labs: $shared/labs not found; skipping"
-  echo "0 passed, 0 failed" | tee "$last"
-  exit 0
+  echo "labs: $shared/labs not found (set STRATA_SHARED to the directory that holds labs/ and fixtures/)"
+  echo "0 passed, 1 failed" | tee "$last"
+  exit 1
 fi
 if (( $# )); then patterns=("$@"); else mapfile -t patterns < <(grep -v '^\s*#' test/labs-passing.txt | grep -v '^\s*$'); fi
 if (( ${#patterns[@]} == 0 )); then
