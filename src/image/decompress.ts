@@ -78,36 +78,10 @@ export async function* decompressedChunks(input: Readable): AsyncGenerator<Buffe
   }
 }
 
-/** The uncompressed bytes of `input`, whatever its compression. */
+/** The uncompressed bytes of `input`, whatever its compression, as a stream. */
 export function decompressStream(input: Readable): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
-  void (async () => {
-    const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    const buffered: Buffer[] = [];
-    let head = Buffer.alloc(0);
-    let done = false;
-    while (head.length < 6) {
-      const r = await it.next();
-      if (r.done) {
-        done = true;
-        break;
-      }
-      buffered.push(r.value);
-      head = Buffer.concat([head, r.value]);
-    }
-    const d = decompressor(detectCompression(head));
-    async function* all(): AsyncGenerator<Buffer> {
-      yield* buffered;
-      while (!done) {
-        const r = await it.next();
-        if (r.done) break;
-        yield r.value;
-      }
-    }
-    const src = Readable.from(all(), { objectMode: false });
-    if (d) await pipeline(src, d, out);
-    else await pipeline(src, out);
-  })().catch((err: Error) => {
+  pipeline(Readable.from(decompressedChunks(input), { objectMode: false }), out).catch((err: Error) => {
     input.destroy();
     out.destroy(err);
   });

@@ -4,7 +4,7 @@
 // through untouched and records each request line, so a test can count the GETs of a blob; a
 // test may hold a request until others have come.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveOnLoopback } from './registry.js';
 
 export interface PagingProxy {
   addr: string;
@@ -65,14 +65,5 @@ export async function startPagingProxy(
     );
     up.on('error', () => res.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    addr: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await serveOnLoopback(server)), requests };
 }

@@ -226,3 +226,16 @@ export function errorOf(r: { status: number; messages: Record<string, any>[] }):
   if (r.status !== 200) return r.messages[0]?.message as string | undefined;
   return r.messages.find((m) => m.error)?.error as string | undefined;
 }
+
+/** Listens on a free loopback port: the address to give a daemon, and a stop that drops every connection. */
+export async function serveOnLoopback(server: http.Server): Promise<{ addr: string; stop: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    addr: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

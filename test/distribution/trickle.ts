@@ -7,11 +7,10 @@ import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ok, type TestDaemon } from '../helpers/daemon.js';
 import { makeTar } from '../image/fixture-archive.js';
-import { putBlob, putManifest, sha256 } from './registry.js';
+import { putBlob, putManifest, serveOnLoopback, sha256 } from './registry.js';
 
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
@@ -104,16 +103,7 @@ export async function startTrickleProxy(target: string, everyMs: number): Promis
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    addr: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    blobs,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await serveOnLoopback(server)), blobs };
 }
 
 /** The layers `docker save` gives back equal `tars`. */
@@ -171,15 +161,5 @@ export async function startSlowUploadProxy(target: string, everyMs: number): Pro
     });
     req.on('end', () => up.end());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    addr: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    uploads,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await serveOnLoopback(server)), requests, uploads };
 }

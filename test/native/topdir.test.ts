@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FS_TOPDIR_FL, inodeFlagsOf, markTopDir } from '../../src/native/topdir.js';
-import * as sys from '../../src/native/syscalls.js';
+import { FS_TOPDIR_FL, markTopDir } from '../../src/native/topdir.js';
 import { Overlay2Snapshotter } from '../../src/snapshot/overlay2.js';
 import { openMetaDb } from '../../src/meta/db.js';
 import { silentLogger } from '../../src/util/log.js';
+import { flagsOf } from '../helpers/inode-flags.js';
 
 const EXT_MAGIC = 0xef53;
-
-function flagsOf(dir: string): number {
-  const fd = sys.openat(sys.AT_FDCWD, dir, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC);
-  try {
-    return inodeFlagsOf(fd, dir);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 const onExt = statfsSync(tmpdir()).type >>> 0 === EXT_MAGIC;
 

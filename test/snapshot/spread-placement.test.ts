@@ -2,25 +2,16 @@
 // a block group of its own instead of its parent's; elsewhere nothing is marked and the store
 // works the same.
 import assert from 'node:assert/strict';
-import { closeSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { FS_TOPDIR_FL, inodeFlagsOf } from '../../src/native/topdir.js';
-import * as sys from '../../src/native/syscalls.js';
+import { FS_TOPDIR_FL } from '../../src/native/topdir.js';
 import { openMetaDb } from '../../src/meta/db.js';
 import { createSnapshotter } from '../../src/snapshot/index.js';
 import { silentLogger } from '../../src/util/log.js';
+import { flagsOf } from '../helpers/inode-flags.js';
 import { mountLoopFs } from '../helpers/loop-fs.js';
-
-function flagsOf(dir: string): number {
-  const fd = sys.openat(sys.AT_FDCWD, dir, sys.O_RDONLY | sys.O_DIRECTORY | sys.O_CLOEXEC);
-  try {
-    return inodeFlagsOf(fd, dir);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Makes a data-root on the mounted filesystem, prepares `n` snapshots and returns their directories' inodes. */
 async function prepareOn(mnt: string, n: number): Promise<{ root: string; rootIno: number; inos: number[] }> {
