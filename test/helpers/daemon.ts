@@ -238,8 +238,21 @@ export async function spawnDaemonIn(dir: string, env: NodeJS.ProcessEnv = proces
     { stdio: ['ignore', log, log], env },
   );
   fs.closeSync(log);
-  for (let i = 0; i < 200 && !(await pingOnce(socket)); i++) await new Promise((r) => setTimeout(r, 100));
-  return proc;
+  for (let i = 0; i < 200; i++) {
+    if (await pingOnce(socket)) return proc;
+    if (proc.exitCode !== null || proc.signalCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // A daemon that exited or never answered: ended here, with its log in the error, instead of
+  // handing the test a process that fails every request after it.
+  if (proc.exitCode === null && proc.signalCode === null) {
+    proc.kill('SIGKILL');
+    await exited(proc);
+  }
+  const tail = fs.readFileSync(path.join(dir, 'daemon.log'), 'utf8').split('\n').slice(-40).join('\n');
+  throw new Error(
+    `daemon in ${dir} did not answer /_ping (exit ${proc.exitCode ?? proc.signalCode}); its log:\n${tail}`,
+  );
 }
 
 /** Resolves when `p` has exited (at once if it already has). */
