@@ -170,3 +170,48 @@ test('a feed closed before its apply stops its download and removes its file', a
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a download that fails after its apply began fails the apply's stream with its error", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feed-'));
+  try {
+    const data = randomBytes(2 << 20);
+    const feed = new LayerFeed(
+      async function* () {
+        yield data.subarray(0, 1 << 20);
+        await new Promise((r) => setImmediate(r));
+        throw new Error('filesystem layer verification failed');
+      },
+      { scratch: path.join(dir, 's'), pace: new NetworkPace(idle), turn },
+    );
+    const input = await feed.open();
+    await assert.rejects(bytesOf(input), /verification failed/);
+    await feed.close();
+    assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an apply that stops reading early stops the download', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feed-'));
+  try {
+    const src = source(randomBytes(8 << 20));
+    const feed = new LayerFeed(() => src.chunks(), {
+      scratch: path.join(dir, 's'),
+      pace: new NetworkPace(idle),
+      turn,
+    });
+    const input = await feed.open();
+    assert.ok('pipe' in input);
+    let got = 0;
+    for await (const c of input) {
+      got += (c as Buffer).length;
+      if (got >= 1 << 20) break;
+    }
+    await feed.done.catch(() => {});
+    assert.equal(src.stopped, true, 'the download went on');
+    await feed.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
