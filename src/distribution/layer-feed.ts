@@ -13,11 +13,13 @@
 // buffers, and one the registry drops while paused is resumed with a Range request
 // (blob-download.ts). Where the unpacking threads wait on their sockets instead (the network is
 // slower than unpacking), the time a layer spends waiting for its turn is bandwidth lost: there
-// the scratch file pays off.
+// the scratch file pays off; where they wait because the daemon is short of CPU (other work on
+// the machine, or its own unpacking), it does not (NetworkPace).
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { writeAllAt } from '../util/write-at.js';
+import { cpuIsTheLimit, daemonCpuDemand, type CpuDemand } from './cpu-demand.js';
 
 /**
  * What a layer keeps in memory before its connection is paused: the unpacking thread's own
@@ -38,11 +40,25 @@ export function networkIsTheLimit(waitedMs: number, consumingMs: number): boolea
   return waitedMs >= 1000 && waitedMs * 2 > consumingMs;
 }
 
-/** How long the layers being applied of one pull have waited on their connections. */
+/** How often, at most, the daemon's CPU demand is read while the network looks like the limit. */
+const CPU_CHECK_MS = 250;
+
+/**
+ * How long the layers being applied of one pull have waited on their connections, and whether
+ * that makes the network the limit: only if the daemon did not want a core or more meanwhile
+ * (cpu-demand.ts). On a machine whose cores are all busy, the unpacking threads wait on their
+ * sockets too (the thread reading them, or the registry's, waits for a core), and fetching ahead
+ * would only add a scratch file's writes and reads on the cores that are the limit.
+ */
 export class NetworkPace {
   private readonly consumers = new Map<object, { since: number; waited: number }>();
   private slow = false;
   private readonly onSlow = new Set<() => void>();
+  /** When the first layer began to be applied, and the daemon's CPU demand then. */
+  private origin: { at: number; demand: number } | undefined;
+  private nextCpuCheck = 0;
+
+  constructor(private readonly demand: CpuDemand = daemonCpuDemand) {}
 
   /** True once the network was found to be the limit (it stays so for the pull). */
   get networkBound(): boolean {
@@ -56,7 +72,9 @@ export class NetworkPace {
   }
 
   started(consumer: object): void {
-    this.consumers.set(consumer, { since: performance.now(), waited: 0 });
+    const now = performance.now();
+    this.origin ??= { at: now, demand: this.demand() };
+    this.consumers.set(consumer, { since: now, waited: 0 });
   }
 
   ended(consumer: object): void {
@@ -75,6 +93,10 @@ export class NetworkPace {
       consuming += now - x.since;
     }
     if (!networkIsTheLimit(waited, consuming)) return;
+    if (now < this.nextCpuCheck) return;
+    this.nextCpuCheck = now + CPU_CHECK_MS;
+    const origin = this.origin!;
+    if (cpuIsTheLimit(this.demand() - origin.demand, now - origin.at)) return;
     this.slow = true;
     for (const fn of this.onSlow) fn();
   }

@@ -9,6 +9,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { HEAD_BYTES, LayerFeed, NetworkPace, networkIsTheLimit } from '../../src/distribution/layer-feed.js';
+import { cpuIsTheLimit, daemonCpuDemand } from '../../src/distribution/cpu-demand.js';
+
+/** A daemon that wants no CPU: waiting on the sockets is the network's doing. */
+const idle = () => 0;
 
 const turn = () => Promise.resolve(() => {});
 
@@ -58,6 +62,35 @@ test('the network is the limit only after a second of waiting that is over half 
   assert.equal(networkIsTheLimit(1200, 2000), true);
 });
 
+test('the daemon is short of CPU when it wanted more than a core all along', () => {
+  assert.equal(cpuIsTheLimit(2500, 2000), true, 'two layers unpacking');
+  assert.equal(cpuIsTheLimit(400, 2000), false, 'unpacking starved of bytes');
+});
+
+test("the daemon's CPU demand counts the CPU time its threads use", () => {
+  const before = daemonCpuDemand();
+  const until = performance.now() + 100;
+  while (performance.now() < until);
+  const used = daemonCpuDemand() - before;
+  assert.ok(used >= 90, `a 100 ms busy loop counted as ${used} ms`);
+});
+
+test('waiting on the sockets while the daemon is short of CPU does not make the network the limit', () => {
+  let demand = 0;
+  const pace = new NetworkPace(() => demand);
+  const applying = {};
+  pace.started(applying);
+  // The daemon wanted two cores all along (its threads ran, or waited for a core).
+  demand = 10_000;
+  pace.waited(applying, 5000);
+  assert.equal(pace.networkBound, false);
+  // The same waits with a daemon that wanted little CPU: the network is the limit.
+  const starved = new NetworkPace(idle);
+  starved.started(applying);
+  starved.waited(applying, 5000);
+  assert.equal(starved.networkBound, true);
+});
+
 test('a waiting layer holds a bounded head, writes no file, and gives its bytes back in order', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feed-'));
   try {
@@ -65,7 +98,7 @@ test('a waiting layer holds a bounded head, writes no file, and gives its bytes 
     const src = source(data);
     const feed = new LayerFeed(() => src.chunks(), {
       scratch: path.join(dir, 'scratch'),
-      pace: new NetworkPace(),
+      pace: new NetworkPace(idle),
       turn,
     });
     // Its connection pauses once the head is full: nothing beyond it is read.
@@ -85,7 +118,7 @@ test('a waiting layer holds a bounded head, writes no file, and gives its bytes 
 test('once the network is the limit a waiting layer is fetched ahead into its scratch file', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feed-'));
   try {
-    const pace = new NetworkPace();
+    const pace = new NetworkPace(idle);
     const whole = randomBytes(4 << 20);
     const part = randomBytes(4 << 20);
     const a = source(whole);
@@ -123,7 +156,7 @@ test('once the network is the limit a waiting layer is fetched ahead into its sc
 test('a feed closed before its apply stops its download and removes its file', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feed-'));
   try {
-    const pace = new NetworkPace();
+    const pace = new NetworkPace(idle);
     const src = source(randomBytes(8 << 20));
     const feed = new LayerFeed(() => src.chunks(), { scratch: path.join(dir, 's'), pace, turn });
     const applying = {};
@@ -133,6 +166,51 @@ test('a feed closed before its apply stops its download and removes its file', a
     await feed.close();
     assert.equal(src.stopped, true, 'the download went on');
     assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a download that fails after its apply began fails the apply's stream with its error", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feed-'));
+  try {
+    const data = randomBytes(2 << 20);
+    const feed = new LayerFeed(
+      async function* () {
+        yield data.subarray(0, 1 << 20);
+        await new Promise((r) => setImmediate(r));
+        throw new Error('filesystem layer verification failed');
+      },
+      { scratch: path.join(dir, 's'), pace: new NetworkPace(idle), turn },
+    );
+    const input = await feed.open();
+    await assert.rejects(bytesOf(input), /verification failed/);
+    await feed.close();
+    assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an apply that stops reading early stops the download', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feed-'));
+  try {
+    const src = source(randomBytes(8 << 20));
+    const feed = new LayerFeed(() => src.chunks(), {
+      scratch: path.join(dir, 's'),
+      pace: new NetworkPace(idle),
+      turn,
+    });
+    const input = await feed.open();
+    assert.ok('pipe' in input);
+    let got = 0;
+    for await (const c of input) {
+      got += (c as Buffer).length;
+      if (got >= 1 << 20) break;
+    }
+    await feed.done.catch(() => {});
+    assert.equal(src.stopped, true, 'the download went on');
+    await feed.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
