@@ -134,6 +134,13 @@ export class LayerFeed {
   private spill: { fh: FileHandle; size: number } | undefined;
   private writing: Promise<unknown> = Promise.resolve();
   private whole: { file: string; onProgress?: (bytesRead: number) => void } | undefined;
+  /**
+   * The streamed apply's progress: bytes handed to it, reported once the download is complete
+   * (Docker's "Extracting" follows "Download complete"; before, the download's own progress
+   * says the same thing).
+   */
+  private handed = 0;
+  private onHanded: ((bytes: number) => void) | undefined;
   private readonly stopSlow: () => void;
   private readonly abort = new AbortController();
   /** Settles when the download has ended (verified) or failed. */
@@ -181,6 +188,7 @@ export class LayerFeed {
         }
       }
       this.ended = true;
+      this.onHanded?.(this.handed);
     } catch (err) {
       this.failed = { err };
       throw err;
@@ -222,6 +230,7 @@ export class LayerFeed {
       this.whole = { file: this.opts.scratch, onProgress };
       return this.whole;
     }
+    this.onHanded = onProgress;
     const stream = Readable.from(this.read(), { objectMode: false });
     return stream;
   }
@@ -242,6 +251,7 @@ export class LayerFeed {
           const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
           if (!bytesRead) throw new Error(`scratch file ended at ${pos} of ${size} bytes`);
           pos += bytesRead;
+          this.handed += bytesRead;
           yield buf.subarray(0, bytesRead);
         }
         this.spill = undefined;
@@ -253,6 +263,8 @@ export class LayerFeed {
         if (b) {
           this.queued -= b.length;
           if (this.queued < HEAD_BYTES) this.wakePump?.();
+          this.handed += b.length;
+          if (this.ended) this.onHanded?.(this.handed);
           yield b;
           continue;
         }

@@ -60,6 +60,16 @@ test('push then pull through a registry keeps the image ID and manifest digest; 
     assert.equal(errorOf(pulled), undefined, pulled.text);
     assert.equal(pulled.messages[0]!.status, 'Pulling from team/layered');
     assert.equal(statuses(pulled, 'Pull complete'), 3, pulled.text);
+    // Each layer as dockerd shows it: downloaded, then extracted to its last byte, then complete.
+    for (const layerId of new Set(pulled.messages.filter((m) => m.status === 'Pull complete').map((m) => m.id))) {
+      const seq = pulled.messages.filter((m) => m.id === layerId).map((m) => m.status as string);
+      const extracting = pulled.messages.filter((m) => m.id === layerId && m.status === 'Extracting');
+      assert.ok(extracting.length > 0, `no Extracting for ${layerId}: ${seq.join(', ')}`);
+      assert.ok(seq.indexOf('Download complete') < seq.indexOf('Extracting'), seq.join(', '));
+      assert.ok(seq.lastIndexOf('Extracting') < seq.indexOf('Pull complete'), seq.join(', '));
+      const last = extracting.at(-1)!.progressDetail as { current: number; total: number };
+      assert.equal(last.current, last.total, `${layerId} extracted to its last byte`);
+    }
     assert.ok(pulled.messages.some((m) => m.status === `Digest: ${aux.Digest}`));
     assert.ok(pulled.messages.some((m) => m.status === `Status: Downloaded newer image for ${name}:1`));
     assert.equal(idOf(d, `${name}:1`), id, 'the pulled image has the pushed image ID');
