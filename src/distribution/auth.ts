@@ -44,7 +44,13 @@ interface CachedToken {
 const tokens = new Map<string, CachedToken>();
 
 /** A Bearer token for `scopes`, from the cache or the realm. */
-export async function bearerToken(ch: Challenge, scopes: string[], creds: AuthConfig, ep: Endpoint): Promise<string> {
+export async function bearerToken(
+  ch: Challenge,
+  scopes: string[],
+  creds: AuthConfig,
+  ep: Endpoint,
+  signal?: AbortSignal,
+): Promise<string> {
   if (creds.registrytoken) return creds.registrytoken;
   const realm = ch.params.realm;
   if (!realm) throw new Unauthorized('bearer challenge without realm');
@@ -72,6 +78,7 @@ export async function bearerToken(ch: Challenge, scopes: string[], creds: AuthCo
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: Buffer.from(form.toString()),
       ...realmTls,
+      signal,
     });
   } else {
     if (ch.params.service) url.searchParams.set('service', ch.params.service);
@@ -79,7 +86,7 @@ export async function bearerToken(ch: Challenge, scopes: string[], creds: AuthCo
     if (creds.username) url.searchParams.set('account', creds.username);
     const headers: Record<string, string> = {};
     if (creds.username) headers.Authorization = basic(creds);
-    res = await send(url, { method: 'GET', headers, ...realmTls });
+    res = await send(url, { method: 'GET', headers, ...realmTls, signal });
   }
   const body = await readBody(res, 1 << 20);
   if (res.status === 401 || res.status === 403)

@@ -60,7 +60,7 @@ export class RegistrySession {
     let url = typeof target === 'string' ? this.url(target) : target;
     const attempt = async () => {
       const headers = { ...opts.headers };
-      const auth = await this.authorization();
+      const auth = await this.authorization(signal);
       if (auth) headers.Authorization = auth;
       try {
         return await send(url, {
@@ -124,10 +124,11 @@ export class RegistrySession {
     discard(await this.request('/v2/', { learnChallenge: true }));
   }
 
-  private async authorization(): Promise<string | undefined> {
+  /** The Authorization header for the next request; a token fetch ends with the operation (`signal`). */
+  private async authorization(signal?: AbortSignal): Promise<string | undefined> {
     const ch = this.challenge;
     if (!ch) return undefined;
     if (ch.scheme === 'basic') return hasCredentials(this.creds) ? basic(this.creds) : undefined;
-    return `Bearer ${await bearerToken(ch, this.scopes, this.creds, this.endpoint)}`;
+    return `Bearer ${await bearerToken(ch, this.scopes, this.creds, this.endpoint, signal)}`;
   }
 }

@@ -48,7 +48,13 @@ test('Bearer tokens: scopes, one token per scope reused, login through the token
   const key = fs.readFileSync(path.join(work, 'token.key'), 'utf8');
   const cert = fs.readFileSync(path.join(work, 'token.crt'), 'utf8');
   const requests: { scope: string[]; user?: string }[] = [];
+  // While set, a token request is held unanswered: it is settled by the client closing it.
+  let hang: ((req: http.IncomingMessage) => void) | undefined;
   const tokenServer = http.createServer((req, res) => {
+    if (hang) {
+      hang(req);
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const auth = req.headers.authorization;
     let user: string | undefined;
@@ -148,6 +154,26 @@ test('Bearer tokens: scopes, one token per scope reused, login through the token
       ok(d.docker(['image', 'inspect', '-f', '{{.Id}}', `${name}:1`]), 'inspect').trim(),
       (await dockerArchive({ tag: 'layered:1' })).id,
     );
+
+    // A pull whose client goes away while its token is being fetched stops asking for it.
+    const held = new Promise<http.IncomingMessage>((resolve) => (hang = resolve));
+    const client = http.request({
+      socketPath: d.socket,
+      method: 'POST',
+      path: `/images/create?fromImage=${encodeURIComponent(`${reg.addr}/team/other`)}&tag=1`,
+      headers: { 'X-Registry-Auth': Buffer.from(JSON.stringify(creds)).toString('base64url') },
+    });
+    client.on('error', () => {});
+    client.end();
+    const tokenReq = await held;
+    const closed = new Promise<void>((resolve) => tokenReq.socket.once('close', () => resolve()));
+    client.destroy();
+    const outcome = await Promise.race([
+      closed.then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still open after 10 s'), 10_000)),
+    ]);
+    assert.equal(outcome, 'closed', 'the token request ends with the pull');
+    hang = undefined;
   } finally {
     await d.stop();
     await reg.stop();
