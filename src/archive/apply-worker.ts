@@ -9,6 +9,11 @@
 // with progress: true it reports { progress: bytes read } as it reads. Out: { ack: n } (n chunks
 // taken: the main thread may send that many more), then { result } or { error } once the layer
 // is settled, after which nothing of this thread touches the target any more.
+//
+// A fed plain tar (a load, a pull: decompressed on the main thread) is applied batch by batch
+// by FedApply (fed-apply.ts), each batch in one synchronous call: its ack then carries the
+// batch's buffer back ({ ack: 1, buffer }), for the main thread to fill again. A compressed one
+// goes through applyLayer's streams, as does a layer read from a file.
 import { createReadStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';

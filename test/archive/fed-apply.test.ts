@@ -324,3 +324,24 @@ function headerChecksum(b: Buffer): string {
   for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) sum += b[i]!;
   return sum.toString(8).padStart(6, '0') + '\0 ';
 }
+
+test(
+  'a fed source that fails before its first batch or between batches fails the apply with its own error',
+  { timeout: 30_000 },
+  async () => {
+    const tar = await makeTar([{ name: 'a', content: Buffer.alloc(3 << 20, 1) }]);
+    for (const before of [0, 1 << 20, (1 << 20) + 700]) {
+      const t = tempDir();
+      try {
+        const source = new Readable({ read() {} });
+        if (before > 0) source.push(tar.subarray(0, before));
+        setTimeout(() => source.destroy(new Error('the registry went away')), 50);
+        await assert.rejects(applyOffThread(source, t.path, { whiteouts: 'overlay', record: true, sync: false }), {
+          message: 'the registry went away',
+        });
+      } finally {
+        t.cleanup();
+      }
+    }
+  },
+);
