@@ -8,7 +8,8 @@
 // The main thread hands the worker the stream's bytes in batches of up to BATCH bytes (copied
 // into buffers it transfers, never shared: a socket's chunks are small, and a message and a
 // buffer per chunk cost more than the copy), at most MAX_IN_FLIGHT unacknowledged at a time, so
-// memory stays bounded and a slow disk slows the source down. A failure on either side settles the call only once the worker
+// memory stays bounded and a slow disk slows the source down. A worker that applies a batch
+// synchronously (a plain tar) gives its buffer back with the ack, to be filled again. A failure on either side settles the call only once the worker
 // has stopped touching the target: the caller may remove the directory right after.
 // Workers are kept for a moment after a layer, since a pull or load applies several in a row.
 import type { Readable } from 'node:stream';
@@ -173,8 +174,12 @@ export function applyLayerOffThread(
       else void worker.terminate();
       fn();
     };
-    const onMessage = (m: { ack?: number; result?: ApplyResult; error?: SerializedError }) => {
+    // Batches the worker gave back once applied: filled again instead of allocating (and
+    // page-faulting in) a fresh MiB per batch.
+    const spare: Buffer[] = [];
+    const onMessage = (m: { ack?: number; buffer?: ArrayBuffer; result?: ApplyResult; error?: SerializedError }) => {
       if (m.ack !== undefined) {
+        if (m.buffer?.byteLength === BATCH && spare.length < MAX_IN_FLIGHT) spare.push(Buffer.from(m.buffer));
         inFlight -= m.ack;
         if (inFlight < MAX_IN_FLIGHT && !inputDone) input.resume();
       } else if (m.result !== undefined) {
@@ -205,7 +210,10 @@ export function applyLayerOffThread(
       while (off < chunk.length) {
         // Not zero-filled: every byte sent is one just copied in. Its own ArrayBuffer (never
         // Buffer's shared pool), so it can be transferred.
-        batch ??= Buffer.allocUnsafeSlow(Math.max(BATCH, chunk.length - off));
+        batch ??=
+          chunk.length - off <= BATCH && spare.length > 0
+            ? spare.pop()!
+            : Buffer.allocUnsafeSlow(Math.max(BATCH, chunk.length - off));
         const n = Math.min(batch.length - used, chunk.length - off);
         batch.set(chunk.subarray(off, off + n), used);
         used += n;

@@ -9,10 +9,17 @@
 // with progress: true it reports { progress: bytes read } as it reads. Out: { ack: n } (n chunks
 // taken: the main thread may send that many more), then { result } or { error } once the layer
 // is settled, after which nothing of this thread touches the target any more.
+//
+// A fed plain tar (a load, a pull: decompressed on the main thread) is applied batch by batch
+// by FedApply (fed-apply.ts), each batch in one synchronous call: its ack then carries the
+// batch's buffer back ({ ack: 1, buffer }), for the main thread to fill again. A compressed one
+// goes through applyLayer's streams, as does a layer read from a file.
 import { createReadStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { applyLayer } from './apply.js';
+import { detectCompression } from './compression.js';
+import { FedApply } from './fed-apply.js';
 import type { ApplyOptions } from './types.js';
 
 export interface SerializedError {
@@ -71,33 +78,145 @@ let feed: Feed | null = null;
 /** The layer's input, fed or read from a file: what an abort destroys. */
 let input: Readable | null = null;
 
-port.on('message', (m: Incoming) => {
-  if ('job' in m) {
-    const f = m.job.file !== undefined ? fileFeed(m.job.file, !!m.job.progress) : new Feed({ highWaterMark: 1 << 20 });
-    feed = f instanceof Feed ? f : null;
-    input = f;
-    const settled = () => {
-      if (input === f) input = null;
-    };
-    applyLayer(f, m.job.dir, m.job.opts).then(
+/**
+ * A fed layer whose first batch has not arrived yet: that batch decides how it is applied
+ * (plain tar: FedApply, batch by batch; compressed: applyLayer on a stream).
+ */
+let waiting: { dir: string; opts: ApplyOptions } | null = null;
+
+/** A plain fed layer applied by FedApply: its batches wait here while a spill writes. */
+let lean: {
+  apply: FedApply;
+  queue: ArrayBuffer[];
+  ended: boolean;
+  busy: boolean;
+  aborted: SerializedError | null;
+} | null = null;
+
+function startStream(dir: string, opts: ApplyOptions, f: Readable): void {
+  feed = f instanceof Feed ? f : null;
+  input = f;
+  const settled = () => {
+    if (input === f) input = null;
+  };
+  applyLayer(f, dir, opts).then(
+    (result) => {
+      settled();
+      port.postMessage({ result });
+    },
+    (err: unknown) => {
+      settled();
+      f.destroy();
+      port.postMessage({ error: serializeError(err) });
+    },
+  );
+}
+
+function startLean(dir: string, opts: ApplyOptions, first: ArrayBuffer): void {
+  let apply: FedApply;
+  try {
+    apply = new FedApply(dir, opts);
+  } catch (err) {
+    port.postMessage({ error: serializeError(err) });
+    return;
+  }
+  lean = { apply, queue: [first], ended: false, busy: false, aborted: null };
+  pump();
+}
+
+/** Fails the lean layer: everything closed before the error is reported. */
+function failLean(err: unknown): void {
+  const l = lean!;
+  lean = null;
+  l.apply.close();
+  port.postMessage({ error: serializeError(err) });
+}
+
+/** Applies the queued batches in order, each given back with its ack once nothing holds it. */
+function pump(): void {
+  const l = lean;
+  if (!l || l.busy) return;
+  if (l.aborted) return failLean(l.aborted);
+  while (l.queue.length > 0) {
+    const buf = l.queue.shift()!;
+    let pending: Promise<void> | undefined;
+    try {
+      pending = l.apply.feed(Buffer.from(buf));
+    } catch (err) {
+      return failLean(err);
+    }
+    if (pending) {
+      l.busy = true;
+      pending.then(
+        () => {
+          l.busy = false;
+          port.postMessage({ ack: 1, buffer: buf }, [buf]);
+          pump();
+        },
+        (err: unknown) => {
+          l.busy = false;
+          failLean(l.aborted ?? err);
+        },
+      );
+      return;
+    }
+    port.postMessage({ ack: 1, buffer: buf }, [buf]);
+  }
+  if (l.ended) {
+    l.busy = true;
+    l.apply.finish().then(
       (result) => {
-        settled();
+        lean = null;
         port.postMessage({ result });
       },
       (err: unknown) => {
-        settled();
-        f.destroy();
+        lean = null;
         port.postMessage({ error: serializeError(err) });
       },
     );
+  }
+}
+
+port.on('message', (m: Incoming) => {
+  if ('job' in m) {
+    if (m.job.file !== undefined) startStream(m.job.dir, m.job.opts, fileFeed(m.job.file, !!m.job.progress));
+    else waiting = { dir: m.job.dir, opts: m.job.opts };
     return;
   }
   if ('abort' in m) {
     // A fed layer's source failed, or the caller called the apply off (a file is read here).
     const err = Object.assign(new Error(m.abort.message), m.abort);
+    if (waiting) {
+      // Called off before its first batch: nothing was started, the layer fails as it is.
+      waiting = null;
+      port.postMessage({ error: m.abort });
+      return;
+    }
+    if (lean) {
+      lean.aborted = m.abort;
+      pump();
+    }
     input?.destroy(err);
     input = null;
     feed = null;
+    return;
+  }
+  if (waiting) {
+    const { dir, opts } = waiting;
+    waiting = null;
+    // Only a plain tar's batches are applied as they are; a compressed one is decompressed here
+    // through a stream, and a stream too short to tell goes that way as well.
+    const first = 'chunk' in m ? m.chunk : undefined;
+    if (first && first.byteLength >= 6 && detectCompression(Buffer.from(first, 0, 6)) === 'none') {
+      startLean(dir, opts, first);
+      return;
+    }
+    startStream(dir, opts, new Feed({ highWaterMark: 1 << 20 }));
+  }
+  if (lean) {
+    if ('chunk' in m) lean.queue.push(m.chunk);
+    else if ('end' in m) lean.ended = true;
+    pump();
     return;
   }
   const f = feed;

@@ -22,7 +22,7 @@ import { drain, EntryWriter } from './writer.js';
 import { writeAllAt } from '../util/write-at.js';
 
 /** Names the tar entry in a confinement error that speaks only of one of its parents. */
-function naming(err: unknown, entry: string): unknown {
+export function naming(err: unknown, entry: string): unknown {
   if (!(err instanceof InvalidParameter) || err.message.includes(JSON.stringify(entry))) return err;
   return new InvalidParameter(`${err.message} (tar entry ${JSON.stringify(entry)})`);
 }
@@ -33,7 +33,7 @@ function naming(err: unknown, entry: string): unknown {
  * the stream of a directory with a size): a tar with such bytes means different things to
  * different readers, a way to hide entries from a check, so it is refused.
  */
-const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
+export const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-device', 'directory', 'fifo']);
 
 /**
  * What an entry adds to Docker's DiffSize: st_size of every added entry that is not a directory
@@ -41,7 +41,7 @@ const HEADER_ONLY = new Set(['link', 'symlink', 'character-device', 'block-devic
  * unpacks, because a vfs snapshot is a full copy that cannot be measured afterwards, and a layer
  * applied without a staged copy leaves no tar to read it from.
  */
-function diffSizeOf(h: TarHeaders): number {
+export function diffSizeOf(h: TarHeaders): number {
   const base = h.name.split('/').filter(Boolean).pop() ?? '';
   if (base.startsWith('.wh.')) return 0;
   if (h.type === 'file' || h.type === 'contiguous-file') return h.size ?? 0;
@@ -50,7 +50,7 @@ function diffSizeOf(h: TarHeaders): number {
 }
 
 /** How many entries unpack has written so far; a spill waits for those its bytes come from. */
-class EntryCount {
+export class EntryCount {
   private done = 0;
   private over = false;
   private readonly waiting: { n: number; go: () => void }[] = [];
@@ -88,7 +88,7 @@ class EntryCount {
  * from the record so far and the files unpack has written from them, then the rest of the
  * stream; hashed as written, so that the caller can check it is the stream it received.
  */
-class SpillFile implements SpillSink {
+export class SpillFile implements SpillSink {
   private fd: number | undefined;
   private readonly hash = createHash('sha256');
   private size = 0;
@@ -123,6 +123,14 @@ class SpillFile implements SpillSink {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+/** tar-stream's own complaints (and the same ones from a reader that mirrors it) are about the input, not about Strata. */
+export function asTarStreamError(err: unknown): unknown {
+  if (!(err instanceof StrataError) && /header|end of data|gunzipped/i.test((err as Error)?.message ?? '')) {
+    return new InvalidParameter(`invalid tar stream: ${(err as Error).message}`);
+  }
+  return err;
 }
 
 /** Streams `tar` through tar-stream into `writer`, entry by entry, with whiteouts if given. */
@@ -186,11 +194,7 @@ async function unpackAll(
   try {
     await pipeline([source, ...stages, ex as unknown as NodeJS.WritableStream]);
   } catch (err) {
-    // tar-stream's own complaints are about the input, not about Strata.
-    if (!(err instanceof StrataError) && /header|end of data|gunzipped/i.test((err as Error)?.message ?? '')) {
-      throw new InvalidParameter(`invalid tar stream: ${(err as Error).message}`);
-    }
-    throw err;
+    throw asTarStreamError(err);
   }
   await writer.finish();
 }

@@ -146,6 +146,26 @@ export class TarSplitRecorder extends Transform {
       this.sink!.write(chunk).then(() => cb(), cb);
       return;
     }
+    const handed = this.recordChunk(chunk);
+    if (handed === chunk.length && !this.spilling) {
+      cb(null, chunk);
+      return;
+    }
+    if (handed > 0) this.push(chunk.subarray(0, handed));
+    this.spillRest(chunk).then(() => cb(), cb);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.endInput().then(() => cb(), cb);
+  }
+
+  /**
+   * Records `chunk`, the stream's next bytes, synchronously; returns how many of its first bytes
+   * go on to the parser: all of them, unless the stream is cut for a spill in this chunk (then
+   * spillRest(chunk) must follow before anything else), or none once it spills.
+   */
+  recordChunk(chunk: Buffer): number {
+    if (this.spilling) return 0;
     let off = 0;
     try {
       off = this.scan(chunk);
@@ -158,33 +178,61 @@ export class TarSplitRecorder extends Transform {
     const cut = this.cut;
     if (!cut) {
       this.pos += chunk.length - off;
-      cb(null, chunk);
-      return;
+      return chunk.length;
     }
     this.spilling = true;
-    if (cut.handed > 0) this.push(chunk.subarray(0, cut.handed));
-    const rest = chunk.subarray(cut.local);
-    this.startSpill(cut)
-      .then(() => (cut.head ? this.sink!.write(cut.head) : undefined))
-      .then(() => (rest.length ? this.sink!.write(rest) : undefined))
-      .then(() => cb(), cb);
+    return cut.handed;
   }
 
-  override _flush(cb: TransformCallback): void {
+  /** Whether the stream goes to the sink now (from the cut on): the parser gets nothing more. */
+  get isSpilling(): boolean {
+    return this.spilling;
+  }
+
+  /**
+   * After recordChunk(chunk) cut the stream: rebuilds the bytes before the cut into the sink, then
+   * writes it the cut's bytes and the rest of `chunk`; once spilling, writes `chunk` whole.
+   */
+  async spillRest(chunk: Buffer): Promise<void> {
+    const cut = this.cut!;
+    if (this.spillStarted) {
+      await this.sink!.write(chunk);
+      return;
+    }
+    this.spillStarted = true;
+    const rest = chunk.subarray(cut.local);
+    await this.startSpill(cut);
+    if (cut.head) await this.sink!.write(cut.head);
+    if (rest.length) await this.sink!.write(rest);
+  }
+
+  private spillStarted = false;
+
+  /**
+   * Copies what the record still holds of the chunks taken so far: a caller that reuses a
+   * chunk's memory once recordChunk() returned calls this first.
+   */
+  detach(): void {
+    if (this.raw.length > 1 || (this.raw.length === 1 && this.raw[0]!.length !== this.rawLen)) {
+      this.raw = [Buffer.concat(this.raw, this.rawLen)];
+    } else if (this.raw.length === 1) this.raw = [Buffer.from(this.raw[0]!)];
+    if (this.meta.length > 0) this.meta = [Buffer.concat(this.meta)];
+  }
+
+  /** The stream has ended (the Transform's flush). */
+  async endInput(): Promise<void> {
     // A tar that ends between two entries without its trailer: the files may be faithful, but
     // the record does not say so. (One that ends inside an entry is refused by the parser.)
     const between = this.phase === 'header' && this.blockLen === 0 && this.nextPath === undefined;
     if (this.sink && !this.spilling && !this.unfaithful && between) {
       this.cutHere('the tar has no trailer', 0);
       this.spilling = true;
-      this.startSpill(this.cut!).then(() => {
-        this.spilledWhole = true;
-        cb();
-      }, cb);
+      this.spillStarted = true;
+      await this.startSpill(this.cut!);
+      this.spilledWhole = true;
       return;
     }
     if (this.spilling) this.spilledWhole = true;
-    cb();
   }
 
   /** The whole stream went to the sink (from its cut on): set before the parser behind sees its end. */

@@ -17,6 +17,7 @@ const headers = require(join(dirname(require.resolve('tar-stream')), 'headers.js
   decodePax: (buf: Buffer) => Record<string, string>;
   encodePax: (opts: { name?: string; linkname?: string; pax?: Record<string, string> }) => Buffer;
   decode: (buf: Buffer, filenameEncoding: string, allowUnknownFormat: boolean) => Record<string, unknown> | null;
+  decodeLongPath: (buf: Buffer, encoding: string) => string;
 };
 
 export const XATTR_PREFIX = 'SCHILY.xattr.';
@@ -45,9 +46,9 @@ export function numeric(buf: Buffer, off: number, len: number): number {
   return s === '' ? 0 : /^[0-7]+$/.test(s) ? parseInt(s, 8) : NaN;
 }
 
-const decodeHeader = headers.decode;
+const originalDecode = headers.decode;
 headers.decode = (buf, filenameEncoding, allowUnknownFormat) => {
-  const h = decodeHeader(buf, filenameEncoding, allowUnknownFormat);
+  const h = originalDecode(buf, filenameEncoding, allowUnknownFormat);
   // Refused here, where tar-stream reports a throw as a broken header: a negative (base-256)
   // size found later, once it has locked itself for the entry, stalls it for good.
   if (h !== null && !(Number.isSafeInteger(h.size) && (h.size as number) >= 0))
@@ -117,6 +118,21 @@ headers.encodePax = encodePax;
 export function xattrValue(v: string): Buffer {
   return Buffer.from(v, 'latin1');
 }
+
+/**
+ * One header block decoded exactly as the extractor decodes it (null for a zero block); throws
+ * the extractor's own errors for a broken one. For readers that parse a tar without streams.
+ */
+export function decodeHeader(block: Buffer): TarHeader | null {
+  return headers.decode(block, 'utf-8', false) as TarHeader | null;
+}
+
+/** A GNU long name's data ('L' / 'K' entries), decoded as the extractor decodes it. */
+export function decodeLongPath(buf: Buffer): string {
+  return headers.decodeLongPath(buf, 'utf-8');
+}
+
+type TarHeader = import('tar-stream').Header;
 
 export const extract = tarStream.extract;
 export const pack = tarStream.pack;

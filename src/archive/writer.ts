@@ -39,6 +39,13 @@ const EGID = process.getegid?.() ?? -1;
 
 const FILE_FLAGS = sys.O_WRONLY | sys.O_CREAT | sys.O_EXCL | sys.O_NOFOLLOW | sys.O_CLOEXEC;
 
+/** A regular file being written (EntryWriter.openFile). */
+export interface FileSink {
+  write(chunk: Buffer): void;
+  close(): void;
+  abort(): void;
+}
+
 export function splitName(name: string): [string, string] {
   const i = name.lastIndexOf('/');
   return i < 0 ? ['', name] : [name.slice(0, i), name.slice(i + 1)];
@@ -89,8 +96,15 @@ export class EntryWriter {
   async write(e: TarEntry, data: Readable): Promise<void> {
     if (e.type === 'file') return this.writeFile(e, data);
     await drain(data);
+    this.writeHeaderOnly(e);
+  }
+
+  /** Writes an entry that carries no data (anything but a regular file), synchronously. */
+  writeHeaderOnly(e: TarEntry): void {
     const [parent, base] = splitName(e.name);
     switch (e.type) {
+      case 'file':
+        throw new Error(`writeHeaderOnly: ${e.rawName} is a regular file`);
       case 'directory':
         return this.writeDir(e, parent, base);
       case 'symlink':
@@ -204,33 +218,18 @@ export class EntryWriter {
   }
 
   private writeFile(e: TarEntry, data: Readable): Promise<void> {
-    const [parent, base] = splitName(e.name);
-    let fd: number;
+    let file: FileSink;
     try {
-      fd = this.create(e, parent, base, (pfd) => sys.openat(pfd, base, FILE_FLAGS, e.mode & 0o777));
+      file = this.openFile(e);
     } catch (err) {
       return drain(data).then(() => Promise.reject(err));
     }
-    // A new file already has the mode it was created with (unless the umask or special bits
-    // interfere) and our own ids (unless a setgid parent hands down its group): most files need
-    // neither chown nor chmod, two syscalls saved per file.
-    const uid = this.opts.chown?.uid ?? e.uid;
-    const gid = this.opts.chown?.gid ?? e.gid;
-    const needChown = uid !== EUID || gid !== EGID || this.root.isSetgid(parent);
-    const needChmod = (e.mode & ~0o777) !== 0 || (e.mode & UMASK) !== 0;
-    const sparse = e.sparse ? new SparseSink(fd, e.sparse, e.size, e.rawName) : undefined;
-    const writeback = this.opts.writeback ? new Writeback(fd) : undefined;
     return new Promise<void>((resolve, reject) => {
       let failed: unknown = null;
       data.on('data', (chunk: Buffer) => {
         if (failed) return;
         try {
-          if (sparse) sparse.push(chunk);
-          else {
-            let off = 0;
-            while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-            writeback?.written(chunk.length);
-          }
+          file.write(chunk);
         } catch (err) {
           failed = err;
         }
@@ -241,6 +240,56 @@ export class EntryWriter {
         settled = true;
         try {
           if (failed) throw failed;
+          file.close();
+          resolve();
+        } catch (err) {
+          file.abort();
+          reject(err);
+        }
+      };
+      data.once('end', settle);
+      data.once('error', (err) => {
+        failed ??= err;
+        settle();
+      });
+    });
+  }
+
+  /**
+   * Creates the regular file `e` and returns where its data goes, written synchronously chunk
+   * by chunk as it arrives; close() (after the last chunk) sets its owner, xattrs, mode and
+   * times, abort() only closes it. The caller's chunks are copied into the page cache at once:
+   * none is held after write() returns.
+   */
+  openFile(e: TarEntry): FileSink {
+    const [parent, base] = splitName(e.name);
+    const fd = this.create(e, parent, base, (pfd) => sys.openat(pfd, base, FILE_FLAGS, e.mode & 0o777));
+    // A new file already has the mode it was created with (unless the umask or special bits
+    // interfere) and our own ids (unless a setgid parent hands down its group): most files need
+    // neither chown nor chmod, two syscalls saved per file.
+    const uid = this.opts.chown?.uid ?? e.uid;
+    const gid = this.opts.chown?.gid ?? e.gid;
+    const needChown = uid !== EUID || gid !== EGID || this.root.isSetgid(parent);
+    const needChmod = (e.mode & ~0o777) !== 0 || (e.mode & UMASK) !== 0;
+    const sparse = e.sparse ? new SparseSink(fd, e.sparse, e.size, e.rawName) : undefined;
+    const writeback = this.opts.writeback ? new Writeback(fd) : undefined;
+    let open = true;
+    const closeFd = () => {
+      if (!open) return;
+      open = false;
+      closeSync(fd);
+    };
+    return {
+      write: (chunk: Buffer) => {
+        if (sparse) sparse.push(chunk);
+        else {
+          let off = 0;
+          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+          writeback?.written(chunk.length);
+        }
+      },
+      close: () => {
+        try {
           sparse?.end();
           writeback?.closing(e.sparse?.realSize ?? e.size);
           // Data first, then owner, xattrs, mode, times: writing would drop
@@ -251,19 +300,12 @@ export class EntryWriter {
           sys.futimens(fd, e.atime, e.mtime);
           this.size += e.sparse?.realSize ?? e.size;
           this.made(e.sparse?.realSize ?? e.size, 1);
-          resolve();
-        } catch (err) {
-          reject(err);
         } finally {
-          closeSync(fd);
+          closeFd();
         }
-      };
-      data.once('end', settle);
-      data.once('error', (err) => {
-        failed ??= err;
-        settle();
-      });
-    });
+      },
+      abort: closeFd,
+    };
   }
 
   /**
