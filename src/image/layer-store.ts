@@ -21,7 +21,7 @@ import type { ApplyResult } from '../archive/index.js';
 import { applyLayer, applyLayerFile, checkLayerFiles, rebuildLayer } from '../archive/lazy.js';
 import { InvalidParameter, NotFound, StrataError } from '../errors.js';
 import { TarSplitStore } from './tar-split-store.js';
-import { decompressedChunks, decompressStream } from './decompress.js';
+import { decompressStream, eachDecompressedChunk } from './decompress.js';
 import { sha256 } from './digest.js';
 import { noSpaceAt } from '../util/no-space.js';
 import { syncfsAsync } from '../native/syscalls.js';
@@ -369,11 +369,11 @@ export class LayerStore {
   async stage(input: Readable): Promise<StagedLayer> {
     const w = await this.content.writer();
     try {
-      for await (const chunk of decompressedChunks(input)) {
-        await w.write(chunk as Buffer).catch((err: unknown) => {
+      await eachDecompressedChunk(input, (chunk) =>
+        w.write(chunk).catch((err: unknown) => {
           throw noSpaceAt(err, w.path);
-        });
-      }
+        }),
+      );
       return { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
     } catch (err) {
       input.destroy();

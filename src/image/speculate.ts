@@ -28,13 +28,12 @@
 // live load relies on, having only hashed its own bytes for it: that load gets it instead
 // (LayerStore.rely). A failing load that adopted such a layer hands it back the same way.
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ApplyResult } from '../archive/index.js';
 import { applyLayer, applyLayerFile, rebuildLayer } from '../archive/lazy.js';
 import { StrataError } from '../errors.js';
 import { noSpaceAt } from '../util/no-space.js';
-import { decompressedChunks } from './decompress.js';
+import { eachDecompressedChunk } from './decompress.js';
 import type { Mutex } from './mutex.js';
 import type { ContentWriter, ExternalWriter } from '../content/store.js';
 import type { LayerRow, LayerStore, StagedLayer } from './layer-store.js';
@@ -202,7 +201,9 @@ export class Speculation {
     let dir: string | undefined;
     let applying: Promise<ApplyResult | undefined> = Promise.resolve(undefined);
     let applyError: unknown;
-    let feed: PassThrough | undefined;
+    let feed: Readable | undefined;
+    // Set while the bytes wait for the unpacking thread to want more (the feed is full).
+    let wake: (() => void) | undefined;
     let prepared = false;
     // The file a record found unfaithful spills into, made only then (no staged copy otherwise).
     let spill: ExternalWriter | undefined;
@@ -212,7 +213,16 @@ export class Speculation {
       const target = await layers.snapshotter.applyTarget(key);
       dir = target.dir;
       if (layers.snapshotter.appliesApart) spill = await layers.content.externalWriter({ lazy: true });
-      feed = new PassThrough({ highWaterMark: 1 << 20 });
+      // The staging pass pushes each chunk into the feed itself, with no stream between them:
+      // it waits only when the feed is full, until the unpacking thread asks for more.
+      feed = new Readable({
+        highWaterMark: 1 << 20,
+        read() {
+          const w = wake;
+          wake = undefined;
+          w?.();
+        },
+      });
       // No flush of its own: the load that adopts it flushes all its layers at once before
       // their rows (LayerTx.persist); a crash before leaves a snapshot no row owns.
       applying = applyLayer(feed, target.dir, {
@@ -235,7 +245,12 @@ export class Speculation {
     }
     // Once the unpacking thread is done (failed, or past the tar's end), the rest is only staged.
     let stopped = false;
-    void applying.then(() => (stopped = true));
+    void applying.then(() => {
+      stopped = true;
+      const w = wake;
+      wake = undefined;
+      w?.();
+    });
     feed?.on('error', () => {}); // its failure is the apply's, reported by `applying`
     const unstaged = feed !== undefined && spill !== undefined;
 
@@ -245,18 +260,23 @@ export class Speculation {
       const ingest = unstaged ? undefined : (w = await layers.content.writer());
       const hash = createHash('sha256');
       let size = 0;
-      for await (const chunk of decompressedChunks(input)) {
-        if (ingest)
-          await ingest.write(chunk as Buffer).catch((err: unknown) => {
-            throw noSpaceAt(err, ingest.path);
-          });
-        else {
-          hash.update(chunk as Buffer);
-          size += (chunk as Buffer).length;
+      const toFeed = (chunk: Buffer): Promise<void> | undefined => {
+        if (!feed || stopped || feed.destroyed || feed.push(chunk)) return undefined;
+        return new Promise<void>((resolve) => (wake = resolve));
+      };
+      await eachDecompressedChunk(input, (chunk) => {
+        if (!ingest) {
+          hash.update(chunk);
+          size += chunk.length;
+          return toFeed(chunk);
         }
-        if (feed && !stopped && !feed.destroyed && !feed.write(chunk))
-          await Promise.race([once(feed, 'drain'), applying]);
-      }
+        return ingest.write(chunk).then(
+          () => toFeed(chunk),
+          (err: unknown) => {
+            throw noSpaceAt(err, ingest.path);
+          },
+        );
+      });
       staged = ingest
         ? { diffID: ingest.digest(), tarSize: ingest.size, path: ingest.path, writer: ingest }
         : { diffID: `sha256:${hash.digest('hex')}`, tarSize: size, path: spill!.path, unwritten: true };
@@ -270,7 +290,7 @@ export class Speculation {
       await spill?.abort();
       throw err;
     }
-    feed?.end();
+    if (feed && !feed.destroyed) feed.push(null);
     const res = await applying;
     if (unstaged)
       return this.endUnstaged(key, guess, res, applyError, staged, spill!, dir!, parentJob, unclaim, settle);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import { loadImages } from '../../src/image/load.js';
 import { saveImages, selectImages } from '../../src/image/save.js';
 import { removeImage } from '../../src/image/remove.js';
@@ -308,6 +309,60 @@ test('a layer is extracted while its bytes arrive: its files are written before 
     const chunks: Buffer[] = [];
     for await (const b of t.store.layers.readTar(diffID)) chunks.push(b as Buffer);
     assert.ok(Buffer.concat(chunks).equals(layer), 'original bytes given back');
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
+
+/** `buf` in chunks of uneven sizes, most of which split a tar header or a file's data. */
+function unevenChunks(buf: Buffer): Buffer[] {
+  const sizes = [1, 5, 511, 513, 4097, 700, 65_536, 3];
+  const out: Buffer[] = [];
+  for (let off = 0, i = 0; off < buf.length; i++) {
+    const n = sizes[i % sizes.length]!;
+    out.push(buf.subarray(off, off + n));
+    off += n;
+  }
+  return out;
+}
+
+test('an archive arriving in chunks that split its headers, plain or with gzip layers, is extracted as it arrives all the same', async () => {
+  const layers = await bigLayers();
+  for (const gzip of [false, true]) {
+    const t = await openStore();
+    try {
+      // Docker loads a compressed layer.tar too; its diffID is that of the uncompressed bytes.
+      const sent = gzip ? layers.map((l) => zlib.gzipSync(l)) : layers;
+      const arc = await archive(sent, { config: layeredConfig(layers.map((l) => sha256(l))) });
+      const prepares = countPrepares(t);
+      await loadImages(t.store, Readable.from(unevenChunks(arc.tar)), { stream: () => {}, progress: () => {} });
+      assert.equal(prepares.n, 3, `one extraction per layer (gzip: ${gzip})`);
+      await assertLoaded(t, layers, arc.id);
+    } finally {
+      t.close();
+      removeStoreDir(t.dir);
+    }
+  }
+});
+
+test('a client that goes away mid-layer fails the load and leaves nothing', async () => {
+  const t = await openStore();
+  try {
+    const layers = await bigLayers();
+    const arc = await archive(layers);
+    // The connection breaks in the middle of the second layer.
+    const at = arc.tar.indexOf(layers[1]!.subarray(0, 512)) + (layers[1]!.length >> 1);
+    const input = new Readable({ read() {} });
+    input.push(arc.tar.subarray(0, at));
+    setTimeout(() => input.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })), 200);
+    await assert.rejects(
+      loadImages(t.store, input, { stream: () => {}, progress: () => {} }),
+      (err: Error) => !/missing from the archive/.test(err.message),
+    );
+    assert.deepEqual(await t.census(), { snapshots: [], blobs: [], images: [], layers: [], ingests: [] });
+    assert.equal(t.store.layers.pending.size, 0);
+    assert.equal(t.store.layers.extracting.size, 0);
   } finally {
     t.close();
     removeStoreDir(t.dir);
