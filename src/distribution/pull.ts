@@ -351,6 +351,7 @@ async function pullLayers(
 
   try {
     const layers: IncomingLayer[] = image.layers.map((d, i) => ({
+      size: d.size,
       async open(again?: boolean) {
         // Called off: no apply begins (a download not begun stays free for a pull that waits on it).
         signal?.throwIfAborted();

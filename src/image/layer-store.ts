@@ -25,6 +25,7 @@ import { decompressStream, eachDecompressedChunk } from './decompress.js';
 import { sha256 } from './digest.js';
 import { noSpaceAt } from '../util/no-space.js';
 import { syncfsAsync } from '../native/syscalls.js';
+import { EarlyFlush, FlushWhileExtracting } from './early-flush.js';
 
 export interface LayerRow {
   chainID: string;
@@ -116,6 +117,7 @@ export class LayerTx {
    */
   async persist(): Promise<void> {
     await this.dropRecorded();
+    await this.store.earlyFlush?.idle();
     await syncDirs(this.unsynced);
     this.unsynced.clear();
     for (const l of this.newLayers) {
@@ -183,6 +185,7 @@ export class LayerTx {
     for (const d of this.records) this.store.releaseRecord(d, true);
     this.records.clear();
     await this.discardStaged();
+    await this.store.earlyFlush?.idle();
   }
 
   async discardStaged(): Promise<void> {
@@ -236,7 +239,13 @@ export class LayerStore {
    * (and pending, for a load's extraction behind its upload) or given up: one extraction per
    * chainID at a time, and whoever needs the layer waits for it instead of extracting it again.
    */
-  readonly extracting = new Map<string, Promise<void>>();
+  readonly extracting: Map<string, Promise<void>> = new FlushWhileExtracting(() => this.earlyFlush);
+  /**
+   * Writeback started while layers unpack (early-flush.ts). Only where layers apply apart: there
+   * a pull or a load writes no staged copy of a layer that gets a record, so the early flush writes
+   * nothing that a flush at the end would not; a round is left out while an ingest exists.
+   */
+  readonly earlyFlush: EarlyFlush | undefined;
   readonly records: TarSplitStore;
   /** Live operations holding each diffID's record (LayerTx.records): a record held is never removed. */
   private readonly recordHolders = new Map<string, number>();
@@ -248,6 +257,9 @@ export class LayerStore {
     private readonly log: Logger,
   ) {
     this.records = new TarSplitStore(content.root);
+    this.earlyFlush = snapshotter.appliesApart
+      ? new EarlyFlush(content.root, () => fs.readdirSync(content.ingestDir).length > 0)
+      : undefined;
   }
 
   /**
@@ -464,26 +476,34 @@ export class LayerStore {
    * the base layer, applied from the socket as it downloads, would otherwise hold the layers
    * above it fetched ahead to one at a time. The first layer's own error is
    * reported, after every apply has settled (nothing is left half-made behind the caller).
+   *
+   * `sizes` (a pull: each layer's compressed size), where layers apply apart and every apply
+   * calls `unpacked` before it waits on `after`: a free place goes to the largest layer waiting,
+   * so that the last one to unpack, alone on one core, is a small one. In layer order otherwise.
    */
   async inLayerOrder(
     count: number,
     apply: (i: number, after: Promise<void>, unpacked: () => void) => Promise<void>,
+    sizes?: readonly number[],
   ): Promise<void> {
     const limit = this.snapshotter.appliesApart ? APPLY_AT_ONCE : 1;
+    const bySize = this.snapshotter.appliesApart && sizes !== undefined;
     let running = 0;
-    const waiting: (() => void)[] = [];
-    const slot = (): Promise<void> =>
-      running < limit
-        ? (running++, Promise.resolve())
-        : new Promise((resolve) =>
-            waiting.push(() => {
-              running++;
-              resolve();
-            }),
-          );
+    const waiting: { i: number; start: () => void }[] = [];
+    const grant = () => {
+      while (running < limit && waiting.length) {
+        let next = 0;
+        if (bySize)
+          for (let k = 1; k < waiting.length; k++)
+            if ((sizes[waiting[k]!.i] ?? 0) > (sizes[waiting[next]!.i] ?? 0)) next = k;
+        running++;
+        waiting.splice(next, 1)[0]!.start();
+      }
+    };
+    const slot = (i: number): Promise<void> => new Promise((resolve) => waiting.push({ i, start: resolve }));
     const free = () => {
       running--;
-      waiting.shift()?.();
+      grant();
     };
     const all: Promise<void>[] = [];
     let prev: Promise<void> = Promise.resolve();
@@ -493,7 +513,7 @@ export class LayerStore {
         () => Promise.reject(new ParentFailed()),
       );
       after.catch(() => {});
-      const done = slot().then(() => {
+      const done = slot(i).then(() => {
         let freed = false;
         const unpacked = () => {
           if (!freed) ((freed = true), free());
@@ -504,6 +524,7 @@ export class LayerStore {
       all.push(done);
       prev = done;
     }
+    grant();
     const settled = await Promise.allSettled(all);
     const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason);
     if (failures.length) throw failures.find((e) => !(e instanceof ParentFailed)) ?? failures[0];
@@ -648,13 +669,16 @@ export class LayerStore {
       const target = await this.snapshotter.applyTarget(key);
       const usage = this.snapshotter.appliesApart; // an empty snapshot: see applyStream
       const applyOpts = { whiteouts: target.whiteouts, sync: !tx.opts.syncOnce, stageTo: w?.path, record: true, usage };
+      const flushing = tx.opts.syncOnce ? this.earlyFlush?.hold() : undefined;
       const res = await (
         'pipe' in input
           ? applyLayer(input, target.dir, applyOpts)
           : applyLayerFile(input.file, target.dir, applyOpts, input.onProgress, input.signal)
-      ).catch((err: unknown) => {
-        throw noSpaceAt(err, target.dir);
-      });
+      )
+        .catch((err: unknown) => {
+          throw noSpaceAt(err, target.dir);
+        })
+        .finally(flushing);
       unpacked?.();
       const writer = w;
       const applied = { key, dir: target.dir, parent, diffID: res.diffID, apart, after, res };

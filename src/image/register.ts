@@ -27,6 +27,8 @@ export interface IncomingLayer {
   ): Promise<Readable | { file: string; onProgress?: (bytesRead: number) => void; signal?: AbortSignal }>;
   /** Told once the layer is in the store. */
   applied?(): void;
+  /** Its size as sent (a pull: the descriptor's): the largest waiting layer unpacks first. */
+  size?: number;
 }
 
 /** The diffIDs of a config, checked for shape. */
@@ -76,25 +78,32 @@ export async function registerImage(
       );
       for (const [i, row] of rows.entries()) if (row) layers[i]!.applied?.();
       // The missing layers unpack several at once where the snapshotter allows; each is
-      // committed onto its parent in order (LayerStore.inLayerOrder).
+      // committed onto its parent in order (LayerStore.inLayerOrder), the largest first.
       const missing = [...rows.keys()].filter((i) => !rows[i]);
-      await store.layers.inLayerOrder(missing.length, async (m, after, unpacked) => {
-        const i = missing[m]!;
-        const parent = i === 0 ? null : chains[i - 1]!;
-        const layer = layers[i]!;
-        const row = await store.layers
-          .applyOffThread(parent, await layer.open(), tx, after, unpacked, { stage: false })
-          .catch(async (err: unknown) => {
-            if (!(err instanceof UnfaithfulLayer)) throw err;
-            return store.layers.applyOffThread(parent, await layer.open(true), tx, after);
-          });
-        if (row.diffID !== diffIDs[i])
-          throw new InvalidParameter(
-            `layer ${i}: diffID mismatch: the config says ${diffIDs[i]}, the layer is ${row.diffID}`,
-          );
-        rows[i] = row;
-        layers[i]!.applied?.();
-      });
+      const sizes = missing.every((i) => layers[i]!.size !== undefined)
+        ? missing.map((i) => layers[i]!.size!)
+        : undefined;
+      await store.layers.inLayerOrder(
+        missing.length,
+        async (m, after, unpacked) => {
+          const i = missing[m]!;
+          const parent = i === 0 ? null : chains[i - 1]!;
+          const layer = layers[i]!;
+          const row = await store.layers
+            .applyOffThread(parent, await layer.open(), tx, after, unpacked, { stage: false })
+            .catch(async (err: unknown) => {
+              if (!(err instanceof UnfaithfulLayer)) throw err;
+              return store.layers.applyOffThread(parent, await layer.open(true), tx, after);
+            });
+          if (row.diffID !== diffIDs[i])
+            throw new InvalidParameter(
+              `layer ${i}: diffID mismatch: the config says ${diffIDs[i]}, the layer is ${row.diffID}`,
+            );
+          rows[i] = row;
+          layers[i]!.applied?.();
+        },
+        sizes,
+      );
       const id = sha256(config);
       const before = refs.map((r) => store.rows.lookupRef(r));
       const newLayers = tx.newLayers.length;
