@@ -112,22 +112,8 @@ export function encodePax(opts: { name?: string; linkname?: string; pax?: Record
   return Buffer.concat(parts);
 }
 
-const originalDecodeLongPath = headers.decodeLongPath;
-
-/**
- * A GNU long name or link ('L' / 'K') that names nothing. GNU tar gives the next entry that empty
- * name (and fails on it) where Go's archive/tar and tar-stream keep the header's own: a tar that
- * means different things to different readers is refused, like a header-only entry with data.
- */
-function decodeLongPathStrict(buf: Buffer, encoding: string): string {
-  const name = originalDecodeLongPath(buf, encoding);
-  if (name === '') throw new Error('Invalid tar header: a GNU long name or link entry that names nothing');
-  return name;
-}
-
 headers.decodePax = decodePax;
 headers.encodePax = encodePax;
-headers.decodeLongPath = decodeLongPathStrict;
 
 interface ExtractState {
   _longHeader: boolean;
@@ -161,7 +147,7 @@ export function decodeHeader(block: Buffer): TarHeader | null {
   return headers.decode(block, 'utf-8', false) as TarHeader | null;
 }
 
-/** A GNU long name's data ('L' / 'K' entries), decoded (or refused) as the extractor decodes it. */
+/** A GNU long name's data ('L' / 'K' entries), decoded as the extractor decodes it. */
 export function decodeLongPath(buf: Buffer): string {
   return headers.decodeLongPath(buf, 'utf-8');
 }

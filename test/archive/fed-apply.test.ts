@@ -388,7 +388,7 @@ function gnuExtract(tar: Buffer): { status: number; tree: string[] } {
   }
 }
 
-test('PAX and GNU long-name entries of size 0 read the same streamed, fed and by GNU tar', async () => {
+test('PAX and GNU long-name entries of size 0 read the same streamed and fed, as Docker reads them', async () => {
   // The file after the empty entry has padding: a reader that still awaits the empty entry's
   // data takes that padding, and then the next header, for it.
   const a = 'a'.repeat(700);
@@ -404,20 +404,21 @@ test('PAX and GNU long-name entries of size 0 read the same streamed, fed and by
     const gnu = gnuExtract(tar);
     for (const sizes of [[1 << 20], [1], [513]]) {
       const r = await both(tar, { whiteouts: 'overlay', record: true, sync: false }, sizes);
-      if (gnu.status === 0) {
-        assert.equal(typeof r.streamed, 'object', `${what} streamed: ${String(r.streamed)}`);
-        assert.equal(typeof r.fed, 'object', `${what} fed in ${sizes}: ${String(r.fed)}`);
-        assert.deepEqual(r.streamedTree, gnu.tree, `${what}: streamed as GNU tar extracts it`);
-        assert.deepEqual(r.fedTree, gnu.tree, `${what}: fed in ${sizes} as GNU tar extracts it`);
+      assert.equal(typeof r.streamed, 'object', `${what} streamed: ${String(r.streamed)}`);
+      assert.equal(typeof r.fed, 'object', `${what} fed in ${sizes}: ${String(r.fed)}`);
+      assert.deepEqual(r.fedTree, r.streamedTree, `${what}: fed in ${sizes} as streamed`);
+      assert.ok(
+        r.streamedTree.some((l) => l.startsWith('b 100644 ')),
+        `${what}: the entry after is there`,
+      );
+      // GNU tar gives the next entry an empty name (and fails on it); Docker (Go's archive/tar)
+      // keeps the header's own name, and so does Strata on both paths.
+      if (gnu.status === 0) assert.deepEqual(r.streamedTree, gnu.tree, `${what}: as GNU tar extracts it`);
+      else
         assert.ok(
-          gnu.tree.some((l) => l.startsWith('b 100644 ')),
-          `${what}: the entry after is there`,
+          r.streamedTree.some((l) => l.startsWith('a 100644 ')),
+          `${what}: the header's own name`,
         );
-      } else {
-        // GNU tar gives the next entry an empty name or link and fails on it: refused whole.
-        assert.match(String(r.streamed), /^InvalidParameter: .*names nothing/, `${what} streamed`);
-        assert.equal(r.fed, r.streamed, `${what}, fed in ${sizes}`);
-      }
     }
     if (what.includes("'x'") || what.includes("'g'")) assert.equal(gnu.status, 0, `GNU tar reads ${what}`);
     else assert.notEqual(gnu.status, 0, `GNU tar fails on ${what}`);
