@@ -12,7 +12,7 @@
 // synchronously (a plain tar) gives its buffer back with the ack, to be filled again. A failure on either side settles the call only once the worker
 // has stopped touching the target: the caller may remove the directory right after.
 // Workers are kept for a moment after a layer, since a pull or load applies several in a row.
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import * as errors from '../errors.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
@@ -110,6 +110,10 @@ export function applyLayerOffThread(
   opts: ApplyOptions,
   onProgress?: (bytesRead: number) => void,
 ): Promise<ApplyResult> {
+  // A source already done with (destroyed, failed or ended before this call: an apply reached
+  // after an await) has emitted all it will: its 'end' and 'error' will never come.
+  if ('pipe' in input && (input.destroyed || input.errored || input.readableEnded))
+    return Promise.reject(input.errored ?? prematureClose());
   const worker = takeWorker();
   if (!('pipe' in input)) {
     return new Promise<ApplyResult>((resolve, reject) => {
@@ -167,7 +171,7 @@ export function applyLayerOffThread(
       worker.off('exit', onExit);
       input.off('data', onData);
       input.off('end', onEnd);
-      input.off('error', onInputError);
+      stopWatching();
       input.on('error', () => {}); // a late failure upstream has no one left to tell
       if (!inputDone) input.destroy();
       if (reuse) giveBack(worker);
@@ -227,6 +231,7 @@ export function applyLayerOffThread(
       worker.postMessage({ end: true });
     };
     const onInputError = (err: unknown) => {
+      if (inputDone) return;
       inputDone = true;
       inputError = err;
       const e = err as Partial<SerializedError>;
@@ -241,6 +246,12 @@ export function applyLayerOffThread(
     worker.postMessage({ job: { dir, opts } });
     input.on('data', onData);
     input.once('end', onEnd);
-    input.once('error', onInputError);
+    // The source's failure, and its close before its end (destroyed without an error: a load or
+    // pull called off), which emits neither 'end' nor 'error'.
+    const stopWatching = finished(input, { writable: false }, (err) => onInputError(err ?? prematureClose()));
   });
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }

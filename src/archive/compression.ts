@@ -2,7 +2,7 @@
 // plain tar. Decompression always runs in this process (or a host tool started by it), before
 // anything touches the target directory: never with a tool found inside a container.
 import { spawn } from 'node:child_process';
-import { Duplex, Readable, Transform } from 'node:stream';
+import { Duplex, finished, Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InvalidParameter } from '../errors.js';
 
@@ -16,16 +16,26 @@ export function detectCompression(head: Buffer): Compression {
   return 'none';
 }
 
-/** Reads at least `n` bytes (or up to the end) without consuming them. */
+/**
+ * Reads at least `n` bytes (or up to the end) without consuming them. An input destroyed before
+ * it ended (even before this was called, when its 'error' or 'close' has already been emitted)
+ * fails it: 'readable' and 'end' alone would never come.
+ */
 export function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let len = 0;
-    let ended = false;
-    const finish = () => {
+    let settled = false;
+    let stopWatching = () => {};
+    const detach = () => {
+      settled = true;
       input.off('readable', onReadable);
       input.off('end', onEnd);
-      input.off('error', onError);
+      stopWatching();
+    };
+    const finish = (ended: boolean) => {
+      if (settled) return;
+      detach();
       const head = Buffer.concat(chunks);
       if (ended) resolve({ head, stream: Readable.from(head.length ? [head] : []) });
       else {
@@ -40,20 +50,19 @@ export function peek(input: Readable, n: number): Promise<{ head: Buffer; stream
         chunks.push(b);
         len += b.length;
       }
-      if (len >= n) finish();
+      if (len >= n) finish(false);
     };
-    const onEnd = () => {
-      ended = true;
-      finish();
-    };
-    const onError = (err: Error) => {
-      input.off('readable', onReadable);
-      input.off('end', onEnd);
-      reject(err);
-    };
+    const onEnd = () => finish(true);
     input.on('readable', onReadable);
     input.once('end', onEnd);
-    input.once('error', onError);
+    // Its error (or a premature close) as finished() reports it, also for one already destroyed;
+    // its callback without an error means the input has ended (here or before the call).
+    stopWatching = finished(input, { writable: false }, (err) => {
+      if (settled) return;
+      if (!err) return finish(true);
+      detach();
+      reject(err);
+    });
   });
 }
 

@@ -4,6 +4,7 @@
 // (one char per byte; see xattrValue). Both the extractor and the packer share the module.
 // Its header decoder does not know GNU's old sparse type 'S' (it would hand the sparse map's
 // entries over as file data), so the decoder is wrapped to read that map from the header block.
+// Its extractor mishandles a PAX or GNU long-name entry with no data (see consumeHeader below).
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import tarStream from 'tar-stream';
@@ -113,6 +114,25 @@ export function encodePax(opts: { name?: string; linkname?: string; pax?: Record
 
 headers.decodePax = decodePax;
 headers.encodePax = encodePax;
+
+interface ExtractState {
+  _longHeader: boolean;
+  _missing: number;
+  _consumeHeader(): boolean;
+  _consumeLongHeader(): boolean;
+}
+// The extractor's prototype, shared by every extract() (and by tar-stream's own users).
+const extractProto = Object.getPrototypeOf(tarStream.extract()) as ExtractState;
+const originalConsumeHeader = extractProto._consumeHeader;
+// A PAX or long-name entry of size 0: tar-stream marks its data as awaited but, with no byte
+// missing, never reads it, so the flag outlives the next entry and the padding after that
+// entry's data is taken for the long entry's data (the next header and data with it). Its
+// (empty) data is read at once instead, as GNU tar and the batch reader (batch-unpack.ts) do.
+extractProto._consumeHeader = function consumeHeader(this: ExtractState): boolean {
+  const ok = originalConsumeHeader.call(this);
+  if (ok && this._longHeader && this._missing === 0) return this._consumeLongHeader();
+  return ok;
+};
 
 /** The raw bytes of an xattr PAX value as decoded above. */
 export function xattrValue(v: string): Buffer {

@@ -383,7 +383,8 @@ async function pullLayers(
     const refs = req.digest
       ? [`${req.name}@${req.digest}`]
       : [`${req.name}:${req.tag ?? 'latest'}`, `${req.name}@${m.digest}`];
-    const { id, newLayers, before } = await registerImage(deps.store, config, layers, refs);
+    // A pull called off while another operation holds the lock stops waiting for it.
+    const { id, newLayers, before } = await registerImage(deps.store, config, layers, refs, signal);
     for (const [i, d] of image.layers.entries()) {
       deps.blobs.add({
         diffID: diffIDs[i]!,

@@ -90,9 +90,10 @@ export function eachDecompressedChunk(
   input: Readable,
   onChunk: (chunk: Buffer) => void | Promise<void>,
 ): Promise<void> {
-  if (input.destroyed) {
-    // Destroyed before it was read (an archive cut off before this file's bytes were wanted): no
-    // event will come, but its iterator gives its error.
+  if (input.destroyed || input.errored) {
+    // Destroyed or failed before it was read (an archive cut off before this file's bytes were
+    // wanted): no event will come, but its iterator gives its error (a premature close for one
+    // destroyed without an error).
     return (async () => {
       for await (const chunk of decompressedChunks(input)) await onChunk(chunk);
     })();

@@ -55,13 +55,15 @@ export function chainIDsOf(diffIDs: string[]): string[] {
 
 /**
  * Stores the image; `refs` (normalized tags and name@digest references) point at it afterwards.
- * Returns its ID, how many layers were new, and the image each ref named before.
+ * Returns its ID, how many layers were new, and the image each ref named before. Aborting
+ * `signal` while the store's lock is awaited fails at once with its reason.
  */
 export async function registerImage(
   store: ImageStore,
   config: Buffer,
   layers: IncomingLayer[],
   refs: string[],
+  signal?: AbortSignal,
 ): Promise<{ id: string; newLayers: number; before: (string | undefined)[] }> {
   const diffIDs = diffIDsOf(config);
   if (diffIDs.length !== layers.length) {
@@ -113,7 +115,7 @@ export async function registerImage(
       await tx.rollback();
       throw err;
     }
-  });
+  }, signal);
 }
 
 /** Whether the layer with this chainID is already stored. */

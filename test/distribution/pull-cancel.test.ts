@@ -2,7 +2,8 @@
 // context: the daemon stops fetching (the proxy in front of the registry sees its blob
 // connections cut), leaves no scratch file, snapshot or row of it, and a later pull of the same
 // image works. A layer download that another client's pull of the same image waits on goes on
-// for that pull, which completes. A push whose client goes away stops uploading.
+// for that pull, which completes. One called off while another pull holds the image lock ends
+// without waiting for that lock. A push whose client goes away stops uploading.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,6 +11,7 @@ import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ok, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { makeTar } from '../archive/helpers.js';
 import { errorOf, pullImage, pushImage, startRegistry } from './registry.js';
 import {
   assertSaved,
@@ -196,6 +198,51 @@ test('two clients pull the same image and one goes away: the other completes', a
     );
     await until('no scratch file left', () => (leftovers(d).scratch as string[]).length === 0);
     assert.equal(openFetches(proxy).length, 0);
+  } finally {
+    await proxy.stop();
+    await reg.stop();
+    await d.stop();
+  }
+});
+
+test('a pull whose client goes away while another pull holds the image lock ends without waiting for it', async () => {
+  const d = await startDaemon(['--log-level', 'debug']);
+  const reg = await startRegistry();
+  // 64 KiB every 100 ms per layer: the first pull holds the lock for seconds while it unpacks.
+  const proxy = await startTrickleProxy(reg.addr, 100);
+  try {
+    const tars = await bigLayers();
+    const id = await pushRaw(reg.addr, 'team/holds', 'v1', tars);
+    const small = [await makeTar([{ name: 'waits/file', content: 'small\n' }])];
+    const smallID = await pushRaw(reg.addr, 'team/waits', 'v1', small);
+    const holderRef = `${proxy.addr}/team/holds`;
+    const waiterRef = `${reg.addr}/team/waits`;
+
+    // The first pull unpacks (it says `Extracting`) only once it holds the lock.
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => (holding = resolve));
+    let holderDone = false;
+    const holder = streamedCall(d, pullPath(holderRef, 'v1'), (m) => {
+      if (m.status === 'Extracting') holding();
+      return false;
+    }).finally(() => (holderDone = true));
+    await held;
+
+    // The second has its manifest and config, and waits for the lock: its client hangs up.
+    await cutOff(d, pullPath(waiterRef, 'v1'), (m) => m.status === 'Pulling fs layer');
+    const waiterEnded = () => d.log().includes(`POST /images/create?fromImage=${encodeURIComponent(waiterRef)}`);
+    await until('the cancelled pull to end', () => waiterEnded() || holderDone, 30_000);
+    assert.ok(waiterEnded() && !holderDone, 'the cancelled pull ended while the other still held the lock');
+
+    const { messages } = await holder;
+    const r = { status: 200, messages, text: messages.map((m) => JSON.stringify(m)).join('\n') };
+    assert.equal(errorOf(r), undefined, r.text);
+    assert.equal(d.docker(['image', 'inspect', '-f', '{{.Id}}', `${holderRef}:v1`]).stdout.trim(), id);
+    // Nothing of the cancelled pull was stored, and pulling it again works.
+    assert.notEqual(d.docker(['image', 'inspect', `${waiterRef}:v1`]).status, 0);
+    const again = await pullImage(d.socket, waiterRef, { tag: 'v1' });
+    assert.equal(errorOf(again), undefined, again.text);
+    assert.equal(d.docker(['image', 'inspect', '-f', '{{.Id}}', `${waiterRef}:v1`]).stdout.trim(), smallID);
   } finally {
     await proxy.stop();
     await reg.stop();

@@ -187,3 +187,27 @@ test("each chunk: short and empty inputs pass through; corrupt gzip, bzip2, the 
   await each(whole);
   assert.ok(whole.readableEnded);
 });
+
+test('each chunk: an input done with before the call (destroyed, or failed without being destroyed) fails it at once', async () => {
+  const within = <T>(p: Promise<T>) =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still pending after 3 s')), 3000).unref()),
+    ]);
+  const closed = new Readable({ read() {} });
+  closed.destroy();
+  await new Promise((resolve) => setImmediate(resolve));
+  await assert.rejects(within(each(closed)), /Premature close/);
+  // A source that does not destroy itself on failure: its 'error' is out, and no 'close' follows.
+  const failed = new Readable({
+    autoDestroy: false,
+    read() {
+      throw new Error('read failed');
+    },
+  });
+  failed.on('error', () => {});
+  failed.read(0);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(failed.errored && !failed.destroyed);
+  await assert.rejects(within(each(failed)), /read failed/);
+});
