@@ -136,10 +136,12 @@ export async function readArchive(
   let ended = false;
   const onEnd = () => {
     ended = true;
-    held.then(() => {
-      reader.end();
-      succeed();
-    }, fail).catch(fail);
+    held
+      .then(() => {
+        reader.end();
+        succeed();
+      }, fail)
+      .catch(fail);
   };
   input.on('data', onData);
   input.once('end', onEnd);
