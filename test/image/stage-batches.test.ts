@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { sha256 } from './fixture-archive.js';
+import { layeredConfig, makeTar, sha256 } from './fixture-archive.js';
+import { loadImages } from '../../src/image/load.js';
 import { openStore, removeStoreDir } from './store-helper.js';
 import type { ContentWriter } from '../../src/content/store.js';
 
@@ -54,6 +55,56 @@ test('a layer staged from 32 KiB pieces is written in 1 MiB batches, byte for by
       assert.ok(writes.length <= Math.ceil(layer.length / (1 << 20)) + 3, `${what}: ${writes.length} writes`);
       await staged.writer!.abort();
     }
+  } finally {
+    t.close();
+    removeStoreDir(t.dir);
+  }
+});
+
+test('vfs: a layer extracted while it is staged writes its staged copy in 1 MiB batches too', async () => {
+  const t = await openStore(undefined, 'vfs');
+  const { content } = t.store.layers;
+  const writes: number[] = [];
+  const writer = content.writer.bind(content);
+  content.writer = async (): Promise<ContentWriter> => {
+    const w = await writer();
+    const write = w.write.bind(w);
+    w.write = (chunk: Buffer) => {
+      writes.push(chunk.length);
+      return write(chunk);
+    };
+    return w;
+  };
+  let prepares = 0;
+  const prepare = t.snapshotter.prepare.bind(t.snapshotter);
+  t.snapshotter.prepare = (key, parent, labels) => {
+    prepares++;
+    return prepare(key, parent, labels);
+  };
+  try {
+    const layer = await makeTar([{ name: 'big', data: randomBytes(3 << 20) }]);
+    const diffID = sha256(layer);
+    const config = layeredConfig([diffID]);
+    const id = sha256(config);
+    // The config first, so the layer is guessed and extracted as it arrives.
+    const tar = await makeTar([
+      { name: `${id.slice(7)}.json`, data: config },
+      { name: `${diffID.slice(7)}/layer.tar`, data: layer },
+      {
+        name: 'manifest.json',
+        data: JSON.stringify([
+          { Config: `${id.slice(7)}.json`, RepoTags: ['b:1'], Layers: [`${diffID.slice(7)}/layer.tar`] },
+        ]),
+      },
+    ]);
+    await loadImages(t.store, Readable.from(pieces(tar, [32 << 10])), { stream: () => {}, progress: () => {} });
+    assert.equal(prepares, 1, 'extracted once, while staged');
+    assert.deepEqual((await t.census()).images, [id]);
+    assert.ok(writes.length > 0 && writes.length <= 6, `${writes.length} writes`);
+    assert.equal(
+      writes.reduce((a, b) => a + b, 0),
+      layer.length,
+    );
   } finally {
     t.close();
     removeStoreDir(t.dir);
