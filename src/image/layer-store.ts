@@ -21,6 +21,7 @@ import type { ApplyResult } from '../archive/index.js';
 import { applyLayer, applyLayerFile, checkLayerFiles, rebuildLayer } from '../archive/lazy.js';
 import { InvalidParameter, NotFound, StrataError } from '../errors.js';
 import { TarSplitStore } from './tar-split-store.js';
+import { batchedWrites } from '../content/batched-writes.js';
 import { decompressStream, eachDecompressedChunk } from './decompress.js';
 import { sha256 } from './digest.js';
 import { noSpaceAt } from '../util/no-space.js';
@@ -380,12 +381,13 @@ export class LayerStore {
   /** Writes a (possibly compressed) layer's uncompressed bytes to an ingest, hashing them. */
   async stage(input: Readable): Promise<StagedLayer> {
     const w = await this.content.writer();
+    const batches = batchedWrites(w);
+    const noSpace = (err: unknown) => {
+      throw noSpaceAt(err, w.path);
+    };
     try {
-      await eachDecompressedChunk(input, (chunk) =>
-        w.write(chunk).catch((err: unknown) => {
-          throw noSpaceAt(err, w.path);
-        }),
-      );
+      await eachDecompressedChunk(input, (chunk) => batches.write(chunk)?.catch(noSpace));
+      await batches.flush().catch(noSpace);
       return { diffID: w.digest(), tarSize: w.size, path: w.path, writer: w };
     } catch (err) {
       input.destroy();

@@ -33,6 +33,7 @@ import type { ApplyResult } from '../archive/index.js';
 import { applyLayer, applyLayerFile, rebuildLayer } from '../archive/lazy.js';
 import { StrataError } from '../errors.js';
 import { noSpaceAt } from '../util/no-space.js';
+import { batchedWrites } from '../content/batched-writes.js';
 import { eachDecompressedChunk } from './decompress.js';
 import type { Mutex } from './mutex.js';
 import type { ContentWriter, ExternalWriter } from '../content/store.js';
@@ -258,6 +259,10 @@ export class Speculation {
     let staged: StagedLayer;
     try {
       const ingest = unstaged ? undefined : (w = await layers.content.writer());
+      const batches = ingest && batchedWrites(ingest);
+      const noSpace = (err: unknown) => {
+        throw noSpaceAt(err, ingest!.path);
+      };
       const hash = createHash('sha256');
       let size = 0;
       const toFeed = (chunk: Buffer): Promise<void> | undefined => {
@@ -265,18 +270,15 @@ export class Speculation {
         return new Promise<void>((resolve) => (wake = resolve));
       };
       await eachDecompressedChunk(input, (chunk) => {
-        if (!ingest) {
+        if (!batches) {
           hash.update(chunk);
           size += chunk.length;
           return toFeed(chunk);
         }
-        return ingest.write(chunk).then(
-          () => toFeed(chunk),
-          (err: unknown) => {
-            throw noSpaceAt(err, ingest.path);
-          },
-        );
+        const written = batches.write(chunk);
+        return written ? written.then(() => toFeed(chunk), noSpace) : toFeed(chunk);
       });
+      await batches?.flush().catch(noSpace);
       staged = ingest
         ? { diffID: ingest.digest(), tarSize: ingest.size, path: ingest.path, writer: ingest }
         : { diffID: `sha256:${hash.digest('hex')}`, tarSize: size, path: spill!.path, unwritten: true };
