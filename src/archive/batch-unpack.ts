@@ -8,24 +8,15 @@
 // padding, zero blocks skipped, the same errors; and each entry goes through the same checks and
 // the same confined writer as unpack() in apply.ts, with the same error text.
 import type { TarHeaders } from './tarstream.js';
-import { decodeHeader, decodeLongPath, decodePax } from './tarstream.js';
+import { decodeHeader } from './tarstream.js';
+import { BLOCK, overflow, TarLongHeaders } from './tar-long-headers.js';
 import { InvalidParameter } from '../errors.js';
 import { toEntry } from './entry.js';
 import type { WhiteoutApplier } from './whiteout.js';
 import type { EntryWriter, FileSink } from './writer.js';
 import { diffSizeOf, HEADER_ONLY, naming } from './apply.js';
 
-const BLOCK = 512;
-/** tar-stream's bound on one PAX or GNU long-name entry. */
-const MAX_HEADER_SIZE = 4 * 1024 * 1024;
-
 type Mode = 'header' | 'long' | 'file' | 'skip';
-
-/** Padding after `size` bytes of data, to the next block. */
-function overflow(size: number): number {
-  const r = size & 511;
-  return r && BLOCK - r;
-}
 
 export class BatchUnpacker {
   private mode: Mode = 'header';
@@ -34,14 +25,7 @@ export class BatchUnpacker {
   /** A header block begun in an earlier batch (copied: the batch is not kept). */
   private readonly block = Buffer.alloc(BLOCK);
   private blockLen = 0;
-  /** A PAX / long-name header whose data is being gathered. */
-  private long: TarHeaders | null = null;
-  private longData: Buffer | null = null;
-  private longLen = 0;
-  private pax: Record<string, string> | null = null;
-  private paxGlobal: Record<string, string> | null = null;
-  private gnuLongPath: string | null = null;
-  private gnuLongLinkPath: string | null = null;
+  private readonly longHeaders = new TarLongHeaders();
   /** The file whose data is being written, and its name for messages. */
   private file: FileSink | null = null;
   private fileName = '';
@@ -62,7 +46,7 @@ export class BatchUnpacker {
       if (this.missing > 0) {
         const n = Math.min(this.missing, len - off);
         if (this.mode === 'file') this.writeFile(buf, off, n);
-        else if (this.mode === 'long') this.gather(buf, off, n);
+        else if (this.mode === 'long') this.longHeaders.gather(buf, off, n);
         off += n;
         this.missing -= n;
         if (this.missing === 0) this.endData();
@@ -105,12 +89,6 @@ export class BatchUnpacker {
     }
   }
 
-  private gather(buf: Buffer, off: number, n: number): void {
-    // Kept whole (up to 4 MiB) as tar-stream does, and copied: the batch goes back.
-    buf.copy(this.longData!, this.longLen, off, off + n);
-    this.longLen += n;
-  }
-
   /** The current data has all arrived. */
   private endData(): void {
     switch (this.mode) {
@@ -128,15 +106,9 @@ export class BatchUnpacker {
         this.skip(this.padding);
         return;
       }
-      case 'long': {
-        const h = this.long!;
-        const data = this.longData!.subarray(0, h.size ?? 0);
-        this.long = null;
-        this.longData = null;
-        this.decodeLong(h, data);
-        this.skip(overflow(h.size ?? 0));
+      case 'long':
+        this.skip(this.longHeaders.end());
         return;
-      }
       default:
         this.mode = 'header';
     }
@@ -149,63 +121,19 @@ export class BatchUnpacker {
     this.missing = n;
   }
 
-  private decodeLong(h: TarHeaders, data: Buffer): void {
-    switch (h.type as string) {
-      case 'gnu-long-path':
-        this.gnuLongPath = decodeLongPath(data);
-        break;
-      case 'gnu-long-link-path':
-        this.gnuLongLinkPath = decodeLongPath(data);
-        break;
-      case 'pax-global-header':
-        this.paxGlobal = decodePax(data);
-        break;
-      case 'pax-header':
-        this.pax = this.paxGlobal === null ? decodePax(data) : Object.assign({}, this.paxGlobal, decodePax(data));
-        break;
-    }
-  }
-
   private header(block: Buffer): void {
     const h = decodeHeader(block);
     if (h === null) return; // a zero block (the trailer): skipped, as tar-stream does
-    switch (h.type as string) {
-      case 'gnu-long-path':
-      case 'gnu-long-link-path':
-      case 'pax-global-header':
-      case 'pax-header': {
-        const size = h.size ?? 0;
-        if (size > MAX_HEADER_SIZE) throw new Error('Header exceeds max size');
-        this.long = h;
-        this.longData = Buffer.allocUnsafe(size);
-        this.longLen = 0;
-        this.mode = 'long';
-        this.missing = size;
-        if (size === 0) this.endData();
-        return;
-      }
+    const longSize = this.longHeaders.begin(h);
+    if (longSize !== undefined) {
+      this.mode = 'long';
+      this.missing = longSize;
+      if (longSize === 0) this.endData();
+      return;
     }
-    this.applyLongHeaders(h);
+    this.longHeaders.apply(h);
     if (!((h.size as number) >= 0)) throw new Error('Invalid header');
     this.entry(h);
-  }
-
-  private applyLongHeaders(h: TarHeaders): void {
-    if (this.gnuLongPath) {
-      h.name = this.gnuLongPath;
-      this.gnuLongPath = null;
-    }
-    if (this.gnuLongLinkPath) {
-      h.linkname = this.gnuLongLinkPath;
-      this.gnuLongLinkPath = null;
-    }
-    if (this.pax) {
-      if (this.pax.path) h.name = this.pax.path;
-      if (this.pax.linkpath) h.linkname = this.pax.linkpath;
-      if (this.pax.size) h.size = parseInt(this.pax.size, 10);
-      h.pax = this.pax;
-      this.pax = null;
-    }
   }
 
   /** One entry's header: checked and written as unpack() in apply.ts does. */

@@ -13,15 +13,21 @@ export interface BatchedWrites {
 }
 
 export function batchedWrites(w: ContentWriter): BatchedWrites {
-  let batch = Buffer.allocUnsafe(BATCH);
+  let batch: Buffer = Buffer.allocUnsafe(BATCH);
   let filled = 0;
+  // The batch last written, filled again once its write has settled (a fresh MiB per batch
+  // would be page-faulted in on first touch).
+  let spare: Buffer | undefined;
   const flush = async () => {
     if (filled === 0) return;
-    const full = batch.subarray(0, filled);
-    // A new batch: the one being written is not touched until its write has settled.
-    batch = Buffer.allocUnsafe(BATCH);
+    const written = batch;
+    const full = written.subarray(0, filled);
+    // Another batch: the one being written is not touched until its write has settled.
+    batch = spare ?? Buffer.allocUnsafe(BATCH);
+    spare = undefined;
     filled = 0;
     await w.write(full);
+    spare = written;
   };
   return {
     write(chunk) {

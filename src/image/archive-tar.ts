@@ -7,11 +7,8 @@
 // PAX headers, a global PAX header merged into the next local one only, padding, zero blocks
 // skipped, the same errors), as archive/batch-unpack.ts does for layers.
 import type { TarHeaders } from '../archive/tarstream.js';
-import { decodeHeader, decodeLongPath, decodePax } from '../archive/tarstream.js';
-
-const BLOCK = 512;
-/** tar-stream's bound on one PAX or GNU long-name entry. */
-const MAX_HEADER_SIZE = 4 * 1024 * 1024;
+import { decodeHeader } from '../archive/tarstream.js';
+import { BLOCK, overflow, TarLongHeaders } from '../archive/tar-long-headers.js';
 
 /** Where one entry's data goes. */
 export interface TarEntrySink {
@@ -23,24 +20,13 @@ export interface TarEntrySink {
 
 type Mode = 'header' | 'long' | 'data' | 'skip';
 
-function overflow(size: number): number {
-  const r = size & 511;
-  return r && BLOCK - r;
-}
-
 export class ArchiveTarReader {
   private mode: Mode = 'header';
   private missing = 0;
   /** A header block begun in an earlier chunk (copied). */
   private readonly block = Buffer.alloc(BLOCK);
   private blockLen = 0;
-  private long: TarHeaders | null = null;
-  private longData: Buffer | null = null;
-  private longLen = 0;
-  private pax: Record<string, string> | null = null;
-  private paxGlobal: Record<string, string> | null = null;
-  private gnuLongPath: string | null = null;
-  private gnuLongLinkPath: string | null = null;
+  private readonly longHeaders = new TarLongHeaders();
   private sink: TarEntrySink | null = null;
   private padding = 0;
 
@@ -59,10 +45,7 @@ export class ArchiveTarReader {
       if (this.missing > 0) {
         const n = Math.min(this.missing, len - off);
         if (this.mode === 'data') this.sink?.data(off === 0 && n === len ? buf : buf.subarray(off, off + n));
-        else if (this.mode === 'long') {
-          buf.copy(this.longData!, this.longLen, off, off + n);
-          this.longLen += n;
-        }
+        else if (this.mode === 'long') this.longHeaders.gather(buf, off, n);
         off += n;
         this.missing -= n;
         if (this.missing === 0) {
@@ -107,15 +90,9 @@ export class ArchiveTarReader {
         this.skip(this.padding);
         return sink?.end();
       }
-      case 'long': {
-        const h = this.long!;
-        const data = this.longData!.subarray(0, h.size ?? 0);
-        this.long = null;
-        this.longData = null;
-        this.decodeLong(h, data);
-        this.skip(overflow(h.size ?? 0));
+      case 'long':
+        this.skip(this.longHeaders.end());
         return;
-      }
       default:
         this.mode = 'header';
     }
@@ -126,43 +103,17 @@ export class ArchiveTarReader {
     this.missing = n;
   }
 
-  private decodeLong(h: TarHeaders, data: Buffer): void {
-    switch (h.type as string) {
-      case 'gnu-long-path':
-        this.gnuLongPath = decodeLongPath(data);
-        break;
-      case 'gnu-long-link-path':
-        this.gnuLongLinkPath = decodeLongPath(data);
-        break;
-      case 'pax-global-header':
-        this.paxGlobal = decodePax(data);
-        break;
-      case 'pax-header':
-        this.pax = this.paxGlobal === null ? decodePax(data) : Object.assign({}, this.paxGlobal, decodePax(data));
-        break;
-    }
-  }
-
   private header(block: Buffer): void | Promise<void> {
     const h = decodeHeader(block);
     if (h === null) return; // a zero block (the trailer): skipped, as tar-stream does
-    switch (h.type as string) {
-      case 'gnu-long-path':
-      case 'gnu-long-link-path':
-      case 'pax-global-header':
-      case 'pax-header': {
-        const size = h.size ?? 0;
-        if (size > MAX_HEADER_SIZE) throw new Error('Header exceeds max size');
-        this.long = h;
-        this.longData = Buffer.allocUnsafe(size);
-        this.longLen = 0;
-        this.mode = 'long';
-        this.missing = size;
-        if (size === 0) this.endData();
-        return;
-      }
+    const longSize = this.longHeaders.begin(h);
+    if (longSize !== undefined) {
+      this.mode = 'long';
+      this.missing = longSize;
+      if (longSize === 0) this.endData();
+      return;
     }
-    this.applyLongHeaders(h);
+    this.longHeaders.apply(h);
     if (!((h.size as number) >= 0)) throw new Error('Invalid header');
     // tar-stream hands a directory no data, whatever its size field says.
     const size = h.type === 'directory' ? 0 : (h.size ?? 0);
@@ -171,23 +122,5 @@ export class ArchiveTarReader {
     this.missing = size;
     this.padding = overflow(size);
     if (size === 0) return this.endData();
-  }
-
-  private applyLongHeaders(h: TarHeaders): void {
-    if (this.gnuLongPath) {
-      h.name = this.gnuLongPath;
-      this.gnuLongPath = null;
-    }
-    if (this.gnuLongLinkPath) {
-      h.linkname = this.gnuLongLinkPath;
-      this.gnuLongLinkPath = null;
-    }
-    if (this.pax) {
-      if (this.pax.path) h.name = this.pax.path;
-      if (this.pax.linkpath) h.linkname = this.pax.linkpath;
-      if (this.pax.size) h.size = parseInt(this.pax.size, 10);
-      h.pax = this.pax;
-      this.pax = null;
-    }
   }
 }
