@@ -28,6 +28,7 @@ import { rebuildLayer } from '../../src/archive/tar-rebuild.js';
 import type { ApplyOptions, ApplyResult } from '../../src/archive/types.js';
 import * as sys from '../../src/native/syscalls.js';
 import { collect, makeTar, tempDir } from './helpers.js';
+import { headerChecksum, ustarFile, ustarHeader } from './ustar.js';
 
 /** Applies `tar` through FedApply in batches of the given sizes (cycled), scribbling over each batch once taken. */
 async function applyFed(tar: Buffer, dir: string, opts: ApplyOptions, sizes: number[]): Promise<ApplyResult> {
@@ -319,12 +320,6 @@ test('through the unpacking thread, a header split across two batches and big fi
   }
 });
 
-function headerChecksum(b: Buffer): string {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) sum += b[i]!;
-  return sum.toString(8).padStart(6, '0') + '\0 ';
-}
-
 test(
   'a fed source that fails before its first batch or between batches fails the apply with its own error',
   { timeout: 30_000 },
@@ -345,28 +340,6 @@ test(
     }
   },
 );
-
-/** One ustar header block written byte by byte (mode 0644, owner 0:0), its checksum filled in. */
-function ustarHeader(name: string, type: string, size: number, linkname = ''): Buffer {
-  const b = Buffer.alloc(512);
-  b.write(name, 0, 100, 'latin1');
-  b.write('0000644\0', 100, 'latin1');
-  b.write('0000000\0', 108, 'latin1');
-  b.write('0000000\0', 116, 'latin1');
-  b.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
-  b.write('13526523000\0', 136, 'latin1');
-  b.write(type, 156, 'latin1');
-  b.write(linkname, 157, 100, 'latin1');
-  b.write('ustar\x0000', 257, 'latin1');
-  b.write(headerChecksum(b), 148, 'latin1');
-  return b;
-}
-
-/** A regular file entry: header, data, padding to the block. */
-function ustarFile(name: string, content: string): Buffer {
-  const data = Buffer.from(content);
-  return Buffer.concat([ustarHeader(name, '0', data.length), data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
-}
 
 /** What GNU tar makes of `tar`: its exit status and the tree it extracts. */
 function gnuExtract(tar: Buffer): { status: number; tree: string[] } {

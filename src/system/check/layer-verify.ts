@@ -11,7 +11,6 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
-import tarStream from 'tar-stream';
 import {
   O_DIRECTORY,
   O_NOFOLLOW,
@@ -22,6 +21,8 @@ import {
   openat2,
   readlinkat,
 } from '../../native/syscalls.js';
+// The archive room's extractor: tar-stream's own, with its fix for empty PAX and long-name entries.
+import { extract } from '../../archive/tarstream.js';
 
 interface Expected {
   type: 'file' | 'symlink' | 'directory';
@@ -48,7 +49,7 @@ export async function verifyLayer(
     for (const k of [...expected.keys()])
       if ((self && k === prefix) || k.startsWith(prefix === '' ? '' : prefix + '/')) expected.delete(k);
   };
-  const ex = tarStream.extract();
+  const ex = extract();
   ex.on('entry', (h, stream, next) => {
     const name = clean(h.name);
     const base = path.posix.basename(name);
