@@ -8,7 +8,6 @@
 // padding, zero blocks skipped, the same errors; and each entry goes through the same checks and
 // the same confined writer as unpack() in apply.ts, with the same error text.
 import type { TarHeaders } from './tarstream.js';
-import { decodeHeader } from './tarstream.js';
 import { BLOCK, overflow, TarLongHeaders } from './tar-long-headers.js';
 import { InvalidParameter } from '../errors.js';
 import { toEntry } from './entry.js';
@@ -122,17 +121,14 @@ export class BatchUnpacker {
   }
 
   private header(block: Buffer): void {
-    const h = decodeHeader(block);
-    if (h === null) return; // a zero block (the trailer): skipped, as tar-stream does
-    const longSize = this.longHeaders.begin(h);
-    if (longSize !== undefined) {
+    const h = this.longHeaders.read(block);
+    if (h === null) return;
+    if (typeof h === 'number') {
       this.mode = 'long';
-      this.missing = longSize;
-      if (longSize === 0) this.endData();
+      this.missing = h;
+      if (h === 0) this.endData();
       return;
     }
-    this.longHeaders.apply(h);
-    if (!((h.size as number) >= 0)) throw new Error('Invalid header');
     this.entry(h);
   }
 

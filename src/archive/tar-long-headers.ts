@@ -1,10 +1,10 @@
-// What a chunk-driven tar reader keeps between blocks besides its position: the PAX and GNU
-// long-name headers that name, size or annotate the next entry. Read exactly as tar-stream's
-// extractor does (tarstream.ts): the same decoders, a global PAX header merged into the next
-// local one only, the same 4 MiB bound and errors. Shared by the layer reader
-// (batch-unpack.ts) and an image archive's outer reader (image/archive-tar.ts).
+// What a chunk-driven tar reader makes of each header block, and keeps between blocks besides
+// its position: the PAX and GNU long-name headers that name, size or annotate the next entry.
+// Read exactly as tar-stream's extractor does (tarstream.ts): the same decoders, a global PAX
+// header merged into the next local one only, the same 4 MiB bound and errors. Shared by the
+// layer reader (batch-unpack.ts) and an image archive's outer reader (image/archive-tar.ts).
 import type { TarHeaders } from './tarstream.js';
-import { decodeLongPath, decodePax } from './tarstream.js';
+import { decodeHeader, decodeLongPath, decodePax } from './tarstream.js';
 
 export const BLOCK = 512;
 /** tar-stream's bound on one PAX or GNU long-name entry. */
@@ -27,10 +27,23 @@ export class TarLongHeaders {
   private gnuLongLinkPath: string | null = null;
 
   /**
-   * When `h` is a PAX or long-name header, starts gathering its data and returns its size (its
-   * data is then passed to gather(), and end() called once it is all in); else undefined.
+   * What a header block is: null for a zero block (the trailer, skipped as tar-stream does); a
+   * number for a PAX or long-name header, the size of its data, then passed to gather() (and
+   * end() called once it is all in); else the next entry's header, with what those headers
+   * said applied. Throws tar-stream's errors for a broken block.
    */
-  begin(h: TarHeaders): number | undefined {
+  read(block: Buffer): TarHeaders | number | null {
+    const h = decodeHeader(block);
+    if (h === null) return null;
+    const longSize = this.begin(h);
+    if (longSize !== undefined) return longSize;
+    this.apply(h);
+    if (!((h.size as number) >= 0)) throw new Error('Invalid header');
+    return h;
+  }
+
+  /** When `h` is a PAX or long-name header, starts gathering its data and returns its size; else undefined. */
+  private begin(h: TarHeaders): number | undefined {
     switch (h.type as string) {
       case 'gnu-long-path':
       case 'gnu-long-link-path':
@@ -79,7 +92,7 @@ export class TarLongHeaders {
   }
 
   /** Gives an entry's header what the headers before it said (name, link, size, PAX records). */
-  apply(h: TarHeaders): void {
+  private apply(h: TarHeaders): void {
     if (this.gnuLongPath) {
       h.name = this.gnuLongPath;
       this.gnuLongPath = null;

@@ -7,7 +7,6 @@
 // PAX headers, a global PAX header merged into the next local one only, padding, zero blocks
 // skipped, the same errors), as archive/batch-unpack.ts does for layers.
 import type { TarHeaders } from '../archive/tarstream.js';
-import { decodeHeader } from '../archive/tarstream.js';
 import { BLOCK, overflow, TarLongHeaders } from '../archive/tar-long-headers.js';
 
 /** Where one entry's data goes. */
@@ -104,17 +103,14 @@ export class ArchiveTarReader {
   }
 
   private header(block: Buffer): void | Promise<void> {
-    const h = decodeHeader(block);
-    if (h === null) return; // a zero block (the trailer): skipped, as tar-stream does
-    const longSize = this.longHeaders.begin(h);
-    if (longSize !== undefined) {
+    const h = this.longHeaders.read(block);
+    if (h === null) return;
+    if (typeof h === 'number') {
       this.mode = 'long';
-      this.missing = longSize;
-      if (longSize === 0) this.endData();
+      this.missing = h;
+      if (h === 0) this.endData();
       return;
     }
-    this.longHeaders.apply(h);
-    if (!((h.size as number) >= 0)) throw new Error('Invalid header');
     // tar-stream hands a directory no data, whatever its size field says.
     const size = h.type === 'directory' ? 0 : (h.size ?? 0);
     this.sink = this.onEntry(h);
