@@ -88,8 +88,16 @@ export class TarSplitRecorder extends Transform {
   /** The record is compressed as it is made: a layer of 100k entries never holds 50 MiB of headers. */
   private readonly gz: Gzip = createGzip({ level: 1 });
   private readonly out: Buffer[] = [];
-  private items: Buffer[] = [];
-  private itemsLen = 0;
+  /**
+   * Items not yet compressed, written straight into one buffer (a raw item's bytes copied once,
+   * from the chunks' views): two or three small buffers and two copies per entry cost the
+   * unpacking thread more than the compressor takes. Handed whole to the compressor, which
+   * reads it later on its own thread; once it has, the buffer is filled again (memory touched
+   * for the first time costs page faults, on a VM also the host's).
+   */
+  private stage: Buffer | null = null;
+  private stageLen = 0;
+  private readonly spareStages: Buffer[] = [];
   private raw: Buffer[] = [];
   private rawLen = 0;
   private phase: Phase = 'header';
@@ -123,22 +131,35 @@ export class TarSplitRecorder extends Transform {
     super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
     this.gz.on('data', (c: Buffer) => this.out.push(c));
     this.gz.on('error', (err) => (this.unfaithful ??= `record: ${err.message}`));
-    this.addItem(RECORD_MAGIC);
+    RECORD_MAGIC.copy(this.reserve(RECORD_MAGIC.length), 0);
+    this.stageLen += RECORD_MAGIC.length;
   }
 
-  private addItem(...parts: Buffer[]): void {
-    for (const p of parts) {
-      this.items.push(p);
-      this.itemsLen += p.length;
+  /** Room for an item of `n` bytes at `stageLen` in the stage (handing the full stage over first). */
+  private reserve(n: number): Buffer {
+    if (this.stage && this.stageLen + n > this.stage.length) this.flushItems();
+    if (!this.stage) {
+      this.stage = (n <= BATCH && this.spareStages.pop()) || Buffer.allocUnsafeSlow(Math.max(BATCH, n));
+      this.stageLen = 0;
     }
-    if (this.itemsLen >= BATCH) this.flushItems();
+    return this.stage;
+  }
+
+  /** An item was written: the stage goes to the compressor once it holds a batch. */
+  private itemAdded(): void {
+    if (this.stageLen >= BATCH) this.flushItems();
   }
 
   private flushItems(): void {
-    if (this.itemsLen === 0 || this.unfaithful) return;
-    this.gz.write(Buffer.concat(this.items, this.itemsLen));
-    this.items = [];
-    this.itemsLen = 0;
+    if (this.stageLen === 0 || this.unfaithful) return;
+    const stage = this.stage!;
+    // Called once the compressor has consumed the bytes and holds no reference to them.
+    const consumed = () => {
+      if (stage.length === BATCH && this.spareStages.length < 2) this.spareStages.push(stage);
+    };
+    this.gz.write(stage.subarray(0, this.stageLen), consumed);
+    this.stage = null;
+    this.stageLen = 0;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -261,8 +282,8 @@ export class TarSplitRecorder extends Transform {
     this.unfaithful ??= why;
     // Nothing more is recorded: the rest is only passed on.
     this.phase = 'tail';
-    this.items = [];
-    this.itemsLen = 0;
+    this.stage = null;
+    this.stageLen = 0;
     this.raw = [];
     this.rawLen = 0;
   }
@@ -292,24 +313,33 @@ export class TarSplitRecorder extends Transform {
 
   private flushRaw(): void {
     if (this.rawLen === 0) return;
-    const head = Buffer.alloc(5);
-    head[0] = 0x52; // 'R'
-    head.writeUInt32BE(this.rawLen, 1);
-    this.addItem(head, Buffer.concat(this.raw, this.rawLen));
+    const stage = this.reserve(5 + this.rawLen);
+    let at = this.stageLen;
+    stage[at] = 0x52; // 'R'
+    stage.writeUInt32BE(this.rawLen, at + 1);
+    at += 5;
+    for (const part of this.raw) {
+      stage.set(part, at); // TypedArray#set: no per-call view or range checks as Buffer#copy makes
+      at += part.length;
+    }
+    this.stageLen = at;
     this.raw = [];
     this.rawLen = 0;
+    this.itemAdded();
   }
 
   private fileItem(path: string, size: number): void {
     this.flushRaw();
-    const p = Buffer.from(path, 'utf8');
-    const head = Buffer.alloc(1 + 2 + p.length + 8);
-    head[0] = 0x46; // 'F'
-    head.writeUInt16BE(p.length, 1);
-    p.copy(head, 3);
-    head.writeUInt32BE(Math.floor(size / 2 ** 32), 3 + p.length);
-    head.writeUInt32BE(size % 2 ** 32, 7 + p.length);
-    this.addItem(head);
+    const pathLen = Buffer.byteLength(path, 'utf8');
+    const stage = this.reserve(1 + 2 + pathLen + 8);
+    const at = this.stageLen;
+    stage[at] = 0x46; // 'F'
+    stage.writeUInt16BE(pathLen, at + 1);
+    stage.write(path, at + 3, 'utf8');
+    stage.writeUInt32BE(Math.floor(size / 2 ** 32), at + 3 + pathLen);
+    stage.writeUInt32BE(size % 2 ** 32, at + 7 + pathLen);
+    this.stageLen = at + 11 + pathLen;
+    this.itemAdded();
   }
 
   /** Scans a chunk; returns where it stopped: its end, or the cut of a spill. */
@@ -395,13 +425,19 @@ export class TarSplitRecorder extends Transform {
     }
     if (this.nextPath !== undefined) name = this.nextPath;
     const size = this.nextSize ?? headerSize;
-    const why = this.check(ch, name, size);
+    let cleaned: string | null;
+    try {
+      cleaned = cleanEntryName(name);
+    } catch {
+      return `entry ${JSON.stringify(name)} escapes the layer`;
+    }
+    const why = this.check(ch, name, cleaned, size);
     if (why) return why;
     if (!this.keep(b)) return 'too many bytes outside its files';
     this.nextPath = undefined;
     this.nextSize = undefined;
     this.begun++;
-    this.entry(ch, name, size);
+    this.entry(ch, name, cleaned, size);
     if (size === 0) {
       this.phase = 'header';
       return undefined;
@@ -465,15 +501,9 @@ export class TarSplitRecorder extends Transform {
   /**
    * Why an entry, its header just read, makes the record unfaithful, if it does: decided before
    * the entry is applied, so that a spill rebuilds the bytes before it from files it has not yet
-   * overwritten or removed.
+   * overwritten or removed. `name`: `rawName` cleaned (null: an entry for the root itself).
    */
-  private check(ch: string, rawName: string, size: number): string | undefined {
-    let name: string | null;
-    try {
-      name = cleanEntryName(rawName);
-    } catch {
-      return `entry ${JSON.stringify(rawName)} escapes the layer`;
-    }
+  private check(ch: string, rawName: string, name: string | null, size: number): string | undefined {
     const isFile = ch === '0' || ch === '\0' || ch === '7';
     // tar-stream reads an old-style file whose name ends in '/' as a directory.
     const isDir = ch === '5' || (ch === '\0' && rawName.endsWith('/'));
@@ -506,9 +536,8 @@ export class TarSplitRecorder extends Transform {
   }
 
   /** One entry's header read (and checked): decides whether its content is recorded by path. */
-  private entry(ch: string, rawName: string, size: number): void {
+  private entry(ch: string, rawName: string, name: string | null, size: number): void {
     this.phase = size > 0 ? 'skip' : 'header';
-    const name = cleanEntryName(rawName);
     if (name === null) return;
     const isFile = ch === '0' || ch === '\0' || ch === '7';
     const isDir = ch === '5' || (ch === '\0' && rawName.endsWith('/'));
