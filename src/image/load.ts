@@ -42,6 +42,7 @@ async function loadArchive(store: ImageStore, input: Readable, out: LoadOutput):
   let files: ArchiveFiles | undefined;
   try {
     files = await readArchive(input, store.layers, speculation);
+    await speculation.placeRest();
     const entries = smallFile(files, 'manifest.json') ? dockerArchiveEntries(files) : ociEntries(files);
     let tagged = 0;
     let idLines = '';

@@ -20,6 +20,12 @@
 // do not apply are the load's error, the one extracting them from a file would give, since on
 // such a snapshotter it cannot depend on the parent.
 //
+// A layer that arrives before any config (Docker's `docker save` writes in name order) has
+// nothing to guess from. Where layers apply apart, it is extracted all the same, with no parent
+// and no staged copy, and kept by its digest (`unplaced`) until a config names it; it is then
+// committed onto its parent like a guessed layer. One no config places by the archive's end
+// gets its staged copy rebuilt from its record and files, and its extraction goes.
+//
 // A speculative layer is committed under its chainID but gets no row: until the load's
 // transaction adopts it, it is listed in LayerStore.pending (and, while it extracts, in
 // LayerStore.extracting, which claims the chainID: no other extraction starts on it and a load
@@ -47,6 +53,15 @@ const V1_LAYER = /^([a-f0-9]{64})\/layer\.tar$/;
 /** Layers extracting behind the upload at once, each on its own thread. */
 const APPLY_AT_ONCE = 3;
 
+/** A layer extracted before any config named it (overlay2): committed where a config places it. */
+interface Unplaced {
+  key: string;
+  dir: string;
+  res: ApplyResult;
+  record: Buffer;
+  staged: StagedLayer;
+}
+
 interface Guess {
   diffID: string;
   chainID: string;
@@ -67,6 +82,8 @@ export class Speculation {
   private readonly jobs: Promise<boolean>[] = [];
   private running = 0;
   private readonly queue: (() => void)[] = [];
+  /** Layers extracted before a config named them, by diffID, waiting for their place (place()). */
+  private readonly unplaced = new Map<string, Unplaced>();
 
   constructor(
     private readonly layers: LayerStore,
@@ -91,6 +108,7 @@ export class Speculation {
     }
     if (!Array.isArray(diffIDs) || diffIDs.some((d) => typeof d !== 'string' || !DIGEST.test(d))) return;
     this.configs.set(name, diffIDs as string[]);
+    this.place();
   }
 
   /**
@@ -126,7 +144,12 @@ export class Speculation {
    */
   async stage(name: string, input: Readable): Promise<StagedLayer> {
     const guess = this.configs.size === 1 ? this.guess(name) : undefined;
-    const staged = guess ? await this.extractWhileStaging(input, guess) : await this.layers.stage(input);
+    // No config yet (`docker save` writes the archive in name order, so the config may come
+    // after some or all of the layers): where a layer's files do not depend on its parent, it
+    // is extracted all the same and placed in its chain once a config names its digest.
+    const unplaced = this.configs.size === 0 && this.layers.snapshotter.appliesApart;
+    const staged = guess || unplaced ? await this.extractWhileStaging(input, guess) : await this.layers.stage(input);
+    this.place();
     if (this.configs.size !== 1) return staged;
     if (!staged.unwritten && !this.staged.has(staged.diffID)) this.staged.set(staged.diffID, staged);
     this.advance();
@@ -155,7 +178,7 @@ export class Speculation {
     let parent: string | null = null;
     for (const [index, diffID] of diffIDs.entries()) {
       const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
-      const free = !this.claimed(chainID) && !this.staged.has(diffID);
+      const free = !this.claimed(chainID) && !this.staged.has(diffID) && !this.unplaced.has(diffID);
       if (byName === undefined ? free : diffID === byName) {
         if (!free) return undefined;
         if (parent === null || layers.get(parent)) return { diffID, chainID, parent, index };
@@ -180,23 +203,12 @@ export class Speculation {
    * whose files cannot give its tar back, or another load needing the layer falls back on; for
    * a layer with a record it is deleted before the load's flush, which then never writes it.
    */
-  private async extractWhileStaging(input: Readable, guess: Guess): Promise<StagedLayer> {
+  private async extractWhileStaging(input: Readable, guess: Guess | undefined): Promise<StagedLayer> {
     const { layers } = this;
-    const apart = guess.parent !== null && layers.snapshotter.appliesApart;
-    const parentJob = guess.parent === null ? undefined : this.behind.get(guess.parent);
-    let settle!: (ok: boolean) => void;
-    const job = new Promise<boolean>((resolve) => (settle = resolve));
-    const done = job.then(() => {
-      if (layers.extracting.get(guess.chainID) === done) layers.extracting.delete(guess.chainID);
-    });
-    layers.extracting.set(guess.chainID, done);
-    this.behind.set(guess.chainID, job);
-    this.jobs.push(job);
-    const unclaim = () => {
-      if (this.behind.get(guess.chainID) === job) this.behind.delete(guess.chainID);
-      if (layers.extracting.get(guess.chainID) === done) layers.extracting.delete(guess.chainID);
-      settle(false);
-    };
+    // No guess: prepared without a parent, and placed once a config names its digest (place()).
+    const apart = guess === undefined || (guess.parent !== null && layers.snapshotter.appliesApart);
+    const parentJob = guess?.parent == null ? undefined : this.behind.get(guess.parent);
+    const { settle, unclaim } = guess ? this.claim(guess.chainID) : { settle: () => {}, unclaim: () => {} };
 
     const key = `extract-${randomBytes(8).toString('hex')}`;
     let dir: string | undefined;
@@ -209,7 +221,7 @@ export class Speculation {
     // The file a record found unfaithful spills into, made only then (no staged copy otherwise).
     let spill: ExternalWriter | undefined;
     try {
-      await layers.snapshotter.prepare(key, apart ? undefined : (guess.parent ?? undefined));
+      await layers.snapshotter.prepare(key, apart ? undefined : (guess?.parent ?? undefined));
       prepared = true;
       const target = await layers.snapshotter.applyTarget(key);
       dir = target.dir;
@@ -297,7 +309,7 @@ export class Speculation {
     if (unstaged)
       return this.endUnstaged(key, guess, res, applyError, staged, spill!, dir!, parentJob, unclaim, settle);
     await spill?.abort();
-    if (!res || staged.diffID !== guess.diffID) {
+    if (!res || staged.diffID !== guess?.diffID) {
       if (prepared) await layers.snapshotter.remove(key).catch(() => {});
       unclaim();
       return staged;
@@ -309,13 +321,35 @@ export class Speculation {
   }
 
   /**
+   * Claims `chainID` for this load's extraction of it (LayerStore.extracting, and `behind`):
+   * `settle(ok)` once it is pending or given up, `unclaim()` to give it up at once.
+   */
+  private claim(chainID: string): { settle: (ok: boolean) => void; unclaim: () => void } {
+    const { layers } = this;
+    let settle!: (ok: boolean) => void;
+    const job = new Promise<boolean>((resolve) => (settle = resolve));
+    const done = job.then(() => {
+      if (layers.extracting.get(chainID) === done) layers.extracting.delete(chainID);
+    });
+    layers.extracting.set(chainID, done);
+    this.behind.set(chainID, job);
+    this.jobs.push(job);
+    const unclaim = () => {
+      if (this.behind.get(chainID) === job) this.behind.delete(chainID);
+      if (layers.extracting.get(chainID) === done) layers.extracting.delete(chainID);
+      settle(false);
+    };
+    return { settle, unclaim };
+  }
+
+  /**
    * The end of extractWhileStaging where no staged copy was written: the layer pending as
-   * guessed, or the staged copy the extraction stands for (spilled, or rebuilt from its files),
-   * or the error its bytes gave.
+   * guessed, or waiting for its place where no guess was made, or the staged copy the
+   * extraction stands for (spilled, or rebuilt from its files), or the error its bytes gave.
    */
   private async endUnstaged(
     key: string,
-    guess: Guess,
+    guess: Guess | undefined,
     res: ApplyResult | undefined,
     applyError: unknown,
     staged: StagedLayer,
@@ -348,6 +382,7 @@ export class Speculation {
       return { ...staged, error: applyError ?? new StrataError(`layer ${staged.diffID}: ${why}`) };
     }
     const record = Buffer.from(res.record);
+    if (!guess) return this.park({ key, dir, res, record, staged });
     if (staged.diffID !== guess.diffID) {
       // Another layer than guessed: its tar is rebuilt from what was extracted, then the
       // extraction goes; the staged copy goes on as if no guess had been made.
@@ -366,6 +401,82 @@ export class Speculation {
     };
     void this.commitPending(key, guess, res, staged.tarSize, dir, parentJob, rescue).then(settle, () => settle(false));
     return staged;
+  }
+
+  /**
+   * Keeps a layer extracted before any config named it until one places it (place()). The same
+   * bytes already waiting: this file gets a staged copy rebuilt from its files instead.
+   */
+  private async park(u: Unplaced): Promise<StagedLayer> {
+    if (this.unplaced.has(u.staged.diffID)) {
+      try {
+        return await this.rebuilt(u.record, u.dir, u.staged);
+      } finally {
+        await this.layers.snapshotter.remove(u.key).catch(() => {});
+      }
+    }
+    this.unplaced.set(u.staged.diffID, u);
+    return u.staged;
+  }
+
+  /**
+   * Places the layers extracted before a config named them: for each config, in layer order,
+   * every such layer whose parent is stored or this load's own extraction is committed onto it
+   * (once the parent's is) and becomes pending, as a guessed one does. A config's chain is
+   * followed only as far as its layers are there or on their way.
+   */
+  private place(): void {
+    if (this.unplaced.size === 0) return;
+    for (const diffIDs of this.configs.values()) {
+      let parent: string | null = null;
+      for (const [index, diffID] of diffIDs.entries()) {
+        const chainID: string = parent === null ? diffID : sha256(`${parent} ${diffID}`);
+        const u = this.unplaced.get(diffID);
+        if (!this.claimed(chainID)) {
+          // Only on a stored layer or this load's own, never on another load's pending one.
+          const parentThere = parent === null || this.layers.get(parent) !== undefined || this.behind.has(parent);
+          if (!u || !parentThere) break;
+          this.unplaced.delete(diffID);
+          this.placeAt(u, { diffID, chainID, parent, index });
+        }
+        parent = chainID;
+      }
+    }
+  }
+
+  private placeAt(u: Unplaced, guess: Guess): void {
+    const { settle } = this.claim(guess.chainID);
+    const parentJob = guess.parent === null ? undefined : this.behind.get(guess.parent);
+    // Not committed after all (the parent's extraction failed, the layer stored meanwhile): its
+    // staged copy is rebuilt from its files before they go, into the object the load holds.
+    const rescue = () => this.rescue(u);
+    void this.commitPending(u.key, guess, u.res, u.staged.tarSize, u.dir, parentJob, rescue).then(settle, () =>
+      settle(false),
+    );
+  }
+
+  private async rescue(u: Unplaced): Promise<void> {
+    const copy = await this.rebuilt(u.record, u.dir, u.staged);
+    Object.assign(u.staged, copy);
+    u.staged.unwritten = !copy.writer;
+  }
+
+  /**
+   * The archive has been read: the layers no config placed (no config names them, or their
+   * parent is no layer this load has) get their staged copies back from their files, for the
+   * load to extract them from as it would any staged layer, and their extractions go.
+   */
+  async placeRest(): Promise<void> {
+    this.place();
+    const rest = [...this.unplaced.values()];
+    this.unplaced.clear();
+    for (const u of rest) {
+      try {
+        await this.rescue(u);
+      } finally {
+        await this.layers.snapshotter.remove(u.key).catch(() => {});
+      }
+    }
   }
 
   /** A staged copy of a layer's tar rebuilt from its record and extracted files, checked against its digest. */
@@ -519,6 +630,9 @@ export class Speculation {
   async discard(): Promise<void> {
     await Promise.all(this.jobs);
     const { layers } = this;
+    // Extractions never placed (a load that failed before the archive's end).
+    for (const u of this.unplaced.values()) await layers.snapshotter.remove(u.key).catch(() => {});
+    this.unplaced.clear();
     // With nothing owned, no lock: ending here and now, no load can hand this one a layer after.
     if (![...layers.pending.values()].some((p) => p.owner === this)) return layers.forget(this);
     await this.lock.run(async () => {
