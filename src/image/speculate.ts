@@ -209,6 +209,9 @@ export class Speculation {
     const apart = guess === undefined || (guess.parent !== null && layers.snapshotter.appliesApart);
     const parentJob = guess?.parent == null ? undefined : this.behind.get(guess.parent);
     const { settle, unclaim } = guess ? this.claim(guess.chainID) : { settle: () => {}, unclaim: () => {} };
+    // A claim keeps the background flush going (LayerStore.extracting); an unplaced layer has
+    // none yet, so it holds the flush itself while its files are written.
+    const flushing = guess ? undefined : layers.earlyFlush?.hold();
 
     const key = `extract-${randomBytes(8).toString('hex')}`;
     let dir: string | undefined;
@@ -259,6 +262,7 @@ export class Speculation {
     // Once the unpacking thread is done (failed, or past the tar's end), the rest is only staged.
     let stopped = false;
     void applying.then(() => {
+      flushing?.();
       stopped = true;
       const w = wake;
       wake = undefined;
