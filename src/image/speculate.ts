@@ -398,11 +398,7 @@ export class Speculation {
     }
     // The staged copy it would need if it cannot be committed as guessed (its parent's
     // extraction failed): rebuilt from its files before they go, into the very object returned.
-    const rescue = async () => {
-      const copy = await this.rebuilt(record, dir, staged);
-      Object.assign(staged, copy);
-      staged.unwritten = !copy.writer;
-    };
+    const rescue = () => this.rebuildInto(record, dir, staged);
     void this.commitPending(key, guess, res, staged.tarSize, dir, parentJob, rescue).then(settle, () => settle(false));
     return staged;
   }
@@ -412,15 +408,18 @@ export class Speculation {
    * bytes already waiting: this file gets a staged copy rebuilt from its files instead.
    */
   private async park(u: Unplaced): Promise<StagedLayer> {
-    if (this.unplaced.has(u.staged.diffID)) {
-      try {
-        return await this.rebuilt(u.record, u.dir, u.staged);
-      } finally {
-        await this.layers.snapshotter.remove(u.key).catch(() => {});
-      }
-    }
-    this.unplaced.set(u.staged.diffID, u);
+    if (this.unplaced.has(u.staged.diffID)) await this.unpark(u);
+    else this.unplaced.set(u.staged.diffID, u);
     return u.staged;
+  }
+
+  /** Gives an unplaced layer its staged copy back from its files, then removes its extraction. */
+  private async unpark(u: Unplaced): Promise<void> {
+    try {
+      await this.rebuildInto(u.record, u.dir, u.staged);
+    } finally {
+      await this.layers.snapshotter.remove(u.key).catch(() => {});
+    }
   }
 
   /**
@@ -453,16 +452,17 @@ export class Speculation {
     const parentJob = guess.parent === null ? undefined : this.behind.get(guess.parent);
     // Not committed after all (the parent's extraction failed, the layer stored meanwhile): its
     // staged copy is rebuilt from its files before they go, into the object the load holds.
-    const rescue = () => this.rescue(u);
+    const rescue = () => this.rebuildInto(u.record, u.dir, u.staged);
     void this.commitPending(u.key, guess, u.res, u.staged.tarSize, u.dir, parentJob, rescue).then(settle, () =>
       settle(false),
     );
   }
 
-  private async rescue(u: Unplaced): Promise<void> {
-    const copy = await this.rebuilt(u.record, u.dir, u.staged);
-    Object.assign(u.staged, copy);
-    u.staged.unwritten = !copy.writer;
+  /** Rebuilds `staged`'s copy from the record and files (rebuilt()) into the very object the load holds. */
+  private async rebuildInto(record: Buffer, dir: string, staged: StagedLayer): Promise<void> {
+    const copy = await this.rebuilt(record, dir, staged);
+    Object.assign(staged, copy);
+    staged.unwritten = !copy.writer;
   }
 
   /**
@@ -474,13 +474,7 @@ export class Speculation {
     this.place();
     const rest = [...this.unplaced.values()];
     this.unplaced.clear();
-    for (const u of rest) {
-      try {
-        await this.rescue(u);
-      } finally {
-        await this.layers.snapshotter.remove(u.key).catch(() => {});
-      }
-    }
+    for (const u of rest) await this.unpark(u);
   }
 
   /** A staged copy of a layer's tar rebuilt from its record and extracted files, checked against its digest. */

@@ -10,34 +10,7 @@ import { Readable } from 'node:stream';
 import { loadImages } from '../../src/image/load.js';
 import { layeredConfig, makeTar, sha256, type TarEntry } from './fixture-archive.js';
 import { openStore, removeStoreDir, type TestStore } from './store-helper.js';
-
-/** Larger than what the archive reader keeps in memory, so each layer streams. */
-const BIG = (1 << 20) + 4096;
-
-async function bigLayers(): Promise<Buffer[]> {
-  return [
-    await makeTar([
-      { name: 'etc/', type: 'directory' },
-      { name: 'etc/one', data: randomBytes(BIG) },
-      { name: 'gone', data: 'x' },
-    ]),
-    await makeTar([
-      { name: '.wh.gone', data: '' },
-      { name: 'two', data: randomBytes(BIG) },
-    ]),
-    await makeTar([
-      { name: 'etc/', type: 'directory' },
-      { name: 'etc/.wh..wh..opq', data: '' },
-      { name: 'three', data: randomBytes(BIG) },
-    ]),
-  ];
-}
-
-function chainIDs(layers: Buffer[]): string[] {
-  const out: string[] = [];
-  for (const l of layers) out.push(out.length ? sha256(`${out[out.length - 1]} ${sha256(l)}`) : sha256(l));
-  return out;
-}
+import { BIG, bigLayers, chainIDs, countPrepares } from './speculate-fixtures.js';
 
 interface Image {
   layers: Buffer[];
@@ -82,17 +55,6 @@ async function archive(
     { name: 'manifest.json', data: JSON.stringify(manifest) },
   ];
   return { tar: await makeTar(entries), ids };
-}
-
-/** Counts the snapshots prepared (one per extraction). */
-function countPrepares(t: TestStore): { n: number } {
-  const c = { n: 0 };
-  const orig = t.snapshotter.prepare.bind(t.snapshotter);
-  t.snapshotter.prepare = (key, parent, labels) => {
-    c.n++;
-    return orig(key, parent, labels);
-  };
-  return c;
 }
 
 /** The files the active extract- snapshots hold at their top level. */

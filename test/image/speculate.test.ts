@@ -12,29 +12,8 @@ import { saveImages, selectImages } from '../../src/image/save.js';
 import { removeImage } from '../../src/image/remove.js';
 import { layeredConfig, makeTar, sha256, type TarEntry } from './fixture-archive.js';
 import { openStore, removeStoreDir, type TestStore } from './store-helper.js';
+import { BIG, bigLayers, chainIDs, countPrepares } from './speculate-fixtures.js';
 import { directoryUsage } from '../../src/snapshot/usage.js';
-
-/** Larger than what the archive reader keeps in memory, so each layer streams. */
-const BIG = (1 << 20) + 4096;
-
-async function bigLayers(): Promise<Buffer[]> {
-  return [
-    await makeTar([
-      { name: 'etc/', type: 'directory' },
-      { name: 'etc/one', data: randomBytes(BIG) },
-      { name: 'gone', data: 'x' },
-    ]),
-    await makeTar([
-      { name: '.wh.gone', data: '' },
-      { name: 'two', data: randomBytes(BIG) },
-    ]),
-    await makeTar([
-      { name: 'etc/', type: 'directory' },
-      { name: 'etc/.wh..wh..opq', data: '' },
-      { name: 'three', data: randomBytes(BIG) },
-    ]),
-  ];
-}
 
 /** A docker-archive with the config first and the layers in `order` (indexes into layers). */
 async function archive(
@@ -59,23 +38,6 @@ async function archive(
 
 async function load(t: TestStore, tar: Buffer): Promise<void> {
   await loadImages(t.store, Readable.from([tar]), { stream: () => {}, progress: () => {} });
-}
-
-/** Counts the snapshots prepared (one per extraction). */
-function countPrepares(t: TestStore): { n: number } {
-  const c = { n: 0 };
-  const orig = t.snapshotter.prepare.bind(t.snapshotter);
-  t.snapshotter.prepare = (key, parent, labels) => {
-    c.n++;
-    return orig(key, parent, labels);
-  };
-  return c;
-}
-
-function chainIDs(layers: Buffer[]): string[] {
-  const out: string[] = [];
-  for (const l of layers) out.push(out.length ? sha256(`${out[out.length - 1]} ${sha256(l)}`) : sha256(l));
-  return out;
 }
 
 async function assertLoaded(t: TestStore, layers: Buffer[], id: string, tag = 'big:1'): Promise<void> {
