@@ -11,6 +11,11 @@
 // memory stays bounded and a slow disk slows the source down. A worker that applies a batch
 // synchronously (a plain tar) gives its buffer back with the ack, to be filled again. A failure on either side settles the call only once the worker
 // has stopped touching the target: the caller may remove the directory right after.
+//
+// A plain tar to be hashed is hashed beside the unpacking, on a thread of its own (HashThread):
+// on the thread that reads the socket the half second of sha256 per GiB slows the feed, on the
+// unpacking thread it slows the unpacking. Its batches are then SharedArrayBuffers, read in
+// place by both threads and filled again once both are done with them.
 // Workers are kept for a moment after a layer, since a pull or load applies several in a row.
 import { finished, type Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
@@ -18,6 +23,8 @@ import * as errors from '../errors.js';
 import type { ApplyOptions, ApplyResult } from './types.js';
 import type { SerializedError } from './apply-worker.js';
 import { memoryReleaser } from '../util/release-memory.js';
+import { isPlainStart } from './compression.js';
+import { HashThread } from './digest.js';
 
 const WORKER_URL = new URL('./apply-worker.js', import.meta.url);
 const BATCH = 1 << 20;
@@ -162,6 +169,11 @@ export function applyLayerOffThread(
     let inputDone = false;
     let inputError: unknown = null;
     let settled = false;
+    // Hashed beside the unpacking unless the caller hashes, or the worker does as it stages the
+    // bytes; the batches are shared in case it is (known once the first one is full).
+    const shared = opts.digest !== false && opts.stageTo === undefined;
+    let hasher: HashThread | undefined;
+    let jobSent = false;
 
     const finish = (fn: () => void, reuse: boolean) => {
       if (settled) return;
@@ -172,23 +184,71 @@ export function applyLayerOffThread(
       input.off('data', onData);
       input.off('end', onEnd);
       stopWatching();
+      hasher?.dispose();
       input.on('error', () => {}); // a late failure upstream has no one left to tell
       if (!inputDone) input.destroy();
       if (reuse) giveBack(worker);
       else void worker.terminate();
       fn();
     };
-    // Batches the worker gave back once applied: filled again instead of allocating (and
+    // Batches given back once applied (and hashed): filled again instead of allocating (and
     // page-faulting in) a fresh MiB per batch.
     const spare: Buffer[] = [];
+    // Shared batches sent, oldest first, until both threads are done with them.
+    const out: Buffer[] = [];
+    let applied = 0;
+    let hashed = 0;
+    let released = 0;
+    const release = () => {
+      const done = hasher ? Math.min(applied, hashed) : applied;
+      for (; released < done; released++) {
+        const b = out.shift()!;
+        if (b.length === BATCH && spare.length < MAX_IN_FLIGHT) spare.push(b);
+      }
+      inFlight = out.length;
+      if (inFlight < MAX_IN_FLIGHT && !inputDone) input.resume();
+    };
+    /**
+     * The layer's job, sent with its first batch, which tells whether it is a plain tar. A stream
+     * that ends before a batch is full is hashed by the worker: a thread started for a few
+     * hundred KiB would cost more than the hashing it takes over. So is what the worker
+     * decompresses.
+     */
+    const startJob = (first?: Buffer) => {
+      if (jobSent) return;
+      jobSent = true;
+      if (shared && first !== undefined && first.length >= BATCH && isPlainStart(first)) {
+        hasher = new HashThread(() => {
+          hashed++;
+          release();
+        });
+        hasher.failed().catch((err: unknown) => onInputError(err));
+      }
+      worker.postMessage({ job: { dir, opts: hasher ? { ...opts, digest: false } : opts } });
+    };
+    const settle = (result: ApplyResult) => {
+      if (inputError || !hasher) {
+        finish(() => (inputError ? reject(inputError) : resolve(result)), true);
+        return;
+      }
+      const tarSize = hasher.size;
+      hasher.digest().then(
+        (diffID) => finish(() => resolve({ ...result, diffID, tarSize }), true),
+        (err: unknown) => finish(() => reject(err), true),
+      );
+    };
     const onMessage = (m: { ack?: number; buffer?: ArrayBuffer; result?: ApplyResult; error?: SerializedError }) => {
       if (m.ack !== undefined) {
+        if (shared) {
+          applied += m.ack;
+          release();
+          return;
+        }
         if (m.buffer?.byteLength === BATCH && spare.length < MAX_IN_FLIGHT) spare.push(Buffer.from(m.buffer));
         inFlight -= m.ack;
         if (inFlight < MAX_IN_FLIGHT && !inputDone) input.resume();
       } else if (m.result !== undefined) {
-        const result = m.result;
-        finish(() => (inputError ? reject(inputError) : resolve(result)), true);
+        settle(m.result);
       } else if (m.error !== undefined) {
         // The source's own failure (a blob that fails verification) is the one to report.
         const err = inputError ?? revive(m.error);
@@ -202,22 +262,37 @@ export function applyLayerOffThread(
     let used = 0;
     const flush = () => {
       if (!batch || used === 0) return;
-      const whole = batch.buffer as ArrayBuffer;
-      const buf = used === batch.length ? whole : whole.slice(0, used);
+      startJob(batch.subarray(0, used));
+      if (shared) {
+        const memory = batch.buffer as SharedArrayBuffer;
+        worker.postMessage({ chunk: memory, len: used });
+        hasher?.post(memory, used);
+        out.push(batch);
+        inFlight = out.length;
+      } else {
+        const whole = batch.buffer as ArrayBuffer;
+        const buf = used === batch.length ? whole : whole.slice(0, used);
+        worker.postMessage({ chunk: buf }, [buf]);
+        ++inFlight;
+      }
       batch = null;
       used = 0;
-      worker.postMessage({ chunk: buf }, [buf]);
-      if (++inFlight >= MAX_IN_FLIGHT) input.pause();
+      if (inFlight >= MAX_IN_FLIGHT) input.pause();
     };
     const onData = (chunk: Buffer) => {
       let off = 0;
       while (off < chunk.length) {
-        // Not zero-filled: every byte sent is one just copied in. Its own ArrayBuffer (never
-        // Buffer's shared pool), so it can be transferred.
-        batch ??=
-          chunk.length - off <= BATCH && spare.length > 0
-            ? spare.pop()!
-            : Buffer.allocUnsafeSlow(Math.max(BATCH, chunk.length - off));
+        // Holds only bytes just copied in (an ArrayBuffer is not even zero-filled). Its own
+        // memory (never Buffer's shared pool), so it can be transferred or shared.
+        if (!batch) {
+          const size = Math.max(BATCH, chunk.length - off);
+          batch =
+            chunk.length - off <= BATCH && spare.length > 0
+              ? spare.pop()!
+              : shared
+                ? Buffer.from(new SharedArrayBuffer(size))
+                : Buffer.allocUnsafeSlow(size);
+        }
         const n = Math.min(batch.length - used, chunk.length - off);
         batch.set(chunk.subarray(off, off + n), used);
         used += n;
@@ -228,6 +303,7 @@ export function applyLayerOffThread(
     const onEnd = () => {
       inputDone = true;
       flush();
+      startJob();
       worker.postMessage({ end: true });
     };
     const onInputError = (err: unknown) => {
@@ -235,6 +311,7 @@ export function applyLayerOffThread(
       inputDone = true;
       inputError = err;
       const e = err as Partial<SerializedError>;
+      startJob();
       worker.postMessage({
         abort: { name: e?.name ?? 'Error', message: e?.message ?? String(err), code: e?.code },
       });
@@ -243,7 +320,6 @@ export function applyLayerOffThread(
     worker.on('message', onMessage);
     worker.once('error', onWorkerError);
     worker.once('exit', onExit);
-    worker.postMessage({ job: { dir, opts } });
     input.on('data', onData);
     input.once('end', onEnd);
     // The source's failure, and its close before its end (destroyed without an error: a load or

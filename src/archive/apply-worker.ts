@@ -3,7 +3,7 @@
 // Creating a file, writing it and setting its times are blocking syscalls; here they block this
 // thread only, so the daemon keeps reading sockets, decompressing and hashing meanwhile.
 //
-// Messages in: { job: { dir, opts } } starts a layer; { chunk: ArrayBuffer } feeds it; { end }
+// Messages in: { job: { dir, opts } } starts a layer; { chunk, len? } feeds it; { end }
 // closes its input; { abort: message } fails it (a layer read from a file too). { job: { dir, opts, file } } starts a layer read
 // from a file by this thread itself (a layer tar already on disk): no byte crosses the threads;
 // with progress: true it reports { progress: bytes read } as it reads. Out: { ack: n } (n chunks
@@ -14,11 +14,16 @@
 // by FedApply (fed-apply.ts), each batch in one synchronous call: its ack then carries the
 // batch's buffer back ({ ack: 1, buffer }), for the main thread to fill again. A compressed one
 // goes through applyLayer's streams, as does a layer read from a file.
+//
+// A chunk is an ArrayBuffer (transferred: this thread's until acked) or the first `len` bytes of
+// a SharedArrayBuffer, which a hashing thread reads at the same time (apply-thread.ts): read in
+// place when applied batch by batch, copied when a stream would keep it past its ack, and never
+// handed back with the ack (the main thread has it already).
 import { createReadStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { applyLayer } from './apply.js';
-import { detectCompression } from './compression.js';
+import { isPlainStart } from './compression.js';
 import { FedApply } from './fed-apply.js';
 import type { ApplyOptions } from './types.js';
 
@@ -33,7 +38,7 @@ export interface SerializedError {
 
 type Incoming =
   | { job: { dir: string; opts: ApplyOptions; file?: string; progress?: boolean } }
-  | { chunk: ArrayBuffer }
+  | { chunk: ArrayBuffer | SharedArrayBuffer; len?: number }
   | { end: true }
   | { abort: SerializedError };
 
@@ -85,9 +90,22 @@ let input: Readable | null = null;
 let waiting: { dir: string; opts: ApplyOptions } | null = null;
 
 /** A plain fed layer applied by FedApply: its batches wait here while a spill writes. */
+type Batch = { chunk: ArrayBuffer | SharedArrayBuffer; len?: number };
+
+/** The bytes of a batch, as a Buffer over its memory (no copy). */
+function bytesOf(b: Batch): Buffer {
+  return Buffer.from(b.chunk, 0, b.len ?? b.chunk.byteLength);
+}
+
+/** Tells the main thread a batch is applied; an ArrayBuffer goes back with it to be filled again. */
+function ack(b: Batch): void {
+  if (b.chunk instanceof ArrayBuffer) port.postMessage({ ack: 1, buffer: b.chunk }, [b.chunk]);
+  else port.postMessage({ ack: 1 });
+}
+
 let lean: {
   apply: FedApply;
-  queue: ArrayBuffer[];
+  queue: Batch[];
   ended: boolean;
   busy: boolean;
   aborted: SerializedError | null;
@@ -112,7 +130,7 @@ function startStream(dir: string, opts: ApplyOptions, f: Readable): void {
   );
 }
 
-function startLean(dir: string, opts: ApplyOptions, first: ArrayBuffer): void {
+function startLean(dir: string, opts: ApplyOptions, first: Batch): void {
   let apply: FedApply;
   try {
     apply = new FedApply(dir, opts);
@@ -138,10 +156,10 @@ function pump(): void {
   if (!l || l.busy) return;
   if (l.aborted) return failLean(l.aborted);
   while (l.queue.length > 0) {
-    const buf = l.queue.shift()!;
+    const batch = l.queue.shift()!;
     let pending: Promise<void> | undefined;
     try {
-      pending = l.apply.feed(Buffer.from(buf));
+      pending = l.apply.feed(bytesOf(batch));
     } catch (err) {
       return failLean(err);
     }
@@ -150,7 +168,7 @@ function pump(): void {
       pending.then(
         () => {
           l.busy = false;
-          port.postMessage({ ack: 1, buffer: buf }, [buf]);
+          ack(batch);
           pump();
         },
         (err: unknown) => {
@@ -160,7 +178,7 @@ function pump(): void {
       );
       return;
     }
-    port.postMessage({ ack: 1, buffer: buf }, [buf]);
+    ack(batch);
   }
   if (l.ended) {
     l.busy = true;
@@ -206,15 +224,14 @@ port.on('message', (m: Incoming) => {
     waiting = null;
     // Only a plain tar's batches are applied as they are; a compressed one is decompressed here
     // through a stream, and a stream too short to tell goes that way as well.
-    const first = 'chunk' in m ? m.chunk : undefined;
-    if (first && first.byteLength >= 6 && detectCompression(Buffer.from(first, 0, 6)) === 'none') {
-      startLean(dir, opts, first);
+    if ('chunk' in m && isPlainStart(bytesOf(m))) {
+      startLean(dir, opts, m);
       return;
     }
     startStream(dir, opts, new Feed({ highWaterMark: 1 << 20 }));
   }
   if (lean) {
-    if ('chunk' in m) lean.queue.push(m.chunk);
+    if ('chunk' in m) lean.queue.push(m);
     else if ('end' in m) lean.ended = true;
     pump();
     return;
@@ -223,7 +240,8 @@ port.on('message', (m: Incoming) => {
   if (!f) return;
   if ('chunk' in m) {
     if (f.destroyed) return;
-    if (f.push(Buffer.from(m.chunk))) port.postMessage({ ack: 1 });
+    const bytes = m.chunk instanceof ArrayBuffer ? Buffer.from(m.chunk) : Buffer.copyBytesFrom(bytesOf(m));
+    if (f.push(bytes)) port.postMessage({ ack: 1 });
     else f.owed++;
   } else if ('end' in m) {
     f.push(null);

@@ -17,6 +17,14 @@ export function detectCompression(head: Buffer): Compression {
 }
 
 /**
+ * A fed layer's first batch says how it is applied: a plain tar batch by batch as it comes, any
+ * other stream (compressed, or too short to tell) through a stream that decompresses it.
+ */
+export function isPlainStart(first: Buffer): boolean {
+  return first.length >= 6 && detectCompression(first.subarray(0, 6)) === 'none';
+}
+
+/**
  * Reads at least `n` bytes (or up to the end) without consuming them. An input destroyed before
  * it ended (even before this was called, when its 'error' or 'close' has already been emitted)
  * fails it: 'readable' and 'end' alone would never come.

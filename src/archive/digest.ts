@@ -1,9 +1,11 @@
-// The diffID digester: a pass-through stage that hashes every byte on a worker thread.
-// sha256 of a 1 GiB layer costs about half a second of CPU; on the main thread it would be
-// serialised with the extraction, on a worker it runs beside it. Chunks are copied into a
-// small pool of buffers that travel to the worker and back (transferred, never cloned), so
-// hashing adds no garbage and at most POOL * SLOT bytes of memory; when every buffer is out,
-// the stream waits for the worker (backpressure).
+// sha256 on a thread of its own. A 1 GiB layer costs about half a second of hashing; on the
+// thread that reads the bytes (the main one) or unpacks them, it would be serialised with that
+// work, on a thread of its own it runs beside it.
+//
+// HashThread hashes buffers posted to it, in order, and tells when each is hashed so its memory
+// can be used again: an ArrayBuffer travels there and back (transferred, never cloned), a
+// SharedArrayBuffer is read in place (the unpacking thread reads the same batch meanwhile).
+// Digester is a pass-through stage built on it for streams.
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 
@@ -16,37 +18,84 @@ const hash = require('node:crypto').createHash('sha256');
 parentPort.on('message', (m) => {
   if (m === null) { parentPort.postMessage({ digest: hash.digest('hex') }); return; }
   hash.update(new Uint8Array(m.buf, 0, m.len));
-  parentPort.postMessage({ buf: m.buf }, [m.buf]);
+  if (m.buf instanceof ArrayBuffer) parentPort.postMessage({ buf: m.buf }, [m.buf]);
+  else parentPort.postMessage({ buf: null });
 });
 `;
 
+export class HashThread {
+  private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
+  private readonly result: Promise<string>;
+  private disposed = false;
+  /** Bytes posted so far. */
+  size = 0;
+
+  /** `hashed` hears of each buffer once hashed, in the order posted (an ArrayBuffer comes back; a shared one, null). */
+  constructor(hashed: (buf: ArrayBuffer | null) => void) {
+    this.result = new Promise((resolve, reject) => {
+      this.worker.on('message', (m: { buf?: ArrayBuffer | null; digest?: string }) => {
+        if (m.digest !== undefined) resolve(m.digest);
+        else hashed(m.buf ?? null);
+      });
+      this.worker.once('error', reject);
+      this.worker.once('exit', (code) => {
+        if (!this.disposed) reject(new Error(`hashing thread exited (${code})`));
+      });
+    });
+    this.result.catch(() => {}); // surfaced by digest() and failed()
+  }
+
+  /** Hashes the first `len` bytes of `buf` next; an ArrayBuffer is transferred until hashed. */
+  post(buf: ArrayBuffer | SharedArrayBuffer, len: number): void {
+    this.size += len;
+    if (buf instanceof ArrayBuffer) this.worker.postMessage({ buf, len }, [buf]);
+    else this.worker.postMessage({ buf, len });
+  }
+
+  /** Rejects with the thread's failure, if it fails before its digest. */
+  failed(): Promise<never> {
+    return this.result.then(() => new Promise<never>(() => {}));
+  }
+
+  /** "sha256:<hex>" of everything posted; the thread then ends. */
+  async digest(): Promise<string> {
+    this.worker.postMessage(null);
+    try {
+      return `sha256:${await this.result}`;
+    } finally {
+      this.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    void this.worker.terminate();
+  }
+}
+
+/**
+ * A pass-through stage that hashes every byte on a HashThread. Chunks are copied into a small
+ * pool of buffers that travel to the thread and back, so hashing adds no garbage and at most
+ * POOL * SLOT bytes of memory; when every buffer is out, the stream waits (backpressure).
+ */
 export class Digester extends Transform {
   /** Bytes seen so far: the uncompressed tar size once the stream has ended. */
   size = 0;
-  private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
+  private readonly thread: HashThread;
   private readonly free: ArrayBuffer[] = [];
   private allocated = 0;
   private waiting: (() => void) | null = null;
-  private readonly result: Promise<string>;
 
   constructor() {
     super();
-    this.result = new Promise((resolve, reject) => {
-      this.worker.on('message', (m: { buf?: ArrayBuffer; digest?: string }) => {
-        if (m.digest !== undefined) resolve(m.digest);
-        if (m.buf !== undefined) {
-          this.free.push(m.buf);
-          const w = this.waiting;
-          this.waiting = null;
-          w?.();
-        }
-      });
-      this.worker.once('error', (err) => {
-        reject(err);
-        this.destroy(err); // never leave the pipeline waiting for a buffer that cannot come back
-      });
+    this.thread = new HashThread((buf) => {
+      this.free.push(buf!);
+      const w = this.waiting;
+      this.waiting = null;
+      w?.();
     });
-    this.result.catch(() => {}); // surfaced by digest()
+    // never leave the pipeline waiting for a buffer that cannot come back
+    this.thread.failed().catch((err: Error) => this.destroy(err));
   }
 
   private send(chunk: Buffer, off: number, done: () => void): void {
@@ -62,7 +111,7 @@ export class Digester extends Transform {
       }
       const len = Math.min(SLOT, chunk.length - off);
       new Uint8Array(buf).set(chunk.subarray(off, off + len));
-      this.worker.postMessage({ buf, len }, [buf]);
+      this.thread.post(buf, len);
       off += len;
     }
     done();
@@ -74,17 +123,12 @@ export class Digester extends Transform {
   }
 
   /** "sha256:<hex>" of everything that passed; call after the stream has finished. */
-  async digest(): Promise<string> {
-    this.worker.postMessage(null);
-    try {
-      return `sha256:${await this.result}`;
-    } finally {
-      this.dispose();
-    }
+  digest(): Promise<string> {
+    return this.thread.digest();
   }
 
-  /** Stops the worker; the stream's own end does not, since digest() comes after it. */
+  /** Stops the thread; the stream's own end does not, since digest() comes after it. */
   dispose(): void {
-    void this.worker.terminate();
+    this.thread.dispose();
   }
 }

@@ -33,7 +33,7 @@
 // removes; a failed or finished load removes what it did not adopt, but for a layer another
 // live load relies on, having only hashed its own bytes for it: that load gets it instead
 // (LayerStore.rely). A failing load that adopted such a layer hands it back the same way.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ApplyResult } from '../archive/index.js';
 import { applyLayer, applyLayerFile, rebuildLayer } from '../archive/lazy.js';
@@ -243,7 +243,8 @@ export class Speculation {
       // their rows (LayerTx.persist); a crash before leaves a snapshot no row owns.
       applying = applyLayer(feed, target.dir, {
         whiteouts: target.whiteouts,
-        digest: false, // hashed as it is staged
+        // With nothing staged, hashed beside the unpacking (its result's diffID); else as staged.
+        digest: spill !== undefined,
         sync: false,
         record: true,
         spillTo: spill?.path,
@@ -279,7 +280,6 @@ export class Speculation {
       const noSpace = (err: unknown) => {
         throw noSpaceAt(err, ingest!.path);
       };
-      const hash = createHash('sha256');
       let size = 0;
       const toFeed = (chunk: Buffer): Promise<void> | undefined => {
         if (!feed || stopped || feed.destroyed || feed.push(chunk)) return undefined;
@@ -287,7 +287,6 @@ export class Speculation {
       };
       await eachDecompressedChunk(input, (chunk) => {
         if (!batches) {
-          hash.update(chunk);
           size += chunk.length;
           return toFeed(chunk);
         }
@@ -297,7 +296,7 @@ export class Speculation {
       await batches?.flush().catch(noSpace);
       staged = ingest
         ? { diffID: ingest.digest(), tarSize: ingest.size, path: ingest.path, writer: ingest }
-        : { diffID: `sha256:${hash.digest('hex')}`, tarSize: size, path: spill!.path, unwritten: true };
+        : { diffID: '', tarSize: size, path: spill!.path, unwritten: true }; // diffID: the apply's
     } catch (err) {
       input.destroy();
       feed?.destroy(err as Error);
@@ -310,6 +309,7 @@ export class Speculation {
     }
     if (feed && !feed.destroyed) feed.push(null);
     const res = await applying;
+    if (res && unstaged) staged.diffID = res.diffID;
     if (unstaged)
       return this.endUnstaged(key, guess, res, applyError, staged, spill!, dir!, parentJob, unclaim, settle);
     await spill?.abort();

@@ -2,7 +2,7 @@
 // thread, bytes arrive intact whatever their chunking, error kinds survive the thread
 // boundary, and a source that fails is the error reported, after which nothing more is written.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -53,6 +53,40 @@ test('bytes arrive intact in any chunking: same diffID, same files', async () =>
     assert.equal(readdirSync(join(dir, 'd6')).length, 57);
     t.cleanup();
   }
+});
+
+test('a plain tar of several MiB is hashed beside the unpacking: right diffID, size and files in any chunking, gzip or not', async () => {
+  // Random data, so that a batch filled again before both threads were done with it would show
+  // as a wrong digest or a wrong file.
+  const big = Array.from({ length: 6 }, (_, i) => ({ name: `big/b${i}`, content: randomBytes(1_500_000 + i * 4099) }));
+  const tar = await makeTar([...files(200), ...big, { name: 'last', content: 'end' }]);
+  assert.ok(tar.length > 8 << 20);
+  const digest = 'sha256:' + createHash('sha256').update(tar).digest('hex');
+  const chunks: Buffer[] = [];
+  for (let off = 0; off < tar.length; off += 65521) chunks.push(tar.subarray(off, off + 65521));
+  const inputs = { whole: [tar], chunks, gzip: [gzipSync(tar)] };
+  for (const [how, parts] of Object.entries(inputs)) {
+    const t = tempDir();
+    const res = await applyLayer(Readable.from(parts), t.path, { whiteouts: 'naive', sync: false });
+    assert.equal(res.diffID, digest, `${how}: diffID`);
+    assert.equal(res.tarSize, tar.length, `${how}: size`);
+    for (const b of big) assert.ok(readFileSync(join(t.path, b.name)).equals(b.content), `${how}: ${b.name}`);
+    assert.equal(readFileSync(join(t.path, 'last'), 'utf8'), 'end');
+    t.cleanup();
+  }
+});
+
+test('a source that fails while a large plain tar is hashed beside the unpacking is the error reported', async () => {
+  const t = tempDir();
+  const tar = await makeTar([{ name: 'big', content: randomBytes(6 << 20) }]);
+  async function* failing() {
+    yield tar.subarray(0, 3 << 20);
+    throw new Error('the registry went away');
+  }
+  await assert.rejects(applyLayer(Readable.from(failing()), t.path, { whiteouts: 'naive', sync: false }), {
+    message: 'the registry went away',
+  });
+  t.cleanup();
 });
 
 test("the writer's InvalidParameter stays one across the thread", async () => {
