@@ -122,6 +122,27 @@ export function fchmodat(dirfd: number, path: string, mode: number): void {
   check(c.fchmodat(dirfd, path, mode, 0), 'fchmodat', path);
 }
 
+/**
+ * The two struct timespec utimensat and futimens read, in one buffer reused by every call (the
+ * kernel has copied them before the call returns): set once per file unpacked, a fresh buffer
+ * and four BigInts each time cost more than the syscall's own work on a small file.
+ */
+const times = Buffer.alloc(32);
+function timespecs(atime: Timespec, mtime: Timespec): Buffer {
+  int64At(atime.sec, 0);
+  int64At(atime.nsec, 8);
+  int64At(mtime.sec, 16);
+  int64At(mtime.nsec, 24);
+  return times;
+}
+
+/** A whole number (seconds before 1970 too) as a little-endian int64, without a BigInt. */
+function int64At(n: number, off: number): void {
+  const high = Math.floor(n / 0x1_0000_0000);
+  times.writeUInt32LE(n - high * 0x1_0000_0000, off);
+  times.writeInt32LE(high, off + 4);
+}
+
 /** utimensat(2) with second + nanosecond precision; pass AT_SYMLINK_NOFOLLOW to touch a link itself. */
 export function utimensat(
   dirfd: number,
@@ -130,22 +151,12 @@ export function utimensat(
   mtime: Timespec,
   flags = AT_SYMLINK_NOFOLLOW,
 ): void {
-  const ts = Buffer.alloc(32);
-  ts.writeBigInt64LE(BigInt(atime.sec), 0);
-  ts.writeBigInt64LE(BigInt(atime.nsec), 8);
-  ts.writeBigInt64LE(BigInt(mtime.sec), 16);
-  ts.writeBigInt64LE(BigInt(mtime.nsec), 24);
-  check(c.utimensat(dirfd, path, ts, flags), 'utimensat', path);
+  check(c.utimensat(dirfd, path, timespecs(atime, mtime), flags), 'utimensat', path);
 }
 
 /** futimens(2): times of an open file, nanosecond precision. */
 export function futimens(fd: number, atime: Timespec, mtime: Timespec): void {
-  const ts = Buffer.alloc(32);
-  ts.writeBigInt64LE(BigInt(atime.sec), 0);
-  ts.writeBigInt64LE(BigInt(atime.nsec), 8);
-  ts.writeBigInt64LE(BigInt(mtime.sec), 16);
-  ts.writeBigInt64LE(BigInt(mtime.nsec), 24);
-  check(c.futimens(fd, ts), 'futimens');
+  check(c.futimens(fd, timespecs(atime, mtime)), 'futimens');
 }
 
 export interface Timespec {

@@ -122,6 +122,34 @@ test('*at helpers: symlinkat, linkat, utimensat on a link, unlinkat, readlinkat'
   }
 });
 
+test('futimens and utimensat set times before 1970, past 2106 and to the nanosecond', () => {
+  const d = temp();
+  const dfd = sys.openat(sys.AT_FDCWD, d, sys.O_RDONLY | sys.O_DIRECTORY);
+  const fd = sys.openat(dfd, 'f', sys.O_WRONLY | sys.O_CREAT | sys.O_EXCL, 0o644);
+  try {
+    const cases = [
+      { sec: 1_700_000_000, nsec: 123_456_789 },
+      { sec: -1, nsec: 5 },
+      { sec: -1_000_000_000, nsec: 0 }, // 1938: ext4 keeps times from 1901 on
+      { sec: 4_294_967_296 + 7, nsec: 999_999_999 },
+      { sec: 0, nsec: 0 },
+    ];
+    for (const t of cases) {
+      const a = { sec: t.sec - 60, nsec: t.nsec };
+      sys.futimens(fd, a, t);
+      let st = sys.statx(fd, '', sys.AT_EMPTY_PATH);
+      assert.deepEqual([st.atime, st.mtime], [a, t], `futimens ${t.sec}.${t.nsec}`);
+      sys.utimensat(dfd, 'f', t, a, 0);
+      st = sys.statx(dfd, 'f');
+      assert.deepEqual([st.atime, st.mtime], [t, a], `utimensat ${t.sec}.${t.nsec}`);
+    }
+  } finally {
+    closeSync(fd);
+    closeSync(dfd);
+    rmSync(d, { recursive: true });
+  }
+});
+
 test('mount and umount2 a tmpfs; errors name the target', () => {
   const d = temp();
   try {
