@@ -67,6 +67,7 @@ export class UnfaithfulLayer extends Error {
 
 /** Uncompressed layer bytes waiting in an ingest, not yet a blob. */
 export interface StagedLayer {
+  /** '' when its bytes were hashed beside an extraction that failed (`error` says why). */
   diffID: string;
   tarSize: number;
   /** Bytes as they came in (compressed or not): what `docker load` progress counts. */

@@ -90,7 +90,10 @@ async function loadOne(store: ImageStore, files: ArchiveFiles, e: LoadEntry, out
         if (store.layers.get(chain)) continue;
         const staged = await layerFile(files, e.layers[i]!, store.layers);
         if (!staged) throw new InvalidParameter(`layer ${e.layers[i]} is missing from the archive`);
-        if (staged.diffID !== diffID)
+        // Extracted as it arrived and failed before its digest was known: its error stands for
+        // it, as Docker's apply error comes before its diffID check.
+        const unknown = staged.diffID === '' && staged.error !== undefined;
+        if (staged.diffID !== diffID && !unknown)
           throw new InvalidParameter(`invalid diffID for layer ${i}: expected "${diffID}", got "${staged.diffID}"`);
         // Extracted as it arrived and found not to apply: the error its extraction would give.
         if (staged.error !== undefined) applyError ??= { err: staged.error };

@@ -474,6 +474,9 @@ test('bytes that do not apply fail the load with the error an extraction from a 
     }
   }
   assert.equal(messages[0], messages[1]);
+  // The extraction's error, not a digest mismatch: a failed extraction need not know its digest.
+  assert.match(messages[0]!, /link/);
+  assert.doesNotMatch(messages[0]!, /diffID/);
 });
 
 for (const bEnds of ['loads', 'is cut off'] as const) {
