@@ -89,7 +89,6 @@ let input: Readable | null = null;
  */
 let waiting: { dir: string; opts: ApplyOptions } | null = null;
 
-/** A plain fed layer applied by FedApply: its batches wait here while a spill writes. */
 type Batch = { chunk: ArrayBuffer | SharedArrayBuffer; len?: number };
 
 /** The bytes of a batch, as a Buffer over its memory (no copy). */
@@ -103,6 +102,7 @@ function ack(b: Batch): void {
   else port.postMessage({ ack: 1 });
 }
 
+/** A plain fed layer applied by FedApply: its batches wait here while a spill writes. */
 let lean: {
   apply: FedApply;
   queue: Batch[];
