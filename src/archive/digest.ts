@@ -6,25 +6,88 @@
 // can be used again: an ArrayBuffer travels there and back (transferred, never cloned), a
 // SharedArrayBuffer is read in place (the unpacking thread reads the same batch meanwhile).
 // Digester is a pass-through stage built on it for streams.
+//
+// A thread takes about 60 ms to start, during which the batches it must hash wait: a load or
+// pull of many layers would pay that per layer. A thread whose digest was taken is kept idle for
+// a moment (its hash starts afresh), as the unpacking threads are (apply-thread.ts).
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import { memoryReleaser } from '../util/release-memory.js';
 
 const SLOT = 1 << 20;
 const POOL = 8;
+const MAX_IDLE = 2;
+const IDLE_MS = 2000;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const hash = require('node:crypto').createHash('sha256');
+const { createHash } = require('node:crypto');
+let hash = createHash('sha256');
 parentPort.on('message', (m) => {
-  if (m === null) { parentPort.postMessage({ digest: hash.digest('hex') }); return; }
+  if (m === null) {
+    parentPort.postMessage({ digest: hash.digest('hex') });
+    hash = createHash('sha256');
+    return;
+  }
   hash.update(new Uint8Array(m.buf, 0, m.len));
   if (m.buf instanceof ArrayBuffer) parentPort.postMessage({ buf: m.buf }, [m.buf]);
   else parentPort.postMessage({ buf: null });
 });
 `;
 
+interface Idle {
+  worker: Worker;
+  timer: NodeJS.Timeout;
+  onError: () => void;
+}
+const idle: Idle[] = [];
+
+function takeThread(): Worker {
+  const w = idle.pop();
+  if (w) {
+    clearTimeout(w.timer);
+    w.worker.off('error', w.onError);
+    w.worker.ref();
+    return w.worker;
+  }
+  return new Worker(WORKER_SOURCE, { eval: true });
+}
+
+/** Keeps a thread whose digest was just taken (nothing of it in flight) for the next layer. */
+function keepIdle(worker: Worker): void {
+  if (idle.length >= MAX_IDLE) {
+    void worker.terminate();
+    return;
+  }
+  worker.unref();
+  const drop = () => {
+    clearTimeout(entry.timer);
+    const i = idle.indexOf(entry);
+    if (i >= 0) idle.splice(i, 1);
+    void worker.terminate();
+  };
+  const entry: Idle = { worker, timer: setTimeout(drop, IDLE_MS), onError: drop };
+  entry.timer.unref();
+  // An idle thread that fails is dropped, not taken again (and its error is not uncaught).
+  worker.once('error', drop);
+  idle.push(entry);
+}
+
+/** Ends the idle hashing threads now (their heaps go back to the system once they have stopped). */
+export function endIdleHashThreads(): Promise<unknown> {
+  return Promise.allSettled(
+    idle.splice(0).map((w) => {
+      clearTimeout(w.timer);
+      return w.worker.terminate();
+    }),
+  );
+}
+
+// The daemon releases memory only when nothing runs, so no layer is about to take these.
+memoryReleaser.onRelease(endIdleHashThreads);
+
 export class HashThread {
-  private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
+  private readonly worker = takeThread();
   private readonly result: Promise<string>;
   private disposed = false;
   /** Bytes posted so far. */
@@ -32,15 +95,24 @@ export class HashThread {
 
   /** `hashed` hears of each buffer once hashed, in the order posted (an ArrayBuffer comes back; a shared one, null). */
   constructor(hashed: (buf: ArrayBuffer | null) => void) {
+    const { worker } = this;
     this.result = new Promise((resolve, reject) => {
-      this.worker.on('message', (m: { buf?: ArrayBuffer | null; digest?: string }) => {
-        if (m.digest !== undefined) resolve(m.digest);
-        else hashed(m.buf ?? null);
-      });
-      this.worker.once('error', reject);
-      this.worker.once('exit', (code) => {
+      const onMessage = (m: { buf?: ArrayBuffer | null; digest?: string }) => {
+        if (m.digest === undefined) {
+          hashed(m.buf ?? null);
+          return;
+        }
+        worker.off('message', onMessage);
+        worker.off('error', reject);
+        worker.off('exit', onExit);
+        resolve(m.digest);
+      };
+      const onExit = (code: number) => {
         if (!this.disposed) reject(new Error(`hashing thread exited (${code})`));
-      });
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+      worker.once('exit', onExit);
     });
     this.result.catch(() => {}); // surfaced by digest() and failed()
   }
@@ -57,17 +129,27 @@ export class HashThread {
     return this.result.then(() => new Promise<never>(() => {}));
   }
 
-  /** "sha256:<hex>" of everything posted; the thread then ends. */
+  /** "sha256:<hex>" of everything posted; the thread is then kept idle for the next one, or ends. */
   async digest(): Promise<string> {
     this.worker.postMessage(null);
+    let hex: string;
     try {
-      return `sha256:${await this.result}`;
-    } finally {
+      hex = await this.result;
+    } catch (err) {
       this.dispose();
+      throw err;
     }
+    // Everything posted has been hashed and answered (messages arrive in order): none in flight.
+    if (!this.disposed) {
+      this.disposed = true;
+      keepIdle(this.worker);
+    }
+    return `sha256:${hex}`;
   }
 
+  /** Ends the thread (a layer given up: what it still holds is dropped with it). */
   dispose(): void {
+    if (this.disposed) return;
     this.disposed = true;
     void this.worker.terminate();
   }
