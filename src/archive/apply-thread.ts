@@ -5,17 +5,18 @@
 // and several layers can unpack at once. The worker runs the very same confined writer
 // (apply.ts), so every confinement rule holds unchanged.
 //
-// The main thread hands the worker the stream's bytes in batches of up to BATCH bytes (copied
-// into buffers it transfers, never shared: a socket's chunks are small, and a message and a
-// buffer per chunk cost more than the copy), at most MAX_IN_FLIGHT unacknowledged at a time, so
-// memory stays bounded and a slow disk slows the source down. A worker that applies a batch
-// synchronously (a plain tar) gives its buffer back with the ack, to be filled again. A failure on either side settles the call only once the worker
-// has stopped touching the target: the caller may remove the directory right after.
+// The main thread hands the worker the stream's bytes in batches of up to BATCH bytes (a
+// socket's chunks are small, and a message per chunk costs more than copying them into a
+// batch), at most MAX_IN_FLIGHT unacknowledged at a time, so memory stays bounded and a slow
+// disk slows the source down. A batch is a SharedArrayBuffer: the worker reads it in place, and
+// once it has acknowledged it (and the hashing thread, if any, has hashed it) it is filled
+// again. A failure on either side settles the call only once the worker has stopped touching
+// the target: the caller may remove the directory right after.
 //
-// A plain tar to be hashed is hashed beside the unpacking, on a thread of its own (HashThread):
-// on the thread that reads the socket the half second of sha256 per GiB slows the feed, on the
-// unpacking thread it slows the unpacking. Its batches are then SharedArrayBuffers, read in
-// place by both threads and filled again once both are done with them.
+// A plain tar to be hashed is hashed beside the unpacking, on a thread of its own (HashThread),
+// reading the same batches: on the thread that reads the socket the half second of sha256 per
+// GiB slows the feed, on the unpacking thread it slows the unpacking.
+//
 // Workers are kept for a moment after a layer, since a pull or load applies several in a row.
 import { finished, type Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
@@ -170,8 +171,8 @@ export function applyLayerOffThread(
     let inputError: unknown = null;
     let settled = false;
     // Hashed beside the unpacking unless the caller hashes, or the worker does as it stages the
-    // bytes; the batches are shared in case it is (known once the first one is full).
-    const shared = opts.digest !== false && opts.stageTo === undefined;
+    // bytes (whether it is a plain tar is known once the first batch is full).
+    const beside = opts.digest !== false && opts.stageTo === undefined;
     let hasher: HashThread | undefined;
     let jobSent = false;
 
@@ -191,10 +192,10 @@ export function applyLayerOffThread(
       else void worker.terminate();
       fn();
     };
-    // Batches given back once applied (and hashed): filled again instead of allocating (and
-    // page-faulting in) a fresh MiB per batch.
+    // Batches done with: filled again instead of allocating (and page-faulting in) a fresh MiB
+    // per batch.
     const spare: Buffer[] = [];
-    // Shared batches sent, oldest first, until both threads are done with them.
+    // Batches sent, oldest first, until both threads are done with them.
     const out: Buffer[] = [];
     let applied = 0;
     let hashed = 0;
@@ -217,7 +218,7 @@ export function applyLayerOffThread(
     const startJob = (first?: Buffer) => {
       if (jobSent) return;
       jobSent = true;
-      if (shared && first !== undefined && first.length >= BATCH && isPlainStart(first)) {
+      if (beside && first !== undefined && first.length >= BATCH && isPlainStart(first)) {
         hasher = new HashThread(() => {
           hashed++;
           release();
@@ -237,16 +238,10 @@ export function applyLayerOffThread(
         (err: unknown) => finish(() => reject(err), true),
       );
     };
-    const onMessage = (m: { ack?: number; buffer?: ArrayBuffer; result?: ApplyResult; error?: SerializedError }) => {
+    const onMessage = (m: { ack?: number; result?: ApplyResult; error?: SerializedError }) => {
       if (m.ack !== undefined) {
-        if (shared) {
-          applied += m.ack;
-          release();
-          return;
-        }
-        if (m.buffer?.byteLength === BATCH && spare.length < MAX_IN_FLIGHT) spare.push(Buffer.from(m.buffer));
-        inFlight -= m.ack;
-        if (inFlight < MAX_IN_FLIGHT && !inputDone) input.resume();
+        applied += m.ack;
+        release();
       } else if (m.result !== undefined) {
         settle(m.result);
       } else if (m.error !== undefined) {
@@ -263,18 +258,11 @@ export function applyLayerOffThread(
     const flush = () => {
       if (!batch || used === 0) return;
       startJob(batch.subarray(0, used));
-      if (shared) {
-        const memory = batch.buffer as SharedArrayBuffer;
-        worker.postMessage({ chunk: memory, len: used });
-        hasher?.post(memory, used);
-        out.push(batch);
-        inFlight = out.length;
-      } else {
-        const whole = batch.buffer as ArrayBuffer;
-        const buf = used === batch.length ? whole : whole.slice(0, used);
-        worker.postMessage({ chunk: buf }, [buf]);
-        ++inFlight;
-      }
+      const memory = batch.buffer as SharedArrayBuffer;
+      worker.postMessage({ chunk: memory, len: used });
+      hasher?.post(memory, used);
+      out.push(batch);
+      inFlight = out.length;
       batch = null;
       used = 0;
       if (inFlight >= MAX_IN_FLIGHT) input.pause();
@@ -282,16 +270,12 @@ export function applyLayerOffThread(
     const onData = (chunk: Buffer) => {
       let off = 0;
       while (off < chunk.length) {
-        // Holds only bytes just copied in (an ArrayBuffer is not even zero-filled). Its own
-        // memory (never Buffer's shared pool), so it can be transferred or shared.
+        // Holds only bytes just copied in; its own memory (never Buffer's pool), so it can be shared.
         if (!batch) {
-          const size = Math.max(BATCH, chunk.length - off);
           batch =
             chunk.length - off <= BATCH && spare.length > 0
               ? spare.pop()!
-              : shared
-                ? Buffer.from(new SharedArrayBuffer(size))
-                : Buffer.allocUnsafeSlow(size);
+              : Buffer.from(new SharedArrayBuffer(Math.max(BATCH, chunk.length - off)));
         }
         const n = Math.min(batch.length - used, chunk.length - off);
         batch.set(chunk.subarray(off, off + n), used);

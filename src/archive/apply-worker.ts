@@ -11,14 +11,12 @@
 // is settled, after which nothing of this thread touches the target any more.
 //
 // A fed plain tar (a load, a pull: decompressed on the main thread) is applied batch by batch
-// by FedApply (fed-apply.ts), each batch in one synchronous call: its ack then carries the
-// batch's buffer back ({ ack: 1, buffer }), for the main thread to fill again. A compressed one
-// goes through applyLayer's streams, as does a layer read from a file.
+// by FedApply (fed-apply.ts), each batch in one synchronous call. A compressed one goes through
+// applyLayer's streams, as does a layer read from a file.
 //
-// A chunk is an ArrayBuffer (transferred: this thread's until acked) or the first `len` bytes of
-// a SharedArrayBuffer, which a hashing thread reads at the same time (apply-thread.ts): read in
-// place when applied batch by batch, copied when a stream would keep it past its ack, and never
-// handed back with the ack (the main thread has it already).
+// A chunk is the first `len` bytes of a SharedArrayBuffer, which a hashing thread may read at
+// the same time (apply-thread.ts), and which the main thread fills again once it is acked: read
+// in place when applied batch by batch, copied when a stream would keep it past its ack.
 import { createReadStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
@@ -38,7 +36,7 @@ export interface SerializedError {
 
 type Incoming =
   | { job: { dir: string; opts: ApplyOptions; file?: string; progress?: boolean } }
-  | { chunk: ArrayBuffer | SharedArrayBuffer; len?: number }
+  | { chunk: SharedArrayBuffer; len: number }
   | { end: true }
   | { abort: SerializedError };
 
@@ -89,17 +87,16 @@ let input: Readable | null = null;
  */
 let waiting: { dir: string; opts: ApplyOptions } | null = null;
 
-type Batch = { chunk: ArrayBuffer | SharedArrayBuffer; len?: number };
+type Batch = { chunk: SharedArrayBuffer; len: number };
 
 /** The bytes of a batch, as a Buffer over its memory (no copy). */
 function bytesOf(b: Batch): Buffer {
-  return Buffer.from(b.chunk, 0, b.len ?? b.chunk.byteLength);
+  return Buffer.from(b.chunk, 0, b.len);
 }
 
-/** Tells the main thread a batch is applied; an ArrayBuffer goes back with it to be filled again. */
-function ack(b: Batch): void {
-  if (b.chunk instanceof ArrayBuffer) port.postMessage({ ack: 1, buffer: b.chunk }, [b.chunk]);
-  else port.postMessage({ ack: 1 });
+/** Tells the main thread a batch is applied: it may fill it again. */
+function ack(): void {
+  port.postMessage({ ack: 1 });
 }
 
 /** A plain fed layer applied by FedApply: its batches wait here while a spill writes. */
@@ -150,7 +147,7 @@ function failLean(err: unknown): void {
   port.postMessage({ error: serializeError(err) });
 }
 
-/** Applies the queued batches in order, each given back with its ack once nothing holds it. */
+/** Applies the queued batches in order, each acked once nothing here holds it. */
 function pump(): void {
   const l = lean;
   if (!l || l.busy) return;
@@ -168,7 +165,7 @@ function pump(): void {
       pending.then(
         () => {
           l.busy = false;
-          ack(batch);
+          ack();
           pump();
         },
         (err: unknown) => {
@@ -178,7 +175,7 @@ function pump(): void {
       );
       return;
     }
-    ack(batch);
+    ack();
   }
   if (l.ended) {
     l.busy = true;
@@ -240,8 +237,7 @@ port.on('message', (m: Incoming) => {
   if (!f) return;
   if ('chunk' in m) {
     if (f.destroyed) return;
-    const bytes = m.chunk instanceof ArrayBuffer ? Buffer.from(m.chunk) : Buffer.copyBytesFrom(bytesOf(m));
-    if (f.push(bytes)) port.postMessage({ ack: 1 });
+    if (f.push(Buffer.copyBytesFrom(bytesOf(m)))) port.postMessage({ ack: 1 });
     else f.owed++;
   } else if ('end' in m) {
     f.push(null);

@@ -3,7 +3,7 @@
 // boundary, and a source that fails is the error reported, after which nothing more is written.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -73,6 +73,34 @@ test('a plain tar of several MiB is hashed beside the unpacking: right diffID, s
     for (const b of big) assert.ok(readFileSync(join(t.path, b.name)).equals(b.content), `${how}: ${b.name}`);
     assert.equal(readFileSync(join(t.path, 'last'), 'utf8'), 'end');
     t.cleanup();
+  }
+});
+
+test('a tar of several MiB hashed by no one, or as it is staged, arrives whole: batches are filled again only once applied', async () => {
+  // Random data: a batch filled again while the unpacking thread still read it would show as a
+  // wrong file or a wrong staged copy.
+  const big = Array.from({ length: 5 }, (_, i) => ({ name: `big/b${i}`, content: randomBytes(1_700_000 + i * 8191) }));
+  const tar = await makeTar([...files(100), ...big, { name: 'last', content: 'end' }]);
+  assert.ok(tar.length > 8 << 20);
+  const digest = 'sha256:' + createHash('sha256').update(tar).digest('hex');
+  const chunks: Buffer[] = [];
+  for (let off = 0; off < tar.length; off += 65521) chunks.push(tar.subarray(off, off + 65521));
+  for (const [how, parts] of Object.entries({ plain: chunks, gzip: [gzipSync(tar)] })) {
+    const t = tempDir();
+    const unhashed = await applyLayer(Readable.from(parts), t.path, { whiteouts: 'naive', sync: false, digest: false });
+    assert.equal(unhashed.diffID, '', `${how}: nothing hashed`);
+    for (const b of big) assert.ok(readFileSync(join(t.path, b.name)).equals(b.content), `${how}: ${b.name}`);
+    const s = tempDir();
+    const stageTo = join(s.path, 'staged.tar');
+    const target = join(s.path, 'root');
+    mkdirSync(target);
+    const staged = await applyLayer(Readable.from(parts), target, { whiteouts: 'naive', sync: false, stageTo });
+    assert.equal(staged.diffID, digest, `${how}: hashed as staged`);
+    assert.ok(readFileSync(stageTo).equals(tar), `${how}: the staged copy is the tar`);
+    for (const b of big) assert.ok(readFileSync(join(target, b.name)).equals(b.content), `${how}: staged ${b.name}`);
+    assert.equal(readFileSync(join(target, 'last'), 'utf8'), 'end');
+    t.cleanup();
+    s.cleanup();
   }
 });
 
