@@ -26,6 +26,7 @@ import type { SerializedError } from './apply-worker.js';
 import { memoryReleaser } from '../util/release-memory.js';
 import { isPlainStart } from './compression.js';
 import { HashThread } from './digest.js';
+import { IdleThreads } from './idle-threads.js';
 
 const WORKER_URL = new URL('./apply-worker.js', import.meta.url);
 const BATCH = 1 << 20;
@@ -33,41 +34,9 @@ const MAX_IN_FLIGHT = 4;
 const MAX_IDLE = 2;
 const IDLE_MS = 2000;
 
-interface Idle {
-  worker: Worker;
-  timer: NodeJS.Timeout;
-}
-const idle: Idle[] = [];
-
-function takeWorker(): Worker {
-  const w = idle.pop();
-  if (w) {
-    clearTimeout(w.timer);
-    w.worker.ref();
-    return w.worker;
-  }
-  // Descriptors come from openat/openat2 through koffi as well as from node:fs: the worker
-  // closes each itself, so Node need not track (and warn about) which API opened which.
-  return new Worker(WORKER_URL, { trackUnmanagedFds: false });
-}
-
-function giveBack(worker: Worker, keepMs = IDLE_MS): void {
-  if (idle.length >= MAX_IDLE) {
-    void worker.terminate();
-    return;
-  }
-  worker.unref();
-  const entry: Idle = {
-    worker,
-    timer: setTimeout(() => {
-      const i = idle.indexOf(entry);
-      if (i >= 0) idle.splice(i, 1);
-      void worker.terminate();
-    }, keepMs),
-  };
-  entry.timer.unref();
-  idle.push(entry);
-}
+// Descriptors come from openat/openat2 through koffi as well as from node:fs: the worker closes
+// each itself, so Node need not track (and warn about) which API opened which.
+const workers = new IdleThreads(() => new Worker(WORKER_URL, { trackUnmanagedFds: false }), MAX_IDLE, IDLE_MS);
 
 /**
  * Ends the idle workers now. Each holds a heap of its own (its modules, the writer's buffers)
@@ -75,11 +44,7 @@ function giveBack(worker: Worker, keepMs = IDLE_MS): void {
  * memory release, the thread's freed pages would wait in glibc's arenas for the next one.
  */
 export function endIdleWorkers(): Promise<unknown> {
-  const ending = idle.splice(0).map((w) => {
-    clearTimeout(w.timer);
-    return w.worker.terminate();
-  });
-  return Promise.allSettled(ending);
+  return workers.endAll();
 }
 
 // The daemon releases memory only when nothing runs, so no pull is about to take these.
@@ -91,8 +56,8 @@ memoryReleaser.onRelease(endIdleWorkers);
  * operation that waits for something else first can spend meanwhile. Kept for `keepMs`.
  */
 export function warmApplyWorker(keepMs: number): void {
-  if (idle.length > 0) return;
-  giveBack(new Worker(WORKER_URL, { trackUnmanagedFds: false }), keepMs);
+  if (workers.size > 0) return;
+  workers.keep(workers.take(), keepMs);
 }
 
 /** The error the worker reported, as the kind it was (an InvalidParameter stays one) with its errno fields. */
@@ -122,7 +87,7 @@ export function applyLayerOffThread(
   // after an await) has emitted all it will: its 'end' and 'error' will never come.
   if ('pipe' in input && (input.destroyed || input.errored || input.readableEnded))
     return Promise.reject(input.errored ?? prematureClose());
-  const worker = takeWorker();
+  const worker = workers.take();
   if (!('pipe' in input)) {
     return new Promise<ApplyResult>((resolve, reject) => {
       let settled = false;
@@ -133,7 +98,7 @@ export function applyLayerOffThread(
         worker.off('error', onWorkerError);
         worker.off('exit', onExit);
         signal?.removeEventListener('abort', onAbort);
-        if (reuse) giveBack(worker);
+        if (reuse) workers.keep(worker);
         else void worker.terminate();
         fn();
       };
@@ -188,7 +153,7 @@ export function applyLayerOffThread(
       hasher?.dispose();
       input.on('error', () => {}); // a late failure upstream has no one left to tell
       if (!inputDone) input.destroy();
-      if (reuse) giveBack(worker);
+      if (reuse) workers.keep(worker);
       else void worker.terminate();
       fn();
     };

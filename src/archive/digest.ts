@@ -9,10 +9,11 @@
 //
 // A thread takes about 60 ms to start, during which the batches it must hash wait: a load or
 // pull of many layers would pay that per layer. A thread whose digest was taken is kept idle for
-// a moment (its hash starts afresh), as the unpacking threads are (apply-thread.ts).
+// a moment (IdleThreads; its hash starts afresh), as the unpacking threads are.
 import { Transform, type TransformCallback } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { memoryReleaser } from '../util/release-memory.js';
+import { IdleThreads } from './idle-threads.js';
 
 const SLOT = 1 << 20;
 const POOL = 8;
@@ -35,59 +36,18 @@ parentPort.on('message', (m) => {
 });
 `;
 
-interface Idle {
-  worker: Worker;
-  timer: NodeJS.Timeout;
-  onError: () => void;
-}
-const idle: Idle[] = [];
-
-function takeThread(): Worker {
-  const w = idle.pop();
-  if (w) {
-    clearTimeout(w.timer);
-    w.worker.off('error', w.onError);
-    w.worker.ref();
-    return w.worker;
-  }
-  return new Worker(WORKER_SOURCE, { eval: true });
-}
-
-/** Keeps a thread whose digest was just taken (nothing of it in flight) for the next layer. */
-function keepIdle(worker: Worker): void {
-  if (idle.length >= MAX_IDLE) {
-    void worker.terminate();
-    return;
-  }
-  worker.unref();
-  const drop = () => {
-    clearTimeout(entry.timer);
-    const i = idle.indexOf(entry);
-    if (i >= 0) idle.splice(i, 1);
-    void worker.terminate();
-  };
-  const entry: Idle = { worker, timer: setTimeout(drop, IDLE_MS), onError: drop };
-  entry.timer.unref();
-  // An idle thread that fails is dropped, not taken again (and its error is not uncaught).
-  worker.once('error', drop);
-  idle.push(entry);
-}
+const threads = new IdleThreads(() => new Worker(WORKER_SOURCE, { eval: true }), MAX_IDLE, IDLE_MS);
 
 /** Ends the idle hashing threads now (their heaps go back to the system once they have stopped). */
 export function endIdleHashThreads(): Promise<unknown> {
-  return Promise.allSettled(
-    idle.splice(0).map((w) => {
-      clearTimeout(w.timer);
-      return w.worker.terminate();
-    }),
-  );
+  return threads.endAll();
 }
 
 // The daemon releases memory only when nothing runs, so no layer is about to take these.
 memoryReleaser.onRelease(endIdleHashThreads);
 
 export class HashThread {
-  private readonly worker = takeThread();
+  private readonly worker = threads.take();
   private readonly result: Promise<string>;
   private disposed = false;
   /** Bytes posted so far. */
@@ -142,7 +102,7 @@ export class HashThread {
     // Everything posted has been hashed and answered (messages arrive in order): none in flight.
     if (!this.disposed) {
       this.disposed = true;
-      keepIdle(this.worker);
+      threads.keep(this.worker);
     }
     return `sha256:${hex}`;
   }
