@@ -131,7 +131,6 @@ export function applyLayerOffThread(
     });
   }
   return new Promise<ApplyResult>((resolve, reject) => {
-    let inFlight = 0;
     let inputDone = false;
     let inputError: unknown = null;
     let settled = false;
@@ -160,7 +159,7 @@ export function applyLayerOffThread(
     // Batches done with: filled again instead of allocating (and page-faulting in) a fresh MiB
     // per batch.
     const spare: Buffer[] = [];
-    // Batches sent, oldest first, until both threads are done with them.
+    // Batches sent, oldest first, until both threads are done with them: those in flight.
     const out: Buffer[] = [];
     let applied = 0;
     let hashed = 0;
@@ -171,8 +170,7 @@ export function applyLayerOffThread(
         const b = out.shift()!;
         if (b.length === BATCH && spare.length < MAX_IN_FLIGHT) spare.push(b);
       }
-      inFlight = out.length;
-      if (inFlight < MAX_IN_FLIGHT && !inputDone) input.resume();
+      if (out.length < MAX_IN_FLIGHT && !inputDone) input.resume();
     };
     /**
      * The layer's job, sent with its first batch, which tells whether it is a plain tar. A stream
@@ -227,10 +225,9 @@ export function applyLayerOffThread(
       worker.postMessage({ chunk: memory, len: used });
       hasher?.post(memory, used);
       out.push(batch);
-      inFlight = out.length;
       batch = null;
       used = 0;
-      if (inFlight >= MAX_IN_FLIGHT) input.pause();
+      if (out.length >= MAX_IN_FLIGHT) input.pause();
     };
     const onData = (chunk: Buffer) => {
       let off = 0;

@@ -55,41 +55,46 @@ test('bytes arrive intact in any chunking: same diffID, same files', async () =>
   }
 });
 
-test('a plain tar of several MiB is hashed beside the unpacking: right diffID, size and files in any chunking, gzip or not', async () => {
-  // Random data, so that a batch filled again before both threads were done with it would show
-  // as a wrong digest or a wrong file.
-  const big = Array.from({ length: 6 }, (_, i) => ({ name: `big/b${i}`, content: randomBytes(1_500_000 + i * 4099) }));
+/**
+ * A tar of several MiB: small files, `n` big ones of random bytes (a batch filled again before
+ * every thread was done with it shows as a wrong file, digest or copy) and a last small file;
+ * with its diffID and its bytes in odd-sized chunks.
+ */
+async function largeTar(n: number, base: number, step: number) {
+  const big = Array.from({ length: n }, (_, i) => ({ name: `big/b${i}`, content: randomBytes(base + i * step) }));
   const tar = await makeTar([...files(200), ...big, { name: 'last', content: 'end' }]);
   assert.ok(tar.length > 8 << 20);
   const digest = 'sha256:' + createHash('sha256').update(tar).digest('hex');
   const chunks: Buffer[] = [];
   for (let off = 0; off < tar.length; off += 65521) chunks.push(tar.subarray(off, off + 65521));
+  /** Asserts every big file and the last one arrived whole under `dir`. */
+  const arrived = (dir: string, how: string) => {
+    for (const b of big) assert.ok(readFileSync(join(dir, b.name)).equals(b.content), `${how}: ${b.name}`);
+    assert.equal(readFileSync(join(dir, 'last'), 'utf8'), 'end', `${how}: last`);
+  };
+  return { tar, digest, chunks, arrived };
+}
+
+test('a plain tar of several MiB is hashed beside the unpacking: right diffID, size and files in any chunking, gzip or not', async () => {
+  const { tar, digest, chunks, arrived } = await largeTar(6, 1_500_000, 4099);
   const inputs = { whole: [tar], chunks, gzip: [gzipSync(tar)] };
   for (const [how, parts] of Object.entries(inputs)) {
     const t = tempDir();
     const res = await applyLayer(Readable.from(parts), t.path, { whiteouts: 'naive', sync: false });
     assert.equal(res.diffID, digest, `${how}: diffID`);
     assert.equal(res.tarSize, tar.length, `${how}: size`);
-    for (const b of big) assert.ok(readFileSync(join(t.path, b.name)).equals(b.content), `${how}: ${b.name}`);
-    assert.equal(readFileSync(join(t.path, 'last'), 'utf8'), 'end');
+    arrived(t.path, how);
     t.cleanup();
   }
 });
 
 test('a tar of several MiB hashed by no one, or as it is staged, arrives whole: batches are filled again only once applied', async () => {
-  // Random data: a batch filled again while the unpacking thread still read it would show as a
-  // wrong file or a wrong staged copy.
-  const big = Array.from({ length: 5 }, (_, i) => ({ name: `big/b${i}`, content: randomBytes(1_700_000 + i * 8191) }));
-  const tar = await makeTar([...files(100), ...big, { name: 'last', content: 'end' }]);
-  assert.ok(tar.length > 8 << 20);
-  const digest = 'sha256:' + createHash('sha256').update(tar).digest('hex');
-  const chunks: Buffer[] = [];
-  for (let off = 0; off < tar.length; off += 65521) chunks.push(tar.subarray(off, off + 65521));
+  const { tar, digest, chunks, arrived } = await largeTar(5, 1_700_000, 8191);
   for (const [how, parts] of Object.entries({ plain: chunks, gzip: [gzipSync(tar)] })) {
     const t = tempDir();
     const unhashed = await applyLayer(Readable.from(parts), t.path, { whiteouts: 'naive', sync: false, digest: false });
     assert.equal(unhashed.diffID, '', `${how}: nothing hashed`);
-    for (const b of big) assert.ok(readFileSync(join(t.path, b.name)).equals(b.content), `${how}: ${b.name}`);
+    arrived(t.path, how);
     const s = tempDir();
     const stageTo = join(s.path, 'staged.tar');
     const target = join(s.path, 'root');
@@ -97,8 +102,7 @@ test('a tar of several MiB hashed by no one, or as it is staged, arrives whole: 
     const staged = await applyLayer(Readable.from(parts), target, { whiteouts: 'naive', sync: false, stageTo });
     assert.equal(staged.diffID, digest, `${how}: hashed as staged`);
     assert.ok(readFileSync(stageTo).equals(tar), `${how}: the staged copy is the tar`);
-    for (const b of big) assert.ok(readFileSync(join(target, b.name)).equals(b.content), `${how}: staged ${b.name}`);
-    assert.equal(readFileSync(join(target, 'last'), 'utf8'), 'end');
+    arrived(target, `${how}, staged`);
     t.cleanup();
     s.cleanup();
   }
